@@ -1,0 +1,24 @@
+// Turns replayed history commits into Change records for watch({ fromRevision }).
+// Only the replayed range is known: `previous` is undefined for a key's first replayed change,
+// and a replayed clear reports the keys the range itself had written.
+import { ChangeKind, type WireCommit } from '../protocol/ops.ts'
+import type { Change } from './replica.ts'
+
+export function* changesOf(commits: readonly WireCommit[]): Generator<Change> {
+  const known = new Map<string, unknown>()
+  for (const [revision, changes] of commits) {
+    for (const change of changes) {
+      const key = change[0]
+      if (change[1] === ChangeKind.SET) {
+        yield { key: key!, value: change[2], previous: known.get(key!), deleted: false, revision }
+        known.set(key!, change[2])
+      } else if (change[1] === ChangeKind.DELETE) {
+        yield { key: key!, value: undefined, previous: known.get(key!), deleted: true, revision }
+        known.delete(key!)
+      } else if (change[1] === ChangeKind.CLEAR) {
+        for (const [k, previous] of known) yield { key: k, value: undefined, previous, deleted: true, revision }
+        known.clear()
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// Everyone who reacts to applied revisions, called in the order API.md fixes:
+// subscribe listeners, then waiters, then watch streams.
+import type { Change } from './replica.ts'
+
+export interface RevisionEvent<V = unknown> {
+  revision: number
+  changes: Change<V>[]
+  reset?: true
+}
+
+export type Listener = (event: RevisionEvent) => void
+
+// A pending `when…` call. `prefix` waiters see every revision touching the prefix ('' = all).
+export interface Waiter {
+  readonly keys: readonly string[] | undefined
+  readonly prefix: string | undefined
+  onRevision(revision: number, change: Change | undefined): void
+  onReset(): void
+  fail(error: unknown): void
+}
+
+// A watch() iterator's intake.
+export interface Stream {
+  push(change: Change): void
+  onReset(): void
+  end(error?: unknown): void
+}
+
+export class Observers {
+  #listeners: Listener[] = []
+  readonly #keyWaiters = new Map<string, Set<Waiter>>()
+  readonly #prefixWaiters = new Set<Waiter>()
+  readonly #streams = new Set<Stream>()
+
+  // Whether applying a commit needs to describe its changes at all.
+  get active(): boolean {
+    return this.#listeners.length > 0 || this.#keyWaiters.size > 0 || this.#prefixWaiters.size > 0 || this.#streams.size > 0
+  }
+
+  listen(listener: Listener): () => void {
+    this.#listeners = [...this.#listeners, listener]
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener)
+    }
+  }
+
+  addWaiter(waiter: Waiter): void {
+    if (waiter.keys === undefined) return void this.#prefixWaiters.add(waiter)
+    for (const key of waiter.keys) {
+      let set = this.#keyWaiters.get(key)
+      if (set === undefined) this.#keyWaiters.set(key, (set = new Set()))
+      set.add(waiter)
+    }
+  }
+
+  removeWaiter(waiter: Waiter): void {
+    if (waiter.keys === undefined) return void this.#prefixWaiters.delete(waiter)
+    for (const key of waiter.keys) {
+      const set = this.#keyWaiters.get(key)
+      if (set === undefined) continue
+      set.delete(waiter)
+      if (set.size === 0) this.#keyWaiters.delete(key)
+    }
+  }
+
+  addStream(stream: Stream): () => void {
+    this.#streams.add(stream)
+    return () => this.#streams.delete(stream)
+  }
+
+  revision(revision: number, changes: Change[]): void {
+    this.#emit({ revision, changes })
+    for (const change of changes) {
+      const set = this.#keyWaiters.get(change.key)
+      if (set !== undefined) for (const waiter of set) waiter.onRevision(revision, change)
+    }
+    for (const waiter of this.#prefixWaiters) {
+      const prefix = waiter.prefix ?? ''
+      if (prefix === '' || changes.some((c) => c.key.startsWith(prefix))) waiter.onRevision(revision, undefined)
+    }
+    for (const stream of this.#streams) for (const change of changes) stream.push(change)
+  }
+
+  // The replica was rebuilt from a snapshot: waiters look once at the new state, streams end.
+  reset(revision: number, changes: Change[]): void {
+    this.#emit({ revision, changes, reset: true })
+    for (const set of [...this.#keyWaiters.values()]) for (const waiter of set) waiter.onReset()
+    for (const waiter of [...this.#prefixWaiters]) waiter.onReset()
+    for (const stream of [...this.#streams]) stream.onReset()
+  }
+
+  close(error: unknown): void {
+    for (const set of [...this.#keyWaiters.values()]) for (const waiter of set) waiter.fail(error)
+    for (const waiter of [...this.#prefixWaiters]) waiter.fail(error)
+    for (const stream of [...this.#streams]) stream.end()
+    this.#listeners = []
+  }
+
+  #emit(event: RevisionEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event)
+      } catch (error) {
+        process.emitWarning(`zstate: a subscribe listener threw: ${(error as Error)?.stack ?? String(error)}`, 'ZStateListenerWarning')
+      }
+    }
+  }
+}

@@ -1,0 +1,250 @@
+// The State: a Map-like view of the shared store. Reads come from the local replica; writes go to
+// the server and resolve once their commit is visible here (read-your-writes).
+import { invalidArgument } from '../errors.ts'
+import { ChangeKind, Op, type WireChange } from '../protocol/ops.ts'
+import { checkKey, deepEqual, describe, toStoredValue } from '../protocol/values.ts'
+import type { Listener } from './observers.ts'
+import type { Change } from './replica.ts'
+import type { Synchronizer } from './sync.ts'
+import { waitFor, type WhenOptions } from './waiters.ts'
+import { watch, type WatchOptions } from './watch.ts'
+import { readCommits } from './commits.ts'
+
+// What a State needs from its client.
+export interface StateHost {
+  readonly sync: Synchronizer
+  request(op: Op, args: readonly unknown[]): Promise<unknown[]>
+}
+
+export class StateView {
+  readonly #host: StateHost
+  readonly #sync: Synchronizer
+  readonly #data: Map<string, unknown>
+  readonly #prefix: string
+  #snapshot: { revision: number; value: Readonly<Record<string, unknown>> } | undefined
+
+  constructor(host: StateHost, prefix: string) {
+    this.#host = host
+    this.#sync = host.sync
+    this.#data = host.sync.replica.data
+    this.#prefix = prefix
+  }
+
+  #key(key: unknown): string {
+    checkKey(key)
+    return this.#prefix === '' ? key : this.#prefix + key
+  }
+
+  // Reads: synchronous, from the replica.
+  get(key: string): unknown {
+    return this.#data.get(this.#key(key))
+  }
+  has(key: string): boolean {
+    return this.#data.has(this.#key(key))
+  }
+  get revision(): number {
+    return this.#sync.replica.revision
+  }
+  get size(): number {
+    if (this.#prefix === '') return this.#data.size
+    let n = 0
+    for (const key of this.#data.keys()) if (key.startsWith(this.#prefix)) n++
+    return n
+  }
+  keys(): IterableIterator<string> {
+    return this.#prefix === '' ? this.#data.keys() : this.#scoped((key) => key.slice(this.#prefix.length))
+  }
+  values(): IterableIterator<unknown> {
+    return this.#prefix === '' ? this.#data.values() : this.#scoped((key) => this.#data.get(key))
+  }
+  entries(): IterableIterator<[string, unknown]> {
+    return this.#prefix === '' ? this.#data.entries() : this.#scoped((key) => [key.slice(this.#prefix.length), this.#data.get(key)])
+  }
+  [Symbol.iterator](): IterableIterator<[string, unknown]> {
+    return this.entries()
+  }
+
+  *#scoped<T>(pick: (fullKey: string) => T): Generator<T, undefined, undefined> {
+    for (const key of this.#data.keys()) if (key.startsWith(this.#prefix)) yield pick(key)
+    return undefined
+  }
+
+  snapshot(): Readonly<Record<string, unknown>> {
+    const replica = this.#sync.replica
+    if (this.#prefix === '') return replica.snapshot()
+    if (this.#snapshot?.revision !== replica.revision) {
+      this.#snapshot = { revision: replica.revision, value: Object.freeze(Object.fromEntries(this.entries())) }
+    }
+    return this.#snapshot.value
+  }
+
+  scope(prefix: string): StateView {
+    if (typeof prefix !== 'string') throw invalidArgument(`scope: prefix must be a string, got ${describe(prefix)}`)
+    return new StateView(this.#host, this.#prefix + prefix)
+  }
+
+  async sync(): Promise<number> {
+    const [epoch, revision] = (await this.#host.request(Op.SYNC, [])) as [string, number]
+    this.#sync.known(epoch, revision)
+    await this.#sync.reach(revision)
+    return revision
+  }
+
+  // Writes: each is one revision; the promise resolves when this replica shows it.
+  async set(key: string, value: unknown): Promise<number> {
+    const k = this.#key(key)
+    const stored = toStoredValue(value)
+    const [revision] = (await this.#host.request(Op.SET, [k, stored])) as [number]
+    await this.#sync.own(revision, [[k, ChangeKind.SET, stored]])
+    return revision
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const k = this.#key(key)
+    const [revision] = (await this.#host.request(Op.DELETE, [k])) as [number]
+    if (revision === 0) return false
+    await this.#sync.own(revision, [[k, ChangeKind.DELETE]])
+    return true
+  }
+
+  async update(values: Record<string, unknown>): Promise<number> {
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+      throw invalidArgument(`update: values must be a plain object, got ${describe(values)}`)
+    }
+    const changes = Object.keys(values).map((key): WireChange => [this.#key(key), ChangeKind.SET, toStoredValue(values[key])])
+    if (changes.length === 0) return this.revision
+    const pairs = changes.map((change) => [change[0], change[2]])
+    const [revision] = (await this.#host.request(Op.UPDATE, [pairs])) as [number]
+    await this.#sync.own(revision, changes)
+    return revision
+  }
+
+  async clear(): Promise<void> {
+    const [revision] = (await this.#host.request(Op.CLEAR, [this.#prefix])) as [number]
+    if (revision === 0) return
+    // A scoped clear deletes keys this replica may not have seen yet: wait for the commit itself.
+    if (this.#prefix === '') await this.#sync.own(revision, [[null, ChangeKind.CLEAR]])
+    else await this.#sync.reach(revision)
+  }
+
+  async increment(key: string, by: number | bigint = 1): Promise<number | bigint> {
+    const k = this.#key(key)
+    if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
+      throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
+    }
+    const [revision, value] = (await this.#host.request(Op.INCREMENT, [k, by])) as [number, number | bigint]
+    await this.#sync.own(revision, [[k, ChangeKind.SET, value]])
+    return value
+  }
+
+  async compareAndSet(key: string, expected: unknown, next: unknown): Promise<boolean> {
+    const k = this.#key(key)
+    const absent = expected === undefined
+    const stored = toStoredValue(next)
+    const [revision] = (await this.#host.request(Op.CAS, [k, absent, absent ? null : toStoredValue(expected), stored])) as [number]
+    if (revision === 0) return false
+    await this.#sync.own(revision, [[k, ChangeKind.SET, stored]])
+    return true
+  }
+
+  // Watching.
+  when(keyOrPredicate: string | ((view: never) => boolean), predicateOrOptions?: unknown, maybeOptions?: WhenOptions): Promise<unknown> {
+    if (typeof keyOrPredicate === 'function') {
+      const predicate = keyOrPredicate as (view: ReadonlyState) => boolean
+      const view = this.#readonly()
+      return waitFor(
+        this.#sync,
+        { prefix: this.#prefix },
+        () => (predicate(view) ? { value: this.snapshot() } : undefined),
+        predicateOrOptions as WhenOptions | undefined,
+        'when',
+        true,
+      )
+    }
+    if (typeof predicateOrOptions !== 'function') throw invalidArgument('when: give (key, predicate) or (predicate)')
+    return this.#whenValue(keyOrPredicate, predicateOrOptions as (value: unknown) => boolean, maybeOptions, 'when')
+  }
+
+  #whenValue<T>(key: string, test: (value: unknown) => boolean, options: WhenOptions | undefined, what: string, result?: () => T): Promise<unknown> {
+    const k = this.#key(key)
+    const check = (): { value: unknown } | undefined => {
+      const value = this.#data.get(k)
+      return test(value) ? { value: result === undefined ? value : result() } : undefined
+    }
+    return waitFor(this.#sync, { keys: [k] }, check, options, what, true)
+  }
+
+  whenChange(keys: string | string[], options?: WhenOptions): Promise<Change> {
+    const list = (Array.isArray(keys) ? keys : [keys]).map((key) => this.#key(key))
+    if (list.length === 0) throw invalidArgument('whenChange: give at least one key')
+    const strip = this.#prefix.length
+    const check = (change: Change | undefined): { value: Change } | undefined =>
+      change === undefined ? undefined : { value: strip === 0 ? change : { ...change, key: change.key.slice(strip) } }
+    return waitFor(this.#sync, { keys: list }, check, options, 'whenChange', false)
+  }
+
+  whenEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
+    return this.#whenValue(key, (value) => deepEqual(value, expected), options, 'whenEqual')
+  }
+  whenNotEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
+    return this.#whenValue(key, (value) => !deepEqual(value, expected), options, 'whenNotEqual')
+  }
+  whenTruthy(key: string, options?: WhenOptions): Promise<unknown> {
+    return this.#whenValue(key, Boolean, options, 'whenTruthy')
+  }
+  whenFalsy(key: string, options?: WhenOptions): Promise<unknown> {
+    return this.#whenValue(key, (value) => !value, options, 'whenFalsy')
+  }
+  whenAvailable(key: string, options?: WhenOptions): Promise<unknown> {
+    return this.#whenValue(key, (value) => value !== undefined, options, 'whenAvailable')
+  }
+  async whenDeleted(key: string, options?: WhenOptions): Promise<void> {
+    await this.#whenValue(key, (value) => value === undefined, options, 'whenDeleted', () => undefined)
+  }
+
+  watch(options: WatchOptions = {}): AsyncIterableIterator<Change> {
+    return watch(this.#sync, this.#prefix, options, async (from, to) => {
+      const [, commits] = await this.#host.request(Op.HISTORY, [from, to])
+      return readCommits(commits)
+    })
+  }
+
+  subscribe(listener: Listener): () => void {
+    if (typeof listener !== 'function') throw invalidArgument('subscribe: listener must be a function')
+    if (this.#prefix === '') return this.#sync.observers.listen(listener)
+    const strip = this.#prefix.length
+    return this.#sync.observers.listen((event) => {
+      const changes = event.changes.filter((c) => c.key.startsWith(this.#prefix)).map((c) => ({ ...c, key: c.key.slice(strip) }))
+      if (changes.length > 0 || event.reset) listener({ ...event, changes })
+    })
+  }
+
+  // The accessor a whole-state predicate gets: reads only, valid during the call.
+  #readonly(): ReadonlyState {
+    const size = (): number => this.size
+    const revision = (): number => this.revision
+    return {
+      get: (key) => this.get(key),
+      has: (key) => this.has(key),
+      keys: () => this.keys(),
+      values: () => this.values(),
+      entries: () => this.entries(),
+      get size() {
+        return size()
+      },
+      get revision() {
+        return revision()
+      },
+    }
+  }
+}
+
+export interface ReadonlyState {
+  get(key: string): unknown
+  has(key: string): boolean
+  keys(): IterableIterator<string>
+  values(): IterableIterator<unknown>
+  entries(): IterableIterator<[string, unknown]>
+  readonly size: number
+  readonly revision: number
+}

@@ -1,0 +1,212 @@
+// Keeps the replica in step with the server: applies commits strictly in revision order, repairs
+// gaps from the server's history, rebuilds from a snapshot when history is gone, and releases
+// whoever waits for a revision (own writes, sync()).
+import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
+import type { WireChange, WireCommit } from '../protocol/ops.ts'
+import { deepEqual } from '../protocol/values.ts'
+import type { Metrics } from './metrics.ts'
+import { Observers } from './observers.ts'
+import { Replica } from './replica.ts'
+
+export interface Snapshot {
+  epoch: string
+  revision: number
+  entries: [string, unknown][]
+}
+
+export interface SyncSource {
+  history(from: number, to: number): Promise<{ epoch: string; commits: WireCommit[] }>
+  snapshot(): Promise<Snapshot>
+  // The server changed epoch under us (a new server on the same address).
+  epochChanged(): void
+}
+
+interface RevisionWaiter {
+  revision: number
+  resolve: () => void
+  reject: (error: unknown) => void
+}
+
+// How long a revision known to exist may be missing, with no progress, before it counts as a gap.
+const GAP_GRACE_MS = 30
+
+export class Synchronizer {
+  readonly replica = new Replica()
+  readonly observers = new Observers()
+  readonly #metrics: Metrics
+  #source: SyncSource | undefined
+  readonly #ahead = new Map<number, readonly WireChange[]>()
+  #known = 0
+  #waiting: RevisionWaiter[] = []
+  #repairing: Promise<void> | undefined
+  #graceTimer: NodeJS.Timeout | undefined
+  #graceMark = -1
+
+  constructor(metrics: Metrics) {
+    this.#metrics = metrics
+  }
+
+  // While detached (joining), commits are only buffered.
+  attach(source: SyncSource | undefined): void {
+    this.#source = source
+    if (source === undefined) {
+      clearTimeout(this.#graceTimer)
+      this.#graceTimer = undefined
+    }
+  }
+
+  // Commits from PUB. A jump in PUB's sequence is certainly a loss: repair at once.
+  receive(epoch: string, commits: readonly WireCommit[]): void {
+    if (epoch !== this.replica.epoch) {
+      if (this.#source !== undefined) this.#source.epochChanged()
+      return
+    }
+    for (const [revision, changes] of commits) this.#stash(revision, changes)
+    this.#advance()
+    if (this.#ahead.size > 0) void this.#repair()
+  }
+
+  // A commit of our own, from its reply. Resolves once the replica shows it.
+  own(revision: number, changes: readonly WireChange[]): Promise<void> {
+    this.#stash(revision, changes)
+    this.#advance()
+    return this.reach(revision)
+  }
+
+  // The server is at `revision` (heartbeat, sync reply): missing tails count as gaps after a grace.
+  known(epoch: string, revision: number): void {
+    if (epoch !== this.replica.epoch) {
+      this.#source?.epochChanged()
+      return
+    }
+    if (revision > this.#known) this.#known = revision
+    this.#checkLag()
+  }
+
+  reach(revision: number): Promise<void> {
+    if (revision <= this.replica.revision) return Promise.resolve()
+    if (revision > this.#known) this.#known = revision
+    this.#checkLag()
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { revision, resolve, reject }
+      let i = this.#waiting.length
+      while (i > 0 && this.#waiting[i - 1]!.revision > revision) i--
+      this.#waiting.splice(i, 0, waiter)
+    })
+  }
+
+  // Rebuilds the replica from a fresh snapshot; pending waiters see it once, streams end.
+  async resync(): Promise<void> {
+    const source = this.#source
+    if (source === undefined) return
+    const snapshot = await source.snapshot()
+    this.install(snapshot, true)
+    this.#metrics.resyncs++
+  }
+
+  // Adopts a snapshot (the first one on join, or after history ran out).
+  install(snapshot: Snapshot, notify: boolean): void {
+    if (snapshot.epoch !== this.replica.epoch) {
+      // Revisions of another epoch mean nothing here: whoever waits for one has lost track.
+      this.#ahead.clear()
+      this.#known = 0
+      this.failWaiters(new ZStateError(ErrorCode.DISCONNECTED, 'the server was replaced (new epoch) before this commit became visible'))
+    }
+    const describe = notify && this.observers.active
+    const changes = this.replica.reset(snapshot.epoch, snapshot.revision, snapshot.entries, describe ? deepEqual : () => true)
+    for (const revision of this.#ahead.keys()) if (revision <= snapshot.revision) this.#ahead.delete(revision)
+    if (this.#known < snapshot.revision) this.#known = snapshot.revision
+    if (notify) this.observers.reset(snapshot.revision, describe ? changes : [])
+    this.#advance()
+  }
+
+  failWaiters(error: unknown): void {
+    const waiting = this.#waiting
+    this.#waiting = []
+    for (const waiter of waiting) waiter.reject(error)
+  }
+
+  // Forgets everything buffered (the server was lost); own writes in flight fail elsewhere.
+  detach(): void {
+    this.attach(undefined)
+    this.#ahead.clear()
+  }
+
+  #stash(revision: number, changes: readonly WireChange[]): void {
+    if (revision <= this.replica.revision) return
+    this.#ahead.set(revision, changes)
+    if (revision > this.#known) this.#known = revision
+  }
+
+  #advance(): void {
+    if (this.#source === undefined) return
+    const replica = this.replica
+    for (;;) {
+      const next = replica.revision + 1
+      const changes = this.#ahead.get(next)
+      if (changes === undefined) break
+      this.#ahead.delete(next)
+      const describe = this.observers.active
+      const applied = replica.apply(next, changes, describe)
+      if (describe) this.observers.revision(next, applied)
+    }
+    let done = 0
+    while (done < this.#waiting.length && this.#waiting[done]!.revision <= replica.revision) this.#waiting[done++]!.resolve()
+    if (done > 0) this.#waiting = this.#waiting.slice(done)
+    this.#checkLag()
+  }
+
+  #checkLag(): void {
+    if (this.#source === undefined || this.#known <= this.replica.revision || this.#graceTimer !== undefined) return
+    this.#graceMark = this.replica.revision
+    this.#graceTimer = setTimeout(() => {
+      this.#graceTimer = undefined
+      if (this.#known <= this.replica.revision) return
+      if (this.replica.revision === this.#graceMark) void this.#repair()
+      else this.#checkLag()
+    }, GAP_GRACE_MS)
+  }
+
+  // Fetches what is missing from history, page by page; a compacted history means a snapshot.
+  #repair(): Promise<void> {
+    this.#repairing ??= this.#runRepair().finally(() => {
+      this.#repairing = undefined
+      this.#checkLag()
+    })
+    return this.#repairing
+  }
+
+  async #runRepair(): Promise<void> {
+    let repaired = false
+    while (this.#source !== undefined && this.replica.revision < this.#target()) {
+      const source = this.#source
+      const from = this.replica.revision + 1
+      try {
+        const page = await source.history(from, this.#target())
+        if (page.epoch !== this.replica.epoch) return source.epochChanged()
+        if (page.commits.length === 0) return
+        for (const [revision, changes] of page.commits) this.#stash(revision, changes)
+        this.#advance()
+        repaired = true
+      } catch (error) {
+        if (isZStateError(error) && error.code === ErrorCode.COMPACTED) {
+          try {
+            await this.resync()
+          } catch {
+            return
+          }
+          continue
+        }
+        return // lost server or closed: the connection takes over
+      }
+    }
+    if (repaired) this.#metrics.gapsRepaired++
+  }
+
+  // The last revision of the first missing run.
+  #target(): number {
+    let firstAhead = Infinity
+    for (const revision of this.#ahead.keys()) if (revision < firstAhead) firstAhead = revision
+    return firstAhead === Infinity ? this.#known : firstAhead - 1
+  }
+}

@@ -1,0 +1,58 @@
+// The when… family: a condition checked now and then on every revision that writes its keys.
+import { invalidArgument } from '../errors.ts'
+import { checkWaitOptions, armWait, type WaitOptions } from '../wait.ts'
+import type { Waiter } from './observers.ts'
+import type { Change } from './replica.ts'
+import type { Synchronizer } from './sync.ts'
+
+export interface WhenOptions extends WaitOptions {
+  changed?: boolean | undefined
+}
+
+// What a waiter looks at on each revision: undefined means "not yet", otherwise the result.
+type Check<T> = (change: Change | undefined) => { value: T } | undefined
+
+export function waitFor<T>(
+  sync: Synchronizer,
+  target: { keys: readonly string[] } | { prefix: string },
+  check: Check<T>,
+  options: WhenOptions | undefined,
+  what: string,
+  checkNow: boolean,
+): Promise<T> {
+  checkWaitOptions(options, what)
+  if (options?.changed !== undefined && typeof options.changed !== 'boolean') throw invalidArgument(`${what}: changed must be a boolean`)
+  if (checkNow && options?.changed !== true) {
+    const now = check(undefined)
+    if (now !== undefined) return Promise.resolve(now.value)
+  }
+  return new Promise<T>((resolve, reject) => {
+    let settled = false
+    let disarm: () => void = () => {}
+    const finish = (outcome: () => void): void => {
+      if (settled) return
+      settled = true
+      sync.observers.removeWaiter(waiter)
+      disarm()
+      outcome()
+    }
+    const evaluate = (change: Change | undefined): void => {
+      let result: { value: T } | undefined
+      try {
+        result = check(change)
+      } catch (error) {
+        return finish(() => reject(error))
+      }
+      if (result !== undefined) finish(() => resolve(result.value))
+    }
+    const waiter: Waiter = {
+      keys: 'keys' in target ? target.keys : undefined,
+      prefix: 'prefix' in target ? target.prefix : undefined,
+      onRevision: (_revision, change) => evaluate(change),
+      onReset: () => evaluate(undefined),
+      fail: (error) => finish(() => reject(error)),
+    }
+    disarm = armWait(options, what, (error) => finish(() => reject(error)))
+    if (!settled) sync.observers.addWaiter(waiter)
+  })
+}

@@ -1,0 +1,135 @@
+// The value model: what may be stored, how it is copied, frozen and compared.
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+const MAX_KEY_BYTES = 1024
+
+export function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw invalidArgument(`key must be a string, got ${describe(key)}`)
+  if (key === '') throw invalidArgument('key must not be empty')
+  if (key === '__proto__') throw invalidArgument('key must not be "__proto__"')
+  // Up to 341 UTF-16 units cannot exceed 1,023 UTF-8 bytes, so only long keys are measured.
+  if (key.length > 341 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    throw invalidArgument(`key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`)
+  }
+}
+
+function unencodable(path: string, what: string): ZStateError {
+  return new ZStateError(ErrorCode.UNENCODABLE, `value${path} cannot be stored: ${what}`)
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object (null prototype)'}`
+  return typeof value
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown
+  return proto === Object.prototype || proto === null
+}
+
+// Validates a caller's value and returns a deeply frozen copy: what the store will hold.
+export function toStoredValue(value: unknown): unknown {
+  return copy(value, '', [])
+}
+
+function copy(value: unknown, path: string, ancestors: object[]): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value
+    case 'number':
+      return value === 0 ? 0 : value
+    case 'bigint':
+      if (value < INT64_MIN || value > INT64_MAX) throw unencodable(path, 'bigint outside int64')
+      return value
+    case 'object':
+      break
+    default:
+      throw unencodable(path, typeof value)
+  }
+  if (value === null) return null
+  if (value instanceof Uint8Array) return new Uint8Array(value)
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw unencodable(path, 'invalid Date')
+    return new Date(value.getTime())
+  }
+  if (ancestors.includes(value)) throw unencodable(path, 'cyclic reference')
+  ancestors.push(value)
+  let result: unknown[] | Record<string, unknown>
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) throw unencodable(path, 'array subclass')
+    result = new Array<unknown>(value.length)
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) throw unencodable(`${path}[${i}]`, 'sparse array (hole)')
+      result[i] = copy(value[i], `${path}[${i}]`, ancestors)
+    }
+  } else {
+    if (!isPlainObject(value)) throw unencodable(path, describe(value))
+    if (Object.getOwnPropertySymbols(value).some((s) => Object.prototype.propertyIsEnumerable.call(value, s))) {
+      throw unencodable(path, 'symbol key')
+    }
+    result = {}
+    for (const key of Object.keys(value)) {
+      if (key === '__proto__') throw unencodable(path, 'key "__proto__"')
+      result[key] = copy((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors)
+    }
+  }
+  ancestors.pop()
+  return Object.freeze(result)
+}
+
+// Checks a value decoded from the wire, in place: binary becomes Uint8Array, containers are frozen.
+// Returns the adopted value or throws ERR_PROTOCOL for anything outside the value model.
+export function adoptDecoded(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'undefined' || typeof value === 'function' || typeof value === 'symbol') {
+      throw new ZStateError(ErrorCode.PROTOCOL, `decoded value has type ${typeof value}`)
+    }
+    return value
+  }
+  if (depth > 512) throw new ZStateError(ErrorCode.PROTOCOL, 'value nested too deeply')
+  if (value instanceof Uint8Array) {
+    return Buffer.isBuffer(value) ? new Uint8Array(value) : value
+  }
+  if (value instanceof Date) return value
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = adoptDecoded(value[i], depth + 1)
+    return Object.freeze(value)
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) {
+    throw new ZStateError(ErrorCode.PROTOCOL, `decoded value is ${describe(value)}`)
+  }
+  const record = value as Record<string, unknown>
+  for (const key in record) record[key] = adoptDecoded(record[key], depth + 1)
+  return Object.freeze(value)
+}
+
+// Deep equality as API.md defines it (compareAndSet, whenEqual).
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== typeof b) return false
+  if (typeof a === 'number') return Number.isNaN(a) && Number.isNaN(b)
+  if (typeof a !== 'object' || a === null || b === null) return false
+  const y = b as object
+  if (a instanceof Date) return y instanceof Date && a.getTime() === y.getTime()
+  if (a instanceof Uint8Array) {
+    return y instanceof Uint8Array && a.length === y.length && Buffer.compare(a, y) === 0
+  }
+  if (Array.isArray(a)) {
+    if (!Array.isArray(y) || a.length !== y.length) return false
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], y[i])) return false
+    return true
+  }
+  if (Array.isArray(y) || y instanceof Date || y instanceof Uint8Array) return false
+  const ka = Object.keys(a)
+  if (ka.length !== Object.keys(y).length) return false
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(y, k)) return false
+    if (!deepEqual((a as Record<string, unknown>)[k], (y as Record<string, unknown>)[k])) return false
+  }
+  return true
+}

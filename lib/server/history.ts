@@ -1,0 +1,63 @@
+// The bounded ring of recent commits (encoded once), for gap repair and watch({ fromRevision }).
+import { ErrorCode, ZStateError } from '../errors.ts'
+
+export interface HistoryLimits {
+  revisions: number
+  bytes: number
+}
+
+export class History {
+  readonly #limits: HistoryLimits
+  #items: Buffer[] = []
+  #head = 0 // index of the oldest kept item in #items
+  #first = 1 // revision of the oldest kept item
+  #bytes = 0
+
+  constructor(limits: HistoryLimits) {
+    this.#limits = limits
+  }
+
+  get firstRevision(): number {
+    return this.#first
+  }
+  get bytes(): number {
+    return this.#bytes
+  }
+  get length(): number {
+    return this.#items.length - this.#head
+  }
+
+  // Appends the next revision's encoded commit and evicts what no longer fits.
+  push(encoded: Buffer): void {
+    this.#items.push(encoded)
+    this.#bytes += encoded.length
+    while (this.length > 0 && (this.length > this.#limits.revisions || this.#bytes > this.#limits.bytes)) {
+      this.#bytes -= this.#items[this.#head]!.length
+      this.#items[this.#head++] = EMPTY
+      this.#first++
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head)
+      this.#head = 0
+    }
+  }
+
+  // Commits from..to inclusive, stopping early once maxBytes is reached (at least one is returned).
+  page(from: number, to: number, maxBytes: number): { items: Buffer[]; bytes: number } {
+    if (from < this.#first) {
+      throw new ZStateError(ErrorCode.COMPACTED, `revision ${from} is no longer in the server's history (oldest: ${this.#first})`)
+    }
+    const items: Buffer[] = []
+    let bytes = 0
+    const last = Math.min(to, this.#first + this.length - 1)
+    for (let revision = from; revision <= last; revision++) {
+      const item = this.#items[this.#head + revision - this.#first]!
+      if (items.length > 0 && bytes + item.length > maxBytes) break
+      items.push(item)
+      bytes += item.length
+    }
+    return { items, bytes }
+  }
+}
+
+const EMPTY = Buffer.alloc(0)

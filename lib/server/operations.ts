@@ -1,0 +1,95 @@
+// The request handlers for state operations: argument checks, then one commit (or none).
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import { ChangeKind, Op, type WireChange } from '../protocol/ops.ts'
+import { adoptDecoded, checkKey, deepEqual, describe } from '../protocol/values.ts'
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
+export interface StoreView {
+  get(key: string): unknown
+  has(key: string): boolean
+  keys(): IterableIterator<string>
+  readonly size: number
+}
+
+// The server side of one operation: returns the reply payload; `commit` gives the next revision.
+export type Operation = (args: unknown[], store: StoreView, commit: (changes: WireChange[]) => number) => unknown[]
+
+export function arity(args: unknown[], n: number, op: string): void {
+  if (args.length !== n) {
+    throw new ZStateError(ErrorCode.PROTOCOL, `${op} takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`)
+  }
+}
+
+function key(value: unknown): string {
+  checkKey(value)
+  return value
+}
+
+function value(raw: unknown): unknown {
+  return adoptDecoded(raw)
+}
+
+function sum(current: unknown, by: number | bigint, name: string): number | bigint {
+  if (typeof by === 'bigint') {
+    const base = current === undefined ? 0n : current
+    if (typeof base !== 'bigint') throw invalidArgument(`increment: ${name} holds ${describe(base)}, not a bigint`)
+    const result = base + by
+    if (result < INT64_MIN || result > INT64_MAX) throw invalidArgument(`increment: ${name} would leave int64`)
+    return result
+  }
+  const base = current === undefined ? 0 : current
+  if (typeof base !== 'number') throw invalidArgument(`increment: ${name} holds ${describe(base)}, not a number`)
+  return base + by
+}
+
+export const operations: Partial<Record<number, Operation>> = {
+  [Op.SET](args, _store, commit) {
+    arity(args, 2, 'set')
+    return [commit([[key(args[0]), ChangeKind.SET, value(args[1])]])]
+  },
+  [Op.DELETE](args, store, commit) {
+    arity(args, 1, 'delete')
+    const k = key(args[0])
+    return [store.has(k) ? commit([[k, ChangeKind.DELETE]]) : 0]
+  },
+  [Op.UPDATE](args, _store, commit) {
+    arity(args, 1, 'update')
+    const pairs = args[0]
+    if (!Array.isArray(pairs) || pairs.length === 0) throw new ZStateError(ErrorCode.PROTOCOL, 'update takes a non-empty list of [key, value]')
+    const changes: WireChange[] = pairs.map((pair: unknown) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new ZStateError(ErrorCode.PROTOCOL, 'update entries are [key, value]')
+      return [key(pair[0]), ChangeKind.SET, value(pair[1])]
+    })
+    return [commit(changes)]
+  },
+  [Op.CLEAR](args, store, commit) {
+    arity(args, 1, 'clear')
+    const prefix = args[0]
+    if (typeof prefix !== 'string') throw new ZStateError(ErrorCode.PROTOCOL, 'clear takes a key prefix')
+    if (prefix === '') return [store.size === 0 ? 0 : commit([[null, ChangeKind.CLEAR]])]
+    const changes: WireChange[] = []
+    for (const k of store.keys()) if (k.startsWith(prefix)) changes.push([k, ChangeKind.DELETE])
+    return [changes.length === 0 ? 0 : commit(changes)]
+  },
+  [Op.INCREMENT](args, store, commit) {
+    arity(args, 2, 'increment')
+    const k = key(args[0])
+    const by = args[1]
+    if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
+      throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
+    }
+    const next = sum(store.get(k), by, JSON.stringify(k))
+    return [commit([[k, ChangeKind.SET, next]]), next]
+  },
+  [Op.CAS](args, store, commit) {
+    arity(args, 4, 'compareAndSet')
+    const k = key(args[0])
+    if (typeof args[1] !== 'boolean') throw new ZStateError(ErrorCode.PROTOCOL, 'compareAndSet: expectAbsent must be a boolean')
+    const expected = args[1] ? undefined : value(args[2])
+    const next = value(args[3])
+    const matches = args[1] ? !store.has(k) : store.has(k) && deepEqual(store.get(k), expected)
+    return [matches ? commit([[k, ChangeKind.SET, next]]) : 0]
+  },
+}

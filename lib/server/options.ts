@@ -1,0 +1,54 @@
+// ServerOptions as API.md defines them, validated at the boundary.
+import { invalidArgument } from '../errors.ts'
+import type { HistoryLimits } from './history.ts'
+
+export interface ServerOptions {
+  address?: string
+  insecure?: boolean
+  history?: { revisions?: number; bytes?: number }
+  maxMessageBytes?: number
+  heartbeatMs?: number
+  publishHighWaterMark?: number
+  dataDir?: string
+  fsync?: 'always' | 'interval' | 'never'
+  curve?: { publicKey: string; secretKey: string; authorizedKeys?: string[] }
+  actions?: string | URL
+}
+
+export interface ResolvedServerOptions {
+  address: string | undefined
+  insecure: boolean
+  history: HistoryLimits
+  maxMessageBytes: number
+  heartbeatMs: number
+  publishHighWaterMark: number
+}
+
+const NOT_YET = ['dataDir', 'fsync', 'curve', 'actions'] as const
+
+function positiveInteger(value: unknown, name: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw invalidArgument(`startServer: ${name} must be an integer ≥ ${min}, got ${String(value)}`)
+  }
+  return value
+}
+
+export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('startServer: options must be an object')
+  for (const name of NOT_YET) {
+    if (options[name] !== undefined) throw invalidArgument(`startServer: ${name} is not supported by this version of zstate yet`)
+  }
+  const history = options.history ?? {}
+  return {
+    address: options.address,
+    insecure: options.insecure === true,
+    history: {
+      revisions: positiveInteger(history.revisions, 'history.revisions', 10_000),
+      bytes: positiveInteger(history.bytes, 'history.bytes', 64 << 20),
+    },
+    maxMessageBytes: positiveInteger(options.maxMessageBytes, 'maxMessageBytes', 16 << 20, 1024),
+    heartbeatMs: positiveInteger(options.heartbeatMs, 'heartbeatMs', 500, 10),
+    publishHighWaterMark: positiveInteger(options.publishHighWaterMark, 'publishHighWaterMark', 10_000),
+  }
+}

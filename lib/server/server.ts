@@ -1,0 +1,338 @@
+// The state server: a ROUTER answering requests and a PUB broadcasting every commit, one loop each.
+import { Publisher, Router } from 'zeromq'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { arrayHeader, decode, encode, encodeWithItems } from '../protocol/codec.ts'
+import { isRequestId, peekFirstRequestId } from '../protocol/frames.ts'
+import { Channel, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
+import { SendQueue } from '../send-queue.ts'
+import { VERSION } from '../version.ts'
+import { planEndpoints, type Endpoints } from './endpoint.ts'
+import { History } from './history.ts'
+import { arity, operations } from './operations.ts'
+import { ReplySender, type ReplyPeer } from './reply-sender.ts'
+import { Sessions, type Session } from './sessions.ts'
+import { Store } from './store.ts'
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.ts'
+
+export type { ServerOptions } from './options.ts'
+
+export interface Server extends AsyncDisposable {
+  readonly address: string
+  readonly epoch: string
+  readonly revision: number
+  close(): Promise<void>
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<Server> {
+  const resolved = resolveServerOptions(options)
+  const endpoints = planEndpoints(resolved.address, resolved.insecure)
+  const router = new Router({
+    mandatory: true,
+    sendTimeout: 0,
+    linger: 0,
+    // A backstop only: libzmq drops larger messages silently, so our own check answers first.
+    maxMessageSize: Math.max(resolved.maxMessageBytes * 4, resolved.maxMessageBytes + (1 << 20)),
+  })
+  const pub = new Publisher({ sendHighWaterMark: resolved.publishHighWaterMark, linger: 0 })
+  try {
+    await router.bind(endpoints.router)
+    await pub.bind(endpoints.pub)
+  } catch (error) {
+    router.close()
+    pub.close()
+    endpoints.cleanup()
+    throw new ZStateError(ErrorCode.INVALID_ARGUMENT, `cannot bind ${endpoints.router}: ${(error as Error).message}`, { cause: error })
+  }
+  return new StateServer(router, pub, endpoints, resolved)
+}
+
+// Snapshot and history pages stay well under the message limit.
+const pageBytes = (maxMessageBytes: number): number => Math.min(4 << 20, Math.floor(maxMessageBytes / 2))
+
+class StateServer implements Server {
+  readonly address: string
+  readonly #router: Router
+  readonly #pub: Publisher
+  readonly #pubEndpoint: string
+  readonly #endpoints: Endpoints
+  readonly #options: ResolvedServerOptions
+  readonly #store = new Store()
+  readonly #history: History
+  readonly #sessions = new Sessions()
+  readonly #replies: ReplySender
+  readonly #publishing: SendQueue
+  readonly #started = Date.now()
+  readonly #pendingSessions = new Set<Session>()
+  #turnCommits: Buffer[] = []
+  #turnCommitBytes = 0
+  #flushScheduled = false
+  #publishedSinceBeat = false
+  #nextCursor = 1
+  #heartbeat: NodeJS.Timeout
+  #closing: Promise<void> | undefined
+  droppedFrames = 0
+
+  constructor(router: Router, pub: Publisher, endpoints: Endpoints, options: ResolvedServerOptions) {
+    this.#router = router
+    this.#pub = pub
+    this.#endpoints = endpoints
+    this.#options = options
+    this.address = router.lastEndpoint ?? endpoints.router
+    this.#pubEndpoint = pub.lastEndpoint ?? endpoints.pub
+    this.#history = new History(options.history)
+    this.#replies = new ReplySender(router, options.maxMessageBytes * 4, (peer) => this.#forget(peer))
+    this.#publishing = new SendQueue(
+      (message) => pub.send(message),
+      () => {}, // PUB never blocks; a failed publish is a gap that clients repair
+    )
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
+    this.#heartbeat.unref()
+    void this.#receiveLoop()
+  }
+
+  get epoch(): string {
+    return this.#store.epoch
+  }
+  get revision(): number {
+    return this.#store.revision
+  }
+
+  async #receiveLoop(): Promise<void> {
+    while (this.#closing === undefined) {
+      let message: Buffer[]
+      try {
+        message = await this.#router.receive()
+      } catch {
+        if (this.#closing !== undefined) return
+        continue
+      }
+      this.#handleMessage(message)
+    }
+  }
+
+  #handleMessage(message: Buffer[]): void {
+    const [routingId, frame] = message
+    if (routingId === undefined || frame === undefined || message.length !== 2) {
+      this.droppedFrames++
+      return
+    }
+    const session = this.#sessions.get(routingId)
+    if (session !== undefined) session.lastSeen = Date.now()
+    if (frame.length > this.#options.maxMessageBytes) {
+      const id = peekFirstRequestId(frame)
+      if (id === undefined) this.droppedFrames++
+      else {
+        const error = new ZStateError(ErrorCode.TOO_LARGE, `message of ${frame.length} bytes exceeds maxMessageBytes (${this.#options.maxMessageBytes})`)
+        this.#reply(session, routingId, errorReply(id, error))
+      }
+      return
+    }
+    let requests: unknown
+    try {
+      requests = decode(frame)
+    } catch {
+      this.droppedFrames++
+      return
+    }
+    if (!Array.isArray(requests)) {
+      this.droppedFrames++
+      return
+    }
+    for (const request of requests) this.#handleRequest(session ?? this.#sessions.get(routingId), routingId, request)
+  }
+
+  #handleRequest(session: Session | undefined, routingId: Buffer, request: unknown): void {
+    if (!Array.isArray(request) || !isRequestId(request[0])) {
+      this.droppedFrames++
+      return
+    }
+    const id = request[0]
+    const op = request[1]
+    const args = request.slice(2)
+    try {
+      if (op === Op.HELLO) return this.#reply(undefined, routingId, this.#hello(routingId, id, args))
+      if (session === undefined) {
+        throw new ZStateError(ErrorCode.DISCONNECTED, 'no session with this server: send HELLO first')
+      }
+      this.#reply(session, routingId, this.#dispatch(session, id, op, args))
+    } catch (error) {
+      this.#reply(session, routingId, errorReply(id, error))
+    }
+  }
+
+  #hello(routingId: Buffer, id: number, args: unknown[]): Buffer {
+    arity(args, 4, 'hello')
+    const [protocol, token, pid, name] = args
+    if (protocol !== PROTOCOL_VERSION) {
+      throw new ZStateError(ErrorCode.PROTOCOL, `unsupported protocol version ${String(protocol)}; this server speaks ${PROTOCOL_VERSION}`)
+    }
+    if (!isToken(token) || typeof pid !== 'number' || typeof name !== 'string') {
+      throw new ZStateError(ErrorCode.PROTOCOL, 'hello takes [protocol, token, pid, name]')
+    }
+    this.#sessions.open(routingId, name, pid, Date.now())
+    const o = this.#options
+    return ok(id, [PROTOCOL_VERSION, VERSION, this.epoch, this.revision, this.#pubEndpoint, o.maxMessageBytes, o.heartbeatMs])
+  }
+
+  #dispatch(session: Session, id: number, op: unknown, args: unknown[]): Buffer {
+    switch (op) {
+      case Op.ECHO: {
+        arity(args, 1, 'echo')
+        if (!isToken(args[0])) throw new ZStateError(ErrorCode.PROTOCOL, 'echo takes a token')
+        this.#publishing.push([Channel.ECHO + args[0], ''])
+        return ok(id, [])
+      }
+      case Op.SNAPSHOT:
+        arity(args, 1, 'snapshot')
+        return this.#snapshot(session, id, args[0])
+      case Op.HISTORY: {
+        arity(args, 2, 'history')
+        const [from, to] = args
+        if (!isRevision(from) || !isRevision(to)) throw new ZStateError(ErrorCode.PROTOCOL, 'history takes [from, to] revisions')
+        const { items, bytes } = this.#history.page(from, Math.min(to, this.revision), pageBytes(this.#options.maxMessageBytes))
+        return encodeWithItems([id, Status.OK, this.epoch], items, bytes)
+      }
+      case Op.SYNC:
+        arity(args, 0, 'sync')
+        return ok(id, [this.epoch, this.revision])
+      case Op.INFO:
+        arity(args, 0, 'info')
+        return ok(id, [VERSION, PROTOCOL_VERSION, process.pid, this.epoch, this.revision, this.#sessions.size, Date.now() - this.#started])
+      case Op.PING:
+        return ok(id, [])
+      case Op.BYE:
+        this.#forget(session)
+        return ok(id, [])
+    }
+    const operation = typeof op === 'number' ? operations[op] : undefined
+    if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
+    return ok(id, operation(args, this.#store, (changes) => this.#commit(changes)))
+  }
+
+  #snapshot(session: Session, id: number, cursor: unknown): Buffer {
+    let state = session.snapshot
+    if (cursor === null) {
+      state = { id: this.#nextCursor++, revision: this.revision, entries: Array.from(this.#store.entries()), offset: 0 }
+      session.snapshot = state
+    } else if (state === undefined || cursor !== state.id) {
+      throw new ZStateError(ErrorCode.PROTOCOL, `unknown snapshot cursor ${String(cursor)}`)
+    }
+    const budget = pageBytes(this.#options.maxMessageBytes)
+    const items: Buffer[] = []
+    let bytes = 0
+    while (state.offset < state.entries.length && (items.length === 0 || bytes < budget)) {
+      const item = encode(state.entries[state.offset++])
+      items.push(item)
+      bytes += item.length
+    }
+    const done = state.offset >= state.entries.length
+    if (done) session.snapshot = undefined
+    return encodeWithItems([id, Status.OK, this.epoch, state.revision, done ? null : state.id], items, bytes)
+  }
+
+  #commit(changes: WireChange[]): number {
+    const revision = this.#store.commit(changes)
+    const encoded = encode([revision, changes])
+    this.#history.push(encoded)
+    this.#turnCommits.push(encoded)
+    this.#turnCommitBytes += encoded.length
+    this.#scheduleFlush()
+    return revision
+  }
+
+  #reply(session: Session | undefined, routingId: Buffer, reply: Buffer): void {
+    if (session === undefined) {
+      // No session (yet): answer at once, outside the per-turn batches.
+      const peer: ReplyPeer = { routingId: Buffer.from(routingId), backlog: undefined, backlogBytes: 0 }
+      this.#replies.send(peer, Buffer.concat([arrayHeader(1), reply]))
+      return
+    }
+    session.replies.push(reply)
+    session.repliesBytes += reply.length
+    this.#pendingSessions.add(session)
+    this.#scheduleFlush()
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    setImmediate(() => this.#flush())
+  }
+
+  // End of a turn: publish this turn's commits in one message, then each peer's replies in one message.
+  #flush(): void {
+    this.#flushScheduled = false
+    if (this.#closing !== undefined) return
+    if (this.#turnCommits.length > 0) {
+      this.#publishing.push([Channel.STATE, encodeWithItems([this.epoch], this.#turnCommits, this.#turnCommitBytes)])
+      this.#publishedSinceBeat = true
+      this.#turnCommits = []
+      this.#turnCommitBytes = 0
+    }
+    for (const session of this.#pendingSessions) {
+      const { replies } = session
+      session.replies = []
+      const header = arrayHeader(replies.length)
+      this.#replies.send(session, Buffer.concat([header, ...replies], header.length + session.repliesBytes))
+      session.repliesBytes = 0
+    }
+    this.#pendingSessions.clear()
+  }
+
+  #beat(): void {
+    if (!this.#publishedSinceBeat) this.#publishing.push([Channel.HEARTBEAT, encode([this.epoch, this.revision])])
+    this.#publishedSinceBeat = false
+    const cutoff = Date.now() - this.#options.heartbeatMs * SESSION_EXPIRY_BEATS
+    for (const session of this.#sessions.idleSince(cutoff)) this.#forget(session)
+  }
+
+  #forget(peer: ReplyPeer): void {
+    const session = this.#sessions.get(peer.routingId)
+    if (session === undefined) return
+    this.#sessions.delete(session)
+    this.#pendingSessions.delete(session)
+    this.#replies.discard(session)
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  async #shutdown(): Promise<void> {
+    clearInterval(this.#heartbeat)
+    this.#replies.close()
+    await this.#publishing.drained()
+    this.#router.close()
+    this.#pub.close()
+    this.#endpoints.cleanup()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
+
+// A session silent for this many heartbeat periods is forgotten (clients ping every period).
+const SESSION_EXPIRY_BEATS = 10
+
+function ok(id: number, payload: unknown[]): Buffer {
+  return encode([id, Status.OK, ...payload])
+}
+
+function errorReply(id: number, error: unknown): Buffer {
+  if (error instanceof ZStateError) {
+    const detail = 'keys' in error ? [(error as { keys: unknown }).keys] : []
+    return encode([id, Status.ERROR, error.code, error.message, ...detail])
+  }
+  return encode([id, Status.ERROR, ErrorCode.PROTOCOL, `bad request: ${(error as Error)?.message ?? String(error)}`])
+}
+
+function isToken(value: unknown): value is string {
+  return typeof value === 'string' && /^[0-9a-f]{8,64}$/.test(value)
+}
+
+function isRevision(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
