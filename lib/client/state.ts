@@ -148,7 +148,7 @@ export class StateView {
   }
 
   // Watching.
-  when(keyOrPredicate: string | ((view: never) => boolean), predicateOrOptions?: unknown, maybeOptions?: WhenOptions): Promise<unknown> {
+  async when(keyOrPredicate: string | ((view: never) => boolean), predicateOrOptions?: unknown, maybeOptions?: WhenOptions): Promise<unknown> {
     if (typeof keyOrPredicate === 'function') {
       const predicate = keyOrPredicate as (view: ReadonlyState) => boolean
       const view = this.#readonly()
@@ -174,7 +174,7 @@ export class StateView {
     return waitFor(this.#sync, { keys: [k] }, check, options, what, true)
   }
 
-  whenChange(keys: string | string[], options?: WhenOptions): Promise<Change> {
+  async whenChange(keys: string | string[], options?: WhenOptions): Promise<Change> {
     const list = (Array.isArray(keys) ? keys : [keys]).map((key) => this.#key(key))
     if (list.length === 0) throw invalidArgument('whenChange: give at least one key')
     const strip = this.#prefix.length
@@ -183,19 +183,19 @@ export class StateView {
     return waitFor(this.#sync, { keys: list }, check, options, 'whenChange', false)
   }
 
-  whenEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
+  async whenEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, (value) => deepEqual(value, expected), options, 'whenEqual')
   }
-  whenNotEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
+  async whenNotEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, (value) => !deepEqual(value, expected), options, 'whenNotEqual')
   }
-  whenTruthy(key: string, options?: WhenOptions): Promise<unknown> {
+  async whenTruthy(key: string, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, Boolean, options, 'whenTruthy')
   }
-  whenFalsy(key: string, options?: WhenOptions): Promise<unknown> {
+  async whenFalsy(key: string, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, (value) => !value, options, 'whenFalsy')
   }
-  whenAvailable(key: string, options?: WhenOptions): Promise<unknown> {
+  async whenAvailable(key: string, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, (value) => value !== undefined, options, 'whenAvailable')
   }
   async whenDeleted(key: string, options?: WhenOptions): Promise<void> {

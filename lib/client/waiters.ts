@@ -20,11 +20,15 @@ export function waitFor<T>(
   what: string,
   checkNow: boolean,
 ): Promise<T> {
-  checkWaitOptions(options, what)
-  if (options?.changed !== undefined && typeof options.changed !== 'boolean') throw invalidArgument(`${what}: changed must be a boolean`)
-  if (checkNow && options?.changed !== true) {
-    const now = check(undefined)
-    if (now !== undefined) return Promise.resolve(now.value)
+  try {
+    checkWaitOptions(options, what)
+    if (options?.changed !== undefined && typeof options.changed !== 'boolean') throw invalidArgument(`${what}: changed must be a boolean`)
+    if (checkNow && options?.changed !== true) {
+      const now = check(undefined)
+      if (now !== undefined) return Promise.resolve(now.value)
+    }
+  } catch (error) {
+    return Promise.reject(error)
   }
   return new Promise<T>((resolve, reject) => {
     let settled = false

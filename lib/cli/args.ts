@@ -1,0 +1,148 @@
+// Turns argv into one validated invocation; anything malformed is a UsageError (exit code 2).
+import { parseArgs } from 'node:util'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { COMMANDS, OPTIONS, isCommandName } from './catalog.ts'
+import type { CommandName, OptionName } from './catalog.ts'
+
+export class UsageError extends ZStateError {
+  readonly command: CommandName | undefined
+  constructor(message: string, command?: CommandName) {
+    super(ErrorCode.INVALID_ARGUMENT, message)
+    this.command = command
+  }
+  override get name(): string {
+    return 'UsageError'
+  }
+}
+
+export interface RunOptions {
+  readonly address?: string
+  readonly timeout: number
+  readonly actions?: string
+  readonly insecure: boolean
+  readonly fromRevision?: number
+}
+
+export type Invocation =
+  | { readonly kind: 'help'; readonly command?: CommandName }
+  | { readonly kind: 'version' }
+  | {
+      readonly kind: 'run'
+      readonly command: Exclude<CommandName, 'help'>
+      readonly args: readonly string[]
+      readonly options: RunOptions
+    }
+
+export const DEFAULT_TIMEOUT = 5_000
+const MAX_TIMER = 2 ** 31 - 1
+// Arguments that are negative numbers (`zstate set n -1`) would otherwise read as options.
+const NEGATIVE_NUMBER = /^-\d/
+const PLACEHOLDER = '\u0000zstate-arg:'
+
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): Invocation {
+  const { positionals, values } = tokenize(argv)
+  const [name, ...args] = positionals
+  if (values.has('version')) return { kind: 'version' }
+  if (name === 'help' || (values.has('help') && name === undefined)) {
+    const target = name === 'help' ? args[0] : undefined
+    if (target === undefined) return { kind: 'help' }
+    if (!isCommandName(target)) throw new UsageError(`unknown command "${target}"`)
+    return { kind: 'help', command: target }
+  }
+  if (name === undefined) throw new UsageError('missing command')
+  if (!isCommandName(name)) throw new UsageError(`unknown command "${name}"`)
+  if (values.has('help') || name === 'help') return { kind: 'help', command: name }
+  const spec = COMMANDS[name]
+  const allowed: readonly OptionName[] = spec.options
+  for (const option of values.keys()) {
+    if (!allowed.includes(option))
+      throw new UsageError(`option --${option} does not apply to "${name}"`, name)
+  }
+  const required: readonly string[] = spec.required
+  const optional: readonly string[] = spec.optional
+  if (args.length < required.length) throw new UsageError(`missing ${required[args.length]}`, name)
+  const extra = args[required.length + optional.length]
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`, name)
+  return { kind: 'run', command: name, args, options: runOptions(name, values, env) }
+}
+
+function runOptions(
+  name: Exclude<CommandName, 'help'>,
+  values: Map<OptionName, string | true>,
+  env: NodeJS.ProcessEnv,
+): RunOptions {
+  const timeout = integer(values.get('timeout'), 'timeout', name, 1) ?? DEFAULT_TIMEOUT
+  const fromRevision = integer(values.get('from-revision'), 'from-revision', name, 0)
+  const actions = values.get('actions')
+  if (actions === '') throw new UsageError('option --actions must not be empty', name)
+  let address = values.get('address')
+  if (address === '') throw new UsageError('option --address must not be empty', name)
+  const needsAddress = name !== 'serve' && name !== 'demo'
+  if (needsAddress && address === undefined) {
+    address = env['ZSTATE_ADDRESS'] === '' ? undefined : env['ZSTATE_ADDRESS']
+    if (address === undefined)
+      throw new UsageError('no server address: pass --address A or set ZSTATE_ADDRESS', name)
+  }
+  return {
+    timeout,
+    insecure: values.has('insecure'),
+    ...(typeof address === 'string' ? { address } : {}),
+    ...(typeof actions === 'string' ? { actions } : {}),
+    ...(fromRevision !== undefined ? { fromRevision } : {}),
+  }
+}
+
+function integer(
+  raw: string | true | undefined,
+  option: OptionName,
+  command: CommandName,
+  min: number,
+): number | undefined {
+  if (raw === undefined || raw === true) return undefined
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN
+  if (!(n >= min && n <= (option === 'timeout' ? MAX_TIMER : Number.MAX_SAFE_INTEGER))) {
+    throw new UsageError(`option --${option} expects an integer ≥ ${min}, got "${raw}"`, command)
+  }
+  return n
+}
+
+// parseArgs in its lenient mode, so that every complaint can be worded here.
+function tokenize(argv: readonly string[]): {
+  positionals: string[]
+  values: Map<OptionName, string | true>
+} {
+  const args = argv.map((a, i) => (NEGATIVE_NUMBER.test(a) ? `${PLACEHOLDER}${i}` : a))
+  const restore = (a: string): string =>
+    a.startsWith(PLACEHOLDER) ? (argv[Number(a.slice(PLACEHOLDER.length))] ?? a) : a
+  const { tokens } = parseArgs({
+    args,
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  })
+  const positionals: string[] = []
+  const values = new Map<OptionName, string | true>()
+  for (const token of tokens) {
+    if (token.kind === 'positional') positionals.push(restore(token.value))
+    if (token.kind !== 'option') continue
+    if (!Object.prototype.hasOwnProperty.call(OPTIONS, token.name)) {
+      throw new UsageError(`unknown option ${token.rawName}`)
+    }
+    const name = token.name as OptionName
+    if (OPTIONS[name].type === 'boolean') {
+      if (token.value !== undefined) throw new UsageError(`option ${token.rawName} takes no value`)
+      values.set(name, true)
+    } else {
+      const value = token.value === undefined ? undefined : restore(token.value)
+      if (
+        value === undefined ||
+        (!token.inlineValue && value.startsWith('-') && !NEGATIVE_NUMBER.test(value))
+      ) {
+        throw new UsageError(`option ${token.rawName} needs a value`)
+      }
+      values.set(name, value)
+    }
+  }
+  return { positionals, values }
+}

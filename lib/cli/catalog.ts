@@ -1,0 +1,122 @@
+// The commands and options of `zstate`: one table that both the parser and the help text read.
+
+export const OPTIONS = {
+  address: { type: 'string', short: 'a' },
+  timeout: { type: 'string', short: 't' },
+  actions: { type: 'string' },
+  insecure: { type: 'boolean' },
+  'from-revision': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const
+export type OptionName = keyof typeof OPTIONS
+
+export const OPTION_HELP: Record<OptionName, string> = {
+  address: '-a, --address A     server address (default: $ZSTATE_ADDRESS)',
+  timeout: '-t, --timeout MS    give up on an unreachable server after MS ms (default: 5000)',
+  actions: '    --actions FILE  module whose named exports are server actions',
+  insecure: '    --insecure      allow tcp on a non-loopback interface without curve',
+  'from-revision': '    --from-revision N  replay changes from revision N (kept in server history)',
+  help: '-h, --help          show this help',
+  version: '-v, --version       print the zstate version',
+}
+
+interface CommandSpec {
+  readonly summary: string
+  readonly required: readonly string[]
+  readonly optional: readonly string[]
+  readonly options: readonly OptionName[]
+  readonly details: string
+}
+
+const CLIENT_OPTIONS = ['address', 'timeout', 'help'] as const satisfies readonly OptionName[]
+
+export const COMMANDS = {
+  serve: {
+    summary: 'run a state server; prints its address',
+    required: [],
+    optional: [],
+    options: ['address', 'actions', 'insecure', 'help'],
+    details: `Prints exactly one line on stdout: the address clients pass to connect() (with the bound
+port when A ends in :*). Logs go to stderr. SIGINT or SIGTERM closes the server, exit 0.
+Without --address the server listens on ipc:// in a private temp dir (ZSTATE_ADDRESS is
+not read: it names a server to join, not one to start). Example:
+  zstate serve --address 'tcp://127.0.0.1:*'`,
+  },
+  get: {
+    summary: 'print the value of KEY as one line of JSON',
+    required: ['KEY'],
+    optional: [],
+    options: CLIENT_OPTIONS,
+    details: 'An absent key prints nothing and exits 1.',
+  },
+  set: {
+    summary: 'store a JSON value under KEY; prints the revision',
+    required: ['KEY', 'JSON'],
+    optional: [],
+    options: CLIENT_OPTIONS,
+    details: `JSON is one argument (quote it in the shell). Values JSON cannot hold use one-key objects:
+  {"$bigint":"123"}   {"$date":"2024-01-31T12:00:00.000Z"}   {"$base64":"aGk="}
+  {"$number":"NaN"}   ("Infinity", "-Infinity")
+Examples:
+  zstate set config '{"retries":3,"since":{"$date":"2024-01-31T12:00:00Z"}}'
+  zstate set counter -1`,
+  },
+  del: {
+    summary: 'delete KEY; prints true, or false when it was absent',
+    required: ['KEY'],
+    optional: [],
+    options: CLIENT_OPTIONS,
+    details: '',
+  },
+  keys: {
+    summary: 'list the keys (under PREFIX), one per line, sorted',
+    required: [],
+    optional: ['PREFIX'],
+    options: CLIENT_OPTIONS,
+    details: '',
+  },
+  watch: {
+    summary: 'print one JSON line per change (under PREFIX) until interrupted',
+    required: [],
+    optional: ['PREFIX'],
+    options: [...CLIENT_OPTIONS, 'from-revision'],
+    details: `Each line is {"revision":R,"key":K,"value":V,"deleted":false}; a deleted key has
+"value":null and "deleted":true. Only changes after the start are printed, or from
+revision N with --from-revision. A line on stderr says when watching has begun.
+SIGINT or SIGTERM ends it, exit 0.`,
+  },
+  info: {
+    summary: 'print the server version, protocol, pid, epoch, revision and clients',
+    required: [],
+    optional: [],
+    options: CLIENT_OPTIONS,
+    details: 'Prints one line of JSON.',
+  },
+  demo: {
+    summary: 'the showcase: a server, two writer processes and a watcher',
+    required: [],
+    optional: [],
+    options: ['help'],
+    details: 'Needs no configuration; runs for a few seconds and exits 0.',
+  },
+  help: {
+    summary: 'show help for a command',
+    required: [],
+    optional: ['COMMAND'],
+    options: ['help'],
+    details: '',
+  },
+} as const satisfies Record<string, CommandSpec>
+export type CommandName = keyof typeof COMMANDS
+
+export function isCommandName(name: string): name is CommandName {
+  return Object.prototype.hasOwnProperty.call(COMMANDS, name)
+}
+
+export function synopsis(name: CommandName): string {
+  const spec: CommandSpec = COMMANDS[name]
+  const args = [...spec.required, ...spec.optional.map((a) => `[${a}]`)]
+  const options = spec.options.filter((o) => o !== 'help').length > 0 ? ['[options]'] : []
+  return ['zstate', name, ...args, ...options].join(' ')
+}

@@ -1,0 +1,50 @@
+// What the demo's processes share: the state's shape, their messages, and a digest of a replica.
+import { createHash } from 'node:crypto'
+import { stringify } from './json.ts'
+
+export interface Task {
+  readonly by: string
+  readonly progress: number
+  readonly done: boolean
+}
+
+export interface DemoState {
+  go?: boolean
+  next?: number
+  done?: number
+  finished?: boolean
+  [task: `task:${string}`]: Task
+}
+
+export type Role = 'writer' | 'watcher'
+
+// Sent by demo workers to the demo over their IPC channel.
+export type WorkerMessage =
+  | { readonly type: 'ready' }
+  | { readonly type: 'milestone'; readonly done: number; readonly revision: number }
+  | { readonly type: 'writer-result'; readonly tasks: readonly number[] }
+  | {
+      readonly type: 'watcher-result'
+      readonly changes: number
+      readonly ordered: boolean
+      readonly revision: number
+      readonly digest: string
+    }
+
+const TYPES = new Set<unknown>(['ready', 'milestone', 'writer-result', 'watcher-result'])
+
+export function isWorkerMessage(message: unknown): message is WorkerMessage {
+  return typeof message === 'object' && message !== null && TYPES.has((message as { type?: unknown }).type)
+}
+
+export function taskKey(n: number): `task:${string}` {
+  return `task:${String(n).padStart(2, '0')}`
+}
+
+// Equal digests mean equal replicas: every key and value, in key order.
+export function digest(entries: Iterable<readonly [string, unknown]>): string {
+  const sorted = [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const hash = createHash('sha256')
+  for (const [key, value] of sorted) hash.update(`${JSON.stringify(key)}=${stringify(value)}\n`)
+  return hash.digest('hex').slice(0, 12)
+}

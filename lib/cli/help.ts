@@ -1,0 +1,37 @@
+// Help text, rendered from the command table so usage and parsing cannot disagree.
+import { COMMANDS, OPTION_HELP, synopsis } from './catalog.ts'
+import type { CommandName, OptionName } from './catalog.ts'
+
+export function mainHelp(): string {
+  const names = Object.keys(COMMANDS) as CommandName[]
+  const width = Math.max(...names.map((n) => n.length))
+  const lines = [
+    'zstate: one shared, reactive key/value state for Node.js processes, over ZeroMQ',
+    '',
+    'Usage: zstate COMMAND [arguments] [options]',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n].summary}`),
+    '',
+    'Options:',
+    ...(['address', 'timeout', 'help', 'version'] as const).map((o) => `  ${OPTION_HELP[o]}`),
+    '',
+    'Client commands find the server through --address, else $ZSTATE_ADDRESS.',
+    'Exit codes: 0 ok, 1 runtime error (one line on stderr), 2 usage error.',
+    'Run "zstate COMMAND --help" for the details of a command.',
+  ]
+  return lines.join('\n') + '\n'
+}
+
+export function commandHelp(name: CommandName): string {
+  const spec = COMMANDS[name]
+  const options: readonly OptionName[] = spec.options
+  const lines = [
+    `Usage: ${synopsis(name)}`,
+    '',
+    `${spec.summary[0]?.toUpperCase() ?? ''}${spec.summary.slice(1)}.`,
+  ]
+  if (spec.details !== '') lines.push('', spec.details)
+  lines.push('', 'Options:', ...options.map((o) => `  ${OPTION_HELP[o]}`))
+  return lines.join('\n') + '\n'
+}

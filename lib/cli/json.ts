@@ -1,0 +1,89 @@
+// The command line's JSON: one-key objects stand for the values JSON cannot hold, both ways.
+//   bigint ↔ {"$bigint":"123"}   Date ↔ {"$date":"ISO"}   Uint8Array ↔ {"$base64":"…"}
+//   NaN / ±Infinity ↔ {"$number":"NaN"}
+import { UsageError } from './args.ts'
+
+const BIGINT = /^-?\d+$/
+const ISO_DATE = /^[+-]?\d{4,6}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const SPECIAL_NUMBERS: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity }
+
+// Formats a stored value as one line of JSON.
+export function stringify(value: unknown): string {
+  return JSON.stringify(toJson(value))
+}
+
+// Parses a command line argument into a value to store; malformed input is a UsageError.
+export function parse(text: string, what = 'JSON'): unknown {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new UsageError(`${what} is not valid JSON: ${reason}`)
+  }
+  return fromJson(json, '')
+}
+
+export function toJson(value: unknown): unknown {
+  if (typeof value === 'bigint') return { $bigint: value.toString() }
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { $number: String(value) }
+  if (typeof value !== 'object' || value === null) return value
+  if (value instanceof Date) return { $date: value.toISOString() }
+  if (value instanceof Uint8Array) {
+    return { $base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
+  }
+  if (Array.isArray(value)) return value.map(toJson)
+  const result: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) define(result, key, toJson(item))
+  return result
+}
+
+export function fromJson(json: unknown, path: string): unknown {
+  if (typeof json !== 'object' || json === null) return json
+  if (Array.isArray(json)) return json.map((item, i) => fromJson(item, `${path}[${i}]`))
+  const entries = Object.entries(json)
+  const [only] = entries
+  if (entries.length === 1 && only !== undefined && only[0].startsWith('$')) {
+    const special = fromSpecial(only[0], only[1], path)
+    if (special !== NOT_SPECIAL) return special
+  }
+  const result: Record<string, unknown> = {}
+  for (const [key, item] of entries) define(result, key, fromJson(item, `${path}.${key}`))
+  return result
+}
+
+const NOT_SPECIAL = Symbol('not special')
+
+function fromSpecial(form: string, text: unknown, path: string): unknown {
+  if (form !== '$bigint' && form !== '$date' && form !== '$base64' && form !== '$number') return NOT_SPECIAL
+  const where = path === '' ? '' : ` at ${path.replace(/^\./, '')}`
+  const bad = (expected: string): UsageError =>
+    new UsageError(`{"${form}": …}${where} expects ${expected}, got ${JSON.stringify(text)}`)
+  if (typeof text !== 'string') throw bad('a string')
+  switch (form) {
+    case '$bigint':
+      if (!BIGINT.test(text)) throw bad('a decimal integer string')
+      return BigInt(text)
+    case '$date': {
+      const time = ISO_DATE.test(text) ? Date.parse(text) : NaN
+      if (Number.isNaN(time)) throw bad('an ISO 8601 date string')
+      return new Date(time)
+    }
+    case '$base64': {
+      const padded = text.length % 4 === 0 ? text : text + '='.repeat(4 - (text.length % 4))
+      if (!BASE64.test(padded)) throw bad('a base64 string')
+      return new Uint8Array(Buffer.from(padded, 'base64'))
+    }
+    case '$number': {
+      const n = SPECIAL_NUMBERS[text]
+      if (n === undefined) throw bad('"NaN", "Infinity" or "-Infinity"')
+      return n
+    }
+  }
+}
+
+// An own data property even for "__proto__", so the store (not this parser) decides about it.
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The `zstate` executable: run the command line, flush, exit with its code.
+import { cli } from './cli.ts'
+
+// A reader that went away (`zstate watch | head -1`) is not an error worth a message.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    process.exit(error.code === 'EPIPE' ? 0 : 1)
+  })
+}
+
+const code = await cli(process.argv.slice(2), process.env, { stdout: process.stdout, stderr: process.stderr })
+// Exit explicitly once the output is flushed, so no stray handle can keep the command alive.
+await Promise.all([flush(process.stdout), flush(process.stderr)])
+process.exit(code)
+
+function flush(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()))
+}

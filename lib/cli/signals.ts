@@ -1,0 +1,39 @@
+// SIGINT/SIGTERM as an AbortSignal, for commands that run until interrupted.
+import { ErrorCode, ZStateError } from '../errors.ts'
+
+export interface Termination {
+  readonly signal: AbortSignal
+  dispose(): void
+}
+
+// The first signal aborts (the command then cleans up); a second one exits at once.
+export function onTermination(): Termination {
+  const controller = new AbortController()
+  const handler = (name: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`zstate: ${name} again, exiting without cleanup\n`)
+      process.exit(1)
+    }
+    controller.abort(new ZStateError(ErrorCode.ABORTED, `interrupted by ${name}`))
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    },
+  }
+}
+
+// Resolves when the signal aborts (at once if it already has).
+export function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+}
+
+// Settles with the promise, or with undefined as soon as the signal aborts.
+export async function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  return Promise.race([promise, aborted(signal).then(() => undefined)])
+}

@@ -1,0 +1,44 @@
+// `zstate watch [PREFIX]`: one JSON line per change until SIGINT/SIGTERM.
+import type { RunOptions } from './args.ts'
+import { openClient } from './connection.ts'
+import { toJson } from './json.ts'
+import { EXIT_OK } from './report.ts'
+import type { Io } from './report.ts'
+import { onTermination, unlessAborted } from './signals.ts'
+
+export async function watch(args: readonly string[], options: RunOptions, io: Io): Promise<number> {
+  const termination = onTermination()
+  const { signal } = termination
+  try {
+    const client = await unlessAborted(openClient(options, 'watch'), signal)
+    if (client === undefined) return EXIT_OK
+    try {
+      const prefix = args[0]
+      const changes = client.state.watch({
+        ...(prefix === undefined ? {} : { prefix }),
+        ...(options.fromRevision === undefined ? {} : { fromRevision: options.fromRevision }),
+        signal,
+      })
+      const what = prefix === undefined ? 'all keys' : `keys under ${JSON.stringify(prefix)}`
+      const from = options.fromRevision ?? client.state.revision + 1
+      io.stderr.write(`zstate: watching ${what} at ${client.address} from revision ${from}\n`)
+      for await (const change of changes) {
+        const line = {
+          revision: change.revision,
+          key: change.key,
+          value: change.deleted ? null : toJson(change.value),
+          deleted: change.deleted,
+        }
+        io.stdout.write(`${JSON.stringify(line)}\n`)
+      }
+    } catch (error) {
+      // Interrupted: the iterator may end quietly or throw the signal's reason.
+      if (!signal.aborted) throw error
+    } finally {
+      await client.close()
+    }
+    return EXIT_OK
+  } finally {
+    termination.dispose()
+  }
+}

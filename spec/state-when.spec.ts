@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict'
+import { test, type TestContext } from 'node:test'
+import { connect, isZStateError, type Client } from '../lib/index.ts'
+import { serverFor } from './support.ts'
+
+async function pair(t: TestContext, options = {}): Promise<[Client, Client]> {
+  const server = await serverFor(t, 'ipc', options)
+  const a = await connect(server.address)
+  const b = await connect(server.address)
+  t.after(() => Promise.all([a.close(), b.close()]))
+  return [a, b]
+}
+
+const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+
+test('when: resolves at once when the predicate already holds, with the value', async (t) => {
+  const [a] = await pair(t)
+  await a.state.set('n', 5)
+  assert.equal(await a.state.when('n', (v) => v === 5), 5)
+  assert.equal(await a.state.whenEqual('n', 5), 5)
+  assert.equal(await a.state.whenAvailable('n'), 5)
+  assert.equal(await a.state.whenTruthy('n'), 5)
+  assert.equal(await a.state.whenFalsy('missing'), undefined)
+  assert.equal(await a.state.whenDeleted('missing'), undefined)
+  assert.equal(await a.state.whenNotEqual('n', 4), 5)
+})
+
+test('when: waits for another client, skipping no committed value', async (t) => {
+  const [a, b] = await pair(t)
+  const seen: unknown[] = []
+  const three = b.state.when('n', (v) => {
+    seen.push(v)
+    return v === 3
+  })
+  for (let i = 1; i <= 5; i++) await a.state.set('n', i)
+  assert.equal(await three, 3)
+  assert.deepEqual(seen, [undefined, 1, 2, 3])
+  // changed: true skips the current value even though it matches.
+  const next = b.state.when('n', (v) => typeof v === 'number', { changed: true })
+  await b.state.sync()
+  await a.state.set('n', 6)
+  assert.equal(await next, 6)
+})
+
+test('when: whole-state predicates see every revision and resolve with the snapshot', async (t) => {
+  const [a, b] = await pair(t)
+  const both = b.state.when((view) => view.get('x') === 1 && view.get('y') === 2)
+  await a.state.set('x', 1)
+  await a.state.set('y', 2)
+  const snapshot = await both
+  assert.deepEqual(snapshot, { x: 1, y: 2 })
+  assert.ok(Object.isFrozen(snapshot))
+})
+
+test('when: whenChange resolves with the change of the first later revision writing a key', async (t) => {
+  const [a, b] = await pair(t)
+  await a.state.set('k', 'old')
+  await b.state.sync()
+  const change = b.state.whenChange(['k', 'other'])
+  const revision = await a.state.set('k', 'new')
+  assert.deepEqual(await change, { key: 'k', value: 'new', previous: 'old', deleted: false, revision })
+  const deletion = b.state.whenDeleted('k')
+  await a.state.delete('k')
+  assert.equal(await deletion, undefined)
+})
+
+test('when: timeout rejects with ERR_TIMEOUT, a signal with its reason, and nothing is left behind', async (t) => {
+  const [, b] = await pair(t)
+  const before = timers()
+  await assert.rejects(b.state.when('never', (v) => v === 1, { timeout: 1 }), (e: unknown) => isZStateError(e) && e.code === 'ERR_TIMEOUT')
+  const controller = new AbortController()
+  const reason = new Error('my reason')
+  const pending = b.state.whenTruthy('never', { signal: controller.signal })
+  controller.abort(reason)
+  await assert.rejects(pending, (e) => e === reason)
+  const aborted = AbortSignal.abort('already')
+  await assert.rejects(b.state.whenTruthy('never', { signal: aborted }), (e) => e === 'already')
+  assert.equal(timers(), before, 'no timers left')
+  const boom = new Error('predicate threw')
+  await assert.rejects(
+    b.state.when('x', () => {
+      throw boom
+    }),
+    (e) => e === boom,
+  )
+  await assert.rejects(b.state.when('x', (v) => v === 1, { timeout: -1 }), (e: unknown) => isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT')
+})
+
+test('when: closing the client rejects pending waiters with ERR_CLOSED', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  const pending = client.state.whenTruthy('never')
+  await client.close()
+  await assert.rejects(pending, (e: unknown) => isZStateError(e) && e.code === 'ERR_CLOSED')
+})
+
+test('subscribe: one call per revision, in order, listeners before waiters before own writes resolve', async (t) => {
+  const [a] = await pair(t)
+  const order: string[] = []
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => void warnings.push(w.message)
+  process.on('warning', onWarning)
+  t.after(() => process.off('warning', onWarning))
+  const stop = a.state.subscribe((event) => {
+    order.push(`listener ${event.revision} ${event.changes.map((c) => c.key).join(',')}`)
+  })
+  a.state.subscribe(() => {
+    throw new Error('listener failure')
+  })
+  const waiter = a.state.whenEqual('k', 2).then(() => order.push('waiter'))
+  const r1 = await a.state.set('k', 1)
+  order.push('set 1')
+  await a.state.update({ k: 2, j: 3 })
+  order.push('update')
+  await waiter
+  stop()
+  await a.state.set('k', 3)
+  assert.deepEqual(order, [`listener ${r1} k`, 'set 1', `listener ${r1 + 1} k,j`, 'waiter', 'update'])
+  await a.state.sync()
+  assert.ok(warnings.some((w) => w.includes('listener failure')))
+})
