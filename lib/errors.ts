@@ -70,7 +70,8 @@ export class RemoteError extends ZStateError {
     this.remoteCode = fields.remoteCode
     this.pid = fields.pid
     if ('value' in fields) this.value = fields.value
-    if (fields.stack !== undefined) this.stack = `${fields.stack}\n    at (remote boundary)\n${this.stack ?? ''}`
+    if (fields.stack !== undefined)
+      this.stack = `${fields.stack}\n    at (remote boundary)\n${this.stack ?? ''}`
   }
   override get name(): string {
     return 'RemoteError'
@@ -103,7 +104,8 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 // Rebuilds an error the server raised from its code, message and optional detail.
 export function errorFromWire(code: unknown, message: unknown, detail: unknown): ZStateError {
   const text = typeof message === 'string' ? message : 'server error'
-  if (!isErrorCode(code)) return new ZStateError(ErrorCode.PROTOCOL, `server sent unknown error code: ${String(code)}`)
+  if (!isErrorCode(code))
+    return new ZStateError(ErrorCode.PROTOCOL, `server sent unknown error code: ${String(code)}`)
   if (code === ErrorCode.CONFLICT) {
     const keys = Array.isArray(detail) ? detail.filter((k): k is string => typeof k === 'string') : []
     return new ConflictError(text, keys)

@@ -8,7 +8,8 @@ export interface WaitOptions {
 
 export function checkWaitOptions(options: WaitOptions | undefined, what: string): void {
   if (options === undefined) return
-  if (typeof options !== 'object' || options === null) throw invalidArgument(`${what}: options must be an object`)
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument(`${what}: options must be an object`)
   const { timeout, signal } = options
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
     throw invalidArgument(`${what}: timeout must be a non-negative number of ms, got ${String(timeout)}`)
@@ -19,7 +20,11 @@ export function checkWaitOptions(options: WaitOptions | undefined, what: string)
 }
 
 // Arms timeout and signal for one wait; `cancel` rejects it. Returns the disarm function.
-export function armWait(options: WaitOptions | undefined, what: string, cancel: (error: unknown) => void): () => void {
+export function armWait(
+  options: WaitOptions | undefined,
+  what: string,
+  cancel: (error: unknown) => void,
+): () => void {
   const signal = options?.signal
   const timeout = options?.timeout
   if (signal?.aborted) {
@@ -29,7 +34,9 @@ export function armWait(options: WaitOptions | undefined, what: string, cancel: 
   const onAbort = (): void => cancel(signal!.reason)
   signal?.addEventListener('abort', onAbort, { once: true })
   const timer =
-    timeout === undefined ? undefined : setTimeout(() => cancel(new TimeoutError(`${what} timed out after ${timeout} ms`)), timeout)
+    timeout === undefined
+      ? undefined
+      : setTimeout(() => cancel(new TimeoutError(`${what} timed out after ${timeout} ms`)), timeout)
   return () => {
     if (timer !== undefined) clearTimeout(timer)
     signal?.removeEventListener('abort', onAbort)

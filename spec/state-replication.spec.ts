@@ -24,7 +24,10 @@ for (const transport of transports) {
     const b = await clientProcess(t, server.address, 'b')
     const n = stress ? 20_000 : 500
     // Both write concurrently, each checking read-your-writes after every awaited write.
-    const [ra, rb] = await Promise.all([a.call<number>('writeSequence', 'a', n, false), b.call<number>('writeSequence', 'b', n, false)])
+    const [ra, rb] = await Promise.all([
+      a.call<number>('writeSequence', 'a', n, false),
+      b.call<number>('writeSequence', 'b', n, false),
+    ])
     assert.ok(ra <= 2 * n && rb <= 2 * n)
     await Promise.all([a.call('writeSequence', 'a2', n, true), b.call('writeSequence', 'b2', n, true)])
     await a.call('sync')

@@ -11,9 +11,13 @@ async function watchWhileWriting(address: string, t: Parameters<typeof clientPro
   const watcher = await clientProcess(t, address, 'watcher')
   await watcher.call('startCollect', 'x', n)
   await writer.call('writeSequence', 'x', n, inFlight)
-  const { collected, metrics } = (await watcher.event(2)) as { collected: number[]; metrics: { gapsRepaired: number } }
+  const { collected, metrics } = (await watcher.event(2)) as {
+    collected: number[]
+    metrics: { gapsRepaired: number }
+  }
   assert.equal(collected.length, n, 'every value exactly once')
-  for (let i = 0; i < n; i++) if (collected[i] !== i + 1) assert.fail(`value ${i + 1} arrived as ${collected[i]} at position ${i}`)
+  for (let i = 0; i < n; i++)
+    if (collected[i] !== i + 1) assert.fail(`value ${i + 1} arrived as ${collected[i]} at position ${i}`)
   return metrics
 }
 
@@ -38,11 +42,18 @@ for (const inFlight of [false, true]) {
     await watcher.call('blockUntilExists', release)
     await writer.call('writeSequence', 'x', n, inFlight, 4096)
     writeFileSync(release, '')
-    const { collected, metrics } = (await watcher.event(2)) as { collected: number[]; metrics: { gapsRepaired: number } }
-    assert.deepEqual(collected, Array.from({ length: n }, (_, i) => i + 1))
+    const { collected, metrics } = (await watcher.event(2)) as {
+      collected: number[]
+      metrics: { gapsRepaired: number }
+    }
+    assert.deepEqual(
+      collected,
+      Array.from({ length: n }, (_, i) => i + 1),
+    )
     // Awaited writes publish one message each, far more than the buffers hold: drops are certain.
     // In flight, the server packs a turn's commits into one message, so there may be too few to drop.
-    if (!inFlight) assert.ok(metrics.gapsRepaired >= 1, 'PUB dropped messages and the watcher repaired the gap')
+    if (!inFlight)
+      assert.ok(metrics.gapsRepaired >= 1, 'PUB dropped messages and the watcher repaired the gap')
     t.diagnostic(`gaps repaired: ${metrics.gapsRepaired}`)
   })
 }

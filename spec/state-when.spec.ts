@@ -67,7 +67,10 @@ test('when: whenChange resolves with the change of the first later revision writ
 test('when: timeout rejects with ERR_TIMEOUT, a signal with its reason, and nothing is left behind', async (t) => {
   const [, b] = await pair(t)
   const before = timers()
-  await assert.rejects(b.state.when('never', (v) => v === 1, { timeout: 1 }), (e: unknown) => isZStateError(e) && e.code === 'ERR_TIMEOUT')
+  await assert.rejects(
+    b.state.when('never', (v) => v === 1, { timeout: 1 }),
+    (e: unknown) => isZStateError(e) && e.code === 'ERR_TIMEOUT',
+  )
   const controller = new AbortController()
   const reason = new Error('my reason')
   const pending = b.state.whenTruthy('never', { signal: controller.signal })
@@ -83,7 +86,10 @@ test('when: timeout rejects with ERR_TIMEOUT, a signal with its reason, and noth
     }),
     (e) => e === boom,
   )
-  await assert.rejects(b.state.when('x', (v) => v === 1, { timeout: -1 }), (e: unknown) => isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT')
+  await assert.rejects(
+    b.state.when('x', (v) => v === 1, { timeout: -1 }),
+    (e: unknown) => isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT',
+  )
 })
 
 test('when: closing the client rejects pending waiters with ERR_CLOSED', async (t) => {

@@ -20,7 +20,11 @@ export function addressFor(t: TestContext, transport: Transport): string {
   return transport === 'ipc' ? `ipc://${join(tempDir(t), 'state')}` : 'tcp://127.0.0.1:*'
 }
 
-export async function serverFor(t: TestContext, transport: Transport, options: ServerOptions = {}): Promise<Server> {
+export async function serverFor(
+  t: TestContext,
+  transport: Transport,
+  options: ServerOptions = {},
+): Promise<Server> {
   const server = await startServer({ address: addressFor(t, transport), ...options })
   t.after(() => server.close())
   return server
@@ -38,22 +42,38 @@ export class Fixture {
   #eventWaiters: (() => void)[] = []
 
   constructor(name: string, args: string[], env: Record<string, string> = {}) {
-    this.child = fork(new URL(`${name}.mjs`, fixtures), args, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })))
-    this.child.on('message', (message: { id?: number; ok?: boolean; value?: unknown; error?: { message: string; code?: string }; event?: unknown }) => {
-      if (message.event !== undefined) {
-        this.#events.push(message.event)
-        for (const wake of this.#eventWaiters.splice(0)) wake()
-        return
-      }
-      const pending = this.#pending.get(message.id!)
-      if (pending === undefined) return
-      this.#pending.delete(message.id!)
-      if (message.ok === true) pending.resolve(message.value)
-      else pending.reject(Object.assign(new Error(message.error?.message), { code: message.error?.code }))
+    this.child = fork(new URL(`${name}.mjs`, fixtures), args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
     })
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => resolve({ code, signal })),
+    )
+    this.child.on(
+      'message',
+      (message: {
+        id?: number
+        ok?: boolean
+        value?: unknown
+        error?: { message: string; code?: string }
+        event?: unknown
+      }) => {
+        if (message.event !== undefined) {
+          this.#events.push(message.event)
+          for (const wake of this.#eventWaiters.splice(0)) wake()
+          return
+        }
+        const pending = this.#pending.get(message.id!)
+        if (pending === undefined) return
+        this.#pending.delete(message.id!)
+        if (message.ok === true) pending.resolve(message.value)
+        else pending.reject(Object.assign(new Error(message.error?.message), { code: message.error?.code }))
+      },
+    )
     void this.exited.then(({ code, signal }) => {
-      for (const pending of this.#pending.values()) pending.reject(new Error(`fixture ${name} exited (${code ?? signal})`))
+      for (const pending of this.#pending.values())
+        pending.reject(new Error(`fixture ${name} exited (${code ?? signal})`))
       this.#pending.clear()
       for (const wake of this.#eventWaiters.splice(0)) wake()
     })
@@ -70,7 +90,8 @@ export class Fixture {
   // Waits for the n-th event the fixture pushed (counting from 1).
   async event(n: number): Promise<unknown> {
     while (this.#events.length < n) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error('fixture exited before the event')
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        throw new Error('fixture exited before the event')
       await new Promise<void>((resolve) => this.#eventWaiters.push(resolve))
     }
     return this.#events[n - 1]
@@ -82,7 +103,12 @@ export class Fixture {
   }
 }
 
-export function fixture(t: TestContext, name: string, args: string[] = [], env: Record<string, string> = {}): Fixture {
+export function fixture(
+  t: TestContext,
+  name: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Fixture {
   const f = new Fixture(name, args, env)
   t.after(() => f.stop())
   return f

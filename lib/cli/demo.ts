@@ -1,6 +1,7 @@
 // `zstate demo`: a server in this process, two writer processes and a watcher, narrated, then exit 0.
 import { performance } from 'node:perf_hooks'
 import { connect, startServer } from '../index.ts'
+import type { Server } from '../index.ts'
 import { ErrorCode, TimeoutError, ZStateError } from '../errors.ts'
 import { colorsFor } from './colors.ts'
 import { DemoChild } from './demo-child.ts'
@@ -28,9 +29,10 @@ export async function demo(io: Io): Promise<number> {
     DEADLINE,
   )
   const children: DemoChild[] = []
-  const server = await startServer()
+  let server: Server | undefined
   let client: DemoClient | undefined
   try {
+    server = await startServer()
     client = await connect<DemoState>(server.address, { name: 'zstate demo' })
     const guard = <T>(promise: Promise<T>): Promise<T> => guarded(promise, stop.signal)
     log.title('zstate demo: one shared state, four processes')
@@ -90,7 +92,7 @@ export async function demo(io: Io): Promise<number> {
     termination.signal.removeEventListener('abort', onInterrupt)
     await Promise.all(children.map((child) => child.stop()))
     await client?.close()
-    await server.close()
+    await server?.close()
     termination.dispose()
   }
 }

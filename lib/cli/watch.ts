@@ -1,6 +1,7 @@
 // `zstate watch [PREFIX]`: one JSON line per change until SIGINT/SIGTERM.
 import type { RunOptions } from './args.ts'
 import { openClient } from './connection.ts'
+import type { CliClient } from './connection.ts'
 import { toJson } from './json.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
@@ -12,6 +13,7 @@ export async function watch(args: readonly string[], options: RunOptions, io: Io
   try {
     const client = await unlessAborted(openClient(options, 'watch'), signal)
     if (client === undefined) return EXIT_OK
+    void reportStatus(client, io).catch(() => {})
     try {
       const prefix = args[0]
       const changes = client.state.watch({
@@ -40,5 +42,19 @@ export async function watch(args: readonly string[], options: RunOptions, io: Io
     return EXIT_OK
   } finally {
     termination.dispose()
+  }
+}
+
+// The client reconnects by itself; say so on stderr, so a quiet stream is not mistaken for a quiet store.
+async function reportStatus(client: CliClient, io: Io): Promise<void> {
+  const messages = {
+    disconnected: `lost the server at ${client.address}, reconnecting`,
+    reconnected: 'reconnected',
+    reset: 'the state was rebuilt from a fresh snapshot',
+    closed: undefined,
+  } as const
+  for await (const { type } of client.status()) {
+    const message = messages[type]
+    if (message !== undefined) io.stderr.write(`zstate: ${message}\n`)
   }
 }

@@ -45,7 +45,10 @@ export class Channel {
     const encoded = encode([id, op, ...args])
     if (encoded.length + 5 > this.maxMessageBytes) {
       return Promise.reject(
-        new ZStateError(ErrorCode.TOO_LARGE, `request of ${encoded.length} bytes exceeds the server's maxMessageBytes (${this.maxMessageBytes})`),
+        new ZStateError(
+          ErrorCode.TOO_LARGE,
+          `request of ${encoded.length} bytes exceeds the server's maxMessageBytes (${this.maxMessageBytes})`,
+        ),
       )
     }
     return new Promise<unknown[]>((resolve, reject) => {
@@ -79,7 +82,12 @@ export class Channel {
         await this.#dealer.send(message)
       }
     } catch (error) {
-      if (this.#failure === undefined) this.fail(new ZStateError(ErrorCode.DISCONNECTED, `send failed: ${(error as Error).message}`, { cause: error }))
+      if (this.#failure === undefined)
+        this.fail(
+          new ZStateError(ErrorCode.DISCONNECTED, `send failed: ${(error as Error).message}`, {
+            cause: error,
+          }),
+        )
     } finally {
       this.#sending = false
     }
@@ -144,7 +152,9 @@ export class Channel {
     for (const [id, request] of this.#pending) {
       if (request.deadline > now) break
       this.#pending.delete(id)
-      request.reject(new TimeoutError(`request timed out after ${this.#timeout} ms (no reply from the server)`))
+      request.reject(
+        new TimeoutError(`request timed out after ${this.#timeout} ms (no reply from the server)`),
+      )
     }
     if (this.#pending.size === 0) {
       clearInterval(this.#sweeper)

@@ -3,6 +3,7 @@
 import { ErrorCode, TimeoutError, ZStateError, invalidArgument } from '../errors.ts'
 import { deferred, type Deferred } from '../deferred.ts'
 import { Op } from '../protocol/ops.ts'
+import { checkConnectAddress } from '../protocol/address.ts'
 import { Link, type LinkOptions } from './link.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { StateView } from './state.ts'
@@ -39,22 +40,33 @@ export interface Client<S extends object = Record<string, unknown>> extends Asyn
 
 function timeoutOption(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !(value > 0)) throw invalidArgument(`connect: ${name} must be a positive number of ms, got ${String(value)}`)
+  if (typeof value !== 'number' || !(value > 0))
+    throw invalidArgument(`connect: ${name} must be a positive number of ms, got ${String(value)}`)
   return value
 }
 
-export async function connect<S extends object = Record<string, unknown>>(address?: string, options: ConnectOptions = {}): Promise<Client<S>> {
+export async function connect<S extends object = Record<string, unknown>>(
+  address?: string,
+  options: ConnectOptions = {},
+): Promise<Client<S>> {
   const target = address ?? process.env.ZSTATE_ADDRESS
   if (target === undefined || target === '') {
     throw invalidArgument('connect: no address given and ZSTATE_ADDRESS is not set')
   }
-  if (typeof target !== 'string') throw invalidArgument(`connect: address must be a string, got ${typeof target}`)
-  if (typeof options !== 'object' || options === null) throw invalidArgument('connect: options must be an object')
-  if (options.name !== undefined && typeof options.name !== 'string') throw invalidArgument('connect: name must be a string')
+  if (typeof target !== 'string')
+    throw invalidArgument(`connect: address must be a string, got ${typeof target}`)
+  checkConnectAddress(target)
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument('connect: options must be an object')
+  if (options.name !== undefined && typeof options.name !== 'string')
+    throw invalidArgument('connect: name must be a string')
   const client = new ClientImpl<S>(target, {
     timeout: timeoutOption(options.timeout, 'timeout', 10_000),
     requestTimeout: timeoutOption(options.requestTimeout, 'requestTimeout', 30_000),
-    heartbeatTimeout: options.heartbeatTimeout === undefined ? undefined : timeoutOption(options.heartbeatTimeout, 'heartbeatTimeout', 0),
+    heartbeatTimeout:
+      options.heartbeatTimeout === undefined
+        ? undefined
+        : timeoutOption(options.heartbeatTimeout, 'heartbeatTimeout', 0),
     name: options.name,
   })
   await client.start()
@@ -99,7 +111,11 @@ export class ClientImpl<S extends object> implements Client<S> {
 
   async start(): Promise<void> {
     const { timeout } = this.#settings
-    const timer = setTimeout(() => this.#stop.reject(new TimeoutError(`connect: no answer from ${this.address} within ${timeout} ms`)), timeout)
+    const timer = setTimeout(
+      () =>
+        this.#stop.reject(new TimeoutError(`connect: no answer from ${this.address} within ${timeout} ms`)),
+      timeout,
+    )
     try {
       const link = await Link.open(this.#linkOptions(), this.#stop.promise)
       await this.#adopt(link, false)
@@ -122,7 +138,10 @@ export class ClientImpl<S extends object> implements Client<S> {
     const { requestTimeout } = this.#settings
     let timer: NodeJS.Timeout | undefined
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(`request timed out after ${requestTimeout} ms while reconnecting`)), requestTimeout)
+      timer = setTimeout(
+        () => reject(new TimeoutError(`request timed out after ${requestTimeout} ms while reconnecting`)),
+        requestTimeout,
+      )
     })
     try {
       const link = await Promise.race([this.#linkReady.promise, expired])
@@ -161,7 +180,10 @@ export class ClientImpl<S extends object> implements Client<S> {
     this.#link = undefined
     if (link !== undefined) {
       // Say goodbye so the server forgets us now rather than after its session expiry.
-      await Promise.race([link.channel.request(Op.BYE, []).catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
+      await Promise.race([
+        link.channel.request(Op.BYE, []).catch(() => {}),
+        new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+      ])
       link.close(closedError())
     }
     this.#linkReady.reject(closedError())
@@ -173,7 +195,12 @@ export class ClientImpl<S extends object> implements Client<S> {
   }
 
   #linkOptions(): LinkOptions {
-    return { address: this.address, name: this.#settings.name, requestTimeout: this.#settings.requestTimeout, metrics: this.#metrics }
+    return {
+      address: this.address,
+      name: this.#settings.name,
+      requestTimeout: this.#settings.requestTimeout,
+      metrics: this.#metrics,
+    }
   }
 
   // Makes a joined link current: first join (snapshot) or reconnection (history, or a snapshot for a new epoch).
@@ -239,7 +266,12 @@ export class ClientImpl<S extends object> implements Client<S> {
     this.#link = undefined
     this.#linkReady = deferred<Link>()
     void this.#linkReady.promise.catch(() => {})
-    link.close(new ZStateError(ErrorCode.DISCONNECTED, `lost the server at ${this.address}: ${reason}; the outcome of requests in flight is unknown`))
+    link.close(
+      new ZStateError(
+        ErrorCode.DISCONNECTED,
+        `lost the server at ${this.address}: ${reason}; the outcome of requests in flight is unknown`,
+      ),
+    )
     this.sync.detach()
     this.#status.emit('disconnected')
     void this.#reconnect()
@@ -252,9 +284,15 @@ export class ClientImpl<S extends object> implements Client<S> {
       for (let attempt = 0; this.#closing === undefined; attempt++) {
         const giveUp = deferred<never>()
         void giveUp.promise.catch(() => {})
-        const timer = setTimeout(() => giveUp.reject(new TimeoutError('reconnect attempt timed out')), Math.max(1000, this.#settings.heartbeatTimeout ?? 0))
+        const timer = setTimeout(
+          () => giveUp.reject(new TimeoutError('reconnect attempt timed out')),
+          Math.max(1000, this.#settings.heartbeatTimeout ?? 0),
+        )
         try {
-          const link = await Link.open(this.#linkOptions(), Promise.race([this.#stop.promise, giveUp.promise]))
+          const link = await Link.open(
+            this.#linkOptions(),
+            Promise.race([this.#stop.promise, giveUp.promise]),
+          )
           await this.#adopt(link, true)
           return
         } catch {
@@ -262,7 +300,9 @@ export class ClientImpl<S extends object> implements Client<S> {
         } finally {
           clearTimeout(timer)
         }
-        await new Promise((resolve) => setTimeout(resolve, RECONNECT_PAUSE_MS[Math.min(attempt, RECONNECT_PAUSE_MS.length - 1)]))
+        await new Promise((resolve) =>
+          setTimeout(resolve, RECONNECT_PAUSE_MS[Math.min(attempt, RECONNECT_PAUSE_MS.length - 1)]),
+        )
       }
     } finally {
       this.#reconnecting = false

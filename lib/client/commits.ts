@@ -21,7 +21,8 @@ export function readChange(raw: unknown): WireChange {
 export function readCommits(raw: unknown): WireCommit[] {
   if (!Array.isArray(raw)) throw bad('commit list')
   return raw.map((commit: unknown) => {
-    if (!Array.isArray(commit) || typeof commit[0] !== 'number' || !Array.isArray(commit[1])) throw bad('commit')
+    if (!Array.isArray(commit) || typeof commit[0] !== 'number' || !Array.isArray(commit[1]))
+      throw bad('commit')
     return [commit[0], (commit[1] as unknown[]).map(readChange)] as const
   })
 }

@@ -16,7 +16,8 @@ export function* changesOf(commits: readonly WireCommit[]): Generator<Change> {
         yield { key: key!, value: undefined, previous: known.get(key!), deleted: true, revision }
         known.delete(key!)
       } else if (change[1] === ChangeKind.CLEAR) {
-        for (const [k, previous] of known) yield { key: k, value: undefined, previous, deleted: true, revision }
+        for (const [k, previous] of known)
+          yield { key: k, value: undefined, previous, deleted: true, revision }
         known.clear()
       }
     }

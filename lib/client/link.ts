@@ -54,7 +54,10 @@ export class Link {
     try {
       const token = randomBytes(8).toString('hex')
       const name = options.name ?? basename(process.argv[1] ?? 'node')
-      const reply = await Promise.race([channel.request(Op.HELLO, [PROTOCOL_VERSION, token, process.pid, name]), aborted])
+      const reply = await Promise.race([
+        channel.request(Op.HELLO, [PROTOCOL_VERSION, token, process.pid, name]),
+        aborted,
+      ])
       const hello = readHello(reply)
       channel.maxMessageBytes = hello.maxMessageBytes
       feed = new Feed(pubEndpointFor(hello.pubEndpoint, options.address), token, options.metrics)
@@ -83,8 +86,10 @@ export class Link {
     do {
       const reply = await this.channel.request(Op.SNAPSHOT, [cursor])
       const [pageEpoch, pageRevision, next, page] = reply
-      if (typeof pageEpoch !== 'string' || typeof pageRevision !== 'number' || !Array.isArray(page)) throw malformed('snapshot')
-      if (cursor !== null && (pageEpoch !== epoch || pageRevision !== revision)) throw malformed('snapshot continuation')
+      if (typeof pageEpoch !== 'string' || typeof pageRevision !== 'number' || !Array.isArray(page))
+        throw malformed('snapshot')
+      if (cursor !== null && (pageEpoch !== epoch || pageRevision !== revision))
+        throw malformed('snapshot continuation')
       epoch = pageEpoch
       revision = pageRevision
       for (const entry of page as unknown[]) {
@@ -116,7 +121,10 @@ function malformed(what: string): ZStateError {
 function readHello(reply: unknown[]): Hello {
   const [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs] = reply
   if (protocol !== PROTOCOL_VERSION) {
-    throw new ZStateError(ErrorCode.PROTOCOL, `server speaks protocol ${String(protocol)}, this client ${PROTOCOL_VERSION}`)
+    throw new ZStateError(
+      ErrorCode.PROTOCOL,
+      `server speaks protocol ${String(protocol)}, this client ${PROTOCOL_VERSION}`,
+    )
   }
   if (
     typeof version !== 'string' ||

@@ -34,7 +34,12 @@ export class Observers {
 
   // Whether applying a commit needs to describe its changes at all.
   get active(): boolean {
-    return this.#listeners.length > 0 || this.#keyWaiters.size > 0 || this.#prefixWaiters.size > 0 || this.#streams.size > 0
+    return (
+      this.#listeners.length > 0 ||
+      this.#keyWaiters.size > 0 ||
+      this.#prefixWaiters.size > 0 ||
+      this.#streams.size > 0
+    )
   }
 
   listen(listener: Listener): () => void {
@@ -76,7 +81,8 @@ export class Observers {
     }
     for (const waiter of this.#prefixWaiters) {
       const prefix = waiter.prefix ?? ''
-      if (prefix === '' || changes.some((c) => c.key.startsWith(prefix))) waiter.onRevision(revision, undefined)
+      if (prefix === '' || changes.some((c) => c.key.startsWith(prefix)))
+        waiter.onRevision(revision, undefined)
     }
     for (const stream of this.#streams) for (const change of changes) stream.push(change)
   }
@@ -101,7 +107,10 @@ export class Observers {
       try {
         listener(event)
       } catch (error) {
-        process.emitWarning(`zstate: a subscribe listener threw: ${(error as Error)?.stack ?? String(error)}`, 'ZStateListenerWarning')
+        process.emitWarning(
+          `zstate: a subscribe listener threw: ${(error as Error)?.stack ?? String(error)}`,
+          'ZStateListenerWarning',
+        )
       }
     }
   }

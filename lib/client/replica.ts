@@ -22,15 +22,19 @@ export class Replica {
       const key = change[0]
       switch (change[1]) {
         case ChangeKind.SET:
-          if (describe) out.push({ key: key!, value: change[2], previous: this.data.get(key!), deleted: false, revision })
+          if (describe)
+            out.push({ key: key!, value: change[2], previous: this.data.get(key!), deleted: false, revision })
           this.data.set(key!, change[2])
           break
         case ChangeKind.DELETE:
-          if (describe) out.push({ key: key!, value: undefined, previous: this.data.get(key!), deleted: true, revision })
+          if (describe)
+            out.push({ key: key!, value: undefined, previous: this.data.get(key!), deleted: true, revision })
           this.data.delete(key!)
           break
         case ChangeKind.CLEAR:
-          if (describe) for (const [k, v] of this.data) out.push({ key: k, value: undefined, previous: v, deleted: true, revision })
+          if (describe)
+            for (const [k, v] of this.data)
+              out.push({ key: k, value: undefined, previous: v, deleted: true, revision })
           this.data.clear()
           break
         case ChangeKind.PATCH:
@@ -43,14 +47,20 @@ export class Replica {
   }
 
   // Replaces everything with a snapshot; returns the differences as changes (for listeners).
-  reset(epoch: string, revision: number, entries: Iterable<readonly [string, unknown]>, same: (a: unknown, b: unknown) => boolean): Change[] {
+  reset(
+    epoch: string,
+    revision: number,
+    entries: Iterable<readonly [string, unknown]>,
+    same: (a: unknown, b: unknown) => boolean,
+  ): Change[] {
     const before = new Map(this.data)
     this.data.clear()
     for (const [key, value] of entries) this.data.set(key, value)
     const out: Change[] = []
     for (const [key, value] of this.data) {
       const previous = before.get(key)
-      if (!before.has(key) || !same(previous, value)) out.push({ key, value, previous, deleted: false, revision })
+      if (!before.has(key) || !same(previous, value))
+        out.push({ key, value, previous, deleted: false, revision })
     }
     for (const [key, previous] of before) {
       if (!this.data.has(key)) out.push({ key, value: undefined, previous, deleted: true, revision })

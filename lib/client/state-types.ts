@@ -36,11 +36,23 @@ export interface State<S extends object = Record<string, unknown>> extends State
   increment(key: Key<S>, by: bigint): Promise<bigint>
   compareAndSet<K extends Key<S>>(key: K, expected: S[K] | undefined, next: S[K]): Promise<boolean>
 
-  when<K extends Key<S>>(key: K, predicate: (value: S[K] | undefined) => boolean, options?: WhenOptions): Promise<S[K] | undefined>
+  when<K extends Key<S>>(
+    key: K,
+    predicate: (value: S[K] | undefined) => boolean,
+    options?: WhenOptions,
+  ): Promise<S[K] | undefined>
   when(predicate: (view: StateReader<S>) => boolean, options?: WhenOptions): Promise<Readonly<Partial<S>>>
   whenChange<K extends Key<S>>(keys: K | K[], options?: WhenOptions): Promise<TypedChange<S, K>>
-  whenEqual<K extends Key<S>>(key: K, value: S[K] | undefined, options?: WhenOptions): Promise<S[K] | undefined>
-  whenNotEqual<K extends Key<S>>(key: K, value: S[K] | undefined, options?: WhenOptions): Promise<S[K] | undefined>
+  whenEqual<K extends Key<S>>(
+    key: K,
+    value: S[K] | undefined,
+    options?: WhenOptions,
+  ): Promise<S[K] | undefined>
+  whenNotEqual<K extends Key<S>>(
+    key: K,
+    value: S[K] | undefined,
+    options?: WhenOptions,
+  ): Promise<S[K] | undefined>
   whenTruthy<K extends Key<S>>(key: K, options?: WhenOptions): Promise<S[K]>
   whenFalsy<K extends Key<S>>(key: K, options?: WhenOptions): Promise<S[K] | undefined>
   whenAvailable<K extends Key<S>>(key: K, options?: WhenOptions): Promise<S[K]>

@@ -58,7 +58,9 @@ export class StateView {
     return this.#prefix === '' ? this.#data.values() : this.#scoped((key) => this.#data.get(key))
   }
   entries(): IterableIterator<[string, unknown]> {
-    return this.#prefix === '' ? this.#data.entries() : this.#scoped((key) => [key.slice(this.#prefix.length), this.#data.get(key)])
+    return this.#prefix === ''
+      ? this.#data.entries()
+      : this.#scoped((key) => [key.slice(this.#prefix.length), this.#data.get(key)])
   }
   [Symbol.iterator](): IterableIterator<[string, unknown]> {
     return this.entries()
@@ -73,13 +75,17 @@ export class StateView {
     const replica = this.#sync.replica
     if (this.#prefix === '') return replica.snapshot()
     if (this.#snapshot?.revision !== replica.revision) {
-      this.#snapshot = { revision: replica.revision, value: Object.freeze(Object.fromEntries(this.entries())) }
+      this.#snapshot = {
+        revision: replica.revision,
+        value: Object.freeze(Object.fromEntries(this.entries())),
+      }
     }
     return this.#snapshot.value
   }
 
   scope(prefix: string): StateView {
-    if (typeof prefix !== 'string') throw invalidArgument(`scope: prefix must be a string, got ${describe(prefix)}`)
+    if (typeof prefix !== 'string')
+      throw invalidArgument(`scope: prefix must be a string, got ${describe(prefix)}`)
     return new StateView(this.#host, this.#prefix + prefix)
   }
 
@@ -111,7 +117,11 @@ export class StateView {
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
       throw invalidArgument(`update: values must be a plain object, got ${describe(values)}`)
     }
-    const changes = Object.keys(values).map((key): WireChange => [this.#key(key), ChangeKind.SET, toStoredValue(values[key])])
+    const changes = Object.keys(values).map((key): WireChange => [
+      this.#key(key),
+      ChangeKind.SET,
+      toStoredValue(values[key]),
+    ])
     if (changes.length === 0) return this.revision
     const pairs = changes.map((change) => [change[0], change[2]])
     const [revision] = (await this.#host.request(Op.UPDATE, [pairs])) as [number]
@@ -141,14 +151,23 @@ export class StateView {
     const k = this.#key(key)
     const absent = expected === undefined
     const stored = toStoredValue(next)
-    const [revision] = (await this.#host.request(Op.CAS, [k, absent, absent ? null : toStoredValue(expected), stored])) as [number]
+    const [revision] = (await this.#host.request(Op.CAS, [
+      k,
+      absent,
+      absent ? null : toStoredValue(expected),
+      stored,
+    ])) as [number]
     if (revision === 0) return false
     await this.#sync.own(revision, [[k, ChangeKind.SET, stored]])
     return true
   }
 
   // Watching.
-  async when(keyOrPredicate: string | ((view: never) => boolean), predicateOrOptions?: unknown, maybeOptions?: WhenOptions): Promise<unknown> {
+  async when(
+    keyOrPredicate: string | ((view: never) => boolean),
+    predicateOrOptions?: unknown,
+    maybeOptions?: WhenOptions,
+  ): Promise<unknown> {
     if (typeof keyOrPredicate === 'function') {
       const predicate = keyOrPredicate as (view: ReadonlyState) => boolean
       const view = this.#readonly()
@@ -161,11 +180,23 @@ export class StateView {
         true,
       )
     }
-    if (typeof predicateOrOptions !== 'function') throw invalidArgument('when: give (key, predicate) or (predicate)')
-    return this.#whenValue(keyOrPredicate, predicateOrOptions as (value: unknown) => boolean, maybeOptions, 'when')
+    if (typeof predicateOrOptions !== 'function')
+      throw invalidArgument('when: give (key, predicate) or (predicate)')
+    return this.#whenValue(
+      keyOrPredicate,
+      predicateOrOptions as (value: unknown) => boolean,
+      maybeOptions,
+      'when',
+    )
   }
 
-  #whenValue<T>(key: string, test: (value: unknown) => boolean, options: WhenOptions | undefined, what: string, result?: () => T): Promise<unknown> {
+  #whenValue<T>(
+    key: string,
+    test: (value: unknown) => boolean,
+    options: WhenOptions | undefined,
+    what: string,
+    result?: () => T,
+  ): Promise<unknown> {
     const k = this.#key(key)
     const check = (): { value: unknown } | undefined => {
       const value = this.#data.get(k)
@@ -179,7 +210,9 @@ export class StateView {
     if (list.length === 0) throw invalidArgument('whenChange: give at least one key')
     const strip = this.#prefix.length
     const check = (change: Change | undefined): { value: Change } | undefined =>
-      change === undefined ? undefined : { value: strip === 0 ? change : { ...change, key: change.key.slice(strip) } }
+      change === undefined
+        ? undefined
+        : { value: strip === 0 ? change : { ...change, key: change.key.slice(strip) } }
     return waitFor(this.#sync, { keys: list }, check, options, 'whenChange', false)
   }
 
@@ -199,7 +232,13 @@ export class StateView {
     return this.#whenValue(key, (value) => value !== undefined, options, 'whenAvailable')
   }
   async whenDeleted(key: string, options?: WhenOptions): Promise<void> {
-    await this.#whenValue(key, (value) => value === undefined, options, 'whenDeleted', () => undefined)
+    await this.#whenValue(
+      key,
+      (value) => value === undefined,
+      options,
+      'whenDeleted',
+      () => undefined,
+    )
   }
 
   watch(options: WatchOptions = {}): AsyncIterableIterator<Change> {
@@ -214,7 +253,9 @@ export class StateView {
     if (this.#prefix === '') return this.#sync.observers.listen(listener)
     const strip = this.#prefix.length
     return this.#sync.observers.listen((event) => {
-      const changes = event.changes.filter((c) => c.key.startsWith(this.#prefix)).map((c) => ({ ...c, key: c.key.slice(strip) }))
+      const changes = event.changes
+        .filter((c) => c.key.startsWith(this.#prefix))
+        .map((c) => ({ ...c, key: c.key.slice(strip) }))
       if (changes.length > 0 || event.reset) listener({ ...event, changes })
     })
   }

@@ -110,10 +110,20 @@ export class Synchronizer {
       // Revisions of another epoch mean nothing here: whoever waits for one has lost track.
       this.#ahead.clear()
       this.#known = 0
-      this.failWaiters(new ZStateError(ErrorCode.DISCONNECTED, 'the server was replaced (new epoch) before this commit became visible'))
+      this.failWaiters(
+        new ZStateError(
+          ErrorCode.DISCONNECTED,
+          'the server was replaced (new epoch) before this commit became visible',
+        ),
+      )
     }
     const describe = notify && this.observers.active
-    const changes = this.replica.reset(snapshot.epoch, snapshot.revision, snapshot.entries, describe ? deepEqual : () => true)
+    const changes = this.replica.reset(
+      snapshot.epoch,
+      snapshot.revision,
+      snapshot.entries,
+      describe ? deepEqual : () => true,
+    )
     for (const revision of this.#ahead.keys()) if (revision <= snapshot.revision) this.#ahead.delete(revision)
     if (this.#known < snapshot.revision) this.#known = snapshot.revision
     if (notify) this.observers.reset(snapshot.revision, describe ? changes : [])
@@ -151,13 +161,15 @@ export class Synchronizer {
       if (describe) this.observers.revision(next, applied)
     }
     let done = 0
-    while (done < this.#waiting.length && this.#waiting[done]!.revision <= replica.revision) this.#waiting[done++]!.resolve()
+    while (done < this.#waiting.length && this.#waiting[done]!.revision <= replica.revision)
+      this.#waiting[done++]!.resolve()
     if (done > 0) this.#waiting = this.#waiting.slice(done)
     this.#checkLag()
   }
 
   #checkLag(): void {
-    if (this.#source === undefined || this.#known <= this.replica.revision || this.#graceTimer !== undefined) return
+    if (this.#source === undefined || this.#known <= this.replica.revision || this.#graceTimer !== undefined)
+      return
     this.#graceMark = this.replica.revision
     this.#graceTimer = setTimeout(() => {
       this.#graceTimer = undefined

@@ -22,7 +22,8 @@ export function waitFor<T>(
 ): Promise<T> {
   try {
     checkWaitOptions(options, what)
-    if (options?.changed !== undefined && typeof options.changed !== 'boolean') throw invalidArgument(`${what}: changed must be a boolean`)
+    if (options?.changed !== undefined && typeof options.changed !== 'boolean')
+      throw invalidArgument(`${what}: changed must be a boolean`)
     if (checkNow && options?.changed !== true) {
       const now = check(undefined)
       if (now !== undefined) return Promise.resolve(now.value)

@@ -19,19 +19,28 @@ const MAX_UNCONSUMED = 10_000
 export type History = (from: number, to: number) => Promise<WireCommit[]>
 
 // `scope` is the state's prefix: it is stripped from the keys the caller sees.
-export function watch(sync: Synchronizer, scope: string, options: WatchOptions, history: History): AsyncIterableIterator<Change> {
-  if (typeof options !== 'object' || options === null) throw invalidArgument('watch: options must be an object')
+export function watch(
+  sync: Synchronizer,
+  scope: string,
+  options: WatchOptions,
+  history: History,
+): AsyncIterableIterator<Change> {
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument('watch: options must be an object')
   const { key, prefix, fromRevision, latest, signal } = options
   if (key !== undefined && typeof key !== 'string') throw invalidArgument('watch: key must be a string')
-  if (prefix !== undefined && typeof prefix !== 'string') throw invalidArgument('watch: prefix must be a string')
+  if (prefix !== undefined && typeof prefix !== 'string')
+    throw invalidArgument('watch: prefix must be a string')
   if (fromRevision !== undefined && !(Number.isSafeInteger(fromRevision) && fromRevision >= 1)) {
     throw invalidArgument(`watch: fromRevision must be an integer ≥ 1, got ${String(fromRevision)}`)
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('watch: signal must be an AbortSignal')
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalidArgument('watch: signal must be an AbortSignal')
   const exact = key === undefined ? undefined : scope + key
   const start = scope + (prefix ?? '')
   const matches = (k: string): boolean => (exact !== undefined ? k === exact : k.startsWith(start))
-  const view = (change: Change): Change => (scope === '' ? change : { ...change, key: change.key.slice(scope.length) })
+  const view = (change: Change): Change =>
+    scope === '' ? change : { ...change, key: change.key.slice(scope.length) }
   return new WatchIterator(sync, matches, view, latest === true, signal, fromRevision, history)
 }
 
@@ -63,7 +72,8 @@ class WatchIterator implements AsyncIterableIterator<Change>, Stream {
     this.#signal = signal
     this.#unsubscribe = sync.observers.addStream(this)
     const upTo = sync.replica.revision
-    if (fromRevision !== undefined && fromRevision <= upTo) this.#replay = this.#load(history, fromRevision, upTo)
+    if (fromRevision !== undefined && fromRevision <= upTo)
+      this.#replay = this.#load(history, fromRevision, upTo)
     signal?.addEventListener('abort', this.#onAbort, { once: true })
     if (signal?.aborted) this.#onAbort()
   }
@@ -90,14 +100,24 @@ class WatchIterator implements AsyncIterableIterator<Change>, Stream {
       this.#byKey.delete(seen.key)
       this.#byKey.set(seen.key, seen)
     } else if (this.#queue.length >= MAX_UNCONSUMED) {
-      this.#stop({ error: new ZStateError(ErrorCode.OVERFLOW, `watch: more than ${MAX_UNCONSUMED} changes were not consumed`) })
+      this.#stop({
+        error: new ZStateError(
+          ErrorCode.OVERFLOW,
+          `watch: more than ${MAX_UNCONSUMED} changes were not consumed`,
+        ),
+      })
       return
     } else this.#queue.push(seen)
     this.#wake?.()
   }
 
   onReset(): void {
-    this.#stop({ error: new ZStateError(ErrorCode.COMPACTED, 'watch: the replica was rebuilt from a snapshot; changes may have been skipped') })
+    this.#stop({
+      error: new ZStateError(
+        ErrorCode.COMPACTED,
+        'watch: the replica was rebuilt from a snapshot; changes may have been skipped',
+      ),
+    })
   }
 
   // Ends the stream: abort rejects with signal.reason, close ends it quietly.

@@ -13,7 +13,9 @@ export function decode(frame: Uint8Array): unknown {
   try {
     return packr.unpack(frame)
   } catch (error) {
-    throw new ZStateError(ErrorCode.PROTOCOL, `malformed message: ${(error as Error).message}`, { cause: error })
+    throw new ZStateError(ErrorCode.PROTOCOL, `malformed message: ${(error as Error).message}`, {
+      cause: error,
+    })
   }
 }
 
@@ -28,7 +30,11 @@ export function arrayHeader(n: number): Buffer {
 }
 
 // Encodes [head..., [items...]] where items are already encoded, without re-encoding them.
-export function encodeWithItems(head: readonly unknown[], items: readonly Buffer[], itemBytes: number): Buffer {
+export function encodeWithItems(
+  head: readonly unknown[],
+  items: readonly Buffer[],
+  itemBytes: number,
+): Buffer {
   const parts: Buffer[] = [arrayHeader(head.length + 1)]
   for (const value of head) parts.push(encode(value))
   parts.push(arrayHeader(items.length), ...items)

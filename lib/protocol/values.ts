@@ -22,7 +22,8 @@ function unencodable(path: string, what: string): ZStateError {
 export function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object (null prototype)'}`
+  if (typeof value === 'object')
+    return `an instance of ${value.constructor?.name ?? 'Object (null prototype)'}`
   return typeof value
 }
 
@@ -69,7 +70,9 @@ function copy(value: unknown, path: string, ancestors: object[]): unknown {
     }
   } else {
     if (!isPlainObject(value)) throw unencodable(path, describe(value))
-    if (Object.getOwnPropertySymbols(value).some((s) => Object.prototype.propertyIsEnumerable.call(value, s))) {
+    if (
+      Object.getOwnPropertySymbols(value).some((s) => Object.prototype.propertyIsEnumerable.call(value, s))
+    ) {
       throw unencodable(path, 'symbol key')
     }
     result = {}

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { invalidArgument } from '../errors.ts'
+import { isLoopbackHost, parseTcp } from '../protocol/address.ts'
 
 // sun_path holds 108 bytes including the terminating NUL.
 const MAX_IPC_PATH_BYTES = 107
@@ -15,14 +16,11 @@ export interface Endpoints {
   cleanup: () => void
 }
 
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '')
-  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
-}
-
 function checkIpcPath(path: string): void {
   if (Buffer.byteLength(path) > MAX_IPC_PATH_BYTES) {
-    throw invalidArgument(`ipc path is ${Buffer.byteLength(path)} bytes, over the OS limit of ${MAX_IPC_PATH_BYTES}: ${path}`)
+    throw invalidArgument(
+      `ipc path is ${Buffer.byteLength(path)} bytes, over the OS limit of ${MAX_IPC_PATH_BYTES}: ${path}`,
+    )
   }
 }
 
@@ -31,20 +29,31 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
     const dir = mkdtempSync(join(tmpdir(), 'zstate-'), {})
     const router = join(dir, 'state')
     checkIpcPath(`${router}.pub`)
-    return { router: `ipc://${router}`, pub: `ipc://${router}.pub`, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+    return {
+      router: `ipc://${router}`,
+      pub: `ipc://${router}.pub`,
+      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    }
   }
   if (typeof address !== 'string') throw invalidArgument(`address must be a string, got ${typeof address}`)
   if (address.startsWith('ipc://')) {
     const path = address.slice('ipc://'.length)
-    if (path === '' || path === '*') throw invalidArgument(`address ${address}: give an ipc path, or omit address for a private one`)
+    if (path === '' || path === '*')
+      throw invalidArgument(`address ${address}: give an ipc path, or omit address for a private one`)
     checkIpcPath(`${path}.pub`)
-    return { router: address, pub: `${address}.pub`, cleanup: () => {} }
+    // libzmq leaves the socket files behind when a socket closes without unbinding.
+    const cleanup = (): void => {
+      for (const file of [path, `${path}.pub`]) rmSync(file, { force: true })
+    }
+    return { router: address, pub: `${address}.pub`, cleanup }
   }
-  const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+|\*)$/.exec(address)
+  const tcp = parseTcp(address)
   if (tcp === null) throw invalidArgument(`address must be ipc://PATH or tcp://HOST:PORT, got ${address}`)
   const host = tcp[1]!
   if (!insecure && !isLoopbackHost(host)) {
-    throw invalidArgument(`address ${address} is not loopback: tcp beyond this machine needs curve, or insecure: true`)
+    throw invalidArgument(
+      `address ${address} is not loopback: tcp beyond this machine needs curve, or insecure: true`,
+    )
   }
   return { router: address, pub: `tcp://${host}:*`, cleanup: () => {} }
 }

@@ -45,7 +45,10 @@ export class History {
   // Commits from..to inclusive, stopping early once maxBytes is reached (at least one is returned).
   page(from: number, to: number, maxBytes: number): { items: Buffer[]; bytes: number } {
     if (from < this.#first) {
-      throw new ZStateError(ErrorCode.COMPACTED, `revision ${from} is no longer in the server's history (oldest: ${this.#first})`)
+      throw new ZStateError(
+        ErrorCode.COMPACTED,
+        `revision ${from} is no longer in the server's history (oldest: ${this.#first})`,
+      )
     }
     const items: Buffer[] = []
     let bytes = 0

@@ -14,11 +14,18 @@ export interface StoreView {
 }
 
 // The server side of one operation: returns the reply payload; `commit` gives the next revision.
-export type Operation = (args: unknown[], store: StoreView, commit: (changes: WireChange[]) => number) => unknown[]
+export type Operation = (
+  args: unknown[],
+  store: StoreView,
+  commit: (changes: WireChange[]) => number,
+) => unknown[]
 
 export function arity(args: unknown[], n: number, op: string): void {
   if (args.length !== n) {
-    throw new ZStateError(ErrorCode.PROTOCOL, `${op} takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`)
+    throw new ZStateError(
+      ErrorCode.PROTOCOL,
+      `${op} takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`,
+    )
   }
 }
 
@@ -34,13 +41,16 @@ function value(raw: unknown): unknown {
 function sum(current: unknown, by: number | bigint, name: string): number | bigint {
   if (typeof by === 'bigint') {
     const base = current === undefined ? 0n : current
-    if (typeof base !== 'bigint') throw invalidArgument(`increment: ${name} holds ${describe(base)}, not a bigint`)
+    if (typeof base !== 'bigint')
+      throw invalidArgument(`increment: ${name} holds ${describe(base)}, not a bigint`)
     const result = base + by
-    if (result < INT64_MIN || result > INT64_MAX) throw invalidArgument(`increment: ${name} would leave int64`)
+    if (result < INT64_MIN || result > INT64_MAX)
+      throw invalidArgument(`increment: ${name} would leave int64`)
     return result
   }
   const base = current === undefined ? 0 : current
-  if (typeof base !== 'number') throw invalidArgument(`increment: ${name} holds ${describe(base)}, not a number`)
+  if (typeof base !== 'number')
+    throw invalidArgument(`increment: ${name} holds ${describe(base)}, not a number`)
   return base + by
 }
 
@@ -57,9 +67,11 @@ export const operations: Partial<Record<number, Operation>> = {
   [Op.UPDATE](args, _store, commit) {
     arity(args, 1, 'update')
     const pairs = args[0]
-    if (!Array.isArray(pairs) || pairs.length === 0) throw new ZStateError(ErrorCode.PROTOCOL, 'update takes a non-empty list of [key, value]')
+    if (!Array.isArray(pairs) || pairs.length === 0)
+      throw new ZStateError(ErrorCode.PROTOCOL, 'update takes a non-empty list of [key, value]')
     const changes: WireChange[] = pairs.map((pair: unknown) => {
-      if (!Array.isArray(pair) || pair.length !== 2) throw new ZStateError(ErrorCode.PROTOCOL, 'update entries are [key, value]')
+      if (!Array.isArray(pair) || pair.length !== 2)
+        throw new ZStateError(ErrorCode.PROTOCOL, 'update entries are [key, value]')
       return [key(pair[0]), ChangeKind.SET, value(pair[1])]
     })
     return [commit(changes)]
@@ -86,7 +98,8 @@ export const operations: Partial<Record<number, Operation>> = {
   [Op.CAS](args, store, commit) {
     arity(args, 4, 'compareAndSet')
     const k = key(args[0])
-    if (typeof args[1] !== 'boolean') throw new ZStateError(ErrorCode.PROTOCOL, 'compareAndSet: expectAbsent must be a boolean')
+    if (typeof args[1] !== 'boolean')
+      throw new ZStateError(ErrorCode.PROTOCOL, 'compareAndSet: expectAbsent must be a boolean')
     const expected = args[1] ? undefined : value(args[2])
     const next = value(args[3])
     const matches = args[1] ? !store.has(k) : store.has(k) && deepEqual(store.get(k), expected)

@@ -35,9 +35,11 @@ function positiveInteger(value: unknown, name: string, fallback: number, min = 1
 }
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
-  if (typeof options !== 'object' || options === null) throw invalidArgument('startServer: options must be an object')
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument('startServer: options must be an object')
   for (const name of NOT_YET) {
-    if (options[name] !== undefined) throw invalidArgument(`startServer: ${name} is not supported by this version of zstate yet`)
+    if (options[name] !== undefined)
+      throw invalidArgument(`startServer: ${name} is not supported by this version of zstate yet`)
   }
   const history = options.history ?? {}
   return {

@@ -41,7 +41,11 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     router.close()
     pub.close()
     endpoints.cleanup()
-    throw new ZStateError(ErrorCode.INVALID_ARGUMENT, `cannot bind ${endpoints.router}: ${(error as Error).message}`, { cause: error })
+    throw new ZStateError(
+      ErrorCode.INVALID_ARGUMENT,
+      `cannot bind ${endpoints.router}: ${(error as Error).message}`,
+      { cause: error },
+    )
   }
   return new StateServer(router, pub, endpoints, resolved)
 }
@@ -122,7 +126,10 @@ class StateServer implements Server {
       const id = peekFirstRequestId(frame)
       if (id === undefined) this.droppedFrames++
       else {
-        const error = new ZStateError(ErrorCode.TOO_LARGE, `message of ${frame.length} bytes exceeds maxMessageBytes (${this.#options.maxMessageBytes})`)
+        const error = new ZStateError(
+          ErrorCode.TOO_LARGE,
+          `message of ${frame.length} bytes exceeds maxMessageBytes (${this.#options.maxMessageBytes})`,
+        )
         this.#reply(session, routingId, errorReply(id, error))
       }
       return
@@ -138,7 +145,8 @@ class StateServer implements Server {
       this.droppedFrames++
       return
     }
-    for (const request of requests) this.#handleRequest(session ?? this.#sessions.get(routingId), routingId, request)
+    for (const request of requests)
+      this.#handleRequest(session ?? this.#sessions.get(routingId), routingId, request)
   }
 
   #handleRequest(session: Session | undefined, routingId: Buffer, request: unknown): void {
@@ -164,14 +172,25 @@ class StateServer implements Server {
     arity(args, 4, 'hello')
     const [protocol, token, pid, name] = args
     if (protocol !== PROTOCOL_VERSION) {
-      throw new ZStateError(ErrorCode.PROTOCOL, `unsupported protocol version ${String(protocol)}; this server speaks ${PROTOCOL_VERSION}`)
+      throw new ZStateError(
+        ErrorCode.PROTOCOL,
+        `unsupported protocol version ${String(protocol)}; this server speaks ${PROTOCOL_VERSION}`,
+      )
     }
     if (!isToken(token) || typeof pid !== 'number' || typeof name !== 'string') {
       throw new ZStateError(ErrorCode.PROTOCOL, 'hello takes [protocol, token, pid, name]')
     }
     this.#sessions.open(routingId, name, pid, Date.now())
     const o = this.#options
-    return ok(id, [PROTOCOL_VERSION, VERSION, this.epoch, this.revision, this.#pubEndpoint, o.maxMessageBytes, o.heartbeatMs])
+    return ok(id, [
+      PROTOCOL_VERSION,
+      VERSION,
+      this.epoch,
+      this.revision,
+      this.#pubEndpoint,
+      o.maxMessageBytes,
+      o.heartbeatMs,
+    ])
   }
 
   #dispatch(session: Session, id: number, op: unknown, args: unknown[]): Buffer {
@@ -188,8 +207,13 @@ class StateServer implements Server {
       case Op.HISTORY: {
         arity(args, 2, 'history')
         const [from, to] = args
-        if (!isRevision(from) || !isRevision(to)) throw new ZStateError(ErrorCode.PROTOCOL, 'history takes [from, to] revisions')
-        const { items, bytes } = this.#history.page(from, Math.min(to, this.revision), pageBytes(this.#options.maxMessageBytes))
+        if (!isRevision(from) || !isRevision(to))
+          throw new ZStateError(ErrorCode.PROTOCOL, 'history takes [from, to] revisions')
+        const { items, bytes } = this.#history.page(
+          from,
+          Math.min(to, this.revision),
+          pageBytes(this.#options.maxMessageBytes),
+        )
         return encodeWithItems([id, Status.OK, this.epoch], items, bytes)
       }
       case Op.SYNC:
@@ -197,7 +221,15 @@ class StateServer implements Server {
         return ok(id, [this.epoch, this.revision])
       case Op.INFO:
         arity(args, 0, 'info')
-        return ok(id, [VERSION, PROTOCOL_VERSION, process.pid, this.epoch, this.revision, this.#sessions.size, Date.now() - this.#started])
+        return ok(id, [
+          VERSION,
+          PROTOCOL_VERSION,
+          process.pid,
+          this.epoch,
+          this.revision,
+          this.#sessions.size,
+          Date.now() - this.#started,
+        ])
       case Op.PING:
         return ok(id, [])
       case Op.BYE:
@@ -206,13 +238,21 @@ class StateServer implements Server {
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
-    return ok(id, operation(args, this.#store, (changes) => this.#commit(changes)))
+    return ok(
+      id,
+      operation(args, this.#store, (changes) => this.#commit(changes)),
+    )
   }
 
   #snapshot(session: Session, id: number, cursor: unknown): Buffer {
     let state = session.snapshot
     if (cursor === null) {
-      state = { id: this.#nextCursor++, revision: this.revision, entries: Array.from(this.#store.entries()), offset: 0 }
+      state = {
+        id: this.#nextCursor++,
+        revision: this.revision,
+        entries: Array.from(this.#store.entries()),
+        offset: 0,
+      }
       session.snapshot = state
     } else if (state === undefined || cursor !== state.id) {
       throw new ZStateError(ErrorCode.PROTOCOL, `unknown snapshot cursor ${String(cursor)}`)
@@ -264,7 +304,10 @@ class StateServer implements Server {
     this.#flushScheduled = false
     if (this.#closing !== undefined) return
     if (this.#turnCommits.length > 0) {
-      this.#publishing.push([Channel.STATE, encodeWithItems([this.epoch], this.#turnCommits, this.#turnCommitBytes)])
+      this.#publishing.push([
+        Channel.STATE,
+        encodeWithItems([this.epoch], this.#turnCommits, this.#turnCommitBytes),
+      ])
       this.#publishedSinceBeat = true
       this.#turnCommits = []
       this.#turnCommitBytes = 0
@@ -280,7 +323,8 @@ class StateServer implements Server {
   }
 
   #beat(): void {
-    if (!this.#publishedSinceBeat) this.#publishing.push([Channel.HEARTBEAT, encode([this.epoch, this.revision])])
+    if (!this.#publishedSinceBeat)
+      this.#publishing.push([Channel.HEARTBEAT, encode([this.epoch, this.revision])])
     this.#publishedSinceBeat = false
     const cutoff = Date.now() - this.#options.heartbeatMs * SESSION_EXPIRY_BEATS
     for (const session of this.#sessions.idleSince(cutoff)) this.#forget(session)
@@ -325,7 +369,12 @@ function errorReply(id: number, error: unknown): Buffer {
     const detail = 'keys' in error ? [(error as { keys: unknown }).keys] : []
     return encode([id, Status.ERROR, error.code, error.message, ...detail])
   }
-  return encode([id, Status.ERROR, ErrorCode.PROTOCOL, `bad request: ${(error as Error)?.message ?? String(error)}`])
+  return encode([
+    id,
+    Status.ERROR,
+    ErrorCode.PROTOCOL,
+    `bad request: ${(error as Error)?.message ?? String(error)}`,
+  ])
 }
 
 function isToken(value: unknown): value is string {
@@ -335,4 +384,3 @@ function isToken(value: unknown): value is string {
 function isRevision(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
-

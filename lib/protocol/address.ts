@@ -1,0 +1,20 @@
+// Endpoint syntax shared by server and client.
+import { invalidArgument } from '../errors.ts'
+
+// Loopback is 127.0.0.0/8, ::1 and localhost; wildcards are not.
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '')
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
+}
+
+export function parseTcp(address: string): RegExpExecArray | null {
+  return /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+|\*)$/.exec(address)
+}
+
+// What connect() accepts: an ipc path or a tcp host and concrete port.
+export function checkConnectAddress(address: string): void {
+  const ok =
+    (address.startsWith('ipc://') && address.length > 'ipc://'.length) ||
+    parseTcp(address)?.[2]?.match(/^\d+$/) != null
+  if (!ok) throw invalidArgument(`address must be ipc://PATH or tcp://HOST:PORT, got ${address}`)
+}

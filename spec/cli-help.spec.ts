@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { after, before, test } from 'node:test'
+import { assertBuilt, killAll, zstate } from './fixtures/cli-run.ts'
+
+const COMMANDS = ['serve', 'get', 'set', 'del', 'keys', 'watch', 'info', 'demo']
+
+before(assertBuilt)
+after(killAll)
+
+void test('cli: --help lists every command and exits 0', async () => {
+  for (const args of [['--help'], ['-h'], ['help']]) {
+    const result = await zstate(args)
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /^zstate: /)
+    for (const name of COMMANDS) assert.match(result.stdout, new RegExp(`\\n  ${name} `), name)
+  }
+})
+
+void test('cli: every command has its own --help', async () => {
+  for (const name of COMMANDS) {
+    for (const args of [
+      [name, '--help'],
+      ['help', name],
+    ]) {
+      const result = await zstate(args)
+      assert.equal(result.code, 0, result.stderr)
+      assert.match(result.stdout, new RegExp(`^Usage: zstate ${name}\\b`))
+      assert.equal(result.stderr, '')
+    }
+  }
+})
+
+void test('cli: --version prints the package version', async () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  const result = await zstate(['--version'])
+  assert.deepEqual([result.code, result.stdout], [0, `${pkg.version}\n`])
+})

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { UsageError } from '../lib/cli/args.ts'
+import { parse, stringify } from '../lib/cli/json.ts'
+
+void test('cli: JSON forms stand for bigint, Date, Uint8Array and special numbers, nested anywhere', () => {
+  const value = {
+    big: 123456789012345678901234567890n,
+    neg: -5n,
+    when: new Date('2024-01-31T12:34:56.789Z'),
+    bytes: new Uint8Array([0, 1, 254, 255]),
+    list: [1n, { deep: [new Date(0)] }, new Uint8Array()],
+    odd: [NaN, Infinity, -Infinity],
+    plain: { $bigint: '1', other: true },
+    text: 'ünïcode',
+  }
+  const text = stringify(value)
+  assert.equal(text.includes('\n'), false)
+  assert.deepEqual(JSON.parse(text), {
+    big: { $bigint: '123456789012345678901234567890' },
+    neg: { $bigint: '-5' },
+    when: { $date: '2024-01-31T12:34:56.789Z' },
+    bytes: { $base64: 'AAH+/w==' },
+    list: [{ $bigint: '1' }, { deep: [{ $date: '1970-01-01T00:00:00.000Z' }] }, { $base64: '' }],
+    odd: [{ $number: 'NaN' }, { $number: 'Infinity' }, { $number: '-Infinity' }],
+    plain: { $bigint: '1', other: true },
+    text: 'ünïcode',
+  })
+  assert.deepEqual(parse(text), value)
+})
+
+void test('cli: JSON forms accept unpadded base64 and ISO dates with offsets', () => {
+  assert.deepEqual(parse('{"$base64":"aGk"}'), new Uint8Array([104, 105]))
+  assert.deepEqual(parse('{"$date":"2024-01-31T12:00:00+01:00"}'), new Date('2024-01-31T11:00:00.000Z'))
+  assert.deepEqual(parse('{"$date":"2024-01-31"}'), new Date('2024-01-31T00:00:00.000Z'))
+  assert.deepEqual(parse('{"$other":"x"}'), { $other: 'x' })
+  assert.equal(parse('null'), null)
+  assert.equal(parse('-1'), -1)
+})
+
+void test('cli: a "__proto__" key stays an own property for the store to judge', () => {
+  const value = parse('{"__proto__":{"polluted":true}}') as Record<string, unknown>
+  assert.equal(Object.getPrototypeOf(value), Object.prototype)
+  assert.deepEqual(Object.keys(value), ['__proto__'])
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined)
+})
+
+void test('cli: malformed JSON and malformed forms are usage errors', () => {
+  for (const [text, pattern] of [
+    ['{nope', /not valid JSON/],
+    ['', /not valid JSON/],
+    ['{"$bigint":"1.5"}', /\$bigint.*decimal integer/],
+    ['{"$bigint":12}', /\$bigint.*a string/],
+    ['{"a":[{"$date":"yesterday"}]}', /\$date.* at a\[0\].*ISO 8601/],
+    ['{"$date":"2024-02-31T99:00:00Z"}', /\$date/],
+    ['{"$base64":"not base64!"}', /\$base64/],
+    ['{"$base64":"a"}', /\$base64/],
+    ['{"$number":"1"}', /\$number/],
+  ] as const) {
+    assert.throws(
+      () => parse(text),
+      (error: unknown) => error instanceof UsageError && pattern.test(error.message),
+      text,
+    )
+  }
+})

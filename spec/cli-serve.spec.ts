@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { assertBuilt, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
+
+before(assertBuilt)
+after(killAll)
+
+void test('cli: serve prints exactly its ipc address, logs to stderr, and exits 0 on SIGTERM', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const path = join(dir, 'state.sock')
+    const { server, address } = await serve(['--address', `ipc://${path}`])
+    assert.equal(address, `ipc://${path}`)
+    await server.waitFor('stderr', (text) => text.includes('listening'))
+    assert.equal((await zstate(['set', 'k', '1', '--address', address])).code, 0)
+    const exit = await server.signal('SIGTERM')
+    assert.deepEqual(exit, { code: 0, signal: null })
+    assert.deepEqual(server.lines('stdout'), [address])
+    assert.doesNotMatch(server.stderr, /\n\s+at /)
+  } finally {
+    cleanup()
+  }
+})
+
+void test('cli: serve leaves no ipc socket files behind when stopped', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const { server } = await serve(['--address', `ipc://${join(dir, 'state.sock')}`])
+    assert.deepEqual(await server.signal('SIGTERM'), { code: 0, signal: null })
+    assert.deepEqual(readdirSync(dir), [])
+  } finally {
+    cleanup()
+  }
+})
+
+void test('cli: serve on tcp://127.0.0.1:* prints the bound port and exits 0 on SIGINT', async () => {
+  const { server, address } = await serve(['--address', 'tcp://127.0.0.1:*'])
+  const port = /^tcp:\/\/127\.0\.0\.1:(\d+)$/.exec(address)?.[1]
+  assert.ok(port !== undefined && Number(port) > 0, `bound address, got ${address}`)
+  const info = await zstate(['info', '--address', address])
+  assert.equal(info.code, 0, info.stderr)
+  assert.equal((JSON.parse(info.stdout) as { pid: number }).pid, server.pid)
+  assert.deepEqual(await server.signal('SIGINT'), { code: 0, signal: null })
+  assert.deepEqual(server.lines('stdout'), [address])
+})
+
+void test('cli: serve without --address listens on a private ipc address', async () => {
+  const { server, address } = await serve([])
+  assert.match(address, /^ipc:\/\/\//)
+  const keys = await zstate(['keys'], { env: { ...process.env, ZSTATE_ADDRESS: address } })
+  assert.deepEqual([keys.code, keys.stdout], [0, ''])
+  assert.deepEqual(await server.signal('SIGTERM'), { code: 0, signal: null })
+})
+
+void test('cli: serve refuses a non-loopback tcp address without --insecure (exit 1, one line)', async () => {
+  const result = await zstate(['serve', '--address', 'tcp://0.0.0.0:*'])
+  assert.equal(result.code, 1)
+  assert.equal(result.stdout, '')
+  assert.match(result.stderr, /^zstate: .*\(ERR_INVALID_ARGUMENT\)\n$/)
+})

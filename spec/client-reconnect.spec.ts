@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test, type TestContext } from 'node:test'
+import { connect, isZStateError, type StatusEvent } from '../lib/index.ts'
+import { fixture, tempDir } from './support.ts'
+
+async function serverProcess(t: TestContext, address: string) {
+  const server = fixture(t, 'server', [JSON.stringify({ address, heartbeatMs: 50 })])
+  const { epoch } = (await server.event(1)) as { epoch: string }
+  return { server, epoch }
+}
+
+async function nextStatus(events: AsyncIterator<StatusEvent>): Promise<string> {
+  const { value } = await events.next()
+  return (value as StatusEvent).type
+}
+
+test('reconnect: a server restarted on the same address; in-flight requests fail, clients resync and go on', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const first = await serverProcess(t, address)
+  const a = await connect(address)
+  const b = await connect(address)
+  t.after(() => Promise.all([a.close(), b.close()]))
+  const events = a.status()[Symbol.asyncIterator]()
+  await a.state.set('before', 1)
+  await b.state.sync()
+  assert.equal(b.state.get('before'), 1)
+
+  // Writes in flight while the server dies: each either committed or failed with ERR_DISCONNECTED.
+  const inFlight = Array.from({ length: 2000 }, (_, i) => a.state.set(`k${i}`, i))
+  first.server.child.kill('SIGKILL')
+  const outcomes = await Promise.allSettled(inFlight)
+  const failed = outcomes.filter((o) => o.status === 'rejected')
+  for (const f of failed)
+    assert.ok(isZStateError(f.reason) && f.reason.code === 'ERR_DISCONNECTED', String(f.reason))
+  assert.equal(await nextStatus(events), 'disconnected')
+
+  const second = await serverProcess(t, address)
+  assert.notEqual(second.epoch, first.epoch)
+  assert.equal(await nextStatus(events), 'reset')
+  // The new server starts empty, at revision 0, and both clients work against it.
+  assert.equal(a.state.get('before'), undefined)
+  assert.equal(await a.state.set('after', 2), 1)
+  await b.state.whenEqual('after', 2, { timeout: 10_000 })
+  assert.equal(b.state.get('before'), undefined)
+  assert.equal(b.state.revision, 1)
+})
+
+test('reconnect: requests made while the server is away wait for it within their timeout', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const first = await serverProcess(t, address)
+  const client = await connect(address)
+  t.after(() => client.close())
+  const events = client.status()[Symbol.asyncIterator]()
+  first.server.child.kill('SIGKILL')
+  assert.equal(await nextStatus(events), 'disconnected')
+  const waiting = client.state.set('x', 1)
+  await serverProcess(t, address)
+  assert.equal(await waiting, 1)
+  assert.equal(await nextStatus(events), 'reset')
+})

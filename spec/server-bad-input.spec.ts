@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { Dealer } from 'zeromq'
+import { connect, isZStateError } from '../lib/index.ts'
+import { decode, encode } from '../lib/protocol/codec.ts'
+import { Op, PROTOCOL_VERSION } from '../lib/protocol/ops.ts'
+import { serverFor, stress } from './support.ts'
+
+// A raw DEALER speaking (or mangling) the wire protocol.
+async function rawPeer(address: string, hello: boolean) {
+  const dealer = new Dealer({ linger: 0 })
+  dealer.connect(address)
+  const request = async (frame: Buffer): Promise<unknown> => {
+    await dealer.send(frame)
+    const [reply] = await dealer.receive()
+    return decode(reply!)
+  }
+  if (hello) await request(encode([[0, Op.HELLO, PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', 1, 'raw']]))
+  return { dealer, request }
+}
+
+// Requests that are wrong in every way a client could get them wrong: none is valid.
+const badRequest = fc.oneof(
+  fc.tuple(fc.nat(), fc.integer({ min: 15, max: 1000 })), // unknown op
+  fc
+    .tuple(
+      fc.nat(),
+      fc.constantFrom(Op.SET, Op.DELETE, Op.INCREMENT, Op.CAS, Op.UPDATE, Op.HISTORY, Op.SNAPSHOT, Op.ECHO),
+      fc.anything({ maxDepth: 2 }),
+    )
+    .map(([id, op, arg]) =>
+      op === Op.SNAPSHOT && arg === null ? [id, op, 'x'] : [id, op, arg, arg, arg, arg, arg],
+    ), // wrong arity
+  fc.tuple(
+    fc.nat(),
+    fc.constant(Op.SET),
+    fc.oneof(fc.integer(), fc.constant(''), fc.constant('__proto__'), fc.boolean()),
+    fc.anything(),
+  ), // bad key
+  fc.tuple(
+    fc.nat(),
+    fc.constant(Op.INCREMENT),
+    fc.constant('n'),
+    fc.oneof(fc.string(), fc.constant(null), fc.constantFrom(NaN, Infinity, -Infinity)),
+  ), // bad increment
+  fc.tuple(
+    fc.nat(),
+    fc.constant(Op.CAS),
+    fc.constant('k'),
+    fc.oneof(fc.string(), fc.integer()),
+    fc.anything(),
+    fc.anything(),
+  ), // bad flag
+  fc.tuple(
+    fc.nat(),
+    fc.constant(Op.UPDATE),
+    fc.oneof(fc.constant([]), fc.array(fc.tuple(fc.integer(), fc.anything()), { minLength: 1 })),
+  ), // bad pairs
+  fc.tuple(fc.nat(), fc.constant(Op.HISTORY), fc.oneof(fc.string(), fc.constant(-1)), fc.anything()),
+)
+const badFrame = fc.oneof(
+  fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)), // random bytes
+  fc.anything({ maxDepth: 3 }).map((value) => encode(value)), // random MessagePack
+  fc.array(badRequest, { minLength: 1, maxLength: 5 }).map((requests) => encode(requests)), // wrong requests
+  fc.array(badRequest, { minLength: 1, maxLength: 3 }).map((requests) => encode(requests).subarray(0, -1)), // truncated
+  fc
+    .array(badRequest, { minLength: 1, maxLength: 3 })
+    .map((requests) => Buffer.concat([encode(requests), Buffer.from([0xc1])])), // trailing
+)
+
+test('bad input: thousands of random frames never crash the server nor change the store', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  await client.state.update({ a: 1, b: { c: [1, 2] } })
+  const before = await client.state.sync()
+  const { dealer } = await rawPeer(server.address, true)
+  t.after(() => dealer.close())
+  const runs = stress ? 20_000 : Number(process.env.RUNS ?? 3_000)
+  let sent = 0
+  await fc.assert(
+    fc.asyncProperty(badFrame, async (frame) => {
+      await dealer.send(frame)
+      sent++
+    }),
+    { numRuns: runs },
+  )
+  // A sentinel after the flood: once it is answered, every earlier frame was handled.
+  const sentinel = encode([[999_999_999, Op.SYNC]])
+  await dealer.send(sentinel)
+  for (;;) {
+    const [reply] = await dealer.receive()
+    const replies = decode(reply!) as unknown[][]
+    const errors = replies.filter((r) => r[1] === 1).map((r) => r[2])
+    for (const code of errors)
+      assert.ok(
+        ['ERR_PROTOCOL', 'ERR_INVALID_ARGUMENT', 'ERR_TOO_LARGE', 'ERR_COMPACTED'].includes(code as string),
+        String(code),
+      )
+    if (replies.some((r) => r[0] === 999_999_999)) break
+  }
+  assert.equal(sent, runs)
+  assert.equal(await client.state.sync(), before, 'no revision was committed')
+  assert.deepEqual(client.state.snapshot(), { a: 1, b: { c: [1, 2] } })
+  assert.equal(await client.state.set('still', 'works'), before + 1)
+})
+
+test('bad input: each malformed request gets a coded reply; requests without an id are dropped', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const { dealer, request } = await rawPeer(server.address, false)
+  t.after(() => dealer.close())
+  assert.deepEqual(await request(encode([[1, Op.SET, 'k', 1]])), [
+    [1, 1, 'ERR_DISCONNECTED', 'no session with this server: send HELLO first'],
+  ])
+  const hello = (await request(encode([[2, Op.HELLO, 99, 'aaaaaaaaaaaaaaaa', 1, 'x']]))) as unknown[][]
+  assert.equal(hello[0]![2], 'ERR_PROTOCOL')
+  await request(encode([[3, Op.HELLO, PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', 1, 'x']]))
+  const replies = (await request(
+    encode([
+      ['no id', Op.SYNC],
+      [4, 77],
+      [5, Op.SET, 'k'],
+      [6, Op.SET, 'k', 1],
+    ]),
+  )) as unknown[][]
+  assert.deepEqual(
+    replies.map((r) => [r[0], r[1], r[1] === 1 ? r[2] : 'ok']),
+    [
+      [4, 1, 'ERR_PROTOCOL'],
+      [5, 1, 'ERR_PROTOCOL'],
+      [6, 0, 'ok'],
+    ],
+  )
+})
+
+test('bad input: oversized messages are ERR_TOO_LARGE, refused locally by clients', async (t) => {
+  const server = await serverFor(t, 'ipc', { maxMessageBytes: 64 * 1024 })
+  const { dealer, request } = await rawPeer(server.address, true)
+  t.after(() => dealer.close())
+  const huge = encode([[7, Op.SET, 'k', 'x'.repeat(100_000)]])
+  assert.deepEqual(((await request(huge)) as unknown[][])[0]!.slice(0, 3), [7, 1, 'ERR_TOO_LARGE'])
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  await assert.rejects(
+    client.state.set('k', 'x'.repeat(100_000)),
+    (e: unknown) => isZStateError(e) && e.code === 'ERR_TOO_LARGE',
+  )
+  assert.equal(await client.state.sync(), 0)
+  await client.state.set('fits', 'x'.repeat(30_000))
+})
+
+test('bad input: a peer that never reads its replies does not slow anyone else', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const { dealer } = await rawPeer(server.address, true)
+  t.after(() => dealer.close())
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  // The deaf peer asks for ~200 MB of replies and reads none; meanwhile a client keeps writing.
+  const ask = encode(Array.from({ length: 50 }, (_, i) => [i + 1, Op.INFO]))
+  let flooding = true
+  const flood = (async () => {
+    for (let i = 0; flooding && i < 20_000; i++) await dealer.send(ask)
+  })()
+  const n = stress ? 20_000 : 2_000
+  for (let i = 1; i <= n; i++) await client.state.set('x', i)
+  flooding = false
+  await flood
+  assert.equal(client.state.get('x'), n)
+  assert.equal(await client.state.sync(), n)
+})

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { connect, isZStateError } from '../lib/index.ts'
+import { clientProcess, serverFor } from './support.ts'
+
+const accepted: [string, unknown, unknown?][] = [
+  ['null', null],
+  ['true', true],
+  ['false', false],
+  ['integer', 42],
+  ['negative float', -1.5],
+  ['large number', 2 ** 53 - 1],
+  ['minus zero becomes 0', -0, 0],
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['bigint', 12345678901234567890n - 10000000000000000000n],
+  ['int64 min', -(2n ** 63n)],
+  ['int64 max', 2n ** 63n - 1n],
+  ['string', 'héllo ✓'],
+  ['empty string', ''],
+  ['Date', new Date('2026-01-02T03:04:05.678Z')],
+  ['Uint8Array', new Uint8Array([0, 1, 255])],
+  ['Buffer reads back as Uint8Array', Buffer.from('abc'), new Uint8Array([97, 98, 99])],
+  ['array', [1, 'two', [3], { four: 4 }]],
+  ['empty array', []],
+  ['nested object', { a: { b: { c: [null, true, 1n, new Date(0)] } }, 'key with spaces': 1 }],
+  ['null-prototype object', Object.assign(Object.create(null) as object, { x: 1 }), { x: 1 }],
+]
+
+const refused: [string, unknown][] = [
+  ['undefined', undefined],
+  ['undefined nested', { a: undefined }],
+  ['function', () => 1],
+  ['symbol', Symbol('s')],
+  ['Map', new Map([[1, 2]])],
+  ['Set', new Set([1])],
+  ['class instance', new (class Point {})()],
+  ['cycle', ((o: Record<string, unknown>) => ((o.self = o), o))({})],
+  // eslint-disable-next-line no-sparse-arrays
+  ['sparse array', [1, , 3]],
+  ['bigint over int64', 2n ** 63n],
+  ['bigint under int64', -(2n ** 63n) - 1n],
+  ['invalid Date', new Date(NaN)],
+  ['__proto__ key', JSON.parse('{"__proto__": 1}')],
+  ['Float64Array', new Float64Array(2)],
+  ['RegExp', /x/],
+  ['Error', new Error('x')],
+]
+
+test('values: every accepted type round-trips through another process, deeply frozen', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const other = await clientProcess(t, server.address)
+  for (const [name, value, expected = value] of accepted) {
+    const original = structuredClone(value)
+    await client.state.set(name, value)
+    const read = client.state.get(name)
+    assert.deepEqual(read, expected, name)
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      !(value instanceof Date) &&
+      !(value instanceof Uint8Array)
+    ) {
+      assert.ok(Object.isFrozen(read), `${name} is frozen`)
+      assert.ok(!Object.isFrozen(value), `${name}: the caller's object is not frozen`)
+      assert.notEqual(read, value, `${name} is a copy`)
+    }
+    if (value instanceof Uint8Array) assert.equal(Object.getPrototypeOf(read), Uint8Array.prototype, name)
+    if (value instanceof Uint8Array)
+      assert.equal(Buffer.compare(value, original as Uint8Array), 0, `${name} unchanged`)
+    else if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== null)
+      assert.deepEqual(value, original, `${name} unchanged`)
+  }
+  await other.call('sync')
+  // What the other process reads (brought back by structured clone) is what we stored.
+  for (const [name, value, expected = value] of accepted) {
+    const seen = await other.call('get', name)
+    assert.deepEqual(
+      seen,
+      expected instanceof Object && Object.getPrototypeOf(expected) === null ? { ...expected } : expected,
+      name,
+    )
+  }
+})
+
+test('values: refused values fail with ERR_UNENCODABLE and write nothing', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const { state } = client
+  for (const [name, value] of refused) {
+    await assert.rejects(
+      state.set('k', value),
+      (e: unknown) => isZStateError(e) && e.code === 'ERR_UNENCODABLE',
+      name,
+    )
+    await assert.rejects(
+      state.update({ ok: 1, k: value }),
+      (e: unknown) => isZStateError(e) && e.code === 'ERR_UNENCODABLE',
+      name,
+    )
+  }
+  assert.equal(await state.sync(), 0, 'nothing was committed')
+  assert.equal(state.size, 0)
+})
+
+test('values: keys are validated and wrong argument types are ERR_INVALID_ARGUMENT', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const { state } = client
+  const invalid = (e: unknown): boolean => isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT'
+  for (const key of ['', '__proto__', 'x'.repeat(1025), 'é'.repeat(513), 1, null, undefined, {}]) {
+    await assert.rejects(state.set(key as string, 1), invalid, String(key).slice(0, 20))
+    assert.throws(() => state.get(key as string), invalid)
+  }
+  await state.set('x'.repeat(1024), 1)
+  await state.set('n', 'text')
+  await assert.rejects(state.increment('n'), invalid)
+  await state.set('i', 1)
+  await assert.rejects(state.increment('i', 1n), invalid)
+  await assert.rejects(state.increment('i', '1' as unknown as number), invalid)
+  await assert.rejects(state.update(null as unknown as Record<string, unknown>), invalid)
+  assert.equal(await state.increment('i', 2), 3)
+  assert.equal(await state.increment('big', 5n), 5n)
+  await state.set('max', 2n ** 63n - 1n)
+  await assert.rejects(state.increment('max', 1n), invalid)
+})
+
+test('values: compareAndSet uses deep equality, undefined meaning absent', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const { state } = client
+  assert.equal(await state.compareAndSet('k', undefined, { v: [1, new Date(5)] }), true)
+  assert.equal(await state.compareAndSet('k', undefined, 2), false)
+  assert.equal(await state.compareAndSet('k', { v: [1, new Date(5)] }, { v: 2 }), true)
+  assert.equal(await state.compareAndSet('k', { v: 2n }, 3), false, 'a bigint never equals a number')
+  assert.equal(await state.compareAndSet('k', { v: 2 }, new Uint8Array([1])), true)
+  assert.equal(await state.compareAndSet('k', new Uint8Array([1]), 'done'), true)
+  assert.equal(state.get('k'), 'done')
+  assert.equal(await state.delete('k'), true)
+  assert.equal(await state.delete('k'), false)
+  const revision = state.revision
+  await state.clear()
+  assert.equal(state.revision, revision, 'clearing an empty store commits nothing')
+})

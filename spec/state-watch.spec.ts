@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { connect, isZStateError } from '../lib/index.ts'
+import { serverFor } from './support.ts'
+
+test('watch: subscribes when called, filters by key and prefix, and break unsubscribes', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const { state } = client
+  await state.set('before', 0)
+  const byKey = state.watch({ key: 'a:1' })
+  const byPrefix = state.watch({ prefix: 'a:' })
+  await state.set('a:1', 1)
+  await state.set('b:1', 2)
+  await state.set('a:2', 3)
+  await state.delete('a:1')
+  const first = await byKey.next()
+  assert.deepEqual(first.value, { key: 'a:1', value: 1, previous: undefined, deleted: false, revision: 2 })
+  const deleted = await byKey.next()
+  assert.equal(deleted.value?.deleted, true)
+  assert.equal(deleted.value?.previous, 1)
+  const keys: string[] = []
+  for await (const change of byPrefix) {
+    keys.push(change.key)
+    if (keys.length === 3) break
+  }
+  assert.deepEqual(keys, ['a:1', 'a:2', 'a:1'])
+  assert.deepEqual(await byPrefix.next(), { done: true, value: undefined })
+})
+
+test('watch: fromRevision replays history first; a compacted start is ERR_COMPACTED', async (t) => {
+  const server = await serverFor(t, 'ipc', { history: { revisions: 10 } })
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const { state } = client
+  for (let i = 1; i <= 20; i++) await state.set('x', i)
+  const replay = state.watch({ key: 'x', fromRevision: 15 })
+  await state.set('x', 21)
+  const values: unknown[] = []
+  for await (const change of replay) {
+    values.push(change.value)
+    if (change.value === 21) break
+  }
+  assert.deepEqual(values, [15, 16, 17, 18, 19, 20, 21])
+  const gone = state.watch({ fromRevision: 2 })
+  await assert.rejects(gone.next(), (e: unknown) => isZStateError(e) && e.code === 'ERR_COMPACTED')
+})
+
+test('watch: latest keeps only the newest unconsumed change per key; overflow is ERR_OVERFLOW', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const { state } = client
+  const latest = state.watch({ latest: true })
+  const everything = state.watch()
+  await Promise.all(Array.from({ length: 10_050 }, (_, i) => state.set(`k${i % 2}`, i)))
+  assert.deepEqual((await latest.next()).value?.value, 10_048)
+  assert.deepEqual((await latest.next()).value?.value, 10_049)
+  await latest.return!()
+  let consumed = 0
+  await assert.rejects(
+    (async () => {
+      for await (const _ of everything) consumed++
+    })(),
+    (e: unknown) => isZStateError(e) && e.code === 'ERR_OVERFLOW',
+  )
+  assert.equal(consumed, 10_000)
+})
+
+test('watch: an AbortSignal ends the iterator with its reason; close() ends it quietly', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  const controller = new AbortController()
+  const aborted = client.state.watch({ signal: controller.signal })
+  const pending = aborted.next()
+  controller.abort(new Error('stop watching'))
+  await assert.rejects(pending, /stop watching/)
+  const quiet = client.state.watch()
+  const next = quiet.next()
+  await client.close()
+  assert.deepEqual(await next, { done: true, value: undefined })
+  void t
+})
+
+test('scope: a prefixed view with unprefixed keys, its own snapshot, watchers and clear', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const { state } = client
+  const users = state.scope('users/')
+  await users.set('ann', { age: 30 })
+  await state.set('other', 1)
+  assert.deepEqual(state.get('users/ann'), { age: 30 })
+  assert.deepEqual([...users.keys()], ['ann'])
+  assert.equal(users.size, 1)
+  assert.deepEqual(users.snapshot(), { ann: { age: 30 } })
+  const change = users.whenChange('bob')
+  await state.set('users/bob', 1)
+  assert.equal((await change).key, 'bob')
+  await users.clear()
+  assert.deepEqual([...state.keys()], ['other'])
+  assert.equal(users.size, 0)
+})
