@@ -1,7 +1,7 @@
 // The request side of a client: one DEALER, requests packed per turn, replies matched by id.
 import type { Dealer } from 'zeromq'
 import { ErrorCode, TimeoutError, ZStateError, errorFromWire } from '../errors.ts'
-import { arrayHeader, decode, encode } from '../protocol/codec.ts'
+import { decode, encode } from '../protocol/codec.ts'
 import { isRequestId } from '../protocol/frames.ts'
 import { Status, type Op } from '../protocol/ops.ts'
 import type { Metrics } from './metrics.ts'
@@ -12,13 +12,17 @@ interface Pending {
   deadline: number
 }
 
+// Batches stay small enough that client and server work in parallel instead of taking turns.
+const BATCH_REQUESTS = 512
+
 export class Channel {
   readonly #dealer: Dealer
   readonly #metrics: Metrics
   readonly #timeout: number
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
-  #queue: Buffer[] = []
+  #queue: unknown[][] = []
+  #head = 0
   #sending = false
   #sweeper: NodeJS.Timeout | undefined
   #failure: ZStateError | undefined
@@ -42,19 +46,10 @@ export class Channel {
   request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     const id = this.#nextId++
-    const encoded = encode([id, op, ...args])
-    if (encoded.length + 5 > this.maxMessageBytes) {
-      return Promise.reject(
-        new ZStateError(
-          ErrorCode.TOO_LARGE,
-          `request of ${encoded.length} bytes exceeds the server's maxMessageBytes (${this.maxMessageBytes})`,
-        ),
-      )
-    }
     return new Promise<unknown[]>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, deadline: Date.now() + this.#timeout })
       this.#armSweeper()
-      this.#queue.push(encoded)
+      this.#queue.push([id, op, ...args])
       if (!this.#sending) void this.#sendLoop()
     })
   }
@@ -65,17 +60,33 @@ export class Channel {
     clearInterval(this.#sweeper)
     this.#sweeper = undefined
     this.#queue = []
+    this.#head = 0
     const pending = [...this.#pending.values()]
     this.#pending.clear()
     for (const request of pending) request.reject(this.#failure)
   }
 
-  // Packs everything queued while the previous send was in progress into as few messages as fit.
+  // Packs what was queued while the previous send was in progress: one encode, one message per batch.
+  // A batch over the server's limit is retried in halves until the culprit stands alone.
   async #sendLoop(): Promise<void> {
     this.#sending = true
+    let limit = BATCH_REQUESTS
     try {
-      while (this.#queue.length > 0 && this.#failure === undefined) {
-        const message = this.#takeBatch()
+      while (this.#head < this.#queue.length && this.#failure === undefined) {
+        const batch = this.#take(limit)
+        const message = encode(batch)
+        if (message.length > this.maxMessageBytes) {
+          if (batch.length > 1) {
+            this.#head -= batch.length
+            limit = batch.length >> 1
+          } else this.#refuseTooLarge(batch[0]![0] as number, message.length)
+          continue
+        }
+        limit = BATCH_REQUESTS
+        if (this.#head === this.#queue.length) {
+          this.#queue = []
+          this.#head = 0
+        }
         this.lastSent = Date.now()
         this.#metrics.messagesOut++
         this.#metrics.bytesOut += message.length
@@ -93,18 +104,21 @@ export class Channel {
     }
   }
 
-  #takeBatch(): Buffer {
-    const limit = this.maxMessageBytes - 5
-    let count = 0
-    let bytes = 0
-    while (count < this.#queue.length && (count === 0 || bytes + this.#queue[count]!.length <= limit)) {
-      bytes += this.#queue[count]!.length
-      count++
-    }
-    const items = count === this.#queue.length ? this.#queue : this.#queue.slice(0, count)
-    this.#queue = count === this.#queue.length ? [] : this.#queue.slice(count)
-    const header = arrayHeader(items.length)
-    return Buffer.concat([header, ...items], header.length + bytes)
+  #take(limit: number): unknown[][] {
+    const batch = this.#queue.slice(this.#head, this.#head + limit)
+    this.#head += batch.length
+    return batch
+  }
+
+  #refuseTooLarge(id: number, bytes: number): void {
+    const pending = this.#pending.get(id)
+    this.#pending.delete(id)
+    pending?.reject(
+      new ZStateError(
+        ErrorCode.TOO_LARGE,
+        `request of ${bytes} bytes exceeds the server's maxMessageBytes (${this.maxMessageBytes})`,
+      ),
+    )
   }
 
   async #receiveLoop(): Promise<void> {

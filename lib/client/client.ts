@@ -229,6 +229,7 @@ export class ClientImpl<S extends object> implements Client<S> {
     }
     link.channel.onSessionLost = () => this.#lost(link, 'the server no longer knows this client')
     link.feed.release({
+      applied: (epoch, last) => epoch === sync.replica.epoch && last <= sync.replica.revision,
       commits: (epoch, commits) => sync.receive(epoch, commits),
       heartbeat: (epoch, revision) => sync.known(epoch, revision),
     })

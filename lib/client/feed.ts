@@ -3,11 +3,14 @@
 import { Subscriber } from 'zeromq'
 import { deferred } from '../deferred.ts'
 import { decode } from '../protocol/codec.ts'
+import { peekCommitRange } from '../protocol/frames.ts'
 import { Channel as PubChannel, type WireCommit } from '../protocol/ops.ts'
 import { readCommits } from './commits.ts'
 import type { Metrics } from './metrics.ts'
 
 export interface FeedHandlers {
+  // Whether every commit from `first` to `last` is already applied: then the message is not decoded.
+  applied(epoch: string, last: number): boolean
   commits(epoch: string, commits: WireCommit[]): void
   heartbeat(epoch: string, revision: number): void
 }
@@ -70,6 +73,8 @@ export class Feed {
 
   #dispatch(topic: string, payload: Buffer): void {
     if (topic === PubChannel.STATE) {
+      const range = this.#handlers === undefined ? undefined : peekCommitRange(payload)
+      if (range !== undefined && this.#handlers!.applied(range.epoch, range.first + range.count - 1)) return
       const message = decode(payload) as [unknown, unknown]
       const epoch = String(message[0])
       const commits = readCommits(message[1])

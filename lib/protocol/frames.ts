@@ -10,13 +10,7 @@ export function peekFirstRequestId(frame: Uint8Array): number | undefined {
   if (at === undefined) return undefined
   at = skipArrayHeader(frame, at)
   if (at === undefined || at >= frame.length) return undefined
-  const byte = frame[at]!
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
-  if (byte <= 0x7f) return byte
-  if (byte === 0xcc && at + 1 < frame.length) return view.getUint8(at + 1)
-  if (byte === 0xcd && at + 2 < frame.length) return view.getUint16(at + 1)
-  if (byte === 0xce && at + 4 < frame.length) return view.getUint32(at + 1)
-  return undefined
+  return readUint(frame, at)
 }
 
 function skipArrayHeader(frame: Uint8Array, at: number): number | undefined {
@@ -25,5 +19,41 @@ function skipArrayHeader(frame: Uint8Array, at: number): number | undefined {
   if (byte >= 0x91 && byte <= 0x9f) return at + 1
   if (byte === 0xdc) return at + 3
   if (byte === 0xdd) return at + 5
+  return undefined
+}
+
+// Reads [epoch, first revision, commit count] from a PUB state payload without decoding it, so a
+// client can drop a message whose commits it already applied (from their replies).
+export function peekCommitRange(
+  payload: Uint8Array,
+): { epoch: string; first: number; count: number } | undefined {
+  if (payload[0] !== 0x92) return undefined
+  const epochHeader = payload[1]
+  if (epochHeader === undefined || epochHeader < 0xa0 || epochHeader > 0xbf) return undefined
+  const epochEnd = 2 + (epochHeader & 0x1f)
+  const epoch = Buffer.from(payload.buffer, payload.byteOffset + 2, epochEnd - 2).toString('latin1')
+  const header = payload[epochEnd]
+  let count: number
+  let at: number
+  if (header !== undefined && header >= 0x91 && header <= 0x9f) {
+    count = header & 0x0f
+    at = epochEnd + 1
+  } else if (header === 0xdc) {
+    count = (payload[epochEnd + 1]! << 8) | payload[epochEnd + 2]!
+    at = epochEnd + 3
+  } else return undefined
+  if (payload[at] !== 0x92) return undefined
+  const first = readUint(payload, at + 1)
+  return first === undefined ? undefined : { epoch, first, count }
+}
+
+function readUint(bytes: Uint8Array, at: number): number | undefined {
+  const byte = bytes[at]
+  if (byte === undefined) return undefined
+  if (byte <= 0x7f) return byte
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (byte === 0xcc && at + 1 < bytes.length) return view.getUint8(at + 1)
+  if (byte === 0xcd && at + 2 < bytes.length) return view.getUint16(at + 1)
+  if (byte === 0xce && at + 4 < bytes.length) return view.getUint32(at + 1)
   return undefined
 }
