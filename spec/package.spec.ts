@@ -10,7 +10,9 @@ const run = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
 
 test('package: closing every server, client, watcher and waiter leaves the event loop empty', async () => {
-  const child = spawn(process.execPath, [join(root, 'spec/fixtures/lifecycle.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [join(root, 'spec/fixtures/lifecycle.mjs')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let out = ''
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
@@ -25,17 +27,23 @@ test('package: the built package imports by its name', async () => {
   assert.ok(zstate.isZStateError(new zstate.ZStateError('ERR_TIMEOUT', 'x')))
 })
 
-test('package: npm pack installs into an empty project, imports as zstate and runs its command', { timeout: 300_000 }, async (t) => {
-  const dir = tempDir(t)
-  const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--silent'], { cwd: root })
-  const tarball = join(dir, stdout.trim().split('\n').pop()!)
-  const project = join(dir, 'project')
-  await run('mkdir', ['-p', project])
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: project })
-  writeFileSync(
-    join(project, 'use.mjs'),
-    `import { startServer, connect } from 'zstate'
+test(
+  'package: npm pack installs into an empty project, imports as zstate and runs its command',
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = tempDir(t)
+    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--silent'], { cwd: root })
+    const tarball = join(dir, stdout.trim().split('\n').pop()!)
+    const project = join(dir, 'project')
+    await run('mkdir', ['-p', project])
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+    )
+    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: project })
+    writeFileSync(
+      join(project, 'use.mjs'),
+      `import { startServer, connect } from 'zstate'
 const server = await startServer()
 const client = await connect(server.address)
 await client.state.set('hello', 'world')
@@ -43,8 +51,9 @@ console.log(client.state.get('hello'))
 await client.close()
 await server.close()
 `,
-  )
-  assert.equal((await run(process.execPath, ['use.mjs'], { cwd: project })).stdout, 'world\n')
-  const help = await run(join(project, 'node_modules/.bin/zstate'), ['--help'], { cwd: project })
-  assert.match(help.stdout, /serve/)
-})
+    )
+    assert.equal((await run(process.execPath, ['use.mjs'], { cwd: project })).stdout, 'world\n')
+    const help = await run(join(project, 'node_modules/.bin/zstate'), ['--help'], { cwd: project })
+    assert.match(help.stdout, /serve/)
+  },
+)

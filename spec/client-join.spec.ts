@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { Router } from 'zeromq'
+import { connect, isZStateError } from '../lib/index.ts'
+import { clientProcess, fixture, serverFor, tempDir } from './support.ts'
+
+const code = (expected: string) => (e: unknown) => isZStateError(e) && e.code === expected
+
+test('join: a snapshot larger than one message arrives in chunks, at one revision', async (t) => {
+  const server = await serverFor(t, 'ipc', { maxMessageBytes: 64 * 1024 })
+  const writer = await connect(server.address)
+  t.after(() => writer.close())
+  const value = 'v'.repeat(1000)
+  for (let i = 0; i < 20; i++)
+    await writer.state.update(
+      Object.fromEntries(Array.from({ length: 50 }, (_, j) => [`k${i * 50 + j}`, value])),
+    )
+  const reader = await connect(server.address)
+  t.after(() => reader.close())
+  assert.equal(reader.state.size, 1000)
+  assert.equal(reader.state.revision, 20)
+  assert.equal(reader.state.get('k999'), value)
+  assert.ok(reader.metrics().messagesIn > 16, 'the snapshot took many messages')
+})
+
+test('join: connect() to an address where nobody answers is ERR_TIMEOUT and leaves nothing open', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'nobody')}`
+  await assert.rejects(connect(address, { timeout: 200 }), code('ERR_TIMEOUT'))
+  // A peer that accepts but never answers.
+  const mute = new Router()
+  await mute.bind(`ipc://${join(tempDir(t), 'mute')}`)
+  t.after(() => mute.close())
+  await assert.rejects(connect(mute.lastEndpoint!, { timeout: 200 }), code('ERR_TIMEOUT'))
+})
+
+test('join: bad addresses and options are ERR_INVALID_ARGUMENT', async () => {
+  const saved = process.env.ZSTATE_ADDRESS
+  delete process.env.ZSTATE_ADDRESS
+  try {
+    await assert.rejects(connect(), code('ERR_INVALID_ARGUMENT'))
+  } finally {
+    if (saved !== undefined) process.env.ZSTATE_ADDRESS = saved
+  }
+  await assert.rejects(connect('foo'), code('ERR_INVALID_ARGUMENT'))
+  await assert.rejects(connect('tcp://127.0.0.1:*'), code('ERR_INVALID_ARGUMENT'))
+  await assert.rejects(connect('ipc:///tmp/x', { timeout: -5 }), code('ERR_INVALID_ARGUMENT'))
+  const { startServer } = await import('../lib/index.ts')
+  await assert.rejects(startServer({ address: 'tcp://0.0.0.0:*' }), code('ERR_INVALID_ARGUMENT'))
+  await assert.rejects(startServer({ address: `ipc:///tmp/${'x'.repeat(120)}` }), /over the OS limit/)
+  await assert.rejects(startServer({ heartbeatMs: 0 }), code('ERR_INVALID_ARGUMENT'))
+})
+
+test('join: a request the server does not answer in time is ERR_TIMEOUT', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const server = fixture(t, 'server', [JSON.stringify({ address })])
+  await server.event(1)
+  const client = await connect(address, { requestTimeout: 200, heartbeatTimeout: 60_000 })
+  t.after(() => client.close())
+  server.child.kill('SIGSTOP')
+  try {
+    await assert.rejects(client.state.set('x', 1), code('ERR_TIMEOUT'))
+  } finally {
+    server.child.kill('SIGCONT')
+  }
+})
+
+test('resync: when history no longer covers a gap, the replica is rebuilt and observers are told', async (t) => {
+  const server = await serverFor(t, 'ipc', { publishHighWaterMark: 1, history: { revisions: 5 } })
+  const writer = await clientProcess(t, server.address, 'writer')
+  const watcher = await clientProcess(t, server.address, 'watcher')
+  await watcher.call('observeResync', 'x', 2000)
+  const release = join(tempDir(t), 'release')
+  // The watcher stops reading while far more is published than PUB, SUB and the kernel hold.
+  await watcher.call('blockUntilExists', release)
+  await writer.call('writeSequence', 'x', 2000, false, 4096)
+  writeFileSync(release, '')
+  const seen = (await watcher.event(2)) as {
+    value: number
+    resyncs: number
+    sawReset: boolean
+    iteratorError: string
+  }
+  assert.deepEqual(seen, { value: 2000, resyncs: 1, sawReset: true, iteratorError: 'ERR_COMPACTED' })
+})
