@@ -104,6 +104,9 @@ test('bad input: thousands of random frames never crash the server nor change th
   assert.equal(await client.state.sync(), before, 'no revision was committed')
   assert.deepEqual(client.state.snapshot(), { a: 1, b: { c: [1, 2] } })
   assert.equal(await client.state.set('still', 'works'), before + 1)
+  const info = await client.server()
+  assert.ok(info.droppedFrames > 0, 'frames without a request id were counted')
+  assert.equal(info.clients, 2)
 })
 
 test('bad input: each malformed request gets a coded reply; requests without an id are dropped', async (t) => {

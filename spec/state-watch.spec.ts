@@ -43,6 +43,10 @@ test('watch: fromRevision replays history first; a compacted start is ERR_COMPAC
     if (change.value === 21) break
   }
   assert.deepEqual(values, [15, 16, 17, 18, 19, 20, 21])
+  const future = state.watch({ key: 'x', fromRevision: state.revision + 2 })
+  await state.set('x', 22)
+  await state.set('x', 23)
+  assert.equal((await future.next()).value?.value, 23, 'nothing before fromRevision')
   const gone = state.watch({ fromRevision: 2 })
   await assert.rejects(gone.next(), (e: unknown) => isZStateError(e) && e.code === 'ERR_COMPACTED')
 })

@@ -26,6 +26,8 @@ export interface ServerInfo {
   revision: number
   clients: number
   uptime: number
+  // Frames the server dropped because they carried no usable request id.
+  droppedFrames: number
 }
 
 export interface Client<S extends object = Record<string, unknown>> extends AsyncDisposable {
@@ -152,8 +154,11 @@ export class ClientImpl<S extends object> implements Client<S> {
   }
 
   async server(): Promise<ServerInfo> {
-    const [version, protocol, pid, epoch, revision, clients, uptime] = await this.request(Op.INFO, [])
-    return { version, protocol, pid, epoch, revision, clients, uptime } as ServerInfo
+    const [version, protocol, pid, epoch, revision, clients, uptime, droppedFrames] = await this.request(
+      Op.INFO,
+      [],
+    )
+    return { version, protocol, pid, epoch, revision, clients, uptime, droppedFrames } as ServerInfo
   }
 
   status(): AsyncIterable<StatusEvent> {

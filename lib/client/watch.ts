@@ -56,6 +56,7 @@ class WatchIterator implements AsyncIterableIterator<Change>, Stream {
   #done = false
   #wake: (() => void) | undefined
   #replay: Promise<Change[]> | undefined
+  readonly #from: number
 
   constructor(
     sync: Synchronizer,
@@ -72,6 +73,7 @@ class WatchIterator implements AsyncIterableIterator<Change>, Stream {
     this.#signal = signal
     this.#unsubscribe = sync.observers.addStream(this)
     const upTo = sync.replica.revision
+    this.#from = fromRevision ?? 0
     if (fromRevision !== undefined && fromRevision <= upTo)
       this.#replay = this.#load(history, fromRevision, upTo)
     signal?.addEventListener('abort', this.#onAbort, { once: true })
@@ -94,7 +96,7 @@ class WatchIterator implements AsyncIterableIterator<Change>, Stream {
   readonly #onAbort = (): void => this.end({ abort: true })
 
   push(change: Change): void {
-    if (this.#ending !== undefined || !this.#matches(change.key)) return
+    if (this.#ending !== undefined || change.revision < this.#from || !this.#matches(change.key)) return
     const seen = this.#view(change)
     if (this.#latest) {
       this.#byKey.delete(seen.key)

@@ -15,7 +15,7 @@ export const Op = {
   CLEAR: 9, //     [prefix]                            → [revision]       0: nothing to delete; '' clears all
   INCREMENT: 10, //[key, by]                           → [revision, value]
   CAS: 11, //      [key, expectAbsent, expected, next] → [revision]       0: no match, nothing committed
-  INFO: 12, //     []                                  → [version, protocol, pid, epoch, revision, clients, uptime]
+  INFO: 12, //     []                                  → [version, protocol, pid, epoch, revision, clients, uptime, droppedFrames]
   PING: 13, //     []                                  → []   (client heartbeat)
   BYE: 14, //      []                                  → []   (session ends)
 } as const

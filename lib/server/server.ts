@@ -74,7 +74,8 @@ class StateServer implements Server {
   #nextCursor = 1
   #heartbeat: NodeJS.Timeout
   #closing: Promise<void> | undefined
-  droppedFrames = 0
+  // Frames without a usable request id: nobody to answer, so they are only counted.
+  #droppedFrames = 0
 
   constructor(router: Router, pub: Publisher, endpoints: Endpoints, options: ResolvedServerOptions) {
     this.#router = router
@@ -117,14 +118,14 @@ class StateServer implements Server {
   #handleMessage(message: Buffer[]): void {
     const [routingId, frame] = message
     if (routingId === undefined || frame === undefined || message.length !== 2) {
-      this.droppedFrames++
+      this.#droppedFrames++
       return
     }
     const session = this.#sessions.get(routingId)
     if (session !== undefined) session.lastSeen = Date.now()
     if (frame.length > this.#options.maxMessageBytes) {
       const id = peekFirstRequestId(frame)
-      if (id === undefined) this.droppedFrames++
+      if (id === undefined) this.#droppedFrames++
       else {
         const error = new ZStateError(
           ErrorCode.TOO_LARGE,
@@ -138,11 +139,11 @@ class StateServer implements Server {
     try {
       requests = decode(frame)
     } catch {
-      this.droppedFrames++
+      this.#droppedFrames++
       return
     }
     if (!Array.isArray(requests)) {
-      this.droppedFrames++
+      this.#droppedFrames++
       return
     }
     for (const request of requests)
@@ -151,7 +152,7 @@ class StateServer implements Server {
 
   #handleRequest(session: Session | undefined, routingId: Buffer, request: unknown): void {
     if (!Array.isArray(request) || !isRequestId(request[0])) {
-      this.droppedFrames++
+      this.#droppedFrames++
       return
     }
     const id = request[0]
@@ -229,6 +230,7 @@ class StateServer implements Server {
           this.revision,
           this.#sessions.size,
           Date.now() - this.#started,
+          this.#droppedFrames,
         ])
       case Op.PING:
         return ok(id, [])
