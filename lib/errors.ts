@@ -46,9 +46,12 @@ export class TimeoutError extends ZStateError {
 
 export class ConflictError extends ZStateError {
   readonly keys: string[]
-  constructor(message: string, keys: string[], options?: { cause?: unknown }) {
+  // The server's revision when it found the conflict: a retry waits until the replica has it.
+  readonly revision: number
+  constructor(message: string, keys: string[], revision = 0, options?: { cause?: unknown }) {
     super(ErrorCode.CONFLICT, message, options)
     this.keys = keys
+    this.revision = revision
   }
   override get name(): string {
     return 'ConflictError'
@@ -60,6 +63,8 @@ export class RemoteError extends ZStateError {
   readonly remoteCode: string | undefined
   readonly pid: number | undefined
   readonly value?: unknown
+  // The stack as it was on the far side, without the local frames.
+  readonly remoteStack: string | undefined
   constructor(
     message: string,
     fields: { remoteName: string; remoteCode?: string; pid?: number; stack?: string; value?: unknown },
@@ -70,6 +75,7 @@ export class RemoteError extends ZStateError {
     this.remoteCode = fields.remoteCode
     this.pid = fields.pid
     if ('value' in fields) this.value = fields.value
+    this.remoteStack = fields.stack
     if (fields.stack !== undefined)
       this.stack = `${fields.stack}\n    at (remote boundary)\n${this.stack ?? ''}`
   }
@@ -102,15 +108,31 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 }
 
 // Rebuilds an error the server raised from its code, message and optional detail.
-export function errorFromWire(code: unknown, message: unknown, detail: unknown): ZStateError {
+export function errorFromWire(
+  code: unknown,
+  message: unknown,
+  detail: unknown,
+  extra?: unknown,
+): ZStateError {
   const text = typeof message === 'string' ? message : 'server error'
   if (!isErrorCode(code))
     return new ZStateError(ErrorCode.PROTOCOL, `server sent unknown error code: ${String(code)}`)
   if (code === ErrorCode.CONFLICT) {
     const keys = Array.isArray(detail) ? detail.filter((k): k is string => typeof k === 'string') : []
-    return new ConflictError(text, keys)
+    return new ConflictError(text, keys, typeof extra === 'number' ? extra : 0)
   }
   if (code === ErrorCode.TIMEOUT) return new TimeoutError(text)
+  if (code === ErrorCode.REMOTE && Array.isArray(detail)) {
+    const [remoteName, stack, remoteCode, pid] = detail as unknown[]
+    return new RemoteError(text, {
+      remoteName: typeof remoteName === 'string' ? remoteName : 'Error',
+      ...(typeof stack === 'string' ? { stack } : {}),
+      ...(typeof remoteCode === 'string' ? { remoteCode } : {}),
+      ...(typeof pid === 'number' ? { pid } : {}),
+      // A thrown non-Error (remoteName 'NonError') carries what was thrown.
+      ...(detail.length > 4 ? { value: detail[4] } : {}),
+    })
+  }
   return new ZStateError(code, text)
 }
 

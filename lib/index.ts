@@ -13,7 +13,8 @@ export {
 
 export type { Server, ServerOptions } from './server/server.ts'
 export type { Client, ConnectOptions, ServerInfo } from './client/client.ts'
-export type { State, StateReader, TypedChange } from './client/state-types.ts'
+export type { State, StateReader, TypedChange, Draft } from './client/state-types.ts'
+export type { AtomicOptions } from './client/transaction.ts'
 export type { Change } from './client/replica.ts'
 export type { RevisionEvent } from './client/observers.ts'
 export type { WhenOptions } from './client/waiters.ts'

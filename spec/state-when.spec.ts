@@ -98,6 +98,18 @@ test('when: closing the client rejects pending waiters with ERR_CLOSED', async (
   const pending = client.state.whenTruthy('never')
   await client.close()
   await assert.rejects(pending, (e: unknown) => isZStateError(e) && e.code === 'ERR_CLOSED')
+  await assert.rejects(
+    client.state.whenTruthy('never'),
+    (e: unknown) => isZStateError(e) && e.code === 'ERR_CLOSED',
+  )
+  assert.deepEqual(await client.state.watch().next(), { done: true, value: undefined })
+})
+
+test('when: an aborted signal wins even over a condition that already holds', async (t) => {
+  const [a] = await pair(t)
+  await a.state.set('n', 1)
+  const signal = AbortSignal.abort('stop')
+  await assert.rejects(a.state.whenEqual('n', 1, { signal }), (e) => e === 'stop')
 })
 
 test('subscribe: one call per revision, in order, listeners before waiters before own writes resolve', async (t) => {

@@ -3,7 +3,7 @@ import type { Dealer } from 'zeromq'
 import { ErrorCode, TimeoutError, ZStateError, errorFromWire } from '../errors.ts'
 import { decode, encode } from '../protocol/codec.ts'
 import { isRequestId } from '../protocol/frames.ts'
-import { Status, type Op } from '../protocol/ops.ts'
+import { NO_REPLY, Status, type Op } from '../protocol/ops.ts'
 import type { Metrics } from './metrics.ts'
 
 interface Pending {
@@ -20,6 +20,10 @@ export class Channel {
   readonly #metrics: Metrics
   readonly #timeout: number
   readonly #pending = new Map<number, Pending>()
+  // Requests the caller bounds itself (messaging calls carry their own timeout): not swept.
+  readonly #open = new Map<number, Pending>()
+  // What to do when a posted message (no reply) is too large to send.
+  readonly #postRefused = new WeakMap<unknown[], (error: ZStateError) => void>()
   #nextId = 1
   #queue: unknown[][] = []
   #head = 0
@@ -30,6 +34,8 @@ export class Channel {
   lastSent = 0
   // Called when the server answers ERR_DISCONNECTED: it no longer knows this session.
   onSessionLost: () => void = () => {}
+  // Called with every push from the server (a reply with request id 0): [0, kind, ...fields].
+  onPush: (push: unknown[]) => void = () => {}
 
   constructor(dealer: Dealer, metrics: Metrics, timeout: number) {
     this.#dealer = dealer
@@ -39,7 +45,7 @@ export class Channel {
   }
 
   get inFlight(): number {
-    return this.#pending.size
+    return this.#pending.size + this.#open.size
   }
 
   // Sends one request; resolves with the reply payload or rejects with the server's error.
@@ -54,6 +60,36 @@ export class Channel {
     })
   }
 
+  // Sends a request without the shared timeout: the caller bounds it and may abandon() it (its id
+  // is what a CANCEL names).
+  open(op: Op, args: readonly unknown[]): { id: number; reply: Promise<unknown[]> } {
+    const id = this.#nextId++
+    if (this.#failure !== undefined) return { id, reply: Promise.reject(this.#failure) }
+    const reply = new Promise<unknown[]>((resolve, reject) => {
+      this.#open.set(id, { resolve, reject, deadline: Infinity })
+      this.#enqueue([id, op, ...args])
+    })
+    return { id, reply }
+  }
+
+  // Forgets an open request: its reply, if one comes, is ignored.
+  abandon(id: number): void {
+    this.#open.delete(id)
+  }
+
+  // Sends a message that gets no reply (request id 0); dropped once the channel has failed.
+  post(op: Op, args: readonly unknown[], onTooLarge?: (error: ZStateError) => void): void {
+    if (this.#failure !== undefined) return
+    const item = [NO_REPLY, op, ...args]
+    if (onTooLarge !== undefined) this.#postRefused.set(item, onTooLarge)
+    this.#enqueue(item)
+  }
+
+  #enqueue(item: unknown[]): void {
+    this.#queue.push(item)
+    if (!this.#sending) void this.#sendLoop()
+  }
+
   // Every request in flight fails with `error`, and so does every later one.
   fail(error: ZStateError): void {
     this.#failure ??= error
@@ -61,8 +97,9 @@ export class Channel {
     this.#sweeper = undefined
     this.#queue = []
     this.#head = 0
-    const pending = [...this.#pending.values()]
+    const pending = [...this.#pending.values(), ...this.#open.values()]
     this.#pending.clear()
+    this.#open.clear()
     for (const request of pending) request.reject(this.#failure)
   }
 
@@ -79,7 +116,7 @@ export class Channel {
           if (batch.length > 1) {
             this.#head -= batch.length
             limit = batch.length >> 1
-          } else this.#refuseTooLarge(batch[0]![0] as number, message.length)
+          } else this.#refuseTooLarge(batch[0]!, message.length)
           continue
         }
         limit = BATCH_REQUESTS
@@ -110,15 +147,17 @@ export class Channel {
     return batch
   }
 
-  #refuseTooLarge(id: number, bytes: number): void {
-    const pending = this.#pending.get(id)
-    this.#pending.delete(id)
-    pending?.reject(
-      new ZStateError(
-        ErrorCode.TOO_LARGE,
-        `request of ${bytes} bytes exceeds the server's maxMessageBytes (${this.maxMessageBytes})`,
-      ),
+  #refuseTooLarge(item: unknown[], bytes: number): void {
+    const id = item[0] as number
+    const error = new ZStateError(
+      ErrorCode.TOO_LARGE,
+      `request of ${bytes} bytes exceeds the server's maxMessageBytes (${this.maxMessageBytes})`,
     )
+    if (id === NO_REPLY) return this.#postRefused.get(item)?.(error)
+    const pending = this.#pending.get(id) ?? this.#open.get(id)
+    this.#pending.delete(id)
+    this.#open.delete(id)
+    pending?.reject(error)
   }
 
   async #receiveLoop(): Promise<void> {
@@ -145,11 +184,13 @@ export class Channel {
 
   #settle(reply: unknown): void {
     if (!Array.isArray(reply) || !isRequestId(reply[0])) return
-    const request = this.#pending.get(reply[0])
+    if (reply[0] === NO_REPLY) return this.onPush(reply)
+    const request = this.#pending.get(reply[0]) ?? this.#open.get(reply[0])
     if (request === undefined) return
     this.#pending.delete(reply[0])
+    this.#open.delete(reply[0])
     if (reply[1] === Status.OK) return request.resolve(reply.slice(2))
-    const error = errorFromWire(reply[2], reply[3], reply[4])
+    const error = errorFromWire(reply[2], reply[3], reply[4], reply[5])
     request.reject(error)
     if (error.code === ErrorCode.DISCONNECTED) this.onSessionLost()
   }

@@ -105,6 +105,7 @@ export class ClientImpl<S extends object> implements Client<S> {
     this.address = address
     this.#settings = settings
     this.sync = new Synchronizer(this.#metrics)
+    this.sync.onResync = () => this.#status.emit('reset')
     this.state = new StateView(this, '') as unknown as State<S>
     this.closed = this.#closedDeferred.promise
     void this.#stop.promise.catch(() => {})
@@ -167,6 +168,11 @@ export class ClientImpl<S extends object> implements Client<S> {
 
   metrics(): Metrics {
     return { ...this.#metrics }
+  }
+
+  // The live counters, for the parts of the client that count.
+  get counters(): Metrics {
+    return this.#metrics
   }
 
   close(): Promise<void> {
@@ -243,7 +249,9 @@ export class ClientImpl<S extends object> implements Client<S> {
     if (reconnect) {
       if (!rebuilt) await sync.reach(link.hello.revision).catch(() => {})
       if (rebuilt) this.#metrics.resyncs++
-      this.#status.emit(rebuilt || this.#metrics.resyncs !== resyncsBefore ? 'reset' : 'reconnected')
+      // A resync during the catch-up has already said 'reset'.
+      if (rebuilt) this.#status.emit('reset')
+      else if (this.#metrics.resyncs === resyncsBefore) this.#status.emit('reconnected')
     }
     this.#watchHeartbeats(link)
   }

@@ -1,6 +1,7 @@
 // Reads commits sent by the server (PUB and history pages), checking their shape.
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { ChangeKind, type WireChange, type WireCommit } from '../protocol/ops.ts'
+import { readWirePatches } from '../protocol/patches.ts'
 import { adoptDecoded } from '../protocol/values.ts'
 
 function bad(what: string): ZStateError {
@@ -14,7 +15,7 @@ export function readChange(raw: unknown): WireChange {
   if (typeof key !== 'string') throw bad('change key')
   if (kind === ChangeKind.SET) return [key, ChangeKind.SET, adoptDecoded(raw[2])]
   if (kind === ChangeKind.DELETE) return [key, ChangeKind.DELETE]
-  if (kind === ChangeKind.PATCH && Array.isArray(raw[2])) return [key, ChangeKind.PATCH, raw[2] as unknown[]]
+  if (kind === ChangeKind.PATCH) return [key, ChangeKind.PATCH, readWirePatches(raw[2])]
   throw bad('change kind')
 }
 

@@ -21,6 +21,8 @@ export interface Hello {
   pubEndpoint: string
   maxMessageBytes: number
   heartbeatMs: number
+  // The topic PUB (messaging), as this client reaches it; undefined from a server without topics.
+  topicEndpoint: string | undefined
 }
 
 export interface LinkOptions {
@@ -58,7 +60,7 @@ export class Link {
         channel.request(Op.HELLO, [PROTOCOL_VERSION, token, process.pid, name]),
         aborted,
       ])
-      const hello = readHello(reply)
+      const hello = readHello(reply, options.address)
       channel.maxMessageBytes = hello.maxMessageBytes
       feed = new Feed(pubEndpointFor(hello.pubEndpoint, options.address), token, options.metrics)
       let attempt = 0
@@ -118,8 +120,8 @@ function malformed(what: string): ZStateError {
   return new ZStateError(ErrorCode.PROTOCOL, `server sent a malformed ${what}`)
 }
 
-function readHello(reply: unknown[]): Hello {
-  const [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs] = reply
+function readHello(reply: unknown[], address: string): Hello {
+  const [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint] = reply
   if (protocol !== PROTOCOL_VERSION) {
     throw new ZStateError(
       ErrorCode.PROTOCOL,
@@ -132,11 +134,21 @@ function readHello(reply: unknown[]): Hello {
     typeof revision !== 'number' ||
     typeof pubEndpoint !== 'string' ||
     typeof maxMessageBytes !== 'number' ||
-    typeof heartbeatMs !== 'number'
+    typeof heartbeatMs !== 'number' ||
+    (topicEndpoint !== undefined && typeof topicEndpoint !== 'string')
   ) {
     throw malformed('HELLO reply')
   }
-  return { protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs }
+  return {
+    protocol,
+    version,
+    epoch,
+    revision,
+    pubEndpoint,
+    maxMessageBytes,
+    heartbeatMs,
+    topicEndpoint: topicEndpoint === undefined ? undefined : pubEndpointFor(topicEndpoint, address),
+  }
 }
 
 // A server bound to a wildcard host announces it; clients reach it by the host they dialled.

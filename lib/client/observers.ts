@@ -31,6 +31,7 @@ export class Observers {
   readonly #keyWaiters = new Map<string, Set<Waiter>>()
   readonly #prefixWaiters = new Set<Waiter>()
   readonly #streams = new Set<Stream>()
+  #closed: { error: unknown } | undefined
 
   // Whether applying a commit needs to describe its changes at all.
   get active(): boolean {
@@ -50,6 +51,7 @@ export class Observers {
   }
 
   addWaiter(waiter: Waiter): void {
+    if (this.#closed !== undefined) return waiter.fail(this.#closed.error)
     if (waiter.keys === undefined) return void this.#prefixWaiters.add(waiter)
     for (const key of waiter.keys) {
       let set = this.#keyWaiters.get(key)
@@ -69,6 +71,10 @@ export class Observers {
   }
 
   addStream(stream: Stream): () => void {
+    if (this.#closed !== undefined) {
+      queueMicrotask(() => stream.end())
+      return () => {}
+    }
     this.#streams.add(stream)
     return () => this.#streams.delete(stream)
   }
@@ -90,12 +96,16 @@ export class Observers {
   // The replica was rebuilt from a snapshot: waiters look once at the new state, streams end.
   reset(revision: number, changes: Change[]): void {
     this.#emit({ revision, changes, reset: true })
+    // Keys the snapshot changed count as written (whenChange); every waiter then looks once more.
+    for (const change of changes)
+      for (const waiter of [...(this.#keyWaiters.get(change.key) ?? [])]) waiter.onRevision(revision, change)
     for (const set of [...this.#keyWaiters.values()]) for (const waiter of set) waiter.onReset()
     for (const waiter of [...this.#prefixWaiters]) waiter.onReset()
     for (const stream of [...this.#streams]) stream.onReset()
   }
 
   close(error: unknown): void {
+    this.#closed = { error }
     for (const set of [...this.#keyWaiters.values()]) for (const waiter of set) waiter.fail(error)
     for (const waiter of [...this.#prefixWaiters]) waiter.fail(error)
     for (const stream of [...this.#streams]) stream.end()

@@ -1,5 +1,7 @@
 // The local copy of the store: a Map at one revision, changed only by applying commits in order.
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
+import { applyWirePatches } from '../protocol/patches.ts'
+import { BaseView } from './base-view.ts'
 
 export interface Change<V = unknown> {
   key: string
@@ -14,12 +16,28 @@ export class Replica {
   epoch = ''
   revision = 0
   #snapshot: Readonly<Record<string, unknown>> | undefined
+  readonly #views = new Set<BaseView>()
+
+  // A view of the replica frozen at its current revision (for transactions); close it when done.
+  openView(): BaseView {
+    const view = new BaseView(this.data, this.revision, (v) => this.#views.delete(v))
+    this.#views.add(view)
+    return view
+  }
+
+  #preserve(key: string | null): void {
+    for (const view of this.#views) {
+      if (key !== null) view.preserve(key)
+      else for (const k of this.data.keys()) view.preserve(k)
+    }
+  }
 
   // Applies the next commit; returns its changes when `describe` is set (someone is watching).
   apply(revision: number, changes: readonly WireChange[], describe: boolean): Change[] {
     const out: Change[] = []
     for (const change of changes) {
       const key = change[0]
+      if (this.#views.size > 0) this.#preserve(key)
       switch (change[1]) {
         case ChangeKind.SET:
           if (describe)
@@ -37,8 +55,13 @@ export class Replica {
               out.push({ key: k, value: undefined, previous: v, deleted: true, revision })
           this.data.clear()
           break
-        case ChangeKind.PATCH:
-          throw new Error('patch changes are applied by the transaction module')
+        case ChangeKind.PATCH: {
+          const previous = this.data.get(key!)
+          const value = applyWirePatches(previous, change[2])
+          if (describe) out.push({ key: key!, value, previous, deleted: false, revision })
+          this.data.set(key!, value)
+          break
+        }
       }
     }
     this.revision = revision
@@ -53,6 +76,7 @@ export class Replica {
     entries: Iterable<readonly [string, unknown]>,
     same: (a: unknown, b: unknown) => boolean,
   ): Change[] {
+    for (const view of this.#views) view.broken = true
     const before = new Map(this.data)
     this.data.clear()
     for (const [key, value] of entries) this.data.set(key, value)

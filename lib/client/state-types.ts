@@ -1,11 +1,16 @@
 // The typed face of StateView: what API.md's State section promises, generic in the store's shape.
+import type { Draft as ImmerDraft } from 'immer'
 import type { Change } from './replica.ts'
+import type { AtomicOptions } from './transaction.ts'
 import type { RevisionEvent } from './observers.ts'
 import type { WhenOptions } from './waiters.ts'
 import type { WatchOptions } from './watch.ts'
 
 type Key<S> = keyof S & string
 type Value<S> = S[Key<S>]
+
+// The whole state as a transaction sees it: a mutable object whose values are immer drafts.
+export type Draft<S> = { -readonly [K in keyof S]?: ImmerDraft<S[K]> }
 
 // Read-only accessor handed to whole-state predicates.
 export interface StateReader<S> {
@@ -35,6 +40,8 @@ export interface State<S extends object = Record<string, unknown>> extends State
   increment(key: Key<S>, by?: number): Promise<number>
   increment(key: Key<S>, by: bigint): Promise<bigint>
   compareAndSet<K extends Key<S>>(key: K, expected: S[K] | undefined, next: S[K]): Promise<boolean>
+  atomic<R>(fn: (draft: Draft<S>) => R | Promise<R>, options?: AtomicOptions): Promise<R>
+  run<R = unknown>(action: string, ...args: unknown[]): Promise<R>
 
   when<K extends Key<S>>(
     key: K,

@@ -2,19 +2,17 @@
 // the server and resolve once their commit is visible here (read-your-writes).
 import { invalidArgument } from '../errors.ts'
 import { ChangeKind, Op, type WireChange } from '../protocol/ops.ts'
-import { checkKey, deepEqual, describe, toStoredValue } from '../protocol/values.ts'
+import { adoptDecoded, checkKey, deepEqual, describe, toStoredValue } from '../protocol/values.ts'
 import type { Listener } from './observers.ts'
 import type { Change } from './replica.ts'
 import type { Synchronizer } from './sync.ts'
 import { waitFor, type WhenOptions } from './waiters.ts'
 import { watch, type WatchOptions } from './watch.ts'
-import { readCommits } from './commits.ts'
+import { readChange, readCommits } from './commits.ts'
+import { atomic, type AtomicOptions, type TransactionHost } from './transaction.ts'
 
 // What a State needs from its client.
-export interface StateHost {
-  readonly sync: Synchronizer
-  request(op: Op, args: readonly unknown[]): Promise<unknown[]>
-}
+export type StateHost = TransactionHost
 
 export class StateView {
   readonly #host: StateHost
@@ -160,6 +158,22 @@ export class StateView {
     if (revision === 0) return false
     await this.#sync.own(revision, [[k, ChangeKind.SET, stored]])
     return true
+  }
+
+  // Transactions.
+  atomic<R>(fn: (draft: never) => R | Promise<R>, options?: AtomicOptions): Promise<R> {
+    return atomic(this.#host, this.#prefix, fn, options)
+  }
+
+  async run(action: string, ...args: unknown[]): Promise<unknown> {
+    if (typeof action !== 'string' || action === '')
+      throw invalidArgument('run: action must be a non-empty string')
+    const [revision, result, changes] = (await this.#host.request(Op.RUN, [
+      action,
+      args.map(toStoredValue),
+    ])) as [number, unknown, unknown[]]
+    if (revision > 0) await this.#sync.own(revision, changes.map(readChange))
+    return adoptDecoded(result)
   }
 
   // Watching.

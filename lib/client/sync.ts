@@ -41,6 +41,8 @@ export class Synchronizer {
   #repairing: Promise<void> | undefined
   #graceTimer: NodeJS.Timeout | undefined
   #graceMark = -1
+  // Told when the replica was rebuilt while connected (history no longer covered a gap).
+  onResync: () => void = () => {}
 
   constructor(metrics: Metrics) {
     this.#metrics = metrics
@@ -102,6 +104,7 @@ export class Synchronizer {
     const snapshot = await source.snapshot()
     this.install(snapshot, true)
     this.#metrics.resyncs++
+    this.onResync()
   }
 
   // Adopts a snapshot (the first one on join, or after history ran out).

@@ -22,6 +22,7 @@ export function waitFor<T>(
 ): Promise<T> {
   try {
     checkWaitOptions(options, what)
+    if (options?.signal?.aborted === true) return Promise.reject(options.signal.reason)
     if (options?.changed !== undefined && typeof options.changed !== 'boolean')
       throw invalidArgument(`${what}: changed must be a boolean`)
     if (checkNow && options?.changed !== true) {

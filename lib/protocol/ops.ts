@@ -1,10 +1,11 @@
 // Wire vocabulary shared by server and client. docs/protocol.md is the normative description.
+import type { WirePatch } from './patches.ts'
 
 export const PROTOCOL_VERSION = 1
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {
-  HELLO: 1, //     [protocol, token, pid, name]       → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs]
+  HELLO: 1, //     [protocol, token, pid, name]       → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint]
   ECHO: 2, //      [token]                             → []   and publishes frame 'h'+token on PUB
   SNAPSHOT: 3, //  [cursor | null]                     → [epoch, revision, [[key, value], ...], nextCursor | null]
   HISTORY: 4, //   [fromRevision, toRevision]          → [epoch, [[revision, changes], ...]]  (a page; may stop early)
@@ -18,11 +19,35 @@ export const Op = {
   INFO: 12, //     []                                  → [version, protocol, pid, epoch, revision, clients, uptime, droppedFrames]
   PING: 13, //     []                                  → []   (client heartbeat)
   BYE: 14, //      []                                  → []   (session ends)
+  TXN: 15, //      [base, readKeys, keySpaceRead, writes] → [revision]   0: read-only, validated; ERR_CONFLICT detail [keys, revision]
+  RUN: 16, //      [action, args]                      → [revision, result, changes]   revision 0: nothing changed
+  // Messaging (20–29; lib/server/broker.ts, lib/server/topics.ts). Names and topics: non-empty strings ≤ 1,024 bytes.
+  PROVIDE: 20, //  [service, methods, concurrency, key] → []   key: the client's number for this provider;
+  //                                                       calls then arrive as Push.CALL naming that key
+  WITHDRAW: 21, // [key]                               → []   no new calls; calls in flight still report RESULT
+  CALL: 22, //     [service, method, args, timeoutMs]  → [result?]  answered when the provider reports (no element: undefined);
+  //                                                       ERR_NO_PROVIDER, ERR_INVALID_ARGUMENT (method), ERR_OVERFLOW (queue),
+  //                                                       ERR_TIMEOUT (still queued), ERR_PROVIDER_LOST, ERR_REMOTE [name, stack, code, pid, value?]
+  RESULT: 23, //   [callId, status, ...payload]        (request id 0) a provider's answer to Push.CALL, shaped like a reply
+  CANCEL: 24, //   [requestId]                         (request id 0) the caller gave up on its CALL or AWAIT_SERVICE
+  SERVICES: 25, // []                                  → [[service, providers, methods], ...]  sorted by name
+  AWAIT_SERVICE: 26, // [service, providers]           → [providers]   answered once the service has that many providers
+  PUBLISH: 27, //  [topic, message]                    → []   published on the topic PUB as 't'+topic, frame 1 the message
+  TOPIC_ECHO: 28, //[token]                            → []   publishes 'h'+token on the topic PUB
 } as const
 export type Op = (typeof Op)[keyof typeof Op]
 
 // Reply status: a reply is [requestId, OK, ...payload] or [requestId, ERROR, code, message, detail?].
 export const Status = { OK: 0, ERROR: 1 } as const
+
+// Request id 0 is reserved. A request with id 0 gets no reply (RESULT, CANCEL). A reply with id 0 is
+// a push: the server speaking first, on the same ROUTER→DEALER path and in order with the replies:
+// [0, kind, ...fields].
+export const NO_REPLY = 0
+export const Push = {
+  CALL: 1, //    [callId, key, method, args]   run it; answer with RESULT [callId, ...]
+  DROPPED: 2, // [key, message]                the server dropped this provider (silent too long): provide again
+} as const
 
 // A change inside a commit: [key, SET, value] | [key, PATCH, patches] | [key, DELETE] | [null, CLEAR].
 export const ChangeKind = { SET: 0, PATCH: 1, DELETE: 2, CLEAR: 3 } as const
@@ -30,7 +55,7 @@ export type ChangeKind = (typeof ChangeKind)[keyof typeof ChangeKind]
 
 export type WireChange =
   | readonly [key: string, kind: 0, value: unknown]
-  | readonly [key: string, kind: 1, patches: unknown[]]
+  | readonly [key: string, kind: 1, patches: readonly WirePatch[]]
   | readonly [key: string, kind: 2]
   | readonly [key: null, kind: 3]
 
@@ -40,5 +65,11 @@ export type WireCommit = readonly [revision: number, changes: readonly WireChang
 export const Channel = {
   STATE: 's', //     frame 1: [epoch, [[revision, changes], ...]]
   HEARTBEAT: 'b', // frame 1: [epoch, revision]
+  ECHO: 'h', //      'h' + token; frame 1 empty
+} as const
+
+// Topic PUB channels (a second PUB socket, its endpoint appended to the HELLO reply).
+export const TopicChannel = {
+  MESSAGE: 't', //   't' + topic; frame 1: the message
   ECHO: 'h', //      'h' + token; frame 1 empty
 } as const

@@ -4,6 +4,8 @@ import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 const MAX_KEY_BYTES = 1024
+// Deeper values are refused: decoding them would risk the stack of every process that reads them.
+const MAX_DEPTH = 512
 
 export function checkKey(key: unknown): asserts key is string {
   if (typeof key !== 'string') throw invalidArgument(`key must be a string, got ${describe(key)}`)
@@ -59,6 +61,7 @@ function copy(value: unknown, path: string, ancestors: object[]): unknown {
     return new Date(value.getTime())
   }
   if (ancestors.includes(value)) throw unencodable(path, 'cyclic reference')
+  if (ancestors.length >= MAX_DEPTH) throw unencodable(path, `nested deeper than ${MAX_DEPTH} levels`)
   ancestors.push(value)
   let result: unknown[] | Record<string, unknown>
   if (Array.isArray(value)) {
@@ -92,13 +95,19 @@ export function adoptDecoded(value: unknown, depth = 0): unknown {
     if (typeof value === 'undefined' || typeof value === 'function' || typeof value === 'symbol') {
       throw new ZStateError(ErrorCode.PROTOCOL, `decoded value has type ${typeof value}`)
     }
+    if (typeof value === 'bigint' && (value < INT64_MIN || value > INT64_MAX)) {
+      throw new ZStateError(ErrorCode.PROTOCOL, 'decoded bigint outside int64')
+    }
     return value
   }
-  if (depth > 512) throw new ZStateError(ErrorCode.PROTOCOL, 'value nested too deeply')
+  if (depth > MAX_DEPTH) throw new ZStateError(ErrorCode.PROTOCOL, 'value nested too deeply')
   if (value instanceof Uint8Array) {
     return Buffer.isBuffer(value) ? new Uint8Array(value) : value
   }
-  if (value instanceof Date) return value
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new ZStateError(ErrorCode.PROTOCOL, 'decoded an invalid Date')
+    return value
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = adoptDecoded(value[i], depth + 1)
     return Object.freeze(value)

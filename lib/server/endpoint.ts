@@ -12,6 +12,8 @@ export interface Endpoints {
   router: string
   // Bind address for PUB; for tcp the port is chosen by the OS.
   pub: string
+  // Bind address for the topic PUB (messaging), likewise.
+  topics: string
   // Removes what we created (the private temp dir), after the sockets are closed.
   cleanup: () => void
 }
@@ -28,10 +30,11 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
   if (address === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'zstate-'), {})
     const router = join(dir, 'state')
-    checkIpcPath(`${router}.pub`)
+    checkIpcPath(`${router}.topics`)
     return {
       router: `ipc://${router}`,
       pub: `ipc://${router}.pub`,
+      topics: `ipc://${router}.topics`,
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
     }
   }
@@ -40,12 +43,12 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
     const path = address.slice('ipc://'.length)
     if (path === '' || path === '*')
       throw invalidArgument(`address ${address}: give an ipc path, or omit address for a private one`)
-    checkIpcPath(`${path}.pub`)
+    checkIpcPath(`${path}.topics`)
     // libzmq leaves the socket files behind when a socket closes without unbinding.
     const cleanup = (): void => {
-      for (const file of [path, `${path}.pub`]) rmSync(file, { force: true })
+      for (const file of [path, `${path}.pub`, `${path}.topics`]) rmSync(file, { force: true })
     }
-    return { router: address, pub: `${address}.pub`, cleanup }
+    return { router: address, pub: `${address}.pub`, topics: `${address}.topics`, cleanup }
   }
   const tcp = parseTcp(address)
   if (tcp === null) throw invalidArgument(`address must be ipc://PATH or tcp://HOST:PORT, got ${address}`)
@@ -55,5 +58,5 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
       `address ${address} is not loopback: tcp beyond this machine needs curve, or insecure: true`,
     )
   }
-  return { router: address, pub: `tcp://${host}:*`, cleanup: () => {} }
+  return { router: address, pub: `tcp://${host}:*`, topics: `tcp://${host}:*`, cleanup: () => {} }
 }

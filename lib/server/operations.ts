@@ -1,24 +1,16 @@
 // The request handlers for state operations: argument checks, then one commit (or none).
-import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import { ConflictError, ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { ChangeKind, Op, type WireChange } from '../protocol/ops.ts'
+import { readWirePatches } from '../protocol/patches.ts'
 import { adoptDecoded, checkKey, deepEqual, describe } from '../protocol/values.ts'
+import type { Store } from './store.ts'
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 
-export interface StoreView {
-  get(key: string): unknown
-  has(key: string): boolean
-  keys(): IterableIterator<string>
-  readonly size: number
-}
-
 // The server side of one operation: returns the reply payload; `commit` gives the next revision.
-export type Operation = (
-  args: unknown[],
-  store: StoreView,
-  commit: (changes: WireChange[]) => number,
-) => unknown[]
+export type Commit = (changes: WireChange[], patched?: ReadonlyMap<string, unknown>) => number
+export type Operation = (args: unknown[], store: Store, commit: Commit) => unknown[]
 
 export function arity(args: unknown[], n: number, op: string): void {
   if (args.length !== n) {
@@ -105,4 +97,47 @@ export const operations: Partial<Record<number, Operation>> = {
     const matches = args[1] ? !store.has(k) : store.has(k) && deepEqual(store.get(k), expected)
     return [matches ? commit([[k, ChangeKind.SET, next]]) : 0]
   },
+  [Op.TXN](args, store, commit) {
+    arity(args, 4, 'transaction')
+    const [base, reads, keySpace, writes] = args
+    if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || base > store.revision) {
+      throw new ZStateError(
+        ErrorCode.PROTOCOL,
+        `transaction: base revision must be an integer in 0..${store.revision}`,
+      )
+    }
+    if (!Array.isArray(reads) || typeof keySpace !== 'boolean' || !Array.isArray(writes)) {
+      throw new ZStateError(ErrorCode.PROTOCOL, 'transaction takes [base, readKeys, keySpaceRead, writes]')
+    }
+    const changes = writes.map(readWrite)
+    const touched = new Set<string>(reads.map(key))
+    for (const change of changes) touched.add(change[0]!)
+    const conflicts = store.changedSince(base, touched, keySpace)
+    if (conflicts.length > 0) {
+      throw new ConflictError(
+        `transaction conflicts with revisions after ${base}: ${conflicts.join(', ')}`,
+        conflicts,
+        store.revision,
+      )
+    }
+    if (changes.length === 0) return [0]
+    const patched = new Map<string, unknown>()
+    for (const change of changes)
+      if (change[1] === ChangeKind.PATCH) patched.set(change[0], store.patched(change[0], change[2]))
+    return [commit(changes, patched)]
+  },
+}
+
+// One write of a transaction: a set, a patch or a delete of one key (each key at most once).
+function readWrite(raw: unknown): WireChange {
+  if (!Array.isArray(raw))
+    throw new ZStateError(ErrorCode.PROTOCOL, 'transaction writes are [key, kind, payload?]')
+  const k = key(raw[0])
+  if (raw[1] === ChangeKind.SET && raw.length === 3) return [k, ChangeKind.SET, value(raw[2])]
+  if (raw[1] === ChangeKind.PATCH && raw.length === 3) return [k, ChangeKind.PATCH, readWirePatches(raw[2])]
+  if (raw[1] === ChangeKind.DELETE && raw.length === 2) return [k, ChangeKind.DELETE]
+  throw new ZStateError(
+    ErrorCode.PROTOCOL,
+    'transaction writes are [key, 0, value], [key, 1, patches] or [key, 2]',
+  )
 }

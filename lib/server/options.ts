@@ -9,6 +9,8 @@ export interface ServerOptions {
   maxMessageBytes?: number
   heartbeatMs?: number
   publishHighWaterMark?: number
+  // Calls waiting at the broker for a free provider, per service; beyond it ERR_OVERFLOW. Default 10_000.
+  maxQueuedCalls?: number
   dataDir?: string
   fsync?: 'always' | 'interval' | 'never'
   curve?: { publicKey: string; secretKey: string; authorizedKeys?: string[] }
@@ -22,9 +24,10 @@ export interface ResolvedServerOptions {
   maxMessageBytes: number
   heartbeatMs: number
   publishHighWaterMark: number
+  maxQueuedCalls: number
 }
 
-const NOT_YET = ['dataDir', 'fsync', 'curve', 'actions'] as const
+const NOT_YET = ['dataDir', 'fsync', 'curve'] as const
 
 function positiveInteger(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback
@@ -52,5 +55,6 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     maxMessageBytes: positiveInteger(options.maxMessageBytes, 'maxMessageBytes', 16 << 20, 1024),
     heartbeatMs: positiveInteger(options.heartbeatMs, 'heartbeatMs', 500, 10),
     publishHighWaterMark: positiveInteger(options.publishHighWaterMark, 'publishHighWaterMark', 10_000),
+    maxQueuedCalls: positiveInteger(options.maxQueuedCalls, 'maxQueuedCalls', 10_000, 0),
   }
 }

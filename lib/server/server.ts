@@ -1,13 +1,16 @@
 // The state server: a ROUTER answering requests and a PUB broadcasting every commit, one loop each.
 import { Publisher, Router } from 'zeromq'
-import { ErrorCode, ZStateError } from '../errors.ts'
+import { ConflictError, ErrorCode, RemoteError, ZStateError } from '../errors.ts'
 import { arrayHeader, decode, encode, encodeWithItems } from '../protocol/codec.ts'
 import { isRequestId, peekFirstRequestId } from '../protocol/frames.ts'
-import { Channel, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
+import { Channel, NO_REPLY, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
 import { SendQueue } from '../send-queue.ts'
 import { VERSION } from '../version.ts'
 import { planEndpoints, type Endpoints } from './endpoint.ts'
 import { History } from './history.ts'
+import { loadActions, runAction, type Actions } from './actions.ts'
+import { Broker } from './broker.ts'
+import { Topics } from './topics.ts'
 import { arity, operations } from './operations.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
 import { Sessions, type Session } from './sessions.ts'
@@ -25,6 +28,7 @@ export interface Server extends AsyncDisposable {
 
 export async function startServer(options: ServerOptions = {}): Promise<Server> {
   const resolved = resolveServerOptions(options)
+  const actions = await loadActions(options.actions)
   const endpoints = planEndpoints(resolved.address, resolved.insecure)
   const router = new Router({
     mandatory: true,
@@ -34,9 +38,11 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     maxMessageSize: Math.max(resolved.maxMessageBytes * 4, resolved.maxMessageBytes + (1 << 20)),
   })
   const pub = new Publisher({ sendHighWaterMark: resolved.publishHighWaterMark, linger: 0 })
+  let topics: Topics
   try {
     await router.bind(endpoints.router)
     await pub.bind(endpoints.pub)
+    topics = await Topics.bind(endpoints.topics, resolved.publishHighWaterMark)
   } catch (error) {
     router.close()
     pub.close()
@@ -47,7 +53,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
       { cause: error },
     )
   }
-  return new StateServer(router, pub, endpoints, resolved)
+  return new StateServer(router, pub, endpoints, resolved, actions, topics)
 }
 
 // Snapshot and history pages stay well under the message limit.
@@ -77,7 +83,26 @@ class StateServer implements Server {
   // Frames without a usable request id: nobody to answer, so they are only counted.
   #droppedFrames = 0
 
-  constructor(router: Router, pub: Publisher, endpoints: Endpoints, options: ResolvedServerOptions) {
+  readonly #actions: Actions
+  // Messaging: services (the broker) and topics, on their own PUB.
+  readonly #broker: Broker
+  readonly #topics: Topics
+
+  constructor(
+    router: Router,
+    pub: Publisher,
+    endpoints: Endpoints,
+    options: ResolvedServerOptions,
+    actions: Actions,
+    topics: Topics,
+  ) {
+    this.#actions = actions
+    this.#topics = topics
+    this.#broker = new Broker({
+      heartbeatMs: options.heartbeatMs,
+      maxQueuedCalls: options.maxQueuedCalls,
+      send: (session, message) => this.#reply(session, session.routingId, message),
+    })
     this.#router = router
     this.#pub = pub
     this.#endpoints = endpoints
@@ -85,7 +110,9 @@ class StateServer implements Server {
     this.address = router.lastEndpoint ?? endpoints.router
     this.#pubEndpoint = pub.lastEndpoint ?? endpoints.pub
     this.#history = new History(options.history)
-    this.#replies = new ReplySender(router, options.maxMessageBytes * 4, (peer) => this.#forget(peer))
+    this.#replies = new ReplySender(router, options.maxMessageBytes * 4, (peer, why) =>
+      this.#forget(peer, why),
+    )
     this.#publishing = new SendQueue(
       (message) => pub.send(message),
       () => {}, // PUB never blocks; a failed publish is a gap that clients repair
@@ -163,9 +190,11 @@ class StateServer implements Server {
       if (session === undefined) {
         throw new ZStateError(ErrorCode.DISCONNECTED, 'no session with this server: send HELLO first')
       }
-      this.#reply(session, routingId, this.#dispatch(session, id, op, args))
+      const reply = this.#dispatch(session, id, op, args)
+      // No reply yet (a call waits for its provider), or none wanted (request id 0).
+      if (reply !== undefined && id !== NO_REPLY) this.#reply(session, routingId, reply)
     } catch (error) {
-      this.#reply(session, routingId, errorReply(id, error))
+      if (id !== NO_REPLY) this.#reply(session, routingId, errorReply(id, error))
     }
   }
 
@@ -191,10 +220,11 @@ class StateServer implements Server {
       this.#pubEndpoint,
       o.maxMessageBytes,
       o.heartbeatMs,
+      this.#topics.endpoint,
     ])
   }
 
-  #dispatch(session: Session, id: number, op: unknown, args: unknown[]): Buffer {
+  #dispatch(session: Session, id: number, op: unknown, args: unknown[]): Buffer | undefined {
     switch (op) {
       case Op.ECHO: {
         arity(args, 1, 'echo')
@@ -234,15 +264,32 @@ class StateServer implements Server {
         ])
       case Op.PING:
         return ok(id, [])
+      case Op.RUN: {
+        arity(args, 2, 'run')
+        const { changes, patched, result } = runAction(this.#actions, this.#store, args[0], args[1])
+        const revision = changes.length === 0 ? 0 : this.#commit(changes, patched)
+        return ok(id, [revision, result, changes])
+      }
       case Op.BYE:
-        this.#forget(session)
+        this.#forget(session, 'it said goodbye')
         return ok(id, [])
+      case Op.PROVIDE:
+      case Op.WITHDRAW:
+      case Op.CALL:
+      case Op.RESULT:
+      case Op.CANCEL:
+      case Op.SERVICES:
+      case Op.AWAIT_SERVICE:
+        return this.#broker.dispatch(session, id, op, args)
+      case Op.PUBLISH:
+      case Op.TOPIC_ECHO:
+        return this.#topics.dispatch(id, op, args)
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
     return ok(
       id,
-      operation(args, this.#store, (changes) => this.#commit(changes)),
+      operation(args, this.#store, (changes, patched) => this.#commit(changes, patched)),
     )
   }
 
@@ -272,8 +319,8 @@ class StateServer implements Server {
     return encodeWithItems([id, Status.OK, this.epoch, state.revision, done ? null : state.id], items, bytes)
   }
 
-  #commit(changes: WireChange[]): number {
-    const revision = this.#store.commit(changes)
+  #commit(changes: WireChange[], patched?: ReadonlyMap<string, unknown>): number {
+    const revision = this.#store.commit(changes, patched)
     const encoded = encode([revision, changes])
     this.#history.push(encoded)
     this.#turnCommits.push(encoded)
@@ -325,16 +372,20 @@ class StateServer implements Server {
   }
 
   #beat(): void {
+    this.#store.forgetBefore(this.#history.firstRevision - 1)
     if (!this.#publishedSinceBeat)
       this.#publishing.push([Channel.HEARTBEAT, encode([this.epoch, this.revision])])
     this.#publishedSinceBeat = false
-    const cutoff = Date.now() - this.#options.heartbeatMs * SESSION_EXPIRY_BEATS
-    for (const session of this.#sessions.idleSince(cutoff)) this.#forget(session)
+    const now = Date.now()
+    const cutoff = now - this.#options.heartbeatMs * SESSION_EXPIRY_BEATS
+    for (const session of this.#sessions.idleSince(cutoff)) this.#forget(session, 'its session expired')
+    this.#broker.tick(now)
   }
 
-  #forget(peer: ReplyPeer): void {
+  #forget(peer: ReplyPeer, why: string): void {
     const session = this.#sessions.get(peer.routingId)
     if (session === undefined) return
+    this.#broker.dropSession(session, why)
     this.#sessions.delete(session)
     this.#pendingSessions.delete(session)
     this.#replies.discard(session)
@@ -349,6 +400,7 @@ class StateServer implements Server {
     clearInterval(this.#heartbeat)
     this.#replies.close()
     await this.#publishing.drained()
+    await this.#topics.close()
     this.#router.close()
     this.#pub.close()
     this.#endpoints.cleanup()
@@ -367,10 +419,19 @@ function ok(id: number, payload: unknown[]): Buffer {
 }
 
 function errorReply(id: number, error: unknown): Buffer {
-  if (error instanceof ZStateError) {
-    const detail = 'keys' in error ? [(error as { keys: unknown }).keys] : []
-    return encode([id, Status.ERROR, error.code, error.message, ...detail])
+  if (error instanceof ConflictError)
+    return encode([id, Status.ERROR, error.code, error.message, error.keys, error.revision])
+  if (error instanceof RemoteError) {
+    const remote = error.remoteStack ?? error.message
+    return encode([
+      id,
+      Status.ERROR,
+      error.code,
+      error.message,
+      [error.remoteName, remote, error.remoteCode ?? null, error.pid ?? null],
+    ])
   }
+  if (error instanceof ZStateError) return encode([id, Status.ERROR, error.code, error.message])
   return encode([
     id,
     Status.ERROR,

@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { cpus, release, totalmem } from 'node:os'
+import process from 'node:process'
+import { version as libzmqVersion } from 'zeromq'
+import { runs, scale } from './config.ts'
+
+// Where and when numbers were measured: a benchmark result without this is not comparable to anything.
+export interface Environment {
+  readonly date: string
+  readonly node: string
+  readonly os: string
+  readonly cpu: string
+  readonly cores: number
+  readonly memoryGiB: number
+  readonly zeromq: string
+  readonly redis: string | undefined
+  readonly scale: number
+  readonly runs: number
+}
+
+const require = createRequire(import.meta.url)
+
+function packageVersion(name: string): string {
+  return (require(`${name}/package.json`) as { version: string }).version
+}
+
+function redisVersion(): string | undefined {
+  try {
+    const out = execFileSync('redis-server', ['--version'], { encoding: 'utf8' })
+    return /v=(\S+)/.exec(out)?.[1]
+  } catch {
+    return undefined
+  }
+}
+
+export function environment(): Environment {
+  const cpuList = cpus()
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    os: `${process.platform} ${release()}`,
+    cpu: cpuList[0]?.model.trim() ?? 'unknown',
+    cores: cpuList.length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    zeromq: `zeromq.js ${packageVersion('zeromq')} (libzmq ${libzmqVersion})`,
+    redis: redisVersion(),
+    scale,
+    runs,
+  }
+}
+
+export function describeEnvironment(e: Environment): string {
+  return [
+    `${e.date} · Node ${e.node} · ${e.os}`,
+    `${e.cpu} · ${e.cores} cores · ${e.memoryGiB} GiB`,
+    `${e.zeromq} · Redis ${e.redis ?? 'not installed'}`,
+    `BENCH_SCALE=${e.scale} · ${e.runs} runs per median`,
+  ].join('\n')
+}

@@ -1,0 +1,64 @@
+import { nowUs } from './clock.ts'
+import type { Side } from './processes.ts'
+
+// One-way latency from this process (A) to a watcher side (B): A sends a stamped message, B reports
+// when it saw it. Paced, one message in flight, so queueing never inflates the numbers.
+
+export interface Stamp {
+  readonly i: number
+  readonly t: number
+}
+
+export interface Sample {
+  readonly i: number
+  readonly latencyUs: number
+}
+
+export function stamp(i: number): Stamp {
+  return { i, t: nowUs() }
+}
+
+// Sends stamps firstI, firstI+1, … and returns B's latency for each after the first `warmup`.
+// Samples for other numbers (duplicates of a liveness probe) are skipped.
+export async function pacedLatency(
+  watcher: Side,
+  count: number,
+  warmup: number,
+  firstI: number,
+  send: (s: Stamp) => Promise<unknown>,
+): Promise<number[]> {
+  const latencies: number[] = []
+  for (let n = 0; n < warmup + count; n++) {
+    const i = firstI + n
+    const arrived = nextSample(watcher, i)
+    await send(stamp(i))
+    const { latencyUs } = await arrived
+    if (n >= warmup) latencies.push(latencyUs)
+  }
+  return latencies
+}
+
+async function nextSample(watcher: Side, i: number): Promise<Sample> {
+  for (;;) {
+    const sample = await watcher.next<Sample>('sample')
+    if (sample.i === i) return sample
+  }
+}
+
+// Pub/sub loses what is sent before the subscription reaches the publisher (slow joiner): probe with
+// stamp `i` until the watcher reports one.
+export async function waitUntilSubscribed(
+  watcher: Side,
+  i: number,
+  send: (s: Stamp) => Promise<unknown>,
+): Promise<void> {
+  const seen = nextSample(watcher, i)
+  let done = false
+  void seen.then(() => (done = true))
+  const deadline = Date.now() + 10_000
+  while (!done) {
+    if (Date.now() > deadline) throw new Error('the watcher never saw a probe within 10 s')
+    await send(stamp(i))
+    await Promise.race([seen, new Promise((resolve) => setTimeout(resolve, 10))])
+  }
+}

@@ -1,0 +1,35 @@
+import { connect, type Client } from '../../lib/index.ts'
+import type { IpcDir } from './ipc.ts'
+import { forkSide, type Side } from './processes.ts'
+
+// The zstate half of most scenarios: a state server in a side process and a client in this one.
+export type BenchClient = Client<Record<string, unknown>>
+
+export interface StateServer extends AsyncDisposable {
+  readonly address: string
+  readonly side: Side
+}
+
+export async function startStateServer(dir: IpcDir, name = 'state'): Promise<StateServer> {
+  const side = await forkSide(new URL('../sides/state-server.ts', import.meta.url), { exposeGc: true })
+  const address = await side.call<string>('start', dir.endpoint(name))
+  return { address, side, [Symbol.asyncDispose]: () => side.stop() }
+}
+
+export interface StatePair extends AsyncDisposable {
+  readonly server: StateServer
+  readonly client: BenchClient
+}
+
+export async function startStatePair(dir: IpcDir, name = 'state'): Promise<StatePair> {
+  const server = await startStateServer(dir, name)
+  const client = await connect<Record<string, unknown>>(server.address, { name: 'bench' })
+  return {
+    server,
+    client,
+    async [Symbol.asyncDispose]() {
+      await client.close()
+      await server[Symbol.asyncDispose]()
+    },
+  }
+}

@@ -1,0 +1,99 @@
+// state.atomic(): optimistic, serializable transactions. fn runs on a draft of the replica at one
+// revision B; the server commits its writes iff nothing it read or wrote changed after B, else the
+// client catches up, backs off with jitter, and runs fn again.
+import { current, isDraft } from 'immer'
+import { ConflictError, invalidArgument } from '../errors.ts'
+import { DraftRecorder } from '../protocol/draft.ts'
+import { Op } from '../protocol/ops.ts'
+import type { Metrics } from './metrics.ts'
+import type { Synchronizer } from './sync.ts'
+
+export interface AtomicOptions {
+  retries?: number | undefined
+  linearizable?: boolean | undefined
+  signal?: AbortSignal | undefined
+}
+
+export interface TransactionHost {
+  readonly sync: Synchronizer
+  readonly counters: Metrics
+  request(op: Op, args: readonly unknown[]): Promise<unknown[]>
+}
+
+const DEFAULT_RETRIES = 100
+const MAX_BACKOFF_MS = 50
+
+export async function atomic<R>(
+  host: TransactionHost,
+  prefix: string,
+  fn: (draft: never) => R | Promise<R>,
+  options: AtomicOptions = {},
+): Promise<R> {
+  if (typeof fn !== 'function') throw invalidArgument('atomic: fn must be a function')
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument('atomic: options must be an object')
+  const retries = options.retries ?? DEFAULT_RETRIES
+  if (!Number.isSafeInteger(retries) || retries < 0)
+    throw invalidArgument(`atomic: retries must be an integer ≥ 0, got ${String(retries)}`)
+  const { signal, linearizable = false } = options
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalidArgument('atomic: signal must be an AbortSignal')
+  const { sync } = host
+  for (let attempt = 0; ; attempt++) {
+    signal?.throwIfAborted()
+    const view = sync.replica.openView()
+    const recorder = new DraftRecorder(view, prefix)
+    let result: R
+    let changes
+    try {
+      result = await fn(recorder.root as never)
+      if (isDraft(result)) result = current(result as object) as R
+      changes = recorder.finish()
+    } finally {
+      recorder.close()
+      view.close()
+    }
+    try {
+      if (view.broken)
+        throw new ConflictError('atomic: the replica was rebuilt while fn ran', [], sync.replica.revision)
+      if (changes.length === 0 && !linearizable) return result
+      const [revision] = (await host.request(Op.TXN, [
+        view.revision,
+        [...recorder.reads],
+        recorder.keySpaceRead,
+        changes,
+      ])) as [number]
+      if (revision > 0) await sync.own(revision, changes)
+      return result
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error
+      host.counters.conflicts++
+      if (attempt >= retries) {
+        throw new ConflictError(
+          `atomic: still conflicting after ${attempt + 1} attempts (keys: ${error.keys.join(', ')})`,
+          error.keys,
+          error.revision,
+          {
+            cause: error,
+          },
+        )
+      }
+      await sync.reach(error.revision)
+      await pause(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt), signal)
+    }
+  }
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal!.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

@@ -1,0 +1,99 @@
+// The calling side of services: call(), the typed proxy, discovery and waitForService.
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import { checkName } from '../protocol/names.ts'
+import { Op } from '../protocol/ops.ts'
+import { adoptDecoded, describe, toStoredValue } from '../protocol/values.ts'
+import { checkWaitOptions } from '../wait.ts'
+import { lateRequest, type MessagingHost } from './host.ts'
+import type { CallOptions, ServiceInfo, ServiceProxy, WaitForServiceOptions } from './types.ts'
+
+const DEFAULT_CALL_TIMEOUT = 30_000
+
+export async function call(
+  host: MessagingHost,
+  name: string,
+  method: string,
+  args: readonly unknown[] = [],
+  options: CallOptions = {},
+): Promise<unknown> {
+  checkName(name, 'call: service name')
+  checkName(method, 'call: method')
+  if (!Array.isArray(args)) throw invalidArgument(`call: args must be an array, got ${describe(args)}`)
+  checkWaitOptions(options, 'call')
+  const payload = encodable(args, `call ${name}.${method}: args`)
+  const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT
+  const reply = await lateRequest(host, {
+    op: Op.CALL,
+    args: (remaining) => [name, method, payload, remaining ?? timeout],
+    wait: { timeout, signal: options.signal },
+    what: `call ${name}.${method}`,
+    resend: false,
+  })
+  return reply.length === 0 ? undefined : adoptDecoded(reply[0])
+}
+
+// A value as the state would store it (API.md's value model), or ERR_UNENCODABLE naming where it failed.
+export function encodable(value: unknown, what: string): unknown {
+  try {
+    return toStoredValue(value)
+  } catch (error) {
+    const message = (error as Error).message
+      .replace(/^value/, '')
+      .replace('cannot be stored', 'cannot be sent')
+    throw new ZStateError(ErrorCode.UNENCODABLE, `${what}${message}`, { cause: error })
+  }
+}
+
+// A proxy whose every property is a method calling the service; `then` is absent, so awaiting the
+// proxy itself does not call anything.
+export function serviceProxy<Api extends object>(
+  host: MessagingHost,
+  name: string,
+  options: CallOptions = {},
+): ServiceProxy<Api> {
+  checkName(name, 'service: name')
+  checkWaitOptions(options, 'service')
+  const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>()
+  return new Proxy(Object.create(null) as object, {
+    get(_target, property) {
+      if (typeof property !== 'string' || property === 'then') return undefined
+      let method = methods.get(property)
+      if (method === undefined) {
+        method = (...args: unknown[]) => call(host, name, property, args, options)
+        methods.set(property, method)
+      }
+      return method
+    },
+    set: () => false,
+    defineProperty: () => false,
+    deleteProperty: () => false,
+  }) as ServiceProxy<Api>
+}
+
+export async function services(host: MessagingHost): Promise<ServiceInfo[]> {
+  const [list] = await host.request(Op.SERVICES, [])
+  if (!Array.isArray(list)) throw new ZStateError(ErrorCode.PROTOCOL, 'server sent a malformed service list')
+  return list.map((entry: unknown) => {
+    const [name, providers, methods] = entry as [string, number, string[]]
+    return { name, providers, methods: [...methods] }
+  })
+}
+
+export async function waitForService(
+  host: MessagingHost,
+  name: string,
+  options: WaitForServiceOptions = {},
+): Promise<void> {
+  checkName(name, 'waitForService: name')
+  checkWaitOptions(options, 'waitForService')
+  const providers = options.providers ?? 1
+  if (!Number.isSafeInteger(providers) || providers < 1)
+    throw invalidArgument(`waitForService: providers must be an integer ≥ 1, got ${String(providers)}`)
+  await lateRequest(host, {
+    op: Op.AWAIT_SERVICE,
+    args: () => [name, providers],
+    wait: { timeout: options.timeout, signal: options.signal },
+    what: `waitForService('${name}', { providers: ${providers} })`,
+    resend: true,
+  })
+}

@@ -1,0 +1,64 @@
+// What messaging needs from its client, and requests the server answers late (a call waits for its
+// provider, waitForService for providers), bounded by the caller's timeout and signal.
+import { ErrorCode, isZStateError } from '../errors.ts'
+import { Op } from '../protocol/ops.ts'
+import type { Link } from '../client/link.ts'
+import { armWait, type WaitOptions } from '../wait.ts'
+
+export interface MessagingHost {
+  // The current link, or the next one after a reconnection; rejects with ERR_CLOSED once closed.
+  nextLink(): Promise<Link>
+  // One ordinary request, waiting for a reconnection within the client's requestTimeout.
+  request(op: Op, args: readonly unknown[]): Promise<unknown[]>
+}
+
+export interface LateRequest {
+  op: Op
+  // The request's arguments, given the time left of the caller's timeout (undefined: none).
+  args: (remaining: number | undefined) => unknown[]
+  wait: WaitOptions
+  what: string
+  // Send again on the next link when the server is lost meanwhile (only for what is idempotent).
+  resend: boolean
+}
+
+// Giving up (timeout, signal) abandons the request and tells the server with CANCEL.
+export function lateRequest(host: MessagingHost, request: LateRequest): Promise<unknown[]> {
+  return new Promise<unknown[]>((resolve, reject) => {
+    const started = Date.now()
+    const { timeout } = request.wait
+    let done = false
+    let current: { link: Link; id: number } | undefined
+    let disarm = (): void => {}
+    const finish = (error: unknown, value?: unknown[]): void => {
+      if (done) return
+      done = true
+      disarm()
+      if (error === undefined) resolve(value!)
+      else reject(error)
+    }
+    disarm = armWait(request.wait, request.what, (error) => {
+      if (current !== undefined) {
+        current.link.channel.abandon(current.id)
+        current.link.channel.post(Op.CANCEL, [current.id])
+      }
+      finish(error)
+    })
+    const send = async (): Promise<void> => {
+      while (!done) {
+        const link = await host.nextLink()
+        if (done) return
+        const remaining = timeout === undefined ? undefined : Math.max(0, timeout - (Date.now() - started))
+        const { id, reply } = link.channel.open(request.op, request.args(remaining))
+        current = { link, id }
+        try {
+          return finish(undefined, await reply)
+        } catch (error) {
+          current = undefined
+          if (!(request.resend && isZStateError(error) && error.code === ErrorCode.DISCONNECTED)) throw error
+        }
+      }
+    }
+    if (!done) send().catch((error: unknown) => finish(error))
+  })
+}

@@ -1,0 +1,262 @@
+// The providing side of services: handlers registered at the server (again after every reconnection),
+// calls pushed to them, results posted back.
+import { ErrorCode, ZStateError, invalidArgument, isZStateError } from '../errors.ts'
+import { deferred, type Deferred } from '../deferred.ts'
+import { checkName } from '../protocol/names.ts'
+import { Op, Push, Status } from '../protocol/ops.ts'
+import { adoptDecoded, describe } from '../protocol/values.ts'
+import type { Link } from '../client/link.ts'
+import { encodable } from './calls.ts'
+import type { MessagingHost } from './host.ts'
+import { remoteFailure } from './remote.ts'
+import type { Handler, ProvideOptions, ProviderHandle } from './types.ts'
+
+const DEFAULT_CONCURRENCY = 64
+
+interface Registration {
+  readonly link: Link
+  readonly done: Promise<unknown>
+}
+
+export class Providers {
+  readonly #host: MessagingHost
+  // Providers that are registered, or registered again after a reconnection.
+  readonly #open = new Set<LocalProvider>()
+  // Every provider that may still get pushes, by its key.
+  readonly #byKey = new Map<number, LocalProvider>()
+  #nextKey = 1
+  #link: Link | undefined
+  #closed = false
+
+  constructor(host: MessagingHost) {
+    this.#host = host
+  }
+
+  async provide(name: string, handlers: object, options: ProvideOptions = {}): Promise<ProviderHandle> {
+    checkName(name, 'provide: name')
+    const methods = methodsOf(handlers)
+    if (typeof options !== 'object' || options === null)
+      throw invalidArgument('provide: options must be an object')
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1)
+      throw invalidArgument(`provide: concurrency must be an integer ≥ 1, got ${String(concurrency)}`)
+    if (this.#closed) throw new ZStateError(ErrorCode.CLOSED, 'the client is closed')
+    const provider = new LocalProvider(this, this.#nextKey++, name, handlers, methods, concurrency)
+    this.#open.add(provider)
+    this.#byKey.set(provider.key, provider)
+    try {
+      for (;;) {
+        const link = await this.#host.nextLink()
+        try {
+          await this.#register(provider, link)
+          return provider
+        } catch (error) {
+          // The server was lost meanwhile: register with the next one.
+          if (!isDisconnected(error) || !this.#open.has(provider)) throw error
+        }
+      }
+    } catch (error) {
+      this.release(provider)
+      this.#byKey.delete(provider.key)
+      throw error
+    }
+  }
+
+  // A new link (first join or reconnection): the new session knows no providers yet.
+  attach(link: Link): void {
+    this.#link = link
+    for (const provider of this.#open) void this.#reregister(provider, link)
+  }
+
+  onPush(link: Link, push: unknown[]): void {
+    if (link !== this.#link) return
+    const [, kind, first, key] = push
+    if (kind === Push.CALL) {
+      const provider = this.#byKey.get(key as number)
+      if (provider !== undefined) return provider.run(link, first, push[4], push[5])
+      link.channel.post(Op.RESULT, [
+        first,
+        Status.ERROR,
+        ErrorCode.PROVIDER_LOST,
+        'the provider was withdrawn',
+      ])
+    } else if (kind === Push.DROPPED) {
+      const provider = this.#byKey.get(first as number)
+      if (provider === undefined || !this.#open.has(provider)) return
+      provider.registration = undefined
+      void this.#reregister(provider, link)
+    }
+  }
+
+  // The client is closing: nothing registers again; the server forgets the session's providers.
+  close(): void {
+    this.#closed = true
+    this.#open.clear()
+  }
+
+  release(provider: LocalProvider): void {
+    this.#open.delete(provider)
+  }
+
+  forget(provider: LocalProvider): void {
+    this.#byKey.delete(provider.key)
+  }
+
+  #register(provider: LocalProvider, link: Link): Promise<unknown> {
+    if (provider.registration?.link === link) return provider.registration.done
+    const done = link.channel.request(Op.PROVIDE, [
+      provider.name,
+      provider.methods,
+      provider.concurrency,
+      provider.key,
+    ])
+    provider.registration = { link, done }
+    return done
+  }
+
+  async #reregister(provider: LocalProvider, link: Link): Promise<void> {
+    try {
+      await this.#register(provider, link)
+    } catch (error) {
+      // A lost server is retried by the next attach(); anything else would be a bug worth hearing about.
+      if (!isZStateError(error) || (error.code !== ErrorCode.DISCONNECTED && error.code !== ErrorCode.CLOSED))
+        process.emitWarning(`zstate: could not provide '${provider.name}' again: ${String(error)}`)
+    }
+  }
+}
+
+class LocalProvider implements ProviderHandle {
+  readonly key: number
+  readonly name: string
+  readonly methods: readonly string[]
+  readonly concurrency: number
+  registration: Registration | undefined
+  readonly #owner: Providers
+  readonly #target: object
+  readonly #handlers: Map<string, Handler>
+  #active = 0
+  #idle: Deferred<void> | undefined
+  #closing: Promise<void> | undefined
+
+  constructor(
+    owner: Providers,
+    key: number,
+    name: string,
+    target: object,
+    handlers: Map<string, Handler>,
+    concurrency: number,
+  ) {
+    this.#owner = owner
+    this.key = key
+    this.name = name
+    this.#target = target
+    this.#handlers = handlers
+    this.methods = Object.freeze([...handlers.keys()])
+    this.concurrency = concurrency
+  }
+
+  // Runs one pushed call and posts its RESULT on the link it came from.
+  run(link: Link, callId: unknown, method: unknown, args: unknown): void {
+    const handler = this.#handlers.get(method as string)
+    if (handler === undefined) {
+      const message = `service '${this.name}' has no method '${String(method)}' here`
+      return link.channel.post(Op.RESULT, [callId, Status.ERROR, ErrorCode.INVALID_ARGUMENT, message])
+    }
+    let input: unknown[]
+    try {
+      input = adoptDecoded(args) as unknown[]
+      if (!Array.isArray(input)) throw new ZStateError(ErrorCode.PROTOCOL, 'call arguments must be an array')
+    } catch (error) {
+      const message = `${this.name}.${String(method)}: unreadable arguments: ${(error as Error).message}`
+      return link.channel.post(Op.RESULT, [callId, Status.ERROR, ErrorCode.PROTOCOL, message])
+    }
+    this.#active++
+    let result: unknown
+    try {
+      result = handler.apply(this.#target, input)
+    } catch (error) {
+      return this.#finish(link, callId, method as string, remoteFailure(error))
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.#finish(link, callId, method as string, this.#success(method as string, value)),
+        (error: unknown) => this.#finish(link, callId, method as string, remoteFailure(error)),
+      )
+    } else this.#finish(link, callId, method as string, this.#success(method as string, result))
+  }
+
+  #success(method: string, value: unknown): unknown[] {
+    if (value === undefined) return [Status.OK]
+    try {
+      return [Status.OK, encodable(value, `result of ${this.name}.${method}`)]
+    } catch (error) {
+      return [Status.ERROR, ErrorCode.UNENCODABLE, (error as Error).message]
+    }
+  }
+
+  #finish(link: Link, callId: unknown, method: string, outcome: unknown[]): void {
+    this.#active--
+    link.channel.post(Op.RESULT, [callId, ...outcome], (error) =>
+      link.channel.post(Op.RESULT, [
+        callId,
+        Status.ERROR,
+        ErrorCode.TOO_LARGE,
+        `result of ${this.name}.${method}: ${error.message}`,
+      ]),
+    )
+    if (this.#active === 0) this.#idle?.resolve()
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#withdraw()
+    return this.#closing
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  async #withdraw(): Promise<void> {
+    this.#owner.release(this)
+    const registration = this.registration
+    if (registration !== undefined) {
+      // Calls pushed before the server took WITHDRAW arrive before its reply, and still run.
+      await registration.done.catch(() => {})
+      await registration.link.channel.request(Op.WITHDRAW, [this.key]).catch(() => {})
+    }
+    this.#owner.forget(this)
+    if (this.#active > 0) {
+      this.#idle = deferred<void>()
+      await this.#idle.promise
+    }
+  }
+}
+
+// The handlers' methods: own functions, then those of its classes (a class instance works too).
+function methodsOf(handlers: unknown): Map<string, Handler> {
+  if (typeof handlers !== 'object' || handlers === null)
+    throw invalidArgument(`provide: handlers must be an object of functions, got ${describe(handlers)}`)
+  const methods = new Map<string, Handler>()
+  for (let o: object | null = handlers; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) {
+      const value = Object.getOwnPropertyDescriptor(o, key)?.value as unknown
+      if (key === 'constructor' || methods.has(key) || typeof value !== 'function') continue
+      checkName(key, 'provide: method name')
+      methods.set(key, value as Handler)
+    }
+  }
+  if (methods.size === 0) throw invalidArgument('provide: handlers has no methods')
+  return methods
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  )
+}
+
+function isDisconnected(error: unknown): boolean {
+  return isZStateError(error) && error.code === ErrorCode.DISCONNECTED
+}

@@ -1,0 +1,357 @@
+// The server as a broker (DESIGN.md "Messaging"): providers register services over their session, calls
+// are routed round-robin within each provider's concurrency, the rest wait in a bounded queue, and a
+// provider that goes silent is dropped with its calls in flight failing ERR_PROVIDER_LOST.
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import { encode } from '../protocol/codec.ts'
+import { isName } from '../protocol/names.ts'
+import { Op, Push, Status } from '../protocol/ops.ts'
+import { errorReplyOf, okReply, push } from './replies.ts'
+import { Service, type Call, type Provider } from './service.ts'
+import { ServiceWaits } from './service-waits.ts'
+import type { Session } from './sessions.ts'
+
+export interface BrokerOptions {
+  heartbeatMs: number
+  maxQueuedCalls: number
+  // Queues a reply or a push for a session, sent with the rest of its turn's batch.
+  send: (session: Session, message: Buffer) => void
+}
+
+// A provider whose session is silent for this many heartbeat periods is dropped (clients ping every period).
+export const PROVIDER_SILENCE_BEATS = 4
+const MAX_CONCURRENCY = 1_000_000
+
+// What one session has at the broker, so it can be cleaned up when the session ends.
+interface Party {
+  // Its providers by their key.
+  readonly providers: Map<number, Provider>
+  // Its calls not answered yet, by request id.
+  readonly calls: Map<number, Call>
+}
+
+export class Broker {
+  readonly #options: BrokerOptions
+  readonly #services = new Map<string, Service>()
+  readonly #providers = new Map<number, Provider>()
+  readonly #calls = new Map<number, Call>()
+  readonly #parties = new Map<Session, Party>()
+  readonly #waits = new ServiceWaits()
+  #nextId = 1
+  #lastTick = Date.now()
+
+  constructor(options: BrokerOptions) {
+    this.#options = options
+  }
+
+  // Handles one messaging request; undefined: answered later (CALL, AWAIT_SERVICE) or never (RESULT, CANCEL).
+  dispatch(session: Session, id: number, op: unknown, args: unknown[]): Buffer | undefined {
+    switch (op) {
+      case Op.PROVIDE:
+        return this.#provide(session, id, args)
+      case Op.WITHDRAW: {
+        const provider = this.#parties.get(session)?.providers.get(args[0] as number)
+        if (provider !== undefined) this.#withdraw(provider)
+        return okReply(id, [])
+      }
+      case Op.CALL:
+        return this.#call(session, id, args)
+      case Op.RESULT:
+        this.#result(session, args)
+        return undefined
+      case Op.CANCEL:
+        this.#cancel(session, args[0])
+        return undefined
+      case Op.SERVICES:
+        return okReply(id, [
+          [...this.#services.values()]
+            .filter((service) => service.providers.length > 0)
+            .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+            .map((service) => [service.name, service.providers.length, service.methods()]),
+        ])
+      case Op.AWAIT_SERVICE:
+        return this.#awaitService(session, id, args)
+    }
+    throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
+  }
+
+  // Once per heartbeat: drops silent providers and expires calls that waited in a queue past their timeout.
+  tick(now: number): void {
+    const late = now - this.#lastTick > this.#options.heartbeatMs * 2.5
+    this.#lastTick = now
+    // A late tick means this server's loop was busy: the silence it measured may be our own.
+    if (!late) {
+      const cutoff = now - this.#options.heartbeatMs * PROVIDER_SILENCE_BEATS
+      for (const provider of [...this.#providers.values()]) {
+        if (provider.session.lastSeen >= cutoff) continue
+        const silence = now - provider.session.lastSeen
+        this.#lose(provider, `no heartbeat from its process for ${silence} ms`)
+        this.#options.send(
+          provider.session,
+          push(Push.DROPPED, [provider.key, `dropped after ${silence} ms without a heartbeat`]),
+        )
+      }
+    }
+    for (const service of this.#services.values()) {
+      if (service.queue.length === 0 || service.queue[0]!.deadline > now) continue
+      const expired = service.queue.filter((call) => call.deadline <= now)
+      service.queue = service.queue.filter((call) => call.deadline > now)
+      for (const call of expired) {
+        this.#answer(
+          call,
+          ErrorCode.TIMEOUT,
+          `call ${describeCall(call)} timed out waiting for a free provider`,
+        )
+      }
+      this.#tidy(service)
+    }
+  }
+
+  // The session ended (BYE, expiry, or it stopped reading): its providers are lost, its calls and waits dropped.
+  dropSession(session: Session, reason: string): void {
+    this.#waits.dropSession(session)
+    const party = this.#parties.get(session)
+    if (party === undefined) return
+    this.#parties.delete(session)
+    for (const provider of [...party.providers.values()]) this.#lose(provider, reason)
+    for (const call of party.calls.values()) {
+      call.caller = undefined
+      if (call.provider === undefined && call.service.unqueue(call)) this.#tidy(call.service)
+    }
+  }
+
+  #party(session: Session): Party {
+    let party = this.#parties.get(session)
+    if (party === undefined) {
+      party = { providers: new Map(), calls: new Map() }
+      this.#parties.set(session, party)
+    }
+    return party
+  }
+
+  #provide(session: Session, id: number, args: unknown[]): Buffer {
+    const [name, methods, concurrency, key] = args
+    if (
+      args.length !== 4 ||
+      !isName(name) ||
+      !Array.isArray(methods) ||
+      !methods.every(isName) ||
+      typeof key !== 'number'
+    )
+      throw new ZStateError(ErrorCode.PROTOCOL, 'provide takes [service, methods, concurrency, key]')
+    if (typeof concurrency !== 'number' || !Number.isSafeInteger(concurrency) || concurrency < 1)
+      throw invalidArgument(`provide: concurrency must be an integer ≥ 1, got ${String(concurrency)}`)
+    const party = this.#party(session)
+    if (party.providers.has(key))
+      throw new ZStateError(ErrorCode.PROTOCOL, `provider key ${key} is already in use by this session`)
+    let service = this.#services.get(name)
+    if (service === undefined) {
+      service = new Service(name)
+      this.#services.set(name, service)
+    }
+    const provider: Provider = {
+      id: this.#nextId++,
+      key,
+      session,
+      service,
+      methods: new Set(methods),
+      concurrency: Math.min(concurrency, MAX_CONCURRENCY),
+      inFlight: new Map(),
+      withdrawn: false,
+    }
+    this.#providers.set(provider.id, provider)
+    party.providers.set(key, provider)
+    service.add(provider)
+    this.#feed(provider)
+    this.#notifyWaits(service)
+    return okReply(id, [])
+  }
+
+  #call(session: Session, id: number, args: unknown[]): Buffer | undefined {
+    const [name, method, callArgs, timeout] = args
+    if (
+      args.length !== 4 ||
+      !isName(name) ||
+      !isName(method) ||
+      !Array.isArray(callArgs) ||
+      typeof timeout !== 'number' ||
+      !(timeout >= 0)
+    )
+      throw new ZStateError(ErrorCode.PROTOCOL, 'call takes [service, method, args, timeoutMs]')
+    const service = this.#services.get(name)
+    if (service === undefined || service.providers.length === 0)
+      throw new ZStateError(ErrorCode.NO_PROVIDER, `no provider for service '${name}'`)
+    if (!service.offers(method)) {
+      throw invalidArgument(
+        `service '${name}' has no method '${method}' (it offers: ${service.methods().join(', ')})`,
+      )
+    }
+    const party = this.#party(session)
+    const call: Call = {
+      id: this.#nextId++,
+      caller: session,
+      requestId: id,
+      service,
+      method,
+      args: callArgs,
+      deadline: Date.now() + timeout,
+      provider: undefined,
+    }
+    const provider = service.pick(method)
+    if (provider !== undefined) this.#assign(call, provider)
+    else if (service.queue.length >= this.#options.maxQueuedCalls) {
+      throw new ZStateError(
+        ErrorCode.OVERFLOW,
+        `service '${name}' already has ${service.queue.length} calls waiting for a free provider ` +
+          `(maxQueuedCalls): call refused`,
+      )
+    } else service.queue.push(call)
+    party.calls.set(id, call)
+    return undefined
+  }
+
+  #assign(call: Call, provider: Provider): void {
+    call.provider = provider
+    provider.inFlight.set(call.id, call)
+    this.#calls.set(call.id, call)
+    this.#options.send(provider.session, push(Push.CALL, [call.id, provider.key, call.method, call.args]))
+  }
+
+  // Gives a provider queued calls until it is at its concurrency.
+  #feed(provider: Provider): void {
+    const { service } = provider
+    while (!provider.withdrawn && provider.inFlight.size < provider.concurrency && service.queue.length > 0) {
+      const call = service.takeFor(provider)
+      if (call === undefined) return
+      this.#assign(call, provider)
+    }
+  }
+
+  #result(session: Session, args: unknown[]): void {
+    const call = this.#calls.get(args[0] as number)
+    const provider = call?.provider
+    if (call === undefined || provider?.session !== session) return
+    const status = args[1]
+    const valid =
+      status === Status.OK
+        ? args.length <= 3
+        : status === Status.ERROR && typeof args[2] === 'string' && typeof args[3] === 'string'
+    this.#settle(call)
+    if (call.caller !== undefined) {
+      const reply = valid
+        ? forwarded(call.requestId, args.slice(1))
+        : errorReplyOf(call.requestId, ErrorCode.PROTOCOL, 'the provider sent a malformed result')
+      this.#options.send(call.caller, reply)
+    }
+    if (provider.withdrawn) this.#retire(provider)
+    else this.#feed(provider)
+  }
+
+  #cancel(session: Session, requestId: unknown): void {
+    if (typeof requestId !== 'number') return
+    this.#waits.cancel(session, requestId)
+    const party = this.#parties.get(session)
+    const call = party?.calls.get(requestId)
+    if (call === undefined) return
+    party!.calls.delete(requestId)
+    call.caller = undefined
+    if (call.provider === undefined && call.service.unqueue(call)) this.#tidy(call.service)
+  }
+
+  #awaitService(session: Session, id: number, args: unknown[]): Buffer | undefined {
+    const [name, providers] = args
+    if (
+      args.length !== 2 ||
+      !isName(name) ||
+      typeof providers !== 'number' ||
+      !Number.isSafeInteger(providers)
+    )
+      throw new ZStateError(ErrorCode.PROTOCOL, 'await service takes [service, providers]')
+    const have = this.#services.get(name)?.providers.length ?? 0
+    if (have >= providers) return okReply(id, [have])
+    this.#waits.add(session, id, name, providers)
+    return undefined
+  }
+
+  #notifyWaits(service: Service): void {
+    const have = service.providers.length
+    for (const { session, requestId } of this.#waits.satisfied(service.name, have))
+      this.#options.send(session, okReply(requestId, [have]))
+  }
+
+  #withdraw(provider: Provider): void {
+    if (provider.withdrawn) return
+    provider.withdrawn = true
+    provider.service.remove(provider)
+    this.#orphanQueue(provider.service)
+    if (provider.inFlight.size === 0) this.#retire(provider)
+  }
+
+  // A provider died or went silent: its calls in flight fail, their outcome unknown (never retried).
+  #lose(provider: Provider, reason: string): void {
+    provider.withdrawn = true
+    provider.service.remove(provider)
+    for (const call of [...provider.inFlight.values()]) {
+      this.#settle(call)
+      this.#answer(
+        call,
+        ErrorCode.PROVIDER_LOST,
+        `the provider of ${describeCall(call)} (pid ${provider.session.pid}) was lost: ${reason}; ` +
+          'the outcome of the call is unknown',
+      )
+    }
+    this.#orphanQueue(provider.service)
+    this.#retire(provider)
+  }
+
+  // Queued calls that no remaining provider can take fail now rather than wait for their timeout.
+  #orphanQueue(service: Service): void {
+    const stranded = service.queue.filter((call) => !service.offers(call.method))
+    if (stranded.length === 0) return this.#tidy(service)
+    service.queue = service.queue.filter((call) => service.offers(call.method))
+    for (const call of stranded) {
+      this.#answer(
+        call,
+        ErrorCode.NO_PROVIDER,
+        `no provider left for ${describeCall(call)}: the last one went away before the call was dispatched`,
+      )
+    }
+    this.#tidy(service)
+  }
+
+  // Removes a call from the books once its provider answered or was lost.
+  #settle(call: Call): void {
+    this.#calls.delete(call.id)
+    call.provider?.inFlight.delete(call.id)
+    if (call.caller !== undefined) this.#parties.get(call.caller)?.calls.delete(call.requestId)
+  }
+
+  // Answers a call's caller with an error (and forgets the call).
+  #answer(call: Call, code: ErrorCode, message: string): void {
+    const caller = call.caller
+    if (caller === undefined) return
+    call.caller = undefined
+    this.#parties.get(caller)?.calls.delete(call.requestId)
+    this.#options.send(caller, errorReplyOf(call.requestId, code, message))
+  }
+
+  #retire(provider: Provider): void {
+    if (provider.inFlight.size > 0) return
+    this.#providers.delete(provider.id)
+    const party = this.#parties.get(provider.session)
+    if (party?.providers.get(provider.key) === provider) party.providers.delete(provider.key)
+    this.#tidy(provider.service)
+  }
+
+  #tidy(service: Service): void {
+    if (service.idle && this.#services.get(service.name) === service) this.#services.delete(service.name)
+  }
+}
+
+function describeCall(call: Call): string {
+  return `${call.service.name}.${call.method}`
+}
+
+// The provider's RESULT becomes the caller's reply: the same status and payload under the caller's request id.
+function forwarded(requestId: number, statusAndPayload: unknown[]): Buffer {
+  return encode([requestId, ...statusAndPayload])
+}

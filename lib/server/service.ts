@@ -1,0 +1,95 @@
+// One named service at the broker: its providers in round-robin order and the calls waiting for one.
+import type { Session } from './sessions.ts'
+
+export interface Provider {
+  readonly id: number
+  // The client's number for it (PROVIDE), unique within its session: pushes and WITHDRAW name it.
+  readonly key: number
+  readonly session: Session
+  readonly service: Service
+  readonly methods: ReadonlySet<string>
+  readonly concurrency: number
+  // Calls pushed to this provider and not answered yet, by call id.
+  readonly inFlight: Map<number, Call>
+  // Withdrawn: gets no new calls, but its calls in flight still report their results.
+  withdrawn: boolean
+}
+
+export interface Call {
+  readonly id: number
+  // undefined once the caller cancelled or went away: the result is then dropped.
+  caller: Session | undefined
+  readonly requestId: number
+  readonly service: Service
+  readonly method: string
+  readonly args: unknown
+  readonly deadline: number
+  provider: Provider | undefined
+}
+
+export class Service {
+  readonly name: string
+  readonly providers: Provider[] = []
+  // Calls beyond every provider's concurrency, oldest first.
+  queue: Call[] = []
+  #next = 0
+
+  constructor(name: string) {
+    this.name = name
+  }
+
+  get idle(): boolean {
+    return this.providers.length === 0 && this.queue.length === 0
+  }
+
+  offers(method: string): boolean {
+    return this.providers.some((provider) => provider.methods.has(method))
+  }
+
+  // The union of every provider's methods, sorted.
+  methods(): string[] {
+    const all = new Set<string>()
+    for (const provider of this.providers) for (const method of provider.methods) all.add(method)
+    return [...all].sort()
+  }
+
+  add(provider: Provider): void {
+    this.providers.push(provider)
+  }
+
+  remove(provider: Provider): void {
+    const at = this.providers.indexOf(provider)
+    if (at === -1) return
+    this.providers.splice(at, 1)
+    if (at < this.#next) this.#next--
+    if (this.#next >= this.providers.length) this.#next = 0
+  }
+
+  // Round robin over the providers that offer `method` and have a free slot.
+  pick(method: string): Provider | undefined {
+    const n = this.providers.length
+    for (let k = 0; k < n; k++) {
+      const at = (this.#next + k) % n
+      const provider = this.providers[at]!
+      if (provider.inFlight.size < provider.concurrency && provider.methods.has(method)) {
+        this.#next = (at + 1) % n
+        return provider
+      }
+    }
+    return undefined
+  }
+
+  // The oldest queued call `provider` can take, removed from the queue.
+  takeFor(provider: Provider): Call | undefined {
+    const at = this.queue.findIndex((call) => provider.methods.has(call.method))
+    if (at === -1) return undefined
+    return this.queue.splice(at, 1)[0]
+  }
+
+  unqueue(call: Call): boolean {
+    const at = this.queue.indexOf(call)
+    if (at === -1) return false
+    this.queue.splice(at, 1)
+    return true
+  }
+}

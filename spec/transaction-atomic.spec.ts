@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict'
+import { test, type TestContext } from 'node:test'
+import { ConflictError, connect, isZStateError, type Client } from '../lib/index.ts'
+import { clientProcess, serverFor, stress, transports, type Transport } from './support.ts'
+
+const k = stress ? 2_000 : 100
+const repetitions = stress ? 5 : 2
+const actions = new URL('./fixtures/actions.mjs', import.meta.url).href
+
+async function workers(t: TestContext, address: string, n: number) {
+  return Promise.all(Array.from({ length: n }, (_, i) => clientProcess(t, address, `worker-${i}`)))
+}
+
+// Clients typed loosely: these tests write many shapes of state.
+async function inProcess(t: TestContext, transport: Transport = 'ipc'): Promise<[Client<any>, Client<any>]> {
+  const server = await serverFor(t, transport, { actions })
+  const a = await connect(server.address)
+  const b = await connect(server.address)
+  t.after(() => Promise.all([a.close(), b.close()]))
+  return [a, b]
+}
+
+for (const transport of transports) {
+  for (const how of ['atomic', 'run', 'increment'] as const) {
+    test(`atomic: 4 processes × ${k} increments with ${how} count exactly 4 × ${k}, every time (${transport})`, async (t) => {
+      const server = await serverFor(t, transport, { actions })
+      const procs = await workers(t, server.address, 4)
+      const observer = await connect(server.address)
+      t.after(() => observer.close())
+      for (let rep = 0; rep < repetitions; rep++) {
+        const key = `count-${rep}`
+        await Promise.all(procs.map((p) => p.call('incrementMany', how, key, k)))
+        await observer.state.sync()
+        assert.equal(observer.state.get(key), 4 * k)
+      }
+    })
+  }
+}
+
+test('atomic: disjoint keys never conflict', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const procs = await workers(t, server.address, 4)
+  const conflicts = await Promise.all(
+    procs.map((p, i) => p.call<number>('incrementMany', 'atomic', `own-${i}`, k)),
+  )
+  assert.deepEqual(conflicts, [0, 0, 0, 0])
+  const observer = await connect(server.address)
+  t.after(() => observer.close())
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => observer.state.get(`own-${i}`)),
+    [k, k, k, k],
+  )
+})
+
+test('atomic: the bank total holds and no balance goes negative in any revision', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const setup = await connect(server.address)
+  t.after(() => setup.close())
+  const accounts = 10
+  await setup.state.update(Object.fromEntries(Array.from({ length: accounts }, (_, i) => [`acct:${i}`, 100])))
+  const auditor = await clientProcess(t, server.address, 'auditor')
+  const checking = auditor.call<number>('checkBank', accounts, 100 * accounts, 'done')
+  const procs = await workers(t, server.address, 4)
+  const conflicts = await Promise.all(procs.map((p) => p.call<number>('transfers', accounts, k)))
+  await setup.state.set('done', true)
+  const checked = await checking
+  assert.ok(checked >= 4 * k * 0.5, `the auditor saw ${checked} revisions`)
+  t.diagnostic(`conflicts: ${conflicts.join(', ')}`)
+})
+
+test('atomic: reading an absent key conflicts with a concurrent insert (phantom)', async (t) => {
+  const [a, b] = await inProcess(t)
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let runs = 0
+  const tx = a.state.atomic(
+    async (d: Record<string, unknown>) => {
+      runs++
+      const seen = d.slot
+      if (runs === 1) await gate
+      d.result = seen === undefined ? 'was empty' : 'was taken'
+    },
+    { retries: 0 },
+  )
+  await b.state.set('slot', 'taken')
+  release()
+  await assert.rejects(
+    tx,
+    (e: unknown) => isZStateError(e) && e instanceof ConflictError && e.keys.includes('slot'),
+  )
+  assert.equal(a.state.get('result'), undefined, 'nothing was written')
+})
+
+test('atomic: enumerating keys conflicts with any concurrent insert; retried, it sees it', async (t) => {
+  const [a, b] = await inProcess(t)
+  await a.state.set('x', 1)
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let runs = 0
+  const tx = a.state.atomic(async (d: Record<string, unknown>) => {
+    runs++
+    const count = Object.keys(d).length
+    if (runs === 1) await gate
+    d.count = count
+  })
+  await b.state.set('unrelated', 2)
+  release()
+  await tx
+  assert.equal(runs, 2)
+  assert.equal(a.state.get('count'), 2)
+  assert.equal(a.metrics().conflicts, 1)
+})
+
+test('atomic: a read-only transaction never sees an invariant between two keys broken', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const a = await connect(server.address)
+  const b = await connect<{ x: number; y: number }>(server.address)
+  t.after(() => Promise.all([a.close(), b.close()]))
+  await a.state.update({ x: 50, y: 50 })
+  await b.state.sync()
+  let moving = true
+  const mover = (async () => {
+    for (let i = 0; moving; i++) await a.state.update({ x: 50 - (i % 50), y: 50 + (i % 50) })
+  })()
+  for (let i = 0; i < (stress ? 2_000 : 200); i++) {
+    // Awaiting between the two reads lets newer commits arrive; fn still sees one revision.
+    const sum = await b.state.atomic(async (d) => {
+      const x = d.x!
+      await new Promise((resolve) => setImmediate(resolve))
+      return x + d.y!
+    })
+    assert.equal(sum, 100)
+  }
+  moving = false
+  await mover
+})
+
+test('atomic: retries: 0 under contention is ERR_CONFLICT and writes nothing', async (t) => {
+  const [a, b] = await inProcess(t)
+  await a.state.set('n', 0)
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  const tx = a.state.atomic(
+    async (d: Record<string, number>) => {
+      d.n = d.n! + 100
+      d.other = 1
+      await gate
+    },
+    { retries: 0 },
+  )
+  await b.state.increment('n')
+  release()
+  await assert.rejects(tx, (e: unknown) => isZStateError(e) && e.code === 'ERR_CONFLICT')
+  await a.state.sync()
+  assert.equal(a.state.get('n'), 1)
+  assert.equal(a.state.has('other'), false)
+})
+
+test('atomic: linearizable read-only transactions validate their reads; plain ones send nothing', async (t) => {
+  const [a, b] = await inProcess(t)
+  await a.state.set('v', 1)
+  const sent = a.metrics().messagesOut
+  assert.equal(await a.state.atomic((d: Record<string, number>) => d.v), 1)
+  assert.equal(a.metrics().messagesOut, sent, 'a read-only transaction sends nothing')
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let runs = 0
+  const read = a.state.atomic(
+    async (d: Record<string, number>) => {
+      runs++
+      const v = d.v
+      if (runs === 1) await gate
+      return v
+    },
+    { linearizable: true },
+  )
+  await b.state.set('v', 2)
+  release()
+  assert.equal(await read, 2)
+  assert.equal(runs, 2)
+})
+
+test('atomic: fn errors pass through unchanged, nothing is sent, and the draft dies with the call', async (t) => {
+  const [a] = await inProcess(t)
+  const sent = a.metrics().messagesOut
+  const mine = new Error('mine')
+  let kept: Record<string, unknown> | undefined
+  await assert.rejects(
+    a.state.atomic((d: Record<string, unknown>) => {
+      d.x = 1
+      kept = d
+      throw mine
+    }),
+    (e) => e === mine,
+  )
+  assert.equal(a.metrics().messagesOut, sent)
+  assert.throws(
+    () => kept!.x,
+    (e: unknown) => isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT',
+  )
+  await assert.rejects(
+    a.state.atomic((d: Record<string, unknown>) => void (d.x = () => 1)),
+    (e: unknown) => isZStateError(e) && e.code === 'ERR_UNENCODABLE',
+  )
+  assert.equal(await a.state.sync(), 0)
+})
+
+test('atomic: changing one field of a 1 MB value sends and publishes well under 1 KB', async (t) => {
+  const [a, b] = await inProcess(t)
+  await a.state.set('doc', { title: 'draft', body: 'x'.repeat(1 << 20), tags: ['a'] })
+  await b.state.sync()
+  const [outBefore, inBefore] = [a.metrics().bytesOut, b.metrics().bytesIn]
+  await a.state.atomic((d: Record<string, { title: string; tags: string[] }>) => {
+    d.doc!.title = 'final'
+    d.doc!.tags.push('b')
+  })
+  await b.state.whenEqual('doc', { title: 'final', body: 'x'.repeat(1 << 20), tags: ['a', 'b'] })
+  assert.ok(a.metrics().bytesOut - outBefore < 1024, `sent ${a.metrics().bytesOut - outBefore} bytes`)
+  assert.ok(b.metrics().bytesIn - inBefore < 1024, `received ${b.metrics().bytesIn - inBefore} bytes`)
+  assert.ok(Object.isFrozen((b.state.get('doc') as { tags: string[] }).tags))
+})
+
+test('atomic: one-key transactions cost about the same at 10 and 100,000 keys', async (t) => {
+  const [a] = await inProcess(t)
+  const time = async (): Promise<number> => {
+    const started = performance.now()
+    for (let i = 0; i < 200; i++)
+      await a.state.atomic((d: Record<string, { n: number }>) => void (d.hot = { n: i }))
+    return performance.now() - started
+  }
+  await a.state.update(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i])))
+  const small = await time()
+  for (let i = 0; i < 10; i++)
+    await a.state.update(Object.fromEntries(Array.from({ length: 10_000 }, (_, j) => [`b${i}-${j}`, j])))
+  const large = await time()
+  // Generous: an O(store) transaction would be ~100× slower here.
+  assert.ok(large < small * 10, `10 keys: ${small.toFixed(0)} ms, 100k keys: ${large.toFixed(0)} ms`)
+})
