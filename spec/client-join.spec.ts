@@ -84,3 +84,13 @@ test('resync: when history no longer covers a gap, the replica is rebuilt and ob
   }
   assert.deepEqual(seen, { value: 2000, resyncs: 1, sawReset: true, iteratorError: 'ERR_COMPACTED' })
 })
+
+test('join: tcp on the IPv6 loopback works like 127.0.0.1', async (t) => {
+  const { startServer } = await import('../lib/index.ts')
+  const server = await startServer({ address: 'tcp://[::1]:*' })
+  t.after(() => server.close())
+  assert.match(server.address, /^tcp:\/\/\[::1\]:\d+$/)
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  assert.equal(await client.state.set('v6', true), 1)
+})

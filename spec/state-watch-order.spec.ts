@@ -33,14 +33,18 @@ for (const transport of transports) {
 
 for (const inFlight of [false, true]) {
   test(`watch: gap repair hides what PUB dropped at a tiny high-water mark (${inFlight ? 'in flight' : 'awaited'})`, async (t) => {
-    const server = await serverFor(t, 'ipc', { publishHighWaterMark: 1 })
+    // History must cover what the blocked watcher misses, or it resyncs (tested elsewhere).
+    const server = await serverFor(t, 'ipc', {
+      publishHighWaterMark: 1,
+      history: { revisions: 2 * n + 10, bytes: 1 << 30 },
+    })
     const release = join(tempDir(t), 'release')
     const writer = await clientProcess(t, server.address, 'writer')
     const watcher = await clientProcess(t, server.address, 'watcher')
     await watcher.call('startCollect', 'x', n)
-    // The watcher stops reading while ~n × 4 KiB are published: far more than PUB + SUB + kernel buffers hold.
+    // The watcher stops reading while n padded writes are published: far more than PUB, SUB and kernel buffers hold.
     await watcher.call('blockUntilExists', release)
-    await writer.call('writeSequence', 'x', n, inFlight, 4096)
+    await writer.call('writeSequence', 'x', n, inFlight, stress ? 512 : 4096)
     writeFileSync(release, '')
     const { collected, metrics } = (await watcher.event(2)) as {
       collected: number[]

@@ -3,6 +3,7 @@
 import { Subscriber } from 'zeromq'
 import { deferred } from '../deferred.ts'
 import { decode } from '../protocol/codec.ts'
+import { isIpv6Endpoint } from '../protocol/address.ts'
 import { peekCommitRange } from '../protocol/frames.ts'
 import { Channel as PubChannel, type WireCommit } from '../protocol/ops.ts'
 import { readCommits } from './commits.ts'
@@ -16,7 +17,7 @@ export interface FeedHandlers {
 }
 
 export class Feed {
-  readonly #sub = new Subscriber({ linger: 0 })
+  readonly #sub: Subscriber
   readonly #metrics: Metrics
   readonly #echoTopic: string
   #handlers: FeedHandlers | undefined
@@ -27,6 +28,7 @@ export class Feed {
   constructor(endpoint: string, token: string, metrics: Metrics) {
     this.#metrics = metrics
     this.#echoTopic = PubChannel.ECHO + token
+    this.#sub = new Subscriber({ linger: 0, ipv6: isIpv6Endpoint(endpoint) })
     this.#sub.subscribe(PubChannel.STATE, PubChannel.HEARTBEAT, this.#echoTopic)
     this.#sub.connect(endpoint)
     void this.#loop()

@@ -27,6 +27,9 @@ interface RevisionWaiter {
   reject: (error: unknown) => void
 }
 
+// Commits applied in one go before yielding to the event loop.
+const CHUNK_COMMITS = 1024
+
 // How long a revision known to exist may be missing, with no progress, before it counts as a gap.
 const GAP_GRACE_MS = 30
 
@@ -41,6 +44,7 @@ export class Synchronizer {
   #repairing: Promise<void> | undefined
   #graceTimer: NodeJS.Timeout | undefined
   #graceMark = -1
+  #yielding = false
   // Told when the replica was rebuilt while connected (history no longer covered a gap).
   onResync: () => void = () => {}
 
@@ -65,7 +69,7 @@ export class Synchronizer {
     }
     for (const [revision, changes] of commits) this.#stash(revision, changes)
     this.#advance()
-    if (this.#ahead.size > 0) void this.#repair()
+    if (this.#ahead.size > 0 && !this.#ahead.has(this.replica.revision + 1)) void this.#repair()
   }
 
   // A commit of our own, from its reply. Resolves once the replica shows it.
@@ -152,16 +156,25 @@ export class Synchronizer {
   }
 
   #advance(): void {
-    if (this.#source === undefined) return
+    if (this.#source === undefined || this.#yielding) return
     const replica = this.replica
-    for (;;) {
+    for (let applied = 0; ; applied++) {
       const next = replica.revision + 1
       const changes = this.#ahead.get(next)
       if (changes === undefined) break
+      if (applied === CHUNK_COMMITS) {
+        // A long run of commits is applied in slices, so that watchers can consume between them.
+        this.#yielding = true
+        setImmediate(() => {
+          this.#yielding = false
+          this.#advance()
+        })
+        break
+      }
       this.#ahead.delete(next)
       const describe = this.observers.active
-      const applied = replica.apply(next, changes, describe)
-      if (describe) this.observers.revision(next, applied)
+      const changed = replica.apply(next, changes, describe)
+      if (describe) this.observers.revision(next, changed)
     }
     let done = 0
     while (done < this.#waiting.length && this.#waiting[done]!.revision <= replica.revision)

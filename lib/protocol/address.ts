@@ -18,3 +18,9 @@ export function checkConnectAddress(address: string): void {
     parseTcp(address)?.[2]?.match(/^\d+$/) != null
   if (!ok) throw invalidArgument(`address must be ipc://PATH or tcp://HOST:PORT, got ${address}`)
 }
+
+// zeromq sockets need the ipv6 option for an IPv6 literal; left on for IPv4 it would report
+// IPv4-mapped addresses (tcp://[::ffff:127.0.0.1]:…), so it is set only when needed.
+export function isIpv6Endpoint(endpoint: string): boolean {
+  return endpoint.startsWith('tcp://[')
+}

@@ -35,10 +35,11 @@ export function encodeWithItems(
   items: readonly Buffer[],
   itemBytes: number,
 ): Buffer {
-  const parts: Buffer[] = [arrayHeader(head.length + 1)]
-  for (const value of head) parts.push(encode(value))
-  parts.push(arrayHeader(items.length), ...items)
+  const prefix: Buffer[] = [arrayHeader(head.length + 1)]
+  for (const value of head) prefix.push(encode(value))
+  prefix.push(arrayHeader(items.length))
   let total = itemBytes
-  for (let i = 0; i < head.length + 2; i++) total += parts[i]!.length
-  return Buffer.concat(parts, total)
+  for (const part of prefix) total += part.length
+  // concat, not spread: items can be far more than a call's argument limit.
+  return Buffer.concat(prefix.concat(items), total)
 }

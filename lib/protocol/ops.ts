@@ -7,7 +7,7 @@ export const PROTOCOL_VERSION = 1
 export const Op = {
   HELLO: 1, //     [protocol, token, pid, name]       → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint]
   ECHO: 2, //      [token]                             → []   and publishes frame 'h'+token on PUB
-  SNAPSHOT: 3, //  [cursor | null]                     → [epoch, revision, [[key, value], ...], nextCursor | null]
+  SNAPSHOT: 3, //  [cursor | null]                     → [epoch, revision, nextCursor | null, [[key, value], ...]]
   HISTORY: 4, //   [fromRevision, toRevision]          → [epoch, [[revision, changes], ...]]  (a page; may stop early)
   SYNC: 5, //      []                                  → [epoch, revision]
   SET: 6, //       [key, value]                        → [revision]

@@ -6,6 +6,7 @@ import { isRequestId, peekFirstRequestId } from '../protocol/frames.ts'
 import { Channel, NO_REPLY, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
 import { SendQueue } from '../send-queue.ts'
 import { VERSION } from '../version.ts'
+import { isIpv6Endpoint } from '../protocol/address.ts'
 import { planEndpoints, type Endpoints } from './endpoint.ts'
 import { History } from './history.ts'
 import { loadActions, runAction, type Actions } from './actions.ts'
@@ -32,12 +33,17 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   const endpoints = planEndpoints(resolved.address, resolved.insecure)
   const router = new Router({
     mandatory: true,
+    ipv6: isIpv6Endpoint(endpoints.router),
     sendTimeout: 0,
     linger: 0,
     // A backstop only: libzmq drops larger messages silently, so our own check answers first.
     maxMessageSize: Math.max(resolved.maxMessageBytes * 4, resolved.maxMessageBytes + (1 << 20)),
   })
-  const pub = new Publisher({ sendHighWaterMark: resolved.publishHighWaterMark, linger: 0 })
+  const pub = new Publisher({
+    sendHighWaterMark: resolved.publishHighWaterMark,
+    linger: 0,
+    ipv6: isIpv6Endpoint(endpoints.pub),
+  })
   let topics: Topics
   try {
     await router.bind(endpoints.router)
@@ -76,6 +82,7 @@ class StateServer implements Server {
   #turnCommits: Buffer[] = []
   #turnCommitBytes = 0
   #flushScheduled = false
+  #turnMessages = 0
   #publishedSinceBeat = false
   #nextCursor = 1
   #heartbeat: NodeJS.Timeout
@@ -139,6 +146,17 @@ class StateServer implements Server {
         continue
       }
       this.#handleMessage(message)
+      // The turn ends when nothing more is waiting: flush now rather than after another trip around
+      // the event loop. Under a flood it ends every MAX_TURN_MESSAGES, and yields so timers
+      // (heartbeats) and other sockets get their turn.
+      if (!this.#router.readable) {
+        this.#flush()
+        this.#turnMessages = 0
+      } else if (++this.#turnMessages >= MAX_TURN_MESSAGES) {
+        this.#flush()
+        this.#turnMessages = 0
+        await new Promise<void>((resolve) => setImmediate(resolve))
+      }
     }
   }
 
@@ -350,8 +368,8 @@ class StateServer implements Server {
 
   // End of a turn: publish this turn's commits in one message, then each peer's replies in one message.
   #flush(): void {
+    if (!this.#flushScheduled || this.#closing !== undefined) return
     this.#flushScheduled = false
-    if (this.#closing !== undefined) return
     if (this.#turnCommits.length > 0) {
       this.#publishing.push([
         Channel.STATE,
@@ -365,7 +383,10 @@ class StateServer implements Server {
       const { replies } = session
       session.replies = []
       const header = arrayHeader(replies.length)
-      this.#replies.send(session, Buffer.concat([header, ...replies], header.length + session.repliesBytes))
+      this.#replies.send(
+        session,
+        Buffer.concat([header].concat(replies), header.length + session.repliesBytes),
+      )
       session.repliesBytes = 0
     }
     this.#pendingSessions.clear()
@@ -410,6 +431,9 @@ class StateServer implements Server {
     return this.close()
   }
 }
+
+// A turn (group commit) ends after this many messages even if more are waiting.
+const MAX_TURN_MESSAGES = 256
 
 // A session silent for this many heartbeat periods is forgotten (clients ping every period).
 const SESSION_EXPIRY_BEATS = 10

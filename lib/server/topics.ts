@@ -3,6 +3,7 @@
 import { Publisher } from 'zeromq'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
+import { isIpv6Endpoint } from '../protocol/address.ts'
 import { isName } from '../protocol/names.ts'
 import { Op, TopicChannel } from '../protocol/ops.ts'
 import { SendQueue } from '../send-queue.ts'
@@ -15,7 +16,7 @@ export class Topics {
 
   // Binds the topic PUB; the caller turns a bind failure into its own error.
   static async bind(endpoint: string, highWaterMark: number): Promise<Topics> {
-    const pub = new Publisher({ sendHighWaterMark: highWaterMark, linger: 0 })
+    const pub = new Publisher({ sendHighWaterMark: highWaterMark, linger: 0, ipv6: isIpv6Endpoint(endpoint) })
     try {
       await pub.bind(endpoint)
     } catch (error) {
