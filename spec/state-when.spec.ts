@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
 import { test, type TestContext } from 'node:test'
 import { connect, isZStateError, type Client } from '../lib/index.ts'
 import { serverFor } from './support.ts'
@@ -10,8 +11,6 @@ async function pair(t: TestContext, options = {}): Promise<[Client, Client]> {
   t.after(() => Promise.all([a.close(), b.close()]))
   return [a, b]
 }
-
-const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
 
 test('when: resolves at once when the predicate already holds, with the value', async (t) => {
   const [a] = await pair(t)
@@ -66,19 +65,39 @@ test('when: whenChange resolves with the change of the first later revision writ
 
 test('when: timeout rejects with ERR_TIMEOUT, a signal with its reason, and nothing is left behind', async (t) => {
   const [, b] = await pair(t)
-  const before = timers()
+  // Every timer armed with a waiter's timeout must be cleared once the waiter settles.
+  const armed: NodeJS.Timeout[] = []
+  const original = globalThis.setTimeout
+  t.mock.method(globalThis, 'setTimeout', (fn: () => void, ms?: number) => {
+    const timer = original(fn, ms)
+    if (ms === 60_000) armed.push(timer)
+    return timer
+  })
   await assert.rejects(
     b.state.when('never', (v) => v === 1, { timeout: 1 }),
     (e: unknown) => isZStateError(e) && e.code === 'ERR_TIMEOUT',
   )
   const controller = new AbortController()
   const reason = new Error('my reason')
-  const pending = b.state.whenTruthy('never', { signal: controller.signal })
+  const pending = b.state.whenTruthy('never', { signal: controller.signal, timeout: 60_000 })
   controller.abort(reason)
   await assert.rejects(pending, (e) => e === reason)
   const aborted = AbortSignal.abort('already')
   await assert.rejects(b.state.whenTruthy('never', { signal: aborted }), (e) => e === 'already')
-  assert.equal(timers(), before, 'no timers left')
+  const kept = new AbortController()
+  await b.state.set('now', 1)
+  await b.state.whenEqual('now', 1, { signal: kept.signal, timeout: 60_000 })
+  const later = b.state.whenEqual('now', 2, { signal: kept.signal, timeout: 60_000 })
+  await b.state.set('now', 2)
+  await later
+  t.mock.restoreAll()
+  assert.equal(armed.length, 2, 'both waiting calls armed a timer')
+  assert.ok(
+    armed.every((timer) => (timer as unknown as { _destroyed: boolean })._destroyed),
+    'every timer was cleared',
+  )
+  assert.equal(getEventListeners(kept.signal, 'abort').length, 0, 'no abort listeners left')
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0)
   const boom = new Error('predicate threw')
   await assert.rejects(
     b.state.when('x', () => {
