@@ -32,4 +32,14 @@ export default tseslint.config(
     },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // docs/examples and the benchmarks' plain-JavaScript children run as users run them: linted
+    // without type information.
+    files: ['docs/examples/**/*.mjs', 'benchmarks/sides/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { console: 'readonly', process: 'readonly', URL: 'readonly' },
+    },
+  },
 )

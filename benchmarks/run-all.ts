@@ -11,7 +11,19 @@ import type { ScenarioResult } from './support/report.ts'
 // state), collects their results and regenerates docs/benchmarks.md. A smoke run (BENCH_SCALE ≠ 1)
 // writes .bench-tmp/benchmarks.md instead, so it never overwrites the published numbers.
 
-const scenarios = ['set-sequential', 'set-in-flight', 'get', 'watch-latency', 'store-size', 'memory']
+const scenarios = [
+  'set-sequential',
+  'set-in-flight',
+  'get',
+  'watch-latency',
+  'store-size',
+  'memory',
+  'transactions-shared-key',
+  'transactions-disjoint-keys',
+  'messaging-call-sequential',
+  'messaging-call-in-flight',
+  'messaging-publish-latency',
+]
 
 const root = new URL('../', import.meta.url)
 const tmp = new URL('.bench-tmp/', root)

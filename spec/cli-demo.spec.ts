@@ -16,9 +16,11 @@ void test('cli: demo runs the showcase with no configuration, exits 0 and leaves
   assert.match(result.stdout, /Summary/)
   assert.equal(result.stdout.match(/✔ every replica agrees/g)?.length, 1)
   assert.doesNotMatch(result.stdout, /✘/)
+  assert.match(result.stdout, /^ {2}█+ 60\/60 chunks$/m, 'the map phase ends with a full progress bar')
+  assert.match(result.stdout, /✔ ctx\.close\(\) stopped everything: \d+ processes started, none left/)
   assert.ok(!result.stdout.includes('\u001b['), 'no colours when stdout is not a terminal')
   const workers = pids(result.stdout)
-  assert.equal(workers.length, 4, 'the server and three workers show their pids')
+  assert.equal(workers.length, 4, "the context's server and three workers show their pids")
   for (const pid of workers) assert.ok(isGone(pid), `pid ${pid} is gone`)
 })
 
@@ -33,7 +35,7 @@ void test('cli: demo interrupted by SIGINT stops its workers and exits 1 with on
   const demo = new CliProcess(['demo'])
   try {
     await demo.waitFor('stdout', (text) => pids(text).length === 4)
-    const workers = pids(demo.stdout).slice(1)
+    const workers = pids(demo.stdout)
     const exit = await demo.signal('SIGINT')
     // It may have finished just before the signal arrived; either way nothing is left running.
     if (exit.code !== 0) {

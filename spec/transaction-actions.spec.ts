@@ -57,3 +57,17 @@ test('actions: a module that does not load makes startServer fail clearly', asyn
   )
   await assert.rejects(startServer({ actions: '/nonexistent/actions.mjs' }), /cannot load actions/)
 })
+
+test('actions: an action may return its draft; a thrown non-Error keeps its value', async (t) => {
+  const server = await serverFor(t, 'ipc', { actions })
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  await client.state.set('doc', { title: 'a' })
+  assert.deepEqual(await client.state.run('touch', 'doc'), { title: 'a', touched: true })
+  assert.deepEqual(client.state.get('doc'), { title: 'a', touched: true })
+  const error = await client.state.run('throwsString').catch((e: unknown) => e)
+  assert.ok(error instanceof RemoteError)
+  assert.equal(error.remoteName, 'NonError')
+  assert.equal(error.value, 'plain string')
+  await assert.rejects(startServer({ actions: 42 as unknown as string }), code('ERR_INVALID_ARGUMENT'))
+})

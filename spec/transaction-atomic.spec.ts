@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import { ConflictError, connect, isZStateError, type Client } from '../lib/index.ts'
-import { clientProcess, serverFor, stress, transports, type Transport } from './support.ts'
+import { join } from 'node:path'
+import { clientProcess, fixture, serverFor, stress, tempDir, transports, type Transport } from './support.ts'
 
 const k = stress ? 2_000 : 100
 const repetitions = stress ? 5 : 2
@@ -235,4 +236,58 @@ test('atomic: one-key transactions cost about the same at 10 and 100,000 keys', 
   const large = await time()
   // Generous: an O(store) transaction would be ~100× slower here.
   assert.ok(large < small * 10, `10 keys: ${small.toFixed(0)} ms, 100k keys: ${large.toFixed(0)} ms`)
+})
+
+test('atomic: drafts nested in the result are finalised; enumerating does not read every value', async (t) => {
+  const [a, b] = await inProcess(t)
+  await a.state.update({ doc: { n: 1 }, other: { m: 2 } })
+  const result = await a.state.atomic((d) => {
+    d.doc.n = 2
+    return { doc: d.doc, list: [d.other] }
+  })
+  assert.deepEqual(result, { doc: { n: 2 }, list: [{ m: 2 }] })
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let runs = 0
+  const counting = a.state.atomic(async (d) => {
+    runs++
+    const count = Object.keys(d).length
+    if (runs === 1) await gate
+    d.count = count
+  })
+  await b.state.set('other', { m: 3 }) // a value change, not a key-space change
+  release()
+  await counting
+  assert.equal(runs, 1, 'no conflict: only the key space was read')
+})
+
+test('atomic: a transaction from before a server restart never commits on the new server', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const first = fixture(t, 'server', [JSON.stringify({ address, heartbeatMs: 50 })])
+  await first.event(1)
+  const a = await connect<any>(address)
+  t.after(() => a.close())
+  await a.state.set('count', 5)
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let runs = 0
+  const tx = a.state.atomic(async (d) => {
+    runs++
+    const count = d.count ?? 0
+    if (runs === 1) await gate
+    d.count = count + 1
+  })
+  const events = a.status()[Symbol.asyncIterator]()
+  first.child.kill('SIGKILL')
+  assert.equal((await events.next()).value?.type, 'disconnected')
+  const second = fixture(t, 'server', [JSON.stringify({ address, heartbeatMs: 50 })])
+  await second.event(1)
+  assert.equal((await events.next()).value?.type, 'reset')
+  const b = await connect<any>(address)
+  t.after(() => b.close())
+  await b.state.set('count', 100)
+  release()
+  await tx
+  await a.state.sync()
+  assert.equal(a.state.get('count'), 101, 'the retry read the new server’s value')
 })

@@ -7,8 +7,8 @@ let server: Server | undefined
 
 serveSide(
   {
-    async start(address: string) {
-      server = await startServer({ address })
+    async start(address: string, actions?: string) {
+      server = await startServer({ address, ...(actions === undefined ? {} : { actions }) })
       return server.address
     },
     memory: () => memoryNow(),

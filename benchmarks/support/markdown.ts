@@ -6,6 +6,25 @@ import type { ScenarioResult } from './report.ts'
 
 const escape = (text: string): string => text.replaceAll('|', '\\|')
 
+const tableHeader = [
+  '| Scenario | Measure | zstate | Baseline | Ratio | Goal |',
+  '| --- | --- | --- | --- | --- | --- |',
+]
+
+function tableRows(result: ScenarioResult): string[] {
+  return result.comparisons.map((c, k) => {
+    const cells = [
+      k === 0 ? result.title : '',
+      c.label,
+      formatSpread(c.zstate, c.unit),
+      `${formatSpread(c.baseline, c.unit)}<br>${c.baselineName}`,
+      formatRatio(c.ratio),
+      formatGoal(c),
+    ]
+    return `| ${cells.map(escape).join(' | ')} |`
+  })
+}
+
 export function renderMarkdown(results: readonly ScenarioResult[], failed: readonly string[]): string {
   const first = results[0]
   const lines = [
@@ -25,24 +44,15 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     first === undefined ? 'no results' : describeEnvironment(first.environment),
     '```',
     '',
-    '## Results',
-    '',
-    '| Scenario | Measure | zstate | Baseline | Ratio | Goal |',
-    '| --- | --- | --- | --- | --- | --- |',
   ]
-  for (const result of results) {
-    for (const [k, c] of result.comparisons.entries()) {
-      const cells = [
-        k === 0 ? result.title : '',
-        c.label,
-        formatSpread(c.zstate, c.unit),
-        `${formatSpread(c.baseline, c.unit)}<br>${c.baselineName}`,
-        formatRatio(c.ratio),
-        formatGoal(c),
-      ]
-      lines.push(`| ${cells.map(escape).join(' | ')} |`)
-    }
+  const sections = [...new Set(results.map((r) => r.section ?? 'Results'))]
+  for (const section of sections) {
+    lines.push(`## ${section}`, '', ...tableHeader)
+    for (const result of results.filter((r) => (r.section ?? 'Results') === section))
+      lines.push(...tableRows(result))
+    lines.push('')
   }
+  lines.pop()
   if (failed.length > 0) lines.push('', `Failed to run: ${failed.join(', ')}.`)
   lines.push('', '## Method', '')
   for (const result of results) {

@@ -56,7 +56,7 @@ export async function startRedis(): Promise<RedisInstance | undefined> {
   return {
     port,
     pid: server.pid ?? -1,
-    connect: () => connectClient(port),
+    connect: () => connectRedis(port),
     [Symbol.asyncDispose]: () => stop(server, exited),
   }
 }
@@ -72,7 +72,8 @@ async function freePort(): Promise<number> {
   return address.port
 }
 
-async function connectClient(port: number): Promise<Redis> {
+// A client of the instance on `port`, also for side processes, which get only the port.
+export async function connectRedis(port: number): Promise<Redis> {
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 })
   await client.connect()
   return client

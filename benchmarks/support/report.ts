@@ -8,6 +8,7 @@ export const Unit = {
   us: 'µs',
   ns: 'ns',
   mib: 'MiB',
+  perCommit: 'per commit',
 } as const
 export type Unit = (typeof Unit)[keyof typeof Unit]
 
@@ -29,6 +30,7 @@ export interface Comparison {
 export interface ScenarioResult {
   readonly id: string
   readonly title: string
+  readonly section?: string // a table of its own in docs/benchmarks.md (default: Results)
   readonly comparisons: readonly Comparison[]
   readonly notes: readonly string[]
   readonly environment: Environment

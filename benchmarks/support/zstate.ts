@@ -10,9 +10,14 @@ export interface StateServer extends AsyncDisposable {
   readonly side: Side
 }
 
-export async function startStateServer(dir: IpcDir, name = 'state'): Promise<StateServer> {
+// `actions`: the URL of a server actions module (ServerOptions.actions), for state.run.
+export async function startStateServer(
+  dir: IpcDir,
+  name = 'state',
+  options: { actions?: URL } = {},
+): Promise<StateServer> {
   const side = await forkSide(new URL('../sides/state-server.ts', import.meta.url), { exposeGc: true })
-  const address = await side.call<string>('start', dir.endpoint(name))
+  const address = await side.call<string>('start', dir.endpoint(name), options.actions?.href)
   return { address, side, [Symbol.asyncDispose]: () => side.stop() }
 }
 

@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly actions?: string
   readonly insecure: boolean
   readonly fromRevision?: number
+  readonly once?: true
+  readonly json?: true
 }
 
 export type Invocation =
@@ -86,6 +88,8 @@ function runOptions(
   return {
     timeout,
     insecure: values.has('insecure'),
+    ...(values.has('once') ? { once: true as const } : {}),
+    ...(values.has('json') ? { json: true as const } : {}),
     ...(typeof address === 'string' ? { address } : {}),
     ...(typeof actions === 'string' ? { actions } : {}),
     ...(fromRevision !== undefined ? { fromRevision } : {}),

@@ -6,6 +6,8 @@ export const OPTIONS = {
   actions: { type: 'string' },
   insecure: { type: 'boolean' },
   'from-revision': { type: 'string' },
+  once: { type: 'boolean' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
@@ -17,6 +19,8 @@ export const OPTION_HELP: Record<OptionName, string> = {
   actions: '    --actions FILE  module whose named exports are server actions',
   insecure: '    --insecure      allow tcp on a non-loopback interface without curve',
   'from-revision': '    --from-revision N  replay changes from revision N (kept in server history)',
+  once: '    --once          print one frame and exit',
+  json: '    --json          frames as JSON, one per line',
   help: '-h, --help          show this help',
   version: '-v, --version       print the zstate version',
 }
@@ -93,8 +97,18 @@ SIGINT or SIGTERM ends it, exit 0.`,
     options: CLIENT_OPTIONS,
     details: 'Prints one line of JSON.',
   },
+  top: {
+    summary: 'live view: revision, commits/s, clients, processes with CPU and memory',
+    required: [],
+    optional: [],
+    options: [...CLIENT_OPTIONS, 'once', 'json'],
+    details: `Refreshes every second; q or Ctrl-C quits. Lists the server, its clients, and every process
+of every context (zstate's createContext) with its status, CPU (% of one core), memory and age;
+the server gathers these with pidusage. --once prints one frame and exits; --json prints frames
+as JSON lines, for scripts.`,
+  },
   demo: {
-    summary: 'the showcase: a server, two writer processes and a watcher',
+    summary: 'the showcase: a context, cooperating workers, a map with a progress bar',
     required: [],
     optional: [],
     options: ['help'],

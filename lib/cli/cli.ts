@@ -9,6 +9,7 @@ import { commandHelp, mainHelp } from './help.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError, usageText } from './report.ts'
 import type { Io } from './report.ts'
 import { serve } from './serve.ts'
+import { top } from './top.ts'
 import { watch } from './watch.ts'
 
 export async function cli(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
@@ -46,6 +47,8 @@ async function dispatch(invocation: Invocation, io: Io): Promise<number> {
       return watch(args, options, io)
     case 'demo':
       return demo(io)
+    case 'top':
+      return top(options, io)
     default:
       return clientCommands[command](args, options, io)
   }

@@ -8,6 +8,7 @@ export class DemoLog {
   readonly #io: Io
   readonly #c: Colors
   readonly #tasks: number
+  #quarter = 0
 
   constructor(io: Io, colors: Colors, tasks: number) {
     this.#io = io
@@ -34,12 +35,28 @@ export class DemoLog {
 
   // A task finished, with the overall progress so far.
   task(revision: number, key: string, by: string, finished: number): void {
-    const filled = Math.round((finished / this.#tasks) * BAR_WIDTH)
-    const bar = this.#c.green('█'.repeat(filled)) + this.#c.dim('░'.repeat(BAR_WIDTH - filled))
+    const bar = this.#bar(finished, this.#tasks)
     const count = `${String(finished).padStart(String(this.#tasks).length)}/${this.#tasks}`
     const rev = this.#c.dim(`rev ${String(revision).padStart(4)}`)
     const who = by.endsWith('1') ? this.#c.blue(by.padEnd(8)) : this.#c.magenta(by.padEnd(8))
     this.line(`  ${rev}  ${key}  ${this.#c.green('✔')} ${who}  ${bar} ${count}`)
+  }
+
+  // A progress bar: redrawn in place on a terminal, a line per quarter otherwise.
+  progress(done: number, total: number, unit: string): void {
+    const quarter = total === 0 ? 4 : Math.floor((done / total) * 4)
+    const line = `  ${this.#bar(done, total)} ${done}/${total} ${unit}`
+    if (this.#io.stdout.isTTY === true) {
+      this.#io.stdout.write(`\r${line}${done === total ? '\n' : ''}`)
+    } else if (quarter > this.#quarter) {
+      this.#quarter = quarter
+      this.line(line)
+    }
+  }
+
+  #bar(done: number, total: number): string {
+    const filled = total === 0 ? BAR_WIDTH : Math.round((done / total) * BAR_WIDTH)
+    return this.#c.green('█'.repeat(filled)) + this.#c.dim('░'.repeat(BAR_WIDTH - filled))
   }
 
   watcher(text: string): void {

@@ -1,4 +1,4 @@
-// What the demo's processes share: the state's shape, their messages, and a digest of a replica.
+// What the demo's processes share: the state's shape, task keys, and a digest of a replica.
 import { createHash } from 'node:crypto'
 import { stringify } from './json.ts'
 
@@ -13,28 +13,24 @@ export interface DemoState {
   next?: number
   done?: number
   finished?: boolean
+  chunks?: number
+  [key: `ready:${string}`]: number
+  [key: `milestone:${string}`]: number
+  [key: `mapper:${string}`]: boolean
   [task: `task:${string}`]: Task
 }
 
 export type Role = 'writer' | 'watcher'
 
-// Sent by demo workers to the demo over their IPC channel.
-export type WorkerMessage =
-  | { readonly type: 'ready' }
-  | { readonly type: 'milestone'; readonly done: number; readonly revision: number }
-  | { readonly type: 'writer-result'; readonly tasks: readonly number[] }
-  | {
-      readonly type: 'watcher-result'
-      readonly changes: number
-      readonly ordered: boolean
-      readonly revision: number
-      readonly digest: string
-    }
+export interface WriterResult {
+  readonly tasks: readonly number[]
+}
 
-const TYPES = new Set<unknown>(['ready', 'milestone', 'writer-result', 'watcher-result'])
-
-export function isWorkerMessage(message: unknown): message is WorkerMessage {
-  return typeof message === 'object' && message !== null && TYPES.has((message as { type?: unknown }).type)
+export interface WatcherResult {
+  readonly changes: number
+  readonly ordered: boolean
+  readonly revision: number
+  readonly digest: string
 }
 
 export function taskKey(n: number): `task:${string}` {

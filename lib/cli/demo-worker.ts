@@ -1,37 +1,41 @@
-// One demo process, forked by `zstate demo`: argv is ROLE NAME TASKS; the server is in ZSTATE_ADDRESS.
+// The demo's worker module, spawned by `zstate demo` through its context: a writer or the watcher.
+// They cooperate only through the shared state.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { connect } from '../index.ts'
+import type { WorkerContext } from '../process/types.ts'
 import { digest, taskKey } from './demo-shared.ts'
-import type { DemoState, WorkerMessage } from './demo-shared.ts'
-import { describeError } from './report.ts'
+import type { DemoState, Role, WatcherResult, WriterResult } from './demo-shared.ts'
 
-type DemoClient = Awaited<ReturnType<typeof connect<DemoState>>>
-type DemoStateView = DemoClient['state']
+type Ctx = WorkerContext<DemoState>
 
-const [role, name = 'worker', count = '0'] = process.argv.slice(2)
-const tasks = Number(count)
+export default async function demoWorker(
+  ctx: Ctx,
+  role: Role,
+  tasks: number,
+): Promise<WriterResult | WatcherResult> {
+  return role === 'writer' ? writer(ctx, tasks) : watcher(ctx, tasks)
+}
 
 // Writers claim task numbers with increment('next') until none are left, and count each one done.
-async function writer(state: DemoStateView): Promise<void> {
-  await send({ type: 'ready' })
-  await state.whenTruthy('go')
+async function writer({ state, name, signal }: Ctx, tasks: number): Promise<WriterResult> {
+  await state.set(`ready:${name}`, process.pid)
+  await state.whenTruthy('go', { signal })
   const mine: number[] = []
   for (;;) {
     const n = Number(await state.increment('next'))
     if (n > tasks) break
     for (const progress of [0, 50, 100]) {
-      if (progress > 0) await sleep(8 + Math.random() * 24)
+      if (progress > 0) await sleep(8 + Math.random() * 24, undefined, { signal })
       await state.set(taskKey(n), { by: name, progress, done: progress === 100 })
     }
     await state.increment('done')
     mine.push(n)
   }
-  await send({ type: 'writer-result', tasks: mine })
+  return { tasks: mine }
 }
 
-// The watcher waits with when() and counts every change watch() yields, until "finished".
-async function watcher(state: DemoStateView): Promise<void> {
-  const changes = state.watch()
+// The watcher counts every change watch() yields, and says when `done` passes each milestone.
+async function watcher({ state, name, signal }: Ctx, tasks: number): Promise<WatcherResult> {
+  const changes = state.watch({ signal })
   const counting = (async () => {
     let seen = 0
     let last = 0
@@ -44,42 +48,14 @@ async function watcher(state: DemoStateView): Promise<void> {
     }
     return { seen, ordered }
   })()
-  // Reported when awaited below; this only keeps an early failure from going unhandled meanwhile.
+  // Awaited below; this only keeps an early failure from going unhandled meanwhile.
   void counting.catch(() => {})
-  await send({ type: 'ready' })
+  await state.set(`ready:${name}`, process.pid)
   for (const target of [tasks / 2, tasks]) {
-    const done = await state.when('done', (value) => (value ?? 0) >= target)
-    await send({ type: 'milestone', done: done ?? 0, revision: state.revision })
+    await state.when('done', (value) => (value ?? 0) >= target, { signal })
+    await state.set(`milestone:${target}`, state.revision)
   }
-  await state.whenTruthy('finished')
+  await state.whenTruthy('finished', { signal })
   const { seen, ordered } = await counting
-  const result = { changes: seen, ordered, revision: state.revision, digest: digest(state.entries()) }
-  await send({ type: 'watcher-result', ...result })
+  return { changes: seen, ordered, revision: state.revision, digest: digest(state.entries()) }
 }
-
-function send(message: WorkerMessage): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (process.send === undefined) throw new Error('demo-worker runs only under "zstate demo"')
-    process.send(message, undefined, {}, (error) => (error ? reject(error) : resolve()))
-  })
-}
-
-async function main(): Promise<void> {
-  if (role !== 'writer' && role !== 'watcher') throw new Error(`unknown role ${String(role)}`)
-  const client = await connect<DemoState>(undefined, { name: `demo ${name}` })
-  try {
-    await (role === 'writer' ? writer(client.state) : watcher(client.state))
-  } finally {
-    await client.close()
-  }
-}
-
-// The demo owns this process: when it goes away, so do we.
-process.on('disconnect', () => process.exit(1))
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${name}: ${describeError(error)}\n`)
-    process.exit(1)
-  },
-)

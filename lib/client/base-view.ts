@@ -9,14 +9,21 @@ interface Saved {
 
 export class BaseView implements DraftSource {
   readonly revision: number
+  readonly epoch: string
   // Set when the replica was rebuilt from a snapshot: the base is gone, the transaction retries.
   broken = false
   readonly #data: ReadonlyMap<string, unknown>
   readonly #saved = new Map<string, Saved>()
   readonly #close: (view: BaseView) => void
 
-  constructor(data: ReadonlyMap<string, unknown>, revision: number, close: (view: BaseView) => void) {
+  constructor(
+    data: ReadonlyMap<string, unknown>,
+    epoch: string,
+    revision: number,
+    close: (view: BaseView) => void,
+  ) {
     this.#data = data
+    this.epoch = epoch
     this.revision = revision
     this.#close = close
   }

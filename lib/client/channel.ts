@@ -32,6 +32,8 @@ export class Channel {
   #failure: ZStateError | undefined
   maxMessageBytes = 16 << 20
   lastSent = 0
+  // When the last frame from the server arrived: a sign of life, like anything on PUB.
+  lastHeard = Date.now()
   // Called when the server answers ERR_DISCONNECTED: it no longer knows this session.
   onSessionLost: () => void = () => {}
   // Called with every push from the server (a reply with request id 0): [0, kind, ...fields].
@@ -170,6 +172,7 @@ export class Channel {
       }
       const frame = frames[0]
       if (frame === undefined) continue
+      this.lastHeard = Date.now()
       this.#metrics.messagesIn++
       this.#metrics.bytesIn += frame.length
       let replies: unknown

@@ -10,6 +10,8 @@ import { StateView } from './state.ts'
 import type { State } from './state-types.ts'
 import { StatusEvents, type StatusEvent } from './status.ts'
 import { Synchronizer } from './sync.ts'
+import { ClientMessaging } from '../messaging/messaging.ts'
+import type { Messaging } from '../messaging/types.ts'
 
 export interface ConnectOptions {
   timeout?: number
@@ -30,7 +32,7 @@ export interface ServerInfo {
   droppedFrames: number
 }
 
-export interface Client<S extends object = Record<string, unknown>> extends AsyncDisposable {
+export interface Client<S extends object = Record<string, unknown>> extends AsyncDisposable, Messaging {
   readonly state: State<S>
   readonly address: string
   readonly closed: Promise<Error | undefined>
@@ -92,6 +94,15 @@ export class ClientImpl<S extends object> implements Client<S> {
   readonly sync: Synchronizer
   readonly #settings: Settings
   readonly #metrics = createMetrics()
+  // Services and topics (lib/messaging): its methods are this client's.
+  readonly #messaging: ClientMessaging = new ClientMessaging(this)
+  readonly provide = this.#messaging.provide
+  readonly call = this.#messaging.call
+  readonly service = this.#messaging.service
+  readonly services = this.#messaging.services
+  readonly waitForService = this.#messaging.waitForService
+  readonly publish = this.#messaging.publish
+  readonly subscribe = this.#messaging.subscribe
   readonly #status = new StatusEvents()
   readonly #closedDeferred = deferred<Error | undefined>()
   readonly #stop = deferred<never>()
@@ -135,6 +146,13 @@ export class ClientImpl<S extends object> implements Client<S> {
     if (this.#link !== undefined) return this.#link.channel.request(op, args)
     if (this.#closing !== undefined) return Promise.reject(closedError())
     return this.#requestLater(op, args)
+  }
+
+  // The current link, or the next one after a reconnection; rejects with ERR_CLOSED once closed.
+  nextLink(): Promise<Link> {
+    if (this.#link !== undefined) return Promise.resolve(this.#link)
+    if (this.#closing !== undefined) return Promise.reject(closedError())
+    return this.#linkReady.promise
   }
 
   async #requestLater(op: Op, args: readonly unknown[]): Promise<unknown[]> {
@@ -187,6 +205,7 @@ export class ClientImpl<S extends object> implements Client<S> {
   async #shutdown(): Promise<void> {
     clearInterval(this.#timer)
     this.#stop.reject(closedError())
+    this.#messaging.close()
     const link = this.#link
     this.#link = undefined
     if (link !== undefined) {
@@ -245,6 +264,7 @@ export class ClientImpl<S extends object> implements Client<S> {
       heartbeat: (epoch, revision) => sync.known(epoch, revision),
     })
     this.#link = link
+    this.#messaging.attach(link)
     this.#linkReady.resolve(link)
     if (reconnect) {
       if (!rebuilt) await sync.reach(link.hello.revision).catch(() => {})
@@ -267,7 +287,9 @@ export class ClientImpl<S extends object> implements Client<S> {
       // A late tick means our own event loop was busy: silence measured across it proves nothing.
       if (now - lastTick > tick * 3) link.feed.lastHeard = Math.max(link.feed.lastHeard, now - tick)
       lastTick = now
-      if (now - link.feed.lastHeard > silence) return this.#lost(link, `no heartbeat for ${silence} ms`)
+      // Replies and pushes count too: a busy DEALER can starve the SUB loop of its turns.
+      const heard = Math.max(link.feed.lastHeard, link.channel.lastHeard)
+      if (now - heard > silence) return this.#lost(link, `no heartbeat for ${silence} ms`)
       if (now - link.channel.lastSent >= period) void link.channel.request(Op.PING, []).catch(() => {})
     }, tick)
     this.#timer.unref()
@@ -278,6 +300,7 @@ export class ClientImpl<S extends object> implements Client<S> {
     if (this.#link !== link || this.#closing !== undefined) return
     clearInterval(this.#timer)
     this.#link = undefined
+    this.#messaging.detach(link)
     this.#linkReady = deferred<Link>()
     void this.#linkReady.promise.catch(() => {})
     link.close(

@@ -1,13 +1,12 @@
 // The change stream of one connection: a SUB socket and its owner loop. Until released it only
 // buffers, so commits published while the client joins are not lost.
-import { Subscriber } from 'zeromq'
 import { deferred } from '../deferred.ts'
 import { decode } from '../protocol/codec.ts'
-import { isIpv6Endpoint } from '../protocol/address.ts'
 import { peekCommitRange } from '../protocol/frames.ts'
 import { Channel as PubChannel, type WireCommit } from '../protocol/ops.ts'
 import { readCommits } from './commits.ts'
 import type { Metrics } from './metrics.ts'
+import { sockets } from './sockets.ts'
 
 export interface FeedHandlers {
   // Whether every commit from `first` to `last` is already applied: then the message is not decoded.
@@ -17,7 +16,7 @@ export interface FeedHandlers {
 }
 
 export class Feed {
-  readonly #sub: Subscriber
+  readonly #sub = new sockets.Subscriber({ linger: 0, ipv6: true })
   readonly #metrics: Metrics
   readonly #echoTopic: string
   #handlers: FeedHandlers | undefined
@@ -28,7 +27,6 @@ export class Feed {
   constructor(endpoint: string, token: string, metrics: Metrics) {
     this.#metrics = metrics
     this.#echoTopic = PubChannel.ECHO + token
-    this.#sub = new Subscriber({ linger: 0, ipv6: isIpv6Endpoint(endpoint) })
     this.#sub.subscribe(PubChannel.STATE, PubChannel.HEARTBEAT, this.#echoTopic)
     this.#sub.connect(endpoint)
     void this.#loop()

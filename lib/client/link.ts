@@ -2,13 +2,13 @@
 // then snapshots and history on request. A lost server means a new Link.
 import { randomBytes } from 'node:crypto'
 import { basename } from 'node:path'
-import { Dealer } from 'zeromq'
+import type { Dealer } from 'zeromq'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { Op, PROTOCOL_VERSION } from '../protocol/ops.ts'
-import { isIpv6Endpoint } from '../protocol/address.ts'
 import { Channel } from './channel.ts'
 import { readCommits } from './commits.ts'
 import { Feed } from './feed.ts'
+import { sockets } from './sockets.ts'
 import type { Metrics } from './metrics.ts'
 import type { Snapshot } from './sync.ts'
 import { adoptDecoded } from '../protocol/values.ts'
@@ -50,7 +50,7 @@ export class Link {
 
   // Joins; `deadline` bounds the whole join. Rejects with ERR_TIMEOUT, ERR_PROTOCOL or ERR_CLOSED.
   static async open(options: LinkOptions, aborted: Promise<never>): Promise<Link> {
-    const dealer = new Dealer({ linger: 0, ipv6: isIpv6Endpoint(options.address) })
+    const dealer = new sockets.Dealer({ linger: 0, ipv6: true })
     dealer.connect(options.address)
     const channel = new Channel(dealer, options.metrics, options.requestTimeout)
     let feed: Feed | undefined

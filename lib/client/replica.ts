@@ -20,7 +20,7 @@ export class Replica {
 
   // A view of the replica frozen at its current revision (for transactions); close it when done.
   openView(): BaseView {
-    const view = new BaseView(this.data, this.revision, (v) => this.#views.delete(v))
+    const view = new BaseView(this.data, this.epoch, this.revision, (v) => this.#views.delete(v))
     this.#views.add(view)
     return view
   }

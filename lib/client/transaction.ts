@@ -47,7 +47,7 @@ export async function atomic<R>(
     let changes
     try {
       result = await fn(recorder.root as never)
-      if (isDraft(result)) result = current(result as object) as R
+      result = finalise(result) as R
       changes = recorder.finish()
     } finally {
       recorder.close()
@@ -58,6 +58,7 @@ export async function atomic<R>(
         throw new ConflictError('atomic: the replica was rebuilt while fn ran', [], sync.replica.revision)
       if (changes.length === 0 && !linearizable) return result
       const [revision] = (await host.request(Op.TXN, [
+        view.epoch,
         view.revision,
         [...recorder.reads],
         recorder.keySpaceRead,
@@ -82,6 +83,19 @@ export async function atomic<R>(
       await pause(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt), signal)
     }
   }
+}
+
+// Replaces immer drafts anywhere in fn's result (plain objects and arrays) by their current values.
+function finalise(value: unknown): unknown {
+  if (isDraft(value)) return current(value as object)
+  if (Array.isArray(value)) return value.some((item) => finalise(item) !== item) ? value.map(finalise) : value
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    const entries = Object.entries(value)
+    return entries.some(([, item]) => finalise(item) !== item)
+      ? Object.fromEntries(entries.map(([k, item]) => [k, finalise(item)]))
+      : value
+  }
+  return value
 }
 
 function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {

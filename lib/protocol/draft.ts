@@ -39,6 +39,9 @@ export class DraftRecorder {
       getOwnPropertyDescriptor: (_, prop) => {
         if (typeof prop === 'symbol') return undefined
         const key = this.#key(prop)
+        // After an enumeration (Object.keys asks for every key's descriptor) the key space is already
+        // read: peeking must not make each value a read. Values are read by [[Get]] as usual.
+        if (this.keySpaceRead) return this.#peekDescriptor(key)
         return this.#has(key)
           ? { value: this.#get(key), writable: true, enumerable: true, configurable: true }
           : undefined
@@ -64,6 +67,14 @@ export class DraftRecorder {
     const draft = drafting.createDraft(value as object)
     this.#drafts.set(key, draft)
     return draft
+  }
+
+  #peekDescriptor(key: string): PropertyDescriptor | undefined {
+    const assigned = this.#assigned.get(key)
+    if (assigned === DELETED) return undefined
+    if (assigned === undefined && !this.#drafts.has(key) && !this.#source.has(key)) return undefined
+    const value = assigned !== undefined ? assigned.value : (this.#drafts.get(key) ?? this.#source.get(key))
+    return { value, writable: true, enumerable: true, configurable: true }
   }
 
   #has(key: string): boolean {

@@ -19,7 +19,7 @@ export const Op = {
   INFO: 12, //     []                                  → [version, protocol, pid, epoch, revision, clients, uptime, droppedFrames]
   PING: 13, //     []                                  → []   (client heartbeat)
   BYE: 14, //      []                                  → []   (session ends)
-  TXN: 15, //      [base, readKeys, keySpaceRead, writes] → [revision]   0: read-only, validated; ERR_CONFLICT detail [keys, revision]
+  TXN: 15, //      [epoch, base, readKeys, keySpaceRead, writes] → [revision]   0: read-only, validated; ERR_CONFLICT detail [keys, revision]
   RUN: 16, //      [action, args]                      → [revision, result, changes]   revision 0: nothing changed
   // Messaging (20–29; lib/server/broker.ts, lib/server/topics.ts). Names and topics: non-empty strings ≤ 1,024 bytes.
   PROVIDE: 20, //  [service, methods, concurrency, key] → []   key: the client's number for this provider;
@@ -34,6 +34,13 @@ export const Op = {
   AWAIT_SERVICE: 26, // [service, providers]           → [providers]   answered once the service has that many providers
   PUBLISH: 27, //  [topic, message]                    → []   published on the topic PUB as 't'+topic, frame 1 the message
   TOPIC_ECHO: 28, //[token]                            → []   publishes 'h'+token on the topic PUB
+  // Processes (30–39; lib/server/contexts.ts). A context id is 8–64 lowercase hex digits chosen by the client.
+  CONTEXT_OPEN: 30, // [id, name, pid, threadId | null, hostId] → []   registers a context and its owner process;
+  //                                                       if that process dies, the server kills the context's children
+  CONTEXT_CLOSE: 31, // [id, reap]                     → [killed]   forgets the context; reap: kill its children first
+  CHILD: 32, //    [contextId, key, pid, threadId | null, name, status, attempts] → []   a child starts, runs or ends
+  //                                                       (status 'exited' | 'failed' removes it)
+  PROCESSES: 33, // []                                 → [table]   every context, child, client and their CPU/memory
 } as const
 export type Op = (typeof Op)[keyof typeof Op]
 

@@ -69,11 +69,19 @@ export function runAction(actions: Actions, store: Store, name: unknown, args: u
       `run: action ${name} returned a promise; actions must be synchronous (a long action stalls the server)`,
     )
   }
+  let stored: unknown
+  try {
+    // Before finish(): the result may hold drafts, readable only until then.
+    stored = result === undefined ? null : toStoredValue(result)
+  } catch (error) {
+    recorder.close()
+    throw error
+  }
   const changes = recorder.finish()
   const patched = new Map<string, unknown>()
   for (const change of changes)
     if (change[1] === ChangeKind.PATCH) patched.set(change[0], store.patched(change[0], change[2]))
-  return { changes, patched, result: result === undefined ? null : toStoredValue(result) }
+  return { changes, patched, result: stored }
 }
 
 function remote(error: unknown): RemoteError {

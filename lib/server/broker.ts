@@ -75,6 +75,7 @@ export class Broker {
   }
 
   // Once per heartbeat: drops silent providers and expires calls that waited in a queue past their timeout.
+  // The ROUTER reads its peers fair-queued, so a live provider's messages are seen even under a flood.
   tick(now: number): void {
     const late = now - this.#lastTick > this.#options.heartbeatMs * 2.5
     this.#lastTick = now
@@ -91,8 +92,9 @@ export class Broker {
         )
       }
     }
+    // Calls carry their own timeouts, so the queue is not ordered by deadline.
     for (const service of this.#services.values()) {
-      if (service.queue.length === 0 || service.queue[0]!.deadline > now) continue
+      if (!service.queue.some((call) => call.deadline <= now)) continue
       const expired = service.queue.filter((call) => call.deadline <= now)
       service.queue = service.queue.filter((call) => call.deadline > now)
       for (const call of expired) {
@@ -112,11 +114,11 @@ export class Broker {
     const party = this.#parties.get(session)
     if (party === undefined) return
     this.#parties.delete(session)
-    for (const provider of [...party.providers.values()]) this.#lose(provider, reason)
     for (const call of party.calls.values()) {
       call.caller = undefined
       if (call.provider === undefined && call.service.unqueue(call)) this.#tidy(call.service)
     }
+    for (const provider of [...party.providers.values()]) this.#lose(provider, reason)
   }
 
   #party(session: Session): Party {

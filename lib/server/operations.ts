@@ -98,8 +98,11 @@ export const operations: Partial<Record<number, Operation>> = {
     return [matches ? commit([[k, ChangeKind.SET, next]]) : 0]
   },
   [Op.TXN](args, store, commit) {
-    arity(args, 4, 'transaction')
-    const [base, reads, keySpace, writes] = args
+    arity(args, 5, 'transaction')
+    const [epoch, base, reads, keySpace, writes] = args
+    // A base revision of another server (before a restart) says nothing about this one.
+    if (epoch !== store.epoch)
+      throw new ConflictError('transaction: its base is from another server epoch', ['*'], store.revision)
     if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || base > store.revision) {
       throw new ZStateError(
         ErrorCode.PROTOCOL,
@@ -107,7 +110,10 @@ export const operations: Partial<Record<number, Operation>> = {
       )
     }
     if (!Array.isArray(reads) || typeof keySpace !== 'boolean' || !Array.isArray(writes)) {
-      throw new ZStateError(ErrorCode.PROTOCOL, 'transaction takes [base, readKeys, keySpaceRead, writes]')
+      throw new ZStateError(
+        ErrorCode.PROTOCOL,
+        'transaction takes [epoch, base, readKeys, keySpaceRead, writes]',
+      )
     }
     const changes = writes.map(readWrite)
     const touched = new Set<string>(reads.map(key))

@@ -40,6 +40,13 @@ function positiveInteger(value: unknown, name: string, fallback: number, min = 1
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   if (typeof options !== 'object' || options === null)
     throw invalidArgument('startServer: options must be an object')
+  if (
+    options.actions !== undefined &&
+    typeof options.actions !== 'string' &&
+    !(options.actions instanceof URL)
+  ) {
+    throw invalidArgument(`startServer: actions must be a path or URL, got ${typeof options.actions}`)
+  }
   for (const name of NOT_YET) {
     if (options[name] !== undefined)
       throw invalidArgument(`startServer: ${name} is not supported by this version of zstate yet`)

@@ -5,12 +5,14 @@ import { arrayHeader, decode, encode, encodeWithItems } from '../protocol/codec.
 import { isRequestId, peekFirstRequestId } from '../protocol/frames.ts'
 import { Channel, NO_REPLY, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
 import { SendQueue } from '../send-queue.ts'
+import { toStoredValue } from '../protocol/values.ts'
 import { VERSION } from '../version.ts'
 import { isIpv6Endpoint } from '../protocol/address.ts'
 import { planEndpoints, type Endpoints } from './endpoint.ts'
 import { History } from './history.ts'
 import { loadActions, runAction, type Actions } from './actions.ts'
 import { Broker } from './broker.ts'
+import { Contexts } from './contexts.ts'
 import { Topics } from './topics.ts'
 import { arity, operations } from './operations.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
@@ -94,6 +96,8 @@ class StateServer implements Server {
   // Messaging: services (the broker) and topics, on their own PUB.
   readonly #broker: Broker
   readonly #topics: Topics
+  // Processes: contexts, their children and the reaper.
+  readonly #contexts = new Contexts({ clients: () => this.#sessions.values(), revision: () => this.revision })
 
   constructor(
     router: Router,
@@ -302,6 +306,11 @@ class StateServer implements Server {
       case Op.PUBLISH:
       case Op.TOPIC_ECHO:
         return this.#topics.dispatch(id, op, args)
+      case Op.CONTEXT_OPEN:
+      case Op.CONTEXT_CLOSE:
+      case Op.CHILD:
+      case Op.PROCESSES:
+        return this.#processes(session, id, op, args)
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
@@ -309,6 +318,17 @@ class StateServer implements Server {
       id,
       operation(args, this.#store, (changes, patched) => this.#commit(changes, patched)),
     )
+  }
+
+  // Contexts and their children (lib/server/contexts.ts); the process table is gathered asynchronously.
+  #processes(session: Session, id: number, op: unknown, args: unknown[]): Buffer | undefined {
+    const payload = this.#contexts.handle(op, args)
+    if (Array.isArray(payload)) return ok(id, payload)
+    void payload.then(
+      (table) => this.#reply(session, session.routingId, ok(id, table)),
+      (error: unknown) => this.#reply(session, session.routingId, errorReply(id, error)),
+    )
+    return undefined
   }
 
   #snapshot(session: Session, id: number, cursor: unknown): Buffer {
@@ -419,6 +439,7 @@ class StateServer implements Server {
 
   async #shutdown(): Promise<void> {
     clearInterval(this.#heartbeat)
+    this.#contexts.close()
     this.#replies.close()
     await this.#publishing.drained()
     await this.#topics.close()
@@ -452,7 +473,15 @@ function errorReply(id: number, error: unknown): Buffer {
       Status.ERROR,
       error.code,
       error.message,
-      [error.remoteName, remote, error.remoteCode ?? null, error.pid ?? null],
+      'value' in error
+        ? [
+            error.remoteName,
+            remote,
+            error.remoteCode ?? null,
+            error.pid ?? null,
+            toStoredValueOrNull(error.value),
+          ]
+        : [error.remoteName, remote, error.remoteCode ?? null, error.pid ?? null],
     ])
   }
   if (error instanceof ZStateError) return encode([id, Status.ERROR, error.code, error.message])
@@ -462,6 +491,15 @@ function errorReply(id: number, error: unknown): Buffer {
     ErrorCode.PROTOCOL,
     `bad request: ${(error as Error)?.message ?? String(error)}`,
   ])
+}
+
+// What a thrown non-Error can carry back: itself if it fits the value model, else null.
+function toStoredValueOrNull(value: unknown): unknown {
+  try {
+    return toStoredValue(value)
+  } catch {
+    return null
+  }
 }
 
 function isToken(value: unknown): value is string {

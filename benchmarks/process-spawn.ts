@@ -1,0 +1,82 @@
+import { Worker } from 'node:worker_threads'
+import { fork } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { builtZstate } from './support/built.ts'
+import { n } from './support/format.ts'
+import { ipcDir } from './support/ipc.ts'
+import { forkSide } from './support/processes.ts'
+import { compare, Unit } from './support/report.ts'
+import { interleaved } from './support/runs.ts'
+import { runScenario } from './support/scenario.ts'
+import { nowUs } from './support/clock.ts'
+
+// (g) spawn and join 20 children at once, as processes and as worker threads, against bare fork /
+// new Worker of a script that imports zeromq and connects once (goal ≤ 1.3×), and of an empty script.
+const COUNT = 20
+
+runScenario(import.meta.url, async () => {
+  const { createContext } = await builtZstate()
+  await using dir = await ipcDir()
+  const echo = await forkSide(new URL('./sides/echo-router.ts', import.meta.url))
+  const echoAddress = dir.endpoint('echo')
+  await echo.call('bind', echoAddress)
+  const ctx = await createContext({ name: 'bench spawn' })
+  const script = (name: string): string => fileURLToPath(new URL(`./sides/${name}.mjs`, import.meta.url))
+  const env = { ...process.env, ZSTATE_ADDRESS: echoAddress }
+  // µs for COUNT children started at once and all finished.
+  const timed = (start: () => Promise<unknown>) => async (): Promise<number> => {
+    const t = nowUs()
+    await Promise.all(Array.from({ length: COUNT }, start))
+    return nowUs() - t
+  }
+  const forked = (name: string) =>
+    timed(async () => {
+      const child = fork(script(name), [], {
+        env,
+        execArgv: [],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      })
+      await once(child, 'exit')
+    })
+  const threaded = (name: string) =>
+    timed(async () => {
+      const worker = new Worker(script(name), { env })
+      await once(worker, 'exit')
+    })
+  try {
+    const r = await interleaved({
+      zstate: timed(() => ctx.spawn(() => 1, { execArgv: [] }).wait()),
+      connect: forked('connect-once'),
+      empty: forked('empty'),
+      zstateThread: timed(() => ctx.spawn(() => 1, { thread: true }).wait()),
+      connectThread: threaded('connect-once'),
+      emptyThread: threaded('empty'),
+    })
+    const time = Unit.us
+    return {
+      id: 'process-spawn',
+      title: `(g) Spawn and join ${n(COUNT)} children at once`,
+      comparisons: [
+        compare('processes', time, r.zstate, 'fork: import zeromq, connect once', r.connect, {
+          op: '≤',
+          ratio: 1.3,
+        }),
+        compare('processes', time, r.zstate, 'fork: empty script', r.empty),
+        compare('threads', time, r.zstateThread, 'new Worker: import zeromq, connect once', r.connectThread, {
+          op: '≤',
+          ratio: 1.3,
+        }),
+        compare('threads', time, r.zstateThread, 'new Worker: empty script', r.emptyThread),
+      ],
+      notes: [
+        `${COUNT} ctx.spawn(() => 1) started together, time until every wait() has resolved (the processes have exited)`,
+        'a zstate child loads the client, joins the state server (HELLO, subscription proof, snapshot), runs, reports over IPC, says goodbye and exits',
+        'the baselines connect a DEALER to an echo ROUTER and make one round trip',
+      ],
+    }
+  } finally {
+    await ctx.close()
+    await echo.stop()
+  }
+})

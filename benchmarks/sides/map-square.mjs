@@ -1,0 +1,4 @@
+// map() target: square one item.
+import { square } from './work.mjs'
+
+export default (_ctx, x) => square(x)

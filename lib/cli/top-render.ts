@@ -1,0 +1,90 @@
+// One frame of `zstate top` as text: the server, its clients, every context with its children.
+import type { ProcessTable } from '../protocol/process-table.ts'
+import type { Colors } from './colors.ts'
+
+export interface TopFrame extends Omit<ProcessTable, 'server'> {
+  readonly time: string
+  readonly address: string
+  readonly server: ProcessTable['server'] & { readonly version: string; readonly epoch: string }
+}
+
+const NAME_WIDTH = 30
+
+export function renderFrame(frame: TopFrame, c: Colors, footer: string): string {
+  const { server } = frame
+  const lines = [
+    `${c.bold('zstate top')}  ${frame.address}  ${c.dim(frame.time)}`,
+    [
+      `server pid ${server.pid}`,
+      `v${server.version}`,
+      `up ${duration(frame.uptime)}`,
+      `revision ${c.bold(frame.revision.toLocaleString('en'))}`,
+      `${c.bold(frame.commitsPerSecond.toFixed(1))} commits/s`,
+      `cpu ${percent(server.cpu)}`,
+      `mem ${bytes(server.memory)}`,
+    ].join('  '),
+    '',
+    c.bold(`CLIENTS ${frame.clients.length}`),
+    ...frame.clients.map((client) => `  ${String(client.pid).padEnd(8)} ${client.name}`),
+    '',
+    c.bold('PROCESSES'),
+    c.dim(
+      `  ${'PID'.padEnd(8)} ${'NAME'.padEnd(NAME_WIDTH)} ${'STATUS'.padEnd(9)} ${'CPU%'.padStart(6)} ${'MEMORY'.padStart(10)} ${'AGE'.padStart(8)}`,
+    ),
+  ]
+  if (frame.contexts.length === 0)
+    lines.push(c.dim('  no contexts (processes appear here once createContext() runs)'))
+  for (const context of frame.contexts) {
+    const where = context.local ? '' : c.dim(' (another host)')
+    lines.push(row(context.pid, context.threadId, context.name, c.cyan(pad('context')), context, '') + where)
+    context.children.forEach((child, i) => {
+      const branch = i === context.children.length - 1 ? '└ ' : '├ '
+      const status = child.status === 'running' ? c.green(pad(child.status)) : c.yellow(pad(child.status))
+      const retry = child.attempts > 1 ? c.dim(` #${child.attempts}`) : ''
+      lines.push(row(child.pid, child.threadId, child.name, status, child, branch) + retry)
+    })
+  }
+  if (footer !== '') lines.push('', c.dim(footer))
+  return lines.join('\n') + '\n'
+}
+
+function row(
+  pid: number,
+  threadId: number | null,
+  name: string,
+  status: string,
+  usage: { cpu: number | null; memory: number | null; elapsed: number | null },
+  branch: string,
+): string {
+  const id = threadId === null ? String(pid) : `${pid}/${threadId}`
+  const label = (branch + name).slice(0, NAME_WIDTH).padEnd(NAME_WIDTH)
+  return [
+    `  ${id.padEnd(8)}`,
+    label,
+    status,
+    percent(usage.cpu).padStart(6),
+    bytes(usage.memory).padStart(10),
+    (usage.elapsed === null ? '-' : duration(usage.elapsed)).padStart(8),
+  ].join(' ')
+}
+
+// Padded before it is coloured: escapes have no width.
+function pad(status: string): string {
+  return status.padEnd(9)
+}
+
+function percent(cpu: number | null): string {
+  return cpu === null ? '-' : cpu.toFixed(1)
+}
+
+function bytes(memory: number | null): string {
+  if (memory === null) return '-'
+  return memory >= 1 << 30 ? `${(memory / 2 ** 30).toFixed(2)} GiB` : `${(memory / 2 ** 20).toFixed(1)} MiB`
+}
+
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+  return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`
+}

@@ -1,0 +1,57 @@
+// Services and topics for one client (API.md "Messaging"): the client hands over each new link, and
+// copies these bound methods onto itself.
+import type { Link } from '../client/link.ts'
+import { call, serviceProxy, services, waitForService } from './calls.ts'
+import type { MessagingHost } from './host.ts'
+import { Providers } from './providers.ts'
+import { Topics } from './topics.ts'
+import type { Messaging } from './types.ts'
+
+export type { MessagingHost } from './host.ts'
+
+export class ClientMessaging implements Messaging {
+  readonly #host: MessagingHost
+  readonly #providers: Providers
+  readonly #topics: Topics
+
+  constructor(host: MessagingHost) {
+    this.#host = host
+    this.#providers = new Providers(host)
+    this.#topics = new Topics(host)
+  }
+
+  readonly provide: Messaging['provide'] = (name, handlers, options) =>
+    this.#providers.provide(name, handlers, options)
+  readonly call: Messaging['call'] = (name, method, args, options) =>
+    call(this.#host, name, method, args, options) as Promise<never>
+  readonly service: Messaging['service'] = (name, options) => serviceProxy(this.#host, name, options)
+  readonly services: Messaging['services'] = () => services(this.#host)
+  readonly waitForService: Messaging['waitForService'] = (name, options) =>
+    waitForService(this.#host, name, options)
+  readonly publish: Messaging['publish'] = (topic, message) => this.#topics.publish(topic, message)
+  readonly subscribe: Messaging['subscribe'] = (prefix, options) => this.#topics.subscribe(prefix, options)
+
+  // The client adopted a link (first join or reconnection): pushes, providers and topics move to it.
+  attach(link: Link): void {
+    link.channel.onPush = (push) => {
+      try {
+        this.#providers.onPush(link, push)
+      } catch (error) {
+        process.emitWarning(`zstate: a pushed call could not be handled: ${String(error)}`)
+      }
+    }
+    this.#providers.attach(link)
+    this.#topics.attach(link)
+  }
+
+  // The client lost this link.
+  detach(link: Link): void {
+    this.#topics.detach(link)
+  }
+
+  // The client is closing: subscriptions end, nothing registers again.
+  close(): void {
+    this.#providers.close()
+    this.#topics.close()
+  }
+}

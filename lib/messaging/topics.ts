@@ -1,0 +1,204 @@
+// Topics on the client: publish through the server, and one SUB socket per link on the server's topic
+// PUB, shared by every subscription of this client. A subscription is ready once a token echoed on that
+// PUB comes back (the slow-joiner proof link.ts uses for the state).
+import { randomBytes } from 'node:crypto'
+import { ErrorCode, ZStateError, invalidArgument, isZStateError } from '../errors.ts'
+import { deferred } from '../deferred.ts'
+import { decode } from '../protocol/codec.ts'
+import { MAX_NAME_BYTES, checkName } from '../protocol/names.ts'
+import { Op, TopicChannel } from '../protocol/ops.ts'
+import { adoptDecoded, describe } from '../protocol/values.ts'
+import type { Link } from '../client/link.ts'
+import { sockets } from '../client/sockets.ts'
+import { encodable } from './calls.ts'
+import type { MessagingHost } from './host.ts'
+import { TopicSubscription } from './subscription.ts'
+import type { SubscribeOptions, Subscription } from './types.ts'
+
+const ECHO_RETRY_MS = [5, 10, 20, 50, 100, 200]
+// A flood is read in slices of this many messages, so timers (heartbeats) and the state feed get turns.
+const SLICE_MESSAGES = 256
+
+export class Topics {
+  readonly #host: MessagingHost
+  readonly #subscriptions = new Set<TopicSubscription<unknown>>()
+  #feed: TopicFeed | undefined
+  #closed = false
+
+  constructor(host: MessagingHost) {
+    this.#host = host
+  }
+
+  async publish(topic: string, message: unknown): Promise<void> {
+    checkName(topic, 'publish: topic')
+    const payload = encodable(message, `publish '${topic}': message`)
+    await this.#host.request(Op.PUBLISH, [topic, payload])
+  }
+
+  subscribe<T>(prefix: string, options: SubscribeOptions = {}): Subscription<T> {
+    if (typeof prefix !== 'string')
+      throw invalidArgument(`subscribe: prefix must be a string, got ${describe(prefix)}`)
+    if (Buffer.byteLength(prefix) > MAX_NAME_BYTES)
+      throw invalidArgument(`subscribe: prefix is longer than ${MAX_NAME_BYTES} UTF-8 bytes`)
+    if (typeof options !== 'object' || options === null)
+      throw invalidArgument('subscribe: options must be an object')
+    const { signal } = options
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw invalidArgument('subscribe: signal must be an AbortSignal')
+    const subscription = new TopicSubscription<unknown>(prefix, signal, (s) => this.#remove(s))
+    if (this.#closed) subscription.end()
+    else if (signal?.aborted) subscription.end(signal.reason)
+    else {
+      this.#subscriptions.add(subscription)
+      this.#feed?.add(prefix)
+    }
+    subscription.ready = this.#prove(subscription)
+    subscription.ready.catch(() => {})
+    return subscription as Subscription<unknown> as Subscription<T>
+  }
+
+  // A new link: a new SUB on its topic PUB, subscribed to every prefix. Messages published while the
+  // server was unreachable are lost (at most once).
+  attach(link: Link): void {
+    this.#feed?.close()
+    this.#feed = this.#subscriptions.size > 0 ? this.#open(link) : undefined
+  }
+
+  detach(link: Link): void {
+    if (this.#feed?.link !== link) return
+    this.#feed.close()
+    this.#feed = undefined
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const subscription of [...this.#subscriptions]) subscription.end()
+    this.#feed?.close()
+    this.#feed = undefined
+  }
+
+  #open(link: Link): TopicFeed {
+    const feed = new TopicFeed(link, (topic, message) => {
+      for (const subscription of this.#subscriptions)
+        if (topic.startsWith(subscription.prefix)) subscription.push(topic, message)
+    })
+    for (const subscription of this.#subscriptions) feed.add(subscription.prefix)
+    return feed
+  }
+
+  #remove(subscription: TopicSubscription<unknown>): void {
+    if (!this.#subscriptions.delete(subscription)) return
+    this.#feed?.remove(subscription.prefix)
+  }
+
+  // Resolves once the subscription provably reaches the server's topic PUB, on whichever link is current.
+  async #prove(subscription: TopicSubscription<unknown>): Promise<void> {
+    for (;;) {
+      if (subscription.ended) throw subscription.endReason
+      const link = await this.#host.nextLink()
+      if (subscription.ended) throw subscription.endReason
+      if (link.hello.topicEndpoint === undefined)
+        throw new ZStateError(
+          ErrorCode.PROTOCOL,
+          'this server does not offer topics (it is older than the client)',
+        )
+      if (this.#feed?.link !== link) {
+        this.#feed?.close()
+        this.#feed = this.#open(link)
+      }
+      try {
+        await this.#feed.prove(() => subscription.ended)
+        if (subscription.ended) throw subscription.endReason
+        return
+      } catch (error) {
+        // The link was lost while proving: prove again on the next one.
+        if (!isZStateError(error) || error.code !== ErrorCode.DISCONNECTED) throw error
+      }
+    }
+  }
+}
+
+// One SUB socket on one server's topic PUB, and its owner loop.
+class TopicFeed {
+  readonly link: Link
+  readonly #sub = new sockets.Subscriber({ linger: 0, ipv6: true })
+  readonly #deliver: (topic: string, message: unknown) => void
+  readonly #echoes = new Map<string, () => void>()
+  readonly #closed = deferred<never>()
+  #isClosed = false
+
+  constructor(link: Link, deliver: (topic: string, message: unknown) => void) {
+    this.link = link
+    this.#deliver = deliver
+    void this.#closed.promise.catch(() => {})
+    this.#sub.connect(link.hello.topicEndpoint!)
+    void this.#loop()
+  }
+
+  add(prefix: string): void {
+    if (!this.#isClosed) this.#sub.subscribe(TopicChannel.MESSAGE + prefix)
+  }
+
+  remove(prefix: string): void {
+    if (!this.#isClosed) this.#sub.unsubscribe(TopicChannel.MESSAGE + prefix)
+  }
+
+  // Subscriptions reach the PUB in order: once our echo token comes back, every earlier one is live.
+  async prove(gaveUp: () => boolean): Promise<void> {
+    const token = randomBytes(8).toString('hex')
+    const echoed = deferred<void>()
+    this.#echoes.set(token, echoed.resolve)
+    this.#sub.subscribe(TopicChannel.ECHO + token)
+    let seen = false
+    void echoed.promise.then(() => (seen = true))
+    try {
+      for (let attempt = 0; !seen && !gaveUp(); attempt++) {
+        await Promise.race([this.link.channel.request(Op.TOPIC_ECHO, [token]), this.#closed.promise])
+        const pause = ECHO_RETRY_MS[Math.min(attempt, ECHO_RETRY_MS.length - 1)]!
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          echoed.promise,
+          this.#closed.promise,
+          new Promise((resolve) => (timer = setTimeout(resolve, pause))),
+        ]).finally(() => clearTimeout(timer))
+      }
+    } finally {
+      this.#echoes.delete(token)
+      if (!this.#isClosed) this.#sub.unsubscribe(TopicChannel.ECHO + token)
+    }
+  }
+
+  close(): void {
+    if (this.#isClosed) return
+    this.#isClosed = true
+    this.#closed.reject(new ZStateError(ErrorCode.DISCONNECTED, 'the topic feed closed'))
+    this.#sub.close()
+  }
+
+  async #loop(): Promise<void> {
+    for (let n = 1; ; n++) {
+      if (n % SLICE_MESSAGES === 0) await new Promise((resolve) => setImmediate(resolve))
+      let frames: Buffer[]
+      try {
+        frames = await this.#sub.receive()
+      } catch {
+        return // closed
+      }
+      const [head, payload] = frames
+      if (head === undefined || payload === undefined) continue
+      const channel = head.toString('utf8')
+      if (channel.startsWith(TopicChannel.MESSAGE)) {
+        let message: unknown
+        try {
+          message = adoptDecoded(decode(payload))
+        } catch (error) {
+          process.emitWarning(`zstate: ignored a malformed topic message: ${(error as Error).message}`)
+          continue
+        }
+        this.#deliver(channel.slice(TopicChannel.MESSAGE.length), message)
+      } else if (channel.startsWith(TopicChannel.ECHO)) {
+        this.#echoes.get(channel.slice(TopicChannel.ECHO.length))?.()
+      }
+    }
+  }
+}

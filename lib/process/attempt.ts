@@ -1,0 +1,158 @@
+// One run of a bootstrapped child, process or thread: its messages, its outcome (the reported
+// result or error, else a ProcessExitError once it has exited), and the stop escalation.
+import { ProcessExitError } from '../errors.ts'
+import { deferred } from '../deferred.ts'
+import type { ChildStatus } from '../protocol/process-table.ts'
+import { isFromChild, type FromChild, type Job, type ToChild } from './messages.ts'
+import { StderrTail } from './output.ts'
+import { isSerializedError, remoteError } from './remote-error.ts'
+import type { ChildStats } from './types.ts'
+
+export type Outcome =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error }
+
+// Tells the server which children a context has, for its reaper and for `zstate top`.
+export interface ChildRegistrar {
+  child(
+    key: string,
+    pid: number,
+    threadId: number | null,
+    name: string,
+    status: ChildStatus,
+    attempts: number,
+  ): void
+  // The child's own context is gone with it: kill whatever that context registered.
+  reap(contextId: string): void
+}
+
+export interface LaunchOptions {
+  readonly job: Job
+  readonly name: string
+  readonly env: Record<string, string>
+  readonly attempt: number
+  // Node flags for a process child (default: the parent's, see launch.ts).
+  readonly execArgv?: readonly string[] | undefined
+  readonly registrar: ChildRegistrar | undefined
+  readonly onReady?: () => void
+  // Messages the attempt does not handle itself: map results, a child's context id.
+  readonly onMessage?: (message: FromChild) => void
+}
+
+let nextKey = 1
+
+export abstract class Attempt {
+  abstract readonly kind: 'process' | 'thread'
+  readonly name: string
+  readonly startedAt = Date.now()
+  readonly key = `${process.pid}.${nextKey++}`
+  protected readonly tail = new StderrTail()
+  protected readonly options: LaunchOptions
+  readonly #outcome = deferred<Outcome>()
+  #reported: Outcome | undefined
+  #exited = false
+  #ready = false
+  #timers: NodeJS.Timeout[] = []
+  // Contexts the child registered itself (for grandchildren), reaped when it exits.
+  readonly #contexts: string[] = []
+  exitCode: number | null = null
+
+  constructor(options: LaunchOptions) {
+    this.name = options.name
+    this.options = options
+  }
+
+  abstract get pid(): number | undefined
+  abstract get threadId(): number | undefined
+  abstract send(message: ToChild): void
+  protected abstract terminate(signal: NodeJS.Signals): void
+  abstract stats(): Promise<ChildStats>
+
+  // Settles after the child has exited and its output has been forwarded.
+  get outcome(): Promise<Outcome> {
+    return this.#outcome.promise
+  }
+
+  get running(): boolean {
+    return !this.#exited
+  }
+
+  get ready(): boolean {
+    return this.#ready
+  }
+
+  // Aborts the child's ctx.signal; halfway through `grace` SIGTERM, at its end SIGKILL (a thread is
+  // terminated). Resolves once the child has exited.
+  async stop(grace: number): Promise<void> {
+    if (!this.#exited) {
+      this.send({ t: 'abort' })
+      if (grace <= 0) this.terminate('SIGKILL')
+      else {
+        this.#timers.push(setTimeout(() => this.interrupt(), grace / 2))
+        this.#timers.push(setTimeout(() => this.terminate('SIGKILL'), grace))
+      }
+    }
+    await this.#outcome.promise
+  }
+
+  // The middle step of stop(): SIGTERM for a process; a thread has no such thing.
+  protected interrupt(): void {
+    this.terminate('SIGTERM')
+  }
+
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    if (!this.#exited) this.terminate(signal)
+    await this.#outcome.promise
+  }
+
+  protected register(status: ChildStatus): void {
+    const pid = this.pid
+    if (pid === undefined) return
+    const threadId = this.threadId ?? null
+    this.options.registrar?.child(this.key, pid, threadId, this.name, status, this.options.attempt)
+  }
+
+  protected receive(message: unknown): void {
+    if (!isFromChild(message)) return
+    switch (message.t) {
+      case 'ready':
+        this.#ready = true
+        this.register('running')
+        this.options.onReady?.()
+        return
+      case 'result':
+        this.#reported ??= { ok: true, value: message.value }
+        return
+      case 'context':
+        if (typeof message.id === 'string') this.#contexts.push(message.id)
+        return
+      case 'error':
+        if (isSerializedError(message.error))
+          this.#reported ??= { ok: false, error: remoteError(message.error, this.pid) }
+        return
+      default:
+        this.options.onMessage?.(message)
+    }
+  }
+
+  // The child has exited (and its output has ended): settle with what it reported, else why it died.
+  protected exited(exitCode: number | null, signal: NodeJS.Signals | null, extra?: string): void {
+    if (this.#exited) return
+    this.#exited = true
+    this.exitCode = exitCode
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers = []
+    const outcome = this.#reported ?? { ok: false, error: this.#exitError(exitCode, signal, extra) }
+    this.register(outcome.ok ? 'exited' : 'failed')
+    for (const id of this.#contexts) this.options.registrar?.reap(id)
+    this.#outcome.resolve(outcome)
+  }
+
+  #exitError(exitCode: number | null, signal: NodeJS.Signals | null, extra: string | undefined): Error {
+    const who = this.kind === 'thread' ? `thread ${this.threadId ?? '?'}` : `pid ${this.pid ?? '?'}`
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${String(exitCode)}`
+    const last = extra ?? this.tail.last
+    const message = `${this.name} (${who}) ${how} before reporting a result${last === '' ? '' : `: ${last}`}`
+    const stderr = extra === undefined ? this.tail.text : [this.tail.text, extra].filter(Boolean).join('\n')
+    return new ProcessExitError(message, { exitCode, signal, stderr })
+  }
+}

@@ -1,0 +1,210 @@
+// A spawned child as its parent holds it: attempts and retries (supervision), the result, stop/kill.
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import { deferred } from '../deferred.ts'
+import { armWait, checkWaitOptions, type WaitOptions } from '../wait.ts'
+import type { Attempt, LaunchOptions } from './attempt.ts'
+import { checkDelay, checkGrace, DEFAULT_GRACE, type ResolvedSpawnOptions } from './options.ts'
+import { callSite, withCallSite } from './remote-error.ts'
+import { notRunning } from './stats.ts'
+import type { Target } from './target.ts'
+import type { ChildHandle, ChildStats, ChildStatus } from './types.ts'
+
+// What a handle needs from its context.
+export interface ChildHost {
+  prepare(thread: boolean): Promise<void>
+  launch(thread: boolean, options: Omit<LaunchOptions, 'registrar'>): Attempt
+  childEnv(extra: Record<string, string>): Record<string, string>
+  // The handle has settled and its owner has called wait(): it leaves ctx.children.
+  release(handle: ChildHandleImpl<unknown>): void
+}
+
+export class ChildHandleImpl<R> implements ChildHandle<R> {
+  readonly name: string
+  readonly #host: ChildHost
+  readonly #target: Target
+  readonly #options: ResolvedSpawnOptions
+  readonly #result = deferred<R>()
+  readonly #finished = deferred<void>()
+  #attempt: Attempt | undefined
+  #attempts = 0
+  #status: ChildStatus = 'starting'
+  #exitCode: number | null = null
+  // Set by stop(), kill(), the spawn signal or the context closing: no further attempts.
+  #halted = false
+  #haltReason: unknown
+  #pause: { timer: NodeJS.Timeout; resolve: () => void } | undefined
+  #waited = false
+  #settled = false
+  readonly #site = callSite()
+
+  constructor(host: ChildHost, target: Target, options: ResolvedSpawnOptions, name: string) {
+    this.name = name
+    this.#host = host
+    this.#target = target
+    this.#options = options
+    void this.#result.promise.catch(() => {})
+    const signal = options.signal
+    const onAbort = (): void => void this.#stopFor(signal?.reason)
+    if (signal?.aborted === true) this.#halt(signal.reason)
+    else signal?.addEventListener('abort', onAbort, { once: true })
+    void this.#supervise().finally(() => {
+      signal?.removeEventListener('abort', onAbort)
+      this.#finished.resolve()
+    })
+  }
+
+  get pid(): number | undefined {
+    return this.#attempt?.pid
+  }
+  get threadId(): number | undefined {
+    return this.#attempt?.threadId
+  }
+  get attempts(): number {
+    return this.#attempts
+  }
+  get status(): ChildStatus {
+    return this.#status
+  }
+  get exitCode(): number | null {
+    return this.#exitCode
+  }
+
+  wait(options?: WaitOptions): Promise<R> {
+    checkWaitOptions(options, 'wait')
+    this.#waited = true
+    if (this.#settled) this.#host.release(this as ChildHandleImpl<unknown>)
+    if (options?.timeout === undefined && options?.signal === undefined) return this.#result.promise
+    return new Promise<R>((resolve, reject) => {
+      const disarm = armWait(options, `wait for ${this.name}`, reject)
+      this.#result.promise.then(
+        (value) => {
+          disarm()
+          resolve(value)
+        },
+        (error: unknown) => {
+          disarm()
+          reject(error)
+        },
+      )
+    })
+  }
+
+  async stop(options?: { grace?: number }): Promise<void> {
+    await this.#stopFor(undefined, checkGrace(options))
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (typeof signal !== 'string' || !signal.startsWith('SIG'))
+      throw invalidArgument(`kill: signal must be a signal name like 'SIGKILL', got ${String(signal)}`)
+    this.#halt(undefined)
+    await this.#attempt?.kill(signal)
+    await this.#finished.promise
+  }
+
+  stats(): Promise<ChildStats> {
+    const attempt = this.#attempt
+    if (attempt === undefined) return Promise.reject(notRunning(undefined))
+    return attempt.stats()
+  }
+
+  // Stops for the context's or the signal's reason (then wait() rejects with it) or for stop().
+  async stopFor(reason: unknown): Promise<void> {
+    await this.#stopFor(reason)
+  }
+
+  async #stopFor(reason: unknown, grace = DEFAULT_GRACE): Promise<void> {
+    this.#halt(reason)
+    const attempt = this.#attempt
+    if (attempt?.running === true) await attempt.stop(grace)
+    await this.#finished.promise
+  }
+
+  #halt(reason: unknown): void {
+    if (!this.#halted) this.#haltReason = reason
+    this.#halted = true
+    const pause = this.#pause
+    this.#pause = undefined
+    if (pause !== undefined) {
+      clearTimeout(pause.timer)
+      pause.resolve()
+    }
+  }
+
+  // Runs attempts until one succeeds, retries are used up, retryOn declines, or the child is stopped.
+  async #supervise(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.#halted) throw this.#haltError(undefined)
+        const attempt = await this.#launch()
+        const outcome = await attempt.outcome
+        this.#exitCode = attempt.exitCode
+        if (outcome.ok) {
+          this.#status = 'exited'
+          this.#settle()
+          this.#result.resolve(outcome.value as R)
+          return
+        }
+        if (this.#halted) throw this.#haltError(outcome.error)
+        if (!this.#retries(outcome.error)) throw outcome.error
+        await this.#delay(outcome.error)
+      }
+    } catch (error) {
+      this.#status = 'failed'
+      this.#settle()
+      this.#result.reject(withCallSite(error, this.#site))
+    }
+  }
+
+  // Settled: a handle its owner has waited for leaves ctx.children before wait() returns.
+  #settle(): void {
+    this.#settled = true
+    if (this.#waited) this.#host.release(this as ChildHandleImpl<unknown>)
+  }
+
+  async #launch(): Promise<Attempt> {
+    this.#attempts++
+    this.#status = 'starting'
+    await this.#host.prepare(this.#options.thread)
+    const attempt = this.#host.launch(this.#options.thread, {
+      job: { t: 'job', mode: 'single', target: this.#target, args: this.#options.args, name: this.name },
+      name: this.name,
+      env: this.#host.childEnv(this.#options.env),
+      execArgv: this.#options.execArgv,
+      attempt: this.#attempts,
+      onReady: () => {
+        if (this.#attempt === attempt && attempt.running) this.#status = 'running'
+      },
+    })
+    this.#attempt = attempt
+    // Stopped while it was being started: it ends at once, and its outcome says so.
+    if (this.#halted) void attempt.stop(0)
+    return attempt
+  }
+
+  #retries(error: Error): boolean {
+    if (this.#attempts > this.#options.retries) return false
+    return this.#options.retryOn === undefined || this.#options.retryOn(error) === true
+  }
+
+  async #delay(error: Error): Promise<void> {
+    const { retryDelay } = this.#options
+    const ms = checkDelay(
+      typeof retryDelay === 'function' ? retryDelay(this.#attempts, error) : retryDelay,
+      'spawn: retryDelay',
+    )
+    if (ms === 0) return
+    await new Promise<void>((resolve) => {
+      this.#pause = { timer: setTimeout(resolve, ms), resolve }
+    })
+    this.#pause = undefined
+  }
+
+  #haltError(cause: Error | undefined): unknown {
+    if (this.#haltReason !== undefined) return this.#haltReason
+    return new ZStateError(
+      ErrorCode.ABORTED,
+      `${this.name} was stopped${cause === undefined ? ' before it started' : ''}`,
+      cause === undefined ? undefined : { cause },
+    )
+  }
+}

@@ -1,0 +1,160 @@
+// createContext() and the Context: a client that owns its children (and usually its server). The
+// same class is the WorkerContext a child gets, so children spawn grandchildren the same way.
+import { basename } from 'node:path'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { ClientImpl } from '../client/client.ts'
+import { checkConnectAddress } from '../protocol/address.ts'
+import type { Attempt, LaunchOptions } from './attempt.ts'
+import { ChildHandleImpl, type ChildHost } from './child.ts'
+import type { MapHost } from './map.ts'
+import { checkContextOptions, checkMapOptions, checkSpawnOptions, DEFAULT_GRACE } from './options.ts'
+import { Registration } from './registration.ts'
+import type { ServerProcess } from './server-process.ts'
+import { resolveTarget } from './target.ts'
+import type { ChildHandle, Context, ContextOptions, MapOptions, SpawnOptions } from './types.ts'
+
+type AttemptKind = new (options: LaunchOptions) => Attempt
+let ProcessKind: AttemptKind | undefined
+let ThreadKind: AttemptKind | undefined
+
+export async function createContext<S extends object = Record<string, unknown>>(
+  options?: ContextOptions,
+): Promise<Context<S>> {
+  const { address, server: serverOptions, name } = checkContextOptions(options)
+  if (address !== undefined) checkConnectAddress(address)
+  // Loaded when used: a child that never starts a server or a grandchild does not pay for that code.
+  const server =
+    address === undefined
+      ? await (await import('./server-process.ts')).ServerProcess.start(serverOptions ?? {})
+      : undefined
+  const context = new ContextImpl<S>(server?.address ?? address!, {
+    name: name ?? `context ${basename(process.argv[1] ?? 'node')}`,
+    server,
+  })
+  await context.start() // closes the context, and so the server, if it fails
+  await context.registration.open()
+  return context
+}
+
+export interface ContextSettings {
+  readonly name: string
+  readonly server?: ServerProcess | undefined
+  // A child's context: aborted when its parent stops it.
+  readonly signal?: AbortSignal | undefined
+  // Called once the context has registered itself with the server (a child tells its parent).
+  readonly onRegistered?: ((id: string) => void) | undefined
+  readonly timeout?: number
+}
+
+export class ContextImpl<S extends object> extends ClientImpl<S> implements Context<S>, ChildHost, MapHost {
+  readonly name: string
+  readonly signal: AbortSignal
+  readonly registration: Registration
+  readonly #controller = new AbortController()
+  readonly #server: ServerProcess | undefined
+  readonly #onRegistered: ((id: string) => void) | undefined
+  readonly #handles = new Set<ChildHandleImpl<unknown>>()
+  readonly #attempts = new Set<Attempt>()
+  readonly #maps = new Set<{ cancel(reason: unknown): Promise<void> }>()
+  #nextChild = 1
+  #closingContext: Promise<void> | undefined
+
+  constructor(address: string, settings: ContextSettings) {
+    super(address, {
+      timeout: settings.timeout ?? 10_000,
+      requestTimeout: 30_000,
+      heartbeatTimeout: undefined,
+      name: settings.name,
+    })
+    this.name = settings.name
+    this.#server = settings.server
+    this.#onRegistered = settings.onRegistered
+    this.signal = settings.signal ?? this.#controller.signal
+    this.registration = new Registration(this, settings.name)
+  }
+
+  spawn(target: unknown, options?: SpawnOptions): ChildHandle<any> {
+    const resolved = resolveTarget(target, 'spawn')
+    const spawnOptions = checkSpawnOptions(options)
+    this.#checkOpen('spawn')
+    const name = spawnOptions.name ?? `${resolved.label}-${this.#nextChild++}`
+    const handle = new ChildHandleImpl<unknown>(this, resolved, spawnOptions, name)
+    this.#handles.add(handle)
+    return handle
+  }
+
+  async map(target: unknown, items: unknown, options?: MapOptions): Promise<any[]> {
+    const resolved = resolveTarget(target, 'map')
+    const mapOptions = checkMapOptions(options)
+    this.#checkOpen('map')
+    const { runMap } = await import('./map.ts')
+    return runMap(this, resolved, items, mapOptions)
+  }
+
+  get children(): readonly ChildHandle<unknown>[] {
+    return Object.freeze([...this.#handles])
+  }
+
+  // ChildHost and MapHost: every child of this context starts here.
+  // Loaded on first use: a child that spawns nothing does not pay for this code.
+  async prepare(thread: boolean): Promise<void> {
+    if (thread) ThreadKind ??= (await import('./thread-attempt.ts')).ThreadAttempt
+    else ProcessKind ??= (await import('./process-attempt.ts')).ProcessAttempt
+  }
+
+  launch(thread: boolean, options: Omit<LaunchOptions, 'registrar'>): Attempt {
+    const Kind = thread ? ThreadKind : ProcessKind
+    if (Kind === undefined) throw new Error('zstate: launch() before prepare()')
+    this.#checkOpen('spawn')
+    if (!this.registration.opened)
+      void this.registration.open().then(() => this.#onRegistered?.(this.registration.id))
+    const attempt = new Kind({ ...options, registrar: this.registration })
+    this.#attempts.add(attempt)
+    void attempt.outcome.then(() => this.#attempts.delete(attempt))
+    return attempt
+  }
+
+  childEnv(extra: Record<string, string>): Record<string, string> {
+    const env: Record<string, string> = {}
+    for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value
+    return { ...env, ...extra, ZSTATE_ADDRESS: this.address }
+  }
+
+  release(handle: ChildHandleImpl<unknown>): void {
+    this.#handles.delete(handle)
+  }
+
+  track(map: { cancel(reason: unknown): Promise<void> }): () => void {
+    this.#maps.add(map)
+    return () => this.#maps.delete(map)
+  }
+
+  nextName(label: string): string {
+    return `${label}-${this.#nextChild++}`
+  }
+
+  override close(): Promise<void> {
+    this.#closingContext ??= this.#shutdown()
+    return this.#closingContext
+  }
+
+  // Signals every child at once, waits for all of them, then closes the client and the server.
+  async #shutdown(): Promise<void> {
+    const reason = new ZStateError(ErrorCode.CLOSED, 'the context was closed')
+    this.#controller.abort(reason)
+    await Promise.allSettled([
+      ...[...this.#maps].map((map) => map.cancel(reason)),
+      ...[...this.#handles].map((handle) => handle.stopFor(reason)),
+    ])
+    // Anything still running (a handle released early) goes the same way.
+    await Promise.allSettled([...this.#attempts].map((attempt) => attempt.stop(DEFAULT_GRACE)))
+    await this.registration.close(false)
+    await super.close()
+    await this.#server?.close()
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closingContext !== undefined)
+      throw new ZStateError(ErrorCode.CLOSED, `${what}: the context is closed`)
+  }
+}

@@ -1,0 +1,82 @@
+// map()'s input: pulled lazily from any iterable or async iterable, numbered as it arrives.
+import { invalidArgument } from '../errors.ts'
+
+export interface Pulled {
+  readonly index: number
+  readonly value: unknown
+}
+
+export class Input {
+  readonly #iterator: Iterator<unknown> | AsyncIterator<unknown>
+  readonly #async: boolean
+  // Known before the end for arrays, typed arrays, Sets and Maps.
+  readonly #known: number | undefined
+  #next = 0
+  #exhausted = false
+  #closed = false
+
+  constructor(items: unknown) {
+    const source = items as Partial<Iterable<unknown> & AsyncIterable<unknown>> | null | undefined
+    const asyncIterator = source?.[Symbol.asyncIterator]
+    const iterator = source?.[Symbol.iterator]
+    if (typeof asyncIterator === 'function') {
+      this.#iterator = asyncIterator.call(source)
+      this.#async = true
+    } else if (typeof iterator === 'function') {
+      this.#iterator = iterator.call(source)
+      this.#async = false
+    } else {
+      throw invalidArgument(
+        `map: items must be an iterable or an async iterable, got ${items === null ? 'null' : typeof items}`,
+      )
+    }
+    this.#known =
+      Array.isArray(items) || ArrayBuffer.isView(items)
+        ? (items as { length: number }).length
+        : items instanceof Set || items instanceof Map
+          ? items.size
+          : undefined
+  }
+
+  get exhausted(): boolean {
+    return this.#exhausted
+  }
+
+  // Items pulled so far.
+  get pulled(): number {
+    return this.#next
+  }
+
+  // The number of items, once known.
+  get total(): number | undefined {
+    return this.#exhausted ? this.#next : this.#known
+  }
+
+  // Up to n more items; fewer only at the end. One call at a time.
+  async pull(n: number): Promise<Pulled[]> {
+    const out: Pulled[] = []
+    while (out.length < n && !this.#exhausted && !this.#closed) {
+      const step = this.#async
+        ? await this.#iterator.next()
+        : (this.#iterator.next() as IteratorResult<unknown>)
+      if (step.done === true) {
+        this.#exhausted = true
+        break
+      }
+      out.push({ index: this.#next++, value: step.value })
+    }
+    return out
+  }
+
+  // Stops early: lets the source clean up (its finally blocks run).
+  close(): void {
+    if (this.#exhausted || this.#closed) return
+    this.#closed = true
+    try {
+      const done = this.#iterator.return?.()
+      if (done instanceof Promise) void done.catch(() => {})
+    } catch {
+      // the source's own cleanup failed; the map is already ending
+    }
+  }
+}

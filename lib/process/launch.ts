@@ -1,0 +1,80 @@
+// Where the child entry points are and which Node flags children inherit: the built `.js` files
+// when zstate runs from dist/, the `.ts` sources (through tsx) when it runs from source.
+import { isMainThread, threadId } from 'node:worker_threads'
+import type { Target } from './target.ts'
+
+const fromSource = import.meta.url.endsWith('.ts')
+
+export function entryUrl(name: 'bootstrap' | 'thread-entry' | 'server-main'): URL {
+  return new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url)
+}
+
+// Flags that make no sense twice (debugger ports, the test runner, watch mode, -e/-p code).
+const DROP = /^--(inspect|debug|test|watch|experimental-test|eval|print|interactive|check)/
+const DROP_SHORT = new Set(['-e', '-p', '-i', '-c'])
+const TAKES_VALUE = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '--test-reporter',
+  '--test-reporter-destination',
+  '--test-name-pattern',
+  '--test-skip-pattern',
+  '--test-timeout',
+  '--test-concurrency',
+  '--test-shard',
+  '--watch-path',
+  '--inspect-port',
+  '--debug-port',
+])
+
+let cachedExecArgv: string[] | undefined
+
+// The parent's Node flags minus the ones above, or the ones given; tsx added when zstate itself runs
+// from source (its bootstrap is TypeScript then).
+export function childExecArgv(given?: readonly string[]): string[] {
+  if (given !== undefined)
+    return fromSource && !given.some(isTsx) ? [...given, '--import', import.meta.resolve('tsx')] : [...given]
+  if (cachedExecArgv !== undefined) return cachedExecArgv
+  const kept: string[] = []
+  const argv = process.execArgv
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (DROP.test(arg) || DROP_SHORT.has(arg)) {
+      if (TAKES_VALUE.has(arg)) i++
+      continue
+    }
+    kept.push(arg)
+  }
+  if (fromSource && !tsxActive()) kept.push('--import', import.meta.resolve('tsx'))
+  cachedExecArgv = kept
+  return kept
+}
+
+// Whether TypeScript modules load here (the parent runs under tsx): children must then load it too.
+export function tsxActive(): boolean {
+  return process.execArgv.some(isTsx)
+}
+
+function isTsx(arg: string): boolean {
+  return /(^|[\\/@:])tsx\b/.test(arg)
+}
+
+// tsx's register() for a worker thread (hooks from --import do not reach threads on Node 20), when
+// it needs TypeScript: zstate runs from source, or the target is a TypeScript module. (A function's
+// source was compiled in the parent already.)
+export function tsxRegisterUrl(target: Target): string | undefined {
+  const typescript = target.kind === 'module' && /\.[mc]?tsx?$/.test(new URL(target.url).pathname)
+  if (!fromSource && !(typescript && tsxActive())) return undefined
+  try {
+    return import.meta.resolve('tsx/esm/api')
+  } catch {
+    return undefined
+  }
+}
+
+// The thread that owns a context: null for a process's main thread.
+export function currentThreadId(): number | null {
+  return isMainThread ? null : threadId
+}

@@ -1,0 +1,43 @@
+// What a parent and its bootstrapped child (process or thread) say to each other. Process children
+// use Node's IPC channel with `serialization: 'advanced'`, threads their port: both structured clone.
+import type { SerializedError } from './remote-error.ts'
+import type { Target } from './target.ts'
+
+export interface Job {
+  readonly t: 'job'
+  // single: run the target once with args; map: run it per item of every batch until 'end'.
+  readonly mode: 'single' | 'map'
+  readonly target: Target
+  readonly args: readonly unknown[]
+  readonly name: string
+}
+
+export interface ItemBatch {
+  readonly t: 'items'
+  readonly batch: number
+  readonly indices: readonly number[]
+  readonly items: readonly unknown[]
+}
+
+export type ToChild = Job | ItemBatch | { readonly t: 'abort' } | { readonly t: 'end' }
+
+export interface BatchResults {
+  readonly t: 'results'
+  readonly batch: number
+  // One per item; an entry listed in `failed` holds undefined.
+  readonly values: readonly unknown[]
+  readonly failed: readonly (readonly [position: number, error: SerializedError])[]
+  // Time spent running the items, ms: what batch sizing goes by.
+  readonly ms: number
+}
+
+export type FromChild =
+  | { readonly t: 'ready' }
+  | { readonly t: 'result'; readonly value: unknown }
+  | { readonly t: 'error'; readonly error: SerializedError }
+  | { readonly t: 'context'; readonly id: string }
+  | BatchResults
+
+export function isFromChild(message: unknown): message is FromChild {
+  return typeof message === 'object' && message !== null && typeof (message as { t?: unknown }).t === 'string'
+}

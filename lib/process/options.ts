@@ -1,0 +1,144 @@
+// SpawnOptions, MapOptions and friends, validated at the boundary: messages name the option, what
+// was expected and what arrived.
+import { availableParallelism } from 'node:os'
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
+
+export interface ResolvedSpawnOptions {
+  readonly args: unknown[]
+  readonly name: string | undefined
+  readonly thread: boolean
+  readonly retries: number
+  readonly retryOn: ((error: Error) => boolean) | undefined
+  readonly retryDelay: number | ((attempt: number, error: Error) => number)
+  readonly env: Record<string, string>
+  readonly signal: AbortSignal | undefined
+  readonly execArgv: string[] | undefined
+}
+
+export interface ResolvedMapOptions {
+  readonly concurrency: number
+  readonly retries: number
+  readonly signal: AbortSignal | undefined
+  readonly onProgress: ((done: number, total?: number) => void) | undefined
+  readonly thread: boolean
+  readonly execArgv: string[] | undefined
+}
+
+export const DEFAULT_GRACE = 5_000
+
+function object<T extends object>(value: unknown, what: string): Partial<T> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null) throw invalidArgument(`${what}: options must be an object`)
+  return value
+}
+
+function count(value: unknown, what: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
+    throw invalidArgument(`${what} must be an integer ≥ ${min}, got ${String(value)}`)
+  return value
+}
+
+function signalOption(value: unknown, what: string): AbortSignal | undefined {
+  if (value === undefined) return undefined
+  if (!(value instanceof AbortSignal)) throw invalidArgument(`${what}: signal must be an AbortSignal`)
+  return value
+}
+
+function fn<F>(value: unknown, what: string): F | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'function') throw invalidArgument(`${what} must be a function, got ${typeof value}`)
+  return value as F
+}
+
+export function checkContextOptions(options: unknown): ContextOptions {
+  const o = object<ContextOptions>(options, 'createContext')
+  if (o.address !== undefined && typeof o.address !== 'string')
+    throw invalidArgument(`createContext: address must be a string, got ${typeof o.address}`)
+  if (o.address !== undefined && o.server !== undefined)
+    throw invalidArgument(
+      'createContext: give either address (join a server) or server (start one), not both',
+    )
+  if (o.server !== undefined && (typeof o.server !== 'object' || o.server === null))
+    throw invalidArgument('createContext: server must be an object of server options')
+  if (o.name !== undefined && typeof o.name !== 'string')
+    throw invalidArgument(`createContext: name must be a string, got ${typeof o.name}`)
+  return o
+}
+
+export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
+  const o = object<SpawnOptions>(options, 'spawn')
+  if (o.args !== undefined && !Array.isArray(o.args)) throw invalidArgument('spawn: args must be an array')
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === ''))
+    throw invalidArgument('spawn: name must be a non-empty string')
+  if (o.thread !== undefined && typeof o.thread !== 'boolean')
+    throw invalidArgument('spawn: thread must be a boolean')
+  const retryDelay = o.retryDelay ?? 0
+  if (typeof retryDelay !== 'function') checkDelay(retryDelay, 'spawn: retryDelay')
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(object<Record<string, string>>(o.env, 'spawn: env'))) {
+    if (typeof value !== 'string')
+      throw invalidArgument(`spawn: env.${key} must be a string, got ${typeof value}`)
+    env[key] = value
+  }
+  const args = o.args ?? []
+  checkCloneable(args, 'spawn: args')
+  return {
+    args,
+    name: o.name,
+    thread: o.thread === true,
+    retries: count(o.retries, 'spawn: retries', 0),
+    retryOn: fn(o.retryOn, 'spawn: retryOn'),
+    retryDelay,
+    env,
+    signal: signalOption(o.signal, 'spawn'),
+    execArgv: flags(o.execArgv, 'spawn'),
+  }
+}
+
+export function checkMapOptions(options: unknown): ResolvedMapOptions {
+  const o = object<MapOptions>(options, 'map')
+  if (o.thread !== undefined && typeof o.thread !== 'boolean')
+    throw invalidArgument('map: thread must be a boolean')
+  return {
+    concurrency: count(o.concurrency, 'map: concurrency', availableParallelism(), 1),
+    retries: count(o.retries, 'map: retries', 0),
+    signal: signalOption(o.signal, 'map'),
+    onProgress: fn(o.onProgress, 'map: onProgress'),
+    thread: o.thread === true,
+    execArgv: flags(o.execArgv, 'map'),
+  }
+}
+
+function flags(value: unknown, what: string): string[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || !value.every((flag) => typeof flag === 'string'))
+    throw invalidArgument(`${what}: execArgv must be an array of strings`)
+  return [...value]
+}
+
+export function checkGrace(options: unknown): number {
+  const o = object<{ grace: number }>(options, 'stop')
+  if (o.grace === undefined) return DEFAULT_GRACE
+  return checkDelay(o.grace, 'stop: grace')
+}
+
+export function checkDelay(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value))
+    throw invalidArgument(`${what} must be a non-negative number of ms, got ${String(value)}`)
+  return value
+}
+
+// Arguments and items travel by structured clone: refuse what cannot, before anything starts.
+export function checkCloneable(value: unknown, what: string): void {
+  try {
+    structuredClone(value)
+  } catch (error) {
+    throw new ZStateError(
+      ErrorCode.UNENCODABLE,
+      `${what} cannot be sent to a child (structured clone): ${(error as Error).message}`,
+      { cause: error },
+    )
+  }
+}

@@ -1,0 +1,84 @@
+// An attempt as a child process: the bootstrap forked with an IPC channel, output forwarded.
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { Attempt, type LaunchOptions } from './attempt.ts'
+import { childExecArgv, entryUrl } from './launch.ts'
+import type { ToChild } from './messages.ts'
+import { forwardLines } from './output.ts'
+import { processStats } from './stats.ts'
+import type { ChildStats } from './types.ts'
+
+const bootstrap = fileURLToPath(entryUrl('bootstrap'))
+// Output still open this long after the exit belongs to someone else (a grandchild holding the pipe).
+const OUTPUT_GRACE_MS = 1000
+
+export class ProcessAttempt extends Attempt {
+  readonly kind = 'process'
+  readonly #child: ChildProcess
+
+  constructor(options: LaunchOptions) {
+    super(options)
+    // detached: its own process group, so a terminal's Ctrl-C reaches the parent only, which then
+    // stops its children in order (they die with it in any case; see docs/processes.md).
+    const child = fork(bootstrap, [], {
+      env: options.env,
+      execArgv: childExecArgv(options.execArgv),
+      serialization: 'advanced',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      detached: true,
+    })
+    this.#child = child
+    const prefix = `[${options.name}] `
+    // Settled when the output has ended and the IPC channel is drained: no line or message is lost.
+    const output = Promise.all([
+      forwardLines(child.stdout, process.stdout, prefix),
+      forwardLines(child.stderr, process.stderr, prefix, this.tail),
+      new Promise((resolve) => child.once('disconnect', resolve)),
+    ])
+    child.on('message', (message) => this.receive(message))
+    let failure: string | undefined
+    child.on('error', (error) => {
+      failure ??= `could not start: ${error.message}`
+      if (child.pid === undefined) this.exited(null, null, failure)
+    })
+    child.once('exit', (code, signal) => {
+      const late = setTimeout(() => {
+        child.stdout?.destroy()
+        child.stderr?.destroy()
+      }, OUTPUT_GRACE_MS)
+      void output.then(() => {
+        clearTimeout(late)
+        this.exited(code, signal, failure)
+      })
+    })
+    this.register('starting')
+    this.send(options.job)
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid
+  }
+
+  get threadId(): undefined {
+    return undefined
+  }
+
+  send(message: ToChild): void {
+    if (!this.#child.connected) return
+    // A child that has just died cannot take it: its exit tells the story.
+    this.#child.send(message, (error) => void error)
+  }
+
+  protected terminate(signal: NodeJS.Signals): void {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
+    try {
+      this.#child.kill(signal)
+    } catch {
+      // gone already
+    }
+  }
+
+  stats(): Promise<ChildStats> {
+    return processStats(this.#child.pid, this.running, this.startedAt)
+  }
+}

@@ -1,0 +1,85 @@
+// The state server a context starts in a child process (server-main), and how it is stopped.
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { ErrorCode, ProcessExitError, TimeoutError, ZStateError, isErrorCode } from '../errors.ts'
+import type { ServerOptions } from '../server/options.ts'
+import { childExecArgv, entryUrl } from './launch.ts'
+
+export type ServerMessage =
+  | { readonly t: 'started'; readonly address: string }
+  | { readonly t: 'failed'; readonly code: string; readonly message: string }
+
+const START_TIMEOUT_MS = 30_000
+const CLOSE_TIMEOUT_MS = 5_000
+
+export class ServerProcess {
+  readonly address: string
+  readonly #child: ChildProcess
+  readonly #exited: Promise<void>
+  #closing: Promise<void> | undefined
+
+  private constructor(child: ChildProcess, address: string, exited: Promise<void>) {
+    this.#child = child
+    this.address = address
+    this.#exited = exited
+  }
+
+  static async start(options: ServerOptions): Promise<ServerProcess> {
+    // A URL does not survive structured clone; the server takes its href just as well.
+    const actions = options.actions instanceof URL ? options.actions.href : options.actions
+    const child = fork(fileURLToPath(entryUrl('server-main')), [], {
+      execArgv: childExecArgv(),
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true, // its own process group: a terminal's Ctrl-C goes to the parent, which closes it
+    })
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new TimeoutError(`the state server did not start within ${START_TIMEOUT_MS} ms`)),
+          START_TIMEOUT_MS,
+        )
+        child.once('exit', (exitCode, signal) => {
+          clearTimeout(timer)
+          const how = signal === null ? `exited with code ${exitCode}` : `was killed by ${signal}`
+          reject(
+            new ProcessExitError(`the state server process ${how} before it started`, {
+              exitCode,
+              signal,
+              stderr: '',
+            }),
+          )
+        })
+        child.once('message', (message: ServerMessage) => {
+          clearTimeout(timer)
+          if (message.t === 'started') return resolve(message.address)
+          const code = isErrorCode(message.code) ? message.code : ErrorCode.INVALID_ARGUMENT
+          reject(new ZStateError(code, message.message))
+        })
+        child.send({ t: 'start', options: { ...options, ...(actions === undefined ? {} : { actions }) } })
+      })
+      return new ServerProcess(child, address, exited)
+    } catch (error) {
+      child.kill('SIGKILL')
+      await exited
+      throw error
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid
+  }
+
+  // Asks the server to close and exit; kills it if it has not within a few seconds.
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
+      if (this.#child.connected) this.#child.send({ t: 'close' }, (error) => void error)
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), CLOSE_TIMEOUT_MS)
+      await this.#exited
+      clearTimeout(timer)
+    })()
+    return this.#closing
+  }
+}

@@ -1,0 +1,103 @@
+// In the parent thread: the real sockets behind a thread child's proxies (thread-sockets.ts), one per
+// proxy, closed when the thread ends however it ends.
+import type { MessagePort } from 'node:worker_threads'
+import type { Dealer, Subscriber } from 'zeromq'
+import { sockets } from '../client/sockets.ts'
+import { SendQueue } from '../send-queue.ts'
+
+export type HostRequest =
+  | { readonly op: 'open'; readonly kind: 'dealer' | 'sub' }
+  | { readonly op: 'connect'; readonly endpoint: string }
+  | { readonly op: 'subscribe' | 'unsubscribe'; readonly topics: string[] }
+  | { readonly op: 'send'; readonly frames: Uint8Array[] }
+  | { readonly op: 'ack'; readonly count: number }
+  | { readonly op: 'close' }
+export type ToHost = { readonly id: number } & HostRequest
+export type ToProxy = { readonly id: number; readonly frames: Uint8Array[] }
+
+// Published messages a busy thread has not taken yet, beyond which more are dropped, as a SUB socket
+// at its high-water mark would (the client repairs the gap). Replies are never dropped.
+const MAX_UNTAKEN = 10_000
+
+interface Hosted {
+  readonly socket: Dealer | Subscriber
+  readonly sends: SendQueue
+  readonly kind: 'dealer' | 'sub'
+  untaken: number
+}
+
+export class SocketHost {
+  readonly #port: MessagePort
+  readonly #hosted = new Map<number, Hosted>()
+  #closed = false
+
+  constructor(port: MessagePort) {
+    this.#port = port
+    port.on('message', (message: ToHost) => this.#handle(message))
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const hosted of this.#hosted.values()) hosted.socket.close()
+    this.#hosted.clear()
+    this.#port.close()
+  }
+
+  #handle(message: ToHost): void {
+    if (this.#closed) return
+    if (message.op === 'open') return this.#open(message.id, message.kind)
+    const hosted = this.#hosted.get(message.id)
+    if (hosted === undefined) return
+    switch (message.op) {
+      case 'connect':
+        return hosted.socket.connect(message.endpoint)
+      case 'subscribe':
+        return (hosted.socket as Subscriber).subscribe(...message.topics)
+      case 'unsubscribe':
+        return (hosted.socket as Subscriber).unsubscribe(...message.topics)
+      case 'send':
+        return hosted.sends.push(
+          message.frames.map((frame) => Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)),
+        )
+      case 'ack':
+        hosted.untaken = Math.max(0, hosted.untaken - message.count)
+        return
+      case 'close':
+        this.#hosted.delete(message.id)
+        hosted.socket.close()
+    }
+  }
+
+  #open(id: number, kind: 'dealer' | 'sub'): void {
+    const socket =
+      kind === 'dealer'
+        ? new sockets.Dealer({ linger: 0, ipv6: true })
+        : new sockets.Subscriber({ linger: 0, ipv6: true })
+    // A failed send is a lost request or a dropped frame: the thread's client times out or repairs it.
+    const sends = new SendQueue(
+      (frames) => (socket as Dealer).send(frames),
+      () => {},
+    )
+    const hosted: Hosted = { socket, sends, kind, untaken: 0 }
+    this.#hosted.set(id, hosted)
+    void this.#forward(id, hosted)
+  }
+
+  async #forward(id: number, hosted: Hosted): Promise<void> {
+    for (;;) {
+      let frames: Buffer[]
+      try {
+        frames = await hosted.socket.receive()
+      } catch {
+        return // closed
+      }
+      if (hosted.kind === 'sub' && hosted.untaken >= MAX_UNTAKEN) continue
+      hosted.untaken++
+      try {
+        this.#port.postMessage({ id, frames } satisfies ToProxy)
+      } catch {
+        return // the thread is gone
+      }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// An attempt as a worker thread: same bootstrap contract as a process, over the worker's port.
+import type { EventLoopUtilization } from 'node:perf_hooks'
+import { MessageChannel, Worker } from 'node:worker_threads'
+import { Attempt, type LaunchOptions } from './attempt.ts'
+import { entryUrl, tsxRegisterUrl } from './launch.ts'
+import type { ToChild } from './messages.ts'
+import { forwardLines } from './output.ts'
+import { SocketHost } from './socket-host.ts'
+import { notRunning } from './stats.ts'
+import type { ChildStats } from './types.ts'
+
+// Evaluated as the thread's first script: TypeScript hooks (tsx) when needed, then the entry.
+const BOOT = `
+const { workerData } = require('node:worker_threads');
+(async () => {
+  if (workerData.tsx) (await import(workerData.tsx)).register();
+  await import(workerData.entry);
+})().catch((error) => {
+  process.stderr.write(String((error && error.stack) || error) + '\\n');
+  process.exit(1);
+});
+`
+
+export class ThreadAttempt extends Attempt {
+  readonly kind = 'thread'
+  readonly #worker: Worker
+  readonly #threadId: number
+  #utilization: EventLoopUtilization | undefined
+
+  constructor(options: LaunchOptions) {
+    super(options)
+    // The thread's sockets live here (see thread-sockets.ts), on a port of their own.
+    const { port1, port2 } = new MessageChannel()
+    const sockets = new SocketHost(port1)
+    const worker = new Worker(BOOT, {
+      eval: true,
+      workerData: {
+        entry: entryUrl('thread-entry').href,
+        tsx: tsxRegisterUrl(options.job.target),
+        job: options.job,
+        sockets: port2,
+      },
+      transferList: [port2],
+      env: options.env,
+      stdout: true,
+      stderr: true,
+    })
+    this.#worker = worker
+    this.#threadId = worker.threadId
+    const prefix = `[${options.name}] `
+    const output = Promise.all([
+      forwardLines(worker.stdout, process.stdout, prefix),
+      forwardLines(worker.stderr, process.stderr, prefix, this.tail),
+    ])
+    worker.on('message', (message) => this.receive(message))
+    // An exception nothing in the thread caught: the thread ends, like a process would.
+    let uncaught: string | undefined
+    worker.on('error', (error) => {
+      uncaught ??= error instanceof Error ? (error.stack ?? error.message) : String(error)
+    })
+    worker.once('exit', (code) => {
+      sockets.close()
+      void output.then(() => this.exited(code, null, uncaught?.split('\n')[0]))
+    })
+    this.register('starting')
+  }
+
+  get pid(): number {
+    return process.pid
+  }
+
+  get threadId(): number {
+    return this.#threadId
+  }
+
+  send(message: ToChild): void {
+    if (!this.running) return
+    try {
+      this.#worker.postMessage(message)
+    } catch {
+      // the thread is on its way out; its exit tells the story
+    }
+  }
+
+  protected terminate(): void {
+    void this.#worker.terminate()
+  }
+
+  protected override interrupt(): void {
+    // no SIGTERM for a thread: it has until the end of the grace period
+  }
+
+  // A thread has no pid of its own: cpu is its event loop's utilisation, memory the process's RSS.
+  async stats(): Promise<ChildStats> {
+    if (!this.running) throw notRunning(process.pid)
+    const now = this.#worker.performance.eventLoopUtilization()
+    const delta =
+      this.#utilization === undefined
+        ? now
+        : this.#worker.performance.eventLoopUtilization(now, this.#utilization)
+    this.#utilization = now
+    return {
+      pid: process.pid,
+      cpu: Math.round(delta.utilization * 1000) / 10,
+      memory: process.memoryUsage.rss(),
+      elapsed: Date.now() - this.startedAt,
+    }
+  }
+}

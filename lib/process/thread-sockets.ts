@@ -1,0 +1,112 @@
+// In a worker thread zstate spawned: Dealer and Subscriber look-alikes whose real sockets live in the
+// parent thread (socket-host.ts). The thread can then be terminated at any moment, even in a CPU
+// loop, without zeromq.js aborting the process (zeromq.js#411).
+import type { MessagePort } from 'node:worker_threads'
+import type { Dealer, Subscriber } from 'zeromq'
+import type { SocketClasses } from '../client/sockets.ts'
+import type { HostRequest, ToProxy } from './socket-host.ts'
+
+type Frames = Buffer[]
+type Outgoing = Buffer | string | Uint8Array | (Buffer | string | Uint8Array)[]
+
+// Messages taken before the thread tells the host, so the host can bound what it buffers for us.
+const ACK_EVERY = 256
+
+export function proxySockets(port: MessagePort): SocketClasses {
+  const open = new Map<number, ProxySocket>()
+  let nextId = 1
+  port.on('message', (message: ToProxy) => open.get(message.id)?.deliver(message.frames))
+  port.unref()
+
+  class ProxySocket {
+    readonly #id = nextId++
+    readonly #queue: Frames[] = []
+    #waiting: { resolve: (frames: Frames) => void; reject: (error: Error) => void } | undefined
+    #taken = 0
+    #closed = false
+
+    constructor(kind: 'dealer' | 'sub') {
+      open.set(this.#id, this)
+      this.post({ op: 'open', kind })
+    }
+
+    get closed(): boolean {
+      return this.#closed
+    }
+
+    connect(endpoint: string): void {
+      this.post({ op: 'connect', endpoint })
+    }
+
+    // Queued at once, like zeromq's own send (which resolves when queued, not when delivered).
+    send(message: Outgoing): Promise<void> {
+      if (this.#closed) return Promise.reject(closedError())
+      const parts = Array.isArray(message) ? message : [message]
+      this.post({
+        op: 'send',
+        frames: parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)),
+      })
+      return Promise.resolve()
+    }
+
+    receive(): Promise<Frames> {
+      if (this.#closed) return Promise.reject(closedError())
+      const frames = this.#queue.shift()
+      if (frames !== undefined) return Promise.resolve(this.#took(frames))
+      return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }))
+    }
+
+    close(): void {
+      if (this.#closed) return
+      this.#closed = true
+      open.delete(this.#id)
+      this.post({ op: 'close' })
+      this.#waiting?.reject(closedError())
+      this.#waiting = undefined
+    }
+
+    deliver(raw: Uint8Array[]): void {
+      const frames = raw.map((frame) => Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength))
+      const waiting = this.#waiting
+      this.#waiting = undefined
+      if (waiting !== undefined) waiting.resolve(this.#took(frames))
+      else this.#queue.push(frames)
+    }
+
+    protected post(message: HostRequest): void {
+      port.postMessage({ ...message, id: this.#id })
+    }
+
+    #took(frames: Frames): Frames {
+      if (++this.#taken % ACK_EVERY === 0) this.post({ op: 'ack', count: ACK_EVERY })
+      return frames
+    }
+  }
+
+  class ProxyDealer extends ProxySocket {
+    constructor() {
+      super('dealer')
+    }
+  }
+
+  class ProxySubscriber extends ProxySocket {
+    constructor() {
+      super('sub')
+    }
+    subscribe(...topics: string[]): void {
+      this.post({ op: 'subscribe', topics })
+    }
+    unsubscribe(...topics: string[]): void {
+      this.post({ op: 'unsubscribe', topics })
+    }
+  }
+
+  return {
+    Dealer: ProxyDealer as unknown as typeof Dealer,
+    Subscriber: ProxySubscriber as unknown as typeof Subscriber,
+  }
+}
+
+function closedError(): Error {
+  return Object.assign(new Error('Socket is closed'), { code: 'EBADF' })
+}

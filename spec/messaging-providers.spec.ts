@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { connect } from '../lib/index.ts'
+import { fixture, serverFor, stress, tempDir, type Fixture } from './support.ts'
+import { codeOf, HEARTBEAT_MS, providerProcess } from './messaging-support.ts'
+
+test('messaging: sequential calls go round-robin across 3 provider processes', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  for (const label of ['p1', 'p2', 'p3']) await providerProcess(t, server.address, 'svc', label)
+  await using client = await connect(server.address)
+  const labels: string[] = []
+  for (let i = 0; i < 30; i++) labels.push(await client.call<string>('svc', 'whoami'))
+  assert.deepEqual(new Set(labels.slice(0, 3)), new Set(['p1', 'p2', 'p3']))
+  labels.forEach((label, i) => assert.equal(label, labels[i % 3], `call ${i}`))
+  assert.deepEqual(await client.services(), [
+    { name: 'svc', providers: 3, methods: (await client.services())[0]!.methods },
+  ])
+})
+
+test('messaging: a provider SIGKILLed mid-call fails it with ERR_PROVIDER_LOST; later calls go to the survivors', async (t) => {
+  const server = await serverFor(t, 'ipc', { heartbeatMs: HEARTBEAT_MS })
+  const providers = new Map<string, Fixture>()
+  for (const label of ['p1', 'p2', 'p3'])
+    providers.set(label, await providerProcess(t, server.address, 'svc', label))
+  await using client = await connect(server.address)
+
+  const held = client.call('svc', 'hold', [], { timeout: 600_000 })
+  const { label } = (await Promise.race([...providers.values()].map((p) => p.event(2)))) as { label: string }
+  providers.get(label)!.child.kill('SIGKILL')
+  const lost = await held.catch((error: unknown) => error)
+  assert.equal((lost as { code?: string }).code, 'ERR_PROVIDER_LOST', String(lost))
+  assert.match((lost as Error).message, /svc\.hold .*outcome of the call is unknown/)
+
+  const survivors = [...providers.keys()].filter((l) => l !== label)
+  const seen = new Set<string>()
+  for (let i = 0; i < 20; i++) {
+    const who = await client.call<string>('svc', 'whoami')
+    assert.ok(survivors.includes(who), `${who} answered after it was killed`)
+    seen.add(who)
+  }
+  assert.deepEqual([...seen].sort(), survivors)
+  assert.equal((await client.services())[0]!.providers, 2)
+})
+
+test('messaging: 300 concurrent calls from one client over 3 providers all return their own result', async (t) => {
+  const count = stress ? 3000 : 300
+  const server = await serverFor(t, 'ipc')
+  for (const label of ['p1', 'p2', 'p3']) await providerProcess(t, server.address, 'svc', label, 8)
+  await using client = await connect(server.address)
+  const results = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      client.call<{ label: string; value: number }>('svc', 'square', [i]),
+    ),
+  )
+  results.forEach((result, i) => assert.equal(result.value, i * i))
+  // The first 24 calls alone fill every provider's 8 slots.
+  assert.deepEqual([...new Set(results.map((r) => r.label))].sort(), ['p1', 'p2', 'p3'])
+})
+
+test('messaging: a provider dropped for silence fails its calls, then provides again by itself', async (t) => {
+  const server = await serverFor(t, 'ipc', { heartbeatMs: HEARTBEAT_MS })
+  const provider = await providerProcess(t, server.address, 'svc', 'p1')
+  await using client = await connect(server.address)
+  const held = client.call('svc', 'hold', [], { timeout: 600_000 })
+  await provider.event(2)
+  // Silent for 1.5 s: longer than 4 heartbeats (dropped), shorter than the session expiry (10).
+  const blocked = provider.call('block', 1500)
+  assert.equal(await codeOf(held), 'ERR_PROVIDER_LOST')
+  await blocked
+  await client.waitForService('svc', { timeout: 60_000 })
+  assert.equal(await client.call('svc', 'whoami'), 'p1')
+})
+
+test('messaging: providers register again after a server restart', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const options = JSON.stringify({ address, heartbeatMs: HEARTBEAT_MS })
+  const first = fixture(t, 'server', [options])
+  await first.event(1)
+  await providerProcess(t, address, 'svc', 'p1')
+  await using client = await connect(address)
+  assert.equal(await client.call('svc', 'whoami'), 'p1')
+  first.child.kill('SIGKILL')
+  await first.exited
+  const second = fixture(t, 'server', [options])
+  await second.event(1)
+  // waitForService is sent again after a reconnection; the provider comes back by itself.
+  await client.waitForService('svc', { timeout: 60_000 })
+  assert.equal(await client.call('svc', 'whoami'), 'p1')
+})

@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { connect, isZStateError, RemoteError, TimeoutError } from '../lib/index.ts'
+import { deferred } from '../lib/deferred.ts'
+import { serverFor, transports } from './support.ts'
+import { clients, codeOf, providerProcess } from './messaging-support.ts'
+
+for (const transport of transports) {
+  test(`messaging: a call reaches a provider in another process and returns its result (${transport})`, async (t) => {
+    const server = await serverFor(t, transport)
+    await providerProcess(t, server.address, 'math', 'p1')
+    await using client = await connect(server.address)
+    assert.equal(await client.call('math', 'add', [2, 3]), 5)
+    assert.equal(await client.call('math', 'whoami'), 'p1')
+    const value = {
+      n: -1.5,
+      big: 2n ** 62n,
+      when: new Date(0),
+      bytes: new Uint8Array([1, 2, 3]),
+      list: [null, true, 'x', { deep: ['y'] }],
+    }
+    const echoed = await client.call<typeof value>('math', 'echo', [value])
+    assert.deepEqual(echoed, value)
+    assert.ok(Object.isFrozen(echoed) && Object.isFrozen(echoed.list), 'results are frozen like state values')
+  })
+}
+
+test('messaging: handler errors come back as RemoteError with remote name, code, stack and pid', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await providerProcess(t, server.address, 'errors', 'p1')
+  await using client = await connect(server.address)
+  const pid = await client.call<number>('errors', 'pid')
+
+  const thrown = await client.call('errors', 'fail', ['it broke', 'E_BROKEN']).catch((e: unknown) => e)
+  assert.ok(thrown instanceof RemoteError && isZStateError(thrown))
+  assert.equal(thrown.code, 'ERR_REMOTE')
+  assert.equal(thrown.message, 'it broke')
+  assert.equal(thrown.remoteName, 'Error')
+  assert.equal(thrown.remoteCode, 'E_BROKEN')
+  assert.equal(thrown.pid, pid)
+  assert.match(thrown.stack ?? '', /failingHandler[\s\S]*remote boundary/)
+
+  const rejected = await client.call('errors', 'rejects', ['async bad']).catch((e: unknown) => e)
+  assert.ok(rejected instanceof RemoteError)
+  assert.equal(rejected.remoteName, 'TypeError')
+  assert.equal(rejected.message, 'async bad')
+  assert.equal(rejected.remoteCode, undefined)
+
+  const nonError = await client.call('errors', 'throwValue', [{ why: 42 }]).catch((e: unknown) => e)
+  assert.ok(nonError instanceof RemoteError)
+  assert.equal(nonError.remoteName, 'NonError')
+  assert.deepEqual(nonError.value, { why: 42 })
+
+  // The provider is still fine afterwards.
+  assert.equal(await client.call('errors', 'add', [1, 1]), 2)
+})
+
+test('messaging: unknown method, missing provider, unencodable values and bad arguments are refused', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  await a.provide('math', { add: (x: number, y: number) => x + y })
+
+  assert.equal(await codeOf(b.call('math', 'sub', [1, 2])), 'ERR_INVALID_ARGUMENT')
+  // No provider: refused at once, long before the call's own timeout.
+  assert.equal(await codeOf(b.call('nobody', 'add', [1, 2], { timeout: 600_000 })), 'ERR_NO_PROVIDER')
+  const cyclic: Record<string, unknown> = {}
+  cyclic.self = cyclic
+  for (const bad of [[() => 1], [undefined], [new Map()], [cyclic], [{ a: [1, Symbol('s')] }]]) {
+    assert.equal(await codeOf(b.call('math', 'add', bad)), 'ERR_UNENCODABLE')
+  }
+  await assert.rejects(b.call('math', 'add', [{ f: () => 1 }]), /args\[0\]\.f cannot be sent: function/)
+  assert.equal(await codeOf(b.publish('topic', undefined)), 'ERR_UNENCODABLE')
+
+  const invalid = [
+    b.call('', 'add', []),
+    b.call('math', '', []),
+    b.call(7 as unknown as string, 'add', []),
+    b.call('math', 'add', 'not an array' as unknown as unknown[]),
+    b.call('math', 'add', [], { timeout: -1 }),
+    b.publish('', 1),
+    a.provide('empty', {}),
+    a.provide('', { f: () => 1 }),
+    a.provide('x', { f: () => 1 }, { concurrency: 0 }),
+    b.waitForService('math', { providers: 0 }),
+  ]
+  for (const promise of invalid) assert.equal(await codeOf(promise), 'ERR_INVALID_ARGUMENT')
+  assert.throws(() => b.subscribe(5 as unknown as string), /prefix must be a string/)
+  assert.throws(() => b.service(''), /must not be empty/)
+  // Still working.
+  assert.equal(await b.call('math', 'add', [1, 2]), 3)
+})
+
+test('messaging: a call times out with ERR_TIMEOUT, or ends with signal.reason unchanged', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  await a.provide('slow', { hold: () => new Promise(() => {}), ok: () => 'ok' }, { concurrency: 1 })
+
+  const timedOut = await b.call('slow', 'hold', [], { timeout: 50 }).catch((e: unknown) => e)
+  assert.ok(timedOut instanceof TimeoutError)
+  assert.equal(timedOut.code, 'ERR_TIMEOUT')
+  assert.equal(timedOut.message, 'call slow.hold timed out after 50 ms')
+
+  // The only slot is now held forever: later calls wait in the server's queue.
+  const reason = { mine: true }
+  const controller = new AbortController()
+  const aborted = b.call('slow', 'ok', [], { signal: controller.signal })
+  await b.server() // by now the call has left this client
+  controller.abort(reason)
+  await assert.rejects(aborted, (error) => error === reason)
+  await assert.rejects(b.call('slow', 'ok', [], { signal: AbortSignal.abort(reason) }), (e) => e === reason)
+  assert.equal(await codeOf(b.call('slow', 'ok', [], { timeout: 50 })), 'ERR_TIMEOUT')
+})
+
+test('messaging: service<Api>() is a typed proxy over call(), and not thenable', async (t) => {
+  interface MathApi {
+    add(a: number, b: number): number
+    greet(name: string): Promise<string>
+  }
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  await a.provide<MathApi>('math', {
+    add: (x, y) => x + y,
+    greet: async (name) => `hello ${name}`,
+  })
+  const math = b.service<MathApi>('math')
+  const sum: number = await math.add(1, 2)
+  const greeting: string = await math.greet('you')
+  assert.equal(sum, 3)
+  assert.equal(greeting, 'hello you')
+  assert.equal(math.add, math.add, 'methods are stable')
+  assert.equal((math as unknown as { then?: unknown }).then, undefined)
+  assert.equal(await Promise.resolve(math), math, 'awaiting the proxy yields the proxy')
+  // @ts-expect-error: not a method of MathApi
+  assert.equal(await codeOf(math.sub(1, 2)), 'ERR_INVALID_ARGUMENT')
+  // @ts-expect-error: wrong argument type
+  assert.equal(await math.add('1', 2), '12')
+  // A class instance works too: its methods come from the prototype and run with `this` bound.
+  class Counter {
+    total = 0
+    add(by: number): number {
+      return (this.total += by)
+    }
+  }
+  await a.provide<Counter>('counter', new Counter())
+  const counter = b.service<Counter>('counter')
+  assert.equal(await counter.add(2), 2)
+  assert.equal(await counter.add(3), 5)
+  // @ts-expect-error: fields are not methods
+  void counter.total
+  const withTimeout = b.service<{ never(): void }>('nobody', { timeout: 10 })
+  assert.equal(await codeOf(withTimeout.never()), 'ERR_NO_PROVIDER')
+})
+
+test('messaging: services() lists providers; waitForService waits for enough of them', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 3)
+  const [a, b, c] = group.clients
+  assert.deepEqual(await b.services(), [])
+
+  const two = b.waitForService('math', { providers: 2, timeout: 60_000 })
+  const one = b.waitForService('math')
+  const first = await a.provide('math', { add: (x: number, y: number) => x + y })
+  await one
+  assert.equal(await codeOf(b.waitForService('math', { providers: 2, timeout: 100 })), 'ERR_TIMEOUT')
+  const reason = new Error('stop waiting')
+  await assert.rejects(
+    b.waitForService('math', { providers: 3, signal: AbortSignal.abort(reason) }),
+    (e) => e === reason,
+  )
+
+  await c.provide('math', { add: (x: number, y: number) => x + y, mul: (x: number, y: number) => x * y })
+  await c.provide('alpha', { f: () => 1 })
+  await two
+  assert.deepEqual(await b.services(), [
+    { name: 'alpha', providers: 1, methods: ['f'] },
+    { name: 'math', providers: 2, methods: ['add', 'mul'] },
+  ])
+  // Already there: resolves at once.
+  await b.waitForService('math', { providers: 2, timeout: 60_000 })
+  await first.close()
+  assert.deepEqual(await b.services(), [
+    { name: 'alpha', providers: 1, methods: ['f'] },
+    { name: 'math', providers: 1, methods: ['add', 'mul'] },
+  ])
+})
+
+test('messaging: calls beyond every provider’s concurrency queue at the server, up to maxQueuedCalls', async (t) => {
+  const server = await serverFor(t, 'ipc', { maxQueuedCalls: 5 })
+  await providerProcess(t, server.address, 'gated', 'p1', 1)
+  await using client = await connect(server.address)
+  // One runs, five wait at the server, the seventh is refused.
+  const calls = Array.from({ length: 7 }, (_, i) => client.call('gated', 'gated', [i]))
+  assert.equal(await codeOf(calls[6]!), 'ERR_OVERFLOW')
+  await assert.rejects(client.call('gated', 'gated', [7]), /maxQueuedCalls/)
+  await client.state.whenEqual('active/p1', 1, { timeout: 60_000 })
+  await client.state.set('gate', true)
+  assert.deepEqual(await Promise.all(calls.slice(0, 6)), [0, 1, 2, 3, 4, 5])
+  assert.deepEqual(await client.call('gated', 'stats'), { maxActive: 1, label: 'p1' })
+})
+
+test('messaging: a provider runs at most `concurrency` calls at once', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await providerProcess(t, server.address, 'gated', 'p1', 2)
+  await using client = await connect(server.address)
+  const calls = Array.from({ length: 10 }, (_, i) => client.call('gated', 'gated', [i]))
+  await client.state.whenEqual('active/p1', 2, { timeout: 60_000 })
+  await client.state.set('gate', true)
+  assert.deepEqual(await Promise.all(calls), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+  assert.deepEqual(await client.call('gated', 'stats'), { maxActive: 2, label: 'p1' })
+})
+
+test('messaging: handle.close() withdraws the provider at once; calls in flight still finish', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  const started = deferred<void>()
+  const release = deferred<string>()
+  const handle = await a.provide('work', {
+    job: () => {
+      started.resolve()
+      return release.promise
+    },
+  })
+  assert.equal(handle.name, 'work')
+  assert.deepEqual(handle.methods, ['job'])
+  const inFlight = b.call('work', 'job')
+  await started.promise
+  let closed = false
+  const closing = handle.close().then(() => (closed = true))
+  // WITHDRAW travels on a's channel; a's next request is answered after it.
+  while ((await b.services()).length > 0) await a.server()
+  assert.equal(await codeOf(b.call('work', 'job')), 'ERR_NO_PROVIDER')
+  assert.equal(closed, false, 'close() waits for the call in flight')
+  release.resolve('done')
+  assert.equal(await inFlight, 'done')
+  await closing
+  await handle.close() // idempotent
+})
+
+test('messaging: closing a client fails its pending calls and waits with ERR_CLOSED and ends subscriptions', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  await a.provide('slow', { hold: () => new Promise(() => {}) })
+  const pending = b.call('slow', 'hold')
+  const waiting = b.waitForService('never')
+  const subscription = b.subscribe('t/')
+  await subscription.ready
+  const iterating = (async () => {
+    const seen = []
+    for await (const message of subscription) seen.push(message)
+    return seen
+  })()
+  await b.close()
+  assert.equal(await codeOf(pending), 'ERR_CLOSED')
+  assert.equal(await codeOf(waiting), 'ERR_CLOSED')
+  assert.deepEqual(await iterating, [])
+  assert.equal(await codeOf(b.call('slow', 'hold')), 'ERR_CLOSED')
+  assert.equal(await codeOf(b.subscribe('t/').ready), 'ERR_CLOSED')
+  assert.equal(await codeOf(b.provide('x', { f: () => 1 })), 'ERR_CLOSED')
+})

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { connect, type Subscription } from '../lib/index.ts'
+import { serverFor, stress, transports } from './support.ts'
+import { clients, topicProcess } from './messaging-support.ts'
+
+// Takes messages until one on `last` arrives (a sentinel: the stream is ordered per publisher). It
+// calls next() by hand: a for-await loop's break would end the subscription.
+async function collectUntil(subscription: Subscription, last: string): Promise<string[]> {
+  const topics: string[] = []
+  for (;;) {
+    const { done, value } = await subscription.next()
+    if (done === true) return topics
+    topics.push(value.topic)
+    if (value.topic === last) return topics
+  }
+}
+
+for (const transport of transports) {
+  test(`messaging: subscribe(prefix) gets exactly the topics under its prefix (${transport})`, async (t) => {
+    const server = await serverFor(t, transport)
+    const publisher = await topicProcess(t, server.address, 'publisher')
+    await using client = await connect(server.address)
+    const sensors = client.subscribe('sensors/')
+    const everything = client.subscribe('')
+    await Promise.all([sensors.ready, everything.ready])
+    const topics = [
+      'sensors/a',
+      'sensor',
+      'Sensors/b',
+      'other/sensors/c',
+      'sensors/b/c',
+      'sensors',
+      'sensors/end',
+    ]
+    for (const topic of topics) await publisher.call('publish', topic, { topic })
+    assert.deepEqual(await collectUntil(sensors, 'sensors/end'), ['sensors/a', 'sensors/b/c', 'sensors/end'])
+    assert.deepEqual(await collectUntil(everything, 'sensors/end'), topics)
+  })
+}
+
+test('messaging: messages published after ready arrive in order, each once, as frozen values', async (t) => {
+  const count = stress ? 10_000 : 2_000
+  const server = await serverFor(t, 'ipc')
+  const publisher = await topicProcess(t, server.address, 'publisher')
+  await using client = await connect(server.address)
+  const subscription = client.subscribe<{ i: number; pad: string }>('seq/')
+  await subscription.ready
+  // No more than the PUB high-water mark (10,000 per subscriber) in total: nothing may be dropped.
+  const flooding = publisher.call('flood', 'seq/n', count, 500)
+  let expected = 0
+  for await (const { topic, message } of subscription) {
+    assert.equal(topic, 'seq/n')
+    assert.equal(message.i, expected++)
+    assert.ok(Object.isFrozen(message))
+    if (expected === count) break
+  }
+  await flooding
+})
+
+test('messaging: break unsubscribes one subscription; others on the same prefix keep receiving', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  const first = b.subscribe('x/')
+  const second = b.subscribe('x/')
+  await Promise.all([first.ready, second.ready])
+  await a.publish('x/1', 1)
+  for await (const { message } of first) {
+    assert.equal(message, 1)
+    break
+  }
+  assert.deepEqual(await first.next(), { done: true, value: undefined })
+  await a.publish('x/2', 2)
+  assert.deepEqual(await collectUntil(second, 'x/2'), ['x/1', 'x/2'])
+  // The socket-level subscription survived the first one's unsubscribe; a new one works as well.
+  const third = b.subscribe('x/')
+  await third.ready
+  await a.publish('x/3', 3)
+  assert.deepEqual(await collectUntil(second, 'x/3'), ['x/3'])
+  assert.deepEqual(await collectUntil(third, 'x/3'), ['x/3'])
+  second.close()
+  third.close()
+  assert.equal((await second.next()).done, true)
+})
+
+test('messaging: a subscription’s signal ends it with signal.reason', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using client = await connect(server.address)
+  const reason = new Error('enough')
+  const controller = new AbortController()
+  const subscription = client.subscribe('s/', { signal: controller.signal })
+  await subscription.ready
+  await client.publish('s/1', 'one')
+  const iterator = subscription[Symbol.asyncIterator]()
+  assert.deepEqual((await iterator.next()).value, { topic: 's/1', message: 'one' })
+  controller.abort(reason)
+  await assert.rejects(iterator.next(), (e) => e === reason)
+  const early = client.subscribe('s/', { signal: AbortSignal.abort(reason) })
+  await assert.rejects(early.ready, (e) => e === reason)
+})
+
+test('messaging: a topic flood never makes a state watcher drop a change', async (t) => {
+  const messages = stress ? 200_000 : 20_000
+  const writes = stress ? 1_000 : 200
+  // A small high-water mark, so the flood overflows the topic PUB; state has a PUB of its own.
+  const server = await serverFor(t, 'ipc', { publishHighWaterMark: 1_000 })
+  const watcher = await topicProcess(t, server.address, 'watcher')
+  const flooder = await topicProcess(t, server.address, 'flooder')
+  await using client = await connect(server.address)
+  await watcher.call('watchDuringFlood', 'counter', writes)
+  const flooding = flooder.call('flood', 'flood/x', messages)
+  for (let i = 1; i <= writes; i++) await client.state.set('counter', i)
+  const report = (await watcher.event(2)) as {
+    seen: number[]
+    gapsRepaired: number
+    resyncs: number
+    received: number
+  }
+  await flooding
+  assert.deepEqual(
+    report.seen,
+    Array.from({ length: writes }, (_, i) => i + 1),
+  )
+  assert.equal(report.gapsRepaired, 0, 'the state stream lost nothing to the flood')
+  assert.equal(report.resyncs, 0)
+  assert.ok(report.received > 0, 'the watcher was subscribed to the flood')
+})

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import {
+  isZStateError,
+  ProcessExitError,
+  RemoteError,
+  type Context,
+  type WorkerContext,
+} from '../lib/index.ts'
+import { contextFor, failure, fixtureUrl } from './process-support.ts'
+
+void test('process: a thrown error arrives as a RemoteError with the remote stack, name, code, pid and causes', async (t) => {
+  const ctx = await contextFor(t)
+  const child = ctx.spawn(fixtureUrl('worker-throw.mjs'), { args: ['it broke'] })
+  const error = await failure(child.wait())
+  assert.ok(error instanceof RemoteError)
+  assert.ok(isZStateError(error))
+  assert.equal(error.code, 'ERR_REMOTE')
+  assert.equal(error.name, 'RemoteError')
+  assert.equal(error.message, 'it broke')
+  assert.equal(error.remoteName, 'Error')
+  assert.equal(error.remoteCode, 'E_FIXTURE')
+  assert.equal(error.pid, child.pid)
+  // The remote stack (the fixture's frame), then the local one.
+  assert.match(error.stack!, /^Error: it broke\n\s+at thrower \(.*worker-throw\.mjs/)
+  assert.match(error.stack!, /\(remote boundary\)\nRemoteError: it broke\n/)
+  assert.ok(error.stack!.indexOf('worker-throw.mjs') < error.stack!.indexOf('process-errors.spec.ts'))
+  const cause = error.cause as RemoteError
+  assert.ok(cause instanceof RemoteError)
+  assert.equal(cause.remoteName, 'RangeError')
+  assert.equal(cause.message, 'root cause')
+  const root = cause.cause as RemoteError
+  assert.ok(root instanceof RemoteError)
+  assert.equal(root.remoteName, 'NonError')
+  assert.equal(root.value, 'a plain string')
+  assert.equal(child.status, 'failed')
+  assert.equal(child.exitCode, 1)
+})
+
+void test('process: a thrown non-Error arrives as a RemoteError named NonError holding the value', async (t) => {
+  const ctx = await contextFor(t)
+  const plain = await failure(
+    ctx
+      .spawn(() => {
+        throw { reason: 'plain object', n: 1 }
+      })
+      .wait(),
+  )
+  assert.ok(plain instanceof RemoteError)
+  assert.equal(plain.remoteName, 'NonError')
+  assert.deepEqual(plain.value, { reason: 'plain object', n: 1 })
+  assert.match(plain.message, /plain object/)
+  const fn = await failure(
+    ctx
+      .spawn(() => {
+        throw () => 1 // not cloneable: its inspection travels instead
+      })
+      .wait(),
+  )
+  assert.equal(fn.remoteName, 'NonError')
+  assert.equal(typeof fn.value, 'string')
+})
+
+void test('process: a child that dies without reporting is a ProcessExitError with code, signal and stderr', async (t) => {
+  const ctx = await contextFor(t)
+  const exited = ctx.spawn(fixtureUrl('worker-exit.mjs'), { args: [3], name: 'quitter' })
+  const error = await failure(exited.wait())
+  assert.ok(error instanceof ProcessExitError)
+  assert.equal(error.code, 'ERR_PROCESS_EXIT')
+  assert.equal(error.exitCode, 3)
+  assert.equal(error.signal, null)
+  assert.match(
+    error.message,
+    /^quitter \(pid \d+\) exited with code 3 before reporting a result: last words$/,
+  )
+  // The last lines of stderr, not all of them.
+  assert.match(error.stderr, /line 30\nlast words$/)
+  assert.doesNotMatch(error.stderr, /^line 1$/m)
+  assert.equal(exited.exitCode, 3)
+
+  const killed = ctx.spawn(async (c: WorkerContext) => {
+    await c.state.sync()
+    process.kill(process.pid, 'SIGKILL')
+  })
+  const signalled = await failure(killed.wait())
+  assert.ok(signalled instanceof ProcessExitError)
+  assert.equal(signalled.signal, 'SIGKILL')
+  assert.equal(signalled.exitCode, null)
+})
+
+void test('process: a function that uses an outer variable fails with a RemoteError naming it', async (t) => {
+  const ctx = await contextFor(t)
+  const secret = 42
+  const error = await failure(ctx.spawn(() => secret + 1).wait())
+  assert.ok(error instanceof RemoteError)
+  assert.equal(error.remoteName, 'ReferenceError')
+  assert.match(error.message, /secret is not defined/)
+})
+
+void test('process: methods, bound, native functions and classes are refused at once with ERR_INVALID_ARGUMENT', async (t) => {
+  const ctx: Context = await contextFor(t)
+  const holder = {
+    method(this: void): number {
+      return 1
+    },
+    async asyncMethod(this: void): Promise<number> {
+      return 1
+    },
+  }
+  const refused = [
+    holder.method,
+    holder.asyncMethod,
+    function bound() {}.bind(null),
+    Math.max,
+    class Worker {},
+  ]
+  for (const target of refused) {
+    assert.throws(
+      () => ctx.spawn(target as () => unknown),
+      (error: unknown) => isZStateError(error) && error.code === 'ERR_INVALID_ARGUMENT',
+      String(target),
+    )
+  }
+  assert.throws(
+    () => ctx.spawn(42 as unknown as string),
+    /target must be a module URL or path, or a function/,
+  )
+  assert.throws(() => ctx.spawn(() => 1, { retries: -1 }), /retries must be an integer ≥ 0, got -1/)
+  assert.throws(() => ctx.spawn(() => 1, { env: { A: 1 as unknown as string } }), /env\.A must be a string/)
+  assert.throws(
+    () => ctx.spawn(() => 1, { args: [() => 1] }),
+    (error: unknown) => isZStateError(error) && error.code === 'ERR_UNENCODABLE',
+  )
+  await assert.rejects(
+    ctx.map(() => 1, 42 as unknown as number[]),
+    /items must be an iterable or an async iterable/,
+  )
+})
+
+void test('process: a module without a default export, or one that cannot load, fails with a RemoteError', async (t) => {
+  const ctx = await contextFor(t)
+  const noDefault = await failure(ctx.spawn(fixtureUrl('worker-no-default.mjs')).wait())
+  assert.ok(noDefault instanceof RemoteError)
+  assert.equal(noDefault.remoteName, 'TypeError')
+  assert.match(noDefault.message, /has no default export function/)
+  const missing = await failure(ctx.spawn(fixtureUrl('no-such-module.mjs')).wait())
+  assert.ok(missing instanceof RemoteError)
+  assert.equal(missing.remoteCode, 'ERR_MODULE_NOT_FOUND')
+})
+
+void test('process: a result that cannot be cloned fails with a RemoteError saying so', async (t) => {
+  const ctx = await contextFor(t)
+  const error = await failure(ctx.spawn(() => ({ fn: () => 1 })).wait())
+  assert.ok(error instanceof RemoteError)
+  assert.equal(error.remoteCode, 'ERR_UNENCODABLE')
+  assert.match(error.message, /the result cannot be sent to the parent/)
+})

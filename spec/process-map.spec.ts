@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ProcessExitError, RemoteError, type WorkerContext } from '../lib/index.ts'
+import { allGone, contextFor, failure, stressFor } from './process-support.ts'
+
+type Shared = Record<string, unknown>
+
+// Every pid a map worker recorded (each records itself once, under `worker:PID`).
+function workerPids(state: { keys(): IterableIterator<string> }): number[] {
+  return [...state.keys()].filter((key) => key.startsWith('worker:')).map((key) => Number(key.slice(7)))
+}
+
+void test('process: map returns results in input order and calls onProgress once with done === total', async (t) => {
+  const ctx = await contextFor(t)
+  const count = stressFor(300, 100_000)
+  const items = Array.from({ length: count }, (_, i) => i + 1)
+  const progress: [number, number | undefined][] = []
+  const squares = await ctx.map((_c: WorkerContext, x: number) => x * x, items, {
+    concurrency: 2,
+    onProgress: (done, total) => progress.push([done, total]),
+  })
+  assert.deepEqual(
+    squares,
+    items.map((x) => x * x),
+  )
+  assert.deepEqual(progress.at(-1), [count, count])
+  assert.equal(progress.filter(([done, total]) => done === total).length, 1)
+  for (let i = 1; i < progress.length; i++) assert.ok(progress[i]![0] > progress[i - 1]![0])
+  const empty: [number, number | undefined][] = []
+  assert.deepEqual(await ctx.map(() => 1, [], { onProgress: (done, total) => empty.push([done, total]) }), [])
+  assert.deepEqual(empty, [[0, 0]])
+})
+
+void test('process: map keeps input order when items take different times, with index passed along', async (t) => {
+  const ctx = await contextFor(t)
+  const items = Array.from({ length: 24 }, (_, i) => ({ id: i, delay: (i * 7) % 5 }))
+  const results = await ctx.map(
+    async (_c: WorkerContext, item: { id: number; delay: number }, index: number) => {
+      await new Promise((resolve) => setTimeout(resolve, item.delay))
+      return `${item.id}@${index}`
+    },
+    items,
+    { concurrency: 3 },
+  )
+  assert.deepEqual(
+    results,
+    items.map((item, i) => `${item.id}@${i}`),
+  )
+})
+
+void test('process: map pulls an async iterable lazily: an endless one can be aborted', async (t) => {
+  const ctx = await contextFor(t)
+  let pulled = 0
+  let finished = false
+  async function* endless(): AsyncGenerator<number> {
+    try {
+      for (;;) yield pulled++
+    } finally {
+      finished = true
+    }
+  }
+  const controller = new AbortController()
+  const reason = new Error('enough')
+  const error = await failure(
+    ctx.map((_c: WorkerContext, x: number) => x, endless(), {
+      concurrency: 2,
+      signal: controller.signal,
+      onProgress: (done, total) => {
+        assert.equal(total, undefined, 'the total of an endless input is never known')
+        if (done >= 50) controller.abort(reason)
+      },
+    }),
+  )
+  assert.equal(error, reason)
+  assert.ok(finished, 'the iterator was closed')
+  assert.ok(Number.isFinite(pulled))
+})
+
+void test('process: a worker killed mid-run has its items re-dispatched; every result arrives exactly once', async (t) => {
+  const ctx = await contextFor<Shared>(t)
+  const items = Array.from({ length: 40 }, (_, i) => i)
+  const mapping = ctx.map(
+    async (c: WorkerContext<Shared>, n: number) => {
+      const key = `worker:${process.pid}`
+      if (!c.state.has(key)) await c.state.set(key, true)
+      await c.state.increment(`runs:${n}`)
+      if (n === 17 && !c.state.has('victim')) {
+        await c.state.set('victim', process.pid)
+        await c.state.whenTruthy('never') // killed while here
+      }
+      return n * 2
+    },
+    items,
+    { concurrency: 2 },
+  )
+  const victim = (await ctx.state.whenAvailable('victim')) as number
+  process.kill(victim, 'SIGKILL')
+  assert.deepEqual(
+    await mapping,
+    items.map((n) => n * 2),
+  )
+  await ctx.state.sync()
+  for (const n of items) assert.ok((ctx.state.get(`runs:${n}`) as number) >= 1, `item ${n} ran`)
+  assert.equal(ctx.state.get('runs:17'), 2, 'the item in flight ran again, in another worker')
+  await allGone(workerPids(ctx.state))
+})
+
+void test('process: an item that kills three workers fails the map with ProcessExitError, its index included', async (t) => {
+  const ctx = await contextFor<Shared>(t)
+  const error = await failure(
+    ctx.map(
+      async (c: WorkerContext<Shared>, n: number) => {
+        const key = `worker:${process.pid}`
+        if (!c.state.has(key)) await c.state.set(key, true)
+        if (n === 5) process.exit(9)
+        return n
+      },
+      Array.from({ length: 12 }, (_, i) => i),
+      { concurrency: 2 },
+    ),
+  )
+  assert.ok(error instanceof ProcessExitError)
+  assert.equal(error.exitCode, 9)
+  assert.equal((error as ProcessExitError & { index: number }).index, 5)
+  await ctx.state.sync()
+  await allGone(workerPids(ctx.state))
+})
+
+void test('process: an item that throws is retried, then fails the map with its RemoteError; the pool stops', async (t) => {
+  const ctx = await contextFor<Shared>(t)
+  const flaky = async (c: WorkerContext<Shared>, n: number) => {
+    const key = `worker:${process.pid}`
+    if (!c.state.has(key)) await c.state.set(key, true)
+    if (n === 3 && (await c.state.increment('tries:3')) <= 2) throw new Error(`item ${n} failed`)
+    if (n === 7) throw Object.assign(new TypeError('always'), { code: 'E_ITEM' })
+    return n
+  }
+  const items = [0, 1, 2, 3, 4, 5, 6]
+  assert.deepEqual(await ctx.map(flaky, items, { retries: 2, concurrency: 2 }), items)
+  const error = await failure(ctx.map(flaky, [...items, 7, 8, 9], { retries: 1, concurrency: 2 }))
+  assert.ok(error instanceof RemoteError)
+  assert.equal(error.message, 'always')
+  assert.equal(error.remoteName, 'TypeError')
+  assert.equal(error.remoteCode, 'E_ITEM')
+  assert.equal((error as RemoteError & { index: number }).index, 7)
+  await ctx.state.sync()
+  await allGone(workerPids(ctx.state))
+})
+
+void test('process: aborting a map stops every worker promptly, with the signal’s reason', async (t) => {
+  const ctx = await contextFor<Shared>(t)
+  const controller = new AbortController()
+  const mapping = ctx.map(
+    async (c: WorkerContext<Shared>) => {
+      await c.state.set(`worker:${process.pid}`, true)
+      for (;;); // busy: only a kill ends it
+    },
+    [1, 2, 3, 4],
+    { concurrency: 2, signal: controller.signal },
+  )
+  await ctx.state.when((state) => workerPids(state).length === 2)
+  controller.abort('stop now')
+  assert.equal(await failure(mapping), 'stop now')
+  await allGone(workerPids(ctx.state))
+})
+
+void test('process: map runs in worker threads with thread: true', async (t) => {
+  const ctx = await contextFor(t)
+  const results = await ctx.map(
+    async (_c: WorkerContext, x: number) => {
+      const { isMainThread } = await import('node:worker_threads')
+      return isMainThread ? -1 : x + 1
+    },
+    new Set([1, 2, 3, 4, 5]),
+    { concurrency: 2, thread: true },
+  )
+  assert.deepEqual(results, [2, 3, 4, 5, 6])
+})

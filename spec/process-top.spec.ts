@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import type { ProcessTable } from '../lib/index.ts'
+import { CliProcess, assertBuilt, cliEnv, killAll, zstate } from './fixtures/cli-run.ts'
+import { contextFor, fixtureUrl } from './process-support.ts'
+
+before(assertBuilt)
+after(killAll)
+
+type Frame = ProcessTable & { server: { version: string; epoch: string }; address: string }
+
+void test('process: zstate top --once --json lists clients and every context’s processes with CPU and memory', async (t) => {
+  const ctx = await contextFor<Record<string, unknown>>(t, { name: 'top spec' })
+  const spinner = ctx.spawn(fixtureUrl('worker-spin.mjs'), { args: ['busy'], name: 'busy one' })
+  const idle = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['idle'], name: 'idle one' })
+  const thread = ctx.spawn(fixtureUrl('worker-idle.mjs'), {
+    args: ['thread'],
+    name: 'a thread',
+    thread: true,
+  })
+  await ctx.state.when((state) => ['busy', 'idle', 'thread'].every((name) => state.has(`pid:${name}`)))
+  for (let i = 0; i < 5; i++) await ctx.state.increment('commits')
+
+  const result = await zstate(['top', '--once', '--json', '--address', ctx.address])
+  assert.equal(result.code, 0, result.stderr)
+  const lines = result.stdout.trim().split('\n')
+  assert.equal(lines.length, 1, 'one frame')
+  const frame = JSON.parse(lines[0]!) as Frame
+  assert.equal(frame.address, ctx.address)
+  assert.equal(frame.server.pid, (await ctx.server()).pid)
+  assert.ok((frame.server.memory ?? 0) > 0)
+  assert.equal(frame.revision, ctx.state.revision)
+  assert.ok(frame.commitsPerSecond >= 0)
+  const clients = frame.clients.map((client) => client.name)
+  for (const name of ['top spec', 'busy one', 'idle one', 'a thread', 'zstate top'])
+    assert.ok(clients.includes(name), `${name} in ${clients.join(', ')}`)
+
+  const context = frame.contexts.find((row) => row.name === 'top spec')
+  assert.ok(context !== undefined)
+  assert.equal(context.pid, process.pid)
+  assert.equal(context.local, true)
+  const rows = new Map(context.children.map((row) => [row.name, row]))
+  assert.equal(rows.get('busy one')?.pid, ctx.state.get('pid:busy'))
+  assert.equal(rows.get('idle one')?.pid, ctx.state.get('pid:idle'))
+  assert.equal(rows.get('a thread')?.pid, process.pid)
+  assert.equal(typeof rows.get('a thread')?.threadId, 'number')
+  for (const row of rows.values()) {
+    assert.equal(row.status, 'running')
+    assert.equal(row.attempts, 1)
+    assert.equal(typeof row.cpu, 'number')
+    assert.ok((row.memory ?? 0) > 1 << 20)
+  }
+  // The spinner's CPU, averaged since it started, is well above the idle child's.
+  assert.ok(rows.get('busy one')!.cpu! > rows.get('idle one')!.cpu!)
+
+  await spinner.kill()
+  await ctx.state.set('release', true)
+  await Promise.all([idle.wait(), thread.wait()])
+  const later = JSON.parse(
+    (await zstate(['top', '--once', '--json', '--address', ctx.address])).stdout,
+  ) as Frame
+  assert.deepEqual(later.contexts.find((row) => row.name === 'top spec')?.children, [])
+})
+
+void test('process: zstate top --once prints a readable table; live, it refreshes until interrupted', async (t) => {
+  const ctx = await contextFor(t, { name: 'table spec' })
+  const child = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['one'], name: 'the child' })
+  await ctx.state.whenAvailable('pid:one')
+  const once = await zstate(['top', '--once', '--address', ctx.address])
+  assert.equal(once.code, 0, once.stderr)
+  assert.match(once.stdout, /^zstate top {2}ipc:\/\//)
+  assert.match(once.stdout, /commits\/s/)
+  assert.match(once.stdout, /CLIENTS \d+/)
+  assert.match(once.stdout, new RegExp(`^  ${process.pid} +table spec +context `, 'm'))
+  assert.match(once.stdout, new RegExp(`^  ${String(ctx.state.get('pid:one'))} +└ the child +running `, 'm'))
+  assert.ok(!once.stdout.includes('\u001b['), 'no escapes when stdout is not a terminal')
+
+  const live = new CliProcess(['top', '--address', ctx.address], cliEnv())
+  await live.waitFor('stdout', (text) => text.split('zstate top').length > 2)
+  const exit = await live.signal('SIGINT')
+  assert.equal(exit.code, 0)
+  await ctx.state.set('release', true)
+  await child.wait()
+})
