@@ -23,6 +23,8 @@ const scenarios = [
   'messaging-call-sequential',
   'messaging-call-in-flight',
   'messaging-publish-latency',
+  'process-map',
+  'process-spawn',
 ]
 
 const root = new URL('../', import.meta.url)

@@ -65,6 +65,8 @@ export class RemoteError extends ZStateError {
   readonly value?: unknown
   // The stack as it was on the far side, without the local frames.
   readonly remoteStack: string | undefined
+  // From ctx.map: the index of the item that failed (set only there, so declared, not initialised).
+  declare readonly index?: number
   constructor(
     message: string,
     fields: { remoteName: string; remoteCode?: string; pid?: number; stack?: string; value?: unknown },
@@ -88,6 +90,8 @@ export class ProcessExitError extends ZStateError {
   readonly exitCode: number | null
   readonly signal: string | null
   readonly stderr: string
+  // From ctx.map: the index of the item in flight in the workers that died.
+  declare readonly index?: number
   constructor(message: string, fields: { exitCode: number | null; signal: string | null; stderr: string }) {
     super(ErrorCode.PROCESS_EXIT, message)
     this.exitCode = fields.exitCode

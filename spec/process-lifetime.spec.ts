@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { before, test, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { startServer } from '../lib/index.ts'
-import { allGone, fixtureUrl } from './process-support.ts'
+import { allGone, fixtureUrl, stressFor } from './process-support.ts'
 
 // Children never outlive their parent, however it ends. Each case starts a parent process
 // (spec/fixtures/process-parent.mjs, plain JavaScript on dist/) with a spinning child, an idle one,
@@ -70,12 +70,14 @@ for (const action of ['exit', 'throw', 'SIGTERM', 'SIGINT', 'SIGKILL'] as const)
 void test('process: on a server it does not own, a SIGKILLed parent’s children are reaped by the server', async (t) => {
   const server = await startServer()
   t.after(() => server.close())
-  const parent = await startParent(t, server.address, 'wait')
-  const children = parent.pids.filter((pid) => pid !== process.pid)
-  parent.child.kill('SIGKILL')
-  await parent.exited
-  // The spinning ones cannot notice their IPC channel closing: the server kills them.
-  await allGone(children)
+  for (let round = 0; round < stressFor(1, 10); round++) {
+    const parent = await startParent(t, server.address, 'wait')
+    const children = parent.pids.filter((pid) => pid !== process.pid)
+    parent.child.kill('SIGKILL')
+    await parent.exited
+    // The spinning ones cannot notice their IPC channel closing: the server kills them.
+    await allGone(children)
+  }
 })
 
 void test('process: a script forked by someone else that calls connect() still exits by itself', async (t) => {

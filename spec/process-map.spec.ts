@@ -78,7 +78,7 @@ void test('process: map pulls an async iterable lazily: an endless one can be ab
 
 void test('process: a worker killed mid-run has its items re-dispatched; every result arrives exactly once', async (t) => {
   const ctx = await contextFor<Shared>(t)
-  const items = Array.from({ length: 40 }, (_, i) => i)
+  const items = Array.from({ length: stressFor(40, 20_000) }, (_, i) => i)
   const mapping = ctx.map(
     async (c: WorkerContext<Shared>, n: number) => {
       const key = `worker:${process.pid}`
@@ -121,7 +121,7 @@ void test('process: an item that kills three workers fails the map with ProcessE
   )
   assert.ok(error instanceof ProcessExitError)
   assert.equal(error.exitCode, 9)
-  assert.equal((error as ProcessExitError & { index: number }).index, 5)
+  assert.equal(error.index, 5)
   await ctx.state.sync()
   await allGone(workerPids(ctx.state))
 })
@@ -142,9 +142,18 @@ void test('process: an item that throws is retried, then fails the map with its 
   assert.equal(error.message, 'always')
   assert.equal(error.remoteName, 'TypeError')
   assert.equal(error.remoteCode, 'E_ITEM')
-  assert.equal((error as RemoteError & { index: number }).index, 7)
+  assert.equal(error.index, 7)
   await ctx.state.sync()
   await allGone(workerPids(ctx.state))
+})
+
+void test('process: an item that cannot be cloned fails the map with ERR_UNENCODABLE naming it', async (t) => {
+  const ctx = await contextFor(t)
+  for (const thread of [false, true]) {
+    const error = await failure(ctx.map(() => 1, [1, 2, () => 3, 4], { thread, concurrency: 1 }))
+    assert.equal(error.code, 'ERR_UNENCODABLE')
+    assert.match(error.message, /\(item 2\)/)
+  }
 })
 
 void test('process: aborting a map stops every worker promptly, with the signal’s reason', async (t) => {

@@ -63,6 +63,8 @@ export abstract class Attempt {
 
   abstract get pid(): number | undefined
   abstract get threadId(): number | undefined
+  // Throws when the message cannot be cloned; a child on its way out just does not get it (its exit
+  // tells the story).
   abstract send(message: ToChild): void
   protected abstract terminate(signal: NodeJS.Signals): void
   abstract stats(): Promise<ChildStats>

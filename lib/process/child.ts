@@ -132,9 +132,10 @@ export class ChildHandleImpl<R> implements ChildHandle<R> {
 
   // Runs attempts until one succeeds, retries are used up, retryOn declines, or the child is stopped.
   async #supervise(): Promise<void> {
+    let failure: Error | undefined
     try {
       for (;;) {
-        if (this.#halted) throw this.#haltError(undefined)
+        if (this.#halted) throw this.#haltError(failure)
         const attempt = await this.#launch()
         const outcome = await attempt.outcome
         this.#exitCode = attempt.exitCode
@@ -144,9 +145,10 @@ export class ChildHandleImpl<R> implements ChildHandle<R> {
           this.#result.resolve(outcome.value as R)
           return
         }
-        if (this.#halted) throw this.#haltError(outcome.error)
-        if (!this.#retries(outcome.error)) throw outcome.error
-        await this.#delay(outcome.error)
+        failure = outcome.error
+        if (this.#halted) throw this.#haltError(failure)
+        if (!this.#retries(failure)) throw failure
+        await this.#delay(failure)
       }
     } catch (error) {
       this.#status = 'failed'
@@ -203,7 +205,7 @@ export class ChildHandleImpl<R> implements ChildHandle<R> {
     if (this.#haltReason !== undefined) return this.#haltReason
     return new ZStateError(
       ErrorCode.ABORTED,
-      `${this.name} was stopped${cause === undefined ? ' before it started' : ''}`,
+      `${this.name} was stopped${this.#attempts === 0 ? ' before it started' : ''}`,
       cause === undefined ? undefined : { cause },
     )
   }

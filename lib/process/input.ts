@@ -1,11 +1,6 @@
 // map()'s input: pulled lazily from any iterable or async iterable, numbered as it arrives.
 import { invalidArgument } from '../errors.ts'
 
-export interface Pulled {
-  readonly index: number
-  readonly value: unknown
-}
-
 export class Input {
   readonly #iterator: Iterator<unknown> | AsyncIterator<unknown>
   readonly #async: boolean
@@ -42,20 +37,16 @@ export class Input {
     return this.#exhausted
   }
 
-  // Items pulled so far.
-  get pulled(): number {
-    return this.#next
-  }
-
   // The number of items, once known.
   get total(): number | undefined {
     return this.#exhausted ? this.#next : this.#known
   }
 
-  // Up to n more items; fewer only at the end. One call at a time.
-  async pull(n: number): Promise<Pulled[]> {
-    const out: Pulled[] = []
-    while (out.length < n && !this.#exhausted && !this.#closed) {
+  // Up to n more items, numbered from `first`; fewer only at the end. One call at a time.
+  async pull(n: number): Promise<{ first: number; values: unknown[] }> {
+    const first = this.#next
+    const values: unknown[] = []
+    while (values.length < n && !this.#exhausted && !this.#closed) {
       const step = this.#async
         ? await this.#iterator.next()
         : (this.#iterator.next() as IteratorResult<unknown>)
@@ -63,9 +54,10 @@ export class Input {
         this.#exhausted = true
         break
       }
-      out.push({ index: this.#next++, value: step.value })
+      values.push(step.value)
+      this.#next++
     }
-    return out
+    return { first, values }
   }
 
   // Stops early: lets the source clean up (its finally blocks run).

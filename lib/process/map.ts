@@ -1,11 +1,13 @@
 // map(): the ventilator → workers → sink pipeline. Input is pulled lazily; every item is tracked by
-// index until its result is in; batches go to a pool of workers, CREDIT batches in flight each; a
-// worker that dies has its items re-dispatched; results come back in input order.
+// index until its result is in; batches go to a pool of workers, with a second one in flight for
+// small items; a worker that dies has its items re-dispatched; results come back in input order.
 import { ErrorCode, ProcessExitError, RemoteError, ZStateError } from '../errors.ts'
 import { deferred } from '../deferred.ts'
 import type { Attempt, LaunchOptions } from './attempt.ts'
 import { BatchSizer, CREDIT } from './batching.ts'
 import { Input } from './input.ts'
+import { indexAt, WorkQueue, type Batch } from './map-queue.ts'
+import { MapResults } from './map-results.ts'
 import type { BatchResults, FromChild } from './messages.ts'
 import type { ResolvedMapOptions } from './options.ts'
 import { callSite, remoteError, withCallSite } from './remote-error.ts'
@@ -20,21 +22,10 @@ export interface MapHost {
   track(map: { cancel(reason: unknown): Promise<void> }): () => void
 }
 
-interface Item {
-  readonly index: number
-  readonly value: unknown
-  failures: number
-  deaths: number
-}
-
-interface Batch {
-  readonly id: number
-  readonly items: readonly Item[]
-}
-
 interface Worker {
   readonly attempt: Attempt
   ready: boolean
+  // In the order sent: the first is the one the worker is running.
   readonly batches: Batch[]
 }
 
@@ -60,20 +51,19 @@ class MapRun {
   readonly #input: Input
   readonly #options: ResolvedMapOptions
   readonly #sizer = new BatchSizer()
+  readonly #queue = new WorkQueue()
+  readonly #results = new MapResults()
   readonly #settled = deferred<unknown[]>()
-  readonly #results: unknown[] = []
   readonly #workers = new Set<Worker>()
-  // Pulled or returned items waiting for a worker; suspects (from a batch whose worker died) go alone.
-  #queue: Item[] = []
-  #suspects: Item[] = []
-  #done = 0
-  #nextBatch = 1
+  // Per item, only for the few that fail or outlive a worker.
+  readonly #failures = new Map<number, number>()
+  readonly #deaths = new Map<number, number>()
+  readonly #site = callSite()
   #startFailures = 0
   #pumping = false
   #again = false
   #ending = false
   #failure: { error: unknown } | undefined
-  readonly #site = callSite()
 
   constructor(host: MapHost, target: Target, input: Input, options: ResolvedMapOptions) {
     this.#host = host
@@ -85,9 +75,9 @@ class MapRun {
   async run(): Promise<unknown[]> {
     const { signal } = this.#options
     if (signal?.aborted === true) throw signal.reason
+    await this.#host.prepare(this.#options.thread)
     const onAbort = (): void => this.#fail(signal?.reason)
     signal?.addEventListener('abort', onAbort, { once: true })
-    await this.#host.prepare(this.#options.thread)
     const untrack = this.#host.track(this)
     try {
       this.#pump()
@@ -106,7 +96,7 @@ class MapRun {
     )
   }
 
-  // Dispatches until every ready worker has its credit or there is nothing left; re-entrant calls
+  // Dispatches until every ready worker has its batches or there is nothing left; re-entrant calls
   // just ask for another round.
   #pump(): void {
     if (this.#pumping) {
@@ -145,21 +135,21 @@ class MapRun {
     }
   }
 
-  get #waiting(): number {
-    return this.#queue.length + this.#suspects.length
+  async #fill(n: number): Promise<void> {
+    if (this.#queue.size >= n || this.#input.exhausted) return
+    const { first, values } = await this.#input.pull(n - this.#queue.size)
+    this.#queue.addRun(first, values)
   }
 
-  async #fill(n: number): Promise<void> {
-    if (this.#queue.length >= n || this.#input.exhausted) return
-    for (const { index, value } of await this.#input.pull(n - this.#queue.length))
-      this.#queue.push({ index, value, failures: 0, deaths: 0 })
+  #inFlight(): number {
+    let items = 0
+    for (const worker of this.#workers) for (const batch of worker.batches) items += batch.values.length
+    return items
   }
 
   #startWorkers(): void {
-    let inFlight = 0
-    for (const worker of this.#workers) for (const batch of worker.batches) inFlight += batch.items.length
-    while (this.#workers.size < this.#options.concurrency && this.#workers.size < this.#waiting + inFlight)
-      this.#startWorker()
+    const work = this.#queue.size + this.#inFlight()
+    while (this.#workers.size < this.#options.concurrency && this.#workers.size < work) this.#startWorker()
   }
 
   #startWorker(): void {
@@ -186,14 +176,11 @@ class MapRun {
   }
 
   async #take(): Promise<Batch | undefined> {
-    const suspect = this.#suspects.shift()
-    if (suspect !== undefined) return { id: this.#nextBatch++, items: [suspect] }
-    const remaining = this.#input.total === undefined ? undefined : this.#input.total - this.#done
+    const total = this.#input.total
+    const remaining = total === undefined ? undefined : total - this.#results.done
     const size = this.#sizer.size(remaining, Math.max(1, this.#workers.size))
-    if (this.#queue.length < size) await this.#fill(size)
-    if (this.#queue.length === 0) return undefined
-    const items = this.#queue.splice(0, size)
-    return { id: this.#nextBatch++, items }
+    if (this.#queue.size < size) await this.#fill(size)
+    return this.#queue.take(size)
   }
 
   #send(worker: Worker, batch: Batch): void {
@@ -202,14 +189,15 @@ class MapRun {
       worker.attempt.send({
         t: 'items',
         batch: batch.id,
-        indices: batch.items.map((item) => item.index),
-        items: batch.items.map((item) => item.value),
+        first: batch.first,
+        indices: batch.indices,
+        items: batch.values,
       })
     } catch (error) {
-      const culprit = batch.items.find((item) => !cloneable(item.value))
-      const index = culprit === undefined ? '' : ` (item ${culprit.index})`
+      const culprit = batch.values.findIndex((value) => !cloneable(value))
+      const which = culprit < 0 ? '' : ` (item ${indexAt(batch, culprit)})`
       this.#fail(
-        new ZStateError(ErrorCode.UNENCODABLE, `map: an item cannot be sent to a worker${index}`, {
+        new ZStateError(ErrorCode.UNENCODABLE, `map: an item cannot be sent to a worker${which}`, {
           cause: error,
         }),
       )
@@ -220,68 +208,70 @@ class MapRun {
     if (message.t !== 'results' || this.#failure !== undefined) return
     const at = worker.batches.findIndex((batch) => batch.id === message.batch)
     if (at < 0) return
-    const [batch] = worker.batches.splice(at, 1)
-    this.#sizer.record(batch!.items.length, message.ms)
-    this.#collect(worker, batch!, message)
+    const batch = worker.batches.splice(at, 1)[0]!
+    this.#sizer.record(batch.values.length, message.ms)
+    this.#collect(worker, batch, message)
     if (this.#failure !== undefined) return
     this.#progress()
     this.#pump()
   }
 
   #collect(worker: Worker, batch: Batch, message: BatchResults): void {
-    const failed = new Map(message.failed.map(([position, error]) => [position, error]))
-    batch.items.forEach((item, position) => {
-      const error = failed.get(position)
-      if (error === undefined) {
-        this.#results[item.index] = message.values[position]
-        this.#done++
-        return
-      }
-      if (++item.failures <= this.#options.retries) return this.#queue.unshift(item)
-      const remote = remoteError(error, worker.attempt.pid)
-      this.#fail(withIndex(remote, item.index))
-    })
+    const failed = new Set<number>()
+    for (const [position, error] of message.failed) {
+      failed.add(position)
+      const index = indexAt(batch, position)
+      const failures = (this.#failures.get(index) ?? 0) + 1
+      this.#failures.set(index, failures)
+      if (failures <= this.#options.retries) this.#queue.again(index, batch.values[position])
+      else return this.#fail(withIndex(remoteError(error, worker.attempt.pid), index))
+    }
+    this.#results.add(batch, message.values, failed)
   }
 
   // A worker has exited: unless the map is over, its unfinished items go to other workers.
   #lost(worker: Worker, error: Error | undefined): void {
     this.#workers.delete(worker)
     if (this.#failure !== undefined || this.#ending) return
+    const cause = error ?? new ZStateError(ErrorCode.ABORTED, `${worker.attempt.name} exited`)
     if (!worker.ready) {
       // It died loading the target: a reported error is final, a crash may be bad luck.
       if (error instanceof RemoteError || ++this.#startFailures >= MAX_START_FAILURES)
-        return this.#fail(error ?? new ZStateError(ErrorCode.ABORTED, `${worker.attempt.name} exited`))
+        return this.#fail(cause)
       return this.#pump()
     }
     const [running, ...waiting] = worker.batches
     worker.batches.length = 0
-    this.#queue.unshift(...waiting.flatMap((batch) => batch.items))
-    for (const item of running?.items ?? []) {
-      if (++item.deaths >= MAX_DEATHS) {
-        const cause = error ?? new ZStateError(ErrorCode.ABORTED, `${worker.attempt.name} exited`)
-        return this.#fail(withIndex(cause, item.index))
+    for (const batch of waiting.reverse()) this.#queue.requeue(batch)
+    if (running !== undefined) {
+      for (let position = 0; position < running.values.length; position++) {
+        const index = indexAt(running, position)
+        const deaths = (this.#deaths.get(index) ?? 0) + 1
+        this.#deaths.set(index, deaths)
+        if (deaths >= MAX_DEATHS) return this.#fail(withIndex(cause, index))
+        this.#queue.suspect(index, running.values[position])
       }
-      this.#suspects.push(item)
     }
     this.#pump()
   }
 
   #progress(): void {
     const total = this.#input.total
-    if (total !== undefined && this.#done >= total) return // reported once, by #finishIfDone
-    this.#options.onProgress?.(this.#done, total)
+    if (total !== undefined && this.#results.done >= total) return // reported once, by #finish
+    this.#options.onProgress?.(this.#results.done, total)
   }
 
   #finishIfDone(): void {
-    if (!this.#input.exhausted || this.#waiting > 0 || this.#ending) return
+    if (!this.#input.exhausted || this.#queue.size > 0 || this.#ending) return
     for (const worker of this.#workers) if (worker.batches.length > 0) return
     this.#ending = true
     void this.#finish()
   }
 
   async #finish(): Promise<void> {
+    const total = this.#results.done
     try {
-      this.#options.onProgress?.(this.#done, this.#done)
+      this.#options.onProgress?.(total, total)
     } catch (error) {
       this.#ending = false
       return this.#fail(error)
@@ -289,7 +279,7 @@ class MapRun {
     const workers = [...this.#workers]
     for (const worker of workers) worker.attempt.send({ t: 'end' })
     await Promise.all(workers.map((worker) => worker.attempt.outcome))
-    this.#settled.resolve(this.#results)
+    this.#settled.resolve(this.#results.assemble(total))
   }
 
   // Ends the map with `error`: the pool is stopped (their ctx.signal aborts with ERR_ABORTED, then

@@ -15,7 +15,9 @@ export interface Job {
 export interface ItemBatch {
   readonly t: 'items'
   readonly batch: number
-  readonly indices: readonly number[]
+  // The items' indices: first, first + 1, … unless `indices` lists them.
+  readonly first: number
+  readonly indices: readonly number[] | undefined
   readonly items: readonly unknown[]
 }
 

@@ -36,10 +36,9 @@ export class ProcessAttempt extends Attempt {
       new Promise((resolve) => child.once('disconnect', resolve)),
     ])
     child.on('message', (message) => this.receive(message))
-    let failure: string | undefined
+    // Only a failure to start is news: a failed kill or send shows in how the child ends.
     child.on('error', (error) => {
-      failure ??= `could not start: ${error.message}`
-      if (child.pid === undefined) this.exited(null, null, failure)
+      if (child.pid === undefined) this.exited(null, null, `could not start: ${error.message}`)
     })
     child.once('exit', (code, signal) => {
       const late = setTimeout(() => {
@@ -48,7 +47,7 @@ export class ProcessAttempt extends Attempt {
       }, OUTPUT_GRACE_MS)
       void output.then(() => {
         clearTimeout(late)
-        this.exited(code, signal, failure)
+        this.exited(code, signal)
       })
     })
     this.register('starting')
@@ -64,9 +63,7 @@ export class ProcessAttempt extends Attempt {
   }
 
   send(message: ToChild): void {
-    if (!this.#child.connected) return
-    // A child that has just died cannot take it: its exit tells the story.
-    this.#child.send(message, (error) => void error)
+    if (this.#child.connected) this.#child.send(message, (error) => void error)
   }
 
   protected terminate(signal: NodeJS.Signals): void {

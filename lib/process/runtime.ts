@@ -80,7 +80,11 @@ async function runItems(
     const failed: [number, SerializedError][] = []
     for (let i = 0; i < batch.items.length && !signal.aborted; i++) {
       try {
-        const result = fn(ctx, batch.items[i], batch.indices[i])
+        const result = fn(
+          ctx,
+          batch.items[i],
+          batch.indices === undefined ? batch.first + i : batch.indices[i],
+        )
         values[i] = isThenable(result) ? await result : result
       } catch (error) {
         failed.push([i, serializeError(error)])

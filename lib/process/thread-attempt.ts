@@ -73,13 +73,9 @@ export class ThreadAttempt extends Attempt {
     return this.#threadId
   }
 
+  // Throws when the message cannot be cloned; a thread on its way out just does not get it.
   send(message: ToChild): void {
-    if (!this.running) return
-    try {
-      this.#worker.postMessage(message)
-    } catch {
-      // the thread is on its way out; its exit tells the story
-    }
+    if (this.running) this.#worker.postMessage(message)
   }
 
   protected terminate(): void {

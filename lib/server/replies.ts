@@ -1,7 +1,8 @@
-// Encoded replies and pushes for the parts of the server that answer later than their request (broker).
-import type { ErrorCode } from '../errors.ts'
+// Encoded replies and pushes: what the server sends back on the ROUTER.
+import { ConflictError, ErrorCode, RemoteError, ZStateError } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
 import { NO_REPLY, Status } from '../protocol/ops.ts'
+import { toStoredValue } from '../protocol/values.ts'
 
 export function okReply(id: number, payload: readonly unknown[]): Buffer {
   return encode([id, Status.OK, ...payload])
@@ -14,4 +15,44 @@ export function errorReplyOf(id: number, code: ErrorCode, message: string): Buff
 // A push: the server speaking first (request id 0), see Push in protocol/ops.ts.
 export function push(kind: number, fields: readonly unknown[]): Buffer {
   return encode([NO_REPLY, kind, ...fields])
+}
+
+// The error reply for anything a request handler threw: our errors keep their code and detail.
+export function errorReply(id: number, error: unknown): Buffer {
+  if (error instanceof ConflictError)
+    return encode([id, Status.ERROR, error.code, error.message, error.keys, error.revision])
+  if (error instanceof RemoteError) {
+    const remote = error.remoteStack ?? error.message
+    return encode([
+      id,
+      Status.ERROR,
+      error.code,
+      error.message,
+      'value' in error
+        ? [
+            error.remoteName,
+            remote,
+            error.remoteCode ?? null,
+            error.pid ?? null,
+            toStoredValueOrNull(error.value),
+          ]
+        : [error.remoteName, remote, error.remoteCode ?? null, error.pid ?? null],
+    ])
+  }
+  if (error instanceof ZStateError) return encode([id, Status.ERROR, error.code, error.message])
+  return encode([
+    id,
+    Status.ERROR,
+    ErrorCode.PROTOCOL,
+    `bad request: ${(error as Error)?.message ?? String(error)}`,
+  ])
+}
+
+// What a thrown non-Error can carry back: itself if it fits the value model, else null.
+function toStoredValueOrNull(value: unknown): unknown {
+  try {
+    return toStoredValue(value)
+  } catch {
+    return null
+  }
 }

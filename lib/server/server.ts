@@ -1,11 +1,10 @@
 // The state server: a ROUTER answering requests and a PUB broadcasting every commit, one loop each.
 import { Publisher, Router } from 'zeromq'
-import { ConflictError, ErrorCode, RemoteError, ZStateError } from '../errors.ts'
+import { ErrorCode, ZStateError } from '../errors.ts'
 import { arrayHeader, decode, encode, encodeWithItems } from '../protocol/codec.ts'
 import { isRequestId, peekFirstRequestId } from '../protocol/frames.ts'
 import { Channel, NO_REPLY, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
 import { SendQueue } from '../send-queue.ts'
-import { toStoredValue } from '../protocol/values.ts'
 import { VERSION } from '../version.ts'
 import { isIpv6Endpoint } from '../protocol/address.ts'
 import { planEndpoints, type Endpoints } from './endpoint.ts'
@@ -18,6 +17,9 @@ import { arity, operations } from './operations.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
 import { Sessions, type Session } from './sessions.ts'
 import { Store } from './store.ts'
+import { Turn } from './turn.ts'
+import { errorReply, okReply } from './replies.ts'
+import { pageBytes, snapshotPage } from './snapshots.ts'
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.ts'
 
 export type { ServerOptions } from './options.ts'
@@ -64,9 +66,6 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   return new StateServer(router, pub, endpoints, resolved, actions, topics)
 }
 
-// Snapshot and history pages stay well under the message limit.
-const pageBytes = (maxMessageBytes: number): number => Math.min(4 << 20, Math.floor(maxMessageBytes / 2))
-
 class StateServer implements Server {
   readonly address: string
   readonly #router: Router
@@ -80,13 +79,8 @@ class StateServer implements Server {
   readonly #replies: ReplySender
   readonly #publishing: SendQueue
   readonly #started = Date.now()
-  readonly #pendingSessions = new Set<Session>()
-  #turnCommits: Buffer[] = []
-  #turnCommitBytes = 0
-  #flushScheduled = false
+  readonly #turn: Turn
   #turnMessages = 0
-  #publishedSinceBeat = false
-  #nextCursor = 1
   #heartbeat: NodeJS.Timeout
   #closing: Promise<void> | undefined
   // Frames without a usable request id: nobody to answer, so they are only counted.
@@ -128,6 +122,7 @@ class StateServer implements Server {
       (message) => pub.send(message),
       () => {}, // PUB never blocks; a failed publish is a gap that clients repair
     )
+    this.#turn = new Turn(this.#publishing, this.#replies, this.#store.epoch)
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
     this.#heartbeat.unref()
     void this.#receiveLoop()
@@ -154,10 +149,10 @@ class StateServer implements Server {
       // the event loop. Under a flood it ends every MAX_TURN_MESSAGES, and yields so timers
       // (heartbeats) and other sockets get their turn.
       if (!this.#router.readable) {
-        this.#flush()
+        this.#turn.end()
         this.#turnMessages = 0
       } else if (++this.#turnMessages >= MAX_TURN_MESSAGES) {
-        this.#flush()
+        this.#turn.end()
         this.#turnMessages = 0
         await new Promise<void>((resolve) => setImmediate(resolve))
       }
@@ -234,7 +229,7 @@ class StateServer implements Server {
     }
     this.#sessions.open(routingId, name, pid, Date.now())
     const o = this.#options
-    return ok(id, [
+    return okReply(id, [
       PROTOCOL_VERSION,
       VERSION,
       this.epoch,
@@ -252,11 +247,11 @@ class StateServer implements Server {
         arity(args, 1, 'echo')
         if (!isToken(args[0])) throw new ZStateError(ErrorCode.PROTOCOL, 'echo takes a token')
         this.#publishing.push([Channel.ECHO + args[0], ''])
-        return ok(id, [])
+        return okReply(id, [])
       }
       case Op.SNAPSHOT:
         arity(args, 1, 'snapshot')
-        return this.#snapshot(session, id, args[0])
+        return snapshotPage(this.#store, session, id, args[0], this.#options.maxMessageBytes)
       case Op.HISTORY: {
         arity(args, 2, 'history')
         const [from, to] = args
@@ -271,10 +266,10 @@ class StateServer implements Server {
       }
       case Op.SYNC:
         arity(args, 0, 'sync')
-        return ok(id, [this.epoch, this.revision])
+        return okReply(id, [this.epoch, this.revision])
       case Op.INFO:
         arity(args, 0, 'info')
-        return ok(id, [
+        return okReply(id, [
           VERSION,
           PROTOCOL_VERSION,
           process.pid,
@@ -285,16 +280,16 @@ class StateServer implements Server {
           this.#droppedFrames,
         ])
       case Op.PING:
-        return ok(id, [])
+        return okReply(id, [])
       case Op.RUN: {
         arity(args, 2, 'run')
         const { changes, patched, result } = runAction(this.#actions, this.#store, args[0], args[1])
         const revision = changes.length === 0 ? 0 : this.#commit(changes, patched)
-        return ok(id, [revision, result, changes])
+        return okReply(id, [revision, result, changes])
       }
       case Op.BYE:
         this.#forget(session, 'it said goodbye')
-        return ok(id, [])
+        return okReply(id, [])
       case Op.PROVIDE:
       case Op.WITHDRAW:
       case Op.CALL:
@@ -314,7 +309,7 @@ class StateServer implements Server {
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
-    return ok(
+    return okReply(
       id,
       operation(args, this.#store, (changes, patched) => this.#commit(changes, patched)),
     )
@@ -323,47 +318,19 @@ class StateServer implements Server {
   // Contexts and their children (lib/server/contexts.ts); the process table is gathered asynchronously.
   #processes(session: Session, id: number, op: unknown, args: unknown[]): Buffer | undefined {
     const payload = this.#contexts.handle(op, args)
-    if (Array.isArray(payload)) return ok(id, payload)
+    if (Array.isArray(payload)) return okReply(id, payload)
     void payload.then(
-      (table) => this.#reply(session, session.routingId, ok(id, table)),
+      (table) => this.#reply(session, session.routingId, okReply(id, table)),
       (error: unknown) => this.#reply(session, session.routingId, errorReply(id, error)),
     )
     return undefined
-  }
-
-  #snapshot(session: Session, id: number, cursor: unknown): Buffer {
-    let state = session.snapshot
-    if (cursor === null) {
-      state = {
-        id: this.#nextCursor++,
-        revision: this.revision,
-        entries: Array.from(this.#store.entries()),
-        offset: 0,
-      }
-      session.snapshot = state
-    } else if (state === undefined || cursor !== state.id) {
-      throw new ZStateError(ErrorCode.PROTOCOL, `unknown snapshot cursor ${String(cursor)}`)
-    }
-    const budget = pageBytes(this.#options.maxMessageBytes)
-    const items: Buffer[] = []
-    let bytes = 0
-    while (state.offset < state.entries.length && (items.length === 0 || bytes < budget)) {
-      const item = encode(state.entries[state.offset++])
-      items.push(item)
-      bytes += item.length
-    }
-    const done = state.offset >= state.entries.length
-    if (done) session.snapshot = undefined
-    return encodeWithItems([id, Status.OK, this.epoch, state.revision, done ? null : state.id], items, bytes)
   }
 
   #commit(changes: WireChange[], patched?: ReadonlyMap<string, unknown>): number {
     const revision = this.#store.commit(changes, patched)
     const encoded = encode([revision, changes])
     this.#history.push(encoded)
-    this.#turnCommits.push(encoded)
-    this.#turnCommitBytes += encoded.length
-    this.#scheduleFlush()
+    this.#turn.commit(encoded)
     return revision
   }
 
@@ -374,49 +341,13 @@ class StateServer implements Server {
       this.#replies.send(peer, Buffer.concat([arrayHeader(1), reply]))
       return
     }
-    session.replies.push(reply)
-    session.repliesBytes += reply.length
-    this.#pendingSessions.add(session)
-    this.#scheduleFlush()
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return
-    this.#flushScheduled = true
-    setImmediate(() => this.#flush())
-  }
-
-  // End of a turn: publish this turn's commits in one message, then each peer's replies in one message.
-  #flush(): void {
-    if (!this.#flushScheduled || this.#closing !== undefined) return
-    this.#flushScheduled = false
-    if (this.#turnCommits.length > 0) {
-      this.#publishing.push([
-        Channel.STATE,
-        encodeWithItems([this.epoch], this.#turnCommits, this.#turnCommitBytes),
-      ])
-      this.#publishedSinceBeat = true
-      this.#turnCommits = []
-      this.#turnCommitBytes = 0
-    }
-    for (const session of this.#pendingSessions) {
-      const { replies } = session
-      session.replies = []
-      const header = arrayHeader(replies.length)
-      this.#replies.send(
-        session,
-        Buffer.concat([header].concat(replies), header.length + session.repliesBytes),
-      )
-      session.repliesBytes = 0
-    }
-    this.#pendingSessions.clear()
+    this.#turn.reply(session, reply)
   }
 
   #beat(): void {
     this.#store.forgetBefore(this.#history.firstRevision - 1)
-    if (!this.#publishedSinceBeat)
-      this.#publishing.push([Channel.HEARTBEAT, encode([this.epoch, this.revision])])
-    this.#publishedSinceBeat = false
+    if (!this.#turn.published) this.#publishing.push([Channel.HEARTBEAT, encode([this.epoch, this.revision])])
+    this.#turn.published = false
     const now = Date.now()
     const cutoff = now - this.#options.heartbeatMs * SESSION_EXPIRY_BEATS
     for (const session of this.#sessions.idleSince(cutoff)) this.#forget(session, 'its session expired')
@@ -428,7 +359,7 @@ class StateServer implements Server {
     if (session === undefined) return
     this.#broker.dropSession(session, why)
     this.#sessions.delete(session)
-    this.#pendingSessions.delete(session)
+    this.#turn.drop(session)
     this.#replies.discard(session)
   }
 
@@ -439,6 +370,7 @@ class StateServer implements Server {
 
   async #shutdown(): Promise<void> {
     clearInterval(this.#heartbeat)
+    this.#turn.close()
     this.#contexts.close()
     this.#replies.close()
     await this.#publishing.drained()
@@ -458,49 +390,6 @@ const MAX_TURN_MESSAGES = 256
 
 // A session silent for this many heartbeat periods is forgotten (clients ping every period).
 const SESSION_EXPIRY_BEATS = 10
-
-function ok(id: number, payload: unknown[]): Buffer {
-  return encode([id, Status.OK, ...payload])
-}
-
-function errorReply(id: number, error: unknown): Buffer {
-  if (error instanceof ConflictError)
-    return encode([id, Status.ERROR, error.code, error.message, error.keys, error.revision])
-  if (error instanceof RemoteError) {
-    const remote = error.remoteStack ?? error.message
-    return encode([
-      id,
-      Status.ERROR,
-      error.code,
-      error.message,
-      'value' in error
-        ? [
-            error.remoteName,
-            remote,
-            error.remoteCode ?? null,
-            error.pid ?? null,
-            toStoredValueOrNull(error.value),
-          ]
-        : [error.remoteName, remote, error.remoteCode ?? null, error.pid ?? null],
-    ])
-  }
-  if (error instanceof ZStateError) return encode([id, Status.ERROR, error.code, error.message])
-  return encode([
-    id,
-    Status.ERROR,
-    ErrorCode.PROTOCOL,
-    `bad request: ${(error as Error)?.message ?? String(error)}`,
-  ])
-}
-
-// What a thrown non-Error can carry back: itself if it fits the value model, else null.
-function toStoredValueOrNull(value: unknown): unknown {
-  try {
-    return toStoredValue(value)
-  } catch {
-    return null
-  }
-}
 
 function isToken(value: unknown): value is string {
   return typeof value === 'string' && /^[0-9a-f]{8,64}$/.test(value)

@@ -1,0 +1,29 @@
+// map()'s results as they come back, batch by batch, put in input order once all are in. (Writing
+// each result into one array as it arrives, out of order and ahead of the array's length, would turn
+// it into a slow dictionary in V8.)
+import { indexAt, type Batch } from './map-queue.ts'
+
+export class MapResults {
+  readonly #chunks: { readonly batch: Batch; readonly values: readonly unknown[] }[] = []
+  readonly #singles: [index: number, value: unknown][] = []
+  #done = 0
+
+  get done(): number {
+    return this.#done
+  }
+
+  // A batch's results; the positions in `failed` hold nothing yet (their items go round again).
+  add(batch: Batch, values: readonly unknown[], failed: ReadonlySet<number>): void {
+    if (batch.indices === undefined && failed.size === 0) this.#chunks.push({ batch, values })
+    else values.forEach((value, i) => failed.has(i) || this.#singles.push([indexAt(batch, i), value]))
+    this.#done += values.length - failed.size
+  }
+
+  assemble(total: number): unknown[] {
+    const out: unknown[] = new Array(total)
+    for (const { batch, values } of this.#chunks)
+      for (let i = 0; i < values.length; i++) out[batch.first + i] = values[i]
+    for (const [index, value] of this.#singles) out[index] = value
+    return out
+  }
+}

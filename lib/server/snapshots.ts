@@ -1,0 +1,41 @@
+// Snapshots in pages: a joining client gets the store as of one revision in messages under the limit.
+// The entries are captured once (values are immutable), then handed out page by page.
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { encode, encodeWithItems } from '../protocol/codec.ts'
+import { Status } from '../protocol/ops.ts'
+import type { Session } from './sessions.ts'
+import type { Store } from './store.ts'
+
+// Snapshot and history pages stay well under the message limit.
+export const pageBytes = (maxMessageBytes: number): number =>
+  Math.min(4 << 20, Math.floor(maxMessageBytes / 2))
+
+let nextCursor = 1
+
+// The reply to SNAPSHOT [cursor]: [id, OK, epoch, revision, nextCursor | null, entries].
+export function snapshotPage(
+  store: Store,
+  session: Session,
+  id: number,
+  cursor: unknown,
+  maxMessageBytes: number,
+): Buffer {
+  let state = session.snapshot
+  if (cursor === null) {
+    state = { id: nextCursor++, revision: store.revision, entries: Array.from(store.entries()), offset: 0 }
+    session.snapshot = state
+  } else if (state === undefined || cursor !== state.id) {
+    throw new ZStateError(ErrorCode.PROTOCOL, `unknown snapshot cursor ${String(cursor)}`)
+  }
+  const budget = pageBytes(maxMessageBytes)
+  const items: Buffer[] = []
+  let bytes = 0
+  while (state.offset < state.entries.length && (items.length === 0 || bytes < budget)) {
+    const item = encode(state.entries[state.offset++])
+    items.push(item)
+    bytes += item.length
+  }
+  const done = state.offset >= state.entries.length
+  if (done) session.snapshot = undefined
+  return encodeWithItems([id, Status.OK, store.epoch, state.revision, done ? null : state.id], items, bytes)
+}
