@@ -68,9 +68,10 @@ for (const action of ['exit', 'throw', 'SIGTERM', 'SIGINT', 'SIGKILL'] as const)
 }
 
 void test('process: on a server it does not own, a SIGKILLed parent’s children are reaped by the server', async (t) => {
-  const server = await startServer()
-  t.after(() => server.close())
   for (let round = 0; round < stressFor(1, 10); round++) {
+    // A fresh server each round: the parent finds its children's pids in the state.
+    const server = await startServer()
+    t.after(() => server.close())
     const parent = await startParent(t, server.address, 'wait')
     const children = parent.pids.filter((pid) => pid !== process.pid)
     parent.child.kill('SIGKILL')

@@ -50,7 +50,6 @@ export abstract class Attempt {
   readonly #outcome = deferred<Outcome>()
   #reported: Outcome | undefined
   #exited = false
-  #ready = false
   #timers: NodeJS.Timeout[] = []
   // Contexts the child registered itself (for grandchildren), reaped when it exits.
   readonly #contexts: string[] = []
@@ -76,10 +75,6 @@ export abstract class Attempt {
 
   get running(): boolean {
     return !this.#exited
-  }
-
-  get ready(): boolean {
-    return this.#ready
   }
 
   // Aborts the child's ctx.signal; halfway through `grace` SIGTERM, at its end SIGKILL (a thread is
@@ -117,7 +112,6 @@ export abstract class Attempt {
     if (!isFromChild(message)) return
     switch (message.t) {
       case 'ready':
-        this.#ready = true
         this.register('running')
         this.options.onReady?.()
         return

@@ -1,16 +1,20 @@
 // How many items map() sends a worker at once: enough that a batch runs for about TARGET_MS, so
-// per-message overhead stays small for tiny items, and one at a time for heavy ones.
+// per-message overhead stays small for tiny items, one at a time for heavy ones, and never more
+// than about MAX_BATCH_BYTES on the wire.
+import { serialize } from 'node:v8'
 
 // Batches in flight per worker (small items only): one running, one waiting, so a worker never idles
 // for a round trip.
 export const CREDIT = 2
 const TARGET_MS = 20
-const MAX_BATCH = 4096
+const MAX_BATCH = 65_536
+const MAX_BATCH_BYTES = 1 << 20
 // From one item, a batch grows at most this much per measurement (the first ones are noisy).
 const GROWTH = 8
 
 export class BatchSizer {
   #msPerItem: number | undefined
+  #bytesPerItem = 1
   #largest = 1
 
   // The next batch's size; with `remaining` known, the tail is spread over every worker.
@@ -18,7 +22,8 @@ export class BatchSizer {
     let size = 1
     if (this.#msPerItem !== undefined) {
       const ideal = Math.round(TARGET_MS / Math.max(this.#msPerItem, 1e-6))
-      size = Math.max(1, Math.min(ideal, MAX_BATCH, this.#largest * GROWTH))
+      const fits = Math.floor(MAX_BATCH_BYTES / this.#bytesPerItem)
+      size = Math.max(1, Math.min(ideal, fits, MAX_BATCH, this.#largest * GROWTH))
     }
     if (remaining !== undefined) size = Math.min(size, Math.max(1, Math.ceil(remaining / (workers * CREDIT))))
     this.#largest = Math.max(this.#largest, size)
@@ -35,5 +40,19 @@ export class BatchSizer {
     if (items === 0 || !(ms >= 0)) return
     const perItem = ms / items
     this.#msPerItem = this.#msPerItem === undefined ? perItem : this.#msPerItem * 0.7 + perItem * 0.3
+  }
+
+  // Samples the size of a batch's items on the wire (first, middle, last; the largest counts).
+  weigh(values: readonly unknown[]): void {
+    if (values.length === 0) return
+    let bytes = 0
+    for (const at of new Set([0, values.length >> 1, values.length - 1])) {
+      try {
+        bytes = Math.max(bytes, serialize(values[at]).length)
+      } catch {
+        return // not cloneable: the send will say so
+      }
+    }
+    this.#bytesPerItem = Math.max(1, bytes)
   }
 }

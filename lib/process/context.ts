@@ -95,13 +95,13 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     return Object.freeze([...this.#handles])
   }
 
-  // ChildHost and MapHost: every child of this context starts here.
-  // Loaded on first use: a child that spawns nothing does not pay for this code.
+  // Loads the code of a kind of child on first use: a child that spawns nothing does not pay for it.
   async prepare(thread: boolean): Promise<void> {
     if (thread) ThreadKind ??= (await import('./thread-attempt.ts')).ThreadAttempt
     else ProcessKind ??= (await import('./process-attempt.ts')).ProcessAttempt
   }
 
+  // Every child of this context, spawned or a map worker, starts here (after prepare()).
   launch(thread: boolean, options: Omit<LaunchOptions, 'registrar'>): Attempt {
     const Kind = thread ? ThreadKind : ProcessKind
     if (Kind === undefined) throw new Error('zstate: launch() before prepare()')

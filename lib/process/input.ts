@@ -6,6 +6,8 @@ export class Input {
   readonly #async: boolean
   // Known before the end for arrays, typed arrays, Sets and Maps.
   readonly #known: number | undefined
+  // A plain array is sliced rather than iterated item by item.
+  readonly #array: readonly unknown[] | undefined
   #next = 0
   #exhausted = false
   #closed = false
@@ -31,6 +33,7 @@ export class Input {
         : items instanceof Set || items instanceof Map
           ? items.size
           : undefined
+    this.#array = Array.isArray(items) && iterator === Array.prototype[Symbol.iterator] ? items : undefined
   }
 
   get exhausted(): boolean {
@@ -45,6 +48,12 @@ export class Input {
   // Up to n more items, numbered from `first`; fewer only at the end. One call at a time.
   async pull(n: number): Promise<{ first: number; values: unknown[] }> {
     const first = this.#next
+    if (this.#array !== undefined && !this.#closed) {
+      const values = this.#array.slice(first, first + n)
+      this.#next += values.length
+      if (values.length < n || this.#next >= this.#array.length) this.#exhausted = true
+      return { first, values }
+    }
     const values: unknown[] = []
     while (values.length < n && !this.#exhausted && !this.#closed) {
       const step = this.#async

@@ -180,7 +180,9 @@ class MapRun {
     const remaining = total === undefined ? undefined : total - this.#results.done
     const size = this.#sizer.size(remaining, Math.max(1, this.#workers.size))
     if (this.#queue.size < size) await this.#fill(size)
-    return this.#queue.take(size)
+    const batch = this.#queue.take(size)
+    if (batch !== undefined) this.#sizer.weigh(batch.values)
+    return batch
   }
 
   #send(worker: Worker, batch: Batch): void {
