@@ -12,6 +12,7 @@ import type { BatchResults, FromChild } from './messages.ts'
 import type { ResolvedMapOptions } from './options.ts'
 import { callSite, remoteError, withCallSite } from './remote-error.ts'
 import type { Target } from './target.ts'
+import { cloneable } from './cloneable.ts'
 
 export interface MapHost {
   prepare(thread: boolean): Promise<void>
@@ -302,13 +303,4 @@ function withIndex(error: Error, index: number): Error {
   if (error instanceof RemoteError || error instanceof ProcessExitError)
     Object.defineProperty(error, 'index', { value: index, enumerable: true, configurable: true })
   return error
-}
-
-function cloneable(value: unknown): boolean {
-  try {
-    structuredClone(value)
-    return true
-  } catch {
-    return false
-  }
 }

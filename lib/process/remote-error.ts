@@ -2,6 +2,7 @@
 // RemoteError (message, remote stack, name, code, pid, cause chain; `value` for a thrown non-Error).
 import { inspect } from 'node:util'
 import { RemoteError } from '../errors.ts'
+import { cloneable } from './cloneable.ts'
 
 export interface SerializedError {
   readonly name: string
@@ -59,15 +60,6 @@ export function isSerializedError(value: unknown): value is SerializedError {
     typeof (value as SerializedError).name === 'string' &&
     typeof (value as SerializedError).message === 'string'
   )
-}
-
-function cloneable(value: unknown): boolean {
-  try {
-    structuredClone(value)
-    return true
-  } catch {
-    return false
-  }
 }
 
 // A hostile error's getters may throw; the report must not.

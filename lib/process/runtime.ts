@@ -7,6 +7,7 @@ import type { FromChild, ItemBatch, Job, ToChild } from './messages.ts'
 import { serializeError, type SerializedError } from './remote-error.ts'
 import type { Target } from './target.ts'
 import type { WorkerContext } from './types.ts'
+import { cloneable } from './cloneable.ts'
 
 export interface ParentPort {
   // Rejects when the message cannot be serialised (or the parent is gone).
@@ -152,13 +153,4 @@ class BatchQueue {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
-
-function cloneable(value: unknown): boolean {
-  try {
-    structuredClone(value)
-    return true
-  } catch {
-    return false
-  }
 }
