@@ -2,12 +2,9 @@ import { startRelay } from './baselines/relay.ts'
 import { scaled } from './support/config.ts'
 import { n } from './support/format.ts'
 import { ipcDir } from './support/ipc.ts'
-import { pacedLatency } from './support/latency.ts'
+import { latencyAgainstRelay } from './support/latency.ts'
 import { forkSide } from './support/processes.ts'
-import { compare, Unit } from './support/report.ts'
-import { interleaved } from './support/runs.ts'
 import { runScenario } from './support/scenario.ts'
-import { percentile } from './support/stats.ts'
 import { startStatePair } from './support/zstate.ts'
 
 // (m3) client.publish in this process (A) until the message comes out of a subscription in process B,
@@ -22,24 +19,13 @@ runScenario(import.meta.url, async () => {
   try {
     await subscriber.call('subscribe', zstate.server.address, 'bench/')
     const { client } = zstate
-    let next = 0
-    const r = await interleaved({
-      zstate: async () => {
-        const first = next
-        next += count + warmup
-        return pacedLatency(subscriber, count, warmup, first, (s) => client.publish('bench/ping', s))
-      },
-      relay: () => relay.latencies(count, warmup),
-    })
-    const p = (q: number, runs: number[][]): number[] => runs.map((l) => percentile(l, q))
-    const baseline = 'raw relay DEALER→ROUTER→PUB→SUB'
+    const comparisons = await latencyAgainstRelay(subscriber, relay, count, warmup, (s) =>
+      client.publish('bench/ping', s),
+    )
     return {
       id: 'messaging-publish-latency',
       title: '(m3) Topic latency: client.publish in process A → subscription yields in process B',
-      comparisons: [
-        compare('p50', Unit.us, p(50, r.zstate), baseline, p(50, r.relay)),
-        compare('p99', Unit.us, p(99, r.zstate), baseline, p(99, r.relay)),
-      ],
+      comparisons,
       notes: [
         `${n(count)} paced messages per run (one in flight) after ${n(warmup)} warm-up; server, A and B are separate processes`,
         'the subscription is ready (its prefix proven live by an echo) before the first message',

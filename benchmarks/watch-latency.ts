@@ -1,13 +1,10 @@
 import { startRelay } from './baselines/relay.ts'
 import { scaled } from './support/config.ts'
 import { ipcDir } from './support/ipc.ts'
-import { pacedLatency } from './support/latency.ts'
+import { latencyAgainstRelay } from './support/latency.ts'
 import { forkSide } from './support/processes.ts'
 import { n } from './support/format.ts'
-import { compare, Unit } from './support/report.ts'
 import { runScenario } from './support/scenario.ts'
-import { interleaved } from './support/runs.ts'
-import { percentile } from './support/stats.ts'
 import { startStatePair } from './support/zstate.ts'
 
 // (d) A state.set in this process (A) until state.when resolves in process B, through the server in a
@@ -23,24 +20,21 @@ runScenario(import.meta.url, async () => {
     await watcher.call('connect', zstate.server.address)
     await watcher.call('watch', 'ping')
     const { state } = zstate.client
-    let next = 0
-    const r = await interleaved({
-      zstate: async () => {
-        const first = next
-        next += count + warmup
-        return pacedLatency(watcher, count, warmup, first, (s) => state.set('ping', s))
+    const comparisons = await latencyAgainstRelay(
+      watcher,
+      relay,
+      count,
+      warmup,
+      (s) => state.set('ping', s),
+      {
+        op: '≤',
+        ratio: 1.2,
       },
-      relay: () => relay.latencies(count, warmup),
-    })
-    const p = (q: number, runs: number[][]): number[] => runs.map((l) => percentile(l, q))
-    const baseline = 'raw relay DEALER→ROUTER→PUB→SUB'
+    )
     return {
       id: 'watch-latency',
       title: '(d) Watch latency: state.set in process A → state.when resolves in process B',
-      comparisons: [
-        compare('p50', Unit.us, p(50, r.zstate), baseline, p(50, r.relay), { op: '≤', ratio: 1.2 }),
-        compare('p99', Unit.us, p(99, r.zstate), baseline, p(99, r.relay)),
-      ],
+      comparisons,
       notes: [
         `${n(count)} paced messages per run (one in flight) after ${n(warmup)} warm-up; server, A and B are separate processes`,
       ],

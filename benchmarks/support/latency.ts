@@ -1,5 +1,8 @@
 import { nowUs } from './clock.ts'
 import type { Side } from './processes.ts'
+import { compare, Unit, type Comparison, type Goal } from './report.ts'
+import { interleaved } from './runs.ts'
+import { percentile } from './stats.ts'
 
 // One-way latency from this process (A) to a watcher side (B): A sends a stamped message, B reports
 // when it saw it. Paced, one message in flight, so queueing never inflates the numbers.
@@ -61,4 +64,30 @@ export async function waitUntilSubscribed(
     await send(stamp(i))
     await Promise.race([seen, new Promise((resolve) => setTimeout(resolve, 10))])
   }
+}
+
+// Paced zstate latencies (A → B) interleaved with the raw relay's, as p50 and p99 comparisons.
+export async function latencyAgainstRelay(
+  watcher: Side,
+  relay: { latencies(count: number, warmup: number): Promise<number[]> },
+  count: number,
+  warmup: number,
+  send: (s: Stamp) => Promise<unknown>,
+  p50Goal?: Goal,
+): Promise<Comparison[]> {
+  let next = 0
+  const r = await interleaved({
+    zstate: async () => {
+      const first = next
+      next += count + warmup
+      return pacedLatency(watcher, count, warmup, first, send)
+    },
+    relay: () => relay.latencies(count, warmup),
+  })
+  const p = (q: number, runs: number[][]): number[] => runs.map((l) => percentile(l, q))
+  const baseline = 'raw relay DEALER→ROUTER→PUB→SUB'
+  return [
+    compare('p50', Unit.us, p(50, r.zstate), baseline, p(50, r.relay), p50Goal),
+    compare('p99', Unit.us, p(99, r.zstate), baseline, p(99, r.relay)),
+  ]
 }
