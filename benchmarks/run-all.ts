@@ -25,6 +25,7 @@ const scenarios = [
   'messaging-publish-latency',
   'process-map',
   'process-spawn',
+  'hostile-frames',
 ]
 
 const root = new URL('../', import.meta.url)

@@ -1,6 +1,6 @@
-// Which machine (and pid namespace) this is, and when a process started: the server kills a process
-// only when it can be sure it is the one a context registered, never a recycled pid or another
-// host's process.
+// Which machine (and pid namespace) this is, and when a process started: a context's watchdog kills
+// a process only when it is still the one the context started, never a recycled pid; the server
+// measures a context's processes only when they run where it can see them.
 import { readFileSync, readlinkSync } from 'node:fs'
 import { hostname } from 'node:os'
 
@@ -47,18 +47,6 @@ export function processStart(pid: number): number | undefined {
     return 0
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM' ? 0 : undefined
-  }
-}
-
-// The parent of a live process (Linux only; undefined elsewhere or when it is gone).
-export function parentPid(pid: number): number | undefined {
-  if (process.platform !== 'linux' || !Number.isSafeInteger(pid) || pid <= 0) return undefined
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-    return Number.isSafeInteger(ppid) ? ppid : undefined
-  } catch {
-    return undefined
   }
 }
 

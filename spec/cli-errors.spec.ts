@@ -74,5 +74,11 @@ void test('cli: values and keys the store refuses fail with their code, exit 1',
     /\(ERR_UNENCODABLE\)/,
   )
   assertRuntime(await zstate(['set', 'k', '{"__proto__":1}'], { env }), /\(ERR_UNENCODABLE\)/)
+  assertRuntime(await zstate(['set', 'k', '"\\ud800"'], { env }), /lone surrogate.*\(ERR_UNENCODABLE\)/)
+  const deep = '['.repeat(5_000) + ']'.repeat(5_000)
+  assertRuntime(
+    await zstate(['set', 'k', deep], { env }),
+    /nested deeper than 512 levels \(ERR_UNENCODABLE\)/,
+  )
   assertRuntime(await zstate(['set', '', '1'], { env }), /\(ERR_INVALID_ARGUMENT\)/)
 })

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { UsageError } from '../lib/cli/args.ts'
 import { parse, stringify } from '../lib/cli/json.ts'
+import { isZStateError } from '../lib/index.ts'
 
 void test('cli: JSON forms stand for bigint, Date, Uint8Array and special numbers, nested anywhere', () => {
   const value = {
@@ -43,6 +44,25 @@ void test('cli: a "__proto__" key stays an own property for the store to judge',
   assert.equal(Object.getPrototypeOf(value), Object.prototype)
   assert.deepEqual(Object.keys(value), ['__proto__'])
   assert.equal(({} as Record<string, unknown>)['polluted'], undefined)
+})
+
+void test('cli: JSON nested deeper than the store allows is ERR_UNENCODABLE, not a stack overflow', () => {
+  for (const text of [
+    '['.repeat(5_000) + ']'.repeat(5_000),
+    '{"a":'.repeat(5_000) + '1' + '}'.repeat(5_000),
+  ]) {
+    assert.throws(
+      () => parse(text),
+      (error: unknown) =>
+        isZStateError(error) &&
+        error.code === 'ERR_UNENCODABLE' &&
+        /nested deeper than 512 levels$/.test(error.message),
+    )
+  }
+  assert.doesNotThrow(
+    () => parse('['.repeat(512) + '{"$bigint":"1"}' + ']'.repeat(512)),
+    'as deep as the store allows',
+  )
 })
 
 void test('cli: malformed JSON and malformed forms are usage errors', () => {

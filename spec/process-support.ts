@@ -1,6 +1,11 @@
-// Plumbing for the process specs: contexts that close after the test, fixture URLs, and waiting for
-// processes to be gone (bounded polling: a pid has no event to wait on).
+// Plumbing for the process specs: contexts that close after the test, fixture URLs, parent processes
+// with a family of children, and waiting for processes to be gone (bounded polling: a pid has no
+// event to wait on).
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import type { TestContext } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { processStart } from '../lib/host.ts'
 import { createContext, type Context, type ContextOptions } from '../lib/index.ts'
 
@@ -50,4 +55,48 @@ export async function failure(promise: Promise<unknown>): Promise<any> {
 // A count for `npm test`, or the full one under ZSTATE_STRESS=1.
 export function stressFor(normal: number, full: number): number {
   return process.env['ZSTATE_STRESS'] === '1' ? full : normal
+}
+
+// The specs that run parents in plain JavaScript need the built package.
+export function assertDistBuilt(): void {
+  if (!existsSync(fileURLToPath(new URL('../dist/lib/index.js', import.meta.url))))
+    throw new Error('dist/ is missing: run "npm run build" first')
+}
+
+export interface Parent {
+  readonly child: ChildProcess
+  // Every process of its family: its children and grandchildren, and its server.
+  readonly pids: number[]
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+// A parent process (spec/fixtures/process-parent.mjs, on dist/) with a context on `address` (or its
+// own server for ''), once its spinning child, idle child, and a process child and a thread child
+// that each spawned a spinning grandchild all run; then it does `action` (exit | throw | wait).
+export async function startParent(t: TestContext, address: string, action: string): Promise<Parent> {
+  const script = fileURLToPath(fixtureUrl('process-parent.mjs'))
+  const child = spawn(process.execPath, [script, address, action], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  let out = ''
+  let err = ''
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')))
+    })
+    void exited.then(({ code }) =>
+      reject(new Error(`the parent exited (${code}) before it was ready:\n${err}`)),
+    )
+  })
+  const report = JSON.parse(line) as { parent: number; pids: Record<string, number> }
+  const pids = Object.values(report.pids).filter((pid) => pid !== report.parent)
+  // spin, idle, nest, nest.spin, thread.spin, and the server (its own or the test's)
+  assert.equal(new Set(pids).size, 6)
+  return { child, pids, exited }
 }

@@ -18,6 +18,7 @@ const accepted: [string, unknown, unknown?][] = [
   ['int64 max', 2n ** 63n - 1n],
   ['string', 'héllo ✓'],
   ['empty string', ''],
+  ['U+FFFD and a surrogate pair', '\uFFFD 😀 \uD83D\uDE00'],
   ['Date', new Date('2026-01-02T03:04:05.678Z')],
   ['Uint8Array', new Uint8Array([0, 1, 255])],
   ['Buffer reads back as Uint8Array', Buffer.from('abc'), new Uint8Array([97, 98, 99])],
@@ -42,6 +43,10 @@ const refused: [string, unknown][] = [
   ['bigint under int64', -(2n ** 63n) - 1n],
   ['invalid Date', new Date(NaN)],
   ['__proto__ key', JSON.parse('{"__proto__": 1}')],
+  ['lone high surrogate', 'a\uD800'],
+  ['lone low surrogate nested', { list: ['\uDC00b'] }],
+  ['key with a lone surrogate', { '\uD83D': 1 }],
+  ['nested 513 deep', JSON.parse('['.repeat(513) + ']'.repeat(513))],
   ['Float64Array', new Float64Array(2)],
   ['RegExp', /x/],
   ['Error', new Error('x')],
@@ -112,11 +117,24 @@ test('values: keys are validated and wrong argument types are ERR_INVALID_ARGUME
   t.after(() => client.close())
   const { state } = client
   const invalid = (e: unknown): boolean => isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT'
-  for (const key of ['', '__proto__', 'x'.repeat(1025), 'é'.repeat(513), 1, null, undefined, {}]) {
+  for (const key of [
+    '',
+    '__proto__',
+    'x'.repeat(1025),
+    'é'.repeat(513),
+    'a\uD800',
+    '\uDC00',
+    1,
+    null,
+    undefined,
+    {},
+  ]) {
     await assert.rejects(state.set(key as string, 1), invalid, String(key).slice(0, 20))
     assert.throws(() => state.get(key as string), invalid)
   }
   await state.set('x'.repeat(1024), 1)
+  await state.set('\uFFFD 😀', 1)
+  assert.equal(state.get('\uFFFD 😀'), 1, 'U+FFFD and surrogate pairs are well-formed')
   await state.set('n', 'text')
   await assert.rejects(state.increment('n'), invalid)
   await state.set('i', 1)

@@ -1,6 +1,7 @@
 // The command line's JSON: one-key objects stand for the values JSON cannot hold, both ways.
 //   bigint ↔ {"$bigint":"123"}   Date ↔ {"$date":"ISO"}   Uint8Array ↔ {"$base64":"…"}
 //   NaN / ±Infinity ↔ {"$number":"NaN"}
+import { MAX_DEPTH, tooDeep } from '../protocol/values.ts'
 import { UsageError } from './args.ts'
 
 const BIGINT = /^-?\d+$/
@@ -13,7 +14,8 @@ export function stringify(value: unknown): string {
   return JSON.stringify(toJson(value))
 }
 
-// Parses a command line argument into a value to store; malformed input is a UsageError.
+// Parses a command line argument into a value to store; malformed input is a UsageError, nesting
+// deeper than the store allows ERR_UNENCODABLE.
 export function parse(text: string, what = 'JSON'): unknown {
   let json: unknown
   try {
@@ -39,17 +41,23 @@ export function toJson(value: unknown): unknown {
   return result
 }
 
-export function fromJson(json: unknown, path: string): unknown {
+// `depth`: the containers around `json`. Past the store's limit the value is refused here, as the
+// store would refuse it, before this recursion can exhaust the stack (JSON.parse itself does not).
+export function fromJson(json: unknown, path: string, depth = 0): unknown {
   if (typeof json !== 'object' || json === null) return json
-  if (Array.isArray(json)) return json.map((item, i) => fromJson(item, `${path}[${i}]`))
+  if (Array.isArray(json)) {
+    if (depth >= MAX_DEPTH) throw tooDeep(path)
+    return json.map((item, i) => fromJson(item, `${path}[${i}]`, depth + 1))
+  }
   const entries = Object.entries(json)
   const [only] = entries
   if (entries.length === 1 && only !== undefined && only[0].startsWith('$')) {
     const special = fromSpecial(only[0], only[1], path)
     if (special !== NOT_SPECIAL) return special
   }
+  if (depth >= MAX_DEPTH) throw tooDeep(path)
   const result: Record<string, unknown> = {}
-  for (const [key, item] of entries) define(result, key, fromJson(item, `${path}.${key}`))
+  for (const [key, item] of entries) define(result, key, fromJson(item, `${path}.${key}`, depth + 1))
   return result
 }
 

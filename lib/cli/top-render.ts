@@ -24,15 +24,16 @@ export function renderFrame(frame: TopFrame, c: Colors, footer: string): string 
       `mem ${bytes(server.memory)}`,
     ].join('  '),
     '',
-    c.bold(`CLIENTS ${frame.clients.length}`),
+    c.bold(`CLIENTS ${frame.clients.length + frame.omitted.clients}`),
     ...frame.clients.map((client) => `  ${String(client.pid).padEnd(8)} ${client.name}`),
+    ...more(c, [[frame.omitted.clients, 'client', 'clients']]),
     '',
     c.bold('PROCESSES'),
     c.dim(
       `  ${'PID'.padEnd(8)} ${'NAME'.padEnd(NAME_WIDTH)} ${'STATUS'.padEnd(9)} ${'CPU%'.padStart(6)} ${'MEMORY'.padStart(10)} ${'AGE'.padStart(8)}`,
     ),
   ]
-  if (frame.contexts.length === 0)
+  if (frame.contexts.length === 0 && frame.omitted.contexts === 0)
     lines.push(c.dim('  no contexts (processes appear here once createContext() runs)'))
   for (const context of frame.contexts) {
     const where = context.local ? '' : c.dim(' (another host)')
@@ -44,6 +45,12 @@ export function renderFrame(frame: TopFrame, c: Colors, footer: string): string 
       lines.push(row(child.pid, child.threadId, child.name, status, child, branch) + retry)
     })
   }
+  lines.push(
+    ...more(c, [
+      [frame.omitted.contexts, 'context', 'contexts'],
+      [frame.omitted.children, 'child', 'children'],
+    ]),
+  )
   if (footer !== '') lines.push('', c.dim(footer))
   return lines.join('\n') + '\n'
 }
@@ -66,6 +73,14 @@ function row(
     bytes(usage.memory).padStart(10),
     (usage.elapsed === null ? '-' : duration(usage.elapsed)).padStart(8),
   ].join(' ')
+}
+
+// The rows the server left out to keep its reply within its message budget, if any.
+function more(c: Colors, counts: [count: number, one: string, many: string][]): string[] {
+  const parts = counts
+    .filter(([count]) => count > 0)
+    .map(([count, one, many]) => `${count.toLocaleString('en')} more ${count === 1 ? one : many}`)
+  return parts.length === 0 ? [] : [c.dim(`  … ${parts.join(', ')} not listed`)]
 }
 
 // Padded before it is coloured: escapes have no width.

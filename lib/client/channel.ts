@@ -6,10 +6,25 @@ import { isRequestId } from '../protocol/frames.ts'
 import { NO_REPLY, Status, type Op } from '../protocol/ops.ts'
 import type { Metrics } from './metrics.ts'
 
-interface Pending {
+// A request awaiting its reply. One the server refused without applying it can be sent again,
+// as it is, on the next link.
+export interface Pending {
+  readonly op: Op
+  readonly args: readonly unknown[]
+  // When it times out (ms since the epoch); Infinity for open requests, which their callers bound.
+  readonly deadline: number
+  // Whether a refusal hands it to onSessionLost, to be sent again, rather than failing it.
+  readonly resendable: boolean
   resolve: (payload: unknown[]) => void
   reject: (error: unknown) => void
-  deadline: number
+}
+
+// Errors of requests the server refused without applying them: their callers may send them again.
+const refusals = new WeakSet<object>()
+
+// Whether `error` is the server's refusal of a request it did not apply (it knew no session).
+export function notApplied(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && refusals.has(error)
 }
 
 // Batches stay small enough that client and server work in parallel instead of taking turns.
@@ -34,8 +49,9 @@ export class Channel {
   lastSent = 0
   // When the last frame from the server arrived: a sign of life, like anything on PUB.
   lastHeard = Date.now()
-  // Called when the server answers ERR_DISCONNECTED: it no longer knows this session.
-  onSessionLost: () => void = () => {}
+  // Called when the server answers ERR_DISCONNECTED: it no longer knows this session. `refused`
+  // are the resendable requests it did not apply, in the order they were issued; the callee owns them.
+  onSessionLost: (refused: Pending[]) => void = () => {}
   // Called with every push from the server (a reply with request id 0): [0, kind, ...fields].
   onPush: (push: unknown[]) => void = () => {}
 
@@ -50,16 +66,26 @@ export class Channel {
     return this.#pending.size + this.#open.size
   }
 
-  // Sends one request; resolves with the reply payload or rejects with the server's error.
-  request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
+  // Sends one request; resolves with the reply payload or rejects with the server's error. A
+  // `resendable` request that the server refuses unapplied goes to onSessionLost instead.
+  request(op: Op, args: readonly unknown[], resendable = false): Promise<unknown[]> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    const id = this.#nextId++
     return new Promise<unknown[]>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, deadline: Date.now() + this.#timeout })
-      this.#armSweeper()
-      this.#queue.push([id, op, ...args])
-      if (!this.#sending) void this.#sendLoop()
+      this.#submit({ op, args, deadline: Date.now() + this.#timeout, resendable, resolve, reject })
     })
+  }
+
+  // Sends a request that another channel's server refused unapplied; it keeps its deadline.
+  resend(request: Pending): void {
+    if (this.#failure !== undefined) return request.reject(this.#failure)
+    this.#submit(request)
+  }
+
+  #submit(request: Pending): void {
+    const id = this.#nextId++
+    this.#pending.set(id, request)
+    this.#armSweeper()
+    this.#enqueue([id, request.op, ...request.args])
   }
 
   // Sends a request without the shared timeout: the caller bounds it and may abandon() it (its id
@@ -68,7 +94,7 @@ export class Channel {
     const id = this.#nextId++
     if (this.#failure !== undefined) return { id, reply: Promise.reject(this.#failure) }
     const reply = new Promise<unknown[]>((resolve, reject) => {
-      this.#open.set(id, { resolve, reject, deadline: Infinity })
+      this.#open.set(id, { op, args, deadline: Infinity, resendable: false, resolve, reject })
       this.#enqueue([id, op, ...args])
     })
     return { id, reply }
@@ -190,15 +216,41 @@ export class Channel {
     if (reply[0] === NO_REPLY) return this.onPush(reply)
     const request = this.#pending.get(reply[0]) ?? this.#open.get(reply[0])
     if (request === undefined) return
+    if (reply[1] === Status.OK) {
+      this.#pending.delete(reply[0])
+      this.#open.delete(reply[0])
+      return request.resolve(reply.slice(2))
+    }
+    const error = errorFromWire(reply[2], reply[3], reply[4], reply[5])
+    if (error.code === ErrorCode.DISCONNECTED) return this.#refused(reply[0], error)
     this.#pending.delete(reply[0])
     this.#open.delete(reply[0])
-    if (reply[1] === Status.OK) return request.resolve(reply.slice(2))
-    const error = errorFromWire(reply[2], reply[3], reply[4], reply[5])
     request.reject(error)
-    if (error.code === ErrorCode.DISCONNECTED) this.onSessionLost()
   }
 
-  // One timer for all requests: they share one timeout, so the oldest expire first.
+  // The server no longer knows this session. It handles a DEALER's requests in order and opens a
+  // session only on HELLO, which a channel sends first or never, so it applied neither this request
+  // nor any sent after it, and refuses those too (docs/protocol.md, Sessions). The resendable ones
+  // go to onSessionLost; the others fail, marked as not applied. Nothing more is sent here. Earlier
+  // requests still in flight stay: their outcome is unknown, and whoever closes the channel fails them.
+  #refused(first: number, error: ZStateError): void {
+    refusals.add(error)
+    this.#queue = []
+    this.#head = 0
+    const refused: Pending[] = []
+    for (const requests of [this.#pending, this.#open]) {
+      for (const [id, request] of requests) {
+        if (id < first) continue
+        requests.delete(id)
+        if (request.resendable) refused.push(request)
+        else request.reject(error)
+      }
+    }
+    this.onSessionLost(refused)
+  }
+
+  // One timer for all requests. They share one timeout, but a request sent again keeps its first
+  // deadline, so every one is checked.
   #armSweeper(): void {
     if (this.#sweeper !== undefined) return
     this.#sweeper = setInterval(() => this.#sweep(), Math.max(10, Math.min(250, this.#timeout / 4)))
@@ -208,7 +260,7 @@ export class Channel {
   #sweep(): void {
     const now = Date.now()
     for (const [id, request] of this.#pending) {
-      if (request.deadline > now) break
+      if (request.deadline > now) continue
       this.#pending.delete(id)
       request.reject(
         new TimeoutError(`request timed out after ${this.#timeout} ms (no reply from the server)`),

@@ -6,6 +6,7 @@ import { Op } from '../protocol/ops.ts'
 import { checkConnectAddress } from '../protocol/address.ts'
 import { Link, type LinkOptions } from './link.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
+import { RefusedRequests } from './refused.ts'
 import { StateView } from './state.ts'
 import type { State } from './state-types.ts'
 import { StatusEvents, type StatusEvent } from './status.ts'
@@ -105,6 +106,7 @@ export class ClientImpl<S extends object> implements Client<S> {
   readonly subscribe = this.#messaging.subscribe
   readonly #status = new StatusEvents()
   readonly #closedDeferred = deferred<Error | undefined>()
+  readonly #refused: RefusedRequests
   readonly #stop = deferred<never>()
   #link: Link | undefined
   #linkReady: Deferred<Link> = deferred<Link>()
@@ -115,6 +117,7 @@ export class ClientImpl<S extends object> implements Client<S> {
   constructor(address: string, settings: Settings) {
     this.address = address
     this.#settings = settings
+    this.#refused = new RefusedRequests(settings.requestTimeout)
     this.sync = new Synchronizer(this.#metrics)
     this.sync.onResync = () => this.#status.emit('reset')
     this.state = new StateView(this, '') as unknown as State<S>
@@ -141,9 +144,10 @@ export class ClientImpl<S extends object> implements Client<S> {
     clearTimeout(timer)
   }
 
-  // Sends one request on the current link, waiting for a reconnection if there is none.
+  // Sends one request on the current link, waiting for a reconnection if there is none. If the
+  // server refuses it unapplied (it forgot this client), it is sent again after the rejoin.
   request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
-    if (this.#link !== undefined) return this.#link.channel.request(op, args)
+    if (this.#link !== undefined) return this.#link.channel.request(op, args, true)
     if (this.#closing !== undefined) return Promise.reject(closedError())
     return this.#requestLater(op, args)
   }
@@ -166,7 +170,7 @@ export class ClientImpl<S extends object> implements Client<S> {
     })
     try {
       const link = await Promise.race([this.#linkReady.promise, expired])
-      return await link.channel.request(op, args)
+      return await link.channel.request(op, args, true)
     } finally {
       clearTimeout(timer)
     }
@@ -216,6 +220,7 @@ export class ClientImpl<S extends object> implements Client<S> {
       ])
       link.close(closedError())
     }
+    this.#refused.fail(closedError())
     this.#linkReady.reject(closedError())
     this.sync.detach()
     this.sync.failWaiters(closedError())
@@ -257,12 +262,17 @@ export class ClientImpl<S extends object> implements Client<S> {
     } else {
       sync.attach(source)
     }
-    link.channel.onSessionLost = () => this.#lost(link, 'the server no longer knows this client')
+    link.channel.onSessionLost = (refused) => {
+      this.#refused.hold(refused)
+      this.#lost(link, 'the server no longer knows this client')
+    }
     link.feed.release({
       applied: (epoch, last) => epoch === sync.replica.epoch && last <= sync.replica.revision,
       commits: (epoch, commits) => sync.receive(epoch, commits),
       heartbeat: (epoch, revision) => sync.known(epoch, revision),
     })
+    // What the last server refused unapplied goes first, before anything issued since.
+    for (const request of this.#refused.take()) link.channel.resend(request)
     this.#link = link
     this.#messaging.attach(link)
     this.#linkReady.resolve(link)

@@ -40,6 +40,9 @@ export class Link {
   readonly feed: Feed
   readonly hello: Hello
   readonly #dealer: Dealer
+  // Bulk requests (history and snapshot pages) go one at a time, so each has the server's whole
+  // reply budget (docs/protocol.md, Budgets) however many watchers replay at once.
+  #bulk: Promise<unknown> = Promise.resolve()
 
   private constructor(dealer: Dealer, channel: Channel, feed: Feed, hello: Hello) {
     this.#dealer = dealer
@@ -87,7 +90,7 @@ export class Link {
     let epoch = ''
     let revision = 0
     do {
-      const reply = await this.channel.request(Op.SNAPSHOT, [cursor])
+      const reply = await this.#bulkRequest(Op.SNAPSHOT, [cursor])
       const [pageEpoch, pageRevision, next, page] = reply
       if (typeof pageEpoch !== 'string' || typeof pageRevision !== 'number' || !Array.isArray(page))
         throw malformed('snapshot')
@@ -105,9 +108,15 @@ export class Link {
   }
 
   async history(from: number, to: number): Promise<{ epoch: string; commits: WireCommit[] }> {
-    const [epoch, commits] = await this.channel.request(Op.HISTORY, [from, to])
+    const [epoch, commits] = await this.#bulkRequest(Op.HISTORY, [from, to])
     if (typeof epoch !== 'string') throw malformed('history page')
     return { epoch, commits: readCommits(commits) }
+  }
+
+  #bulkRequest(op: Op, args: readonly unknown[]): Promise<unknown[]> {
+    const reply = this.#bulk.then(() => this.channel.request(op, args))
+    this.#bulk = reply.catch(() => {})
+    return reply
   }
 
   close(error: ZStateError): void {

@@ -2,7 +2,14 @@
 // the server and resolve once their commit is visible here (read-your-writes).
 import { invalidArgument } from '../errors.ts'
 import { ChangeKind, Op, type WireChange } from '../protocol/ops.ts'
-import { adoptDecoded, checkKey, deepEqual, describe, toStoredValue } from '../protocol/values.ts'
+import {
+  LONE_SURROGATE,
+  adoptDecoded,
+  checkKey,
+  deepEqual,
+  describe,
+  toStoredValue,
+} from '../protocol/values.ts'
 import type { Listener } from './observers.ts'
 import type { Change } from './replica.ts'
 import type { Synchronizer } from './sync.ts'
@@ -84,6 +91,8 @@ export class StateView {
   scope(prefix: string): StateView {
     if (typeof prefix !== 'string')
       throw invalidArgument(`scope: prefix must be a string, got ${describe(prefix)}`)
+    // Every key under it would hold the lone surrogate too: no key can.
+    if (!prefix.isWellFormed()) throw invalidArgument(`scope: prefix must not hold ${LONE_SURROGATE}`)
     return new StateView(this.#host, this.#prefix + prefix)
   }
 

@@ -2,6 +2,7 @@
 // provider, waitForService for providers), bounded by the caller's timeout and signal.
 import { ErrorCode, isZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
+import { notApplied } from '../client/channel.ts'
 import type { Link } from '../client/link.ts'
 import { armWait, type WaitOptions } from '../wait.ts'
 
@@ -18,7 +19,8 @@ export interface LateRequest {
   args: (remaining: number | undefined) => unknown[]
   wait: WaitOptions
   what: string
-  // Send again on the next link when the server is lost meanwhile (only for what is idempotent).
+  // Send again on the next link when the server is lost meanwhile (only for what is idempotent). A
+  // request the server refused unapplied (it had forgotten this client) is sent again regardless.
   resend: boolean
 }
 
@@ -55,7 +57,8 @@ export function lateRequest(host: MessagingHost, request: LateRequest): Promise<
           return finish(undefined, await reply)
         } catch (error) {
           current = undefined
-          if (!(request.resend && isZStateError(error) && error.code === ErrorCode.DISCONNECTED)) throw error
+          const again = request.resend || notApplied(error)
+          if (!(again && isZStateError(error) && error.code === ErrorCode.DISCONNECTED)) throw error
         }
       }
     }

@@ -7,7 +7,7 @@ import { deferred } from '../deferred.ts'
 import { decode } from '../protocol/codec.ts'
 import { MAX_NAME_BYTES, checkName } from '../protocol/names.ts'
 import { Op, TopicChannel } from '../protocol/ops.ts'
-import { adoptDecoded, describe } from '../protocol/values.ts'
+import { LONE_SURROGATE, adoptDecoded, describe } from '../protocol/values.ts'
 import type { Link } from '../client/link.ts'
 import { sockets } from '../client/sockets.ts'
 import { encodable } from './calls.ts'
@@ -40,6 +40,8 @@ export class Topics {
       throw invalidArgument(`subscribe: prefix must be a string, got ${describe(prefix)}`)
     if (Buffer.byteLength(prefix) > MAX_NAME_BYTES)
       throw invalidArgument(`subscribe: prefix is longer than ${MAX_NAME_BYTES} UTF-8 bytes`)
+    // Topics are well-formed (names.ts): such a prefix could match none of them.
+    if (!prefix.isWellFormed()) throw invalidArgument(`subscribe: prefix must not hold ${LONE_SURROGATE}`)
     if (typeof options !== 'object' || options === null)
       throw invalidArgument('subscribe: options must be an object')
     const { signal } = options

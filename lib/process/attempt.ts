@@ -7,11 +7,12 @@ import { isFromChild, type FromChild, type Job, type ToChild } from './messages.
 import { StderrTail } from './output.ts'
 import { isSerializedError, remoteError } from './remote-error.ts'
 import type { ChildStats } from './types.ts'
+import type { Watchdog } from './watchdog.ts'
 
 export type Outcome =
   { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error }
 
-// Tells the server which children a context has, for its reaper and for `zstate top`.
+// Tells the server which children a context has, for `zstate top`.
 export interface ChildRegistrar {
   child(
     key: string,
@@ -21,8 +22,6 @@ export interface ChildRegistrar {
     status: ChildStatus,
     attempts: number,
   ): void
-  // The child's own context is gone with it: kill whatever that context registered.
-  reap(contextId: string): void
 }
 
 export interface LaunchOptions {
@@ -33,10 +32,15 @@ export interface LaunchOptions {
   // Node flags for a process child (default: the parent's, see launch.ts).
   readonly execArgv?: readonly string[] | undefined
   readonly registrar: ChildRegistrar | undefined
+  // Kills a process child if this process dies (threads die with it anyway).
+  readonly watchdog: Watchdog | undefined
   readonly onReady?: () => void
-  // Messages the attempt does not handle itself: map results, a child's context id.
+  // Messages the attempt does not handle itself: map results.
   readonly onMessage?: (message: FromChild) => void
 }
+
+// What a child or a map asks its context to launch; the context adds the rest.
+export type LaunchRequest = Omit<LaunchOptions, 'registrar' | 'watchdog'>
 
 let nextKey = 1
 
@@ -51,8 +55,6 @@ export abstract class Attempt {
   #reported: Outcome | undefined
   #exited = false
   #timers: NodeJS.Timeout[] = []
-  // Contexts the child registered itself (for grandchildren), reaped when it exits.
-  readonly #contexts: string[] = []
   exitCode: number | null = null
 
   constructor(options: LaunchOptions) {
@@ -118,9 +120,6 @@ export abstract class Attempt {
       case 'result':
         this.#reported ??= { ok: true, value: message.value }
         return
-      case 'context':
-        if (typeof message.id === 'string') this.#contexts.push(message.id)
-        return
       case 'error':
         if (isSerializedError(message.error))
           this.#reported ??= { ok: false, error: remoteError(message.error, this.pid) }
@@ -139,7 +138,6 @@ export abstract class Attempt {
     this.#timers = []
     const outcome = this.#reported ?? { ok: false, error: this.#exitError(exitCode, signal, extra) }
     this.register(outcome.ok ? 'exited' : 'failed')
-    for (const id of this.#contexts) this.options.registrar?.reap(id)
     this.#outcome.resolve(outcome)
   }
 

@@ -2,7 +2,7 @@
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { deferred } from '../deferred.ts'
 import { armWait, checkWaitOptions, type WaitOptions } from '../wait.ts'
-import type { Attempt, LaunchOptions } from './attempt.ts'
+import type { Attempt, LaunchRequest } from './attempt.ts'
 import { checkDelay, checkGrace, DEFAULT_GRACE, type ResolvedSpawnOptions } from './options.ts'
 import { callSite, withCallSite } from './remote-error.ts'
 import { notRunning } from './stats.ts'
@@ -12,7 +12,7 @@ import type { ChildHandle, ChildStats, ChildStatus } from './types.ts'
 // What a handle needs from its context.
 export interface ChildHost {
   prepare(thread: boolean): Promise<void>
-  launch(thread: boolean, options: Omit<LaunchOptions, 'registrar'>): Attempt
+  launch(thread: boolean, options: LaunchRequest): Attempt
   childEnv(extra: Record<string, string>): Record<string, string>
   // The handle has settled and its owner has called wait(): it leaves ctx.children.
   release(handle: ChildHandleImpl<unknown>): void

@@ -4,7 +4,7 @@ import { basename } from 'node:path'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { ClientImpl } from '../client/client.ts'
 import { checkConnectAddress } from '../protocol/address.ts'
-import type { Attempt, LaunchOptions } from './attempt.ts'
+import type { Attempt, LaunchOptions, LaunchRequest } from './attempt.ts'
 import { ChildHandleImpl, type ChildHost } from './child.ts'
 import type { MapHost } from './map.ts'
 import { checkContextOptions, checkMapOptions, checkSpawnOptions, DEFAULT_GRACE } from './options.ts'
@@ -12,6 +12,7 @@ import { Registration } from './registration.ts'
 import type { ServerProcess } from './server-process.ts'
 import { resolveTarget } from './target.ts'
 import type { ChildHandle, Context, ContextOptions, MapOptions, SpawnOptions } from './types.ts'
+import type { Watchdog } from './watchdog.ts'
 
 type AttemptKind = new (options: LaunchOptions) => Attempt
 let ProcessKind: AttemptKind | undefined
@@ -23,13 +24,26 @@ export async function createContext<S extends object = Record<string, unknown>>(
   const { address, server: serverOptions, name } = checkContextOptions(options)
   if (address !== undefined) checkConnectAddress(address)
   // Loaded when used: a child that never starts a server or a grandchild does not pay for that code.
-  const server =
-    address === undefined
-      ? await (await import('./server-process.ts')).ServerProcess.start(serverOptions ?? {})
-      : undefined
+  let server: ServerProcess | undefined
+  let watchdog: Watchdog | undefined
+  if (address === undefined) {
+    // The server dies with this process too, even when too busy to notice: the watchdog sees to it.
+    const [{ ServerProcess }, { Watchdog }] = await Promise.all([
+      import('./server-process.ts'),
+      import('./watchdog.ts'),
+    ])
+    watchdog = new Watchdog()
+    try {
+      server = await ServerProcess.start(serverOptions ?? {}, watchdog)
+    } catch (error) {
+      await watchdog.close()
+      throw error
+    }
+  }
   const context = new ContextImpl<S>(server?.address ?? address!, {
     name: name ?? `context ${basename(process.argv[1] ?? 'node')}`,
     server,
+    watchdog,
   })
   await context.start() // closes the context, and so the server, if it fails
   await context.registration.open()
@@ -39,10 +53,10 @@ export async function createContext<S extends object = Record<string, unknown>>(
 export interface ContextSettings {
   readonly name: string
   readonly server?: ServerProcess | undefined
+  // Watches the server process; made on first launch otherwise.
+  readonly watchdog?: Watchdog | undefined
   // A child's context: aborted when its parent stops it.
   readonly signal?: AbortSignal | undefined
-  // Called once the context has registered itself with the server (a child tells its parent).
-  readonly onRegistered?: ((id: string) => void) | undefined
   readonly timeout?: number
 }
 
@@ -52,7 +66,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   readonly registration: Registration
   readonly #controller = new AbortController()
   readonly #server: ServerProcess | undefined
-  readonly #onRegistered: ((id: string) => void) | undefined
+  #watchdog: Watchdog | undefined
   readonly #handles = new Set<ChildHandleImpl<unknown>>()
   readonly #attempts = new Set<Attempt>()
   readonly #maps = new Set<{ cancel(reason: unknown): Promise<void> }>()
@@ -68,7 +82,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     })
     this.name = settings.name
     this.#server = settings.server
-    this.#onRegistered = settings.onRegistered
+    this.#watchdog = settings.watchdog
     this.signal = settings.signal ?? this.#controller.signal
     this.registration = new Registration(this, settings.name)
   }
@@ -97,18 +111,30 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
 
   // Loads the code of a kind of child on first use: a child that spawns nothing does not pay for it.
   async prepare(thread: boolean): Promise<void> {
-    if (thread) ThreadKind ??= (await import('./thread-attempt.ts')).ThreadAttempt
-    else ProcessKind ??= (await import('./process-attempt.ts')).ProcessAttempt
+    if (thread) {
+      ThreadKind ??= (await import('./thread-attempt.ts')).ThreadAttempt
+      return
+    }
+    const [{ ProcessAttempt }, { Watchdog }] = await Promise.all([
+      import('./process-attempt.ts'),
+      import('./watchdog.ts'),
+    ])
+    ProcessKind ??= ProcessAttempt
+    this.#watchdog ??= new Watchdog()
   }
 
   // Every child of this context, spawned or a map worker, starts here (after prepare()).
-  launch(thread: boolean, options: Omit<LaunchOptions, 'registrar'>): Attempt {
+  launch(thread: boolean, options: LaunchRequest): Attempt {
     const Kind = thread ? ThreadKind : ProcessKind
-    if (Kind === undefined) throw new Error('zstate: launch() before prepare()')
+    if (Kind === undefined || (!thread && this.#watchdog === undefined))
+      throw new Error('zstate: launch() before prepare()')
     this.#checkOpen('spawn')
-    if (!this.registration.opened)
-      void this.registration.open().then(() => this.#onRegistered?.(this.registration.id))
-    const attempt = new Kind({ ...options, registrar: this.registration })
+    void this.registration.open()
+    const attempt = new Kind({
+      ...options,
+      registrar: this.registration,
+      watchdog: thread ? undefined : this.#watchdog,
+    })
     this.#attempts.add(attempt)
     void attempt.outcome.then(() => this.#attempts.delete(attempt))
     return attempt
@@ -138,7 +164,8 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     return this.#closingContext
   }
 
-  // Signals every child at once, waits for all of them, then closes the client and the server.
+  // Signals every child at once, waits for all of them, then closes the client, the server and the
+  // watchdog. Nothing here waits on the server for long: a lost one cannot hold up a close.
   async #shutdown(): Promise<void> {
     const reason = new ZStateError(ErrorCode.CLOSED, 'the context was closed')
     this.#controller.abort(reason)
@@ -148,9 +175,10 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     ])
     // Anything still running (a handle released early) goes the same way.
     await Promise.allSettled([...this.#attempts].map((attempt) => attempt.stop(DEFAULT_GRACE)))
-    await this.registration.close(false)
+    this.registration.close()
     await super.close()
     await this.#server?.close()
+    await this.#watchdog?.close()
   }
 
   #checkOpen(what: string): void {

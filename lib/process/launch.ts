@@ -5,7 +5,7 @@ import type { Target } from './target.ts'
 
 const fromSource = import.meta.url.endsWith('.ts')
 
-export function entryUrl(name: 'bootstrap' | 'thread-entry' | 'server-main'): URL {
+export function entryUrl(name: 'bootstrap' | 'thread-entry' | 'server-main' | 'watchdog-main'): URL {
   return new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url)
 }
 

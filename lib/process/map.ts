@@ -3,7 +3,7 @@
 // small items; a worker that dies has its items re-dispatched; results come back in input order.
 import { ErrorCode, ProcessExitError, RemoteError, ZStateError } from '../errors.ts'
 import { deferred } from '../deferred.ts'
-import type { Attempt, LaunchOptions } from './attempt.ts'
+import type { Attempt, LaunchRequest } from './attempt.ts'
 import { BatchSizer, CREDIT } from './batching.ts'
 import { Input } from './input.ts'
 import { indexAt, WorkQueue, type Batch } from './map-queue.ts'
@@ -16,7 +16,7 @@ import { cloneable } from './cloneable.ts'
 
 export interface MapHost {
   prepare(thread: boolean): Promise<void>
-  launch(thread: boolean, options: Omit<LaunchOptions, 'registrar'>): Attempt
+  launch(thread: boolean, options: LaunchRequest): Attempt
   childEnv(extra: Record<string, string>): Record<string, string>
   nextName(label: string): string
   // Registers a running map so that closing the context cancels it; returns the unregister function.

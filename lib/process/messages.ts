@@ -37,7 +37,6 @@ export type FromChild =
   | { readonly t: 'ready' }
   | { readonly t: 'result'; readonly value: unknown }
   | { readonly t: 'error'; readonly error: SerializedError }
-  | { readonly t: 'context'; readonly id: string }
   | BatchResults
 
 export function isFromChild(message: unknown): message is FromChild {

@@ -28,6 +28,7 @@ export class ProcessAttempt extends Attempt {
       detached: true,
     })
     this.#child = child
+    options.watchdog?.watch(child)
     const prefix = `[${options.name}] `
     // Settled when the output has ended and the IPC channel is drained: no line or message is lost.
     const output = Promise.all([

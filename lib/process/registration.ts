@@ -1,5 +1,6 @@
-// A context as the server knows it: opened once, told about every child as it starts and ends, so
-// the server's reaper can kill them if this context's owner dies (see lib/server/contexts.ts).
+// A context as the server lists it for `zstate top`: opened once, told about every child as it starts
+// and ends. A listing only: the server never acts on it (children die with this process through its
+// watchdog, watchdog.ts), and the server forgets it when this client's session ends.
 import { randomBytes } from 'node:crypto'
 import { hostId } from '../host.ts'
 import { Op } from '../protocol/ops.ts'
@@ -11,7 +12,7 @@ export interface RequestSink {
   request(op: Op, args: readonly unknown[]): Promise<unknown[]>
 }
 
-// Registration is best effort: an old server, or one that was replaced, just cannot reap.
+// Best effort: a server that refuses (an old one, a bound reached) or was replaced just lists less.
 const ignore = (): void => {}
 
 export class Registration implements ChildRegistrar {
@@ -19,6 +20,7 @@ export class Registration implements ChildRegistrar {
   readonly #client: RequestSink
   readonly #name: string
   #opened: Promise<void> | undefined
+  #registered = false
   #closed = false
 
   constructor(client: RequestSink, name: string) {
@@ -26,14 +28,10 @@ export class Registration implements ChildRegistrar {
     this.#name = name
   }
 
-  get opened(): boolean {
-    return this.#opened !== undefined
-  }
-
   open(): Promise<void> {
     this.#opened ??= this.#client
       .request(Op.CONTEXT_OPEN, [this.id, this.#name, process.pid, currentThreadId(), hostId()])
-      .then(ignore, ignore)
+      .then(() => void (this.#registered = true), ignore)
     return this.#opened
   }
 
@@ -50,15 +48,11 @@ export class Registration implements ChildRegistrar {
     void this.open().then(() => this.#client.request(Op.CHILD, args).then(ignore, ignore))
   }
 
-  reap(contextId: string): void {
-    void this.#client.request(Op.CONTEXT_CLOSE, [contextId, true]).then(ignore, ignore)
-  }
-
-  // The context ends: forget it (its children are stopped by then unless `reap` asks the server to).
-  async close(reap: boolean): Promise<void> {
-    if (this.#closed || this.#opened === undefined) return
+  // The context ends. Sent at once, ahead of the client's BYE, and never awaited: a lost server cannot
+  // hold up a close (and the end of the session forgets the context anyway).
+  close(): void {
+    if (this.#closed) return
     this.#closed = true
-    await this.#opened
-    await this.#client.request(Op.CONTEXT_CLOSE, [this.id, reap]).then(ignore, ignore)
+    if (this.#registered) void this.#client.request(Op.CONTEXT_CLOSE, [this.id]).then(ignore, ignore)
   }
 }

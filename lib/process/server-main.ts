@@ -1,8 +1,8 @@
-// Entry point of the state server a context starts: it serves until its owner closes it, and when
-// the owner dies (its IPC channel closes) it first kills every child registered with it, then exits.
+// Entry point of the state server a context starts: it serves until its owner closes it, or until
+// the owner dies (its IPC channel closes; a server too busy to notice is killed by the owner's
+// watchdog, lib/process/watchdog.ts).
 import { isZStateError } from '../errors.ts'
 import { startServer, type Server, type ServerOptions } from '../server/server.ts'
-import { reapAllContexts } from '../server/contexts.ts'
 import type { ServerMessage } from './server-process.ts'
 
 let server: Server | undefined
@@ -20,10 +20,7 @@ function send(message: ServerMessage): void {
   process.send?.(message)
 }
 
-process.on('disconnect', () => {
-  reapAllContexts()
-  void exit()
-})
+process.on('disconnect', () => void exit())
 
 process.on('message', (message: { t: string; options?: ServerOptions }) => {
   if (message.t === 'close') {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { ErrorCode, ProcessExitError, TimeoutError, ZStateError, isErrorCode } from '../errors.ts'
 import type { ServerOptions } from '../server/options.ts'
 import { childExecArgv, entryUrl } from './launch.ts'
+import type { Watchdog } from './watchdog.ts'
 
 export type ServerMessage =
   | { readonly t: 'started'; readonly address: string }
@@ -11,6 +12,9 @@ export type ServerMessage =
 
 const START_TIMEOUT_MS = 30_000
 const CLOSE_TIMEOUT_MS = 5_000
+// When its owner dies, the server gives itself 2 s to close (and remove its ipc files) before it
+// exits; only a server still there after this long is killed by the owner's watchdog.
+const ORPHAN_GRACE_MS = 3_000
 
 export class ServerProcess {
   readonly address: string
@@ -24,7 +28,7 @@ export class ServerProcess {
     this.#exited = exited
   }
 
-  static async start(options: ServerOptions): Promise<ServerProcess> {
+  static async start(options: ServerOptions, watchdog: Watchdog): Promise<ServerProcess> {
     // A URL does not survive structured clone; the server takes its href just as well.
     const actions = options.actions instanceof URL ? options.actions.href : options.actions
     const child = fork(fileURLToPath(entryUrl('server-main')), [], {
@@ -33,6 +37,7 @@ export class ServerProcess {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true, // its own process group: a terminal's Ctrl-C goes to the parent, which closes it
     })
+    watchdog.watch(child, ORPHAN_GRACE_MS)
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
     try {
       const address = await new Promise<string>((resolve, reject) => {

@@ -13,6 +13,18 @@ export function peekFirstRequestId(frame: Uint8Array): number | undefined {
   return readUint(frame, at)
 }
 
+// How many requests a frame holds, read from its array header without decoding it (undefined: not
+// an array), so an oversized batch is refused before it costs anything.
+export function peekArrayLength(frame: Uint8Array): number | undefined {
+  const byte = frame[0]
+  if (byte === undefined) return undefined
+  if (byte >= 0x90 && byte <= 0x9f) return byte & 0x0f
+  if (byte === 0xdc && frame.length >= 3) return (frame[1]! << 8) | frame[2]!
+  if (byte === 0xdd && frame.length >= 5)
+    return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(1)
+  return undefined
+}
+
 function skipArrayHeader(frame: Uint8Array, at: number): number | undefined {
   const byte = frame[at]
   if (byte === undefined) return undefined

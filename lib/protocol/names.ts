@@ -1,6 +1,6 @@
-// Service names, method names and topics: non-empty strings of at most 1,024 UTF-8 bytes.
+// Service names, method names and topics: non-empty well-formed strings of at most 1,024 UTF-8 bytes.
 import { invalidArgument } from '../errors.ts'
-import { describe } from './values.ts'
+import { LONE_SURROGATE, describe } from './values.ts'
 
 export const MAX_NAME_BYTES = 1024
 
@@ -9,7 +9,8 @@ export function isName(value: unknown): value is string {
   return (
     typeof value === 'string' &&
     value !== '' &&
-    (value.length <= 341 || Buffer.byteLength(value) <= MAX_NAME_BYTES)
+    (value.length <= 341 || Buffer.byteLength(value) <= MAX_NAME_BYTES) &&
+    value.isWellFormed()
   )
 }
 
@@ -18,5 +19,6 @@ export function checkName(value: unknown, what: string): asserts value is string
   if (isName(value)) return
   if (typeof value !== 'string') throw invalidArgument(`${what} must be a string, got ${describe(value)}`)
   if (value === '') throw invalidArgument(`${what} must not be empty`)
+  if (!value.isWellFormed()) throw invalidArgument(`${what} must not hold ${LONE_SURROGATE}`)
   throw invalidArgument(`${what} is longer than ${MAX_NAME_BYTES} UTF-8 bytes`)
 }

@@ -34,13 +34,17 @@ export const Op = {
   AWAIT_SERVICE: 26, // [service, providers]           → [providers]   answered once the service has that many providers
   PUBLISH: 27, //  [topic, message]                    → []   published on the topic PUB as 't'+topic, frame 1 the message
   TOPIC_ECHO: 28, //[token]                            → []   publishes 'h'+token on the topic PUB
-  // Processes (30–39; lib/server/contexts.ts). A context id is 8–64 lowercase hex digits chosen by the client.
-  CONTEXT_OPEN: 30, // [id, name, pid, threadId | null, hostId] → []   registers a context and its owner process;
-  //                                                       if that process dies, the server kills the context's children
-  CONTEXT_CLOSE: 31, // [id, reap]                     → [killed]   forgets the context; reap: kill its children first
+  // Processes (30–39; lib/server/contexts.ts): a listing for `zstate top`, never acted on; the server
+  // signals no process. A context id is 8–64 lowercase hex digits chosen by the client; the context
+  // belongs to the session that opened it: only that session may change or close it (anyone else:
+  // ERR_INVALID_ARGUMENT), and it is forgotten when that session ends. Per session: at most 64
+  // contexts and 4,096 live children (ERR_INVALID_ARGUMENT beyond).
+  CONTEXT_OPEN: 30, // [id, name, pid, threadId | null, hostId] → []   registers a context and the owner it claims
+  CONTEXT_CLOSE: 31, // [id]                           → []   forgets the context (an unknown id: nothing to do)
   CHILD: 32, //    [contextId, key, pid, threadId | null, name, status, attempts] → []   a child starts, runs or ends
   //                                                       (status 'exited' | 'failed' removes it)
-  PROCESSES: 33, // []                                 → [table]   every context, child, client and their CPU/memory
+  PROCESSES: 33, // []                                 → [table]   every context, child, client and their CPU/memory,
+  //                                                       cut to fit one reply (table.omitted counts the rest)
 } as const
 export type Op = (typeof Op)[keyof typeof Op]
 

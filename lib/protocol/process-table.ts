@@ -1,5 +1,6 @@
 // The PROCESSES reply: every context the server knows, its children, and their resource use, as
-// `zstate top` shows them. A plain object, so later versions can add fields.
+// `zstate top` shows them. A plain object, so later versions can add fields. It is capped to fit one
+// reply: `omitted` counts the rows left out.
 
 export interface ProcessUsage {
   // % of one core since the previous sample (since the process started, on the first one).
@@ -25,7 +26,7 @@ export interface ContextRow extends ProcessUsage {
   // The process (and thread) that created the context: its owner.
   readonly pid: number
   readonly threadId: number | null
-  // false when the owner runs on another host or pid namespace: its children are never reaped here.
+  // false when the owner runs on another host or pid namespace: no figures for it or its children.
   readonly local: boolean
   readonly children: readonly ChildRow[]
 }
@@ -37,6 +38,8 @@ export interface ProcessTable {
   readonly uptime: number
   readonly clients: readonly { readonly name: string; readonly pid: number }[]
   readonly contexts: readonly ContextRow[]
+  // Rows the server left out to keep the reply within its message budget.
+  readonly omitted: { readonly clients: number; readonly contexts: number; readonly children: number }
 }
 
 // Child statuses as registered: terminal ones remove the row.
@@ -52,6 +55,13 @@ export function isProcessTable(value: unknown): value is ProcessTable {
     Array.isArray(table['clients']) &&
     Array.isArray(table['contexts']) &&
     typeof table['server'] === 'object' &&
-    table['server'] !== null
+    table['server'] !== null &&
+    isOmitted(table['omitted'])
   )
+}
+
+function isOmitted(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const omitted = value as Record<string, unknown>
+  return ['clients', 'contexts', 'children'].every((kind) => typeof omitted[kind] === 'number')
 }

@@ -5,20 +5,27 @@ const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 const MAX_KEY_BYTES = 1024
 // Deeper values are refused: decoding them would risk the stack of every process that reads them.
-const MAX_DEPTH = 512
+export const MAX_DEPTH = 512
+// A lone surrogate has no UTF-8 form: it would travel as U+FFFD, another string than the one written.
+export const LONE_SURROGATE = 'a lone surrogate (not well-formed UTF-16)'
 
 export function checkKey(key: unknown): asserts key is string {
   if (typeof key !== 'string') throw invalidArgument(`key must be a string, got ${describe(key)}`)
   if (key === '') throw invalidArgument('key must not be empty')
   if (key === '__proto__') throw invalidArgument('key must not be "__proto__"')
+  if (!key.isWellFormed()) throw invalidArgument(`key must not hold ${LONE_SURROGATE}`)
   // Up to 341 UTF-16 units cannot exceed 1,023 UTF-8 bytes, so only long keys are measured.
   if (key.length > 341 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw invalidArgument(`key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`)
   }
 }
 
-function unencodable(path: string, what: string): ZStateError {
+export function unencodable(path: string, what: string): ZStateError {
   return new ZStateError(ErrorCode.UNENCODABLE, `value${path} cannot be stored: ${what}`)
+}
+
+export function tooDeep(path: string): ZStateError {
+  return unencodable(path, `nested deeper than ${MAX_DEPTH} levels`)
 }
 
 export function describe(value: unknown): string {
@@ -36,12 +43,19 @@ function isPlainObject(value: object): boolean {
 
 // Validates a caller's value and returns a deeply frozen copy: what the store will hold.
 export function toStoredValue(value: unknown): unknown {
-  return copy(value, '', [])
+  return copy(value, '', [], 0)
 }
 
-function copy(value: unknown, path: string, ancestors: object[]): unknown {
+// The same for a value that will sit `depth` levels inside a stored value (a patch's value).
+export function toStoredValueAt(value: unknown, depth: number): unknown {
+  return copy(value, '', [], depth)
+}
+
+function copy(value: unknown, path: string, ancestors: object[], depth: number): unknown {
   switch (typeof value) {
     case 'string':
+      if (!value.isWellFormed()) throw unencodable(path, `string with ${LONE_SURROGATE}`)
+      return value
     case 'boolean':
       return value
     case 'number':
@@ -61,7 +75,7 @@ function copy(value: unknown, path: string, ancestors: object[]): unknown {
     return new Date(value.getTime())
   }
   if (ancestors.includes(value)) throw unencodable(path, 'cyclic reference')
-  if (ancestors.length >= MAX_DEPTH) throw unencodable(path, `nested deeper than ${MAX_DEPTH} levels`)
+  if (depth + ancestors.length >= MAX_DEPTH) throw tooDeep(path)
   ancestors.push(value)
   let result: unknown[] | Record<string, unknown>
   if (Array.isArray(value)) {
@@ -69,7 +83,7 @@ function copy(value: unknown, path: string, ancestors: object[]): unknown {
     result = new Array<unknown>(value.length)
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) throw unencodable(`${path}[${i}]`, 'sparse array (hole)')
-      result[i] = copy(value[i], `${path}[${i}]`, ancestors)
+      result[i] = copy(value[i], `${path}[${i}]`, ancestors, depth)
     }
   } else {
     if (!isPlainObject(value)) throw unencodable(path, describe(value))
@@ -81,7 +95,8 @@ function copy(value: unknown, path: string, ancestors: object[]): unknown {
     result = {}
     for (const key of Object.keys(value)) {
       if (key === '__proto__') throw unencodable(path, 'key "__proto__"')
-      result[key] = copy((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors)
+      if (!key.isWellFormed()) throw unencodable(path, `key with ${LONE_SURROGATE}`)
+      result[key] = copy((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors, depth)
     }
   }
   ancestors.pop()
@@ -89,8 +104,13 @@ function copy(value: unknown, path: string, ancestors: object[]): unknown {
 }
 
 // Checks a value decoded from the wire, in place: binary becomes Uint8Array, containers are frozen.
-// Returns the adopted value or throws ERR_PROTOCOL for anything outside the value model.
+// Returns the adopted value or throws ERR_PROTOCOL for anything outside the value model; strings and
+// keys that only a strict decoding shows (decodeStrict: not UTF-8, "__proto__") are ERR_UNENCODABLE.
 export function adoptDecoded(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) throw unencodable('', 'string that is not UTF-8')
+    return value
+  }
   if (typeof value !== 'object' || value === null) {
     if (typeof value === 'undefined' || typeof value === 'function' || typeof value === 'symbol') {
       throw new ZStateError(ErrorCode.PROTOCOL, `decoded value has type ${typeof value}`)
@@ -116,7 +136,11 @@ export function adoptDecoded(value: unknown, depth = 0): unknown {
     throw new ZStateError(ErrorCode.PROTOCOL, `decoded value is ${describe(value)}`)
   }
   const record = value as Record<string, unknown>
-  for (const key in record) record[key] = adoptDecoded(record[key], depth + 1)
+  for (const key in record) {
+    if (key === '__proto__') throw unencodable('', 'key "__proto__"')
+    if (!key.isWellFormed()) throw unencodable('', 'key that is not UTF-8')
+    record[key] = adoptDecoded(record[key], depth + 1)
+  }
   return Object.freeze(value)
 }
 

@@ -233,10 +233,15 @@ export class Broker {
     const provider = call?.provider
     if (call === undefined || provider?.session !== session) return
     const status = args[1]
+    // ERR_DISCONNECTED is the server's own "not applied, no session" (callers send such a request
+    // again): a provider cannot claim it.
     const valid =
       status === Status.OK
         ? args.length <= 3
-        : status === Status.ERROR && typeof args[2] === 'string' && typeof args[3] === 'string'
+        : status === Status.ERROR &&
+          typeof args[2] === 'string' &&
+          typeof args[3] === 'string' &&
+          args[2] !== ErrorCode.DISCONNECTED
     this.#settle(call)
     if (call.caller !== undefined) {
       const reply = valid

@@ -8,7 +8,7 @@ export interface ReplyPeer {
   backlogBytes: number
 }
 
-type Task = { peer: ReplyPeer; data: Buffer } | { peer: ReplyPeer; retry: true }
+type Task = { peer: ReplyPeer; data: Buffer; once?: true } | { peer: ReplyPeer; retry: true }
 
 const RETRY_MS = 5
 
@@ -31,6 +31,13 @@ export class ReplySender {
   send(peer: ReplyPeer, data: Buffer): void {
     if (peer.backlog !== undefined) return this.#enqueueBacklog(peer, data)
     this.#queue.push({ peer, data })
+    if (!this.#running) void this.#run()
+  }
+
+  // One reply to a peer without a session: tried once, dropped if its pipe is full, so a peer that
+  // floods without reading cannot make the server hold anything for it.
+  sendOnce(routingId: Buffer, data: Buffer): void {
+    this.#queue.push({ peer: { routingId, backlog: undefined, backlogBytes: 0 }, data, once: true })
     if (!this.#running) void this.#run()
   }
 
@@ -65,7 +72,9 @@ export class ReplySender {
       for (const task of tasks) {
         if ('retry' in task) await this.#retry(task.peer)
         else if (task.peer.backlog !== undefined) this.#enqueueBacklog(task.peer, task.data)
-        else if (!(await this.#trySend(task.peer, task.data))) this.#block(task.peer, task.data)
+        else if (await this.#trySend(task.peer, task.data)) continue
+        else if (task.once === true) this.dropped++
+        else this.#block(task.peer, task.data)
       }
     }
     this.#running = false

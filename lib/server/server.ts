@@ -1,9 +1,10 @@
 // The state server: a ROUTER answering requests and a PUB broadcasting every commit, one loop each.
 import { Publisher, Router } from 'zeromq'
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { arrayHeader, decode, encode, encodeWithItems } from '../protocol/codec.ts'
-import { isRequestId, peekFirstRequestId } from '../protocol/frames.ts'
+import { arrayHeader, encode, encodeWithItems } from '../protocol/codec.ts'
+import { isRequestId, peekArrayLength, peekFirstRequestId } from '../protocol/frames.ts'
 import { Channel, NO_REPLY, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
+import { decodeStrict } from '../protocol/strict-decode.ts'
 import { SendQueue } from '../send-queue.ts'
 import { VERSION } from '../version.ts'
 import { isIpv6Endpoint } from '../protocol/address.ts'
@@ -19,7 +20,9 @@ import { Sessions, type Session } from './sessions.ts'
 import { Store } from './store.ts'
 import { Turn } from './turn.ts'
 import { errorReply, okReply } from './replies.ts'
-import { pageBytes, snapshotPage } from './snapshots.ts'
+import { snapshotPage } from './snapshots.ts'
+import { MAX_FRAME_REQUESTS, SLICE_MS, maxQueuedBytes, replyBudget } from './budget.ts'
+import { Inbox, type Batch } from './inbox.ts'
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.ts'
 
 export type { ServerOptions } from './options.ts'
@@ -39,6 +42,9 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     mandatory: true,
     ipv6: isIpv6Endpoint(endpoints.router),
     sendTimeout: 0,
+    // Replies a peer has not taken yet, in messages: with the reply budget, this bounds what a peer
+    // that stops reading can make the server hold before its backlog overflows and it is forgotten.
+    sendHighWaterMark: 64,
     linger: 0,
     // A backstop only: libzmq drops larger messages silently, so our own check answers first.
     maxMessageSize: Math.max(resolved.maxMessageBytes * 4, resolved.maxMessageBytes + (1 << 20)),
@@ -80,6 +86,9 @@ class StateServer implements Server {
   readonly #publishing: SendQueue
   readonly #started = Date.now()
   readonly #turn: Turn
+  readonly #inbox: Inbox
+  // Reply bytes one frame, and one session per turn, may produce (lib/server/budget.ts).
+  readonly #replyBudget: number
   #turnMessages = 0
   #heartbeat: NodeJS.Timeout
   #closing: Promise<void> | undefined
@@ -90,8 +99,12 @@ class StateServer implements Server {
   // Messaging: services (the broker) and topics, on their own PUB.
   readonly #broker: Broker
   readonly #topics: Topics
-  // Processes: contexts, their children and the reaper.
-  readonly #contexts = new Contexts({ clients: () => this.#sessions.values(), revision: () => this.revision })
+  // Processes: each session's contexts and their children, listed for `zstate top` (never signalled).
+  readonly #contexts = new Contexts({
+    clients: () => this.#sessions.values(),
+    revision: () => this.revision,
+    budget: () => this.#replyBudget,
+  })
 
   constructor(
     router: Router,
@@ -115,9 +128,15 @@ class StateServer implements Server {
     this.address = router.lastEndpoint ?? endpoints.router
     this.#pubEndpoint = pub.lastEndpoint ?? endpoints.pub
     this.#history = new History(options.history)
-    this.#replies = new ReplySender(router, options.maxMessageBytes * 4, (peer, why) =>
+    this.#replyBudget = replyBudget(options.maxMessageBytes)
+    this.#replies = new ReplySender(router, options.maxMessageBytes * 2, (peer, why) =>
       this.#forget(peer, why),
     )
+    this.#inbox = new Inbox({
+      handle: (batch, request) => this.#handleRequest(batch, request),
+      sliceMs: SLICE_MS,
+      maxQueuedBytes: maxQueuedBytes(options.maxMessageBytes),
+    })
     this.#publishing = new SendQueue(
       (message) => pub.send(message),
       () => {}, // PUB never blocks; a failed publish is a gap that clients repair
@@ -137,6 +156,12 @@ class StateServer implements Server {
 
   async #receiveLoop(): Promise<void> {
     while (this.#closing === undefined) {
+      // Frames that need more than one slice are worked through while no message waits, and one
+      // round after each message otherwise; receive() is awaited only when nothing is left to do.
+      if (this.#inbox.pending && !this.#router.readable) {
+        await this.#workRound()
+        continue
+      }
       let message: Buffer[]
       try {
         message = await this.#router.receive()
@@ -145,18 +170,33 @@ class StateServer implements Server {
         continue
       }
       this.#handleMessage(message)
+      if (this.#inbox.pending) {
+        // What this message produced goes out before the next slice of someone else's work: the
+        // turn's sends complete in microtasks, which only run once the loop yields.
+        await this.#endTurn()
+        await this.#workRound()
+        continue
+      }
       // The turn ends when nothing more is waiting: flush now rather than after another trip around
       // the event loop. Under a flood it ends every MAX_TURN_MESSAGES, and yields so timers
       // (heartbeats) and other sockets get their turn.
       if (!this.#router.readable) {
         this.#turn.end()
         this.#turnMessages = 0
-      } else if (++this.#turnMessages >= MAX_TURN_MESSAGES) {
-        this.#turn.end()
-        this.#turnMessages = 0
-        await new Promise<void>((resolve) => setImmediate(resolve))
-      }
+      } else if (++this.#turnMessages >= MAX_TURN_MESSAGES) await this.#endTurn()
     }
+  }
+
+  async #workRound(): Promise<void> {
+    this.#inbox.round()
+    await this.#endTurn()
+  }
+
+  // Sends what the turn produced and lets the sends, timers and other sockets run.
+  async #endTurn(): Promise<void> {
+    this.#turn.end()
+    this.#turnMessages = 0
+    await new Promise<void>((resolve) => setImmediate(resolve))
   }
 
   #handleMessage(message: Buffer[]): void {
@@ -167,21 +207,24 @@ class StateServer implements Server {
     }
     const session = this.#sessions.get(routingId)
     if (session !== undefined) session.lastSeen = Date.now()
-    if (frame.length > this.#options.maxMessageBytes) {
+    // Refused whole before decoding: a frame over the size limit, or with more requests than one
+    // frame may hold (each would cost a reply).
+    const count = peekArrayLength(frame)
+    if (frame.length > this.#options.maxMessageBytes || (count !== undefined && count > MAX_FRAME_REQUESTS)) {
       const id = peekFirstRequestId(frame)
       if (id === undefined) this.#droppedFrames++
       else {
-        const error = new ZStateError(
-          ErrorCode.TOO_LARGE,
-          `message of ${frame.length} bytes exceeds maxMessageBytes (${this.#options.maxMessageBytes})`,
-        )
-        this.#reply(session, routingId, errorReply(id, error))
+        const why =
+          frame.length > this.#options.maxMessageBytes
+            ? `message of ${frame.length} bytes exceeds maxMessageBytes (${this.#options.maxMessageBytes})`
+            : `message of ${count} requests exceeds the limit of ${MAX_FRAME_REQUESTS} per message`
+        this.#reply(session, routingId, errorReply(id, new ZStateError(ErrorCode.TOO_LARGE, why)))
       }
       return
     }
     let requests: unknown
     try {
-      requests = decode(frame)
+      requests = decodeStrict(frame)
     } catch {
       this.#droppedFrames++
       return
@@ -190,11 +233,31 @@ class StateServer implements Server {
       this.#droppedFrames++
       return
     }
-    for (const request of requests)
-      this.#handleRequest(session ?? this.#sessions.get(routingId), routingId, request)
+    const batch: Batch = {
+      key: routingId.toString('latin1'),
+      routingId,
+      requests,
+      bytes: frame.length,
+      next: 0,
+      budget: this.#replyBudget,
+    }
+    if (!this.#inbox.accept(batch)) this.#refuseBatch(batch, session)
   }
 
-  #handleRequest(session: Session | undefined, routingId: Buffer, request: unknown): void {
+  // The peer sent more than the server can work through: every request of the frame is refused, none
+  // applied.
+  #refuseBatch(batch: Batch, session: Session | undefined): void {
+    const error = new ZStateError(
+      ErrorCode.OVERFLOW,
+      'the server is still working through earlier requests of this client: nothing of this message was applied',
+    )
+    for (const request of batch.requests) {
+      if (Array.isArray(request) && isRequestId(request[0]) && request[0] !== NO_REPLY)
+        this.#reply(session, batch.routingId, errorReply(request[0], error))
+    }
+  }
+
+  #handleRequest(batch: Batch, request: unknown): void {
     if (!Array.isArray(request) || !isRequestId(request[0])) {
       this.#droppedFrames++
       return
@@ -202,20 +265,41 @@ class StateServer implements Server {
     const id = request[0]
     const op = request[1]
     const args = request.slice(2)
+    let session = this.#sessions.getByKey(batch.key)
     try {
-      if (op === Op.HELLO) return this.#reply(undefined, routingId, this.#hello(routingId, id, args))
-      if (session === undefined) {
+      if (op === Op.HELLO) session = this.#hello(batch.routingId, args)
+      else if (session === undefined) {
         throw new ZStateError(ErrorCode.DISCONNECTED, 'no session with this server: send HELLO first')
       }
-      const reply = this.#dispatch(session, id, op, args)
+      const reply = op === Op.HELLO ? this.#helloReply(id) : this.#dispatch(session, batch, id, op, args)
       // No reply yet (a call waits for its provider), or none wanted (request id 0).
-      if (reply !== undefined && id !== NO_REPLY) this.#reply(session, routingId, reply)
+      if (reply !== undefined && id !== NO_REPLY) this.#answer(batch, session, reply)
     } catch (error) {
-      if (id !== NO_REPLY) this.#reply(session, routingId, errorReply(id, error))
+      if (id !== NO_REPLY) this.#answer(batch, session, errorReply(id, error))
     }
   }
 
-  #hello(routingId: Buffer, id: number, args: unknown[]): Buffer {
+  // A reply produced while handling `batch`: counted against the frame's reply budget.
+  #answer(batch: Batch, session: Session | undefined, reply: Buffer): void {
+    batch.budget -= reply.length
+    this.#reply(session, batch.routingId, reply)
+  }
+
+  // Reply bytes a bulk request may still produce: what is left of the frame's budget and of the
+  // session's for this turn. None left: ERR_TOO_LARGE, before any work is done.
+  #room(session: Session, batch: Batch, what: string): number {
+    const room = Math.min(batch.budget, this.#replyBudget - session.repliesBytes)
+    if (room <= 0) {
+      throw new ZStateError(
+        ErrorCode.TOO_LARGE,
+        `${what}: the replies to this client's earlier requests in this message or turn already use the ` +
+          `budget of ${this.#replyBudget} bytes; send bulk requests one at a time`,
+      )
+    }
+    return room
+  }
+
+  #hello(routingId: Buffer, args: unknown[]): Session {
     arity(args, 4, 'hello')
     const [protocol, token, pid, name] = args
     if (protocol !== PROTOCOL_VERSION) {
@@ -227,7 +311,10 @@ class StateServer implements Server {
     if (!isToken(token) || typeof pid !== 'number' || typeof name !== 'string') {
       throw new ZStateError(ErrorCode.PROTOCOL, 'hello takes [protocol, token, pid, name]')
     }
-    this.#sessions.open(routingId, name, pid, Date.now())
+    return this.#sessions.open(routingId, name, pid, Date.now())
+  }
+
+  #helloReply(id: number): Buffer {
     const o = this.#options
     return okReply(id, [
       PROTOCOL_VERSION,
@@ -241,7 +328,7 @@ class StateServer implements Server {
     ])
   }
 
-  #dispatch(session: Session, id: number, op: unknown, args: unknown[]): Buffer | undefined {
+  #dispatch(session: Session, batch: Batch, id: number, op: unknown, args: unknown[]): Buffer | undefined {
     switch (op) {
       case Op.ECHO: {
         arity(args, 1, 'echo')
@@ -251,17 +338,14 @@ class StateServer implements Server {
       }
       case Op.SNAPSHOT:
         arity(args, 1, 'snapshot')
-        return snapshotPage(this.#store, session, id, args[0], this.#options.maxMessageBytes)
+        return snapshotPage(this.#store, session, id, args[0], this.#room(session, batch, 'snapshot'))
       case Op.HISTORY: {
         arity(args, 2, 'history')
         const [from, to] = args
         if (!isRevision(from) || !isRevision(to))
           throw new ZStateError(ErrorCode.PROTOCOL, 'history takes [from, to] revisions')
-        const { items, bytes } = this.#history.page(
-          from,
-          Math.min(to, this.revision),
-          pageBytes(this.#options.maxMessageBytes),
-        )
+        const room = this.#room(session, batch, 'history')
+        const { items, bytes } = this.#history.page(from, Math.min(to, this.revision), room)
         return encodeWithItems([id, Status.OK, this.epoch], items, bytes)
       }
       case Op.SYNC:
@@ -295,8 +379,10 @@ class StateServer implements Server {
       case Op.CALL:
       case Op.RESULT:
       case Op.CANCEL:
-      case Op.SERVICES:
       case Op.AWAIT_SERVICE:
+        return this.#broker.dispatch(session, id, op, args)
+      case Op.SERVICES:
+        this.#room(session, batch, 'services')
         return this.#broker.dispatch(session, id, op, args)
       case Op.PUBLISH:
       case Op.TOPIC_ECHO:
@@ -305,6 +391,7 @@ class StateServer implements Server {
       case Op.CONTEXT_CLOSE:
       case Op.CHILD:
       case Op.PROCESSES:
+        if (op === Op.PROCESSES) this.#room(session, batch, 'processes')
         return this.#processes(session, id, op, args)
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
@@ -317,7 +404,7 @@ class StateServer implements Server {
 
   // Contexts and their children (lib/server/contexts.ts); the process table is gathered asynchronously.
   #processes(session: Session, id: number, op: unknown, args: unknown[]): Buffer | undefined {
-    const payload = this.#contexts.handle(op, args)
+    const payload = this.#contexts.handle(session, op, args)
     if (Array.isArray(payload)) return okReply(id, payload)
     void payload.then(
       (table) => this.#reply(session, session.routingId, okReply(id, table)),
@@ -336,9 +423,8 @@ class StateServer implements Server {
 
   #reply(session: Session | undefined, routingId: Buffer, reply: Buffer): void {
     if (session === undefined) {
-      // No session (yet): answer at once, outside the per-turn batches.
-      const peer: ReplyPeer = { routingId: Buffer.from(routingId), backlog: undefined, backlogBytes: 0 }
-      this.#replies.send(peer, Buffer.concat([arrayHeader(1), reply]))
+      // No session: answer at once, outside the per-turn batches, and only if the peer takes it.
+      this.#replies.sendOnce(Buffer.from(routingId), Buffer.concat([arrayHeader(1), reply]))
       return
     }
     this.#turn.reply(session, reply)
@@ -358,6 +444,7 @@ class StateServer implements Server {
     const session = this.#sessions.get(peer.routingId)
     if (session === undefined) return
     this.#broker.dropSession(session, why)
+    this.#contexts.dropSession(session)
     this.#sessions.delete(session)
     this.#turn.drop(session)
     this.#replies.discard(session)
@@ -371,6 +458,7 @@ class StateServer implements Server {
   async #shutdown(): Promise<void> {
     clearInterval(this.#heartbeat)
     this.#turn.close()
+    this.#inbox.clear()
     this.#contexts.close()
     this.#replies.close()
     await this.#publishing.drained()

@@ -19,6 +19,9 @@ export interface Session extends ReplyPeer {
   snapshot: SnapshotCursor | undefined
 }
 
+// A client's name is for `zstate top`: longer names are cut, not stored.
+const MAX_NAME_LENGTH = 256
+
 export class Sessions {
   readonly #byKey = new Map<string, Session>()
 
@@ -30,7 +33,13 @@ export class Sessions {
     return this.#byKey.get(routingId.toString('latin1'))
   }
 
-  open(routingId: Buffer, name: string, pid: number, now: number): Session {
+  // By the routing id as a latin1 string.
+  getByKey(key: string): Session | undefined {
+    return this.#byKey.get(key)
+  }
+
+  open(routingId: Buffer, fullName: string, pid: number, now: number): Session {
+    const name = fullName.slice(0, MAX_NAME_LENGTH)
     const key = routingId.toString('latin1')
     const existing = this.#byKey.get(key)
     if (existing !== undefined) {

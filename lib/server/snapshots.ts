@@ -6,19 +6,16 @@ import { Status } from '../protocol/ops.ts'
 import type { Session } from './sessions.ts'
 import type { Store } from './store.ts'
 
-// Snapshot and history pages stay well under the message limit.
-export const pageBytes = (maxMessageBytes: number): number =>
-  Math.min(4 << 20, Math.floor(maxMessageBytes / 2))
-
 let nextCursor = 1
 
-// The reply to SNAPSHOT [cursor]: [id, OK, epoch, revision, nextCursor | null, entries].
+// The reply to SNAPSHOT [cursor]: [id, OK, epoch, revision, nextCursor | null, entries], a page of
+// about `budget` bytes (at least one entry).
 export function snapshotPage(
   store: Store,
   session: Session,
   id: number,
   cursor: unknown,
-  maxMessageBytes: number,
+  budget: number,
 ): Buffer {
   let state = session.snapshot
   if (cursor === null) {
@@ -27,7 +24,6 @@ export function snapshotPage(
   } else if (state === undefined || cursor !== state.id) {
     throw new ZStateError(ErrorCode.PROTOCOL, `unknown snapshot cursor ${String(cursor)}`)
   }
-  const budget = pageBytes(maxMessageBytes)
   const items: Buffer[] = []
   let bytes = 0
   while (state.offset < state.entries.length && (items.length === 0 || bytes < budget)) {

@@ -1,0 +1,54 @@
+// Entry point of a context's watchdog (watchdog.ts). Its stdin is a pipe from the context's process:
+// "+PID START GRACE" when the context starts a process, "-PID" when it has exited. When the pipe
+// closes (the context ended, or its process died however it died) it SIGKILLs every process still
+// listed that still has its start time (a recycled pid is never hit): at once, or after GRACE ms if
+// it has not exited by itself by then. Then it exits. It imports nothing else, so it starts fast
+// and small.
+import { isSameProcess } from '../host.ts'
+
+interface Watched {
+  readonly start: number
+  readonly grace: number
+}
+
+const POLL_MS = 50
+
+const watched = new Map<number, Watched>()
+let partial = ''
+
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (chunk: string) => {
+  const lines = (partial + chunk).split('\n')
+  partial = lines.pop() ?? ''
+  for (const line of lines) read(line)
+})
+process.stdin.once('end', finish)
+process.stdin.once('error', finish)
+
+function read(line: string): void {
+  const match = /^([+-])(\d+)(?: (\d+) (\d+))?$/.exec(line)
+  if (match === null) return
+  const pid = Number(match[2])
+  if (match[1] === '+') watched.set(pid, { start: Number(match[3] ?? 0), grace: Number(match[4] ?? 0) })
+  else watched.delete(pid)
+}
+
+function finish(): void {
+  const ended = Date.now()
+  const sweep = (): void => {
+    for (const [pid, { start, grace }] of watched) {
+      if (!isSameProcess(pid, start)) watched.delete(pid)
+      else if (Date.now() - ended >= grace) {
+        watched.delete(pid)
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // gone in the meantime
+        }
+      }
+    }
+    if (watched.size === 0) process.exit(0)
+  }
+  sweep()
+  setInterval(sweep, POLL_MS)
+}

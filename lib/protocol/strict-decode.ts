@@ -1,0 +1,150 @@
+// Decoding the frames clients send. msgpackr reads a string that is not UTF-8 as U+FFFD (a lone
+// surrogate arrives that way), a map key "__proto__" as "__proto_", and its private extensions as
+// reading MessagePack past their own bytes: each would be taken for something the sender never
+// wrote. A scan of the raw bytes finds them first, so the decoded frame shows them to the checks
+// that refuse them.
+import { isUtf8 } from 'node:buffer'
+import { randomBytes } from 'node:crypto'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { decode, encode } from './codec.ts'
+
+// What a string that is not UTF-8 decodes to: a lone surrogate, so it is never well-formed.
+const ILL_FORMED = '\uDC00'
+
+// Stand-ins for what the scan found, secret to this process so no peer can send one.
+const nonce = randomBytes(16).toString('base64')
+const TEXT_MARK = `${nonce}:text`
+const PROTO_MARK = `${nonce}:proto`
+const EXTENSION_MARK = `${nonce}:extension`
+const TEXT_TOKEN = encode(TEXT_MARK)
+const PROTO_TOKEN = encode(PROTO_MARK)
+const EXTENSION_TOKEN = encode(EXTENSION_MARK)
+
+const TIMESTAMP = 0xff
+const PROTO_BYTES = Buffer.from('__proto__')
+
+// Like decode(), but a string that is not UTF-8 comes back ill-formed, a map key "__proto__" as an
+// own property "__proto__", and an extension other than the timestamp as undefined.
+export function decodeStrict(frame: Uint8Array): unknown {
+  const found = scan(frame)
+  if (found === undefined) return decode(frame)
+  const parts: Uint8Array[] = []
+  let at = 0
+  for (let i = 0; i < found.length; i += 3) {
+    parts.push(frame.subarray(at, found[i] as number), found[i + 2] as Buffer)
+    at = found[i + 1] as number
+  }
+  parts.push(frame.subarray(at))
+  return unmark(decode(Buffer.concat(parts)))
+}
+
+function malformed(what: string): ZStateError {
+  return new ZStateError(ErrorCode.PROTOCOL, `malformed message: ${what}`)
+}
+
+// Walks the tokens without building anything (nesting only adds to the count of items to read).
+// Returns the tokens to replace as a flat list of start, end, replacement; undefined when there are
+// none, the common case. Throws ERR_PROTOCOL for truncated data and trailing bytes, as decode() does.
+function scan(frame: Uint8Array): (number | Buffer)[] | undefined {
+  const end = frame.length
+  let found: (number | Buffer)[] | undefined
+  let items = 1
+  let at = 0
+  while (items > 0) {
+    items--
+    if (at >= end) throw malformed('truncated')
+    const begin = at
+    const token = frame[at++]!
+    let length = -1 // of a string
+    let extension = -1 // type of an extension
+    // Positive and negative fixint, nil, 0xC1 (msgpackr's C1 object, refused as a value), bool.
+    if (token < 0x80 || token >= 0xe0 || (token >= 0xc0 && token <= 0xc3)) continue
+    if (token >= 0xa0 && token < 0xc0) length = token - 0xa0
+    else if (token < 0x90) items += 2 * (token - 0x80)
+    else if (token < 0xa0) items += token - 0x90
+    else if (token <= 0xc6) {
+      const n = 1 << (token - 0xc4) // bin 8/16/32
+      at += n + uint(frame, at, n)
+    } else if (token <= 0xc9) {
+      const n = 1 << (token - 0xc7) // ext 8/16/32
+      const size = uint(frame, at, n)
+      extension = frame[at + n] ?? -1
+      at += n + 1 + size
+    } else if (token <= 0xd3) {
+      at += FIXED[token - 0xca]! // float 32/64, uint and int 8…64
+    } else if (token <= 0xd8) {
+      extension = frame[at] ?? -1 // fixext 1…16
+      at += 1 + (1 << (token - 0xd4))
+    } else if (token <= 0xdb) {
+      const n = 1 << (token - 0xd9) // str 8/16/32
+      length = uint(frame, at, n)
+      at += n
+    } else {
+      const n = token <= 0xdd ? 2 * (token - 0xdb) : 2 * (token - 0xdd) // array or map 16/32
+      items += uint(frame, at, n) * (token <= 0xdd ? 1 : 2)
+      at += n
+    }
+    if (length > 0) at += length
+    if (at > end) throw malformed('truncated')
+    let replacement: Buffer | undefined
+    if (length > 0) {
+      if (!isUtf8Text(frame, at - length, at)) replacement = TEXT_TOKEN
+      else if (length === 9 && isProto(frame, at - 9)) replacement = PROTO_TOKEN
+    } else if (extension >= 0 && extension !== TIMESTAMP) replacement = EXTENSION_TOKEN
+    if (replacement !== undefined) (found ??= []).push(begin, at, replacement)
+  }
+  if (at !== end) throw malformed('trailing bytes')
+  return found
+}
+
+// Bytes after the token of float 32, float 64, uint 8…64 and int 8…64.
+const FIXED = [4, 8, 1, 2, 4, 8, 1, 2, 4, 8]
+
+// The unsigned big-endian integer of n bytes at `at`.
+function uint(frame: Uint8Array, at: number, n: number): number {
+  if (at + n > frame.length) throw malformed('truncated')
+  let value = 0
+  for (let i = 0; i < n; i++) value = value * 256 + frame[at + i]!
+  return value
+}
+
+// Short ASCII strings, the common case, are checked here; anything else natively.
+function isUtf8Text(frame: Uint8Array, start: number, end: number): boolean {
+  if (end - start <= 32) {
+    let i = start
+    while (i < end && frame[i]! < 0x80) i++
+    if (i === end) return true
+  }
+  return isUtf8(frame.subarray(start, end))
+}
+
+function isProto(frame: Uint8Array, start: number): boolean {
+  for (let i = 0; i < 9; i++) if (frame[start + i] !== PROTO_BYTES[i]) return false
+  return true
+}
+
+// Puts back what the marks stand for. "__proto__" is marked wherever it is, so that a map key can
+// become an own property; as a string it is a string.
+function unmark(value: unknown): unknown {
+  if (value === TEXT_MARK) return ILL_FORMED
+  if (value === PROTO_MARK) return '__proto__'
+  if (value === EXTENSION_MARK) return undefined
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = unmark(value[i])
+    return value
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value
+  const result: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) {
+    // msgpackr fails on a map key of any other extension (the timestamp's Date) too.
+    if (key === EXTENSION_MARK) throw malformed('a map key of an extension type')
+    Object.defineProperty(result, unmark(key) as string, {
+      value: unmark(item),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
+  }
+  return result
+}

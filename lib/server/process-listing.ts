@@ -1,0 +1,157 @@
+// The PROCESSES table: the server, its clients and every registered context with its children,
+// with CPU and memory measured here. It always fits one reply, whatever clients registered: rows
+// beyond the byte budget are left out and counted; at most MAX_SAMPLED_PIDS processes are measured
+// per table, and requests that arrive while one is being gathered share it.
+import type {
+  ChildRow,
+  ChildStatus,
+  ContextRow,
+  ProcessTable,
+  ProcessUsage,
+} from '../protocol/process-table.ts'
+import { UsageSampler } from './usage.ts'
+
+export interface ChildEntry {
+  readonly name: string
+  readonly pid: number
+  readonly threadId: number | null
+  status: ChildStatus
+  attempts: number
+}
+
+export interface ContextEntry {
+  readonly id: string
+  name: string
+  // The owner as its session claims it: shown, and measured when local, never signalled.
+  readonly pid: number
+  readonly threadId: number | null
+  // The claimed owner runs on this host, in this pid namespace, as far as the server can see.
+  readonly local: boolean
+  readonly children: Map<string, ChildEntry>
+}
+
+export interface ListingHost {
+  clients(): Iterable<{ readonly name: string; readonly pid: number }>
+  revision(): number
+  // Bytes the table may take in its reply.
+  budget(): number
+}
+
+const RATE_SAMPLES = 6
+const MAX_SAMPLED_PIDS = 512
+// Upper bounds of the encoded size of the table's fixed part and of each row, strings aside
+// (msgpack numbers take at most 9 bytes, a string its UTF-8 bytes plus at most 5).
+const TABLE_BYTES = 256
+const CONTEXT_ROW_BYTES = 128
+const CHILD_ROW_BYTES = 128
+const CLIENT_ROW_BYTES = 32
+const MAX_NAME = 256
+
+type Unmeasured<Row> = Omit<Row, keyof ProcessUsage>
+type ListedContext = Unmeasured<ContextRow> & { readonly children: Unmeasured<ChildRow>[] }
+
+export class ProcessListing {
+  readonly #host: ListingHost
+  readonly #started = Date.now()
+  readonly #samples: [time: number, revision: number][] = []
+  readonly #usage = new UsageSampler()
+  readonly #sampler: NodeJS.Timeout
+  #gathering: Promise<ProcessTable> | undefined
+
+  constructor(host: ListingHost) {
+    this.#host = host
+    this.#samples.push([Date.now(), host.revision()])
+    this.#sampler = setInterval(() => this.#sample(), 1000)
+    this.#sampler.unref()
+  }
+
+  table(contexts: Iterable<ContextEntry>): Promise<ProcessTable> {
+    this.#gathering ??= this.#gather(contexts).finally(() => (this.#gathering = undefined))
+    return this.#gathering
+  }
+
+  close(): void {
+    clearInterval(this.#sampler)
+  }
+
+  async #gather(entries: Iterable<ContextEntry>): Promise<ProcessTable> {
+    let left = this.#host.budget() - TABLE_BYTES
+    const omitted = { clients: 0, contexts: 0, children: 0 }
+    // Contexts first, then clients, then children: the rows copied now, measured after the await.
+    const contexts: ListedContext[] = []
+    const sources: ContextEntry[] = []
+    for (const entry of entries) {
+      const name = entry.name.slice(0, MAX_NAME)
+      const cost = CONTEXT_ROW_BYTES + stringBytes(entry.id) + stringBytes(name)
+      if (cost > left) {
+        omitted.contexts++
+        omitted.children += entry.children.size
+        continue
+      }
+      left -= cost
+      const { id, pid, threadId, local } = entry
+      contexts.push({ id, name, pid, threadId, local, children: [] })
+      sources.push(entry)
+    }
+    const clients: { name: string; pid: number }[] = []
+    for (const client of this.#host.clients()) {
+      const name = client.name.slice(0, MAX_NAME)
+      const cost = CLIENT_ROW_BYTES + stringBytes(name)
+      if (cost > left) omitted.clients++
+      else {
+        left -= cost
+        clients.push({ name, pid: client.pid })
+      }
+    }
+    sources.forEach((entry, i) => {
+      for (const child of entry.children.values()) {
+        const cost = CHILD_ROW_BYTES + stringBytes(child.name)
+        if (cost > left) omitted.children++
+        else {
+          left -= cost
+          const { name, pid, threadId, status, attempts } = child
+          contexts[i]!.children.push({ name, pid, threadId, status, attempts })
+        }
+      }
+    })
+    const usage = await this.#usage.sample(sampledPids(contexts))
+    const none = { cpu: null, memory: null, elapsed: null }
+    const measured = (local: boolean, pid: number): ProcessUsage => (local ? usage.get(pid) : none) ?? none
+    const [since, from] = this.#samples[0]!
+    const now = Date.now()
+    const revision = this.#host.revision()
+    return {
+      server: { pid: process.pid, ...measured(true, process.pid) },
+      revision,
+      commitsPerSecond: now > since ? Math.max(0, ((revision - from) * 1000) / (now - since)) : 0,
+      uptime: now - this.#started,
+      clients,
+      contexts: contexts.map((context) => ({
+        ...context,
+        ...measured(context.local, context.pid),
+        children: context.children.map((child) => ({ ...child, ...measured(context.local, child.pid) })),
+      })),
+      omitted,
+    }
+  }
+
+  #sample(): void {
+    this.#samples.push([Date.now(), this.#host.revision()])
+    if (this.#samples.length > RATE_SAMPLES) this.#samples.shift()
+  }
+}
+
+// The server's own pid, then the listed local owners and their children, up to MAX_SAMPLED_PIDS.
+function sampledPids(contexts: readonly ListedContext[]): number[] {
+  const pids = new Set<number>([process.pid])
+  for (const context of contexts) {
+    if (!context.local) continue
+    pids.add(context.pid)
+    for (const child of context.children) pids.add(child.pid)
+  }
+  return [...pids].slice(0, MAX_SAMPLED_PIDS)
+}
+
+function stringBytes(value: string): number {
+  return Buffer.byteLength(value) + 5
+}
