@@ -52,7 +52,14 @@ test('budgets: a frame of more than 1,024 requests is refused whole, before it c
     [[1, 1, 'ERR_TOO_LARGE']],
   )
   await dealer.send(frameOf(1024, (i) => [i + 1, Op.PING]))
-  assert.equal((await receive()).length, 1024, 'a frame at the limit is served')
+  // Served whole, though a loaded server may answer it over several time slices.
+  const replies: unknown[][] = []
+  while (replies.length < 1024) replies.push(...(await receive()))
+  assert.equal(replies.length, 1024, 'a frame at the limit is served')
+  assert.deepEqual(
+    replies.map((r) => r[0]).sort((a, b) => Number(a) - Number(b)),
+    Array.from({ length: 1024 }, (_, i) => i + 1),
+  )
   assert.equal(await client.state.sync(), 0, 'nothing of the refused frame was applied')
   assert.equal(client.state.has('x'), false)
 })
