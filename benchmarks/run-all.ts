@@ -13,12 +13,15 @@ import type { ScenarioResult } from './support/report.ts'
 
 const scenarios = [
   'set-sequential',
+  'atomic-ops-sequential',
   'set-in-flight',
   'get',
   'watch-latency',
+  'fan-out',
   'store-size',
   'memory',
   'transactions-shared-key',
+  'increments-zproc-shape',
   'transactions-disjoint-keys',
   'messaging-call-sequential',
   'messaging-call-in-flight',

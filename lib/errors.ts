@@ -1,40 +1,64 @@
 // Every error zstate originates: one class with a stable `code`, subclasses where callers need fields.
 
+/** The stable `code` of every ZStateError (docs/errors.md lists when each is raised). */
 export const ErrorCode = {
+  /** A `timeout` option (or a default one) ran out. Class TimeoutError. */
   TIMEOUT: 'ERR_TIMEOUT',
+  /** Cancellation zstate started itself, e.g. `map` stopping its pool after a failure. */
   ABORTED: 'ERR_ABORTED',
+  /** The client, context or subscription was closed while the call was pending or before it. */
   CLOSED: 'ERR_CLOSED',
+  /** The server was lost while the request was in flight: its outcome is unknown (never retried). */
   DISCONNECTED: 'ERR_DISCONNECTED',
+  /** `atomic` still conflicted after its retries. Class ConflictError. */
   CONFLICT: 'ERR_CONFLICT',
+  /** The server's history no longer holds the revisions asked for (`watch({ fromRevision })`, a reset). */
   COMPACTED: 'ERR_COMPACTED',
+  /**
+   * A bounded queue is full: 10 000 unconsumed watch changes, a service's queued calls, or a client's
+   * requests the server has not worked through yet.
+   */
   OVERFLOW: 'ERR_OVERFLOW',
+  /** A malformed frame or reply: a bug or a foreign peer. */
   PROTOCOL: 'ERR_PROTOCOL',
+  /** A request larger than the server's `maxMessageBytes`. */
   TOO_LARGE: 'ERR_TOO_LARGE',
+  /** A value outside the state's value model (undefined, functions, Map, cycles, …); nothing was sent. */
   UNENCODABLE: 'ERR_UNENCODABLE',
+  /** A bad argument or option; the message names it, what was expected and what arrived. */
   INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** `call` to a service with no live provider. */
   NO_PROVIDER: 'ERR_NO_PROVIDER',
+  /** The provider running a call died or went away before answering. */
   PROVIDER_LOST: 'ERR_PROVIDER_LOST',
+  /** User code on the far side threw (a child, a service handler, an action). Class RemoteError. */
   REMOTE: 'ERR_REMOTE',
+  /** A child died without reporting a result. Class ProcessExitError. */
   PROCESS_EXIT: 'ERR_PROCESS_EXIT',
 } as const
+/** One of the `ErrorCode` strings. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
 const codes = new Set<string>(Object.values(ErrorCode))
 // A registered symbol, so the check works across duplicate installs of zstate.
 const brand = Symbol.for('zstate.error')
 
+/** Every error zstate itself originates; test with `isZStateError()` and switch on `code`. */
 export class ZStateError extends Error {
+  /** Stable across versions: what went wrong, for programs (the message is for people). */
   readonly code: ErrorCode
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
     Object.defineProperty(this, brand, { value: true })
   }
+  /** `'ZStateError'`, or the subclass's name (`'TimeoutError'`, `'ConflictError'`, …). */
   override get name(): string {
     return 'ZStateError'
   }
 }
 
+/** A `timeout` ran out (code ERR_TIMEOUT); never the DOMException of `AbortSignal.timeout`. */
 export class TimeoutError extends ZStateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.TIMEOUT, message, options)
@@ -44,9 +68,11 @@ export class TimeoutError extends ZStateError {
   }
 }
 
+/** `atomic` conflicted on every attempt (code ERR_CONFLICT). */
 export class ConflictError extends ZStateError {
+  /** The keys whose concurrent writes conflicted. */
   readonly keys: string[]
-  // The server's revision when it found the conflict: a retry waits until the replica has it.
+  /** The server's revision when it found the conflict: a retry waits until the replica has it. */
   readonly revision: number
   constructor(message: string, keys: string[], revision = 0, options?: { cause?: unknown }) {
     super(ErrorCode.CONFLICT, message, options)
@@ -58,14 +84,22 @@ export class ConflictError extends ZStateError {
   }
 }
 
+/**
+ * User code on the far side threw: a child, a service handler or a server action (code
+ * ERR_REMOTE). `message` is the remote message; `stack` the remote stack, then the local one.
+ */
 export class RemoteError extends ZStateError {
+  /** The remote error's `name`; `'NonError'` when something other than an Error was thrown. */
   readonly remoteName: string
+  /** The remote error's own `code`, if it had a string one. */
   readonly remoteCode: string | undefined
+  /** The process id where it was thrown, when known. */
   readonly pid: number | undefined
+  /** What was thrown, when it was not an Error (`remoteName === 'NonError'`). */
   readonly value?: unknown
-  // The stack as it was on the far side, without the local frames.
+  /** The stack as it was on the far side, without the local frames. */
   readonly remoteStack: string | undefined
-  // From ctx.map: the index of the item that failed (set only there, so declared, not initialised).
+  /** From `ctx.map`: the index of the item that failed. */
   declare readonly index?: number
   constructor(
     message: string,
@@ -86,11 +120,15 @@ export class RemoteError extends ZStateError {
   }
 }
 
+/** A child died without reporting a result (code ERR_PROCESS_EXIT). */
 export class ProcessExitError extends ZStateError {
+  /** Its exit code; `null` when a signal ended it. */
   readonly exitCode: number | null
+  /** The signal that ended it, e.g. `'SIGKILL'`; `null` when it exited. */
   readonly signal: string | null
+  /** The last lines it wrote to stderr. */
   readonly stderr: string
-  // From ctx.map: the index of the item in flight in the workers that died.
+  /** From `ctx.map`: the index of the item in flight in the worker that died. */
   declare readonly index?: number
   constructor(message: string, fields: { exitCode: number | null; signal: string | null; stderr: string }) {
     super(ErrorCode.PROCESS_EXIT, message)
@@ -103,6 +141,7 @@ export class ProcessExitError extends ZStateError {
   }
 }
 
+/** Whether `error` is a ZStateError; unlike `instanceof`, it works across duplicate installs of zstate. */
 export function isZStateError(error: unknown): error is ZStateError {
   return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[brand] === true
 }

@@ -1,7 +1,43 @@
-// The public surface of zstate: everything users import comes from here.
-export { startServer } from './server/server.ts'
-export { connect } from './client/client.ts'
-export { createContext } from './process/context.ts'
+// The public surface of zstate: everything users import comes from here. The factories are declared
+// here in public types only, and every type comes from a module that imports no implementation, so
+// the published declarations (dist/lib/index.d.ts and what it imports) never reach an internal class.
+import { connect as connectClient } from './connect.ts'
+import type { Client, ConnectOptions } from './client/types.ts'
+import { createContext as createProcessContext } from './process/context.ts'
+import type { Context, ContextOptions } from './process/types.ts'
+import { startServer as startStateServer } from './server/server.ts'
+import type { Server, ServerOptions } from './server/types.ts'
+
+/**
+ * Starts a state server in this process and resolves once it is bound; `close()` (or `await
+ * using`) stops it. Without `address` it listens on `ipc://` in a private temp dir.
+ */
+export function startServer(options?: ServerOptions): Promise<Server> {
+  return startStateServer(options)
+}
+
+/**
+ * Connects to the state server at `address` (default `process.env.ZSTATE_ADDRESS`, which every
+ * spawned child has) and resolves once the client holds a snapshot and is subscribed to the change
+ * stream. `S` types the store: `connect<{ count: number }>()`.
+ */
+export function connect<S extends object = Record<string, unknown>>(
+  address?: string,
+  options?: ConnectOptions,
+): Promise<Client<S>> {
+  return connectClient<S>(address, options)
+}
+
+/**
+ * Starts a state server in a child process (unless `address` is given: it never reads
+ * `ZSTATE_ADDRESS`) and connects to it: a Client that also spawns and maps over children.
+ */
+export function createContext<S extends object = Record<string, unknown>>(
+  options?: ContextOptions,
+): Promise<Context<S>> {
+  return createProcessContext<S>(options)
+}
+
 export {
   ZStateError,
   TimeoutError,
@@ -12,16 +48,19 @@ export {
   ErrorCode,
 } from './errors.ts'
 
-export type { Server, ServerOptions } from './server/server.ts'
-export type { Client, ConnectOptions, ServerInfo } from './client/client.ts'
-export type { State, StateReader, TypedChange, Draft } from './client/state-types.ts'
-export type { AtomicOptions } from './client/transaction.ts'
-export type { Change } from './client/replica.ts'
-export type { RevisionEvent } from './client/observers.ts'
-export type { WhenOptions } from './client/waiters.ts'
-export type { WatchOptions } from './client/watch.ts'
-export type { StatusEvent } from './client/status.ts'
-export type { Metrics } from './client/metrics.ts'
+export type { Server, ServerOptions } from './server/types.ts'
+export type { Client, ConnectOptions, ServerInfo, StatusEvent, Metrics } from './client/types.ts'
+export type {
+  State,
+  StateReader,
+  TypedChange,
+  Draft,
+  AtomicOptions,
+  Change,
+  RevisionEvent,
+  WhenOptions,
+  WatchOptions,
+} from './client/state-types.ts'
 export type {
   Messaging,
   Handler,
@@ -30,8 +69,8 @@ export type {
   ProvideOptions,
   ProviderHandle,
   CallOptions,
-  ServiceProxy,
   ServiceInfo,
+  ServiceProxy,
   WaitForServiceOptions,
   Subscription,
   SubscribeOptions,

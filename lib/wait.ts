@@ -19,11 +19,16 @@ export function checkWaitOptions(options: WaitOptions | undefined, what: string)
   }
 }
 
+// The public function a caller called. A timed wait that names it captures the caller's frames when
+// it starts, for its TimeoutError: the timer that fires later has none of them on its stack.
+export type Caller = (...args: never[]) => unknown
+
 // Arms timeout and signal for one wait; `cancel` rejects it. Returns the disarm function.
 export function armWait(
   options: WaitOptions | undefined,
   what: string,
   cancel: (error: unknown) => void,
+  caller?: Caller,
 ): () => void {
   const signal = options?.signal
   const timeout = options?.timeout
@@ -33,12 +38,23 @@ export function armWait(
   }
   const onAbort = (): void => cancel(signal!.reason)
   signal?.addEventListener('abort', onAbort, { once: true })
-  const timer =
-    timeout === undefined
-      ? undefined
-      : setTimeout(() => cancel(new TimeoutError(`${what} timed out after ${timeout} ms`)), timeout)
+  let timer: NodeJS.Timeout | undefined
+  if (timeout !== undefined) {
+    // Only timed waits pay for a stack (microseconds), and only those that ask.
+    const site: { stack?: string } = {}
+    if (caller !== undefined) Error.captureStackTrace(site, caller)
+    timer = setTimeout(() => cancel(timedOut(`${what} timed out after ${timeout} ms`, site.stack)), timeout)
+  }
   return () => {
     if (timer !== undefined) clearTimeout(timer)
     signal?.removeEventListener('abort', onAbort)
   }
+}
+
+// A TimeoutError showing the frames of `stack` (captured when the wait started), when it has any.
+function timedOut(message: string, stack: string | undefined): TimeoutError {
+  const error = new TimeoutError(message)
+  const frames = stack?.indexOf('\n') ?? -1
+  if (frames !== -1) error.stack = `${error.name}: ${message}${stack!.slice(frames)}`
+  return error
 }

@@ -64,8 +64,29 @@ void test('cli: help and version are recognised anywhere', () => {
   }
 })
 
+void test('cli: zstate alone asks for the help, as a usage error (exit 2)', () => {
+  assert.deepEqual(parseCommandLine([], env), { kind: 'help', missingCommand: true })
+})
+
+void test('cli: an address of the wrong form is a usage error, wherever it came from', () => {
+  const forms = 'ipc://PATH or tcp://HOST:PORT'
+  usage(
+    ['get', 'k', '--address', 'http://x'],
+    new RegExp(`^option --address expects ${forms}, got "http://x"$`),
+  )
+  usage(['get', 'k'], new RegExp(`^ZSTATE_ADDRESS expects ${forms}, got "foo://bar"$`), {
+    ZSTATE_ADDRESS: 'foo://bar',
+  })
+  usage(['get', 'k', '-a', 'ipc://'], /expects/)
+  usage(['get', 'k', '-a', '/tmp/state'], /expects/)
+  usage(['get', 'k', '-a', 'tcp://127.0.0.1:*'], /expects the port the server bound.*is for serve/)
+  usage(['serve', '-a', 'udp://127.0.0.1:5'], /expects ipc:\/\/PATH or tcp:\/\/HOST:PORT \(PORT may be \*\)/)
+  for (const address of ['ipc:///tmp/s', 'ipc://rel/s', 'tcp://127.0.0.1:5', 'tcp://[::1]:5', 'tcp://h:5'])
+    assert.equal(parseCommandLine(['get', 'k', '-a', address], {}).kind, 'run', address)
+  assert.equal(parseCommandLine(['serve', '-a', 'tcp://127.0.0.1:*'], {}).kind, 'run')
+})
+
 void test('cli: malformed command lines are usage errors that say what is wrong', () => {
-  usage([], /missing command/)
   usage(['frobnicate'], /unknown command "frobnicate"/)
   usage(['get'], /missing KEY/)
   usage(['set', 'k'], /missing JSON/)

@@ -17,6 +17,12 @@ void test('cli: --help lists every command and exits 0', async () => {
   }
 })
 
+void test('cli: zstate alone prints the help on stdout, as git does, and exits 2 (no command ran)', async () => {
+  const [alone, help] = await Promise.all([zstate([]), zstate(['--help'])])
+  assert.deepEqual([alone.code, alone.stderr], [2, ''])
+  assert.equal(alone.stdout, help.stdout)
+})
+
 void test('cli: every command has its own --help', async () => {
   for (const name of COMMANDS) {
     for (const args of [

@@ -68,7 +68,9 @@ void test('cli: JSON nested deeper than the store allows is ERR_UNENCODABLE, not
 void test('cli: malformed JSON and malformed forms are usage errors', () => {
   for (const [text, pattern] of [
     ['{nope', /not valid JSON/],
-    ['', /not valid JSON/],
+    ['[1,', /not valid JSON/],
+    ['', /must be JSON: to store the empty string, quote it: ""$/],
+    ['hello', /must be JSON: to store the string hello, quote it: "hello"$/],
     ['{"$bigint":"1.5"}', /\$bigint.*decimal integer/],
     ['{"$bigint":12}', /\$bigint.*a string/],
     ['{"a":[{"$date":"yesterday"}]}', /\$date.* at a\[0\].*ISO 8601/],

@@ -69,6 +69,28 @@ for (const [transport, bind] of Object.entries(transports)) {
       assert.equal(await ok('keys', 'nothing-here:'), '')
     })
 
+    void test(`cli: keys takes a prefix, not a pattern, and says so on stderr when it looks like one (${transport})`, async () => {
+      for (const key of ['glob:a', 'glob:b', '*star']) await ok('set', key, '1')
+      const star = await zstate(['keys', '*'], { env })
+      assert.deepEqual([star.code, star.stdout], [0, '*star\n'])
+      assert.equal(
+        star.stderr,
+        'zstate: keys: the argument is a key prefix, not a pattern ("*" matches only keys that start with "*"); ' +
+          'to list every key: zstate keys\n',
+      )
+      const under = await zstate(['keys', 'glob:*'], { env })
+      assert.deepEqual([under.code, under.stdout], [0, ''])
+      assert.match(under.stderr, /; to list the keys that start with "glob:": zstate keys glob:\n$/)
+      const plain = await zstate(['keys', 'glob:'], { env })
+      assert.deepEqual([plain.stdout, plain.stderr], ['glob:a\nglob:b\n', ''])
+      const watcher = new CliProcess(['watch', 'glob:?'], env)
+      try {
+        await watcher.waitFor('stderr', (text) => text.includes('to watch the keys that start with "glob:"'))
+      } finally {
+        await watcher.kill()
+      }
+    })
+
     void test(`cli: info prints the server's version, protocol, pid, epoch, revision and clients (${transport})`, async () => {
       const revision = Number(await ok('set', 'info-mark', '1'))
       const info = JSON.parse(await ok('info')) as Record<string, unknown>

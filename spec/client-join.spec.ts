@@ -35,6 +35,32 @@ test('join: connect() to an address where nobody answers is ERR_TIMEOUT and leav
   await assert.rejects(connect(mute.lastEndpoint!, { timeout: 200 }), code('ERR_TIMEOUT'))
 })
 
+test('join: aborting connect() rejects it with signal.reason, unchanged, and closes what it opened', async (t) => {
+  // A peer that accepts but never answers, and tells us when the client connects and leaves.
+  const mute = new Router()
+  const seen = (type: 'accept' | 'disconnect') => new Promise((resolve) => mute.events.on(type, resolve))
+  const accepted = seen('accept')
+  const disconnected = seen('disconnect')
+  await mute.bind(`ipc://${join(tempDir(t), 'mute')}`)
+  t.after(() => mute.close())
+  const controller = new AbortController()
+  const reason = new Error('not waiting any longer')
+  const joining = connect(mute.lastEndpoint!, { timeout: 60_000, signal: controller.signal })
+  await accepted
+  controller.abort(reason)
+  await assert.rejects(joining, (error) => error === reason)
+  await disconnected
+  // Aborted already: nothing is opened at all.
+  await assert.rejects(
+    connect(mute.lastEndpoint!, { signal: controller.signal }),
+    (error) => error === reason,
+  )
+  await assert.rejects(
+    connect(mute.lastEndpoint!, { signal: {} as AbortSignal }),
+    code('ERR_INVALID_ARGUMENT'),
+  )
+})
+
 test('join: bad addresses and options are ERR_INVALID_ARGUMENT', async () => {
   const saved = process.env.ZSTATE_ADDRESS
   delete process.env.ZSTATE_ADDRESS

@@ -187,6 +187,24 @@ test('messaging: services() lists providers; waitForService waits for enough of 
   ])
 })
 
+test('messaging: a waitForService timeout names the service and carries the caller’s stack', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using client = await connect(server.address)
+  const waits: [Promise<void>, string][] = [
+    [client.waitForService('math', { timeout: 1 }), "waitForService('math')"],
+    [client.waitForService('math', { providers: 2, timeout: 1 }), "waitForService('math', { providers: 2 })"],
+  ]
+  for (const [wait, what] of waits) {
+    const error = await wait.then(
+      () => assert.fail(`${what} resolved`),
+      (e: unknown) => e,
+    )
+    assert.ok(error instanceof TimeoutError, what)
+    assert.equal(error.message, `${what} timed out after 1 ms`)
+    assert.match(error.stack ?? '', /messaging-services\.spec\.ts/, 'the frame that called it')
+  }
+})
+
 test('messaging: calls beyond every provider’s concurrency queue at the server, up to maxQueuedCalls', async (t) => {
   const server = await serverFor(t, 'ipc', { maxQueuedCalls: 5 })
   await providerProcess(t, server.address, 'gated', 'p1', 1)

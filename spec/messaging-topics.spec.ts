@@ -100,6 +100,23 @@ test('messaging: a subscription’s signal ends it with signal.reason', async (t
   await assert.rejects(early.ready, (e) => e === reason)
 })
 
+test('messaging: await using a subscription unsubscribes at the end of the block', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using client = await connect(server.address)
+  const staying = client.subscribe('u/')
+  let outside: Subscription | undefined
+  {
+    await using leaving = client.subscribe('u/')
+    await Promise.all([leaving.ready, staying.ready])
+    await client.publish('u/1', 1)
+    assert.deepEqual((await leaving.next()).value, { topic: 'u/1', message: 1 })
+    outside = leaving
+  }
+  await client.publish('u/2', 2)
+  assert.deepEqual(await collectUntil(staying, 'u/2'), ['u/1', 'u/2'])
+  assert.deepEqual(await outside.next(), { done: true, value: undefined })
+})
+
 test('messaging: a topic flood never makes a state watcher drop a change', async (t) => {
   const messages = stress ? 200_000 : 20_000
   const writes = stress ? 1_000 : 200

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ProcessTable } from '../lib/index.ts'
+import { processTable } from '../lib/process/table.ts'
 import { CliProcess, assertBuilt, cliEnv, killAll, zstate } from './fixtures/cli-run.ts'
-import { contextFor, fixtureUrl } from './process-support.ts'
+import { alive, contextFor, fixtureUrl } from './process-support.ts'
 
 before(assertBuilt)
 after(killAll)
@@ -11,7 +13,7 @@ type Frame = ProcessTable & { server: { version: string; epoch: string }; addres
 
 void test('process: zstate top --once --json lists clients and every context’s processes with CPU and memory', async (t) => {
   const ctx = await contextFor<Record<string, unknown>>(t, { name: 'top spec' })
-  const spinner = ctx.spawn(fixtureUrl('worker-spin.mjs'), { args: ['busy'], name: 'busy one' })
+  const spinner = ctx.spawn(fixtureUrl('worker-busy.mjs'), { args: ['busy'], name: 'busy one' })
   const idle = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['idle'], name: 'idle one' })
   const thread = ctx.spawn(fixtureUrl('worker-idle.mjs'), {
     args: ['thread'],
@@ -50,6 +52,7 @@ void test('process: zstate top --once --json lists clients and every context’s
     assert.equal(typeof row.cpu, 'number')
     assert.ok((row.memory ?? 0) > 1 << 20)
   }
+  assert.equal(context.status, 'running')
   // The spinner's CPU, averaged since it started, is well above the idle child's.
   assert.ok(rows.get('busy one')!.cpu! > rows.get('idle one')!.cpu!)
 
@@ -81,4 +84,54 @@ void test('process: zstate top --once prints a readable table; live, it refreshe
   assert.equal(exit.code, 0)
   await ctx.state.set('release', true)
   await child.wait()
+})
+
+void test('process: zstate top shows a process that went silent (stopped, or its event loop blocked) as silent', async (t) => {
+  // 1 s heartbeats: silent after 4 s, forgotten after 10 s; the nest context is checked in between.
+  const ctx = await contextFor<Record<string, unknown>>(t, {
+    name: 'silence spec',
+    server: { heartbeatMs: 1000 },
+  })
+  const sleeper = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['sleeper'], name: 'sleeper' })
+  // Spawns a spinning child of its own, whose event loop never turns again: it sends no heartbeat.
+  const nest = ctx.spawn(fixtureUrl('worker-nest.mjs'), { args: ['nest'], name: 'nest' })
+  const view = await ctx.state.when((state) =>
+    ['sleeper', 'nest', 'nest.spin'].every((name) => state.has(`pid:${name}`)),
+  )
+  const [sleeperPid, nestPid] = [view['pid:sleeper'] as number, view['pid:nest'] as number]
+  const status = (table: ProcessTable, pid: unknown) =>
+    table.contexts.flatMap((c) => c.children).find((child) => child.pid === pid)?.status
+  const pids = [sleeperPid, nestPid, view['pid:nest.spin']]
+  // Asks for tables until one satisfies `predicate` (bounded).
+  const tableWhen = async (what: string, predicate: (table: ProcessTable) => boolean) => {
+    for (const deadline = Date.now() + 30_000; ; await sleep(50)) {
+      const table = await processTable(ctx)
+      if (predicate(table)) return table
+      if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`)
+    }
+  }
+  assert.equal(status(await processTable(ctx), sleeperPid), 'running')
+
+  // A stopped process sends nothing, nor does one whose event loop is blocked.
+  process.kill(sleeperPid, 'SIGSTOP')
+  process.kill(nestPid, 'SIGSTOP')
+  t.after(() => {
+    for (const pid of [sleeperPid, nestPid]) if (alive(pid)) process.kill(pid, 'SIGCONT')
+  })
+  const silent = await tableWhen('the stopped and the blocked children are silent', (table) =>
+    pids.every((pid) => status(table, pid) === 'silent'),
+  )
+  // The context the stopped child owns is silent too; this test's own is not.
+  assert.equal(silent.contexts.find((c) => c.name === 'silence spec')?.status, 'running')
+  assert.equal(silent.contexts.find((c) => c.name === 'nest')?.status, 'silent')
+  const once = await zstate(['top', '--once', '--address', ctx.address])
+  assert.equal(once.code, 0, once.stderr)
+  assert.match(once.stdout, new RegExp(`^  ${sleeperPid} +[├└] sleeper +silent `, 'm'))
+
+  // Resumed, it is heard from again.
+  process.kill(sleeperPid, 'SIGCONT')
+  await tableWhen('the resumed child runs again', (table) => status(table, sleeperPid) === 'running')
+  process.kill(nestPid, 'SIGCONT')
+  await ctx.state.set('release', true)
+  assert.deepEqual(await Promise.all([sleeper.wait(), nest.wait()]), ['sleeper', 'nest'])
 })

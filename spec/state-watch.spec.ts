@@ -87,6 +87,23 @@ test('watch: an AbortSignal ends the iterator with its reason; close() ends it q
   void t
 })
 
+test('watch: await using ends the iterator and unsubscribes at the end of the block', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const { state } = client
+  let outside: AsyncIterator<unknown> | undefined
+  {
+    await using changes = state.watch({ prefix: 'u:' })
+    await state.set('u:1', 1)
+    assert.equal((await changes.next()).value?.key, 'u:1')
+    await state.set('u:2', 2)
+    outside = changes
+  }
+  await state.set('u:3', 3)
+  assert.deepEqual(await outside.next(), { done: true, value: undefined }, 'held and later changes are gone')
+})
+
 test('scope: a prefixed view with unprefixed keys, its own snapshot, watchers and clear', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await connect(server.address)

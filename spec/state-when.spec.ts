@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
 import { test, type TestContext } from 'node:test'
-import { connect, isZStateError, type Client } from '../lib/index.ts'
+import { connect, isZStateError, TimeoutError, type Client } from '../lib/index.ts'
 import { serverFor } from './support.ts'
 
 async function pair(t: TestContext, options = {}): Promise<[Client, Client]> {
@@ -109,6 +109,28 @@ test('when: timeout rejects with ERR_TIMEOUT, a signal with its reason, and noth
     b.state.when('x', (v) => v === 1, { timeout: -1 }),
     (e: unknown) => isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT',
   )
+})
+
+test('when: a timeout names what it waited for and carries the caller’s stack', async (t) => {
+  const [a] = await pair(t)
+  const waits: [Promise<unknown>, string][] = [
+    [a.state.when('count', (v) => v === 1, { timeout: 1 }), "when('count')"],
+    [a.state.whenEqual('k', 1, { timeout: 1 }), "whenEqual('k')"],
+    [a.state.when(() => false, { timeout: 1 }), 'when(predicate)'],
+    [a.state.whenChange(['x', 'y'], { timeout: 1 }), "whenChange(['x', 'y'])"],
+    [a.state.scope('users/').whenAvailable('ann', { timeout: 1 }), "whenAvailable('ann')"],
+  ]
+  for (const [wait, what] of waits) {
+    const error = await wait.then(
+      () => assert.fail(`${what} resolved`),
+      (e: unknown) => e,
+    )
+    assert.ok(error instanceof TimeoutError && error.code === 'ERR_TIMEOUT', what)
+    assert.equal(error.message, `${what} timed out after 1 ms`)
+    const stack = error.stack ?? ''
+    assert.ok(stack.startsWith(`TimeoutError: ${what} timed out after 1 ms\n`), stack)
+    assert.match(stack, /state-when\.spec\.ts/, 'the frame that called it')
+  }
 })
 
 test('when: closing the client rejects pending waiters with ERR_CLOSED', async (t) => {

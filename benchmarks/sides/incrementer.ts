@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { connect, type Client } from '../../lib/index.ts'
+import { counterClient, type CounterClient } from '../baselines/raw-counter.ts'
 import { redisOptimisticIncrement, redisPipelinedIncrements } from '../baselines/redis-increment.ts'
 import { nowUs } from '../support/clock.ts'
 import type { IncrementReport, IncrementTask } from '../support/increments.ts'
@@ -7,11 +8,12 @@ import { serveSide } from '../support/processes.ts'
 import { connectRedis } from '../support/redis.ts'
 
 // One of the four processes of the transactions benchmark: increments a counter `count` times through
-// zstate (atomic, increment, run) or Redis (WATCH/MULTI/EXEC, INCR), awaited one by one or all in
-// flight, and reports when it started and ended (on the machine-wide monotonic clock), each awaited
+// zstate (atomic, increment, run), Redis (WATCH/MULTI/EXEC, INCR) or a raw DEALER→ROUTER counter
+// (raw), awaited one by one or all in flight, and reports when it started and ended (on the machine-wide monotonic clock), each awaited
 // increment's latency, and how many retries the optimistic methods needed.
 let client: Client<Record<string, number>> | undefined
 let redis: Redis | undefined
+let counter: CounterClient | undefined
 
 function zstate(): Client<Record<string, number>> {
   if (client === undefined) throw new Error('call connect first')
@@ -21,6 +23,11 @@ function zstate(): Client<Record<string, number>> {
 function redisClient(): Redis {
   if (redis === undefined) throw new Error('no Redis: call connect with a port first')
   return redis
+}
+
+function rawCounter(): CounterClient {
+  if (counter === undefined) throw new Error('no raw counter: call connect with its endpoint first')
+  return counter
 }
 
 // One increment of `key`; resolves with the retries it took (known per call for Redis only).
@@ -38,6 +45,8 @@ function incrementOnce(method: IncrementTask['method'], key: string): Promise<un
       return redisOptimisticIncrement(redisClient(), key)
     case 'incr':
       return redisClient().incr(key)
+    case 'raw':
+      return rawCounter().increment(key)
   }
 }
 
@@ -68,13 +77,15 @@ async function inFlight(task: IncrementTask): Promise<IncrementReport> {
 
 serveSide(
   {
-    async connect(address: string, redisPort: number | undefined) {
+    async connect(address: string, redisPort: number | undefined, counterEndpoint?: string) {
       client = await connect(address, { name: 'incrementer' })
       if (redisPort !== undefined) redis = await connectRedis(redisPort)
+      if (counterEndpoint !== undefined) counter = counterClient(counterEndpoint)
     },
     run: (task: IncrementTask) => (task.shape === 'awaited' ? awaited(task) : inFlight(task)),
   },
   async () => {
+    counter?.[Symbol.dispose]()
     await redis?.quit()
     await client?.close()
   },

@@ -1,7 +1,8 @@
 import { env } from 'node:process'
 
 // Counts are written at full scale; BENCH_SCALE shrinks them for a smoke run (0.02 runs everything in
-// well under a minute) and BENCH_RUNS sets how many runs each median is taken over.
+// well under a minute) and BENCH_RUNS sets how many runs each median is taken over (default 5: medians
+// of at least five interleaved runs, with their ranges).
 
 function numberFromEnv(name: string, fallback: number, minimum: number): number {
   const raw = env[name]
@@ -14,7 +15,7 @@ function numberFromEnv(name: string, fallback: number, minimum: number): number 
 }
 
 export const scale = numberFromEnv('BENCH_SCALE', 1, 0.0001)
-export const runs = Math.round(numberFromEnv('BENCH_RUNS', 3, 1))
+export const runs = Math.round(numberFromEnv('BENCH_RUNS', 5, 1))
 
 // A full-scale count shrunk by BENCH_SCALE, never below `floor` so tiny scales still measure something.
 export function scaled(fullCount: number, floor = 100): number {

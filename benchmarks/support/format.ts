@@ -9,6 +9,7 @@ export function n(count: number): string {
 }
 
 export function formatNumber(value: number, unit: Unit): string {
+  if (unit === Unit.count) return n(Math.round(value))
   if (unit === Unit.us && value >= 10_000) return `${(value / 1e3).toFixed(1)} ms`
   if (unit === Unit.opsPerSec) {
     if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M/s`
@@ -30,7 +31,9 @@ export function formatRatio(s: Spread | undefined): string {
 }
 
 export function formatGoal(c: Comparison): string {
-  if (c.goal === undefined) return '—'
+  const { goal } = c
+  if (goal === undefined) return '—'
   const met = goalMet(c)
-  return `${c.goal.op} ${c.goal.ratio}×${met === undefined ? '' : met ? ' ✓' : ' ✗'}`
+  const target = 'value' in goal ? formatNumber(goal.value, c.unit) : `${goal.ratio}×`
+  return `${goal.op} ${target}${met === undefined ? '' : met ? ' ✓' : ' ✗'}`
 }

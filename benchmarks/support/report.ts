@@ -9,13 +9,14 @@ export const Unit = {
   ns: 'ns',
   mib: 'MiB',
   perCommit: 'per commit',
+  count: 'count', // a plain number of things, e.g. lost changes
 } as const
 export type Unit = (typeof Unit)[keyof typeof Unit]
 
-export interface Goal {
-  readonly op: '≥' | '≤'
-  readonly ratio: number
-}
+// A goal on the ratio to the baseline (met by the median of the paired ratios), or on zstate's own
+// number (`value`, e.g. 0 lost changes), which must then hold in every run.
+export type Goal =
+  { readonly op: '≥' | '≤'; readonly ratio: number } | { readonly op: '≥' | '≤'; readonly value: number }
 
 export interface Comparison {
   readonly label: string
@@ -59,6 +60,9 @@ export function compare(
 }
 
 export function goalMet(c: Comparison): boolean | undefined {
-  if (c.goal === undefined || c.ratio === undefined) return undefined
-  return c.goal.op === '≥' ? c.ratio.median >= c.goal.ratio : c.ratio.median <= c.goal.ratio
+  const { goal } = c
+  if (goal === undefined) return undefined
+  if ('value' in goal) return goal.op === '≥' ? c.zstate.min >= goal.value : c.zstate.max <= goal.value
+  if (c.ratio === undefined) return undefined
+  return goal.op === '≥' ? c.ratio.median >= goal.ratio : c.ratio.median <= goal.ratio
 }

@@ -26,8 +26,12 @@ export interface StatePair extends AsyncDisposable {
   readonly client: BenchClient
 }
 
-export async function startStatePair(dir: IpcDir, name = 'state'): Promise<StatePair> {
-  const server = await startStateServer(dir, name)
+export async function startStatePair(
+  dir: IpcDir,
+  name = 'state',
+  options: { actions?: URL } = {},
+): Promise<StatePair> {
+  const server = await startStateServer(dir, name, options)
   const client = await connect<Record<string, unknown>>(server.address, { name: 'bench' })
   return {
     server,

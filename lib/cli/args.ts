@@ -1,6 +1,7 @@
 // Turns argv into one validated invocation; anything malformed is a UsageError (exit code 2).
 import { parseArgs } from 'node:util'
 import { ErrorCode, ZStateError } from '../errors.ts'
+import { addressSyntax } from '../protocol/address.ts'
 import { COMMANDS, OPTIONS, isCommandName } from './catalog.ts'
 import type { CommandName, OptionName } from './catalog.ts'
 
@@ -26,7 +27,8 @@ export interface RunOptions {
 }
 
 export type Invocation =
-  | { readonly kind: 'help'; readonly command?: CommandName }
+  // `missingCommand`: `zstate` alone, which prints the help but, as no command ran, exits 2.
+  | { readonly kind: 'help'; readonly command?: CommandName; readonly missingCommand?: true }
   | { readonly kind: 'version' }
   | {
       readonly kind: 'run'
@@ -51,7 +53,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (!isCommandName(target)) throw new UsageError(`unknown command "${target}"`)
     return { kind: 'help', command: target }
   }
-  if (name === undefined) throw new UsageError('missing command')
+  if (name === undefined) return { kind: 'help', missingCommand: true }
   if (!isCommandName(name)) throw new UsageError(`unknown command "${name}"`)
   if (values.has('help') || name === 'help') return { kind: 'help', command: name }
   const spec = COMMANDS[name]
@@ -78,13 +80,16 @@ function runOptions(
   const actions = values.get('actions')
   if (actions === '') throw new UsageError('option --actions must not be empty', name)
   let address = values.get('address')
+  let source = 'option --address'
   if (address === '') throw new UsageError('option --address must not be empty', name)
   const needsAddress = name !== 'serve' && name !== 'demo'
   if (needsAddress && address === undefined) {
     address = env['ZSTATE_ADDRESS'] === '' ? undefined : env['ZSTATE_ADDRESS']
+    source = 'ZSTATE_ADDRESS'
     if (address === undefined)
       throw new UsageError('no server address: pass --address A or set ZSTATE_ADDRESS', name)
   }
+  if (typeof address === 'string') checkAddress(address, source, name)
   return {
     timeout,
     insecure: values.has('insecure'),
@@ -93,6 +98,26 @@ function runOptions(
     ...(typeof address === 'string' ? { address } : {}),
     ...(typeof actions === 'string' ? { actions } : {}),
     ...(fromRevision !== undefined ? { fromRevision } : {}),
+  }
+}
+
+// A malformed address is a usage error wherever it came from; what the server or the network then
+// makes of a well-formed one is a runtime error.
+function checkAddress(address: string, source: string, name: Exclude<CommandName, 'help'>): void {
+  const serving = name === 'serve'
+  switch (addressSyntax(address, serving ? 'bind' : 'connect')) {
+    case 'scheme': {
+      const forms = serving
+        ? 'ipc://PATH or tcp://HOST:PORT (PORT may be *)'
+        : 'ipc://PATH or tcp://HOST:PORT'
+      throw new UsageError(`${source} expects ${forms}, got ${JSON.stringify(address)}`, name)
+    }
+    case 'port':
+      throw new UsageError(
+        `${source} expects the port the server bound, got ${JSON.stringify(address)} ` +
+          '(tcp://HOST:* is for serve, which prints the address to use)',
+        name,
+      )
   }
 }
 

@@ -44,7 +44,8 @@ export const COMMANDS = {
     details: `Prints exactly one line on stdout: the address clients pass to connect() (with the bound
 port when A ends in :*). Logs go to stderr. SIGINT or SIGTERM closes the server, exit 0.
 Without --address the server listens on ipc:// in a private temp dir (ZSTATE_ADDRESS is
-not read: it names a server to join, not one to start). Example:
+not read: it names a server to join, not one to start). Under a supervisor (systemd, a
+container), start it with exec so that the signals reach it: see docs/cli.md. Example:
   zstate serve --address 'tcp://127.0.0.1:*'`,
   },
   get: {
@@ -59,7 +60,8 @@ not read: it names a server to join, not one to start). Example:
     required: ['KEY', 'JSON'],
     optional: [],
     options: CLIENT_OPTIONS,
-    details: `JSON is one argument (quote it in the shell). Values JSON cannot hold use one-key objects:
+    details: `JSON is one argument (quote it in the shell). A string is JSON with its double quotes, so
+the shell needs both: zstate set greeting '"hello"'. Values JSON cannot hold use one-key objects:
   {"$bigint":"123"}   {"$date":"2024-01-31T12:00:00.000Z"}   {"$base64":"aGk="}
   {"$number":"NaN"}   ("Infinity", "-Infinity")
 Examples:
@@ -78,7 +80,8 @@ Examples:
     required: [],
     optional: ['PREFIX'],
     options: CLIENT_OPTIONS,
-    details: '',
+    details: `PREFIX is a plain prefix, not a pattern: * and ? match only themselves (a line on stderr
+says so when PREFIX holds one). Without PREFIX, every key is listed.`,
   },
   watch: {
     summary: 'print one JSON line per change (under PREFIX) until interrupted',
@@ -88,7 +91,7 @@ Examples:
     details: `Each line is {"revision":R,"key":K,"value":V,"deleted":false}; a deleted key has
 "value":null and "deleted":true. Only changes after the start are printed, or from
 revision N with --from-revision. A line on stderr says when watching has begun.
-SIGINT or SIGTERM ends it, exit 0.`,
+PREFIX is a plain prefix, as for keys. SIGINT or SIGTERM ends it, exit 0.`,
   },
   info: {
     summary: 'print the server version, protocol, pid, epoch, revision and clients',
@@ -104,7 +107,8 @@ SIGINT or SIGTERM ends it, exit 0.`,
     options: [...CLIENT_OPTIONS, 'once', 'json'],
     details: `Refreshes every second; q or Ctrl-C quits. Lists the server, its clients, and every process
 of every context (zstate's createContext) with its status, CPU (% of one core), memory and age;
-the server gathers these with pidusage. --once prints one frame and exits; --json prints frames
+the server gathers these with pidusage. A process the server has not heard from for 4 heartbeat
+periods (2 s by default: stopped, hung, or gone) shows as silent. --once prints one frame and exits; --json prints frames
 as JSON lines, for scripts.`,
   },
   demo: {

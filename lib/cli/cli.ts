@@ -34,8 +34,9 @@ async function dispatch(invocation: Invocation, io: Io): Promise<number> {
       io.stdout.write(`${VERSION}\n`)
       return EXIT_OK
     case 'help':
+      // On stdout even for `zstate` alone, as git does, so that `zstate | less` works.
       io.stdout.write(invocation.command === undefined ? mainHelp() : commandHelp(invocation.command))
-      return EXIT_OK
+      return invocation.missingCommand === true ? EXIT_USAGE : EXIT_OK
     case 'run':
       break
   }

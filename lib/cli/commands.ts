@@ -2,8 +2,10 @@
 import type { RunOptions } from './args.ts'
 import { withClient } from './connection.ts'
 import { parse, stringify } from './json.ts'
+import { prefixHint } from './prefix-hint.ts'
 import { EXIT_FAILURE, EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
+import { commandLine } from './shell.ts'
 
 type Command = (args: readonly string[], options: RunOptions, io: Io) => Promise<number>
 
@@ -16,10 +18,11 @@ const get: Command = (args, options, io) =>
   })
 
 const set: Command = async (args, options, io) => {
+  const key = arg(args, 0)
   // Parsed before connecting: a malformed argument is a usage error, whatever the server.
-  const value = parse(arg(args, 1))
+  const value = parse(arg(args, 1), (json) => commandLine(['set', key, json]))
   return withClient(options, 'set', async ({ state }) => {
-    const revision = await state.set(arg(args, 0), value)
+    const revision = await state.set(key, value)
     io.stdout.write(`${revision}\n`)
     return EXIT_OK
   })
@@ -37,6 +40,8 @@ const keys: Command = (args, options, io) =>
     const prefix = args[0] ?? ''
     const found = [...state.keys()].filter((key) => key.startsWith(prefix)).sort()
     if (found.length > 0) io.stdout.write(`${found.join('\n')}\n`)
+    const hint = prefixHint('keys', prefix)
+    if (hint !== undefined) io.stderr.write(`zstate: ${hint}\n`)
     return EXIT_OK
   })
 

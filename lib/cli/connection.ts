@@ -2,10 +2,12 @@
 import { connect } from '../index.ts'
 import type { Client } from '../index.ts'
 import type { RunOptions } from './args.ts'
+import { checkSocketFile } from './socket-file.ts'
 
 export type CliClient = Client
 
 export async function openClient(options: RunOptions, command: string): Promise<CliClient> {
+  if (options.address !== undefined) await checkSocketFile(options.address, options.timeout)
   return connect(options.address, {
     timeout: options.timeout,
     requestTimeout: options.timeout,

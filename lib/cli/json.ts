@@ -15,14 +15,22 @@ export function stringify(value: unknown): string {
 }
 
 // Parses a command line argument into a value to store; malformed input is a UsageError, nesting
-// deeper than the store allows ERR_UNENCODABLE.
-export function parse(text: string, what = 'JSON'): unknown {
+// deeper than the store allows ERR_UNENCODABLE. `quoted(json)` is the command line that would store
+// the argument as a string: the hint for a bare word (`zstate set k hello`), the likeliest mistake.
+export function parse(text: string, quoted = (json: string): string => json): unknown {
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (error) {
+    // Objects, arrays and strings start so; anything else (hello, 01, True) reads as a word.
+    if (!/^\s*[[{"]/.test(text)) {
+      const what = text === '' ? 'the empty string' : `the string ${text}`
+      throw new UsageError(
+        `the value must be JSON: to store ${what}, quote it: ${quoted(JSON.stringify(text))}`,
+      )
+    }
     const reason = error instanceof Error ? error.message : String(error)
-    throw new UsageError(`${what} is not valid JSON: ${reason}`)
+    throw new UsageError(`the value is not valid JSON: ${reason}`)
   }
   return fromJson(json, '')
 }

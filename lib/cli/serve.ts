@@ -7,11 +7,13 @@ import type { RunOptions } from './args.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { aborted, onTermination } from './signals.ts'
+import { checkSocketFree } from './socket-file.ts'
 
 export async function serve(options: RunOptions, io: Io): Promise<number> {
   const termination = onTermination()
   const { signal } = termination
   try {
+    if (options.address !== undefined) await checkSocketFree(options.address, options.timeout)
     const server = await startServer({
       ...(options.address === undefined ? {} : { address: options.address }),
       // A path on the command line is relative to the working directory, not to zstate.

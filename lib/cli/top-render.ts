@@ -37,10 +37,11 @@ export function renderFrame(frame: TopFrame, c: Colors, footer: string): string 
     lines.push(c.dim('  no contexts (processes appear here once createContext() runs)'))
   for (const context of frame.contexts) {
     const where = context.local ? '' : c.dim(' (another host)')
-    lines.push(row(context.pid, context.threadId, context.name, c.cyan(pad('context')), context, '') + where)
+    const label = context.status === 'silent' ? c.red(pad('silent')) : c.cyan(pad('context'))
+    lines.push(row(context.pid, context.threadId, context.name, label, context, '') + where)
     context.children.forEach((child, i) => {
       const branch = i === context.children.length - 1 ? '└ ' : '├ '
-      const status = child.status === 'running' ? c.green(pad(child.status)) : c.yellow(pad(child.status))
+      const status = paintStatus(c, child.status)
       const retry = child.attempts > 1 ? c.dim(` #${child.attempts}`) : ''
       lines.push(row(child.pid, child.threadId, child.name, status, child, branch) + retry)
     })
@@ -81,6 +82,13 @@ function more(c: Colors, counts: [count: number, one: string, many: string][]): 
     .filter(([count]) => count > 0)
     .map(([count, one, many]) => `${count.toLocaleString('en')} more ${count === 1 ? one : many}`)
   return parts.length === 0 ? [] : [c.dim(`  … ${parts.join(', ')} not listed`)]
+}
+
+// A silent process is the one to look at. Any other status (one a newer server may send) reads
+// as transitional.
+function paintStatus(c: Colors, status: string): string {
+  if (status === 'running') return c.green(pad(status))
+  return status === 'silent' ? c.red(pad(status)) : c.yellow(pad(status))
 }
 
 // Padded before it is coloured: escapes have no width.

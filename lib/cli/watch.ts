@@ -3,6 +3,7 @@ import type { RunOptions } from './args.ts'
 import { openClient } from './connection.ts'
 import type { CliClient } from './connection.ts'
 import { toJson } from './json.ts'
+import { prefixHint } from './prefix-hint.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { onTermination, unlessAborted } from './signals.ts'
@@ -24,6 +25,8 @@ export async function watch(args: readonly string[], options: RunOptions, io: Io
       const what = prefix === undefined ? 'all keys' : `keys under ${JSON.stringify(prefix)}`
       const from = options.fromRevision ?? client.state.revision + 1
       io.stderr.write(`zstate: watching ${what} at ${client.address} from revision ${from}\n`)
+      const hint = prefix === undefined ? undefined : prefixHint('watch', prefix)
+      if (hint !== undefined) io.stderr.write(`zstate: ${hint}\n`)
       for await (const change of changes) {
         const line = {
           revision: change.revision,

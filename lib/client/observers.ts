@@ -1,12 +1,8 @@
 // Everyone who reacts to applied revisions, called in the order API.md fixes:
 // subscribe listeners, then waiters, then watch streams.
-import type { Change } from './replica.ts'
+import type { Change, RevisionEvent } from './state-types.ts'
 
-export interface RevisionEvent<V = unknown> {
-  revision: number
-  changes: Change<V>[]
-  reset?: true
-}
+export type { RevisionEvent } from './state-types.ts'
 
 export type Listener = (event: RevisionEvent) => void
 

@@ -2,14 +2,9 @@
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { applyWirePatches } from '../protocol/patches.ts'
 import { BaseView } from './base-view.ts'
+import type { Change } from './state-types.ts'
 
-export interface Change<V = unknown> {
-  key: string
-  value: V | undefined
-  previous: V | undefined
-  deleted: boolean
-  revision: number
-}
+export type { Change } from './state-types.ts'
 
 export class Replica {
   readonly data = new Map<string, unknown>()

@@ -1,21 +1,17 @@
 // The State: a Map-like view of the shared store. Reads come from the local replica; writes go to
 // the server and resolve once their commit is visible here (read-your-writes).
+import { inspect, type InspectOptionsStylized } from 'node:util'
 import { invalidArgument } from '../errors.ts'
+import { inspectAs } from '../inspect.ts'
+import { readCommitPage, readPosition } from '../link/replies.ts'
 import { ChangeKind, Op, type WireChange } from '../protocol/ops.ts'
-import {
-  LONE_SURROGATE,
-  adoptDecoded,
-  checkKey,
-  deepEqual,
-  describe,
-  toStoredValue,
-} from '../protocol/values.ts'
+import { LONE_SURROGATE, checkKey, deepEqual, describe, toStoredValue } from '../protocol/values.ts'
 import type { Listener } from './observers.ts'
 import type { Change } from './replica.ts'
 import type { Synchronizer } from './sync.ts'
-import { waitFor, type WhenOptions } from './waiters.ts'
+import { waitFor, waiterName, type WhenOptions } from './waiters.ts'
 import { watch, type WatchOptions } from './watch.ts'
-import { readChange, readCommits } from './commits.ts'
+import { readIncrement, readRevision, readRun } from './replies.ts'
 import { atomic, type AtomicOptions, type TransactionHost } from './transaction.ts'
 
 // What a State needs from its client.
@@ -97,7 +93,7 @@ export class StateView {
   }
 
   async sync(): Promise<number> {
-    const [epoch, revision] = (await this.#host.request(Op.SYNC, [])) as [string, number]
+    const { epoch, revision } = readPosition(await this.#host.request(Op.SYNC, []), 'sync reply')
     this.#sync.known(epoch, revision)
     await this.#sync.reach(revision)
     return revision
@@ -107,14 +103,14 @@ export class StateView {
   async set(key: string, value: unknown): Promise<number> {
     const k = this.#key(key)
     const stored = toStoredValue(value)
-    const [revision] = (await this.#host.request(Op.SET, [k, stored])) as [number]
+    const revision = readRevision(await this.#host.request(Op.SET, [k, stored]), 'set')
     await this.#sync.own(revision, [[k, ChangeKind.SET, stored]])
     return revision
   }
 
   async delete(key: string): Promise<boolean> {
     const k = this.#key(key)
-    const [revision] = (await this.#host.request(Op.DELETE, [k])) as [number]
+    const revision = readRevision(await this.#host.request(Op.DELETE, [k]), 'delete')
     if (revision === 0) return false
     await this.#sync.own(revision, [[k, ChangeKind.DELETE]])
     return true
@@ -131,13 +127,13 @@ export class StateView {
     ])
     if (changes.length === 0) return this.revision
     const pairs = changes.map((change) => [change[0], change[2]])
-    const [revision] = (await this.#host.request(Op.UPDATE, [pairs])) as [number]
+    const revision = readRevision(await this.#host.request(Op.UPDATE, [pairs]), 'update')
     await this.#sync.own(revision, changes)
     return revision
   }
 
   async clear(): Promise<void> {
-    const [revision] = (await this.#host.request(Op.CLEAR, [this.#prefix])) as [number]
+    const revision = readRevision(await this.#host.request(Op.CLEAR, [this.#prefix]), 'clear')
     if (revision === 0) return
     // A scoped clear deletes keys this replica may not have seen yet: wait for the commit itself.
     if (this.#prefix === '') await this.#sync.own(revision, [[null, ChangeKind.CLEAR]])
@@ -149,7 +145,7 @@ export class StateView {
     if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
       throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
     }
-    const [revision, value] = (await this.#host.request(Op.INCREMENT, [k, by])) as [number, number | bigint]
+    const { revision, value } = readIncrement(await this.#host.request(Op.INCREMENT, [k, by]))
     await this.#sync.own(revision, [[k, ChangeKind.SET, value]])
     return value
   }
@@ -158,12 +154,13 @@ export class StateView {
     const k = this.#key(key)
     const absent = expected === undefined
     const stored = toStoredValue(next)
-    const [revision] = (await this.#host.request(Op.CAS, [
+    const reply = await this.#host.request(Op.CAS, [
       k,
       absent,
       absent ? null : toStoredValue(expected),
       stored,
-    ])) as [number]
+    ])
+    const revision = readRevision(reply, 'compareAndSet')
     if (revision === 0) return false
     await this.#sync.own(revision, [[k, ChangeKind.SET, stored]])
     return true
@@ -177,12 +174,10 @@ export class StateView {
   async run(action: string, ...args: unknown[]): Promise<unknown> {
     if (typeof action !== 'string' || action === '')
       throw invalidArgument('run: action must be a non-empty string')
-    const [revision, result, changes] = (await this.#host.request(Op.RUN, [
-      action,
-      args.map(toStoredValue),
-    ])) as [number, unknown, unknown[]]
-    if (revision > 0) await this.#sync.own(revision, changes.map(readChange))
-    return adoptDecoded(result)
+    const reply = await this.#host.request(Op.RUN, [action, args.map(toStoredValue)])
+    const { revision, result, changes } = readRun(reply)
+    if (revision > 0) await this.#sync.own(revision, changes)
+    return result
   }
 
   // Watching.
@@ -199,7 +194,7 @@ export class StateView {
         { prefix: this.#prefix },
         () => (predicate(view) ? { value: this.snapshot() } : undefined),
         predicateOrOptions as WhenOptions | undefined,
-        'when',
+        'when(predicate)',
         true,
       )
     }
@@ -225,7 +220,7 @@ export class StateView {
       const value = this.#data.get(k)
       return test(value) ? { value: result === undefined ? value : result() } : undefined
     }
-    return waitFor(this.#sync, { keys: [k] }, check, options, what, true)
+    return waitFor(this.#sync, { keys: [k] }, check, options, waiterName(what, key), true)
   }
 
   async whenChange(keys: string | string[], options?: WhenOptions): Promise<Change> {
@@ -236,7 +231,7 @@ export class StateView {
       change === undefined
         ? undefined
         : { value: strip === 0 ? change : { ...change, key: change.key.slice(strip) } }
-    return waitFor(this.#sync, { keys: list }, check, options, 'whenChange', false)
+    return waitFor(this.#sync, { keys: list }, check, options, waiterName('whenChange', keys), false)
   }
 
   async whenEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
@@ -266,8 +261,8 @@ export class StateView {
 
   watch(options: WatchOptions = {}): AsyncIterableIterator<Change> {
     return watch(this.#sync, this.#prefix, options, async (from, to) => {
-      const [, commits] = await this.#host.request(Op.HISTORY, [from, to])
-      return readCommits(commits)
+      const reply = await this.#host.request(Op.HISTORY, [from, to])
+      return readCommitPage(reply, 'history page').commits
     })
   }
 
@@ -281,6 +276,11 @@ export class StateView {
         .map((c) => ({ ...c, key: c.key.slice(strip) }))
       if (changes.length > 0 || event.reset) listener({ ...event, changes })
     })
+  }
+
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    const fields = { revision: this.revision, size: this.size, scope: this.#prefix }
+    return inspectAs('State', fields, depth, options, show)
   }
 
   // The accessor a whole-state predicate gets: reads only, valid during the call.

@@ -2,17 +2,12 @@
 // gaps from the server's history, rebuilds from a snapshot when history is gone, and releases
 // whoever waits for a revision (own writes, sync()).
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
+import type { Snapshot } from '../link/link.ts'
 import type { WireChange, WireCommit } from '../protocol/ops.ts'
 import { deepEqual } from '../protocol/values.ts'
 import type { Metrics } from './metrics.ts'
 import { Observers } from './observers.ts'
 import { Replica } from './replica.ts'
-
-export interface Snapshot {
-  epoch: string
-  revision: number
-  entries: [string, unknown][]
-}
 
 export interface SyncSource {
   history(from: number, to: number): Promise<{ epoch: string; commits: WireCommit[] }>

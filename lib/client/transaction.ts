@@ -6,13 +6,11 @@ import { ConflictError, invalidArgument } from '../errors.ts'
 import { DraftRecorder } from '../protocol/draft.ts'
 import { Op } from '../protocol/ops.ts'
 import type { Metrics } from './metrics.ts'
+import { readRevision } from './replies.ts'
+import type { AtomicOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
 
-export interface AtomicOptions {
-  retries?: number | undefined
-  linearizable?: boolean | undefined
-  signal?: AbortSignal | undefined
-}
+export type { AtomicOptions } from './state-types.ts'
 
 export interface TransactionHost {
   readonly sync: Synchronizer
@@ -57,13 +55,14 @@ export async function atomic<R>(
       if (view.broken)
         throw new ConflictError('atomic: the replica was rebuilt while fn ran', [], sync.replica.revision)
       if (changes.length === 0 && !linearizable) return result
-      const [revision] = (await host.request(Op.TXN, [
+      const reply = await host.request(Op.TXN, [
         view.epoch,
         view.revision,
         [...recorder.reads],
         recorder.keySpaceRead,
         changes,
-      ])) as [number]
+      ])
+      const revision = readRevision(reply, 'atomic')
       if (revision > 0) await sync.own(revision, changes)
       return result
     } catch (error) {

@@ -1,17 +1,23 @@
 // The when… family: a condition checked now and then on every revision that writes its keys.
 import { invalidArgument } from '../errors.ts'
-import { checkWaitOptions, armWait, type WaitOptions } from '../wait.ts'
+import { checkWaitOptions, armWait } from '../wait.ts'
 import type { Waiter } from './observers.ts'
 import type { Change } from './replica.ts'
+import type { WhenOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
 
-export interface WhenOptions extends WaitOptions {
-  changed?: boolean | undefined
-}
+export type { WhenOptions } from './state-types.ts'
 
 // What a waiter looks at on each revision: undefined means "not yet", otherwise the result.
 type Check<T> = (change: Change | undefined) => { value: T } | undefined
 
+// How errors name a waiter: `whenEqual('k')`, `whenChange(['a', 'b'])`.
+export function waiterName(method: string, keys: string | readonly string[]): string {
+  const quote = (key: string): string => `'${key}'`
+  return `${method}(${typeof keys === 'string' ? quote(keys) : `[${keys.map(quote).join(', ')}]`})`
+}
+
+// `what` names the call in errors; a timeout's stack starts at the caller of waitFor.
 export function waitFor<T>(
   sync: Synchronizer,
   target: { keys: readonly string[] } | { prefix: string },
@@ -58,7 +64,7 @@ export function waitFor<T>(
       onReset: () => evaluate(undefined),
       fail: (error) => finish(() => reject(error)),
     }
-    disarm = armWait(options, what, (error) => finish(() => reject(error)))
+    disarm = armWait(options, what, (error) => finish(() => reject(error)), waitFor)
     if (!settled) sync.observers.addWaiter(waiter)
   })
 }

@@ -3,16 +3,12 @@ import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import type { WireCommit } from '../protocol/ops.ts'
 import type { Stream } from './observers.ts'
 import type { Change } from './replica.ts'
+import type { WatchOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
+import { QueuedIterator } from '../queued-iterator.ts'
 import { changesOf } from './history-changes.ts'
 
-export interface WatchOptions {
-  key?: string | undefined
-  prefix?: string | undefined
-  fromRevision?: number | undefined
-  latest?: boolean | undefined
-  signal?: AbortSignal | undefined
-}
+export type { WatchOptions } from './state-types.ts'
 
 const MAX_UNCONSUMED = 10_000
 
@@ -24,7 +20,7 @@ export function watch(
   scope: string,
   options: WatchOptions,
   history: History,
-): AsyncIterableIterator<Change> {
+): QueuedIterator<Change> {
   if (typeof options !== 'object' || options === null)
     throw invalidArgument('watch: options must be an object')
   const { key, prefix, fromRevision, latest, signal } = options
@@ -41,142 +37,53 @@ export function watch(
   const matches = (k: string): boolean => (exact !== undefined ? k === exact : k.startsWith(start))
   const view = (change: Change): Change =>
     scope === '' ? change : { ...change, key: change.key.slice(scope.length) }
-  return new WatchIterator(sync, matches, view, latest === true, signal, fromRevision, history)
+  const from = fromRevision ?? 0
+  const stream: Stream = {
+    push: (change) => {
+      if (change.revision >= from && matches(change.key)) changes.push(view(change))
+    },
+    onReset: () =>
+      changes.end(
+        new ZStateError(
+          ErrorCode.COMPACTED,
+          'watch: the replica was rebuilt from a snapshot; changes may have been skipped',
+        ),
+      ),
+    end: () => changes.end(),
+  }
+  // Subscribed before the replica's revision is read: nothing committed after it is missed.
+  const unsubscribe = sync.observers.addStream(stream)
+  const upTo = sync.replica.revision
+  const replay = async (): Promise<Change[]> => {
+    const commits = await load(history, from, upTo)
+    const replayed: Change[] = []
+    for (const change of changesOf(commits)) if (matches(change.key)) replayed.push(view(change))
+    return replayed
+  }
+  const changes = new QueuedIterator<Change>({
+    overflow:
+      latest === true
+        ? { policy: 'keep-latest', key: (change) => change.key }
+        : { policy: 'error', limit: MAX_UNCONSUMED, error: overflowError },
+    signal,
+    onEnd: unsubscribe,
+    prelude: fromRevision !== undefined && fromRevision <= upTo ? replay() : undefined,
+  })
+  return changes
 }
 
-class WatchIterator implements AsyncIterableIterator<Change>, Stream {
-  readonly #matches: (key: string) => boolean
-  readonly #view: (change: Change) => Change
-  readonly #latest: boolean
-  readonly #signal: AbortSignal | undefined
-  readonly #unsubscribe: () => void
-  #queue: Change[] = []
-  #byKey = new Map<string, Change>() // latest mode: newest unconsumed change per key
-  #ending: { error: unknown } | undefined
-  #done = false
-  #wake: (() => void) | undefined
-  #replay: Promise<Change[]> | undefined
-  readonly #from: number
-
-  constructor(
-    sync: Synchronizer,
-    matches: (key: string) => boolean,
-    view: (change: Change) => Change,
-    latest: boolean,
-    signal: AbortSignal | undefined,
-    fromRevision: number | undefined,
-    history: History,
-  ) {
-    this.#matches = matches
-    this.#view = view
-    this.#latest = latest
-    this.#signal = signal
-    this.#unsubscribe = sync.observers.addStream(this)
-    const upTo = sync.replica.revision
-    this.#from = fromRevision ?? 0
-    if (fromRevision !== undefined && fromRevision <= upTo)
-      this.#replay = this.#load(history, fromRevision, upTo)
-    signal?.addEventListener('abort', this.#onAbort, { once: true })
-    if (signal?.aborted) this.#onAbort()
+// The server's history from `from` to `to`, in as many requests as its reply budget needs.
+async function load(history: History, from: number, to: number): Promise<WireCommit[]> {
+  const all: WireCommit[] = []
+  while (from <= to) {
+    const commits = await history(from, to)
+    if (commits.length === 0) break
+    all.push(...commits)
+    from = commits[commits.length - 1]![0] + 1
   }
+  return all
+}
 
-  async #load(history: History, from: number, to: number): Promise<Change[]> {
-    const all: WireCommit[] = []
-    while (from <= to) {
-      const commits = await history(from, to)
-      if (commits.length === 0) break
-      all.push(...commits)
-      from = commits[commits.length - 1]![0] + 1
-    }
-    const changes: Change[] = []
-    for (const change of changesOf(all)) if (this.#matches(change.key)) changes.push(this.#view(change))
-    return changes
-  }
-
-  readonly #onAbort = (): void => this.end({ abort: true })
-
-  push(change: Change): void {
-    if (this.#ending !== undefined || change.revision < this.#from || !this.#matches(change.key)) return
-    const seen = this.#view(change)
-    if (this.#latest) {
-      this.#byKey.delete(seen.key)
-      this.#byKey.set(seen.key, seen)
-    } else if (this.#queue.length >= MAX_UNCONSUMED) {
-      this.#stop({
-        error: new ZStateError(
-          ErrorCode.OVERFLOW,
-          `watch: more than ${MAX_UNCONSUMED} changes were not consumed`,
-        ),
-      })
-      return
-    } else this.#queue.push(seen)
-    this.#wake?.()
-  }
-
-  onReset(): void {
-    this.#stop({
-      error: new ZStateError(
-        ErrorCode.COMPACTED,
-        'watch: the replica was rebuilt from a snapshot; changes may have been skipped',
-      ),
-    })
-  }
-
-  // Ends the stream: abort rejects with signal.reason, close ends it quietly.
-  end(how?: { abort: true }): void {
-    this.#stop({ error: how === undefined ? undefined : this.#signal?.reason })
-  }
-
-  #stop(ending: { error: unknown }): void {
-    if (this.#ending !== undefined) return
-    this.#ending = ending
-    this.#unsubscribe()
-    this.#signal?.removeEventListener('abort', this.#onAbort)
-    this.#wake?.()
-  }
-
-  async next(): Promise<IteratorResult<Change>> {
-    if (this.#done) return { done: true, value: undefined }
-    if (this.#replay !== undefined) {
-      const replayed = await this.#replay.catch((error: unknown) => {
-        this.#stop({ error })
-        return []
-      })
-      this.#replay = undefined
-      this.#queue = [...replayed, ...this.#queue]
-    }
-    for (;;) {
-      const change = this.#take()
-      if (change !== undefined) return { done: false, value: change }
-      if (this.#ending !== undefined) {
-        this.#done = true
-        if (this.#ending.error !== undefined) throw this.#ending.error
-        return { done: true, value: undefined }
-      }
-      await new Promise<void>((resolve) => (this.#wake = resolve))
-      this.#wake = undefined
-    }
-  }
-
-  #take(): Change | undefined {
-    if (this.#queue.length > 0) return this.#queue.shift()
-    if (this.#latest && this.#byKey.size > 0) {
-      const [key, change] = this.#byKey.entries().next().value as [string, Change]
-      this.#byKey.delete(key)
-      return change
-    }
-    return undefined
-  }
-
-  async return(): Promise<IteratorResult<Change>> {
-    this.#stop({ error: undefined })
-    this.#done = true
-    this.#queue = []
-    this.#byKey.clear()
-    return { done: true, value: undefined }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<Change> {
-    return this
-  }
+function overflowError(): ZStateError {
+  return new ZStateError(ErrorCode.OVERFLOW, `watch: more than ${MAX_UNCONSUMED} changes were not consumed`)
 }

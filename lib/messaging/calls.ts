@@ -5,6 +5,7 @@ import { Op } from '../protocol/ops.ts'
 import { adoptDecoded, describe, toStoredValue } from '../protocol/values.ts'
 import { checkWaitOptions } from '../wait.ts'
 import { lateRequest, type MessagingHost } from './host.ts'
+import { readServiceList } from './replies.ts'
 import type { CallOptions, ServiceInfo, ServiceProxy, WaitForServiceOptions } from './types.ts'
 
 const DEFAULT_CALL_TIMEOUT = 30_000
@@ -71,12 +72,7 @@ export function serviceProxy<Api extends object>(
 }
 
 export async function services(host: MessagingHost): Promise<ServiceInfo[]> {
-  const [list] = await host.request(Op.SERVICES, [])
-  if (!Array.isArray(list)) throw new ZStateError(ErrorCode.PROTOCOL, 'server sent a malformed service list')
-  return list.map((entry: unknown) => {
-    const [name, providers, methods] = entry as [string, number, string[]]
-    return { name, providers, methods: [...methods] }
-  })
+  return readServiceList(await host.request(Op.SERVICES, []))
 }
 
 export async function waitForService(
@@ -93,7 +89,8 @@ export async function waitForService(
     op: Op.AWAIT_SERVICE,
     args: () => [name, providers],
     wait: { timeout: options.timeout, signal: options.signal },
-    what: `waitForService('${name}', { providers: ${providers} })`,
+    what: `waitForService('${name}'${providers === 1 ? '' : `, { providers: ${providers} }`})`,
+    caller: waitForService,
     resend: true,
   })
 }

@@ -2,9 +2,9 @@
 // provider, waitForService for providers), bounded by the caller's timeout and signal.
 import { ErrorCode, isZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
-import { notApplied } from '../client/channel.ts'
-import type { Link } from '../client/link.ts'
-import { armWait, type WaitOptions } from '../wait.ts'
+import { notApplied } from '../link/channel.ts'
+import type { Link } from '../link/link.ts'
+import { armWait, type Caller, type WaitOptions } from '../wait.ts'
 
 export interface MessagingHost {
   // The current link, or the next one after a reconnection; rejects with ERR_CLOSED once closed.
@@ -19,6 +19,8 @@ export interface LateRequest {
   args: (remaining: number | undefined) => unknown[]
   wait: WaitOptions
   what: string
+  // Timeouts show the stack from this function's caller on (wait.ts).
+  caller?: Caller
   // Send again on the next link when the server is lost meanwhile (only for what is idempotent). A
   // request the server refused unapplied (it had forgotten this client) is sent again regardless.
   resend: boolean
@@ -39,13 +41,18 @@ export function lateRequest(host: MessagingHost, request: LateRequest): Promise<
       if (error === undefined) resolve(value!)
       else reject(error)
     }
-    disarm = armWait(request.wait, request.what, (error) => {
-      if (current !== undefined) {
-        current.link.channel.abandon(current.id)
-        current.link.channel.post(Op.CANCEL, [current.id])
-      }
-      finish(error)
-    })
+    disarm = armWait(
+      request.wait,
+      request.what,
+      (error) => {
+        if (current !== undefined) {
+          current.link.channel.abandon(current.id)
+          current.link.channel.post(Op.CANCEL, [current.id])
+        }
+        finish(error)
+      },
+      request.caller,
+    )
     const send = async (): Promise<void> => {
       while (!done) {
         const link = await host.nextLink()

@@ -1,6 +1,7 @@
-// Services and topics for one client (API.md "Messaging"): the client hands over each new link, and
-// copies these bound methods onto itself.
-import type { Link } from '../client/link.ts'
+// Services and topics for one client (API.md "Messaging"): the connection hands over each new link, and
+// the client copies these bound methods onto itself.
+import type { LinkUser } from '../link/connection.ts'
+import type { Link } from '../link/link.ts'
 import { call, serviceProxy, services, waitForService } from './calls.ts'
 import type { MessagingHost } from './host.ts'
 import { Providers } from './providers.ts'
@@ -9,7 +10,7 @@ import type { Messaging } from './types.ts'
 
 export type { MessagingHost } from './host.ts'
 
-export class ClientMessaging implements Messaging {
+export class ClientMessaging implements Messaging, LinkUser {
   readonly #host: MessagingHost
   readonly #providers: Providers
   readonly #topics: Topics
@@ -31,7 +32,7 @@ export class ClientMessaging implements Messaging {
   readonly publish: Messaging['publish'] = (topic, message) => this.#topics.publish(topic, message)
   readonly subscribe: Messaging['subscribe'] = (prefix, options) => this.#topics.subscribe(prefix, options)
 
-  // The client adopted a link (first join or reconnection): pushes, providers and topics move to it.
+  // A new current link (first join or reconnection): pushes, providers and topics move to it.
   attach(link: Link): void {
     link.channel.onPush = (push) => {
       try {
@@ -44,7 +45,7 @@ export class ClientMessaging implements Messaging {
     this.#topics.attach(link)
   }
 
-  // The client lost this link.
+  // The connection lost this link.
   detach(link: Link): void {
     this.#topics.detach(link)
   }

@@ -3,12 +3,14 @@
 import { ErrorCode, ZStateError, invalidArgument, isZStateError } from '../errors.ts'
 import { deferred, type Deferred } from '../deferred.ts'
 import { checkName } from '../protocol/names.ts'
-import { Op, Push, Status } from '../protocol/ops.ts'
+import { isList } from '../protocol/frames.ts'
+import { Op, Status } from '../protocol/ops.ts'
 import { adoptDecoded, describe } from '../protocol/values.ts'
-import type { Link } from '../client/link.ts'
+import type { Link } from '../link/link.ts'
 import { encodable } from './calls.ts'
 import type { MessagingHost } from './host.ts'
 import { remoteFailure } from './remote.ts'
+import { readPush } from './replies.ts'
 import type { Handler, ProvideOptions, ProviderHandle } from './types.ts'
 
 const DEFAULT_CONCURRENCY = 64
@@ -68,20 +70,20 @@ export class Providers {
     for (const provider of this.#open) void this.#reregister(provider, link)
   }
 
-  onPush(link: Link, push: unknown[]): void {
+  onPush(link: Link, raw: readonly unknown[]): void {
     if (link !== this.#link) return
-    const [, kind, first, key] = push
-    if (kind === Push.CALL) {
-      const provider = this.#byKey.get(key as number)
-      if (provider !== undefined) return provider.run(link, first, push[4], push[5])
+    const push = readPush(raw)
+    if (push?.kind === 'call') {
+      const provider = this.#byKey.get(push.key)
+      if (provider !== undefined) return provider.run(link, push.callId, push.method, push.args)
       link.channel.post(Op.RESULT, [
-        first,
+        push.callId,
         Status.ERROR,
         ErrorCode.PROVIDER_LOST,
         'the provider was withdrawn',
       ])
-    } else if (kind === Push.DROPPED) {
-      const provider = this.#byKey.get(first as number)
+    } else if (push?.kind === 'dropped') {
+      const provider = this.#byKey.get(push.key)
       if (provider === undefined || !this.#open.has(provider)) return
       provider.registration = undefined
       void this.#reregister(provider, link)
@@ -156,33 +158,34 @@ class LocalProvider implements ProviderHandle {
   }
 
   // Runs one pushed call and posts its RESULT on the link it came from.
-  run(link: Link, callId: unknown, method: unknown, args: unknown): void {
-    const handler = this.#handlers.get(method as string)
+  run(link: Link, callId: number, method: string, args: unknown): void {
+    const handler = this.#handlers.get(method)
     if (handler === undefined) {
-      const message = `service '${this.name}' has no method '${String(method)}' here`
+      const message = `service '${this.name}' has no method '${method}' here`
       return link.channel.post(Op.RESULT, [callId, Status.ERROR, ErrorCode.INVALID_ARGUMENT, message])
     }
-    let input: unknown[]
+    let input: readonly unknown[]
     try {
-      input = adoptDecoded(args) as unknown[]
-      if (!Array.isArray(input)) throw new ZStateError(ErrorCode.PROTOCOL, 'call arguments must be an array')
+      const decoded = adoptDecoded(args)
+      if (!isList(decoded)) throw new ZStateError(ErrorCode.PROTOCOL, 'call arguments must be an array')
+      input = decoded
     } catch (error) {
-      const message = `${this.name}.${String(method)}: unreadable arguments: ${(error as Error).message}`
+      const message = `${this.name}.${method}: unreadable arguments: ${(error as Error).message}`
       return link.channel.post(Op.RESULT, [callId, Status.ERROR, ErrorCode.PROTOCOL, message])
     }
     this.#active++
     let result: unknown
     try {
-      result = handler.apply(this.#target, input)
+      result = Reflect.apply(handler, this.#target, input)
     } catch (error) {
-      return this.#finish(link, callId, method as string, remoteFailure(error))
+      return this.#finish(link, callId, method, remoteFailure(error))
     }
     if (isThenable(result)) {
       result.then(
-        (value) => this.#finish(link, callId, method as string, this.#success(method as string, value)),
-        (error: unknown) => this.#finish(link, callId, method as string, remoteFailure(error)),
+        (value) => this.#finish(link, callId, method, this.#success(method, value)),
+        (error: unknown) => this.#finish(link, callId, method, remoteFailure(error)),
       )
-    } else this.#finish(link, callId, method as string, this.#success(method as string, result))
+    } else this.#finish(link, callId, method, this.#success(method, result))
   }
 
   #success(method: string, value: unknown): unknown[] {
@@ -194,7 +197,7 @@ class LocalProvider implements ProviderHandle {
     }
   }
 
-  #finish(link: Link, callId: unknown, method: string, outcome: unknown[]): void {
+  #finish(link: Link, callId: number, method: string, outcome: unknown[]): void {
     this.#active--
     link.channel.post(Op.RESULT, [callId, ...outcome], (error) =>
       link.channel.post(Op.RESULT, [
@@ -237,9 +240,10 @@ function methodsOf(handlers: unknown): Map<string, Handler> {
   if (typeof handlers !== 'object' || handlers === null)
     throw invalidArgument(`provide: handlers must be an object of functions, got ${describe(handlers)}`)
   const methods = new Map<string, Handler>()
-  for (let o: object | null = handlers; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+  for (let o: object | null = handlers; o !== null && o !== Object.prototype; o = Reflect.getPrototypeOf(o)) {
     for (const key of Object.getOwnPropertyNames(o)) {
-      const value = Object.getOwnPropertyDescriptor(o, key)?.value as unknown
+      // The descriptor, not o[key]: a getter is not a method, and is not run.
+      const value: unknown = Object.getOwnPropertyDescriptor(o, key)?.value
       if (key === 'constructor' || methods.has(key) || typeof value !== 'function') continue
       checkName(key, 'provide: method name')
       methods.set(key, value as Handler)

@@ -4,18 +4,19 @@
 import { randomBytes } from 'node:crypto'
 import { ErrorCode, ZStateError, invalidArgument, isZStateError } from '../errors.ts'
 import { deferred } from '../deferred.ts'
+import { awaitEcho } from '../link/echo.ts'
+import type { Link } from '../link/link.ts'
+import { received } from '../link/received.ts'
+import { sockets } from '../link/sockets.ts'
 import { decode } from '../protocol/codec.ts'
 import { MAX_NAME_BYTES, checkName } from '../protocol/names.ts'
 import { Op, TopicChannel } from '../protocol/ops.ts'
 import { LONE_SURROGATE, adoptDecoded, describe } from '../protocol/values.ts'
-import type { Link } from '../client/link.ts'
-import { sockets } from '../client/sockets.ts'
 import { encodable } from './calls.ts'
 import type { MessagingHost } from './host.ts'
 import { TopicSubscription } from './subscription.ts'
 import type { SubscribeOptions, Subscription } from './types.ts'
 
-const ECHO_RETRY_MS = [5, 10, 20, 50, 100, 200]
 // A flood is read in slices of this many messages, so timers (heartbeats) and the state feed get turns.
 const SLICE_MESSAGES = 256
 
@@ -126,23 +127,22 @@ class TopicFeed {
   readonly #sub = new sockets.Subscriber({ linger: 0, ipv6: true })
   readonly #deliver: (topic: string, message: unknown) => void
   readonly #echoes = new Map<string, () => void>()
-  readonly #closed = deferred<never>()
-  #isClosed = false
+  // Aborted by close(): ends a proof in progress.
+  readonly #life = new AbortController()
 
   constructor(link: Link, deliver: (topic: string, message: unknown) => void) {
     this.link = link
     this.#deliver = deliver
-    void this.#closed.promise.catch(() => {})
     this.#sub.connect(link.hello.topicEndpoint!)
     void this.#loop()
   }
 
   add(prefix: string): void {
-    if (!this.#isClosed) this.#sub.subscribe(TopicChannel.MESSAGE + prefix)
+    if (!this.#life.signal.aborted) this.#sub.subscribe(TopicChannel.MESSAGE + prefix)
   }
 
   remove(prefix: string): void {
-    if (!this.#isClosed) this.#sub.unsubscribe(TopicChannel.MESSAGE + prefix)
+    if (!this.#life.signal.aborted) this.#sub.unsubscribe(TopicChannel.MESSAGE + prefix)
   }
 
   // Subscriptions reach the PUB in order: once our echo token comes back, every earlier one is live.
@@ -151,41 +151,25 @@ class TopicFeed {
     const echoed = deferred<void>()
     this.#echoes.set(token, echoed.resolve)
     this.#sub.subscribe(TopicChannel.ECHO + token)
-    let seen = false
-    void echoed.promise.then(() => (seen = true))
     try {
-      for (let attempt = 0; !seen && !gaveUp(); attempt++) {
-        await Promise.race([this.link.channel.request(Op.TOPIC_ECHO, [token]), this.#closed.promise])
-        const pause = ECHO_RETRY_MS[Math.min(attempt, ECHO_RETRY_MS.length - 1)]!
-        let timer: NodeJS.Timeout | undefined
-        await Promise.race([
-          echoed.promise,
-          this.#closed.promise,
-          new Promise((resolve) => (timer = setTimeout(resolve, pause))),
-        ]).finally(() => clearTimeout(timer))
-      }
+      const request = (): Promise<unknown> => this.link.channel.request(Op.TOPIC_ECHO, [token])
+      await awaitEcho(request, echoed.promise, this.#life.signal, gaveUp)
     } finally {
       this.#echoes.delete(token)
-      if (!this.#isClosed) this.#sub.unsubscribe(TopicChannel.ECHO + token)
+      if (!this.#life.signal.aborted) this.#sub.unsubscribe(TopicChannel.ECHO + token)
     }
   }
 
   close(): void {
-    if (this.#isClosed) return
-    this.#isClosed = true
-    this.#closed.reject(new ZStateError(ErrorCode.DISCONNECTED, 'the topic feed closed'))
+    if (this.#life.signal.aborted) return
+    this.#life.abort(new ZStateError(ErrorCode.DISCONNECTED, 'the topic feed closed'))
     this.#sub.close()
   }
 
   async #loop(): Promise<void> {
-    for (let n = 1; ; n++) {
-      if (n % SLICE_MESSAGES === 0) await new Promise((resolve) => setImmediate(resolve))
-      let frames: Buffer[]
-      try {
-        frames = await this.#sub.receive()
-      } catch {
-        return // closed
-      }
+    let n = 0
+    for await (const frames of received(this.#sub)) {
+      if (++n % SLICE_MESSAGES === 0) await new Promise((resolve) => setImmediate(resolve))
       const [head, payload] = frames
       if (head === undefined || payload === undefined) continue
       const channel = head.toString('utf8')

@@ -15,10 +15,15 @@ export interface ChildHost {
   launch(thread: boolean, options: LaunchRequest): Attempt
   childEnv(extra: Record<string, string>): Record<string, string>
   // The handle has settled and its owner has called wait(): it leaves ctx.children.
-  release(handle: ChildHandleImpl<unknown>): void
+  release(handle: HeldChild): void
 }
 
-export class ChildHandleImpl<R> implements ChildHandle<R> {
+// A handle as its context holds it, whatever its result type.
+export interface HeldChild extends ChildHandle<unknown> {
+  stopFor(reason: unknown): Promise<void>
+}
+
+export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
   readonly name: string
   readonly #host: ChildHost
   readonly #target: Target
@@ -72,7 +77,7 @@ export class ChildHandleImpl<R> implements ChildHandle<R> {
   wait(options?: WaitOptions): Promise<R> {
     checkWaitOptions(options, 'wait')
     this.#waited = true
-    if (this.#settled) this.#host.release(this as ChildHandleImpl<unknown>)
+    if (this.#settled) this.#host.release(this)
     if (options?.timeout === undefined && options?.signal === undefined) return this.#result.promise
     return new Promise<R>((resolve, reject) => {
       const disarm = armWait(options, `wait for ${this.name}`, reject)
@@ -160,7 +165,7 @@ export class ChildHandleImpl<R> implements ChildHandle<R> {
   // Settled: a handle its owner has waited for leaves ctx.children before wait() returns.
   #settle(): void {
     this.#settled = true
-    if (this.#waited) this.#host.release(this as ChildHandleImpl<unknown>)
+    if (this.#waited) this.#host.release(this)
   }
 
   async #launch(): Promise<Attempt> {

@@ -2,10 +2,10 @@
 // same class is the WorkerContext a child gets, so children spawn grandchildren the same way.
 import { basename } from 'node:path'
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { ClientImpl } from '../client/client.ts'
+import { ClientImpl } from '../connect.ts'
 import { checkConnectAddress } from '../protocol/address.ts'
 import type { Attempt, LaunchOptions, LaunchRequest } from './attempt.ts'
-import { ChildHandleImpl, type ChildHost } from './child.ts'
+import { ChildHandleImpl, type ChildHost, type HeldChild } from './child.ts'
 import type { MapHost } from './map.ts'
 import { checkContextOptions, checkMapOptions, checkSpawnOptions, DEFAULT_GRACE } from './options.ts'
 import { Registration } from './registration.ts'
@@ -67,7 +67,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   readonly #controller = new AbortController()
   readonly #server: ServerProcess | undefined
   #watchdog: Watchdog | undefined
-  readonly #handles = new Set<ChildHandleImpl<unknown>>()
+  readonly #handles = new Set<HeldChild>()
   readonly #attempts = new Set<Attempt>()
   readonly #maps = new Set<{ cancel(reason: unknown): Promise<void> }>()
   #nextChild = 1
@@ -87,22 +87,24 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     this.registration = new Registration(this, settings.name)
   }
 
-  spawn(target: unknown, options?: SpawnOptions): ChildHandle<any> {
+  spawn<R>(target: unknown, options?: SpawnOptions): ChildHandle<R> {
     const resolved = resolveTarget(target, 'spawn')
     const spawnOptions = checkSpawnOptions(options)
     this.#checkOpen('spawn')
     const name = spawnOptions.name ?? `${resolved.label}-${this.#nextChild++}`
-    const handle = new ChildHandleImpl<unknown>(this, resolved, spawnOptions, name)
+    const handle = new ChildHandleImpl<R>(this, resolved, spawnOptions, name)
     this.#handles.add(handle)
     return handle
   }
 
-  async map(target: unknown, items: unknown, options?: MapOptions): Promise<any[]> {
+  // R is what the caller says its workers return: results cross from children unchecked, as a
+  // handle's wait() result does.
+  async map<R>(target: unknown, items: unknown, options?: MapOptions): Promise<R[]> {
     const resolved = resolveTarget(target, 'map')
     const mapOptions = checkMapOptions(options)
     this.#checkOpen('map')
     const { runMap } = await import('./map.ts')
-    return runMap(this, resolved, items, mapOptions)
+    return (await runMap(this, resolved, items, mapOptions)) as R[]
   }
 
   get children(): readonly ChildHandle<unknown>[] {
@@ -146,7 +148,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     return { ...env, ...extra, ZSTATE_ADDRESS: this.address }
   }
 
-  release(handle: ChildHandleImpl<unknown>): void {
+  release(handle: HeldChild): void {
     this.#handles.delete(handle)
   }
 

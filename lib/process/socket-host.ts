@@ -2,7 +2,7 @@
 // proxy, closed when the thread ends however it ends.
 import type { MessagePort } from 'node:worker_threads'
 import type { Dealer, Subscriber } from 'zeromq'
-import { sockets } from '../client/sockets.ts'
+import { sockets } from '../link/sockets.ts'
 import { SendQueue } from '../send-queue.ts'
 
 export type HostRequest =

@@ -1,10 +1,10 @@
 // Asks a server for its process table (every context, child and client, with CPU and memory).
-import { ClientImpl, type Client } from '../client/client.ts'
+import { ClientImpl } from '../connect.ts'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
 import { isProcessTable, type ProcessTable } from '../protocol/process-table.ts'
 
-export async function processTable(client: Client<any>): Promise<ProcessTable> {
+export async function processTable(client: unknown): Promise<ProcessTable> {
   if (!(client instanceof ClientImpl)) throw invalidArgument('processTable: not a zstate client')
   const [table] = await client.request(Op.PROCESSES, [])
   if (!isProcessTable(table))

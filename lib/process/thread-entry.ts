@@ -1,7 +1,7 @@
 // Entry point of every worker thread zstate spawns (thread: true): the bootstrap's contract over
 // the thread's port. The thread dies with its process, so it needs no lifetime handling of its own.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
-import { useSockets } from '../client/sockets.ts'
+import { useSockets } from '../link/sockets.ts'
 import type { Job, ToChild } from './messages.ts'
 import { runChild } from './runtime.ts'
 import { proxySockets } from './thread-sockets.ts'

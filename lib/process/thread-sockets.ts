@@ -3,7 +3,7 @@
 // loop, without zeromq.js aborting the process (zeromq.js#411).
 import type { MessagePort } from 'node:worker_threads'
 import type { Dealer, Subscriber } from 'zeromq'
-import type { SocketClasses } from '../client/sockets.ts'
+import type { SocketClasses } from '../link/sockets.ts'
 import type { HostRequest, ToProxy } from './socket-host.ts'
 
 type Frames = Buffer[]

@@ -1,110 +1,161 @@
-// The public shapes of the Processes API (API.md "Processes").
-import type { Client } from '../client/client.ts'
-import type { ServerOptions } from '../server/options.ts'
+// The public shapes of the Processes API (API.md "Processes"), in a module that imports no
+// implementation, so the published declarations never reach one.
+import type { Client } from '../client/types.ts'
+import type { ServerOptions } from '../server/types.ts'
 
+/** Options of `createContext()`. */
 export interface ContextOptions {
-  // Join this server instead of starting one (ZSTATE_ADDRESS is never read here).
+  /** Join the server at this address instead of starting one (`ZSTATE_ADDRESS` is never read here). */
   address?: string
-  // Options of the server the context starts in a child process.
+  /** Options of the server the context starts in a child process (not with `address`). */
   server?: ServerOptions
-  // Shown by `zstate top`.
+  /** The context's name, shown by `zstate top`; default `context <script file name>`. */
   name?: string
 }
 
+/** Where a child is in its life: `exited` once it reported its result, `failed` once it gave up. */
 export type ChildStatus = 'starting' | 'running' | 'exited' | 'failed'
 
+/** Options of `spawn()`. */
 export interface SpawnOptions {
+  /** Extra arguments of the worker function, after `ctx`; structured-cloneable. Default none. */
   args?: unknown[]
+  /** The child's name, as `handle.name` and `zstate top` show it; default `<module or function name>-<n>`. */
   name?: string
-  // A worker_thread instead of a process.
+  /** Run it in a worker_thread instead of a process; default false. */
   thread?: boolean
-  // How many more attempts start after a failed one (default 0).
+  /** How many more attempts start after a failed one; default 0. */
   retries?: number
-  // Which failures are retried (default: every one).
+  /** Which failures are retried; default every one (RemoteError or ProcessExitError). */
   retryOn?: (error: Error) => boolean
-  // ms before the next attempt (default 0); `attempt` is the failed one's number, from 1.
+  /** ms before the next attempt, or a function of the failed attempt (numbered from 1) and error; default 0. */
   retryDelay?: number | ((attempt: number, error: Error) => number)
+  /** Environment variables added to the parent's (a child process only). */
   env?: Record<string, string>
+  /** Aborting it stops the child, as `handle.stop()` does; `wait()` then rejects with its reason. */
   signal?: AbortSignal
-  // Node flags of a child process (default: the parent's, minus debugger, test runner and watch flags).
+  /** Node flags of a child process; default the parent's, minus debugger, test runner and watch flags. */
   execArgv?: string[]
 }
 
+/** A child's resource use, as `handle.stats()` measures it. */
 export interface ChildStats {
+  /** The child's process id (a thread: its parent's). */
   pid: number
-  // % of one core (a thread: its event loop's utilisation).
+  /** % of one core (a thread: its event loop's utilisation). */
   cpu: number
-  // Resident set size in bytes (a thread: its whole process's).
+  /** Resident set size in bytes (a thread: its whole process's). */
   memory: number
-  // ms since the current attempt started.
+  /** ms since the current attempt started. */
   elapsed: number
 }
 
+/** A spawned child, as its parent holds it; `R` is what its worker function returns. */
 export interface ChildHandle<R = unknown> {
+  /** The child's name (`SpawnOptions.name`, or one made up from its target). */
   readonly name: string
+  /** The current attempt's process id; `undefined` before it starts. */
   readonly pid: number | undefined
+  /** The current attempt's worker thread id (`thread: true` only). */
   readonly threadId?: number | undefined
+  /** Attempts started so far: 1 + retries used. */
   readonly attempts: number
+  /** Where the child is in its life. */
   readonly status: ChildStatus
+  /** The last attempt's exit code; `null` while running or when it was ended by a signal. */
   readonly exitCode: number | null
+  /**
+   * Resolves with the worker function's result; rejects with the last failure (RemoteError,
+   * ProcessExitError), or the stop reason. `timeout` (ms; default no limit) → ERR_TIMEOUT.
+   */
   wait(options?: { timeout?: number; signal?: AbortSignal }): Promise<R>
+  /**
+   * Stops the child: aborts its `ctx.signal`, then SIGTERM, then SIGKILL after `grace` ms
+   * (default 5 000). Resolves once it is gone; no further attempts start.
+   */
   stop(options?: { grace?: number }): Promise<void>
+  /** Sends `signal` (default SIGKILL) at once; resolves once the child is gone; no further attempts start. */
   kill(signal?: NodeJS.Signals): Promise<void>
+  /** The current attempt's CPU, memory and elapsed time. */
   stats(): Promise<ChildStats>
 }
 
+/** Options of `map()`. */
 export interface MapOptions {
-  // Workers in the pool (default: available parallelism).
+  /** Workers in the pool; default the available parallelism. */
   concurrency?: number
-  // How many more times an item that throws is tried (default 0).
+  /** How many more times an item whose call fails is tried; default 0. */
   retries?: number
+  /** Aborting it stops the pool and rejects `map` with `signal.reason`. */
   signal?: AbortSignal
+  /** Called as items complete, and always once with `done === total` before `map` resolves. */
   onProgress?: (done: number, total?: number) => void
-  // Worker threads instead of processes.
+  /** Worker threads instead of processes; default false. */
   thread?: boolean
-  // Node flags of the worker processes, as for spawn.
+  /** Node flags of the worker processes, as for spawn. */
   execArgv?: string[]
 }
 
 type Awaitable<T> = T | PromiseLike<T>
 
+/** A worker module's default export (or a self-contained function): `(ctx, ...args) => result`. */
 export type WorkerFunction<
   S extends object = Record<string, unknown>,
   R = unknown,
+  // any, not unknown: a worker function written without types gets untyped arguments, as in
+  // JavaScript (unknown would refuse typed ones, never[] would make every argument never).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   A extends unknown[] = any[],
 > = (ctx: WorkerContext<S>, ...args: A) => Awaitable<R>
 
+/** What `map()` runs for each item: `(ctx, item, index) => result`. */
+// T is any by default for the same reason as WorkerFunction's arguments.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type MapFunction<S extends object = Record<string, unknown>, T = any, R = unknown> = (
   ctx: WorkerContext<S>,
   item: T,
   index: number,
 ) => Awaitable<R>
 
+/** What contexts and worker contexts share: starting children. */
 export interface Spawner<S extends object> {
+  /**
+   * Starts `target` in a child process (or thread): a function, sent as source text, so
+   * self-contained. Returns at once; the handle's `wait()` gives the result.
+   */
   spawn<F extends WorkerFunction<S>>(target: F, options?: SpawnOptions): ChildHandle<Awaited<ReturnType<F>>>
+  /** Starts the default export of the module `target` (a path or URL) in a child process (or thread). */
   spawn<R = unknown>(target: URL | string, options?: SpawnOptions): ChildHandle<R>
+  /**
+   * Calls `target(ctx, item, index)` for every item on a pool of workers; resolves with the
+   * results in input order. Async iterables are pulled lazily.
+   */
   map<T, F extends MapFunction<S, T>>(
     target: F,
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): Promise<Awaited<ReturnType<F>>[]>
+  /** `map()` with the default export of the module `target` (a path or URL). */
   map<T, R = unknown>(
     target: URL | string,
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): Promise<R[]>
+  /** The children spawned and not yet waited for after they settled. */
   readonly children: readonly ChildHandle<unknown>[]
 }
 
+/** A Client that owns its children, and the server it started (unless given an `address`). */
 export interface Context<S extends object = Record<string, unknown>> extends Client<S>, Spawner<S> {
-  // Stops every child (handle.stop), then the server the context started.
+  /** Stops every child (`handle.stop()`), then the server the context started; idempotent. */
   close(): Promise<void>
 }
 
-// What a worker function gets: the child's own context, and `signal`, aborted by stop().
+/** What a worker function gets: the child's own context (state, spawn, map, messaging) and `signal`. */
 export interface WorkerContext<S extends object = Record<string, unknown>>
   extends Omit<Client<S>, 'close' | typeof Symbol.asyncDispose>, Spawner<S> {
+  /** Aborted when the parent stops this child: finish up and return. */
   readonly signal: AbortSignal
-  // This child's name, as its parent's handle shows it.
+  /** This child's name, as its parent's handle shows it. */
   readonly name: string
 }

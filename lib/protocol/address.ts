@@ -11,12 +11,20 @@ export function parseTcp(address: string): RegExpExecArray | null {
   return /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+|\*)$/.exec(address)
 }
 
+// What is wrong with an address as written, before anything is bound or connected: `scheme` for
+// anything but ipc://PATH and tcp://HOST:PORT, `port` for tcp://HOST:* where a client needs the
+// port the server bound. The command line words each as a usage error.
+export function addressSyntax(address: string, use: 'bind' | 'connect'): 'ok' | 'scheme' | 'port' {
+  if (address.startsWith('ipc://')) return address.length > 'ipc://'.length ? 'ok' : 'scheme'
+  const port = parseTcp(address)?.[2]
+  if (port === undefined) return 'scheme'
+  return port === '*' && use === 'connect' ? 'port' : 'ok'
+}
+
 // What connect() accepts: an ipc path or a tcp host and concrete port.
 export function checkConnectAddress(address: string): void {
-  const ok =
-    (address.startsWith('ipc://') && address.length > 'ipc://'.length) ||
-    parseTcp(address)?.[2]?.match(/^\d+$/) != null
-  if (!ok) throw invalidArgument(`address must be ipc://PATH or tcp://HOST:PORT, got ${address}`)
+  if (addressSyntax(address, 'connect') !== 'ok')
+    throw invalidArgument(`address must be ipc://PATH or tcp://HOST:PORT, got ${address}`)
 }
 
 // zeromq sockets need the ipv6 option for an IPv6 literal; left on for IPv4 it would report

@@ -4,6 +4,16 @@ export function isRequestId(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
+// Array.isArray narrows to any[]: this narrows to what a decoded array really holds.
+export function isList(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value)
+}
+
+// A revision as the wire carries it: a safe integer ≥ 0.
+export function isRevision(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
 // Reads the first request id from a frame without decoding it: used to answer an oversized frame.
 export function peekFirstRequestId(frame: Uint8Array): number | undefined {
   let at = skipArrayHeader(frame, 0)

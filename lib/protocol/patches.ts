@@ -2,6 +2,7 @@
 // patch is [op, path, value?] with op 0 replace, 1 add, 2 remove.
 import { Immer, enablePatches, type Patch } from 'immer'
 import { ErrorCode, ZStateError } from '../errors.ts'
+import { isList } from './frames.ts'
 import { LONE_SURROGATE, adoptDecoded, describe, toStoredValueAt, unencodable } from './values.ts'
 
 enablePatches()
@@ -31,25 +32,23 @@ function bad(what: string): ZStateError {
 
 // Checks decoded wire patches; values are adopted (frozen, binary as Uint8Array).
 export function readWirePatches(raw: unknown): WirePatch[] {
-  if (!Array.isArray(raw) || raw.length === 0) throw bad('expected a non-empty list')
-  return raw.map((patch: unknown): WirePatch => {
-    if (!Array.isArray(patch)) throw bad('expected [op, path, value?]')
-    const [op, path] = patch as unknown[]
+  if (!isList(raw) || raw.length === 0) throw bad('expected a non-empty list')
+  return raw.map((patch): WirePatch => {
+    if (!isList(patch)) throw bad('expected [op, path, value?]')
+    const [op, path] = patch
     if (op !== 0 && op !== 1 && op !== 2) throw bad(`unknown op ${String(op)}`)
-    if (!Array.isArray(path) || path.length === 0) throw bad('path must be a non-empty list')
-    for (const step of path as unknown[]) {
-      const ok =
-        (typeof step === 'string' && !FORBIDDEN.has(step)) ||
-        (typeof step === 'number' && Number.isSafeInteger(step) && step >= 0)
-      if (!ok) throw bad(`path step ${String(step)}`)
-      // A string step is a key of the value: it needs a UTF-8 form, as every key does.
-      if (typeof step === 'string' && !step.isWellFormed())
-        throw unencodable('', `key with ${LONE_SURROGATE}`)
-    }
-    return op === 2
-      ? [2, path as (string | number)[]]
-      : [op, path as (string | number)[], adoptDecoded(patch[2], path.length)]
+    if (!isList(path) || path.length === 0) throw bad('path must be a non-empty list')
+    const steps = path.map(readStep)
+    return op === 2 ? [2, steps] : [op, steps, adoptDecoded(patch[2], steps.length)]
   })
+}
+
+function readStep(step: unknown): string | number {
+  if (typeof step === 'number' && Number.isSafeInteger(step) && step >= 0) return step
+  if (typeof step !== 'string' || FORBIDDEN.has(step)) throw bad(`path step ${String(step)}`)
+  // A string step is a key of the value: it needs a UTF-8 form, as every key does.
+  if (!step.isWellFormed()) throw unencodable('', `key with ${LONE_SURROGATE}`)
+  return step
 }
 
 // Applies wire patches to a value structurally: untouched parts are shared, new nodes frozen. Each

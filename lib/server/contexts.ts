@@ -91,6 +91,7 @@ export class Contexts {
       pid,
       threadId,
       local,
+      owner: session,
       children: new Map(),
     }
     this.#contexts.set(id, context)

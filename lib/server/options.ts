@@ -1,21 +1,9 @@
 // ServerOptions as API.md defines them, validated at the boundary.
 import { invalidArgument } from '../errors.ts'
 import type { HistoryLimits } from './history.ts'
+import type { ServerOptions } from './types.ts'
 
-export interface ServerOptions {
-  address?: string
-  insecure?: boolean
-  history?: { revisions?: number; bytes?: number }
-  maxMessageBytes?: number
-  heartbeatMs?: number
-  publishHighWaterMark?: number
-  // Calls waiting at the broker for a free provider, per service; beyond it ERR_OVERFLOW. Default 10_000.
-  maxQueuedCalls?: number
-  dataDir?: string
-  fsync?: 'always' | 'interval' | 'never'
-  curve?: { publicKey: string; secretKey: string; authorizedKeys?: string[] }
-  actions?: string | URL
-}
+export type { ServerOptions } from './types.ts'
 
 export interface ResolvedServerOptions {
   address: string | undefined

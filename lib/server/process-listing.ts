@@ -1,11 +1,13 @@
 // The PROCESSES table: the server, its clients and every registered context with its children,
 // with CPU and memory measured here. It always fits one reply, whatever clients registered: rows
 // beyond the byte budget are left out and counted; at most MAX_SAMPLED_PIDS processes are measured
-// per table, and requests that arrive while one is being gathered share it.
+// per table, and requests that arrive while one is being gathered share it. A process the server
+// has not heard from for the host's silence is listed as silent, whatever its owner registered.
 import type {
   ChildRow,
   ChildStatus,
   ContextRow,
+  ListedStatus,
   ProcessTable,
   ProcessUsage,
 } from '../protocol/process-table.ts'
@@ -27,11 +29,20 @@ export interface ContextEntry {
   readonly threadId: number | null
   // The claimed owner runs on this host, in this pid namespace, as far as the server can see.
   readonly local: boolean
+  // The session that opened it: when it falls silent, so does the context's row.
+  readonly owner: Heard
   readonly children: Map<string, ChildEntry>
 }
 
+interface Heard {
+  // When the server last received anything from this session (Date.now()).
+  readonly lastSeen: number
+}
+
 export interface ListingHost {
-  clients(): Iterable<{ readonly name: string; readonly pid: number }>
+  clients(): Iterable<{ readonly name: string; readonly pid: number } & Heard>
+  // ms without a message after which a process counts as silent.
+  silence(): number
   revision(): number
   // Bytes the table may take in its reply.
   budget(): number
@@ -76,6 +87,9 @@ export class ProcessListing {
 
   async #gather(entries: Iterable<ContextEntry>): Promise<ProcessTable> {
     let left = this.#host.budget() - TABLE_BYTES
+    const silentBefore = Date.now() - this.#host.silence()
+    // A child is heard through its own client, which joins under the child's pid and name.
+    const heard = new Map<string, number>()
     const omitted = { clients: 0, contexts: 0, children: 0 }
     // Contexts first, then clients, then children: the rows copied now, measured after the await.
     const contexts: ListedContext[] = []
@@ -90,11 +104,14 @@ export class ProcessListing {
       }
       left -= cost
       const { id, pid, threadId, local } = entry
-      contexts.push({ id, name, pid, threadId, local, children: [] })
+      const status = entry.owner.lastSeen < silentBefore ? 'silent' : 'running'
+      contexts.push({ id, name, pid, threadId, local, status, children: [] })
       sources.push(entry)
     }
     const clients: { name: string; pid: number }[] = []
     for (const client of this.#host.clients()) {
+      const who = processKey(client.pid, client.name)
+      heard.set(who, Math.max(heard.get(who) ?? 0, client.lastSeen))
       const name = client.name.slice(0, MAX_NAME)
       const cost = CLIENT_ROW_BYTES + stringBytes(name)
       if (cost > left) omitted.clients++
@@ -109,7 +126,9 @@ export class ProcessListing {
         if (cost > left) omitted.children++
         else {
           left -= cost
-          const { name, pid, threadId, status, attempts } = child
+          const { name, pid, threadId, attempts } = child
+          const silent = child.status === 'running' && (heard.get(processKey(pid, name)) ?? 0) < silentBefore
+          const status = silent ? 'silent' : (child.status as ListedStatus)
           contexts[i]!.children.push({ name, pid, threadId, status, attempts })
         }
       }
@@ -150,6 +169,11 @@ function sampledPids(contexts: readonly ListedContext[]): number[] {
     for (const child of context.children) pids.add(child.pid)
   }
   return [...pids].slice(0, MAX_SAMPLED_PIDS)
+}
+
+// Both names are cut to the same length where they are stored, so they compare whole.
+function processKey(pid: number, name: string): string {
+  return `${pid} ${name}`
 }
 
 function stringBytes(value: string): number {

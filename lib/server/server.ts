@@ -2,7 +2,7 @@
 import { Publisher, Router } from 'zeromq'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { arrayHeader, encode, encodeWithItems } from '../protocol/codec.ts'
-import { isRequestId, peekArrayLength, peekFirstRequestId } from '../protocol/frames.ts'
+import { isList, isRequestId, isRevision, peekArrayLength, peekFirstRequestId } from '../protocol/frames.ts'
 import { Channel, NO_REPLY, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
 import { decodeStrict } from '../protocol/strict-decode.ts'
 import { SendQueue } from '../send-queue.ts'
@@ -11,7 +11,7 @@ import { isIpv6Endpoint } from '../protocol/address.ts'
 import { planEndpoints, type Endpoints } from './endpoint.ts'
 import { History } from './history.ts'
 import { loadActions, runAction, type Actions } from './actions.ts'
-import { Broker } from './broker.ts'
+import { Broker, PROVIDER_SILENCE_BEATS } from './broker.ts'
 import { Contexts } from './contexts.ts'
 import { Topics } from './topics.ts'
 import { arity, operations } from './operations.ts'
@@ -23,16 +23,10 @@ import { errorReply, okReply } from './replies.ts'
 import { snapshotPage } from './snapshots.ts'
 import { MAX_FRAME_REQUESTS, SLICE_MS, maxQueuedBytes, replyBudget } from './budget.ts'
 import { Inbox, type Batch } from './inbox.ts'
-import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.ts'
+import { resolveServerOptions, type ResolvedServerOptions } from './options.ts'
+import type { Server, ServerOptions } from './types.ts'
 
-export type { ServerOptions } from './options.ts'
-
-export interface Server extends AsyncDisposable {
-  readonly address: string
-  readonly epoch: string
-  readonly revision: number
-  close(): Promise<void>
-}
+export type { Server, ServerOptions } from './types.ts'
 
 export async function startServer(options: ServerOptions = {}): Promise<Server> {
   const resolved = resolveServerOptions(options)
@@ -102,6 +96,8 @@ class StateServer implements Server {
   // Processes: each session's contexts and their children, listed for `zstate top` (never signalled).
   readonly #contexts = new Contexts({
     clients: () => this.#sessions.values(),
+    // A process counts as silent after the silence that drops a service provider.
+    silence: () => this.#options.heartbeatMs * PROVIDER_SILENCE_BEATS,
     revision: () => this.revision,
     budget: () => this.#replyBudget,
   })
@@ -258,7 +254,7 @@ class StateServer implements Server {
   }
 
   #handleRequest(batch: Batch, request: unknown): void {
-    if (!Array.isArray(request) || !isRequestId(request[0])) {
+    if (!isList(request) || !isRequestId(request[0])) {
       this.#droppedFrames++
       return
     }
@@ -481,8 +477,4 @@ const SESSION_EXPIRY_BEATS = 10
 
 function isToken(value: unknown): value is string {
   return typeof value === 'string' && /^[0-9a-f]{8,64}$/.test(value)
-}
-
-function isRevision(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }

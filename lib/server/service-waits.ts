@@ -15,7 +15,7 @@ export class ServiceWaits {
   add(session: Session, requestId: number, name: string, providers: number): void {
     const wait: Wait = { session, requestId, name, providers }
     let mine = this.#bySession.get(session)
-    if (mine === undefined) this.#bySession.set(session, (mine = new Map()))
+    if (mine === undefined) this.#bySession.set(session, (mine = new Map<number, Wait>()))
     mine.set(requestId, wait)
     let waits = this.#byName.get(name)
     if (waits === undefined) this.#byName.set(name, (waits = new Set()))

@@ -4,9 +4,10 @@ import { deferred } from '../deferred.ts'
 import { decode } from '../protocol/codec.ts'
 import { peekCommitRange } from '../protocol/frames.ts'
 import { Channel as PubChannel, type WireCommit } from '../protocol/ops.ts'
-import { readCommits } from './commits.ts'
-import type { Metrics } from './metrics.ts'
+import { received } from './received.ts'
+import { readCommitPage, readPosition } from './replies.ts'
 import { sockets } from './sockets.ts'
+import type { Traffic } from './traffic.ts'
 
 export interface FeedHandlers {
   // Whether every commit from `first` to `last` is already applied: then the message is not decoded.
@@ -17,15 +18,15 @@ export interface FeedHandlers {
 
 export class Feed {
   readonly #sub = new sockets.Subscriber({ linger: 0, ipv6: true })
-  readonly #metrics: Metrics
+  readonly #traffic: Traffic
   readonly #echoTopic: string
   #handlers: FeedHandlers | undefined
   #buffered: [string, WireCommit[]][] = []
   readonly #echo = deferred<void>()
   lastHeard = Date.now()
 
-  constructor(endpoint: string, token: string, metrics: Metrics) {
-    this.#metrics = metrics
+  constructor(endpoint: string, token: string, traffic: Traffic) {
+    this.#traffic = traffic
     this.#echoTopic = PubChannel.ECHO + token
     this.#sub.subscribe(PubChannel.STATE, PubChannel.HEARTBEAT, this.#echoTopic)
     this.#sub.connect(endpoint)
@@ -51,18 +52,12 @@ export class Feed {
   }
 
   async #loop(): Promise<void> {
-    for (;;) {
-      let frames: Buffer[]
-      try {
-        frames = await this.#sub.receive()
-      } catch {
-        return // closed
-      }
+    for await (const frames of received(this.#sub)) {
       this.lastHeard = Date.now()
       const [topic, payload] = frames
       if (topic === undefined || payload === undefined) continue
-      this.#metrics.messagesIn++
-      this.#metrics.bytesIn += payload.length
+      this.#traffic.messagesIn++
+      this.#traffic.bytesIn += payload.length
       try {
         this.#dispatch(topic.toString('latin1'), payload)
       } catch (error) {
@@ -75,14 +70,12 @@ export class Feed {
     if (topic === PubChannel.STATE) {
       const range = this.#handlers === undefined ? undefined : peekCommitRange(payload)
       if (range !== undefined && this.#handlers!.applied(range.epoch, range.first + range.count - 1)) return
-      const message = decode(payload) as [unknown, unknown]
-      const epoch = String(message[0])
-      const commits = readCommits(message[1])
+      const { epoch, commits } = readCommitPage(decode(payload), 'published commit')
       if (this.#handlers === undefined) this.#buffered.push([epoch, commits])
       else this.#handlers.commits(epoch, commits)
     } else if (topic === PubChannel.HEARTBEAT) {
-      const [epoch, revision] = decode(payload) as [unknown, unknown]
-      if (typeof revision === 'number') this.#handlers?.heartbeat(String(epoch), revision)
+      const { epoch, revision } = readPosition(decode(payload), 'heartbeat')
+      this.#handlers?.heartbeat(epoch, revision)
     } else if (topic === this.#echoTopic) {
       this.#echo.resolve()
     }

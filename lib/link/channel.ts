@@ -2,9 +2,10 @@
 import type { Dealer } from 'zeromq'
 import { ErrorCode, TimeoutError, ZStateError, errorFromWire } from '../errors.ts'
 import { decode, encode } from '../protocol/codec.ts'
-import { isRequestId } from '../protocol/frames.ts'
+import { isList, isRequestId } from '../protocol/frames.ts'
 import { NO_REPLY, Status, type Op } from '../protocol/ops.ts'
-import type { Metrics } from './metrics.ts'
+import { received } from './received.ts'
+import type { Traffic } from './traffic.ts'
 
 // A request awaiting its reply. One the server refused without applying it can be sent again,
 // as it is, on the next link.
@@ -27,20 +28,23 @@ export function notApplied(error: unknown): boolean {
   return typeof error === 'object' && error !== null && refusals.has(error)
 }
 
+// A request as it goes out: [requestId, op, ...args]; request id 0 (NO_REPLY) gets no reply.
+type Outgoing = [id: number, op: Op, ...args: unknown[]]
+
 // Batches stay small enough that client and server work in parallel instead of taking turns.
 const BATCH_REQUESTS = 512
 
 export class Channel {
   readonly #dealer: Dealer
-  readonly #metrics: Metrics
+  readonly #traffic: Traffic
   readonly #timeout: number
   readonly #pending = new Map<number, Pending>()
   // Requests the caller bounds itself (messaging calls carry their own timeout): not swept.
   readonly #open = new Map<number, Pending>()
   // What to do when a posted message (no reply) is too large to send.
-  readonly #postRefused = new WeakMap<unknown[], (error: ZStateError) => void>()
+  readonly #postRefused = new WeakMap<Outgoing, (error: ZStateError) => void>()
   #nextId = 1
-  #queue: unknown[][] = []
+  #queue: Outgoing[] = []
   #head = 0
   #sending = false
   #sweeper: NodeJS.Timeout | undefined
@@ -53,11 +57,11 @@ export class Channel {
   // are the resendable requests it did not apply, in the order they were issued; the callee owns them.
   onSessionLost: (refused: Pending[]) => void = () => {}
   // Called with every push from the server (a reply with request id 0): [0, kind, ...fields].
-  onPush: (push: unknown[]) => void = () => {}
+  onPush: (push: readonly unknown[]) => void = () => {}
 
-  constructor(dealer: Dealer, metrics: Metrics, timeout: number) {
+  constructor(dealer: Dealer, traffic: Traffic, timeout: number) {
     this.#dealer = dealer
-    this.#metrics = metrics
+    this.#traffic = traffic
     this.#timeout = timeout
     void this.#receiveLoop()
   }
@@ -108,12 +112,12 @@ export class Channel {
   // Sends a message that gets no reply (request id 0); dropped once the channel has failed.
   post(op: Op, args: readonly unknown[], onTooLarge?: (error: ZStateError) => void): void {
     if (this.#failure !== undefined) return
-    const item = [NO_REPLY, op, ...args]
+    const item: Outgoing = [NO_REPLY, op, ...args]
     if (onTooLarge !== undefined) this.#postRefused.set(item, onTooLarge)
     this.#enqueue(item)
   }
 
-  #enqueue(item: unknown[]): void {
+  #enqueue(item: Outgoing): void {
     this.#queue.push(item)
     if (!this.#sending) void this.#sendLoop()
   }
@@ -153,8 +157,8 @@ export class Channel {
           this.#head = 0
         }
         this.lastSent = Date.now()
-        this.#metrics.messagesOut++
-        this.#metrics.bytesOut += message.length
+        this.#traffic.messagesOut++
+        this.#traffic.bytesOut += message.length
         await this.#dealer.send(message)
       }
     } catch (error) {
@@ -169,14 +173,14 @@ export class Channel {
     }
   }
 
-  #take(limit: number): unknown[][] {
+  #take(limit: number): Outgoing[] {
     const batch = this.#queue.slice(this.#head, this.#head + limit)
     this.#head += batch.length
     return batch
   }
 
-  #refuseTooLarge(item: unknown[], bytes: number): void {
-    const id = item[0] as number
+  #refuseTooLarge(item: Outgoing, bytes: number): void {
+    const [id] = item
     const error = new ZStateError(
       ErrorCode.TOO_LARGE,
       `request of ${bytes} bytes exceeds the server's maxMessageBytes (${this.maxMessageBytes})`,
@@ -189,30 +193,24 @@ export class Channel {
   }
 
   async #receiveLoop(): Promise<void> {
-    for (;;) {
-      let frames: Buffer[]
-      try {
-        frames = await this.#dealer.receive()
-      } catch {
-        return // socket closed
-      }
+    for await (const frames of received(this.#dealer)) {
       const frame = frames[0]
       if (frame === undefined) continue
       this.lastHeard = Date.now()
-      this.#metrics.messagesIn++
-      this.#metrics.bytesIn += frame.length
+      this.#traffic.messagesIn++
+      this.#traffic.bytesIn += frame.length
       let replies: unknown
       try {
         replies = decode(frame)
       } catch {
         continue // a reply we cannot read; its request will time out
       }
-      if (Array.isArray(replies)) for (const reply of replies) this.#settle(reply)
+      if (isList(replies)) for (const reply of replies) this.#settle(reply)
     }
   }
 
   #settle(reply: unknown): void {
-    if (!Array.isArray(reply) || !isRequestId(reply[0])) return
+    if (!isList(reply) || !isRequestId(reply[0])) return
     if (reply[0] === NO_REPLY) return this.onPush(reply)
     const request = this.#pending.get(reply[0]) ?? this.#open.get(reply[0])
     if (request === undefined) return

@@ -1,0 +1,32 @@
+// Cancellation by AbortSignal (STYLE.md "Async shape"): a wait ends with signal.reason, unchanged, and
+// leaves no listener or timer behind; a promise that never settles is not a cancellation mechanism.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { TimeoutError } from './errors.ts'
+
+// Settles as `promise` does, or rejects with signal.reason as soon as `signal` aborts.
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    void promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
+// Resolves after `ms`, or rejects with signal.reason. Unless `ref`, the timer does not keep the process
+// alive on its own.
+export async function pause(ms: number, signal: AbortSignal, ref = false): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal, ref })
+  } catch (error) {
+    // timers/promises rejects with an AbortError wrapping the reason: callers get the reason itself.
+    signal.throwIfAborted()
+    throw error
+  }
+}
+
+// AbortSignal.timeout() aborts with a DOMException: where that timeout caused `error`, callers get our
+// TimeoutError instead; any other error passes through.
+export function timeoutToError(error: unknown, timeout: AbortSignal, message: string): unknown {
+  return timeout.aborted && error === timeout.reason ? new TimeoutError(message, { cause: error }) : error
+}

@@ -1,0 +1,50 @@
+// The server's replies to the state's requests and to INFO, read and checked: each reader returns a
+// typed value or throws ERR_PROTOCOL (the readers of the connection's own replies are in lib/link).
+import { malformed, readChange } from '../link/replies.ts'
+import { isList, isRevision } from '../protocol/frames.ts'
+import type { WireChange } from '../protocol/ops.ts'
+import { adoptDecoded } from '../protocol/values.ts'
+import type { ServerInfo } from './types.ts'
+
+// [revision]: SET, DELETE, UPDATE, CLEAR, CAS and TXN. 0 where nothing was committed (an absent key, a
+// failed compare, a read-only transaction).
+export function readRevision(reply: readonly unknown[], what: string): number {
+  const [revision] = reply
+  if (!isRevision(revision)) throw malformed(`${what} reply`)
+  return revision
+}
+
+export function readIncrement(reply: readonly unknown[]): { revision: number; value: number | bigint } {
+  const [revision, value] = reply
+  if (!isRevision(revision) || (typeof value !== 'number' && typeof value !== 'bigint'))
+    throw malformed('increment reply')
+  return { revision, value }
+}
+
+// [revision, result, changes]: revision 0 when the action changed nothing.
+export function readRun(reply: readonly unknown[]): {
+  revision: number
+  result: unknown
+  changes: WireChange[]
+} {
+  const [revision, result, changes] = reply
+  if (!isRevision(revision) || !isList(changes)) throw malformed('run reply')
+  return { revision, result: adoptDecoded(result), changes: changes.map(readChange) }
+}
+
+export function readServerInfo(reply: readonly unknown[]): ServerInfo {
+  const [version, protocol, pid, epoch, revision, clients, uptime, droppedFrames] = reply
+  if (
+    typeof version !== 'string' ||
+    typeof protocol !== 'number' ||
+    typeof pid !== 'number' ||
+    typeof epoch !== 'string' ||
+    !isRevision(revision) ||
+    typeof clients !== 'number' ||
+    typeof uptime !== 'number' ||
+    typeof droppedFrames !== 'number'
+  ) {
+    throw malformed('server info')
+  }
+  return { version, protocol, pid, epoch, revision, clients, uptime, droppedFrames }
+}

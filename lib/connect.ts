@@ -1,0 +1,156 @@
+// connect() and the Client: a connection (lib/link) with a replica (lib/client) and services and
+// topics (lib/messaging) on it. The one module that puts the three together; none of them knows another.
+import { inspect, type InspectOptionsStylized } from 'node:util'
+import { createMetrics } from './client/metrics.ts'
+import { readServerInfo } from './client/replies.ts'
+import { Replication } from './client/replication.ts'
+import { StateView } from './client/state.ts'
+import type { State } from './client/state-types.ts'
+import { StatusEvents } from './client/status.ts'
+import type { Client, ConnectOptions, Metrics, ServerInfo, StatusEvent } from './client/types.ts'
+import { deferred } from './deferred.ts'
+import { invalidArgument } from './errors.ts'
+import { inspectAs } from './inspect.ts'
+import { Connection } from './link/connection.ts'
+import { ClientMessaging } from './messaging/messaging.ts'
+import { checkConnectAddress } from './protocol/address.ts'
+import { Op } from './protocol/ops.ts'
+
+function timeoutOption(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value > 0))
+    throw invalidArgument(`connect: ${name} must be a positive number of ms, got ${String(value)}`)
+  return value
+}
+
+export async function connect<S extends object = Record<string, unknown>>(
+  address?: string,
+  options: ConnectOptions = {},
+): Promise<Client<S>> {
+  const target = address ?? process.env.ZSTATE_ADDRESS
+  if (target === undefined || target === '') {
+    throw invalidArgument('connect: no address given and ZSTATE_ADDRESS is not set')
+  }
+  if (typeof target !== 'string')
+    throw invalidArgument(`connect: address must be a string, got ${typeof target}`)
+  checkConnectAddress(target)
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument('connect: options must be an object')
+  if (options.name !== undefined && typeof options.name !== 'string')
+    throw invalidArgument('connect: name must be a string')
+  const { signal } = options
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalidArgument('connect: signal must be an AbortSignal')
+  const client = new ClientImpl<S>(target, {
+    timeout: timeoutOption(options.timeout, 'timeout', 10_000),
+    requestTimeout: timeoutOption(options.requestTimeout, 'requestTimeout', 30_000),
+    heartbeatTimeout:
+      options.heartbeatTimeout === undefined
+        ? undefined
+        : timeoutOption(options.heartbeatTimeout, 'heartbeatTimeout', 0),
+    name: options.name,
+  })
+  await client.start(signal)
+  return client
+}
+
+export interface ClientSettings {
+  timeout: number
+  requestTimeout: number
+  heartbeatTimeout: number | undefined
+  name: string | undefined
+}
+
+export class ClientImpl<S extends object> implements Client<S> {
+  readonly address: string
+  readonly state: State<S>
+  readonly closed: Promise<Error | undefined>
+  // Services and topics (lib/messaging): its bound methods are this client's.
+  readonly provide: Client<S>['provide']
+  readonly call: Client<S>['call']
+  readonly service: Client<S>['service']
+  readonly services: Client<S>['services']
+  readonly waitForService: Client<S>['waitForService']
+  readonly publish: Client<S>['publish']
+  readonly subscribe: Client<S>['subscribe']
+  readonly #metrics = createMetrics()
+  readonly #status = new StatusEvents()
+  readonly #closed = deferred<Error | undefined>()
+  readonly #connection: Connection
+  #closing: Promise<void> | undefined
+
+  constructor(address: string, settings: ClientSettings) {
+    this.address = address
+    this.closed = this.#closed.promise
+    const replication = new Replication(this.#metrics, {
+      reset: () => this.#status.emit('reset'),
+      replaced: (link) => this.#connection.lose(link, 'the server was replaced (new epoch)'),
+    })
+    this.#connection = new Connection(
+      { address, ...settings, traffic: this.#metrics },
+      replication,
+      (event) => this.#status.emit(event),
+    )
+    const messaging = new ClientMessaging(this.#connection)
+    this.#connection.use(messaging)
+    this.provide = messaging.provide
+    this.call = messaging.call
+    this.service = messaging.service
+    this.services = messaging.services
+    this.waitForService = messaging.waitForService
+    this.publish = messaging.publish
+    this.subscribe = messaging.subscribe
+    const host = {
+      sync: replication.sync,
+      counters: this.#metrics,
+      request: (op: Op, args: readonly unknown[]) => this.request(op, args),
+    }
+    this.state = new StateView(host, '') as unknown as State<S>
+  }
+
+  // Joins; a failed join closes the client (a context: its server too).
+  async start(signal?: AbortSignal): Promise<void> {
+    try {
+      await this.#connection.open(signal)
+    } catch (error) {
+      await this.close()
+      throw error
+    }
+  }
+
+  // One request to the server, waiting for a reconnection within requestTimeout when it is away.
+  request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
+    return this.#connection.request(op, args)
+  }
+
+  async server(): Promise<ServerInfo> {
+    return readServerInfo(await this.request(Op.INFO, []))
+  }
+
+  status(): AsyncIterable<StatusEvent> {
+    return this.#status.iterate()
+  }
+
+  metrics(): Metrics {
+    return { ...this.#metrics }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#connection.close().then(() => this.#closed.resolve(undefined))
+    return this.#closing
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    const fields = {
+      address: this.address,
+      status: this.#connection.status,
+      revision: this.state.revision,
+      keys: this.state.size,
+    }
+    return inspectAs('Client', fields, depth, options, show)
+  }
+}

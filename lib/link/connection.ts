@@ -1,0 +1,204 @@
+// A client's connection to its server: the current Link, requests routed to it (or held until there is
+// one), and a new Link after a lost server. The replica (a Follower) joins each link before it becomes
+// current; the other users (messaging) are told as links come and go.
+import { abortable, timeoutToError } from '../abort.ts'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { Op } from '../protocol/ops.ts'
+import { CurrentLink } from './current.ts'
+import { watchHeartbeats } from './heartbeat.ts'
+import { Link, type LinkOptions } from './link.ts'
+import { reconnect } from './reconnect.ts'
+import { RefusedRequests } from './refused.ts'
+import type { Traffic } from './traffic.ts'
+
+export interface ConnectionSettings {
+  address: string
+  name: string | undefined
+  // ms for the first join.
+  timeout: number
+  requestTimeout: number
+  // ms of silence after which the server counts as lost; undefined: 3 × its heartbeat period.
+  heartbeatTimeout: number | undefined
+  traffic: Traffic
+}
+
+export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed'
+
+// What the connection reports of itself; a replica rebuilt from a snapshot ('reset') is the Follower's to say.
+export type ConnectionEvent = 'disconnected' | 'reconnected' | 'closed'
+
+// What keeps a replica over the connection (lib/client).
+export interface Follower {
+  // Readies the replica for `link` before it becomes current; a rejection abandons the link.
+  join(link: Link, rejoin: boolean, signal: AbortSignal): Promise<void>
+  // After a rejoin, with `link` current: catches up with the server. False when the replica was
+  // rebuilt instead, or the catch-up was cut short by `signal`.
+  resume(link: Link, signal: AbortSignal): Promise<boolean>
+  // The current link was lost.
+  lost(): void
+  close(error: ZStateError): void
+}
+
+// Whoever else works on the current link (messaging).
+export interface LinkUser {
+  attach(link: Link): void
+  detach(link: Link): void
+  close(): void
+}
+
+export class Connection {
+  readonly address: string
+  readonly #settings: ConnectionSettings
+  readonly #follower: Follower
+  readonly #users: LinkUser[] = []
+  readonly #onEvent: (event: ConnectionEvent) => void
+  // Aborted by close(): ends a join, the reconnection loop and the current link's watches.
+  readonly #life = new AbortController()
+  readonly #refused: RefusedRequests
+  readonly #current: CurrentLink
+  // Aborted when the current link is lost: stops its heartbeat check and its catch-up.
+  #linkLife = new AbortController()
+  #joined = false
+  #reconnecting = false
+  #closing: Promise<void> | undefined
+
+  constructor(settings: ConnectionSettings, follower: Follower, onEvent: (event: ConnectionEvent) => void) {
+    this.address = settings.address
+    this.#settings = settings
+    this.#follower = follower
+    this.#onEvent = onEvent
+    this.#refused = new RefusedRequests(settings.requestTimeout)
+    this.#current = new CurrentLink(settings.requestTimeout)
+  }
+
+  use(user: LinkUser): void {
+    this.#users.push(user)
+  }
+
+  get status(): ConnectionStatus {
+    if (this.#closing !== undefined) return 'closed'
+    if (this.#current.link !== undefined) return 'connected'
+    return this.#joined ? 'reconnecting' : 'connecting'
+  }
+
+  // The first join. Rejects with ERR_TIMEOUT after the join timeout, or with signal.reason, unchanged;
+  // after a failed join the caller closes the connection.
+  async open(signal?: AbortSignal): Promise<void> {
+    const { timeout } = this.#settings
+    const expiry = AbortSignal.timeout(timeout)
+    const sources = [this.#life.signal, expiry]
+    const join = AbortSignal.any(signal === undefined ? sources : [...sources, signal])
+    try {
+      await this.#adopt(await Link.open(this.#linkOptions(), join), false, join)
+    } catch (error) {
+      throw timeoutToError(error, expiry, `connect: no answer from ${this.address} within ${timeout} ms`)
+    }
+  }
+
+  // Sends one request on the current link, waiting for a reconnection if there is none. If the
+  // server refuses it unapplied (it forgot this client), it is sent again after the rejoin.
+  request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
+    return this.#current.request(op, args)
+  }
+
+  // The current link, or the next one after a reconnection; rejects with ERR_CLOSED once closed.
+  nextLink(): Promise<Link> {
+    return this.#current.next()
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  async #shutdown(): Promise<void> {
+    const error = new ZStateError(ErrorCode.CLOSED, 'the client is closed')
+    this.#life.abort(error)
+    this.#linkLife.abort(error)
+    for (const user of this.#users) user.close()
+    const link = this.#current.link
+    this.#current.close(error)
+    if (link !== undefined) {
+      // Say goodbye so the server forgets us now rather than after its session expiry.
+      await abortable(link.channel.request(Op.BYE, []), AbortSignal.timeout(1000)).catch(() => {})
+      link.close(error)
+    }
+    this.#refused.fail(error)
+    this.#follower.close(error)
+    this.#onEvent('closed')
+  }
+
+  // Makes a link current once the replica has joined it. After a rejoin the replica then catches up
+  // in the background, while requests already flow.
+  async #adopt(link: Link, rejoin: boolean, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#follower.join(link, rejoin, signal)
+      // A join that finished just as it was abandoned (closed, timed out) does not make it current.
+      signal.throwIfAborted()
+    } catch (error) {
+      link.close(new ZStateError(ErrorCode.DISCONNECTED, 'join abandoned', { cause: error }))
+      throw error
+    }
+    const life = new AbortController()
+    this.#linkLife = life
+    link.channel.onSessionLost = (refused) => {
+      this.#refused.hold(refused)
+      this.lose(link, 'the server no longer knows this client')
+    }
+    // What the last server refused unapplied goes first, before anything issued since.
+    for (const request of this.#refused.take()) link.channel.resend(request)
+    this.#current.set(link)
+    this.#joined = true
+    for (const user of this.#users) user.attach(link)
+    const { heartbeatMs } = link.hello
+    const silenceMs = this.#settings.heartbeatTimeout ?? heartbeatMs * 3
+    watchHeartbeats(link, { periodMs: heartbeatMs, silenceMs, signal: life.signal }, (reason) =>
+      this.lose(link, reason),
+    )
+    if (rejoin) void this.#resume(link, life.signal)
+  }
+
+  // 'reconnected' once the replica has caught up, unless it was rebuilt or the link was lost meanwhile.
+  async #resume(link: Link, signal: AbortSignal): Promise<void> {
+    if (await this.#follower.resume(link, signal).catch(() => false)) this.#onEvent('reconnected')
+  }
+
+  // The server is gone (or replaced): fail what is in flight on `link`, then rejoin in the background.
+  lose(link: Link, reason: string): void {
+    if (this.#current.link !== link || this.#closing !== undefined) return
+    const error = new ZStateError(
+      ErrorCode.DISCONNECTED,
+      `lost the server at ${this.address}: ${reason}; the outcome of requests in flight is unknown`,
+    )
+    this.#current.clear()
+    this.#linkLife.abort(error)
+    for (const user of this.#users) user.detach(link)
+    link.close(error)
+    this.#follower.lost()
+    this.#onEvent('disconnected')
+    void this.#reconnect()
+  }
+
+  async #reconnect(): Promise<void> {
+    if (this.#reconnecting) return
+    this.#reconnecting = true
+    // Each attempt to reach the server may take this long; joining the replica after that is not bounded.
+    const attemptMs = Math.max(1000, this.#settings.heartbeatTimeout ?? 0)
+    try {
+      await reconnect(
+        async (signal) => this.#adopt(await Link.open(this.#linkOptions(), signal), true, this.#life.signal),
+        attemptMs,
+        this.#life.signal,
+      )
+    } catch {
+      // closed
+    } finally {
+      this.#reconnecting = false
+    }
+  }
+
+  #linkOptions(): LinkOptions {
+    const { address, name, requestTimeout, traffic } = this.#settings
+    return { address, name, requestTimeout, traffic }
+  }
+}

@@ -1,0 +1,67 @@
+// The current link, or the promise of the next one: a request goes to the first, or waits for the
+// second within its timeout; once closed, both are ERR_CLOSED.
+import { abortable, timeoutToError } from '../abort.ts'
+import { deferred, type Deferred } from '../deferred.ts'
+import type { ZStateError } from '../errors.ts'
+import type { Op } from '../protocol/ops.ts'
+import type { Link } from './link.ts'
+
+export class CurrentLink {
+  readonly #requestTimeout: number
+  #link: Link | undefined
+  #next: Deferred<Link> = deferred<Link>()
+  #closed: ZStateError | undefined
+
+  constructor(requestTimeout: number) {
+    this.#requestTimeout = requestTimeout
+    void this.#next.promise.catch(() => {})
+  }
+
+  get link(): Link | undefined {
+    return this.#link
+  }
+
+  set(link: Link): void {
+    this.#link = link
+    this.#next.resolve(link)
+  }
+
+  // The link was lost: what comes now waits for the next one.
+  clear(): void {
+    this.#link = undefined
+    this.#next = deferred<Link>()
+    void this.#next.promise.catch(() => {})
+  }
+
+  close(error: ZStateError): void {
+    this.#closed ??= error
+    this.#link = undefined
+    this.#next.reject(error)
+  }
+
+  // The current link, or the next one after a reconnection.
+  next(): Promise<Link> {
+    if (this.#link !== undefined) return Promise.resolve(this.#link)
+    if (this.#closed !== undefined) return Promise.reject(this.#closed)
+    return this.#next.promise
+  }
+
+  // Sends one request, waiting up to the request timeout for a link if there is none; it then has that
+  // timeout again for its reply. A request the server refuses unapplied is resendable (channel.ts).
+  async request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
+    if (this.#link !== undefined) return this.#link.channel.request(op, args, true)
+    if (this.#closed !== undefined) throw this.#closed
+    const expiry = AbortSignal.timeout(this.#requestTimeout)
+    let link: Link
+    try {
+      link = await abortable(this.#next.promise, expiry)
+    } catch (error) {
+      throw timeoutToError(
+        error,
+        expiry,
+        `request timed out after ${this.#requestTimeout} ms while reconnecting`,
+      )
+    }
+    return link.channel.request(op, args, true)
+  }
+}

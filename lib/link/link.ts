@@ -1,0 +1,116 @@
+// One joined connection to a server (DESIGN.md "Joining"): HELLO, a provably live subscription,
+// then snapshots and history on request. A lost server means a new Link.
+import { randomBytes } from 'node:crypto'
+import { basename } from 'node:path'
+import type { Dealer } from 'zeromq'
+import { abortable } from '../abort.ts'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { Op, PROTOCOL_VERSION, type WireCommit } from '../protocol/ops.ts'
+import { Channel } from './channel.ts'
+import { awaitEcho } from './echo.ts'
+import { Feed } from './feed.ts'
+import { readCommitPage, readHello, readSnapshotPage, malformed, type Hello } from './replies.ts'
+import { sockets } from './sockets.ts'
+import type { Traffic } from './traffic.ts'
+
+export interface LinkOptions {
+  address: string
+  name: string | undefined
+  requestTimeout: number
+  traffic: Traffic
+}
+
+// The whole store at one revision.
+export interface Snapshot {
+  epoch: string
+  revision: number
+  entries: [string, unknown][]
+}
+
+export class Link {
+  readonly channel: Channel
+  readonly feed: Feed
+  readonly hello: Hello
+  readonly #dealer: Dealer
+  // Bulk requests (history and snapshot pages) go one at a time, so each has the server's whole
+  // reply budget (docs/protocol.md, Budgets) however many watchers replay at once.
+  #bulk: Promise<unknown> = Promise.resolve()
+
+  private constructor(dealer: Dealer, channel: Channel, feed: Feed, hello: Hello) {
+    this.#dealer = dealer
+    this.channel = channel
+    this.feed = feed
+    this.hello = hello
+  }
+
+  // Joins. Rejects with ERR_TIMEOUT or ERR_PROTOCOL, or with signal.reason once `signal` aborts; a
+  // join that fails leaves nothing open.
+  static async open(options: LinkOptions, signal: AbortSignal): Promise<Link> {
+    signal.throwIfAborted()
+    const dealer = new sockets.Dealer({ linger: 0, ipv6: true })
+    dealer.connect(options.address)
+    const channel = new Channel(dealer, options.traffic, options.requestTimeout)
+    let feed: Feed | undefined
+    try {
+      const token = randomBytes(8).toString('hex')
+      const name = options.name ?? basename(process.argv[1] ?? 'node')
+      const reply = await abortable(
+        channel.request(Op.HELLO, [PROTOCOL_VERSION, token, process.pid, name]),
+        signal,
+      )
+      const hello = readHello(reply, options.address)
+      channel.maxMessageBytes = hello.maxMessageBytes
+      const joined = new Feed(hello.pubEndpoint, token, options.traffic)
+      feed = joined
+      await awaitEcho(() => channel.request(Op.ECHO, [token]), joined.echoed, signal)
+      return new Link(dealer, channel, joined, hello)
+    } catch (error) {
+      channel.fail(new ZStateError(ErrorCode.CLOSED, 'join abandoned'))
+      feed?.close()
+      dealer.close()
+      throw error
+    }
+  }
+
+  // When the server was last heard from: a reply, a push, or anything on the change stream.
+  get lastHeard(): number {
+    return Math.max(this.feed.lastHeard, this.channel.lastHeard)
+  }
+
+  get lastSent(): number {
+    return this.channel.lastSent
+  }
+
+  // A client heartbeat: the server forgets a session it has not heard from for a while.
+  ping(): void {
+    void this.channel.request(Op.PING, []).catch(() => {})
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    const first = readSnapshotPage(await this.#bulkRequest(Op.SNAPSHOT, [null]))
+    const { epoch, revision, entries } = first
+    for (let cursor = first.next; cursor !== null;) {
+      const page = readSnapshotPage(await this.#bulkRequest(Op.SNAPSHOT, [cursor]))
+      if (page.epoch !== epoch || page.revision !== revision) throw malformed('snapshot continuation')
+      for (const entry of page.entries) entries.push(entry)
+      cursor = page.next
+    }
+    return { epoch, revision, entries }
+  }
+
+  async history(from: number, to: number): Promise<{ epoch: string; commits: WireCommit[] }> {
+    return readCommitPage(await this.#bulkRequest(Op.HISTORY, [from, to]), 'history page')
+  }
+
+  #bulkRequest(op: Op, args: readonly unknown[]): Promise<unknown[]> {
+    const reply = this.#bulk.then(() => this.channel.request(op, args))
+    this.#bulk = reply.catch(() => {})
+    return reply
+  }
+
+  close(error: ZStateError): void {
+    this.channel.fail(error)
+    this.feed.close()
+    this.#dealer.close()
+  }
+}

@@ -1,0 +1,26 @@
+// Rejoining after a lost server (docs/consistency.md "Lost server and reconnection"): in the background,
+// forever, until it works or the client closes.
+import { pause } from '../abort.ts'
+
+// The pauses between attempts.
+const PAUSE_MS = [50, 100, 250, 500, 1000]
+
+// Runs `attempt` until it succeeds. Each attempt gets a signal that aborts after `attemptMs` or when
+// `signal` (the client's lifetime) does; rejects with signal.reason once that aborts.
+export async function reconnect(
+  attempt: (signal: AbortSignal) => Promise<void>,
+  attemptMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let n = 0; ; n++) {
+    signal.throwIfAborted()
+    try {
+      return await attempt(AbortSignal.any([signal, AbortSignal.timeout(attemptMs)]))
+    } catch {
+      // not back yet
+    }
+    // A timer that keeps the process alive, as the sockets of a connected client do: an open client
+    // holds its process until it is closed, whether or not the server is there.
+    await pause(PAUSE_MS[Math.min(n, PAUSE_MS.length - 1)]!, signal, true)
+  }
+}

@@ -1,0 +1,116 @@
+// What the server sends a connection, read and checked: the HELLO reply, snapshot and history pages,
+// and the messages of the change stream. Every reader returns a typed value or throws ERR_PROTOCOL, so
+// nothing decoded is taken on trust.
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { isList, isRevision } from '../protocol/frames.ts'
+import { ChangeKind, PROTOCOL_VERSION, type WireChange, type WireCommit } from '../protocol/ops.ts'
+import { readWirePatches } from '../protocol/patches.ts'
+import { adoptDecoded } from '../protocol/values.ts'
+
+export function malformed(what: string): ZStateError {
+  return new ZStateError(ErrorCode.PROTOCOL, `server sent a malformed ${what}`)
+}
+
+export interface Hello {
+  protocol: number
+  version: string
+  epoch: string
+  revision: number
+  // The change stream's PUB, as this client reaches it.
+  pubEndpoint: string
+  maxMessageBytes: number
+  heartbeatMs: number
+  // The topic PUB (messaging), as this client reaches it; undefined from a server without topics.
+  topicEndpoint: string | undefined
+}
+
+// `address` is the one this client dialled: wildcard endpoints are reached through its host.
+export function readHello(reply: readonly unknown[], address: string): Hello {
+  const [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint] = reply
+  if (protocol !== PROTOCOL_VERSION) {
+    throw new ZStateError(
+      ErrorCode.PROTOCOL,
+      `server speaks protocol ${String(protocol)}, this client ${PROTOCOL_VERSION}`,
+    )
+  }
+  if (
+    typeof version !== 'string' ||
+    typeof epoch !== 'string' ||
+    !isRevision(revision) ||
+    typeof pubEndpoint !== 'string' ||
+    typeof maxMessageBytes !== 'number' ||
+    typeof heartbeatMs !== 'number' ||
+    (topicEndpoint !== undefined && typeof topicEndpoint !== 'string')
+  ) {
+    throw malformed('HELLO reply')
+  }
+  return {
+    protocol,
+    version,
+    epoch,
+    revision,
+    pubEndpoint: reachable(pubEndpoint, address),
+    maxMessageBytes,
+    heartbeatMs,
+    topicEndpoint: topicEndpoint === undefined ? undefined : reachable(topicEndpoint, address),
+  }
+}
+
+// A server bound to a wildcard host announces its PUB endpoints so; a client reaches them by the host
+// it dialled.
+function reachable(announced: string, dialled: string): string {
+  const wildcard = /^tcp:\/\/(\*|0\.0\.0\.0|\[::\]):(\d+)$/.exec(announced)
+  const host = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):/.exec(dialled)
+  if (wildcard === null || host === null) return announced
+  return `tcp://${host[1]}:${wildcard[2]}`
+}
+
+export interface SnapshotPage {
+  epoch: string
+  revision: number
+  // The cursor of the next page; null on the last one.
+  next: number | null
+  entries: [string, unknown][]
+}
+
+export function readSnapshotPage(reply: readonly unknown[]): SnapshotPage {
+  const [epoch, revision, next, page] = reply
+  if (typeof epoch !== 'string' || !isRevision(revision) || !isList(page)) throw malformed('snapshot')
+  if (next !== null && typeof next !== 'number') throw malformed('snapshot cursor')
+  const entries = page.map((entry): [string, unknown] => {
+    if (!isList(entry) || typeof entry[0] !== 'string') throw malformed('snapshot entry')
+    return [entry[0], adoptDecoded(entry[1])]
+  })
+  return { epoch, revision, next, entries }
+}
+
+// [epoch, commits]: a history page (a reply) and a message of the change stream (PUB) alike.
+export function readCommitPage(value: unknown, what: string): { epoch: string; commits: WireCommit[] } {
+  if (!isList(value) || typeof value[0] !== 'string') throw malformed(what)
+  return { epoch: value[0], commits: readCommits(value[1]) }
+}
+
+// [epoch, revision]: a heartbeat on the change stream, or a SYNC reply.
+export function readPosition(value: unknown, what: string): { epoch: string; revision: number } {
+  if (!isList(value) || typeof value[0] !== 'string' || !isRevision(value[1])) throw malformed(what)
+  return { epoch: value[0], revision: value[1] }
+}
+
+export function readCommits(raw: unknown): WireCommit[] {
+  if (!isList(raw)) throw malformed('commit list')
+  return raw.map((commit): WireCommit => {
+    if (!isList(commit) || !isRevision(commit[0]) || !isList(commit[1])) throw malformed('commit')
+    return [commit[0], commit[1].map(readChange)]
+  })
+}
+
+export function readChange(raw: unknown): WireChange {
+  if (!isList(raw)) throw malformed('change')
+  const [key, kind] = raw
+  if (kind === ChangeKind.CLEAR) return [null, ChangeKind.CLEAR]
+  if (typeof key !== 'string') throw malformed('change key')
+  if (kind === ChangeKind.SET) return [key, ChangeKind.SET, adoptDecoded(raw[2])]
+  if (kind === ChangeKind.DELETE) return [key, ChangeKind.DELETE]
+  if (kind === ChangeKind.PATCH) return [key, ChangeKind.PATCH, readWirePatches(raw[2])]
+  throw malformed('change kind')
+}

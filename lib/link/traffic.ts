@@ -1,0 +1,7 @@
+// What crossed the wire, counted by the connection's sockets for client.metrics().
+export interface Traffic {
+  messagesIn: number
+  messagesOut: number
+  bytesIn: number
+  bytesOut: number
+}

@@ -1,0 +1,180 @@
+// The one async iterator behind every stream zstate hands out (watch, topic subscriptions, status),
+// after nats.js's QueuedIterator: producers push and never wait, the consumer pulls. Pushes land in
+// one array that the consumer takes over whole once it has read the previous one, so a backlog of
+// 10,000 costs O(1) an item (Array#shift would copy what is left at every step).
+import { deferred, type Deferred } from './deferred.ts'
+
+/** What push() does while the consumer lags. */
+export type Overflow<T> =
+  /** Beyond `limit` unconsumed items the iterator ends: it yields those, then throws `error()`. */
+  | { policy: 'error'; limit: number; error: () => unknown }
+  /** Beyond `limit` unconsumed items new ones are discarded, and counted in `dropped`. */
+  | { policy: 'drop'; limit: number }
+  /** Only the newest unconsumed item per `key(item)` is held; a replaced one moves to the back. */
+  | { policy: 'keep-latest'; key: (item: T) => string }
+
+export interface QueuedIteratorOptions<T> {
+  /** Default: unbounded, for producers that are bounded themselves. */
+  overflow?: Overflow<T> | undefined
+  /** Ends the iterator with `signal.reason`, thrown after the items already held. */
+  signal?: AbortSignal | undefined
+  /** Called once when the iterator stops taking items, however it ends: the producer lets go here. */
+  onEnd?: (() => void) | undefined
+  /** Items yielded before every pushed one (a replay); the first next() waits for them, and a
+   * rejection ends the iterator with its error. */
+  prelude?: Promise<Iterable<T>> | undefined
+}
+
+export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposable {
+  /** Items discarded by the 'drop' policy. */
+  dropped = 0
+  readonly #overflow: Overflow<T> | undefined
+  readonly #signal: AbortSignal | undefined
+  readonly #onEnd: (() => void) | undefined
+  // The consumer reads #out from #at; pushes go to #in, which becomes #out once #out is read.
+  #out: T[] = []
+  #at = 0
+  #in: T[] = []
+  readonly #latest: Map<string, T> | undefined // keep-latest: takes the place of #in
+  #cursor: MapIterator<[string, T]> | undefined
+  #prelude: Promise<void> | undefined
+  #ending: { error: unknown } | undefined
+  #done = false
+  #wake: Deferred<void> | undefined
+
+  constructor(options: QueuedIteratorOptions<T> = {}) {
+    this.#overflow = options.overflow
+    this.#onEnd = options.onEnd
+    if (this.#overflow?.policy === 'keep-latest') this.#latest = new Map()
+    this.#prelude = options.prelude?.then(
+      (items) => this.#prepend(items),
+      (error: unknown) => {
+        this.#prelude = undefined
+        this.end(error)
+      },
+    )
+    this.#signal = options.signal
+    if (this.#signal?.aborted === true) this.end(this.#signal.reason)
+    else this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
+  }
+
+  /** Whether it has stopped taking items (end(), close(), overflow or the signal). */
+  get ended(): boolean {
+    return this.#ending !== undefined
+  }
+
+  /** The error it ended with, thrown once the items held are consumed; undefined if none (yet). */
+  get reason(): unknown {
+    return this.#ending?.error
+  }
+
+  push(item: T): void {
+    if (this.#ending !== undefined) return
+    const overflow = this.#overflow
+    if (overflow?.policy === 'keep-latest') {
+      const key = overflow.key(item)
+      this.#latest!.delete(key)
+      this.#latest!.set(key, item)
+    } else if (overflow !== undefined && this.#out.length - this.#at + this.#in.length >= overflow.limit) {
+      if (overflow.policy === 'drop') return void this.dropped++
+      return this.end(overflow.error())
+    } else this.#in.push(item)
+    this.#wakeUp()
+  }
+
+  /** Takes no more items: the consumer gets those held, then `error` once (none: it is done). */
+  end(error?: unknown): void {
+    if (this.#ending !== undefined) return
+    this.#ending = { error }
+    this.#signal?.removeEventListener('abort', this.#onAbort)
+    this.#onEnd?.()
+    this.#wakeUp()
+  }
+
+  /** Ends it now, quietly: what is held is discarded. Idempotent. */
+  close(): void {
+    this.end()
+    this.#done = true
+    this.#out = []
+    this.#at = 0
+    this.#in = []
+    this.#latest?.clear()
+    this.#wakeUp()
+  }
+
+  async next(): Promise<IteratorResult<T, undefined>> {
+    for (;;) {
+      if (this.#done) return { done: true, value: undefined }
+      // Nothing pushed comes out before the prelude, but close() still ends a next() waiting for it.
+      const taken = this.#prelude === undefined ? this.#take() : undefined
+      if (taken !== undefined) return taken
+      if (this.#ending !== undefined && this.#prelude === undefined) {
+        this.#done = true
+        if (this.#ending.error !== undefined) throw this.#ending.error
+        return { done: true, value: undefined }
+      }
+      this.#wake ??= deferred<void>()
+      await this.#wake.promise
+    }
+  }
+
+  // `break` in for await lands here.
+  async return(): Promise<IteratorResult<T, undefined>> {
+    this.close()
+    return { done: true, value: undefined }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close()
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  readonly #onAbort = (): void => this.end(this.#signal!.reason)
+
+  #take(): IteratorYieldResult<T> | undefined {
+    if (this.#at === this.#out.length) {
+      if (this.#in.length > 0) {
+        this.#out = this.#in
+        this.#in = []
+        this.#at = 0
+      } else return this.#takeLatest()
+    }
+    const value = this.#out[this.#at++]!
+    // Let go of what was read: the next take swaps #in over.
+    if (this.#at === this.#out.length) {
+      this.#out = []
+      this.#at = 0
+    }
+    return { done: false, value }
+  }
+
+  #takeLatest(): IteratorYieldResult<T> | undefined {
+    const latest = this.#latest
+    if (latest === undefined || latest.size === 0) return undefined
+    // One live cursor, not a fresh entries() a take: a fresh one steps over every hole the takes
+    // before it left (quadratic). Whatever lies before the cursor has been taken, so it is at the oldest.
+    let next = this.#cursor?.next()
+    if (next === undefined || next.done === true) next = (this.#cursor = latest.entries()).next()
+    const [key, value] = next.value!
+    latest.delete(key)
+    return { done: false, value }
+  }
+
+  #prepend(items: Iterable<T>): void {
+    this.#prelude = undefined
+    if (this.#done) return
+    this.#out = [...items, ...this.#out.slice(this.#at), ...this.#in]
+    this.#at = 0
+    this.#in = []
+    this.#wakeUp()
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.resolve()
+  }
+}

@@ -1,0 +1,51 @@
+// The public shape of the state server (API.md "Server"), in a module that imports no implementation,
+// so the published declarations never reach one.
+
+/** Options of `startServer()`; every one is optional. */
+export interface ServerOptions {
+  /**
+   * The endpoint to bind; default `ipc://` in a private (0700) temp dir. `tcp://HOST:*` binds a
+   * free port (`server.address` shows it). Non-loopback tcp is refused unless `insecure`.
+   */
+  address?: string
+  /** Allow tcp on a non-loopback interface without encryption; default false. */
+  insecure?: boolean
+  /**
+   * Commits kept for gap repair and `watch({ fromRevision })`: at most `revisions` (default
+   * 10 000) and `bytes` (default 64 MiB), whichever is smaller.
+   */
+  history?: { revisions?: number; bytes?: number }
+  /** Bytes; larger requests are refused with ERR_TOO_LARGE; default 16 MiB, at least 1 024. */
+  maxMessageBytes?: number
+  /** ms between heartbeats when the server is idle; default 500, at least 10. */
+  heartbeatMs?: number
+  /** Changes queued per subscriber before it misses some (and repairs the gap); default 10 000. */
+  publishHighWaterMark?: number
+  /** Calls waiting for a free provider, per service; beyond it ERR_OVERFLOW; default 10 000. */
+  maxQueuedCalls?: number
+  /** Persistence directory: not supported by this version yet (refused with ERR_INVALID_ARGUMENT). */
+  dataDir?: string
+  /** Persistence fsync policy: not supported by this version yet (refused with ERR_INVALID_ARGUMENT). */
+  fsync?: 'always' | 'interval' | 'never'
+  /** CurveZMQ keys: not supported by this version yet (refused with ERR_INVALID_ARGUMENT). */
+  curve?: { publicKey: string; secretKey: string; authorizedKeys?: string[] }
+  /**
+   * Path or URL of a module whose named exports `(draft, ...args) => result` are the actions
+   * clients run with `state.run(name, ...args)`; default none.
+   */
+  actions?: string | URL
+}
+
+/** A running state server. `await using` closes it. */
+export interface Server extends AsyncDisposable {
+  /** The bound endpoint clients pass to `connect()` (with the chosen port for `tcp://…:*`). */
+  readonly address: string
+  /** Identifies this run of the store; clients that see a new epoch rebuild their replica. */
+  readonly epoch: string
+  /** The last committed revision; 0 while the store has never been written. */
+  readonly revision: number
+  /** Stops serving; idempotent. Leaves no socket files or handles behind. */
+  close(): Promise<void>
+  /** Calls `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
