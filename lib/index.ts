@@ -88,4 +88,10 @@ export type {
   ChildStats,
   ChildStatus,
 } from './process/types.ts'
-export type { ProcessTable, ContextRow, ChildRow, ProcessUsage } from './protocol/process-table.ts'
+export type {
+  ProcessTable,
+  ContextRow,
+  ChildRow,
+  ProcessUsage,
+  ListedStatus,
+} from './protocol/process-table.ts'

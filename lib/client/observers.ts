@@ -1,4 +1,4 @@
-// Everyone who reacts to applied revisions, called in the order API.md fixes:
+// Everyone who reacts to applied revisions, called in the order docs/state.md fixes:
 // subscribe listeners, then waiters, then watch streams.
 import type { Change, RevisionEvent } from './state-types.ts'
 

@@ -1,4 +1,4 @@
-// The replica's side of the connection (DESIGN.md "Joining", "Keeping in sync"): it joins each new link
+// The replica's side of the connection (docs/architecture.md "Joining", "Keeping in sync and gap repair"): it joins each new link
 // with a snapshot, or keeps what it holds when the server still has its epoch, takes the link's change
 // stream, and after a rejoin catches up to where the server is.
 import { abortable } from '../abort.ts'

@@ -1,4 +1,4 @@
-// The typed face of StateView: what API.md's State section promises, generic in the store's shape.
+// The typed face of StateView: what docs/state.md promises, generic in the store's shape.
 // Every type a State method takes or returns is declared here, in a module that imports no
 // implementation, so the published declarations never reach one.
 import type { Draft as ImmerDraft } from 'immer'

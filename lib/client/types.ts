@@ -1,4 +1,4 @@
-// The public shape of a Client (API.md "Client"), in a module that imports no implementation, so the
+// The public shape of a Client (docs/state.md "Server and client"), in a module that imports no implementation, so the
 // published declarations never reach one.
 import type { Messaging } from '../messaging/types.ts'
 import type { State } from './state-types.ts'

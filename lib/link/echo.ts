@@ -1,4 +1,4 @@
-// The slow-joiner proof (DESIGN.md "Joining"): subscriptions reach a PUB in order, so once a token the
+// The slow-joiner proof (docs/architecture.md "Joining"): subscriptions reach a PUB in order, so once a token the
 // server was asked to publish comes back, every subscription made before it is live. The change stream
 // and the topic feed both prove themselves this way.
 import { abortable, pause } from '../abort.ts'

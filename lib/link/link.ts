@@ -1,4 +1,4 @@
-// One joined connection to a server (DESIGN.md "Joining"): HELLO, a provably live subscription,
+// One joined connection to a server (docs/architecture.md "Joining"): HELLO, a provably live subscription,
 // then snapshots and history on request. A lost server means a new Link.
 import { randomBytes } from 'node:crypto'
 import { basename } from 'node:path'

@@ -33,7 +33,7 @@ export async function call(
   return reply.length === 0 ? undefined : adoptDecoded(reply[0])
 }
 
-// A value as the state would store it (API.md's value model), or ERR_UNENCODABLE naming where it failed.
+// A value as the state would store it (docs/state.md "Values"), or ERR_UNENCODABLE naming where it failed.
 export function encodable(value: unknown, what: string): unknown {
   try {
     return toStoredValue(value)

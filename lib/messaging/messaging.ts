@@ -1,4 +1,4 @@
-// Services and topics for one client (API.md "Messaging"): the connection hands over each new link, and
+// Services and topics for one client (docs/messaging.md): the connection hands over each new link, and
 // the client copies these bound methods onto itself.
 import type { LinkUser } from '../link/connection.ts'
 import type { Link } from '../link/link.ts'

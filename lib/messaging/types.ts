@@ -1,4 +1,4 @@
-// The public shape of services and topics (API.md "Messaging"); every Client has these methods.
+// The public shape of services and topics (docs/messaging.md); every Client has these methods.
 
 /** One method of a service provider: takes the call's arguments, returns (or resolves with) its result. */
 // any, not unknown: handlers written inline without an Api type get untyped parameters, as in

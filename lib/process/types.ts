@@ -1,4 +1,4 @@
-// The public shapes of the Processes API (API.md "Processes"), in a module that imports no
+// The public shapes of the Processes API (docs/processes.md), in a module that imports no
 // implementation, so the published declarations never reach one.
 import type { Client } from '../client/types.ts'
 import type { ServerOptions } from '../server/types.ts'

@@ -144,7 +144,7 @@ export function adoptDecoded(value: unknown, depth = 0): unknown {
   return Object.freeze(value)
 }
 
-// Deep equality as API.md defines it (compareAndSet, whenEqual).
+// Deep equality as docs/state.md defines it (compareAndSet, whenEqual).
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true
   if (typeof a !== typeof b) return false

@@ -1,4 +1,4 @@
-// The server as a broker (DESIGN.md "Messaging"): providers register services over their session, calls
+// The server as a broker (docs/architecture.md "The broker"): providers register services over their session, calls
 // are routed round-robin within each provider's concurrency, the rest wait in a bounded queue, and a
 // provider that goes silent is dropped with its calls in flight failing ERR_PROVIDER_LOST.
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'

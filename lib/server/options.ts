@@ -1,4 +1,4 @@
-// ServerOptions as API.md defines them, validated at the boundary.
+// ServerOptions as docs/state.md defines them, validated at the boundary.
 import { invalidArgument } from '../errors.ts'
 import type { HistoryLimits } from './history.ts'
 import type { ServerOptions } from './types.ts'

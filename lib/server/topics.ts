@@ -1,5 +1,5 @@
 // Topics at the server: a PUB socket of their own, so a topic flood never makes state subscribers drop
-// changes (DESIGN.md "Wire format"). At most once: PUB drops silently at its high-water mark.
+// changes (docs/protocol.md). At most once: PUB drops silently at its high-water mark.
 import { Publisher } from 'zeromq'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'

@@ -1,4 +1,4 @@
-// The public shape of the state server (API.md "Server"), in a module that imports no implementation,
+// The public shape of the state server (docs/state.md "Server and client"), in a module that imports no implementation,
 // so the published declarations never reach one.
 
 /** Options of `startServer()`; every one is optional. */
