@@ -1,38 +1,86 @@
 // A peer speaking the wire protocol itself (docs/protocol.md), for what the public API cannot send:
-// hand-made MessagePack, patches no client would write.
+// hand-made MessagePack, patches no client would write. A write that commits is acknowledged by its
+// commit on the change stream, not by a reply (protocol 2): the peer follows the stream and turns each
+// commit naming its session into the reply `[id, OK, revision, result?]`.
+import { randomBytes } from 'node:crypto'
 import type { TestContext } from 'node:test'
-import { Dealer } from 'zeromq'
+import { Dealer, Subscriber } from 'zeromq'
 import { decode, encode } from '../lib/protocol/codec.ts'
-import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
+import { Channel as PubChannel, Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 
 export type Reply = [id: number, status: number, ...rest: unknown[]]
 
 export interface RawPeer {
-  // Sends one frame of requests (request ids from 1 up, one each) and returns their replies by id.
+  // Sends one frame of requests (request ids from 1 up, one each) and returns their outcomes by id.
   send(frame: Buffer): Promise<Reply[]>
-  // One request; its reply.
+  // One request; its outcome.
   request(op: number, ...args: unknown[]): Promise<Reply>
 }
 
-// Connects and says HELLO; closed when the test ends.
+const TIMEOUT_MS = 15_000
+
+// Connects, says HELLO and proves its subscription live; closed when the test ends.
 export async function rawPeer(t: TestContext, address: string): Promise<RawPeer> {
-  const dealer = new Dealer({ linger: 0, receiveTimeout: 15_000 })
-  t.after(() => dealer.close())
+  const dealer = new Dealer({ linger: 0 })
+  const sub = new Subscriber({ linger: 0 })
+  t.after(() => {
+    dealer.close()
+    sub.close()
+  })
   dealer.connect(address)
-  const send = async (frame: Buffer): Promise<Reply[]> => {
-    const expected = (decode(frame) as unknown[]).length
-    await dealer.send(frame)
-    const replies: Reply[] = []
-    while (replies.length < expected) {
-      const [reply] = await dealer.receive()
-      replies.push(...(decode(reply!) as Reply[]))
+  const outcomes: Reply[] = []
+  let wake = (): void => {}
+  const arrived = (replies: Reply[]): void => {
+    outcomes.push(...replies)
+    wake()
+  }
+  void (async () => {
+    for await (const [reply] of dealer) arrived(decode(reply!) as Reply[])
+  })().catch(() => {})
+  // Waits until `count` outcomes arrived, and takes them.
+  const take = async (count: number): Promise<Reply[]> => {
+    const deadline = Date.now() + TIMEOUT_MS
+    while (outcomes.length < count) {
+      if (Date.now() > deadline) throw new Error(`raw peer: ${outcomes.length} of ${count} outcomes arrived`)
+      await new Promise<void>((resolve) => {
+        wake = resolve
+        setTimeout(resolve, 100)
+      })
     }
-    return replies.sort((a, b) => a[0] - b[0])
+    return outcomes.splice(0, outcomes.length).sort((a, b) => a[0] - b[0])
+  }
+  const send = async (frame: Buffer): Promise<Reply[]> => {
+    await dealer.send(frame)
+    return take((decode(frame) as unknown[]).length)
   }
   const request = async (op: number, ...args: unknown[]): Promise<Reply> =>
     (await send(encode([[1, op, ...args]])))[0]!
-  const [, status] = await request(Op.HELLO, PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', process.pid, 'raw')
-  if (status !== Status.OK) throw new Error('HELLO was refused')
+
+  const token = randomBytes(8).toString('hex')
+  const hello = await request(Op.HELLO, PROTOCOL_VERSION, token, process.pid, 'raw')
+  if (hello[1] !== Status.OK) throw new Error('HELLO was refused')
+  const [, , , , , , pubEndpoint, , , , session] = hello as unknown[]
+  sub.connect(pubEndpoint as string)
+  sub.subscribe(PubChannel.STATE, PubChannel.ECHO + token)
+  let echoed = false
+  void (async () => {
+    for await (const [topic, payload] of sub) {
+      if (topic!.toString() !== PubChannel.STATE) {
+        echoed = true
+        continue
+      }
+      const [, commits] = decode(payload!) as [string, unknown[][]]
+      const mine = commits.filter((commit) => commit.length >= 5 && commit[3] === session)
+      if (mine.length > 0)
+        arrived(mine.map(([revision, , , , id, ...result]) => [id as number, Status.OK, revision, ...result]))
+    }
+  })().catch(() => {})
+  // The slow-joiner proof, as lib/link/echo.ts does it.
+  for (let attempt = 0; !echoed; attempt++) {
+    if (attempt === 200) throw new Error('raw peer: the change stream never echoed')
+    await request(Op.ECHO, token)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
   return { send, request }
 }
 

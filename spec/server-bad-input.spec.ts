@@ -130,7 +130,8 @@ test('bad input: each malformed request gets a coded reply; requests without an 
       ['no id', Op.SYNC],
       [4, 77],
       [5, Op.SET, 'k'],
-      [6, Op.SET, 'k', 1],
+      [6, Op.SET, 'k', 1], // commits: acknowledged by its published commit, not a reply
+      [7, Op.SYNC],
     ]),
   )) as unknown[][]
   assert.deepEqual(
@@ -138,9 +139,10 @@ test('bad input: each malformed request gets a coded reply; requests without an 
     [
       [4, 1, 'ERR_PROTOCOL'],
       [5, 1, 'ERR_PROTOCOL'],
-      [6, 0, 'ok'],
+      [7, 0, 'ok'],
     ],
   )
+  assert.equal(replies[2]![3], 1, 'the set committed revision 1')
 })
 
 test('bad input: oversized messages are ERR_TOO_LARGE, refused locally by clients', async (t) => {

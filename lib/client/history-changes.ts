@@ -8,7 +8,7 @@ import type { Change } from './replica.ts'
 
 export function* changesOf(commits: readonly WireCommit[]): Generator<Change> {
   const known = new Map<string, unknown>()
-  for (const [revision, changes] of commits) {
+  for (const { revision, changes } of commits) {
     for (const change of changes) {
       const key = change[0]
       if (change[1] === ChangeKind.SET) {

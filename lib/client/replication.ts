@@ -33,7 +33,10 @@ export class Replication implements Follower {
 
   async join(link: Link, rejoin: boolean, signal: AbortSignal): Promise<void> {
     const sync = this.sync
+    link.applied = () => sync.replica.revision
     const source: SyncSource = {
+      session: link.hello.session,
+      acknowledge: (requestId, payload) => link.channel.acknowledge(requestId, payload),
       history: (from, to) => link.history(from, to),
       snapshot: () => link.snapshot(),
       epochChanged: () => this.#events.replaced(link),

@@ -1,19 +1,20 @@
 // The server's replies to the state's requests and to INFO, read and checked: each reader returns a
 // typed value or throws ERR_PROTOCOL (the readers of the connection's own replies are in lib/link).
-import { malformed, readChange } from '../link/replies.ts'
-import { isList, isRevision } from '../protocol/frames.ts'
-import type { WireChange } from '../protocol/ops.ts'
+import { malformed } from '../link/replies.ts'
+import { isRevision } from '../protocol/frames.ts'
 import { adoptDecoded } from '../protocol/values.ts'
 import type { ServerInfo } from './types.ts'
 
-// [revision]: SET, DELETE, UPDATE, CLEAR, CAS and TXN. 0 where nothing was committed (an absent key, a
-// failed compare, a read-only transaction).
+// [revision]: SET, DELETE, UPDATE, CLEAR, CAS and TXN, acknowledged by their commit (lib/link/channel.ts
+// acknowledge), or replied [0] where nothing was committed (an absent key, a failed compare, a read-only
+// transaction).
 export function readRevision(reply: readonly unknown[], what: string): number {
   const [revision] = reply
   if (!isRevision(revision)) throw malformed(`${what} reply`)
   return revision
 }
 
+// [revision, value]: the new value comes with the commit.
 export function readIncrement(reply: readonly unknown[]): { revision: number; value: number | bigint } {
   const [revision, value] = reply
   if (!isRevision(revision) || (typeof value !== 'number' && typeof value !== 'bigint'))
@@ -21,15 +22,12 @@ export function readIncrement(reply: readonly unknown[]): { revision: number; va
   return { revision, value }
 }
 
-// [revision, result, changes]: revision 0 when the action changed nothing.
-export function readRun(reply: readonly unknown[]): {
-  revision: number
-  result: unknown
-  changes: WireChange[]
-} {
-  const [revision, result, changes] = reply
-  if (!isRevision(revision) || !isList(changes)) throw malformed('run reply')
-  return { revision, result: adoptDecoded(result), changes: changes.map(readChange) }
+// [revision, result]: acknowledged by the commit, whose reader adopted the result already, or replied
+// [0, result] when the action changed nothing.
+export function readRun(reply: readonly unknown[]): { revision: number; result: unknown } {
+  const [revision, result] = reply
+  if (!isRevision(revision) || reply.length !== 2) throw malformed('run reply')
+  return { revision, result: revision === 0 ? adoptDecoded(result) : result }
 }
 
 export function readServerInfo(reply: readonly unknown[]): ServerInfo {

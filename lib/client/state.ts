@@ -104,16 +104,12 @@ export class StateView {
     const k = this.#key(key)
     const stored = toStoredValue(value)
     const revision = readRevision(await this.#host.request(Op.SET, [k, stored]), 'set')
-    await this.#sync.own(revision, [[k, ChangeKind.SET, stored]])
     return revision
   }
 
   async delete(key: string): Promise<boolean> {
     const k = this.#key(key)
-    const revision = readRevision(await this.#host.request(Op.DELETE, [k]), 'delete')
-    if (revision === 0) return false
-    await this.#sync.own(revision, [[k, ChangeKind.DELETE]])
-    return true
+    return readRevision(await this.#host.request(Op.DELETE, [k]), 'delete') !== 0
   }
 
   async update(values: Record<string, unknown>): Promise<number> {
@@ -127,17 +123,11 @@ export class StateView {
     ])
     if (changes.length === 0) return this.revision
     const pairs = changes.map((change) => [change[0], change[2]])
-    const revision = readRevision(await this.#host.request(Op.UPDATE, [pairs]), 'update')
-    await this.#sync.own(revision, changes)
-    return revision
+    return readRevision(await this.#host.request(Op.UPDATE, [pairs]), 'update')
   }
 
   async clear(): Promise<void> {
-    const revision = readRevision(await this.#host.request(Op.CLEAR, [this.#prefix]), 'clear')
-    if (revision === 0) return
-    // A scoped clear deletes keys this replica may not have seen yet: wait for the commit itself.
-    if (this.#prefix === '') await this.#sync.own(revision, [[null, ChangeKind.CLEAR]])
-    else await this.#sync.reach(revision)
+    readRevision(await this.#host.request(Op.CLEAR, [this.#prefix]), 'clear')
   }
 
   async increment(key: string, by: number | bigint = 1): Promise<number | bigint> {
@@ -145,9 +135,7 @@ export class StateView {
     if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
       throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
     }
-    const { revision, value } = readIncrement(await this.#host.request(Op.INCREMENT, [k, by]))
-    await this.#sync.own(revision, [[k, ChangeKind.SET, value]])
-    return value
+    return readIncrement(await this.#host.request(Op.INCREMENT, [k, by])).value
   }
 
   async compareAndSet(key: string, expected: unknown, next: unknown): Promise<boolean> {
@@ -160,10 +148,7 @@ export class StateView {
       absent ? null : toStoredValue(expected),
       stored,
     ])
-    const revision = readRevision(reply, 'compareAndSet')
-    if (revision === 0) return false
-    await this.#sync.own(revision, [[k, ChangeKind.SET, stored]])
-    return true
+    return readRevision(reply, 'compareAndSet') !== 0
   }
 
   // Transactions.
@@ -175,9 +160,7 @@ export class StateView {
     if (typeof action !== 'string' || action === '')
       throw invalidArgument('run: action must be a non-empty string')
     const reply = await this.#host.request(Op.RUN, [action, args.map(toStoredValue)])
-    const { revision, result, changes } = readRun(reply)
-    if (revision > 0) await this.#sync.own(revision, changes)
-    return result
+    return readRun(reply).result
   }
 
   // Watching.

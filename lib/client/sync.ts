@@ -3,13 +3,17 @@
 // whoever waits for a revision (own writes, sync()).
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import type { Snapshot } from '../link/link.ts'
-import type { WireChange, WireCommit } from '../protocol/ops.ts'
+import type { WireCommit } from '../protocol/ops.ts'
 import { deepEqual } from '../protocol/values.ts'
 import type { Metrics } from './metrics.ts'
 import { Observers } from './observers.ts'
 import { Replica } from './replica.ts'
 
 export interface SyncSource {
+  // This connection's session: commits naming it acknowledge its writes.
+  readonly session: number
+  // Settles write `requestId` with [revision] or [revision, result], once the replica shows it.
+  acknowledge(requestId: number, payload: unknown[]): void
   history(from: number, to: number): Promise<{ epoch: string; commits: WireCommit[] }>
   snapshot(): Promise<Snapshot>
   // The server changed epoch under us (a new server on the same address).
@@ -33,7 +37,8 @@ export class Synchronizer {
   readonly observers = new Observers()
   readonly #metrics: Metrics
   #source: SyncSource | undefined
-  readonly #ahead = new Map<number, readonly WireChange[]>()
+  // Commits not yet applied, by the revision they follow.
+  readonly #ahead = new Map<number, WireCommit>()
   #known = 0
   #waiting: RevisionWaiter[] = []
   #repairing: Promise<void> | undefined
@@ -62,16 +67,9 @@ export class Synchronizer {
       if (this.#source !== undefined) this.#source.epochChanged()
       return
     }
-    for (const [revision, changes] of commits) this.#stash(revision, changes)
+    for (const commit of commits) this.#stash(commit)
     this.#advance()
-    if (this.#ahead.size > 0 && !this.#ahead.has(this.replica.revision + 1)) void this.#repair()
-  }
-
-  // A commit of our own, from its reply. Resolves once the replica shows it.
-  own(revision: number, changes: readonly WireChange[]): Promise<void> {
-    this.#stash(revision, changes)
-    this.#advance()
-    return this.reach(revision)
+    if (this.#ahead.size > 0 && !this.#ahead.has(this.replica.revision)) void this.#repair()
   }
 
   // The server is at `revision` (heartbeat, sync reply): missing tails count as gaps after a grace.
@@ -126,9 +124,13 @@ export class Synchronizer {
       snapshot.entries,
       describe ? deepEqual : () => true,
     )
-    for (const revision of this.#ahead.keys()) if (revision <= snapshot.revision) this.#ahead.delete(revision)
+    for (const [previous, commit] of this.#ahead)
+      if (commit.revision <= snapshot.revision) this.#ahead.delete(previous)
     if (this.#known < snapshot.revision) this.#known = snapshot.revision
     if (notify) this.observers.reset(snapshot.revision, describe ? changes : [])
+    // Own writes whose commits the snapshot covers, their own commits perhaps missed.
+    for (const [requestId, revision, ...result] of snapshot.acks)
+      this.#source?.acknowledge(requestId, [revision, ...result])
     this.#advance()
   }
 
@@ -144,19 +146,19 @@ export class Synchronizer {
     this.#ahead.clear()
   }
 
-  #stash(revision: number, changes: readonly WireChange[]): void {
-    if (revision <= this.replica.revision) return
-    this.#ahead.set(revision, changes)
-    if (revision > this.#known) this.#known = revision
+  #stash(commit: WireCommit): void {
+    if (commit.revision <= this.replica.revision) return
+    this.#ahead.set(commit.previous, commit)
+    if (commit.revision > this.#known) this.#known = commit.revision
   }
 
   #advance(): void {
     if (this.#source === undefined || this.#yielding) return
     const replica = this.replica
+    const source = this.#source
     for (let applied = 0; ; applied++) {
-      const next = replica.revision + 1
-      const changes = this.#ahead.get(next)
-      if (changes === undefined) break
+      const commit = this.#ahead.get(replica.revision)
+      if (commit === undefined) break
       if (applied === CHUNK_COMMITS) {
         // A long run of commits is applied in slices, so that watchers can consume between them.
         this.#yielding = true
@@ -166,10 +168,13 @@ export class Synchronizer {
         })
         break
       }
-      this.#ahead.delete(next)
+      this.#ahead.delete(commit.previous)
+      const { revision, origin } = commit
       const describe = this.observers.active
-      const changed = replica.apply(next, changes, describe)
-      if (describe) this.observers.revision(next, changed)
+      const changed = replica.apply(revision, commit.changes, describe)
+      if (describe) this.observers.revision(revision, changed)
+      if (origin?.session === source.session)
+        source.acknowledge(origin.requestId, 'result' in origin ? [revision, origin.result] : [revision])
     }
     let done = 0
     while (done < this.#waiting.length && this.#waiting[done]!.revision <= replica.revision)
@@ -208,7 +213,7 @@ export class Synchronizer {
         const page = await source.history(from, this.#target())
         if (page.epoch !== this.replica.epoch) return source.epochChanged()
         if (page.commits.length === 0) return
-        for (const [revision, changes] of page.commits) this.#stash(revision, changes)
+        for (const commit of page.commits) this.#stash(commit)
         this.#advance()
         repaired = true
       } catch (error) {
@@ -226,10 +231,10 @@ export class Synchronizer {
     if (repaired) this.#metrics.gapsRepaired++
   }
 
-  // The last revision of the first missing run.
+  // The last revision of the first missing run: what the earliest commit waiting follows.
   #target(): number {
-    let firstAhead = Infinity
-    for (const revision of this.#ahead.keys()) if (revision < firstAhead) firstAhead = revision
-    return firstAhead === Infinity ? this.#known : firstAhead - 1
+    let first = Infinity
+    for (const previous of this.#ahead.keys()) if (previous < first) first = previous
+    return first === Infinity ? this.#known : first
   }
 }

@@ -63,7 +63,7 @@ export async function atomic<R>(
         changes,
       ])
       const revision = readRevision(reply, 'atomic')
-      if (revision > 0) await sync.own(revision, changes)
+      if (revision > 0) await sync.reach(revision)
       return result
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error

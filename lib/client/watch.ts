@@ -79,7 +79,7 @@ async function load(history: History, from: number, to: number): Promise<WireCom
     const commits = await history(from, to)
     if (commits.length === 0) break
     all.push(...commits)
-    from = commits[commits.length - 1]![0] + 1
+    from = commits[commits.length - 1]!.revision + 1
   }
   return all
 }

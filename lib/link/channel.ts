@@ -50,7 +50,6 @@ export class Channel {
   #sweeper: NodeJS.Timeout | undefined
   #failure: ZStateError | undefined
   maxMessageBytes = 16 << 20
-  lastSent = 0
   // When the last frame from the server arrived: a sign of life, like anything on PUB.
   lastHeard = Date.now()
   // Called when the server answers ERR_DISCONNECTED: it no longer knows this session. `refused`
@@ -156,7 +155,6 @@ export class Channel {
           this.#queue = []
           this.#head = 0
         }
-        this.lastSent = Date.now()
         this.#traffic.messagesOut++
         this.#traffic.bytesOut += message.length
         await this.#dealer.send(message)
@@ -207,6 +205,15 @@ export class Channel {
       }
       if (isList(replies)) for (const reply of replies) this.#settle(reply)
     }
+  }
+
+  // A write acknowledged by its commit (applied to the replica by now): settles like an OK reply.
+  acknowledge(id: number, payload: unknown[]): void {
+    const request = this.#pending.get(id) ?? this.#open.get(id)
+    if (request === undefined) return
+    this.#pending.delete(id)
+    this.#open.delete(id)
+    request.resolve(payload)
   }
 
   #settle(reply: unknown): void {

@@ -1,10 +1,9 @@
 // The liveness check of a connection (docs/consistency.md "Lost server and reconnection"): the server
-// counts as lost after `silenceMs` without a word from it, and we ping it when we have sent nothing for
-// a period, so that it does not forget us. A Link is the Peer; what a loss means is the caller's affair.
+// counts as lost after `silenceMs` without a word from it, and we ping it every period, busy or not: the
+// ping keeps our session alive and confirms the acknowledgements we have applied. A Link is the Peer; what a loss means is the caller's affair.
 export interface Peer {
-  // When the server was last heard from, and when we last sent it anything (ms since the epoch).
+  // When the server was last heard from (ms since the epoch).
   readonly lastHeard: number
-  readonly lastSent: number
   ping(): void
 }
 
@@ -22,6 +21,7 @@ export function watchHeartbeats(peer: Peer, options: HeartbeatOptions, lost: (re
   if (signal.aborted) return
   const tick = Math.max(10, Math.floor(periodMs / 2))
   let lastTick = Date.now()
+  let lastPing = lastTick
   // Silence that does not count against the server: it fell while our own event loop was blocked.
   let excusedUntil = 0
   const timer = setInterval(() => {
@@ -33,7 +33,9 @@ export function watchHeartbeats(peer: Peer, options: HeartbeatOptions, lost: (re
       stop()
       return lost(`no heartbeat for ${silenceMs} ms`)
     }
-    if (now - peer.lastSent >= periodMs) peer.ping()
+    if (now - lastPing < periodMs) return
+    lastPing = now
+    peer.ping()
   }, tick)
   timer.unref()
   const stop = (): void => {

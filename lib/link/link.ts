@@ -9,7 +9,14 @@ import { Op, PROTOCOL_VERSION, type WireCommit } from '../protocol/ops.ts'
 import { Channel } from './channel.ts'
 import { awaitEcho } from './echo.ts'
 import { Feed } from './feed.ts'
-import { readCommitPage, readHello, readSnapshotPage, malformed, type Hello } from './replies.ts'
+import {
+  readCommitPage,
+  readHello,
+  readSnapshotPage,
+  malformed,
+  type Acknowledgement,
+  type Hello,
+} from './replies.ts'
 import { sockets } from './sockets.ts'
 import type { Traffic } from './traffic.ts'
 
@@ -25,6 +32,8 @@ export interface Snapshot {
   epoch: string
   revision: number
   entries: [string, unknown][]
+  // This session's writes the snapshot covers, their commits perhaps missed.
+  acks: Acknowledgement[]
 }
 
 export class Link {
@@ -77,25 +86,25 @@ export class Link {
     return Math.max(this.feed.lastHeard, this.channel.lastHeard)
   }
 
-  get lastSent(): number {
-    return this.channel.lastSent
-  }
+  // The revision the replica has applied, set by whoever follows this link: each ping tells the
+  // server, which then forgets the acknowledgements it covers (lib/server/acks.ts).
+  applied: () => number = () => 0
 
   // A client heartbeat: the server forgets a session it has not heard from for a while.
   ping(): void {
-    void this.channel.request(Op.PING, []).catch(() => {})
+    void this.channel.request(Op.PING, [this.applied()]).catch(() => {})
   }
 
   async snapshot(): Promise<Snapshot> {
     const first = readSnapshotPage(await this.#bulkRequest(Op.SNAPSHOT, [null]))
-    const { epoch, revision, entries } = first
+    const { epoch, revision, entries, acks } = first
     for (let cursor = first.next; cursor !== null;) {
       const page = readSnapshotPage(await this.#bulkRequest(Op.SNAPSHOT, [cursor]))
       if (page.epoch !== epoch || page.revision !== revision) throw malformed('snapshot continuation')
       for (const entry of page.entries) entries.push(entry)
       cursor = page.next
     }
-    return { epoch, revision, entries }
+    return { epoch, revision, entries, acks }
   }
 
   async history(from: number, to: number): Promise<{ epoch: string; commits: WireCommit[] }> {

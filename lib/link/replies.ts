@@ -21,12 +21,24 @@ export interface Hello {
   maxMessageBytes: number
   heartbeatMs: number
   // The topic PUB (messaging), as this client reaches it; undefined from a server without topics.
-  topicEndpoint: string | undefined
+  topicEndpoint: string
+  // This connection's session: commits naming it acknowledge its writes.
+  session: number
 }
 
 // `address` is the one this client dialled: wildcard endpoints are reached through its host.
 export function readHello(reply: readonly unknown[], address: string): Hello {
-  const [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint] = reply
+  const [
+    protocol,
+    version,
+    epoch,
+    revision,
+    pubEndpoint,
+    maxMessageBytes,
+    heartbeatMs,
+    topicEndpoint,
+    session,
+  ] = reply
   if (protocol !== PROTOCOL_VERSION) {
     throw new ZStateError(
       ErrorCode.PROTOCOL,
@@ -40,7 +52,8 @@ export function readHello(reply: readonly unknown[], address: string): Hello {
     typeof pubEndpoint !== 'string' ||
     typeof maxMessageBytes !== 'number' ||
     typeof heartbeatMs !== 'number' ||
-    (topicEndpoint !== undefined && typeof topicEndpoint !== 'string')
+    typeof topicEndpoint !== 'string' ||
+    !isRevision(session)
   ) {
     throw malformed('HELLO reply')
   }
@@ -52,7 +65,8 @@ export function readHello(reply: readonly unknown[], address: string): Hello {
     pubEndpoint: reachable(pubEndpoint, address),
     maxMessageBytes,
     heartbeatMs,
-    topicEndpoint: topicEndpoint === undefined ? undefined : reachable(topicEndpoint, address),
+    topicEndpoint: reachable(topicEndpoint, address),
+    session,
   }
 }
 
@@ -70,18 +84,30 @@ export interface SnapshotPage {
   revision: number
   // The cursor of the next page; null on the last one.
   next: number | null
+  // First page only: this session's writes committed up to `revision` whose commits it may have missed.
+  acks: Acknowledgement[]
   entries: [string, unknown][]
 }
 
+// [requestId, revision, result?] (lib/server/acks.ts).
+export type Acknowledgement = readonly [requestId: number, revision: number, result?: unknown]
+
 export function readSnapshotPage(reply: readonly unknown[]): SnapshotPage {
-  const [epoch, revision, next, page] = reply
-  if (typeof epoch !== 'string' || !isRevision(revision) || !isList(page)) throw malformed('snapshot')
+  const [epoch, revision, next, acks, page] = reply
+  if (typeof epoch !== 'string' || !isRevision(revision) || !isList(acks) || !isList(page))
+    throw malformed('snapshot')
   if (next !== null && typeof next !== 'number') throw malformed('snapshot cursor')
   const entries = page.map((entry): [string, unknown] => {
     if (!isList(entry) || typeof entry[0] !== 'string') throw malformed('snapshot entry')
     return [entry[0], adoptDecoded(entry[1])]
   })
-  return { epoch, revision, next, entries }
+  return { epoch, revision, next, acks: acks.map(readAcknowledgement), entries }
+}
+
+function readAcknowledgement(raw: unknown): Acknowledgement {
+  if (!isList(raw) || !isRevision(raw[0]) || !isRevision(raw[1]) || raw.length < 2 || raw.length > 3)
+    throw malformed('snapshot acknowledgement')
+  return raw.length === 3 ? [raw[0], raw[1], adoptDecoded(raw[2])] : [raw[0], raw[1]]
 }
 
 // [epoch, commits]: a history page (a reply) and a message of the change stream (PUB) alike.
@@ -96,11 +122,20 @@ export function readPosition(value: unknown, what: string): { epoch: string; rev
   return { epoch: value[0], revision: value[1] }
 }
 
+// [revision, previous, changes, session?, requestId?, result?] (docs/protocol.md "The change stream").
 export function readCommits(raw: unknown): WireCommit[] {
   if (!isList(raw)) throw malformed('commit list')
   return raw.map((commit): WireCommit => {
-    if (!isList(commit) || !isRevision(commit[0]) || !isList(commit[1])) throw malformed('commit')
-    return [commit[0], commit[1].map(readChange)]
+    if (!isList(commit) || commit.length < 3 || commit.length > 6) throw malformed('commit')
+    const [revision, previous, changes, session, requestId] = commit
+    if (!isRevision(revision) || !isRevision(previous) || previous >= revision || !isList(changes))
+      throw malformed('commit')
+    const read = { revision, previous, changes: changes.map(readChange) }
+    if (commit.length === 3) return read
+    if (!isRevision(session) || !isRevision(requestId)) throw malformed('commit origin')
+    const origin =
+      commit.length === 6 ? { session, requestId, result: adoptDecoded(commit[5]) } : { session, requestId }
+    return { ...read, origin }
   })
 }
 

@@ -100,11 +100,6 @@ export class Topics {
       if (subscription.ended) throw subscription.endReason
       const link = await this.#host.nextLink()
       if (subscription.ended) throw subscription.endReason
-      if (link.hello.topicEndpoint === undefined)
-        throw new ZStateError(
-          ErrorCode.PROTOCOL,
-          'this server does not offer topics (it is older than the client)',
-        )
       if (this.#feed?.link !== link) {
         this.#feed?.close()
         this.#feed = this.#open(link)
@@ -133,7 +128,7 @@ class TopicFeed {
   constructor(link: Link, deliver: (topic: string, message: unknown) => void) {
     this.link = link
     this.#deliver = deliver
-    this.#sub.connect(link.hello.topicEndpoint!)
+    this.#sub.connect(link.hello.topicEndpoint)
     void this.#loop()
   }
 

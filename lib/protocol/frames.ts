@@ -64,7 +64,9 @@ export function peekCommitRange(
     count = (payload[epochEnd + 1]! << 8) | payload[epochEnd + 2]!
     at = epochEnd + 3
   } else return undefined
-  if (payload[at] !== 0x92) return undefined
+  // A commit: [revision, previous, changes, session?, requestId?, result?].
+  const commitHeader = payload[at]
+  if (commitHeader === undefined || commitHeader < 0x93 || commitHeader > 0x96) return undefined
   const first = readUint(payload, at + 1)
   return first === undefined ? undefined : { epoch, first, count }
 }

@@ -1,26 +1,29 @@
 // Wire vocabulary shared by server and client. docs/protocol.md is the normative description.
 import type { WirePatch } from './patches.ts'
 
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {
-  HELLO: 1, //     [protocol, token, pid, name]       → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint]
+  HELLO: 1, //     [protocol, token, pid, name]       → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint, session]
   ECHO: 2, //      [token]                             → []   and publishes frame 'h'+token on PUB
-  SNAPSHOT: 3, //  [cursor | null]                     → [epoch, revision, nextCursor | null, [[key, value], ...]]
+  SNAPSHOT: 3, //  [cursor | null]                     → [epoch, revision, nextCursor | null, acks, [[key, value], ...]]
+  //                                                       acks (first page): [[requestId, revision, result?], ...] unconfirmed
   HISTORY: 4, //   [fromRevision, toRevision]          → [epoch, [[revision, changes], ...]]  (a page; may stop early)
   SYNC: 5, //      []                                  → [epoch, revision]
-  SET: 6, //       [key, value]                        → [revision]
-  DELETE: 7, //    [key]                               → [revision]       0: key was absent, nothing committed
-  UPDATE: 8, //    [[[key, value], ...]]               → [revision]
-  CLEAR: 9, //     [prefix]                            → [revision]       0: nothing to delete; '' clears all
-  INCREMENT: 10, //[key, by]                           → [revision, value]
-  CAS: 11, //      [key, expectAbsent, expected, next] → [revision]       0: no match, nothing committed
+  // Writes (6–11, 15, 16): one that commits is acknowledged by its commit (WireCommit.origin), not a
+  // reply; the reply shapes below are for outcomes that commit nothing.
+  SET: 6, //       [key, value]                        → (commit)
+  DELETE: 7, //    [key]                               → (commit) or [0]: key was absent, nothing committed
+  UPDATE: 8, //    [[[key, value], ...]]               → (commit)
+  CLEAR: 9, //     [prefix]                            → (commit) or [0]: nothing to delete; '' clears all
+  INCREMENT: 10, //[key, by]                           → (commit: the new value is in its change)
+  CAS: 11, //      [key, expectAbsent, expected, next] → (commit) or [0]: no match, nothing committed
   INFO: 12, //     []                                  → [version, protocol, pid, epoch, revision, clients, uptime, droppedFrames]
-  PING: 13, //     []                                  → []   (client heartbeat)
+  PING: 13, //     [revision?]                         → []   (client heartbeat; confirms acknowledgements up to revision)
   BYE: 14, //      []                                  → []   (session ends)
-  TXN: 15, //      [epoch, base, readKeys, keySpaceRead, writes] → [revision]   0: read-only, validated; ERR_CONFLICT detail [keys, revision]
-  RUN: 16, //      [action, args]                      → [revision, result, changes]   revision 0: nothing changed
+  TXN: 15, //      [epoch, base, readKeys, keySpaceRead, writes] → (commit) or [0]: read-only, validated; ERR_CONFLICT detail [keys, revision]
+  RUN: 16, //      [action, args]                      → (commit, carrying the result) or [0, result]: nothing changed
   // Messaging (20–29; lib/server/broker.ts, lib/server/topics.ts). Names and topics: non-empty strings ≤ 1,024 bytes.
   PROVIDE: 20, //  [service, methods, concurrency, key] → []   key: the client's number for this provider;
   //                                                       calls then arrive as Push.CALL naming that key
@@ -70,11 +73,19 @@ export type WireChange =
   | readonly [key: string, kind: 2]
   | readonly [key: null, kind: 3]
 
-export type WireCommit = readonly [revision: number, changes: readonly WireChange[]]
+// A commit as published: it names the revision before it, and, when a request waits for it, its
+// origin (the session number from HELLO, the request id, and an action's result). A write that
+// commits gets no reply: this is its acknowledgement.
+export interface WireCommit {
+  readonly revision: number
+  readonly previous: number
+  readonly changes: readonly WireChange[]
+  readonly origin?: { readonly session: number; readonly requestId: number; readonly result?: unknown }
+}
 
 // PUB channels: frame 0 of every published message.
 export const Channel = {
-  STATE: 's', //     frame 1: [epoch, [[revision, changes], ...]]
+  STATE: 's', //     frame 1: [epoch, [[revision, previous, changes, session?, requestId?, result?], ...]]
   HEARTBEAT: 'b', // frame 1: [epoch, revision]
   ECHO: 'h', //      'h' + token; frame 1 empty
 } as const

@@ -9,7 +9,12 @@ const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 
 // The server side of one operation: returns the reply payload; `commit` gives the next revision.
-export type Commit = (changes: WireChange[], patched?: ReadonlyMap<string, unknown>) => number
+// `result`: what the writer gets back besides the revision; its commit carries it.
+export type Commit = (
+  changes: WireChange[],
+  patched?: ReadonlyMap<string, unknown>,
+  result?: unknown,
+) => number
 export type Operation = (args: unknown[], store: Store, commit: Commit) => unknown[]
 
 export function arity(args: unknown[], n: number, op: string): void {
@@ -85,7 +90,7 @@ export const operations: Partial<Record<number, Operation>> = {
       throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
     }
     const next = sum(store.get(k), by, JSON.stringify(k))
-    return [commit([[k, ChangeKind.SET, next]]), next]
+    return [commit([[k, ChangeKind.SET, next]], undefined, next), next]
   },
   [Op.CAS](args, store, commit) {
     arity(args, 4, 'compareAndSet')

@@ -267,7 +267,8 @@ class StateServer implements Server {
       else if (session === undefined) {
         throw new ZStateError(ErrorCode.DISCONNECTED, 'no session with this server: send HELLO first')
       }
-      const reply = op === Op.HELLO ? this.#helloReply(id) : this.#dispatch(session, batch, id, op, args)
+      const reply =
+        op === Op.HELLO ? this.#helloReply(session, id) : this.#dispatch(session, batch, id, op, args)
       // No reply yet (a call waits for its provider), or none wanted (request id 0).
       if (reply !== undefined && id !== NO_REPLY) this.#answer(batch, session, reply)
     } catch (error) {
@@ -310,7 +311,7 @@ class StateServer implements Server {
     return this.#sessions.open(routingId, name, pid, Date.now())
   }
 
-  #helloReply(id: number): Buffer {
+  #helloReply(session: Session, id: number): Buffer {
     const o = this.#options
     return okReply(id, [
       PROTOCOL_VERSION,
@@ -321,6 +322,7 @@ class StateServer implements Server {
       o.maxMessageBytes,
       o.heartbeatMs,
       this.#topics.endpoint,
+      session.number,
     ])
   }
 
@@ -360,12 +362,17 @@ class StateServer implements Server {
           this.#droppedFrames,
         ])
       case Op.PING:
+        // [revision]: what the client has applied, so its acknowledgements up to there are done.
+        if (args.length > 1 || (args.length === 1 && !isRevision(args[0])))
+          throw new ZStateError(ErrorCode.PROTOCOL, 'ping takes [] or [revision]')
+        if (args.length === 1) session.acks.confirm(args[0] as number)
         return okReply(id, [])
       case Op.RUN: {
         arity(args, 2, 'run')
         const { changes, patched, result } = runAction(this.#actions, this.#store, args[0], args[1])
-        const revision = changes.length === 0 ? 0 : this.#commit(changes, patched)
-        return okReply(id, [revision, result, changes])
+        if (changes.length === 0) return okReply(id, [0, result])
+        this.#commit(changes, patched, session, id, result)
+        return undefined // acknowledged, with its result, by the commit itself
       }
       case Op.BYE:
         this.#forget(session, 'it said goodbye')
@@ -392,10 +399,15 @@ class StateServer implements Server {
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
-    return okReply(
-      id,
-      operation(args, this.#store, (changes, patched) => this.#commit(changes, patched)),
-    )
+    // A write that commits is acknowledged by its published commit, which names this session and
+    // request id: no reply (two messages per write). Replies remain for errors and for outcomes that
+    // commit nothing (a failed compareAndSet, deleting an absent key).
+    let acknowledged = false
+    const payload = operation(args, this.#store, (changes, patched, result) => {
+      acknowledged = true
+      return this.#commit(changes, patched, session, id, result)
+    })
+    return acknowledged ? undefined : okReply(id, payload)
   }
 
   // Contexts and their children (lib/server/contexts.ts); the process table is gathered asynchronously.
@@ -409,9 +421,26 @@ class StateServer implements Server {
     return undefined
   }
 
-  #commit(changes: WireChange[], patched?: ReadonlyMap<string, unknown>): number {
+  // Commits, naming the revision before it and, for a request that waits, its origin (session and
+  // request id, plus an action's result): [revision, previous, changes, session?, requestId?, result?].
+  #commit(
+    changes: WireChange[],
+    patched: ReadonlyMap<string, unknown> | undefined,
+    session: Session,
+    id: number,
+    result?: unknown,
+  ): number {
+    const previous = this.#store.revision
     const revision = this.#store.commit(changes, patched)
-    const encoded = encode([revision, changes])
+    let encoded: Buffer
+    if (id === NO_REPLY) encoded = encode([revision, previous, changes])
+    else if (result === undefined) {
+      encoded = encode([revision, previous, changes, session.number, id])
+      session.acks.add([id, revision])
+    } else {
+      encoded = encode([revision, previous, changes, session.number, id, result])
+      session.acks.add([id, revision, result])
+    }
     this.#history.push(encoded)
     this.#turn.commit(encoded)
     return revision

@@ -1,4 +1,5 @@
 // Who is connected: one session per DEALER routing id, created by HELLO, expired by silence.
+import { AckLog } from './acks.ts'
 import type { ReplyPeer } from './reply-sender.ts'
 
 export interface SnapshotCursor {
@@ -10,6 +11,9 @@ export interface SnapshotCursor {
 
 export interface Session extends ReplyPeer {
   readonly key: string
+  // Names the session in the commits its writes make (their acknowledgement); unique per server.
+  readonly number: number
+  readonly acks: AckLog
   name: string
   pid: number
   lastSeen: number
@@ -24,6 +28,7 @@ const MAX_NAME_LENGTH = 256
 
 export class Sessions {
   readonly #byKey = new Map<string, Session>()
+  #serial = 0
 
   get size(): number {
     return this.#byKey.size
@@ -50,6 +55,8 @@ export class Sessions {
     }
     const session: Session = {
       key,
+      number: ++this.#serial,
+      acks: new AckLog(),
       routingId: Buffer.from(routingId),
       name,
       pid,

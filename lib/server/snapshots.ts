@@ -8,7 +8,7 @@ import type { Store } from './store.ts'
 
 let nextCursor = 1
 
-// The reply to SNAPSHOT [cursor]: [id, OK, epoch, revision, nextCursor | null, entries], a page of
+// The reply to SNAPSHOT [cursor]: [id, OK, epoch, revision, nextCursor | null, acks, entries], a page of
 // about `budget` bytes (at least one entry).
 export function snapshotPage(
   store: Store,
@@ -33,5 +33,12 @@ export function snapshotPage(
   }
   const done = state.offset >= state.entries.length
   if (done) session.snapshot = undefined
-  return encodeWithItems([id, Status.OK, store.epoch, state.revision, done ? null : state.id], items, bytes)
+  // The first page also carries the acknowledgements of this session's writes up to the snapshot's
+  // revision that its client has not confirmed: it may have missed their commits (lib/server/acks.ts).
+  const acks = cursor === null ? session.acks.unconfirmed() : []
+  return encodeWithItems(
+    [id, Status.OK, store.epoch, state.revision, done ? null : state.id, acks],
+    items,
+    bytes,
+  )
 }
