@@ -4,12 +4,19 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import process from 'node:process'
 import { scale } from './support/config.ts'
+import { renderChart } from './support/chart.ts'
 import { renderMarkdown } from './support/markdown.ts'
 import type { ScenarioResult } from './support/report.ts'
 
 // Runs every scenario in a fresh Node process of its own (so no scenario inherits another's heap or JIT
-// state), collects their results and regenerates docs/benchmarks.md. A smoke run (BENCH_SCALE ≠ 1)
-// writes .bench-tmp/benchmarks.md instead, so it never overwrites the published numbers.
+// state), collects their results and regenerates docs/benchmarks.md and docs/benchmarks.svg. A smoke run
+// (BENCH_SCALE ≠ 1) or a run of some scenarios writes .bench-tmp/benchmarks.{md,svg} instead, so it never
+// overwrites the published numbers.
+//
+// Each scenario's result stays in .bench-tmp/results/<id>.json until that scenario runs again (its old
+// result is removed first, so a scenario without one failed its last run or never ran). `--render-only`
+// renders from those without running anything: into docs/ only when every scenario has a full-scale
+// result, into .bench-tmp/ otherwise.
 
 const scenarios = [
   'set-sequential',
@@ -34,9 +41,10 @@ const scenarios = [
 const root = new URL('../', import.meta.url)
 const tmp = new URL('.bench-tmp/', root)
 const tsxLoader = import.meta.resolve('tsx')
+const resultPath = (id: string): string => fileURLToPath(new URL(`results/${id}.json`, tmp))
 
 async function runOne(id: string): Promise<ScenarioResult | undefined> {
-  const out = fileURLToPath(new URL(`results/${id}.json`, tmp))
+  const out = resultPath(id)
   await rm(out, { force: true })
   const child = spawn(
     process.execPath,
@@ -48,22 +56,49 @@ async function runOne(id: string): Promise<ScenarioResult | undefined> {
   )
   const [code] = (await once(child, 'exit')) as [number | null]
   if (code !== 0) return undefined
-  return JSON.parse(await readFile(out, 'utf8')) as ScenarioResult
+  return stored(id)
 }
 
-const only = process.argv.slice(2)
+// The result a scenario's last run left, if it left one.
+async function stored(id: string): Promise<ScenarioResult | undefined> {
+  try {
+    return JSON.parse(await readFile(resultPath(id), 'utf8')) as ScenarioResult
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+const args = process.argv.slice(2)
+const renderOnly = args.includes('--render-only')
+const only = args.filter((a) => a !== '--render-only')
+const unknown = only.filter((a) => !scenarios.includes(a))
+if (unknown.length > 0) {
+  console.error(
+    `run-all: expected --render-only or scenario names (${scenarios.join(', ')}), got ${unknown.join(', ')}`,
+  )
+  process.exit(2)
+}
+
 const results: ScenarioResult[] = []
 const failed: string[] = []
 for (const id of scenarios.filter((s) => only.length === 0 || only.includes(s))) {
-  console.log(`\n=== ${id} ===`)
-  const result = await runOne(id)
+  if (!renderOnly) console.log(`\n=== ${id} ===`)
+  const result = await (renderOnly ? stored(id) : runOne(id))
   if (result === undefined) failed.push(id)
   else results.push(result)
 }
 
-const target =
-  scale === 1 && only.length === 0 ? new URL('docs/benchmarks.md', root) : new URL('benchmarks.md', tmp)
-await mkdir(new URL('.', target), { recursive: true })
-await writeFile(target, renderMarkdown(results, failed))
-console.log(`\nwrote ${fileURLToPath(target)}${failed.length > 0 ? `; failed: ${failed.join(', ')}` : ''}`)
-if (failed.length > 0) process.exitCode = 1
+const published =
+  only.length === 0 &&
+  (renderOnly ? failed.length === 0 && results.every((r) => r.environment.scale === 1) : scale === 1)
+const dir = published ? new URL('docs/', root) : tmp
+await mkdir(dir, { recursive: true })
+await writeFile(new URL('benchmarks.md', dir), renderMarkdown(results, failed))
+await writeFile(new URL('benchmarks.svg', dir), renderChart(results, failed))
+const what = renderOnly ? 'no stored result' : 'failed'
+console.log(
+  `\nwrote ${fileURLToPath(dir)}benchmarks.{md,svg}` +
+    (failed.length > 0 ? `; ${what}: ${failed.join(', ')}` : ''),
+)
+if (failed.length > 0 && !renderOnly) process.exitCode = 1

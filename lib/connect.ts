@@ -1,6 +1,7 @@
 // connect() and the Client: a connection (lib/link) with a replica (lib/client) and services and
 // topics (lib/messaging) on it. The one module that puts the three together; none of them knows another.
 import { inspect, type InspectOptionsStylized } from 'node:util'
+import { Coverage } from './client/coverage.ts'
 import { createMetrics } from './client/metrics.ts'
 import { readServerInfo } from './client/replies.ts'
 import { Replication } from './client/replication.ts'
@@ -15,6 +16,7 @@ import { Connection } from './link/connection.ts'
 import { ClientMessaging } from './messaging/messaging.ts'
 import { checkConnectAddress } from './protocol/address.ts'
 import { Op } from './protocol/ops.ts'
+import { checkPrefixes } from './protocol/prefixes.ts'
 
 function timeoutOption(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback
@@ -38,9 +40,10 @@ export async function connect<S extends object = Record<string, unknown>>(
     throw invalidArgument('connect: options must be an object')
   if (options.name !== undefined && typeof options.name !== 'string')
     throw invalidArgument('connect: name must be a string')
-  const { signal } = options
+  const { signal, replicate } = options
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('connect: signal must be an AbortSignal')
+  if (replicate !== undefined) checkPrefixes(replicate, 'connect: replicate')
   const client = new ClientImpl<S>(target, {
     timeout: timeoutOption(options.timeout, 'timeout', 10_000),
     requestTimeout: timeoutOption(options.requestTimeout, 'requestTimeout', 30_000),
@@ -49,6 +52,8 @@ export async function connect<S extends object = Record<string, unknown>>(
         ? undefined
         : timeoutOption(options.heartbeatTimeout, 'heartbeatTimeout', 0),
     name: options.name,
+    // A copy: the caller's array may change; the client keeps what it joined with.
+    replicate: replicate === undefined ? undefined : [...replicate],
   })
   await client.start(signal)
   return client
@@ -59,6 +64,8 @@ export interface ClientSettings {
   requestTimeout: number
   heartbeatTimeout: number | undefined
   name: string | undefined
+  // Key prefixes of a partial replica; undefined: everything.
+  replicate?: readonly string[] | undefined
 }
 
 export class ClientImpl<S extends object> implements Client<S> {
@@ -82,12 +89,17 @@ export class ClientImpl<S extends object> implements Client<S> {
   constructor(address: string, settings: ClientSettings) {
     this.address = address
     this.closed = this.#closed.promise
-    const replication = new Replication(this.#metrics, {
-      reset: () => this.#status.emit('reset'),
-      replaced: (link) => this.#connection.lose(link, 'the server was replaced (new epoch)'),
-    })
+    const replication = new Replication(
+      this.#metrics,
+      {
+        reset: () => this.#status.emit('reset'),
+        replaced: (link) => this.#connection.lose(link, 'the server was replaced (new epoch)'),
+        broken: (link, reason) => this.#connection.lose(link, reason),
+      },
+      new Coverage(settings.replicate),
+    )
     this.#connection = new Connection(
-      { address, ...settings, traffic: this.#metrics },
+      { address, ...settings, replicate: settings.replicate, traffic: this.#metrics },
       replication,
       (event) => this.#status.emit(event),
     )

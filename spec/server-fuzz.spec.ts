@@ -161,6 +161,11 @@ test('fuzz: frames of valid-looking requests of every op keep the server up and 
   peer.connect(server.address)
   const malformed: string[] = []
   let replies = 0
+  // Each frame opens with a HELLO of its own id; the next frame goes once its reply is back, so a
+  // flood of unread replies never gets the peer forgotten and every frame is answered.
+  const HELLO_ID = 2 ** 31 + 1
+  let hellos = 0
+  let helloArrived = (): void => {}
   const outcomes = new Map<string, number>()
   const reading = (async () => {
     for (;;) {
@@ -172,6 +177,10 @@ test('fuzz: frames of valid-looking requests of every op keep the server up and 
       }
       for (const reply of decode(frame) as unknown[][]) {
         replies++
+        if (reply[0] === HELLO_ID) {
+          hellos++
+          helloArrived()
+        }
         const outcome = reply[0] === 0 ? 'push' : reply[1] === 0 ? 'ok' : String(reply[2])
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
         const push = reply[0] === 0 && (reply[1] === 1 || reply[1] === 2) // a CALL or DROPPED push
@@ -181,19 +190,33 @@ test('fuzz: frames of valid-looking requests of every op keep the server up and 
       }
     }
   })()
-  const hello = [1, Op.HELLO, PROTOCOL_VERSION, TOKEN, 1, 'fuzz']
+  const hello = [HELLO_ID, Op.HELLO, PROTOCOL_VERSION, TOKEN, 1, 'fuzz']
+  const answered = (count: number) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`frame ${count}: no HELLO reply in 15 s`)), 15_000)
+      helloArrived = () => {
+        if (hellos < count) return
+        clearTimeout(timer)
+        resolve()
+      }
+      helloArrived()
+    })
   const frames = fc.sample(requests(server.epoch, victim.pid!), {
     numRuns: FRAMES,
     seed: Number(process.env.SEED ?? 42),
   })
-  for (const frame of frames) await peer.send(encode([hello, ...frame]))
+  for (const [i, frame] of frames.entries()) {
+    await peer.send(encode([hello, ...frame]))
+    await answered(i + 1)
+  }
   await peer.send(encode([hello, [0, Op.SET, 'fuzz:done', true]]))
+  await answered(FRAMES + 1)
   await watcher.state.whenAvailable('fuzz:done', { timeout: 60_000 })
   peer.close()
   await reading
 
   assert.deepEqual(malformed, [], 'every reply is [id, 0, …], [id, 1, known code, …] or a push')
-  assert.ok(replies > FRAMES, `${replies} replies`)
+  assert.equal(hellos, FRAMES + 1, `every frame was answered (${replies} replies)`)
   assert.deepEqual(order.problems, [], 'every revision followed the one before')
   const revision = await watcher.state.sync()
   t.diagnostic(

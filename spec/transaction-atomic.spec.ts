@@ -3,6 +3,7 @@ import { test, type TestContext } from 'node:test'
 import { ConflictError, connect, isZStateError, type Client } from '../lib/index.ts'
 import { join } from 'node:path'
 import { clientProcess, fixture, serverFor, stress, tempDir, transports, type Transport } from './support.ts'
+import { bigMapVisits } from './map-visits.ts'
 
 const k = stress ? 2_000 : 100
 const repetitions = stress ? 5 : 2
@@ -220,28 +221,6 @@ test('atomic: changing one field of a 1 MB value sends and publishes well under 
   assert.ok(b.metrics().bytesIn - inBefore < 1024, `received ${b.metrics().bytesIn - inBefore} bytes`)
   assert.ok(Object.isFrozen((b.state.get('doc') as { tags: string[] }).tags))
 })
-
-// Counts the elements visited by iterating any Map of `minSize` or more entries while `fn` runs, in
-// this process (client replica and in-process server alike): an O(store) step shows up as a full pass.
-async function bigMapVisits(minSize: number, fn: () => Promise<void>): Promise<number> {
-  const proto = Map.prototype as unknown as Record<PropertyKey, (...args: unknown[]) => unknown>
-  const names: PropertyKey[] = [Symbol.iterator, 'entries', 'keys', 'values', 'forEach']
-  const originals = names.map((name) => proto[name]!)
-  let visits = 0
-  names.forEach((name, i) => {
-    const original = originals[i]!
-    proto[name] = function (this: Map<unknown, unknown>, ...args: unknown[]) {
-      if (this.size >= minSize) visits += this.size
-      return original.apply(this, args)
-    }
-  })
-  try {
-    await fn()
-  } finally {
-    names.forEach((name, i) => (proto[name] = originals[i]!))
-  }
-  return visits
-}
 
 test('atomic: one-key transactions never walk the store, at 10 or 100,000 keys', async (t) => {
   const [a] = await inProcess(t)

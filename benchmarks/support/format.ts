@@ -1,4 +1,4 @@
-import { goalMet, Unit, type Comparison } from './report.ts'
+import { goalMet, Unit, type Comparison, type Goal } from './report.ts'
 import type { Spread } from './stats.ts'
 
 // How numbers read in the console and in docs/benchmarks.md.
@@ -30,10 +30,16 @@ export function formatRatio(s: Spread | undefined): string {
   return `${s.median.toFixed(2)}× (${s.min.toFixed(2)}–${s.max.toFixed(2)})`
 }
 
+// A goal without its verdict: ≥ 0.9×, ≤ 0.
+export function formatTarget(goal: Goal, unit: Unit): string {
+  return `${goal.op} ${'value' in goal ? formatNumber(goal.value, unit) : `${goal.ratio}×`}`
+}
+
+// The goal with its verdict, and after a ✗ the cause the scenario measured: ≥ 0.9× ✗ — cause: ….
 export function formatGoal(c: Comparison): string {
-  const { goal } = c
-  if (goal === undefined) return '—'
+  if (c.goal === undefined) return '—'
   const met = goalMet(c)
-  const target = 'value' in goal ? formatNumber(goal.value, c.unit) : `${goal.ratio}×`
-  return `${goal.op} ${target}${met === undefined ? '' : met ? ' ✓' : ' ✗'}`
+  const verdict = met === undefined ? '' : met ? ' ✓' : ' ✗'
+  const cause = met === false && c.cause !== undefined ? ` — cause: ${c.cause}` : ''
+  return `${formatTarget(c.goal, c.unit)}${verdict}${cause}`
 }

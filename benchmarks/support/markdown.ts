@@ -1,8 +1,9 @@
 import { describeEnvironment } from './env.ts'
 import { formatGoal, formatRatio, formatSpread } from './format.ts'
-import type { ScenarioResult } from './report.ts'
+import { tallyGoals, type ScenarioResult } from './report.ts'
 
-// Renders docs/benchmarks.md from the scenarios' results; run-all.ts is the only caller.
+// Renders docs/benchmarks.md from the scenarios' results, embedding benchmarks.svg, the chart that
+// chart.ts draws from the same results next to it; run-all.ts is the only caller.
 
 const escape = (text: string): string => text.replaceAll('|', '\\|')
 
@@ -27,6 +28,8 @@ function tableRows(result: ScenarioResult): string[] {
 
 export function renderMarkdown(results: readonly ScenarioResult[], failed: readonly string[]): string {
   const first = results[0]
+  const tally = tallyGoals(results)
+  const goals = tally.met + tally.missed + tally.unmeasured
   const lines = [
     '# Benchmarks',
     '',
@@ -38,6 +41,13 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     'A goal in × applies to the median ratio; a goal on a plain number (such as 0 lost) must hold in every run.',
     'Client and server always run in different OS processes and talk over `ipc://`.',
     'Benchmarks never gate CI: latency on small VMs is bimodal (see the ranges).',
+    '',
+    `![Every goal row: ${tally.met} of ${goals} goals met](benchmarks.svg)`,
+    '',
+    'The chart, written with this page from the same results, has a row for every comparison with a goal:',
+    'the median ratio as a dot and its range over runs as a whisker, on a log scale where right is always',
+    'better (ratios of ≤ goals are plotted inverted), against the goal. A missed goal (✗) shows the cause',
+    'its scenario measured, when it measured one: in the chart under its row, here in the Goal column.',
     '',
     '## Environment',
     '',
@@ -66,10 +76,11 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     '',
     '<!-- sample: skip (runs every benchmark for many minutes and rewrites this page) -->',
     '```sh',
-    'npm run bench                          # every scenario, then regenerates this page',
-    'BENCH_SCALE=0.02 npm run bench         # smoke run (< 1 minute); writes .bench-tmp/benchmarks.md instead',
+    'npm run bench                          # every scenario, then regenerates this page and its chart',
+    'BENCH_SCALE=0.02 npm run bench         # smoke run (< 1 minute); writes them to .bench-tmp/ instead',
     'node --import tsx benchmarks/get.ts    # one scenario; BENCH_RUNS sets the number of runs (default 5)',
     'node --import tsx benchmarks/baselines.ts   # the baselines alone',
+    'node --import tsx benchmarks/run-all.ts --render-only   # this page and its chart again, from the last stored results',
     '```',
     '',
     'Redis baselines need `redis-server` on the PATH; without it they are reported as skipped.',

@@ -18,6 +18,11 @@ export type Unit = (typeof Unit)[keyof typeof Unit]
 export type Goal =
   { readonly op: '≥' | '≤'; readonly ratio: number } | { readonly op: '≥' | '≤'; readonly value: number }
 
+// A goal as a scenario states it, with what the scenario measured as the cause of a miss (e.g. "start-up
+// is 300 ms of the 400 ms"), shown only when the goal is missed: after the ✗ in docs/benchmarks.md and
+// in the console, and with the row in docs/benchmarks.svg. Undefined: no cause measured.
+export type GoalOptions = Goal & { readonly cause?: string | undefined }
+
 export interface Comparison {
   readonly label: string
   readonly unit: Unit
@@ -26,6 +31,7 @@ export interface Comparison {
   readonly baseline: Spread | undefined // undefined: the baseline was skipped (e.g. no Redis)
   readonly ratio: Spread | undefined // zstate ÷ baseline, paired per run
   readonly goal: Goal | undefined
+  readonly cause?: string // why a missed goal was missed, as the scenario measured it (one line)
 }
 
 export interface ScenarioResult {
@@ -44,10 +50,13 @@ export function compare(
   zstate: readonly number[],
   baselineName: string,
   baseline: readonly number[],
-  goal?: Goal,
+  goal?: GoalOptions,
 ): Comparison {
   // A baseline that did not run, or did not grow (memory at tiny scales), has no meaningful ratio.
   const measured = baseline.length > 0 && baseline.every((b) => b > 0)
+  // One line, so that it fits a table cell and a row of the chart.
+  const cause = goal?.cause?.replace(/\s+/g, ' ').trim()
+  if (cause === '') throw new RangeError(`compare(${JSON.stringify(label)}): cause must not be blank`)
   return {
     label,
     unit,
@@ -55,8 +64,15 @@ export function compare(
     baselineName,
     baseline: baseline.length > 0 ? spread(baseline) : undefined,
     ratio: measured ? spread(pairedRatios(zstate, baseline)) : undefined,
-    goal,
+    goal: goal === undefined ? undefined : goalOf(goal),
+    ...(cause === undefined ? {} : { cause }),
   }
+}
+
+function goalOf(options: GoalOptions): Goal {
+  return 'value' in options
+    ? { op: options.op, value: options.value }
+    : { op: options.op, ratio: options.ratio }
 }
 
 export function goalMet(c: Comparison): boolean | undefined {
@@ -65,4 +81,23 @@ export function goalMet(c: Comparison): boolean | undefined {
   if ('value' in goal) return goal.op === '≥' ? c.zstate.min >= goal.value : c.zstate.max <= goal.value
   if (c.ratio === undefined) return undefined
   return goal.op === '≥' ? c.ratio.median >= goal.ratio : c.ratio.median <= goal.ratio
+}
+
+// How many goals the results meet and miss; unmeasured: a ratio goal whose baseline was skipped.
+export interface GoalTally {
+  met: number
+  missed: number
+  unmeasured: number
+}
+
+export function tallyGoals(results: readonly ScenarioResult[]): GoalTally {
+  const tally = { met: 0, missed: 0, unmeasured: 0 }
+  for (const c of results.flatMap((r) => r.comparisons)) {
+    if (c.goal === undefined) continue
+    const met = goalMet(c)
+    if (met === undefined) tally.unmeasured++
+    else if (met) tally.met++
+    else tally.missed++
+  }
+  return tally
 }

@@ -1,55 +1,47 @@
-// The replica as it was at one revision, for a transaction whose function awaits while newer
-// commits arrive: the replica saves a key's old value here before it first changes it.
+// The replica as it was at one revision while newer commits arrive: for a transaction whose function
+// awaits, and behind every state.snapshot(). Old values come from the replica's undo log, which
+// keeps them while this view is open.
 import type { DraftSource } from '../protocol/draft.ts'
-
-interface Saved {
-  present: boolean
-  value: unknown
-}
+import type { UndoLog } from './undo-log.ts'
 
 export class BaseView implements DraftSource {
   readonly revision: number
   readonly epoch: string
-  // Set when the replica was rebuilt from a snapshot: the base is gone, the transaction retries.
-  broken = false
-  readonly #data: ReadonlyMap<string, unknown>
-  readonly #saved = new Map<string, Saved>()
-  readonly #close: (view: BaseView) => void
+  readonly #log: UndoLog
+  readonly #resyncs: { readonly count: number }
+  readonly #resyncsAtOpen: number
+  #open = true
 
-  constructor(
-    data: ReadonlyMap<string, unknown>,
-    epoch: string,
-    revision: number,
-    close: (view: BaseView) => void,
-  ) {
-    this.#data = data
+  constructor(log: UndoLog, epoch: string, revision: number, resyncs: { readonly count: number }) {
+    this.#log = log
     this.epoch = epoch
     this.revision = revision
-    this.#close = close
+    this.#resyncs = resyncs
+    this.#resyncsAtOpen = resyncs.count
+    log.open(revision)
   }
 
-  // Called by the replica before it changes `key`; only the first (oldest) value is kept.
-  preserve(key: string): void {
-    if (this.#saved.has(key)) return
-    this.#saved.set(key, { present: this.#data.has(key), value: this.#data.get(key) })
+  // Set when the replica was rebuilt from a snapshot: the base is gone, the transaction retries.
+  get broken(): boolean {
+    return this.#resyncs.count !== this.#resyncsAtOpen
   }
 
   get(key: string): unknown {
-    const saved = this.#saved.get(key)
-    return saved === undefined ? this.#data.get(key) : saved.value
+    return this.#log.get(key, this.revision)
   }
 
   has(key: string): boolean {
-    const saved = this.#saved.get(key)
-    return saved === undefined ? this.#data.has(key) : saved.present
+    return this.#log.has(key, this.revision)
   }
 
-  *keys(): Generator<string> {
-    for (const key of this.#data.keys()) if (this.#saved.get(key)?.present !== false) yield key
-    for (const [key, saved] of this.#saved) if (saved.present && !this.#data.has(key)) yield key
+  keys(): Generator<string, undefined, undefined> {
+    return this.#log.keys(this.revision)
   }
 
+  // The replica stops keeping old values for this view; reads afterwards may see newer ones.
   close(): void {
-    this.#close(this)
+    if (!this.#open) return
+    this.#open = false
+    this.#log.close(this.revision)
   }
 }

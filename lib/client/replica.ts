@@ -2,7 +2,9 @@
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { applyWirePatches } from '../protocol/patches.ts'
 import { BaseView } from './base-view.ts'
+import { snapshotOf, type Snapshot } from './snapshot-view.ts'
 import type { Change } from './state-types.ts'
+import { UndoLog } from './undo-log.ts'
 
 export type { Change } from './state-types.ts'
 
@@ -10,21 +12,38 @@ export class Replica {
   readonly data = new Map<string, unknown>()
   epoch = ''
   revision = 0
-  #snapshot: Readonly<Record<string, unknown>> | undefined
-  readonly #views = new Set<BaseView>()
+  // Old values for open views; replaced (the old one kept by its views) when every key is replaced.
+  #log = new UndoLog(this.data)
+  readonly #resyncs = { count: 0 }
+  // This revision's snapshots by prefix, held weakly: one per prefix while someone holds it.
+  readonly #snapshots = new Map<string, WeakRef<Snapshot>>()
 
   // A view of the replica frozen at its current revision (for transactions); close it when done.
   openView(): BaseView {
-    const view = new BaseView(this.data, this.epoch, this.revision, (v) => this.#views.delete(v))
-    this.#views.add(view)
-    return view
+    return new BaseView(this.#log, this.epoch, this.revision, this.#resyncs)
   }
 
-  #preserve(key: string | null): void {
-    for (const view of this.#views) {
-      if (key !== null) view.preserve(key)
-      else for (const k of this.data.keys()) view.preserve(k)
+  // The keys under `prefix` at this revision as a read-only object, O(1) to create
+  // (lib/client/snapshot-view.ts); it closes its view itself once collected.
+  snapshot(prefix = ''): Snapshot {
+    let snapshot = this.#snapshots.get(prefix)?.deref()
+    if (snapshot === undefined) {
+      snapshot = snapshotOf(this.openView(), prefix)
+      this.#snapshots.set(prefix, new WeakRef(snapshot))
     }
+    return snapshot
+  }
+
+  // How many views are open and how many old values they keep (for specs).
+  get retained(): { views: number; saved: number } {
+    return { views: this.#log.views, saved: this.#log.saved }
+  }
+
+  // Every key is about to be replaced: open views keep `copy` (the data as it is now).
+  #detach(copy: () => ReadonlyMap<string, unknown>): void {
+    if (!this.#log.viewing) return
+    this.#log.detach(copy())
+    this.#log = new UndoLog(this.data)
   }
 
   // Applies the next commit; returns its changes when `describe` is set (someone is watching).
@@ -32,7 +51,7 @@ export class Replica {
     const out: Change[] = []
     for (const change of changes) {
       const key = change[0]
-      if (this.#views.size > 0) this.#preserve(key)
+      if (key !== null) this.#log.save(key, revision)
       switch (change[1]) {
         case ChangeKind.SET:
           if (describe)
@@ -48,6 +67,7 @@ export class Replica {
           if (describe)
             for (const [k, v] of this.data)
               out.push({ key: k, value: undefined, previous: v, deleted: true, revision })
+          this.#detach(() => new Map(this.data))
           this.data.clear()
           break
         case ChangeKind.PATCH: {
@@ -60,7 +80,7 @@ export class Replica {
       }
     }
     this.revision = revision
-    this.#snapshot = undefined
+    if (this.#snapshots.size > 0) this.#snapshots.clear()
     return out
   }
 
@@ -71,8 +91,9 @@ export class Replica {
     entries: Iterable<readonly [string, unknown]>,
     same: (a: unknown, b: unknown) => boolean,
   ): Change[] {
-    for (const view of this.#views) view.broken = true
+    this.#resyncs.count++
     const before = new Map(this.data)
+    this.#detach(() => before)
     this.data.clear()
     for (const [key, value] of entries) this.data.set(key, value)
     const out: Change[] = []
@@ -86,13 +107,7 @@ export class Replica {
     }
     this.epoch = epoch
     this.revision = revision
-    this.#snapshot = undefined
+    if (this.#snapshots.size > 0) this.#snapshots.clear()
     return out
-  }
-
-  // A frozen plain object of every entry, built at most once per revision.
-  snapshot(): Readonly<Record<string, unknown>> {
-    if (this.#snapshot === undefined) this.#snapshot = Object.freeze(Object.fromEntries(this.data))
-    return this.#snapshot
   }
 }

@@ -1,10 +1,11 @@
 // The replica's side of the connection (docs/architecture.md "Joining", "Keeping in sync and gap repair"): it joins each new link
 // with a snapshot, or keeps what it holds when the server still has its epoch, takes the link's change
-// stream, and after a rejoin catches up to where the server is.
+// stream (or, for a partial replica, its pushes), and after a rejoin catches up to where the server is.
 import { abortable } from '../abort.ts'
 import type { ZStateError } from '../errors.ts'
 import type { Follower } from '../link/connection.ts'
 import type { Link } from '../link/link.ts'
+import type { Coverage } from './coverage.ts'
 import type { Metrics } from './metrics.ts'
 import { Synchronizer, type SyncSource } from './sync.ts'
 
@@ -14,6 +15,8 @@ export interface ReplicationEvents {
   reset(): void
   // The server behind `link` was replaced (a new epoch on the change stream).
   replaced(link: Link): void
+  // What `link` delivered cannot be trusted (a partial replica's pushes broke their chain).
+  broken(link: Link, reason: string): void
 }
 
 export class Replication implements Follower {
@@ -23,11 +26,13 @@ export class Replication implements Follower {
   // Set by join() for resume(): whether it rebuilt the replica, and the resync count before it.
   #rebuilt = false
   #resyncsBefore = 0
+  // Set when a link broke: the next join rebuilds the replica from a snapshot, whatever the epoch.
+  #distrusted = false
 
-  constructor(counters: Metrics, events: ReplicationEvents) {
+  constructor(counters: Metrics, events: ReplicationEvents, coverage: Coverage) {
     this.#counters = counters
     this.#events = events
-    this.sync = new Synchronizer(counters)
+    this.sync = new Synchronizer(counters, coverage)
     this.sync.onResync = () => events.reset()
   }
 
@@ -43,18 +48,26 @@ export class Replication implements Follower {
     }
     this.#resyncsBefore = this.#counters.resyncs
     this.#rebuilt = false
-    if (!rejoin || link.hello.epoch !== sync.replica.epoch) {
+    if (!rejoin || link.hello.epoch !== sync.replica.epoch || this.#distrusted) {
       const snapshot = await abortable(link.snapshot(), signal)
       sync.attach(source)
       sync.install(snapshot, rejoin)
       this.#rebuilt = rejoin
+      this.#distrusted = false
     } else {
       sync.attach(source)
     }
-    link.feed.release({
+    link.feed?.release({
       applied: (epoch, last) => epoch === sync.replica.epoch && last <= sync.replica.revision,
       commits: (epoch, commits) => sync.receive(epoch, commits),
       heartbeat: (epoch, revision) => sync.known(epoch, revision),
+    })
+    link.pushes?.release({
+      segment: (epoch, segment) => sync.segment(epoch, segment),
+      broken: (error) => {
+        this.#distrusted = true
+        this.#events.broken(link, error.message)
+      },
     })
   }
 

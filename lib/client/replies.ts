@@ -22,12 +22,12 @@ export function readIncrement(reply: readonly unknown[]): { revision: number; va
   return { revision, value }
 }
 
-// [revision, result]: acknowledged by the commit, whose reader adopted the result already, or replied
-// [0, result] when the action changed nothing.
+// [revision, result]: acknowledged by the commit, replied to a partial replica, or replied [0, result]
+// when the action changed nothing; the result as decoded in each case.
 export function readRun(reply: readonly unknown[]): { revision: number; result: unknown } {
   const [revision, result] = reply
   if (!isRevision(revision) || reply.length !== 2) throw malformed('run reply')
-  return { revision, result: revision === 0 ? adoptDecoded(result) : result }
+  return { revision, result: adoptDecoded(result) }
 }
 
 export function readServerInfo(reply: readonly unknown[]): ServerInfo {

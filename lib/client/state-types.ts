@@ -115,7 +115,11 @@ export interface TypedChange<S, K extends Key<S> = Key<S>> extends Change<S[K]> 
 export interface State<S extends object = Record<string, unknown>> extends StateReader<S> {
   /** A live iterator over `[key, value]` pairs, like Map's. */
   [Symbol.iterator](): IterableIterator<[Key<S>, Value<S>]>
-  /** A deeply frozen plain object of the whole state at `revision`; built once per change, then cached. */
+  /**
+   * The whole state at `revision`: a deeply frozen, read-only object view (a Proxy) that reads like a
+   * plain object; O(1) to take, cached per revision. `{ ...snapshot }` gives a plain copy (for
+   * `structuredClone` or `postMessage`).
+   */
   snapshot(): Readonly<Partial<S>>
   /**
    * A view of the keys under `prefix`: its keys are unprefixed, and its watchers, waiters,

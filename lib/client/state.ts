@@ -22,7 +22,6 @@ export class StateView {
   readonly #sync: Synchronizer
   readonly #data: Map<string, unknown>
   readonly #prefix: string
-  #snapshot: { revision: number; value: Readonly<Record<string, unknown>> } | undefined
 
   constructor(host: StateHost, prefix: string) {
     this.#host = host
@@ -38,10 +37,10 @@ export class StateView {
 
   // Reads: synchronous, from the replica.
   get(key: string): unknown {
-    return this.#data.get(this.#key(key))
+    return this.#data.get(this.#sync.coverage.key(this.#key(key), 'get'))
   }
   has(key: string): boolean {
-    return this.#data.has(this.#key(key))
+    return this.#data.has(this.#sync.coverage.key(this.#key(key), 'has'))
   }
   get revision(): number {
     return this.#sync.replica.revision
@@ -72,16 +71,9 @@ export class StateView {
     return undefined
   }
 
+  // A read-only object of the scope at this revision, O(1) to create (lib/client/snapshot-view.ts).
   snapshot(): Readonly<Record<string, unknown>> {
-    const replica = this.#sync.replica
-    if (this.#prefix === '') return replica.snapshot()
-    if (this.#snapshot?.revision !== replica.revision) {
-      this.#snapshot = {
-        revision: replica.revision,
-        value: Object.freeze(Object.fromEntries(this.entries())),
-      }
-    }
-    return this.#snapshot.value
+    return this.#sync.replica.snapshot(this.#prefix)
   }
 
   scope(prefix: string): StateView {
@@ -89,7 +81,7 @@ export class StateView {
       throw invalidArgument(`scope: prefix must be a string, got ${describe(prefix)}`)
     // Every key under it would hold the lone surrogate too: no key can.
     if (!prefix.isWellFormed()) throw invalidArgument(`scope: prefix must not hold ${LONE_SURROGATE}`)
-    return new StateView(this.#host, this.#prefix + prefix)
+    return new StateView(this.#host, this.#sync.coverage.prefix(this.#prefix + prefix, 'scope'))
   }
 
   async sync(): Promise<number> {
@@ -198,7 +190,7 @@ export class StateView {
     what: string,
     result?: () => T,
   ): Promise<unknown> {
-    const k = this.#key(key)
+    const k = this.#sync.coverage.key(this.#key(key), what)
     const check = (): { value: unknown } | undefined => {
       const value = this.#data.get(k)
       return test(value) ? { value: result === undefined ? value : result() } : undefined
@@ -207,7 +199,9 @@ export class StateView {
   }
 
   async whenChange(keys: string | string[], options?: WhenOptions): Promise<Change> {
-    const list = (Array.isArray(keys) ? keys : [keys]).map((key) => this.#key(key))
+    const list = (Array.isArray(keys) ? keys : [keys]).map((key) =>
+      this.#sync.coverage.key(this.#key(key), 'whenChange'),
+    )
     if (list.length === 0) throw invalidArgument('whenChange: give at least one key')
     const strip = this.#prefix.length
     const check = (change: Change | undefined): { value: Change } | undefined =>

@@ -1,10 +1,13 @@
 // Keeps the replica in step with the server: applies commits strictly in revision order, repairs
 // gaps from the server's history, rebuilds from a snapshot when history is gone, and releases
-// whoever waits for a revision (own writes, sync()).
+// whoever waits for a revision (own writes, sync()). A partial replica keeps only the changes under
+// its prefixes, and takes its commits as segments of its link's pushes (lib/link/pushes.ts).
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import type { Snapshot } from '../link/link.ts'
-import type { WireCommit } from '../protocol/ops.ts'
+import type { Segment } from '../link/pushes.ts'
+import type { WireChange, WireCommit } from '../protocol/ops.ts'
 import { deepEqual } from '../protocol/values.ts'
+import { Coverage } from './coverage.ts'
 import type { Metrics } from './metrics.ts'
 import { Observers } from './observers.ts'
 import { Replica } from './replica.ts'
@@ -35,10 +38,14 @@ const GAP_GRACE_MS = 30
 export class Synchronizer {
   readonly replica = new Replica()
   readonly observers = new Observers()
+  // The keys this replica holds: all, or those under its prefixes.
+  readonly coverage: Coverage
   readonly #metrics: Metrics
   #source: SyncSource | undefined
   // Commits not yet applied, by the revision they follow.
   readonly #ahead = new Map<number, WireCommit>()
+  // A partial replica's segments not yet applied, in the order its link delivered them.
+  #segments: Segment[] = []
   #known = 0
   #waiting: RevisionWaiter[] = []
   #repairing: Promise<void> | undefined
@@ -48,8 +55,9 @@ export class Synchronizer {
   // Told when the replica was rebuilt while connected (history no longer covered a gap).
   onResync: () => void = () => {}
 
-  constructor(metrics: Metrics) {
+  constructor(metrics: Metrics, coverage = new Coverage(undefined)) {
     this.#metrics = metrics
+    this.coverage = coverage
   }
 
   // While detached (joining), commits are only buffered.
@@ -70,6 +78,23 @@ export class Synchronizer {
     for (const commit of commits) this.#stash(commit)
     this.#advance()
     if (this.#ahead.size > 0 && !this.#ahead.has(this.replica.revision)) void this.#repair()
+  }
+
+  // A partial replica's pushes and vouched-for revisions, in order: each applies once the replica has
+  // reached where it starts (at once, except while a rejoin catches up from history).
+  segment(epoch: string, segment: Segment): void {
+    if (epoch !== this.replica.epoch) {
+      if (this.#source !== undefined) this.#source.epochChanged()
+      return
+    }
+    this.#segments.push(segment)
+    this.#advance()
+    // One that starts beyond the replica: commits before the link's HELLO are missing (a rejoin).
+    const first = this.#segments[0]
+    if (first !== undefined && first.from > this.replica.revision) {
+      if (first.from > this.#known) this.#known = first.from
+      void this.#repair()
+    }
   }
 
   // The server is at `revision` (heartbeat, sync reply): missing tails count as gaps after a grace.
@@ -144,6 +169,7 @@ export class Synchronizer {
   detach(): void {
     this.attach(undefined)
     this.#ahead.clear()
+    this.#segments = []
   }
 
   #stash(commit: WireCommit): void {
@@ -170,17 +196,48 @@ export class Synchronizer {
       }
       this.#ahead.delete(commit.previous)
       const { revision, origin } = commit
-      const describe = this.observers.active
-      const changed = replica.apply(revision, commit.changes, describe)
-      if (describe) this.observers.revision(revision, changed)
+      this.#apply(revision, commit.changes)
       if (origin?.session === source.session)
         source.acknowledge(origin.requestId, 'result' in origin ? [revision, origin.result] : [revision])
     }
+    if (this.#segments.length > 0) this.#applySegments(source)
     let done = 0
     while (done < this.#waiting.length && this.#waiting[done]!.revision <= replica.revision)
       this.#waiting[done++]!.resolve()
     if (done > 0) this.#waiting = this.#waiting.slice(done)
     this.#checkLag()
+  }
+
+  #apply(revision: number, all: readonly WireChange[]): void {
+    const replica = this.replica
+    // A partial replica keeps what is under its prefixes; a commit with nothing of it still moves it on.
+    const changes = this.coverage.changes(all)
+    if (changes.length === 0) {
+      replica.revision = revision
+      return
+    }
+    const describe = this.observers.active
+    const changed = replica.apply(revision, changes, describe)
+    if (describe) this.observers.revision(revision, changed)
+  }
+
+  // Applies the segments the replica has reached, in order; each settles the write it acknowledges.
+  #applySegments(source: SyncSource): void {
+    const replica = this.replica
+    const segments = this.#segments
+    let next = 0
+    while (next < segments.length && segments[next]!.from <= replica.revision) {
+      const { commits, upTo, settles } = segments[next++]!
+      for (const commit of commits)
+        if (commit.revision > replica.revision) this.#apply(commit.revision, commit.changes)
+      if (upTo > replica.revision) replica.revision = upTo
+      if (settles !== undefined) source.acknowledge(settles[0], settles[1])
+    }
+    if (next === 0) return
+    this.#segments = next === segments.length ? [] : segments.slice(next)
+    // History commits a rejoin fetched that the pushes have overtaken.
+    for (const [previous, commit] of this.#ahead)
+      if (commit.revision <= replica.revision) this.#ahead.delete(previous)
   }
 
   #checkLag(): void {

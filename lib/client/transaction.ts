@@ -40,7 +40,8 @@ export async function atomic<R>(
   for (let attempt = 0; ; attempt++) {
     signal?.throwIfAborted()
     const view = sync.replica.openView()
-    const recorder = new DraftRecorder(view, prefix)
+    // A partial replica refuses reads of keys it does not hold (lib/client/coverage.ts).
+    const recorder = new DraftRecorder(sync.coverage.guard(view), prefix)
     let result: R
     let changes
     try {

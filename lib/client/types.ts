@@ -20,6 +20,13 @@ export interface ConnectOptions {
   /** This client's name, shown by `zstate top`; default the script's file name. */
   name?: string
   /**
+   * Replicate only the keys under these prefixes (at most 256, each at most 1 024 UTF-8 bytes): the
+   * client receives no commits of other keys. Reads, waiters, watches, scopes and `atomic` reads of
+   * other keys are refused with ERR_INVALID_ARGUMENT; writes to any key work, with read-your-writes
+   * for replicated keys. `[]` replicates nothing (a pure writer). Default: every key.
+   */
+  replicate?: readonly string[]
+  /**
    * Aborting it while `connect()` is joining rejects it with `signal.reason`, unchanged, and closes
    * everything it opened. It has no effect once `connect()` has resolved.
    */

@@ -32,8 +32,10 @@ export function watch(
   }
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('watch: signal must be an AbortSignal')
-  const exact = key === undefined ? undefined : scope + key
+  // A partial replica refuses a key or prefix it does not hold; a whole-state watch sees what it holds.
+  const exact = key === undefined ? undefined : sync.coverage.key(scope + key, 'watch')
   const start = scope + (prefix ?? '')
+  if (exact === undefined) sync.coverage.prefix(start, 'watch')
   const matches = (k: string): boolean => (exact !== undefined ? k === exact : k.startsWith(start))
   const view = (change: Change): Change =>
     scope === '' ? change : { ...change, key: change.key.slice(scope.length) }
@@ -57,7 +59,9 @@ export function watch(
   const replay = async (): Promise<Change[]> => {
     const commits = await load(history, from, upTo)
     const replayed: Change[] = []
-    for (const change of changesOf(commits)) if (matches(change.key)) replayed.push(view(change))
+    // History holds every key: a partial replica's replay keeps those it holds.
+    for (const change of changesOf(commits))
+      if (matches(change.key) && sync.coverage.covers(change.key)) replayed.push(view(change))
     return replayed
   }
   const changes = new QueuedIterator<Change>({

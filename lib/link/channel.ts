@@ -3,7 +3,7 @@ import type { Dealer } from 'zeromq'
 import { ErrorCode, TimeoutError, ZStateError, errorFromWire } from '../errors.ts'
 import { decode, encode } from '../protocol/codec.ts'
 import { isList, isRequestId } from '../protocol/frames.ts'
-import { NO_REPLY, Status, type Op } from '../protocol/ops.ts'
+import { NO_REPLY, Push, Status, type Op } from '../protocol/ops.ts'
 import { received } from './received.ts'
 import type { Traffic } from './traffic.ts'
 
@@ -57,6 +57,10 @@ export class Channel {
   onSessionLost: (refused: Pending[]) => void = () => {}
   // Called with every push from the server (a reply with request id 0): [0, kind, ...fields].
   onPush: (push: readonly unknown[]) => void = () => {}
+  // A partial replica's link (lib/link/pushes.ts): pushes of commits, and every reply to a request
+  // before it settles, in the order they arrive. A reply it takes (true) is settled by acknowledge().
+  onCommits: (push: readonly unknown[]) => void = () => {}
+  onReply: ((op: Op, id: number, reply: readonly unknown[]) => boolean) | undefined
 
   constructor(dealer: Dealer, traffic: Traffic, timeout: number) {
     this.#dealer = dealer
@@ -218,9 +222,10 @@ export class Channel {
 
   #settle(reply: unknown): void {
     if (!isList(reply) || !isRequestId(reply[0])) return
-    if (reply[0] === NO_REPLY) return this.onPush(reply)
+    if (reply[0] === NO_REPLY) return reply[1] === Push.COMMITS ? this.onCommits(reply) : this.onPush(reply)
     const request = this.#pending.get(reply[0]) ?? this.#open.get(reply[0])
     if (request === undefined) return
+    if (this.onReply?.(request.op, reply[0], reply) === true) return
     if (reply[1] === Status.OK) {
       this.#pending.delete(reply[0])
       this.#open.delete(reply[0])

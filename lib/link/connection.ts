@@ -20,6 +20,8 @@ export interface ConnectionSettings {
   // ms of silence after which the server counts as lost; undefined: 3 × its heartbeat period.
   heartbeatTimeout: number | undefined
   traffic: Traffic
+  // Key prefixes of a partial replica, sent again in every HELLO; undefined: everything.
+  replicate: readonly string[] | undefined
 }
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed'
@@ -198,7 +200,7 @@ export class Connection {
   }
 
   #linkOptions(): LinkOptions {
-    const { address, name, requestTimeout, traffic } = this.#settings
-    return { address, name, requestTimeout, traffic }
+    const { address, name, requestTimeout, traffic, replicate } = this.#settings
+    return { address, name, requestTimeout, traffic, replicate }
   }
 }

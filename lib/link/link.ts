@@ -9,6 +9,7 @@ import { Op, PROTOCOL_VERSION, type WireCommit } from '../protocol/ops.ts'
 import { Channel } from './channel.ts'
 import { awaitEcho } from './echo.ts'
 import { Feed } from './feed.ts'
+import { Pushes } from './pushes.ts'
 import {
   readCommitPage,
   readHello,
@@ -25,6 +26,8 @@ export interface LinkOptions {
   name: string | undefined
   requestTimeout: number
   traffic: Traffic
+  // Key prefixes of a partial replica (HELLO's fifth argument); undefined: everything, on PUB.
+  replicate: readonly string[] | undefined
 }
 
 // The whole store at one revision.
@@ -38,17 +41,20 @@ export interface Snapshot {
 
 export class Link {
   readonly channel: Channel
-  readonly feed: Feed
+  // Where commits arrive: the change stream (PUB) of a full replica, or a partial one's pushes.
+  readonly feed: Feed | undefined
+  readonly pushes: Pushes | undefined
   readonly hello: Hello
   readonly #dealer: Dealer
   // Bulk requests (history and snapshot pages) go one at a time, so each has the server's whole
   // reply budget (docs/protocol.md, Budgets) however many watchers replay at once.
   #bulk: Promise<unknown> = Promise.resolve()
 
-  private constructor(dealer: Dealer, channel: Channel, feed: Feed, hello: Hello) {
+  private constructor(dealer: Dealer, channel: Channel, source: Feed | Pushes, hello: Hello) {
     this.#dealer = dealer
     this.channel = channel
-    this.feed = feed
+    this.feed = source instanceof Feed ? source : undefined
+    this.pushes = source instanceof Pushes ? source : undefined
     this.hello = hello
   }
 
@@ -59,16 +65,21 @@ export class Link {
     const dealer = new sockets.Dealer({ linger: 0, ipv6: true })
     dealer.connect(options.address)
     const channel = new Channel(dealer, options.traffic, options.requestTimeout)
+    // A partial replica subscribes to nothing: its commits come as pushes, from its HELLO on.
+    const pushes = options.replicate === undefined ? undefined : new Pushes(channel)
     let feed: Feed | undefined
     try {
       const token = randomBytes(8).toString('hex')
       const name = options.name ?? basename(process.argv[1] ?? 'node')
-      const reply = await abortable(
-        channel.request(Op.HELLO, [PROTOCOL_VERSION, token, process.pid, name]),
-        signal,
-      )
+      const args: unknown[] = [PROTOCOL_VERSION, token, process.pid, name]
+      if (options.replicate !== undefined) args.push(options.replicate)
+      const reply = await abortable(channel.request(Op.HELLO, args), signal)
       const hello = readHello(reply, options.address)
       channel.maxMessageBytes = hello.maxMessageBytes
+      if (pushes !== undefined) {
+        pushes.start(hello.epoch, hello.revision)
+        return new Link(dealer, channel, pushes, hello)
+      }
       const joined = new Feed(hello.pubEndpoint, token, options.traffic)
       feed = joined
       await awaitEcho(() => channel.request(Op.ECHO, [token]), joined.echoed, signal)
@@ -83,7 +94,7 @@ export class Link {
 
   // When the server was last heard from: a reply, a push, or anything on the change stream.
   get lastHeard(): number {
-    return Math.max(this.feed.lastHeard, this.channel.lastHeard)
+    return Math.max(this.feed?.lastHeard ?? 0, this.channel.lastHeard)
   }
 
   // The revision the replica has applied, set by whoever follows this link: each ping tells the
@@ -119,7 +130,8 @@ export class Link {
 
   close(error: ZStateError): void {
     this.channel.fail(error)
-    this.feed.close()
+    this.feed?.close()
+    this.pushes?.close()
     this.#dealer.close()
   }
 }

@@ -89,7 +89,8 @@ export interface SnapshotPage {
   entries: [string, unknown][]
 }
 
-// [requestId, revision, result?] (lib/server/acks.ts).
+// [requestId, revision, result?] (lib/server/acks.ts). The result as decoded: its reader (the
+// write's own, lib/client/replies.ts) adopts it, as it does a result that came in a reply.
 export type Acknowledgement = readonly [requestId: number, revision: number, result?: unknown]
 
 export function readSnapshotPage(reply: readonly unknown[]): SnapshotPage {
@@ -107,7 +108,7 @@ export function readSnapshotPage(reply: readonly unknown[]): SnapshotPage {
 function readAcknowledgement(raw: unknown): Acknowledgement {
   if (!isList(raw) || !isRevision(raw[0]) || !isRevision(raw[1]) || raw.length < 2 || raw.length > 3)
     throw malformed('snapshot acknowledgement')
-  return raw.length === 3 ? [raw[0], raw[1], adoptDecoded(raw[2])] : [raw[0], raw[1]]
+  return raw.length === 3 ? [raw[0], raw[1], raw[2]] : [raw[0], raw[1]]
 }
 
 // [epoch, commits]: a history page (a reply) and a message of the change stream (PUB) alike.
@@ -123,6 +124,7 @@ export function readPosition(value: unknown, what: string): { epoch: string; rev
 }
 
 // [revision, previous, changes, session?, requestId?, result?] (docs/protocol.md "The change stream").
+// The result is left as decoded, for the write's own reader (see Acknowledgement).
 export function readCommits(raw: unknown): WireCommit[] {
   if (!isList(raw)) throw malformed('commit list')
   return raw.map((commit): WireCommit => {
@@ -133,10 +135,30 @@ export function readCommits(raw: unknown): WireCommit[] {
     const read = { revision, previous, changes: changes.map(readChange) }
     if (commit.length === 3) return read
     if (!isRevision(session) || !isRevision(requestId)) throw malformed('commit origin')
-    const origin =
-      commit.length === 6 ? { session, requestId, result: adoptDecoded(commit[5]) } : { session, requestId }
+    const origin = commit.length === 6 ? { session, requestId, result: commit[5] } : { session, requestId }
     return { ...read, origin }
   })
+}
+
+// A push of a partial session's commits, [0, COMMITS, epoch, upTo, commits] (lib/server/pushes.ts):
+// commits in order, chained by `previous`, none beyond `upTo`.
+export function readPushedCommits(push: readonly unknown[]): {
+  epoch: string
+  upTo: number
+  commits: WireCommit[]
+} {
+  const [, , epoch, upTo, raw] = push
+  if (typeof epoch !== 'string' || !isRevision(upTo)) throw malformed('push of commits')
+  const commits = readCommits(raw)
+  commits.forEach((commit, i) => {
+    if (
+      commit.origin !== undefined ||
+      commit.revision > upTo ||
+      (i > 0 && commit.previous !== commits[i - 1]!.revision)
+    )
+      throw malformed('push of commits')
+  })
+  return { epoch, upTo, commits }
 }
 
 export function readChange(raw: unknown): WireChange {

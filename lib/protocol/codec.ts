@@ -19,6 +19,59 @@ export function decode(frame: Uint8Array): unknown {
   }
 }
 
+// Where the MessagePack item that starts at `at` ends, found without decoding it: for bytes this
+// process encoded itself (a peer's frame goes through decodeStrict, which checks every length).
+export function skipItem(bytes: Uint8Array, at: number): number {
+  let items = 1
+  while (items > 0) {
+    items--
+    const token = bytes[at++]!
+    // Positive and negative fixint, nil, 0xC1, bool.
+    if (token < 0x80 || token >= 0xe0 || (token >= 0xc0 && token <= 0xc3)) continue
+    if (token < 0x90) items += 2 * (token - 0x80)
+    else if (token < 0xa0) items += token - 0x90
+    else if (token < 0xc0) at += token - 0xa0
+    else if (token <= 0xc6) {
+      const n = 1 << (token - 0xc4) // bin 8/16/32
+      at += n + uint(bytes, at, n)
+    } else if (token <= 0xc9) {
+      const n = 1 << (token - 0xc7) // ext 8/16/32
+      at += n + 1 + uint(bytes, at, n)
+    } else if (token <= 0xd3) at += FIXED_BYTES[token - 0xca]!
+    else if (token <= 0xd8)
+      at += 1 + (1 << (token - 0xd4)) // fixext 1…16
+    else if (token <= 0xdb) {
+      const n = 1 << (token - 0xd9) // str 8/16/32
+      at += n + uint(bytes, at, n)
+    } else {
+      const n = token <= 0xdd ? 2 * (token - 0xdb) : 2 * (token - 0xdd) // array or map 16/32
+      items += uint(bytes, at, n) * (token <= 0xdd ? 1 : 2)
+      at += n
+    }
+  }
+  if (at > bytes.length) throw new RangeError('skipItem: truncated MessagePack')
+  return at
+}
+
+// Where the first item of the MessagePack array whose header is at `at` starts.
+export function skipArrayHeader(bytes: Uint8Array, at: number): number {
+  const token = bytes[at]!
+  if (token >= 0x90 && token <= 0x9f) return at + 1
+  if (token === 0xdc) return at + 3
+  if (token === 0xdd) return at + 5
+  throw new RangeError(`skipArrayHeader: no array at ${at}`)
+}
+
+// Bytes after the token of float 32, float 64, uint 8…64 and int 8…64.
+export const FIXED_BYTES: readonly number[] = [4, 8, 1, 2, 4, 8, 1, 2, 4, 8]
+
+// The unsigned big-endian integer of n bytes at `at` (the caller checks the bounds).
+export function uint(bytes: Uint8Array, at: number, n: number): number {
+  let value = 0
+  for (let i = 0; i < n; i++) value = value * 256 + bytes[at + i]!
+  return value
+}
+
 // MessagePack array header for n items, so already-encoded items can be concatenated into an array.
 export function arrayHeader(n: number): Buffer {
   if (n < 16) return Buffer.from([0x90 | n])
@@ -29,15 +82,17 @@ export function arrayHeader(n: number): Buffer {
   return header
 }
 
-// Encodes [head..., [items...]] where items are already encoded, without re-encoding them.
+// Encodes [head..., [items...]] where items are already encoded, without re-encoding them. `count`:
+// how many items the parts make, when an item is given in several parts.
 export function encodeWithItems(
   head: readonly unknown[],
-  items: readonly Buffer[],
+  items: readonly Uint8Array[],
   itemBytes: number,
+  count = items.length,
 ): Buffer {
-  const prefix: Buffer[] = [arrayHeader(head.length + 1)]
+  const prefix: Uint8Array[] = [arrayHeader(head.length + 1)]
   for (const value of head) prefix.push(encode(value))
-  prefix.push(arrayHeader(items.length))
+  prefix.push(arrayHeader(count))
   let total = itemBytes
   for (const part of prefix) total += part.length
   // concat, not spread: items can be far more than a call's argument limit.

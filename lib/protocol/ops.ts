@@ -5,7 +5,9 @@ export const PROTOCOL_VERSION = 2
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {
-  HELLO: 1, //     [protocol, token, pid, name]       → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint, session]
+  HELLO: 1, //     [protocol, token, pid, name, replicate?] → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint, session]
+  //                                                       replicate: key prefixes (a partial session, served by Push.COMMITS
+  //                                                       instead of PUB, its writes answered [revision, result?]); nil: everything
   ECHO: 2, //      [token]                             → []   and publishes frame 'h'+token on PUB
   SNAPSHOT: 3, //  [cursor | null]                     → [epoch, revision, nextCursor | null, acks, [[key, value], ...]]
   //                                                       acks (first page): [[requestId, revision, result?], ...] unconfirmed
@@ -20,7 +22,7 @@ export const Op = {
   INCREMENT: 10, //[key, by]                           → (commit: the new value is in its change)
   CAS: 11, //      [key, expectAbsent, expected, next] → (commit) or [0]: no match, nothing committed
   INFO: 12, //     []                                  → [version, protocol, pid, epoch, revision, clients, uptime, droppedFrames]
-  PING: 13, //     [revision?]                         → []   (client heartbeat; confirms acknowledgements up to revision)
+  PING: 13, //     [revision?]                         → [revision]   (client heartbeat; confirms acknowledgements up to revision)
   BYE: 14, //      []                                  → []   (session ends)
   TXN: 15, //      [epoch, base, readKeys, keySpaceRead, writes] → (commit) or [0]: read-only, validated; ERR_CONFLICT detail [keys, revision]
   RUN: 16, //      [action, args]                      → (commit, carrying the result) or [0, result]: nothing changed
@@ -61,6 +63,10 @@ export const NO_REPLY = 0
 export const Push = {
   CALL: 1, //    [callId, key, method, args]   run it; answer with RESULT [callId, ...]
   DROPPED: 2, // [key, message]                the server dropped this provider (silent too long): provide again
+  // To a partial session, ahead of its replies of the same turn: the turn's commits cut to its prefixes,
+  // each [revision, previous, changes]; `previous` chains per session: the commit before it in the
+  // push, or the first one's the `upTo` of the session's last push (at first, HELLO's revision).
+  COMMITS: 3, // [epoch, upTo, commits]        every matching commit up to `upTo` has now been pushed
 } as const
 
 // A change inside a commit: [key, SET, value] | [key, PATCH, patches] | [key, DELETE] | [null, CLEAR].

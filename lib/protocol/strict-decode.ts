@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { decode, encode } from './codec.ts'
+import { FIXED_BYTES, decode, encode, uint as readUint } from './codec.ts'
 
 // What a string that is not UTF-8 decodes to: a lone surrogate, so it is never well-formed.
 const ILL_FORMED = '\uDC00'
@@ -71,7 +71,7 @@ function scan(frame: Uint8Array): (number | Buffer)[] | undefined {
       extension = frame[at + n] ?? -1
       at += n + 1 + size
     } else if (token <= 0xd3) {
-      at += FIXED[token - 0xca]! // float 32/64, uint and int 8…64
+      at += FIXED_BYTES[token - 0xca]! // float 32/64, uint and int 8…64
     } else if (token <= 0xd8) {
       extension = frame[at] ?? -1 // fixext 1…16
       at += 1 + (1 << (token - 0xd4))
@@ -97,15 +97,10 @@ function scan(frame: Uint8Array): (number | Buffer)[] | undefined {
   return found
 }
 
-// Bytes after the token of float 32, float 64, uint 8…64 and int 8…64.
-const FIXED = [4, 8, 1, 2, 4, 8, 1, 2, 4, 8]
-
-// The unsigned big-endian integer of n bytes at `at`.
+// The unsigned big-endian integer of n bytes at `at`, or ERR_PROTOCOL when the frame ends first.
 function uint(frame: Uint8Array, at: number, n: number): number {
   if (at + n > frame.length) throw malformed('truncated')
-  let value = 0
-  for (let i = 0; i < n; i++) value = value * 256 + frame[at + i]!
-  return value
+  return readUint(frame, at, n)
 }
 
 // Short ASCII strings, the common case, are checked here; anything else natively.

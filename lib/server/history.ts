@@ -6,9 +6,16 @@ export interface HistoryLimits {
   bytes: number
 }
 
+// One encoded commit. Its bytes may be shared (the store keeps the values it set in them): the
+// history tells it when it lets them go.
+export interface HistoryEntry {
+  readonly bytes: Buffer
+  retire(): void
+}
+
 export class History {
   readonly #limits: HistoryLimits
-  #items: Buffer[] = []
+  #items: (HistoryEntry | undefined)[] = []
   #head = 0 // index of the oldest kept item in #items
   #first = 1 // revision of the oldest kept item
   #bytes = 0
@@ -28,13 +35,15 @@ export class History {
   }
 
   // Appends the next revision's encoded commit and evicts what no longer fits.
-  push(encoded: Buffer): void {
-    this.#items.push(encoded)
-    this.#bytes += encoded.length
+  push(entry: HistoryEntry): void {
+    this.#items.push(entry)
+    this.#bytes += entry.bytes.length
     while (this.length > 0 && (this.length > this.#limits.revisions || this.#bytes > this.#limits.bytes)) {
-      this.#bytes -= this.#items[this.#head]!.length
-      this.#items[this.#head++] = EMPTY
+      const evicted = this.#items[this.#head]!
+      this.#items[this.#head++] = undefined
+      this.#bytes -= evicted.bytes.length
       this.#first++
+      evicted.retire()
     }
     if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head)
@@ -54,7 +63,7 @@ export class History {
     let bytes = 0
     const last = Math.min(to, this.#first + this.length - 1)
     for (let revision = from; revision <= last; revision++) {
-      const item = this.#items[this.#head + revision - this.#first]!
+      const item = this.#items[this.#head + revision - this.#first]!.bytes
       if (items.length > 0 && bytes + item.length > maxBytes) break
       items.push(item)
       bytes += item.length
@@ -62,5 +71,3 @@ export class History {
     return { items, bytes }
   }
 }
-
-const EMPTY = Buffer.alloc(0)

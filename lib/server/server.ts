@@ -4,6 +4,7 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import { arrayHeader, encode, encodeWithItems } from '../protocol/codec.ts'
 import { isList, isRequestId, isRevision, peekArrayLength, peekFirstRequestId } from '../protocol/frames.ts'
 import { Channel, NO_REPLY, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
+import { Prefixes, checkPrefixes } from '../protocol/prefixes.ts'
 import { decodeStrict } from '../protocol/strict-decode.ts'
 import { SendQueue } from '../send-queue.ts'
 import { VERSION } from '../version.ts'
@@ -15,6 +16,7 @@ import { Broker, PROVIDER_SILENCE_BEATS } from './broker.ts'
 import { Contexts } from './contexts.ts'
 import { Topics } from './topics.ts'
 import { arity, operations } from './operations.ts'
+import { Pushes } from './pushes.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
 import { Sessions, type Session } from './sessions.ts'
 import { Store } from './store.ts'
@@ -80,6 +82,8 @@ class StateServer implements Server {
   readonly #publishing: SendQueue
   readonly #started = Date.now()
   readonly #turn: Turn
+  // Partial sessions' commits, pushed on their own channel when the turn ends.
+  readonly #pushes: Pushes
   readonly #inbox: Inbox
   // Reply bytes one frame, and one session per turn, may produce (lib/server/budget.ts).
   readonly #replyBudget: number
@@ -138,6 +142,8 @@ class StateServer implements Server {
       () => {}, // PUB never blocks; a failed publish is a gap that clients repair
     )
     this.#turn = new Turn(this.#publishing, this.#replies, this.#store.epoch)
+    this.#pushes = new Pushes(this.#store.epoch, this.#sessions.partial)
+    this.#turn.beforeReplies = () => this.#pushes.end(this.#turn, this.#store.revision)
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
     this.#heartbeat.unref()
     void this.#receiveLoop()
@@ -297,8 +303,9 @@ class StateServer implements Server {
   }
 
   #hello(routingId: Buffer, args: unknown[]): Session {
-    arity(args, 4, 'hello')
-    const [protocol, token, pid, name] = args
+    if (args.length !== 4 && args.length !== 5)
+      throw new ZStateError(ErrorCode.PROTOCOL, `hello takes 4 or 5 arguments, got ${args.length}`)
+    const [protocol, token, pid, name, replicate] = args
     if (protocol !== PROTOCOL_VERSION) {
       throw new ZStateError(
         ErrorCode.PROTOCOL,
@@ -306,9 +313,15 @@ class StateServer implements Server {
       )
     }
     if (!isToken(token) || typeof pid !== 'number' || typeof name !== 'string') {
-      throw new ZStateError(ErrorCode.PROTOCOL, 'hello takes [protocol, token, pid, name]')
+      throw new ZStateError(ErrorCode.PROTOCOL, 'hello takes [protocol, token, pid, name, replicate?]')
     }
-    return this.#sessions.open(routingId, name, pid, Date.now())
+    // Key prefixes: a partial session (lib/server/pushes.ts). Nil or absent: everything, on PUB.
+    let prefixes: Prefixes | undefined
+    if (replicate !== undefined && replicate !== null) {
+      checkPrefixes(replicate, 'hello: replicate')
+      prefixes = new Prefixes(replicate)
+    }
+    return this.#sessions.open(routingId, name, pid, Date.now(), prefixes, this.revision)
   }
 
   #helloReply(session: Session, id: number): Buffer {
@@ -366,13 +379,15 @@ class StateServer implements Server {
         if (args.length > 1 || (args.length === 1 && !isRevision(args[0])))
           throw new ZStateError(ErrorCode.PROTOCOL, 'ping takes [] or [revision]')
         if (args.length === 1) session.acks.confirm(args[0] as number)
-        return okReply(id, [])
+        // The revision: a partial replica has every matching commit up to it by now (pushes come first).
+        return okReply(id, [this.revision])
       case Op.RUN: {
         arity(args, 2, 'run')
         const { changes, patched, result } = runAction(this.#actions, this.#store, args[0], args[1])
         if (changes.length === 0) return okReply(id, [0, result])
-        this.#commit(changes, patched, session, id, result)
-        return undefined // acknowledged, with its result, by the commit itself
+        const revision = this.#commit(changes, patched, session, id, result)
+        // Acknowledged, with its result, by the commit itself; a partial session gets a reply.
+        return session.replicate === undefined ? undefined : okReply(id, [revision, result])
       }
       case Op.BYE:
         this.#forget(session, 'it said goodbye')
@@ -401,13 +416,14 @@ class StateServer implements Server {
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
     // A write that commits is acknowledged by its published commit, which names this session and
     // request id: no reply (two messages per write). Replies remain for errors and for outcomes that
-    // commit nothing (a failed compareAndSet, deleting an absent key).
+    // commit nothing (a failed compareAndSet, deleting an absent key), and for every write of a
+    // partial session, which sees no published commits: after its push, so it shows the write.
     let acknowledged = false
     const payload = operation(args, this.#store, (changes, patched, result) => {
       acknowledged = true
       return this.#commit(changes, patched, session, id, result)
     })
-    return acknowledged ? undefined : okReply(id, payload)
+    return acknowledged && session.replicate === undefined ? undefined : okReply(id, payload)
   }
 
   // Contexts and their children (lib/server/contexts.ts); the process table is gathered asynchronously.
@@ -423,6 +439,7 @@ class StateServer implements Server {
 
   // Commits, naming the revision before it and, for a request that waits, its origin (session and
   // request id, plus an action's result): [revision, previous, changes, session?, requestId?, result?].
+  // A partial session's writes are answered by a reply instead: their commits name no origin.
   #commit(
     changes: WireChange[],
     patched: ReadonlyMap<string, unknown> | undefined,
@@ -430,19 +447,19 @@ class StateServer implements Server {
     id: number,
     result?: unknown,
   ): number {
-    const previous = this.#store.revision
-    const revision = this.#store.commit(changes, patched)
-    let encoded: Buffer
-    if (id === NO_REPLY) encoded = encode([revision, previous, changes])
-    else if (result === undefined) {
-      encoded = encode([revision, previous, changes, session.number, id])
-      session.acks.add([id, revision])
-    } else {
-      encoded = encode([revision, previous, changes, session.number, id, result])
-      session.acks.add([id, revision, result])
-    }
-    this.#history.push(encoded)
-    this.#turn.commit(encoded)
+    const origin =
+      id === NO_REPLY || session.replicate !== undefined
+        ? []
+        : result === undefined
+          ? [session.number, id]
+          : [session.number, id, result]
+    // Encoded once, by the store: the history, the change stream and the store's values share it.
+    const commit = this.#store.commit(changes, patched, origin)
+    const revision = this.#store.revision
+    this.#pushes.commit(revision, changes)
+    if (origin.length > 0) session.acks.add(result === undefined ? [id, revision] : [id, revision, result])
+    this.#history.push(commit)
+    this.#turn.commit(commit.bytes)
     return revision
   }
 

@@ -1,11 +1,13 @@
 // Who is connected: one session per DEALER routing id, created by HELLO, expired by silence.
+import type { Prefixes } from '../protocol/prefixes.ts'
 import { AckLog } from './acks.ts'
 import type { ReplyPeer } from './reply-sender.ts'
+import type { SnapshotEntries } from './snapshots.ts'
 
 export interface SnapshotCursor {
   id: number
   revision: number
-  entries: [string, unknown][]
+  entries: SnapshotEntries
   offset: number
 }
 
@@ -21,6 +23,11 @@ export interface Session extends ReplyPeer {
   replies: Buffer[]
   repliesBytes: number
   snapshot: SnapshotCursor | undefined
+  // A partial session's prefixes (HELLO's fifth argument): it is served by pushes on its own channel,
+  // not by PUB (lib/server/pushes.ts). undefined: everything, on PUB.
+  replicate: Prefixes | undefined
+  // The revision its pushes have reached: where the next push's chain starts.
+  pushed: number
 }
 
 // A client's name is for `zstate top`: longer names are cut, not stored.
@@ -28,6 +35,8 @@ const MAX_NAME_LENGTH = 256
 
 export class Sessions {
   readonly #byKey = new Map<string, Session>()
+  // The sessions with prefixes: those that get pushes.
+  readonly partial = new Set<Session>()
   #serial = 0
 
   get size(): number {
@@ -43,7 +52,16 @@ export class Sessions {
     return this.#byKey.get(key)
   }
 
-  open(routingId: Buffer, fullName: string, pid: number, now: number): Session {
+  // A HELLO again on the same connection keeps the session; its prefixes are replaced, and its pushes
+  // start again from `revision`.
+  open(
+    routingId: Buffer,
+    fullName: string,
+    pid: number,
+    now: number,
+    replicate: Prefixes | undefined,
+    revision: number,
+  ): Session {
     const name = fullName.slice(0, MAX_NAME_LENGTH)
     const key = routingId.toString('latin1')
     const existing = this.#byKey.get(key)
@@ -51,6 +69,7 @@ export class Sessions {
       existing.name = name
       existing.pid = pid
       existing.lastSeen = now
+      this.#replicate(existing, replicate, revision)
       return existing
     }
     const session: Session = {
@@ -64,15 +83,26 @@ export class Sessions {
       replies: [],
       repliesBytes: 0,
       snapshot: undefined,
+      replicate: undefined,
+      pushed: revision,
       backlog: undefined,
       backlogBytes: 0,
     }
     this.#byKey.set(key, session)
+    this.#replicate(session, replicate, revision)
     return session
   }
 
   delete(session: Session): void {
     this.#byKey.delete(session.key)
+    this.partial.delete(session)
+  }
+
+  #replicate(session: Session, replicate: Prefixes | undefined, revision: number): void {
+    session.replicate = replicate
+    session.pushed = revision
+    if (replicate === undefined) this.partial.delete(session)
+    else this.partial.add(session)
   }
 
   // Sessions silent since before `cutoff`.

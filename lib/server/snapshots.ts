@@ -1,12 +1,38 @@
 // Snapshots in pages: a joining client gets the store as of one revision in messages under the limit.
-// The entries are captured once (values are immutable), then handed out page by page.
+// Where each value's bytes are is captured once (they are never written over), then the entries are
+// handed out page by page.
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { encode, encodeWithItems } from '../protocol/codec.ts'
+import { arrayHeader, encode, encodeWithItems } from '../protocol/codec.ts'
 import { Status } from '../protocol/ops.ts'
+import type { Prefixes } from '../protocol/prefixes.ts'
 import type { Session } from './sessions.ts'
 import type { Store } from './store.ts'
 
+// The store at one revision: entry i is keys[i], whose encoded value is bytes spans[2i]..spans[2i+1]
+// of chunks[i]. Flat columns: a capture of a large store costs no object per entry.
+export interface SnapshotEntries {
+  readonly keys: string[]
+  readonly chunks: Buffer[]
+  readonly spans: Float64Array
+}
+
 let nextCursor = 1
+
+const PAIR = arrayHeader(2)
+
+// A partial session's snapshot holds only the keys under its prefixes (lib/server/pushes.ts).
+function capture(store: Store, prefixes: Prefixes | undefined): SnapshotEntries {
+  const entries: SnapshotEntries = { keys: [], chunks: [], spans: new Float64Array(2 * store.size) }
+  if (prefixes?.none === true) return entries
+  store.spans((key, chunk, start, end) => {
+    if (prefixes !== undefined && !prefixes.covers(key)) return
+    entries.spans[2 * entries.keys.length] = start
+    entries.spans[2 * entries.keys.length + 1] = end
+    entries.keys.push(key)
+    entries.chunks.push(chunk)
+  })
+  return entries
+}
 
 // The reply to SNAPSHOT [cursor]: [id, OK, epoch, revision, nextCursor | null, acks, entries], a page of
 // about `budget` bytes (at least one entry).
@@ -19,26 +45,38 @@ export function snapshotPage(
 ): Buffer {
   let state = session.snapshot
   if (cursor === null) {
-    state = { id: nextCursor++, revision: store.revision, entries: Array.from(store.entries()), offset: 0 }
+    state = {
+      id: nextCursor++,
+      revision: store.revision,
+      entries: capture(store, session.replicate),
+      offset: 0,
+    }
     session.snapshot = state
   } else if (state === undefined || cursor !== state.id) {
     throw new ZStateError(ErrorCode.PROTOCOL, `unknown snapshot cursor ${String(cursor)}`)
   }
-  const items: Buffer[] = []
+  const { keys, chunks, spans } = state.entries
+  // Each entry [key, value] in three parts: the pair's header, the key, the value's stored bytes.
+  const parts: Uint8Array[] = []
   let bytes = 0
-  while (state.offset < state.entries.length && (items.length === 0 || bytes < budget)) {
-    const item = encode(state.entries[state.offset++])
-    items.push(item)
-    bytes += item.length
+  let count = 0
+  while (state.offset < keys.length && (count === 0 || bytes < budget)) {
+    const i = state.offset++
+    const key = encode(keys[i])
+    const value = chunks[i]!.subarray(spans[2 * i], spans[2 * i + 1])
+    parts.push(PAIR, key, value)
+    bytes += PAIR.length + key.length + value.length
+    count++
   }
-  const done = state.offset >= state.entries.length
+  const done = state.offset >= keys.length
   if (done) session.snapshot = undefined
   // The first page also carries the acknowledgements of this session's writes up to the snapshot's
   // revision that its client has not confirmed: it may have missed their commits (lib/server/acks.ts).
   const acks = cursor === null ? session.acks.unconfirmed() : []
   return encodeWithItems(
     [id, Status.OK, store.epoch, state.revision, done ? null : state.id, acks],
-    items,
+    parts,
     bytes,
+    count,
   )
 }

@@ -1,15 +1,19 @@
 // The key/value store and its revision counter: the only writer of state. It also remembers when
 // each key last changed (deleted keys too, for as long as the history reaches back), which is
-// what transactions are validated against.
+// what transactions are validated against. Values are kept encoded (lib/server/slots.ts), in the
+// bytes of the commit that wrote them; reading one decodes it.
 import { randomBytes } from 'node:crypto'
+import { encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { applyWirePatches, type WirePatch } from '../protocol/patches.ts'
+import { Slots, type Chunk } from './slots.ts'
 
 export class Store {
   readonly epoch: string = randomBytes(8).toString('hex')
   #revision = 0
-  readonly #data = new Map<string, unknown>()
-  readonly #modified = new Map<string, number>()
+  // Each key's slot: its value and the revision that last wrote it.
+  readonly #keys = new Map<string, number>()
+  readonly #slots = new Slots()
   readonly #tombstones = new Map<string, number>()
   // Deletions at or before this revision are forgotten: nothing is known about them.
   #horizon = 0
@@ -20,63 +24,89 @@ export class Store {
     return this.#revision
   }
   get size(): number {
-    return this.#data.size
+    return this.#keys.size
   }
+  // A fresh decoded copy of the value, frozen: the cost of a read is the size of the value.
   get(key: string): unknown {
-    return this.#data.get(key)
+    const slot = this.#keys.get(key)
+    return slot === undefined ? undefined : this.#slots.value(slot)
   }
   has(key: string): boolean {
-    return this.#data.has(key)
-  }
-  entries(): IterableIterator<[string, unknown]> {
-    return this.#data.entries()
+    return this.#keys.has(key)
   }
   keys(): IterableIterator<string> {
-    return this.#data.keys()
+    return this.#keys.keys()
+  }
+
+  // Calls `visit` with every key and where its encoded value is now. The bytes of such a span are
+  // never written over: kept, they still show the value of this revision after later commits.
+  spans(visit: (key: string, chunk: Buffer, start: number, end: number) => void): void {
+    const slots = this.#slots
+    for (const [key, slot] of this.#keys) visit(key, slots.chunk(slot), slots.start(slot), slots.end(slot))
   }
 
   // The value a patch change leads to; throws (ERR_INVALID_ARGUMENT) when the patches do not apply.
   patched(key: string, patches: readonly WirePatch[]): unknown {
-    return applyWirePatches(this.#data.get(key), patches)
+    return applyWirePatches(this.get(key), patches)
   }
 
-  // Applies one commit's changes and gives it the next revision. `patched` holds the results of
-  // PATCH changes, computed (and so validated) before anything was applied.
-  commit(changes: readonly WireChange[], patched?: ReadonlyMap<string, unknown>): number {
-    const revision = ++this.#revision
+  // Applies one commit's changes, gives it the next revision and returns the commit encoded, as
+  // [revision, previous, changes, ...origin], for the history and the change stream: the values it
+  // sets stay in those bytes. `patched` holds the results of PATCH changes, computed (and so
+  // validated) before anything was applied.
+  commit(
+    changes: readonly WireChange[],
+    patched: ReadonlyMap<string, unknown> | undefined,
+    origin: readonly unknown[],
+  ): Chunk {
+    const previous = this.#revision
+    const revision = previous + 1
+    const chunk = this.#slots.commitChunk(encode([revision, previous, changes, ...origin]))
+    this.#revision = revision
+    const bytes = chunk.bytes
+    // Past revision and previous, into the changes: each is [key, kind, payload?].
+    let at = skipArrayHeader(bytes, skipItem(bytes, skipItem(bytes, skipArrayHeader(bytes, 0))))
     for (const change of changes) {
-      const key = change[0]
+      at = skipItem(bytes, skipItem(bytes, skipArrayHeader(bytes, at)))
+      const start = at
+      if (change.length > 2) at = skipItem(bytes, at)
       switch (change[1]) {
         case ChangeKind.SET:
-          this.#write(key!, change[2], revision)
+          this.#slots.point(this.#slotFor(change[0], revision), chunk, start, at, revision)
           break
-        case ChangeKind.PATCH:
-          this.#write(key!, patched!.get(key!), revision)
+        case ChangeKind.PATCH: {
+          const value = encode(patched!.get(change[0]))
+          this.#slots.write(this.#slotFor(change[0], revision), value, revision)
           break
+        }
         case ChangeKind.DELETE:
-          this.#delete(key!, revision)
+          this.#delete(change[0], revision)
           break
         case ChangeKind.CLEAR:
-          for (const k of [...this.#data.keys()]) this.#delete(k, revision)
+          for (const k of [...this.#keys.keys()]) this.#delete(k, revision)
           break
       }
     }
-    return revision
+    return chunk
   }
 
-  #write(key: string, value: unknown, revision: number): void {
-    if (!this.#data.has(key)) {
-      this.#keySpaceChanged = revision
-      this.#tombstones.delete(key)
-    }
-    this.#data.set(key, value)
-    this.#modified.set(key, revision)
+  // The key's slot, made when the key is new.
+  #slotFor(key: string, revision: number): number {
+    const slot = this.#keys.get(key)
+    if (slot !== undefined) return slot
+    this.#keySpaceChanged = revision
+    this.#tombstones.delete(key)
+    const created = this.#slots.allocate()
+    this.#keys.set(ownString(key), created)
+    return created
   }
 
   #delete(key: string, revision: number): void {
-    if (!this.#data.delete(key)) return
-    this.#modified.delete(key)
-    this.#tombstones.set(key, revision)
+    const slot = this.#keys.get(key)
+    if (slot === undefined) return
+    this.#keys.delete(key)
+    this.#slots.release(slot)
+    this.#tombstones.set(ownString(key), revision)
     this.#keySpaceChanged = revision
   }
 
@@ -84,8 +114,11 @@ export class Store {
   changedSince(base: number, keys: Iterable<string>, keySpace: boolean): string[] {
     const changed: string[] = []
     for (const key of keys) {
+      const slot = this.#keys.get(key)
       const revision =
-        this.#modified.get(key) ?? this.#tombstones.get(key) ?? (base < this.#horizon ? Infinity : 0)
+        slot !== undefined
+          ? this.#slots.revision(slot)
+          : (this.#tombstones.get(key) ?? (base < this.#horizon ? Infinity : 0))
       if (revision > base) changed.push(key)
     }
     if (keySpace && this.#keySpaceChanged > base && changed.length === 0) changed.push('*')
@@ -98,4 +131,11 @@ export class Store {
     this.#horizon = revision
     for (const [key, deleted] of this.#tombstones) if (deleted <= revision) this.#tombstones.delete(key)
   }
+}
+
+// A key to keep, holding on to nothing else. msgpackr decodes a run of strings of a frame as one string
+// and hands out pieces of it, and V8 makes a piece of 13 characters or more a slice that keeps the
+// whole run alive: kept as decoded, a key would keep the values written with it in memory.
+function ownString(key: string): string {
+  return key.length < 13 ? key : Buffer.from(key).toString()
 }

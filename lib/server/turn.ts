@@ -16,6 +16,8 @@ export class Turn {
   #scheduled = false
   // Whether anything was published since the last heartbeat check.
   published = false
+  // Called as the turn ends, before replies go out: partial sessions' pushes (lib/server/pushes.ts).
+  beforeReplies: () => void = () => {}
 
   constructor(publishing: SendQueue, replies: ReplySender, epoch: string) {
     this.#publishing = publishing
@@ -34,6 +36,13 @@ export class Turn {
     session.repliesBytes += reply.length
     this.#sessions.add(session)
     this.#schedule()
+  }
+
+  // An entry ahead of the session's replies of this turn (a push).
+  first(session: Session, entry: Buffer): void {
+    session.replies.unshift(entry)
+    session.repliesBytes += entry.length
+    this.#sessions.add(session)
   }
 
   // A forgotten session gets nothing more.
@@ -58,6 +67,7 @@ export class Turn {
       this.#commits = []
       this.#commitBytes = 0
     }
+    this.beforeReplies()
     for (const session of this.#sessions) {
       const { replies } = session
       session.replies = []
