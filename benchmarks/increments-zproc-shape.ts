@@ -35,6 +35,8 @@ runScenario(import.meta.url, async () => {
     increment: contender('increment'),
     run: contender('run'),
     atomic: contender('atomic'),
+    incrementWriter: contender('increment-writer'),
+    runWriter: contender('run-writer'),
     raw: contender('raw'),
   })
   const perSec = (o: Outcome[]): number[] => o.map((x) => x.perSec)
@@ -57,6 +59,18 @@ runScenario(import.meta.url, async () => {
         op: '≥',
         ratio: 0.8,
       }),
+      compare(
+        'increment, `replicate: []`: increments/s',
+        Unit.opsPerSec,
+        perSec(r.incrementWriter),
+        raw,
+        perSec(r.raw),
+        { op: '≥', ratio: 1.2 },
+      ),
+      compare('run, `replicate: []`: increments/s', Unit.opsPerSec, perSec(r.runWriter), raw, perSec(r.raw), {
+        op: '≥',
+        ratio: 1.2,
+      }),
     ],
     notes: [
       `${PROCESSES} client processes × ${n(perProcess)} increments of one shared key per run, each process ` +
@@ -69,6 +83,8 @@ runScenario(import.meta.url, async () => {
         'and answers [[id, 0, value]]: two messages per increment, no history, no published change',
       'each zstate increment also publishes its commit to all five replicas (the four incrementers and the ' +
         'checker), and atomic reads the key from the replica, then commits if nobody wrote it meanwhile',
+      '`replicate: []`: the same calls from a second client in each process that replicates nothing ' +
+        '(a partial replica, docs/state.md; the process’s full client is closed meanwhile), so it receives only its own replies, as a ZProc client does (only the checker still replicates everything)',
       'increments/s: all increments ÷ time from the first process starting to the last finishing',
       `p50 latency per increment (median over runs): increment ${p50(r.increment)}, run ${p50(r.run)}, ` +
         `atomic ${p50(r.atomic)}, raw ${p50(r.raw)}; atomic retried ` +

@@ -12,12 +12,34 @@ import { connectRedis } from '../support/redis.ts'
 // (raw), awaited one by one or all in flight, and reports when it started and ended (on the machine-wide monotonic clock), each awaited
 // increment's latency, and how many retries the optimistic methods needed.
 let client: Client<Record<string, number>> | undefined
+let writer: Client<Record<string, number>> | undefined
+let serverAddress = ''
+
+// Only one of the two zstate clients is open during a pass: a full replica left open beside the
+// writer would receive every commit and blur what replicating nothing saves.
+async function openFor(method: IncrementTask['method']): Promise<void> {
+  const pure = method === 'increment-writer' || method === 'run-writer'
+  if (pure) {
+    await client?.close()
+    client = undefined
+    writer ??= await connect(serverAddress, { name: 'incrementer (writer)', replicate: [] })
+  } else {
+    await writer?.close()
+    writer = undefined
+    client ??= await connect(serverAddress, { name: 'incrementer' })
+  }
+}
 let redis: Redis | undefined
 let counter: CounterClient | undefined
 
 function zstate(): Client<Record<string, number>> {
   if (client === undefined) throw new Error('call connect first')
   return client
+}
+
+function pureWriter(): Client<Record<string, number>> {
+  if (writer === undefined) throw new Error('call connect first')
+  return writer
 }
 
 function redisClient(): Redis {
@@ -41,6 +63,10 @@ function incrementOnce(method: IncrementTask['method'], key: string): Promise<un
       return zstate().state.increment(key)
     case 'run':
       return zstate().state.run('increment', key)
+    case 'increment-writer':
+      return pureWriter().state.increment(key)
+    case 'run-writer':
+      return pureWriter().state.run('increment', key)
     case 'watch':
       return redisOptimisticIncrement(redisClient(), key)
     case 'incr':
@@ -69,7 +95,7 @@ async function awaited(task: IncrementTask): Promise<IncrementReport> {
 async function inFlight(task: IncrementTask): Promise<IncrementReport> {
   const startUs = nowUs()
   if (task.method === 'incr') await redisPipelinedIncrements(redisClient(), task.key, task.count)
-  else if (task.method === 'increment' || task.method === 'run')
+  else if (task.method !== 'atomic' && task.method !== 'watch' && task.method !== 'raw')
     await Promise.all(Array.from({ length: task.count }, () => incrementOnce(task.method, task.key)))
   else throw new Error(`${task.method} is measured awaited only`)
   return { startUs, endUs: nowUs(), latenciesUs: [], retries: 0 }
@@ -78,15 +104,19 @@ async function inFlight(task: IncrementTask): Promise<IncrementReport> {
 serveSide(
   {
     async connect(address: string, redisPort: number | undefined, counterEndpoint?: string) {
-      client = await connect(address, { name: 'incrementer' })
+      serverAddress = address
       if (redisPort !== undefined) redis = await connectRedis(redisPort)
       if (counterEndpoint !== undefined) counter = counterClient(counterEndpoint)
     },
-    run: (task: IncrementTask) => (task.shape === 'awaited' ? awaited(task) : inFlight(task)),
+    async run(task: IncrementTask) {
+      await openFor(task.method)
+      return task.shape === 'awaited' ? awaited(task) : inFlight(task)
+    },
   },
   async () => {
     counter?.[Symbol.dispose]()
     await redis?.quit()
     await client?.close()
+    await writer?.close()
   },
 )

@@ -20,7 +20,10 @@ export type Layout = 'shared' | 'disjoint'
 
 // What the parent asks of one incrementer process (benchmarks/sides/incrementer.ts).
 export interface IncrementTask {
-  readonly method: 'atomic' | 'increment' | 'run' | 'watch' | 'incr' | 'raw'
+  // increment-writer, run-writer: through a second client of the same process that replicates nothing
+  // (`connect(address, { replicate: [] })`), so it receives only its own replies.
+  readonly method:
+    'atomic' | 'increment' | 'run' | 'increment-writer' | 'run-writer' | 'watch' | 'incr' | 'raw'
   readonly shape: 'awaited' | 'inFlight' // one at a time, or all `count` at once
   readonly key: string
   readonly count: number
