@@ -8,6 +8,7 @@ import { ChangeKind, Op, type WireChange } from '../protocol/ops.ts'
 import { LONE_SURROGATE, checkKey, deepEqual, describe, toStoredValue } from '../protocol/values.ts'
 import type { Listener } from './observers.ts'
 import type { Change } from './replica.ts'
+import type { Coverage } from './coverage.ts'
 import type { Synchronizer } from './sync.ts'
 import { waitFor, waiterName, type WhenOptions } from './waiters.ts'
 import { watch, type WatchOptions } from './watch.ts'
@@ -22,12 +23,15 @@ export class StateView {
   readonly #sync: Synchronizer
   readonly #data: Map<string, unknown>
   readonly #prefix: string
+  // Only a partial replica refuses reads; a full one skips the check (get is the hottest path).
+  readonly #coverage: Coverage | undefined
 
   constructor(host: StateHost, prefix: string) {
     this.#host = host
     this.#sync = host.sync
     this.#data = host.sync.replica.data
     this.#prefix = prefix
+    this.#coverage = host.sync.coverage.partial ? host.sync.coverage : undefined
   }
 
   #key(key: unknown): string {
@@ -37,10 +41,12 @@ export class StateView {
 
   // Reads: synchronous, from the replica.
   get(key: string): unknown {
-    return this.#data.get(this.#sync.coverage.key(this.#key(key), 'get'))
+    const k = this.#key(key)
+    return this.#data.get(this.#coverage === undefined ? k : this.#coverage.key(k, 'get'))
   }
   has(key: string): boolean {
-    return this.#data.has(this.#sync.coverage.key(this.#key(key), 'has'))
+    const k = this.#key(key)
+    return this.#data.has(this.#coverage === undefined ? k : this.#coverage.key(k, 'has'))
   }
   get revision(): number {
     return this.#sync.replica.revision
