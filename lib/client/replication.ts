@@ -58,7 +58,6 @@ export class Replication implements Follower {
       sync.attach(source)
     }
     link.feed?.release({
-      applied: (epoch, last) => epoch === sync.replica.epoch && last <= sync.replica.revision,
       commits: (epoch, commits) => sync.receive(epoch, commits),
       heartbeat: (epoch, revision) => sync.known(epoch, revision),
     })

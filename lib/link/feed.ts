@@ -2,7 +2,6 @@
 // buffers, so commits published while the client joins are not lost.
 import { deferred } from '../deferred.ts'
 import { decode } from '../protocol/codec.ts'
-import { peekCommitRange } from '../protocol/frames.ts'
 import { Channel as PubChannel, type WireCommit } from '../protocol/ops.ts'
 import { received } from './received.ts'
 import { readCommitPage, readPosition } from './replies.ts'
@@ -10,8 +9,6 @@ import { sockets } from './sockets.ts'
 import type { Traffic } from './traffic.ts'
 
 export interface FeedHandlers {
-  // Whether every commit from `first` to `last` is already applied: then the message is not decoded.
-  applied(epoch: string, last: number): boolean
   commits(epoch: string, commits: WireCommit[]): void
   heartbeat(epoch: string, revision: number): void
 }
@@ -68,8 +65,6 @@ export class Feed {
 
   #dispatch(topic: string, payload: Buffer): void {
     if (topic === PubChannel.STATE) {
-      const range = this.#handlers === undefined ? undefined : peekCommitRange(payload)
-      if (range !== undefined && this.#handlers!.applied(range.epoch, range.first + range.count - 1)) return
       const { epoch, commits } = readCommitPage(decode(payload), 'published commit')
       if (this.#handlers === undefined) this.#buffered.push([epoch, commits])
       else this.#handlers.commits(epoch, commits)

@@ -44,33 +44,6 @@ function skipArrayHeader(frame: Uint8Array, at: number): number | undefined {
   return undefined
 }
 
-// Reads [epoch, first revision, commit count] from a PUB state payload without decoding it, so a
-// client can drop a message whose commits it already applied (from their replies).
-export function peekCommitRange(
-  payload: Uint8Array,
-): { epoch: string; first: number; count: number } | undefined {
-  if (payload[0] !== 0x92) return undefined
-  const epochHeader = payload[1]
-  if (epochHeader === undefined || epochHeader < 0xa0 || epochHeader > 0xbf) return undefined
-  const epochEnd = 2 + (epochHeader & 0x1f)
-  const epoch = Buffer.from(payload.buffer, payload.byteOffset + 2, epochEnd - 2).toString('latin1')
-  const header = payload[epochEnd]
-  let count: number
-  let at: number
-  if (header !== undefined && header >= 0x91 && header <= 0x9f) {
-    count = header & 0x0f
-    at = epochEnd + 1
-  } else if (header === 0xdc) {
-    count = (payload[epochEnd + 1]! << 8) | payload[epochEnd + 2]!
-    at = epochEnd + 3
-  } else return undefined
-  // A commit: [revision, previous, changes, session?, requestId?, result?].
-  const commitHeader = payload[at]
-  if (commitHeader === undefined || commitHeader < 0x93 || commitHeader > 0x96) return undefined
-  const first = readUint(payload, at + 1)
-  return first === undefined ? undefined : { epoch, first, count }
-}
-
 function readUint(bytes: Uint8Array, at: number): number | undefined {
   const byte = bytes[at]
   if (byte === undefined) return undefined
