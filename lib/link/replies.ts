@@ -127,17 +127,23 @@ export function readPosition(value: unknown, what: string): { epoch: string; rev
 // The result is left as decoded, for the write's own reader (see Acknowledgement).
 export function readCommits(raw: unknown): WireCommit[] {
   if (!isList(raw)) throw malformed('commit list')
-  return raw.map((commit): WireCommit => {
-    if (!isList(commit) || commit.length < 3 || commit.length > 6) throw malformed('commit')
-    const [revision, previous, changes, session, requestId] = commit
-    if (!isRevision(revision) || !isRevision(previous) || previous >= revision || !isList(changes))
-      throw malformed('commit')
-    const read = { revision, previous, changes: changes.map(readChange) }
-    if (commit.length === 3) return read
-    if (!isRevision(session) || !isRevision(requestId)) throw malformed('commit origin')
-    const origin = commit.length === 6 ? { session, requestId, result: commit[5] } : { session, requestId }
-    return { ...read, origin }
-  })
+  const commits = new Array<WireCommit>(raw.length)
+  for (let i = 0; i < raw.length; i++) commits[i] = readCommit(raw[i])
+  return commits
+}
+
+// One object per commit and none per change: the commit arrives at every replica for every write.
+function readCommit(commit: unknown): WireCommit {
+  if (!isList(commit) || commit.length < 3 || commit.length > 6) throw malformed('commit')
+  const [revision, previous, changes, session, requestId] = commit
+  if (!isRevision(revision) || !isRevision(previous) || previous >= revision || !Array.isArray(changes))
+    throw malformed('commit')
+  for (let i = 0; i < changes.length; i++) changes[i] = readChange(changes[i])
+  const read = changes as WireChange[]
+  if (commit.length === 3) return { revision, previous, changes: read }
+  if (!isRevision(session) || !isRevision(requestId)) throw malformed('commit origin')
+  const origin = commit.length === 6 ? { session, requestId, result: commit[5] } : { session, requestId }
+  return { revision, previous, changes: read, origin }
 }
 
 // A push of a partial session's commits, [0, COMMITS, epoch, upTo, commits] (lib/server/pushes.ts):
@@ -166,6 +172,12 @@ export function readChange(raw: unknown): WireChange {
   const [key, kind] = raw
   if (kind === ChangeKind.CLEAR) return [null, ChangeKind.CLEAR]
   if (typeof key !== 'string') throw malformed('change key')
+  // The decoded array itself, checked, when it already has the change's shape.
+  if (kind === ChangeKind.SET && raw.length === 3) {
+    const change = raw as unknown[]
+    change[2] = adoptDecoded(change[2])
+    return change as unknown as WireChange
+  }
   if (kind === ChangeKind.SET) return [key, ChangeKind.SET, adoptDecoded(raw[2])]
   if (kind === ChangeKind.DELETE) return [key, ChangeKind.DELETE]
   if (kind === ChangeKind.PATCH) return [key, ChangeKind.PATCH, readWirePatches(raw[2])]
