@@ -15,6 +15,12 @@ import { startStateServer } from './support/zstate.ts'
 // processes to one ROUTER that keeps the counter, nothing published. Exact totals checked.
 const PROCESSES = 4
 
+// Why the goals are missed, as measured.
+const FAN_OUT =
+  'every commit is applied by every full replica: the 4 incrementers and the checker, 5 processes on 2 cores; the raw counter publishes nothing'
+const PURE_WRITERS =
+  'with replicate: [] only the checker still replicates; the rest is the per-write JavaScript of row (a) in the server and the client'
+
 runScenario(import.meta.url, async () => {
   const perProcess = scaled(2_000)
   const warmup = scaled(200, 20)
@@ -50,14 +56,17 @@ runScenario(import.meta.url, async () => {
       compare('increment: increments/s', Unit.opsPerSec, perSec(r.increment), raw, perSec(r.raw), {
         op: '≥',
         ratio: 1.2,
+        cause: FAN_OUT,
       }),
       compare('run: increments/s', Unit.opsPerSec, perSec(r.run), raw, perSec(r.raw), {
         op: '≥',
         ratio: 1.2,
+        cause: FAN_OUT,
       }),
       compare('atomic: increments/s', Unit.opsPerSec, perSec(r.atomic), raw, perSec(r.raw), {
         op: '≥',
         ratio: 0.8,
+        cause: FAN_OUT,
       }),
       compare(
         'increment, `replicate: []`: increments/s',
@@ -65,11 +74,16 @@ runScenario(import.meta.url, async () => {
         perSec(r.incrementWriter),
         raw,
         perSec(r.raw),
-        { op: '≥', ratio: 1.2 },
+        {
+          op: '≥',
+          ratio: 1.2,
+          cause: PURE_WRITERS,
+        },
       ),
       compare('run, `replicate: []`: increments/s', Unit.opsPerSec, perSec(r.runWriter), raw, perSec(r.raw), {
         op: '≥',
         ratio: 1.2,
+        cause: PURE_WRITERS,
       }),
     ],
     notes: [

@@ -11,6 +11,10 @@ import { interleaved } from './support/runs.ts'
 import { itemOf, keyOf } from './support/values.ts'
 import { startStatePair } from './support/zstate.ts'
 
+// Why the goal is missed, as measured (docs/benchmarks.md shows it with the row).
+export const WRITE_PATH_CAUSE =
+  'CPU profiles of this path: both processes are idle 83–88 % of each write; the gap to the raw round trip is per-write JavaScript (server: strict decode, commit encode, history, publish ≈ 23 µs; client ≈ 16 µs) on top of the same two socket hops'
+
 // (a) One client awaiting each state.set before the next: the write path's fixed cost, compared with
 // the bare round trip it rides on (goal ≥ 0.9×) and with Redis SET.
 runScenario(import.meta.url, async () => {
@@ -46,6 +50,7 @@ runScenario(import.meta.url, async () => {
         compare('throughput', Unit.opsPerSec, ops(r.zstate), 'raw DEALER→ROUTER round trip', ops(r.raw), {
           op: '≥',
           ratio: 0.9,
+          cause: WRITE_PATH_CAUSE,
         }),
         compare('p50 latency', Unit.us, p50(r.zstate), 'raw DEALER→ROUTER round trip', p50(r.raw)),
         compare('p99 latency', Unit.us, p99(r.zstate), 'raw DEALER→ROUTER round trip', p99(r.raw)),

@@ -29,6 +29,8 @@ runScenario(import.meta.url, async () => {
       {
         op: '≤',
         ratio: 1.2,
+        cause:
+          'the per-write JavaScript of row (a) on the writer and the server, plus the watcher applying the commit and running its waiter; the p99 is not yet traced',
       },
     )
     return {

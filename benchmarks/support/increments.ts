@@ -181,14 +181,21 @@ export async function incrementScenario(layout: Layout): Promise<Omit<ScenarioRe
   const watch = 'Redis WATCH/GET/MULTI/SET/EXEC, retried on abort'
   const pipelined = 'Redis INCR, pipelines of 1,000'
   const awaitedIncr = 'Redis INCR, awaited'
+  const inFlightCause =
+    'CPU profiles: the clients decode and apply every published commit (each of the 4 processes and the checker replicates everything) while the server is mostly idle'
   const atLeastEqual = { op: '≥', ratio: 1 } as const
+  const inFlightGoal = { ...atLeastEqual, cause: inFlightCause }
   const keysText = layout === 'shared' ? 'one shared key' : `${PROCESSES} disjoint keys (one per process)`
   return {
     id: `transactions-${layout === 'shared' ? 'shared-key' : 'disjoint-keys'}`,
     title: `(f) ${PROCESSES} processes × ${n(perProcess)} increments of ${keysText}`,
     section: 'Transactions',
     comparisons: [
-      compare('atomic: increments/s', Unit.opsPerSec, perSec(r.atomic), watch, perSec(r.watch), atLeastEqual),
+      compare('atomic: increments/s', Unit.opsPerSec, perSec(r.atomic), watch, perSec(r.watch), {
+        ...atLeastEqual,
+        cause:
+          'each attempt waits for its own published commit to reach the replica before the next (see the p50 row); Redis answers EXEC from memory',
+      }),
       compare('atomic: retries', Unit.perCommit, retries(r.atomic), watch, retries(r.watch)),
       compare('atomic: p50 latency', Unit.us, p50(r.atomic), watch, p50(r.watch)),
       compare('atomic: p99 latency', Unit.us, p99(r.atomic), watch, p99(r.watch)),
@@ -198,7 +205,7 @@ export async function incrementScenario(layout: Layout): Promise<Omit<ScenarioRe
         perSec(r.incrementFlight),
         pipelined,
         perSec(r.incrPipelined),
-        atLeastEqual,
+        inFlightGoal,
       ),
       compare(
         'run, all in flight: increments/s',
@@ -207,7 +214,7 @@ export async function incrementScenario(layout: Layout): Promise<Omit<ScenarioRe
         pipelined,
         perSec(r.incrPipelined),
         // Issue 12's table: an action runs inside the server for every increment, so a little less than INCR.
-        layout === 'shared' ? { op: '≥', ratio: 0.8 } : atLeastEqual,
+        layout === 'shared' ? { op: '≥', ratio: 0.8, cause: inFlightCause } : inFlightGoal,
       ),
       compare(
         'increment, awaited: increments/s',

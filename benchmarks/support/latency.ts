@@ -1,6 +1,6 @@
 import { nowUs } from './clock.ts'
 import type { Side } from './processes.ts'
-import { compare, Unit, type Comparison, type Goal } from './report.ts'
+import { compare, Unit, type Comparison, type GoalOptions } from './report.ts'
 import { interleaved } from './runs.ts'
 import { percentile } from './stats.ts'
 
@@ -73,7 +73,7 @@ export async function latencyAgainstRelay(
   count: number,
   warmup: number,
   send: (s: Stamp) => Promise<unknown>,
-  p50Goal?: Goal,
+  p50Goal?: GoalOptions,
 ): Promise<Comparison[]> {
   let next = 0
   const r = await interleaved({
