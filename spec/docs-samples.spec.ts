@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { startServer, type Server } from '../lib/index.ts'
 import { composeWithSetup, readPages, type Block } from './docs-samples.ts'
+import { until } from './process-support.ts'
 
 // Every js, ts and sh block of README.md and docs/*.md runs as written, against the built package:
 // js as an ES module, ts through tsx, sh with `bash -e -o pipefail` (a failing command fails it), each
@@ -94,16 +95,22 @@ class Sample {
 
   // Processes of its group still alive a few seconds after it exited (they are killed then).
   async #leftBehind(): Promise<boolean> {
-    for (let waited = 0; waited < 5_000; waited += 50) {
-      try {
-        process.kill(-this.#pid, 0)
-      } catch {
-        return false
-      }
-      await sleep(50)
+    try {
+      await until(() => !this.#groupAlive(), 'the sample’s process group is gone', 5_000)
+      return false
+    } catch {
+      this.signal('SIGKILL')
+      return true
     }
-    this.signal('SIGKILL')
-    return true
+  }
+
+  #groupAlive(): boolean {
+    try {
+      process.kill(-this.#pid, 0)
+      return true
+    } catch {
+      return false
+    }
   }
 }
 

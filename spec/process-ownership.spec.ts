@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, test, type TestContext } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Dealer } from 'zeromq'
 import { hostId } from '../lib/host.ts'
@@ -77,13 +76,9 @@ class RawPeer {
 
   // Asks for tables until one satisfies `predicate` (bounded).
   async tableWhen(predicate: (table: ProcessTable) => boolean, what: string): Promise<ProcessTable> {
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      const table = await this.table()
-      if (predicate(table)) return table
-      if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`)
-      await sleep(20)
-    }
+    let table: ProcessTable | undefined
+    await until(async () => predicate((table = await this.table())), what, 10_000)
+    return table!
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 // Plumbing for the process specs: contexts that close after the test, fixture URLs, parent processes
 // with a family of children, and waiting for processes to be gone (bounded polling: a pid has no
 // event to wait on).
+import { setTimeout as sleep } from 'node:timers/promises'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -25,12 +26,19 @@ export function alive(pid: number): boolean {
   return processStart(pid) !== undefined
 }
 
-// Polls until `condition` holds; fails after `timeout` ms, naming what it waited for.
-export async function until(condition: () => boolean, what: string, timeout = 30_000): Promise<void> {
+// Checks until `condition` holds; fails after `timeout` ms, naming what it waited for. Only for
+// conditions nothing announces (whether a process that is not ours still exists, a status the server
+// derives from elapsed silence): anything with an event is awaited on that event instead. Checks
+// back off from 5 ms to 100 ms, so a condition that holds soon is seen soon and a long wait stays cheap.
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeout = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeout
-  while (!condition()) {
+  for (let pause = 5; !(await condition()); pause = Math.min(pause * 2, 100)) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting until ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await sleep(pause)
   }
 }
 

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { ProcessTable } from '../lib/index.ts'
 import { processTable } from '../lib/process/table.ts'
 import { CliProcess, assertBuilt, cliEnv, killAll, zstate } from './fixtures/cli-run.ts'
-import { alive, contextFor, fixtureUrl } from './process-support.ts'
+import { alive, contextFor, fixtureUrl, until } from './process-support.ts'
 
 before(assertBuilt)
 after(killAll)
@@ -102,13 +101,12 @@ void test('process: zstate top shows a process that went silent (stopped, or its
   const status = (table: ProcessTable, pid: unknown) =>
     table.contexts.flatMap((c) => c.children).find((child) => child.pid === pid)?.status
   const pids = [sleeperPid, nestPid, view['pid:nest.spin']]
-  // Asks for tables until one satisfies `predicate` (bounded).
+  // Asks for tables until one satisfies `predicate`: silence is derived from elapsed time, so no event
+  // announces it.
   const tableWhen = async (what: string, predicate: (table: ProcessTable) => boolean) => {
-    for (const deadline = Date.now() + 30_000; ; await sleep(50)) {
-      const table = await processTable(ctx)
-      if (predicate(table)) return table
-      if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`)
-    }
+    let table: ProcessTable | undefined
+    await until(async () => predicate((table = await processTable(ctx))), what)
+    return table!
   }
   assert.equal(status(await processTable(ctx), sleeperPid), 'running')
 

@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto'
 import type { TestContext } from 'node:test'
 import { Dealer, Subscriber } from 'zeromq'
+import { deferred } from '../lib/deferred.ts'
+import { awaitEcho } from '../lib/link/echo.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Channel as PubChannel, Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 
@@ -29,22 +31,25 @@ export async function rawPeer(t: TestContext, address: string): Promise<RawPeer>
   })
   dealer.connect(address)
   const outcomes: Reply[] = []
-  let wake = (): void => {}
+  // The one take() in progress: how many outcomes it waits for, and how to wake it.
+  let waiting: { count: number; wake: () => void } | undefined
   const arrived = (replies: Reply[]): void => {
     outcomes.push(...replies)
-    wake()
+    if (waiting !== undefined && outcomes.length >= waiting.count) waiting.wake()
   }
   void (async () => {
     for await (const [reply] of dealer) arrived(decode(reply!) as Reply[])
   })().catch(() => {})
-  // Waits until `count` outcomes arrived, and takes them.
+  // Waits until `count` outcomes arrived (woken by the one that completes them), and takes them.
   const take = async (count: number): Promise<Reply[]> => {
-    const deadline = Date.now() + TIMEOUT_MS
-    while (outcomes.length < count) {
-      if (Date.now() > deadline) throw new Error(`raw peer: ${outcomes.length} of ${count} outcomes arrived`)
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        setTimeout(resolve, 100)
+    if (outcomes.length < count) {
+      const signal = AbortSignal.timeout(TIMEOUT_MS)
+      await new Promise<void>((resolve, reject) => {
+        waiting = { count, wake: resolve }
+        signal.onabort = () => reject(new Error(`raw peer: ${outcomes.length} of ${count} outcomes arrived`))
+      }).finally(() => {
+        waiting = undefined
+        signal.onabort = null
       })
     }
     return outcomes.splice(0, outcomes.length).sort((a, b) => a[0] - b[0])
@@ -62,11 +67,11 @@ export async function rawPeer(t: TestContext, address: string): Promise<RawPeer>
   const [, , , , , , pubEndpoint, , , , session] = hello as unknown[]
   sub.connect(pubEndpoint as string)
   sub.subscribe(PubChannel.STATE, PubChannel.ECHO + token)
-  let echoed = false
+  const echo = deferred<void>()
   void (async () => {
     for await (const [topic, payload] of sub) {
       if (topic!.toString() !== PubChannel.STATE) {
-        echoed = true
+        echo.resolve()
         continue
       }
       const [, commits] = decode(payload!) as [string, unknown[][]]
@@ -75,12 +80,8 @@ export async function rawPeer(t: TestContext, address: string): Promise<RawPeer>
         arrived(mine.map(([revision, , , , id, ...result]) => [id as number, Status.OK, revision, ...result]))
     }
   })().catch(() => {})
-  // The slow-joiner proof, as lib/link/echo.ts does it.
-  for (let attempt = 0; !echoed; attempt++) {
-    if (attempt === 200) throw new Error('raw peer: the change stream never echoed')
-    await request(Op.ECHO, token)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  // The slow-joiner proof, the client's own.
+  await awaitEcho(() => request(Op.ECHO, token), echo.promise, AbortSignal.timeout(TIMEOUT_MS))
   return { send, request }
 }
 

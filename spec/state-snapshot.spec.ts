@@ -1,27 +1,18 @@
 import assert from 'node:assert/strict'
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import { setImmediate as turn } from 'node:timers/promises'
 import { inspect } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { pack, unpack } from 'msgpackr'
-import { connect, startServer, type Client, type StatusEvent } from '../lib/index.ts'
+import { connect, startServer, type StatusEvent } from '../lib/index.ts'
 import { Replica } from '../lib/client/replica.ts'
 import { ChangeKind } from '../lib/protocol/ops.ts'
 import { bigMapVisits } from './map-visits.ts'
-import { addressFor, serverFor } from './support.ts'
-
-// Clients typed loosely: these tests write many shapes of state.
-async function pair(t: TestContext): Promise<[Client<any>, Client<any>]> {
-  const server = await serverFor(t, 'ipc')
-  const a = await connect(server.address)
-  const b = await connect(server.address)
-  t.after(() => Promise.all([a.close(), b.close()]))
-  return [a, b]
-}
+import { addressFor, pair } from './support.ts'
 
 test('snapshot: behaves like a frozen plain object', async (t) => {
-  const [a] = await pair(t)
+  const [a] = await pair<any>(t)
   await a.state.update({ n: 1, doc: { tags: ['x'] }, '10': 'ten', s: 'text' })
   const snapshot = a.state.snapshot()
   assert.equal(a.state.snapshot(), snapshot, 'the same object within a revision')
@@ -62,7 +53,7 @@ test('snapshot: behaves like a frozen plain object', async (t) => {
 })
 
 test('snapshot: single-key reads and failed writes never enumerate the store', async (t) => {
-  const [a] = await pair(t)
+  const [a] = await pair<any>(t)
   await a.state.update(Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`k${i}`, i])))
   const s = a.state.snapshot()
   const visits = await bigMapVisits(1_000, async () => {
@@ -87,7 +78,7 @@ test('snapshot: single-key reads and failed writes never enumerate the store', a
 })
 
 test('snapshot: keeps showing its revision after later sets, deletes, patches and a clear', async (t) => {
-  const [a, b] = await pair(t)
+  const [a, b] = await pair<any>(t)
   await a.state.update({ keep: 1, change: 'old', gone: true, doc: { n: 1, list: [1] } })
   await b.state.sync()
   const before = b.state.snapshot() // untouched until the end
@@ -114,7 +105,7 @@ test('snapshot: keeps showing its revision after later sets, deletes, patches an
 })
 
 test('snapshot: a scope gives the same kind of object, unprefixed, only its keys', async (t) => {
-  const [a, b] = await pair(t)
+  const [a, b] = await pair<any>(t)
   await a.state.update({ 'p:a': 1, 'p:b': { x: 2 }, 'q:a': 3, p: 4 })
   await b.state.sync()
   const scope = b.state.scope('p:')
@@ -134,7 +125,7 @@ test('snapshot: a scope gives the same kind of object, unprefixed, only its keys
 })
 
 test('snapshot: a whole-state when resolves with the snapshot of the matching revision', async (t) => {
-  const [a, b] = await pair(t)
+  const [a, b] = await pair<any>(t)
   const matched = b.state.when((view) => view.get('n') === 2)
   const scoped = b.state.scope('p:').when((view) => view.get('n') === 2)
   await a.state.update({ n: 2, 'p:n': 2 })
@@ -177,7 +168,7 @@ test('snapshot: a resync keeps existing snapshots at their revision', async (t) 
 })
 
 test('snapshot: snapshots and whole-state whens never walk a store of 100,000 keys', async (t) => {
-  const [a] = await pair(t)
+  const [a] = await pair<any>(t)
   for (let i = 0; i < 10; i++)
     await a.state.update(Object.fromEntries(Array.from({ length: 10_000 }, (_, j) => [`b${i}-${j}`, j])))
   await a.state.set('hot', -1)

@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
-import { test, type TestContext } from 'node:test'
-import { connect, isZStateError, TimeoutError, type Client } from '../lib/index.ts'
-import { serverFor } from './support.ts'
-
-async function pair(t: TestContext, options = {}): Promise<[Client, Client]> {
-  const server = await serverFor(t, 'ipc', options)
-  const a = await connect(server.address)
-  const b = await connect(server.address)
-  t.after(() => Promise.all([a.close(), b.close()]))
-  return [a, b]
-}
+import { test } from 'node:test'
+import { connect, isZStateError, TimeoutError } from '../lib/index.ts'
+import { pair, serverFor } from './support.ts'
 
 test('when: resolves at once when the predicate already holds, with the value', async (t) => {
   const [a] = await pair(t)

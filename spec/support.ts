@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { startServer, type Server, type ServerOptions } from '../lib/index.ts'
+import { connect, startServer, type Client, type Server, type ServerOptions } from '../lib/index.ts'
 
 export const stress = process.env.ZSTATE_STRESS === '1'
 export const transports = ['ipc', 'tcp'] as const
@@ -28,6 +28,18 @@ export async function serverFor(
   const server = await startServer({ address: addressFor(t, transport), ...options })
   t.after(() => server.close())
   return server
+}
+
+// Two clients of one in-process server on ipc, closed when the test ends.
+export async function pair<S extends object = Record<string, unknown>>(
+  t: TestContext,
+  options: ServerOptions = {},
+): Promise<[Client<S>, Client<S>]> {
+  const server = await serverFor(t, 'ipc', options)
+  const a = await connect<S>(server.address)
+  const b = await connect<S>(server.address)
+  t.after(() => Promise.all([a.close(), b.close()]))
+  return [a, b]
 }
 
 const fixtures = new URL('./fixtures/', import.meta.url)

@@ -48,8 +48,14 @@ export class CurrentLink {
 
   // Sends one request, waiting up to the request timeout for a link if there is none; it then has that
   // timeout again for its reply. A request the server refuses unapplied is resendable (channel.ts).
-  async request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
+  // Not async: on a live link (every request but those during a reconnection) the channel's own
+  // promise is returned as it is, without the extra turns an async wrapper would add.
+  request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
     if (this.#link !== undefined) return this.#link.channel.request(op, args, true)
+    return this.#requestOnNextLink(op, args)
+  }
+
+  async #requestOnNextLink(op: Op, args: readonly unknown[]): Promise<unknown[]> {
     if (this.#closed !== undefined) throw this.#closed
     const expiry = AbortSignal.timeout(this.#requestTimeout)
     let link: Link
