@@ -35,6 +35,7 @@ const scenarios = [
   'messaging-publish-latency',
   'process-map',
   'process-spawn',
+  'durability',
   'hostile-frames',
 ]
 

@@ -35,6 +35,15 @@ export const ErrorCode = {
   REMOTE: 'ERR_REMOTE',
   /** A child died without reporting a result. Class ProcessExitError. */
   PROCESS_EXIT: 'ERR_PROCESS_EXIT',
+  /** Another live server owns the data dir (`dataDir`); the message names the dir and its pid. */
+  LOCKED: 'ERR_LOCKED',
+  /**
+   * The data dir is damaged before its tail; the message names the file and offset. Starting with
+   * `repair: true` cuts the log there.
+   */
+  CORRUPT: 'ERR_CORRUPT',
+  /** The disk refused a write (full or failing); nothing of that write was applied. */
+  STORAGE: 'ERR_STORAGE',
 } as const
 /** One of the `ErrorCode` strings. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -1,4 +1,4 @@
-import { startServer, type Server } from '../../lib/index.ts'
+import { startServer, type Server, type ServerOptions } from '../../lib/index.ts'
 import { memoryNow } from '../support/memory.ts'
 import { serveSide } from '../support/processes.ts'
 
@@ -7,8 +7,9 @@ let server: Server | undefined
 
 serveSide(
   {
-    async start(address: string, actions?: string) {
-      server = await startServer({ address, ...(actions === undefined ? {} : { actions }) })
+    // `options`: storage settings (dataDir, fsync) from the scenario; structured-cloned over IPC.
+    async start(address: string, actions?: string, options: Pick<ServerOptions, 'dataDir' | 'fsync'> = {}) {
+      server = await startServer({ ...options, address, ...(actions === undefined ? {} : { actions }) })
       return server.address
     },
     memory: () => memoryNow(),

@@ -8,6 +8,7 @@ export const Unit = {
   us: 'µs',
   ns: 'ns',
   mib: 'MiB',
+  bytes: 'bytes',
   perCommit: 'per commit',
   count: 'count', // a plain number of things, e.g. lost changes
 } as const

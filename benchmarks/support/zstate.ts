@@ -1,4 +1,4 @@
-import { connect, type Client } from '../../lib/index.ts'
+import { connect, type Client, type ServerOptions } from '../../lib/index.ts'
 import type { IpcDir } from './ipc.ts'
 import { forkSide, type Side } from './processes.ts'
 
@@ -10,14 +10,20 @@ export interface StateServer extends AsyncDisposable {
   readonly side: Side
 }
 
-// `actions`: the URL of a server actions module (ServerOptions.actions), for state.run.
+export interface StateServerOptions {
+  // The URL of a server actions module (ServerOptions.actions), for state.run.
+  readonly actions?: URL
+  // Storage on disk (ServerOptions.dataDir, fsync); default: memory only.
+  readonly storage?: Pick<ServerOptions, 'dataDir' | 'fsync'>
+}
+
 export async function startStateServer(
   dir: IpcDir,
   name = 'state',
-  options: { actions?: URL } = {},
+  options: StateServerOptions = {},
 ): Promise<StateServer> {
   const side = await forkSide(new URL('../sides/state-server.ts', import.meta.url), { exposeGc: true })
-  const address = await side.call<string>('start', dir.endpoint(name), options.actions?.href)
+  const address = await side.call<string>('start', dir.endpoint(name), options.actions?.href, options.storage)
   return { address, side, [Symbol.asyncDispose]: () => side.stop() }
 }
 
@@ -29,7 +35,7 @@ export interface StatePair extends AsyncDisposable {
 export async function startStatePair(
   dir: IpcDir,
   name = 'state',
-  options: { actions?: URL } = {},
+  options: StateServerOptions = {},
 ): Promise<StatePair> {
   const server = await startStateServer(dir, name, options)
   const client = await connect<Record<string, unknown>>(server.address, { name: 'bench' })

@@ -21,6 +21,9 @@ export interface RunOptions {
   readonly timeout: number
   readonly actions?: string
   readonly insecure: boolean
+  readonly dataDir?: string
+  readonly fsync?: 'always' | 'interval' | 'never'
+  readonly repair?: true
   readonly fromRevision?: number
   readonly once?: true
   readonly json?: true
@@ -79,6 +82,13 @@ function runOptions(
   const fromRevision = integer(values.get('from-revision'), 'from-revision', name, 0)
   const actions = values.get('actions')
   if (actions === '') throw new UsageError('option --actions must not be empty', name)
+  const dataDir = values.get('data-dir')
+  if (dataDir === '') throw new UsageError('option --data-dir must not be empty', name)
+  const fsync = values.get('fsync')
+  if (fsync !== undefined && fsync !== 'always' && fsync !== 'interval' && fsync !== 'never')
+    throw new UsageError(`option --fsync must be always, interval or never, got ${String(fsync)}`, name)
+  if ((fsync !== undefined || values.has('repair')) && dataDir === undefined)
+    throw new UsageError('options --fsync and --repair need --data-dir', name)
   let address = values.get('address')
   let source = 'option --address'
   if (address === '') throw new UsageError('option --address must not be empty', name)
@@ -97,6 +107,9 @@ function runOptions(
     ...(values.has('json') ? { json: true as const } : {}),
     ...(typeof address === 'string' ? { address } : {}),
     ...(typeof actions === 'string' ? { actions } : {}),
+    ...(typeof dataDir === 'string' ? { dataDir } : {}),
+    ...(fsync !== undefined ? { fsync } : {}),
+    ...(values.has('repair') ? { repair: true as const } : {}),
     ...(fromRevision !== undefined ? { fromRevision } : {}),
   }
 }

@@ -5,6 +5,9 @@ export const OPTIONS = {
   timeout: { type: 'string', short: 't' },
   actions: { type: 'string' },
   insecure: { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  fsync: { type: 'string' },
+  repair: { type: 'boolean' },
   'from-revision': { type: 'string' },
   once: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -18,6 +21,9 @@ export const OPTION_HELP: Record<OptionName, string> = {
   timeout: '-t, --timeout MS    give up on an unreachable server after MS ms (default: 5000)',
   actions: '    --actions FILE  module whose named exports are server actions',
   insecure: '    --insecure      allow tcp on a non-loopback interface without curve',
+  'data-dir': '    --data-dir DIR  keep the state in DIR (write-ahead log + snapshots) across restarts',
+  fsync: '    --fsync P       with --data-dir: always (default), interval (≤ 1 s) or never',
+  repair: '    --repair        with --data-dir: cut a damaged log at its first bad record',
   'from-revision': '    --from-revision N  replay changes from revision N (kept in server history)',
   once: '    --once          print one frame and exit',
   json: '    --json          frames as JSON, one per line',
@@ -40,9 +46,10 @@ export const COMMANDS = {
     summary: 'run a state server; prints its address',
     required: [],
     optional: [],
-    options: ['address', 'actions', 'insecure', 'help'],
+    options: ['address', 'actions', 'insecure', 'data-dir', 'fsync', 'repair', 'help'],
     details: `Prints exactly one line on stdout: the address clients pass to connect() (with the bound
 port when A ends in :*). Logs go to stderr. SIGINT or SIGTERM closes the server, exit 0.
+With --data-dir the state survives restarts, crashes included (docs/durability.md).
 Without --address the server listens on ipc:// in a private temp dir (ZSTATE_ADDRESS is
 not read: it names a server to join, not one to start). Under a supervisor (systemd, a
 container), start it with exec so that the signals reach it: see docs/cli.md. Example:

@@ -19,6 +19,9 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
       // A path on the command line is relative to the working directory, not to zstate.
       ...(options.actions === undefined ? {} : { actions: pathToFileURL(resolve(options.actions)) }),
       ...(options.insecure ? { insecure: true } : {}),
+      ...(options.dataDir === undefined ? {} : { dataDir: resolve(options.dataDir) }),
+      ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
+      ...(options.repair ? { repair: true } : {}),
     })
     try {
       io.stdout.write(`${server.address}\n`)

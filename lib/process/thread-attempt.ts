@@ -8,18 +8,7 @@ import { forwardLines } from './output.ts'
 import { SocketHost } from './socket-host.ts'
 import { notRunning } from './stats.ts'
 import type { ChildStats } from './types.ts'
-
-// Evaluated as the thread's first script: TypeScript hooks (tsx) when needed, then the entry.
-const BOOT = `
-const { workerData } = require('node:worker_threads');
-(async () => {
-  if (workerData.tsx) (await import(workerData.tsx)).register();
-  await import(workerData.entry);
-})().catch((error) => {
-  process.stderr.write(String((error && error.stack) || error) + '\\n');
-  process.exit(1);
-});
-`
+import { THREAD_BOOT } from '../thread-boot.ts'
 
 export class ThreadAttempt extends Attempt {
   readonly kind = 'thread'
@@ -32,7 +21,7 @@ export class ThreadAttempt extends Attempt {
     // The thread's sockets live here (see thread-sockets.ts), on a port of their own.
     const { port1, port2 } = new MessageChannel()
     const sockets = new SocketHost(port1)
-    const worker = new Worker(BOOT, {
+    const worker = new Worker(THREAD_BOOT, {
       eval: true,
       workerData: {
         entry: entryUrl('thread-entry').href,

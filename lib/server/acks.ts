@@ -26,6 +26,11 @@ export class AckLog {
     this.#compact()
   }
 
+  // Commits after `revision` were never made durable, so never happened: their acknowledgements go.
+  dropAfter(revision: number): void {
+    while (this.#entries.length > this.#head && this.#entries.at(-1)![1] > revision) this.#entries.pop()
+  }
+
   unconfirmed(): Ack[] {
     return this.#entries.slice(this.#head)
   }

@@ -20,8 +20,10 @@ export class History {
   #first = 1 // revision of the oldest kept item
   #bytes = 0
 
-  constructor(limits: HistoryLimits) {
+  // `next`: the revision of the first commit it will be given (after a restart, the store's + 1).
+  constructor(limits: HistoryLimits, next = 1) {
     this.#limits = limits
+    this.#first = next
   }
 
   get firstRevision(): number {

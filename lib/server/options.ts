@@ -13,9 +13,19 @@ export interface ResolvedServerOptions {
   heartbeatMs: number
   publishHighWaterMark: number
   maxQueuedCalls: number
+  storage: StorageOptions | undefined
 }
 
-const NOT_YET = ['dataDir', 'fsync', 'curve'] as const
+export type FsyncPolicy = 'always' | 'interval' | 'never'
+
+export interface StorageOptions {
+  dir: string
+  fsync: FsyncPolicy
+  repair: boolean
+}
+
+const NOT_YET = ['curve'] as const
+const FSYNC_POLICIES: readonly unknown[] = ['always', 'interval', 'never']
 
 function positiveInteger(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback
@@ -41,6 +51,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   }
   const history = options.history ?? {}
   return {
+    storage: resolveStorage(options),
     address: options.address,
     insecure: options.insecure === true,
     history: {
@@ -52,4 +63,20 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     publishHighWaterMark: positiveInteger(options.publishHighWaterMark, 'publishHighWaterMark', 10_000),
     maxQueuedCalls: positiveInteger(options.maxQueuedCalls, 'maxQueuedCalls', 10_000, 0),
   }
+}
+
+function resolveStorage(options: ServerOptions): StorageOptions | undefined {
+  const { dataDir, fsync, repair } = options
+  if (dataDir === undefined) {
+    if (fsync !== undefined || repair !== undefined)
+      throw invalidArgument('startServer: fsync and repair need a dataDir')
+    return undefined
+  }
+  if (typeof dataDir !== 'string' || dataDir === '')
+    throw invalidArgument(`startServer: dataDir must be a non-empty path, got ${JSON.stringify(dataDir)}`)
+  if (fsync !== undefined && !FSYNC_POLICIES.includes(fsync))
+    throw invalidArgument(`startServer: fsync must be 'always', 'interval' or 'never', got ${String(fsync)}`)
+  if (repair !== undefined && typeof repair !== 'boolean')
+    throw invalidArgument(`startServer: repair must be a boolean, got ${typeof repair}`)
+  return { dir: dataDir, fsync: fsync ?? 'always', repair: repair === true }
 }

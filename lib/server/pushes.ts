@@ -19,12 +19,13 @@ export interface PushTarget {
 }
 
 export class Pushes {
-  readonly #epoch: string
+  // The store's epoch, read when sending: a data dir that lost published commits starts a new one.
+  readonly #epoch: () => string
   readonly #sessions: ReadonlySet<Session>
   #commits: TurnCommit[] = []
 
   // `sessions`: the partial ones, kept up to date by lib/server/sessions.ts.
-  constructor(epoch: string, sessions: ReadonlySet<Session>) {
+  constructor(epoch: () => string, sessions: ReadonlySet<Session>) {
     this.#epoch = epoch
     this.#sessions = sessions
   }
@@ -66,7 +67,7 @@ export class Pushes {
       }
       if (items.length === 0) continue
       session.pushed = upTo
-      target.first(session, encodeWithItems([NO_REPLY, Push.COMMITS, this.#epoch, upTo], items, bytes))
+      target.first(session, encodeWithItems([NO_REPLY, Push.COMMITS, this.#epoch(), upTo], items, bytes))
     }
   }
 

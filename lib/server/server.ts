@@ -20,7 +20,9 @@ import { Pushes } from './pushes.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
 import { Sessions, type Session } from './sessions.ts'
 import { Store } from './store.ts'
-import { Turn } from './turn.ts'
+import { Turn, type TurnOutput } from './turn.ts'
+import { DurableGate } from './durable.ts'
+import { openStorage, type Storage } from './storage.ts'
 import { errorReply, okReply } from './replies.ts'
 import { snapshotPage } from './snapshots.ts'
 import { MAX_FRAME_REQUESTS, SLICE_MS, maxQueuedBytes, replyBudget } from './budget.ts'
@@ -33,6 +35,9 @@ export type { Server, ServerOptions } from './types.ts'
 export async function startServer(options: ServerOptions = {}): Promise<Server> {
   const resolved = resolveServerOptions(options)
   const actions = await loadActions(options.actions)
+  // Storage first: a locked or damaged data dir refuses to start before any socket is bound.
+  const storage =
+    resolved.storage === undefined ? undefined : await openStorage(resolved.storage, resolved.history)
   const endpoints = planEndpoints(resolved.address, resolved.insecure)
   const router = new Router({
     mandatory: true,
@@ -59,13 +64,14 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     router.close()
     pub.close()
     endpoints.cleanup()
+    await storage?.close(true)
     throw new ZStateError(
       ErrorCode.INVALID_ARGUMENT,
       `cannot bind ${endpoints.router}: ${(error as Error).message}`,
       { cause: error },
     )
   }
-  return new StateServer(router, pub, endpoints, resolved, actions, topics)
+  return new StateServer(router, pub, endpoints, resolved, actions, topics, storage)
 }
 
 class StateServer implements Server {
@@ -75,9 +81,16 @@ class StateServer implements Server {
   readonly #pubEndpoint: string
   readonly #endpoints: Endpoints
   readonly #options: ResolvedServerOptions
-  readonly #store = new Store()
-  readonly #history: History
+  // Replaced only when a failed write to the data dir sends them back to what the disk holds.
+  #store: Store
+  #history: History
   readonly #sessions = new Sessions()
+  readonly #storage: Storage | undefined
+  readonly #gate: DurableGate | undefined
+  // While the store is read back from the data dir after a failed write: nothing is handled.
+  #recovering: Promise<void> | undefined
+  // The last revision anyone may have heard of: what heartbeats announce.
+  #released = 0
   readonly #replies: ReplySender
   readonly #publishing: SendQueue
   readonly #started = Date.now()
@@ -98,13 +111,7 @@ class StateServer implements Server {
   readonly #broker: Broker
   readonly #topics: Topics
   // Processes: each session's contexts and their children, listed for `zstate top` (never signalled).
-  readonly #contexts = new Contexts({
-    clients: () => this.#sessions.values(),
-    // A process counts as silent after the silence that drops a service provider.
-    silence: () => this.#options.heartbeatMs * PROVIDER_SILENCE_BEATS,
-    revision: () => this.revision,
-    budget: () => this.#replyBudget,
-  })
+  readonly #contexts: Contexts
 
   constructor(
     router: Router,
@@ -113,7 +120,19 @@ class StateServer implements Server {
     options: ResolvedServerOptions,
     actions: Actions,
     topics: Topics,
+    storage: Storage | undefined,
   ) {
+    this.#storage = storage
+    this.#store = storage?.store ?? new Store()
+    this.#history = storage?.history ?? new History(options.history)
+    this.#released = this.#store.revision
+    this.#contexts = new Contexts({
+      clients: () => this.#sessions.values(),
+      // A process counts as silent after the silence that drops a service provider.
+      silence: () => this.#options.heartbeatMs * PROVIDER_SILENCE_BEATS,
+      revision: () => this.revision,
+      budget: () => this.#replyBudget,
+    })
     this.#actions = actions
     this.#topics = topics
     this.#broker = new Broker({
@@ -127,7 +146,6 @@ class StateServer implements Server {
     this.#options = options
     this.address = router.lastEndpoint ?? endpoints.router
     this.#pubEndpoint = pub.lastEndpoint ?? endpoints.pub
-    this.#history = new History(options.history)
     this.#replyBudget = replyBudget(options.maxMessageBytes)
     this.#replies = new ReplySender(router, options.maxMessageBytes * 2, (peer, why) =>
       this.#forget(peer, why),
@@ -141,9 +159,24 @@ class StateServer implements Server {
       (message) => pub.send(message),
       () => {}, // PUB never blocks; a failed publish is a gap that clients repair
     )
-    this.#turn = new Turn(this.#publishing, this.#replies, this.#store.epoch)
-    this.#pushes = new Pushes(this.#store.epoch, this.#sessions.partial)
+    this.#turn = new Turn(this.#publishing, this.#replies, () => this.#store.epoch)
+    this.#pushes = new Pushes(() => this.#store.epoch, this.#sessions.partial)
     this.#turn.beforeReplies = () => this.#pushes.end(this.#turn, this.#store.revision)
+    this.#turn.revision = () => this.#store.revision
+    const release = (output: TurnOutput): void => {
+      this.#turn.send(output)
+      this.#released = output.revision
+    }
+    this.#turn.deliver = release
+    if (storage !== undefined) {
+      const gate = new DurableGate(storage.log, storage.fsync, {
+        release,
+        failed: (outputs, error) => this.#storageFailed(outputs, error),
+      })
+      this.#gate = gate
+      this.#turn.trackRequests = true
+      this.#turn.deliver = (output) => gate.deliver(output)
+    }
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
     this.#heartbeat.unref()
     void this.#receiveLoop()
@@ -158,6 +191,10 @@ class StateServer implements Server {
 
   async #receiveLoop(): Promise<void> {
     while (this.#closing === undefined) {
+      if (this.#recovering !== undefined) {
+        await this.#recovering
+        continue
+      }
       // Frames that need more than one slice are worked through while no message waits, and one
       // round after each message otherwise; receive() is awaited only when nothing is left to do.
       if (this.#inbox.pending && !this.#router.readable) {
@@ -280,6 +317,7 @@ class StateServer implements Server {
     } catch (error) {
       if (id !== NO_REPLY) this.#answer(batch, session, errorReply(id, error))
     }
+    if (session !== undefined && id !== NO_REPLY) this.#turn.handled(session, id)
   }
 
   // A reply produced while handling `batch`: counted against the frame's reply budget.
@@ -474,12 +512,59 @@ class StateServer implements Server {
 
   #beat(): void {
     this.#store.forgetBefore(this.#history.firstRevision - 1)
-    if (!this.#turn.published) this.#publishing.push([Channel.HEARTBEAT, encode([this.epoch, this.revision])])
+    if (!this.#turn.published)
+      this.#publishing.push([Channel.HEARTBEAT, encode([this.epoch, this.#released])])
+    this.#storage?.compactWhenDue(this.#history.firstRevision)
     this.#turn.published = false
     const now = Date.now()
     const cutoff = now - this.#options.heartbeatMs * SESSION_EXPIRY_BEATS
     for (const session of this.#sessions.idleSince(cutoff)) this.#forget(session, 'its session expired')
     this.#broker.tick(now)
+  }
+
+  // Nothing of `outputs` was logged (or synced): their requests are refused, and the store and history
+  // are read back from the data dir, which holds exactly what anyone may have heard of.
+  #storageFailed(outputs: TurnOutput[], cause: unknown): void {
+    const storage = this.#storage!
+    const before = outputs[0]!.revision - outputs[0]!.commits.length
+    const error = new ZStateError(
+      ErrorCode.STORAGE,
+      `the data dir could not take this write (${(cause as Error).message}): nothing of it was applied`,
+      { cause },
+    )
+    const refused = new Map<Session, Buffer[]>()
+    for (const output of outputs)
+      for (const [session, id] of output.requests)
+        refused.set(session, [...(refused.get(session) ?? []), errorReply(id, error)])
+    for (const [session, replies] of refused)
+      this.#replies.sendOnce(
+        Buffer.from(session.routingId),
+        Buffer.concat([arrayHeader(replies.length), ...replies]),
+      )
+    // A background fsync that failed ('interval') surfaces as a refused append: the log is cut back to
+    // what the last good fsync covered. If that cut commits someone heard of, clients must start over.
+    const lost = storage.log.rewind() < this.#released
+    for (const session of this.#sessions.values()) {
+      session.acks.dropAfter(before)
+      session.snapshot = undefined
+    }
+    // Their pushes of those turns were never sent: they join again rather than follow a broken chain.
+    for (const session of [...this.#sessions.partial]) this.#forget(session, 'its pushes could not be logged')
+    this.#pushes.clear()
+    this.#recovering = storage.reload(lost).then(
+      ({ store, history }) => {
+        this.#store = store
+        this.#history = history
+        this.#released = store.revision
+        this.#recovering = undefined
+      },
+      (reloadError: unknown) => {
+        // The data dir cannot even be read back: stop rather than serve a state it does not hold.
+        process.emitWarning(`zstate: the data dir cannot be read back: ${(reloadError as Error).message}`)
+        this.#recovering = undefined
+        void this.close().catch(() => {})
+      },
+    )
   }
 
   #forget(peer: ReplyPeer, why: string): void {
@@ -499,15 +584,23 @@ class StateServer implements Server {
 
   async #shutdown(): Promise<void> {
     clearInterval(this.#heartbeat)
+    // What the last turn produced is logged (and synced) before the sockets go.
+    this.#turn.end()
     this.#turn.close()
+    await this.#recovering
+    await this.#gate?.settled()
     this.#inbox.clear()
     this.#contexts.close()
     this.#replies.close()
     await this.#publishing.drained()
-    await this.#topics.close()
-    this.#router.close()
-    this.#pub.close()
-    this.#endpoints.cleanup()
+    try {
+      await this.#storage?.close(true)
+    } finally {
+      await this.#topics.close()
+      this.#router.close()
+      this.#pub.close()
+      this.#endpoints.cleanup()
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -8,8 +8,13 @@ import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { applyWirePatches, type WirePatch } from '../protocol/patches.ts'
 import { Slots, type Chunk } from './slots.ts'
 
+// A new run of the store: 16 hex digits.
+export function freshEpoch(): string {
+  return randomBytes(8).toString('hex')
+}
+
 export class Store {
-  readonly epoch: string = randomBytes(8).toString('hex')
+  readonly epoch: string
   #revision = 0
   // Each key's slot: its value and the revision that last wrote it.
   readonly #keys = new Map<string, number>()
@@ -19,6 +24,11 @@ export class Store {
   #horizon = 0
   // The last revision that created or deleted a key.
   #keySpaceChanged = 0
+
+  // `epoch`: a restarted server's, when clients may go on with what they hold; by default a new one.
+  constructor(epoch?: string) {
+    this.epoch = epoch ?? freshEpoch()
+  }
 
   get revision(): number {
     return this.#revision
@@ -38,11 +48,32 @@ export class Store {
     return this.#keys.keys()
   }
 
-  // Calls `visit` with every key and where its encoded value is now. The bytes of such a span are
-  // never written over: kept, they still show the value of this revision after later commits.
-  spans(visit: (key: string, chunk: Buffer, start: number, end: number) => void): void {
+  // Calls `visit` with every key, where its encoded value is now and the revision that wrote it. The
+  // bytes of such a span are never written over: kept, they still show the value of this revision
+  // after later commits.
+  spans(visit: (key: string, chunk: Buffer, start: number, end: number, revision: number) => void): void {
     const slots = this.#slots
-    for (const [key, slot] of this.#keys) visit(key, slots.chunk(slot), slots.start(slot), slots.end(slot))
+    for (const [key, slot] of this.#keys)
+      visit(key, slots.chunk(slot), slots.start(slot), slots.end(slot), slots.revision(slot))
+  }
+
+  // Restoring from a snapshot (lib/storage/replay.ts), into a store no commit has touched yet: each
+  // key with its encoded value (copied) and the revision that wrote it, then restoreRevision().
+  restore(key: string, keyRevision: number, encoded: Uint8Array): void {
+    let slot = this.#keys.get(key)
+    if (slot === undefined) {
+      slot = this.#slots.allocate()
+      this.#keys.set(ownString(key), slot)
+    }
+    this.#slots.write(slot, encoded, keyRevision)
+  }
+
+  // The snapshot's revision. What was deleted before it is unknown, and so is when the key space
+  // last changed: transactions based before it conflict, as after the history forgot them.
+  restoreRevision(revision: number): void {
+    this.#revision = revision
+    this.#horizon = revision
+    this.#keySpaceChanged = revision
   }
 
   // The value a patch change leads to; throws (ERR_INVALID_ARGUMENT) when the patches do not apply.

@@ -23,10 +23,21 @@ export interface ServerOptions {
   publishHighWaterMark?: number
   /** Calls waiting for a free provider, per service; beyond it ERR_OVERFLOW; default 10 000. */
   maxQueuedCalls?: number
-  /** Persistence directory: not supported by this version yet (refused with ERR_INVALID_ARGUMENT). */
+  /**
+   * Directory (created 0700) for a write-ahead log and snapshots (docs/durability.md); a restart on
+   * it restores the store, the revision counter and the history. Default: nothing touches the disk.
+   */
   dataDir?: string
-  /** Persistence fsync policy: not supported by this version yet (refused with ERR_INVALID_ARGUMENT). */
+  /**
+   * With `dataDir`: `'always'` (default) fsyncs each turn's commits before anyone hears of them;
+   * `'interval'` at most 1 s later; `'never'` leaves it to the OS.
+   */
   fsync?: 'always' | 'interval' | 'never'
+  /**
+   * With `dataDir`: cut the log at the first damaged record instead of refusing to start with
+   * ERR_CORRUPT; default false.
+   */
+  repair?: boolean
   /** CurveZMQ keys: not supported by this version yet (refused with ERR_INVALID_ARGUMENT). */
   curve?: { publicKey: string; secretKey: string; authorizedKeys?: string[] }
   /**

@@ -1,0 +1,110 @@
+// A data dir as the server uses it (docs/durability.md): locked for this server, read back into a
+// store and history at start (and again after a failed write), continued by the write-ahead log,
+// and compacted into snapshots in the background.
+import { commitHead } from '../storage/layout.ts'
+import { acquireLock } from '../storage/lock.ts'
+import { LogWriter } from '../storage/log-writer.ts'
+import { recover, type Recovered } from '../storage/recovery.ts'
+import { replayCommit, restoreStore } from '../storage/replay.ts'
+import { compact, prune } from '../storage/compaction.ts'
+import type { CommitLog } from './durable.ts'
+import { History, type HistoryLimits } from './history.ts'
+import type { FsyncPolicy, StorageOptions } from './options.ts'
+import { Store, freshEpoch } from './store.ts'
+
+export interface Storage {
+  readonly store: Store
+  readonly history: History
+  readonly fsync: FsyncPolicy
+  readonly log: CommitLog
+  // The store and history again, from what the data dir holds; under a new epoch when `newEpoch`.
+  reload(newEpoch: boolean): Promise<{ store: Store; history: History }>
+  // Starts a snapshot in the background once the log has grown enough since the last one.
+  compactWhenDue(historyFirstRevision: number): void
+  // Flushes, syncs and releases the dir; `clean` marks the log so that a restart keeps the epoch.
+  close(clean: boolean): Promise<void>
+}
+
+interface Rebuilt {
+  store: Store
+  history: History
+}
+
+export async function openStorage(options: StorageOptions, limits: HistoryLimits): Promise<Storage> {
+  const lock = await acquireLock(options.dir)
+  try {
+    const recovered = await recover(options.dir, { repair: options.repair })
+    // Under 'always' nothing was heard of that the disk does not hold, so clients may resume; after
+    // any other policy's crash some published commits may be gone: a new epoch makes clients reset.
+    const keep = recovered.epoch !== undefined && (options.fsync === 'always' || recovered.cleanClose)
+    const rebuilt = rebuild(recovered, limits, keep ? recovered.epoch : undefined)
+    const writer = LogWriter.open(options.dir, recovered.tail, {
+      fsync: options.fsync,
+      epoch: rebuilt.store.epoch,
+    })
+    return storage(options, limits, rebuilt, writer, lock)
+  } catch (error) {
+    await lock.release()
+    throw error
+  }
+}
+
+function storage(
+  options: StorageOptions,
+  limits: HistoryLimits,
+  rebuilt: Rebuilt,
+  writer: LogWriter,
+  lock: { release(): Promise<void> },
+): Storage {
+  let compacting: Promise<void> | undefined
+  return {
+    ...rebuilt,
+    fsync: options.fsync,
+    log: writer,
+    async reload(newEpoch) {
+      const recovered = await recover(options.dir, { repair: false })
+      const rebuilt = rebuild(recovered, limits, newEpoch ? freshEpoch() : recovered.epoch)
+      if (newEpoch) writer.newEpoch(rebuilt.store.epoch)
+      return rebuilt
+    },
+    compactWhenDue(historyFirstRevision) {
+      if (compacting !== undefined || !writer.compactionDue()) return
+      const upTo = writer.syncedRevision()
+      compacting = compact(options.dir, upTo)
+        .then(() =>
+          prune(options.dir, {
+            snapshotRevision: upTo,
+            keepFromRevision: Math.min(upTo + 1, historyFirstRevision),
+          }),
+        )
+        .then(
+          () => writer.compacted(upTo),
+          (error: unknown) =>
+            process.emitWarning(`zstate: snapshot of ${options.dir} failed: ${(error as Error).message}`),
+        )
+        .finally(() => {
+          compacting = undefined
+        })
+    },
+    async close(clean) {
+      await compacting
+      await writer.close(clean)
+      await lock.release()
+    },
+  }
+}
+
+// The store at the log's last revision, and the history its commits still fill.
+function rebuild(recovered: Recovered, limits: HistoryLimits, epoch: string | undefined): Rebuilt {
+  const snapshot = recovered.snapshot
+  const store = snapshot === undefined ? new Store(epoch) : restoreStore(snapshot, epoch ?? freshEpoch())
+  const base = store.revision
+  const first = recovered.commits.length > 0 ? commitHead(recovered.commits[0]!)!.revision : base + 1
+  const history = new History(limits, first)
+  for (const bytes of recovered.commits) {
+    if (commitHead(bytes)!.revision > base) history.push(replayCommit(store, bytes))
+    // A copy: the bytes read are a view of the whole segment file.
+    else history.push({ bytes: Buffer.from(bytes), retire() {} })
+  }
+  return { store, history }
+}

@@ -1,0 +1,114 @@
+// What a data dir holds (docs/durability.md): log segments `log-<first revision>.zlog`, snapshots
+// `snapshot-<revision>.zsnap` (revisions as 20 digits, so names sort as numbers), `LOCK`, and
+// `*.tmp` files on their way to a name, which readers ignore. Also the payloads every file starts
+// with, and how a commit payload names its revision.
+import { closeSync, fsyncSync, openSync, readdirSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { decode, encode, FIXED_BYTES, skipArrayHeader, uint } from '../protocol/codec.ts'
+import { isList, isRevision } from '../protocol/frames.ts'
+
+export const FORMAT = 1
+export const LOCK_FILE = 'LOCK'
+
+const SEGMENT = /^log-(\d{20})\.zlog$/
+const SNAPSHOT = /^snapshot-(\d{20})\.zsnap$/
+
+export function segmentName(firstRevision: number): string {
+  return `log-${String(firstRevision).padStart(20, '0')}.zlog`
+}
+export function snapshotName(revision: number): string {
+  return `snapshot-${String(revision).padStart(20, '0')}.zsnap`
+}
+
+export interface DirFile {
+  readonly name: string
+  readonly path: string
+  // The first revision of a segment; the revision of a snapshot.
+  readonly revision: number
+}
+
+// The segments and the snapshots of a dir, each oldest first.
+export function listDir(dir: string): { segments: DirFile[]; snapshots: DirFile[] } {
+  const segments: DirFile[] = []
+  const snapshots: DirFile[] = []
+  for (const name of readdirSync(dir)) {
+    const segment = SEGMENT.exec(name)
+    const snapshot = segment === null ? SNAPSHOT.exec(name) : null
+    const digits = segment?.[1] ?? snapshot?.[1]
+    if (digits === undefined) continue
+    ;(segment !== null ? segments : snapshots).push({ name, path: join(dir, name), revision: Number(digits) })
+  }
+  const order = (a: DirFile, b: DirFile): number => a.revision - b.revision
+  return { segments: segments.sort(order), snapshots: snapshots.sort(order) }
+}
+
+// HEADER of a segment: [format, epoch, firstRevision].
+export function segmentHeader(epoch: string, firstRevision: number): Buffer {
+  return encode([FORMAT, epoch, firstRevision])
+}
+// HEADER of a snapshot: [format, epoch, revision, entryCount].
+export function snapshotHeader(epoch: string, revision: number, entryCount: number): Buffer {
+  return encode([FORMAT, epoch, revision, entryCount])
+}
+
+// Reads a HEADER payload: [format, epoch, ...numbers]; a string saying what is wrong otherwise.
+export function readHeader(payload: Buffer, numbers: number): { epoch: string; numbers: number[] } | string {
+  let header: unknown
+  try {
+    header = decode(payload)
+  } catch {
+    return 'header is not MessagePack'
+  }
+  if (!isList(header) || header.length !== 2 + numbers) return 'header has the wrong shape'
+  const [format, epoch, ...rest] = header
+  if (format !== FORMAT) return `unknown format ${String(format)} (this version reads ${FORMAT})`
+  if (typeof epoch !== 'string' || !rest.every(isRevision)) return 'header has the wrong shape'
+  return { epoch, numbers: rest }
+}
+
+// [revision, previous] of an encoded commit [revision, previous, changes, ...origin], read without
+// decoding the rest; undefined when the bytes do not start that way.
+export function commitHead(bytes: Uint8Array): { revision: number; previous: number } | undefined {
+  try {
+    let at = skipArrayHeader(bytes, 0)
+    const revision = readInteger(bytes, at)
+    if (revision === undefined) return undefined
+    at = revision.next
+    const previous = readInteger(bytes, at)
+    if (previous === undefined || previous.next > bytes.length) return undefined
+    return { revision: revision.value, previous: previous.value }
+  } catch {
+    return undefined
+  }
+}
+
+// A non-negative integer as msgpackr writes a JS number: fixint, uint 8…64, or float 64 past 32 bits.
+function readInteger(bytes: Uint8Array, at: number): { value: number; next: number } | undefined {
+  const token = bytes[at]
+  if (token === undefined) return undefined
+  if (token < 0x80) return { value: token, next: at + 1 }
+  const size = token >= 0xcb && token <= 0xcf ? FIXED_BYTES[token - 0xca]! : 0
+  if (size === 0 || at + 1 + size > bytes.length) return undefined
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const value = token === 0xcb ? view.getFloat64(at + 1) : uint(bytes, at + 1, size)
+  return isRevision(value) ? { value, next: at + 1 + size } : undefined
+}
+
+// Makes a dir's entries (files created, renamed, removed) durable.
+export function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}

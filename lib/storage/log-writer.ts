@@ -1,0 +1,250 @@
+// The write-ahead log: each server turn's encoded commits appended as COMMIT records with one writev
+// (into the page cache), fsynced by group commit. Every run of a server writes a segment of its own,
+// started durably before its first commit, so a log that ends with CLEAN always means the last run
+// closed it: a crash of a later run can never leave an earlier run's CLEAN at the end.
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync } from 'node:fs'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { GroupFsync } from './group-fsync.ts'
+import { commitHead } from './layout.ts'
+import { RecordKind, frameRecord, frameRecords } from './records.ts'
+import type { LogTail } from './recovery.ts'
+import { appendAll, createSegment, fsyncAsync, storageError } from './segment-file.ts'
+
+/** When the log is fsynced besides rolls and close: see LogWriterOptions.fsync. */
+export type FsyncPolicy = 'always' | 'interval' | 'never'
+
+export interface LogWriterOptions {
+  /**
+   * `'interval'`: the writer fsyncs at most 1 s after an append. `'always'` and `'never'`: only when
+   * durable() is called (the server calls it per turn under `'always'`), at rolls and at close.
+   */
+  readonly fsync: FsyncPolicy
+  /** The epoch of the segment open() starts; default the tail's (none for a new dir: call newEpoch()). */
+  readonly epoch?: string
+  /** A new segment is started at an append once the current one holds this many bytes; default 16 MiB. */
+  readonly segmentBytes?: number
+  /** compactionDue() once the log holds this many bytes past the last snapshot; default 64 MiB. */
+  readonly compactBytes?: number
+}
+
+const INTERVAL_MS = 1000
+
+export class LogWriter {
+  readonly #dir: string
+  readonly #policy: FsyncPolicy
+  readonly #segmentBytes: number
+  readonly #compactBytes: number
+  readonly #group: GroupFsync
+  // The open segment: undefined until there is an epoch to start one with.
+  #fd: number | undefined
+  #path = ''
+  #epoch: string | undefined
+  #size = 0
+  #segmentCommits = 0
+  #revision: number
+  // What the last good fsync of the open segment covered.
+  #synced: { size: number; revision: number; commits: number }
+  // Bumped when the open segment changes or is cut back: an fsync that started before reports nothing.
+  #generation = 0
+  // Set when the file may not hold what was appended (an fsync or a rollback failed): appends are
+  // refused until rewind() cuts the log back to what the last good fsync covered.
+  #fault: ZStateError | undefined
+  // Segments rolled away while an fsync that may use their fd is in flight.
+  #retired: number[] = []
+  #snapshotRevision: number
+  #sinceSnapshot: number
+  #closing: Promise<void> | undefined
+
+  // Continues the log `recover()` read from `dir`: a new segment after `tail.revision`.
+  static open(dir: string, tail: LogTail, options: LogWriterOptions): LogWriter {
+    const writer = new LogWriter(dir, tail, options)
+    const epoch = options.epoch ?? tail.epoch
+    if (epoch !== undefined) writer.newEpoch(epoch)
+    return writer
+  }
+
+  constructor(dir: string, tail: LogTail, options: LogWriterOptions) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    this.#dir = dir
+    this.#policy = options.fsync
+    this.#segmentBytes = options.segmentBytes ?? 16 << 20
+    this.#compactBytes = options.compactBytes ?? 64 << 20
+    this.#revision = tail.revision
+    this.#synced = { size: 0, revision: tail.revision, commits: 0 }
+    this.#snapshotRevision = tail.snapshotRevision
+    this.#sinceSnapshot = tail.bytesSinceSnapshot
+    this.#group = new GroupFsync(
+      () => this.#fsync(),
+      (error) =>
+        process.emitWarning(`zstate: the log's fsync failed: ${(error as Error).message}`, {
+          code: 'ZSTATE_FSYNC_FAILED',
+        }),
+    )
+  }
+
+  /** The revision of the last commit appended (or the tail's). */
+  get revision(): number {
+    return this.#revision
+  }
+
+  // Writes one turn's commits (consecutive, following `revision`) with one writev, no fsync. Throws
+  // ERR_STORAGE when it cannot, leaving nothing of them in the file.
+  append(commits: readonly Buffer[]): void {
+    this.#usable()
+    if (commits.length === 0) return
+    if (commitHead(commits[0]!)?.revision !== this.#revision + 1)
+      throw new RangeError(`append: the first commit must be revision ${this.#revision + 1}`)
+    if (this.#fd === undefined) throw new RangeError('append: the log has no epoch yet (newEpoch)')
+    if (this.#size >= this.#segmentBytes && this.#segmentCommits > 0) this.#roll(this.#epoch!)
+    const { buffers, bytes } = frameRecords(RecordKind.COMMIT, commits)
+    this.#write(buffers, bytes)
+    this.#revision += commits.length
+    this.#segmentCommits += commits.length
+    this.#sinceSnapshot += bytes
+    if (this.#policy === 'interval') this.#group.soon(INTERVAL_MS)
+  }
+
+  // Resolves once everything appended before the call is on disk; rejects with ERR_STORAGE (then
+  // rewind()). The fsync runs on libuv's thread pool (fs.fsync, not fsyncSync): the event loop goes
+  // on serving while the disk flushes, and turns appended meanwhile share the next fsync. A roll fsyncs
+  // synchronously instead: it must finish the old segment before the new one gets a byte (else a
+  // crash could keep the new one's commits and lose the old one's), and it is rare.
+  durable(): Promise<void> {
+    if (this.#closing !== undefined) return Promise.reject(closed())
+    if (this.#fault !== undefined) return Promise.reject(this.#fault)
+    if (this.#synced.size === this.#size) return Promise.resolve()
+    return this.#group.request()
+  }
+
+  // After a failed fsync: cuts the log back to what the last good fsync covered (the kernel may have
+  // dropped the pages it could not write, and reports that only once). Returns the revision the log
+  // ends at. Never throws: a log that cannot be cut back goes on refusing appends.
+  rewind(): number {
+    if (this.#fault === undefined || this.#fd === undefined) return this.#revision
+    try {
+      ftruncateSync(this.#fd, this.#synced.size)
+      fsyncSync(this.#fd)
+    } catch {
+      return this.#revision
+    }
+    this.#generation++
+    this.#size = this.#synced.size
+    this.#revision = this.#synced.revision
+    this.#segmentCommits = this.#synced.commits
+    this.#fault = undefined
+    return this.#revision
+  }
+
+  // Starts a new segment whose header names `epoch`; the one before is fsynced first. A segment
+  // that holds no commit yet is replaced.
+  newEpoch(epoch: string): void {
+    this.#usable()
+    this.#roll(epoch)
+  }
+
+  /** The last revision a good fsync covered: what a snapshot may be taken up to. */
+  syncedRevision(): number {
+    return this.#synced.revision
+  }
+
+  /** Whether the log has grown enough past the last snapshot to take a new one. */
+  compactionDue(): boolean {
+    return this.#sinceSnapshot >= this.#compactBytes && this.#synced.revision > this.#snapshotRevision
+  }
+
+  /** A snapshot of `revision` is written: compactionDue() counts from now. */
+  compacted(revision: number): void {
+    this.#snapshotRevision = Math.max(this.#snapshotRevision, revision)
+    this.#sinceSnapshot = 0
+  }
+
+  // Appends CLEAN when `clean` (a restart may keep the epoch), fsyncs and closes. Rejects with
+  // ERR_STORAGE when the log could not be made durable. Idempotent.
+  close(clean: boolean): Promise<void> {
+    return (this.#closing ??= this.#close(clean))
+  }
+
+  async #close(clean: boolean): Promise<void> {
+    await this.#group.settled()
+    let failure = this.#fault
+    const fd = this.#fd
+    if (failure === undefined && fd !== undefined) {
+      try {
+        const record = frameRecord(RecordKind.CLEAN)
+        if (clean) this.#write([record], record.length)
+        await fsyncAsync(fd)
+      } catch (error) {
+        failure =
+          error instanceof ZStateError ? error : storageError(`cannot close the log ${this.#path}`, error)
+      }
+    }
+    for (const retired of this.#retired.splice(0)) closeSync(retired)
+    if (fd !== undefined) closeSync(fd)
+    this.#fd = undefined
+    if (failure !== undefined) throw failure
+  }
+
+  #usable(): void {
+    if (this.#closing !== undefined) throw closed()
+    const fault = this.#fault
+    if (fault !== undefined)
+      throw new ZStateError(ErrorCode.STORAGE, `the log takes no writes: ${fault.message}`, { cause: fault })
+  }
+
+  // Writes at the end of the open segment, all or nothing.
+  #write(buffers: Uint8Array[], bytes: number): void {
+    try {
+      appendAll(this.#fd!, buffers, bytes, this.#size, (cutError) => {
+        this.#fault = storageError(`cannot cut ${this.#path} back after a failed write`, cutError)
+      })
+    } catch (error) {
+      throw storageError(`cannot append to the log ${this.#path}`, error)
+    }
+    this.#size += bytes
+  }
+
+  // The open segment fsynced, then a new one after the last appended revision. Throws ERR_STORAGE;
+  // the open segment stays when the new one cannot be made.
+  #roll(epoch: string): void {
+    const old = this.#fd
+    if (old !== undefined) {
+      try {
+        fsyncSync(old)
+      } catch (error) {
+        throw (this.#fault = storageError(`cannot fsync the log ${this.#path}`, error))
+      }
+    }
+    const segment = createSegment(this.#dir, epoch, this.#revision + 1)
+    this.#generation++
+    this.#fd = segment.fd
+    this.#path = segment.path
+    this.#size = segment.size
+    this.#segmentCommits = 0
+    this.#epoch = epoch
+    this.#synced = { size: segment.size, revision: this.#revision, commits: 0 }
+    if (old === undefined) return
+    // An fsync in flight may still use the old fd: it is closed once none is.
+    if (this.#group.busy) this.#retired.push(old)
+    else closeSync(old)
+  }
+
+  // One fsync for the group: what the open segment holds when it starts is what it covers.
+  async #fsync(): Promise<void> {
+    if (this.#fault !== undefined) throw this.#fault
+    const fd = this.#fd!
+    const generation = this.#generation
+    const covers = { size: this.#size, revision: this.#revision, commits: this.#segmentCommits }
+    try {
+      await fsyncAsync(fd)
+    } catch (error) {
+      throw (this.#fault ??= storageError(`cannot fsync the log ${this.#path}`, error))
+    } finally {
+      if (this.#retired.length > 0) for (const retired of this.#retired.splice(0)) closeSync(retired)
+    }
+    if (generation === this.#generation && covers.size > this.#synced.size) this.#synced = covers
+  }
+}
+
+function closed(): ZStateError {
+  return new ZStateError(ErrorCode.CLOSED, 'the log is closed')
+}

@@ -1,0 +1,167 @@
+// Reading a data dir back at start: the newest good snapshot and the log's commits after it. A
+// torn tail of the last segment (what a crash interrupted) is cut off with a warning; anything
+// wrong before it is ERR_CORRUPT, or with `repair` cut there too. Call it holding the dir's lock.
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
+import { fsyncDirSync, listDir, type DirFile } from './layout.ts'
+import { FRAME_BYTES } from './records.ts'
+import { cutLog, cutTornTail, dropHistory, type Damage } from './repair.ts'
+import { readSegment, type SegmentRead } from './segment-reader.ts'
+import { readSnapshot, type Snapshot } from './snapshot-reader.ts'
+
+/** What a LogWriter continues from (LogWriter.open). */
+export interface LogTail {
+  // The revision the next commit follows: the log's last, or the snapshot's when that is newer.
+  readonly revision: number
+  // The epoch the log's last header names; the snapshot's when the log has none.
+  readonly epoch: string | undefined
+  readonly snapshotRevision: number
+  // Bytes of the log's records after the snapshot: how far the log has grown past it.
+  readonly bytesSinceSnapshot: number
+}
+
+export interface Recovered {
+  readonly snapshot: Snapshot | undefined
+  // Every COMMIT payload of the log that chains up to `tail.revision`, in order, with consecutive
+  // revisions (some may be at or before the snapshot's: history). Empty when the log does not
+  // reach the snapshot's revision.
+  readonly commits: Buffer[]
+  readonly epoch: string | undefined
+  // The log ends with CLEAN: the last server closed it, and nothing was cut.
+  readonly cleanClose: boolean
+  readonly tail: LogTail
+}
+
+export async function recover(dir: string, options: { repair: boolean }): Promise<Recovered> {
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if (created !== undefined) fsyncDirSync(dirname(created))
+  const { segments, snapshots } = listDir(dir)
+  const reads = segments.map((file) => readSegment(file))
+  const snapshot = chooseSnapshot(snapshots, reads[0]?.file.revision, options.repair)
+  const base = snapshot?.revision ?? 0
+  let commits: Buffer[] = []
+  let lastCommit: number | undefined // the revision of commits.at(-1)
+  let epoch = snapshot?.epoch
+  let clean = false
+  let expected: number | undefined // the revision the next segment must start with
+  let cut: Damage | undefined
+  let dropped: Damage | undefined
+  const keep = (read: SegmentRead, gap: boolean): void => {
+    // After a gap the snapshot covers (the log was cut at a crash, then a snapshot went further),
+    // what came before is no longer contiguous history.
+    if (gap) commits = []
+    // Not push(...): a segment can hold more commits than a call takes arguments.
+    for (const commit of read.commits) commits.push(commit)
+    lastCommit = commits.length > 0 ? read.lastRevision : undefined
+    if (read.epoch !== undefined) epoch = read.epoch
+  }
+  for (const [index, read] of reads.entries()) {
+    const chain = chainDamage(index, read, expected, base)
+    const damage = chain === 'gap' || chain === undefined ? faultDamage(index, read, reads.length) : chain
+    if (damage === undefined) {
+      keep(read, chain === 'gap')
+      expected = read.lastRevision + 1
+      clean = read.clean && read.fault === undefined
+      if (read.fault !== undefined) cutTornTail(read)
+      continue
+    }
+    // With repair, damage in a segment the snapshot holds entirely costs history only.
+    const next = reads[index + 1]
+    if (options.repair && next !== undefined && next.file.revision <= base + 1) {
+      dropped = damage
+      commits = []
+      lastCommit = expected = undefined
+      continue
+    }
+    // What is good before the damage stays.
+    if (damage.offset > 0) keep(read, chain === 'gap')
+    cut = damage
+    break
+  }
+  // The state reaches the snapshot's revision, or the log's last when that is further.
+  const revision = Math.max(base, lastCommit ?? 0)
+  if (cut !== undefined) {
+    const { path } = reads[cut.index]!.file
+    if (!options.repair)
+      throw new ZStateError(
+        ErrorCode.CORRUPT,
+        `${path}: ${cut.reason} at offset ${cut.offset} (start with repair to cut the log there)`,
+      )
+    cutLog(dir, reads, cut, revision)
+    clean = false
+  }
+  if (dropped !== undefined) dropHistory(dir, reads, dropped, base)
+  // History must run up to the state's revision.
+  if (lastCommit === undefined || lastCommit < base) commits = []
+  let bytesSinceSnapshot = 0
+  commits.forEach((payload, i) => {
+    if (revision - (commits.length - 1 - i) > base) bytesSinceSnapshot += FRAME_BYTES + payload.length
+  })
+  const tail = { revision, epoch, snapshotRevision: base, bytesSinceSnapshot }
+  return { snapshot, commits, epoch, cleanClose: clean, tail }
+}
+
+// Whether segment `index` starts where the log before it ends: 'gap' when it starts later but the
+// snapshot covers what is missing; damage (at offset 0) when it cannot continue the log.
+function chainDamage(
+  index: number,
+  read: SegmentRead,
+  expected: number | undefined,
+  base: number,
+): Damage | 'gap' | undefined {
+  const first = read.file.revision
+  if (first === expected) return undefined
+  if (first <= base + 1 && expected === undefined) return undefined
+  if (first <= base + 1 && expected !== undefined && first > expected) return 'gap'
+  const reason =
+    expected !== undefined && first < expected
+      ? `the segment starts at revision ${first}, before ${expected}`
+      : `revisions ${expected ?? base + 1}..${first - 1} are missing`
+  return { index, offset: 0, reason }
+}
+
+// A bad part of a segment: damage, unless it is a torn tail of the last segment (cut off).
+function faultDamage(index: number, read: SegmentRead, segments: number): Damage | undefined {
+  const fault = read.fault
+  if (fault === undefined || (fault.kind === 'torn' && index === segments - 1)) return undefined
+  const reason = fault.kind === 'torn' ? `${fault.reason}, in a segment that is not the last` : fault.reason
+  return { index, offset: fault.offset, reason }
+}
+
+// The newest snapshot that reads back whole. A damaged one is ERR_CORRUPT; with `repair`, an older
+// one (or none) takes its place when the log reaches back to it, and otherwise it is refused still.
+function chooseSnapshot(
+  snapshots: readonly DirFile[],
+  logStart: number | undefined,
+  repair: boolean,
+): Snapshot | undefined {
+  let damaged: ZStateError | undefined
+  for (let i = snapshots.length - 1; i >= 0; i--) {
+    let snapshot: Snapshot
+    try {
+      snapshot = readSnapshot(snapshots[i]!)
+    } catch (error) {
+      if (!repair || !isZStateError(error) || error.code !== ErrorCode.CORRUPT) throw error
+      damaged ??= error
+      continue
+    }
+    if (damaged === undefined) return snapshot
+    if (logStart === undefined || logStart <= snapshot.revision + 1) return warnFallback(damaged, snapshot)
+  }
+  if (damaged === undefined || logStart === 1)
+    return damaged === undefined ? undefined : warnFallback(damaged)
+  throw new ZStateError(
+    ErrorCode.CORRUPT,
+    `${damaged.message}; repair cannot replace it: no older snapshot that the log continues`,
+    { cause: damaged },
+  )
+}
+
+function warnFallback(damaged: ZStateError, snapshot?: Snapshot): Snapshot | undefined {
+  const instead = snapshot === undefined ? 'the log alone' : `the snapshot of revision ${snapshot.revision}`
+  process.emitWarning(`zstate: repair: ${damaged.message}; restoring from ${instead}`, {
+    code: 'ZSTATE_REPAIRED',
+  })
+  return snapshot
+}

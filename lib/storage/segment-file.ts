@@ -1,0 +1,87 @@
+// File operations of the log's open segment (lib/storage/log-writer.ts): a new segment created whole,
+// and appends that land entirely or not at all.
+import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writevSync } from 'node:fs'
+import { join } from 'node:path'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { fsyncDirSync, segmentHeader, segmentName } from './layout.ts'
+import { RecordKind, frameRecord } from './records.ts'
+
+export function storageError(message: string, cause: unknown): ZStateError {
+  return new ZStateError(ErrorCode.STORAGE, `${message}: ${(cause as Error).message}`, { cause })
+}
+
+// `log-<first>.zlog` holding its HEADER: written under a temporary name, fsynced, renamed into place
+// (over a segment of the same name, which holds no commit then), the dir fsynced. A crash leaves the
+// segment whole or not there at all. Throws ERR_STORAGE.
+export function createSegment(
+  dir: string,
+  epoch: string,
+  first: number,
+): { fd: number; path: string; size: number } {
+  const path = join(dir, segmentName(first))
+  const header = frameRecord(RecordKind.HEADER, segmentHeader(epoch, first))
+  const temporary = `${path}.tmp`
+  let fd: number | undefined
+  try {
+    fd = openSync(temporary, 'w', 0o600)
+    writeAll(fd, [header], header.length, 0)
+    fsyncSync(fd)
+    renameSync(temporary, path)
+    fsyncDirSync(dir)
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd)
+    rmSync(temporary, { force: true })
+    throw storageError(`cannot start the log segment ${path}`, error)
+  }
+  return { fd, path, size: header.length }
+}
+
+// Writes `buffers` (`bytes` in all) at `at`, all or nothing: when it fails, the file is cut back to
+// `at` and the error thrown; when even that cut fails, `onCutFailed` hears of it first.
+export function appendAll(
+  fd: number,
+  buffers: readonly Uint8Array[],
+  bytes: number,
+  at: number,
+  onCutFailed: (error: unknown) => void,
+): void {
+  try {
+    writeAll(fd, buffers, bytes, at)
+  } catch (error) {
+    try {
+      ftruncateSync(fd, at)
+    } catch (cutError) {
+      onCutFailed(cutError)
+    }
+    throw error
+  }
+}
+
+function writeAll(fd: number, buffers: readonly Uint8Array[], bytes: number, at: number): void {
+  let written = 0
+  while (written < bytes) {
+    // libuv reports a write that failed after a partial one as short: the next one says why.
+    const n = writevSync(fd, remaining(buffers, written), at + written)
+    if (n === 0) throw new Error('the disk took no bytes')
+    written += n
+  }
+}
+
+// The buffers from byte `skip` on.
+function remaining(buffers: readonly Uint8Array[], skip: number): Uint8Array[] {
+  if (skip === 0) return [...buffers]
+  const rest: Uint8Array[] = []
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) skip -= buffer.length
+    else {
+      rest.push(skip > 0 ? buffer.subarray(skip) : buffer)
+      skip = 0
+    }
+  }
+  return rest
+}
+
+// fsync on libuv's thread pool (not fsyncSync): the event loop goes on serving while the disk flushes.
+export function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (error) => (error === null ? resolve() : reject(error))))
+}

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { ErrorCode } from '../lib/errors.ts'
+import { Store } from '../lib/server/store.ts'
+import { commitHead } from '../lib/storage/layout.ts'
+import { LogWriter } from '../lib/storage/log-writer.ts'
+import { recover } from '../lib/storage/recovery.ts'
+import { replayCommit, restoreStore } from '../lib/storage/replay.ts'
+import { storeEntries, writeSnapshot } from '../lib/storage/snapshot-writer.ts'
+import {
+  openLog,
+  recordsOf,
+  revisionsOf,
+  segmentPaths,
+  setCommits,
+  tempDir,
+  warnings,
+} from './storage-support.ts'
+
+// A dir whose log holds `count` commits (one per turn), closed without CLEAN: the last record is a commit.
+async function logOf(dir: string, count: number, segmentBytes?: number): Promise<Buffer[]> {
+  const { writer } = await openLog(dir, segmentBytes === undefined ? {} : { segmentBytes })
+  const commits = setCommits(new Store(), count)
+  for (const commit of commits) writer.append([commit])
+  await writer.close(false)
+  return commits
+}
+
+test('storage: a new dir is made 0700 and recovers as empty', async (t) => {
+  const dir = join(tempDir(t), 'data', 'dir')
+  const recovered = await recover(dir, { repair: false })
+  assert.equal(statSync(dir).mode & 0o777, 0o700)
+  assert.deepEqual(recovered, {
+    snapshot: undefined,
+    commits: [],
+    epoch: undefined,
+    cleanClose: false,
+    tail: { revision: 0, epoch: undefined, snapshotRevision: 0, bytesSinceSnapshot: 0 },
+  })
+})
+
+test('storage: a torn tail cut at every byte of the last record is cut off with a warning', async (t) => {
+  const dir = tempDir(t)
+  const commits = await logOf(dir, 4)
+  const [path] = segmentPaths(dir) as [string]
+  const whole = readFileSync(path)
+  const last = recordsOf(path).at(-1)!
+  assert.equal(last.offset + 9 + last.payload.length, whole.length)
+  const seen = warnings(t)
+  for (let cut = last.offset + 1; cut < whole.length; cut++) {
+    writeFileSync(path, whole.subarray(0, cut))
+    seen.list.length = 0
+    const recovered = await recover(dir, { repair: false })
+    assert.deepEqual(revisionsOf(recovered.commits), [1, 2, 3], `cut at ${cut}`)
+    assert.equal(recovered.cleanClose, false)
+    assert.equal(statSync(path).size, last.offset, 'really truncated')
+    await seen.settled()
+    assert.equal(seen.list.length, 1)
+    assert.equal(seen.list[0]!.code, 'ZSTATE_TORN_TAIL')
+    assert.match(
+      seen.list[0]!.message,
+      new RegExp(`${path}.* ${cut - last.offset} bytes at offset ${last.offset}`),
+    )
+    // The cut log takes the lost commit again, in a segment of its own.
+    const writer = LogWriter.open(dir, recovered.tail, { fsync: 'always' })
+    writer.append([commits[3]!])
+    await writer.close(true)
+    const again = await recover(dir, { repair: false })
+    assert.deepEqual(revisionsOf(again.commits), [1, 2, 3, 4])
+    assert.equal(again.cleanClose, true)
+    for (const other of segmentPaths(dir).slice(1)) rmSync(other)
+  }
+})
+
+test('storage: a bad last record, or zeros after the last record, is a torn tail too', async (t) => {
+  const dir = tempDir(t)
+  await logOf(dir, 3)
+  const [path] = segmentPaths(dir) as [string]
+  const whole = readFileSync(path)
+  const last = recordsOf(path).at(-1)!
+  const flipped = Buffer.from(whole)
+  flipped[last.offset + 12]! ^= 0x40
+  writeFileSync(path, flipped)
+  assert.deepEqual(revisionsOf((await recover(dir, { repair: false })).commits), [1, 2])
+  // A file grown before its data reached the disk reads back as zeros.
+  writeFileSync(path, Buffer.concat([whole, Buffer.alloc(4096)]))
+  assert.deepEqual(revisionsOf((await recover(dir, { repair: false })).commits), [1, 2, 3])
+  assert.equal(statSync(path).size, whole.length)
+})
+
+test('storage: a flipped byte in a middle record is ERR_CORRUPT naming file and offset; repair keeps the prefix', async (t) => {
+  const dir = tempDir(t)
+  const commits = await logOf(dir, 6)
+  const [path] = segmentPaths(dir) as [string]
+  const whole = readFileSync(path)
+  const bad = recordsOf(path)[3]! // commit 3 (record 0 is the header)
+  // A byte of its payload, of its length, of its kind: each is caught.
+  for (const at of [bad.offset + 12, bad.offset, bad.offset + 8]) {
+    const damaged = Buffer.from(whole)
+    damaged[at]! ^= 0x01
+    writeFileSync(path, damaged)
+    await assert.rejects(recover(dir, { repair: false }), (error: any) => {
+      assert.equal(error.code, ErrorCode.CORRUPT)
+      assert.ok(error.message.includes(path), error.message)
+      assert.ok(error.message.includes(`at offset ${bad.offset}`), error.message)
+      return true
+    })
+    assert.ok(readFileSync(path).equals(damaged), 'nothing changed without repair')
+  }
+  const seen = warnings(t)
+  const repaired = await recover(dir, { repair: true })
+  assert.deepEqual(revisionsOf(repaired.commits), [1, 2])
+  assert.equal(repaired.cleanClose, false)
+  assert.equal(statSync(path).size, bad.offset)
+  await seen.settled()
+  assert.equal(seen.list.length, 1)
+  assert.equal(seen.list[0]!.code, 'ZSTATE_REPAIRED')
+  assert.match(seen.list[0]!.message, /4 revision\(s\) after revision 2 dropped/)
+  // The log goes on from revision 3.
+  const writer = LogWriter.open(dir, repaired.tail, { fsync: 'always' })
+  writer.append([commits[2]!])
+  await writer.close(true)
+  assert.deepEqual(revisionsOf((await recover(dir, { repair: false })).commits), [1, 2, 3])
+})
+
+test('storage: a bad record at the end of a segment that is not the last is damage', async (t) => {
+  const dir = tempDir(t)
+  await logOf(dir, 12, 80)
+  const paths = segmentPaths(dir)
+  assert.ok(paths.length >= 3)
+  const first = paths[0]!
+  const records = recordsOf(first)
+  const last = records.at(-1)!
+  const bytes = readFileSync(first)
+  bytes[last.offset + 12]! ^= 0x01
+  writeFileSync(first, bytes)
+  await assert.rejects(recover(dir, { repair: false }), (error: any) => {
+    assert.equal(error.code, ErrorCode.CORRUPT)
+    assert.match(error.message, new RegExp(`${first}: .*not the last at offset ${last.offset}`))
+    return true
+  })
+  const kept = records.length - 2 // all but the header and the bad record
+  warnings(t)
+  const repaired = await recover(dir, { repair: true })
+  assert.equal(repaired.commits.length, kept)
+  assert.deepEqual(segmentPaths(dir), [first], 'the segments after the cut are removed')
+})
+
+test('storage: segments whose revisions do not chain are ERR_CORRUPT; repair cuts at the gap', async (t) => {
+  const dir = tempDir(t)
+  await logOf(dir, 12, 80)
+  const paths = segmentPaths(dir)
+  assert.ok(paths.length >= 3)
+  rmSync(paths[1]!)
+  await assert.rejects(recover(dir, { repair: false }), (error: any) => {
+    assert.equal(error.code, ErrorCode.CORRUPT)
+    assert.match(error.message, new RegExp(`${paths[2]}: revisions \\d+\\.\\.\\d+ are missing at offset 0`))
+    return true
+  })
+  const seen = warnings(t)
+  const repaired = await recover(dir, { repair: true })
+  const firstCount = recordsOf(paths[0]!).length - 1
+  assert.deepEqual(
+    revisionsOf(repaired.commits),
+    Array.from({ length: firstCount }, (_, i) => i + 1),
+  )
+  assert.equal(repaired.tail.revision, firstCount)
+  assert.ok(!existsSync(paths[2]!))
+  await seen.settled()
+  assert.match(seen.list[0]!.message, new RegExp(`after revision ${firstCount} dropped`))
+})
+
+test('storage: damage in history a snapshot holds is ERR_CORRUPT; repair drops that history only', async (t) => {
+  const dir = tempDir(t)
+  const commits = await logOf(dir, 12, 80)
+  const paths = segmentPaths(dir)
+  const second = recordsOf(paths[1]!)
+  const secondLast = commitHead(second.at(-1)!.payload)!.revision
+  // A snapshot past the second segment: the first two segments are history only.
+  const store = new Store('e1')
+  for (const commit of commits.slice(0, secondLast + 1)) replayCommit(store, commit)
+  await writeSnapshot(dir, { epoch: 'e1', revision: store.revision, entries: storeEntries(store) })
+  const bytes = readFileSync(paths[0]!)
+  bytes[recordsOf(paths[0]!)[2]!.offset + 12]! ^= 0x01
+  writeFileSync(paths[0]!, bytes)
+  await assert.rejects(recover(dir, { repair: false }), { code: ErrorCode.CORRUPT })
+  const seen = warnings(t)
+  const repaired = await recover(dir, { repair: true })
+  assert.equal(repaired.tail.revision, 12, 'no revision lost')
+  assert.deepEqual(segmentPaths(dir), paths.slice(1))
+  assert.equal(revisionsOf(repaired.commits).at(-1), 12)
+  await seen.settled()
+  assert.match(seen.list[0]!.message, /no revision dropped/)
+  assert.equal((await recover(dir, { repair: false })).tail.revision, 12)
+})
+
+test('storage: a snapshot past the log’s end (its tail lost in a crash) is continued after a gap', async (t) => {
+  const dir = tempDir(t)
+  const commits = await logOf(dir, 8)
+  const store = new Store('e1')
+  for (const commit of commits) replayCommit(store, commit)
+  await writeSnapshot(dir, { epoch: 'e1', revision: 8, entries: storeEntries(store) })
+  // The crash keeps the snapshot (fsynced) but not the log's last three commits (page cache only).
+  const [path] = segmentPaths(dir) as [string]
+  writeFileSync(path, readFileSync(path).subarray(0, recordsOf(path)[6]!.offset))
+  const recovered = await recover(dir, { repair: false })
+  assert.equal(recovered.snapshot?.revision, 8)
+  assert.deepEqual(recovered.commits, [], 'commits 1..5 do not reach the snapshot: no history')
+  assert.equal(recovered.tail.revision, 8)
+  const writer = LogWriter.open(dir, recovered.tail, { fsync: 'always' })
+  const next = setCommits(store, 2)
+  writer.append(next)
+  await writer.close(true)
+  const again = await recover(dir, { repair: false })
+  assert.deepEqual(revisionsOf(again.commits), [9, 10])
+  const rebuilt = restoreStore(again.snapshot!)
+  for (const commit of again.commits) replayCommit(rebuilt, commit)
+  assert.deepEqual(rebuilt.get('k10'), 10)
+  assert.equal(rebuilt.revision, 10)
+})
