@@ -6,7 +6,14 @@ import { once } from 'node:events'
 import { readdirSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { connect, startServer, ErrorCode, type Server, type ServerOptions } from '../lib/index.ts'
+import {
+  connect,
+  createContext,
+  startServer,
+  ErrorCode,
+  type Server,
+  type ServerOptions,
+} from '../lib/index.ts'
 import { failure } from './process-support.ts'
 import { fixture, tempDir } from './support.ts'
 
@@ -111,4 +118,14 @@ void test('durability: a torn last record is cut with a warning; damage before i
   const client = await connect(repaired.address)
   t.after(() => client.close())
   assert.equal(client.state.get('k'), repaired.revision - 1, 'the value of the last kept revision')
+})
+
+void test('durability: a context’s own server keeps its state in createContext({ server: { dataDir } })', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  const first = await createContext({ server: { dataDir } })
+  await first.state.set('jobs/1', { done: true })
+  await first.close()
+  const second = await createContext({ server: { dataDir } })
+  t.after(() => second.close())
+  assert.deepEqual(second.state.get('jobs/1'), { done: true })
 })

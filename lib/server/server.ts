@@ -514,7 +514,7 @@ class StateServer implements Server {
     this.#store.forgetBefore(this.#history.firstRevision - 1)
     if (!this.#turn.published)
       this.#publishing.push([Channel.HEARTBEAT, encode([this.epoch, this.#released])])
-    this.#storage?.compactWhenDue(this.#history.firstRevision)
+    this.#storage?.maintain(this.#history.firstRevision)
     this.#turn.published = false
     const now = Date.now()
     const cutoff = now - this.#options.heartbeatMs * SESSION_EXPIRY_BEATS

@@ -19,8 +19,9 @@ export interface Storage {
   readonly log: CommitLog
   // The store and history again, from what the data dir holds; under a new epoch when `newEpoch`.
   reload(newEpoch: boolean): Promise<{ store: Store; history: History }>
-  // Starts a snapshot in the background once the log has grown enough since the last one.
-  compactWhenDue(historyFirstRevision: number): void
+  // In the background: a snapshot once the log has grown enough since the last one; otherwise the
+  // removal of segments that both the snapshot and the history have left behind.
+  maintain(historyFirstRevision: number): void
   // Flushes, syncs and releases the dir; `clean` marks the log so that a restart keeps the epoch.
   close(clean: boolean): Promise<void>
 }
@@ -28,6 +29,8 @@ export interface Storage {
 interface Rebuilt {
   store: Store
   history: History
+  // The revision of the snapshot it was read from (0: none).
+  snapshotRevision: number
 }
 
 export async function openStorage(options: StorageOptions, limits: HistoryLimits): Promise<Storage> {
@@ -56,7 +59,10 @@ function storage(
   writer: LogWriter,
   lock: { release(): Promise<void> },
 ): Storage {
-  let compacting: Promise<void> | undefined
+  // The snapshot or prune in progress, the newest snapshot's revision, and where the last prune kept from.
+  let busy: Promise<void> | undefined
+  let snapshotRevision = rebuilt.snapshotRevision
+  let prunedTo = 0
   return {
     ...rebuilt,
     fsync: options.fsync,
@@ -67,27 +73,30 @@ function storage(
       if (newEpoch) writer.newEpoch(rebuilt.store.epoch)
       return rebuilt
     },
-    compactWhenDue(historyFirstRevision) {
-      if (compacting !== undefined || !writer.compactionDue()) return
-      const upTo = writer.syncedRevision()
-      compacting = compact(options.dir, upTo)
-        .then(() =>
-          prune(options.dir, {
-            snapshotRevision: upTo,
-            keepFromRevision: Math.min(upTo + 1, historyFirstRevision),
-          }),
-        )
-        .then(
-          () => writer.compacted(upTo),
-          (error: unknown) =>
-            process.emitWarning(`zstate: snapshot of ${options.dir} failed: ${(error as Error).message}`),
-        )
-        .finally(() => {
-          compacting = undefined
-        })
+    maintain(historyFirstRevision) {
+      if (busy !== undefined) return
+      const warn = (error: unknown): void =>
+        process.emitWarning(`zstate: compacting ${options.dir} failed: ${(error as Error).message}`)
+      if (writer.compactionDue()) {
+        const upTo = writer.syncedRevision()
+        busy = compact(options.dir, upTo).then(() => {
+          writer.compacted(upTo)
+          snapshotRevision = upTo
+        }, warn)
+      } else {
+        // Segments the snapshot covers go once the history has moved past them too.
+        const keepFrom = Math.min(snapshotRevision + 1, historyFirstRevision)
+        if (snapshotRevision === 0 || keepFrom <= prunedTo) return
+        busy = prune(options.dir, { snapshotRevision, keepFromRevision: keepFrom }).then(() => {
+          prunedTo = keepFrom
+        }, warn)
+      }
+      void busy.finally(() => {
+        busy = undefined
+      })
     },
     async close(clean) {
-      await compacting
+      await busy
       await writer.close(clean)
       await lock.release()
     },
@@ -106,5 +115,5 @@ function rebuild(recovered: Recovered, limits: HistoryLimits, epoch: string | un
     // A copy: the bytes read are a view of the whole segment file.
     else history.push({ bytes: Buffer.from(bytes), retire() {} })
   }
-  return { store, history }
+  return { store, history, snapshotRevision: snapshot?.revision ?? 0 }
 }

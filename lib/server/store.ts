@@ -90,9 +90,22 @@ export class Store {
     patched: ReadonlyMap<string, unknown> | undefined,
     origin: readonly unknown[],
   ): Chunk {
-    const previous = this.#revision
-    const revision = previous + 1
-    const chunk = this.#slots.commitChunk(encode([revision, previous, changes, ...origin]))
+    return this.#apply(encode([this.#revision + 1, this.#revision, changes, ...origin]), changes, patched)
+  }
+
+  // A commit from the log (lib/storage/replay.ts): its bytes exactly as commit() encoded them, so
+  // neither its values nor the commit are encoded again. A SET's value in `changes` is not read.
+  replay(encoded: Uint8Array, changes: readonly WireChange[], patched: ReadonlyMap<string, unknown>): Chunk {
+    return this.#apply(encoded, changes, patched)
+  }
+
+  #apply(
+    encoded: Uint8Array,
+    changes: readonly WireChange[],
+    patched: ReadonlyMap<string, unknown> | undefined,
+  ): Chunk {
+    const revision = this.#revision + 1
+    const chunk = this.#slots.commitChunk(encoded)
     this.#revision = revision
     const bytes = chunk.bytes
     // Past revision and previous, into the changes: each is [key, kind, payload?].

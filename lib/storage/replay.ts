@@ -1,13 +1,12 @@
 // Rebuilding a store from the data dir: a snapshot's entries restored as they are, then the log's
 // commits applied again, each exactly as the server applied it the first time.
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
-import { decode } from '../protocol/codec.ts'
-import { isList, isRevision } from '../protocol/frames.ts'
+import { decode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
-import { adoptDecoded } from '../protocol/values.ts'
 import type { Chunk } from '../server/slots.ts'
 import { Store } from '../server/store.ts'
+import { commitHead } from './layout.ts'
 import type { Snapshot } from './snapshot-reader.ts'
 
 // A store holding the snapshot: its epoch unless `epoch` is given, its revision, its keys.
@@ -19,13 +18,15 @@ export function restoreStore(snapshot: Snapshot, epoch: string = snapshot.epoch)
 }
 
 // Applies one logged commit [revision, previous, changes, ...origin] to the store, which must be at
-// `previous`. PATCH results are computed from the store as it is before the commit, as the server
-// did. Returns the commit as the store encoded it (for the history). ERR_CORRUPT when the bytes are
-// not such a commit or do not follow the store's revision.
+// `previous`, from its bytes: the keys and kinds of its changes are read where they lie, and only
+// PATCH payloads are decoded (their results are computed from the store as it is before the commit,
+// as the server did); the values it sets stay encoded, in the bytes the store keeps. Returns the
+// commit as the store keeps it (for the history). ERR_CORRUPT when the bytes are not such a commit
+// or do not follow the store's revision.
 export function replayCommit(store: Store, bytes: Buffer): Chunk {
-  let commit: { revision: number; previous: number; changes: WireChange[]; origin: unknown[] }
+  let commit: { revision: number; previous: number; changes: WireChange[] }
   try {
-    commit = readCommit(decode(bytes))
+    commit = readCommit(bytes)
   } catch (error) {
     const reason = isZStateError(error) ? error.message : String(error)
     throw new ZStateError(ErrorCode.CORRUPT, `a logged commit cannot be read: ${reason}`, { cause: error })
@@ -38,32 +39,49 @@ export function replayCommit(store: Store, bytes: Buffer): Chunk {
   const patched = new Map<string, unknown>()
   for (const change of commit.changes)
     if (change[1] === ChangeKind.PATCH) patched.set(change[0], store.patched(change[0], change[2]))
-  return store.commit(commit.changes, patched, commit.origin)
+  return store.replay(bytes, commit.changes, patched)
 }
 
-// The decoded commit checked piece by piece: values adopted as a request's are (frozen, binary as
-// Uint8Array), so they encode to the same bytes again.
-function readCommit(raw: unknown): {
-  revision: number
-  previous: number
-  changes: WireChange[]
-  origin: unknown[]
-} {
-  if (!isList(raw) || raw.length < 3) throw new Error('not [revision, previous, changes, ...origin]')
-  const [revision, previous, changes, ...origin] = raw
-  if (!isRevision(revision) || !isRevision(previous) || !isList(changes))
+// [revision, previous, changes] read from the bytes; a SET's value is left where it is (undefined).
+function readCommit(bytes: Buffer): { revision: number; previous: number; changes: WireChange[] } {
+  const head = commitHead(bytes)
+  if (head === undefined || arrayLength(bytes, 0) < 3)
     throw new Error('not [revision, previous, changes, ...origin]')
-  if (origin.length > 2) origin[2] = adoptDecoded(origin[2])
-  return { revision, previous, changes: changes.map(readChange), origin }
+  let at = skipItem(bytes, skipItem(bytes, skipArrayHeader(bytes, 0)))
+  const count = arrayLength(bytes, at)
+  at = skipArrayHeader(bytes, at)
+  const changes: WireChange[] = []
+  for (let i = 0; i < count; i++) {
+    const items = arrayLength(bytes, at)
+    at = skipArrayHeader(bytes, at)
+    const keyEnd = skipItem(bytes, at)
+    const key = bytes[at] === NIL ? null : decode(bytes.subarray(at, keyEnd))
+    const kind = bytes[keyEnd]
+    at = skipItem(bytes, keyEnd)
+    const payloadEnd = items === 3 ? skipItem(bytes, at) : at
+    changes.push(readChange(key, kind, items, () => decode(bytes.subarray(at, payloadEnd))))
+    at = payloadEnd
+  }
+  return { ...head, changes }
 }
 
-function readChange(raw: unknown): WireChange {
-  if (!isList(raw)) throw new Error('a change is not a list')
-  const [key, kind] = raw
-  if (key === null && kind === ChangeKind.CLEAR && raw.length === 2) return [null, ChangeKind.CLEAR]
+function readChange(key: unknown, kind: unknown, items: number, payload: () => unknown): WireChange {
+  if (key === null && kind === ChangeKind.CLEAR && items === 2) return [null, ChangeKind.CLEAR]
   if (typeof key !== 'string') throw new Error('a change names no key')
-  if (kind === ChangeKind.SET && raw.length === 3) return [key, ChangeKind.SET, adoptDecoded(raw[2])]
-  if (kind === ChangeKind.PATCH && raw.length === 3) return [key, ChangeKind.PATCH, readWirePatches(raw[2])]
-  if (kind === ChangeKind.DELETE && raw.length === 2) return [key, ChangeKind.DELETE]
-  throw new Error(`a change of kind ${String(kind)} with ${raw.length} elements`)
+  if (kind === ChangeKind.SET && items === 3) return [key, ChangeKind.SET, undefined]
+  if (kind === ChangeKind.PATCH && items === 3) return [key, ChangeKind.PATCH, readWirePatches(payload())]
+  if (kind === ChangeKind.DELETE && items === 2) return [key, ChangeKind.DELETE]
+  throw new Error(`a change of kind ${String(kind)} with ${items} elements`)
+}
+
+const NIL = 0xc0
+
+// The length of the MessagePack array whose header is at `at` (-1: not an array).
+function arrayLength(bytes: Uint8Array, at: number): number {
+  const token = bytes[at]!
+  if (token >= 0x90 && token <= 0x9f) return token - 0x90
+  if (token === 0xdc) return (bytes[at + 1]! << 8) | bytes[at + 2]!
+  if (token === 0xdd)
+    return ((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!) >>> 0
+  return -1
 }

@@ -1,0 +1,64 @@
+// The log compacted into a snapshot (docs/durability.md "Files"): once the log has grown 64 MiB past
+// the last snapshot, a snapshot is written in the background and the segments that only hold commits
+// older than both it and the history are removed; a restart from snapshot + log is exact.
+import assert from 'node:assert/strict'
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { connect, startServer } from '../lib/index.ts'
+import { until } from './process-support.ts'
+import { tempDir } from './support.ts'
+
+const KEYS = 100
+const VALUE_BYTES = 10_000
+// About 90 MiB of log: past the 64 MiB that calls for a snapshot, and past the history's 64 MiB.
+const WRITES = 9_000
+
+const files = (dir: string, suffix: string): string[] =>
+  readdirSync(dir).filter((name) => name.endsWith(suffix))
+const bytes = (dir: string): number =>
+  readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0)
+
+void test('durability: a long log is compacted into a snapshot, old segments go, and a restart is exact', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  const first = await startServer({ dataDir, fsync: 'never' })
+  t.after(() => first.close())
+  const client = await connect(first.address)
+  const value = (i: number): string => String(i).padStart(VALUE_BYTES, '.')
+  for (let from = 0; from < WRITES; from += 500)
+    await Promise.all(
+      Array.from({ length: 500 }, (_, j) => client.state.set(`k/${(from + j) % KEYS}`, value(from + j))),
+    )
+  const expected = { ...client.state.snapshot() }
+  const revision = client.state.revision
+  await client.close()
+  // Taken in the background, at a heartbeat once the log has grown enough, and the first segment
+  // removed once the history has moved past it too: no event announces either.
+  const firstSegment = 'log-00000000000000000001.zlog'
+  await until(
+    () =>
+      files(dataDir, '.zsnap').length === 1 &&
+      files(dataDir, '.tmp').length === 0 &&
+      !files(dataDir, '.zlog').includes(firstSegment),
+    'a snapshot is written and the first segment removed',
+    60_000,
+  )
+  const [snapshot] = files(dataDir, '.zsnap')
+  const snapshotRevision = Number(/^snapshot-(\d+)\.zsnap$/.exec(snapshot!)![1])
+  assert.ok(snapshotRevision > 0 && snapshotRevision <= revision, `snapshot at ${snapshotRevision}`)
+  // The first segment held only commits older than the history: removed.
+  assert.ok(
+    !files(dataDir, '.zlog').includes('log-00000000000000000001.zlog'),
+    files(dataDir, '.zlog').join(' '),
+  )
+  // About one snapshot (100 keys of 10 kB), the history (64 MiB) and one segment (16 MiB).
+  assert.ok(bytes(dataDir) < 90 << 20, `${bytes(dataDir)} bytes on disk`)
+  await first.close()
+
+  const server = await startServer({ dataDir })
+  t.after(() => server.close())
+  assert.equal(server.revision, revision)
+  const reader = await connect(server.address)
+  t.after(() => reader.close())
+  assert.deepEqual({ ...reader.state.snapshot() }, expected)
+})
