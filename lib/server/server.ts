@@ -170,6 +170,7 @@ class StateServer implements Server {
     this.#turn.deliver = release
     if (storage !== undefined) {
       const gate = new DurableGate(storage.log, storage.fsync, {
+        idle: () => !this.#router.readable && !this.#inbox.pending,
         release,
         failed: (outputs, error) => this.#storageFailed(outputs, error),
       })

@@ -90,8 +90,10 @@ function readInteger(bytes: Uint8Array, at: number): { value: number; next: numb
   if (token < 0x80) return { value: token, next: at + 1 }
   const size = token >= 0xcb && token <= 0xcf ? FIXED_BYTES[token - 0xca]! : 0
   if (size === 0 || at + 1 + size > bytes.length) return undefined
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const value = token === 0xcb ? view.getFloat64(at + 1) : uint(bytes, at + 1, size)
+  const value =
+    token === 0xcb
+      ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(at + 1)
+      : uint(bytes, at + 1, size)
   return isRevision(value) ? { value, next: at + 1 + size } : undefined
 }
 
