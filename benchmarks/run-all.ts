@@ -36,6 +36,7 @@ const scenarios = [
   'process-map',
   'process-spawn',
   'durability',
+  'curve',
   'hostile-frames',
 ]
 

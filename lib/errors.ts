@@ -33,6 +33,11 @@ export const ErrorCode = {
   PROVIDER_LOST: 'ERR_PROVIDER_LOST',
   /** User code on the far side threw (a child, a service handler, an action). Class RemoteError. */
   REMOTE: 'ERR_REMOTE',
+  /**
+   * The server refused this client's CURVE handshake: its public key is not authorized, the server
+   * key is wrong, or one side uses CURVE and the other does not.
+   */
+  UNAUTHORIZED: 'ERR_UNAUTHORIZED',
   /** A child died without reporting a result. Class ProcessExitError. */
   PROCESS_EXIT: 'ERR_PROCESS_EXIT',
   /** Another live server owns the data dir (`dataDir`); the message names the dir and its pid. */

@@ -116,7 +116,15 @@ class Sample {
 
 function environment(server: Server | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` }
-  for (const name of ['NODE_TEST_CONTEXT', 'NODE_OPTIONS', 'ZSTATE_ADDRESS', 'FORCE_COLOR', 'NO_COLOR'])
+  for (const name of [
+    'NODE_TEST_CONTEXT',
+    'NODE_OPTIONS',
+    'ZSTATE_ADDRESS',
+    'ZSTATE_SERVER_KEY',
+    'ZSTATE_KEY_FILE',
+    'FORCE_COLOR',
+    'NO_COLOR',
+  ])
     delete env[name]
   if (server !== undefined) env.ZSTATE_ADDRESS = server.address
   return env

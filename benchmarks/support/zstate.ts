@@ -15,6 +15,16 @@ export interface StateServerOptions {
   readonly actions?: URL
   // Storage on disk (ServerOptions.dataDir, fsync); default: memory only.
   readonly storage?: Pick<ServerOptions, 'dataDir' | 'fsync'>
+  // Where the server listens (ServerOptions.address); default: an ipc:// endpoint in `dir`.
+  readonly address?: string
+  // CurveZMQ: the server's key pair and the one client key pair it authorizes, which the pair's client
+  // connects with (generateKeyPair()); default: none.
+  readonly curve?: { readonly server: KeyPair; readonly client: KeyPair }
+}
+
+export interface KeyPair {
+  readonly publicKey: string
+  readonly secretKey: string
 }
 
 export async function startStateServer(
@@ -23,7 +33,18 @@ export async function startStateServer(
   options: StateServerOptions = {},
 ): Promise<StateServer> {
   const side = await forkSide(new URL('../sides/state-server.ts', import.meta.url), { exposeGc: true })
-  const address = await side.call<string>('start', dir.endpoint(name), options.actions?.href, options.storage)
+  const { curve } = options
+  const address = await side.call<string>(
+    'start',
+    options.address ?? dir.endpoint(name),
+    options.actions?.href,
+    {
+      ...options.storage,
+      ...(curve === undefined
+        ? {}
+        : { curve: { ...curve.server, authorizedKeys: [curve.client.publicKey] } }),
+    },
+  )
   return { address, side, [Symbol.asyncDispose]: () => side.stop() }
 }
 
@@ -38,7 +59,11 @@ export async function startStatePair(
   options: StateServerOptions = {},
 ): Promise<StatePair> {
   const server = await startStateServer(dir, name, options)
-  const client = await connect<Record<string, unknown>>(server.address, { name: 'bench' })
+  const { curve } = options
+  const client = await connect<Record<string, unknown>>(server.address, {
+    name: 'bench',
+    ...(curve === undefined ? {} : { curve: { serverKey: curve.server.publicKey, ...curve.client } }),
+  })
   return {
     server,
     client,

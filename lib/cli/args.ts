@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { addressSyntax } from '../protocol/address.ts'
+import { isCurveKey } from '../protocol/z85.ts'
 import { COMMANDS, OPTIONS, isCommandName } from './catalog.ts'
 import type { CommandName, OptionName } from './catalog.ts'
 
@@ -27,6 +28,14 @@ export interface RunOptions {
   readonly fromRevision?: number
   readonly once?: true
   readonly json?: true
+  /** serve: --curve-secret-file and --authorized-keys, which come together. */
+  readonly curveServer?: { readonly keyFile: string; readonly authorizedKeys: 'any' | { file: string } }
+  /** Client commands: --server-key and --key-file (or their variables), which come together. */
+  readonly curveClient?: {
+    readonly serverKey: string
+    readonly keyFile: string
+    readonly keyFileSource: string
+  }
 }
 
 export type Invocation =
@@ -92,8 +101,9 @@ function runOptions(
   let address = values.get('address')
   let source = 'option --address'
   if (address === '') throw new UsageError('option --address must not be empty', name)
-  const needsAddress = name !== 'serve' && name !== 'demo'
-  if (needsAddress && address === undefined) {
+  // The commands that join a server; serve starts one, demo and keygen need none.
+  const client = name !== 'serve' && COMMANDS[name].options.some((option) => option === 'address')
+  if (client && address === undefined) {
     address = env['ZSTATE_ADDRESS'] === '' ? undefined : env['ZSTATE_ADDRESS']
     source = 'ZSTATE_ADDRESS'
     if (address === undefined)
@@ -111,7 +121,57 @@ function runOptions(
     ...(fsync !== undefined ? { fsync } : {}),
     ...(values.has('repair') ? { repair: true as const } : {}),
     ...(fromRevision !== undefined ? { fromRevision } : {}),
+    ...curveOptions(name, values, client ? env : {}),
   }
+}
+
+// The curve options come in pairs: half of one is a usage error. Client commands also read their
+// pair from the environment (an empty variable counts as unset), option by option.
+function curveOptions(
+  name: Exclude<CommandName, 'help'>,
+  values: Map<OptionName, string | true>,
+  env: NodeJS.ProcessEnv,
+): Pick<RunOptions, 'curveServer' | 'curveClient'> {
+  const keyFile = setting(values, 'curve-secret-file', undefined, env, name)
+  const authorized = setting(values, 'authorized-keys', undefined, env, name)
+  if (keyFile !== undefined || authorized !== undefined) {
+    if (keyFile === undefined || authorized === undefined)
+      throw new UsageError('options --curve-secret-file and --authorized-keys go together', name)
+    const authorizedKeys = authorized.value === 'any' ? 'any' : { file: authorized.value }
+    return { curveServer: { keyFile: keyFile.value, authorizedKeys } }
+  }
+  const serverKey = setting(values, 'server-key', 'ZSTATE_SERVER_KEY', env, name)
+  const clientFile = setting(values, 'key-file', 'ZSTATE_KEY_FILE', env, name)
+  if (serverKey === undefined) {
+    if (clientFile === undefined) return {}
+    throw new UsageError(`${clientFile.source} needs --server-key KEY or ZSTATE_SERVER_KEY as well`, name)
+  }
+  if (clientFile === undefined)
+    throw new UsageError(`${serverKey.source} needs --key-file F or ZSTATE_KEY_FILE as well`, name)
+  if (!isCurveKey(serverKey.value))
+    throw new UsageError(
+      `${serverKey.source} expects a public key (40 Z85 characters), got ${JSON.stringify(serverKey.value)}`,
+      name,
+    )
+  return {
+    curveClient: { serverKey: serverKey.value, keyFile: clientFile.value, keyFileSource: clientFile.source },
+  }
+}
+
+// A string option, else its environment variable; with where it came from, for messages.
+function setting(
+  values: Map<OptionName, string | true>,
+  option: OptionName,
+  variable: string | undefined,
+  env: NodeJS.ProcessEnv,
+  name: Exclude<CommandName, 'help'>,
+): { value: string; source: string } | undefined {
+  const value = values.get(option)
+  if (value === '') throw new UsageError(`option --${option} must not be empty`, name)
+  if (typeof value === 'string') return { value, source: `option --${option}` }
+  const fromEnv = variable === undefined ? undefined : env[variable]
+  if (variable === undefined || fromEnv === undefined || fromEnv === '') return undefined
+  return { value: fromEnv, source: variable }
 }
 
 // A malformed address is a usage error wherever it came from; what the server or the network then
@@ -179,7 +239,10 @@ function tokenize(argv: readonly string[]): {
       const value = token.value === undefined ? undefined : restore(token.value)
       if (
         value === undefined ||
-        (!token.inlineValue && value.startsWith('-') && !NEGATIVE_NUMBER.test(value))
+        (!token.inlineValue &&
+          value.startsWith('-') &&
+          !NEGATIVE_NUMBER.test(value) &&
+          !dashedKey(name, value))
       ) {
         throw new UsageError(`option ${token.rawName} needs a value`)
       }
@@ -187,4 +250,9 @@ function tokenize(argv: readonly string[]): {
     }
   }
   return { positionals, values }
+}
+
+// One key in 80 or so starts with '-' (Z85 has it): the value of --server-key, not an option.
+function dashedKey(name: OptionName, value: string): boolean {
+  return name === 'server-key' && isCurveKey(value)
 }

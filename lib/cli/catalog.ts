@@ -8,6 +8,10 @@ export const OPTIONS = {
   'data-dir': { type: 'string' },
   fsync: { type: 'string' },
   repair: { type: 'boolean' },
+  'curve-secret-file': { type: 'string' },
+  'authorized-keys': { type: 'string' },
+  'server-key': { type: 'string' },
+  'key-file': { type: 'string' },
   'from-revision': { type: 'string' },
   once: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -24,6 +28,11 @@ export const OPTION_HELP: Record<OptionName, string> = {
   'data-dir': '    --data-dir DIR  keep the state in DIR (write-ahead log + snapshots) across restarts',
   fsync: '    --fsync P       with --data-dir: always (default), interval (≤ 1 s) or never',
   repair: '    --repair        with --data-dir: cut a damaged log at its first bad record',
+  'curve-secret-file':
+    '    --curve-secret-file F  encrypt (CurveZMQ) with the key pair in F, from zstate keygen',
+  'authorized-keys': '    --authorized-keys FILE|any  the client public keys let in (one a line), or any',
+  'server-key': "    --server-key KEY  the curve server's public key (default: $ZSTATE_SERVER_KEY)",
+  'key-file': "    --key-file F    this client's key pair, from zstate keygen (default: $ZSTATE_KEY_FILE)",
   'from-revision': '    --from-revision N  replay changes from revision N (kept in server history)',
   once: '    --once          print one frame and exit',
   json: '    --json          frames as JSON, one per line',
@@ -39,17 +48,35 @@ interface CommandSpec {
   readonly details: string
 }
 
-const CLIENT_OPTIONS = ['address', 'timeout', 'help'] as const satisfies readonly OptionName[]
+const CLIENT_OPTIONS = [
+  'address',
+  'timeout',
+  'server-key',
+  'key-file',
+  'help',
+] as const satisfies readonly OptionName[]
 
 export const COMMANDS = {
   serve: {
     summary: 'run a state server; prints its address',
     required: [],
     optional: [],
-    options: ['address', 'actions', 'insecure', 'data-dir', 'fsync', 'repair', 'help'],
+    options: [
+      'address',
+      'actions',
+      'insecure',
+      'data-dir',
+      'fsync',
+      'repair',
+      'curve-secret-file',
+      'authorized-keys',
+      'help',
+    ],
     details: `Prints exactly one line on stdout: the address clients pass to connect() (with the bound
 port when A ends in :*). Logs go to stderr. SIGINT or SIGTERM closes the server, exit 0.
 With --data-dir the state survives restarts, crashes included (docs/durability.md).
+With --curve-secret-file and --authorized-keys (both or neither) every connection is encrypted
+and only the listed client keys get in; clients then need --server-key and --key-file.
 Without --address the server listens on ipc:// in a private temp dir (ZSTATE_ADDRESS is
 not read: it names a server to join, not one to start). Under a supervisor (systemd, a
 container), start it with exec so that the signals reach it: see docs/cli.md. Example:
@@ -117,6 +144,17 @@ of every context (zstate's createContext) with its status, CPU (% of one core), 
 the server gathers these with pidusage. A process the server has not heard from for 4 heartbeat
 periods (2 s by default: stopped, hung, or gone) shows as silent. --once prints one frame and exits; --json prints frames
 as JSON lines, for scripts.`,
+  },
+  keygen: {
+    summary: 'print a new CurveZMQ key pair as one JSON line',
+    required: [],
+    optional: [],
+    options: ['help'],
+    details: `Prints {"publicKey":"…","secretKey":"…"} (Z85, 40 characters each), the format that
+--key-file and --curve-secret-file read. Keep the file private, as ssh keys are:
+  (umask 077; zstate keygen > alice.key)
+The publicKey alone goes into the server's --authorized-keys file (a client key) or to
+--server-key (the server's key).`,
   },
   demo: {
     summary: 'the showcase: a context, cooperating workers, a map with a progress bar',

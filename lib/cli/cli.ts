@@ -6,6 +6,7 @@ import type { CommandName } from './catalog.ts'
 import { clientCommands } from './commands.ts'
 import { demo } from './demo.ts'
 import { commandHelp, mainHelp } from './help.ts'
+import { keygen } from './key-files.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError, usageText } from './report.ts'
 import type { Io } from './report.ts'
 import { serve } from './serve.ts'
@@ -48,6 +49,8 @@ async function dispatch(invocation: Invocation, io: Io): Promise<number> {
       return watch(args, options, io)
     case 'demo':
       return demo(io)
+    case 'keygen':
+      return keygen(io)
     case 'top':
       return top(options, io)
     default:

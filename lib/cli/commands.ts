@@ -10,7 +10,7 @@ import { commandLine } from './shell.ts'
 type Command = (args: readonly string[], options: RunOptions, io: Io) => Promise<number>
 
 const get: Command = (args, options, io) =>
-  withClient(options, 'get', async ({ state }) => {
+  withClient(options, 'get', io, async ({ state }) => {
     const value = state.get(arg(args, 0))
     if (value === undefined) return EXIT_FAILURE
     io.stdout.write(`${stringify(value)}\n`)
@@ -21,7 +21,7 @@ const set: Command = async (args, options, io) => {
   const key = arg(args, 0)
   // Parsed before connecting: a malformed argument is a usage error, whatever the server.
   const value = parse(arg(args, 1), (json) => commandLine(['set', key, json]))
-  return withClient(options, 'set', async ({ state }) => {
+  return withClient(options, 'set', io, async ({ state }) => {
     const revision = await state.set(key, value)
     io.stdout.write(`${revision}\n`)
     return EXIT_OK
@@ -29,14 +29,14 @@ const set: Command = async (args, options, io) => {
 }
 
 const del: Command = (args, options, io) =>
-  withClient(options, 'del', async ({ state }) => {
+  withClient(options, 'del', io, async ({ state }) => {
     const deleted = await state.delete(arg(args, 0))
     io.stdout.write(`${deleted}\n`)
     return EXIT_OK
   })
 
 const keys: Command = (args, options, io) =>
-  withClient(options, 'keys', async ({ state }) => {
+  withClient(options, 'keys', io, async ({ state }) => {
     const prefix = args[0] ?? ''
     const found = [...state.keys()].filter((key) => key.startsWith(prefix)).sort()
     if (found.length > 0) io.stdout.write(`${found.join('\n')}\n`)
@@ -46,7 +46,7 @@ const keys: Command = (args, options, io) =>
   })
 
 const info: Command = (_args, options, io) =>
-  withClient(options, 'info', async (client) => {
+  withClient(options, 'info', io, async (client) => {
     io.stdout.write(`${stringify(await client.server())}\n`)
     return EXIT_OK
   })

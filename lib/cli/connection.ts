@@ -1,30 +1,61 @@
-// Opens the client connection every client command uses, with the command line's timeout.
-import { connect } from '../index.ts'
-import type { Client } from '../index.ts'
+// Opens the client connection every client command uses, with the command line's timeout and keys.
+import { ErrorCode, ZStateError, connect } from '../index.ts'
+import type { Client, ConnectOptions } from '../index.ts'
 import type { RunOptions } from './args.ts'
+import type { Io } from './report.ts'
+import { readKeyPair } from './key-files.ts'
 import { checkSocketFile } from './socket-file.ts'
 
 export type CliClient = Client
 
-export async function openClient(options: RunOptions, command: string): Promise<CliClient> {
+export async function openClient(options: RunOptions, command: string, io: Io): Promise<CliClient> {
+  const curve = await credentials(options, io)
   if (options.address !== undefined) await checkSocketFile(options.address, options.timeout)
-  return connect(options.address, {
-    timeout: options.timeout,
-    requestTimeout: options.timeout,
-    name: `zstate ${command}`,
-  })
+  try {
+    return await connect(options.address, {
+      timeout: options.timeout,
+      requestTimeout: options.timeout,
+      name: `zstate ${command}`,
+      ...(curve === undefined ? {} : { curve }),
+    })
+  } catch (error) {
+    if (error instanceof ZStateError && error.code === ErrorCode.UNAUTHORIZED)
+      throw new ZStateError(error.code, refusal(error.message, options, curve), { cause: error })
+    throw error
+  }
 }
 
 // Runs fn with a client that is closed afterwards, whatever happens.
 export async function withClient<T>(
   options: RunOptions,
   command: string,
+  io: Io,
   fn: (client: CliClient) => Promise<T>,
 ): Promise<T> {
-  const client = await openClient(options, command)
+  const client = await openClient(options, command, io)
   try {
     return await fn(client)
   } finally {
     await client.close()
   }
+}
+
+async function credentials(options: RunOptions, io: Io): Promise<ConnectOptions['curve']> {
+  if (options.curveClient === undefined) return undefined
+  const { serverKey, keyFile, keyFileSource } = options.curveClient
+  const { publicKey, secretKey } = await readKeyPair(keyFile, keyFileSource, io)
+  return { serverKey, publicKey, secretKey }
+}
+
+// connect()'s message, in the words of the command line: its flags instead of connect()'s options.
+function refusal(message: string, options: RunOptions, curve: ConnectOptions['curve']): string {
+  if (curve === undefined) {
+    return (
+      `${options.address ?? 'the server'} requires CurveZMQ: pass --server-key KEY and --key-file F ` +
+      '(or set ZSTATE_SERVER_KEY and ZSTATE_KEY_FILE)'
+    )
+  }
+  return message
+    .replace('connect without curve', 'leave out --server-key and --key-file')
+    .replace('curve.serverKey', '--server-key')
 }

@@ -16,7 +16,8 @@ export function mainHelp(): string {
     'Options:',
     ...(['address', 'timeout', 'help', 'version'] as const).map((o) => `  ${OPTION_HELP[o]}`),
     '',
-    'Client commands find the server through --address, else $ZSTATE_ADDRESS.',
+    'Client commands find the server through --address, else $ZSTATE_ADDRESS; a curve server',
+    'also wants --server-key and --key-file (else $ZSTATE_SERVER_KEY, $ZSTATE_KEY_FILE).',
     'Exit codes: 0 ok, 1 runtime error (one line on stderr), 2 usage error.',
     'Run "zstate COMMAND --help" for the details of a command.',
   ]

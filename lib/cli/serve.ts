@@ -2,8 +2,10 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { startServer } from '../index.ts'
+import type { ServerOptions } from '../index.ts'
 import { VERSION } from '../version.ts'
 import type { RunOptions } from './args.ts'
+import { readAuthorizedKeys, readKeyPair } from './key-files.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { aborted, onTermination } from './signals.ts'
@@ -13,8 +15,10 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
   const termination = onTermination()
   const { signal } = termination
   try {
+    const curve = await curveOf(options, io)
     if (options.address !== undefined) await checkSocketFree(options.address, options.timeout)
     const server = await startServer({
+      ...(curve === undefined ? {} : { curve }),
       ...(options.address === undefined ? {} : { address: options.address }),
       // A path on the command line is relative to the working directory, not to zstate.
       ...(options.actions === undefined ? {} : { actions: pathToFileURL(resolve(options.actions)) }),
@@ -25,9 +29,11 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
     })
     try {
       io.stdout.write(`${server.address}\n`)
+      // The public key is what clients pass to --server-key: the log says which one it is.
+      const security = curve === undefined ? '' : `, curve public key ${curve.publicKey}, ${clients(curve)}`
       io.stderr.write(
         `zstate: server ${VERSION} listening on ${server.address} ` +
-          `(pid ${process.pid}, epoch ${server.epoch}); SIGINT or SIGTERM stops it\n`,
+          `(pid ${process.pid}, epoch ${server.epoch}${security}); SIGINT or SIGTERM stops it\n`,
       )
       await aborted(signal)
       io.stderr.write(`zstate: ${describeReason(signal.reason)}, closing at revision ${server.revision}\n`)
@@ -39,6 +45,22 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
   } finally {
     termination.dispose()
   }
+}
+
+async function curveOf(options: RunOptions, io: Io): Promise<ServerOptions['curve']> {
+  if (options.curveServer === undefined) return undefined
+  const { keyFile, authorizedKeys } = options.curveServer
+  const { publicKey, secretKey } = await readKeyPair(keyFile, 'option --curve-secret-file', io)
+  return {
+    publicKey,
+    secretKey,
+    authorizedKeys: authorizedKeys === 'any' ? 'any' : await readAuthorizedKeys(authorizedKeys.file),
+  }
+}
+
+function clients({ authorizedKeys }: NonNullable<ServerOptions['curve']>): string {
+  if (authorizedKeys === 'any') return 'any client key'
+  return `${authorizedKeys.length} client key${authorizedKeys.length === 1 ? '' : 's'} authorized`
 }
 
 function describeReason(reason: unknown): string {

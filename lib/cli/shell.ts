@@ -10,6 +10,6 @@ export function commandLine(words: readonly string[]): string {
 }
 
 // Single quotes keep everything literal; a single quote itself is closed, escaped and reopened.
-function shellWord(word: string): string {
+export function shellWord(word: string): string {
   return PLAIN.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
 }

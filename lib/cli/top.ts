@@ -17,7 +17,7 @@ const HOME = '\u001b[H\u001b[2J'
 
 export async function top(options: RunOptions, io: Io): Promise<number> {
   if (options.once === true) {
-    const client = await openClient(options, 'top')
+    const client = await openClient(options, 'top', io)
     try {
       print(await frameOf(client), options, io, false)
     } finally {
@@ -31,7 +31,7 @@ export async function top(options: RunOptions, io: Io): Promise<number> {
   const keys = quitKeys(() => quit.abort())
   const live = options.json !== true && io.stdout.isTTY === true
   try {
-    const client = await unlessAborted(openClient(options, 'top'), signal)
+    const client = await unlessAborted(openClient(options, 'top', io), signal)
     if (client === undefined) return EXIT_OK
     if (live) io.stdout.write(ENTER)
     try {

@@ -12,7 +12,7 @@ export async function watch(args: readonly string[], options: RunOptions, io: Io
   const termination = onTermination()
   const { signal } = termination
   try {
-    const client = await unlessAborted(openClient(options, 'watch'), signal)
+    const client = await unlessAborted(openClient(options, 'watch', io), signal)
     if (client === undefined) return EXIT_OK
     void reportStatus(client, io).catch(() => {})
     try {

@@ -27,6 +27,12 @@ export interface ConnectOptions {
    */
   replicate?: readonly string[]
   /**
+   * CurveZMQ (docs/security.md): the server's public key and this client's key pair, from
+   * `generateKeyPair()`. A server that does not authorize the key, or a wrong server key, makes
+   * `connect()` fail at once with ERR_UNAUTHORIZED.
+   */
+  curve?: { serverKey: string; publicKey: string; secretKey: string }
+  /**
    * Aborting it while `connect()` is joining rejects it with `signal.reason`, unchanged, and closes
    * everything it opened. It has no effect once `connect()` has resolved.
    */

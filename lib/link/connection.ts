@@ -10,6 +10,7 @@ import { Link, type LinkOptions } from './link.ts'
 import { reconnect } from './reconnect.ts'
 import { RefusedRequests } from './refused.ts'
 import type { Traffic } from './traffic.ts'
+import type { CurveCredentials } from './handshake.ts'
 
 export interface ConnectionSettings {
   address: string
@@ -22,6 +23,8 @@ export interface ConnectionSettings {
   traffic: Traffic
   // Key prefixes of a partial replica, sent again in every HELLO; undefined: everything.
   replicate: readonly string[] | undefined
+  // CURVE keys for every socket; undefined: none.
+  curve: CurveCredentials | undefined
 }
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed'
@@ -200,7 +203,7 @@ export class Connection {
   }
 
   #linkOptions(): LinkOptions {
-    const { address, name, requestTimeout, traffic, replicate } = this.#settings
-    return { address, name, requestTimeout, traffic, replicate }
+    const { address, name, requestTimeout, traffic, replicate, curve } = this.#settings
+    return { address, name, requestTimeout, traffic, replicate, curve }
   }
 }

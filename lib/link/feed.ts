@@ -5,6 +5,8 @@ import { decode } from '../protocol/codec.ts'
 import { Channel as PubChannel, type WireCommit } from '../protocol/ops.ts'
 import { received } from './received.ts'
 import { readCommitPage, readPosition } from './replies.ts'
+import type { Subscriber } from 'zeromq'
+import type { socketOptions } from './handshake.ts'
 import { sockets } from './sockets.ts'
 import type { Traffic } from './traffic.ts'
 
@@ -14,7 +16,7 @@ export interface FeedHandlers {
 }
 
 export class Feed {
-  readonly #sub = new sockets.Subscriber({ linger: 0, ipv6: true })
+  readonly #sub: Subscriber
   readonly #traffic: Traffic
   readonly #echoTopic: string
   #handlers: FeedHandlers | undefined
@@ -22,7 +24,8 @@ export class Feed {
   readonly #echo = deferred<void>()
   lastHeard = Date.now()
 
-  constructor(endpoint: string, token: string, traffic: Traffic) {
+  constructor(endpoint: string, token: string, traffic: Traffic, options: ReturnType<typeof socketOptions>) {
+    this.#sub = new sockets.Subscriber(options)
     this.#traffic = traffic
     this.#echoTopic = PubChannel.ECHO + token
     this.#sub.subscribe(PubChannel.STATE, PubChannel.HEARTBEAT, this.#echoTopic)

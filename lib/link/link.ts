@@ -18,6 +18,7 @@ import {
   type Acknowledgement,
   type Hello,
 } from './replies.ts'
+import { handshakeRefused, socketOptions, type CurveCredentials } from './handshake.ts'
 import { sockets } from './sockets.ts'
 import type { Traffic } from './traffic.ts'
 
@@ -28,6 +29,7 @@ export interface LinkOptions {
   traffic: Traffic
   // Key prefixes of a partial replica (HELLO's fifth argument); undefined: everything, on PUB.
   replicate: readonly string[] | undefined
+  curve: CurveCredentials | undefined
 }
 
 // The whole store at one revision.
@@ -45,12 +47,21 @@ export class Link {
   readonly feed: Feed | undefined
   readonly pushes: Pushes | undefined
   readonly hello: Hello
+  // Options for every socket on this server (messaging's topic feed too).
+  readonly socketOptions: ReturnType<typeof socketOptions>
   readonly #dealer: Dealer
   // Bulk requests (history and snapshot pages) go one at a time, so each has the server's whole
   // reply budget (docs/protocol.md, Budgets) however many watchers replay at once.
   #bulk: Promise<unknown> = Promise.resolve()
 
-  private constructor(dealer: Dealer, channel: Channel, source: Feed | Pushes, hello: Hello) {
+  private constructor(
+    dealer: Dealer,
+    channel: Channel,
+    source: Feed | Pushes,
+    hello: Hello,
+    options: ReturnType<typeof socketOptions>,
+  ) {
+    this.socketOptions = options
     this.#dealer = dealer
     this.channel = channel
     this.feed = source instanceof Feed ? source : undefined
@@ -62,7 +73,10 @@ export class Link {
   // join that fails leaves nothing open.
   static async open(options: LinkOptions, signal: AbortSignal): Promise<Link> {
     signal.throwIfAborted()
-    const dealer = new sockets.Dealer({ linger: 0, ipv6: true })
+    const secure = socketOptions(options.curve)
+    const dealer = new sockets.Dealer(secure)
+    // A refused handshake fails the join at once (ERR_UNAUTHORIZED), not after its timeout.
+    const refused = handshakeRefused(dealer, options.address, options.curve !== undefined)
     dealer.connect(options.address)
     const channel = new Channel(dealer, options.traffic, options.requestTimeout)
     // A partial replica subscribes to nothing: its commits come as pushes, from its HELLO on.
@@ -73,17 +87,17 @@ export class Link {
       const name = options.name ?? basename(process.argv[1] ?? 'node')
       const args: unknown[] = [PROTOCOL_VERSION, token, process.pid, name]
       if (options.replicate !== undefined) args.push(options.replicate)
-      const reply = await abortable(channel.request(Op.HELLO, args), signal)
+      const reply = await abortable(Promise.race([channel.request(Op.HELLO, args), refused]), signal)
       const hello = readHello(reply, options.address)
       channel.maxMessageBytes = hello.maxMessageBytes
       if (pushes !== undefined) {
         pushes.start(hello.epoch, hello.revision)
-        return new Link(dealer, channel, pushes, hello)
+        return new Link(dealer, channel, pushes, hello, secure)
       }
-      const joined = new Feed(hello.pubEndpoint, token, options.traffic)
+      const joined = new Feed(hello.pubEndpoint, token, options.traffic, secure)
       feed = joined
       await awaitEcho(() => channel.request(Op.ECHO, [token]), joined.echoed, signal)
-      return new Link(dealer, channel, joined, hello)
+      return new Link(dealer, channel, joined, hello, secure)
     } catch (error) {
       channel.fail(new ZStateError(ErrorCode.CLOSED, 'join abandoned'))
       feed?.close()

@@ -2,6 +2,7 @@
 // PUB, shared by every subscription of this client. A subscription is ready once a token echoed on that
 // PUB comes back (the slow-joiner proof link.ts uses for the state).
 import { randomBytes } from 'node:crypto'
+import type { Subscriber } from 'zeromq'
 import { ErrorCode, ZStateError, invalidArgument, isZStateError } from '../errors.ts'
 import { deferred } from '../deferred.ts'
 import { awaitEcho } from '../link/echo.ts'
@@ -119,13 +120,14 @@ export class Topics {
 // One SUB socket on one server's topic PUB, and its owner loop.
 class TopicFeed {
   readonly link: Link
-  readonly #sub = new sockets.Subscriber({ linger: 0, ipv6: true })
+  readonly #sub: Subscriber
   readonly #deliver: (topic: string, message: unknown) => void
   readonly #echoes = new Map<string, () => void>()
   // Aborted by close(): ends a proof in progress.
   readonly #life = new AbortController()
 
   constructor(link: Link, deliver: (topic: string, message: unknown) => void) {
+    this.#sub = new sockets.Subscriber(link.socketOptions)
     this.link = link
     this.#deliver = deliver
     this.#sub.connect(link.hello.topicEndpoint)

@@ -3,6 +3,7 @@
 import { basename } from 'node:path'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { ClientImpl } from '../connect.ts'
+import type { CurveCredentials } from '../link/handshake.ts'
 import { checkConnectAddress } from '../protocol/address.ts'
 import type { Attempt, LaunchOptions, LaunchRequest } from './attempt.ts'
 import { ChildHandleImpl, type ChildHost, type HeldChild } from './child.ts'
@@ -21,7 +22,7 @@ let ThreadKind: AttemptKind | undefined
 export async function createContext<S extends object = Record<string, unknown>>(
   options?: ContextOptions,
 ): Promise<Context<S>> {
-  const { address, server: serverOptions, name } = checkContextOptions(options)
+  const { address, server: serverOptions, name, curve } = checkContextOptions(options)
   if (address !== undefined) checkConnectAddress(address)
   // Loaded when used: a child that never starts a server or a grandchild does not pay for that code.
   let server: ServerProcess | undefined
@@ -44,6 +45,7 @@ export async function createContext<S extends object = Record<string, unknown>>(
     name: name ?? `context ${basename(process.argv[1] ?? 'node')}`,
     server,
     watchdog,
+    curve: server === undefined ? curve : server.curve,
   })
   await context.start() // closes the context, and so the server, if it fails
   await context.registration.open()
@@ -58,6 +60,8 @@ export interface ContextSettings {
   // A child's context: aborted when its parent stops it.
   readonly signal?: AbortSignal | undefined
   readonly timeout?: number
+  // CURVE keys for the server, handed down to every child in its job message.
+  readonly curve?: CurveCredentials | undefined
 }
 
 export class ContextImpl<S extends object> extends ClientImpl<S> implements Context<S>, ChildHost, MapHost {
@@ -66,6 +70,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   readonly registration: Registration
   readonly #controller = new AbortController()
   readonly #server: ServerProcess | undefined
+  readonly #curve: CurveCredentials | undefined
   #watchdog: Watchdog | undefined
   readonly #handles = new Set<HeldChild>()
   readonly #attempts = new Set<Attempt>()
@@ -79,9 +84,11 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
       requestTimeout: 30_000,
       heartbeatTimeout: undefined,
       name: settings.name,
+      curve: settings.curve,
     })
     this.name = settings.name
     this.#server = settings.server
+    this.#curve = settings.curve
     this.#watchdog = settings.watchdog
     this.signal = settings.signal ?? this.#controller.signal
     this.registration = new Registration(this, settings.name)
@@ -134,6 +141,9 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     void this.registration.open()
     const attempt = new Kind({
       ...options,
+      // The keys go in the job message (IPC, or workerData for a thread): never in the child's
+      // command line or environment, where other local users could read them.
+      job: this.#curve === undefined ? options.job : { ...options.job, curve: this.#curve },
       registrar: this.registration,
       watchdog: thread ? undefined : this.#watchdog,
     })

@@ -1,5 +1,6 @@
 // What a parent and its bootstrapped child (process or thread) say to each other. Process children
 // use Node's IPC channel with `serialization: 'advanced'`, threads their port: both structured clone.
+import type { CurveCredentials } from '../link/handshake.ts'
 import type { SerializedError } from './remote-error.ts'
 import type { Target } from './target.ts'
 
@@ -10,6 +11,8 @@ export interface Job {
   readonly target: Target
   readonly args: readonly unknown[]
   readonly name: string
+  // The context's CURVE keys, when its server has curve: they travel only in this message.
+  readonly curve?: CurveCredentials | undefined
 }
 
 export interface ItemBatch {

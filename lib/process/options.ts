@@ -2,7 +2,18 @@
 // was expected and what arrived.
 import { availableParallelism } from 'node:os'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import type { CurveCredentials } from '../link/handshake.ts'
+import { isCurveKey } from '../protocol/z85.ts'
+import type { ServerOptions } from '../server/types.ts'
 import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
+
+export interface ResolvedContextOptions {
+  readonly address: string | undefined
+  readonly server: ServerOptions | undefined
+  readonly name: string | undefined
+  // Client keys for the server at `address`; a context's own server makes its own (server-process.ts).
+  readonly curve: CurveCredentials | undefined
+}
 
 export interface ResolvedSpawnOptions {
   readonly args: unknown[]
@@ -52,7 +63,7 @@ function fn<F>(value: unknown, what: string): F | undefined {
   return value as F
 }
 
-export function checkContextOptions(options: unknown): ContextOptions {
+export function checkContextOptions(options: unknown): ResolvedContextOptions {
   const o = object<ContextOptions>(options, 'createContext')
   if (o.address !== undefined && typeof o.address !== 'string')
     throw invalidArgument(`createContext: address must be a string, got ${typeof o.address}`)
@@ -64,7 +75,35 @@ export function checkContextOptions(options: unknown): ContextOptions {
     throw invalidArgument('createContext: server must be an object of server options')
   if (o.name !== undefined && typeof o.name !== 'string')
     throw invalidArgument(`createContext: name must be a string, got ${typeof o.name}`)
-  return o
+  return { address: o.address, server: o.server, name: o.name, curve: contextCurve(o) }
+}
+
+// The client keys of a context that joins a curve server, checked as connect() checks its own.
+function contextCurve(o: Partial<ContextOptions>): CurveCredentials | undefined {
+  const curve: unknown = o.curve
+  if (curve === undefined) return undefined
+  if (o.address === undefined)
+    throw invalidArgument(
+      'createContext: curve holds the keys for joining the server at address; a context that starts its own server takes server.curve',
+    )
+  if (typeof curve !== 'object' || curve === null)
+    throw invalidArgument(
+      `createContext: curve must be an object, got ${curve === null ? 'null' : typeof curve}`,
+    )
+  const keys = curve as Partial<Record<keyof CurveCredentials, unknown>>
+  return {
+    serverKey: curveKey(keys.serverKey, 'serverKey'),
+    publicKey: curveKey(keys.publicKey, 'publicKey'),
+    secretKey: curveKey(keys.secretKey, 'secretKey'),
+  }
+}
+
+function curveKey(value: unknown, name: keyof CurveCredentials): string {
+  if (!isCurveKey(value))
+    throw invalidArgument(
+      `createContext: curve.${name} must be a CURVE key (40 characters of Z85, see generateKeyPair())`,
+    )
+  return value
 }
 
 export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {

@@ -33,7 +33,11 @@ export async function runChild(job: Job, port: ParentPort): Promise<number> {
   try {
     const address = process.env['ZSTATE_ADDRESS']
     if (address === undefined || address === '') throw invalidArgument('ZSTATE_ADDRESS is not set')
-    context = new ContextImpl<object>(address, { name: job.name, signal: controller.signal })
+    context = new ContextImpl<object>(address, {
+      name: job.name,
+      signal: controller.signal,
+      curve: job.curve,
+    })
     // Loading the target and joining the server overlap: both take a while in a fresh process.
     const [fn] = await Promise.all([load(job.target), context.start()])
     const ctx = context as unknown as WorkerContext<object>

@@ -1,7 +1,9 @@
 // The state server a context starts in a child process (server-main), and how it is stopped.
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { curveKeyPair } from 'zeromq'
 import { ErrorCode, ProcessExitError, TimeoutError, ZStateError, isErrorCode } from '../errors.ts'
+import type { CurveCredentials } from '../link/handshake.ts'
 import type { ServerOptions } from '../server/options.ts'
 import { childExecArgv, entryUrl } from './launch.ts'
 import type { Watchdog } from './watchdog.ts'
@@ -18,17 +20,26 @@ const ORPHAN_GRACE_MS = 3_000
 
 export class ServerProcess {
   readonly address: string
+  // On a curve server: the keys the context and its children join with (authorized there).
+  readonly curve: CurveCredentials | undefined
   readonly #child: ChildProcess
   readonly #exited: Promise<void>
   #closing: Promise<void> | undefined
 
-  private constructor(child: ChildProcess, address: string, exited: Promise<void>) {
+  private constructor(
+    child: ChildProcess,
+    address: string,
+    curve: CurveCredentials | undefined,
+    exited: Promise<void>,
+  ) {
     this.#child = child
     this.address = address
+    this.curve = curve
     this.#exited = exited
   }
 
-  static async start(options: ServerOptions, watchdog: Watchdog): Promise<ServerProcess> {
+  static async start(given: ServerOptions, watchdog: Watchdog): Promise<ServerProcess> {
+    const { options, curve } = authorizeContext(given)
     // A URL does not survive structured clone; the server takes its href just as well.
     const actions = options.actions instanceof URL ? options.actions.href : options.actions
     const child = fork(fileURLToPath(entryUrl('server-main')), [], {
@@ -62,9 +73,10 @@ export class ServerProcess {
           const code = isErrorCode(message.code) ? message.code : ErrorCode.INVALID_ARGUMENT
           reject(new ZStateError(code, message.message))
         })
+        // Over the IPC channel: the server's secret key never appears on a command line.
         child.send({ t: 'start', options: { ...options, ...(actions === undefined ? {} : { actions }) } })
       })
-      return new ServerProcess(child, address, exited)
+      return new ServerProcess(child, address, curve, exited)
     } catch (error) {
       child.kill('SIGKILL')
       await exited
@@ -86,5 +98,29 @@ export class ServerProcess {
       clearTimeout(timer)
     })()
     return this.#closing
+  }
+}
+
+// On a curve server, a key pair for the context and its children, added to the authorized keys
+// (unless every key is welcome). A curve option that is not an object of keys goes to the server
+// as given, which refuses it.
+function authorizeContext(options: ServerOptions): {
+  options: ServerOptions
+  curve: CurveCredentials | undefined
+} {
+  const curve: unknown = options.curve
+  if (typeof curve !== 'object' || curve === null) return { options, curve: undefined }
+  const { publicKey, authorizedKeys } = curve as { publicKey?: unknown; authorizedKeys?: unknown }
+  if (typeof publicKey !== 'string') return { options, curve: undefined }
+  const keys = curveKeyPair()
+  const authorized = Array.isArray(authorizedKeys)
+    ? [...(authorizedKeys as unknown[]), keys.publicKey]
+    : authorizedKeys
+  return {
+    options: {
+      ...options,
+      curve: { ...curve, authorizedKeys: authorized } as NonNullable<ServerOptions['curve']>,
+    },
+    curve: { serverKey: publicKey, ...keys },
   }
 }

@@ -1,19 +1,27 @@
 // In the parent thread: the real sockets behind a thread child's proxies (thread-sockets.ts), one per
-// proxy, closed when the thread ends however it ends.
+// proxy, made with the options the proxy was given (the link's CURVE keys among them) and closed when
+// the thread ends however it ends.
 import type { MessagePort } from 'node:worker_threads'
 import type { Dealer, Subscriber } from 'zeromq'
+import type { socketOptions } from '../link/handshake.ts'
 import { sockets } from '../link/sockets.ts'
 import { SendQueue } from '../send-queue.ts'
 
+// What the thread's client built the socket with (link/handshake.ts): its CURVE keys included.
+export type SocketOptions = ReturnType<typeof socketOptions>
+
 export type HostRequest =
-  | { readonly op: 'open'; readonly kind: 'dealer' | 'sub' }
+  | { readonly op: 'open'; readonly kind: 'dealer' | 'sub'; readonly options: SocketOptions }
+  // Forward the socket's handshake failures (its client watches them: link/handshake.ts).
+  | { readonly op: 'watch' }
   | { readonly op: 'connect'; readonly endpoint: string }
   | { readonly op: 'subscribe' | 'unsubscribe'; readonly topics: string[] }
   | { readonly op: 'send'; readonly frames: Uint8Array[] }
   | { readonly op: 'ack'; readonly count: number }
   | { readonly op: 'close' }
 export type ToHost = { readonly id: number } & HostRequest
-export type ToProxy = { readonly id: number; readonly frames: Uint8Array[] }
+export type ToProxy =
+  { readonly id: number; readonly frames: Uint8Array[] } | { readonly id: number; readonly event: string }
 
 // Published messages a busy thread has not taken yet, beyond which more are dropped, as a SUB socket
 // at its high-water mark would (the client repairs the gap). Replies are never dropped.
@@ -45,7 +53,7 @@ export class SocketHost {
 
   #handle(message: ToHost): void {
     if (this.#closed) return
-    if (message.op === 'open') return this.#open(message.id, message.kind)
+    if (message.op === 'open') return this.#open(message.id, message.kind, message.options)
     const hosted = this.#hosted.get(message.id)
     if (hosted === undefined) return
     switch (message.op) {
@@ -59,6 +67,8 @@ export class SocketHost {
         return hosted.sends.push(
           message.frames.map((frame) => Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)),
         )
+      case 'watch':
+        return void this.#watch(message.id, hosted)
       case 'ack':
         hosted.untaken = Math.max(0, hosted.untaken - message.count)
         return
@@ -68,11 +78,8 @@ export class SocketHost {
     }
   }
 
-  #open(id: number, kind: 'dealer' | 'sub'): void {
-    const socket =
-      kind === 'dealer'
-        ? new sockets.Dealer({ linger: 0, ipv6: true })
-        : new sockets.Subscriber({ linger: 0, ipv6: true })
+  #open(id: number, kind: 'dealer' | 'sub', options: SocketOptions): void {
+    const socket = kind === 'dealer' ? new sockets.Dealer(options) : new sockets.Subscriber(options)
     // A failed send is a lost request or a dropped frame: the thread's client times out or repairs it.
     const sends = new SendQueue(
       (frames) => (socket as Dealer).send(frames),
@@ -81,6 +88,17 @@ export class SocketHost {
     const hosted: Hosted = { socket, sends, kind, untaken: 0 }
     this.#hosted.set(id, hosted)
     void this.#forward(id, hosted)
+  }
+
+  async #watch(id: number, hosted: Hosted): Promise<void> {
+    try {
+      for await (const event of hosted.socket.events) {
+        if (!event.type.startsWith('handshake:error')) continue
+        this.#port.postMessage({ id, event: event.type } satisfies ToProxy)
+      }
+    } catch {
+      // closed, or the thread is gone
+    }
   }
 
   async #forward(id: number, hosted: Hosted): Promise<void> {

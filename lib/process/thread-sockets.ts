@@ -4,7 +4,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import type { Dealer, Subscriber } from 'zeromq'
 import type { SocketClasses } from '../link/sockets.ts'
-import type { HostRequest, ToProxy } from './socket-host.ts'
+import type { HostRequest, SocketOptions, ToProxy } from './socket-host.ts'
 
 type Frames = Buffer[]
 type Outgoing = Buffer | string | Uint8Array | (Buffer | string | Uint8Array)[]
@@ -15,7 +15,11 @@ const ACK_EVERY = 256
 export function proxySockets(port: MessagePort): SocketClasses {
   const open = new Map<number, ProxySocket>()
   let nextId = 1
-  port.on('message', (message: ToProxy) => open.get(message.id)?.deliver(message.frames))
+  port.on('message', (message: ToProxy) => {
+    const socket = open.get(message.id)
+    if ('frames' in message) socket?.deliver(message.frames)
+    else socket?.event(message.event)
+  })
   port.unref()
 
   class ProxySocket {
@@ -24,10 +28,29 @@ export function proxySockets(port: MessagePort): SocketClasses {
     #waiting: { resolve: (frames: Frames) => void; reject: (error: Error) => void } | undefined
     #taken = 0
     #closed = false
+    #events: AsyncGenerator<{ type: string }> | undefined
+    readonly #pendingEvents: string[] = []
+    #wakeEvents: (() => void) | undefined
 
-    constructor(kind: 'dealer' | 'sub') {
+    // The host makes the real socket with these: the link's CURVE keys reach it only this way.
+    constructor(kind: 'dealer' | 'sub', options: Partial<SocketOptions> = {}) {
       open.set(this.#id, this)
-      this.post({ op: 'open', kind })
+      const { linger = 0, ipv6 = true, curveServerKey, curvePublicKey, curveSecretKey } = options
+      const curve =
+        curveServerKey === undefined || curvePublicKey === undefined || curveSecretKey === undefined
+          ? {}
+          : { curveServerKey, curvePublicKey, curveSecretKey }
+      this.post({ op: 'open', kind, options: { linger, ipv6, ...curve } })
+    }
+
+    // Handshake failures of the real socket, as zeromq's `socket.events` gives them (the rest are
+    // not forwarded); ends when the socket closes.
+    get events(): AsyncGenerator<{ type: string }> {
+      if (this.#events === undefined) {
+        this.post({ op: 'watch' })
+        this.#events = this.#eventStream()
+      }
+      return this.#events
     }
 
     get closed(): boolean {
@@ -63,6 +86,20 @@ export function proxySockets(port: MessagePort): SocketClasses {
       this.post({ op: 'close' })
       this.#waiting?.reject(closedError())
       this.#waiting = undefined
+      this.#wakeEvents?.()
+    }
+
+    event(type: string): void {
+      this.#pendingEvents.push(type)
+      this.#wakeEvents?.()
+    }
+
+    async *#eventStream(): AsyncGenerator<{ type: string }> {
+      while (!this.#closed) {
+        const type = this.#pendingEvents.shift()
+        if (type !== undefined) yield { type }
+        else await new Promise<void>((resolve) => (this.#wakeEvents = resolve))
+      }
     }
 
     deliver(raw: Uint8Array[]): void {
@@ -84,14 +121,14 @@ export function proxySockets(port: MessagePort): SocketClasses {
   }
 
   class ProxyDealer extends ProxySocket {
-    constructor() {
-      super('dealer')
+    constructor(options?: Partial<SocketOptions>) {
+      super('dealer', options)
     }
   }
 
   class ProxySubscriber extends ProxySocket {
-    constructor() {
-      super('sub')
+    constructor(options?: Partial<SocketOptions>) {
+      super('sub', options)
     }
     subscribe(...topics: string[]): void {
       this.post({ op: 'subscribe', topics })

@@ -7,8 +7,18 @@ import type { ServerOptions } from '../server/types.ts'
 export interface ContextOptions {
   /** Join the server at this address instead of starting one (`ZSTATE_ADDRESS` is never read here). */
   address?: string
-  /** Options of the server the context starts in a child process (not with `address`). */
+  /**
+   * Options of the server the context starts in a child process (not with `address`). With
+   * `server.curve`, the context makes a key pair for itself and its children and adds its public key
+   * to `authorizedKeys` (unless that is `'any'`).
+   */
   server?: ServerOptions
+  /**
+   * CurveZMQ credentials for joining the server at `address` (docs/security.md): its public key and
+   * a key pair it authorizes, from `generateKeyPair()`. Children get them from their parent, never
+   * through their command line or environment. A refused handshake is ERR_UNAUTHORIZED at once.
+   */
+  curve?: { serverKey: string; publicKey: string; secretKey: string }
   /** The context's name, shown by `zstate top`; default `context <script file name>`. */
   name?: string
 }

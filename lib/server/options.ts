@@ -1,5 +1,6 @@
 // ServerOptions as docs/state.md defines them, validated at the boundary.
 import { invalidArgument } from '../errors.ts'
+import { isCurveKey } from '../protocol/z85.ts'
 import type { HistoryLimits } from './history.ts'
 import type { ServerOptions } from './types.ts'
 
@@ -14,6 +15,13 @@ export interface ResolvedServerOptions {
   publishHighWaterMark: number
   maxQueuedCalls: number
   storage: StorageOptions | undefined
+  curve: CurveServerOptions | undefined
+}
+
+export interface CurveServerOptions {
+  publicKey: string
+  secretKey: string
+  authorizedKeys: readonly string[] | 'any'
 }
 
 export type FsyncPolicy = 'always' | 'interval' | 'never'
@@ -24,7 +32,6 @@ export interface StorageOptions {
   repair: boolean
 }
 
-const NOT_YET = ['curve'] as const
 const FSYNC_POLICIES: readonly unknown[] = ['always', 'interval', 'never']
 
 function positiveInteger(value: unknown, name: string, fallback: number, min = 1): number {
@@ -45,13 +52,10 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   ) {
     throw invalidArgument(`startServer: actions must be a path or URL, got ${typeof options.actions}`)
   }
-  for (const name of NOT_YET) {
-    if (options[name] !== undefined)
-      throw invalidArgument(`startServer: ${name} is not supported by this version of zstate yet`)
-  }
   const history = options.history ?? {}
   return {
     storage: resolveStorage(options),
+    curve: resolveCurve(options.curve),
     address: options.address,
     insecure: options.insecure === true,
     history: {
@@ -79,4 +83,24 @@ function resolveStorage(options: ServerOptions): StorageOptions | undefined {
   if (repair !== undefined && typeof repair !== 'boolean')
     throw invalidArgument(`startServer: repair must be a boolean, got ${typeof repair}`)
   return { dir: dataDir, fsync: fsync ?? 'always', repair: repair === true }
+}
+
+function resolveCurve(curve: ServerOptions['curve']): CurveServerOptions | undefined {
+  if (curve === undefined) return undefined
+  if (typeof curve !== 'object' || curve === null)
+    throw invalidArgument('startServer: curve must be an object')
+  const { publicKey, secretKey, authorizedKeys } = curve
+  if (!isCurveKey(publicKey) || !isCurveKey(secretKey))
+    throw invalidArgument(
+      'startServer: curve.publicKey and curve.secretKey must be CURVE keys (40 characters of Z85, see generateKeyPair())',
+    )
+  if (authorizedKeys === 'any') return { publicKey, secretKey, authorizedKeys }
+  if (!Array.isArray(authorizedKeys))
+    throw invalidArgument("startServer: curve.authorizedKeys must be an array of public keys or 'any'")
+  const bad = authorizedKeys.findIndex((key) => !isCurveKey(key))
+  if (bad >= 0)
+    throw invalidArgument(
+      `startServer: curve.authorizedKeys[${bad}] is not a CURVE public key (40 characters of Z85)`,
+    )
+  return { publicKey, secretKey, authorizedKeys: authorizedKeys.map((key: string) => key) }
 }

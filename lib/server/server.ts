@@ -23,6 +23,8 @@ import { Store } from './store.ts'
 import { Turn, type TurnOutput } from './turn.ts'
 import { DurableGate } from './durable.ts'
 import { openStorage, type Storage } from './storage.ts'
+import { registerZapDomain } from './zap.ts'
+import { randomBytes } from 'node:crypto'
 import { errorReply, okReply } from './replies.ts'
 import { snapshotPage } from './snapshots.ts'
 import { MAX_FRAME_REQUESTS, SLICE_MS, maxQueuedBytes, replyBudget } from './budget.ts'
@@ -38,7 +40,23 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   // Storage first: a locked or damaged data dir refuses to start before any socket is bound.
   const storage =
     resolved.storage === undefined ? undefined : await openStorage(resolved.storage, resolved.history)
-  const endpoints = planEndpoints(resolved.address, resolved.insecure)
+  // With curve, tcp beyond loopback is as safe as loopback.
+  const endpoints = planEndpoints(resolved.address, resolved.insecure || resolved.curve !== undefined)
+  // Every socket requires CURVE, and asks the ZAP handler about each client key.
+  const zapDomain = `zstate-${randomBytes(8).toString('hex')}`
+  const secure =
+    resolved.curve === undefined
+      ? {}
+      : {
+          curveServer: true,
+          curveSecretKey: resolved.curve.secretKey,
+          curvePublicKey: resolved.curve.publicKey,
+          zapDomain,
+        }
+  const unregister =
+    resolved.curve === undefined
+      ? undefined
+      : await registerZapDomain(zapDomain, resolved.curve.authorizedKeys)
   const router = new Router({
     mandatory: true,
     ipv6: isIpv6Endpoint(endpoints.router),
@@ -49,21 +67,24 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     linger: 0,
     // A backstop only: libzmq drops larger messages silently, so our own check answers first.
     maxMessageSize: Math.max(resolved.maxMessageBytes * 4, resolved.maxMessageBytes + (1 << 20)),
+    ...secure,
   })
   const pub = new Publisher({
     sendHighWaterMark: resolved.publishHighWaterMark,
     linger: 0,
     ipv6: isIpv6Endpoint(endpoints.pub),
+    ...secure,
   })
   let topics: Topics
   try {
     await router.bind(endpoints.router)
     await pub.bind(endpoints.pub)
-    topics = await Topics.bind(endpoints.topics, resolved.publishHighWaterMark)
+    topics = await Topics.bind(endpoints.topics, resolved.publishHighWaterMark, secure)
   } catch (error) {
     router.close()
     pub.close()
     endpoints.cleanup()
+    unregister?.()
     await storage?.close(true)
     throw new ZStateError(
       ErrorCode.INVALID_ARGUMENT,
@@ -71,7 +92,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
       { cause: error },
     )
   }
-  return new StateServer(router, pub, endpoints, resolved, actions, topics, storage)
+  return new StateServer(router, pub, endpoints, resolved, actions, topics, storage, unregister)
 }
 
 class StateServer implements Server {
@@ -86,6 +107,8 @@ class StateServer implements Server {
   #history: History
   readonly #sessions = new Sessions()
   readonly #storage: Storage | undefined
+  // Removes this server's ZAP domain (curve).
+  readonly #unregisterZap: (() => void) | undefined
   readonly #gate: DurableGate | undefined
   // While the store is read back from the data dir after a failed write: nothing is handled.
   #recovering: Promise<void> | undefined
@@ -121,7 +144,9 @@ class StateServer implements Server {
     actions: Actions,
     topics: Topics,
     storage: Storage | undefined,
+    unregisterZap: (() => void) | undefined,
   ) {
+    this.#unregisterZap = unregisterZap
     this.#storage = storage
     this.#store = storage?.store ?? new Store()
     this.#history = storage?.history ?? new History(options.history)
@@ -601,6 +626,7 @@ class StateServer implements Server {
       this.#router.close()
       this.#pub.close()
       this.#endpoints.cleanup()
+      this.#unregisterZap?.()
     }
   }
 

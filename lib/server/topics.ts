@@ -1,6 +1,14 @@
 // Topics at the server: a PUB socket of their own, so a topic flood never makes state subscribers drop
 // changes (docs/protocol.md). At most once: PUB drops silently at its high-water mark.
 import { Publisher } from 'zeromq'
+
+// CURVE server options of the server's sockets (none without curve).
+export interface SocketSecurity {
+  curveServer?: boolean
+  curveSecretKey?: string
+  curvePublicKey?: string
+  zapDomain?: string
+}
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
 import { isIpv6Endpoint } from '../protocol/address.ts'
@@ -15,8 +23,13 @@ export class Topics {
   readonly #sending: SendQueue
 
   // Binds the topic PUB; the caller turns a bind failure into its own error.
-  static async bind(endpoint: string, highWaterMark: number): Promise<Topics> {
-    const pub = new Publisher({ sendHighWaterMark: highWaterMark, linger: 0, ipv6: isIpv6Endpoint(endpoint) })
+  static async bind(endpoint: string, highWaterMark: number, secure: SocketSecurity): Promise<Topics> {
+    const pub = new Publisher({
+      sendHighWaterMark: highWaterMark,
+      linger: 0,
+      ipv6: isIpv6Endpoint(endpoint),
+      ...secure,
+    })
     try {
       await pub.bind(endpoint)
     } catch (error) {

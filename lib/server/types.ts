@@ -38,8 +38,12 @@ export interface ServerOptions {
    * ERR_CORRUPT; default false.
    */
   repair?: boolean
-  /** CurveZMQ keys: not supported by this version yet (refused with ERR_INVALID_ARGUMENT). */
-  curve?: { publicKey: string; secretKey: string; authorizedKeys?: string[] }
+  /**
+   * CurveZMQ on every socket of the server (docs/security.md): its key pair (`generateKeyPair()`) and
+   * the client public keys it accepts, or `'any'` to encrypt without checking who connects. Others
+   * never get a session: their `connect()` fails with ERR_UNAUTHORIZED.
+   */
+  curve?: { publicKey: string; secretKey: string; authorizedKeys: readonly string[] | 'any' }
   /**
    * Path or URL of a module whose named exports `(draft, ...args) => result` are the actions
    * clients run with `state.run(name, ...args)`; default none.

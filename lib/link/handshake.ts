@@ -1,0 +1,61 @@
+// Security of a client's sockets (docs/security.md): the CURVE options when the client has keys, and
+// the handshake outcome, watched so that a refused client fails at once instead of after its timeout.
+import type { Dealer, Subscriber } from 'zeromq'
+import { ErrorCode, ZStateError } from '../errors.ts'
+
+/** A client's CURVE credentials: the server's public key and its own key pair (Z85). */
+export interface CurveCredentials {
+  readonly serverKey: string
+  readonly publicKey: string
+  readonly secretKey: string
+}
+
+// Options for every socket a client opens.
+export function socketOptions(curve: CurveCredentials | undefined): {
+  linger: number
+  ipv6: boolean
+  curveServerKey?: string
+  curvePublicKey?: string
+  curveSecretKey?: string
+} {
+  const options = { linger: 0, ipv6: true }
+  if (curve === undefined) return options
+  return {
+    ...options,
+    curveServerKey: curve.serverKey,
+    curvePublicKey: curve.publicKey,
+    curveSecretKey: curve.secretKey,
+  }
+}
+
+// Rejects with ERR_UNAUTHORIZED when the socket's handshake with the server fails; never resolves
+// otherwise (it stops watching when the socket closes).
+export function handshakeRefused(
+  socket: Dealer | Subscriber,
+  address: string,
+  curve: boolean,
+): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    void (async () => {
+      try {
+        for await (const event of socket.events) {
+          if (!event.type.startsWith('handshake:error')) continue
+          reject(new ZStateError(ErrorCode.UNAUTHORIZED, refusal(event.type, address, curve)))
+          return
+        }
+      } catch {
+        // the socket closed
+      }
+    })()
+  })
+}
+
+function refusal(type: string, address: string, curve: boolean): string {
+  if (type === 'handshake:error:auth')
+    return `${address} refused this client: its public key is not authorized`
+  if (!curve)
+    return `${address} requires CurveZMQ: connect with { curve: { serverKey, publicKey, secretKey } }`
+  if (type === 'handshake:error:protocol')
+    return `${address} does not speak CurveZMQ (or not the same handshake): connect without curve`
+  return `the CurveZMQ handshake with ${address} failed: is curve.serverKey the server's public key?`
+}

@@ -1,0 +1,144 @@
+// CurveZMQ (docs/security.md): an authorized client works over tcp with every socket encrypted; any
+// other client (another key, no curve, a wrong server key) is refused at once with ERR_UNAUTHORIZED
+// and never gets a session; nothing of a value crosses the wire in clear.
+import assert from 'node:assert/strict'
+import { createServer, connect as tcpConnect, type Socket } from 'node:net'
+import { test, type TestContext } from 'node:test'
+import {
+  connect,
+  generateKeyPair,
+  startServer,
+  ErrorCode,
+  type Client,
+  type ConnectOptions,
+  type Server,
+  type ServerOptions,
+} from '../lib/index.ts'
+import { failure } from './process-support.ts'
+
+const serverKeys = generateKeyPair()
+const alice = generateKeyPair()
+const mallory = generateKeyPair()
+const aliceCurve = { serverKey: serverKeys.publicKey, ...alice }
+
+async function curveServer(
+  t: TestContext,
+  authorizedKeys: string[] | 'any' = [alice.publicKey],
+): Promise<Server> {
+  const server = await startServer({ address: 'tcp://127.0.0.1:*', curve: { ...serverKeys, authorizedKeys } })
+  t.after(() => server.close())
+  return server
+}
+
+async function client(t: TestContext, address: string, options: ConnectOptions = {}): Promise<Client> {
+  const c = await connect(address, options)
+  t.after(() => c.close())
+  return c
+}
+
+void test('curve: an authorized client reads, writes, calls and subscribes over tcp', async (t) => {
+  const server = await curveServer(t)
+  const a = await client(t, server.address, { curve: aliceCurve })
+  const b = await client(t, server.address, { curve: aliceCurve })
+  await a.state.set('k', { v: 1 })
+  await b.state.when('k', (value) => value !== undefined)
+  assert.deepEqual(b.state.get('k'), { v: 1 })
+  const provider = await a.provide('math', { add: (x: number, y: number) => x + y })
+  t.after(() => provider.close())
+  assert.equal(await b.call('math', 'add', [2, 3]), 5)
+  const sub = b.subscribe('news/')
+  t.after(() => sub.close())
+  await sub.ready
+  await a.publish('news/1', 'hello')
+  for await (const message of sub) {
+    assert.deepEqual(message, { topic: 'news/1', message: 'hello' })
+    break
+  }
+})
+
+void test('curve: another key, no curve and a wrong server key are refused at once, with no session', async (t) => {
+  const server = await curveServer(t)
+  const a = await client(t, server.address, { curve: aliceCurve })
+  const attempts: [string, ConnectOptions][] = [
+    ['another key', { curve: { serverKey: serverKeys.publicKey, ...mallory } }],
+    ['no curve', {}],
+    ['a wrong server key', { curve: { serverKey: mallory.publicKey, ...alice } }],
+  ]
+  for (const [what, options] of attempts) {
+    const started = Date.now()
+    const error = await failure(connect(server.address, { ...options, timeout: 60_000 }))
+    assert.equal(error.code, ErrorCode.UNAUTHORIZED, `${what}: ${String(error)}`)
+    // At once: a handshake, not the 60 s join timeout.
+    assert.ok(Date.now() - started < 30_000, `${what} failed after ${Date.now() - started} ms`)
+  }
+  assert.equal((await a.server()).clients, 1)
+})
+
+void test('curve: a key taken off the list is refused once the server restarts with the new list', async (t) => {
+  const first = await startServer({
+    address: 'tcp://127.0.0.1:*',
+    curve: { ...serverKeys, authorizedKeys: [alice.publicKey] },
+  })
+  const a = await connect(first.address, { curve: aliceCurve })
+  await a.close()
+  await first.close()
+  const second = await curveServer(t, [mallory.publicKey])
+  const error = await failure(connect(second.address, { curve: aliceCurve }))
+  assert.equal(error.code, ErrorCode.UNAUTHORIZED)
+  await client(t, second.address, { curve: { serverKey: serverKeys.publicKey, ...mallory } })
+})
+
+void test("curve: authorizedKeys 'any' encrypts without checking keys; bad keys are refused as options", async (t) => {
+  const server = await curveServer(t, 'any')
+  const m = await client(t, server.address, { curve: { serverKey: serverKeys.publicKey, ...mallory } })
+  await m.state.set('k', 1)
+  const bad: NonNullable<ServerOptions['curve']>[] = [
+    { ...serverKeys, authorizedKeys: ['not a key'] },
+    { publicKey: 'x', secretKey: serverKeys.secretKey, authorizedKeys: 'any' },
+  ]
+  for (const curve of bad) {
+    const error = await failure(startServer({ address: 'tcp://127.0.0.1:*', curve }))
+    assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)
+  }
+  const error = await failure(connect(server.address, { curve: { ...aliceCurve, serverKey: 'short' } }))
+  assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)
+  const plain = await failure(startServer({ address: 'tcp://0.0.0.0:*' }))
+  assert.match(plain.message, /curve/)
+})
+
+// A tcp relay on loopback in front of `target` that keeps every byte both ways.
+async function tap(t: TestContext, target: string): Promise<{ address: string; seen: () => Buffer }> {
+  const [, host, port] = /^tcp:\/\/(.+):(\d+)$/.exec(target)!
+  const chunks: Buffer[] = []
+  const sockets = new Set<Socket>()
+  const relay = createServer((inbound) => {
+    const outbound = tcpConnect(Number(port), host)
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+    }
+    inbound.on('data', (chunk) => chunks.push(chunk)).pipe(outbound)
+    outbound.on('data', (chunk) => chunks.push(chunk)).pipe(inbound)
+  })
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    for (const socket of sockets) socket.destroy()
+    relay.close()
+  })
+  const { port: relayPort } = relay.address() as { port: number }
+  return { address: `tcp://127.0.0.1:${relayPort}`, seen: () => Buffer.concat(chunks) }
+}
+
+for (const encrypted of [true, false]) {
+  void test(`curve: a value written through a wire tap is ${encrypted ? 'not' : 'visible'} in clear ${encrypted ? 'with' : 'without'} curve`, async (t) => {
+    const server = encrypted
+      ? await curveServer(t)
+      : await startServer({ address: 'tcp://127.0.0.1:*' }).then((s) => (t.after(() => s.close()), s))
+    const wire = await tap(t, server.address)
+    const c = await client(t, wire.address, encrypted ? { curve: aliceCurve } : {})
+    const secret = 'the-secret-value-0123456789'
+    await c.state.set('secret', secret)
+    assert.equal(wire.seen().includes(secret), !encrypted)
+    assert.ok(wire.seen().length > 0, 'the tap saw the request path')
+  })
+}
