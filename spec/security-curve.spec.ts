@@ -2,6 +2,7 @@
 // other client (another key, no curve, a wrong server key) is refused at once with ERR_UNAUTHORIZED
 // and never gets a session; nothing of a value crosses the wire in clear.
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { createServer, connect as tcpConnect, type Socket } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import {
@@ -14,6 +15,9 @@ import {
   type Server,
   type ServerOptions,
 } from '../lib/index.ts'
+import { Dealer } from 'zeromq'
+import { decode, encode } from '../lib/protocol/codec.ts'
+import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { failure } from './process-support.ts'
 
 const serverKeys = generateKeyPair()
@@ -141,4 +145,58 @@ for (const encrypted of [true, false]) {
     assert.equal(wire.seen().includes(secret), !encrypted)
     assert.ok(wire.seen().length > 0, 'the tap saw the request path')
   })
+}
+
+void test('curve: a service belongs to the key of its first provider while one lives; shared on request', async (t) => {
+  const bob = generateKeyPair()
+  const bobCurve = { serverKey: serverKeys.publicKey, ...bob }
+  for (const services of ['owned', 'shared'] as const) {
+    const server = await startServer({
+      address: 'tcp://127.0.0.1:*',
+      curve: { ...serverKeys, authorizedKeys: [alice.publicKey, bob.publicKey], services },
+    })
+    t.after(() => server.close())
+    const a = await client(t, server.address, { curve: aliceCurve })
+    const a2 = await client(t, server.address, { curve: aliceCurve })
+    const b = await client(t, server.address, { curve: bobCurve })
+    const first = await a.provide('math', { add: (x: number, y: number) => x + y })
+    // Another client with the same key joins the service.
+    const second = await a2.provide('math', { add: (x: number, y: number) => x + y })
+    if (services === 'owned') {
+      const error = await failure(b.provide('math', { add: () => -1 }))
+      assert.equal(error.code, ErrorCode.UNAUTHORIZED)
+      await first.close()
+      await second.close()
+      // Once the owner's providers are gone, the name is free.
+      const mine = await b.provide('math', { add: () => -1 })
+      assert.equal(await a.call('math', 'add', [1, 1]), -1)
+      await mine.close()
+    } else {
+      const mine = await b.provide('math', { add: () => -1 })
+      assert.equal((await a.services()).find((s) => s.name === 'math')?.providers, 3)
+      await Promise.all([first.close(), second.close(), mine.close()])
+    }
+  }
+})
+
+void test('curve: a HELLO that claims another client key without its proof is refused (raw socket)', async (t) => {
+  const server = await curveServer(t, [alice.publicKey, mallory.publicKey])
+  const dealer = new Dealer({ linger: 0, curveServerKey: serverKeys.publicKey, ...curveSocket(mallory) })
+  t.after(() => dealer.close())
+  dealer.connect(server.address)
+  const token = randomBytes(8).toString('hex')
+  for (const proof of [[alice.publicKey, Buffer.alloc(32)], null, [alice.publicKey]]) {
+    await dealer.send(encode([[1, Op.HELLO, PROTOCOL_VERSION, token, process.pid, 'forger', null, proof]]))
+    const [reply] = decode((await dealer.receive())[0]!) as unknown[][]
+    assert.deepEqual(reply!.slice(0, 3), [1, Status.ERROR, ErrorCode.UNAUTHORIZED])
+  }
+  const a = await client(t, server.address, { curve: aliceCurve })
+  assert.equal((await a.server()).clients, 1)
+})
+
+function curveSocket(keys: { publicKey: string; secretKey: string }): {
+  curvePublicKey: string
+  curveSecretKey: string
+} {
+  return { curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey }
 }

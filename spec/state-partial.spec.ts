@@ -290,7 +290,7 @@ test('partial: HELLO with hostile prefixes is refused with ERR_INVALID_ARGUMENT,
     const [id, status, code] = await ask(frame)
     assert.deepEqual([id, status, code], [1, 1, 'ERR_INVALID_ARGUMENT'])
   }
-  const [, status, code] = await ask(encode([[...hello(['a/']), 'extra']]))
+  const [, status, code] = await ask(encode([[...hello(['a/']), null, 'extra']]))
   assert.deepEqual([status, code], [1, 'ERR_PROTOCOL'])
   // The session was never opened.
   const [, , refusal] = await ask(encode([[2, Op.SYNC]]))

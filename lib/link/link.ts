@@ -5,6 +5,7 @@ import { basename } from 'node:path'
 import type { Dealer } from 'zeromq'
 import { abortable } from '../abort.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
+import { keyProof } from '../protocol/key-proof.ts'
 import { Op, PROTOCOL_VERSION, type WireCommit } from '../protocol/ops.ts'
 import { Channel } from './channel.ts'
 import { awaitEcho } from './echo.ts'
@@ -86,7 +87,10 @@ export class Link {
       const token = randomBytes(8).toString('hex')
       const name = options.name ?? basename(process.argv[1] ?? 'node')
       const args: unknown[] = [PROTOCOL_VERSION, token, process.pid, name]
-      if (options.replicate !== undefined) args.push(options.replicate)
+      if (options.replicate !== undefined || options.curve !== undefined) args.push(options.replicate ?? null)
+      // On a curve server: the client key this session holds (services are owned per key).
+      if (options.curve !== undefined)
+        args.push([options.curve.publicKey, keyProof(options.curve, options.curve.serverKey, token)])
       const reply = await abortable(Promise.race([channel.request(Op.HELLO, args), refused]), signal)
       const hello = readHello(reply, options.address)
       channel.maxMessageBytes = hello.maxMessageBytes

@@ -5,7 +5,7 @@ export const PROTOCOL_VERSION = 2
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {
-  HELLO: 1, //     [protocol, token, pid, name, replicate?] → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint, session]
+  HELLO: 1, //     [protocol, token, pid, name, replicate?, keyProof?] → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint, session]
   //                                                       replicate: key prefixes (a partial session, served by Push.COMMITS
   //                                                       instead of PUB, its writes answered [revision, result?]); nil: everything
   ECHO: 2, //      [token]                             → []   and publishes frame 'h'+token on PUB

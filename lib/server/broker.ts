@@ -13,6 +13,9 @@ import type { Session } from './sessions.ts'
 export interface BrokerOptions {
   heartbeatMs: number
   maxQueuedCalls: number
+  // A service belongs to the client key of its first provider while any of its providers lives:
+  // providers under other keys are refused (a curve server's default, docs/security.md).
+  ownedServices: boolean
   // Queues a reply or a push for a session, sent with the rest of its turn's batch.
   send: (session: Session, message: Buffer) => void
 }
@@ -146,6 +149,17 @@ export class Broker {
     if (party.providers.has(key))
       throw new ZStateError(ErrorCode.PROTOCOL, `provider key ${key} is already in use by this session`)
     let service = this.#services.get(name)
+    const owner = service?.providers[0]?.session.clientKey
+    if (
+      this.#options.ownedServices &&
+      service !== undefined &&
+      service.providers.length > 0 &&
+      owner !== session.clientKey
+    )
+      throw new ZStateError(
+        ErrorCode.UNAUTHORIZED,
+        `provide: service '${name}' is provided under another client key, which owns it while any of its providers lives`,
+      )
     if (service === undefined) {
       service = new Service(name)
       this.#services.set(name, service)

@@ -22,6 +22,7 @@ export interface CurveServerOptions {
   publicKey: string
   secretKey: string
   authorizedKeys: readonly string[] | 'any'
+  services: 'owned' | 'shared'
 }
 
 export type FsyncPolicy = 'always' | 'interval' | 'never'
@@ -89,12 +90,14 @@ function resolveCurve(curve: ServerOptions['curve']): CurveServerOptions | undef
   if (curve === undefined) return undefined
   if (typeof curve !== 'object' || curve === null)
     throw invalidArgument('startServer: curve must be an object')
-  const { publicKey, secretKey, authorizedKeys } = curve
+  const { publicKey, secretKey, authorizedKeys, services = 'owned' } = curve
+  if (services !== 'owned' && services !== 'shared')
+    throw invalidArgument(`startServer: curve.services must be 'owned' or 'shared', got ${String(services)}`)
   if (!isCurveKey(publicKey) || !isCurveKey(secretKey))
     throw invalidArgument(
       'startServer: curve.publicKey and curve.secretKey must be CURVE keys (40 characters of Z85, see generateKeyPair())',
     )
-  if (authorizedKeys === 'any') return { publicKey, secretKey, authorizedKeys }
+  if (authorizedKeys === 'any') return { publicKey, secretKey, authorizedKeys, services }
   if (!Array.isArray(authorizedKeys))
     throw invalidArgument("startServer: curve.authorizedKeys must be an array of public keys or 'any'")
   const bad = authorizedKeys.findIndex((key) => !isCurveKey(key))
@@ -102,5 +105,5 @@ function resolveCurve(curve: ServerOptions['curve']): CurveServerOptions | undef
     throw invalidArgument(
       `startServer: curve.authorizedKeys[${bad}] is not a CURVE public key (40 characters of Z85)`,
     )
-  return { publicKey, secretKey, authorizedKeys: authorizedKeys.map((key: string) => key) }
+  return { publicKey, secretKey, authorizedKeys: authorizedKeys.map((key: string) => key), services }
 }

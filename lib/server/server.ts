@@ -24,6 +24,8 @@ import { Turn, type TurnOutput } from './turn.ts'
 import { DurableGate } from './durable.ts'
 import { openStorage, type Storage } from './storage.ts'
 import { registerZapDomain } from './zap.ts'
+import { provesKey } from '../protocol/key-proof.ts'
+import { isCurveKey } from '../protocol/z85.ts'
 import { randomBytes } from 'node:crypto'
 import { errorReply, okReply } from './replies.ts'
 import { snapshotPage } from './snapshots.ts'
@@ -163,6 +165,7 @@ class StateServer implements Server {
     this.#broker = new Broker({
       heartbeatMs: options.heartbeatMs,
       maxQueuedCalls: options.maxQueuedCalls,
+      ownedServices: options.curve !== undefined && options.curve.services === 'owned',
       send: (session, message) => this.#reply(session, session.routingId, message),
     })
     this.#router = router
@@ -367,9 +370,9 @@ class StateServer implements Server {
   }
 
   #hello(routingId: Buffer, args: unknown[]): Session {
-    if (args.length !== 4 && args.length !== 5)
-      throw new ZStateError(ErrorCode.PROTOCOL, `hello takes 4 or 5 arguments, got ${args.length}`)
-    const [protocol, token, pid, name, replicate] = args
+    if (args.length < 4 || args.length > 6)
+      throw new ZStateError(ErrorCode.PROTOCOL, `hello takes 4 to 6 arguments, got ${args.length}`)
+    const [protocol, token, pid, name, replicate, proof] = args
     if (protocol !== PROTOCOL_VERSION) {
       throw new ZStateError(
         ErrorCode.PROTOCOL,
@@ -377,15 +380,35 @@ class StateServer implements Server {
       )
     }
     if (!isToken(token) || typeof pid !== 'number' || typeof name !== 'string') {
-      throw new ZStateError(ErrorCode.PROTOCOL, 'hello takes [protocol, token, pid, name, replicate?]')
+      throw new ZStateError(
+        ErrorCode.PROTOCOL,
+        'hello takes [protocol, token, pid, name, replicate?, keyProof?]',
+      )
     }
+    const clientKey = this.#clientKey(token, proof)
     // Key prefixes: a partial session (lib/server/pushes.ts). Nil or absent: everything, on PUB.
     let prefixes: Prefixes | undefined
     if (replicate !== undefined && replicate !== null) {
       checkPrefixes(replicate, 'hello: replicate')
       prefixes = new Prefixes(replicate)
     }
-    return this.#sessions.open(routingId, name, pid, Date.now(), prefixes, this.revision)
+    return this.#sessions.open(routingId, name, pid, Date.now(), prefixes, this.revision, clientKey)
+  }
+
+  // On a curve server every session proves which client key it holds (services are owned per key);
+  // elsewhere sessions have none.
+  #clientKey(token: string, proof: unknown): string | undefined {
+    const curve = this.#options.curve
+    if (curve === undefined) return undefined
+    const [key, mac] = Array.isArray(proof) ? (proof as unknown[]) : []
+    if (
+      typeof key !== 'string' ||
+      !isCurveKey(key) ||
+      !(mac instanceof Uint8Array) ||
+      !provesKey(curve, key, token, mac)
+    )
+      throw new ZStateError(ErrorCode.UNAUTHORIZED, 'hello: no proof of the client key this session holds')
+    return key
   }
 
   #helloReply(session: Session, id: number): Buffer {

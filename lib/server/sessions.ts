@@ -29,6 +29,8 @@ export interface Session extends ReplyPeer {
   replicate: Prefixes | undefined
   // The revision its pushes have reached: where the next push's chain starts.
   pushed: number
+  // The CURVE public key it proved it holds (a curve server); undefined elsewhere.
+  clientKey: string | undefined
 }
 
 // A client's name is for `zstate top`: longer names are cut, not stored.
@@ -65,6 +67,7 @@ export class Sessions {
     now: number,
     replicate: Prefixes | undefined,
     revision: number,
+    clientKey: string | undefined,
   ): Session {
     const name = fullName.slice(0, MAX_NAME_LENGTH)
     const key = routingId.toString('latin1')
@@ -73,6 +76,7 @@ export class Sessions {
       existing.name = name
       existing.pid = pid
       existing.lastSeen = now
+      existing.clientKey = clientKey
       this.#replicate(existing, replicate, revision)
       return existing
     }
@@ -91,6 +95,7 @@ export class Sessions {
       pushed: revision,
       backlog: undefined,
       backlogBytes: 0,
+      clientKey,
     }
     this.#byKey.set(key, session)
     this.#replicate(session, replicate, revision)

@@ -43,7 +43,17 @@ export interface ServerOptions {
    * the client public keys it accepts, or `'any'` to encrypt without checking who connects. Others
    * never get a session: their `connect()` fails with ERR_UNAUTHORIZED.
    */
-  curve?: { publicKey: string; secretKey: string; authorizedKeys: readonly string[] | 'any' }
+  curve?: {
+    publicKey: string
+    secretKey: string
+    authorizedKeys: readonly string[] | 'any'
+    /**
+     * `'owned'` (default): a service belongs to the client key of its first provider while any of
+     * its providers lives, and providers under other keys are refused with ERR_UNAUTHORIZED;
+     * `'shared'`: any authorized client may provide any service.
+     */
+    services?: 'owned' | 'shared'
+  }
   /**
    * Path or URL of a module whose named exports `(draft, ...args) => result` are the actions
    * clients run with `state.run(name, ...args)`; default none.

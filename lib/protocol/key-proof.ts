@@ -1,0 +1,37 @@
+// Proof that a session holds the secret key of the CURVE public key it names (HELLO's sixth
+// argument, docs/protocol.md): an HMAC of its HELLO token under the X25519 secret that only the
+// holders of the client's secret key and of the server's can compute. The transport's own
+// handshake proves the same, but zeromq.js does not tell the server which key a message came with.
+import { createHmac, createPrivateKey, createPublicKey, diffieHellman, timingSafeEqual } from 'node:crypto'
+import { decodeZ85 } from './z85.ts'
+
+const jwk = (z85: string): string => decodeZ85(z85)!.toString('base64url')
+
+// The proof for `token`, computed with one side's key pair and the other side's public key.
+export function keyProof(
+  own: { publicKey: string; secretKey: string },
+  peerPublicKey: string,
+  token: string,
+): Buffer {
+  const privateKey = createPrivateKey({
+    key: { kty: 'OKP', crv: 'X25519', d: jwk(own.secretKey), x: jwk(own.publicKey) },
+    format: 'jwk',
+  })
+  const publicKey = createPublicKey({
+    key: { kty: 'OKP', crv: 'X25519', x: jwk(peerPublicKey) },
+    format: 'jwk',
+  })
+  const shared = diffieHellman({ privateKey, publicKey })
+  return createHmac('sha256', shared).update(`zstate hello ${token}`).digest()
+}
+
+// Whether `proof` is the one for `token` between the server's key pair and `clientPublicKey`.
+export function provesKey(
+  server: { publicKey: string; secretKey: string },
+  clientPublicKey: string,
+  token: string,
+  proof: Uint8Array,
+): boolean {
+  const expected = keyProof(server, clientPublicKey, token)
+  return proof.length === expected.length && timingSafeEqual(proof, expected)
+}
