@@ -4,7 +4,7 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import { addressSyntax } from '../protocol/address.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import { COMMANDS, OPTIONS, isCommandName } from './catalog.ts'
-import type { CommandName, OptionName } from './catalog.ts'
+import type { CommandName, CommandSpec, OptionName } from './catalog.ts'
 
 export class UsageError extends ZStateError {
   readonly command: CommandName | undefined
@@ -28,6 +28,7 @@ export interface RunOptions {
   readonly fromRevision?: number
   readonly once?: true
   readonly json?: true
+  readonly resume?: true
   /** serve: --curve-secret-file and --authorized-keys, which come together. */
   readonly curveServer?: { readonly keyFile: string; readonly authorizedKeys: 'any' | { file: string } }
   /** Client commands: --server-key and --key-file (or their variables), which come together. */
@@ -68,7 +69,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   if (name === undefined) return { kind: 'help', missingCommand: true }
   if (!isCommandName(name)) throw new UsageError(`unknown command "${name}"`)
   if (values.has('help') || name === 'help') return { kind: 'help', command: name }
-  const spec = COMMANDS[name]
+  const spec: CommandSpec = COMMANDS[name]
   const allowed: readonly OptionName[] = spec.options
   for (const option of values.keys()) {
     if (!allowed.includes(option))
@@ -77,7 +78,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const required: readonly string[] = spec.required
   const optional: readonly string[] = spec.optional
   if (args.length < required.length) throw new UsageError(`missing ${required[args.length]}`, name)
-  const extra = args[required.length + optional.length]
+  const extra = spec.repeats === true ? undefined : args[required.length + optional.length]
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`, name)
   return { kind: 'run', command: name, args, options: runOptions(name, values, env) }
 }
@@ -115,6 +116,7 @@ function runOptions(
     insecure: values.has('insecure'),
     ...(values.has('once') ? { once: true as const } : {}),
     ...(values.has('json') ? { json: true as const } : {}),
+    ...(values.has('resume') ? { resume: true as const } : {}),
     ...(typeof address === 'string' ? { address } : {}),
     ...(typeof actions === 'string' ? { actions } : {}),
     ...(typeof dataDir === 'string' ? { dataDir } : {}),

@@ -15,6 +15,7 @@ export const OPTIONS = {
   'from-revision': { type: 'string' },
   once: { type: 'boolean' },
   json: { type: 'boolean' },
+  resume: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
@@ -34,16 +35,19 @@ export const OPTION_HELP: Record<OptionName, string> = {
   'server-key': "    --server-key KEY  the curve server's public key (default: $ZSTATE_SERVER_KEY)",
   'key-file': "    --key-file F    this client's key pair, from zstate keygen (default: $ZSTATE_KEY_FILE)",
   'from-revision': '    --from-revision N  replay changes from revision N (kept in server history)',
-  once: '    --once          print one frame and exit',
-  json: '    --json          frames as JSON, one per line',
+  once: '    --once          print one frame (top) or message (sub) and exit',
+  json: '    --json          JSON lines: one per frame (top) or service (services)',
+  resume: '    --resume        after the server was replaced, print {"reset":true,…} and go on',
   help: '-h, --help          show this help',
   version: '-v, --version       print the zstate version',
 }
 
-interface CommandSpec {
+export interface CommandSpec {
   readonly summary: string
   readonly required: readonly string[]
   readonly optional: readonly string[]
+  /** Set when the last optional argument may repeat (`[JSON…]`). */
+  readonly repeats?: true
   readonly options: readonly OptionName[]
   readonly details: string
 }
@@ -90,7 +94,7 @@ container), start it with exec so that the signals reach it: see docs/cli.md. Ex
     details: 'An absent key prints nothing and exits 1.',
   },
   set: {
-    summary: 'store a JSON value under KEY; prints the revision',
+    summary: 'store a JSON value under KEY (- reads it from stdin); prints the revision',
     required: ['KEY', 'JSON'],
     optional: [],
     options: CLIENT_OPTIONS,
@@ -98,9 +102,11 @@ container), start it with exec so that the signals reach it: see docs/cli.md. Ex
 the shell needs both: zstate set greeting '"hello"'. Values JSON cannot hold use one-key objects:
   {"$bigint":"123"}   {"$date":"2024-01-31T12:00:00.000Z"}   {"$base64":"aGk="}
   {"$number":"NaN"}   ("Infinity", "-Infinity")
+JSON - reads the value from stdin instead (one JSON document; to store the string "-", pass '"-"').
 Examples:
   zstate set config '{"retries":3,"since":{"$date":"2024-01-31T12:00:00Z"}}'
-  zstate set counter -1`,
+  zstate set counter -1
+  jq -c .settings app.json | zstate set settings -`,
   },
   del: {
     summary: 'delete KEY; prints true, or false when it was absent',
@@ -108,6 +114,23 @@ Examples:
     optional: [],
     options: CLIENT_OPTIONS,
     details: '',
+  },
+  incr: {
+    summary: 'add BY (default 1) to the number under KEY atomically; prints the new value',
+    required: ['KEY'],
+    optional: ['BY'],
+    options: CLIENT_OPTIONS,
+    details: `BY is an integer, negative to subtract: zstate incr counter -5. An absent key counts as 0;
+a bigint value stays a bigint ({"$bigint":"…"}). A value that is not a number fails with
+ERR_INVALID_ARGUMENT, exit 1.`,
+  },
+  clear: {
+    summary: 'delete every key (under PREFIX) in one revision; prints the revision',
+    required: [],
+    optional: ['PREFIX'],
+    options: CLIENT_OPTIONS,
+    details: `Without PREFIX, every key of the store is deleted. PREFIX is a plain prefix, as for keys.
+When there is nothing to delete, nothing is committed: stdout stays empty, a line on stderr says so.`,
   },
   keys: {
     summary: 'list the keys (under PREFIX), one per line, sorted',
@@ -121,11 +144,49 @@ says so when PREFIX holds one). Without PREFIX, every key is listed.`,
     summary: 'print one JSON line per change (under PREFIX) until interrupted',
     required: [],
     optional: ['PREFIX'],
-    options: [...CLIENT_OPTIONS, 'from-revision'],
+    options: [...CLIENT_OPTIONS, 'from-revision', 'resume'],
     details: `Each line is {"revision":R,"key":K,"value":V,"deleted":false}; a deleted key has
 "value":null and "deleted":true. Only changes after the start are printed, or from
 revision N with --from-revision. A line on stderr says when watching has begun.
-PREFIX is a plain prefix, as for keys. SIGINT or SIGTERM ends it, exit 0.`,
+PREFIX is a plain prefix, as for keys. SIGINT or SIGTERM ends it, exit 0.
+When the server is replaced (restarted, new epoch), watch ends with ERR_COMPACTED, exit 1;
+with --resume it prints {"reset":true,"revision":N} (the new server's revision) and goes on.`,
+  },
+  services: {
+    summary: 'list the services with their provider counts and methods',
+    required: [],
+    optional: [],
+    options: [...CLIENT_OPTIONS, 'json'],
+    details: `A table sorted by name (nothing when there are none); with --json one line per service:
+{"name":"math","providers":2,"methods":["add","mul"]}.`,
+  },
+  call: {
+    summary: 'call METHOD of SERVICE with JSON arguments; prints the result as one JSON line',
+    required: ['SERVICE', 'METHOD'],
+    optional: ['JSON…'],
+    repeats: true,
+    options: CLIENT_OPTIONS,
+    details: `Each JSON argument is one argument of the method, in the JSON forms of set:
+  zstate call math add 1 2        zstate call users find '{"name":"ada"}'
+A result of undefined prints null. No provider (ERR_NO_PROVIDER), a handler that threw
+(ERR_REMOTE) and any other failure: one line on stderr, exit 1. --timeout bounds the call.`,
+  },
+  pub: {
+    summary: 'publish a JSON message on TOPIC',
+    required: ['TOPIC', 'JSON'],
+    optional: [],
+    options: CLIENT_OPTIONS,
+    details: `Prints nothing; exits 0 once the server has accepted the message. Topics are at most once:
+only subscribers already listening get it.`,
+  },
+  sub: {
+    summary: 'print one JSON line per message on topics under PREFIX until interrupted',
+    required: [],
+    optional: ['PREFIX'],
+    options: [...CLIENT_OPTIONS, 'once'],
+    details: `Each line is {"topic":T,"message":M}, M in the JSON forms of get. A line on stderr says when
+the subscription has reached the server (messages published after it arrive). Without PREFIX,
+every topic. --once exits 0 after the first message; SIGINT or SIGTERM ends it, exit 0.`,
   },
   info: {
     summary: 'print the server version, protocol, pid, epoch, revision and clients',

@@ -3,14 +3,16 @@ import { VERSION } from '../version.ts'
 import { UsageError, parseCommandLine } from './args.ts'
 import type { Invocation } from './args.ts'
 import type { CommandName } from './catalog.ts'
-import { clientCommands } from './commands.ts'
+import { stateCommands } from './commands.ts'
 import { demo } from './demo.ts'
 import { commandHelp, mainHelp } from './help.ts'
 import { keygen } from './key-files.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError, usageText } from './report.ts'
 import type { Io } from './report.ts'
 import { serve } from './serve.ts'
+import { serviceCommands } from './services.ts'
 import { top } from './top.ts'
+import { pub, sub } from './topics.ts'
 import { watch } from './watch.ts'
 
 export async function cli(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
@@ -53,7 +55,14 @@ async function dispatch(invocation: Invocation, io: Io): Promise<number> {
       return keygen(io)
     case 'top':
       return top(options, io)
+    case 'pub':
+      return pub(args, options, io)
+    case 'sub':
+      return sub(args, options, io)
+    case 'services':
+    case 'call':
+      return serviceCommands[command](args, options, io)
     default:
-      return clientCommands[command](args, options, io)
+      return stateCommands[command](args, options, io)
   }
 }

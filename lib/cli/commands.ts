@@ -1,5 +1,6 @@
-// The one-shot client commands: get, set, del, keys, info.
+// The one-shot state commands: get, set, del, incr, clear, keys, info.
 import type { RunOptions } from './args.ts'
+import { UsageError } from './args.ts'
 import { withClient } from './connection.ts'
 import { parse, stringify } from './json.ts'
 import { prefixHint } from './prefix-hint.ts'
@@ -19,8 +20,11 @@ const get: Command = (args, options, io) =>
 
 const set: Command = async (args, options, io) => {
   const key = arg(args, 0)
+  const json = arg(args, 1)
+  // `-` is no JSON document: it stands for stdin, read to its end before connecting.
+  const text = json === '-' ? (await readAll(io.stdin ?? process.stdin)).trim() : json
   // Parsed before connecting: a malformed argument is a usage error, whatever the server.
-  const value = parse(arg(args, 1), (json) => commandLine(['set', key, json]))
+  const value = parse(text, (quoted) => commandLine(['set', key, quoted]))
   return withClient(options, 'set', io, async ({ state }) => {
     const revision = await state.set(key, value)
     io.stdout.write(`${revision}\n`)
@@ -32,6 +36,37 @@ const del: Command = (args, options, io) =>
   withClient(options, 'del', io, async ({ state }) => {
     const deleted = await state.delete(arg(args, 0))
     io.stdout.write(`${deleted}\n`)
+    return EXIT_OK
+  })
+
+const incr: Command = async (args, options, io) => {
+  const key = arg(args, 0)
+  const by = integerArgument(args[1] ?? '1', 'BY')
+  return withClient(options, 'incr', io, async ({ state }) => {
+    // A bigint counter only adds bigints; the replica says which kind the key holds now.
+    const value =
+      typeof state.get(key) === 'bigint'
+        ? await state.increment(key, BigInt(by))
+        : await state.increment(key, by)
+    io.stdout.write(`${stringify(value)}\n`)
+    return EXIT_OK
+  })
+}
+
+const clear: Command = (args, options, io) =>
+  withClient(options, 'clear', io, async ({ state }) => {
+    const prefix = args[0] ?? ''
+    const hint = prefixHint('clear', prefix)
+    if (hint !== undefined) io.stderr.write(`zstate: ${hint}\n`)
+    // clear() resolves once its commit is visible here; the server commits nothing for an empty scope.
+    const before = state.revision
+    await (prefix === '' ? state.clear() : state.scope(prefix).clear())
+    if (state.revision === before) {
+      const where = prefix === '' ? 'the store is empty' : `no key starts with ${JSON.stringify(prefix)}`
+      io.stderr.write(`zstate: nothing to clear: ${where}\n`)
+    } else {
+      io.stdout.write(`${state.revision}\n`)
+    }
     return EXIT_OK
   })
 
@@ -51,11 +86,26 @@ const info: Command = (_args, options, io) =>
     return EXIT_OK
   })
 
-export const clientCommands = { get, set, del, keys, info } as const
+export const stateCommands = { get, set, del, incr, clear, keys, info } as const
 
 // Arity is checked by the parser; this only satisfies noUncheckedIndexedAccess.
-function arg(args: readonly string[], index: number): string {
+export function arg(args: readonly string[], index: number): string {
   const value = args[index]
   if (value === undefined) throw new Error(`missing argument ${index + 1}`)
   return value
+}
+
+// A safe integer argument, or a usage error naming it.
+function integerArgument(text: string, name: string): number {
+  const n = /^-?\d+$/.test(text) ? Number(text) : NaN
+  if (!Number.isSafeInteger(n))
+    throw new UsageError(`${name} must be an integer, got ${JSON.stringify(text)}`)
+  return n
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = ''
+  stream.setEncoding('utf8')
+  for await (const chunk of stream) text += String(chunk)
+  return text
 }

@@ -9,7 +9,11 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
-const code = await cli(process.argv.slice(2), process.env, { stdout: process.stdout, stderr: process.stderr })
+const code = await cli(process.argv.slice(2), process.env, {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+})
 // Exit explicitly once the output is flushed, so no stray handle can keep the command alive.
 await Promise.all([flush(process.stdout), flush(process.stderr)])
 process.exit(code)

@@ -4,10 +4,10 @@ import { commandLine } from './shell.ts'
 
 const WILDCARD = /[*?]/
 
-export function prefixHint(command: 'keys' | 'watch', prefix: string): string | undefined {
+export function prefixHint(command: 'keys' | 'watch' | 'clear', prefix: string): string | undefined {
   const at = prefix.search(WILDCARD)
   if (at < 0) return undefined
-  const verb = command === 'keys' ? 'list' : 'watch'
+  const verb = command === 'keys' ? 'list' : command
   const meant = prefix.slice(0, at)
   const instead =
     meant === ''

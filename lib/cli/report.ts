@@ -27,8 +27,10 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim()
 }
 
-// Where a command writes: the process streams, or anything alike.
+// Where a command reads and writes: the process streams, or anything alike.
 export interface Io {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean }
   readonly stderr: NodeJS.WritableStream
+  /** What `set KEY -` reads; process.stdin when absent. */
+  readonly stdin?: NodeJS.ReadableStream
 }

@@ -1,4 +1,5 @@
 // `zstate watch [PREFIX]`: one JSON line per change until SIGINT/SIGTERM.
+import { ErrorCode, ZStateError } from '../errors.ts'
 import type { RunOptions } from './args.ts'
 import { openClient } from './connection.ts'
 import type { CliClient } from './connection.ts'
@@ -15,37 +16,60 @@ export async function watch(args: readonly string[], options: RunOptions, io: Io
     const client = await unlessAborted(openClient(options, 'watch', io), signal)
     if (client === undefined) return EXIT_OK
     void reportStatus(client, io).catch(() => {})
+    // The revisions of the snapshots the replica was rebuilt from, as they happen: with --resume,
+    // watching goes on right after the one that ended the stream, whatever arrived since.
+    const resets: number[] = []
+    const unsubscribe = client.state.subscribe((event) => {
+      if (event.reset === true) resets.push(event.revision)
+    })
     try {
       const prefix = args[0]
-      const changes = client.state.watch({
-        ...(prefix === undefined ? {} : { prefix }),
-        ...(options.fromRevision === undefined ? {} : { fromRevision: options.fromRevision }),
-        signal,
-      })
       const what = prefix === undefined ? 'all keys' : `keys under ${JSON.stringify(prefix)}`
       const from = options.fromRevision ?? client.state.revision + 1
+      let fromRevision = options.fromRevision
       io.stderr.write(`zstate: watching ${what} at ${client.address} from revision ${from}\n`)
       const hint = prefix === undefined ? undefined : prefixHint('watch', prefix)
       if (hint !== undefined) io.stderr.write(`zstate: ${hint}\n`)
-      for await (const change of changes) {
-        const line = {
-          revision: change.revision,
-          key: change.key,
-          value: change.deleted ? null : toJson(change.value),
-          deleted: change.deleted,
+      for (;;) {
+        resets.length = 0
+        const changes = client.state.watch({
+          ...(prefix === undefined ? {} : { prefix }),
+          ...(fromRevision === undefined ? {} : { fromRevision }),
+          signal,
+        })
+        try {
+          for await (const change of changes) {
+            const line = {
+              revision: change.revision,
+              key: change.key,
+              value: change.deleted ? null : toJson(change.value),
+              deleted: change.deleted,
+            }
+            io.stdout.write(`${JSON.stringify(line)}\n`)
+          }
+          break
+        } catch (error) {
+          const reset = resets[resets.length - 1]
+          if (!(options.resume === true && reset !== undefined && isCompacted(error))) throw error
+          io.stdout.write(`${JSON.stringify({ reset: true, revision: reset })}\n`)
+          fromRevision = reset + 1
         }
-        io.stdout.write(`${JSON.stringify(line)}\n`)
       }
     } catch (error) {
       // Interrupted: the iterator may end quietly or throw the signal's reason.
       if (!signal.aborted) throw error
     } finally {
+      unsubscribe()
       await client.close()
     }
     return EXIT_OK
   } finally {
     termination.dispose()
   }
+}
+
+function isCompacted(error: unknown): boolean {
+  return error instanceof ZStateError && error.code === ErrorCode.COMPACTED
 }
 
 // The client reconnects by itself; say so on stderr, so a quiet stream is not mistaken for a quiet store.

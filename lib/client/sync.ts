@@ -7,6 +7,7 @@ import type { Snapshot } from '../link/link.ts'
 import type { Segment } from '../link/pushes.ts'
 import type { WireChange, WireCommit } from '../protocol/ops.ts'
 import { deepEqual } from '../protocol/values.ts'
+import { debug } from '../debug.ts'
 import { Coverage } from './coverage.ts'
 import type { Metrics } from './metrics.ts'
 import { Observers } from './observers.ts'
@@ -124,6 +125,7 @@ export class Synchronizer {
     const source = this.#source
     if (source === undefined) return
     const snapshot = await source.snapshot()
+    debug('resync: the history no longer covers the gap; snapshot at revision %d', snapshot.revision)
     this.install(snapshot, true)
     this.#metrics.resyncs++
     this.onResync()
@@ -266,6 +268,7 @@ export class Synchronizer {
     while (this.#source !== undefined && this.replica.revision < this.#target()) {
       const source = this.#source
       const from = this.replica.revision + 1
+      debug('gap repair: history %d..%d', from, this.#target())
       try {
         const page = await source.history(from, this.#target())
         if (page.epoch !== this.replica.epoch) return source.epochChanged()

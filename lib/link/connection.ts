@@ -7,6 +7,7 @@ import { Op } from '../protocol/ops.ts'
 import { CurrentLink } from './current.ts'
 import { watchHeartbeats } from './heartbeat.ts'
 import { Link, type LinkOptions } from './link.ts'
+import { debug } from '../debug.ts'
 import { reconnect } from './reconnect.ts'
 import { RefusedRequests } from './refused.ts'
 import type { Traffic } from './traffic.ts'
@@ -165,7 +166,10 @@ export class Connection {
 
   // 'reconnected' once the replica has caught up, unless it was rebuilt or the link was lost meanwhile.
   async #resume(link: Link, signal: AbortSignal): Promise<void> {
-    if (await this.#follower.resume(link, signal).catch(() => false)) this.#onEvent('reconnected')
+    if (await this.#follower.resume(link, signal).catch(() => false)) {
+      debug('reconnected to %s', this.address)
+      this.#onEvent('reconnected')
+    }
   }
 
   // The server is gone (or replaced): fail what is in flight on `link`, then rejoin in the background.
@@ -180,6 +184,7 @@ export class Connection {
     for (const user of this.#users) user.detach(link)
     link.close(error)
     this.#follower.lost()
+    debug('lost %s: %s; reconnecting', this.address, reason)
     this.#onEvent('disconnected')
     void this.#reconnect()
   }

@@ -20,6 +20,7 @@ import {
   type Hello,
 } from './replies.ts'
 import { handshakeRefused, socketOptions, type CurveCredentials } from './handshake.ts'
+import { debug } from '../debug.ts'
 import { sockets } from './sockets.ts'
 import type { Traffic } from './traffic.ts'
 
@@ -93,6 +94,13 @@ export class Link {
         args.push([options.curve.publicKey, keyProof(options.curve, options.curve.serverKey, token)])
       const reply = await abortable(Promise.race([channel.request(Op.HELLO, args), refused]), signal)
       const hello = readHello(reply, options.address)
+      debug(
+        'joined %s: epoch %s, revision %d, session %d',
+        options.address,
+        hello.epoch,
+        hello.revision,
+        hello.session,
+      )
       channel.maxMessageBytes = hello.maxMessageBytes
       if (pushes !== undefined) {
         pushes.start(hello.epoch, hello.revision)

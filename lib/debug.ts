@@ -1,0 +1,12 @@
+// `NODE_DEBUG=zstate` (Node's util.debuglog): the join, gap repair, resync, reconnection and every
+// request and reply, on stderr. Callers check `debug.enabled` before building a message, so an unset
+// NODE_DEBUG costs one property read on the hot path.
+import { debuglog } from 'node:util'
+
+export const debug = debuglog('zstate')
+
+// A request or reply's arguments, cut short: a debug line names the data, it does not dump it.
+export function brief(value: unknown): string {
+  const text = JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? 'undefined'
+  return text.length > 200 ? `${text.slice(0, 200)}… (${text.length} characters)` : text
+}
