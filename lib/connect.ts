@@ -18,6 +18,7 @@ import { ClientMessaging } from './messaging/messaging.ts'
 import { checkConnectAddress } from './protocol/address.ts'
 import { Op } from './protocol/ops.ts'
 import { checkPrefixes } from './protocol/prefixes.ts'
+import { isKeyPair } from './protocol/key-proof.ts'
 import { isCurveKey } from './protocol/z85.ts'
 
 function timeoutOption(value: unknown, name: string, fallback: number): number {
@@ -86,6 +87,10 @@ function curveCredentials(curve: ConnectOptions['curve']): CurveCredentials | un
       throw invalidArgument(
         `connect: curve.${name} must be a CURVE key (40 characters of Z85, see generateKeyPair())`,
       )
+  if (!isKeyPair(publicKey, secretKey))
+    throw invalidArgument(
+      'connect: curve.publicKey is not the public key of curve.secretKey (two different pairs?)',
+    )
   return { serverKey, publicKey, secretKey }
 }
 

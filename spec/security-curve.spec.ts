@@ -99,13 +99,19 @@ void test("curve: authorizedKeys 'any' encrypts without checking keys; bad keys 
   const bad: NonNullable<ServerOptions['curve']>[] = [
     { ...serverKeys, authorizedKeys: ['not a key'] },
     { publicKey: 'x', secretKey: serverKeys.secretKey, authorizedKeys: 'any' },
+    { publicKey: alice.publicKey, secretKey: serverKeys.secretKey, authorizedKeys: 'any' },
   ]
   for (const curve of bad) {
     const error = await failure(startServer({ address: 'tcp://127.0.0.1:*', curve }))
     assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)
   }
-  const error = await failure(connect(server.address, { curve: { ...aliceCurve, serverKey: 'short' } }))
-  assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)
+  for (const curve of [
+    { ...aliceCurve, serverKey: 'short' },
+    { ...aliceCurve, publicKey: mallory.publicKey }, // halves of two different pairs
+  ]) {
+    const error = await failure(connect(server.address, { curve }))
+    assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)
+  }
   const plain = await failure(startServer({ address: 'tcp://0.0.0.0:*' }))
   assert.match(plain.message, /curve/)
 })

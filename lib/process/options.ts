@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import type { CurveCredentials } from '../link/handshake.ts'
+import { isKeyPair } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import type { ServerOptions } from '../server/types.ts'
 import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
@@ -91,11 +92,16 @@ function contextCurve(o: Partial<ContextOptions>): CurveCredentials | undefined 
       `createContext: curve must be an object, got ${curve === null ? 'null' : typeof curve}`,
     )
   const keys = curve as Partial<Record<keyof CurveCredentials, unknown>>
-  return {
+  const checked = {
     serverKey: curveKey(keys.serverKey, 'serverKey'),
     publicKey: curveKey(keys.publicKey, 'publicKey'),
     secretKey: curveKey(keys.secretKey, 'secretKey'),
   }
+  if (!isKeyPair(checked.publicKey, checked.secretKey))
+    throw invalidArgument(
+      'createContext: curve.publicKey is not the public key of curve.secretKey (two different pairs?)',
+    )
+  return checked
 }
 
 function curveKey(value: unknown, name: keyof CurveCredentials): string {

@@ -25,6 +25,18 @@ export function keyProof(
   return createHmac('sha256', shared).update(`zstate hello ${token}`).digest()
 }
 
+// Whether `publicKey` is the public half of `secretKey` (a key file or options whose halves come from
+// two pairs would only fail at the handshake, with a less telling message).
+export function isKeyPair(publicKey: string, secretKey: string): boolean {
+  const derived = createPublicKey(
+    createPrivateKey({
+      key: { kty: 'OKP', crv: 'X25519', d: jwk(secretKey), x: jwk(publicKey) },
+      format: 'jwk',
+    }),
+  ).export({ format: 'jwk' }).x
+  return derived === jwk(publicKey)
+}
+
 // Whether `proof` is the one for `token` between the server's key pair and `clientPublicKey`.
 export function provesKey(
   server: { publicKey: string; secretKey: string },
