@@ -13,13 +13,11 @@ import { deferred } from './deferred.ts'
 import { invalidArgument } from './errors.ts'
 import { inspectAs } from './inspect.ts'
 import { Connection } from './link/connection.ts'
-import type { CurveCredentials } from './link/handshake.ts'
+import { checkCurveCredentials, type CurveCredentials } from './link/handshake.ts'
 import { ClientMessaging } from './messaging/messaging.ts'
 import { checkConnectAddress } from './protocol/address.ts'
 import { Op } from './protocol/ops.ts'
 import { checkPrefixes } from './protocol/prefixes.ts'
-import { isKeyPair } from './protocol/key-proof.ts'
-import { isCurveKey } from './protocol/z85.ts'
 
 function timeoutOption(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback
@@ -57,7 +55,7 @@ export async function connect<S extends object = Record<string, unknown>>(
     name: options.name,
     // A copy: the caller's array may change; the client keeps what it joined with.
     replicate: replicate === undefined ? undefined : [...replicate],
-    curve: curveCredentials(options.curve),
+    curve: options.curve === undefined ? undefined : checkCurveCredentials(options.curve, 'connect'),
   })
   await client.start(signal)
   return client
@@ -71,27 +69,7 @@ export interface ClientSettings {
   // Key prefixes of a partial replica; undefined: everything.
   replicate?: readonly string[] | undefined
   // CURVE keys; undefined: none.
-  curve?: CurveCredentials | undefined
-}
-
-function curveCredentials(curve: ConnectOptions['curve']): CurveCredentials | undefined {
-  if (curve === undefined) return undefined
-  if (typeof curve !== 'object' || curve === null) throw invalidArgument('connect: curve must be an object')
-  const { serverKey, publicKey, secretKey } = curve
-  for (const [name, key] of [
-    ['serverKey', serverKey],
-    ['publicKey', publicKey],
-    ['secretKey', secretKey],
-  ] as const)
-    if (!isCurveKey(key))
-      throw invalidArgument(
-        `connect: curve.${name} must be a CURVE key (40 characters of Z85, see generateKeyPair())`,
-      )
-  if (!isKeyPair(publicKey, secretKey))
-    throw invalidArgument(
-      'connect: curve.publicKey is not the public key of curve.secretKey (two different pairs?)',
-    )
-  return { serverKey, publicKey, secretKey }
+  curve: CurveCredentials | undefined
 }
 
 export class ClientImpl<S extends object> implements Client<S> {
@@ -125,7 +103,7 @@ export class ClientImpl<S extends object> implements Client<S> {
       new Coverage(settings.replicate),
     )
     this.#connection = new Connection(
-      { address, ...settings, replicate: settings.replicate, curve: settings.curve, traffic: this.#metrics },
+      { address, ...settings, replicate: settings.replicate, traffic: this.#metrics },
       replication,
       (event) => this.#status.emit(event),
     )

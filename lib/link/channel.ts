@@ -4,7 +4,7 @@ import { ErrorCode, TimeoutError, ZStateError, errorFromWire } from '../errors.t
 import { decode, encode } from '../protocol/codec.ts'
 import { isList, isRequestId } from '../protocol/frames.ts'
 import { NO_REPLY, Push, Status, type Op } from '../protocol/ops.ts'
-import { brief, debug } from '../debug.ts'
+import { brief, debug, debugging } from '../debug.ts'
 import { received } from './received.ts'
 import type { Traffic } from './traffic.ts'
 
@@ -91,7 +91,7 @@ export class Channel {
 
   #submit(request: Pending): void {
     const id = this.#nextId++
-    if (debug.enabled) debug('request #%d op %d %s', id, request.op, brief(request.args))
+    if (debugging) debug('request #%d op %d %s', id, request.op, brief(request.args))
     this.#pending.set(id, request)
     this.#armSweeper()
     this.#enqueue([id, request.op, ...request.args])
@@ -217,7 +217,7 @@ export class Channel {
   acknowledge(id: number, payload: unknown[]): void {
     const request = this.#pending.get(id) ?? this.#open.get(id)
     if (request === undefined) return
-    if (debug.enabled) debug('acknowledged #%d by its commit %s', id, brief(payload))
+    if (debugging) debug('acknowledged #%d by its commit %s', id, brief(payload))
     this.#pending.delete(id)
     this.#open.delete(id)
     request.resolve(payload)
@@ -225,7 +225,7 @@ export class Channel {
 
   #settle(reply: unknown): void {
     if (!isList(reply) || !isRequestId(reply[0])) return
-    if (debug.enabled) debug('reply #%d %s', reply[0], brief(reply.slice(1)))
+    if (debugging) debug('reply #%d %s', reply[0], brief(reply.slice(1)))
     if (reply[0] === NO_REPLY) return reply[1] === Push.COMMITS ? this.onCommits(reply) : this.onPush(reply)
     const request = this.#pending.get(reply[0]) ?? this.#open.get(reply[0])
     if (request === undefined) return

@@ -1,13 +1,34 @@
 // Security of a client's sockets (docs/security.md): the CURVE options when the client has keys, and
 // the handshake outcome, watched so that a refused client fails at once instead of after its timeout.
 import type { Dealer, Subscriber } from 'zeromq'
-import { ErrorCode, ZStateError } from '../errors.ts'
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import { checkKeyPair } from '../protocol/key-proof.ts'
+import { isCurveKey } from '../protocol/z85.ts'
 
 /** A client's CURVE credentials: the server's public key and its own key pair (Z85). */
 export interface CurveCredentials {
   readonly serverKey: string
   readonly publicKey: string
   readonly secretKey: string
+}
+
+// `caller`'s `curve` option (connect, createContext), checked: three CURVE keys, the public one the
+// pair of the secret one.
+export function checkCurveCredentials(curve: unknown, caller: string): CurveCredentials {
+  if (typeof curve !== 'object' || curve === null)
+    throw invalidArgument(`${caller}: curve must be an object, got ${curve === null ? 'null' : typeof curve}`)
+  const keys = curve as Partial<Record<keyof CurveCredentials, unknown>>
+  const key = (name: keyof CurveCredentials): string => {
+    const value = keys[name]
+    if (!isCurveKey(value))
+      throw invalidArgument(
+        `${caller}: curve.${name} must be a CURVE key (40 characters of Z85, see generateKeyPair())`,
+      )
+    return value
+  }
+  const checked = { serverKey: key('serverKey'), publicKey: key('publicKey'), secretKey: key('secretKey') }
+  checkKeyPair(checked.publicKey, checked.secretKey, caller)
+  return checked
 }
 
 // Options for every socket a client opens.

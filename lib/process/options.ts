@@ -2,9 +2,7 @@
 // was expected and what arrived.
 import { availableParallelism } from 'node:os'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
-import type { CurveCredentials } from '../link/handshake.ts'
-import { isKeyPair } from '../protocol/key-proof.ts'
-import { isCurveKey } from '../protocol/z85.ts'
+import { checkCurveCredentials, type CurveCredentials } from '../link/handshake.ts'
 import type { ServerOptions } from '../server/types.ts'
 import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
 
@@ -87,29 +85,7 @@ function contextCurve(o: Partial<ContextOptions>): CurveCredentials | undefined 
     throw invalidArgument(
       'createContext: curve holds the keys for joining the server at address; a context that starts its own server takes server.curve',
     )
-  if (typeof curve !== 'object' || curve === null)
-    throw invalidArgument(
-      `createContext: curve must be an object, got ${curve === null ? 'null' : typeof curve}`,
-    )
-  const keys = curve as Partial<Record<keyof CurveCredentials, unknown>>
-  const checked = {
-    serverKey: curveKey(keys.serverKey, 'serverKey'),
-    publicKey: curveKey(keys.publicKey, 'publicKey'),
-    secretKey: curveKey(keys.secretKey, 'secretKey'),
-  }
-  if (!isKeyPair(checked.publicKey, checked.secretKey))
-    throw invalidArgument(
-      'createContext: curve.publicKey is not the public key of curve.secretKey (two different pairs?)',
-    )
-  return checked
-}
-
-function curveKey(value: unknown, name: keyof CurveCredentials): string {
-  if (!isCurveKey(value))
-    throw invalidArgument(
-      `createContext: curve.${name} must be a CURVE key (40 characters of Z85, see generateKeyPair())`,
-    )
-  return value
+  return checkCurveCredentials(curve, 'createContext')
 }
 
 export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {

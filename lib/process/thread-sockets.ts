@@ -35,12 +35,7 @@ export function proxySockets(port: MessagePort): SocketClasses {
     // The host makes the real socket with these: the link's CURVE keys reach it only this way.
     constructor(kind: 'dealer' | 'sub', options: Partial<SocketOptions> = {}) {
       open.set(this.#id, this)
-      const { linger = 0, ipv6 = true, curveServerKey, curvePublicKey, curveSecretKey } = options
-      const curve =
-        curveServerKey === undefined || curvePublicKey === undefined || curveSecretKey === undefined
-          ? {}
-          : { curveServerKey, curvePublicKey, curveSecretKey }
-      this.post({ op: 'open', kind, options: { linger, ipv6, ...curve } })
+      this.post({ op: 'open', kind, options: { linger: 0, ipv6: true, ...options } })
     }
 
     // Handshake failures of the real socket, as zeromq's `socket.events` gives them (the rest are

@@ -25,13 +25,13 @@ export function peekFirstRequestId(frame: Uint8Array): number | undefined {
 
 // How many requests a frame holds, read from its array header without decoding it (undefined: not
 // an array), so an oversized batch is refused before it costs anything.
-export function peekArrayLength(frame: Uint8Array): number | undefined {
-  const byte = frame[0]
+export function peekArrayLength(frame: Uint8Array, at = 0): number | undefined {
+  const byte = frame[at]
   if (byte === undefined) return undefined
   if (byte >= 0x90 && byte <= 0x9f) return byte & 0x0f
-  if (byte === 0xdc && frame.length >= 3) return (frame[1]! << 8) | frame[2]!
-  if (byte === 0xdd && frame.length >= 5)
-    return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(1)
+  if (byte === 0xdc && frame.length >= at + 3) return (frame[at + 1]! << 8) | frame[at + 2]!
+  if (byte === 0xdd && frame.length >= at + 5)
+    return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(at + 1)
   return undefined
 }
 

@@ -3,6 +3,7 @@
 // holders of the client's secret key and of the server's can compute. The transport's own
 // handshake proves the same, but zeromq.js does not tell the server which key a message came with.
 import { createHmac, createPrivateKey, createPublicKey, diffieHellman, timingSafeEqual } from 'node:crypto'
+import { invalidArgument } from '../errors.ts'
 import { decodeZ85 } from './z85.ts'
 
 const jwk = (z85: string): string => decodeZ85(z85)!.toString('base64url')
@@ -35,6 +36,15 @@ export function isKeyPair(publicKey: string, secretKey: string): boolean {
     }),
   ).export({ format: 'jwk' }).x
   return derived === jwk(publicKey)
+}
+
+// Refuses (ERR_INVALID_ARGUMENT, named after `caller`'s option) a public key given with the secret
+// key of another pair.
+export function checkKeyPair(publicKey: string, secretKey: string, caller: string): void {
+  if (!isKeyPair(publicKey, secretKey))
+    throw invalidArgument(
+      `${caller}: curve.publicKey is not the public key of curve.secretKey (two different pairs?)`,
+    )
 }
 
 // Whether `proof` is the one for `token` between the server's key pair and `clientPublicKey`.

@@ -1,6 +1,6 @@
 // ServerOptions as docs/state.md defines them, validated at the boundary.
 import { invalidArgument } from '../errors.ts'
-import { isKeyPair } from '../protocol/key-proof.ts'
+import { checkKeyPair } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import type { HistoryLimits } from './history.ts'
 import type { ServerOptions } from './types.ts'
@@ -98,10 +98,7 @@ function resolveCurve(curve: ServerOptions['curve']): CurveServerOptions | undef
     throw invalidArgument(
       'startServer: curve.publicKey and curve.secretKey must be CURVE keys (40 characters of Z85, see generateKeyPair())',
     )
-  if (!isKeyPair(publicKey, secretKey))
-    throw invalidArgument(
-      'startServer: curve.publicKey is not the public key of curve.secretKey (two different pairs?)',
-    )
+  checkKeyPair(publicKey, secretKey, 'startServer')
   if (authorizedKeys === 'any') return { publicKey, secretKey, authorizedKeys, services }
   if (!Array.isArray(authorizedKeys))
     throw invalidArgument("startServer: curve.authorizedKeys must be an array of public keys or 'any'")

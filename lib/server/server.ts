@@ -583,8 +583,11 @@ class StateServer implements Server {
     )
     const refused = new Map<Session, Buffer[]>()
     for (const output of outputs)
-      for (const [session, id] of output.requests)
-        refused.set(session, [...(refused.get(session) ?? []), errorReply(id, error)])
+      for (const [session, id] of output.requests) {
+        const replies = refused.get(session) ?? []
+        replies.push(errorReply(id, error))
+        refused.set(session, replies)
+      }
     for (const [session, replies] of refused)
       this.#replies.sendOnce(
         Buffer.from(session.routingId),

@@ -110,10 +110,11 @@ function rebuild(recovered: Recovered, limits: HistoryLimits, epoch: string | un
   const base = store.revision
   const first = recovered.commits.length > 0 ? commitHead(recovered.commits[0]!)!.revision : base + 1
   const history = new History(limits, first)
-  for (const bytes of recovered.commits) {
-    if (commitHead(bytes)!.revision > base) history.push(replayCommit(store, bytes))
+  // Consecutive revisions (recovery checked the chain): commit i is revision first + i.
+  recovered.commits.forEach((bytes, i) => {
+    if (first + i > base) history.push(replayCommit(store, bytes))
     // A copy: the bytes read are a view of the whole segment file.
     else history.push({ bytes: Buffer.from(bytes), retire() {} })
-  }
+  })
   return { store, history, snapshotRevision: snapshot?.revision ?? 0 }
 }

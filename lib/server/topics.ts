@@ -1,6 +1,13 @@
 // Topics at the server: a PUB socket of their own, so a topic flood never makes state subscribers drop
 // changes (docs/protocol.md). At most once: PUB drops silently at its high-water mark.
 import { Publisher } from 'zeromq'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import { encode } from '../protocol/codec.ts'
+import { isIpv6Endpoint } from '../protocol/address.ts'
+import { isName } from '../protocol/names.ts'
+import { Op, TopicChannel } from '../protocol/ops.ts'
+import { SendQueue } from '../send-queue.ts'
+import { okReply } from './replies.ts'
 
 // CURVE server options of the server's sockets (none without curve).
 export interface SocketSecurity {
@@ -9,13 +16,6 @@ export interface SocketSecurity {
   curvePublicKey?: string
   zapDomain?: string
 }
-import { ErrorCode, ZStateError } from '../errors.ts'
-import { encode } from '../protocol/codec.ts'
-import { isIpv6Endpoint } from '../protocol/address.ts'
-import { isName } from '../protocol/names.ts'
-import { Op, TopicChannel } from '../protocol/ops.ts'
-import { SendQueue } from '../send-queue.ts'
-import { okReply } from './replies.ts'
 
 export class Topics {
   readonly endpoint: string

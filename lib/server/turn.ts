@@ -9,14 +9,18 @@ import type { Session } from './sessions.ts'
 
 // One turn's output, ready to go.
 export interface TurnOutput {
-  // The turn's encoded commits, in revision order, and the revision of its last one (or of the
-  // store when it has none).
+  // The turn's encoded commits, in revision order, their bytes, and the revision of its last one (or
+  // of the store when it has none).
   readonly commits: Buffer[]
+  readonly commitBytes: number
   readonly revision: number
   readonly replies: (readonly [Session, Buffer])[]
   // The requests it handled (tracked with a dataDir only): what a failed write to the log refuses.
   readonly requests: (readonly [Session, number])[]
 }
+
+// What a turn without commits, or without tracked requests, hands on: shared, never written to.
+const NONE: never[] = []
 
 export class Turn {
   readonly #publishing: SendQueue
@@ -25,6 +29,7 @@ export class Turn {
   readonly #epoch: () => string
   readonly #sessions = new Set<Session>()
   #commits: Buffer[] = []
+  #commitBytes = 0
   #requests: (readonly [Session, number])[] = []
   #scheduled = false
   // Whether handled() records requests (a dataDir: a failed log write must answer each of them).
@@ -45,6 +50,7 @@ export class Turn {
 
   commit(encoded: Buffer): void {
     this.#commits.push(encoded)
+    this.#commitBytes += encoded.length
     this.#schedule()
   }
 
@@ -83,8 +89,12 @@ export class Turn {
   end(): void {
     if (!this.#scheduled) return
     this.#scheduled = false
-    const commits = this.#commits
-    this.#commits = []
+    const commits = this.#commits.length > 0 ? this.#commits : NONE
+    const commitBytes = this.#commitBytes
+    if (commits !== NONE) {
+      this.#commits = []
+      this.#commitBytes = 0
+    }
     this.beforeReplies()
     const replies: (readonly [Session, Buffer])[] = []
     for (const session of this.#sessions) {
@@ -98,17 +108,18 @@ export class Turn {
       session.repliesBytes = 0
     }
     this.#sessions.clear()
-    const requests = this.#requests
-    this.#requests = []
-    this.deliver({ commits, revision: this.revision(), replies, requests })
+    const requests = this.#requests.length > 0 ? this.#requests : NONE
+    if (requests !== NONE) this.#requests = []
+    this.deliver({ commits, commitBytes, revision: this.revision(), replies, requests })
   }
 
   // Publishes the commits in one message, then sends each session its replies.
   send(output: TurnOutput): void {
     if (output.commits.length > 0) {
-      let bytes = 0
-      for (const commit of output.commits) bytes += commit.length
-      this.#publishing.push([Channel.STATE, encodeWithItems([this.#epoch()], output.commits, bytes)])
+      this.#publishing.push([
+        Channel.STATE,
+        encodeWithItems([this.#epoch()], output.commits, output.commitBytes),
+      ])
       this.published = true
     }
     for (const [session, message] of output.replies) this.#replies.send(session, message)

@@ -7,10 +7,11 @@ export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind]
 
 export const FRAME_BYTES = 9
 
-const KINDS: readonly Buffer[] = [0, 1, 2, 3, 4, 5].map((kind) => Buffer.of(kind))
+// The checksum of each kind byte alone, which every record's checksum continues.
+const SEEDS: readonly number[] = [0, 1, 2, 3, 4, 5].map((kind) => crc32(Buffer.of(kind)))
 
 function checksum(kind: number, payload: Uint8Array): number {
-  return crc32(payload, crc32(KINDS[kind]!))
+  return crc32(payload, SEEDS[kind])
 }
 
 // Frames records as buffers for one writev: one shared buffer of frames, the payloads as they are

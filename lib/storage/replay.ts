@@ -2,6 +2,7 @@
 // commits applied again, each exactly as the server applied it the first time.
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import { decode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
+import { peekArrayLength } from '../protocol/frames.ts'
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
 import type { Chunk } from '../server/slots.ts'
@@ -45,14 +46,14 @@ export function replayCommit(store: Store, bytes: Buffer): Chunk {
 // [revision, previous, changes] read from the bytes; a SET's value is left where it is (undefined).
 function readCommit(bytes: Buffer): { revision: number; previous: number; changes: WireChange[] } {
   const head = commitHead(bytes)
-  if (head === undefined || arrayLength(bytes, 0) < 3)
+  if (head === undefined || (peekArrayLength(bytes) ?? 0) < 3)
     throw new Error('not [revision, previous, changes, ...origin]')
   let at = skipItem(bytes, skipItem(bytes, skipArrayHeader(bytes, 0)))
-  const count = arrayLength(bytes, at)
+  const count = peekArrayLength(bytes, at) ?? -1
   at = skipArrayHeader(bytes, at)
   const changes: WireChange[] = []
   for (let i = 0; i < count; i++) {
-    const items = arrayLength(bytes, at)
+    const items = peekArrayLength(bytes, at) ?? -1
     at = skipArrayHeader(bytes, at)
     const keyEnd = skipItem(bytes, at)
     const key = bytes[at] === NIL ? null : decode(bytes.subarray(at, keyEnd))
@@ -75,13 +76,3 @@ function readChange(key: unknown, kind: unknown, items: number, payload: () => u
 }
 
 const NIL = 0xc0
-
-// The length of the MessagePack array whose header is at `at` (-1: not an array).
-function arrayLength(bytes: Uint8Array, at: number): number {
-  const token = bytes[at]!
-  if (token >= 0x90 && token <= 0x9f) return token - 0x90
-  if (token === 0xdc) return (bytes[at + 1]! << 8) | bytes[at + 2]!
-  if (token === 0xdd)
-    return ((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!) >>> 0
-  return -1
-}

@@ -68,8 +68,8 @@ function writeAll(fd: number, buffers: readonly Uint8Array[], bytes: number, at:
 }
 
 // The buffers from byte `skip` on.
-function remaining(buffers: readonly Uint8Array[], skip: number): Uint8Array[] {
-  if (skip === 0) return [...buffers]
+function remaining(buffers: readonly Uint8Array[], skip: number): readonly Uint8Array[] {
+  if (skip === 0) return buffers
   const rest: Uint8Array[] = []
   for (const buffer of buffers) {
     if (skip >= buffer.length) skip -= buffer.length
