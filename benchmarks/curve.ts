@@ -3,13 +3,13 @@ import { generateKeyPair } from '../lib/index.ts'
 import { scaled } from './support/config.ts'
 import { n } from './support/format.ts'
 import { ipcDir } from './support/ipc.ts'
-import { inFlight, sequential, type Latencies } from './support/measure.ts'
+import { sequential, type Latencies } from './support/measure.ts'
 import { compare, Unit } from './support/report.ts'
 import { interleaved } from './support/runs.ts'
 import { runScenario } from './support/scenario.ts'
 import { median } from './support/stats.ts'
 import { itemOf, keyOf } from './support/values.ts'
-import { startStatePair, type StatePair } from './support/zstate.ts'
+import { setAll, startStatePair, type StatePair } from './support/zstate.ts'
 
 // (i) What CurveZMQ costs: the same writes to a server with `curve` and to one without, both on
 // tcp://127.0.0.1, awaited one at a time (goal ≥ 0.8×) and 100,000 in flight (goal ≥ 0.7×). The CPU
@@ -36,13 +36,6 @@ async function withCpu<T>(pair: StatePair, timed: () => Promise<T>): Promise<Mea
   return { result, serverCpuUs: cpuUs(server1) - cpuUs(server0), clientCpuUs }
 }
 
-// `count` sets in flight from one client, one revision each.
-function setAll(pair: StatePair, count: number): Promise<number> {
-  return inFlight(count, () =>
-    Promise.all(Array.from({ length: count }, (_, i) => pair.client.state.set(keyOf(i), itemOf(i)))),
-  )
-}
-
 const us = (x: number): string => `${x.toFixed(1)} µs`
 const signed = (x: number): string => (x < 0 ? `−${us(-x)}` : `+${us(x)}`)
 const m = (runs: readonly number[]): number => (runs.length === 0 ? NaN : median(runs))
@@ -67,8 +60,8 @@ runScenario(import.meta.url, async () => {
   }
   const seq = await interleaved({ curve: awaited(curve), plain: awaited(plain) })
   const inFlightOf = (pair: StatePair) => async (): Promise<Measured<number>> => {
-    await setAll(pair, burstWarmup)
-    return withCpu(pair, () => setAll(pair, burst))
+    await setAll(pair.client, burstWarmup)
+    return withCpu(pair, () => setAll(pair.client, burst))
   }
   const par = await interleaved({ curve: inFlightOf(curve), plain: inFlightOf(plain) })
 

@@ -3,7 +3,7 @@ import { scaled } from './support/config.ts'
 import { dataRoot } from './support/disk.ts'
 import { n } from './support/format.ts'
 import { ipcDir } from './support/ipc.ts'
-import { inFlight, sequential, type Latencies } from './support/measure.ts'
+import { sequential, type Latencies } from './support/measure.ts'
 import { startRedis } from './support/redis.ts'
 import { compare, Unit, type Comparison } from './support/report.ts'
 import {
@@ -18,7 +18,7 @@ import { interleaved } from './support/runs.ts'
 import { runScenario } from './support/scenario.ts'
 import { median } from './support/stats.ts'
 import { itemOf, keyOf } from './support/values.ts'
-import { startStatePair, type BenchClient } from './support/zstate.ts'
+import { setAll, startStatePair, type BenchClient } from './support/zstate.ts'
 
 // (h) What a dataDir costs. Writes: awaited one at a time and 100,000 in flight, with fsync 'always'
 // against Redis with appendfsync always (goal ≥ 1×), and with fsync 'interval' against zstate without a
@@ -30,13 +30,6 @@ const ms = (x: number): string => `${(x / 1e3).toFixed(0)} ms`
 const us = (x: number): string => `${x.toFixed(0)} µs`
 const ops = (l: readonly Latencies[]): number[] => l.map((x) => x.opsPerSec)
 const p50 = (l: readonly Latencies[]): number[] => l.map((x) => x.p50Us)
-
-// `count` sets in flight from one client, one revision each.
-function setAll(client: BenchClient, count: number): Promise<number> {
-  return inFlight(count, () =>
-    Promise.all(Array.from({ length: count }, (_, i) => client.state.set(keyOf(i), itemOf(i)))),
-  )
-}
 
 runScenario(import.meta.url, async () => {
   const count = scaled(10_000)

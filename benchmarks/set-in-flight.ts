@@ -1,23 +1,16 @@
 import { redisPipelinedSets } from './baselines/redis-set.ts'
 import { scaled } from './support/config.ts'
 import { ipcDir } from './support/ipc.ts'
-import { inFlight } from './support/measure.ts'
 import { startRedis } from './support/redis.ts'
 import { n } from './support/format.ts'
 import { compare, Unit } from './support/report.ts'
 import { runScenario } from './support/scenario.ts'
 import { interleaved } from './support/runs.ts'
-import { itemOf, keyOf } from './support/values.ts'
-import { startStatePair, type BenchClient } from './support/zstate.ts'
+import { setAll, startStatePair } from './support/zstate.ts'
 
 // (b) 100,000 state.set calls in flight from one client (Promise.all): what client-side coalescing and
 // server group commit buy, compared with Redis pipelining (goal ≥ 1×). Every set is still its own
 // revision and resolves only once visible in the client's replica.
-function setAll(client: BenchClient, count: number): Promise<number> {
-  return inFlight(count, () =>
-    Promise.all(Array.from({ length: count }, (_, i) => client.state.set(keyOf(i), itemOf(i)))),
-  )
-}
 
 runScenario(import.meta.url, async () => {
   const count = scaled(100_000)

@@ -1,9 +1,18 @@
 import { connect, type Client, type ServerOptions } from '../../lib/index.ts'
 import type { IpcDir } from './ipc.ts'
+import { inFlight } from './measure.ts'
+import { itemOf, keyOf } from './values.ts'
 import { forkSide, type Side } from './processes.ts'
 
 // The zstate half of most scenarios: a state server in a side process and a client in this one.
 export type BenchClient = Client<Record<string, unknown>>
+
+// `count` state.set calls in flight at once from `client`, one revision each; resolves with ops/s.
+export function setAll(client: BenchClient, count: number): Promise<number> {
+  return inFlight(count, () =>
+    Promise.all(Array.from({ length: count }, (_, i) => client.state.set(keyOf(i), itemOf(i)))),
+  )
+}
 
 export interface StateServer extends AsyncDisposable {
   readonly address: string

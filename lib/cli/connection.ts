@@ -2,7 +2,9 @@
 import { ErrorCode, ZStateError, connect } from '../index.ts'
 import type { Client, ConnectOptions } from '../index.ts'
 import type { RunOptions } from './args.ts'
+import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
+import { onTermination, unlessAborted } from './signals.ts'
 import { readKeyPair } from './key-files.ts'
 import { checkSocketFile } from './socket-file.ts'
 
@@ -37,6 +39,33 @@ export async function withClient<T>(
     return await fn(client)
   } finally {
     await client.close()
+  }
+}
+
+// A streaming command (watch, sub): `stream` runs on a client until it ends or SIGINT/SIGTERM aborts
+// `signal`; interrupted is a normal end (exit 0), whatever the stream then throws.
+export async function untilTerminated(
+  options: RunOptions,
+  command: string,
+  io: Io,
+  stream: (client: CliClient, signal: AbortSignal) => Promise<void>,
+): Promise<number> {
+  const termination = onTermination()
+  const { signal } = termination
+  try {
+    const client = await unlessAborted(openClient(options, command, io), signal)
+    if (client === undefined) return EXIT_OK
+    try {
+      await stream(client, signal)
+    } catch (error) {
+      // Interrupted: the stream may end quietly or throw the signal's reason.
+      if (!signal.aborted) throw error
+    } finally {
+      await client.close()
+    }
+    return EXIT_OK
+  } finally {
+    termination.dispose()
   }
 }
 

@@ -1,12 +1,12 @@
 // `zstate pub` and `zstate sub`: the publish/subscribe side of messaging, from the shell.
 import type { RunOptions } from './args.ts'
 import { arg } from './commands.ts'
-import { openClient, withClient } from './connection.ts'
+import { untilTerminated, withClient } from './connection.ts'
 import { parse, toJson } from './json.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { commandLine } from './shell.ts'
-import { onTermination, unlessAborted } from './signals.ts'
+import { unlessAborted } from './signals.ts'
 
 export async function pub(args: readonly string[], options: RunOptions, io: Io): Promise<number> {
   const topic = arg(args, 0)
@@ -19,38 +19,24 @@ export async function pub(args: readonly string[], options: RunOptions, io: Io):
 }
 
 // One JSON line per message until SIGINT/SIGTERM, or the first one with --once.
-export async function sub(args: readonly string[], options: RunOptions, io: Io): Promise<number> {
-  const termination = onTermination()
-  const { signal } = termination
-  try {
-    const client = await unlessAborted(openClient(options, 'sub', io), signal)
-    if (client === undefined) return EXIT_OK
-    try {
-      const prefix = args[0] ?? ''
-      const messages = client.subscribe(prefix, { signal })
-      if (
-        (await unlessAborted(
-          messages.ready.then(() => true),
-          signal,
-        )) !== true
+export function sub(args: readonly string[], options: RunOptions, io: Io): Promise<number> {
+  return untilTerminated(options, 'sub', io, async (client, signal) => {
+    const prefix = args[0] ?? ''
+    const messages = client.subscribe(prefix, { signal })
+    if (
+      (await unlessAborted(
+        messages.ready.then(() => true),
+        signal,
+      )) !== true
+    )
+      return
+    const what = prefix === '' ? 'all topics' : `topics under ${JSON.stringify(prefix)}`
+    io.stderr.write(`zstate: subscribed to ${what} at ${client.address}\n`)
+    for await (const { topic, message } of messages) {
+      io.stdout.write(
+        `${JSON.stringify({ topic, message: message === undefined ? null : toJson(message) })}\n`,
       )
-        return EXIT_OK
-      const what = prefix === '' ? 'all topics' : `topics under ${JSON.stringify(prefix)}`
-      io.stderr.write(`zstate: subscribed to ${what} at ${client.address}\n`)
-      for await (const { topic, message } of messages) {
-        io.stdout.write(
-          `${JSON.stringify({ topic, message: message === undefined ? null : toJson(message) })}\n`,
-        )
-        if (options.once === true) break
-      }
-    } catch (error) {
-      // Interrupted: the iterator throws the signal's reason.
-      if (!signal.aborted) throw error
-    } finally {
-      await client.close()
+      if (options.once === true) break
     }
-    return EXIT_OK
-  } finally {
-    termination.dispose()
-  }
+  })
 }

@@ -1,20 +1,14 @@
 // `zstate watch [PREFIX]`: one JSON line per change until SIGINT/SIGTERM.
 import { ErrorCode, ZStateError } from '../errors.ts'
 import type { RunOptions } from './args.ts'
-import { openClient } from './connection.ts'
+import { untilTerminated } from './connection.ts'
 import type { CliClient } from './connection.ts'
 import { toJson } from './json.ts'
 import { prefixHint } from './prefix-hint.ts'
-import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
-import { onTermination, unlessAborted } from './signals.ts'
 
-export async function watch(args: readonly string[], options: RunOptions, io: Io): Promise<number> {
-  const termination = onTermination()
-  const { signal } = termination
-  try {
-    const client = await unlessAborted(openClient(options, 'watch', io), signal)
-    if (client === undefined) return EXIT_OK
+export function watch(args: readonly string[], options: RunOptions, io: Io): Promise<number> {
+  return untilTerminated(options, 'watch', io, async (client, signal) => {
     void reportStatus(client, io).catch(() => {})
     // The revisions of the snapshots the replica was rebuilt from, as they happen: with --resume,
     // watching goes on right after the one that ended the stream, whatever arrived since.
@@ -47,7 +41,7 @@ export async function watch(args: readonly string[], options: RunOptions, io: Io
             }
             io.stdout.write(`${JSON.stringify(line)}\n`)
           }
-          break
+          return
         } catch (error) {
           const reset = resets[resets.length - 1]
           if (!(options.resume === true && reset !== undefined && isCompacted(error))) throw error
@@ -55,17 +49,10 @@ export async function watch(args: readonly string[], options: RunOptions, io: Io
           fromRevision = reset + 1
         }
       }
-    } catch (error) {
-      // Interrupted: the iterator may end quietly or throw the signal's reason.
-      if (!signal.aborted) throw error
     } finally {
       unsubscribe()
-      await client.close()
     }
-    return EXIT_OK
-  } finally {
-    termination.dispose()
-  }
+  })
 }
 
 function isCompacted(error: unknown): boolean {
