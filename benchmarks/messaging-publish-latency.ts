@@ -19,13 +19,14 @@ runScenario(import.meta.url, async () => {
   try {
     await subscriber.call('subscribe', zstate.server.address, 'bench/')
     const { client } = zstate
-    const comparisons = await latencyAgainstRelay(subscriber, relay, count, warmup, (s) =>
+    const { comparisons, distribution } = await latencyAgainstRelay(subscriber, relay, count, warmup, (s) =>
       client.publish('bench/ping', s),
     )
     return {
       id: 'messaging-publish-latency',
       title: '(m3) Topic latency: client.publish in process A → subscription yields in process B',
       comparisons,
+      distributions: [distribution],
       notes: [
         `${n(count)} paced messages per run (one in flight) after ${n(warmup)} warm-up; server, A and B are separate processes`,
         'the subscription is ready (its prefix proven live by an echo) before the first message',

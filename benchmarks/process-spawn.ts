@@ -22,6 +22,9 @@ runScenario(import.meta.url, async () => {
   const echoAddress = dir.endpoint('echo')
   await echo.call('bind', echoAddress)
   const ctx = await createContext({ name: 'bench spawn' })
+  // Warm children with the flags the cold spawns use, one per child of a round.
+  const pooled = await createContext({ name: 'bench spawn pool', pool: { size: COUNT, execArgv: [] } })
+  const pool = (pooled as unknown as { warmPool: { ready(): Promise<void> } }).warmPool
   const script = (name: string): string => fileURLToPath(new URL(`./sides/${name}.mjs`, import.meta.url))
   const env = { ...process.env, ZSTATE_ADDRESS: echoAddress }
   // µs for COUNT children started at once and all finished.
@@ -47,6 +50,13 @@ runScenario(import.meta.url, async () => {
   try {
     const r = await interleaved({
       zstate: timed(() => ctx.spawn(() => 1, { execArgv: [] }).wait()),
+      // Full before the clock starts; refilled after it stops, so the refill loads no other run.
+      warm: async () => {
+        await pool.ready()
+        const us = await timed(() => pooled.spawn(() => 1, { execArgv: [] }).wait())()
+        await pool.ready()
+        return us
+      },
       connect: forked('connect-once'),
       empty: forked('empty'),
       zstateThread: timed(() => ctx.spawn(() => 1, { thread: true }).wait()),
@@ -65,6 +75,11 @@ runScenario(import.meta.url, async () => {
             'a zstate child also loads msgpackr and zstate’s client and bootstrap (ES modules, no compile cache on Node 20) and joins with a snapshot before it counts as started',
         }),
         compare('processes', time, r.zstate, 'fork: empty script', r.empty),
+        compare('processes, warm pool', time, r.warm, 'the same 20 spawns, cold (no pool)', r.zstate, {
+          op: '≤',
+          ratio: 0.25,
+        }),
+        compare('processes, warm pool', time, r.warm, 'fork: import zeromq, connect once', r.connect),
         compare('threads', time, r.zstateThread, 'new Worker: import zeromq, connect once', r.connectThread, {
           op: '≤',
           ratio: 1.3,
@@ -75,10 +90,11 @@ runScenario(import.meta.url, async () => {
         `${COUNT} ctx.spawn(() => 1) started together, time until every wait() has resolved (the processes have exited)`,
         'a zstate child loads the client, joins the state server (HELLO, subscription proof, snapshot), runs, reports over IPC, says goodbye and exits',
         'the baselines connect a DEALER to an echo ROUTER and make one round trip',
+        `warm pool: createContext({ pool: { size: ${COUNT} } }), full before each timed round and refilled after it; each spawn takes a child that has loaded zstate already and runs one target in it`,
       ],
     }
   } finally {
-    await ctx.close()
+    await Promise.all([ctx.close(), pooled.close()])
     await echo.stop()
   }
 })

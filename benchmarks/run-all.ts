@@ -5,13 +5,14 @@ import { fileURLToPath } from 'node:url'
 import process from 'node:process'
 import { scale } from './support/config.ts'
 import { renderChart } from './support/chart.ts'
+import { renderLatencyChart } from './support/latency-chart.ts'
 import { renderMarkdown } from './support/markdown.ts'
 import type { ScenarioResult } from './support/report.ts'
 
 // Runs every scenario in a fresh Node process of its own (so no scenario inherits another's heap or JIT
-// state), collects their results and regenerates docs/benchmarks.md and docs/benchmarks.svg. A smoke run
-// (BENCH_SCALE ≠ 1) or a run of some scenarios writes .bench-tmp/benchmarks.{md,svg} instead, so it never
-// overwrites the published numbers.
+// state), collects their results and regenerates docs/benchmarks.md, docs/benchmarks.svg and
+// docs/benchmarks-latency.svg. A smoke run (BENCH_SCALE ≠ 1) or a run of some scenarios writes them into
+// .bench-tmp/ instead, so it never overwrites the published numbers.
 //
 // Each scenario's result stays in .bench-tmp/results/<id>.json until that scenario runs again (its old
 // result is removed first, so a scenario without one failed its last run or never ran). `--render-only`
@@ -98,9 +99,10 @@ const dir = published ? new URL('docs/', root) : tmp
 await mkdir(dir, { recursive: true })
 await writeFile(new URL('benchmarks.md', dir), renderMarkdown(results, failed))
 await writeFile(new URL('benchmarks.svg', dir), renderChart(results, failed))
+await writeFile(new URL('benchmarks-latency.svg', dir), renderLatencyChart(results))
 const what = renderOnly ? 'no stored result' : 'failed'
 console.log(
-  `\nwrote ${fileURLToPath(dir)}benchmarks.{md,svg}` +
+  `\nwrote ${fileURLToPath(dir)}benchmarks.{md,svg} and benchmarks-latency.svg` +
     (failed.length > 0 ? `; ${what}: ${failed.join(', ')}` : ''),
 )
 if (failed.length > 0 && !renderOnly) process.exitCode = 1

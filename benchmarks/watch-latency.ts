@@ -20,7 +20,7 @@ runScenario(import.meta.url, async () => {
     await watcher.call('connect', zstate.server.address)
     await watcher.call('watch', 'ping')
     const { state } = zstate.client
-    const comparisons = await latencyAgainstRelay(
+    const { comparisons, distribution } = await latencyAgainstRelay(
       watcher,
       relay,
       count,
@@ -37,6 +37,7 @@ runScenario(import.meta.url, async () => {
       id: 'watch-latency',
       title: '(d) Watch latency: state.set in process A → state.when resolves in process B',
       comparisons,
+      distributions: [distribution],
       notes: [
         `${n(count)} paced messages per run (one in flight) after ${n(warmup)} warm-up; server, A and B are separate processes`,
       ],

@@ -12,11 +12,13 @@ import type { Client, ConnectOptions, Metrics, ServerInfo, StatusEvent } from '.
 import { deferred } from './deferred.ts'
 import { invalidArgument } from './errors.ts'
 import { inspectAs } from './inspect.ts'
+import { checkKnown } from './known-options.ts'
 import { Connection } from './link/connection.ts'
 import { checkCurveCredentials, type CurveCredentials } from './link/handshake.ts'
 import { ClientMessaging } from './messaging/messaging.ts'
 import { checkConnectAddress } from './protocol/address.ts'
 import { Op } from './protocol/ops.ts'
+import { bounded, checkWaitOptions, type WaitOptions } from './wait.ts'
 import { checkPrefixes } from './protocol/prefixes.ts'
 
 function timeoutOption(value: unknown, name: string, fallback: number): number {
@@ -25,6 +27,16 @@ function timeoutOption(value: unknown, name: string, fallback: number): number {
     throw invalidArgument(`connect: ${name} must be a positive number of ms, got ${String(value)}`)
   return value
 }
+
+const CONNECT_OPTIONS = [
+  'timeout',
+  'requestTimeout',
+  'heartbeatTimeout',
+  'name',
+  'signal',
+  'replicate',
+  'curve',
+]
 
 export async function connect<S extends object = Record<string, unknown>>(
   address?: string,
@@ -39,6 +51,7 @@ export async function connect<S extends object = Record<string, unknown>>(
   checkConnectAddress(target)
   if (typeof options !== 'object' || options === null)
     throw invalidArgument('connect: options must be an object')
+  checkKnown(options, CONNECT_OPTIONS, 'connect')
   if (options.name !== undefined && typeof options.name !== 'string')
     throw invalidArgument('connect: name must be a string')
   const { signal, replicate } = options
@@ -139,8 +152,9 @@ export class ClientImpl<S extends object> implements Client<S> {
     return this.#connection.request(op, args)
   }
 
-  async server(): Promise<ServerInfo> {
-    return readServerInfo(await this.request(Op.INFO, []))
+  async server(options?: WaitOptions): Promise<ServerInfo> {
+    checkWaitOptions(options, 'server')
+    return readServerInfo(await bounded(this.request(Op.INFO, []), options, 'server()'))
   }
 
   status(): AsyncIterable<StatusEvent> {

@@ -1,15 +1,23 @@
 // The one place that turns { timeout, signal } into a rejection: TimeoutError or signal.reason, unchanged.
 import { TimeoutError, invalidArgument } from './errors.ts'
+import { checkKnown } from './known-options.ts'
 
 export interface WaitOptions {
   timeout?: number | undefined
   signal?: AbortSignal | undefined
 }
 
-export function checkWaitOptions(options: WaitOptions | undefined, what: string): void {
-  if (options === undefined) return
+// Checks timeout and signal, and that no other option is given besides `more` (checked by the caller):
+// a misspelt option is refused rather than ignored.
+export function checkWaitOptions(
+  options: WaitOptions | undefined,
+  what: string,
+  more: readonly string[] = [],
+): WaitOptions {
+  if (options === undefined) return {}
   if (typeof options !== 'object' || options === null)
     throw invalidArgument(`${what}: options must be an object`)
+  checkKnown(options, ['timeout', 'signal', ...more], what)
   const { timeout, signal } = options
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
     throw invalidArgument(`${what}: timeout must be a non-negative number of ms, got ${String(timeout)}`)
@@ -17,6 +25,7 @@ export function checkWaitOptions(options: WaitOptions | undefined, what: string)
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw invalidArgument(`${what}: signal must be an AbortSignal`)
   }
+  return { timeout, signal }
 }
 
 // The public function a caller called. A timed wait that names it captures the caller's frames when
@@ -49,6 +58,30 @@ export function armWait(
     if (timer !== undefined) clearTimeout(timer)
     signal?.removeEventListener('abort', onAbort)
   }
+}
+
+// `promise`, or the rejection of `options` first: its timeout or its signal's reason. What the promise
+// stands for goes on; only the waiting ends.
+export function bounded<T>(
+  promise: Promise<T>,
+  options: WaitOptions | undefined,
+  what: string,
+  caller?: Caller,
+): Promise<T> {
+  if (options?.timeout === undefined && options?.signal === undefined) return promise
+  return new Promise<T>((resolve, reject) => {
+    const disarm = armWait(options, what, reject, caller)
+    promise.then(
+      (value) => {
+        disarm()
+        resolve(value)
+      },
+      (error: unknown) => {
+        disarm()
+        reject(error)
+      },
+    )
+  })
 }
 
 // A TimeoutError showing the frames of `stack` (captured when the wait started), when it has any.

@@ -3,7 +3,8 @@ import { test } from 'node:test'
 import { renderChart } from '../benchmarks/support/chart.ts'
 import { formatGoal } from '../benchmarks/support/format.ts'
 import { renderMarkdown } from '../benchmarks/support/markdown.ts'
-import { compare, Unit, type ScenarioResult } from '../benchmarks/support/report.ts'
+import { renderLatencyChart } from '../benchmarks/support/latency-chart.ts'
+import { compare, PERCENTILES, Unit, type ScenarioResult } from '../benchmarks/support/report.ts'
 
 // docs/benchmarks.svg as `npm run bench` writes it, from a handful of comparisons made here: one row per
 // goal, ✗ rows in the fail colour with their cause, better always to the right, well-formed XML.
@@ -169,4 +170,47 @@ void test('bench chart: docs/benchmarks.md embeds the chart and prints the cause
   assert.match(markdown, /^!\[Every goal row: 2 of 6 goals met\]\(benchmarks\.svg\)$/m)
   assert.match(markdown, /\| ≤ 1\.2× ✗ — cause: three messages <per> set & one more \|$/m)
   assert.throws(() => compare('x', Unit.count, [1], 'y', [1], { op: '≤', value: 0, cause: ' \n ' }), /cause/)
+})
+
+void test('latency chart: one panel per distribution, the slower series drawn higher, the numbers beside it', () => {
+  const distributions: ScenarioResult[] = [
+    {
+      ...results[0]!,
+      title: '(d) watch <latency>',
+      distributions: [
+        {
+          label: 'one-way latency',
+          unit: Unit.us,
+          series: [
+            { name: 'zstate', values: [150, 170, 200, 230, 320, 2900] },
+            { name: 'raw relay', values: [120, 130, 150, 160, 220, 400] },
+          ],
+        },
+      ],
+    },
+    results[1]!,
+  ]
+  const chart = renderLatencyChart(distributions)
+  assertWellFormed(chart)
+  assert.match(chart, />\(d\) watch &lt;latency&gt;</)
+  const lines = [...chart.matchAll(/<polyline points="([^"]+)"[^>]*data-series="([^"]+)"/g)]
+  assert.deepEqual(
+    lines.map(([, , name]) => name),
+    ['zstate', 'raw relay'],
+  )
+  const ys = (points: string): number[] => points.split(' ').map((p) => Number(p.split(',')[1]))
+  const [mine, raw] = lines.map(([, points]) => ys(points!))
+  // SVG's y grows downwards: higher latency, smaller y, at every percentile; and each line rises.
+  mine!.forEach((y, i) => assert.ok(y < raw![i]!, `p${PERCENTILES[i]}`))
+  for (const series of [mine!, raw!])
+    for (let i = 1; i < series.length; i++) assert.ok(series[i]! <= series[i - 1]!)
+  assert.match(chart, />p99\.9</)
+  assert.match(chart, />2900 µs</)
+  assert.match(chart, />7\.25×</)
+  const markdown = renderMarkdown(distributions, [])
+  assert.match(markdown, /^!\[Latency percentiles[^\]]*\]\(benchmarks-latency\.svg\)$/m)
+  assert.doesNotMatch(renderMarkdown(results, []), /benchmarks-latency\.svg/)
+  const empty = renderLatencyChart([])
+  assertWellFormed(empty)
+  assert.match(empty, /No latency distribution in these results\./)
 })

@@ -113,6 +113,7 @@ function requests(epoch: string, victimPid: number) {
     ),
     fc.tuple(fc.constant(Op.CONTEXT_CLOSE), contextId, fc.boolean()),
     fc.tuple(fc.constant(Op.PROCESSES)),
+    fc.tuple(fc.constant(Op.STATS)),
     fc.tuple(fc.constantFrom(Op.BYE, 99)),
   ]
   const request = fc.tuple(id, fc.oneof(...ops)).map(([requestId, [op, ...args]]) => [requestId, op, ...args])

@@ -1,95 +1,34 @@
 import type { Environment } from './env.ts'
 import { formatNumber, formatRatio, formatSpread, formatTarget } from './format.ts'
 import { goalMet, tallyGoals, type Comparison, type ScenarioResult } from './report.ts'
+import {
+  PAD,
+  WIDTH,
+  clip,
+  element,
+  escapeXml,
+  glyph,
+  line,
+  paint,
+  palette,
+  rect,
+  stroke,
+  svgDocument,
+  text,
+  tint,
+  type Status,
+} from './svg.ts'
 
 // Renders docs/benchmarks.svg: every comparison with a goal, one row each, so that a missed goal and its
 // cause stand out at a glance; run-all.ts writes it with docs/benchmarks.md from the same results.
-// Hand-written SVG: a few rects, lines and texts need no library. GitHub shows it as an image, in light
-// and dark themes alike: the background is explicit, and a dark palette follows prefers-color-scheme.
+// Hand-written SVG (svg.ts): a few rects, lines and texts need no library.
 
-type Status = 'pass' | 'fail' | 'unknown'
-type Attributes = Record<string, string | number>
-
-const WIDTH = 960
-const PAD = 20
 const PLOT_X = 336 // left of it: the labels
 const PLOT_W = 400 // right of it: the numbers, as in the table
 const VALUE_X = PLOT_X + PLOT_W + 16
 const ROW_H = 32
 const LINE_H = 14
 const AXIS_TOP = 150
-
-// Light and dark colour of each class. Shapes of a row take its status's `color` as currentColor.
-const palette = {
-  bg: ['#ffffff', '#0d1117'],
-  fg: ['#1f2328', '#e6edf3'],
-  muted: ['#59636e', '#9198a1'],
-  grid: ['#d1d9e0', '#3d444d'],
-  band: ['#1a7f37', '#3fb950'],
-  pass: ['#1a7f37', '#3fb950'],
-  fail: ['#cf222e', '#ff7b72'],
-  unknown: ['#59636e', '#9198a1'],
-} as const
-type Colour = Exclude<keyof typeof palette, Status>
-const glyph: Record<Status, string> = { pass: '✓', fail: '✗', unknown: '–' }
-
-const paint = (name: Colour, size?: number): Attributes => ({
-  class: name,
-  fill: palette[name][0],
-  ...(size === undefined ? {} : { 'font-size': size }),
-})
-const stroke = (name: Colour | 'currentColor', width: number): Attributes =>
-  name === 'currentColor'
-    ? { stroke: name, 'stroke-width': width, fill: 'none' }
-    : { class: `s-${name}`, stroke: palette[name][0], 'stroke-width': width, fill: 'none' }
-const tint = (status: Status): Attributes => ({
-  class: status,
-  color: palette[status][0],
-  fill: 'currentColor',
-})
-const darkStyle = (Object.keys(palette) as (keyof typeof palette)[])
-  .map((name) =>
-    name in glyph
-      ? `.${name}{color:${palette[name][1]}}`
-      : `.${name}{fill:${palette[name][1]}}.s-${name}{stroke:${palette[name][1]}}`,
-  )
-  .join('')
-
-const entities: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-}
-// eslint-disable-next-line no-control-regex
-const notXml = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g
-
-// Text as XML character data or an attribute value; characters XML 1.0 cannot carry are dropped.
-function escapeXml(text: string): string {
-  return text.replace(notXml, '').replace(/[&<>"']/g, (c) => entities[c]!)
-}
-
-// `content` is markup: escape text before it goes in (text() does).
-function element(name: string, attributes: Attributes, content?: string): string {
-  const attrs = Object.entries(attributes)
-    .map(([key, v]) => ` ${key}="${typeof v === 'number' ? Math.round(v * 10) / 10 : escapeXml(v)}"`)
-    .join('')
-  return content === undefined ? `<${name}${attrs}/>` : `<${name}${attrs}>${content}</${name}>`
-}
-
-const text = (x: number, y: number, content: string, attributes: Attributes): string =>
-  element('text', { x, y, ...attributes }, escapeXml(content))
-const rect = (x: number, y: number, width: number, height: number, attributes: Attributes): string =>
-  element('rect', { x, y, width, height, ...attributes })
-const line = (x1: number, y1: number, x2: number, y2: number, attributes: Attributes): string =>
-  element('line', { x1, y1, x2, y2, ...attributes })
-
-// At most `max` characters; a clipped label keeps its full text in the row's tooltip.
-function clip(value: string, max: number): string {
-  const chars = [...value]
-  return chars.length <= max ? value : `${chars.slice(0, max - 1).join('')}…`
-}
 
 // Words into lines of at most `max` characters (a longer word gets a line of its own).
 function wrap(value: string, max: number): string[] {
@@ -309,16 +248,9 @@ export function renderChart(results: readonly ScenarioResult[], failed: readonly
   const tally = tallyGoals(results)
   const unmeasured = tally.unmeasured > 0 ? ` (${tally.unmeasured} not measured)` : ''
   const summary = `zstate against its baselines: ${tally.met} of ${tally.met + tally.missed + tally.unmeasured} goals met${unmeasured}`
-  const font = "-apple-system, BlinkMacSystemFont, 'Segoe UI', 'Noto Sans', Helvetica, Arial, sans-serif"
-  const size = { width: WIDTH, height, viewBox: `0 0 ${WIDTH} ${height}` }
-  const content = [
-    element('title', {}, escapeXml(summary)),
-    element('style', {}, `@media (prefers-color-scheme: dark){${darkStyle}}`),
-    rect(0, 0, WIDTH, height, { rx: 6, ...paint('bg') }),
+  return svgDocument(height, summary, [
     ...header(summary, results[0]?.environment),
     ...axisLines(axis, bottom),
     ...body,
-  ]
-  const root = { xmlns: 'http://www.w3.org/2000/svg', ...size, 'font-family': font, 'font-size': 11.5 }
-  return `${element('svg', root, `\n${content.join('\n')}\n`)}\n`
+  ])
 }

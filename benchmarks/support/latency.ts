@@ -1,8 +1,8 @@
 import { nowUs } from './clock.ts'
 import type { Side } from './processes.ts'
-import { compare, Unit, type Comparison, type GoalOptions } from './report.ts'
+import { compare, PERCENTILES, Unit, type Comparison, type Distribution, type GoalOptions } from './report.ts'
 import { interleaved } from './runs.ts'
-import { percentile } from './stats.ts'
+import { median, percentile } from './stats.ts'
 
 // One-way latency from this process (A) to a watcher side (B): A sends a stamped message, B reports
 // when it saw it. Paced, one message in flight, so queueing never inflates the numbers.
@@ -66,7 +66,8 @@ export async function waitUntilSubscribed(
   }
 }
 
-// Paced zstate latencies (A → B) interleaved with the raw relay's, as p50 and p99 comparisons.
+// Paced zstate latencies (A → B) interleaved with the raw relay's, as p50 and p99 comparisons and
+// their distributions.
 export async function latencyAgainstRelay(
   watcher: Side,
   relay: { latencies(count: number, warmup: number): Promise<number[]> },
@@ -74,7 +75,7 @@ export async function latencyAgainstRelay(
   warmup: number,
   send: (s: Stamp) => Promise<unknown>,
   p50Goal?: GoalOptions,
-): Promise<Comparison[]> {
+): Promise<{ comparisons: Comparison[]; distribution: Distribution }> {
   let next = 0
   const r = await interleaved({
     zstate: async () => {
@@ -86,8 +87,19 @@ export async function latencyAgainstRelay(
   })
   const p = (q: number, runs: number[][]): number[] => runs.map((l) => percentile(l, q))
   const baseline = 'raw relay DEALER→ROUTER→PUB→SUB'
-  return [
-    compare('p50', Unit.us, p(50, r.zstate), baseline, p(50, r.relay), p50Goal),
-    compare('p99', Unit.us, p(99, r.zstate), baseline, p(99, r.relay)),
-  ]
+  const percentiles = (runs: number[][]): number[] => PERCENTILES.map((q) => median(p(q, runs)))
+  return {
+    comparisons: [
+      compare('p50', Unit.us, p(50, r.zstate), baseline, p(50, r.relay), p50Goal),
+      compare('p99', Unit.us, p(99, r.zstate), baseline, p(99, r.relay)),
+    ],
+    distribution: {
+      label: 'one-way latency',
+      unit: Unit.us,
+      series: [
+        { name: 'zstate', values: percentiles(r.zstate) },
+        { name: baseline, values: percentiles(r.relay) },
+      ],
+    },
+  }
 }

@@ -49,6 +49,7 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     'better (ratios of ≤ goals are plotted inverted), against the goal. A missed goal (✗) shows the cause',
     'its scenario measured, when it measured one: in the chart under its row, here in the Goal column.',
     '',
+    ...latencyFigure(results),
     '## Environment',
     '',
     '```',
@@ -87,4 +88,16 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     '',
   )
   return lines.join('\n')
+}
+
+// The latency chart (latency-chart.ts), when some scenario measured a distribution.
+function latencyFigure(results: readonly ScenarioResult[]): string[] {
+  if (!results.some((r) => (r.distributions?.length ?? 0) > 0)) return []
+  return [
+    '![Latency percentiles of the watch and topic scenarios against their raw floors](benchmarks-latency.svg)',
+    '',
+    'Where the latency scenarios lose their time: zstate’s percentiles (p50 to p99.9, medians over runs) against',
+    'the raw relay’s, on a log scale, with the numbers beside each panel.',
+    '',
+  ]
 }

@@ -35,11 +35,22 @@ export interface Comparison {
   readonly cause?: string // why a missed goal was missed, as the scenario measured it (one line)
 }
 
+// Latency at each of PERCENTILES for zstate and its baseline, drawn by latency-chart.ts: per series,
+// the median over runs of each percentile.
+export const PERCENTILES = [50, 75, 90, 95, 99, 99.9] as const
+
+export interface Distribution {
+  readonly label: string
+  readonly unit: Unit
+  readonly series: readonly { readonly name: string; readonly values: readonly number[] }[]
+}
+
 export interface ScenarioResult {
   readonly id: string
   readonly title: string
   readonly section?: string // a table of its own in docs/benchmarks.md (default: Results)
   readonly comparisons: readonly Comparison[]
+  readonly distributions?: readonly Distribution[]
   readonly notes: readonly string[]
   readonly environment: Environment
 }

@@ -1,7 +1,7 @@
 // Turns argv into one validated invocation; anything malformed is a UsageError (exit code 2).
 import { parseArgs } from 'node:util'
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { addressSyntax } from '../protocol/address.ts'
+import { addressSyntax, isLoopbackHost, parseHostPort } from '../protocol/address.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import { COMMANDS, OPTIONS, isCommandName } from './catalog.ts'
 import type { CommandName, CommandSpec, OptionName } from './catalog.ts'
@@ -25,10 +25,16 @@ export interface RunOptions {
   readonly dataDir?: string
   readonly fsync?: 'always' | 'interval' | 'never'
   readonly repair?: true
+  /** serve: --metrics HOST:PORT. */
+  readonly metrics?: string
   readonly fromRevision?: number
   readonly once?: true
   readonly json?: true
   readonly resume?: true
+  /** dashboard: --port (0 to 65535), --host and --token. */
+  readonly port?: number
+  readonly host?: string
+  readonly token?: string
   /** serve: --curve-secret-file and --authorized-keys, which come together. */
   readonly curveServer?: { readonly keyFile: string; readonly authorizedKeys: 'any' | { file: string } }
   /** Client commands: --server-key and --key-file (or their variables), which come together. */
@@ -80,6 +86,11 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   if (args.length < required.length) throw new UsageError(`missing ${required[args.length]}`, name)
   const extra = spec.repeats === true ? undefined : args[required.length + optional.length]
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`, name)
+  // dashboard also takes its server as an argument: `zstate dashboard ADDRESS`.
+  if (name === 'dashboard' && args[0] !== undefined) {
+    if (values.has('address')) throw new UsageError('pass the address once: ADDRESS or --address', name)
+    values.set('address', args[0])
+  }
   return { kind: 'run', command: name, args, options: runOptions(name, values, env) }
 }
 
@@ -90,6 +101,13 @@ function runOptions(
 ): RunOptions {
   const timeout = integer(values.get('timeout'), 'timeout', name, 1) ?? DEFAULT_TIMEOUT
   const fromRevision = integer(values.get('from-revision'), 'from-revision', name, 0)
+  const port = integer(values.get('port'), 'port', name, 0)
+  if (port !== undefined && port > 65535)
+    throw new UsageError(`option --port expects a port (0 to 65535), got "${port}"`, name)
+  const host = values.get('host')
+  const token = values.get('token')
+  if (host === '' || token === '')
+    throw new UsageError(`option --${host === '' ? 'host' : 'token'} must not be empty`, name)
   const actions = values.get('actions')
   if (actions === '') throw new UsageError('option --actions must not be empty', name)
   const dataDir = values.get('data-dir')
@@ -99,6 +117,8 @@ function runOptions(
     throw new UsageError(`option --fsync must be always, interval or never, got ${String(fsync)}`, name)
   if ((fsync !== undefined || values.has('repair')) && dataDir === undefined)
     throw new UsageError('options --fsync and --repair need --data-dir', name)
+  const metrics = values.get('metrics')
+  if (typeof metrics === 'string') checkMetrics(metrics, values.has('insecure'), name)
   let address = values.get('address')
   let source = 'option --address'
   if (address === '') throw new UsageError('option --address must not be empty', name)
@@ -122,7 +142,11 @@ function runOptions(
     ...(typeof dataDir === 'string' ? { dataDir } : {}),
     ...(fsync !== undefined ? { fsync } : {}),
     ...(values.has('repair') ? { repair: true as const } : {}),
+    ...(typeof metrics === 'string' ? { metrics } : {}),
     ...(fromRevision !== undefined ? { fromRevision } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(typeof host === 'string' ? { host } : {}),
+    ...(typeof token === 'string' ? { token } : {}),
     ...curveOptions(name, values, client ? env : {}),
   }
 }
@@ -194,6 +218,18 @@ function checkAddress(address: string, source: string, name: Exclude<CommandName
         name,
       )
   }
+}
+
+// --metrics HOST:PORT serves plain HTTP: beyond loopback only with --insecure, as startServer has it.
+function checkMetrics(value: string, insecure: boolean, name: Exclude<CommandName, 'help'>): void {
+  const listen = parseHostPort(value)
+  if (listen === undefined)
+    throw new UsageError(
+      `option --metrics expects HOST:PORT (PORT 0 for a free one), got ${JSON.stringify(value)}`,
+      name,
+    )
+  if (!insecure && !isLoopbackHost(listen.host))
+    throw new UsageError(`option --metrics ${value} is not loopback: add --insecure to serve it there`, name)
 }
 
 function integer(

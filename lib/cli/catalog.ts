@@ -8,6 +8,7 @@ export const OPTIONS = {
   'data-dir': { type: 'string' },
   fsync: { type: 'string' },
   repair: { type: 'boolean' },
+  metrics: { type: 'string' },
   'curve-secret-file': { type: 'string' },
   'authorized-keys': { type: 'string' },
   'server-key': { type: 'string' },
@@ -16,6 +17,9 @@ export const OPTIONS = {
   once: { type: 'boolean' },
   json: { type: 'boolean' },
   resume: { type: 'boolean' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  token: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
@@ -29,6 +33,7 @@ export const OPTION_HELP: Record<OptionName, string> = {
   'data-dir': '    --data-dir DIR  keep the state in DIR (write-ahead log + snapshots) across restarts',
   fsync: '    --fsync P       with --data-dir: always (default), interval (≤ 1 s) or never',
   repair: '    --repair        with --data-dir: cut a damaged log at its first bad record',
+  metrics: '    --metrics H:P   serve Prometheus metrics at http://H:P/metrics (port 0: a free one)',
   'curve-secret-file':
     '    --curve-secret-file F  encrypt (CurveZMQ) with the key pair in F, from zstate keygen',
   'authorized-keys': '    --authorized-keys FILE|any  the client public keys let in (one a line), or any',
@@ -38,6 +43,9 @@ export const OPTION_HELP: Record<OptionName, string> = {
   once: '    --once          print one frame (top) or message (sub) and exit',
   json: '    --json          JSON lines: one per frame (top) or service (services)',
   resume: '    --resume        after the server was replaced, print {"reset":true,…} and go on',
+  port: '    --port N        dashboard: the HTTP port (default: 7070; 0 picks a free one)',
+  host: '    --host H        dashboard: the interface to listen on (default: 127.0.0.1)',
+  token: '    --token T       dashboard: every request must carry T (required off loopback)',
   help: '-h, --help          show this help',
   version: '-v, --version       print the zstate version',
 }
@@ -72,6 +80,7 @@ export const COMMANDS = {
       'data-dir',
       'fsync',
       'repair',
+      'metrics',
       'curve-secret-file',
       'authorized-keys',
       'help',
@@ -79,6 +88,8 @@ export const COMMANDS = {
     details: `Prints exactly one line on stdout: the address clients pass to connect() (with the bound
 port when A ends in :*). Logs go to stderr. SIGINT or SIGTERM closes the server, exit 0.
 With --data-dir the state survives restarts, crashes included (docs/durability.md).
+With --metrics HOST:PORT it also serves Prometheus metrics (docs/observability.md), on loopback
+unless --insecure, and logs their URL.
 With --curve-secret-file and --authorized-keys (both or neither) every connection is encrypted
 and only the listed client keys get in; clients then need --server-key and --key-file.
 Without --address the server listens on ipc:// in a private temp dir (ZSTATE_ADDRESS is
@@ -205,6 +216,19 @@ of every context (zstate's createContext) with its status, CPU (% of one core), 
 the server gathers these with pidusage. A process the server has not heard from for 4 heartbeat
 periods (2 s by default: stopped, hung, or gone) shows as silent. --once prints one frame and exits; --json prints frames
 as JSON lines, for scripts.`,
+  },
+  dashboard: {
+    summary: 'a live web page: keys, changes, commits/s, processes, services, topics',
+    required: [],
+    optional: ['ADDRESS'],
+    options: [...CLIENT_OPTIONS, 'port', 'host', 'token'],
+    details: `Serves the page over HTTP and prints its URL (with the bound port when --port 0), then runs
+until SIGINT or SIGTERM, exit 0. ADDRESS is the server (else --address or $ZSTATE_ADDRESS).
+It listens on 127.0.0.1 unless --host says otherwise; a host that is not loopback is refused
+(exit 2) without --token. With --token T every request (page, assets, live feed) must carry
+it, as Authorization: Bearer T or ?token=T: the printed URL has it. See docs/dashboard.md.
+Example:
+  zstate dashboard --port 0 'tcp://127.0.0.1:40123'`,
   },
   keygen: {
     summary: 'print a new CurveZMQ key pair as one JSON line',

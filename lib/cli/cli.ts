@@ -5,6 +5,7 @@ import type { Invocation } from './args.ts'
 import type { CommandName } from './catalog.ts'
 import { stateCommands } from './commands.ts'
 import { demo } from './demo.ts'
+import { dashboard } from './dashboard.ts'
 import { commandHelp, mainHelp } from './help.ts'
 import { keygen } from './key-files.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, describeError, usageText } from './report.ts'
@@ -55,6 +56,8 @@ async function dispatch(invocation: Invocation, io: Io): Promise<number> {
       return keygen(io)
     case 'top':
       return top(options, io)
+    case 'dashboard':
+      return dashboard(options, io)
     case 'pub':
       return pub(args, options, io)
     case 'sub':

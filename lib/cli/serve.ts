@@ -26,6 +26,7 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
       ...(options.dataDir === undefined ? {} : { dataDir: resolve(options.dataDir) }),
       ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
       ...(options.repair ? { repair: true } : {}),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     })
     try {
       io.stdout.write(`${server.address}\n`)
@@ -35,6 +36,7 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
         `zstate: server ${VERSION} listening on ${server.address} ` +
           `(pid ${process.pid}, epoch ${server.epoch}${security}); SIGINT or SIGTERM stops it\n`,
       )
+      if (server.metricsUrl !== undefined) io.stderr.write(`zstate: metrics at ${server.metricsUrl}\n`)
       await aborted(signal)
       io.stderr.write(`zstate: ${describeReason(signal.reason)}, closing at revision ${server.revision}\n`)
     } finally {

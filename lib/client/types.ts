@@ -102,8 +102,11 @@ export interface Client<S extends object = Record<string, unknown>> extends Asyn
   close(): Promise<void>
   /** Calls `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>
-  /** Asks the server about itself. */
-  server(): Promise<ServerInfo>
+  /**
+   * Asks the server about itself. `timeout` (ms; default the client's requestTimeout) → ERR_TIMEOUT;
+   * `signal` rejects with its reason.
+   */
+  server(options?: { timeout?: number; signal?: AbortSignal }): Promise<ServerInfo>
   /** Lifecycle events from now on: disconnected, reconnected, reset, closed (which ends the iteration). */
   status(): AsyncIterable<StatusEvent>
   /** A copy of this client's counters. */

@@ -27,7 +27,7 @@ export function waitFor<T>(
   checkNow: boolean,
 ): Promise<T> {
   try {
-    checkWaitOptions(options, what)
+    checkWaitOptions(options, what, ['changed'])
     if (options?.signal?.aborted === true) return Promise.reject(options.signal.reason)
     if (options?.changed !== undefined && typeof options.changed !== 'boolean')
       throw invalidArgument(`${what}: changed must be a boolean`)

@@ -7,6 +7,7 @@ import type { WatchOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
 import { QueuedIterator } from '../queued-iterator.ts'
 import { changesOf } from './history-changes.ts'
+import { checkKnown } from '../known-options.ts'
 
 export type { WatchOptions } from './state-types.ts'
 
@@ -23,6 +24,7 @@ export function watch(
 ): QueuedIterator<Change> {
   if (typeof options !== 'object' || options === null)
     throw invalidArgument('watch: options must be an object')
+  checkKnown(options, ['key', 'prefix', 'fromRevision', 'latest', 'signal'], 'watch')
   const { key, prefix, fromRevision, latest, signal } = options
   if (key !== undefined && typeof key !== 'string') throw invalidArgument('watch: key must be a string')
   if (prefix !== undefined && typeof prefix !== 'string')

@@ -5,8 +5,9 @@ import { Op } from '../protocol/ops.ts'
 import { adoptDecoded, describe, toStoredValue } from '../protocol/values.ts'
 import { checkWaitOptions } from '../wait.ts'
 import { lateRequest, type MessagingHost } from './host.ts'
-import { readServiceList } from './replies.ts'
-import type { CallOptions, ServiceInfo, ServiceProxy, WaitForServiceOptions } from './types.ts'
+import { checkKnown } from '../known-options.ts'
+import { readServiceDetails, readServiceList } from './replies.ts'
+import type { CallOptions, ServiceDetail, ServiceInfo, ServiceProxy, WaitForServiceOptions } from './types.ts'
 
 const DEFAULT_CALL_TIMEOUT = 30_000
 
@@ -20,12 +21,18 @@ export async function call(
   checkName(name, 'call: service name')
   checkName(method, 'call: method')
   if (!Array.isArray(args)) throw invalidArgument(`call: args must be an array, got ${describe(args)}`)
-  checkWaitOptions(options, 'call')
+  const provider = checkCallOptions(options, 'call')
   const payload = encodable(args, `call ${name}.${method}: args`)
   const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT
   const reply = await lateRequest(host, {
     op: Op.CALL,
-    args: (remaining) => [name, method, payload, remaining ?? timeout],
+    args: (remaining) => [
+      name,
+      method,
+      payload,
+      remaining ?? timeout,
+      ...(provider === undefined ? [] : [provider]),
+    ],
     wait: { timeout, signal: options.signal },
     what: `call ${name}.${method}`,
     resend: false,
@@ -53,7 +60,7 @@ export function serviceProxy<Api extends object>(
   options: CallOptions = {},
 ): ServiceProxy<Api> {
   checkName(name, 'service: name')
-  checkWaitOptions(options, 'service')
+  checkCallOptions(options, 'service')
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>()
   return new Proxy(Object.create(null) as object, {
     get(_target, property) {
@@ -71,8 +78,26 @@ export function serviceProxy<Api extends object>(
   }) as ServiceProxy<Api>
 }
 
-export async function services(host: MessagingHost): Promise<ServiceInfo[]> {
-  return readServiceList(await host.request(Op.SERVICES, []))
+export async function services(
+  host: MessagingHost,
+  options: { detail?: boolean } = {},
+): Promise<ServiceInfo[] | ServiceDetail[]> {
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument('services: options must be an object')
+  checkKnown(options, ['detail'], 'services')
+  const { detail = false } = options
+  if (typeof detail !== 'boolean') throw invalidArgument('services: detail must be a boolean')
+  const reply = await host.request(Op.SERVICES, detail ? [true] : [])
+  return detail ? readServiceDetails(reply) : readServiceList(reply)
+}
+
+// timeout and signal, and the provider id a call may name.
+function checkCallOptions(options: CallOptions, what: string): number | undefined {
+  checkWaitOptions(options, what, ['provider'])
+  const { provider } = options
+  if (provider !== undefined && !(Number.isSafeInteger(provider) && provider >= 1))
+    throw invalidArgument(`${what}: provider must be a provider id (an integer ≥ 1), got ${String(provider)}`)
+  return provider
 }
 
 export async function waitForService(
@@ -81,7 +106,7 @@ export async function waitForService(
   options: WaitForServiceOptions = {},
 ): Promise<void> {
   checkName(name, 'waitForService: name')
-  checkWaitOptions(options, 'waitForService')
+  checkWaitOptions(options, 'waitForService', ['providers'])
   const providers = options.providers ?? 1
   if (!Number.isSafeInteger(providers) || providers < 1)
     throw invalidArgument(`waitForService: providers must be an integer ≥ 1, got ${String(providers)}`)

@@ -26,7 +26,9 @@ export class ClientMessaging implements Messaging, LinkUser {
   readonly call: Messaging['call'] = (name, method, args, options) =>
     call(this.#host, name, method, args, options) as Promise<never>
   readonly service: Messaging['service'] = (name, options) => serviceProxy(this.#host, name, options)
-  readonly services: Messaging['services'] = () => services(this.#host)
+  // The overloads tell the two shapes apart by `detail`.
+  readonly services = ((options?: { detail?: boolean }) =>
+    services(this.#host, options)) as Messaging['services']
   readonly waitForService: Messaging['waitForService'] = (name, options) =>
     waitForService(this.#host, name, options)
   readonly publish: Messaging['publish'] = (topic, message) => this.#topics.publish(topic, message)

@@ -12,6 +12,7 @@ import type { MessagingHost } from './host.ts'
 import { remoteFailure } from './remote.ts'
 import { readPush } from './replies.ts'
 import type { Handler, ProvideOptions, ProviderHandle } from './types.ts'
+import { checkKnown } from '../known-options.ts'
 
 const DEFAULT_CONCURRENCY = 64
 
@@ -39,6 +40,7 @@ export class Providers {
     const methods = methodsOf(handlers)
     if (typeof options !== 'object' || options === null)
       throw invalidArgument('provide: options must be an object')
+    checkKnown(options, ['concurrency'], 'provide')
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
     if (!Number.isSafeInteger(concurrency) || concurrency < 1)
       throw invalidArgument(`provide: concurrency must be an integer ≥ 1, got ${String(concurrency)}`)

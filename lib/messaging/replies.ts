@@ -3,7 +3,7 @@
 import { malformed } from '../link/replies.ts'
 import { isList, isRequestId } from '../protocol/frames.ts'
 import { Push } from '../protocol/ops.ts'
-import type { ServiceInfo } from './types.ts'
+import type { ProviderInfo, ServiceDetail, ServiceInfo } from './types.ts'
 
 export function readServiceList(reply: readonly unknown[]): ServiceInfo[] {
   const [list] = reply
@@ -19,6 +19,33 @@ export function readServiceList(reply: readonly unknown[]): ServiceInfo[] {
     )
       throw malformed('service list entry')
     return { name, providers, methods: [...methods] }
+  })
+}
+
+// SERVICES [true]: each entry also lists its providers, [[id, name, pid, concurrency, inFlight], …].
+export function readServiceDetails(reply: readonly unknown[]): ServiceDetail[] {
+  const [list] = reply
+  if (!isList(list)) throw malformed('service list')
+  return readServiceList(reply).map((service, i) => {
+    const providers = (list[i] as unknown[])[3]
+    if (!isList(providers)) throw malformed('service list entry')
+    return {
+      name: service.name,
+      methods: service.methods,
+      providers: providers.map((entry): ProviderInfo => {
+        if (!isList(entry)) throw malformed('provider entry')
+        const [id, name, pid, concurrency, inFlight] = entry
+        if (
+          typeof id !== 'number' ||
+          typeof name !== 'string' ||
+          typeof pid !== 'number' ||
+          typeof concurrency !== 'number' ||
+          typeof inFlight !== 'number'
+        )
+          throw malformed('provider entry')
+        return { id, name, pid, concurrency, inFlight }
+      }),
+    }
   })
 }
 

@@ -17,6 +17,7 @@ import { encodable } from './calls.ts'
 import type { MessagingHost } from './host.ts'
 import { TopicSubscription } from './subscription.ts'
 import type { SubscribeOptions, Subscription } from './types.ts'
+import { checkKnown } from '../known-options.ts'
 
 // A flood is read in slices of this many messages, so timers (heartbeats) and the state feed get turns.
 const SLICE_MESSAGES = 256
@@ -46,6 +47,7 @@ export class Topics {
     if (!prefix.isWellFormed()) throw invalidArgument(`subscribe: prefix must not hold ${LONE_SURROGATE}`)
     if (typeof options !== 'object' || options === null)
       throw invalidArgument('subscribe: options must be an object')
+    checkKnown(options, ['signal'], 'subscribe')
     const { signal } = options
     if (signal !== undefined && !(signal instanceof AbortSignal))
       throw invalidArgument('subscribe: signal must be an AbortSignal')

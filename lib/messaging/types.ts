@@ -53,6 +53,32 @@ export interface CallOptions {
   timeout?: number | undefined
   /** Aborting it rejects the call with `signal.reason`, unchanged. */
   signal?: AbortSignal | undefined
+  /**
+   * The id of one provider (from `services({ detail: true })`) that must take the call: it waits
+   * for that provider's free slot. Gone, or never there: ERR_NO_PROVIDER.
+   */
+  provider?: number | undefined
+}
+
+/** One provider of a service, as `services({ detail: true })` lists it. */
+export interface ProviderInfo {
+  /** The server's id for it, for `call(…, { provider: id })`. */
+  id: number
+  /** The name of the client that provides it (its `connect` name or child name). */
+  name: string
+  /** That client's process id. */
+  pid: number
+  /** Calls it runs at once. */
+  concurrency: number
+  /** Calls it is running now. */
+  inFlight: number
+}
+
+/** One service with every provider, as `services({ detail: true })` lists it. */
+export interface ServiceDetail {
+  name: string
+  providers: ProviderInfo[]
+  methods: string[]
 }
 
 /** One service, as `services()` lists it. */
@@ -119,8 +145,8 @@ export interface Messaging {
     options?: ProvideOptions,
   ): Promise<ProviderHandle>
   /**
-   * Calls `method` of the service `name` on a live provider (round-robin) with `args`; resolves
-   * with its result. No provider: ERR_NO_PROVIDER at once; provider died mid-call:
+   * Calls `method` of the service `name` on a live provider (round-robin, or the one `provider`
+   * names) with `args`; resolves with its result. No provider: ERR_NO_PROVIDER at once; provider died mid-call:
    * ERR_PROVIDER_LOST; unknown method: ERR_INVALID_ARGUMENT; handler threw: RemoteError.
    */
   call<R = unknown>(
@@ -132,7 +158,9 @@ export interface Messaging {
   /** A typed proxy over `call()`: `client.service<MathApi>('math').add(1, 2)`. Not thenable. */
   service<Api extends object>(name: string, options?: CallOptions): ServiceProxy<Api>
   /** Every service the server knows, with its live providers. */
-  services(): Promise<ServiceInfo[]>
+  services(options?: { detail?: false }): Promise<ServiceInfo[]>
+  /** Every service with each of its providers (id, client name, pid, concurrency, calls in flight). */
+  services(options: { detail: true }): Promise<ServiceDetail[]>
   /** Resolves once the service `name` has at least `providers` (default 1) live providers. */
   waitForService(name: string, options?: WaitForServiceOptions): Promise<void>
   /** Publishes `message` on `topic`; resolves when the server has accepted it. */

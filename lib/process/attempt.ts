@@ -8,6 +8,7 @@ import { StderrTail } from './output.ts'
 import { isSerializedError, remoteError } from './remote-error.ts'
 import type { ChildStats } from './types.ts'
 import type { Watchdog } from './watchdog.ts'
+import type { ChildProcess } from 'node:child_process'
 
 export type Outcome =
   { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error }
@@ -34,6 +35,8 @@ export interface LaunchOptions {
   readonly registrar: ChildRegistrar | undefined
   // Kills a process child if this process dies (threads die with it anyway).
   readonly watchdog: Watchdog | undefined
+  // A process child started ahead (a warm pool's), watched already: it gets the job instead of a fork.
+  readonly warm?: ChildProcess | undefined
   readonly onReady?: () => void
   // Messages the attempt does not handle itself: map results.
   readonly onMessage?: (message: FromChild) => void
@@ -113,6 +116,8 @@ export abstract class Attempt {
   protected receive(message: unknown): void {
     if (!isFromChild(message)) return
     switch (message.t) {
+      case 'warm':
+        return
       case 'ready':
         this.register('running')
         this.options.onReady?.()

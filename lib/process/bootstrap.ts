@@ -20,6 +20,9 @@ process.on('message', (message: ToChild) => {
 
 let started = false
 
+// Loaded: a warm pool's child now only waits for its job.
+process.send({ t: 'warm' } satisfies FromChild)
+
 async function start(job: Job): Promise<void> {
   if (started) return
   started = true

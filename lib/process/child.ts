@@ -1,7 +1,7 @@
 // A spawned child as its parent holds it: attempts and retries (supervision), the result, stop/kill.
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { deferred } from '../deferred.ts'
-import { armWait, checkWaitOptions, type WaitOptions } from '../wait.ts'
+import { bounded, checkWaitOptions, type WaitOptions } from '../wait.ts'
 import type { Attempt, LaunchRequest } from './attempt.ts'
 import { checkDelay, checkGrace, DEFAULT_GRACE, type ResolvedSpawnOptions } from './options.ts'
 import { callSite, withCallSite } from './remote-error.ts'
@@ -78,20 +78,7 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
     checkWaitOptions(options, 'wait')
     this.#waited = true
     if (this.#settled) this.#host.release(this)
-    if (options?.timeout === undefined && options?.signal === undefined) return this.#result.promise
-    return new Promise<R>((resolve, reject) => {
-      const disarm = armWait(options, `wait for ${this.name}`, reject)
-      this.#result.promise.then(
-        (value) => {
-          disarm()
-          resolve(value)
-        },
-        (error: unknown) => {
-          disarm()
-          reject(error)
-        },
-      )
-    })
+    return bounded(this.#result.promise, options, `wait for ${this.name}`)
   }
 
   async stop(options?: { grace?: number }): Promise<void> {

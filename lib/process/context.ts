@@ -7,13 +7,24 @@ import type { CurveCredentials } from '../link/handshake.ts'
 import { checkConnectAddress } from '../protocol/address.ts'
 import type { Attempt, LaunchOptions, LaunchRequest } from './attempt.ts'
 import { ChildHandleImpl, type ChildHost, type HeldChild } from './child.ts'
-import type { MapHost } from './map.ts'
+import { streamMap, type MapHost } from './map.ts'
 import { checkContextOptions, checkMapOptions, checkSpawnOptions, DEFAULT_GRACE } from './options.ts'
+import { checkWaitOptions } from '../wait.ts'
 import { Registration } from './registration.ts'
 import type { ServerProcess } from './server-process.ts'
 import { resolveTarget } from './target.ts'
-import type { ChildHandle, Context, ContextOptions, MapOptions, SpawnOptions } from './types.ts'
+import type {
+  ChildHandle,
+  Context,
+  ContextOptions,
+  MapOptions,
+  MapResult,
+  SpawnOptions,
+  WaitOptions,
+} from './types.ts'
 import type { Watchdog } from './watchdog.ts'
+import { childExecArgv } from './launch.ts'
+import type { Launch, PoolOptions, WarmPool } from './warm-pool.ts'
 
 type AttemptKind = new (options: LaunchOptions) => Attempt
 let ProcessKind: AttemptKind | undefined
@@ -22,7 +33,7 @@ let ThreadKind: AttemptKind | undefined
 export async function createContext<S extends object = Record<string, unknown>>(
   options?: ContextOptions,
 ): Promise<Context<S>> {
-  const { address, server: serverOptions, name, curve } = checkContextOptions(options)
+  const { address, server: serverOptions, name, curve, pool } = checkContextOptions(options)
   if (address !== undefined) checkConnectAddress(address)
   // Loaded when used: a child that never starts a server or a grandchild does not pay for that code.
   let server: ServerProcess | undefined
@@ -49,6 +60,11 @@ export async function createContext<S extends object = Record<string, unknown>>(
   })
   await context.start() // closes the context, and so the server, if it fails
   await context.registration.open()
+  if (pool !== undefined)
+    await context.startPool(pool).catch(async (error: unknown) => {
+      await context.close()
+      throw error
+    })
   return context
 }
 
@@ -72,6 +88,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   readonly #server: ServerProcess | undefined
   readonly #curve: CurveCredentials | undefined
   #watchdog: Watchdog | undefined
+  #pool: WarmPool | undefined
   readonly #handles = new Set<HeldChild>()
   readonly #attempts = new Set<Attempt>()
   readonly #maps = new Set<{ cancel(reason: unknown): Promise<void> }>()
@@ -94,14 +111,27 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     this.registration = new Registration(this, settings.name)
   }
 
-  spawn<R>(target: unknown, options?: SpawnOptions): ChildHandle<R> {
+  spawn<R>(target: unknown, options?: SpawnOptions): ChildHandle<R> & ChildHandle<R>[] {
     const resolved = resolveTarget(target, 'spawn')
     const spawnOptions = checkSpawnOptions(options)
     this.#checkOpen('spawn')
-    const name = spawnOptions.name ?? `${resolved.label}-${this.#nextChild++}`
-    const handle = new ChildHandleImpl<R>(this, resolved, spawnOptions, name)
-    this.#handles.add(handle)
-    return handle
+    const one = (name: string): ChildHandle<R> => {
+      const handle = new ChildHandleImpl<R>(this, resolved, spawnOptions, name)
+      this.#handles.add(handle)
+      return handle
+    }
+    const { count, name } = spawnOptions
+    // The overloads tell the two apart by `count`.
+    type Spawned = ChildHandle<R> & ChildHandle<R>[]
+    if (count === undefined) return one(name ?? this.nextName(resolved.label)) as Spawned
+    return Array.from({ length: count }, (_, i) =>
+      one(name === undefined ? this.nextName(resolved.label) : `${name}-${i + 1}`),
+    ) as Spawned
+  }
+
+  async wait(options?: WaitOptions): Promise<unknown[]> {
+    checkWaitOptions(options, 'wait')
+    return Promise.all([...this.#handles].map((handle) => handle.wait(options)))
   }
 
   // R is what the caller says its workers return: results cross from children unchecked, as a
@@ -112,6 +142,17 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     this.#checkOpen('map')
     const { runMap } = await import('./map.ts')
     return (await runMap(this, resolved, items, mapOptions)) as R[]
+  }
+
+  mapUnordered<R>(
+    target: unknown,
+    items: unknown,
+    options?: MapOptions,
+  ): AsyncIterableIterator<MapResult<R>> {
+    const resolved = resolveTarget(target, 'mapUnordered')
+    const mapOptions = checkMapOptions(options)
+    this.#checkOpen('mapUnordered')
+    return streamMap(this, resolved, items, mapOptions) as AsyncIterableIterator<MapResult<R>>
   }
 
   get children(): readonly ChildHandle<unknown>[] {
@@ -132,6 +173,24 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     this.#watchdog ??= new Watchdog()
   }
 
+  // createContext({ pool }): warm children that spawn and map take first.
+  async startPool(options: PoolOptions): Promise<void> {
+    await this.prepare(false)
+    const [{ forkBootstrap }, { WarmPool }] = await Promise.all([
+      import('./process-attempt.ts'),
+      import('./warm-pool.ts'),
+    ])
+    this.#checkOpen('createContext')
+    const execArgv = childExecArgv(options.execArgv)
+    const launch = (): Launch => ({ env: this.childEnv({}), execArgv })
+    this.#pool = new WarmPool(options, forkBootstrap, launch, this.#watchdog!)
+  }
+
+  // The warm pool, if the context has one (specs and benchmarks wait for it to fill).
+  get warmPool(): WarmPool | undefined {
+    return this.#pool
+  }
+
   // Every child of this context, spawned or a map worker, starts here (after prepare()).
   launch(thread: boolean, options: LaunchRequest): Attempt {
     const Kind = thread ? ThreadKind : ProcessKind
@@ -139,8 +198,12 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
       throw new Error('zstate: launch() before prepare()')
     this.#checkOpen('spawn')
     void this.registration.open()
+    const warm = thread
+      ? undefined
+      : this.#pool?.take({ env: options.env, execArgv: childExecArgv(options.execArgv) })
     const attempt = new Kind({
       ...options,
+      warm,
       // The keys go in the job message (IPC, or workerData for a thread): never in the child's
       // command line or environment, where other local users could read them.
       job: this.#curve === undefined ? options.job : { ...options.job, curve: this.#curve },
@@ -180,6 +243,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   // watchdog. Nothing here waits on the server for long: a lost one cannot hold up a close.
   async #shutdown(): Promise<void> {
     const reason = new ZStateError(ErrorCode.CLOSED, 'the context was closed')
+    this.#pool?.close()
     this.#controller.abort(reason)
     await Promise.allSettled([
       ...[...this.#maps].map((map) => map.cancel(reason)),

@@ -12,6 +12,11 @@ export class MapResults {
     return this.#done
   }
 
+  // map() keeps every result: it never holds its workers back.
+  get full(): boolean {
+    return false
+  }
+
   // A batch's results; the positions in `failed` hold nothing yet (their items go round again).
   add(batch: Batch, values: readonly unknown[], failed: ReadonlySet<number>): void {
     if (batch.indices === undefined && failed.size === 0) this.#chunks.push({ batch, values })
@@ -19,8 +24,8 @@ export class MapResults {
     this.#done += values.length - failed.size
   }
 
-  assemble(total: number): unknown[] {
-    const out: unknown[] = new Array(total)
+  assemble(): unknown[] {
+    const out: unknown[] = new Array(this.#done)
     for (const { batch, values } of this.#chunks)
       for (let i = 0; i < values.length; i++) out[batch.first + i] = values[i]
     for (const [index, value] of this.#singles) out[index] = value

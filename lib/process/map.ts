@@ -8,6 +8,7 @@ import { BatchSizer, CREDIT } from './batching.ts'
 import { Input } from './input.ts'
 import { indexAt, WorkQueue, type Batch } from './map-queue.ts'
 import { MapResults } from './map-results.ts'
+import { MapStream } from './map-stream.ts'
 import type { BatchResults, FromChild } from './messages.ts'
 import type { ResolvedMapOptions } from './options.ts'
 import { callSite, remoteError, withCallSite } from './remote-error.ts'
@@ -43,7 +44,35 @@ export function runMap(
   items: unknown,
   options: ResolvedMapOptions,
 ): Promise<unknown[]> {
-  return new MapRun(host, target, new Input(items), options).run()
+  const results = new MapResults()
+  return new MapRun(host, target, new Input(items), options, results).run().then(() => results.assemble())
+}
+
+// mapUnordered(): the same run, its results handed out as they come.
+export function streamMap(
+  host: MapHost,
+  target: Target,
+  items: unknown,
+  options: ResolvedMapOptions,
+): MapStream<unknown> {
+  const stream = new MapStream<unknown>()
+  const run = new MapRun(host, target, new Input(items), options, stream)
+  stream.onRead = () => run.resume()
+  stream.onReturn = () =>
+    void run.cancel(new ZStateError(ErrorCode.ABORTED, 'mapUnordered: the consumer stopped reading'))
+  run.run().then(
+    () => stream.end(),
+    (error: unknown) => stream.end({ error }),
+  )
+  return stream
+}
+
+// Where a run's results go: kept for map(), or streamed for mapUnordered(), which may ask the run to
+// hold back (`full`).
+interface ResultSink {
+  readonly done: number
+  readonly full: boolean
+  add(batch: Batch, values: readonly unknown[], failed: ReadonlySet<number>): void
 }
 
 class MapRun {
@@ -53,8 +82,8 @@ class MapRun {
   readonly #options: ResolvedMapOptions
   readonly #sizer = new BatchSizer()
   readonly #queue = new WorkQueue()
-  readonly #results = new MapResults()
-  readonly #settled = deferred<unknown[]>()
+  readonly #results: ResultSink
+  readonly #settled = deferred<void>()
   readonly #workers = new Set<Worker>()
   // Per item, only for the few that fail or outlive a worker.
   readonly #failures = new Map<number, number>()
@@ -66,14 +95,15 @@ class MapRun {
   #ending = false
   #failure: { error: unknown } | undefined
 
-  constructor(host: MapHost, target: Target, input: Input, options: ResolvedMapOptions) {
+  constructor(host: MapHost, target: Target, input: Input, options: ResolvedMapOptions, results: ResultSink) {
     this.#host = host
     this.#target = target
     this.#input = input
     this.#options = options
+    this.#results = results
   }
 
-  async run(): Promise<unknown[]> {
+  async run(): Promise<void> {
     const { signal } = this.#options
     if (signal?.aborted === true) throw signal.reason
     await this.#host.prepare(this.#options.thread)
@@ -87,6 +117,11 @@ class MapRun {
       signal?.removeEventListener('abort', onAbort)
       untrack()
     }
+  }
+
+  // The sink has room again.
+  resume(): void {
+    this.#pump()
   }
 
   cancel(reason: unknown): Promise<void> {
@@ -129,6 +164,7 @@ class MapRun {
   async #dispatch(credit: number): Promise<void> {
     for (const worker of this.#workers) {
       while (worker.ready && worker.batches.length < credit && worker.attempt.running) {
+        if (this.#results.full) return
         const batch = await this.#take()
         if (batch === undefined || this.#failure !== undefined) return
         this.#send(worker, batch)
@@ -159,7 +195,7 @@ class MapRun {
       ready: false,
       batches: [],
       attempt: this.#host.launch(this.#options.thread, {
-        job: { t: 'job', mode: 'map', target: this.#target, args: [], name },
+        job: { t: 'job', mode: 'map', target: this.#target, args: this.#options.args, name },
         name,
         env: this.#host.childEnv({}),
         execArgv: this.#options.execArgv,
@@ -282,7 +318,7 @@ class MapRun {
     const workers = [...this.#workers]
     for (const worker of workers) worker.attempt.send({ t: 'end' })
     await Promise.all(workers.map((worker) => worker.attempt.outcome))
-    this.#settled.resolve(this.#results.assemble(total))
+    this.#settled.resolve()
   }
 
   // Ends the map with `error`: the pool is stopped (their ctx.signal aborts with ERR_ABORTED, then

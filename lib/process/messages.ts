@@ -37,6 +37,8 @@ export interface BatchResults {
 }
 
 export type FromChild =
+  // A warm child (lib/process/warm-pool.ts) has loaded zstate and waits for its job.
+  | { readonly t: 'warm' }
   | { readonly t: 'ready' }
   | { readonly t: 'result'; readonly value: unknown }
   | { readonly t: 'error'; readonly error: SerializedError }

@@ -3,8 +3,10 @@
 import { availableParallelism } from 'node:os'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkCurveCredentials, type CurveCredentials } from '../link/handshake.ts'
+import { checkKnown } from '../known-options.ts'
 import type { ServerOptions } from '../server/types.ts'
 import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
+import type { PoolOptions } from './warm-pool.ts'
 
 export interface ResolvedContextOptions {
   readonly address: string | undefined
@@ -12,6 +14,7 @@ export interface ResolvedContextOptions {
   readonly name: string | undefined
   // Client keys for the server at `address`; a context's own server makes its own (server-process.ts).
   readonly curve: CurveCredentials | undefined
+  readonly pool: PoolOptions | undefined
 }
 
 export interface ResolvedSpawnOptions {
@@ -24,9 +27,12 @@ export interface ResolvedSpawnOptions {
   readonly env: Record<string, string>
   readonly signal: AbortSignal | undefined
   readonly execArgv: string[] | undefined
+  // spawn's `count`: that many children, an array of handles.
+  readonly count: number | undefined
 }
 
 export interface ResolvedMapOptions {
+  readonly args: unknown[]
   readonly concurrency: number
   readonly retries: number
   readonly signal: AbortSignal | undefined
@@ -37,9 +43,16 @@ export interface ResolvedMapOptions {
 
 export const DEFAULT_GRACE = 5_000
 
-function object<T extends object>(value: unknown, what: string): Partial<T> {
+// An options object whose names are all `known` (a typo is refused rather than ignored); without
+// `known`, a record of any names (env).
+function object<T extends object>(
+  value: unknown,
+  what: string,
+  known?: readonly (keyof T & string)[],
+): Partial<T> {
   if (value === undefined) return {}
   if (typeof value !== 'object' || value === null) throw invalidArgument(`${what}: options must be an object`)
+  if (known !== undefined) checkKnown(value, known, what)
   return value
 }
 
@@ -63,7 +76,7 @@ function fn<F>(value: unknown, what: string): F | undefined {
 }
 
 export function checkContextOptions(options: unknown): ResolvedContextOptions {
-  const o = object<ContextOptions>(options, 'createContext')
+  const o = object<ContextOptions>(options, 'createContext', ['address', 'server', 'curve', 'name', 'pool'])
   if (o.address !== undefined && typeof o.address !== 'string')
     throw invalidArgument(`createContext: address must be a string, got ${typeof o.address}`)
   if (o.address !== undefined && o.server !== undefined)
@@ -74,7 +87,24 @@ export function checkContextOptions(options: unknown): ResolvedContextOptions {
     throw invalidArgument('createContext: server must be an object of server options')
   if (o.name !== undefined && typeof o.name !== 'string')
     throw invalidArgument(`createContext: name must be a string, got ${typeof o.name}`)
-  return { address: o.address, server: o.server, name: o.name, curve: contextCurve(o) }
+  return {
+    address: o.address,
+    server: o.server,
+    name: o.name,
+    curve: contextCurve(o),
+    pool: poolOptions(o.pool),
+  }
+}
+
+function poolOptions(value: unknown): PoolOptions | undefined {
+  if (value === undefined) return undefined
+  const o = object<PoolOptions>(value, 'createContext: pool', ['size', 'idleTimeout', 'execArgv'])
+  return {
+    size: count(o.size, 'createContext: pool.size', availableParallelism(), 1),
+    idleTimeout:
+      o.idleTimeout === undefined ? 30_000 : checkDelay(o.idleTimeout, 'createContext: pool.idleTimeout'),
+    execArgv: flags(o.execArgv, 'createContext: pool'),
+  }
 }
 
 // The client keys of a context that joins a curve server, checked as connect() checks its own.
@@ -89,13 +119,25 @@ function contextCurve(o: Partial<ContextOptions>): CurveCredentials | undefined 
 }
 
 export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
-  const o = object<SpawnOptions>(options, 'spawn')
+  const o = object<SpawnOptions>(options, 'spawn', [
+    'args',
+    'name',
+    'thread',
+    'retries',
+    'retryOn',
+    'retryDelay',
+    'env',
+    'signal',
+    'execArgv',
+    'count',
+  ])
   if (o.args !== undefined && !Array.isArray(o.args)) throw invalidArgument('spawn: args must be an array')
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === ''))
     throw invalidArgument('spawn: name must be a non-empty string')
   if (o.thread !== undefined && typeof o.thread !== 'boolean')
     throw invalidArgument('spawn: thread must be a boolean')
-  const retryDelay = o.retryDelay ?? 0
+  // Endless retries back off unless told otherwise, so a child that always crashes does not spin.
+  const retryDelay = o.retryDelay ?? (o.retries === Infinity ? backOff : 0)
   if (typeof retryDelay !== 'function') checkDelay(retryDelay, 'spawn: retryDelay')
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(object<Record<string, string>>(o.env, 'spawn: env'))) {
@@ -109,20 +151,37 @@ export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
     args,
     name: o.name,
     thread: o.thread === true,
-    retries: count(o.retries, 'spawn: retries', 0),
+    // Infinity: until an attempt succeeds or the child is stopped (its signal, stop(), close()).
+    retries: o.retries === Infinity ? Infinity : count(o.retries, 'spawn: retries', 0),
     retryOn: fn(o.retryOn, 'spawn: retryOn'),
     retryDelay,
     env,
     signal: signalOption(o.signal, 'spawn'),
     execArgv: flags(o.execArgv, 'spawn'),
+    count: o.count === undefined ? undefined : count(o.count, 'spawn: count', 1, 1),
   }
 }
 
+// The default retryDelay of `retries: Infinity`: 10 ms after the first failure, doubling up to 1 s.
+const backOff = (attempt: number): number => Math.min(1_000, 10 * 2 ** Math.min(attempt - 1, 10))
+
 export function checkMapOptions(options: unknown): ResolvedMapOptions {
-  const o = object<MapOptions>(options, 'map')
+  const o = object<MapOptions>(options, 'map', [
+    'args',
+    'concurrency',
+    'retries',
+    'signal',
+    'onProgress',
+    'thread',
+    'execArgv',
+  ])
   if (o.thread !== undefined && typeof o.thread !== 'boolean')
     throw invalidArgument('map: thread must be a boolean')
+  if (o.args !== undefined && !Array.isArray(o.args)) throw invalidArgument('map: args must be an array')
+  const args = o.args ?? []
+  checkCloneable(args, 'map: args')
   return {
+    args,
     concurrency: count(o.concurrency, 'map: concurrency', availableParallelism(), 1),
     retries: count(o.retries, 'map: retries', 0),
     signal: signalOption(o.signal, 'map'),
@@ -140,7 +199,7 @@ function flags(value: unknown, what: string): string[] | undefined {
 }
 
 export function checkGrace(options: unknown): number {
-  const o = object<{ grace: number }>(options, 'stop')
+  const o = object<{ grace: number }>(options, 'stop', ['grace'])
   if (o.grace === undefined) return DEFAULT_GRACE
   return checkDelay(o.grace, 'stop: grace')
 }

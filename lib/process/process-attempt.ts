@@ -7,10 +7,23 @@ import type { ToChild } from './messages.ts'
 import { forwardLines } from './output.ts'
 import { processStats } from './stats.ts'
 import type { ChildStats } from './types.ts'
+import type { Launch } from './warm-pool.ts'
 
 const bootstrap = fileURLToPath(entryUrl('bootstrap'))
 // Output still open this long after the exit belongs to someone else (a grandchild holding the pipe).
 const OUTPUT_GRACE_MS = 1000
+
+// detached: its own process group, so a terminal's Ctrl-C reaches the parent only, which then stops its
+// children in order (they die with it in any case; see docs/processes.md).
+export function forkBootstrap(launch: Launch): ChildProcess {
+  return fork(bootstrap, [], {
+    env: launch.env,
+    execArgv: [...launch.execArgv],
+    serialization: 'advanced',
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: true,
+  })
+}
 
 export class ProcessAttempt extends Attempt {
   readonly kind = 'process'
@@ -18,17 +31,10 @@ export class ProcessAttempt extends Attempt {
 
   constructor(options: LaunchOptions) {
     super(options)
-    // detached: its own process group, so a terminal's Ctrl-C reaches the parent only, which then
-    // stops its children in order (they die with it in any case; see docs/processes.md).
-    const child = fork(bootstrap, [], {
-      env: options.env,
-      execArgv: childExecArgv(options.execArgv),
-      serialization: 'advanced',
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      detached: true,
-    })
+    const child =
+      options.warm ?? forkBootstrap({ env: options.env, execArgv: childExecArgv(options.execArgv) })
     this.#child = child
-    options.watchdog?.watch(child)
+    if (options.warm === undefined) options.watchdog?.watch(child)
     const prefix = `[${options.name}] `
     // Settled when the output has ended and the IPC channel is drained: no line or message is lost.
     const output = Promise.all([

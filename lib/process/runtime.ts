@@ -42,7 +42,7 @@ export async function runChild(job: Job, port: ParentPort): Promise<number> {
     const [fn] = await Promise.all([load(job.target), context.start()])
     const ctx = context as unknown as WorkerContext<object>
     await port.send({ t: 'ready' })
-    if (job.mode === 'map') await runItems(fn, ctx, batches, port, controller.signal)
+    if (job.mode === 'map') await runItems(fn, ctx, job.args, batches, port, controller.signal)
     else await report(port, await fn(ctx, ...job.args))
     return 0
   } catch (error) {
@@ -71,6 +71,7 @@ async function report(port: ParentPort, value: unknown): Promise<void> {
 async function runItems(
   fn: Work,
   ctx: WorkerContext<object>,
+  args: readonly unknown[],
   batches: BatchQueue,
   port: ParentPort,
   signal: AbortSignal,
@@ -85,6 +86,7 @@ async function runItems(
           ctx,
           batch.items[i],
           batch.indices === undefined ? batch.first + i : batch.indices[i],
+          ...args,
         )
         values[i] = isThenable(result) ? await result : result
       } catch (error) {

@@ -21,6 +21,14 @@ export interface ContextOptions {
   curve?: { serverKey: string; publicKey: string; secretKey: string }
   /** The context's name, shown by `zstate top`; default `context <script file name>`. */
   name?: string
+  /**
+   * Warm children: processes started ahead that have loaded zstate and wait for a job; `spawn` and
+   * `map` take one when its environment, Node flags and working directory fit (thread children never
+   * do). Each runs one target, then exits and is replaced. `size` default the available parallelism;
+   * `idleTimeout` (ms, default 30 000) lets an unused one go; `execArgv`: their Node flags, as for
+   * spawn (a spawn takes one only with the same flags).
+   */
+  pool?: { size?: number; idleTimeout?: number; execArgv?: string[] }
 }
 
 /** Where a child is in its life: `exited` once it reported its result, `failed` once it gave up. */
@@ -34,11 +42,17 @@ export interface SpawnOptions {
   name?: string
   /** Run it in a worker_thread instead of a process; default false. */
   thread?: boolean
-  /** How many more attempts start after a failed one; default 0. */
+  /**
+   * How many more attempts start after a failed one; default 0. `Infinity`: until one succeeds or the
+   * child is stopped (`signal`, `stop()`, the context closing), with a back-off by default (retryDelay).
+   */
   retries?: number
   /** Which failures are retried; default every one (RemoteError or ProcessExitError). */
   retryOn?: (error: Error) => boolean
-  /** ms before the next attempt, or a function of the failed attempt (numbered from 1) and error; default 0. */
+  /**
+   * ms before the next attempt, or a function of the failed attempt (numbered from 1) and error;
+   * default 0, or with `retries: Infinity` 10 ms doubling per failure up to 1 s.
+   */
   retryDelay?: number | ((attempt: number, error: Error) => number)
   /** Environment variables added to the parent's (a child process only). */
   env?: Record<string, string>
@@ -46,6 +60,8 @@ export interface SpawnOptions {
   signal?: AbortSignal
   /** Node flags of a child process; default the parent's, minus debugger, test runner and watch flags. */
   execArgv?: string[]
+  /** Start this many children of `target` at once: `spawn` returns an array of handles. */
+  count?: number
 }
 
 /** A child's resource use, as `handle.stats()` measures it. */
@@ -92,6 +108,8 @@ export interface ChildHandle<R = unknown> {
 
 /** Options of `map()`. */
 export interface MapOptions {
+  /** Extra arguments for every call, after `index`: `(ctx, item, index, ...args)`; structured-cloneable. */
+  args?: unknown[]
   /** Workers in the pool; default the available parallelism. */
   concurrency?: number
   /** How many more times an item whose call fails is tried; default 0. */
@@ -118,17 +136,39 @@ export type WorkerFunction<
   A extends unknown[] = any[],
 > = (ctx: WorkerContext<S>, ...args: A) => Awaitable<R>
 
-/** What `map()` runs for each item: `(ctx, item, index) => result`. */
+/** What `map()` runs for each item: `(ctx, item, index, ...args) => result` (`args`: MapOptions.args). */
 // T is any by default for the same reason as WorkerFunction's arguments.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type MapFunction<S extends object = Record<string, unknown>, T = any, R = unknown> = (
-  ctx: WorkerContext<S>,
-  item: T,
-  index: number,
-) => Awaitable<R>
+export type MapFunction<
+  S extends object = Record<string, unknown>,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  T = any,
+  R = unknown,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  A extends unknown[] = any[],
+> = (ctx: WorkerContext<S>, item: T, index: number, ...args: A) => Awaitable<R>
+
+/** One result of `mapUnordered()`: the item's index in the input, and what the call returned. */
+export interface MapResult<R> {
+  readonly index: number
+  readonly value: R
+}
+
+/** Options of `wait()` on a context: every child it holds. */
+export interface WaitOptions {
+  /** ms; default no limit → ERR_TIMEOUT (the children go on running). */
+  timeout?: number
+  /** Aborting it rejects with `signal.reason` (the children go on running). */
+  signal?: AbortSignal
+}
 
 /** What contexts and worker contexts share: starting children. */
 export interface Spawner<S extends object> {
+  /** With `count`: that many children of the same target and options, named `<name>-1`, `<name>-2`, …. */
+  spawn<F extends WorkerFunction<S>>(
+    target: F,
+    options: SpawnOptions & { count: number },
+  ): ChildHandle<Awaited<ReturnType<F>>>[]
+  spawn<R = unknown>(target: URL | string, options: SpawnOptions & { count: number }): ChildHandle<R>[]
   /**
    * Starts `target` in a child process (or thread): a function, sent as source text, so
    * self-contained. Returns at once; the handle's `wait()` gives the result.
@@ -136,6 +176,11 @@ export interface Spawner<S extends object> {
   spawn<F extends WorkerFunction<S>>(target: F, options?: SpawnOptions): ChildHandle<Awaited<ReturnType<F>>>
   /** Starts the default export of the module `target` (a path or URL) in a child process (or thread). */
   spawn<R = unknown>(target: URL | string, options?: SpawnOptions): ChildHandle<R>
+  /**
+   * Waits for every child in `children` (spawned and not yet waited for): their results in spawn
+   * order; rejects with the first failure, leaving the others running.
+   */
+  wait(options?: WaitOptions): Promise<unknown[]>
   /**
    * Calls `target(ctx, item, index)` for every item on a pool of workers; resolves with the
    * results in input order. Async iterables are pulled lazily.
@@ -151,6 +196,22 @@ export interface Spawner<S extends object> {
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): Promise<R[]>
+  /**
+   * `map()` with results as they complete, in any order: `{ index, value }` per item. Items are
+   * dispatched only while fewer than a few batches' results wait to be read; `break` (or `return()`)
+   * stops the workers, and a failure is thrown by the next `next()`.
+   */
+  mapUnordered<T, F extends MapFunction<S, T>>(
+    target: F,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<MapResult<Awaited<ReturnType<F>>>>
+  /** `mapUnordered()` with the default export of the module `target` (a path or URL). */
+  mapUnordered<T, R = unknown>(
+    target: URL | string,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<MapResult<R>>
   /** The children spawned and not yet waited for after they settled. */
   readonly children: readonly ChildHandle<unknown>[]
 }

@@ -7,6 +7,14 @@ export function isLoopbackHost(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
 }
 
+// HOST:PORT of an HTTP listener (the metrics endpoint): an IPv6 host in brackets; PORT 0 picks one.
+export function parseHostPort(value: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:/[\]\s]+):(\d{1,5})$/.exec(value)
+  const port = Number(match?.[2])
+  if (match === null || port > 65_535) return undefined
+  return { host: match[1]!, port }
+}
+
 export function parseTcp(address: string): RegExpExecArray | null {
   return /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+|\*)$/.exec(address)
 }

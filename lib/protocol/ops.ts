@@ -50,6 +50,8 @@ export const Op = {
   //                                                       (status 'exited' | 'failed' removes it)
   PROCESSES: 33, // []                                 → [table]   every context, child, client and their CPU/memory,
   //                                                       cut to fit one reply (table.omitted counts the rest)
+  STATS: 34, //    []                                  → [stats]   the server's counters, services and topics
+  //                                                       (lib/protocol/server-stats.ts), for the dashboard
 } as const
 export type Op = (typeof Op)[keyof typeof Op]
 

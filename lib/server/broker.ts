@@ -5,6 +5,7 @@ import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
 import { isName } from '../protocol/names.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
+import type { ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, push } from './replies.ts'
 import { Service, type Call, type Provider } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
@@ -64,13 +65,19 @@ export class Broker {
       case Op.CANCEL:
         this.#cancel(session, args[0])
         return undefined
-      case Op.SERVICES:
+      case Op.SERVICES: {
+        // [detail?]: with true, every provider of each service as well.
+        const [detail = false] = args
+        if (args.length > 1 || typeof detail !== 'boolean')
+          throw new ZStateError(ErrorCode.PROTOCOL, 'services takes [] or [detail]')
         return okReply(id, [
-          [...this.#services.values()]
-            .filter((service) => service.providers.length > 0)
-            .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-            .map((service) => [service.name, service.providers.length, service.methods()]),
+          this.#listed().map((service) => {
+            const entry: unknown[] = [service.name, service.providers.length, service.methods()]
+            if (detail) entry.push(service.providers.map(describeProvider))
+            return entry
+          }),
         ])
+      }
       case Op.AWAIT_SERVICE:
         return this.#awaitService(session, id, args)
     }
@@ -109,6 +116,28 @@ export class Broker {
       }
       this.#tidy(service)
     }
+  }
+
+  // Every service with a provider, by name, with its counters and the calls it holds now.
+  stats(): ServiceStats[] {
+    const inFlight = new Map<Service, number>()
+    for (const call of this.#calls.values()) inFlight.set(call.service, (inFlight.get(call.service) ?? 0) + 1)
+    return this.#listed().map((service) => ({
+      name: service.name,
+      providers: service.providers.length,
+      methods: service.methods(),
+      calls: service.calls,
+      failed: service.failed,
+      queued: service.queue.length,
+      inFlight: inFlight.get(service) ?? 0,
+    }))
+  }
+
+  // Services with a provider, sorted by name (SERVICES and STATS).
+  #listed(): Service[] {
+    return [...this.#services.values()]
+      .filter((service) => service.providers.length > 0)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
 
   // The session ended (BYE, expiry, or it stopped reading): its providers are lost, its calls and waits dropped.
@@ -183,24 +212,33 @@ export class Broker {
   }
 
   #call(session: Session, id: number, args: unknown[]): Buffer | undefined {
-    const [name, method, callArgs, timeout] = args
+    const [name, method, callArgs, timeout, providerId] = args
     if (
-      args.length !== 4 ||
+      (args.length !== 4 && args.length !== 5) ||
       !isName(name) ||
       !isName(method) ||
       !Array.isArray(callArgs) ||
       typeof timeout !== 'number' ||
-      !(timeout >= 0)
+      !(timeout >= 0) ||
+      (args.length === 5 && typeof providerId !== 'number')
     )
-      throw new ZStateError(ErrorCode.PROTOCOL, 'call takes [service, method, args, timeoutMs]')
+      throw new ZStateError(ErrorCode.PROTOCOL, 'call takes [service, method, args, timeoutMs, provider?]')
     const service = this.#services.get(name)
     if (service === undefined || service.providers.length === 0)
       throw new ZStateError(ErrorCode.NO_PROVIDER, `no provider for service '${name}'`)
-    if (!service.offers(method)) {
+    const target = providerId === undefined ? undefined : service.providers.find((p) => p.id === providerId)
+    if (providerId !== undefined && target === undefined)
+      throw new ZStateError(
+        ErrorCode.NO_PROVIDER,
+        `service '${name}' has no provider ${String(providerId)} (services({ detail: true }) lists them)`,
+      )
+    if (target === undefined ? !service.offers(method) : !target.methods.has(method)) {
+      const offered = (target === undefined ? service.methods() : [...target.methods].sort()).join(', ')
       throw invalidArgument(
-        `service '${name}' has no method '${method}' (it offers: ${service.methods().join(', ')})`,
+        `${target === undefined ? `service '${name}'` : `provider ${target.id} of '${name}'`} has no method '${method}' (it offers: ${offered})`,
       )
     }
+    service.calls++
     const party = this.#party(session)
     const call: Call = {
       id: this.#nextId++,
@@ -211,10 +249,17 @@ export class Broker {
       args: callArgs,
       deadline: Date.now() + timeout,
       provider: undefined,
+      target,
     }
-    const provider = service.pick(method)
+    const provider =
+      target === undefined
+        ? service.pick(method)
+        : target.inFlight.size < target.concurrency
+          ? target
+          : undefined
     if (provider !== undefined) this.#assign(call, provider)
     else if (service.queue.length >= this.#options.maxQueuedCalls) {
+      service.failed++
       throw new ZStateError(
         ErrorCode.OVERFLOW,
         `service '${name}' already has ${service.queue.length} calls waiting for a free provider ` +
@@ -256,6 +301,7 @@ export class Broker {
           typeof args[2] === 'string' &&
           typeof args[3] === 'string' &&
           args[2] !== ErrorCode.DISCONNECTED
+    if (status !== Status.OK || !valid) call.service.failed++
     this.#settle(call)
     if (call.caller !== undefined) {
       const reply = valid
@@ -326,14 +372,16 @@ export class Broker {
 
   // Queued calls that no remaining provider can take fail now rather than wait for their timeout.
   #orphanQueue(service: Service): void {
-    const stranded = service.queue.filter((call) => !service.offers(call.method))
+    const stranded = service.queue.filter((call) => !service.servable(call))
     if (stranded.length === 0) return this.#tidy(service)
-    service.queue = service.queue.filter((call) => service.offers(call.method))
+    service.queue = service.queue.filter((call) => service.servable(call))
     for (const call of stranded) {
       this.#answer(
         call,
         ErrorCode.NO_PROVIDER,
-        `no provider left for ${describeCall(call)}: the last one went away before the call was dispatched`,
+        call.target === undefined
+          ? `no provider left for ${describeCall(call)}: the last one went away before the call was dispatched`
+          : `provider ${call.target.id}, chosen for ${describeCall(call)}, went away before the call was dispatched`,
       )
     }
     this.#tidy(service)
@@ -348,6 +396,7 @@ export class Broker {
 
   // Answers a call's caller with an error (and forgets the call).
   #answer(call: Call, code: ErrorCode, message: string): void {
+    call.service.failed++
     const caller = call.caller
     if (caller === undefined) return
     call.caller = undefined
@@ -366,6 +415,12 @@ export class Broker {
   #tidy(service: Service): void {
     if (service.idle && this.#services.get(service.name) === service) this.#services.delete(service.name)
   }
+}
+
+// A provider as services({ detail: true }) lists it: [id, client name, pid, concurrency, inFlight].
+function describeProvider(provider: Provider): unknown[] {
+  const { id, session, concurrency, inFlight } = provider
+  return [id, session.name, session.pid, concurrency, inFlight.size]
 }
 
 function describeCall(call: Call): string {

@@ -6,7 +6,7 @@
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { hostId, processStart } from '../host.ts'
 import { Op } from '../protocol/ops.ts'
-import { CHILD_STATUSES, type ChildStatus } from '../protocol/process-table.ts'
+import { CHILD_STATUSES, type ChildStatus, type ProcessTable } from '../protocol/process-table.ts'
 import { arity } from './operations.ts'
 import { ProcessListing, type ContextEntry, type ListingHost } from './process-listing.ts'
 import type { Session } from './sessions.ts'
@@ -53,8 +53,13 @@ export class Contexts {
         return []
       default:
         arity(args, 0, 'processes')
-        return this.#listing.table(this.#contexts.values()).then((table) => [table])
+        return this.table().then((table) => [table])
     }
+  }
+
+  // The process table, for PROCESSES and the metrics endpoint.
+  table(): Promise<ProcessTable> {
+    return this.#listing.table(this.#contexts.values())
   }
 
   // The session has ended: so have its contexts.

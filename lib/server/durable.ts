@@ -18,6 +18,8 @@ export interface CommitLog {
   // After a failed fsync: cuts the log back to what the last good fsync covered; the revision it
   // then ends at. Nothing to do (the log's revision) when nothing failed.
   rewind(): number
+  // The commit path's fsyncs so far and their total duration (STATS).
+  readonly fsyncTally: { readonly fsyncs: number; readonly fsyncSeconds: number }
 }
 
 export interface GateHooks {

@@ -1,5 +1,7 @@
 // ServerOptions as docs/state.md defines them, validated at the boundary.
 import { invalidArgument } from '../errors.ts'
+import { checkKnown } from '../known-options.ts'
+import { isLoopbackHost, parseHostPort } from '../protocol/address.ts'
 import { checkKeyPair } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import type { HistoryLimits } from './history.ts'
@@ -17,6 +19,7 @@ export interface ResolvedServerOptions {
   maxQueuedCalls: number
   storage: StorageOptions | undefined
   curve: CurveServerOptions | undefined
+  metrics: { host: string; port: number } | undefined
 }
 
 export interface CurveServerOptions {
@@ -44,6 +47,22 @@ function positiveInteger(value: unknown, name: string, fallback: number, min = 1
   return value
 }
 
+const SERVER_OPTIONS = [
+  'address',
+  'insecure',
+  'history',
+  'maxMessageBytes',
+  'heartbeatMs',
+  'publishHighWaterMark',
+  'maxQueuedCalls',
+  'dataDir',
+  'fsync',
+  'repair',
+  'curve',
+  'actions',
+  'metrics',
+]
+
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   if (typeof options !== 'object' || options === null)
     throw invalidArgument('startServer: options must be an object')
@@ -54,7 +73,11 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   ) {
     throw invalidArgument(`startServer: actions must be a path or URL, got ${typeof options.actions}`)
   }
+  checkKnown(options, SERVER_OPTIONS, 'startServer')
   const history = options.history ?? {}
+  if (typeof history !== 'object' || history === null)
+    throw invalidArgument('startServer: history must be an object')
+  checkKnown(history, ['revisions', 'bytes'], 'startServer: history')
   return {
     storage: resolveStorage(options),
     curve: resolveCurve(options.curve),
@@ -68,7 +91,23 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     heartbeatMs: positiveInteger(options.heartbeatMs, 'heartbeatMs', 500, 10),
     publishHighWaterMark: positiveInteger(options.publishHighWaterMark, 'publishHighWaterMark', 10_000),
     maxQueuedCalls: positiveInteger(options.maxQueuedCalls, 'maxQueuedCalls', 10_000, 0),
+    metrics: resolveMetrics(options.metrics, options.insecure === true),
   }
+}
+
+// HOST:PORT of the /metrics endpoint; plain HTTP, so loopback unless insecure, like tcp addresses.
+function resolveMetrics(metrics: unknown, insecure: boolean): { host: string; port: number } | undefined {
+  if (metrics === undefined) return undefined
+  const listen = typeof metrics === 'string' ? parseHostPort(metrics) : undefined
+  if (listen === undefined)
+    throw invalidArgument(
+      `startServer: metrics must be 'HOST:PORT' (PORT 0 for a free one), got ${JSON.stringify(metrics) ?? String(metrics)}`,
+    )
+  if (!insecure && !isLoopbackHost(listen.host))
+    throw invalidArgument(
+      `startServer: metrics ${String(metrics)} is not loopback: serving metrics beyond this machine needs insecure: true`,
+    )
+  return listen
 }
 
 function resolveStorage(options: ServerOptions): StorageOptions | undefined {
@@ -91,6 +130,7 @@ function resolveCurve(curve: ServerOptions['curve']): CurveServerOptions | undef
   if (curve === undefined) return undefined
   if (typeof curve !== 'object' || curve === null)
     throw invalidArgument('startServer: curve must be an object')
+  checkKnown(curve, ['publicKey', 'secretKey', 'authorizedKeys', 'services'], 'startServer: curve')
   const { publicKey, secretKey, authorizedKeys, services = 'owned' } = curve
   if (services !== 'owned' && services !== 'shared')
     throw invalidArgument(`startServer: curve.services must be 'owned' or 'shared', got ${String(services)}`)

@@ -21,6 +21,9 @@ export class ReplySender {
   #blocked = new Set<ReplyPeer>()
   #retryTimer: NodeJS.Timeout | undefined
   dropped = 0
+  // Messages handed to zeromq and their bytes (STATS).
+  sent = 0
+  sentBytes = 0
 
   constructor(router: Router, maxBacklogBytes: number, forget: (peer: ReplyPeer, why: string) => void) {
     this.#router = router
@@ -84,6 +87,8 @@ export class ReplySender {
   async #trySend(peer: ReplyPeer, data: Buffer): Promise<boolean> {
     try {
       await this.#router.send([peer.routingId, data])
+      this.sent++
+      this.sentBytes += data.length
       return true
     } catch (error) {
       const code = (error as { code?: string }).code

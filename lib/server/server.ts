@@ -32,7 +32,10 @@ import { snapshotPage } from './snapshots.ts'
 import { MAX_FRAME_REQUESTS, SLICE_MS, maxQueuedBytes, replyBudget } from './budget.ts'
 import { Inbox, type Batch } from './inbox.ts'
 import { resolveServerOptions, type ResolvedServerOptions } from './options.ts'
+import { startMetrics, type MetricsEndpoint } from './metrics.ts'
 import type { Server, ServerOptions } from './types.ts'
+import type { ServerStats } from '../protocol/server-stats.ts'
+import type { ProcessTable } from '../protocol/process-table.ts'
 
 export type { Server, ServerOptions } from './types.ts'
 
@@ -94,7 +97,16 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
       { cause: error },
     )
   }
-  return new StateServer(router, pub, endpoints, resolved, actions, topics, storage, unregister)
+  const server = new StateServer(router, pub, endpoints, resolved, actions, topics, storage, unregister)
+  if (resolved.metrics !== undefined) {
+    try {
+      await server.serveMetrics(resolved.metrics)
+    } catch (error) {
+      await server.close()
+      throw error
+    }
+  }
+  return server
 }
 
 class StateServer implements Server {
@@ -130,6 +142,18 @@ class StateServer implements Server {
   #closing: Promise<void> | undefined
   // Frames without a usable request id: nobody to answer, so they are only counted.
   #droppedFrames = 0
+  // Counters for STATS (lib/protocol/server-stats.ts) that no other part keeps.
+  readonly #counts = {
+    messagesIn: 0,
+    bytesIn: 0,
+    commits: 0,
+    commitBytes: 0,
+    gapRepairs: 0,
+    resyncs: 0,
+    conflicts: 0,
+  }
+  // Sessions that have taken a first snapshot: another one is a resync.
+  readonly #joined = new WeakSet<Session>()
 
   readonly #actions: Actions
   // Messaging: services (the broker) and topics, on their own PUB.
@@ -137,6 +161,8 @@ class StateServer implements Server {
   readonly #topics: Topics
   // Processes: each session's contexts and their children, listed for `zstate top` (never signalled).
   readonly #contexts: Contexts
+  // The /metrics endpoint (options.metrics), once it listens.
+  #metrics: MetricsEndpoint | undefined
 
   constructor(
     router: Router,
@@ -269,6 +295,8 @@ class StateServer implements Server {
 
   #handleMessage(message: Buffer[]): void {
     const [routingId, frame] = message
+    this.#counts.messagesIn++
+    this.#counts.bytesIn += frame?.length ?? 0
     if (routingId === undefined || frame === undefined || message.length !== 2) {
       this.#droppedFrames++
       return
@@ -344,6 +372,7 @@ class StateServer implements Server {
       // No reply yet (a call waits for its provider), or none wanted (request id 0).
       if (reply !== undefined && id !== NO_REPLY) this.#answer(batch, session, reply)
     } catch (error) {
+      if (error instanceof ZStateError && error.code === ErrorCode.CONFLICT) this.#counts.conflicts++
       if (id !== NO_REPLY) this.#answer(batch, session, errorReply(id, error))
     }
     if (session !== undefined && id !== NO_REPLY) this.#turn.handled(session, id)
@@ -436,6 +465,10 @@ class StateServer implements Server {
       }
       case Op.SNAPSHOT:
         arity(args, 1, 'snapshot')
+        if (args[0] === null) {
+          if (this.#joined.has(session)) this.#counts.resyncs++
+          else this.#joined.add(session)
+        }
         return snapshotPage(this.#store, session, id, args[0], this.#room(session, batch, 'snapshot'))
       case Op.HISTORY: {
         arity(args, 2, 'history')
@@ -443,6 +476,7 @@ class StateServer implements Server {
         if (!isRevision(from) || !isRevision(to))
           throw new ZStateError(ErrorCode.PROTOCOL, 'history takes [from, to] revisions')
         const room = this.#room(session, batch, 'history')
+        this.#counts.gapRepairs++
         const { items, bytes } = this.#history.page(from, Math.min(to, this.revision), room)
         return encodeWithItems([id, Status.OK, this.epoch], items, bytes)
       }
@@ -498,6 +532,10 @@ class StateServer implements Server {
       case Op.PROCESSES:
         if (op === Op.PROCESSES) this.#room(session, batch, 'processes')
         return this.#processes(session, id, op, args)
+      case Op.STATS:
+        arity(args, 0, 'stats')
+        this.#room(session, batch, 'stats')
+        return okReply(id, [this.stats()])
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
@@ -543,6 +581,8 @@ class StateServer implements Server {
     // Encoded once, by the store: the history, the change stream and the store's values share it.
     const commit = this.#store.commit(changes, patched, origin)
     const revision = this.#store.revision
+    this.#counts.commits++
+    this.#counts.commitBytes += commit.bytes.length
     this.#pushes.commit(revision, changes)
     if (origin.length > 0) session.acks.add(result === undefined ? [id, revision] : [id, revision, result])
     this.#history.push(commit)
@@ -629,6 +669,55 @@ class StateServer implements Server {
     this.#replies.discard(session)
   }
 
+  // What the server has done since it started, as STATS answers it.
+  stats(): ServerStats {
+    const counts = this.#counts
+    return {
+      pid: process.pid,
+      uptime: Date.now() - this.#started,
+      epoch: this.epoch,
+      revision: this.revision,
+      commits: counts.commits,
+      sessions: {
+        full: this.#sessions.size - this.#sessions.partial.size,
+        partial: this.#sessions.partial.size,
+      },
+      messagesIn: counts.messagesIn,
+      bytesIn: counts.bytesIn,
+      messagesOut: this.#replies.sent,
+      bytesOut: this.#replies.sentBytes,
+      commitBytes: counts.commitBytes,
+      droppedFrames: this.#droppedFrames,
+      gapRepairs: counts.gapRepairs,
+      resyncs: counts.resyncs,
+      conflicts: counts.conflicts,
+      history: { revisions: this.#history.length, bytes: this.#history.bytes },
+      services: this.#broker.stats(),
+      topics: this.#topics.tally.stats(),
+      storage:
+        this.#storage === undefined
+          ? null
+          : { fsync: this.#options.storage!.fsync, ...this.#storage.log.fsyncTally },
+    }
+  }
+
+  get metricsUrl(): string | undefined {
+    return this.#metrics?.url
+  }
+
+  // Started once the sockets are bound: startServer closes the server if the port cannot be had.
+  async serveMetrics(listen: { host: string; port: number }): Promise<void> {
+    this.#metrics = await startMetrics(listen, {
+      stats: () => this.stats(),
+      processes: () => this.#processTable(),
+    })
+  }
+
+  // The table PROCESSES answers with (lib/server/process-listing.ts).
+  #processTable(): Promise<ProcessTable> {
+    return this.#contexts.table()
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown()
     return this.#closing
@@ -636,6 +725,7 @@ class StateServer implements Server {
 
   async #shutdown(): Promise<void> {
     clearInterval(this.#heartbeat)
+    await this.#metrics?.close()
     // What the last turn produced is logged (and synced) before the sockets go.
     this.#turn.end()
     this.#turn.close()

@@ -25,6 +25,8 @@ export interface Call {
   readonly args: unknown
   readonly deadline: number
   provider: Provider | undefined
+  // The one provider the caller chose (CALL's fifth argument); undefined: any of them.
+  readonly target: Provider | undefined
 }
 
 export class Service {
@@ -32,6 +34,9 @@ export class Service {
   readonly providers: Provider[] = []
   // Calls beyond every provider's concurrency, oldest first.
   queue: Call[] = []
+  // For STATS: calls made to it (refused ones included), and those answered with an error.
+  calls = 0
+  failed = 0
   #next = 0
 
   constructor(name: string) {
@@ -79,9 +84,16 @@ export class Service {
     return undefined
   }
 
+  // Whether a queued call can still be served: its method is offered, and its chosen provider lives.
+  servable(call: Call): boolean {
+    return call.target === undefined ? this.offers(call.method) : !call.target.withdrawn
+  }
+
   // The oldest queued call `provider` can take, removed from the queue.
   takeFor(provider: Provider): Call | undefined {
-    const at = this.queue.findIndex((call) => provider.methods.has(call.method))
+    const at = this.queue.findIndex(
+      (call) => provider.methods.has(call.method) && (call.target === undefined || call.target === provider),
+    )
     if (at === -1) return undefined
     return this.queue.splice(at, 1)[0]
   }

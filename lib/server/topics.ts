@@ -8,6 +8,7 @@ import { isName } from '../protocol/names.ts'
 import { Op, TopicChannel } from '../protocol/ops.ts'
 import { SendQueue } from '../send-queue.ts'
 import { okReply } from './replies.ts'
+import { TopicTally } from './topic-tally.ts'
 
 // CURVE server options of the server's sockets (none without curve).
 export interface SocketSecurity {
@@ -21,6 +22,7 @@ export class Topics {
   readonly endpoint: string
   readonly #pub: Publisher
   readonly #sending: SendQueue
+  readonly tally = new TopicTally()
 
   // Binds the topic PUB; the caller turns a bind failure into its own error.
   static async bind(endpoint: string, highWaterMark: number, secure: SocketSecurity): Promise<Topics> {
@@ -53,7 +55,9 @@ export class Topics {
       const [topic, message] = args
       if (args.length !== 2 || !isName(topic))
         throw new ZStateError(ErrorCode.PROTOCOL, 'publish takes [topic, message]')
-      this.#sending.push([TopicChannel.MESSAGE + topic, encode(message)])
+      const encoded = encode(message)
+      this.#sending.push([TopicChannel.MESSAGE + topic, encoded])
+      this.tally.count(topic, encoded.length)
       return okReply(id, [])
     }
     const [token] = args

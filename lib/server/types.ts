@@ -59,6 +59,12 @@ export interface ServerOptions {
    * clients run with `state.run(name, ...args)`; default none.
    */
   actions?: string | URL
+  /**
+   * `'HOST:PORT'` to serve Prometheus metrics over HTTP at `http://HOST:PORT/metrics`
+   * (docs/observability.md); PORT 0 binds a free port (`server.metricsUrl` shows it). A HOST beyond
+   * loopback is refused unless `insecure`. Default: no metrics endpoint.
+   */
+  metrics?: string
 }
 
 /** A running state server. `await using` closes it. */
@@ -69,6 +75,8 @@ export interface Server extends AsyncDisposable {
   readonly epoch: string
   /** The last committed revision; 0 while the store has never been written. */
   readonly revision: number
+  /** Where the `metrics` option serves Prometheus metrics (with the bound port); undefined without it. */
+  readonly metricsUrl: string | undefined
   /** Stops serving; idempotent. Leaves no socket files or handles behind. */
   close(): Promise<void>
   /** Calls `close()`, for `await using`. */

@@ -37,6 +37,8 @@ export class LogWriter {
   readonly #group: GroupFsync
   // The open segment: undefined until there is an epoch to start one with.
   #fd: number | undefined
+  // The commit path's fsyncs (durable, syncNow) and their total duration.
+  readonly fsyncTally = { fsyncs: 0, fsyncSeconds: 0 }
   #path = ''
   #epoch: string | undefined
   #size = 0
@@ -124,8 +126,10 @@ export class LogWriter {
     if (this.#fault !== undefined) throw this.#fault
     if (this.#group.busy) return false
     if (this.#synced.size === this.#size) return true
+    const start = performance.now()
     try {
       fsyncSync(this.#fd!)
+      this.#tally(start)
     } catch (error) {
       throw (this.#fault = storageError(`cannot fsync the log ${this.#path}`, error))
     }
@@ -246,13 +250,20 @@ export class LogWriter {
   }
 
   // One fsync for the group: what the open segment holds when it starts is what it covers.
+  #tally(start: number): void {
+    this.fsyncTally.fsyncs++
+    this.fsyncTally.fsyncSeconds += (performance.now() - start) / 1000
+  }
+
   async #fsync(): Promise<void> {
     if (this.#fault !== undefined) throw this.#fault
     const fd = this.#fd!
     const generation = this.#generation
     const covers = { size: this.#size, revision: this.#revision, commits: this.#segmentCommits }
+    const start = performance.now()
     try {
       await fsyncAsync(fd)
+      this.#tally(start)
     } catch (error) {
       throw (this.#fault ??= storageError(`cannot fsync the log ${this.#path}`, error))
     } finally {

@@ -1,0 +1,49 @@
+// `zstate dashboard`: serves the live web page over one client until SIGINT/SIGTERM.
+import { isLoopback } from '../dashboard/auth.ts'
+import { startDashboard } from '../dashboard/server.ts'
+import { UsageError, type RunOptions } from './args.ts'
+import { openClient } from './connection.ts'
+import { toJson } from './json.ts'
+import { EXIT_OK, type Io } from './report.ts'
+import { aborted, onTermination, unlessAborted } from './signals.ts'
+
+const DEFAULT_HOST = '127.0.0.1'
+const DEFAULT_PORT = 7070
+
+export async function dashboard(options: RunOptions, io: Io): Promise<number> {
+  const host = options.host ?? DEFAULT_HOST
+  // Off loopback, anyone who can reach the port could read the whole state.
+  if (!isLoopback(host) && options.token === undefined)
+    throw new UsageError(
+      `--host ${host} is not a loopback address: anyone who can reach it could read the state, ` +
+        'so pass --token T as well (every request must then carry it)',
+      'dashboard',
+    )
+  const termination = onTermination()
+  const { signal } = termination
+  try {
+    const client = await unlessAborted(openClient(options, 'dashboard', io), signal)
+    if (client === undefined) return EXIT_OK
+    try {
+      const board = await startDashboard({
+        client,
+        host,
+        port: options.port ?? DEFAULT_PORT,
+        encode: toJson,
+        ...(options.token === undefined ? {} : { token: options.token }),
+      })
+      try {
+        io.stdout.write(`${board.url}\n`)
+        io.stderr.write('zstate: dashboard running; Ctrl-C stops it\n')
+        await aborted(signal)
+      } finally {
+        await board.close()
+      }
+    } finally {
+      await client.close()
+    }
+    return EXIT_OK
+  } finally {
+    termination.dispose()
+  }
+}

@@ -1,0 +1,115 @@
+// The dashboard's HTTP server (node:http): the page and its assets, and /events, the live feed.
+// Every request passes authorize() first.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Client } from '../client/types.ts'
+import { invalidArgument } from '../errors.ts'
+import { authorize, isLoopback } from './auth.ts'
+import { Feed } from './feed.ts'
+import type { Encode } from './keys.ts'
+import { StaticFiles } from './static-files.ts'
+
+export interface DashboardOptions {
+  /** The client whose replica and server the page shows; the dashboard does not close it. */
+  readonly client: Client
+  /** Default 127.0.0.1. A host that is not loopback needs `token`. */
+  readonly host?: string
+  /** Default 7070; 0 picks a free port (see `url`). */
+  readonly port?: number
+  /** When set, every request must carry it: `Authorization: Bearer T` or `?token=T`. */
+  readonly token?: string
+  /** Turns a stored value into what JSON.stringify can write (bigint, Date, bytes). */
+  readonly encode: Encode
+}
+
+export interface Dashboard {
+  /** The page's address, with `?token=` when there is one. */
+  readonly url: string
+  close(): Promise<void>
+}
+
+// Headers on every response: nothing cached, framed or sent on to other sites (the URL has the token).
+const HEADERS = {
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'",
+}
+
+// Serves the dashboard once it listens; refuses a non-loopback host without a token.
+export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+  const { client, host = '127.0.0.1', port = 7070, token, encode } = options
+  if (!isLoopback(host) && token === undefined)
+    throw invalidArgument(`startDashboard: host ${host} is not loopback, so a token is required`)
+  const files = new StaticFiles()
+  const feed = new Feed(client, encode)
+  const server = createServer((request, response) => handle(request, response, { files, feed, token }))
+  try {
+    await listen(server, port, host)
+  } catch (error) {
+    await feed.close()
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+    const hint = reason === 'EADDRINUSE' ? ' (in use: choose another port, or --port 0 for a free one)' : ''
+    throw new Error(`cannot serve the dashboard on ${host}:${port}: ${reason}${hint}`, { cause: error })
+  }
+  const bound = (server.address() as AddressInfo).port
+  const name = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`
+  let closed: Promise<void> | undefined
+  return {
+    url: `http://${name}:${bound}/${query}`,
+    close() {
+      closed ??= (async () => {
+        await feed.close()
+        server.closeAllConnections()
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+      })()
+      return closed
+    },
+  }
+}
+
+function handle(
+  request: IncomingMessage,
+  response: ServerResponse,
+  { files, feed, token }: { files: StaticFiles; feed: Feed; token: string | undefined },
+): void {
+  for (const [name, value] of Object.entries(HEADERS)) response.setHeader(name, value)
+  const url = new URL(request.url ?? '/', 'http://dashboard')
+  const verdict = authorize(request, url, token)
+  if (verdict === 'unauthorized') {
+    response.setHeader('WWW-Authenticate', 'Bearer')
+    return reply(response, 401, 'a token is required: open the URL that zstate dashboard printed')
+  }
+  if (verdict === 'forbidden') return reply(response, 403, 'only loopback host names are served')
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.setHeader('Allow', 'GET, HEAD')
+    return reply(response, 405, 'method not allowed')
+  }
+  if (url.pathname === '/events') {
+    if (!feed.attach(response, url.searchParams.get('prefix') ?? ''))
+      reply(response, 503, 'too many dashboard pages are open')
+    return
+  }
+  // Browsers ask for it unprompted; there is none.
+  if (url.pathname === '/favicon.ico') return void response.writeHead(204).end()
+  const file = files.get(url.pathname, token)
+  if (file === undefined) return reply(response, 404, 'not found')
+  response.writeHead(200, { 'Content-Type': file.type, 'Content-Length': file.body.length })
+  response.end(request.method === 'HEAD' ? undefined : file.body)
+}
+
+function reply(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' })
+  response.end(`${text}\n`)
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}

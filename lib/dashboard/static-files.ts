@@ -1,0 +1,45 @@
+// The page's files: index.html, its scripts and style.css from ./public (next to this module, under lib/
+// with tsx and under dist/ once built), and uPlot from its npm package. Read once, served from memory.
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export interface StaticFile {
+  readonly type: string
+  readonly body: Buffer
+}
+
+const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url))
+const UPLOT = dirname(createRequire(import.meta.url).resolve('uplot'))
+// index.html names its assets with %QUERY%, replaced by the request's token query (or nothing).
+const QUERY = '%QUERY%'
+
+const SOURCES: Record<string, { path: string; type: string }> = {
+  '/': { path: join(PUBLIC, 'index.html'), type: 'text/html; charset=utf-8' },
+  '/app.js': { path: join(PUBLIC, 'app.js'), type: 'text/javascript; charset=utf-8' },
+  '/charts.js': { path: join(PUBLIC, 'charts.js'), type: 'text/javascript; charset=utf-8' },
+  '/contexts.js': { path: join(PUBLIC, 'contexts.js'), type: 'text/javascript; charset=utf-8' },
+  '/format.js': { path: join(PUBLIC, 'format.js'), type: 'text/javascript; charset=utf-8' },
+  '/style.css': { path: join(PUBLIC, 'style.css'), type: 'text/css; charset=utf-8' },
+  '/uplot.js': { path: join(UPLOT, 'uPlot.esm.js'), type: 'text/javascript; charset=utf-8' },
+  '/uplot.css': { path: join(UPLOT, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
+}
+
+export class StaticFiles {
+  readonly #files = new Map<string, StaticFile>()
+
+  constructor() {
+    for (const [route, { path, type }] of Object.entries(SOURCES))
+      this.#files.set(route, { type, body: readFileSync(path) })
+  }
+
+  // The file for a path, index.html with the token query filled in; undefined for any other path.
+  get(pathname: string, token: string | undefined): StaticFile | undefined {
+    const route = pathname === '/index.html' ? '/' : pathname
+    const file = this.#files.get(route)
+    if (file === undefined || route !== '/') return file
+    const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`
+    return { type: file.type, body: Buffer.from(file.body.toString('utf8').replaceAll(QUERY, query)) }
+  }
+}

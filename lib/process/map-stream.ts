@@ -1,0 +1,83 @@
+// mapUnordered()'s results: an async iterator fed by the map as batches come back. The map asks
+// `full` before dispatching more work, so a consumer that reads slowly holds the workers back rather
+// than letting results pile up; reading wakes it again (`onRead`).
+import { deferred, type Deferred } from '../deferred.ts'
+import { indexAt, type Batch } from './map-queue.ts'
+import type { MapResult } from './types.ts'
+
+// Results waiting to be read beyond which the map stops dispatching items.
+const HIGH_WATER = 1_000
+
+export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
+  #items: MapResult<R>[] = []
+  #at = 0
+  #done = 0
+  #ending: { error: unknown } | undefined
+  #closed = false
+  #wake: Deferred<void> | undefined
+  // Set by the map: more room to dispatch into, and the consumer gave up.
+  onRead: () => void = () => {}
+  onReturn: () => void = () => {}
+
+  get done(): number {
+    return this.#done
+  }
+
+  get full(): boolean {
+    return this.#items.length - this.#at >= HIGH_WATER
+  }
+
+  // A batch's results; the positions in `failed` hold nothing (their items go round again).
+  add(batch: Batch, values: readonly unknown[], failed: ReadonlySet<number>): void {
+    values.forEach((value, i) => {
+      if (!failed.has(i)) this.#items.push({ index: indexAt(batch, i), value: value as R })
+    })
+    this.#done += values.length - failed.size
+    this.#wake?.resolve()
+  }
+
+  // The map is over: `error` (after the results already held), or the end.
+  end(error?: { error: unknown }): void {
+    this.#ending ??= error ?? { error: undefined }
+    this.#wake?.resolve()
+  }
+
+  async next(): Promise<IteratorResult<MapResult<R>>> {
+    for (;;) {
+      if (this.#closed) return { done: true, value: undefined }
+      if (this.#at < this.#items.length) {
+        const value = this.#items[this.#at++]!
+        if (this.#at === this.#items.length) this.#compact()
+        if (this.#items.length - this.#at === HIGH_WATER - 1) this.onRead()
+        return { done: false, value }
+      }
+      if (this.#ending !== undefined) {
+        this.#closed = true
+        if (this.#ending.error !== undefined) throw this.#ending.error
+        return { done: true, value: undefined }
+      }
+      this.#wake = deferred<void>()
+      await this.#wake.promise
+      this.#wake = undefined
+    }
+  }
+
+  // `break` in for await: the map stops its workers.
+  async return(): Promise<IteratorResult<MapResult<R>>> {
+    if (!this.#closed) {
+      this.#closed = true
+      this.#items = []
+      this.onReturn()
+    }
+    return { done: true, value: undefined }
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  #compact(): void {
+    this.#items = []
+    this.#at = 0
+  }
+}

@@ -1,0 +1,89 @@
+// The STATS reply: the server's counters, services and topics, for the dashboard and /metrics. A plain
+// object, so later versions can add fields. Counters count since the server process started.
+
+/** One service with at least one provider. */
+export interface ServiceStats {
+  readonly name: string
+  /** Live providers. */
+  readonly providers: number
+  readonly methods: readonly string[]
+  /** Calls made to it, refused ones included. */
+  readonly calls: number
+  /** Calls answered with an error (thrown by the handler, timed out, provider lost, queue full). */
+  readonly failed: number
+  /** Calls waiting for a free provider now. */
+  readonly queued: number
+  /** Calls at a provider now. */
+  readonly inFlight: number
+}
+
+/** One topic something was published on. */
+export interface TopicStats {
+  readonly topic: string
+  /** Messages published on it. */
+  readonly messages: number
+  /** Their encoded bytes. */
+  readonly bytes: number
+  /** When the last one was published (ms since the epoch, server clock). */
+  readonly lastPublished: number
+}
+
+/** What a durable server (dataDir) did with its log; null without a data dir. */
+export interface StorageStats {
+  readonly fsync: 'always' | 'interval' | 'never'
+  /** fsyncs of the log. */
+  readonly fsyncs: number
+  /** Their total duration, seconds. */
+  readonly fsyncSeconds: number
+}
+
+export interface ServerStats {
+  readonly pid: number
+  /** ms since the server started. */
+  readonly uptime: number
+  readonly epoch: string
+  readonly revision: number
+  /** Commits since the server process started. */
+  readonly commits: number
+  /** Live sessions: full replicas and partial ones (connect's `replicate`). */
+  readonly sessions: { readonly full: number; readonly partial: number }
+  /** Request frames received and reply frames sent on the ROUTER, with their bytes. */
+  readonly messagesIn: number
+  readonly bytesIn: number
+  readonly messagesOut: number
+  readonly bytesOut: number
+  /** The encoded bytes of those commits (each is published once on the change stream). */
+  readonly commitBytes: number
+  /** Request frames refused unread (over budget or malformed). */
+  readonly droppedFrames: number
+  /** Gap repairs served (HISTORY requests) and snapshots served after a session's first (resyncs). */
+  readonly gapRepairs: number
+  readonly resyncs: number
+  /** Transactions refused with ERR_CONFLICT. */
+  readonly conflicts: number
+  /** The history ring kept for gap repair and watch({ fromRevision }). */
+  readonly history: { readonly revisions: number; readonly bytes: number }
+  /** Services with a provider, by name. */
+  readonly services: readonly ServiceStats[]
+  /** Topics, most recently published first; the server tracks at most MAX_TRACKED_TOPICS. */
+  readonly topics: readonly TopicStats[]
+  readonly storage: StorageStats | null
+}
+
+/** Topics the server keeps counters for: the least recently published one is forgotten beyond. */
+export const MAX_TRACKED_TOPICS = 256
+
+export function isServerStats(value: unknown): value is ServerStats {
+  if (typeof value !== 'object' || value === null) return false
+  const stats = value as Record<string, unknown>
+  return (
+    typeof stats['revision'] === 'number' &&
+    typeof stats['commits'] === 'number' &&
+    typeof stats['sessions'] === 'object' &&
+    stats['sessions'] !== null &&
+    typeof stats['history'] === 'object' &&
+    stats['history'] !== null &&
+    Array.isArray(stats['services']) &&
+    Array.isArray(stats['topics'])
+  )
+}

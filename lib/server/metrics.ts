@@ -1,0 +1,112 @@
+// The /metrics endpoint (`ServerOptions.metrics`): the server's STATS and process table in the
+// Prometheus text format, read at scrape time. Each endpoint has its own prom-client registry, so
+// several servers in one process never mix their figures.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { Registry, collectDefaultMetrics } from 'prom-client'
+import { ErrorCode, ZStateError } from '../errors.ts'
+import type { ProcessTable } from '../protocol/process-table.ts'
+import type { ServerStats } from '../protocol/server-stats.ts'
+import { defineMetrics, type Scrape } from './metric-families.ts'
+
+export interface MetricsSources {
+  stats(): ServerStats
+  // The table is gathered asynchronously (CPU and memory are measured): one per scrape.
+  processes(): ProcessTable | Promise<ProcessTable>
+}
+
+/** A listening /metrics endpoint. */
+export interface MetricsEndpoint {
+  /** Where Prometheus scrapes, e.g. `http://127.0.0.1:9464/metrics` (with the bound port). */
+  readonly url: string
+  /** Stops listening and drops open connections; idempotent. */
+  close(): Promise<void>
+}
+
+const PATH = '/metrics'
+
+// prom-client's process_ and nodejs_ metrics describe the process, whichever server serves them:
+// collected once per process (its GC observer and event loop monitor are never stopped), into a
+// registry of our own, never prom-client's global one.
+let defaults: Registry | undefined
+function processMetrics(): Registry {
+  if (defaults === undefined) {
+    defaults = new Registry()
+    collectDefaultMetrics({ register: defaults })
+  }
+  return defaults
+}
+
+// Binds HOST:PORT (port 0: a free one) and answers GET /metrics from `sources`.
+export async function startMetrics(
+  listen: { host: string; port: number },
+  sources: MetricsSources,
+): Promise<MetricsEndpoint> {
+  const own = new Registry()
+  let current: Scrape | undefined
+  defineMetrics(own, () => current, sources.stats().storage !== null)
+  const register = Registry.merge([processMetrics(), own])
+  const server = createServer((request, response) => {
+    void answer(request, response).catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+      response.end(`${error instanceof Error ? error.message : String(error)}\n`)
+    })
+  })
+  async function answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = (request.url ?? '').split('?')[0]
+    if (path !== PATH) return plain(response, 404, `not found: only ${PATH} is served\n`)
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.setHeader('allow', 'GET, HEAD')
+      return plain(response, 405, `method ${request.method ?? ''} not allowed: GET ${PATH}\n`)
+    }
+    const table = await sources.processes()
+    // Every collect() runs synchronously at the start of metrics(): one consistent scrape.
+    current = { stats: sources.stats(), table }
+    const text = await register.metrics()
+    response.writeHead(200, { 'content-type': register.contentType })
+    response.end(request.method === 'HEAD' ? undefined : text)
+  }
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: Error): void => {
+      server.close()
+      reject(
+        new ZStateError(
+          ErrorCode.INVALID_ARGUMENT,
+          `metrics: cannot listen on ${hostPort(listen.host, listen.port)}: ${error.message}`,
+          { cause: error },
+        ),
+      )
+    }
+    server.once('error', failed)
+    server.listen({ host: bare(listen.host), port: listen.port }, () => {
+      server.off('error', failed)
+      resolve()
+    })
+  })
+  const bound = server.address()
+  const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${hostPort(listen.host, port)}${PATH}`,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      return closing
+    },
+  }
+}
+
+function plain(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
+  response.end(text)
+}
+
+function bare(host: string): string {
+  return host.replace(/^\[|\]$/g, '')
+}
+
+function hostPort(host: string, port: number): string {
+  const name = bare(host)
+  return `${name.includes(':') ? `[${name}]` : name}:${port}`
+}

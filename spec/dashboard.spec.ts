@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import type { Browser, Page } from 'playwright-core'
+import { assertBuilt, CliProcess, cliEnv, killAll, tempDir, zstate } from './fixtures/cli-run.ts'
+import {
+  CONTEXT_NAME,
+  SCENE_KEYS,
+  SERVICE,
+  TOPIC,
+  buildScene,
+  hasChromium,
+  launchBrowser,
+  openDashboard,
+  type Scene,
+} from './fixtures/dashboard-scene.ts'
+
+// After the page has loaded, what it shows must be there within a second.
+const LIVE = { timeout: 1000 }
+const browserless = hasChromium() ? undefined : 'chromium not installed: apt-get install chromium'
+// CI (.ci/run) installs chromium and sets ZSTATE_REQUIRE_COMPONENTS: there a missing browser fails.
+if (browserless !== undefined && process.env['ZSTATE_REQUIRE_COMPONENTS'] === '1')
+  throw new Error(`dashboard.spec: ${browserless}, and ZSTATE_REQUIRE_COMPONENTS=1 forbids skipping`)
+if (browserless !== undefined)
+  process.stderr.write(`\n*** dashboard.spec: browser tests SKIPPED: ${browserless}\n\n`)
+
+const scratch = tempDir()
+let scene: Scene
+
+before(async () => {
+  assertBuilt()
+  scene = await buildScene(scratch.dir)
+})
+after(async () => {
+  try {
+    // undefined when before() failed
+    if (scene !== undefined)
+      assert.deepEqual(await scene.close(), { code: 0, signal: null }, 'the dashboard exits 0 on SIGTERM')
+  } finally {
+    await killAll()
+    scratch.cleanup()
+  }
+})
+
+describe('dashboard in a browser', { skip: browserless }, () => {
+  let browser: Browser
+  let page: Page
+  before(async () => {
+    browser = await launchBrowser()
+    page = await openDashboard(browser, scene.url)
+  })
+  after(() => browser?.close())
+
+  const cell = (table: string, text: string) =>
+    page.locator(table).getByRole('cell', { name: text, exact: true }).first()
+  // The row of `table` with a cell that reads exactly `text`.
+  const row = (table: string, text: string) =>
+    page.locator(`${table} tr`, { has: page.getByRole('cell', { name: text, exact: true }) }).first()
+
+  void test('dashboard: the page shows the keys, the context and its children with their pids', async () => {
+    for (const key of Object.keys(SCENE_KEYS)) await cell('#keys', key).waitFor(LIVE)
+    const config = row('#keys', 'config')
+    assert.equal(await config.locator('td.json').textContent(), JSON.stringify(SCENE_KEYS.config))
+    // Written before the dashboard joined: only an upper bound is known.
+    assert.match((await config.locator('td.revision').textContent()) ?? '', /^≤ \d+$/)
+    await page.locator('#contexts h3', { hasText: CONTEXT_NAME }).waitFor(LIVE)
+    for (const pid of scene.pids) await cell('#contexts', String(pid)).waitFor(LIVE)
+    await page.locator('#contexts .uplot').first().waitFor(LIVE)
+  })
+
+  void test('dashboard: the page shows services with their calls and topics', async () => {
+    const service = row('#services', SERVICE)
+    await service.waitFor(LIVE)
+    assert.equal(await service.locator('td').nth(1).textContent(), '1', 'one provider')
+    await cell('#topics', TOPIC).waitFor(LIVE)
+    assert.equal(await page.locator('#chart-commits .uplot').count(), 1, 'the commits/s chart')
+  })
+
+  void test('dashboard: a set after the page loaded shows live in the keys and the change stream', async () => {
+    const revision = await scene.writer.state.set('live:1', { fresh: true })
+    const live = row('#keys', 'live:1')
+    await live.waitFor(LIVE)
+    await live.locator('td.revision', { hasText: new RegExp(`^${revision}$`) }).waitFor(LIVE)
+    await row('#changes', 'live:1').waitFor(LIVE)
+  })
+
+  void test('dashboard: a paused change stream holds changes back until resumed', async () => {
+    await page.locator('#pause').click()
+    await scene.writer.state.set('live:paused', 1)
+    // The key list takes it at once: its arrival proves the page has the change.
+    await cell('#keys', 'live:paused').waitFor(LIVE)
+    await page.locator('#changes-pending', { hasText: '1 waiting' }).waitFor(LIVE)
+    assert.equal(await cell('#changes', 'live:paused').count(), 0, 'not in the stream while paused')
+    await page.locator('#pause').click()
+    await cell('#changes', 'live:paused').waitFor(LIVE)
+  })
+
+  void test('dashboard: the key filter applies on the server', async () => {
+    await page.locator('#prefix').fill('job:')
+    // Once config is gone, the page holds the filtered list.
+    await cell('#keys', 'config').waitFor({ state: 'detached', timeout: 5000 })
+    assert.deepEqual(await page.locator('#keys td.key').allTextContents(), ['job:1', 'job:2'])
+    await page.locator('#prefix').fill('')
+    await cell('#keys', 'config').waitFor({ timeout: 5000 })
+  })
+
+  void test('dashboard: a screenshot of the page is a PNG', async () => {
+    const path = join(scratch.dir, 'dashboard.png')
+    await page.screenshot({ path, fullPage: true })
+    const png = readFileSync(path)
+    assert.ok(png.length > 1000, `${png.length} bytes`)
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+  })
+})
+
+void test('dashboard: a host that is not loopback is refused without --token (exit 2)', async () => {
+  const result = await zstate(['dashboard', '--host', '0.0.0.0', '--port', '0', scene.server.address])
+  assert.equal(result.code, 2, result.stderr)
+  assert.equal(result.stdout, '')
+  assert.match(result.stderr, /^zstate: --host 0\.0\.0\.0 is not a loopback address: .*--token/)
+})
+
+void test('dashboard: without a token, a request for another host name is forbidden (DNS rebinding)', async () => {
+  const { port } = new URL(scene.url)
+  assert.equal((await fetch(scene.url)).status, 200)
+  assert.equal(await statusWithHost(Number(port), 'attacker.example'), 403)
+  assert.equal(await statusWithHost(Number(port), `localhost:${port}`), 200)
+})
+
+void test('dashboard: with --token every request must carry it (Bearer or ?token=)', async () => {
+  const token = 's3cret-token'
+  const cli = new CliProcess(['dashboard', '--port', '0', '--token', token, scene.server.address], cliEnv())
+  try {
+    const url = new URL(await cli.firstLine())
+    assert.equal(url.searchParams.get('token'), token, 'the printed URL carries the token')
+    const origin = url.origin
+    for (const path of ['/', '/app.js', '/style.css', '/uplot.js', '/events']) {
+      assert.equal((await fetch(`${origin}${path}`)).status, 401, `${path} without a token`)
+      assert.equal((await fetch(`${origin}${path}?token=wrong`)).status, 401, `${path} with a wrong token`)
+      const bearer = await fetch(`${origin}${path}`, { headers: { Authorization: 'Bearer wrong' } })
+      assert.equal(bearer.status, 401, `${path} with a wrong bearer token`)
+    }
+    for (const path of ['/', '/app.js', '/style.css', '/uplot.js']) {
+      assert.equal((await fetch(`${origin}${path}?token=${token}`)).status, 200, `${path} with ?token=`)
+      const bearer = await fetch(`${origin}${path}`, { headers: { Authorization: `Bearer ${token}` } })
+      assert.equal(bearer.status, 200, `${path} with Authorization: Bearer`)
+    }
+    const page = await (await fetch(url)).text()
+    assert.ok(page.includes(`app.js?token=${token}`), 'the page passes the token on to its assets')
+    const events = new AbortController()
+    const feed = await fetch(`${origin}/events?token=${token}`, { signal: events.signal })
+    assert.equal(feed.status, 200)
+    assert.match(feed.headers.get('content-type') ?? '', /^text\/event-stream/)
+    events.abort()
+  } finally {
+    assert.deepEqual(await cli.signal('SIGTERM'), { code: 0, signal: null })
+  }
+})
+
+// The status of GET / with this Host header, which fetch() does not let a caller set.
+function statusWithHost(port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { Host: host } }, (response) => {
+      response.resume()
+      resolve(response.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}

@@ -1,0 +1,132 @@
+// Calling one chosen provider (PyZMP addresses a node by name): services({ detail: true }) lists the
+// providers with their ids, and call(…, { provider }) sends a call to that one only.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { serverStats } from '../lib/client/server-stats.ts'
+import { deferred } from '../lib/deferred.ts'
+import { connect } from '../lib/index.ts'
+import { Op, Status } from '../lib/protocol/ops.ts'
+import { until } from './process-support.ts'
+import { rawPeer } from './raw-peer.ts'
+import { serverFor } from './support.ts'
+
+test('messaging: services({ detail: true }) lists every provider; call({ provider }) reaches that one only', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const [a, b, caller] = await Promise.all(
+    ['node-a', 'node-b', 'caller'].map((name) => connect(server.address, { name })),
+  )
+  t.after(() => Promise.all([a!.close(), b!.close(), caller!.close()]))
+  const gate = deferred<void>()
+  await a!.provide(
+    'nodes',
+    {
+      whoami: () => 'a',
+      hold: async () => {
+        await gate.promise
+        return 'a held'
+      },
+    },
+    { concurrency: 1 },
+  )
+  await b!.provide('nodes', { whoami: () => 'b', only: () => 'b only' }, { concurrency: 4 })
+  const [nodes] = await caller!.services({ detail: true })
+  assert.equal(nodes!.name, 'nodes')
+  assert.deepEqual(nodes!.methods, ['hold', 'only', 'whoami'])
+  const byName = new Map(nodes!.providers.map((p) => [p.name, p]))
+  assert.deepEqual([...byName.keys()].sort(), ['node-a', 'node-b'])
+  for (const p of nodes!.providers) {
+    assert.equal(p.pid, process.pid)
+    assert.equal(p.inFlight, 0)
+    assert.ok(Number.isSafeInteger(p.id) && p.id >= 1)
+  }
+  assert.equal(byName.get('node-a')!.concurrency, 1)
+  assert.equal(byName.get('node-b')!.concurrency, 4)
+  // The summary form is unchanged.
+  assert.deepEqual(await caller!.services(), [
+    { name: 'nodes', providers: 2, methods: ['hold', 'only', 'whoami'] },
+  ])
+
+  const idA = byName.get('node-a')!.id
+  const idB = byName.get('node-b')!.id
+  const calls = 20
+  const answers = await Promise.all(
+    Array.from({ length: calls }, (_, i) =>
+      caller!.call('nodes', 'whoami', [], { provider: i % 2 === 0 ? idA : idB }),
+    ),
+  )
+  assert.deepEqual(
+    answers,
+    Array.from({ length: calls }, (_, i) => (i % 2 === 0 ? 'a' : 'b')),
+  )
+  assert.equal(await caller!.service<{ whoami(): string }>('nodes', { provider: idB }).whoami(), 'b')
+
+  // A busy chosen provider: the call waits for its slot even though b is free.
+  const held = caller!.call('nodes', 'hold', [], { provider: idA })
+  await until(
+    async () =>
+      (await caller!.services({ detail: true }))[0]!.providers.some((p) => p.id === idA && p.inFlight === 1),
+    'a holds a call',
+  )
+  const queued = caller!.call('nodes', 'whoami', [], { provider: idA })
+  await until(async () => (await serverStats(caller)).services[0]?.queued === 1, 'the call for a waits')
+  assert.equal(await caller!.call('nodes', 'whoami', [], { provider: idB }), 'b')
+  gate.resolve()
+  assert.equal(await held, 'a held')
+  assert.equal(await queued, 'a')
+
+  // A method the chosen provider does not offer, an unknown id, a bad option.
+  await assert.rejects(caller!.call('nodes', 'only', [], { provider: idA }), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: new RegExp(`provider ${idA} of 'nodes' has no method 'only'`),
+  })
+  await assert.rejects(caller!.call('nodes', 'whoami', [], { provider: 999_999 }), {
+    code: 'ERR_NO_PROVIDER',
+  })
+  await assert.rejects(caller!.call('nodes', 'whoami', [], { provider: 'a' as never }), {
+    code: 'ERR_INVALID_ARGUMENT',
+  })
+  await assert.rejects(caller!.call('nodes', 'whoami', [], { providr: idA } as never), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /unknown option 'providr'/,
+  })
+  await assert.rejects(caller!.services({ details: true } as never), { code: 'ERR_INVALID_ARGUMENT' })
+})
+
+test('messaging: a call waiting for its chosen provider fails with ERR_NO_PROVIDER when that provider goes', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const [a, b, caller] = await Promise.all([0, 1, 2].map(() => connect(server.address)))
+  t.after(() => Promise.all([a!.close(), b!.close(), caller!.close()]))
+  const gate = deferred<void>()
+  const handle = await a!.provide('jobs', { hold: () => gate.promise.then(() => 'done') }, { concurrency: 1 })
+  await b!.provide('jobs', { hold: () => 'b' })
+  const [jobs] = await caller!.services({ detail: true })
+  const idA = jobs!.providers.find((p) => p.concurrency === 1)!.id
+  const running = caller!.call('jobs', 'hold', [], { provider: idA })
+  await until(async () => (await serverStats(caller)).services[0]?.inFlight === 1, 'a runs a call')
+  const waiting = caller!.call('jobs', 'hold', [], { provider: idA })
+  await until(async () => (await serverStats(caller)).services[0]?.queued === 1, 'the next call for a waits')
+  const closing = handle.close()
+  await assert.rejects(waiting, { code: 'ERR_NO_PROVIDER', message: /chosen for jobs\.hold, went away/ })
+  gate.resolve()
+  assert.equal(await running, 'done')
+  await closing
+  // b never took a's call, and still answers.
+  assert.equal(await caller!.call('jobs', 'hold'), 'b')
+})
+
+test('messaging: hand-made SERVICES and CALL requests with bad detail or provider are ERR_PROTOCOL', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const peer = await rawPeer(t, server.address)
+  const services = await peer.request(Op.SERVICES, 'yes')
+  assert.equal(services[1], Status.ERROR)
+  assert.equal(services[2], 'ERR_PROTOCOL')
+  const provider = await connect(server.address)
+  t.after(() => provider.close())
+  await provider.provide('svc', { m: () => 1 })
+  const call = await peer.request(Op.CALL, 'svc', 'm', [], 1000, 'first')
+  assert.equal(call[1], Status.ERROR)
+  assert.equal(call[2], 'ERR_PROTOCOL')
+  const [, status, list] = await peer.request(Op.SERVICES, true)
+  assert.equal(status, Status.OK)
+  assert.equal((list as unknown[][])[0]![3] instanceof Array, true)
+})

@@ -1,0 +1,212 @@
+// What ZProc users reach for: ctx.wait, spawn({ count }), map({ args }), mapUnordered, endless
+// retries, and options whose names are checked.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { RemoteError, type WorkerContext } from '../lib/index.ts'
+import { allGone, contextFor, fixtureUrl, stressFor } from './process-support.ts'
+
+void test('process: spawn({ count }) starts that many children; ctx.wait() gives their results in spawn order', async (t) => {
+  const ctx = await contextFor(t)
+  const handles = ctx.spawn(
+    async (c: WorkerContext, base: number) => base + (await c.state.increment('started')),
+    { count: 4, args: [100], name: 'adder' },
+  )
+  assert.equal(handles.length, 4)
+  assert.deepEqual(
+    handles.map((h) => h.name),
+    ['adder-1', 'adder-2', 'adder-3', 'adder-4'],
+  )
+  const results = (await ctx.wait({ timeout: 60_000 })) as number[]
+  // Each child got one distinct increment: 101…104 in some order, reported in spawn order.
+  assert.deepEqual([...results].sort(), [101, 102, 103, 104])
+  assert.deepEqual(results, await Promise.all(handles.map((h) => h.wait())))
+  assert.equal(ctx.state.get('started'), 4)
+  assert.deepEqual(ctx.children, [])
+  assert.deepEqual(await ctx.wait(), [])
+})
+
+void test('process: ctx.wait() rejects with the first failure, leaves the others running, and honours its timeout', async (t) => {
+  const ctx = await contextFor(t)
+  const slow = ctx.spawn(async (c: WorkerContext) => c.state.when('go', (v) => v === true), { name: 'slow' })
+  ctx.spawn(() => {
+    throw new Error('first to fail')
+  })
+  await assert.rejects(
+    ctx.wait(),
+    (error: Error) => error instanceof RemoteError && /first to fail/.test(error.message),
+  )
+  assert.notEqual(slow.status, 'failed')
+  await assert.rejects(ctx.wait({ timeout: 50 }), { code: 'ERR_TIMEOUT' })
+  const reason = new Error('gave up')
+  const controller = new AbortController()
+  const waiting = ctx.wait({ signal: controller.signal })
+  controller.abort(reason)
+  await assert.rejects(waiting, (error) => error === reason)
+  await ctx.state.set('go', true)
+  assert.equal(await slow.wait(), true)
+  await assert.rejects(ctx.wait({ timeout: 1, grace: 5 } as never), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /unknown option 'grace'/,
+  })
+})
+
+void test('process: map({ args }) passes extra arguments to every call', async (t) => {
+  const ctx = await contextFor(t)
+  const results = await ctx.map(
+    (_c: WorkerContext, x: number, index: number, factor: number, tag: string) =>
+      `${tag}${x * factor}@${index}`,
+    [1, 2, 3, 4, 5],
+    { args: [10, '#'], concurrency: 2 },
+  )
+  assert.deepEqual(results, ['#10@0', '#20@1', '#30@2', '#40@3', '#50@4'])
+  await assert.rejects(
+    ctx.map(() => 1, [1], { args: 'x' as never }),
+    { code: 'ERR_INVALID_ARGUMENT' },
+  )
+  await assert.rejects(
+    ctx.map(() => 1, [1], { args: [() => 1] }),
+    { code: 'ERR_UNENCODABLE' },
+  )
+})
+
+void test('process: mapUnordered yields every result exactly once as it completes, with its index', async (t) => {
+  const ctx = await contextFor(t)
+  const count = stressFor(2_000, 100_000)
+  const seen = new Map<number, number>()
+  const order: number[] = []
+  for await (const { index, value } of ctx.mapUnordered(
+    async (_c: WorkerContext, x: number, _i: number, offset: number) => {
+      // The first items are the slowest: they complete after later ones.
+      if (x < 4) await new Promise((resolve) => setTimeout(resolve, 200))
+      return x + offset
+    },
+    Array.from({ length: count }, (_, i) => i),
+    { concurrency: 2, args: [0.5] },
+  )) {
+    assert.ok(!seen.has(index), `index ${index} twice`)
+    seen.set(index, value)
+    order.push(index)
+  }
+  assert.equal(seen.size, count)
+  for (const [index, value] of seen) assert.equal(value, index + 0.5)
+  assert.notDeepEqual(order.slice(0, 4), [0, 1, 2, 3], 'the slow first items came later')
+})
+
+void test('process: breaking out of mapUnordered stops its workers; a failure is thrown by the loop', async (t) => {
+  const ctx = await contextFor<Record<string, unknown>>(t)
+  async function* endless(): AsyncGenerator<number> {
+    for (let i = 0; ; i++) yield i
+  }
+  let taken = 0
+  for await (const result of ctx.mapUnordered(
+    async (c: WorkerContext, x: number) => {
+      await c.state.set(`worker:${process.pid}`, true)
+      return x
+    },
+    endless(),
+    { concurrency: 2 },
+  )) {
+    assert.equal(typeof result.value, 'number')
+    if (++taken === 50) break
+  }
+  const pids = [...ctx.state.keys()].filter((k) => k.startsWith('worker:')).map((k) => Number(k.slice(7)))
+  assert.ok(pids.length >= 1)
+  await allGone(pids)
+
+  const failing = ctx.mapUnordered(
+    (_c: WorkerContext, x: number) => {
+      if (x === 7) throw new Error('seven')
+      return x
+    },
+    Array.from({ length: 20 }, (_, i) => i),
+    { concurrency: 1 },
+  )
+  const values: number[] = []
+  await assert.rejects(
+    (async () => {
+      for await (const { value } of failing) values.push(value)
+    })(),
+    (error: Error) => error instanceof RemoteError && /seven/.test(error.message),
+  )
+  assert.ok(!values.includes(7))
+})
+
+void test('process: a slow mapUnordered consumer holds the workers back instead of piling up results', async (t) => {
+  const ctx = await contextFor(t)
+  let pulled = 0
+  async function* counted(): AsyncGenerator<number> {
+    for (let i = 0; i < 100_000; i++) {
+      pulled++
+      yield i
+    }
+  }
+  const results = ctx.mapUnordered((_c: WorkerContext, x: number) => x, counted(), { concurrency: 1 })
+  const first = await results.next()
+  assert.equal(first.done, false)
+  // Nothing more is read: the input stops being pulled once the unread results reach the high-water
+  // mark (1,000) plus what was in flight. Settled: unchanged over 10 round trips to the server.
+  let stable = 0
+  for (let previous = -1; stable < 10; previous = pulled) {
+    await ctx.server()
+    stable = pulled === previous ? stable + 1 : 0
+  }
+  assert.ok(pulled < 20_000, `pulled ${pulled} of 100,000 items with one result read`)
+  // Reading on resumes the workers: every result arrives, once.
+  const seen = new Set<number>([first.value.index])
+  for await (const { index } of results) seen.add(index)
+  assert.equal(seen.size, 100_000)
+})
+
+void test('process: retries: Infinity retries until an attempt succeeds; its signal stops it', async (t) => {
+  const ctx = await contextFor(t)
+  const child = ctx.spawn<number>(fixtureUrl('worker-flaky.mjs'), {
+    args: ['endless', 5],
+    retries: Infinity,
+    retryDelay: 1,
+  })
+  assert.equal(await child.wait(), 6)
+  assert.equal(child.attempts, 6)
+
+  const controller = new AbortController()
+  const doomed = ctx.spawn(fixtureUrl('worker-flaky.mjs'), {
+    args: ['doomed', Number.MAX_SAFE_INTEGER],
+    retries: Infinity,
+    signal: controller.signal,
+  })
+  await ctx.state.when('attempts:doomed', (n) => (n as number) >= 3, { timeout: 60_000 })
+  const reason = new Error('enough')
+  controller.abort(reason)
+  await assert.rejects(doomed.wait(), (error) => error === reason)
+  assert.equal(doomed.status, 'failed')
+})
+
+void test('process: misspelt options are refused with ERR_INVALID_ARGUMENT naming them', async (t) => {
+  const ctx = await contextFor(t)
+  assert.throws(() => ctx.spawn(() => 1, { retry: 2 } as never), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /spawn: unknown option 'retry'/,
+  })
+  await assert.rejects(
+    ctx.map(() => 1, [1], { concurency: 2 } as never),
+    {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /map: unknown option 'concurency'/,
+    },
+  )
+  assert.throws(() => ctx.mapUnordered(() => 1, [1], { thread: true, nope: 1 } as never), {
+    code: 'ERR_INVALID_ARGUMENT',
+  })
+  await assert.rejects(
+    ctx.state.when('k', () => true, { timout: 5 } as never),
+    {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /unknown option 'timout'/,
+    },
+  )
+  await assert.rejects(ctx.waitForService('svc', { provider: 2 } as never), {
+    code: 'ERR_INVALID_ARGUMENT',
+  })
+  assert.throws(() => ctx.spawn(() => 1, { count: 0 }), { code: 'ERR_INVALID_ARGUMENT' })
+  assert.throws(() => ctx.spawn(() => 1, { retries: -Infinity }), { code: 'ERR_INVALID_ARGUMENT' })
+  assert.deepEqual(ctx.children, [])
+})

@@ -1,0 +1,133 @@
+// STATS (lib/protocol/server-stats.ts): the counters the dashboard and /metrics show count exactly what
+// clients did, and what a client can make the server remember stays bounded.
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { serverStats } from '../lib/client/server-stats.ts'
+import { deferred } from '../lib/deferred.ts'
+import { connect } from '../lib/index.ts'
+import { Op, Status } from '../lib/protocol/ops.ts'
+import { MAX_TRACKED_TOPICS } from '../lib/protocol/server-stats.ts'
+import { until } from './process-support.ts'
+import { rawPeer } from './raw-peer.ts'
+import { serverFor, tempDir } from './support.ts'
+
+test('stats: commits, sessions, history and conflicts count what clients did', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const writes = 50
+  for (let i = 0; i < writes; i++) await client.state.set(`k${i % 5}`, i)
+  const before = await serverStats(client)
+  assert.equal(before.commits, writes)
+  assert.equal(before.revision, writes)
+  assert.deepEqual(before.sessions, { full: 1, partial: 0 })
+  assert.equal(before.history.revisions, writes)
+  assert.ok(before.history.bytes > 0 && before.commitBytes >= before.history.bytes)
+  assert.ok(before.messagesIn >= writes && before.bytesIn > 0 && before.messagesOut > 0)
+  assert.equal(before.storage, null)
+
+  // A transaction based before k0's last change conflicts; one on the current revision commits.
+  const peer = await rawPeer(t, server.address)
+  const txn = (base: number) => peer.request(Op.TXN, server.epoch, base, ['k0'], false, [['k0', 0, 'x']])
+  const refused = await txn(writes - 10)
+  assert.equal(refused[1], Status.ERROR)
+  assert.equal(refused[2], 'ERR_CONFLICT')
+  assert.equal((await txn(writes))[1], Status.OK)
+  // A second first snapshot of one session is a resync; every HISTORY request is a gap repair.
+  assert.equal((await peer.request(Op.SNAPSHOT, null))[1], Status.OK)
+  assert.equal((await peer.request(Op.SNAPSHOT, null))[1], Status.OK)
+  assert.equal((await peer.request(Op.HISTORY, 1, 3))[1], Status.OK)
+  const after = await serverStats(client)
+  assert.equal(after.conflicts, 1)
+  assert.equal(after.commits, writes + 1)
+  assert.equal(after.resyncs, before.resyncs + 1)
+  assert.equal(after.gapRepairs, before.gapRepairs + 1)
+  assert.deepEqual(after.sessions, { full: 2, partial: 0 })
+
+  const partial = await connect(server.address, { replicate: ['jobs/'] })
+  t.after(() => partial.close())
+  assert.deepEqual((await serverStats(client)).sessions, { full: 2, partial: 1 })
+})
+
+test('stats: a service shows its providers, calls in flight, queued and failed', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const provider = await connect(server.address)
+  const caller = await connect(server.address)
+  t.after(() => Promise.all([provider.close(), caller.close()]))
+  const release = deferred<void>()
+  await provider.provide(
+    'jobs',
+    {
+      slow: async (n: number) => {
+        await release.promise
+        return n
+      },
+      fail: () => {
+        throw new Error('no')
+      },
+    },
+    { concurrency: 1 },
+  )
+  const calls = [1, 2, 3].map((n) => caller.call('jobs', 'slow', [n]))
+  await until(async () => {
+    const [jobs] = (await serverStats(caller)).services
+    return jobs?.inFlight === 1 && jobs.queued === 2
+  }, 'one call is at the provider and two wait')
+  release.resolve()
+  assert.deepEqual(await Promise.all(calls), [1, 2, 3])
+  await assert.rejects(caller.call('jobs', 'fail', []), { name: 'RemoteError' })
+  const [jobs, ...others] = (await serverStats(caller)).services
+  assert.deepEqual(others, [])
+  assert.deepEqual(jobs, {
+    name: 'jobs',
+    providers: 1,
+    methods: ['fail', 'slow'],
+    calls: 4,
+    failed: 1,
+    queued: 0,
+    inFlight: 0,
+  })
+})
+
+test(`stats: topics, most recent first, at most ${MAX_TRACKED_TOPICS} of them`, async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const count = MAX_TRACKED_TOPICS + 44
+  for (let i = 0; i < count; i++) await client.publish(`t/${i}`, i)
+  for (let i = 0; i < 5; i++) await client.publish('t/1', 'again')
+  const { topics } = await serverStats(client)
+  assert.equal(topics.length, MAX_TRACKED_TOPICS)
+  // t/1 had been forgotten: its count starts again.
+  assert.equal(topics[0]!.topic, 't/1')
+  assert.equal(topics[0]!.messages, 5)
+  assert.equal(topics[1]!.topic, `t/${count - 1}`)
+  assert.equal(topics[1]!.messages, 1)
+  // The oldest were forgotten to make room.
+  assert.ok(!topics.some((topic) => topic.topic === 't/0' || topic.topic === 't/2'))
+  assert.ok(topics.every((topic) => topic.bytes > 0 && topic.lastPublished > 0))
+})
+
+test('stats: a durable server counts its fsyncs and their time', async (t) => {
+  const server = await serverFor(t, 'ipc', { dataDir: join(tempDir(t), 'data') })
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  for (let i = 0; i < 10; i++) await client.state.set('k', i)
+  const { storage } = await serverStats(client)
+  assert.equal(storage?.fsync, 'always')
+  assert.ok(storage.fsyncs >= 1 && storage.fsyncs <= 10, `${storage.fsyncs} fsyncs for 10 awaited sets`)
+  assert.ok(storage.fsyncSeconds > 0)
+})
+
+test('stats: a STATS request with arguments is refused, and the server goes on', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const peer = await rawPeer(t, server.address)
+  const reply = await peer.request(Op.STATS, 'x')
+  assert.equal(reply[1], Status.ERROR)
+  assert.equal(reply[2], 'ERR_PROTOCOL')
+  const [id, status, stats] = await peer.request(Op.STATS)
+  assert.equal(id, 1)
+  assert.equal(status, Status.OK)
+  assert.equal((stats as { commits: number }).commits, 0)
+})
