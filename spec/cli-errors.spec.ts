@@ -112,6 +112,11 @@ void test('cli: an ipc address with no server behind its socket file fails at on
       await zstate(['get', 'k', '--address', missing, ...slow]),
       new RegExp(`^zstate: no server at ${missing}: the socket file does not exist\n$`),
     )
+    // The dashboard too: it serves nothing without a server.
+    assertRuntime(
+      await zstate(['dashboard', '--port', '0', missing, ...slow]),
+      new RegExp(`^zstate: no server at ${missing}: the socket file does not exist\n$`),
+    )
     writeFileSync(join(dir, 'plain'), '')
     assertRuntime(
       await zstate(['keys', '--address', `ipc://${join(dir, 'plain')}`, ...slow]),

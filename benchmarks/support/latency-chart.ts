@@ -9,8 +9,8 @@ import { PAD, clip, element, line, paint, stroke, svgDocument, text, type Colour
 const PLOT_X = 90
 const PLOT_W = 500
 const TABLE_X = PLOT_X + PLOT_W + 40
-const PANEL_H = 230
-const PLOT_TOP = 40 // within a panel, below its title
+const PANEL_H = 244
+const PLOT_TOP = 54 // within a panel, below its title
 const PLOT_H = 150
 const HEADER_H = 70
 
