@@ -64,6 +64,52 @@ for (const fsync of ['always', 'interval', 'never'] as const) {
   })
 }
 
+void test('durability: a clean close after more than 1 MiB of log leaves a snapshot; the restart from it is exact, history included', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  const first = await startServer({ dataDir, fsync: 'never', history: { revisions: 300 } })
+  const client = await connect(first.address)
+  // About 1.6 MiB of commits: 400 keys × 4 rounds of ~1 KiB values.
+  const big = 'v'.repeat(1000)
+  const writes: Promise<number>[] = []
+  for (let round = 0; round < 4; round++)
+    for (let k = 0; k < 400; k++) writes.push(client.state.set(`key:${k}`, `${round}:${big}`))
+  await Promise.all(writes)
+  const revision = client.state.revision
+  await client.close()
+  const { epoch } = first
+  assert.deepEqual(
+    readdirSync(dataDir).filter((name) => name.endsWith('.zsnap')),
+    [],
+  )
+  await first.close()
+  const snapshots = readdirSync(dataDir).filter((name) => name.endsWith('.zsnap'))
+  assert.deepEqual(snapshots, [`snapshot-${String(revision).padStart(20, '0')}.zsnap`])
+
+  const second = await started(t, { dataDir, fsync: 'never', history: { revisions: 300 } })
+  assert.equal(second.epoch, epoch)
+  assert.equal(second.revision, revision)
+  const reader = await connect(second.address)
+  t.after(() => reader.close())
+  assert.equal(reader.state.size, 400)
+  for (let k = 0; k < 400; k++) assert.equal(reader.state.get(`key:${k}`), `3:${big}`)
+  // The history holds the last 300 revisions, as it did before the close; older ones are compacted.
+  const seen: string[] = []
+  for await (const change of reader.state.watch({ fromRevision: revision - 299 })) {
+    seen.push(change.key)
+    if (seen.length === 300) break
+  }
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 300 }, (_, i) => `key:${100 + i}`),
+  )
+  await assert.rejects(
+    (async () => {
+      for await (const change of reader.state.watch({ fromRevision: revision - 300 })) void change
+    })(),
+    { code: 'ERR_COMPACTED' },
+  )
+})
+
 void test('durability: a second server on a data dir in use fails with ERR_LOCKED; a dead owner’s lock is taken over', async (t) => {
   const dataDir = join(tempDir(t), 'data')
   const owner = fixture(t, 'server', [JSON.stringify({ dataDir })])

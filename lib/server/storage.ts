@@ -97,24 +97,52 @@ function storage(
     },
     async close(clean) {
       await busy
-      await writer.close(clean)
-      await lock.release()
+      // A clean close with much logged since the last snapshot leaves one at the last revision, so
+      // the next start restores it rather than replaying every commit since.
+      const snapshotAt =
+        clean &&
+        writer.bytesSinceSnapshot >= CLOSE_SNAPSHOT_BYTES &&
+        writer.revision > writer.snapshotRevision
+          ? writer.revision
+          : undefined
+      try {
+        await writer.close(clean)
+        if (snapshotAt !== undefined)
+          await compact(options.dir, snapshotAt).catch((error: unknown) =>
+            process.emitWarning(
+              `zstate: no snapshot was written at close in ${options.dir}: ${(error as Error).message}`,
+            ),
+          )
+      } finally {
+        await lock.release()
+      }
     },
   }
 }
+
+// Logged bytes past the last snapshot beyond which a clean close writes one (docs/durability.md).
+const CLOSE_SNAPSHOT_BYTES = 1 << 20
 
 // The store at the log's last revision, and the history its commits still fill.
 function rebuild(recovered: Recovered, limits: HistoryLimits, epoch: string | undefined): Rebuilt {
   const snapshot = recovered.snapshot
   const store = snapshot === undefined ? new Store(epoch) : restoreStore(snapshot, epoch ?? freshEpoch())
   const base = store.revision
-  const first = recovered.commits.length > 0 ? commitHead(recovered.commits[0]!)!.revision : base + 1
-  const history = new History(limits, first)
+  const { commits } = recovered
+  const first = commits.length > 0 ? commitHead(commits[0]!)!.revision : base + 1
+  // Commits older than the history can hold are only replayed (if the snapshot is older still).
+  const kept = Math.max(first, first + commits.length - limits.revisions)
+  const history = new History(limits, kept)
   // Consecutive revisions (recovery checked the chain): commit i is revision first + i.
-  recovered.commits.forEach((bytes, i) => {
-    if (first + i > base) history.push(replayCommit(store, bytes))
+  commits.forEach((bytes, i) => {
+    const revision = first + i
+    if (revision > base) {
+      const entry = replayCommit(store, bytes)
+      if (revision >= kept) history.push(entry)
+      else entry.retire()
+    }
     // A copy: the bytes read are a view of the whole segment file.
-    else history.push({ bytes: Buffer.from(bytes), retire() {} })
+    else if (revision >= kept) history.push({ bytes: Buffer.from(bytes), retire() {} })
   })
   return { store, history, snapshotRevision: snapshot?.revision ?? 0 }
 }

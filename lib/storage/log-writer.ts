@@ -173,6 +173,16 @@ export class LogWriter {
     return this.#sinceSnapshot >= this.#compactBytes && this.#synced.revision > this.#snapshotRevision
   }
 
+  /** Bytes logged since the last snapshot. */
+  get bytesSinceSnapshot(): number {
+    return this.#sinceSnapshot
+  }
+
+  /** The revision of the newest snapshot (0: none). */
+  get snapshotRevision(): number {
+    return this.#snapshotRevision
+  }
+
   /** A snapshot of `revision` is written: compactionDue() counts from now. */
   compacted(revision: number): void {
     this.#snapshotRevision = Math.max(this.#snapshotRevision, revision)
