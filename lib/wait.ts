@@ -7,17 +7,20 @@ export interface WaitOptions {
   signal?: AbortSignal | undefined
 }
 
-// Checks timeout and signal, and that no other option is given besides `more` (checked by the caller):
-// a misspelt option is refused rather than ignored.
+// The names a wait takes; a call with more of its own passes its whole list (a constant).
+export const WAIT_OPTIONS: readonly string[] = ['timeout', 'signal']
+
+// Checks timeout and signal, and that no option outside `known` is given (the others are the caller's
+// to check): a misspelt option is refused rather than ignored.
 export function checkWaitOptions(
   options: WaitOptions | undefined,
   what: string,
-  more: readonly string[] = [],
-): WaitOptions {
-  if (options === undefined) return {}
+  known: readonly string[] = WAIT_OPTIONS,
+): void {
+  if (options === undefined) return
   if (typeof options !== 'object' || options === null)
     throw invalidArgument(`${what}: options must be an object`)
-  checkKnown(options, ['timeout', 'signal', ...more], what)
+  checkKnown(options, known, what)
   const { timeout, signal } = options
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
     throw invalidArgument(`${what}: timeout must be a non-negative number of ms, got ${String(timeout)}`)
@@ -25,7 +28,6 @@ export function checkWaitOptions(
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw invalidArgument(`${what}: signal must be an AbortSignal`)
   }
-  return { timeout, signal }
 }
 
 // The public function a caller called. A timed wait that names it captures the caller's frames when

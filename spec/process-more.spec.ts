@@ -75,9 +75,9 @@ void test('process: mapUnordered yields every result exactly once as it complete
   const seen = new Map<number, number>()
   const order: number[] = []
   for await (const { index, value } of ctx.mapUnordered(
-    async (_c: WorkerContext, x: number, _i: number, offset: number) => {
-      // The first items are the slowest: they complete after later ones.
-      if (x < 4) await new Promise((resolve) => setTimeout(resolve, 200))
+    async (c: WorkerContext, x: number, _i: number, offset: number) => {
+      // The first item waits until ten later ones have come back: it completes after them.
+      if (x === 0) await c.state.when('released', (v) => v === true, { timeout: 60_000 })
       return x + offset
     },
     Array.from({ length: count }, (_, i) => i),
@@ -86,6 +86,7 @@ void test('process: mapUnordered yields every result exactly once as it complete
     assert.ok(!seen.has(index), `index ${index} twice`)
     seen.set(index, value)
     order.push(index)
+    if (seen.size === 10) await ctx.state.set('released', true)
   }
   assert.equal(seen.size, count)
   for (const [index, value] of seen) assert.equal(value, index + 0.5)

@@ -11,6 +11,8 @@ import type { AtomicOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
 import { checkKnown } from '../known-options.ts'
 
+const ATOMIC_OPTIONS = ['retries', 'linearizable', 'signal']
+
 export type { AtomicOptions } from './state-types.ts'
 
 export interface TransactionHost {
@@ -31,7 +33,7 @@ export async function atomic<R>(
   if (typeof fn !== 'function') throw invalidArgument('atomic: fn must be a function')
   if (typeof options !== 'object' || options === null)
     throw invalidArgument('atomic: options must be an object')
-  checkKnown(options, ['retries', 'linearizable', 'signal'], 'atomic')
+  checkKnown(options, ATOMIC_OPTIONS, 'atomic')
   const retries = options.retries ?? DEFAULT_RETRIES
   if (!Number.isSafeInteger(retries) || retries < 0)
     throw invalidArgument(`atomic: retries must be an integer ≥ 0, got ${String(retries)}`)

@@ -1,10 +1,13 @@
 // The when… family: a condition checked now and then on every revision that writes its keys.
 import { invalidArgument } from '../errors.ts'
-import { checkWaitOptions, armWait } from '../wait.ts'
+import { WAIT_OPTIONS, checkWaitOptions, armWait } from '../wait.ts'
 import type { Waiter } from './observers.ts'
 import type { Change } from './replica.ts'
 import type { WhenOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
+
+// The names the when family takes.
+const WHEN_OPTIONS = [...WAIT_OPTIONS, 'changed']
 
 export type { WhenOptions } from './state-types.ts'
 
@@ -27,7 +30,7 @@ export function waitFor<T>(
   checkNow: boolean,
 ): Promise<T> {
   try {
-    checkWaitOptions(options, what, ['changed'])
+    checkWaitOptions(options, what, WHEN_OPTIONS)
     if (options?.signal?.aborted === true) return Promise.reject(options.signal.reason)
     if (options?.changed !== undefined && typeof options.changed !== 'boolean')
       throw invalidArgument(`${what}: changed must be a boolean`)

@@ -9,6 +9,8 @@ import { QueuedIterator } from '../queued-iterator.ts'
 import { changesOf } from './history-changes.ts'
 import { checkKnown } from '../known-options.ts'
 
+const WATCH_OPTIONS = ['key', 'prefix', 'fromRevision', 'latest', 'signal']
+
 export type { WatchOptions } from './state-types.ts'
 
 const MAX_UNCONSUMED = 10_000
@@ -24,7 +26,7 @@ export function watch(
 ): QueuedIterator<Change> {
   if (typeof options !== 'object' || options === null)
     throw invalidArgument('watch: options must be an object')
-  checkKnown(options, ['key', 'prefix', 'fromRevision', 'latest', 'signal'], 'watch')
+  checkKnown(options, WATCH_OPTIONS, 'watch')
   const { key, prefix, fromRevision, latest, signal } = options
   if (key !== undefined && typeof key !== 'string') throw invalidArgument('watch: key must be a string')
   if (prefix !== undefined && typeof prefix !== 'string')

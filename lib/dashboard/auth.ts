@@ -3,16 +3,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
 import type { IncomingMessage } from 'node:http'
+import { isLoopbackHost } from '../protocol/address.ts'
 
 export type Verdict = 'ok' | 'unauthorized' | 'forbidden'
 
-// True for the hosts only this machine can reach: localhost and the loopback ranges.
+// True for the hosts only this machine can reach: what the state sockets count as loopback, and
+// also the names a browser keeps on this machine (*.localhost) and IPv4-mapped loopback.
 export function isLoopback(host: string): boolean {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
-  if (bare === 'localhost' || bare.endsWith('.localhost')) return true
-  if (isIP(bare) === 4) return bare.startsWith('127.')
-  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare)
-  return false
+  if (isLoopbackHost(host)) return true
+  const bare = host.replace(/^\[|\]$/g, '')
+  return bare.endsWith('.localhost') || (isIP(bare) === 6 && /^::ffff:127\./i.test(bare))
 }
 
 // Checks one request against the token (Authorization: Bearer T, or ?token=T).

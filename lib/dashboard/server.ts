@@ -1,7 +1,7 @@
 // The dashboard's HTTP server (node:http): the page and its assets, and /events, the live feed.
 // Every request passes authorize() first.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { listenHttp } from '../http-listen.ts'
 import type { Client } from '../client/types.ts'
 import { invalidArgument } from '../errors.ts'
 import { authorize, isLoopback } from './auth.ts'
@@ -44,20 +44,19 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const files = new StaticFiles()
   const feed = new Feed(client, encode)
   const server = createServer((request, response) => handle(request, response, { files, feed, token }))
+  let origin: string
   try {
-    await listen(server, port, host)
+    origin = await listenHttp(server, host, port)
   } catch (error) {
     await feed.close()
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
     const hint = reason === 'EADDRINUSE' ? ' (in use: choose another port, or --port 0 for a free one)' : ''
     throw new Error(`cannot serve the dashboard on ${host}:${port}: ${reason}${hint}`, { cause: error })
   }
-  const bound = (server.address() as AddressInfo).port
-  const name = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
   const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`
   let closed: Promise<void> | undefined
   return {
-    url: `http://${name}:${bound}/${query}`,
+    url: `${origin}/${query}`,
     close() {
       closed ??= (async () => {
         await feed.close()
@@ -102,14 +101,4 @@ function handle(
 function reply(response: ServerResponse, status: number, text: string): void {
   response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' })
   response.end(`${text}\n`)
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
 }

@@ -3,11 +3,15 @@ import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkName } from '../protocol/names.ts'
 import { Op } from '../protocol/ops.ts'
 import { adoptDecoded, describe, toStoredValue } from '../protocol/values.ts'
-import { checkWaitOptions } from '../wait.ts'
+import { WAIT_OPTIONS, checkWaitOptions } from '../wait.ts'
 import { lateRequest, type MessagingHost } from './host.ts'
 import { checkKnown } from '../known-options.ts'
 import { readServiceDetails, readServiceList } from './replies.ts'
 import type { CallOptions, ServiceDetail, ServiceInfo, ServiceProxy, WaitForServiceOptions } from './types.ts'
+
+// The names call() and service() take, and waitForService().
+const CALL_OPTIONS = [...WAIT_OPTIONS, 'provider']
+const WAIT_FOR_SERVICE_OPTIONS = [...WAIT_OPTIONS, 'providers']
 
 const DEFAULT_CALL_TIMEOUT = 30_000
 
@@ -26,13 +30,10 @@ export async function call(
   const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT
   const reply = await lateRequest(host, {
     op: Op.CALL,
-    args: (remaining) => [
-      name,
-      method,
-      payload,
-      remaining ?? timeout,
-      ...(provider === undefined ? [] : [provider]),
-    ],
+    args: (remaining) =>
+      provider === undefined
+        ? [name, method, payload, remaining ?? timeout]
+        : [name, method, payload, remaining ?? timeout, provider],
     wait: { timeout, signal: options.signal },
     what: `call ${name}.${method}`,
     resend: false,
@@ -93,7 +94,7 @@ export async function services(
 
 // timeout and signal, and the provider id a call may name.
 function checkCallOptions(options: CallOptions, what: string): number | undefined {
-  checkWaitOptions(options, what, ['provider'])
+  checkWaitOptions(options, what, CALL_OPTIONS)
   const { provider } = options
   if (provider !== undefined && !(Number.isSafeInteger(provider) && provider >= 1))
     throw invalidArgument(`${what}: provider must be a provider id (an integer ≥ 1), got ${String(provider)}`)
@@ -106,7 +107,7 @@ export async function waitForService(
   options: WaitForServiceOptions = {},
 ): Promise<void> {
   checkName(name, 'waitForService: name')
-  checkWaitOptions(options, 'waitForService', ['providers'])
+  checkWaitOptions(options, 'waitForService', WAIT_FOR_SERVICE_OPTIONS)
   const providers = options.providers ?? 1
   if (!Number.isSafeInteger(providers) || providers < 1)
     throw invalidArgument(`waitForService: providers must be an integer ≥ 1, got ${String(providers)}`)

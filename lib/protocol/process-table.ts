@@ -1,6 +1,7 @@
 // The PROCESSES reply: every context the server knows, its children, and their resource use, as
 // `zstate top` shows them. A plain object, so later versions can add fields. It is capped to fit one
 // reply: `omitted` counts the rows left out.
+import { isRecord } from './frames.ts'
 
 /** Resource use of one process, as `zstate top` shows it; `null` where it could not be measured. */
 export interface ProcessUsage {
@@ -74,21 +75,19 @@ export type ChildStatus = (typeof CHILD_STATUSES)[number]
 export type ListedStatus = 'starting' | 'running' | 'silent'
 
 export function isProcessTable(value: unknown): value is ProcessTable {
-  if (typeof value !== 'object' || value === null) return false
-  const table = value as Record<string, unknown>
   return (
-    typeof table['revision'] === 'number' &&
-    typeof table['commitsPerSecond'] === 'number' &&
-    Array.isArray(table['clients']) &&
-    Array.isArray(table['contexts']) &&
-    typeof table['server'] === 'object' &&
-    table['server'] !== null &&
-    isOmitted(table['omitted'])
+    isRecord(value) &&
+    typeof value['revision'] === 'number' &&
+    typeof value['commitsPerSecond'] === 'number' &&
+    Array.isArray(value['clients']) &&
+    Array.isArray(value['contexts']) &&
+    isRecord(value['server']) &&
+    isOmitted(value['omitted'])
   )
 }
 
 function isOmitted(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false
-  const omitted = value as Record<string, unknown>
-  return ['clients', 'contexts', 'children'].every((kind) => typeof omitted[kind] === 'number')
+  return (
+    isRecord(value) && ['clients', 'contexts', 'children'].every((kind) => typeof value[kind] === 'number')
+  )
 }

@@ -1,5 +1,6 @@
 // The STATS reply: the server's counters, services and topics, for the dashboard and /metrics. A plain
 // object, so later versions can add fields. Counters count since the server process started.
+import { isRecord } from './frames.ts'
 
 /** One service with at least one provider. */
 export interface ServiceStats {
@@ -74,16 +75,13 @@ export interface ServerStats {
 export const MAX_TRACKED_TOPICS = 256
 
 export function isServerStats(value: unknown): value is ServerStats {
-  if (typeof value !== 'object' || value === null) return false
-  const stats = value as Record<string, unknown>
   return (
-    typeof stats['revision'] === 'number' &&
-    typeof stats['commits'] === 'number' &&
-    typeof stats['sessions'] === 'object' &&
-    stats['sessions'] !== null &&
-    typeof stats['history'] === 'object' &&
-    stats['history'] !== null &&
-    Array.isArray(stats['services']) &&
-    Array.isArray(stats['topics'])
+    isRecord(value) &&
+    typeof value['revision'] === 'number' &&
+    typeof value['commits'] === 'number' &&
+    isRecord(value['sessions']) &&
+    isRecord(value['history']) &&
+    Array.isArray(value['services']) &&
+    Array.isArray(value['topics'])
   )
 }

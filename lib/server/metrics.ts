@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { ErrorCode, ZStateError } from '../errors.ts'
+import { listenHttp } from '../http-listen.ts'
 import type { ProcessTable } from '../protocol/process-table.ts'
 import type { ServerStats } from '../protocol/server-stats.ts'
 import { defineMetrics, type Scrape } from './metric-families.ts'
@@ -65,28 +66,16 @@ export async function startMetrics(
     response.writeHead(200, { 'content-type': register.contentType })
     response.end(request.method === 'HEAD' ? undefined : text)
   }
-  await new Promise<void>((resolve, reject) => {
-    const failed = (error: Error): void => {
-      server.close()
-      reject(
-        new ZStateError(
-          ErrorCode.INVALID_ARGUMENT,
-          `metrics: cannot listen on ${hostPort(listen.host, listen.port)}: ${error.message}`,
-          { cause: error },
-        ),
-      )
-    }
-    server.once('error', failed)
-    server.listen({ host: bare(listen.host), port: listen.port }, () => {
-      server.off('error', failed)
-      resolve()
-    })
+  const origin = await listenHttp(server, listen.host, listen.port).catch((error: Error) => {
+    throw new ZStateError(
+      ErrorCode.INVALID_ARGUMENT,
+      `metrics: cannot listen on ${listen.host}:${listen.port}: ${error.message}`,
+      { cause: error },
+    )
   })
-  const bound = server.address()
-  const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port
   let closing: Promise<void> | undefined
   return {
-    url: `http://${hostPort(listen.host, port)}${PATH}`,
+    url: `${origin}${PATH}`,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve())
@@ -100,13 +89,4 @@ export async function startMetrics(
 function plain(response: ServerResponse, status: number, text: string): void {
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
   response.end(text)
-}
-
-function bare(host: string): string {
-  return host.replace(/^\[|\]$/g, '')
-}
-
-function hostPort(host: string, port: number): string {
-  const name = bare(host)
-  return `${name.includes(':') ? `[${name}]` : name}:${port}`
 }

@@ -63,6 +63,8 @@ function storage(
   let busy: Promise<void> | undefined
   let snapshotRevision = rebuilt.snapshotRevision
   let prunedTo = 0
+  const warn = (error: unknown): void =>
+    process.emitWarning(`zstate: compacting ${options.dir} failed: ${(error as Error).message}`)
   return {
     ...rebuilt,
     fsync: options.fsync,
@@ -75,8 +77,6 @@ function storage(
     },
     maintain(historyFirstRevision) {
       if (busy !== undefined) return
-      const warn = (error: unknown): void =>
-        process.emitWarning(`zstate: compacting ${options.dir} failed: ${(error as Error).message}`)
       if (writer.compactionDue()) {
         const upTo = writer.syncedRevision()
         busy = compact(options.dir, upTo).then(() => {
@@ -97,22 +97,12 @@ function storage(
     },
     async close(clean) {
       await busy
-      // A clean close with much logged since the last snapshot leaves one at the last revision, so
-      // the next start restores it rather than replaying every commit since.
-      const snapshotAt =
-        clean &&
-        writer.bytesSinceSnapshot >= CLOSE_SNAPSHOT_BYTES &&
-        writer.revision > writer.snapshotRevision
-          ? writer.revision
-          : undefined
       try {
         await writer.close(clean)
-        if (snapshotAt !== undefined)
-          await compact(options.dir, snapshotAt).catch((error: unknown) =>
-            process.emitWarning(
-              `zstate: no snapshot was written at close in ${options.dir}: ${(error as Error).message}`,
-            ),
-          )
+        // Much logged since the last snapshot: a clean close leaves one at the last revision, so the
+        // next start restores it rather than replaying every commit since.
+        if (clean && writer.compactionDue(CLOSE_SNAPSHOT_BYTES))
+          await compact(options.dir, writer.syncedRevision()).catch(warn)
       } finally {
         await lock.release()
       }

@@ -168,19 +168,12 @@ export class LogWriter {
     return this.#synced.revision
   }
 
-  /** Whether the log has grown enough past the last snapshot to take a new one. */
-  compactionDue(): boolean {
-    return this.#sinceSnapshot >= this.#compactBytes && this.#synced.revision > this.#snapshotRevision
-  }
-
-  /** Bytes logged since the last snapshot. */
-  get bytesSinceSnapshot(): number {
-    return this.#sinceSnapshot
-  }
-
-  /** The revision of the newest snapshot (0: none). */
-  get snapshotRevision(): number {
-    return this.#snapshotRevision
+  /**
+   * Whether the log has grown `minBytes` (default: the compaction threshold) past the last snapshot,
+   * with synced commits a new one could hold.
+   */
+  compactionDue(minBytes = this.#compactBytes): boolean {
+    return this.#sinceSnapshot >= minBytes && this.#synced.revision > this.#snapshotRevision
   }
 
   /** A snapshot of `revision` is written: compactionDue() counts from now. */
@@ -204,6 +197,7 @@ export class LogWriter {
         const record = frameRecord(RecordKind.CLEAN)
         if (clean) this.#write([record], record.length)
         await fsyncAsync(fd)
+        this.#synced = { size: this.#size, revision: this.#revision, commits: this.#segmentCommits }
       } catch (error) {
         failure =
           error instanceof ZStateError ? error : storageError(`cannot close the log ${this.#path}`, error)

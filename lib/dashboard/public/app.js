@@ -167,41 +167,39 @@ function renderSamples() {
 }
 
 function renderServices(last) {
-  const body = $('#services tbody')
-  if (last.services === null) return body.replaceChildren(note(6, `unavailable: ${last.statsError}`))
-  if (last.services.length === 0) return body.replaceChildren(note(6, 'No services.'))
-  body.replaceChildren(
-    ...last.services.map((s) =>
-      el(
-        'tr',
-        { title: s.methods.join(', ') },
-        el('td', { className: 'key' }, s.name),
-        el('td', { className: 'num' }, s.providers),
-        el('td', { className: 'num' }, round(s.callsPerSecond)),
-        el('td', { className: 'num' }, s.queued),
-        el('td', { className: 'num' }, s.inFlight),
-        el('td', { className: 'num' }, s.failed),
-      ),
+  fillStatsTable('#services tbody', 6, last.services, 'No services.', last.statsError, (s) =>
+    el(
+      'tr',
+      { title: s.methods.join(', ') },
+      el('td', { className: 'key' }, s.name),
+      el('td', { className: 'num' }, s.providers),
+      el('td', { className: 'num' }, round(s.callsPerSecond)),
+      el('td', { className: 'num' }, s.queued),
+      el('td', { className: 'num' }, s.inFlight),
+      el('td', { className: 'num' }, s.failed),
     ),
   )
 }
 
 function renderTopics(last) {
-  const body = $('#topics tbody')
-  if (last.topics === null) return body.replaceChildren(note(4, `unavailable: ${last.statsError}`))
-  if (last.topics.length === 0) return body.replaceChildren(note(4, 'No topics.'))
-  body.replaceChildren(
-    ...last.topics.map((t) =>
-      el(
-        'tr',
-        {},
-        el('td', { className: 'key' }, t.topic),
-        el('td', { className: 'num' }, t.messages),
-        el('td', { className: 'num' }, round(t.messagesPerSecond)),
-        el('td', {}, new Date(t.lastPublished).toLocaleTimeString()),
-      ),
+  fillStatsTable('#topics tbody', 4, last.topics, 'No topics.', last.statsError, (t) =>
+    el(
+      'tr',
+      {},
+      el('td', { className: 'key' }, t.topic),
+      el('td', { className: 'num' }, t.messages),
+      el('td', { className: 'num' }, round(t.messagesPerSecond)),
+      el('td', {}, new Date(t.lastPublished).toLocaleTimeString()),
     ),
   )
+}
+
+// A table of what STATS lists: a note when the server could not say or there is nothing, else a row each.
+function fillStatsTable(selector, columns, rows, empty, error, toRow) {
+  const body = $(selector)
+  if (rows === null) return body.replaceChildren(note(columns, `unavailable: ${error}`))
+  if (rows.length === 0) return body.replaceChildren(note(columns, empty))
+  body.replaceChildren(...rows.map(toRow))
 }
 
 function note(columns, text) {
