@@ -132,7 +132,7 @@ export class ClientImpl<S extends object> implements Client<S> {
     const host = {
       sync: replication.sync,
       counters: this.#metrics,
-      request: (op: Op, args: readonly unknown[]) => this.request(op, args),
+      request: this.#connection.request.bind(this.#connection),
     }
     this.state = new StateView(host, '') as unknown as State<S>
   }

@@ -30,6 +30,14 @@ export function readRun(reply: readonly unknown[]): { revision: number; result: 
   return { revision, result: adoptDecoded(result) }
 }
 
+// The readers of single writes' replies, applied by the channel as each settles (lib/link/channel.ts).
+export const readSetReply = (reply: readonly unknown[]): number => readRevision(reply, 'set')
+export const readDeleteReply = (reply: readonly unknown[]): boolean => readRevision(reply, 'delete') !== 0
+export const readCompareAndSetReply = (reply: readonly unknown[]): boolean =>
+  readRevision(reply, 'compareAndSet') !== 0
+export const readIncrementReply = (reply: readonly unknown[]): number | bigint => readIncrement(reply).value
+export const readRunReply = (reply: readonly unknown[]): unknown => readRun(reply).result
+
 export function readServerInfo(reply: readonly unknown[]): ServerInfo {
   const [version, protocol, pid, epoch, revision, clients, uptime, droppedFrames] = reply
   if (

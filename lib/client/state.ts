@@ -12,7 +12,14 @@ import type { Coverage } from './coverage.ts'
 import type { Synchronizer } from './sync.ts'
 import { waitFor, waiterName, type WhenOptions } from './waiters.ts'
 import { watch, type WatchOptions } from './watch.ts'
-import { readIncrement, readRevision, readRun } from './replies.ts'
+import {
+  readCompareAndSetReply,
+  readDeleteReply,
+  readIncrementReply,
+  readRevision,
+  readRunReply,
+  readSetReply,
+} from './replies.ts'
 import { atomic, type AtomicOptions, type TransactionHost } from './transaction.ts'
 
 // What a State needs from its client.
@@ -97,17 +104,15 @@ export class StateView {
     return revision
   }
 
-  // Writes: each is one revision; the promise resolves when this replica shows it.
-  async set(key: string, value: unknown): Promise<number> {
-    const k = this.#key(key)
-    const stored = toStoredValue(value)
-    const revision = readRevision(await this.#host.request(Op.SET, [k, stored]), 'set')
-    return revision
+  // Writes: each is one revision; the promise resolves when this replica shows it. The single-key
+  // writes are not async functions: the channel's promise, with the reply read in place, is all a
+  // write in flight keeps alive (lib/link/channel.ts).
+  set(key: string, value: unknown): Promise<number> {
+    return rejecting(() => this.#host.request(Op.SET, [this.#key(key), toStoredValue(value)], readSetReply))
   }
 
-  async delete(key: string): Promise<boolean> {
-    const k = this.#key(key)
-    return readRevision(await this.#host.request(Op.DELETE, [k]), 'delete') !== 0
+  delete(key: string): Promise<boolean> {
+    return rejecting(() => this.#host.request(Op.DELETE, [this.#key(key)], readDeleteReply))
   }
 
   async update(values: Record<string, unknown>): Promise<number> {
@@ -128,25 +133,24 @@ export class StateView {
     readRevision(await this.#host.request(Op.CLEAR, [this.#prefix]), 'clear')
   }
 
-  async increment(key: string, by: number | bigint = 1): Promise<number | bigint> {
-    const k = this.#key(key)
-    if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
-      throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
-    }
-    return readIncrement(await this.#host.request(Op.INCREMENT, [k, by])).value
+  increment(key: string, by: number | bigint = 1): Promise<number | bigint> {
+    return rejecting(() => {
+      const k = this.#key(key)
+      if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
+        throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
+      }
+      return this.#host.request(Op.INCREMENT, [k, by], readIncrementReply)
+    })
   }
 
-  async compareAndSet(key: string, expected: unknown, next: unknown): Promise<boolean> {
-    const k = this.#key(key)
-    const absent = expected === undefined
-    const stored = toStoredValue(next)
-    const reply = await this.#host.request(Op.CAS, [
-      k,
-      absent,
-      absent ? null : toStoredValue(expected),
-      stored,
-    ])
-    return readRevision(reply, 'compareAndSet') !== 0
+  compareAndSet(key: string, expected: unknown, next: unknown): Promise<boolean> {
+    return rejecting(() => {
+      const k = this.#key(key)
+      const absent = expected === undefined
+      const stored = toStoredValue(next)
+      const args = [k, absent, absent ? null : toStoredValue(expected), stored]
+      return this.#host.request(Op.CAS, args, readCompareAndSetReply)
+    })
   }
 
   // Transactions.
@@ -154,11 +158,12 @@ export class StateView {
     return atomic(this.#host, this.#prefix, fn, options)
   }
 
-  async run(action: string, ...args: unknown[]): Promise<unknown> {
-    if (typeof action !== 'string' || action === '')
-      throw invalidArgument('run: action must be a non-empty string')
-    const reply = await this.#host.request(Op.RUN, [action, args.map(toStoredValue)])
-    return readRun(reply).result
+  run(action: string, ...args: unknown[]): Promise<unknown> {
+    return rejecting(() => {
+      if (typeof action !== 'string' || action === '')
+        throw invalidArgument('run: action must be a non-empty string')
+      return this.#host.request(Op.RUN, [action, args.map(toStoredValue)], readRunReply)
+    })
   }
 
   // Watching.
@@ -294,4 +299,13 @@ export interface ReadonlyState {
   entries(): IterableIterator<[string, unknown]>
   readonly size: number
   readonly revision: number
+}
+
+// Runs `start`: a synchronous throw (a bad argument) becomes a rejection, as in an async function.
+function rejecting<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start()
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }

@@ -4,6 +4,7 @@
 import { current, isDraft } from 'immer'
 import { ConflictError, invalidArgument } from '../errors.ts'
 import { DraftRecorder } from '../protocol/draft.ts'
+import type { ReplyReader } from '../link/channel.ts'
 import { Op } from '../protocol/ops.ts'
 import type { Metrics } from './metrics.ts'
 import { readRevision } from './replies.ts'
@@ -19,6 +20,7 @@ export interface TransactionHost {
   readonly sync: Synchronizer
   readonly counters: Metrics
   request(op: Op, args: readonly unknown[]): Promise<unknown[]>
+  request<T>(op: Op, args: readonly unknown[], read: ReplyReader<T>): Promise<T>
 }
 
 const DEFAULT_RETRIES = 100

@@ -8,16 +8,27 @@ import { brief, debug, debugging } from '../debug.ts'
 import { received } from './received.ts'
 import type { Traffic } from './traffic.ts'
 
-// A request awaiting its reply. One the server refused without applying it can be sent again,
-// as it is, on the next link.
-export interface Pending {
+// Turns a reply's payload into what the caller gets; throws ERR_PROTOCOL on a malformed one.
+export type ReplyReader<T> = (payload: unknown[]) => T
+
+// A message waiting to be sent: [id, op, ...args] once packed. Request id 0 (NO_REPLY) gets no reply.
+interface Queued {
+  id: number
   readonly op: Op
   readonly args: readonly unknown[]
+}
+
+// A request awaiting its reply. One the server refused without applying it can be sent again,
+// as it is, on the next link (under a new id). It is the only object a request keeps alive while in
+// flight besides its promise: thousands may be, and what survives a young-generation GC costs.
+export interface Pending extends Queued {
   // When it times out (ms since the epoch); Infinity for open requests, which their callers bound.
   readonly deadline: number
   // Whether a refusal hands it to onSessionLost, to be sent again, rather than failing it.
   readonly resendable: boolean
-  resolve: (payload: unknown[]) => void
+  // Reads the payload for the caller; undefined: the payload as it is.
+  readonly read: ReplyReader<unknown> | undefined
+  resolve: (value: unknown) => void
   reject: (error: unknown) => void
 }
 
@@ -28,9 +39,6 @@ const refusals = new WeakSet<object>()
 export function notApplied(error: unknown): boolean {
   return typeof error === 'object' && error !== null && refusals.has(error)
 }
-
-// A request as it goes out: [requestId, op, ...args]; request id 0 (NO_REPLY) gets no reply.
-type Outgoing = [id: number, op: Op, ...args: unknown[]]
 
 // Batches stay small enough that client and server work in parallel instead of taking turns.
 const BATCH_REQUESTS = 512
@@ -43,9 +51,9 @@ export class Channel {
   // Requests the caller bounds itself (messaging calls carry their own timeout): not swept.
   readonly #open = new Map<number, Pending>()
   // What to do when a posted message (no reply) is too large to send.
-  readonly #postRefused = new WeakMap<Outgoing, (error: ZStateError) => void>()
+  readonly #postRefused = new WeakMap<Queued, (error: ZStateError) => void>()
   #nextId = 1
-  #queue: Outgoing[] = []
+  #queue: Queued[] = []
   #head = 0
   #sending = false
   #sweeper: NodeJS.Timeout | undefined
@@ -74,12 +82,29 @@ export class Channel {
     return this.#pending.size + this.#open.size
   }
 
-  // Sends one request; resolves with the reply payload or rejects with the server's error. A
-  // `resendable` request that the server refuses unapplied goes to onSessionLost instead.
-  request(op: Op, args: readonly unknown[], resendable = false): Promise<unknown[]> {
+  // Sends one request; resolves with the reply payload (read by `read`, when given) or rejects with
+  // the server's error. A `resendable` request that the server refuses unapplied goes to
+  // onSessionLost instead.
+  request(op: Op, args: readonly unknown[], resendable?: boolean): Promise<unknown[]>
+  request<T>(op: Op, args: readonly unknown[], resendable: boolean, read: ReplyReader<T>): Promise<T>
+  request(
+    op: Op,
+    args: readonly unknown[],
+    resendable = false,
+    read?: ReplyReader<unknown>,
+  ): Promise<unknown> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    return new Promise<unknown[]>((resolve, reject) => {
-      this.#submit({ op, args, deadline: Date.now() + this.#timeout, resendable, resolve, reject })
+    return new Promise<unknown>((resolve, reject) => {
+      this.#submit({
+        id: 0,
+        op,
+        args,
+        deadline: Date.now() + this.#timeout,
+        resendable,
+        read,
+        resolve,
+        reject,
+      })
     })
   }
 
@@ -90,11 +115,11 @@ export class Channel {
   }
 
   #submit(request: Pending): void {
-    const id = this.#nextId++
+    const id = (request.id = this.#nextId++)
     if (debugging) debug('request #%d op %d %s', id, request.op, brief(request.args))
     this.#pending.set(id, request)
     this.#armSweeper()
-    this.#enqueue([id, request.op, ...request.args])
+    this.#enqueue(request)
   }
 
   // Sends a request without the shared timeout: the caller bounds it and may abandon() it (its id
@@ -103,8 +128,18 @@ export class Channel {
     const id = this.#nextId++
     if (this.#failure !== undefined) return { id, reply: Promise.reject(this.#failure) }
     const reply = new Promise<unknown[]>((resolve, reject) => {
-      this.#open.set(id, { op, args, deadline: Infinity, resendable: false, resolve, reject })
-      this.#enqueue([id, op, ...args])
+      const request: Pending = {
+        id,
+        op,
+        args,
+        deadline: Infinity,
+        resendable: false,
+        read: undefined,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      }
+      this.#open.set(id, request)
+      this.#enqueue(request)
     })
     return { id, reply }
   }
@@ -117,12 +152,12 @@ export class Channel {
   // Sends a message that gets no reply (request id 0); dropped once the channel has failed.
   post(op: Op, args: readonly unknown[], onTooLarge?: (error: ZStateError) => void): void {
     if (this.#failure !== undefined) return
-    const item: Outgoing = [NO_REPLY, op, ...args]
+    const item: Queued = { id: NO_REPLY, op, args }
     if (onTooLarge !== undefined) this.#postRefused.set(item, onTooLarge)
     this.#enqueue(item)
   }
 
-  #enqueue(item: Outgoing): void {
+  #enqueue(item: Queued): void {
     this.#queue.push(item)
     if (!this.#sending) void this.#sendLoop()
   }
@@ -153,7 +188,7 @@ export class Channel {
           if (batch.length > 1) {
             this.#head -= batch.length
             limit = batch.length >> 1
-          } else this.#refuseTooLarge(batch[0]!, message.length)
+          } else this.#refuseTooLarge(this.#queue[this.#head - 1]!, message.length)
           continue
         }
         limit = BATCH_REQUESTS
@@ -177,14 +212,24 @@ export class Channel {
     }
   }
 
-  #take(limit: number): Outgoing[] {
-    const batch = this.#queue.slice(this.#head, this.#head + limit)
-    this.#head += batch.length
+  // The next requests as they go out, [id, op, ...args]: built only now, so they die young.
+  #take(limit: number): unknown[][] {
+    const end = Math.min(this.#queue.length, this.#head + limit)
+    const batch = new Array<unknown[]>(end - this.#head)
+    for (let i = 0; i < batch.length; i++) {
+      const { id, op, args } = this.#queue[this.#head + i]!
+      const message = new Array<unknown>(args.length + 2)
+      message[0] = id
+      message[1] = op
+      for (let j = 0; j < args.length; j++) message[j + 2] = args[j]
+      batch[i] = message
+    }
+    this.#head = end
     return batch
   }
 
-  #refuseTooLarge(item: Outgoing, bytes: number): void {
-    const [id] = item
+  #refuseTooLarge(item: Queued, bytes: number): void {
+    const { id } = item
     const error = new ZStateError(
       ErrorCode.TOO_LARGE,
       `request of ${bytes} bytes exceeds the server's maxMessageBytes (${this.maxMessageBytes})`,
@@ -220,7 +265,7 @@ export class Channel {
     if (debugging) debug('acknowledged #%d by its commit %s', id, brief(payload))
     this.#pending.delete(id)
     this.#open.delete(id)
-    request.resolve(payload)
+    resolveWith(request, payload)
   }
 
   #settle(reply: unknown): void {
@@ -233,7 +278,7 @@ export class Channel {
     if (reply[1] === Status.OK) {
       this.#pending.delete(reply[0])
       this.#open.delete(reply[0])
-      return request.resolve(reply.slice(2))
+      return resolveWith(request, reply.slice(2))
     }
     const error = errorFromWire(reply[2], reply[3], reply[4], reply[5])
     if (error.code === ErrorCode.DISCONNECTED) return this.#refused(reply[0], error)
@@ -285,4 +330,15 @@ export class Channel {
       this.#sweeper = undefined
     }
   }
+}
+
+function resolveWith(request: Pending, payload: unknown[]): void {
+  if (request.read === undefined) return request.resolve(payload)
+  let value: unknown
+  try {
+    value = request.read(payload)
+  } catch (error) {
+    return request.reject(error)
+  }
+  request.resolve(value)
 }

@@ -4,6 +4,7 @@
 import { abortable, timeoutToError } from '../abort.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
+import type { ReplyReader } from './channel.ts'
 import { CurrentLink } from './current.ts'
 import { watchHeartbeats } from './heartbeat.ts'
 import { Link, type LinkOptions } from './link.ts'
@@ -103,8 +104,10 @@ export class Connection {
 
   // Sends one request on the current link, waiting for a reconnection if there is none. If the
   // server refuses it unapplied (it forgot this client), it is sent again after the rejoin.
-  request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
-    return this.#current.request(op, args)
+  request(op: Op, args: readonly unknown[]): Promise<unknown[]>
+  request<T>(op: Op, args: readonly unknown[], read: ReplyReader<T>): Promise<T>
+  request(op: Op, args: readonly unknown[], read?: ReplyReader<unknown>): Promise<unknown> {
+    return read === undefined ? this.#current.request(op, args) : this.#current.request(op, args, read)
   }
 
   // The current link, or the next one after a reconnection; rejects with ERR_CLOSED once closed.

@@ -4,6 +4,7 @@ import { abortable, timeoutToError } from '../abort.ts'
 import { deferred, type Deferred } from '../deferred.ts'
 import type { ZStateError } from '../errors.ts'
 import type { Op } from '../protocol/ops.ts'
+import type { ReplyReader } from './channel.ts'
 import type { Link } from './link.ts'
 
 export class CurrentLink {
@@ -49,13 +50,16 @@ export class CurrentLink {
   // Sends one request, waiting up to the request timeout for a link if there is none; it then has that
   // timeout again for its reply. A request the server refuses unapplied is resendable (channel.ts).
   // Not async: on a live link (every request but those during a reconnection) the channel's own
-  // promise is returned as it is, without the extra turns an async wrapper would add.
-  request(op: Op, args: readonly unknown[]): Promise<unknown[]> {
-    if (this.#link !== undefined) return this.#link.channel.request(op, args, true)
-    return this.#requestOnNextLink(op, args)
+  // promise is returned as it is, without the extra turns an async wrapper would add; `read` turns
+  // the payload into the caller's value there, so a write keeps one promise alive, not two.
+  request(op: Op, args: readonly unknown[]): Promise<unknown[]>
+  request<T>(op: Op, args: readonly unknown[], read: ReplyReader<T>): Promise<T>
+  request(op: Op, args: readonly unknown[], read?: ReplyReader<unknown>): Promise<unknown> {
+    if (this.#link !== undefined) return this.#send(this.#link, op, args, read)
+    return this.#requestOnNextLink(op, args, read)
   }
 
-  async #requestOnNextLink(op: Op, args: readonly unknown[]): Promise<unknown[]> {
+  async #requestOnNextLink(op: Op, args: readonly unknown[], read?: ReplyReader<unknown>): Promise<unknown> {
     if (this.#closed !== undefined) throw this.#closed
     const expiry = AbortSignal.timeout(this.#requestTimeout)
     let link: Link
@@ -68,6 +72,12 @@ export class CurrentLink {
         `request timed out after ${this.#requestTimeout} ms while reconnecting`,
       )
     }
-    return link.channel.request(op, args, true)
+    return this.#send(link, op, args, read)
+  }
+
+  #send(link: Link, op: Op, args: readonly unknown[], read?: ReplyReader<unknown>): Promise<unknown> {
+    return read === undefined
+      ? link.channel.request(op, args, true)
+      : link.channel.request(op, args, true, read)
   }
 }

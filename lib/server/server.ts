@@ -273,11 +273,13 @@ class StateServer implements Server {
       }
       // The turn ends when nothing more is waiting: flush now rather than after another trip around
       // the event loop. Under a flood it ends every MAX_TURN_MESSAGES, and yields so timers
-      // (heartbeats) and other sockets get their turn.
+      // (heartbeats) and other sockets get their turn; it also ends, without yielding, once its
+      // commits fill a PUB message, so replicas apply them while the server works on.
       if (!this.#router.readable) {
         this.#turn.end()
         this.#turnMessages = 0
       } else if (++this.#turnMessages >= MAX_TURN_MESSAGES) await this.#endTurn()
+      else if (this.#turn.commitBytes >= TURN_COMMIT_BYTES) this.#turn.end()
     }
   }
 
@@ -751,8 +753,10 @@ class StateServer implements Server {
   }
 }
 
-// A turn (group commit) ends after this many messages even if more are waiting.
+// A turn (group commit) ends after this many messages even if more are waiting,
 const MAX_TURN_MESSAGES = 256
+// or once it holds this many bytes of commits (a few client batches' worth).
+const TURN_COMMIT_BYTES = 256 * 1024
 
 // A session silent for this many heartbeat periods is forgotten (clients ping every period).
 const SESSION_EXPIRY_BEATS = 10

@@ -48,6 +48,11 @@ export class Turn {
     this.#epoch = epoch
   }
 
+  // The bytes of the commits this turn holds so far.
+  get commitBytes(): number {
+    return this.#commitBytes
+  }
+
   commit(encoded: Buffer): void {
     this.#commits.push(encoded)
     this.#commitBytes += encoded.length
