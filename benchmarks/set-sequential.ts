@@ -13,7 +13,7 @@ import { startStatePair } from './support/zstate.ts'
 
 // Why the goal is missed, as measured (docs/benchmarks.md shows it with the row).
 export const WRITE_PATH_CAUSE =
-  'CPU profiles of this path: both processes are idle 83–88 % of each write; the gap to the raw round trip is per-write JavaScript (server: strict decode, commit encode, history, publish ≈ 23 µs; client ≈ 16 µs) on top of the same two socket hops'
+  'CPU profiles of this path: both processes are idle 83–88 % of each write; the gap to the raw round trip is per-write work on top of the same two socket hops: on the server strict decode, commit encode, history and publish ≈ 23 µs of JavaScript, and a PUB send that must wake libzmq’s I/O thread (21 µs median against 3–11 µs for a raw server that sends straight after its receive); on the client ≈ 16 µs. A raw client against the zstate server reaches 0.73× the round trip, so most of the gap is the server’s'
 
 // (a) One client awaiting each state.set before the next: the write path's fixed cost, compared with
 // the bare round trip it rides on (goal ≥ 0.9×) and with Redis SET.

@@ -8,7 +8,8 @@ import { runScenario } from './support/scenario.ts'
 import { startStatePair } from './support/zstate.ts'
 
 // (d) A state.set in this process (A) until state.when resolves in process B, through the server in a
-// third process, against the same three-process path built from raw sockets (goal: p50 ≤ 1.2×).
+// third process, against the same three-process path built from raw sockets (goals: p50 ≤ 1.1×,
+// p99 ≤ 1.5×).
 runScenario(import.meta.url, async () => {
   const count = scaled(2_000)
   const warmup = Math.min(100, count)
@@ -27,10 +28,18 @@ runScenario(import.meta.url, async () => {
       warmup,
       (s) => state.set('ping', s),
       {
-        op: '≤',
-        ratio: 1.2,
-        cause:
-          'the per-write JavaScript of row (a) on the writer and the server, plus the watcher applying the commit and running its waiter; the p99 is not yet traced',
+        p50: {
+          op: '≤',
+          ratio: 1.1,
+          cause:
+            'a trace of the path (timestamps on the shared monotonic clock in all three processes): the server spends a median 70 µs from receiving the set to handing its commit to PUB (30 µs handling it, 8 µs packing the turn, 21 µs in the PUB send, which must wake the I/O thread that the raw relay, sending straight after its receive, finds awake), and B 13–25 µs applying the commit and running its waiter',
+        },
+        p99: {
+          op: '≤',
+          ratio: 1.5,
+          cause:
+            'the same trace: the slowest 2 % spend 1–7 ms in a socket hop (A → server or server → B: a process or I/O thread waiting to be scheduled on the 2 shared cores), none in a GC or in the server’s or B’s own work, which stay under 0.2 ms; the raw relay crosses the same hops',
+        },
       },
     )
     return {

@@ -74,7 +74,7 @@ export async function latencyAgainstRelay(
   count: number,
   warmup: number,
   send: (s: Stamp) => Promise<unknown>,
-  p50Goal?: GoalOptions,
+  goals: { p50?: GoalOptions; p99?: GoalOptions } = {},
 ): Promise<{ comparisons: Comparison[]; distribution: Distribution }> {
   let next = 0
   const r = await interleaved({
@@ -90,8 +90,8 @@ export async function latencyAgainstRelay(
   const percentiles = (runs: number[][]): number[] => PERCENTILES.map((q) => median(p(q, runs)))
   return {
     comparisons: [
-      compare('p50', Unit.us, p(50, r.zstate), baseline, p(50, r.relay), p50Goal),
-      compare('p99', Unit.us, p(99, r.zstate), baseline, p(99, r.relay)),
+      compare('p50', Unit.us, p(50, r.zstate), baseline, p(50, r.relay), goals.p50),
+      compare('p99', Unit.us, p(99, r.zstate), baseline, p(99, r.relay), goals.p99),
     ],
     distribution: {
       label: 'one-way latency',
