@@ -62,6 +62,7 @@ export type {
   TypedChange,
   Draft,
   AtomicOptions,
+  SetOptions,
   Change,
   RevisionEvent,
   WhenOptions,

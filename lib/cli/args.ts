@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { addressSyntax, isLoopbackHost, parseHostPort } from '../protocol/address.ts'
+import { MAX_TTL_MS } from '../protocol/leases.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import { COMMANDS, OPTIONS, isCommandName } from './catalog.ts'
 import type { CommandName, CommandSpec, OptionName } from './catalog.ts'
@@ -28,6 +29,8 @@ export interface RunOptions {
   /** serve: --metrics HOST:PORT. */
   readonly metrics?: string
   readonly fromRevision?: number
+  /** set: --ttl MS. */
+  readonly ttl?: number
   readonly once?: true
   readonly json?: true
   readonly resume?: true
@@ -101,6 +104,9 @@ function runOptions(
 ): RunOptions {
   const timeout = integer(values.get('timeout'), 'timeout', name, 1) ?? DEFAULT_TIMEOUT
   const fromRevision = integer(values.get('from-revision'), 'from-revision', name, 0)
+  const ttl = integer(values.get('ttl'), 'ttl', name, 1)
+  if (ttl !== undefined && ttl > MAX_TTL_MS)
+    throw new UsageError(`option --ttl expects at most ${MAX_TTL_MS} ms (a year), got "${ttl}"`, name)
   const port = integer(values.get('port'), 'port', name, 0)
   if (port !== undefined && port > 65535)
     throw new UsageError(`option --port expects a port (0 to 65535), got "${port}"`, name)
@@ -144,6 +150,7 @@ function runOptions(
     ...(values.has('repair') ? { repair: true as const } : {}),
     ...(typeof metrics === 'string' ? { metrics } : {}),
     ...(fromRevision !== undefined ? { fromRevision } : {}),
+    ...(ttl !== undefined ? { ttl } : {}),
     ...(port !== undefined ? { port } : {}),
     ...(typeof host === 'string' ? { host } : {}),
     ...(typeof token === 'string' ? { token } : {}),

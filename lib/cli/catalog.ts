@@ -14,6 +14,7 @@ export const OPTIONS = {
   'server-key': { type: 'string' },
   'key-file': { type: 'string' },
   'from-revision': { type: 'string' },
+  ttl: { type: 'string' },
   once: { type: 'boolean' },
   json: { type: 'boolean' },
   resume: { type: 'boolean' },
@@ -40,6 +41,7 @@ export const OPTION_HELP: Record<OptionName, string> = {
   'server-key': "    --server-key KEY  the curve server's public key (default: $ZSTATE_SERVER_KEY)",
   'key-file': "    --key-file F    this client's key pair, from zstate keygen (default: $ZSTATE_KEY_FILE)",
   'from-revision': '    --from-revision N  replay changes from revision N (kept in server history)',
+  ttl: '    --ttl MS        set: delete the key unless it is written again within MS ms',
   once: '    --once          print one frame (top) or message (sub) and exit',
   json: '    --json          JSON lines: one per frame (top) or service (services)',
   resume: '    --resume        after the server was replaced, print {"reset":true,…} and go on',
@@ -108,7 +110,7 @@ container), start it with exec so that the signals reach it: see docs/cli.md. Ex
     summary: 'store a JSON value under KEY (- reads it from stdin); prints the revision',
     required: ['KEY', 'JSON'],
     optional: [],
-    options: CLIENT_OPTIONS,
+    options: [...CLIENT_OPTIONS, 'ttl'],
     details: `JSON is one argument (quote it in the shell). A string is JSON with its double quotes, so
 the shell needs both: zstate set greeting '"hello"'. Values JSON cannot hold use one-key objects:
   {"$bigint":"123"}   {"$date":"2024-01-31T12:00:00.000Z"}   {"$base64":"aGk="}
@@ -117,7 +119,8 @@ JSON - reads the value from stdin instead (one JSON document; to store the strin
 Examples:
   zstate set config '{"retries":3,"since":{"$date":"2024-01-31T12:00:00Z"}}'
   zstate set counter -1
-  jq -c .settings app.json | zstate set settings -`,
+  jq -c .settings app.json | zstate set settings -
+  zstate set backup/alive true --ttl 60000    # gone unless set again within a minute`,
   },
   del: {
     summary: 'delete KEY; prints true, or false when it was absent',

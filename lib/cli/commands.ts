@@ -26,7 +26,7 @@ const set: Command = async (args, options, io) => {
   // Parsed before connecting: a malformed argument is a usage error, whatever the server.
   const value = parse(text, (quoted) => commandLine(['set', key, quoted]))
   return withClient(options, 'set', io, async ({ state }) => {
-    const revision = await state.set(key, value)
+    const revision = await state.set(key, value, options.ttl === undefined ? undefined : { ttl: options.ttl })
     io.stdout.write(`${revision}\n`)
     return EXIT_OK
   })

@@ -80,6 +80,20 @@ export interface AtomicOptions {
   signal?: AbortSignal | undefined
 }
 
+/** Options of `state.set()`: a key that lives only while its lease holds. */
+export interface SetOptions {
+  /**
+   * Delete the key, in one revision with this client's other ephemeral keys, when this client's
+   * session ends (close(), or heartbeat loss; not across a server restart). Default false.
+   */
+  ephemeral?: boolean | undefined
+  /**
+   * Delete the key when it is not written again within this many ms (deleted between ttl and
+   * ttl + 1 s after the write; an integer from 1 to a year's worth). Default: never.
+   */
+  ttl?: number | undefined
+}
+
 /** The whole state as a transaction sees it: a mutable object whose values are immer drafts. */
 export type Draft<S> = { -readonly [K in keyof S]?: ImmerDraft<S[K]> }
 
@@ -129,8 +143,12 @@ export interface State<S extends object = Record<string, unknown>> extends State
   /** A barrier: resolves with the revision once the replica has caught up with the server. */
   sync(): Promise<number>
 
-  /** Stores a copy of `value`; resolves with the revision (a commit even when the value is equal). */
-  set<K extends Key<S>>(key: K, value: S[K]): Promise<number>
+  /**
+   * Stores a copy of `value`; resolves with the revision (a commit even when the value is equal).
+   * With `options` the key is ephemeral or expires; any later write of the key without them (by
+   * anyone, with any method) makes it permanent again.
+   */
+  set<K extends Key<S>>(key: K, value: S[K], options?: SetOptions): Promise<number>
   /** Deletes `key`; resolves with false, and commits nothing, when it was absent. */
   delete(key: Key<S>): Promise<boolean>
   /** Writes several keys in one revision; resolves with it. */

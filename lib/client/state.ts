@@ -21,6 +21,9 @@ import {
   readSetReply,
 } from './replies.ts'
 import { atomic, type AtomicOptions, type TransactionHost } from './transaction.ts'
+import type { SetOptions } from './state-types.ts'
+import { checkKnown } from '../known-options.ts'
+import { MAX_TTL_MS, isTtl } from '../protocol/leases.ts'
 
 // What a State needs from its client.
 export type StateHost = TransactionHost
@@ -107,8 +110,12 @@ export class StateView {
   // Writes: each is one revision; the promise resolves when this replica shows it. The single-key
   // writes are not async functions: the channel's promise, with the reply read in place, is all a
   // write in flight keeps alive (lib/link/channel.ts).
-  set(key: string, value: unknown): Promise<number> {
-    return rejecting(() => this.#host.request(Op.SET, [this.#key(key), toStoredValue(value)], readSetReply))
+  set(key: string, value: unknown, options?: SetOptions): Promise<number> {
+    return rejecting(() => {
+      const args = [this.#key(key), toStoredValue(value)]
+      if (options !== undefined) args.push(...leaseArgs(options))
+      return this.#host.request(Op.SET, args, readSetReply)
+    })
   }
 
   delete(key: string): Promise<boolean> {
@@ -299,6 +306,21 @@ export interface ReadonlyState {
   entries(): IterableIterator<[string, unknown]>
   readonly size: number
   readonly revision: number
+}
+
+const SET_OPTIONS = ['ephemeral', 'ttl']
+
+// SET's [ephemeral, ttl] from the caller's options (lib/protocol/leases.ts).
+function leaseArgs(options: SetOptions): [boolean, number] {
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument(`set: options must be an object, got ${describe(options)}`)
+  checkKnown(options, SET_OPTIONS, 'set')
+  const { ephemeral = false, ttl } = options
+  if (typeof ephemeral !== 'boolean')
+    throw invalidArgument(`set: ephemeral must be a boolean, got ${describe(ephemeral)}`)
+  if (ttl !== undefined && !isTtl(ttl))
+    throw invalidArgument(`set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms, got ${String(ttl)}`)
+  return [ephemeral, ttl ?? 0]
 }
 
 // Runs `start`: a synchronous throw (a bad argument) becomes a rejection, as in an async function.

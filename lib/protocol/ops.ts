@@ -1,7 +1,7 @@
 // Wire vocabulary shared by server and client. docs/protocol.md is the normative description.
 import type { WirePatch } from './patches.ts'
 
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {
@@ -15,7 +15,7 @@ export const Op = {
   SYNC: 5, //      []                                  → [epoch, revision]
   // Writes (6–11, 15, 16): one that commits is acknowledged by its commit (WireCommit.origin), not a
   // reply; the reply shapes below are for outcomes that commit nothing.
-  SET: 6, //       [key, value]                        → (commit)
+  SET: 6, //       [key, value, ephemeral?, ttl?]      → (commit)   ttl in ms, 0: none (lib/server/leases.ts)
   DELETE: 7, //    [key]                               → (commit) or [0]: key was absent, nothing committed
   UPDATE: 8, //    [[[key, value], ...]]               → (commit)
   CLEAR: 9, //     [prefix]                            → (commit) or [0]: nothing to delete; '' clears all
@@ -71,12 +71,17 @@ export const Push = {
   COMMITS: 3, // [epoch, upTo, commits]        every matching commit up to `upTo` has now been pushed
 } as const
 
-// A change inside a commit: [key, SET, value] | [key, PATCH, patches] | [key, DELETE] | [null, CLEAR].
+// A change inside a commit: [key, SET, value, lease?] | [key, PATCH, patches] | [key, DELETE] |
+// [null, CLEAR]. A SET with a lease keeps the key only while it holds (ephemeral keys, ttl).
 export const ChangeKind = { SET: 0, PATCH: 1, DELETE: 2, CLEAR: 3 } as const
 export type ChangeKind = (typeof ChangeKind)[keyof typeof ChangeKind]
 
+// [ephemeral, expiresAt]: dies with the writer's session; expires at (ms since the epoch; 0: never).
+export type WireLease = readonly [ephemeral: boolean, expiresAt: number]
+
 export type WireChange =
   | readonly [key: string, kind: 0, value: unknown]
+  | readonly [key: string, kind: 0, value: unknown, lease: WireLease]
   | readonly [key: string, kind: 1, patches: readonly WirePatch[]]
   | readonly [key: string, kind: 2]
   | readonly [key: null, kind: 3]

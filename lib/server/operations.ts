@@ -1,6 +1,7 @@
 // The request handlers for state operations: argument checks, then one commit (or none).
 import { ConflictError, ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
-import { ChangeKind, Op, type WireChange } from '../protocol/ops.ts'
+import { MAX_TTL_MS, isTtl, leaseFor } from '../protocol/leases.ts'
+import { ChangeKind, Op, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
 import { adoptDecoded, checkKey, deepEqual, describe } from '../protocol/values.ts'
 import type { Store } from './store.ts'
@@ -53,8 +54,15 @@ function sum(current: unknown, by: number | bigint, name: string): number | bigi
 
 export const operations: Partial<Record<number, Operation>> = {
   [Op.SET](args, _store, commit) {
-    arity(args, 2, 'set')
-    return [commit([[key(args[0]), ChangeKind.SET, value(args[1])]])]
+    if (args.length !== 2 && args.length !== 4)
+      throw new ZStateError(
+        ErrorCode.PROTOCOL,
+        `set takes [key, value] or [key, value, ephemeral, ttl], got ${args.length} arguments`,
+      )
+    const k = key(args[0])
+    const v = value(args[1])
+    const lease = args.length === 4 ? readSetLease(args[2], args[3]) : undefined
+    return [commit([lease === undefined ? [k, ChangeKind.SET, v] : [k, ChangeKind.SET, v, lease]])]
   },
   [Op.DELETE](args, store, commit) {
     arity(args, 1, 'delete')
@@ -137,6 +145,17 @@ export const operations: Partial<Record<number, Operation>> = {
       if (change[1] === ChangeKind.PATCH) patched.set(change[0], store.patched(change[0], change[2]))
     return [commit(changes, patched)]
   },
+}
+
+// A SET's [ephemeral, ttl] as the lease its change carries; undefined: the key becomes permanent.
+function readSetLease(ephemeral: unknown, ttl: unknown): WireLease | undefined {
+  if (typeof ephemeral !== 'boolean' || typeof ttl !== 'number')
+    throw new ZStateError(ErrorCode.PROTOCOL, 'set: ephemeral must be a boolean and ttl a number of ms')
+  if (ttl !== 0 && !isTtl(ttl))
+    throw invalidArgument(
+      `set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms (or 0 for none), got ${String(ttl)}`,
+    )
+  return leaseFor(ephemeral, ttl, Date.now())
 }
 
 // One write of a transaction: a set, a patch or a delete of one key (each key at most once).

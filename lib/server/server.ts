@@ -3,7 +3,15 @@ import { Publisher, Router } from 'zeromq'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { arrayHeader, encode, encodeWithItems } from '../protocol/codec.ts'
 import { isList, isRequestId, isRevision, peekArrayLength, peekFirstRequestId } from '../protocol/frames.ts'
-import { Channel, NO_REPLY, Op, PROTOCOL_VERSION, Status, type WireChange } from '../protocol/ops.ts'
+import {
+  ChangeKind,
+  Channel,
+  NO_REPLY,
+  Op,
+  PROTOCOL_VERSION,
+  Status,
+  type WireChange,
+} from '../protocol/ops.ts'
 import { Prefixes, checkPrefixes } from '../protocol/prefixes.ts'
 import { decodeStrict } from '../protocol/strict-decode.ts'
 import { SendQueue } from '../send-queue.ts'
@@ -11,6 +19,8 @@ import { VERSION } from '../version.ts'
 import { isIpv6Endpoint } from '../protocol/address.ts'
 import { planEndpoints, type Endpoints } from './endpoint.ts'
 import { History } from './history.ts'
+import { KeyOwners } from './key-owners.ts'
+import { SLOT_MS } from './leases.ts'
 import { loadActions, runAction, type Actions } from './actions.ts'
 import { Broker, PROVIDER_SILENCE_BEATS } from './broker.ts'
 import { Contexts } from './contexts.ts'
@@ -138,7 +148,13 @@ class StateServer implements Server {
   // Reply bytes one frame, and one session per turn, may produce (lib/server/budget.ts).
   readonly #replyBudget: number
   #turnMessages = 0
+  // Whether the loop waits in router.receive() (see the durable gate's idle hook).
+  #receiving = false
   #heartbeat: NodeJS.Timeout
+  // Deletes keys whose ttl has run out (lib/server/leases.ts).
+  readonly #sweeper: NodeJS.Timeout
+  // Which session owns each ephemeral key.
+  readonly #owners = new KeyOwners<Session>()
   #closing: Promise<void> | undefined
   // Frames without a usable request id: nobody to answer, so they are only counted.
   #droppedFrames = 0
@@ -224,7 +240,9 @@ class StateServer implements Server {
     this.#turn.deliver = release
     if (storage !== undefined) {
       const gate = new DurableGate(storage.log, storage.fsync, {
-        idle: () => !this.#router.readable && !this.#inbox.pending,
+        // Never asked while a receive() is pending: reading `readable` then takes the socket's
+        // wake-up, and the pending receive would wait for a message that is already there.
+        idle: () => !this.#receiving && !this.#router.readable && !this.#inbox.pending,
         release,
         failed: (outputs, error) => this.#storageFailed(outputs, error),
       })
@@ -234,6 +252,10 @@ class StateServer implements Server {
     }
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
     this.#heartbeat.unref()
+    this.#sweeper = setInterval(() => this.#expire(), SLOT_MS)
+    this.#sweeper.unref()
+    // No session outlives a restart: ephemeral keys read back from the data dir go at once.
+    this.#deleteKeys(this.#store.leases.ephemeral())
     void this.#receiveLoop()
   }
 
@@ -257,11 +279,14 @@ class StateServer implements Server {
         continue
       }
       let message: Buffer[]
+      this.#receiving = true
       try {
         message = await this.#router.receive()
       } catch {
         if (this.#closing !== undefined) return
         continue
+      } finally {
+        this.#receiving = false
       }
       this.#handleMessage(message)
       if (this.#inbox.pending) {
@@ -570,12 +595,12 @@ class StateServer implements Server {
   #commit(
     changes: WireChange[],
     patched: ReadonlyMap<string, unknown> | undefined,
-    session: Session,
+    session: Session | undefined,
     id: number,
     result?: unknown,
   ): number {
     const origin =
-      id === NO_REPLY || session.replicate !== undefined
+      id === NO_REPLY || session === undefined || session.replicate !== undefined
         ? []
         : result === undefined
           ? [session.number, id]
@@ -586,10 +611,24 @@ class StateServer implements Server {
     this.#counts.commits++
     this.#counts.commitBytes += commit.bytes.length
     this.#pushes.commit(revision, changes)
-    if (origin.length > 0) session.acks.add(result === undefined ? [id, revision] : [id, revision, result])
+    this.#owners.commit(changes, session)
+    if (origin.length > 0) session!.acks.add(result === undefined ? [id, revision] : [id, revision, result])
     this.#history.push(commit)
     this.#turn.commit(commit.bytes)
     return revision
+  }
+
+  // Deletes `keys` that still exist, as one commit of the server's own (no origin).
+  #deleteKeys(keys: readonly string[]): void {
+    const changes: WireChange[] = []
+    for (const key of keys) if (this.#store.has(key)) changes.push([key, ChangeKind.DELETE])
+    if (changes.length > 0) this.#commit(changes, undefined, undefined, NO_REPLY)
+  }
+
+  // Keys whose ttl has run out. Not while the store is being read back: it has its own leases then.
+  #expire(): void {
+    if (this.#closing !== undefined || this.#recovering !== undefined) return
+    this.#deleteKeys(this.#store.leases.expired(Date.now()))
   }
 
   #reply(session: Session | undefined, routingId: Buffer, reply: Buffer): void {
@@ -664,6 +703,8 @@ class StateServer implements Server {
   #forget(peer: ReplyPeer, why: string): void {
     const session = this.#sessions.get(peer.routingId)
     if (session === undefined) return
+    // Its ephemeral keys end with it (a key read back after a failed write may have lost its lease).
+    this.#deleteKeys(this.#owners.end(session).filter((key) => this.#store.leases.get(key)?.[0] === true))
     this.#broker.dropSession(session, why)
     this.#contexts.dropSession(session)
     this.#sessions.delete(session)
@@ -727,6 +768,7 @@ class StateServer implements Server {
 
   async #shutdown(): Promise<void> {
     clearInterval(this.#heartbeat)
+    clearInterval(this.#sweeper)
     await this.#metrics?.close()
     // What the last turn produced is logged (and synced) before the sockets go.
     this.#turn.end()

@@ -4,8 +4,9 @@
 // bytes of the commit that wrote them; reading one decodes it.
 import { randomBytes } from 'node:crypto'
 import { encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
-import { ChangeKind, type WireChange } from '../protocol/ops.ts'
+import { ChangeKind, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { applyWirePatches, type WirePatch } from '../protocol/patches.ts'
+import { Leases } from './leases.ts'
 import { Slots, type Chunk } from './slots.ts'
 
 // A new run of the store: 16 hex digits.
@@ -20,6 +21,8 @@ export class Store {
   readonly #keys = new Map<string, number>()
   readonly #slots = new Slots()
   readonly #tombstones = new Map<string, number>()
+  // The keys written with a lease (ephemeral, ttl); any other write of a key makes it permanent.
+  readonly leases = new Leases()
   // Deletions at or before this revision are forgotten: nothing is known about them.
   #horizon = 0
   // The last revision that created or deleted a key.
@@ -51,21 +54,39 @@ export class Store {
   // Calls `visit` with every key, where its encoded value is now and the revision that wrote it. The
   // bytes of such a span are never written over: kept, they still show the value of this revision
   // after later commits.
-  spans(visit: (key: string, chunk: Buffer, start: number, end: number, revision: number) => void): void {
+  spans(
+    visit: (
+      key: string,
+      chunk: Buffer,
+      start: number,
+      end: number,
+      revision: number,
+      lease: WireLease | undefined,
+    ) => void,
+  ): void {
     const slots = this.#slots
     for (const [key, slot] of this.#keys)
-      visit(key, slots.chunk(slot), slots.start(slot), slots.end(slot), slots.revision(slot))
+      visit(
+        key,
+        slots.chunk(slot),
+        slots.start(slot),
+        slots.end(slot),
+        slots.revision(slot),
+        this.leases.get(key),
+      )
   }
 
   // Restoring from a snapshot (lib/storage/replay.ts), into a store no commit has touched yet: each
   // key with its encoded value (copied) and the revision that wrote it, then restoreRevision().
-  restore(key: string, keyRevision: number, encoded: Uint8Array): void {
+  restore(key: string, keyRevision: number, encoded: Uint8Array, lease?: WireLease): void {
     let slot = this.#keys.get(key)
     if (slot === undefined) {
       slot = this.#slots.allocate()
-      this.#keys.set(ownString(key), slot)
+      key = ownString(key)
+      this.#keys.set(key, slot)
     }
     this.#slots.write(slot, encoded, keyRevision)
+    if (lease !== undefined) this.leases.set(key, lease)
   }
 
   // The snapshot's revision. What was deleted before it is unknown, and so is when the key space
@@ -115,12 +136,19 @@ export class Store {
       const start = at
       if (change.length > 2) at = skipItem(bytes, at)
       switch (change[1]) {
-        case ChangeKind.SET:
-          this.#slots.point(this.#slotFor(change[0], revision), chunk, start, at, revision)
+        case ChangeKind.SET: {
+          const slot = this.#slotFor(change[0], revision)
+          this.#slots.point(slot, chunk, start, at, revision)
+          if (change.length === 4) {
+            at = skipItem(bytes, at)
+            this.leases.set(ownString(change[0]), change[3])
+          } else this.leases.clear(change[0])
           break
+        }
         case ChangeKind.PATCH: {
           const value = encode(patched!.get(change[0]))
           this.#slots.write(this.#slotFor(change[0], revision), value, revision)
+          this.leases.clear(change[0])
           break
         }
         case ChangeKind.DELETE:
@@ -128,6 +156,7 @@ export class Store {
           break
         case ChangeKind.CLEAR:
           for (const k of [...this.#keys.keys()]) this.#delete(k, revision)
+          this.leases.clearAll()
           break
       }
     }
@@ -149,6 +178,7 @@ export class Store {
     const slot = this.#keys.get(key)
     if (slot === undefined) return
     this.#keys.delete(key)
+    this.leases.clear(key)
     this.#slots.release(slot)
     this.#tombstones.set(ownString(key), revision)
     this.#keySpaceChanged = revision

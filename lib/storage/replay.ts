@@ -3,6 +3,7 @@
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import { decode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { peekArrayLength } from '../protocol/frames.ts'
+import { readLease } from '../protocol/leases.ts'
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
 import type { Chunk } from '../server/slots.ts'
@@ -13,7 +14,8 @@ import type { Snapshot } from './snapshot-reader.ts'
 // A store holding the snapshot: its epoch unless `epoch` is given, its revision, its keys.
 export function restoreStore(snapshot: Snapshot, epoch: string = snapshot.epoch): Store {
   const store = new Store(epoch)
-  for (const [key, keyRevision, value] of snapshot.entries) store.restore(key, keyRevision, value)
+  for (const [key, keyRevision, value, lease] of snapshot.entries)
+    store.restore(key, keyRevision, value, lease)
   store.restoreRevision(snapshot.revision)
   return store
 }
@@ -59,17 +61,37 @@ function readCommit(bytes: Buffer): { revision: number; previous: number; change
     const key = bytes[at] === NIL ? null : decode(bytes.subarray(at, keyEnd))
     const kind = bytes[keyEnd]
     at = skipItem(bytes, keyEnd)
-    const payloadEnd = items === 3 ? skipItem(bytes, at) : at
-    changes.push(readChange(key, kind, items, () => decode(bytes.subarray(at, payloadEnd))))
-    at = payloadEnd
+    const payloadEnd = items >= 3 ? skipItem(bytes, at) : at
+    const leaseEnd = items === 4 ? skipItem(bytes, payloadEnd) : payloadEnd
+    changes.push(
+      readChange(
+        key,
+        kind,
+        items,
+        () => decode(bytes.subarray(at, payloadEnd)),
+        () => decode(bytes.subarray(payloadEnd, leaseEnd)),
+      ),
+    )
+    at = leaseEnd
   }
   return { ...head, changes }
 }
 
-function readChange(key: unknown, kind: unknown, items: number, payload: () => unknown): WireChange {
+function readChange(
+  key: unknown,
+  kind: unknown,
+  items: number,
+  payload: () => unknown,
+  lease: () => unknown,
+): WireChange {
   if (key === null && kind === ChangeKind.CLEAR && items === 2) return [null, ChangeKind.CLEAR]
   if (typeof key !== 'string') throw new Error('a change names no key')
   if (kind === ChangeKind.SET && items === 3) return [key, ChangeKind.SET, undefined]
+  if (kind === ChangeKind.SET && items === 4) {
+    const read = readLease(lease())
+    if (read === undefined) throw new Error(`the change of ${JSON.stringify(key)} has a malformed lease`)
+    return [key, ChangeKind.SET, undefined, read]
+  }
   if (kind === ChangeKind.PATCH && items === 3) return [key, ChangeKind.PATCH, readWirePatches(payload())]
   if (kind === ChangeKind.DELETE && items === 2) return [key, ChangeKind.DELETE]
   throw new Error(`a change of kind ${String(kind)} with ${items} elements`)

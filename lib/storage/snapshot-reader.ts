@@ -1,14 +1,21 @@
 // Reading a snapshot file: HEADER [format, epoch, revision, entryCount], ENTRIES records of
-// [key, keyRevision, value] triples (each value the key's encoded bytes, as the store keeps them),
-// END. A snapshot is written whole and renamed into place, so any fault in it is damage.
+// [key, keyRevision, value, lease?] entries (each value the key's encoded bytes, as the store keeps
+// them; a lease for ephemeral and expiring keys), END. A snapshot is written whole and renamed into place, so any fault in it is damage.
 import { readFileSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { decode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { isRevision } from '../protocol/frames.ts'
+import { readLease } from '../protocol/leases.ts'
+import type { WireLease } from '../protocol/ops.ts'
 import { readHeader, type DirFile } from './layout.ts'
 import { RecordKind, scanRecords, type ScannedRecord } from './records.ts'
 
-export type SnapshotEntry = readonly [key: string, keyRevision: number, value: Buffer]
+export type SnapshotEntry = readonly [
+  key: string,
+  keyRevision: number,
+  value: Buffer,
+  lease: WireLease | undefined,
+]
 
 export interface Snapshot {
   readonly epoch: string
@@ -59,13 +66,14 @@ export function readSnapshot(file: DirFile): Snapshot {
   }
 }
 
-// The triples of one ENTRIES record, walked without decoding the values.
+// The entries of one ENTRIES record, walked without decoding the values.
 function* entriesOf(record: ScannedRecord): Generator<SnapshotEntry> {
   const bytes = record.payload
   const count = arrayLength(bytes, 0)
   let at = skipArrayHeader(bytes, 0)
   for (let i = 0; i < count; i++) {
-    if (arrayLength(bytes, at) !== 3) throw new RangeError('an entry is not [key, keyRevision, value]')
+    const items = arrayLength(bytes, at)
+    if (items !== 3 && items !== 4) throw new RangeError('an entry is not [key, keyRevision, value, lease?]')
     at = skipArrayHeader(bytes, at)
     const keyEnd = skipItem(bytes, at)
     const key = decode(bytes.subarray(at, keyEnd))
@@ -73,9 +81,17 @@ function* entriesOf(record: ScannedRecord): Generator<SnapshotEntry> {
     const keyRevision = decode(bytes.subarray(keyEnd, revisionEnd))
     const valueEnd = skipItem(bytes, revisionEnd)
     if (typeof key !== 'string' || typeof keyRevision !== 'number')
-      throw new RangeError('an entry is not [key, keyRevision, value]')
-    yield [key, keyRevision, bytes.subarray(revisionEnd, valueEnd)]
+      throw new RangeError('an entry is not [key, keyRevision, value, lease?]')
     at = valueEnd
+    let lease: WireLease | undefined
+    if (items === 4) {
+      const leaseEnd = skipItem(bytes, at)
+      lease = readLease(decode(bytes.subarray(at, leaseEnd)))
+      if (lease === undefined)
+        throw new RangeError(`the entry of ${JSON.stringify(key)} has a malformed lease`)
+      at = leaseEnd
+    }
+    yield [key, keyRevision, bytes.subarray(revisionEnd, valueEnd), lease]
   }
   if (at !== bytes.length) throw new RangeError('trailing bytes after the entries')
 }

@@ -6,6 +6,7 @@ import { open, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { arrayHeader, encode } from '../protocol/codec.ts'
+import type { WireLease } from '../protocol/ops.ts'
 import type { Store } from '../server/store.ts'
 import { fsyncDir, snapshotHeader, snapshotName } from './layout.ts'
 import { RecordKind, frameRecord, frameRecords } from './records.ts'
@@ -14,7 +15,12 @@ import { RecordKind, frameRecord, frameRecords } from './records.ts'
 // nothing, small enough that reading one back never holds much more than one value.
 const ENTRIES_BYTES = 64 << 10
 
-export type EntryToWrite = readonly [key: string, keyRevision: number, value: Uint8Array]
+export type EntryToWrite = readonly [
+  key: string,
+  keyRevision: number,
+  value: Uint8Array,
+  lease?: WireLease | undefined,
+]
 
 export interface SnapshotToWrite {
   readonly epoch: string
@@ -27,7 +33,9 @@ export interface SnapshotToWrite {
 // captured at the store's revision.
 export function storeEntries(store: Store): EntryToWrite[] {
   const entries: EntryToWrite[] = []
-  store.spans((key, chunk, start, end, revision) => entries.push([key, revision, chunk.subarray(start, end)]))
+  store.spans((key, chunk, start, end, revision, lease) =>
+    entries.push([key, revision, chunk.subarray(start, end), lease]),
+  )
   return entries
 }
 
@@ -68,11 +76,12 @@ export async function writeSnapshot(
   return { path, bytes }
 }
 
-// ENTRIES payloads, each a MessagePack array of [key, keyRevision, value] triples with the values'
-// bytes spliced in as they are (never decoded and encoded again).
+// ENTRIES payloads, each a MessagePack array of [key, keyRevision, value, lease?] entries with the
+// values' bytes spliced in as they are (never decoded and encoded again).
 function packEntries(entries: Iterable<EntryToWrite>): { payloads: Buffer[]; count: number } {
   const payloads: Buffer[] = []
   const triple = arrayHeader(3)
+  const quadruple = arrayHeader(4)
   let parts: Uint8Array[] = []
   let size = 0
   let inRecord = 0
@@ -84,11 +93,16 @@ function packEntries(entries: Iterable<EntryToWrite>): { payloads: Buffer[]; cou
     size = 0
     inRecord = 0
   }
-  for (const [key, keyRevision, value] of entries) {
+  for (const [key, keyRevision, value, lease] of entries) {
     const head = encode([key, keyRevision])
-    // [key, keyRevision] encoded as a pair, its array header swapped for a triple's.
-    parts.push(triple, head.subarray(1), value)
+    // [key, keyRevision] encoded as a pair, its array header swapped for the entry's.
+    parts.push(lease === undefined ? triple : quadruple, head.subarray(1), value)
     size += head.length + value.length
+    if (lease !== undefined) {
+      const encoded = encode(lease)
+      parts.push(encoded)
+      size += encoded.length
+    }
     inRecord++
     count++
     if (size >= ENTRIES_BYTES) seal()
