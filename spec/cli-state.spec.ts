@@ -42,6 +42,23 @@ for (const [transport, bind] of Object.entries(transports)) {
       assert.equal(await ok('get', 'negative'), '-1\n')
     })
 
+    void test(`cli: set --ttl stores a key that goes unless written again in time (${transport})`, async () => {
+      const watcher = await connect(address)
+      try {
+        const revision = Number(await ok('set', 'alive', 'true', '--ttl', '200'))
+        await watcher.state.whenAvailable('alive')
+        const gone = await watcher.state
+          .whenDeleted('alive', { timeout: 5_000 })
+          .then(() => watcher.state.revision)
+        assert.ok(gone > revision, 'deleted by a later revision')
+        const usage = await zstate(['set', 'alive', 'true', '--ttl', '0'], { env })
+        assert.equal(usage.code, 2, usage.stderr)
+        assert.match(usage.stderr, /--ttl expects an integer ≥ 1/)
+      } finally {
+        await watcher.close()
+      }
+    })
+
     void test(`cli: get of an absent key prints nothing and exits 1 (${transport})`, async () => {
       const result = await zstate(['get', 'absent'], { env })
       assert.deepEqual([result.code, result.stdout, result.stderr], [1, '', ''])

@@ -4,21 +4,19 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { Router } from 'zeromq'
 import { connect, isZStateError } from '../lib/index.ts'
-import { clientProcess, fixture, serverFor, tempDir } from './support.ts'
+import { clientFor, clientProcess, fixture, serverFor, tempDir } from './support.ts'
 
 const code = (expected: string) => (e: unknown) => isZStateError(e) && e.code === expected
 
 test('join: a snapshot larger than one message arrives in chunks, at one revision', async (t) => {
   const server = await serverFor(t, 'ipc', { maxMessageBytes: 64 * 1024 })
-  const writer = await connect(server.address)
-  t.after(() => writer.close())
+  const writer = await clientFor(server)
   const value = 'v'.repeat(1000)
   for (let i = 0; i < 20; i++)
     await writer.state.update(
       Object.fromEntries(Array.from({ length: 50 }, (_, j) => [`k${i * 50 + j}`, value])),
     )
-  const reader = await connect(server.address)
-  t.after(() => reader.close())
+  const reader = await clientFor(server)
   assert.equal(reader.state.size, 1000)
   assert.equal(reader.state.revision, 20)
   assert.equal(reader.state.get('k999'), value)

@@ -4,18 +4,16 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { serverStats } from '../lib/client/server-stats.ts'
 import { deferred } from '../lib/deferred.ts'
-import { connect } from '../lib/index.ts'
 import { Op, Status } from '../lib/protocol/ops.ts'
 import { until } from './process-support.ts'
 import { rawPeer } from './raw-peer.ts'
-import { serverFor } from './support.ts'
+import { clientFor, serverFor } from './support.ts'
 
 test('messaging: services({ detail: true }) lists every provider; call({ provider }) reaches that one only', async (t) => {
   const server = await serverFor(t, 'ipc')
   const [a, b, caller] = await Promise.all(
-    ['node-a', 'node-b', 'caller'].map((name) => connect(server.address, { name })),
+    ['node-a', 'node-b', 'caller'].map((name) => clientFor(server, { name })),
   )
-  t.after(() => Promise.all([a!.close(), b!.close(), caller!.close()]))
   const gate = deferred<void>()
   await a!.provide(
     'nodes',
@@ -94,8 +92,7 @@ test('messaging: services({ detail: true }) lists every provider; call({ provide
 
 test('messaging: a call waiting for its chosen provider fails with ERR_NO_PROVIDER when that provider goes', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const [a, b, caller] = await Promise.all([0, 1, 2].map(() => connect(server.address)))
-  t.after(() => Promise.all([a!.close(), b!.close(), caller!.close()]))
+  const [a, b, caller] = await Promise.all([0, 1, 2].map(() => clientFor(server)))
   const gate = deferred<void>()
   const handle = await a!.provide('jobs', { hold: () => gate.promise.then(() => 'done') }, { concurrency: 1 })
   await b!.provide('jobs', { hold: () => 'b' })
@@ -120,8 +117,7 @@ test('messaging: hand-made SERVICES and CALL requests with bad detail or provide
   const services = await peer.request(Op.SERVICES, 'yes')
   assert.equal(services[1], Status.ERROR)
   assert.equal(services[2], 'ERR_PROTOCOL')
-  const provider = await connect(server.address)
-  t.after(() => provider.close())
+  const provider = await clientFor(server)
   await provider.provide('svc', { m: () => 1 })
   const call = await peer.request(Op.CALL, 'svc', 'm', [], 1000, 'first')
   assert.equal(call[1], Status.ERROR)

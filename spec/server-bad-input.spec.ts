@@ -2,10 +2,10 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { Dealer } from 'zeromq'
-import { connect, isZStateError } from '../lib/index.ts'
+import { isZStateError } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION } from '../lib/protocol/ops.ts'
-import { serverFor, stress } from './support.ts'
+import { clientFor, serverFor, stress } from './support.ts'
 
 // A raw DEALER speaking (or mangling) the wire protocol.
 async function rawPeer(address: string, hello: boolean) {
@@ -71,8 +71,7 @@ const badFrame = fc.oneof(
 
 test('bad input: thousands of random frames never crash the server nor change the store', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   await client.state.update({ a: 1, b: { c: [1, 2] } })
   const before = await client.state.sync()
   const { dealer } = await rawPeer(server.address, true)
@@ -151,8 +150,7 @@ test('bad input: oversized messages are ERR_TOO_LARGE, refused locally by client
   t.after(() => dealer.close())
   const huge = encode([[7, Op.SET, 'k', 'x'.repeat(100_000)]])
   assert.deepEqual(((await request(huge)) as unknown[][])[0]!.slice(0, 3), [7, 1, 'ERR_TOO_LARGE'])
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   await assert.rejects(
     client.state.set('k', 'x'.repeat(100_000)),
     (e: unknown) => isZStateError(e) && e.code === 'ERR_TOO_LARGE',
@@ -165,8 +163,7 @@ test('bad input: a peer that never reads its replies does not slow anyone else',
   const server = await serverFor(t, 'ipc')
   const { dealer } = await rawPeer(server.address, true)
   t.after(() => dealer.close())
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   // The deaf peer asks for ~200 MB of replies and reads none; meanwhile a client keeps writing.
   const ask = encode(Array.from({ length: 50 }, (_, i) => [i + 1, Op.INFO]))
   let flooding = true

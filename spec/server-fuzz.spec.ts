@@ -4,10 +4,10 @@ import { once } from 'node:events'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { Dealer } from 'zeromq'
-import { connect, type Client } from '../lib/index.ts'
+import type { Client } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION } from '../lib/protocol/ops.ts'
-import { serverFor, stress } from './support.ts'
+import { clientFor, serverFor, stress } from './support.ts'
 
 // Whole frames of valid-looking requests of every op, as a client speaking the protocol by hand
 // could send them: right shapes with wrong, borderline or conflicting contents. Whatever arrives,
@@ -152,8 +152,7 @@ test('fuzz: frames of valid-looking requests of every op keep the server up and 
   // A process nobody but this test owns: no request may make anything signal it.
   const victim = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
   t.after(() => victim.kill('SIGKILL'))
-  const watcher = await connect(server.address)
-  t.after(() => watcher.close())
+  const watcher = await clientFor(server)
   const order = recordRevisions(watcher)
   await watcher.state.update({ n: 0, list: [1, 2], obj: { a: 1, tags: [] } })
 
@@ -223,8 +222,7 @@ test('fuzz: frames of valid-looking requests of every op keep the server up and 
   t.diagnostic(
     `${FRAMES} frames, ${replies} replies ${JSON.stringify(Object.fromEntries(outcomes))}, revision ${revision}`,
   )
-  const fresh = await connect(server.address)
-  t.after(() => fresh.close())
+  const fresh = await clientFor(server)
   assert.equal(fresh.state.revision, revision)
   assert.deepEqual(
     fresh.state.snapshot(),

@@ -5,17 +5,15 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { serverStats } from '../lib/client/server-stats.ts'
 import { deferred } from '../lib/deferred.ts'
-import { connect } from '../lib/index.ts'
 import { Op, Status } from '../lib/protocol/ops.ts'
 import { MAX_TRACKED_TOPICS } from '../lib/protocol/server-stats.ts'
 import { until } from './process-support.ts'
 import { rawPeer } from './raw-peer.ts'
-import { serverFor, tempDir } from './support.ts'
+import { clientFor, serverFor, tempDir } from './support.ts'
 
 test('stats: commits, sessions, history and conflicts count what clients did', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const writes = 50
   for (let i = 0; i < writes; i++) await client.state.set(`k${i % 5}`, i)
   const before = await serverStats(client)
@@ -45,16 +43,14 @@ test('stats: commits, sessions, history and conflicts count what clients did', a
   assert.equal(after.gapRepairs, before.gapRepairs + 1)
   assert.deepEqual(after.sessions, { full: 2, partial: 0 })
 
-  const partial = await connect(server.address, { replicate: ['jobs/'] })
-  t.after(() => partial.close())
+  await clientFor(server, { replicate: ['jobs/'] })
   assert.deepEqual((await serverStats(client)).sessions, { full: 2, partial: 1 })
 })
 
 test('stats: a service shows its providers, calls in flight, queued and failed', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const provider = await connect(server.address)
-  const caller = await connect(server.address)
-  t.after(() => Promise.all([provider.close(), caller.close()]))
+  const provider = await clientFor(server)
+  const caller = await clientFor(server)
   const release = deferred<void>()
   await provider.provide(
     'jobs',
@@ -92,8 +88,7 @@ test('stats: a service shows its providers, calls in flight, queued and failed',
 
 test(`stats: topics, most recent first, at most ${MAX_TRACKED_TOPICS} of them`, async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const count = MAX_TRACKED_TOPICS + 44
   for (let i = 0; i < count; i++) await client.publish(`t/${i}`, i)
   for (let i = 0; i < 5; i++) await client.publish('t/1', 'again')
@@ -111,8 +106,7 @@ test(`stats: topics, most recent first, at most ${MAX_TRACKED_TOPICS} of them`, 
 
 test('stats: a durable server counts its fsyncs and their time', async (t) => {
   const server = await serverFor(t, 'ipc', { dataDir: join(tempDir(t), 'data') })
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   for (let i = 0; i < 10; i++) await client.state.set('k', i)
   const { storage } = await serverStats(client)
   assert.equal(storage?.fsync, 'always')

@@ -8,7 +8,7 @@ import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, Status } from '../lib/protocol/ops.ts'
 import { decodeStrict } from '../lib/protocol/strict-decode.ts'
 import { rawPeer, withBytes, type Reply } from './raw-peer.ts'
-import { serverFor } from './support.ts'
+import { clientFor, serverFor } from './support.ts'
 
 // Bytes that are not UTF-8: a surrogate as CESU-8 writes it (what msgpackr sends for '\uD800'),
 // another one, a stray byte, an overlong encoding.
@@ -21,8 +21,7 @@ function codeOf(reply: Reply): unknown {
 // A server whose store holds `initial`, a client that wrote it, and a raw peer.
 async function setup(t: TestContext, initial: Record<string, unknown>) {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   await client.state.update(initial)
   const peer = await rawPeer(t, server.address)
   return { server, client, peer }

@@ -7,7 +7,7 @@ import { connect, isZStateError, type Change, type StatusEvent } from '../lib/in
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION } from '../lib/protocol/ops.ts'
 import { withBytes } from './raw-peer.ts'
-import { clientProcess, fixture, serverFor, stress, tempDir, transports } from './support.ts'
+import { clientFor, clientProcess, fixture, serverFor, stress, tempDir, transports } from './support.ts'
 
 // Partial replicas (docs/state.md "Partial replicas"): connect({ replicate: prefixes }) keeps only the
 // keys under them, and the server sends it nothing else.
@@ -46,9 +46,8 @@ const brief = (change: Change): unknown[] => [change.revision, change.key, chang
 for (const transport of transports) {
   test(`partial (${transport}): a partial client receives nothing of other keys`, async (t) => {
     const server = await serverFor(t, transport, QUIET)
-    const partial = await connect(server.address, { replicate: ['mine/'] })
-    const writer = await connect(server.address)
-    t.after(() => Promise.all([partial.close(), writer.close()]))
+    const partial = await clientFor(server, { replicate: ['mine/'] })
+    const writer = await clientFor(server)
     const before = partial.metrics()
     const writes = 10_000
     for (let i = 0; i < writes; i += 1000)
@@ -70,9 +69,8 @@ for (const transport of transports) {
 test('partial: every change under the prefixes arrives in order; writes anywhere settle once', async (t) => {
   const server = await serverFor(t, 'ipc')
   const prefixes = ['jobs/', 'config']
-  const partial = await connect(server.address, { replicate: prefixes })
-  const other = await connect(server.address)
-  t.after(() => Promise.all([partial.close(), other.close()]))
+  const partial = await clientFor(server, { replicate: prefixes })
+  const other = await clientFor(server)
   const { state } = partial
   // Each watch is consumed as it goes, up to a last value written at the end.
   const until = async (changes: AsyncIterable<Change>, key: string): Promise<unknown[][]> => {
@@ -163,8 +161,7 @@ test('partial: every change under the prefixes arrives in order; writes anywhere
 test('partial: reads, waiters, watches, scopes and transaction reads outside the prefixes are refused', async (t) => {
   const server = await serverFor(t, 'ipc')
   const prefixes = ['jobs/', 'config']
-  const client = await connect(server.address, { replicate: prefixes })
-  t.after(() => client.close())
+  const client = await clientFor(server, { replicate: prefixes })
   const { state } = client
   const named = refused(prefixes)
   assert.throws(() => state.get('other'), named)
@@ -210,8 +207,7 @@ test('partial: reads, waiters, watches, scopes and transaction reads outside the
   assert.deepEqual((await take(replay, 2)).map((c) => c.key).sort(), ['config', 'jobs/1'])
   await replay.return?.()
   // An empty list replicates nothing.
-  const writer = await connect(server.address, { replicate: [] })
-  t.after(() => writer.close())
+  const writer = await clientFor(server, { replicate: [] })
   assert.throws(() => writer.state.get('jobs/1'), refused([]))
   assert.equal(writer.state.size, 0)
   assert.equal(await writer.state.increment('other', 1), 4)
@@ -247,8 +243,7 @@ test('partial: 4 processes incrementing one key with replicate: [] count exactly
   const before = await Promise.all(writers.map((w) => w.call<Counters>('metrics')))
   await Promise.all(writers.map((w) => w.call('incrementMany', 'increment', 'counter', n)))
   const after = await Promise.all(writers.map((w) => w.call<Counters>('metrics')))
-  const reader = await connect(server.address)
-  t.after(() => reader.close())
+  const reader = await clientFor(server)
   await reader.state.sync()
   assert.equal(reader.state.get('counter'), 4 * n)
   for (let i = 0; i < 4; i++) {
@@ -298,8 +293,7 @@ test('partial: HELLO with hostile prefixes is refused with ERR_INVALID_ARGUMENT,
   // A well-formed HELLO still works, and so does everyone else.
   const [, ok] = await ask(encode([hello(['a/', '', 'a/b'])]))
   assert.equal(ok, 0)
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   assert.equal(await client.state.set('k', 1), 1)
 })
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { connect, isZStateError } from '../lib/index.ts'
-import { clientProcess, serverFor } from './support.ts'
+import { isZStateError } from '../lib/index.ts'
+import { clientFor, clientProcess, serverFor } from './support.ts'
 
 const accepted: [string, unknown, unknown?][] = [
   ['null', null],
@@ -54,8 +54,7 @@ const refused: [string, unknown][] = [
 
 test('values: every accepted type round-trips through another process, deeply frozen', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const other = await clientProcess(t, server.address)
   for (const [name, value, expected = value] of accepted) {
     const original = structuredClone(value)
@@ -92,8 +91,7 @@ test('values: every accepted type round-trips through another process, deeply fr
 
 test('values: refused values fail with ERR_UNENCODABLE and write nothing', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   for (const [name, value] of refused) {
     await assert.rejects(
@@ -113,8 +111,7 @@ test('values: refused values fail with ERR_UNENCODABLE and write nothing', async
 
 test('values: keys are validated and wrong argument types are ERR_INVALID_ARGUMENT', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   const invalid = (e: unknown): boolean => isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT'
   for (const key of [
@@ -149,8 +146,7 @@ test('values: keys are validated and wrong argument types are ERR_INVALID_ARGUME
 
 test('values: compareAndSet uses deep equality, undefined meaning absent', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   assert.equal(await state.compareAndSet('k', undefined, { v: [1, new Date(5)] }), true)
   assert.equal(await state.compareAndSet('k', undefined, 2), false)

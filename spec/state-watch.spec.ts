@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { connect, isZStateError } from '../lib/index.ts'
-import { serverFor } from './support.ts'
+import { clientFor, serverFor } from './support.ts'
 
 test('watch: subscribes when called, filters by key and prefix, and break unsubscribes', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   await state.set('before', 0)
   const byKey = state.watch({ key: 'a:1' })
@@ -31,8 +30,7 @@ test('watch: subscribes when called, filters by key and prefix, and break unsubs
 
 test('watch: fromRevision replays history first; a compacted start is ERR_COMPACTED', async (t) => {
   const server = await serverFor(t, 'ipc', { history: { revisions: 10 } })
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   for (let i = 1; i <= 20; i++) await state.set('x', i)
   const replay = state.watch({ key: 'x', fromRevision: 15 })
@@ -53,8 +51,7 @@ test('watch: fromRevision replays history first; a compacted start is ERR_COMPAC
 
 test('watch: latest keeps only the newest unconsumed change per key; overflow is ERR_OVERFLOW', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   const latest = state.watch({ latest: true })
   const everything = state.watch()
@@ -89,8 +86,7 @@ test('watch: an AbortSignal ends the iterator with its reason; close() ends it q
 
 test('watch: await using ends the iterator and unsubscribes at the end of the block', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   let outside: AsyncIterator<unknown> | undefined
   {
@@ -106,8 +102,7 @@ test('watch: await using ends the iterator and unsubscribes at the end of the bl
 
 test('scope: a prefixed view with unprefixed keys, its own snapshot, watchers and clear', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   const users = state.scope('users/')
   await users.set('ann', { age: 30 })

@@ -4,7 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { connect, startServer, type Client, type Server, type ServerOptions } from '../lib/index.ts'
+import {
+  connect,
+  startServer,
+  type Client,
+  type ConnectOptions,
+  type Server,
+  type ServerOptions,
+} from '../lib/index.ts'
 
 export const stress = process.env.ZSTATE_STRESS === '1'
 export const transports = ['ipc', 'tcp'] as const
@@ -20,26 +27,45 @@ export function addressFor(t: TestContext, transport: Transport): string {
   return transport === 'ipc' ? `ipc://${join(tempDir(t), 'state')}` : 'tcp://127.0.0.1:*'
 }
 
+// Clients of a server that serverFor closes before the server (see clientFor).
+const clientsOf = new WeakMap<Server, { close(): Promise<void> }[]>()
+
 export async function serverFor(
   t: TestContext,
   transport: Transport,
   options: ServerOptions = {},
 ): Promise<Server> {
   const server = await startServer({ address: addressFor(t, transport), ...options })
-  t.after(() => server.close())
+  const clients: { close(): Promise<void> }[] = []
+  clientsOf.set(server, clients)
+  t.after(async () => {
+    await Promise.all(clients.map((client) => client.close()))
+    await server.close()
+  })
   return server
 }
 
-// Two clients of one in-process server on ipc, closed when the test ends.
+// A client of a server from serverFor, closed when the test ends, before its server: after hooks run
+// in the order they were added, and a client closed after its server waits a second for an answer to
+// its goodbye.
+export async function clientFor<S extends object = Record<string, unknown>>(
+  server: Server,
+  options?: ConnectOptions,
+): Promise<Client<S>> {
+  const clients = clientsOf.get(server)
+  if (clients === undefined) throw new Error('clientFor: the server is not from serverFor')
+  const client = await connect<S>(server.address, options)
+  clients.push(client)
+  return client
+}
+
+// Two clients of one in-process server on ipc, closed when the test ends (the clients first).
 export async function pair<S extends object = Record<string, unknown>>(
   t: TestContext,
   options: ServerOptions = {},
 ): Promise<[Client<S>, Client<S>]> {
   const server = await serverFor(t, 'ipc', options)
-  const a = await connect<S>(server.address)
-  const b = await connect<S>(server.address)
-  t.after(() => Promise.all([a.close(), b.close()]))
-  return [a, b]
+  return [await clientFor<S>(server), await clientFor<S>(server)]
 }
 
 const fixtures = new URL('./fixtures/', import.meta.url)

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { connect, isZStateError, RemoteError, startServer } from '../lib/index.ts'
-import { serverFor } from './support.ts'
+import { isZStateError, RemoteError, startServer } from '../lib/index.ts'
+import { clientFor, serverFor } from './support.ts'
 
 const actions = new URL('./fixtures/actions.mjs', import.meta.url)
 const code = (expected: string) => (e: unknown) => isZStateError(e) && e.code === expected
 
 test('actions: run a named export atomically inside the server and return its result', async (t) => {
   const server = await serverFor(t, 'ipc', { actions: actions.href })
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   assert.equal(await state.run('increment', 'n'), 1)
   assert.equal(await state.run('increment', 'n', 41), 42)
@@ -25,8 +24,7 @@ test('actions: run a named export atomically inside the server and return its re
 
 test('actions: a throwing action changes nothing and rejects with RemoteError', async (t) => {
   const server = await serverFor(t, 'ipc', { actions })
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   const { state } = client
   await state.update({ a: 1, b: 0 })
   const revision = state.revision
@@ -60,8 +58,7 @@ test('actions: a module that does not load makes startServer fail clearly', asyn
 
 test('actions: an action may return its draft; a thrown non-Error keeps its value', async (t) => {
   const server = await serverFor(t, 'ipc', { actions })
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   await client.state.set('doc', { title: 'a' })
   assert.deepEqual(await client.state.run('touch', 'doc'), { title: 'a', touched: true })
   assert.deepEqual(client.state.get('doc'), { title: 'a', touched: true })

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import { ConflictError, connect, isZStateError, type Client } from '../lib/index.ts'
 import { join } from 'node:path'
-import { clientProcess, fixture, serverFor, stress, tempDir, transports, type Transport } from './support.ts'
+import {
+  clientFor,
+  clientProcess,
+  fixture,
+  serverFor,
+  stress,
+  tempDir,
+  transports,
+  type Transport,
+} from './support.ts'
 import { bigMapVisits } from './map-visits.ts'
 
 const k = stress ? 2_000 : 100
@@ -16,9 +25,8 @@ async function workers(t: TestContext, address: string, n: number) {
 // Clients typed loosely: these tests write many shapes of state.
 async function inProcess(t: TestContext, transport: Transport = 'ipc'): Promise<[Client<any>, Client<any>]> {
   const server = await serverFor(t, transport, { actions })
-  const a = await connect(server.address)
-  const b = await connect(server.address)
-  t.after(() => Promise.all([a.close(), b.close()]))
+  const a = await clientFor(server)
+  const b = await clientFor(server)
   return [a, b]
 }
 
@@ -27,8 +35,7 @@ for (const transport of transports) {
     test(`atomic: 4 processes × ${k} increments with ${how} count exactly 4 × ${k}, every time (${transport})`, async (t) => {
       const server = await serverFor(t, transport, { actions })
       const procs = await workers(t, server.address, 4)
-      const observer = await connect(server.address)
-      t.after(() => observer.close())
+      const observer = await clientFor(server)
       for (let rep = 0; rep < repetitions; rep++) {
         const key = `count-${rep}`
         await Promise.all(procs.map((p) => p.call('incrementMany', how, key, k)))
@@ -46,8 +53,7 @@ test('atomic: disjoint keys never conflict', async (t) => {
     procs.map((p, i) => p.call<number>('incrementMany', 'atomic', `own-${i}`, k)),
   )
   assert.deepEqual(conflicts, [0, 0, 0, 0])
-  const observer = await connect(server.address)
-  t.after(() => observer.close())
+  const observer = await clientFor(server)
   assert.deepEqual(
     [0, 1, 2, 3].map((i) => observer.state.get(`own-${i}`)),
     [k, k, k, k],
@@ -56,8 +62,7 @@ test('atomic: disjoint keys never conflict', async (t) => {
 
 test('atomic: the bank total holds and no balance goes negative in any revision', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const setup = await connect(server.address)
-  t.after(() => setup.close())
+  const setup = await clientFor(server)
   const accounts = 10
   await setup.state.update(Object.fromEntries(Array.from({ length: accounts }, (_, i) => [`acct:${i}`, 100])))
   const auditor = await clientProcess(t, server.address, 'auditor')
@@ -115,9 +120,8 @@ test('atomic: enumerating keys conflicts with any concurrent insert; retried, it
 
 test('atomic: a read-only transaction never sees an invariant between two keys broken', async (t) => {
   const server = await serverFor(t, 'ipc')
-  const a = await connect(server.address)
-  const b = await connect<{ x: number; y: number }>(server.address)
-  t.after(() => Promise.all([a.close(), b.close()]))
+  const a = await clientFor(server)
+  const b = await clientFor<{ x: number; y: number }>(server)
   await a.state.update({ x: 50, y: 50 })
   await b.state.sync()
   let moving = true
