@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { Router } from 'zeromq'
 import { connect, isZStateError } from '../lib/index.ts'
+import { decode, encode } from '../lib/protocol/codec.ts'
+import { PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { clientFor, clientProcess, fixture, serverFor, tempDir } from './support.ts'
 
 const code = (expected: string) => (e: unknown) => isZStateError(e) && e.code === expected
@@ -117,4 +119,35 @@ test('join: tcp on the IPv6 loopback works like 127.0.0.1', async (t) => {
   const client = await connect(server.address)
   t.after(() => client.close())
   assert.equal(await client.state.set('v6', true), 1)
+})
+
+test('join: a server of another protocol version is refused with ERR_PROTOCOL naming both', async (t) => {
+  // A stand-in server that answers HELLO as a server of the previous protocol would.
+  const router = new Router({ linger: 0 })
+  t.after(() => router.close())
+  await router.bind('tcp://127.0.0.1:*')
+  const old = PROTOCOL_VERSION - 1
+  void (async () => {
+    for await (const [peer, frame] of router) {
+      const replies = (decode(frame!) as [number, number][]).map(([id]) => [
+        id,
+        Status.OK,
+        old,
+        '0',
+        '0123456789abcdef',
+        0,
+        'tcp://127.0.0.1:1',
+        1 << 20,
+        1000,
+        'tcp://127.0.0.1:1',
+        1,
+      ])
+      await router.send([peer!, encode(replies)])
+    }
+  })().catch(() => {})
+  await assert.rejects(connect(router.lastEndpoint!, { timeout: 5_000 }), (error: unknown) => {
+    assert.ok(isZStateError(error) && error.code === 'ERR_PROTOCOL', String(error))
+    assert.equal(error.message, `server speaks protocol ${old}, this client ${PROTOCOL_VERSION}`)
+    return true
+  })
 })

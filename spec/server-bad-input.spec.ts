@@ -123,6 +123,11 @@ test('bad input: each malformed request gets a coded reply; requests without an 
   ])
   const hello = (await request(encode([[2, Op.HELLO, 99, 'aaaaaaaaaaaaaaaa', 1, 'x']]))) as unknown[][]
   assert.equal(hello[0]![2], 'ERR_PROTOCOL')
+  // A client of the previous protocol is told which version it sent and which one the server speaks.
+  const old = PROTOCOL_VERSION - 1
+  const previous = (await request(encode([[2, Op.HELLO, old, 'aaaaaaaaaaaaaaaa', 1, 'x']]))) as unknown[][]
+  assert.equal(previous[0]![2], 'ERR_PROTOCOL')
+  assert.equal(previous[0]![3], `unsupported protocol version ${old}; this server speaks ${PROTOCOL_VERSION}`)
   await request(encode([[3, Op.HELLO, PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', 1, 'x']]))
   const replies = (await request(
     encode([
