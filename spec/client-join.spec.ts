@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Router } from 'zeromq'
-import { connect, isZStateError } from '../lib/index.ts'
+import { connect, isZStateError, type Client } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { clientFor, clientProcess, fixture, serverFor, tempDir } from './support.ts'
@@ -114,10 +114,15 @@ test('resync: when history no longer covers a gap, the replica is rebuilt and ob
 test('join: tcp on the IPv6 loopback works like 127.0.0.1', async (t) => {
   const { startServer } = await import('../lib/index.ts')
   const server = await startServer({ address: 'tcp://[::1]:*' })
-  t.after(() => server.close())
+  // One hook, its client first: a client closed after its server waits a second for its goodbye.
+  const clients: Client[] = []
+  t.after(async () => {
+    await Promise.all(clients.map((client) => client.close()))
+    await server.close()
+  })
   assert.match(server.address, /^tcp:\/\/\[::1\]:\d+$/)
   const client = await connect(server.address)
-  t.after(() => client.close())
+  clients.push(client)
   assert.equal(await client.state.set('v6', true), 1)
 })
 

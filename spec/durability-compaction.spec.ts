@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { connect, startServer } from '../lib/index.ts'
 import { until } from './process-support.ts'
-import { tempDir } from './support.ts'
+import { clientFor, serverFor, tempDir } from './support.ts'
 
 const KEYS = 100
 const VALUE_BYTES = 10_000
@@ -55,10 +55,8 @@ void test('durability: a long log is compacted into a snapshot, old segments go,
   assert.ok(bytes(dataDir) < 90 << 20, `${bytes(dataDir)} bytes on disk`)
   await first.close()
 
-  const server = await startServer({ dataDir })
-  t.after(() => server.close())
+  const server = await serverFor(t, 'ipc', { dataDir })
   assert.equal(server.revision, revision)
-  const reader = await connect(server.address)
-  t.after(() => reader.close())
+  const reader = await clientFor(server)
   assert.deepEqual({ ...reader.state.snapshot() }, expected)
 })

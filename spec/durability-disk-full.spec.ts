@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { connect, startServer, ErrorCode, isZStateError } from '../lib/index.ts'
+import { clientFor, serverFor } from './support.ts'
 
 // A tmpfs of `size` at a fresh mount point, or why there cannot be one here.
 function mountTmpfs(size: string): { path: string; unmount: () => void } | string {
@@ -40,7 +41,7 @@ void test('durability: a full disk refuses the write with ERR_STORAGE; nothing o
   // Most of the disk taken by something else, so the log soon finds it full.
   const filler = join(disk.path, 'filler')
   writeFileSync(filler, Buffer.alloc(900 << 10))
-  let server = await startServer({ dataDir })
+  const server = await startServer({ dataDir })
   const writer = await connect(server.address)
   const reader = await connect(server.address)
   t.after(() => Promise.all([writer.close(), reader.close()]))
@@ -73,10 +74,7 @@ void test('durability: a full disk refuses the write with ERR_STORAGE; nothing o
   rmSync(filler)
   assert.equal(await writer.state.set(refused, value), acknowledged + 1)
   await server.close()
-  server = await startServer({ dataDir })
-  t.after(() => server.close())
-  const restarted = await connect(server.address)
-  t.after(() => restarted.close())
+  const restarted = await clientFor(await serverFor(t, 'ipc', { dataDir }))
   assert.equal(restarted.state.size, acknowledged + 1)
   assert.equal(restarted.state.get(refused), value)
 })

@@ -5,23 +5,10 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { readdirSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { test, type TestContext } from 'node:test'
-import {
-  connect,
-  createContext,
-  startServer,
-  ErrorCode,
-  type Server,
-  type ServerOptions,
-} from '../lib/index.ts'
+import { test } from 'node:test'
+import { connect, createContext, startServer, ErrorCode, type Server } from '../lib/index.ts'
 import { failure } from './process-support.ts'
-import { fixture, tempDir } from './support.ts'
-
-async function started(t: TestContext, options: ServerOptions): Promise<Server> {
-  const server = await startServer(options)
-  t.after(() => server.close())
-  return server
-}
+import { clientFor, fixture, serverFor, tempDir } from './support.ts'
 
 // Writes `count` sets of key `k` (0..count-1) through a client; returns the last revision.
 async function fill(server: Server, count: number, key = 'k'): Promise<number> {
@@ -46,11 +33,10 @@ for (const fsync of ['always', 'interval', 'never'] as const) {
     const revision = await fill(first, 50)
     const { epoch } = first
     await first.close()
-    const second = await started(t, { dataDir, fsync })
+    const second = await serverFor(t, 'ipc', { dataDir, fsync })
     assert.equal(second.epoch, epoch)
     assert.equal(second.revision, revision)
-    const client = await connect(second.address)
-    t.after(() => client.close())
+    const client = await clientFor(second)
     assert.equal(client.state.get('k'), 49)
     // The history reaches back across the restart: every value, in order.
     const seen: unknown[] = []
@@ -85,11 +71,10 @@ void test('durability: a clean close after more than 1 MiB of log leaves a snaps
   const snapshots = readdirSync(dataDir).filter((name) => name.endsWith('.zsnap'))
   assert.deepEqual(snapshots, [`snapshot-${String(revision).padStart(20, '0')}.zsnap`])
 
-  const second = await started(t, { dataDir, fsync: 'never', history: { revisions: 300 } })
+  const second = await serverFor(t, 'ipc', { dataDir, fsync: 'never', history: { revisions: 300 } })
   assert.equal(second.epoch, epoch)
   assert.equal(second.revision, revision)
-  const reader = await connect(second.address)
-  t.after(() => reader.close())
+  const reader = await clientFor(second)
   assert.equal(reader.state.size, 400)
   for (let k = 0; k < 400; k++) assert.equal(reader.state.get(`key:${k}`), `3:${big}`)
   // The history holds the last 300 revisions, as it did before the close; older ones are compacted.
@@ -122,9 +107,8 @@ void test('durability: a second server on a data dir in use fails with ERR_LOCKE
   await client.close()
   owner.child.kill('SIGKILL')
   await once(owner.child, 'exit')
-  const next = await started(t, { dataDir })
-  const reader = await connect(next.address)
-  t.after(() => reader.close())
+  const next = await serverFor(t, 'ipc', { dataDir })
+  const reader = await clientFor(next)
   assert.equal(reader.state.get('kept'), true)
 })
 
@@ -159,10 +143,9 @@ void test('durability: a torn last record is cut with a warning; damage before i
   const error = await failure(startServer({ dataDir }))
   assert.equal(error.code, ErrorCode.CORRUPT)
   assert.match(error.message, new RegExp(logFiles(dataDir)[0]!.replace('.', '\\.')))
-  const repaired = await started(t, { dataDir, repair: true })
+  const repaired = await serverFor(t, 'ipc', { dataDir, repair: true })
   assert.ok(repaired.revision > 0 && repaired.revision < revision, `kept a prefix: ${repaired.revision}`)
-  const client = await connect(repaired.address)
-  t.after(() => client.close())
+  const client = await clientFor(repaired)
   assert.equal(client.state.get('k'), repaired.revision - 1, 'the value of the last kept revision')
 })
 

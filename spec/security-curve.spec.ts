@@ -19,31 +19,22 @@ import { Dealer } from 'zeromq'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { failure } from './process-support.ts'
+import { clientFor, serverFor } from './support.ts'
 
 const serverKeys = generateKeyPair()
 const alice = generateKeyPair()
 const mallory = generateKeyPair()
 const aliceCurve = { serverKey: serverKeys.publicKey, ...alice }
 
-async function curveServer(
-  t: TestContext,
-  authorizedKeys: string[] | 'any' = [alice.publicKey],
-): Promise<Server> {
-  const server = await startServer({ address: 'tcp://127.0.0.1:*', curve: { ...serverKeys, authorizedKeys } })
-  t.after(() => server.close())
-  return server
-}
-
-async function client(t: TestContext, address: string, options: ConnectOptions = {}): Promise<Client> {
-  const c = await connect(address, options)
-  t.after(() => c.close())
-  return c
+// On tcp://127.0.0.1:*; its clients from clientFor close before it when the test ends.
+function curveServer(t: TestContext, authorizedKeys: string[] | 'any' = [alice.publicKey]): Promise<Server> {
+  return serverFor(t, 'tcp', { curve: { ...serverKeys, authorizedKeys } })
 }
 
 void test('curve: an authorized client reads, writes, calls and subscribes over tcp', async (t) => {
   const server = await curveServer(t)
-  const a = await client(t, server.address, { curve: aliceCurve })
-  const b = await client(t, server.address, { curve: aliceCurve })
+  const a = await clientFor(server, { curve: aliceCurve })
+  const b = await clientFor(server, { curve: aliceCurve })
   await a.state.set('k', { v: 1 })
   await b.state.when('k', (value) => value !== undefined)
   assert.deepEqual(b.state.get('k'), { v: 1 })
@@ -62,7 +53,7 @@ void test('curve: an authorized client reads, writes, calls and subscribes over 
 
 void test('curve: another key, no curve and a wrong server key are refused at once, with no session', async (t) => {
   const server = await curveServer(t)
-  const a = await client(t, server.address, { curve: aliceCurve })
+  const a = await clientFor(server, { curve: aliceCurve })
   const attempts: [string, ConnectOptions][] = [
     ['another key', { curve: { serverKey: serverKeys.publicKey, ...mallory } }],
     ['no curve', {}],
@@ -89,12 +80,12 @@ void test('curve: a key taken off the list is refused once the server restarts w
   const second = await curveServer(t, [mallory.publicKey])
   const error = await failure(connect(second.address, { curve: aliceCurve }))
   assert.equal(error.code, ErrorCode.UNAUTHORIZED)
-  await client(t, second.address, { curve: { serverKey: serverKeys.publicKey, ...mallory } })
+  await clientFor(second, { curve: { serverKey: serverKeys.publicKey, ...mallory } })
 })
 
 void test("curve: authorizedKeys 'any' encrypts without checking keys; bad keys are refused as options", async (t) => {
   const server = await curveServer(t, 'any')
-  const m = await client(t, server.address, { curve: { serverKey: serverKeys.publicKey, ...mallory } })
+  const m = await clientFor(server, { curve: { serverKey: serverKeys.publicKey, ...mallory } })
   await m.state.set('k', 1)
   const bad: NonNullable<ServerOptions['curve']>[] = [
     { ...serverKeys, authorizedKeys: ['not a key'] },
@@ -141,11 +132,14 @@ async function tap(t: TestContext, target: string): Promise<{ address: string; s
 
 for (const encrypted of [true, false]) {
   void test(`curve: a value written through a wire tap is ${encrypted ? 'not' : 'visible'} in clear ${encrypted ? 'with' : 'without'} curve`, async (t) => {
-    const server = encrypted
-      ? await curveServer(t)
-      : await startServer({ address: 'tcp://127.0.0.1:*' }).then((s) => (t.after(() => s.close()), s))
+    // The client goes through the tap, so it is not one of clientFor's: its close is added before the
+    // server's, to run first (a client closed after its server waits a second for its goodbye).
+    const clients: Client[] = []
+    t.after(() => Promise.all(clients.map((client) => client.close())))
+    const server = encrypted ? await curveServer(t) : await serverFor(t, 'tcp')
     const wire = await tap(t, server.address)
-    const c = await client(t, wire.address, encrypted ? { curve: aliceCurve } : {})
+    const c = await connect(wire.address, encrypted ? { curve: aliceCurve } : {})
+    clients.push(c)
     const secret = 'the-secret-value-0123456789'
     await c.state.set('secret', secret)
     assert.equal(wire.seen().includes(secret), !encrypted)
@@ -157,14 +151,12 @@ void test('curve: a service belongs to the key of its first provider while one l
   const bob = generateKeyPair()
   const bobCurve = { serverKey: serverKeys.publicKey, ...bob }
   for (const services of ['owned', 'shared'] as const) {
-    const server = await startServer({
-      address: 'tcp://127.0.0.1:*',
+    const server = await serverFor(t, 'tcp', {
       curve: { ...serverKeys, authorizedKeys: [alice.publicKey, bob.publicKey], services },
     })
-    t.after(() => server.close())
-    const a = await client(t, server.address, { curve: aliceCurve })
-    const a2 = await client(t, server.address, { curve: aliceCurve })
-    const b = await client(t, server.address, { curve: bobCurve })
+    const a = await clientFor(server, { curve: aliceCurve })
+    const a2 = await clientFor(server, { curve: aliceCurve })
+    const b = await clientFor(server, { curve: bobCurve })
     const first = await a.provide('math', { add: (x: number, y: number) => x + y })
     // Another client with the same key joins the service.
     const second = await a2.provide('math', { add: (x: number, y: number) => x + y })
@@ -196,7 +188,7 @@ void test('curve: a HELLO that claims another client key without its proof is re
     const [reply] = decode((await dealer.receive())[0]!) as unknown[][]
     assert.deepEqual(reply!.slice(0, 3), [1, Status.ERROR, ErrorCode.UNAUTHORIZED])
   }
-  const a = await client(t, server.address, { curve: aliceCurve })
+  const a = await clientFor(server, { curve: aliceCurve })
   assert.equal((await a.server()).clients, 1)
 })
 

@@ -2,21 +2,16 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, test, type TestContext } from 'node:test'
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format'
-import { ConflictError, connect, createContext, startServer, type Server } from '../lib/index.ts'
+import { ConflictError, createContext, startServer, type Context, type Server } from '../lib/index.ts'
 import { CliProcess, assertBuilt, cliEnv, killAll } from './fixtures/cli-run.ts'
 import { fixtureUrl, until } from './process-support.ts'
-import { tempDir } from './support.ts'
+import { clientFor, serverFor, tempDir } from './support.ts'
 
 after(killAll)
 
-async function metricsServer(t: TestContext, options: { dataDir?: string } = {}): Promise<Server> {
-  const server = await startServer({
-    address: `ipc://${join(tempDir(t), 'state')}`,
-    metrics: '127.0.0.1:0',
-    ...options,
-  })
-  t.after(() => server.close())
-  return server
+// Its clients from clientFor close before it when the test ends.
+function metricsServer(t: TestContext, options: { dataDir?: string } = {}): Promise<Server> {
+  return serverFor(t, 'ipc', { metrics: '127.0.0.1:0', ...options })
 }
 
 async function scrape(url: string): Promise<Map<string, MetricFamily>> {
@@ -40,11 +35,13 @@ function value(
 }
 
 void test('metrics: /metrics counts the commits, conflicts, calls, topics and processes clients made', async (t) => {
+  // The context is a client of the server too: its close is added before the server's, to run first.
+  const contexts: Context[] = []
+  t.after(() => Promise.all(contexts.map((ctx) => ctx.close())))
   const server = await metricsServer(t)
   assert.match(server.metricsUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
-  const a = await connect(server.address, { name: 'metrics a' })
-  const b = await connect(server.address, { name: 'metrics b' })
-  t.after(() => Promise.all([a.close(), b.close()]))
+  const a = await clientFor(server, { name: 'metrics a' })
+  const b = await clientFor(server, { name: 'metrics b' })
 
   const N = 7
   for (let i = 0; i < N; i++) await a.state.set(`k${i}`, i)
@@ -75,7 +72,7 @@ void test('metrics: /metrics counts the commits, conflicts, calls, topics and pr
   for (let i = 0; i < M; i++) await a.publish('news.metrics', { i })
 
   const ctx = await createContext({ address: server.address, name: 'metrics ctx' })
-  t.after(() => ctx.close())
+  contexts.push(ctx)
   const child = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['waiter'], name: 'the waiter' })
   const pid = await ctx.state.whenAvailable('pid:waiter')
   assert.equal(typeof pid, 'number')
@@ -150,8 +147,7 @@ void test('metrics: only GET and HEAD of /metrics answer', async (t) => {
 
 void test('metrics: two servers in one process each serve their own figures', async (t) => {
   const [one, two] = await Promise.all([metricsServer(t), metricsServer(t)])
-  const client = await connect(one.address)
-  t.after(() => client.close())
+  const client = await clientFor(one)
   for (let i = 0; i < 4; i++) await client.state.set(`k${i}`, i)
   const [first, second] = await Promise.all([scrape(one.metricsUrl!), scrape(two.metricsUrl!)])
   assert.equal(value(first, 'zstate_commits_total'), 4)
@@ -192,8 +188,7 @@ void test('metrics: the endpoint is gone once the server is closed', async (t) =
 
 void test('metrics: a durable server counts its fsyncs and their time', async (t) => {
   const server = await metricsServer(t, { dataDir: join(tempDir(t), 'data') })
-  const client = await connect(server.address)
-  t.after(() => client.close())
+  const client = await clientFor(server)
   for (let i = 0; i < 3; i++) await client.state.set(`d${i}`, i)
   const families = await scrape(server.metricsUrl!)
   assert.equal(families.get('zstate_fsync_total')?.type, 'COUNTER')

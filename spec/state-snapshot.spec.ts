@@ -5,11 +5,11 @@ import { inspect } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { pack, unpack } from 'msgpackr'
-import { connect, startServer, type StatusEvent } from '../lib/index.ts'
+import { startServer, type StatusEvent } from '../lib/index.ts'
 import { Replica } from '../lib/client/replica.ts'
 import { ChangeKind } from '../lib/protocol/ops.ts'
 import { bigMapVisits } from './map-visits.ts'
-import { addressFor, pair } from './support.ts'
+import { clientFor, pair, serverFor } from './support.ts'
 
 test('snapshot: behaves like a frozen plain object', async (t) => {
   const [a] = await pair<any>(t)
@@ -138,11 +138,8 @@ test('snapshot: a whole-state when resolves with the snapshot of the matching re
 })
 
 test('snapshot: a resync keeps existing snapshots at their revision', async (t) => {
-  const address = addressFor(t, 'ipc')
-  let server = await startServer({ address, heartbeatMs: 50 })
-  t.after(() => server.close())
-  const a = await connect<any>(address)
-  t.after(() => a.close())
+  const first = await serverFor(t, 'ipc', { heartbeatMs: 50 })
+  const a = await clientFor<any>(first)
   await a.state.update({ x: 1, 'p:y': 2 })
   const old = a.state.snapshot() // untouched until the end
   const scoped = a.state.scope('p:').snapshot()
@@ -151,8 +148,10 @@ test('snapshot: a resync keeps existing snapshots at their revision', async (t) 
   const enumerated = a.state.snapshot()
   assert.deepEqual(Object.keys(enumerated), ['x', 'p:y'])
   const events = a.status()[Symbol.asyncIterator]()
-  await server.close()
-  server = await startServer({ address, heartbeatMs: 50 })
+  await first.close()
+  // On the same address. Its close is added after serverFor's hook, which closes `a` first.
+  const second = await startServer({ address: first.address, heartbeatMs: 50 })
+  t.after(() => second.close())
   for (;;) {
     const { value } = (await events.next()) as { value: StatusEvent }
     if (value.type === 'reset') break
