@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { after, before, suite, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -57,10 +66,16 @@ interface Exit {
 // One sample process in a process group of its own, so that whatever it leaves running is found.
 class Sample {
   readonly #pid: number
+  // Where its node processes write a diagnostic report on SIGUSR2 (see hangReport).
+  readonly reports: string
   readonly exited: Promise<Exit>
   #output = ''
 
   constructor(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv) {
+    this.reports = join(cwd, 'reports')
+    mkdirSync(this.reports, { recursive: true })
+    const options = `--report-on-signal --report-signal=SIGUSR2 --report-directory=${this.reports}`
+    env = { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} ${options}`.trim() }
     const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     this.#pid = child.pid!
     const collect = (chunk: Buffer): void => {
@@ -159,12 +174,50 @@ async function finish(sample: Sample, label: string, limit: number): Promise<Exi
   try {
     const result = await Promise.race([sample.exited, timeout])
     if (result !== 'timeout') return result
+    const report = await hangReport(sample)
     sample.signal('SIGKILL')
     const exit = await sample.exited
-    assert.fail(`${label} did not exit within ${limit / 1000} s:\n${exit.output}`)
+    assert.fail(`${label} did not exit within ${limit / 1000} s:\n${exit.output}\n${report}`)
   } finally {
     clearTimeout(timer)
   }
+}
+
+// What a hung sample's processes were waiting for: each writes a diagnostic report on SIGUSR2 (its
+// libuv handles: sockets, timers, child processes), summarised here, so that a hang seen once in CI
+// can be understood afterwards.
+async function hangReport(sample: Sample): Promise<string> {
+  sample.signal('SIGUSR2')
+  const written = (): string[] =>
+    existsSync(sample.reports) ? readdirSync(sample.reports).filter((f) => f.endsWith('.json')) : []
+  await until(() => written().length > 0, 'a diagnostic report', 3_000).catch(() => {})
+  await sleep(500) // the other processes of the group write theirs at the same moment
+  const lines: string[] = []
+  for (const file of written()) {
+    try {
+      const report = JSON.parse(readFileSync(join(sample.reports, file), 'utf8')) as {
+        header: { processId: number; commandLine: string[] }
+        libuv: { type: string; is_active: boolean; is_referenced?: boolean; [detail: string]: unknown }[]
+      }
+      const handles = report.libuv
+        .filter((handle) => handle.is_active && handle.is_referenced !== false)
+        .map((handle) => {
+          const {
+            type,
+            is_active: _active,
+            is_referenced: _referenced,
+            address: _address,
+            ...details
+          } = handle
+          return `${type} ${JSON.stringify(details)}`
+        })
+      lines.push(`pid ${report.header.processId}: ${report.header.commandLine.join(' ')}`)
+      for (const handle of handles) lines.push(`  ${handle}`)
+    } catch (error) {
+      lines.push(`${file}: ${(error as Error).message}`)
+    }
+  }
+  return lines.length === 0 ? 'no diagnostic report' : `active handles:\n${lines.join('\n')}`
 }
 
 function assertClean(exit: Exit, label: string): void {
