@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import {
   existsSync,
@@ -119,6 +119,15 @@ class Sample {
     }
   }
 
+  // How many node processes its process group holds now.
+  nodeProcesses(): number {
+    const table = execFileSync('ps', ['-e', '-o', 'pgid=,comm='], { encoding: 'utf8' })
+    return table
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter(([group, command]) => Number(group) === this.#pid && command === 'node').length
+  }
+
   #groupAlive(): boolean {
     try {
       process.kill(-this.#pid, 0)
@@ -190,8 +199,9 @@ async function hangReport(sample: Sample): Promise<string> {
   sample.signal('SIGUSR2')
   const written = (): string[] =>
     existsSync(sample.reports) ? readdirSync(sample.reports).filter((f) => f.endsWith('.json')) : []
-  await until(() => written().length > 0, 'a diagnostic report', 3_000).catch(() => {})
-  await sleep(500) // the other processes of the group write theirs at the same moment
+  // One from each node process of the group; one that cannot write it is left out after the bound.
+  const nodes = sample.nodeProcesses()
+  await until(() => written().length >= Math.max(1, nodes), 'the diagnostic reports', 3_000).catch(() => {})
   const lines: string[] = []
   for (const file of written()) {
     try {

@@ -4,20 +4,19 @@
 // permanent again; a restart ends every session but keeps each ttl's absolute expiry.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   connect,
   isZStateError,
   startServer,
   type Change,
-  type Client,
-  type Server,
-  type ServerOptions,
+  type SetOptions,
+  type State,
 } from '../lib/index.ts'
 import { Op, Status } from '../lib/protocol/ops.ts'
 import { rawPeer } from './raw-peer.ts'
-import { addressFor, fixture, tempDir } from './support.ts'
+import { clientFor, fixture, serverFor, tempDir } from './support.ts'
 
 const actions = new URL('./fixtures/actions.mjs', import.meta.url)
 
@@ -49,30 +48,39 @@ async function until(changes: AsyncIterable<Change>, sentinel: string): Promise<
   throw new Error(`the watch ended before ${sentinel} was written`)
 }
 
-// A server on ipc and a way to connect clients to it. When the test ends the clients close before
-// the server: a client closing after its server would wait out its goodbye (1 s).
-async function served(
-  t: TestContext,
-  options: ServerOptions = {},
-): Promise<{ server: Server; client: () => Promise<Client> }> {
-  const server = await startServer({ address: addressFor(t, 'ipc'), ...options })
-  const clients: Client[] = []
-  t.after(async () => {
-    await Promise.all(clients.map((client) => client.close()))
-    await server.close()
+// Keys that get a lease and are then written again, each by one write method without options; what
+// they hold afterwards; and those writes.
+const REWRITTEN_KEYS = ['by:set', 'by:options', 'by:update', 'by:increment', 'by:cas', 'by:atomic', 'by:run']
+const REWRITTEN = {
+  'by:set': 2,
+  'by:options': 2,
+  'by:update': 2,
+  'by:increment': 2,
+  'by:cas': 2,
+  'by:atomic': { n: 2 },
+  'by:run': 2,
+}
+const firstValue = (key: string): unknown => (key === 'by:atomic' ? { n: 1 } : 1)
+
+// `noLease`: the options of the set that carries options but asks for no lease.
+async function rewriteEach(state: State, noLease: SetOptions): Promise<void> {
+  await state.set('by:set', 2)
+  await state.set('by:options', 2, noLease)
+  await state.update({ 'by:update': 2 })
+  assert.equal(await state.increment('by:increment'), 2)
+  assert.equal(await state.compareAndSet('by:cas', 1, 2), true)
+  // A change inside the value: committed as a patch.
+  await state.atomic((draft) => {
+    const value = draft['by:atomic'] as { n: number }
+    value.n = 2
   })
-  const client = async (): Promise<Client> => {
-    const connected = await connect(server.address)
-    clients.push(connected)
-    return connected
-  }
-  return { server, client }
+  assert.equal(await state.run('increment', 'by:run'), 2)
 }
 
 test('ephemeral: a client’s ephemeral keys are deleted in one revision when it closes; the rest stay', async (t) => {
-  const { client } = await served(t)
-  const owner = await client()
-  const watcher = await client()
+  const server = await serverFor(t, 'ipc')
+  const owner = await clientFor(server)
+  const watcher = await clientFor(server)
   await owner.state.set('perm', 'stays')
   await owner.state.set('e:string', 'a', { ephemeral: true })
   await owner.state.set('e:object', { n: 1 }, { ephemeral: true })
@@ -104,28 +112,16 @@ test('ephemeral: a client’s ephemeral keys are deleted in one revision when it
 })
 
 test('ephemeral: any later write of the key without options, by any method, makes it permanent', async (t) => {
-  const { client } = await served(t, { actions })
-  const owner = await client()
-  const watcher = await client()
-  const rewritten = ['by:set', 'by:options', 'by:update', 'by:increment', 'by:cas', 'by:atomic', 'by:run']
-  for (const key of rewritten)
-    await owner.state.set(key, key === 'by:atomic' ? { n: 1 } : 1, { ephemeral: true })
+  const server = await serverFor(t, 'ipc', { actions })
+  const owner = await clientFor(server)
+  const watcher = await clientFor(server)
+  for (const key of REWRITTEN_KEYS) await owner.state.set(key, firstValue(key), { ephemeral: true })
   await owner.state.set('cas-missed', 1, { ephemeral: true })
   await owner.state.set('still', 1, { ephemeral: true })
 
-  await owner.state.set('by:set', 2)
-  await owner.state.set('by:options', 2, { ephemeral: false })
-  await owner.state.update({ 'by:update': 2 })
-  assert.equal(await owner.state.increment('by:increment'), 2)
-  assert.equal(await owner.state.compareAndSet('by:cas', 1, 2), true)
+  await rewriteEach(owner.state, { ephemeral: false })
   // A compareAndSet that does not match writes nothing: the key stays ephemeral.
   assert.equal(await owner.state.compareAndSet('cas-missed', 0, 2), false)
-  // A change inside the value: committed as a patch.
-  await owner.state.atomic((draft) => {
-    const value = draft['by:atomic'] as { n: number }
-    value.n = 2
-  })
-  assert.equal(await owner.state.run('increment', 'by:run'), 2)
   const last = await watcher.state.sync()
 
   const changes = watcher.state.watch({ signal: t.signal })
@@ -136,26 +132,14 @@ test('ephemeral: any later write of the key without options, by any method, make
     deletion('cas-missed', 1, last + 1),
     deletion('still', 1, last + 1),
   ])
-  assert.deepEqual(
-    { ...watcher.state.snapshot() },
-    {
-      'by:set': 2,
-      'by:options': 2,
-      'by:update': 2,
-      'by:increment': 2,
-      'by:cas': 2,
-      'by:atomic': { n: 2 },
-      'by:run': 2,
-      sentinel: true,
-    },
-  )
+  assert.deepEqual({ ...watcher.state.snapshot() }, { ...REWRITTEN, sentinel: true })
 })
 
 test('ephemeral: another client’s plain set makes the key permanent, its ephemeral set makes the key its own', async (t) => {
-  const { client } = await served(t)
-  const first = await client()
-  const second = await client()
-  const watcher = await client()
+  const server = await serverFor(t, 'ipc')
+  const first = await clientFor(server)
+  const second = await clientFor(server)
+  const watcher = await clientFor(server)
   await first.state.set('taken', 'first', { ephemeral: true })
   await first.state.set('moved', 'first', { ephemeral: true })
   await first.state.set('mine', 'first', { ephemeral: true })
@@ -182,14 +166,14 @@ const HEARTBEAT_MS = 100
 const EXPIRY_MS = 10 * HEARTBEAT_MS
 
 test('ephemeral: a client killed with SIGKILL loses its ephemeral keys, in one revision, once its session expires', async (t) => {
-  const { server, client } = await served(t, { heartbeatMs: HEARTBEAT_MS })
+  const server = await serverFor(t, 'ipc', { heartbeatMs: HEARTBEAT_MS })
   const owner = fixture(t, 'ephemeral-owner', [server.address])
   await owner.event(1) // 'ready'
   await owner.call('set', 'perm', 'stays')
   await owner.call('set', 'e:1', 1, { ephemeral: true })
   await owner.call('set', 'e:2', 2, { ephemeral: true })
   await owner.call('set', 'e:ttl', 3, { ephemeral: true, ttl: 60_000 })
-  const watcher = await client()
+  const watcher = await clientFor(server)
   await watcher.state.set('w:e', 'watcher', { ephemeral: true })
   const last = await watcher.state.sync()
   assert.deepEqual(
@@ -221,9 +205,9 @@ const TTL_MS = 300
 const RENEWED_TTL_MS = 2_000
 
 test('ttl: a key goes between ttl and ttl + 1 s after its last write; a write without ttl makes it permanent', async (t) => {
-  const { client } = await served(t, { actions })
-  const a = await client()
-  const b = await client()
+  const server = await serverFor(t, 'ipc', { actions })
+  const a = await clientFor(server)
+  const b = await clientFor(server)
   const changes = b.state.watch({ signal: t.signal })
 
   // Expires while its writer stays connected; so does a key that is ephemeral too.
@@ -234,35 +218,15 @@ test('ttl: a key goes between ttl and ttl + 1 s after its last write; a write wi
   await a.state.set('both', 'b', { ephemeral: true, ttl: TTL_MS })
 
   // Keys whose ttl is replaced, a few ms later and long before it runs out, by a write of each kind.
-  const leased = [
-    'renewed',
-    'to-ephemeral',
-    'by:set',
-    'by:options',
-    'by:update',
-    'by:increment',
-    'by:cas',
-    'by:atomic',
-    'by:run',
-    'by:other',
-  ]
-  for (const key of leased) await a.state.set(key, key === 'by:atomic' ? { n: 1 } : 1, { ttl: TTL_MS })
+  const leased = ['renewed', 'to-ephemeral', ...REWRITTEN_KEYS, 'by:other']
+  for (const key of leased) await a.state.set(key, firstValue(key), { ttl: TTL_MS })
   // Its ttl starts last: once it is deleted, the first deadline of every key above has passed.
   await a.state.set('marker', true, { ttl: TTL_MS })
   const renewSent = performance.now()
   await a.state.set('renewed', 2, { ttl: RENEWED_TTL_MS })
   const renewSet = performance.now()
   await a.state.set('to-ephemeral', 2, { ephemeral: true })
-  await a.state.set('by:set', 2)
-  await a.state.set('by:options', 2, {})
-  await a.state.update({ 'by:update': 2 })
-  assert.equal(await a.state.increment('by:increment'), 2)
-  assert.equal(await a.state.compareAndSet('by:cas', 1, 2), true)
-  await a.state.atomic((draft) => {
-    const value = draft['by:atomic'] as { n: number }
-    value.n = 2
-  })
-  assert.equal(await a.state.run('increment', 'by:run'), 2)
+  await rewriteEach(a.state, {})
   await b.state.set('by:other', 2)
 
   await a.state.whenDeleted('marker', { timeout: WAIT_MS })
@@ -298,17 +262,7 @@ test('ttl: a key goes between ttl and ttl + 1 s after its last write; a write wi
       { key: 'short', value: undefined, previous: 's' },
     ],
   )
-  const permanent = {
-    'by:set': 2,
-    'by:options': 2,
-    'by:update': 2,
-    'by:increment': 2,
-    'by:cas': 2,
-    'by:atomic': { n: 2 },
-    'by:run': 2,
-    'by:other': 2,
-    sentinel: true,
-  }
+  const permanent = { ...REWRITTEN, 'by:other': 2, sentinel: true }
   assert.deepEqual({ ...b.state.snapshot() }, { ...permanent, 'to-ephemeral': 2 })
 
   // Its ttl gave way to ephemeral: it goes with its writer's session instead.
@@ -320,8 +274,8 @@ test('ttl: a key goes between ttl and ttl + 1 s after its last write; a write wi
 })
 
 test('options: set() refuses unknown options, a non-boolean ephemeral and a ttl that is not 1 ms to 365 days', async (t) => {
-  const { client } = await served(t)
-  const { state } = await client()
+  const server = await serverFor(t, 'ipc')
+  const { state } = await clientFor(server)
   const before = await state.sync()
   const refused: [options: unknown, names: string][] = [
     [{ ephemral: true }, 'ephemral'],
@@ -363,7 +317,7 @@ test('options: set() refuses unknown options, a non-boolean ephemeral and a ttl 
 })
 
 test('bad input: SET frames with a bad lease get a coded reply and the server serves on', async (t) => {
-  const { server, client } = await served(t)
+  const server = await serverFor(t, 'ipc')
   const peer = await rawPeer(t, server.address)
   const cases: [label: string, args: unknown[], code: string][] = [
     ['ephemeral a string', ['k', 1, 'yes', 0], 'ERR_PROTOCOL'],
@@ -390,7 +344,7 @@ test('bad input: SET frames with a bad lease get a coded reply and the server se
   assert.deepEqual(await peer.request(Op.SET, 'plain', 2, false, 0), [1, Status.OK, 2])
   assert.deepEqual(await peer.request(Op.SET, 'max', 3, false, MAX_TTL_MS), [1, Status.OK, 3])
 
-  const { state } = await client()
+  const { state } = await clientFor(server)
   assert.equal(await state.sync(), 3, 'only the well-formed sets committed')
   assert.deepEqual({ ...state.snapshot() }, { leased: 1, plain: 2, max: 3 })
   assert.equal(await state.set('still', 'works', { ttl: 60_000 }), 4)
@@ -415,8 +369,8 @@ for (const stop of ['close', 'SIGKILL'] as const) {
     await first.stop()
     await owner.stop()
 
-    const { client } = await served(t, { dataDir })
-    const { state } = await client()
+    const server = await serverFor(t, 'ipc', { dataDir })
+    const { state } = await clientFor(server)
     // No client of the restarted server sees them.
     assert.equal(await state.sync(), last + 1)
     assert.deepEqual({ ...state.snapshot() }, { perm: 1, 'ttl:long': 2 })
@@ -454,8 +408,8 @@ test('durability: a ttl key keeps its expiry across a restart: there after it if
   // The overdue key's time must pass while no server runs: there is no event to wait for, only time.
   await sleep(Math.max(0, overdueSent + OVERDUE_TTL_MS + 50 - performance.now()))
 
-  const { client } = await served(t, { dataDir })
-  const reader = await client()
+  const server = await serverFor(t, 'ipc', { dataDir })
+  const reader = await clientFor(server)
   assert.ok(performance.now() - dueSet < DUE_TTL_MS, 'the restart took less than the ttl')
   assert.equal(reader.state.get('ttl:due'), 3, 'not yet due: still there after the restart')
   await reader.state.whenDeleted('ttl:overdue', { timeout: SWEEP_WINDOW_MS + SLACK_MS })

@@ -19,8 +19,8 @@ export type { AtomicOptions } from './state-types.ts'
 export interface TransactionHost {
   readonly sync: Synchronizer
   readonly counters: Metrics
-  request(op: Op, args: readonly unknown[]): Promise<unknown[]>
-  request<T>(op: Op, args: readonly unknown[], read: ReplyReader<T>): Promise<T>
+  // The reply payload as `read` reads it; by default, as it is.
+  request<T = unknown[]>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T>
 }
 
 const DEFAULT_RETRIES = 100

@@ -26,8 +26,8 @@ export interface Pending extends Queued {
   readonly deadline: number
   // Whether a refusal hands it to onSessionLost, to be sent again, rather than failing it.
   readonly resendable: boolean
-  // Reads the payload for the caller; undefined: the payload as it is.
-  readonly read: ReplyReader<unknown> | undefined
+  // Reads the payload for the caller.
+  readonly read: ReplyReader<unknown>
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
 }
@@ -82,19 +82,17 @@ export class Channel {
     return this.#pending.size + this.#open.size
   }
 
-  // Sends one request; resolves with the reply payload (read by `read`, when given) or rejects with
-  // the server's error. A `resendable` request that the server refuses unapplied goes to
+  // Sends one request; resolves with the reply payload as `read` reads it (by default, as it is), or
+  // rejects with the server's error. A `resendable` request that the server refuses unapplied goes to
   // onSessionLost instead.
-  request(op: Op, args: readonly unknown[], resendable?: boolean): Promise<unknown[]>
-  request<T>(op: Op, args: readonly unknown[], resendable: boolean, read: ReplyReader<T>): Promise<T>
-  request(
+  request<T = unknown[]>(
     op: Op,
     args: readonly unknown[],
     resendable = false,
-    read?: ReplyReader<unknown>,
-  ): Promise<unknown> {
+    read: ReplyReader<T> = asItIs as ReplyReader<T>,
+  ): Promise<T> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    return new Promise<unknown>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       this.#submit({
         id: 0,
         op,
@@ -102,7 +100,7 @@ export class Channel {
         deadline: Date.now() + this.#timeout,
         resendable,
         read,
-        resolve,
+        resolve: resolve as (value: unknown) => void,
         reject,
       })
     })
@@ -134,7 +132,7 @@ export class Channel {
         args,
         deadline: Infinity,
         resendable: false,
-        read: undefined,
+        read: asItIs,
         resolve: resolve as (value: unknown) => void,
         reject,
       }
@@ -332,8 +330,10 @@ export class Channel {
   }
 }
 
+// The reader of requests whose callers take the payload as it is.
+const asItIs: ReplyReader<unknown[]> = (payload) => payload
+
 function resolveWith(request: Pending, payload: unknown[]): void {
-  if (request.read === undefined) return request.resolve(payload)
   let value: unknown
   try {
     value = request.read(payload)

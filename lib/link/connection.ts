@@ -104,10 +104,8 @@ export class Connection {
 
   // Sends one request on the current link, waiting for a reconnection if there is none. If the
   // server refuses it unapplied (it forgot this client), it is sent again after the rejoin.
-  request(op: Op, args: readonly unknown[]): Promise<unknown[]>
-  request<T>(op: Op, args: readonly unknown[], read: ReplyReader<T>): Promise<T>
-  request(op: Op, args: readonly unknown[], read?: ReplyReader<unknown>): Promise<unknown> {
-    return read === undefined ? this.#current.request(op, args) : this.#current.request(op, args, read)
+  request<T = unknown[]>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T> {
+    return this.#current.request(op, args, read)
   }
 
   // The current link, or the next one after a reconnection; rejects with ERR_CLOSED once closed.

@@ -52,14 +52,12 @@ export class CurrentLink {
   // Not async: on a live link (every request but those during a reconnection) the channel's own
   // promise is returned as it is, without the extra turns an async wrapper would add; `read` turns
   // the payload into the caller's value there, so a write keeps one promise alive, not two.
-  request(op: Op, args: readonly unknown[]): Promise<unknown[]>
-  request<T>(op: Op, args: readonly unknown[], read: ReplyReader<T>): Promise<T>
-  request(op: Op, args: readonly unknown[], read?: ReplyReader<unknown>): Promise<unknown> {
-    if (this.#link !== undefined) return this.#send(this.#link, op, args, read)
+  request<T = unknown[]>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T> {
+    if (this.#link !== undefined) return this.#link.channel.request(op, args, true, read)
     return this.#requestOnNextLink(op, args, read)
   }
 
-  async #requestOnNextLink(op: Op, args: readonly unknown[], read?: ReplyReader<unknown>): Promise<unknown> {
+  async #requestOnNextLink<T>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T> {
     if (this.#closed !== undefined) throw this.#closed
     const expiry = AbortSignal.timeout(this.#requestTimeout)
     let link: Link
@@ -72,12 +70,6 @@ export class CurrentLink {
         `request timed out after ${this.#requestTimeout} ms while reconnecting`,
       )
     }
-    return this.#send(link, op, args, read)
-  }
-
-  #send(link: Link, op: Op, args: readonly unknown[], read?: ReplyReader<unknown>): Promise<unknown> {
-    return read === undefined
-      ? link.channel.request(op, args, true)
-      : link.channel.request(op, args, true, read)
+    return link.channel.request(op, args, true, read)
   }
 }
