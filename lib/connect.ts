@@ -39,16 +39,10 @@ const CONNECT_OPTIONS = [
 ]
 
 export async function connect<S extends object = Record<string, unknown>>(
-  address?: string,
+  address?: string | readonly string[],
   options: ConnectOptions = {},
 ): Promise<Client<S>> {
-  const target = address ?? process.env.ZSTATE_ADDRESS
-  if (target === undefined || target === '') {
-    throw invalidArgument('connect: no address given and ZSTATE_ADDRESS is not set')
-  }
-  if (typeof target !== 'string')
-    throw invalidArgument(`connect: address must be a string, got ${typeof target}`)
-  checkConnectAddress(target)
+  const addresses = connectAddresses(address)
   if (typeof options !== 'object' || options === null)
     throw invalidArgument('connect: options must be an object')
   checkKnown(options, CONNECT_OPTIONS, 'connect')
@@ -58,7 +52,7 @@ export async function connect<S extends object = Record<string, unknown>>(
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('connect: signal must be an AbortSignal')
   if (replicate !== undefined) checkPrefixes(replicate, 'connect: replicate')
-  const client = new ClientImpl<S>(target, {
+  const client = new ClientImpl<S>(addresses, {
     timeout: timeoutOption(options.timeout, 'timeout', 10_000),
     requestTimeout: timeoutOption(options.requestTimeout, 'requestTimeout', 30_000),
     heartbeatTimeout:
@@ -74,6 +68,20 @@ export async function connect<S extends object = Record<string, unknown>>(
   return client
 }
 
+// One address, or several gateways to one state (a list, or ZSTATE_ADDRESS separated by commas).
+function connectAddresses(address: string | readonly string[] | undefined): string[] {
+  const given = address ?? process.env.ZSTATE_ADDRESS?.split(',')
+  if (given === undefined || given === '' || (Array.isArray(given) && given.length === 0) || given[0] === '')
+    throw invalidArgument('connect: no address given and ZSTATE_ADDRESS is not set')
+  const addresses: unknown[] = typeof given === 'string' ? [given] : Array.isArray(given) ? given : [given]
+  for (const one of addresses) {
+    if (typeof one !== 'string')
+      throw invalidArgument(`connect: address must be a string or a list of strings, got ${typeof one}`)
+    checkConnectAddress(one)
+  }
+  return addresses as string[]
+}
+
 export interface ClientSettings {
   timeout: number
   requestTimeout: number
@@ -86,7 +94,6 @@ export interface ClientSettings {
 }
 
 export class ClientImpl<S extends object> implements Client<S> {
-  readonly address: string
   readonly state: State<S>
   readonly closed: Promise<Error | undefined>
   // Services and topics (lib/messaging): its bound methods are this client's.
@@ -103,8 +110,7 @@ export class ClientImpl<S extends object> implements Client<S> {
   readonly #connection: Connection
   #closing: Promise<void> | undefined
 
-  constructor(address: string, settings: ClientSettings) {
-    this.address = address
+  constructor(addresses: readonly string[], settings: ClientSettings) {
     this.closed = this.#closed.promise
     const replication = new Replication(
       this.#metrics,
@@ -116,7 +122,7 @@ export class ClientImpl<S extends object> implements Client<S> {
       new Coverage(settings.replicate),
     )
     this.#connection = new Connection(
-      { address, ...settings, replicate: settings.replicate, traffic: this.#metrics },
+      { addresses, ...settings, replicate: settings.replicate, traffic: this.#metrics },
       replication,
       (event) => this.#status.emit(event),
     )
@@ -135,6 +141,11 @@ export class ClientImpl<S extends object> implements Client<S> {
       request: this.#connection.request.bind(this.#connection),
     }
     this.state = new StateView(host, '') as unknown as State<S>
+  }
+
+  // The server in use: with several addresses, the one it is connected to (or last tried).
+  get address(): string {
+    return this.#connection.address
   }
 
   // Joins; a failed join closes the client (a context: its server too).

@@ -15,6 +15,11 @@ export const ErrorCode = {
   /** The server's history no longer holds the revisions asked for (`watch({ fromRevision })`, a reset). */
   COMPACTED: 'ERR_COMPACTED',
   /**
+   * An etcd gateway cannot reach an etcd quorum (docs/scale-out.md): the write was refused, nothing of
+   * it applied; a write already sent when etcd stopped answering has an unknown outcome.
+   */
+  UNAVAILABLE: 'ERR_UNAVAILABLE',
+  /**
    * A bounded queue is full: 10 000 unconsumed watch changes, a service's queued calls, or a client's
    * requests the server has not worked through yet.
    */

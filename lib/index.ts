@@ -20,10 +20,12 @@ export function startServer(options?: ServerOptions): Promise<Server> {
 /**
  * Connects to the state server at `address` (default `process.env.ZSTATE_ADDRESS`, which every
  * spawned child has) and resolves once the client holds a snapshot and is subscribed to the change
- * stream. `S` types the store: `connect<{ count: number }>()`.
+ * stream. `S` types the store: `connect<{ count: number }>()`. A list of addresses (or
+ * `ZSTATE_ADDRESS` separated by commas) names several etcd gateways to one state: the client moves
+ * to the next when it loses one (docs/scale-out.md).
  */
 export function connect<S extends object = Record<string, unknown>>(
-  address?: string,
+  address?: string | readonly string[],
   options?: ConnectOptions,
 ): Promise<Client<S>> {
   return connectClient<S>(address, options)

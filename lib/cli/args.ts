@@ -28,6 +28,9 @@ export interface RunOptions {
   readonly repair?: true
   /** serve: --metrics HOST:PORT. */
   readonly metrics?: string
+  /** serve: --etcd URLS and --etcd-prefix P. */
+  readonly etcd?: readonly string[]
+  readonly etcdPrefix?: string
   readonly fromRevision?: number
   /** set: --ttl MS. */
   readonly ttl?: number
@@ -125,6 +128,7 @@ function runOptions(
     throw new UsageError('options --fsync and --repair need --data-dir', name)
   const metrics = values.get('metrics')
   if (typeof metrics === 'string') checkMetrics(metrics, values.has('insecure'), name)
+  const etcd = etcdOptions(values, dataDir !== undefined, name)
   let address = values.get('address')
   let source = 'option --address'
   if (address === '') throw new UsageError('option --address must not be empty', name)
@@ -136,7 +140,9 @@ function runOptions(
     if (address === undefined)
       throw new UsageError('no server address: pass --address A or set ZSTATE_ADDRESS', name)
   }
-  if (typeof address === 'string') checkAddress(address, source, name)
+  // A client may name several gateways to one state, comma-separated (as in ZSTATE_ADDRESS).
+  if (typeof address === 'string')
+    for (const one of client ? address.split(',') : [address]) checkAddress(one, source, name)
   return {
     timeout,
     insecure: values.has('insecure'),
@@ -149,6 +155,7 @@ function runOptions(
     ...(fsync !== undefined ? { fsync } : {}),
     ...(values.has('repair') ? { repair: true as const } : {}),
     ...(typeof metrics === 'string' ? { metrics } : {}),
+    ...etcd,
     ...(fromRevision !== undefined ? { fromRevision } : {}),
     ...(ttl !== undefined ? { ttl } : {}),
     ...(port !== undefined ? { port } : {}),
@@ -209,6 +216,29 @@ function setting(
 
 // A malformed address is a usage error wherever it came from; what the server or the network then
 // makes of a well-formed one is a runtime error.
+// serve --etcd URLS [--etcd-prefix P]: the etcd cluster this server is a gateway to.
+function etcdOptions(
+  values: Map<OptionName, string | true>,
+  hasDataDir: boolean,
+  name: Exclude<CommandName, 'help'>,
+): { etcd?: string[]; etcdPrefix?: string } {
+  const urls = values.get('etcd')
+  const prefix = values.get('etcd-prefix')
+  if (urls === undefined) {
+    if (prefix !== undefined) throw new UsageError('option --etcd-prefix needs --etcd', name)
+    return {}
+  }
+  if (hasDataDir) throw new UsageError('options --etcd and --data-dir exclude each other', name)
+  const endpoints = String(urls).split(',')
+  if (!endpoints.every((url) => /^https?:\/\/[^/]+\/?$/.test(url)))
+    throw new UsageError(
+      `option --etcd expects URLs like http://127.0.0.1:2379[,…], got "${String(urls)}"`,
+      name,
+    )
+  if (prefix === '') throw new UsageError('option --etcd-prefix must not be empty', name)
+  return { etcd: endpoints, ...(typeof prefix === 'string' ? { etcdPrefix: prefix } : {}) }
+}
+
 function checkAddress(address: string, source: string, name: Exclude<CommandName, 'help'>): void {
   const serving = name === 'serve'
   switch (addressSyntax(address, serving ? 'bind' : 'connect')) {

@@ -9,6 +9,8 @@ export const OPTIONS = {
   fsync: { type: 'string' },
   repair: { type: 'boolean' },
   metrics: { type: 'string' },
+  etcd: { type: 'string' },
+  'etcd-prefix': { type: 'string' },
   'curve-secret-file': { type: 'string' },
   'authorized-keys': { type: 'string' },
   'server-key': { type: 'string' },
@@ -35,6 +37,8 @@ export const OPTION_HELP: Record<OptionName, string> = {
   fsync: '    --fsync P       with --data-dir: always (default), interval (≤ 1 s) or never',
   repair: '    --repair        with --data-dir: cut a damaged log at its first bad record',
   metrics: '    --metrics H:P   serve Prometheus metrics at http://H:P/metrics (port 0: a free one)',
+  etcd: '    --etcd URLS     be a gateway to the state held by etcd at URLS (comma-separated)',
+  'etcd-prefix': '    --etcd-prefix P  with --etcd: the key prefix the state lives under (default: zstate/)',
   'curve-secret-file':
     '    --curve-secret-file F  encrypt (CurveZMQ) with the key pair in F, from zstate keygen',
   'authorized-keys': '    --authorized-keys FILE|any  the client public keys let in (one a line), or any',
@@ -83,6 +87,8 @@ export const COMMANDS = {
       'fsync',
       'repair',
       'metrics',
+      'etcd',
+      'etcd-prefix',
       'curve-secret-file',
       'authorized-keys',
       'help',
@@ -90,6 +96,8 @@ export const COMMANDS = {
     details: `Prints exactly one line on stdout: the address clients pass to connect() (with the bound
 port when A ends in :*). Logs go to stderr. SIGINT or SIGTERM closes the server, exit 0.
 With --data-dir the state survives restarts, crashes included (docs/durability.md).
+With --etcd the state lives in etcd, and every server started on the same etcd and prefix is a
+gateway to it; clients given several gateways fail over between them (docs/scale-out.md).
 With --metrics HOST:PORT it also serves Prometheus metrics (docs/observability.md), on loopback
 unless --insecure, and logs their URL.
 With --curve-secret-file and --authorized-keys (both or neither) every connection is encrypted

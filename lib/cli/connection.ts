@@ -12,9 +12,11 @@ export type CliClient = Client
 
 export async function openClient(options: RunOptions, command: string, io: Io): Promise<CliClient> {
   const curve = await credentials(options, io)
-  if (options.address !== undefined) await checkSocketFile(options.address, options.timeout)
+  // Several gateways to one state: comma-separated, as in ZSTATE_ADDRESS.
+  const addresses = options.address?.split(',')
+  if (addresses?.length === 1) await checkSocketFile(addresses[0]!, options.timeout)
   try {
-    return await connect(options.address, {
+    return await connect(addresses, {
       timeout: options.timeout,
       requestTimeout: options.timeout,
       name: `zstate ${command}`,

@@ -27,6 +27,14 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
       ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
       ...(options.repair ? { repair: true } : {}),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.etcd === undefined
+        ? {}
+        : {
+            etcd: {
+              endpoints: [...options.etcd],
+              ...(options.etcdPrefix === undefined ? {} : { prefix: options.etcdPrefix }),
+            },
+          }),
     })
     try {
       io.stdout.write(`${server.address}\n`)

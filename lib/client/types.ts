@@ -94,7 +94,7 @@ export interface Metrics {
 export interface Client<S extends object = Record<string, unknown>> extends AsyncDisposable, Messaging {
   /** The replicated store: synchronous reads, writes that resolve once visible here. */
   readonly state: State<S>
-  /** The server address this client connects to. */
+  /** The address of the server in use (with several gateways, the one it is connected to or last tried). */
   readonly address: string
   /** Resolves after `close()` (with `undefined`), or with the cause if the client gave up. Never rejects. */
   readonly closed: Promise<Error | undefined>

@@ -15,7 +15,8 @@ import type { Traffic } from './traffic.ts'
 import type { CurveCredentials } from './handshake.ts'
 
 export interface ConnectionSettings {
-  address: string
+  // The server's address, or several gateways to one state (docs/scale-out.md), tried in turn.
+  addresses: readonly string[]
   name: string | undefined
   // ms for the first join.
   timeout: number
@@ -54,8 +55,9 @@ export interface LinkUser {
 }
 
 export class Connection {
-  readonly address: string
   readonly #settings: ConnectionSettings
+  // Where the next link goes: addresses[#next % addresses.length]; the current one is the one before.
+  #next = 0
   readonly #follower: Follower
   readonly #users: LinkUser[] = []
   readonly #onEvent: (event: ConnectionEvent) => void
@@ -70,12 +72,17 @@ export class Connection {
   #closing: Promise<void> | undefined
 
   constructor(settings: ConnectionSettings, follower: Follower, onEvent: (event: ConnectionEvent) => void) {
-    this.address = settings.address
     this.#settings = settings
     this.#follower = follower
     this.#onEvent = onEvent
     this.#refused = new RefusedRequests(settings.requestTimeout)
     this.#current = new CurrentLink(settings.requestTimeout)
+  }
+
+  // The address of the server in use (or last tried).
+  get address(): string {
+    const { addresses } = this.#settings
+    return addresses[(this.#next + addresses.length - 1) % addresses.length]!
   }
 
   use(user: LinkUser): void {
@@ -89,16 +96,26 @@ export class Connection {
   }
 
   // The first join. Rejects with ERR_TIMEOUT after the join timeout, or with signal.reason, unchanged;
-  // after a failed join the caller closes the connection.
+  // after a failed join the caller closes the connection. Several addresses are tried in turn.
   async open(signal?: AbortSignal): Promise<void> {
-    const { timeout } = this.#settings
+    const { timeout, addresses } = this.#settings
     const expiry = AbortSignal.timeout(timeout)
     const sources = [this.#life.signal, expiry]
     const join = AbortSignal.any(signal === undefined ? sources : [...sources, signal])
     try {
-      await this.#adopt(await Link.open(this.#linkOptions(), join), false, join)
+      if (addresses.length === 1) await this.#adopt(await Link.open(this.#linkOptions(), join), false, join)
+      else
+        await reconnect(
+          async (attempt) => this.#adopt(await Link.open(this.#linkOptions(), attempt), false, join),
+          this.#attemptMs(),
+          join,
+        )
     } catch (error) {
-      throw timeoutToError(error, expiry, `connect: no answer from ${this.address} within ${timeout} ms`)
+      throw timeoutToError(
+        error,
+        expiry,
+        `connect: no answer from ${addresses.join(', ')} within ${timeout} ms`,
+      )
     }
   }
 
@@ -193,12 +210,10 @@ export class Connection {
   async #reconnect(): Promise<void> {
     if (this.#reconnecting) return
     this.#reconnecting = true
-    // Each attempt to reach the server may take this long; joining the replica after that is not bounded.
-    const attemptMs = Math.max(1000, this.#settings.heartbeatTimeout ?? 0)
     try {
       await reconnect(
         async (signal) => this.#adopt(await Link.open(this.#linkOptions(), signal), true, this.#life.signal),
-        attemptMs,
+        this.#attemptMs(),
         this.#life.signal,
       )
     } catch {
@@ -208,8 +223,15 @@ export class Connection {
     }
   }
 
+  // Each attempt to reach a server may take this long; joining the replica after that is not bounded.
+  #attemptMs(): number {
+    return Math.max(1000, this.#settings.heartbeatTimeout ?? 0)
+  }
+
+  // For a link to the next address: after a lost server, the next gateway is tried first.
   #linkOptions(): LinkOptions {
-    const { address, name, requestTimeout, traffic, replicate, curve } = this.#settings
+    const { addresses, name, requestTimeout, traffic, replicate, curve } = this.#settings
+    const address = addresses[this.#next++ % addresses.length]!
     return { address, name, requestTimeout, traffic, replicate, curve }
   }
 }

@@ -96,7 +96,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   #closingContext: Promise<void> | undefined
 
   constructor(address: string, settings: ContextSettings) {
-    super(address, {
+    super([address], {
       timeout: settings.timeout ?? 10_000,
       requestTimeout: 30_000,
       heartbeatTimeout: undefined,

@@ -5,7 +5,7 @@ import { ErrorCode, RemoteError, ZStateError, invalidArgument } from '../errors.
 import { DraftRecorder } from '../protocol/draft.ts'
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { adoptDecoded, toStoredValue } from '../protocol/values.ts'
-import type { Store } from './store.ts'
+import type { StoreView } from './store.ts'
 
 export type Action = (draft: Record<string, unknown>, ...args: unknown[]) => unknown
 export type Actions = ReadonlyMap<string, Action>
@@ -44,7 +44,7 @@ export interface ActionOutcome {
 }
 
 // Runs one action on a draft of the store; nothing is applied here (the caller commits).
-export function runAction(actions: Actions, store: Store, name: unknown, args: unknown): ActionOutcome {
+export function runAction(actions: Actions, store: StoreView, name: unknown, args: unknown): ActionOutcome {
   if (typeof name !== 'string' || !Array.isArray(args))
     throw new ZStateError(ErrorCode.PROTOCOL, 'run takes [action, args]')
   const action = actions.get(name)

@@ -4,7 +4,7 @@ import { MAX_TTL_MS, isTtl, leaseFor } from '../protocol/leases.ts'
 import { ChangeKind, Op, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
 import { adoptDecoded, checkKey, deepEqual, describe } from '../protocol/values.ts'
-import type { Store } from './store.ts'
+import type { StoreView } from './store.ts'
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
@@ -16,7 +16,7 @@ export type Commit = (
   patched?: ReadonlyMap<string, unknown>,
   result?: unknown,
 ) => number
-export type Operation = (args: unknown[], store: Store, commit: Commit) => unknown[]
+export type Operation = (args: unknown[], store: StoreView, commit: Commit) => unknown[]
 
 export function arity(args: unknown[], n: number, op: string): void {
   if (args.length !== n) {

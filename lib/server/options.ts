@@ -4,6 +4,7 @@ import { checkKnown } from '../known-options.ts'
 import { isLoopbackHost, parseHostPort } from '../protocol/address.ts'
 import { checkKeyPair } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
+import type { EtcdOptions } from './etcd/gateway.ts'
 import type { HistoryLimits } from './history.ts'
 import type { ServerOptions } from './types.ts'
 
@@ -20,6 +21,7 @@ export interface ResolvedServerOptions {
   storage: StorageOptions | undefined
   curve: CurveServerOptions | undefined
   metrics: { host: string; port: number } | undefined
+  etcd: EtcdOptions | undefined
 }
 
 export interface CurveServerOptions {
@@ -61,6 +63,7 @@ const SERVER_OPTIONS = [
   'curve',
   'actions',
   'metrics',
+  'etcd',
 ]
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
@@ -92,7 +95,37 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     publishHighWaterMark: positiveInteger(options.publishHighWaterMark, 'publishHighWaterMark', 10_000),
     maxQueuedCalls: positiveInteger(options.maxQueuedCalls, 'maxQueuedCalls', 10_000, 0),
     metrics: resolveMetrics(options.metrics, options.insecure === true),
+    etcd: resolveEtcd(options),
   }
+}
+
+// The etcd cluster holding the state, for a gateway (docs/scale-out.md); it replaces a data dir.
+function resolveEtcd(options: ServerOptions): EtcdOptions | undefined {
+  const etcd = options.etcd
+  if (etcd === undefined) return undefined
+  if (typeof etcd !== 'object' || etcd === null) throw invalidArgument('startServer: etcd must be an object')
+  checkKnown(etcd, ['endpoints', 'prefix', 'username', 'password'], 'startServer: etcd')
+  if (options.dataDir !== undefined)
+    throw invalidArgument('startServer: etcd and dataDir exclude each other: etcd holds the state durably')
+  const { endpoints, prefix = 'zstate/', username, password } = etcd
+  if (
+    !Array.isArray(endpoints) ||
+    endpoints.length === 0 ||
+    !endpoints.every((endpoint) => typeof endpoint === 'string' && /^https?:\/\/[^/]+\/?$/.test(endpoint))
+  )
+    throw invalidArgument(
+      `startServer: etcd.endpoints must be a non-empty list of URLs like 'http://127.0.0.1:2379', got ${JSON.stringify(endpoints)}`,
+    )
+  if (typeof prefix !== 'string' || prefix === '')
+    throw invalidArgument(
+      `startServer: etcd.prefix must be a non-empty string, got ${JSON.stringify(prefix)}`,
+    )
+  if (
+    (username !== undefined && typeof username !== 'string') ||
+    (password !== undefined && typeof password !== 'string')
+  )
+    throw invalidArgument('startServer: etcd.username and etcd.password must be strings')
+  return { endpoints: [...endpoints], prefix, username, password }
 }
 
 // HOST:PORT of the /metrics endpoint; plain HTTP, so loopback unless insecure, like tcp addresses.

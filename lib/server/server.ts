@@ -33,6 +33,9 @@ import { Store } from './store.ts'
 import { Turn, type TurnOutput } from './turn.ts'
 import { DurableGate } from './durable.ts'
 import { openStorage, type Storage } from './storage.ts'
+import { EtcdGateway, type FedCommit } from './etcd/gateway.ts'
+import { EtcdWrites } from './etcd/writes.ts'
+import type { Chunk } from './slots.ts'
 import { registerZapDomain } from './zap.ts'
 import { provesKey } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
@@ -55,6 +58,15 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   // Storage first: a locked or damaged data dir refuses to start before any socket is bound.
   const storage =
     resolved.storage === undefined ? undefined : await openStorage(resolved.storage, resolved.history)
+  // Or etcd: the gateway reads the state from it (ERR_UNAVAILABLE without a quorum) before binding.
+  const gateway =
+    resolved.etcd === undefined
+      ? undefined
+      : await EtcdGateway.open(
+          resolved.etcd,
+          resolved.history,
+          Math.max(2, Math.ceil((resolved.heartbeatMs * SESSION_EXPIRY_BEATS) / 1000)),
+        )
   // With curve, tcp beyond loopback is as safe as loopback.
   const endpoints = planEndpoints(resolved.address, resolved.insecure || resolved.curve !== undefined)
   // Every socket requires CURVE, and asks the ZAP handler about each client key.
@@ -101,13 +113,24 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     endpoints.cleanup()
     unregister?.()
     await storage?.close(true)
+    await gateway?.close()
     throw new ZStateError(
       ErrorCode.INVALID_ARGUMENT,
       `cannot bind ${endpoints.router}: ${(error as Error).message}`,
       { cause: error },
     )
   }
-  const server = new StateServer(router, pub, endpoints, resolved, actions, topics, storage, unregister)
+  const server = new StateServer(
+    router,
+    pub,
+    endpoints,
+    resolved,
+    actions,
+    topics,
+    storage,
+    gateway,
+    unregister,
+  )
   if (resolved.metrics !== undefined) {
     try {
       await server.serveMetrics(resolved.metrics)
@@ -131,6 +154,9 @@ class StateServer implements Server {
   #history: History
   readonly #sessions = new Sessions()
   readonly #storage: Storage | undefined
+  // On an etcd gateway: etcd holds the state, the store is its replica, and writes go through etcd.
+  readonly #gateway: EtcdGateway | undefined
+  readonly #writes: EtcdWrites | undefined
   // Removes this server's ZAP domain (curve).
   readonly #unregisterZap: (() => void) | undefined
   readonly #gate: DurableGate | undefined
@@ -188,12 +214,14 @@ class StateServer implements Server {
     actions: Actions,
     topics: Topics,
     storage: Storage | undefined,
+    gateway: EtcdGateway | undefined,
     unregisterZap: (() => void) | undefined,
   ) {
     this.#unregisterZap = unregisterZap
     this.#storage = storage
-    this.#store = storage?.store ?? new Store()
-    this.#history = storage?.history ?? new History(options.history)
+    this.#gateway = gateway
+    this.#store = storage?.store ?? gateway?.store ?? new Store()
+    this.#history = storage?.history ?? gateway?.history ?? new History(options.history)
     this.#released = this.#store.revision
     this.#contexts = new Contexts({
       clients: () => this.#sessions.values(),
@@ -254,8 +282,21 @@ class StateServer implements Server {
     this.#heartbeat.unref()
     this.#sweeper = setInterval(() => this.#expire(), SLOT_MS)
     this.#sweeper.unref()
-    // No session outlives a restart: ephemeral keys read back from the data dir go at once.
-    this.#deleteKeys(this.#store.leases.ephemeral())
+    if (gateway === undefined) {
+      this.#writes = undefined
+      // No session outlives a restart: ephemeral keys read back from the data dir go at once.
+      this.#deleteKeys(this.#store.leases.ephemeral())
+    } else {
+      this.#writes = new EtcdWrites(gateway, (session, _id, reply) => {
+        if (this.#sessions.get(session.routingId) === session) this.#reply(session, session.routingId, reply)
+      })
+      gateway.onCommit = (commit) => this.#applyFed(commit)
+      gateway.onBatch = () => this.#turn.end()
+      gateway.onFailure = (error) => {
+        process.emitWarning(`zstate: the etcd watch failed (${error.message}): this gateway stops`)
+        void this.close().catch(() => {})
+      }
+    }
     void this.#receiveLoop()
   }
 
@@ -531,6 +572,13 @@ class StateServer implements Server {
         return okReply(id, [this.revision])
       case Op.RUN: {
         arity(args, 2, 'run')
+        if (this.#writes !== undefined) {
+          this.#writes.submit(session, id, (view, commit) => {
+            const { changes, patched, result } = runAction(this.#actions, view, args[0], args[1])
+            return [changes.length === 0 ? 0 : commit(changes, patched, result), result]
+          })
+          return undefined
+        }
         const { changes, patched, result } = runAction(this.#actions, this.#store, args[0], args[1])
         if (changes.length === 0) return okReply(id, [0, result])
         const revision = this.#commit(changes, patched, session, id, result)
@@ -566,6 +614,12 @@ class StateServer implements Server {
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)
+    if (this.#writes !== undefined) {
+      // Through etcd; a transaction is worked out once the replica has its base.
+      const base = op === Op.TXN && typeof args[1] === 'number' ? args[1] : 0
+      this.#writes.submit(session, id, (view, commit) => operation(args, view, commit), base)
+      return undefined
+    }
     // A write that commits is acknowledged by its published commit, which names this session and
     // request id: no reply (two messages per write). Replies remain for errors and for outcomes that
     // commit nothing (a failed compareAndSet, deleting an absent key), and for every write of a
@@ -599,27 +653,61 @@ class StateServer implements Server {
     id: number,
     result?: unknown,
   ): number {
-    const origin =
-      id === NO_REPLY || session === undefined || session.replicate !== undefined
-        ? []
-        : result === undefined
-          ? [session.number, id]
-          : [session.number, id, result]
+    const origin = originOf(session, id, result)
     // Encoded once, by the store: the history, the change stream and the store's values share it.
-    const commit = this.#store.commit(changes, patched, origin)
+    this.#committed(this.#store.commit(changes, patched, origin), changes, session, origin, id, result)
+    return this.#store.revision
+  }
+
+  // An etcd revision under the prefix, from the gateway's watch. A commit of this gateway's write
+  // names its session and request id, as the server's own commits do, and so acknowledges it.
+  #applyFed({ revision, changes, writer }: FedCommit): void {
+    const sent = writer?.gateway === this.#gateway!.id ? this.#writes!.committed(writer.write) : undefined
+    const session =
+      sent?.session !== undefined && this.#sessions.get(sent.session.routingId) === sent.session
+        ? sent.session
+        : undefined
+    const id = sent?.id ?? NO_REPLY
+    const origin = originOf(session, id, sent?.result)
+    this.#committed(
+      this.#store.commit(changes, undefined, origin, revision),
+      changes,
+      session,
+      origin,
+      id,
+      sent?.result,
+    )
+    // A partial session sees no published commits: its reply follows the turn's push.
+    if (session?.replicate !== undefined && id !== NO_REPLY)
+      this.#turn.reply(session, okReply(id, [revision, ...sent!.payload.slice(1)]))
+  }
+
+  // What every commit is followed by: the counts, pushes, key owners, acknowledgements, history and
+  // the turn's change stream.
+  #committed(
+    commit: Chunk,
+    changes: WireChange[],
+    session: Session | undefined,
+    origin: unknown[],
+    id: number,
+    result: unknown,
+  ): void {
     const revision = this.#store.revision
     this.#counts.commits++
     this.#counts.commitBytes += commit.bytes.length
     this.#pushes.commit(revision, changes)
     this.#owners.commit(changes, session)
     if (origin.length > 0) session!.acks.add(result === undefined ? [id, revision] : [id, revision, result])
-    this.#history.push(commit)
+    this.#history.push(commit, revision)
     this.#turn.commit(commit.bytes)
-    return revision
   }
 
   // Deletes `keys` that still exist, as one commit of the server's own (no origin).
   #deleteKeys(keys: readonly string[]): void {
+    if (this.#writes !== undefined) {
+      if (keys.length > 0) void this.#writes.deleteKeys(keys)
+      return
+    }
     const changes: WireChange[] = []
     for (const key of keys) if (this.#store.has(key)) changes.push([key, ChangeKind.DELETE])
     if (changes.length > 0) this.#commit(changes, undefined, undefined, NO_REPLY)
@@ -703,8 +791,12 @@ class StateServer implements Server {
   #forget(peer: ReplyPeer, why: string): void {
     const session = this.#sessions.get(peer.routingId)
     if (session === undefined) return
-    // Its ephemeral keys end with it (a key read back after a failed write may have lost its lease).
-    this.#deleteKeys(this.#owners.end(session).filter((key) => this.#store.leases.get(key)?.[0] === true))
+    // Its ephemeral keys end with it (a key read back after a failed write may have lost its lease); on
+    // etcd, with its lease.
+    const owned = this.#owners.end(session)
+    if (this.#gateway !== undefined) this.#gateway.endSession(session)
+    else this.#deleteKeys(owned.filter((key) => this.#store.leases.get(key)?.[0] === true))
+    this.#writes?.drop(session)
     this.#broker.dropSession(session, why)
     this.#contexts.dropSession(session)
     this.#sessions.delete(session)
@@ -733,7 +825,7 @@ class StateServer implements Server {
       droppedFrames: this.#droppedFrames,
       gapRepairs: counts.gapRepairs,
       resyncs: counts.resyncs,
-      conflicts: counts.conflicts,
+      conflicts: counts.conflicts + (this.#writes?.conflicts ?? 0),
       history: { revisions: this.#history.length, bytes: this.#history.bytes },
       services: this.#broker.stats(),
       topics: this.#topics.tally.stats(),
@@ -781,6 +873,7 @@ class StateServer implements Server {
     await this.#publishing.drained()
     try {
       await this.#storage?.close(true)
+      await this.#gateway?.close()
     } finally {
       await this.#topics.close()
       this.#router.close()
@@ -793,6 +886,14 @@ class StateServer implements Server {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
+}
+
+// A commit's origin: the session and request id of the write it acknowledges, plus what the writer
+// gets back. None for the server's own commits, for writes that want no reply, and for a partial
+// session's writes, which are answered by a reply instead.
+function originOf(session: Session | undefined, id: number, result: unknown): unknown[] {
+  if (id === NO_REPLY || session === undefined || session.replicate !== undefined) return []
+  return result === undefined ? [session.number, id] : [session.number, id, result]
 }
 
 // A turn (group commit) ends after this many messages even if more are waiting,

@@ -128,11 +128,11 @@ function rebuild(recovered: Recovered, limits: HistoryLimits, epoch: string | un
     const revision = first + i
     if (revision > base) {
       const entry = replayCommit(store, bytes)
-      if (revision >= kept) history.push(entry)
+      if (revision >= kept) history.push(entry, revision)
       else entry.retire()
     }
     // A copy: the bytes read are a view of the whole segment file.
-    else if (revision >= kept) history.push({ bytes: Buffer.from(bytes), retire() {} })
+    else if (revision >= kept) history.push({ bytes: Buffer.from(bytes), retire() {} }, revision)
   })
   return { store, history, snapshotRevision: snapshot?.revision ?? 0 }
 }

@@ -14,7 +14,20 @@ export function freshEpoch(): string {
   return randomBytes(8).toString('hex')
 }
 
-export class Store {
+// What an operation reads the state through (lib/server/operations.ts): the store itself, or, on an
+// etcd gateway, a view of it that records what was read (lib/server/etcd/read-set.ts).
+export interface StoreView {
+  readonly epoch: string
+  readonly revision: number
+  readonly size: number
+  get(key: string): unknown
+  has(key: string): boolean
+  keys(): IterableIterator<string>
+  patched(key: string, patches: readonly WirePatch[]): unknown
+  changedSince(base: number, keys: Iterable<string>, keySpace: boolean): string[]
+}
+
+export class Store implements StoreView {
   readonly epoch: string
   #revision = 0
   // Each key's slot: its value and the revision that last wrote it.
@@ -49,6 +62,11 @@ export class Store {
   }
   keys(): IterableIterator<string> {
     return this.#keys.keys()
+  }
+  // The revision that last wrote the key; 0 when it does not exist.
+  revisionOf(key: string): number {
+    const slot = this.#keys.get(key)
+    return slot === undefined ? 0 : this.#slots.revision(slot)
   }
 
   // Calls `visit` with every key, where its encoded value is now and the revision that wrote it. The
@@ -102,30 +120,31 @@ export class Store {
     return applyWirePatches(this.get(key), patches)
   }
 
-  // Applies one commit's changes, gives it the next revision and returns the commit encoded, as
-  // [revision, previous, changes, ...origin], for the history and the change stream: the values it
-  // sets stay in those bytes. `patched` holds the results of PATCH changes, computed (and so
-  // validated) before anything was applied.
+  // Applies one commit's changes, gives it the next revision (or `revision`, an etcd gateway's, which
+  // need not be the next) and returns the commit encoded, as [revision, previous, changes, ...origin],
+  // for the history and the change stream: the values it sets stay in those bytes. `patched` holds
+  // the results of PATCH changes, computed (and so validated) before anything was applied.
   commit(
     changes: readonly WireChange[],
     patched: ReadonlyMap<string, unknown> | undefined,
     origin: readonly unknown[],
+    revision = this.#revision + 1,
   ): Chunk {
-    return this.#apply(encode([this.#revision + 1, this.#revision, changes, ...origin]), changes, patched)
+    return this.#apply(encode([revision, this.#revision, changes, ...origin]), changes, patched, revision)
   }
 
   // A commit from the log (lib/storage/replay.ts): its bytes exactly as commit() encoded them, so
   // neither its values nor the commit are encoded again. A SET's value in `changes` is not read.
   replay(encoded: Uint8Array, changes: readonly WireChange[], patched: ReadonlyMap<string, unknown>): Chunk {
-    return this.#apply(encoded, changes, patched)
+    return this.#apply(encoded, changes, patched, this.#revision + 1)
   }
 
   #apply(
     encoded: Uint8Array,
     changes: readonly WireChange[],
     patched: ReadonlyMap<string, unknown> | undefined,
+    revision: number,
   ): Chunk {
-    const revision = this.#revision + 1
     const chunk = this.#slots.commitChunk(encoded)
     this.#revision = revision
     const bytes = chunk.bytes

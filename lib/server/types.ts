@@ -65,6 +65,12 @@ export interface ServerOptions {
    * loopback is refused unless `insecure`. Default: no metrics endpoint.
    */
   metrics?: string
+  /**
+   * Make this server a gateway to a state held by etcd (docs/scale-out.md): every server started
+   * with the same endpoints and prefix (default `'zstate/'`) serves one state, and clients given
+   * several of them fail over between them. Excludes `dataDir`.
+   */
+  etcd?: { endpoints: string[]; prefix?: string; username?: string; password?: string }
 }
 
 /** A running state server. `await using` closes it. */

@@ -1,0 +1,281 @@
+// An etcd gateway's link to etcd (docs/scale-out.md): it reads the state under the prefix into a
+// store at start, then follows etcd's watch from that revision, handing each revision on as a
+// commit. The store is a replica of etcd: only what etcd committed is ever applied to it.
+import { createHash, randomBytes } from 'node:crypto'
+import type { Etcd3, IKeyValue, ITxnRequest, ITxnResponse, IWatchResponse, Lease, Watcher } from 'etcd3'
+import { ErrorCode, ZStateError } from '../../errors.ts'
+import { encode } from '../../protocol/codec.ts'
+import { decodeStrict } from '../../protocol/strict-decode.ts'
+import { ChangeKind, type WireChange, type WireLease } from '../../protocol/ops.ts'
+import { History, type HistoryLimits } from '../history.ts'
+import { Store } from '../store.ts'
+import { Layout, decodeValue } from './layout.ts'
+
+export interface EtcdOptions {
+  endpoints: string[]
+  prefix: string
+  username: string | undefined
+  password: string | undefined
+}
+
+// What a commit of another gateway's, or of this one, says about its origin (<prefix>_tx).
+export interface Writer {
+  gateway: string
+  write: number
+}
+
+// One etcd revision under the prefix, as a zstate commit.
+export interface FedCommit {
+  revision: number
+  changes: WireChange[]
+  writer: Writer | undefined
+}
+
+// Keys per page when reading the state at start (a gRPC message holds at most 4 MiB by default).
+const PAGE_KEYS = 1000
+// How long one request to etcd may take, leader elections included, before the write is refused.
+export const ETCD_REQUEST_MS = 5000
+
+// An etcd lease that holds a session's ephemeral keys: kept alive by this gateway while the session
+// lives, revoked when it ends; if the gateway dies, etcd deletes the keys when the lease expires.
+interface SessionLease {
+  readonly lease: Lease
+  id: string | undefined
+  readonly granted: Promise<string>
+}
+
+interface RevisionWaiter {
+  revision: number
+  resolve: () => void
+}
+
+export class EtcdGateway {
+  // Names this gateway in the commits of its writes: random, so a restarted gateway is a new one.
+  readonly id = randomBytes(8).toString('hex')
+  readonly layout: Layout
+  readonly store: Store
+  readonly history: History
+  readonly #client: Etcd3
+  #watcher: Watcher | undefined
+  // The revision that last created or deleted a key: what key-space reads compare.
+  #keySpaceRevision: number
+  #waiting: RevisionWaiter[] = []
+  readonly #leases = new Map<object, SessionLease>()
+  // Seconds a session lease outlives this gateway's last keep-alive.
+  readonly #leaseSeconds: number
+  // Set by the server: each commit as it arrives, then the end of the batch it came in.
+  onCommit: (commit: FedCommit) => void = () => {}
+  onBatch: () => void = () => {}
+  // The watch failed for good (etcd compacted past it, or the prefix is gone): the server stops.
+  onFailure: (error: Error) => void = () => {}
+
+  private constructor(
+    client: Etcd3,
+    layout: Layout,
+    store: Store,
+    history: History,
+    keySpace: number,
+    leaseSeconds: number,
+  ) {
+    this.#client = client
+    this.#leaseSeconds = leaseSeconds
+    this.layout = layout
+    this.store = store
+    this.history = history
+    this.#keySpaceRevision = keySpace
+  }
+
+  // `leaseSeconds`: how long a dead gateway's sessions' ephemeral keys stay (its session expiry).
+  static async open(options: EtcdOptions, limits: HistoryLimits, leaseSeconds: number): Promise<EtcdGateway> {
+    const { Etcd3 } = await import('etcd3')
+    const client = new Etcd3({
+      hosts: options.endpoints,
+      ...(options.username === undefined
+        ? {}
+        : { auth: { username: options.username, password: options.password ?? '' } }),
+      grpcOptions: { 'grpc.max_receive_message_length': -1 },
+      defaultCallOptions: () => ({ deadline: Date.now() + ETCD_REQUEST_MS }),
+    })
+    try {
+      const layout = new Layout(options.prefix)
+      const { store, keySpace } = await readState(client, layout)
+      const history = new History(limits, store.revision + 1)
+      const gateway = new EtcdGateway(client, layout, store, history, keySpace, leaseSeconds)
+      await gateway.#follow()
+      return gateway
+    } catch (error) {
+      client.close()
+      throw unavailable(error, `cannot read the state from etcd at ${options.endpoints.join(',')}`)
+    }
+  }
+
+  get keySpaceRevision(): number {
+    return this.#keySpaceRevision
+  }
+
+  txn(request: ITxnRequest): Promise<ITxnResponse> {
+    return this.#client.kv.txn(request)
+  }
+
+  // etcd's revision now, read through its leader: every commit made before it is at or below it.
+  async currentRevision(): Promise<number> {
+    const response = await this.#client.kv.range({ key: this.layout.tx })
+    return Number(response.header.revision)
+  }
+
+  // Resolves once the store has applied `revision` (or at once if it has).
+  reach(revision: number): Promise<void> {
+    if (revision <= this.store.revision) return Promise.resolve()
+    return new Promise((resolve) => {
+      const waiter = { revision, resolve }
+      let i = this.#waiting.length
+      while (i > 0 && this.#waiting[i - 1]!.revision > revision) i--
+      this.#waiting.splice(i, 0, waiter)
+    })
+  }
+
+  // The id of the lease for `owner`'s ephemeral keys once granted; until then, a promise of it.
+  sessionLease(owner: object): string | Promise<string> {
+    let held = this.#leases.get(owner)
+    if (held === undefined) {
+      const lease = this.#client.lease(this.#leaseSeconds)
+      const granted = lease.grant()
+      held = { lease, id: undefined, granted }
+      const entry = held
+      void granted.then(
+        (id) => (entry.id = id),
+        () => this.#leases.delete(owner),
+      )
+      // Keep-alives failed for longer than the ttl: its keys are gone; the next ephemeral write gets a new lease.
+      lease.on('lost', () => {
+        if (this.#leases.get(owner) === entry) this.#leases.delete(owner)
+      })
+      this.#leases.set(owner, held)
+    }
+    return held.id ?? held.granted
+  }
+
+  // The session ended: etcd deletes its ephemeral keys, as one revision.
+  endSession(owner: object): void {
+    const held = this.#leases.get(owner)
+    if (held === undefined) return
+    this.#leases.delete(owner)
+    void held.lease.revoke().catch(() => {})
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#leases.values()].map((held) => held.lease.revoke().catch(() => {})))
+    this.#leases.clear()
+    await this.#watcher?.cancel().catch(() => {})
+    this.#client.close()
+  }
+
+  async #follow(): Promise<void> {
+    const watcher = await this.#client
+      .watch()
+      .prefix(this.layout.prefix)
+      .startRevision(String(this.store.revision + 1))
+      .create()
+    this.#watcher = watcher
+    watcher.on('data', (response: IWatchResponse) => this.#feed(response))
+    watcher.on('error', (error: Error) => this.onFailure(error))
+  }
+
+  // A watch response: the events of one or more revisions, in order, none split across responses.
+  #feed(response: IWatchResponse): void {
+    const events = response.events
+    let i = 0
+    while (i < events.length) {
+      const revision = Number(events[i]!.kv.mod_revision)
+      const changes: WireChange[] = []
+      let writer: Writer | undefined
+      for (; i < events.length && Number(events[i]!.kv.mod_revision) === revision; i++) {
+        const { kv, type } = events[i]!
+        if (kv.key.equals(this.layout.tx)) writer = type === 'Put' ? readWriter(kv.value) : undefined
+        else if (kv.key.equals(this.layout.keySpace)) this.#keySpaceRevision = revision
+        else {
+          const change = this.#change(kv, type === 'Put')
+          if (change !== undefined) changes.push(change)
+        }
+      }
+      if (revision <= this.store.revision) continue // a resumed watch may repeat what was applied
+      this.onCommit({ revision, changes, writer })
+      let done = 0
+      while (done < this.#waiting.length && this.#waiting[done]!.revision <= revision)
+        this.#waiting[done++]!.resolve()
+      if (done > 0) this.#waiting = this.#waiting.slice(done)
+    }
+    this.onBatch()
+  }
+
+  #change(kv: IKeyValue, put: boolean): WireChange | undefined {
+    const key = this.layout.keyOf(kv.key)
+    if (key === undefined) return undefined
+    if (!put) return [key, ChangeKind.DELETE]
+    try {
+      const { value, lease } = decodeValue(kv.value)
+      return lease === undefined ? [key, ChangeKind.SET, value] : [key, ChangeKind.SET, value, lease]
+    } catch (error) {
+      process.emitWarning(
+        `zstate: etcd key ${kv.key.toString()} holds no zstate value (${(error as Error).message}): skipped`,
+      )
+      return undefined
+    }
+  }
+}
+
+// The state under the prefix at one revision, page by page, and the revision that last changed the
+// key space.
+async function readState(client: Etcd3, layout: Layout): Promise<{ store: Store; keySpace: number }> {
+  const first = await client.kv.txn({
+    success: [
+      { request_range: { key: layout.keySpace } },
+      { request_range: { key: layout.keys, range_end: layout.keysEnd, limit: PAGE_KEYS } },
+    ],
+  })
+  const revision = Number(first.header.revision)
+  // Every gateway of one etcd cluster and prefix shares the epoch: clients move between them freely.
+  const epoch = createHash('sha256')
+    .update(`${first.header.cluster_id}/${layout.prefix}`)
+    .digest('hex')
+    .slice(0, 16)
+  const store = new Store(epoch)
+  const keySpaceKv = first.responses[0]!.response_range.kvs[0]
+  let page = first.responses[1]!.response_range
+  for (;;) {
+    for (const kv of page.kvs) {
+      const key = layout.keyOf(kv.key)
+      if (key === undefined) continue
+      try {
+        const { value, lease } = decodeValue(kv.value)
+        store.restore(key, Number(kv.mod_revision), encode(value), lease)
+      } catch {
+        // not a zstate value: skipped, as the watch skips it
+      }
+    }
+    if (!page.more || page.kvs.length === 0) break
+    const after = Buffer.concat([page.kvs[page.kvs.length - 1]!.key, Buffer.of(0)])
+    page = await client.kv.range({ key: after, range_end: layout.keysEnd, limit: PAGE_KEYS, revision })
+  }
+  store.restoreRevision(revision)
+  return { store, keySpace: keySpaceKv === undefined ? 0 : Number(keySpaceKv.mod_revision) }
+}
+
+function readWriter(bytes: Buffer): Writer | undefined {
+  try {
+    const decoded = decodeStrict(bytes)
+    if (Array.isArray(decoded) && typeof decoded[0] === 'string' && typeof decoded[1] === 'number')
+      return { gateway: decoded[0], write: decoded[1] }
+  } catch {
+    // not a gateway's: no origin
+  }
+  return undefined
+}
+
+// What etcd's failures mean to a client: nothing applied (or, for a write in flight, unknown).
+export function unavailable(error: unknown, what: string): ZStateError {
+  if (error instanceof ZStateError) return error
+  return new ZStateError(ErrorCode.UNAVAILABLE, `${what}: ${(error as Error).message}`, { cause: error })
+}
+
+export type { WireLease }

@@ -1,0 +1,68 @@
+// Where a zstate state lives in etcd, under its prefix (docs/scale-out.md "Layout"):
+//   <prefix>k/<key>  each key's value: a header byte, then MessagePack (0: the value; 1: [lease, value])
+//   <prefix>_tx      rewritten by every commit: [gatewayId, write, leases] (who made it, for the ack)
+//   <prefix>_ks      rewritten by every commit that creates or deletes a key: key-space reads compare it
+import { encode } from '../../protocol/codec.ts'
+import { decodeStrict } from '../../protocol/strict-decode.ts'
+import type { WireLease } from '../../protocol/ops.ts'
+
+const PLAIN = 0
+const LEASED = 1
+
+export class Layout {
+  readonly prefix: string
+  readonly keys: Buffer
+  readonly keysEnd: Buffer
+  readonly tx: Buffer
+  readonly keySpace: Buffer
+
+  constructor(prefix: string) {
+    this.prefix = prefix
+    this.keys = Buffer.from(`${prefix}k/`)
+    this.keysEnd = rangeEnd(this.keys)
+    this.tx = Buffer.from(`${prefix}_tx`)
+    this.keySpace = Buffer.from(`${prefix}_ks`)
+  }
+
+  key(key: string): Buffer {
+    return Buffer.concat([this.keys, Buffer.from(key)])
+  }
+
+  // The zstate key of an etcd key under <prefix>k/; undefined for anything else.
+  keyOf(etcdKey: Buffer): string | undefined {
+    if (
+      etcdKey.length < this.keys.length ||
+      etcdKey.compare(this.keys, 0, this.keys.length, 0, this.keys.length) !== 0
+    )
+      return undefined
+    return etcdKey.toString('utf8', this.keys.length)
+  }
+}
+
+export function encodeValue(value: unknown, lease: WireLease | undefined): Buffer {
+  return lease === undefined
+    ? Buffer.concat([Buffer.of(PLAIN), encode(value)])
+    : Buffer.concat([Buffer.of(LEASED), encode([lease, value])])
+}
+
+// A stored value and its lease. Values under the prefix are checked like a peer's frame: etcd is
+// shared, and something other than a gateway may have written there.
+export function decodeValue(bytes: Buffer): { value: unknown; lease: WireLease | undefined } {
+  const decoded = decodeStrict(bytes.subarray(1))
+  if (bytes[0] === PLAIN) return { value: decoded, lease: undefined }
+  if (bytes[0] === LEASED && Array.isArray(decoded) && decoded.length === 2)
+    return { value: decoded[1], lease: decoded[0] as WireLease }
+  throw new Error(`not a zstate value (header byte ${String(bytes[0])})`)
+}
+
+// The end of etcd's range of every key that starts with `prefix`.
+function rangeEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix)
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++
+      return end.subarray(0, i + 1)
+    }
+  }
+  return Buffer.of(0)
+}

@@ -1,0 +1,75 @@
+// One zstate commit (or one validation of an outcome that commits nothing) as an etcd transaction:
+// it applies only if nothing the operation read has changed in etcd since the replica's revision.
+import type { ICompare, IRequestOp, ITxnRequest } from 'etcd3'
+import { encode } from '../../protocol/codec.ts'
+import { ChangeKind, type WireChange } from '../../protocol/ops.ts'
+import type { Store } from '../store.ts'
+import { encodeValue, type Layout } from './layout.ts'
+import type { ReadSet } from './read-set.ts'
+
+export interface Staged {
+  changes: WireChange[]
+  patched: ReadonlyMap<string, unknown> | undefined
+}
+
+export interface TxnPlan {
+  layout: Layout
+  store: Store
+  keySpaceRevision: number
+  reads: ReadSet
+  // undefined: only check the reads (an outcome that commits nothing).
+  staged: Staged | undefined
+  // [gatewayId, write]: the commit's origin, for the gateway that waits for it.
+  writer: readonly [string, number]
+  // The etcd lease of the writer's session, for its ephemeral keys.
+  lease: string | undefined
+}
+
+export function transaction(plan: TxnPlan): ITxnRequest {
+  const { layout, store, reads, staged } = plan
+  const compare: ICompare[] = []
+  for (const key of reads.read) compare.push(unchanged(layout.key(key), store.revisionOf(key)))
+  if (reads.keySpace) compare.push(unchanged(layout.keySpace, plan.keySpaceRevision))
+  if (staged === undefined) return { compare }
+  // One operation per key (etcd refuses a key twice in one transaction): the last write wins.
+  const writes = new Map<string, IRequestOp>()
+  let keySpaceChanged = false
+  for (const change of staged.changes) {
+    const key = change[0]
+    if (change[1] === ChangeKind.CLEAR) {
+      writes.set('', { request_delete_range: { key: layout.keys, range_end: layout.keysEnd } })
+      keySpaceChanged = true
+      continue
+    }
+    const exists = store.has(key!)
+    // A write the operation did not read still depends on whether the key exists: it decides
+    // whether the key space changes.
+    if (!reads.read.has(key!)) compare.push(exists ? present(layout.key(key!)) : absent(layout.key(key!)))
+    if (change[1] === ChangeKind.DELETE) {
+      writes.set(key!, { request_delete_range: { key: layout.key(key!) } })
+      keySpaceChanged ||= exists
+    } else {
+      const value = change[1] === ChangeKind.PATCH ? staged.patched!.get(key!) : change[2]
+      const lease = change[1] === ChangeKind.SET && change.length === 4 ? change[3] : undefined
+      const put = { key: layout.key(key!), value: encodeValue(value, lease) }
+      writes.set(key!, {
+        request_put: lease?.[0] === true && plan.lease !== undefined ? { ...put, lease: plan.lease } : put,
+      })
+      keySpaceChanged ||= !exists
+    }
+  }
+  const success = [...writes.values()]
+  if (keySpaceChanged) success.push({ request_put: { key: layout.keySpace, value: Buffer.alloc(0) } })
+  success.push({ request_put: { key: layout.tx, value: encode(plan.writer) } })
+  return { compare, success }
+}
+
+function unchanged(key: Buffer, revision: number): ICompare {
+  return { key, target: 'Mod', result: 'Equal', mod_revision: revision }
+}
+function present(key: Buffer): ICompare {
+  return { key, target: 'Version', result: 'Greater', version: 0 }
+}
+function absent(key: Buffer): ICompare {
+  return { key, target: 'Version', result: 'Equal', version: 0 }
+}
