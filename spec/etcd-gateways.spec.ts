@@ -9,7 +9,8 @@ import {
   type Server,
   type ServerOptions,
 } from '../lib/index.ts'
-import { etcdSkipReason, startEtcdCluster, type EtcdCluster } from './fixtures/etcd-cluster.ts'
+import { Etcd3 } from 'etcd3'
+import { etcdSkipReason, freePorts, startEtcdCluster, type EtcdCluster } from './fixtures/etcd-cluster.ts'
 import { clientProcess, fixture, stress, type Fixture } from './support.ts'
 
 const skip = etcdSkipReason('etcd-gateways.spec')
@@ -206,6 +207,51 @@ test('ttl keys expire through etcd once, whichever gateway sweeps', { skip }, as
   await writer.state.set('after', 1)
   await watcher.state.whenEqual('after', 1, { timeout: 5000 })
   assert.equal(deletions.length, 1)
+})
+
+test(
+  "a client moves to a gateway that started after its last commit: it resumes from etcd's history, no reset",
+  { skip },
+  async (t) => {
+    const options = stateOptions()
+    const first = await gatewayProcess(t, options)
+    const [port] = await freePorts(1)
+    const c = await client(t, [first.address, `tcp://127.0.0.1:${port}`], { heartbeatTimeout: 500 })
+    const events: string[] = []
+    void (async () => {
+      for await (const event of c.status()) events.push(event.type)
+    })()
+    const etcd = new Etcd3({ hosts: cluster.endpoints })
+    t.after(() => etcd.close())
+    const revisions: number[] = []
+    for (let i = 1; i <= 5; i++) {
+      revisions.push(await c.state.set('n', i))
+      // Writes beyond the prefix take etcd revisions too: the state's are not consecutive.
+      await etcd.put(`elsewhere-${process.pid}/x`).value(String(i))
+    }
+    assert.ok(revisions.every((revision, i) => i === 0 || revision > revisions[i - 1]! + 1))
+    const [late] = await gateways(t, 1, { ...options, address: `tcp://127.0.0.1:${port}` })
+    assert.ok(late!.revision > revisions.at(-1)!, 'the late gateway read the state after the last commit')
+    await first.process.stop()
+    while (!events.includes('reconnected')) await c.state.whenChange('never', { timeout: 50 }).catch(() => {})
+    assert.deepEqual(events, ['disconnected', 'reconnected'])
+    assert.equal(await c.state.increment('n'), 6)
+    const fresh = await client(t, late!.address)
+    assert.equal(fresh.state.get('n'), 6)
+  },
+)
+
+test('a value etcd refuses as too large is ERR_TOO_LARGE, and the session writes on', { skip }, async (t) => {
+  const [a] = await gateways(t, 1)
+  const c = await client(t, a!.address)
+  // Over etcd's request limit (1.5 MiB by default), and over its gRPC message limit (2 MiB).
+  for (const bytes of [1.7 * 2 ** 20, 3 * 2 ** 20])
+    await assert.rejects(
+      c.state.set('big', 'x'.repeat(bytes)),
+      (error: unknown) => isZStateError(error) && error.code === 'ERR_TOO_LARGE',
+    )
+  assert.ok((await c.state.set('small', 1)) > 0)
+  assert.equal(c.state.get('big'), undefined)
 })
 
 test('a watch from a revision older than the gateway keeps is ERR_COMPACTED', { skip }, async (t) => {

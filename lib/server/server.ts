@@ -290,12 +290,14 @@ class StateServer implements Server {
       this.#writes = new EtcdWrites(gateway, (session, _id, reply) => {
         if (this.#sessions.get(session.routingId) === session) this.#reply(session, session.routingId, reply)
       })
-      gateway.onCommit = (commit) => this.#applyFed(commit)
-      gateway.onBatch = () => this.#turn.end()
-      gateway.onFailure = (error) => {
-        process.emitWarning(`zstate: the etcd watch failed (${error.message}): this gateway stops`)
-        void this.close().catch(() => {})
-      }
+      gateway.attach({
+        commit: (commit) => this.#applyFed(commit),
+        batch: () => this.#turn.end(),
+        failed: (error) => {
+          process.emitWarning(`zstate: the etcd watch failed (${error.message}): this gateway stops`)
+          void this.close().catch(() => {})
+        },
+      })
     }
     void this.#receiveLoop()
   }
@@ -661,7 +663,7 @@ class StateServer implements Server {
 
   // An etcd revision under the prefix, from the gateway's watch. A commit of this gateway's write
   // names its session and request id, as the server's own commits do, and so acknowledges it.
-  #applyFed({ revision, changes, writer }: FedCommit): void {
+  #applyFed({ revision, previous, changes, writer }: FedCommit): void {
     const sent = writer?.gateway === this.#gateway!.id ? this.#writes!.committed(writer.write) : undefined
     const session =
       sent?.session !== undefined && this.#sessions.get(sent.session.routingId) === sent.session
@@ -670,7 +672,7 @@ class StateServer implements Server {
     const id = sent?.id ?? NO_REPLY
     const origin = originOf(session, id, sent?.result)
     this.#committed(
-      this.#store.commit(changes, undefined, origin, revision),
+      this.#store.commit(changes, undefined, origin, revision, previous),
       changes,
       session,
       origin,

@@ -120,17 +120,19 @@ export class Store implements StoreView {
     return applyWirePatches(this.get(key), patches)
   }
 
-  // Applies one commit's changes, gives it the next revision (or `revision`, an etcd gateway's, which
-  // need not be the next) and returns the commit encoded, as [revision, previous, changes, ...origin],
-  // for the history and the change stream: the values it sets stay in those bytes. `patched` holds
-  // the results of PATCH changes, computed (and so validated) before anything was applied.
+  // Applies one commit's changes, gives it the next revision and returns the commit encoded, as
+  // [revision, previous, changes, ...origin], for the history and the change stream: the values it
+  // sets stay in those bytes. `patched` holds the results of PATCH changes, computed (and so
+  // validated) before anything was applied. An etcd gateway gives etcd's `revision`, which need not
+  // be the next, and the `previous` commit every gateway of the state names (lib/server/etcd).
   commit(
     changes: readonly WireChange[],
     patched: ReadonlyMap<string, unknown> | undefined,
     origin: readonly unknown[],
     revision = this.#revision + 1,
+    previous = this.#revision,
   ): Chunk {
-    return this.#apply(encode([revision, this.#revision, changes, ...origin]), changes, patched, revision)
+    return this.#apply(encode([revision, previous, changes, ...origin]), changes, patched, revision)
   }
 
   // A commit from the log (lib/storage/replay.ts): its bytes exactly as commit() encoded them, so

@@ -27,8 +27,19 @@ export interface Writer {
 // One etcd revision under the prefix, as a zstate commit.
 export interface FedCommit {
   revision: number
+  // The revision of the commit before it under the prefix: the same on every gateway.
+  previous: number
   changes: WireChange[]
   writer: Writer | undefined
+}
+
+// Who takes the commits as they arrive: the server, once it is built around the gateway.
+export interface GatewayConsumer {
+  commit(commit: FedCommit): void
+  // The end of a batch of commits (one watch response).
+  batch(): void
+  // The watch failed for good (etcd compacted past it, or the prefix is gone): the server stops.
+  failed(error: Error): void
 }
 
 // Keys per page when reading the state at start (a gRPC message holds at most 4 MiB by default).
@@ -59,15 +70,17 @@ export class EtcdGateway {
   #watcher: Watcher | undefined
   // The revision that last created or deleted a key: what key-space reads compare.
   #keySpaceRevision: number
+  // The last revision under the prefix the watch delivered (or the one before where it started).
+  #lastEvent: number
+  // Every write of this gateway compares its fence key with this revision (0: never moved).
+  #fence = 0
   #waiting: RevisionWaiter[] = []
+  // Commits that came before the server attached, and the server once it has.
+  #held: FedCommit[] = []
+  #consumer: GatewayConsumer | undefined
   readonly #leases = new Map<object, SessionLease>()
   // Seconds a session lease outlives this gateway's last keep-alive.
   readonly #leaseSeconds: number
-  // Set by the server: each commit as it arrives, then the end of the batch it came in.
-  onCommit: (commit: FedCommit) => void = () => {}
-  onBatch: () => void = () => {}
-  // The watch failed for good (etcd compacted past it, or the prefix is gone): the server stops.
-  onFailure: (error: Error) => void = () => {}
 
   private constructor(
     client: Etcd3,
@@ -79,6 +92,7 @@ export class EtcdGateway {
   ) {
     this.#client = client
     this.#leaseSeconds = leaseSeconds
+    this.#lastEvent = history.firstRevision - 1
     this.layout = layout
     this.store = store
     this.history = history
@@ -93,15 +107,24 @@ export class EtcdGateway {
       ...(options.username === undefined
         ? {}
         : { auth: { username: options.username, password: options.password ?? '' } }),
-      grpcOptions: { 'grpc.max_receive_message_length': -1 },
+      // No size limits of gRPC's own: etcd's request limit is the one that refuses (ERR_TOO_LARGE).
+      grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
       defaultCallOptions: () => ({ deadline: Date.now() + ETCD_REQUEST_MS }),
     })
     try {
       const layout = new Layout(options.prefix)
       const { store, keySpace } = await readState(client, layout)
-      const history = new History(limits, store.revision + 1)
+      // The history starts before the state read: etcd still holds the commits before it (unless
+      // compacted), and clients that come from another gateway may need them.
+      const history = new History(
+        limits,
+        await historyStart(client, layout, store.revision, limits.revisions),
+      )
       const gateway = new EtcdGateway(client, layout, store, history, keySpace, leaseSeconds)
       await gateway.#follow()
+      // The history is complete once the watch has delivered a commit made now: the gateway's fence,
+      // put under the prefix, so every revision a client of the gateway hears of is a commit there.
+      await within(gateway.#delivered(await gateway.raiseFence()), ETCD_REQUEST_MS)
       return gateway
     } catch (error) {
       client.close()
@@ -109,23 +132,48 @@ export class EtcdGateway {
     }
   }
 
+  // The server takes the commits from now on, beginning with those that came before.
+  attach(consumer: GatewayConsumer): void {
+    this.#consumer = consumer
+    for (const commit of this.#held) consumer.commit(commit)
+    this.#held = []
+    consumer.batch()
+  }
+
   get keySpaceRevision(): number {
     return this.#keySpaceRevision
+  }
+
+  get fence(): { key: Buffer; revision: number } {
+    return { key: this.layout.fence(this.id), revision: this.#fence }
+  }
+
+  // Moves the fence: no write of this gateway sent before can commit after the returned revision.
+  async raiseFence(): Promise<number> {
+    const response = await this.#client.kv.txn({
+      success: [{ request_put: { key: this.layout.fence(this.id), value: Buffer.alloc(0) } }],
+    })
+    this.#fence = Math.max(this.#fence, Number(response.header.revision))
+    return this.#fence
   }
 
   txn(request: ITxnRequest): Promise<ITxnResponse> {
     return this.#client.kv.txn(request)
   }
 
-  // etcd's revision now, read through its leader: every commit made before it is at or below it.
-  async currentRevision(): Promise<number> {
-    const response = await this.#client.kv.range({ key: this.layout.tx })
-    return Number(response.header.revision)
+  // Resolves once the store has applied the commit of `revision`, a revision under the prefix (or at
+  // once if it has). The server applies each commit as it is delivered.
+  reach(revision: number): Promise<void> {
+    return this.#delivered(revision)
   }
 
-  // Resolves once the store has applied `revision` (or at once if it has).
-  reach(revision: number): Promise<void> {
-    if (revision <= this.store.revision) return Promise.resolve()
+  // Resolves with the next commit delivered, or after `ms` if none comes.
+  nextCommit(ms: number): Promise<void> {
+    return within(this.#delivered(this.#lastEvent + 1), ms).catch(() => {})
+  }
+
+  #delivered(revision: number): Promise<void> {
+    if (revision <= this.#lastEvent) return Promise.resolve()
     return new Promise((resolve) => {
       const waiter = { revision, resolve }
       let i = this.#waiting.length
@@ -174,11 +222,11 @@ export class EtcdGateway {
     const watcher = await this.#client
       .watch()
       .prefix(this.layout.prefix)
-      .startRevision(String(this.store.revision + 1))
+      .startRevision(String(this.history.firstRevision))
       .create()
     this.#watcher = watcher
     watcher.on('data', (response: IWatchResponse) => this.#feed(response))
-    watcher.on('error', (error: Error) => this.onFailure(error))
+    watcher.on('error', (error: Error) => this.#consumer?.failed(error))
   }
 
   // A watch response: the events of one or more revisions, in order, none split across responses.
@@ -192,20 +240,30 @@ export class EtcdGateway {
       for (; i < events.length && Number(events[i]!.kv.mod_revision) === revision; i++) {
         const { kv, type } = events[i]!
         if (kv.key.equals(this.layout.tx)) writer = type === 'Put' ? readWriter(kv.value) : undefined
-        else if (kv.key.equals(this.layout.keySpace)) this.#keySpaceRevision = revision
+        else if (kv.key.equals(this.layout.keySpace))
+          this.#keySpaceRevision = Math.max(this.#keySpaceRevision, revision)
         else {
           const change = this.#change(kv, type === 'Put')
           if (change !== undefined) changes.push(change)
         }
       }
-      if (revision <= this.store.revision) continue // a resumed watch may repeat what was applied
-      this.onCommit({ revision, changes, writer })
+      if (revision <= this.#lastEvent) continue // a resumed watch may repeat what it delivered
+      const previous = this.#lastEvent
+      this.#lastEvent = revision
+      // Before the state read at start: for the history only. Its encoding names no origin.
+      if (revision <= this.store.revision)
+        this.history.push({ bytes: encode([revision, previous, changes]), retire() {} }, revision)
+      else {
+        const commit = { revision, previous, changes, writer }
+        if (this.#consumer === undefined) this.#held.push(commit)
+        else this.#consumer.commit(commit)
+      }
       let done = 0
       while (done < this.#waiting.length && this.#waiting[done]!.revision <= revision)
         this.#waiting[done++]!.resolve()
       if (done > 0) this.#waiting = this.#waiting.slice(done)
     }
-    this.onBatch()
+    if (this.#consumer !== undefined) this.#consumer.batch()
   }
 
   #change(kv: IKeyValue, put: boolean): WireChange | undefined {
@@ -261,6 +319,31 @@ async function readState(client: Etcd3, layout: Layout): Promise<{ store: Store;
   return { store, keySpace: keySpaceKv === undefined ? 0 : Number(keySpaceKv.mod_revision) }
 }
 
+// Where the history of a gateway that read the state at `revision` starts: up to `revisions` back,
+// but not before etcd's compaction (a historical read there fails), found by bisection.
+async function historyStart(
+  client: Etcd3,
+  layout: Layout,
+  revision: number,
+  revisions: number,
+): Promise<number> {
+  const readable = (at: number): Promise<boolean> =>
+    client.kv.range({ key: layout.tx, revision: at, count_only: true }).then(
+      () => true,
+      () => false,
+    )
+  let low = Math.max(1, revision - revisions + 1)
+  if (low > revision || (await readable(low))) return low
+  // low is compacted and revision is not (the state was just read there): the first readable lies between.
+  let high = revision
+  while (low + 1 < high) {
+    const middle = Math.floor((low + high) / 2)
+    if (await readable(middle)) high = middle
+    else low = middle
+  }
+  return high
+}
+
 function readWriter(bytes: Buffer): Writer | undefined {
   try {
     const decoded = decodeStrict(bytes)
@@ -279,3 +362,22 @@ export function unavailable(error: unknown, what: string): ZStateError {
 }
 
 export type { WireLease }
+
+// Waits for `promise`, at most `ms`: ERR_UNAVAILABLE after that.
+export async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new ZStateError(ErrorCode.UNAVAILABLE, `etcd's changes did not reach this gateway within ${ms} ms`),
+        ),
+      ms,
+    )
+  })
+  try {
+    await Promise.race([promise, expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}

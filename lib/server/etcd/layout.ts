@@ -2,6 +2,7 @@
 //   <prefix>k/<key>  each key's value: a header byte, then MessagePack (0: the value; 1: [lease, value])
 //   <prefix>_tx      rewritten by every commit: [gatewayId, write, leases] (who made it, for the ack)
 //   <prefix>_ks      rewritten by every commit that creates or deletes a key: key-space reads compare it
+//   <prefix>_g/<id>  a gateway's fence: its writes compare it, and it is moved when one got no answer
 import { encode } from '../../protocol/codec.ts'
 import { decodeStrict } from '../../protocol/strict-decode.ts'
 import type { WireLease } from '../../protocol/ops.ts'
@@ -22,6 +23,10 @@ export class Layout {
     this.keysEnd = rangeEnd(this.keys)
     this.tx = Buffer.from(`${prefix}_tx`)
     this.keySpace = Buffer.from(`${prefix}_ks`)
+  }
+
+  fence(gateway: string): Buffer {
+    return Buffer.from(`${this.prefix}_g/${gateway}`)
   }
 
   key(key: string): Buffer {

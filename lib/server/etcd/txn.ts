@@ -1,6 +1,6 @@
 // One zstate commit (or one validation of an outcome that commits nothing) as an etcd transaction:
 // it applies only if nothing the operation read has changed in etcd since the replica's revision.
-import type { ICompare, IRequestOp, ITxnRequest } from 'etcd3'
+import type { ICompare, IRequestOp, ITxnRequest, ITxnResponse } from 'etcd3'
 import { encode } from '../../protocol/codec.ts'
 import { ChangeKind, type WireChange } from '../../protocol/ops.ts'
 import type { Store } from '../store.ts'
@@ -23,14 +23,42 @@ export interface TxnPlan {
   writer: readonly [string, number]
   // The etcd lease of the writer's session, for its ephemeral keys.
   lease: string | undefined
+  // The writing gateway's fence (lib/server/etcd/writes.ts): a write sent before it moved never commits.
+  fence: { key: Buffer; revision: number }
 }
 
+// Where the commit was refused, it reads what it compared, and the origin of the last commit: the
+// replica must reach their revisions before the write is worked out again (failedAt()).
 export function transaction(plan: TxnPlan): ITxnRequest {
-  const { layout, store, reads, staged } = plan
+  const compare = compares(plan)
+  const success = plan.staged === undefined ? [] : writes(plan, compare)
+  const keys = new Map<string, Buffer>([[plan.layout.tx.toString('latin1'), plan.layout.tx]])
+  for (const { key } of compare) keys.set(key!.toString('latin1'), key!)
+  const failure = [...keys.values()].map((key): IRequestOp => ({ request_range: { key, keys_only: true } }))
+  return { compare, success, failure }
+}
+
+// The revision a replica needs to see why a transaction failed: the last change of what it compared.
+export function failedAt(response: ITxnResponse): number {
+  let revision = 0
+  for (const op of response.responses)
+    for (const kv of op.response_range?.kvs ?? []) revision = Math.max(revision, Number(kv.mod_revision))
+  return revision
+}
+
+function compares(plan: TxnPlan): ICompare[] {
+  const { layout, store, reads } = plan
   const compare: ICompare[] = []
   for (const key of reads.read) compare.push(unchanged(layout.key(key), store.revisionOf(key)))
   if (reads.keySpace) compare.push(unchanged(layout.keySpace, plan.keySpaceRevision))
-  if (staged === undefined) return { compare }
+  return compare
+}
+
+// The puts and deletes of the staged changes; adds the compares they need to `compare`.
+function writes(plan: TxnPlan, compare: ICompare[]): IRequestOp[] {
+  const { layout, store, reads } = plan
+  const staged = plan.staged!
+  compare.push(unchanged(plan.fence.key, plan.fence.revision))
   // One operation per key (etcd refuses a key twice in one transaction): the last write wins.
   const writes = new Map<string, IRequestOp>()
   let keySpaceChanged = false
@@ -61,7 +89,7 @@ export function transaction(plan: TxnPlan): ITxnRequest {
   const success = [...writes.values()]
   if (keySpaceChanged) success.push({ request_put: { key: layout.keySpace, value: Buffer.alloc(0) } })
   success.push({ request_put: { key: layout.tx, value: encode(plan.writer) } })
-  return { compare, success }
+  return success
 }
 
 function unchanged(key: Buffer, revision: number): ICompare {

@@ -8,9 +8,9 @@ import type { Commit } from '../operations.ts'
 import { errorReply, okReply } from '../replies.ts'
 import type { Session } from '../sessions.ts'
 import type { StoreView } from '../store.ts'
-import { ETCD_REQUEST_MS, unavailable, type EtcdGateway } from './gateway.ts'
+import { ETCD_REQUEST_MS, unavailable, within, type EtcdGateway } from './gateway.ts'
 import { ReadSet } from './read-set.ts'
-import { transaction, type Staged } from './txn.ts'
+import { failedAt, transaction, type Staged } from './txn.ts'
 
 // An operation, run against the replica: returns the reply payload; `commit` stages its changes.
 export type Evaluate = (view: StoreView, commit: Commit) => unknown[]
@@ -30,6 +30,9 @@ interface Job {
   // A revision the replica must have before the write is worked out (a transaction's base).
   readonly base: number
 }
+
+// How long a write whose conflict the replica cannot see yet waits for the next commit.
+const UNSEEN_CHANGE_MS = 20
 
 // Attempts before a write that keeps meeting concurrent changes is refused with ERR_CONFLICT.
 const MAX_ATTEMPTS = 100
@@ -152,64 +155,73 @@ export class EtcdWrites {
             staged,
             writer: [gateway.id, write],
             lease,
+            fence: gateway.fence,
           }),
         )
       } catch (error) {
-        // No answer (a leader election, a lost quorum): whether it committed is found out from etcd's
-        // revision now. If etcd cannot tell, the write is refused, its outcome unknown.
-        const known = await gateway.currentRevision().catch(() => {
+        const refused = refusal(error)
+        if (refused !== undefined || attempt === MAX_ATTEMPTS) {
           this.#sent.delete(write)
-          throw unavailable(
-            error,
-            staged === undefined
-              ? 'etcd did not answer'
-              : 'etcd did not answer: the write may or may not have been applied',
+          throw (
+            refused ?? unavailable(error, 'etcd did not answer: the write may or may not have been applied')
           )
-        })
-        await within(gateway.reach(known), ETCD_REQUEST_MS)
-        if (staged !== undefined && !this.#sent.has(write)) return undefined // its commit came: acknowledged
-        this.#sent.delete(write)
+        }
+        // No answer (a leader election, a lost quorum): the fence moves, so the write can no longer
+        // commit later; once the replica has the fence, its commit is there or never will be. If etcd
+        // cannot even move the fence, the write is refused, its outcome unknown.
+        if (staged !== undefined) {
+          const fenced = await gateway.raiseFence().catch(() => {
+            this.#sent.delete(write)
+            throw unavailable(error, 'etcd did not answer: the write may or may not have been applied')
+          })
+          await within(gateway.reach(fenced), ETCD_REQUEST_MS)
+          if (!this.#sent.has(write)) return undefined // its commit came: acknowledged by it
+          this.#sent.delete(write)
+        }
         continue
       }
-      const revision = Number(response.header.revision)
       if (response.succeeded) {
         if (staged === undefined) return outcome()
-        if (session !== undefined) this.#last.set(session, revision)
+        if (session !== undefined) this.#last.set(session, Number(response.header.revision))
         return undefined
       }
-      // Something it read changed after the replica's revision: work it out again on a newer replica.
+      // Something it read changed after the replica's revision: work it out again on a replica that
+      // has the change. One that no gateway's commit made (a lease's end) has no origin to wait
+      // for: the next commit, or a short pause, comes first.
       this.#sent.delete(write)
       this.conflicts++
+      const changedAt = failedAt(response)
       if (attempt === MAX_ATTEMPTS)
         throw new ConflictError(
           `the write met concurrent changes on ${MAX_ATTEMPTS} attempts`,
           [...reads.read],
-          revision,
+          changedAt,
         )
-      await within(gateway.reach(revision), ETCD_REQUEST_MS)
+      if (changedAt > gateway.store.revision) await within(gateway.reach(changedAt), ETCD_REQUEST_MS)
+      else await gateway.nextCommit(UNSEEN_CHANGE_MS)
     }
   }
 }
 
-function isEphemeral(change: WireChange): boolean {
-  return change[1] === ChangeKind.SET && change.length === 4 && change[3][0] === true
+// What etcd refused outright, so that nothing of it applied; undefined for an error that leaves the
+// outcome unknown (no answer, no leader, a lost connection).
+function refusal(error: unknown): ZStateError | undefined {
+  const kind = (error as object | null)?.constructor?.name
+  const message = (error as Error).message
+  const refused = kind === 'GRPCInvalidArgumentError' || kind === 'GRPCResourceExhastedError'
+  if (refused && /too large|larger than max/.test(message))
+    return new ZStateError(ErrorCode.TOO_LARGE, `etcd refused the write: ${message}`, { cause: error })
+  if (
+    refused ||
+    kind === 'GRPCFailedPreconditionError' ||
+    kind === 'GRPCUnauthenticatedError' ||
+    kind === 'EtcdPermissionDeniedError' ||
+    kind === 'EtcdAuthenticationFailedError'
+  )
+    return new ZStateError(ErrorCode.UNAVAILABLE, `etcd refused the write: ${message}`, { cause: error })
+  return undefined
 }
 
-// Waits for `promise`, at most `ms`: ERR_UNAVAILABLE after that.
-async function within(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new ZStateError(ErrorCode.UNAVAILABLE, `etcd's changes did not reach this gateway within ${ms} ms`),
-        ),
-      ms,
-    )
-  })
-  try {
-    await Promise.race([promise, expired])
-  } finally {
-    clearTimeout(timer)
-  }
+function isEphemeral(change: WireChange): boolean {
+  return change[1] === ChangeKind.SET && change.length === 4 && change[3][0] === true
 }
