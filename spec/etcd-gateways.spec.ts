@@ -291,6 +291,74 @@ test(
   },
 )
 
+test(
+  'services and topics reach across gateways: a provider on A serves callers on B, what is published on either reaches both once',
+  { skip },
+  async (t) => {
+    const [a, b] = await gateways(t, 2)
+    const providerClient = await client(t, a!.address)
+    const caller = await client(t, b!.address)
+    const provider = await providerClient.provide('math', {
+      add: (x: number, y: number) => x + y,
+      fail: () => {
+        throw new TypeError('no such sum')
+      },
+    })
+    await caller.waitForService('math', { timeout: 10_000 })
+    assert.equal(await caller.call('math', 'add', [1, 2]), 3)
+    const listed = await caller.services()
+    assert.deepEqual(
+      listed.map((service) => [service.name, service.methods]),
+      [['math', ['add', 'fail']]],
+    )
+    await assert.rejects(
+      caller.call('math', 'fail'),
+      (error: unknown) =>
+        isZStateError(error) &&
+        error.code === 'ERR_REMOTE' &&
+        (error as any).remoteName === 'TypeError' &&
+        error.message === 'no such sum',
+    )
+    // Topics: each side publishes; every subscriber gets each message once, in order per publisher.
+    const onA = providerClient.subscribe<number>('news/')
+    const onB = caller.subscribe<number>('news/')
+    t.after(() => (onA.close(), onB.close()))
+    await Promise.all([onA.ready, onB.ready])
+    const collect = async (subscription: AsyncIterable<{ topic: string; message: number }>, n: number) => {
+      const got: string[] = []
+      for await (const { topic, message } of subscription) {
+        got.push(`${topic}:${message}`)
+        if (got.length === n) return got
+      }
+      return got
+    }
+    const gotA = collect(onA, 6)
+    const gotB = collect(onB, 6)
+    for (let i = 1; i <= 3; i++) {
+      await providerClient.publish('news/a', i)
+      await caller.publish('news/b', i)
+    }
+    for (const got of await Promise.all([gotA, gotB])) {
+      assert.deepEqual(
+        got.filter((m) => m.startsWith('news/a')),
+        ['news/a:1', 'news/a:2', 'news/a:3'],
+      )
+      assert.deepEqual(
+        got.filter((m) => m.startsWith('news/b')),
+        ['news/b:1', 'news/b:2', 'news/b:3'],
+      )
+    }
+    // Withdrawn on A: gone from B as well.
+    await provider.close()
+    const deadline = Date.now() + 10_000
+    while ((await caller.services()).length > 0 && Date.now() < deadline) await caller.state.sync()
+    await assert.rejects(
+      caller.call('math', 'add', [1, 2]),
+      (error: unknown) => isZStateError(error) && error.code === 'ERR_NO_PROVIDER',
+    )
+  },
+)
+
 test('startServer refuses etcd with a data dir, and endpoints that are not URLs', async () => {
   await assert.rejects(
     startServer({ etcd: { endpoints: ['http://127.0.0.1:1'] }, dataDir: '/tmp/x' }),

@@ -31,6 +31,7 @@ export interface RunOptions {
   /** serve: --etcd URLS and --etcd-prefix P. */
   readonly etcd?: readonly string[]
   readonly etcdPrefix?: string
+  readonly etcdAdvertise?: string
   readonly fromRevision?: number
   /** set: --ttl MS. */
   readonly ttl?: number
@@ -221,13 +222,23 @@ function etcdOptions(
   values: Map<OptionName, string | true>,
   hasDataDir: boolean,
   name: Exclude<CommandName, 'help'>,
-): { etcd?: string[]; etcdPrefix?: string } {
+): { etcd?: string[]; etcdPrefix?: string; etcdAdvertise?: string } {
   const urls = values.get('etcd')
   const prefix = values.get('etcd-prefix')
+  const advertise = values.get('etcd-advertise')
   if (urls === undefined) {
-    if (prefix !== undefined) throw new UsageError('option --etcd-prefix needs --etcd', name)
+    if (prefix !== undefined || advertise !== undefined)
+      throw new UsageError(
+        `option --${prefix !== undefined ? 'etcd-prefix' : 'etcd-advertise'} needs --etcd`,
+        name,
+      )
     return {}
   }
+  if (advertise !== undefined && addressSyntax(String(advertise), 'connect') !== 'ok')
+    throw new UsageError(
+      `option --etcd-advertise expects the address other gateways connect to (ipc://PATH or tcp://HOST:PORT), got "${String(advertise)}"`,
+      name,
+    )
   if (hasDataDir) throw new UsageError('options --etcd and --data-dir exclude each other', name)
   const endpoints = String(urls).split(',')
   if (!endpoints.every((url) => /^https?:\/\/[^/]+\/?$/.test(url)))
@@ -236,7 +247,11 @@ function etcdOptions(
       name,
     )
   if (prefix === '') throw new UsageError('option --etcd-prefix must not be empty', name)
-  return { etcd: endpoints, ...(typeof prefix === 'string' ? { etcdPrefix: prefix } : {}) }
+  return {
+    etcd: endpoints,
+    ...(typeof prefix === 'string' ? { etcdPrefix: prefix } : {}),
+    ...(typeof advertise === 'string' ? { etcdAdvertise: advertise } : {}),
+  }
 }
 
 function checkAddress(address: string, source: string, name: Exclude<CommandName, 'help'>): void {

@@ -11,6 +11,7 @@ export const OPTIONS = {
   metrics: { type: 'string' },
   etcd: { type: 'string' },
   'etcd-prefix': { type: 'string' },
+  'etcd-advertise': { type: 'string' },
   'curve-secret-file': { type: 'string' },
   'authorized-keys': { type: 'string' },
   'server-key': { type: 'string' },
@@ -39,6 +40,8 @@ export const OPTION_HELP: Record<OptionName, string> = {
   metrics: '    --metrics H:P   serve Prometheus metrics at http://H:P/metrics (port 0: a free one)',
   etcd: '    --etcd URLS     be a gateway to the state held by etcd at URLS (comma-separated)',
   'etcd-prefix': '    --etcd-prefix P  with --etcd: the key prefix the state lives under (default: zstate/)',
+  'etcd-advertise':
+    '    --etcd-advertise A  with --etcd: where the other gateways reach this one (default: its address)',
   'curve-secret-file':
     '    --curve-secret-file F  encrypt (CurveZMQ) with the key pair in F, from zstate keygen',
   'authorized-keys': '    --authorized-keys FILE|any  the client public keys let in (one a line), or any',
@@ -89,6 +92,7 @@ export const COMMANDS = {
       'metrics',
       'etcd',
       'etcd-prefix',
+      'etcd-advertise',
       'curve-secret-file',
       'authorized-keys',
       'help',

@@ -33,6 +33,7 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
             etcd: {
               endpoints: [...options.etcd],
               ...(options.etcdPrefix === undefined ? {} : { prefix: options.etcdPrefix }),
+              ...(options.etcdAdvertise === undefined ? {} : { advertise: options.etcdAdvertise }),
             },
           }),
     })

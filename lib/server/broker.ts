@@ -9,7 +9,8 @@ import type { ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, push } from './replies.ts'
 import { Service, type Call, type Provider } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
-import type { Session } from './sessions.ts'
+import { isGatewayLink, type Session } from './sessions.ts'
+import type { Offer } from './etcd/federation.ts'
 
 export interface BrokerOptions {
   heartbeatMs: number
@@ -19,6 +20,8 @@ export interface BrokerOptions {
   ownedServices: boolean
   // Queues a reply or a push for a session, sent with the rest of its turn's batch.
   send: (session: Session, message: Buffer) => void
+  // Told whenever a provider comes or goes (an etcd gateway's federation follows what is offered).
+  changed?: () => void
 }
 
 // A provider whose session is silent for this many heartbeat periods is dropped (clients ping every period).
@@ -118,6 +121,24 @@ export class Broker {
     }
   }
 
+  // What this server's own providers offer, by service: methods, and concurrency in all (proxies of
+  // peer gateways left out).
+  offers(): Map<string, Offer> {
+    const offers = new Map<string, Offer>()
+    for (const service of this.#services.values()) {
+      const own = service.providers.filter((provider) => !provider.proxy)
+      if (own.length === 0) continue
+      const methods = new Set<string>()
+      for (const provider of own) for (const method of provider.methods) methods.add(method)
+      const concurrency = own.reduce((sum, provider) => sum + provider.concurrency, 0)
+      offers.set(service.name, {
+        methods: [...methods].sort(),
+        concurrency: Math.min(concurrency, MAX_CONCURRENCY),
+      })
+    }
+    return offers
+  }
+
   // Every service with a provider, by name, with its counters and the calls it holds now.
   stats(): ServiceStats[] {
     const inFlight = new Map<Service, number>()
@@ -202,12 +223,14 @@ export class Broker {
       concurrency: Math.min(concurrency, MAX_CONCURRENCY),
       inFlight: new Map(),
       withdrawn: false,
+      proxy: isGatewayLink(session),
     }
     this.#providers.set(provider.id, provider)
     party.providers.set(key, provider)
     service.add(provider)
     this.#feed(provider)
     this.#notifyWaits(service)
+    this.#options.changed?.()
     return okReply(id, [])
   }
 
@@ -224,7 +247,8 @@ export class Broker {
     )
       throw new ZStateError(ErrorCode.PROTOCOL, 'call takes [service, method, args, timeoutMs, provider?]')
     const service = this.#services.get(name)
-    if (service === undefined || service.providers.length === 0)
+    const local = isGatewayLink(session)
+    if (service === undefined || !service.providers.some((p) => !(local && p.proxy)))
       throw new ZStateError(ErrorCode.NO_PROVIDER, `no provider for service '${name}'`)
     const target = providerId === undefined ? undefined : service.providers.find((p) => p.id === providerId)
     if (providerId !== undefined && target === undefined)
@@ -232,7 +256,7 @@ export class Broker {
         ErrorCode.NO_PROVIDER,
         `service '${name}' has no provider ${String(providerId)} (services({ detail: true }) lists them)`,
       )
-    if (target === undefined ? !service.offers(method) : !target.methods.has(method)) {
+    if (target === undefined ? !service.offers(method, local) : !target.methods.has(method)) {
       const offered = (target === undefined ? service.methods() : [...target.methods].sort()).join(', ')
       throw invalidArgument(
         `${target === undefined ? `service '${name}'` : `provider ${target.id} of '${name}'`} has no method '${method}' (it offers: ${offered})`,
@@ -250,10 +274,11 @@ export class Broker {
       deadline: Date.now() + timeout,
       provider: undefined,
       target,
+      local,
     }
     const provider =
       target === undefined
-        ? service.pick(method)
+        ? service.pick(method, local)
         : target.inFlight.size < target.concurrency
           ? target
           : undefined
@@ -349,6 +374,7 @@ export class Broker {
     if (provider.withdrawn) return
     provider.withdrawn = true
     provider.service.remove(provider)
+    this.#options.changed?.()
     this.#orphanQueue(provider.service)
     if (provider.inFlight.size === 0) this.#retire(provider)
   }
@@ -357,6 +383,7 @@ export class Broker {
   #lose(provider: Provider, reason: string): void {
     provider.withdrawn = true
     provider.service.remove(provider)
+    this.#options.changed?.()
     for (const call of [...provider.inFlight.values()]) {
       this.#settle(call)
       this.#answer(

@@ -1,7 +1,7 @@
 // ServerOptions as docs/state.md defines them, validated at the boundary.
 import { invalidArgument } from '../errors.ts'
 import { checkKnown } from '../known-options.ts'
-import { isLoopbackHost, parseHostPort } from '../protocol/address.ts'
+import { addressSyntax, isLoopbackHost, parseHostPort } from '../protocol/address.ts'
 import { checkKeyPair } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import type { EtcdOptions } from './etcd/gateway.ts'
@@ -104,10 +104,10 @@ function resolveEtcd(options: ServerOptions): EtcdOptions | undefined {
   const etcd = options.etcd
   if (etcd === undefined) return undefined
   if (typeof etcd !== 'object' || etcd === null) throw invalidArgument('startServer: etcd must be an object')
-  checkKnown(etcd, ['endpoints', 'prefix', 'username', 'password'], 'startServer: etcd')
+  checkKnown(etcd, ['endpoints', 'prefix', 'username', 'password', 'advertise'], 'startServer: etcd')
   if (options.dataDir !== undefined)
     throw invalidArgument('startServer: etcd and dataDir exclude each other: etcd holds the state durably')
-  const { endpoints, prefix = 'zstate/', username, password } = etcd
+  const { endpoints, prefix = 'zstate/', username, password, advertise } = etcd
   if (
     !Array.isArray(endpoints) ||
     endpoints.length === 0 ||
@@ -125,7 +125,14 @@ function resolveEtcd(options: ServerOptions): EtcdOptions | undefined {
     (password !== undefined && typeof password !== 'string')
   )
     throw invalidArgument('startServer: etcd.username and etcd.password must be strings')
-  return { endpoints: [...endpoints], prefix, username, password }
+  if (
+    advertise !== undefined &&
+    (typeof advertise !== 'string' || addressSyntax(advertise, 'connect') !== 'ok')
+  )
+    throw invalidArgument(
+      `startServer: etcd.advertise must be the address other gateways connect to (tcp://HOST:PORT or ipc://PATH), got ${JSON.stringify(advertise)}`,
+    )
+  return { endpoints: [...endpoints], prefix, username, password, advertise }
 }
 
 // HOST:PORT of the /metrics endpoint; plain HTTP, so loopback unless insecure, like tcp addresses.

@@ -28,13 +28,14 @@ import { Topics } from './topics.ts'
 import { arity, operations } from './operations.ts'
 import { Pushes } from './pushes.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
-import { Sessions, type Session } from './sessions.ts'
+import { Sessions, isGatewayLink, type Session } from './sessions.ts'
 import { Store } from './store.ts'
 import { Turn, type TurnOutput } from './turn.ts'
 import { DurableGate } from './durable.ts'
 import { openStorage, type Storage } from './storage.ts'
-import { EtcdGateway, type FedCommit } from './etcd/gateway.ts'
+import { EtcdGateway, unavailable, type FedCommit } from './etcd/gateway.ts'
 import { EtcdWrites } from './etcd/writes.ts'
+import { Federation } from './etcd/federation.ts'
 import type { Chunk } from './slots.ts'
 import { registerZapDomain } from './zap.ts'
 import { provesKey } from '../protocol/key-proof.ts'
@@ -131,6 +132,14 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     gateway,
     unregister,
   )
+  if (gateway !== undefined) {
+    try {
+      await gateway.register(resolved.etcd!.advertise ?? server.address)
+    } catch (error) {
+      await server.close()
+      throw unavailable(error, 'cannot register the gateway in etcd')
+    }
+  }
   if (resolved.metrics !== undefined) {
     try {
       await server.serveMetrics(resolved.metrics)
@@ -157,6 +166,9 @@ class StateServer implements Server {
   // On an etcd gateway: etcd holds the state, the store is its replica, and writes go through etcd.
   readonly #gateway: EtcdGateway | undefined
   readonly #writes: EtcdWrites | undefined
+  // Services and topics across the gateways (not with curve: the links would need keys of their own).
+  readonly #federation: Federation | undefined
+  #offersChanged = false
   // Removes this server's ZAP domain (curve).
   readonly #unregisterZap: (() => void) | undefined
   readonly #gate: DurableGate | undefined
@@ -237,6 +249,7 @@ class StateServer implements Server {
       maxQueuedCalls: options.maxQueuedCalls,
       ownedServices: options.curve !== undefined && options.curve.services === 'owned',
       send: (session, message) => this.#reply(session, session.routingId, message),
+      changed: () => this.#providersChanged(),
     })
     this.#router = router
     this.#pub = pub
@@ -282,6 +295,10 @@ class StateServer implements Server {
     this.#heartbeat.unref()
     this.#sweeper = setInterval(() => this.#expire(), SLOT_MS)
     this.#sweeper.unref()
+    this.#federation =
+      gateway === undefined || options.curve !== undefined
+        ? undefined
+        : new Federation(gateway.id, this.address)
     if (gateway === undefined) {
       this.#writes = undefined
       // No session outlives a restart: ephemeral keys read back from the data dir go at once.
@@ -297,6 +314,7 @@ class StateServer implements Server {
           process.emitWarning(`zstate: the etcd watch failed (${error.message}): this gateway stops`)
           void this.close().catch(() => {})
         },
+        peer: (id, address) => this.#federation?.peer(id, address),
       })
     }
     void this.#receiveLoop()
@@ -601,8 +619,13 @@ class StateServer implements Server {
         this.#room(session, batch, 'services')
         return this.#broker.dispatch(session, id, op, args)
       case Op.PUBLISH:
-      case Op.TOPIC_ECHO:
-        return this.#topics.dispatch(id, op, args)
+      case Op.TOPIC_ECHO: {
+        const reply = this.#topics.dispatch(id, op, args)
+        // What a gateway's own clients publish reaches the other gateways' subscribers too.
+        if (op === Op.PUBLISH && !isGatewayLink(session))
+          this.#federation?.published(args[0] as string, args[1])
+        return reply
+      }
       case Op.CONTEXT_OPEN:
       case Op.CONTEXT_CLOSE:
       case Op.CHILD:
@@ -643,6 +666,16 @@ class StateServer implements Server {
       (error: unknown) => this.#reply(session, session.routingId, errorReply(id, error)),
     )
     return undefined
+  }
+
+  // The providers changed: once the turn's requests are handled, the federation learns what is offered.
+  #providersChanged(): void {
+    if (this.#federation === undefined || this.#offersChanged) return
+    this.#offersChanged = true
+    setImmediate(() => {
+      this.#offersChanged = false
+      this.#federation?.offers(this.#broker.offers())
+    })
   }
 
   // Commits, naming the revision before it and, for a request that waits, its origin (session and
@@ -875,6 +908,7 @@ class StateServer implements Server {
     await this.#publishing.drained()
     try {
       await this.#storage?.close(true)
+      await this.#federation?.close()
       await this.#gateway?.close()
     } finally {
       await this.#topics.close()

@@ -13,6 +13,8 @@ export interface Provider {
   readonly inFlight: Map<number, Call>
   // Withdrawn: gets no new calls, but its calls in flight still report their results.
   withdrawn: boolean
+  // A peer gateway's stand-in for the providers it has (lib/server/etcd/federation.ts).
+  readonly proxy: boolean
 }
 
 export interface Call {
@@ -27,6 +29,9 @@ export interface Call {
   provider: Provider | undefined
   // The one provider the caller chose (CALL's fifth argument); undefined: any of them.
   readonly target: Provider | undefined
+  // Forwarded by a peer gateway: only this gateway's own providers take it, never a proxy (which
+  // would send it back).
+  readonly local: boolean
 }
 
 export class Service {
@@ -47,8 +52,8 @@ export class Service {
     return this.providers.length === 0 && this.queue.length === 0
   }
 
-  offers(method: string): boolean {
-    return this.providers.some((provider) => provider.methods.has(method))
+  offers(method: string, local = false): boolean {
+    return this.providers.some((provider) => takes(provider, method, local))
   }
 
   // The union of every provider's methods, sorted.
@@ -71,12 +76,12 @@ export class Service {
   }
 
   // Round robin over the providers that offer `method` and have a free slot.
-  pick(method: string): Provider | undefined {
+  pick(method: string, local: boolean): Provider | undefined {
     const n = this.providers.length
     for (let k = 0; k < n; k++) {
       const at = (this.#next + k) % n
       const provider = this.providers[at]!
-      if (provider.inFlight.size < provider.concurrency && provider.methods.has(method)) {
+      if (provider.inFlight.size < provider.concurrency && takes(provider, method, local)) {
         this.#next = (at + 1) % n
         return provider
       }
@@ -86,13 +91,14 @@ export class Service {
 
   // Whether a queued call can still be served: its method is offered, and its chosen provider lives.
   servable(call: Call): boolean {
-    return call.target === undefined ? this.offers(call.method) : !call.target.withdrawn
+    return call.target === undefined ? this.offers(call.method, call.local) : !call.target.withdrawn
   }
 
   // The oldest queued call `provider` can take, removed from the queue.
   takeFor(provider: Provider): Call | undefined {
     const at = this.queue.findIndex(
-      (call) => provider.methods.has(call.method) && (call.target === undefined || call.target === provider),
+      (call) =>
+        takes(provider, call.method, call.local) && (call.target === undefined || call.target === provider),
     )
     if (at === -1) return undefined
     return this.queue.splice(at, 1)[0]
@@ -104,4 +110,8 @@ export class Service {
     this.queue.splice(at, 1)
     return true
   }
+}
+
+function takes(provider: Provider, method: string, local: boolean): boolean {
+  return provider.methods.has(method) && !(local && provider.proxy)
 }

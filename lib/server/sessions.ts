@@ -33,6 +33,14 @@ export interface Session extends ReplyPeer {
   clientKey: string | undefined
 }
 
+// The name a gateway's link to another gateway of its state gives its sessions there
+// (lib/server/etcd/federation.ts): its providers are proxies, its calls and messages forwarded.
+export const GATEWAY_LINK = 'zstate-gateway-link'
+
+export function isGatewayLink(session: Session): boolean {
+  return session.name.startsWith(GATEWAY_LINK)
+}
+
 // A client's name is for `zstate top`: longer names are cut, not stored.
 const MAX_NAME_LENGTH = 256
 

@@ -70,7 +70,14 @@ export interface ServerOptions {
    * with the same endpoints and prefix (default `'zstate/'`) serves one state, and clients given
    * several of them fail over between them. Excludes `dataDir`.
    */
-  etcd?: { endpoints: string[]; prefix?: string; username?: string; password?: string }
+  etcd?: {
+    endpoints: string[]
+    prefix?: string
+    username?: string
+    password?: string
+    /** Where the other gateways reach this one, for services and topics; default: `address` as bound. */
+    advertise?: string
+  }
 }
 
 /** A running state server. `await using` closes it. */

@@ -14,6 +14,8 @@ import { Layout, decodeValue } from './layout.ts'
 export interface EtcdOptions {
   endpoints: string[]
   prefix: string
+  // Where the other gateways reach this one (services and topics); default: its bound address.
+  advertise: string | undefined
   username: string | undefined
   password: string | undefined
 }
@@ -40,6 +42,8 @@ export interface GatewayConsumer {
   batch(): void
   // The watch failed for good (etcd compacted past it, or the prefix is gone): the server stops.
   failed(error: Error): void
+  // Another gateway of the state registered (its address) or went away (undefined).
+  peer(id: string, address: string | undefined): void
 }
 
 // Keys per page when reading the state at start (a gRPC message holds at most 4 MiB by default).
@@ -77,6 +81,10 @@ export class EtcdGateway {
   #waiting: RevisionWaiter[] = []
   // Commits that came before the server attached, and the server once it has.
   #held: FedCommit[] = []
+  // The gateways registered, by id: read with the state, then followed.
+  readonly #peers: Map<string, string>
+  // This gateway's registration, once it has one.
+  #registration: Lease | undefined
   #consumer: GatewayConsumer | undefined
   readonly #leases = new Map<object, SessionLease>()
   // Seconds a session lease outlives this gateway's last keep-alive.
@@ -89,7 +97,9 @@ export class EtcdGateway {
     history: History,
     keySpace: number,
     leaseSeconds: number,
+    peers: Map<string, string>,
   ) {
+    this.#peers = peers
     this.#client = client
     this.#leaseSeconds = leaseSeconds
     this.#lastEvent = history.firstRevision - 1
@@ -113,14 +123,14 @@ export class EtcdGateway {
     })
     try {
       const layout = new Layout(options.prefix)
-      const { store, keySpace } = await readState(client, layout)
+      const { store, keySpace, peers } = await readState(client, layout)
       // The history starts before the state read: etcd still holds the commits before it (unless
       // compacted), and clients that come from another gateway may need them.
       const history = new History(
         limits,
         await historyStart(client, layout, store.revision, limits.revisions),
       )
-      const gateway = new EtcdGateway(client, layout, store, history, keySpace, leaseSeconds)
+      const gateway = new EtcdGateway(client, layout, store, history, keySpace, leaseSeconds, peers)
       await gateway.#follow()
       // The history is complete once the watch has delivered a commit made now: the gateway's fence,
       // put under the prefix, so every revision a client of the gateway hears of is a commit there.
@@ -138,6 +148,14 @@ export class EtcdGateway {
     for (const commit of this.#held) consumer.commit(commit)
     this.#held = []
     consumer.batch()
+    for (const [id, address] of this.#peers) consumer.peer(id, address)
+  }
+
+  // Registers this gateway at `address`, for the others to find, for as long as it lives.
+  async register(address: string): Promise<void> {
+    const lease = this.#client.lease(this.#leaseSeconds)
+    this.#registration = lease
+    await lease.put(this.layout.gateway(this.id)).value(address)
   }
 
   get keySpaceRevision(): number {
@@ -212,7 +230,9 @@ export class EtcdGateway {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#leases.values()].map((held) => held.lease.revoke().catch(() => {})))
+    const leases = [...this.#leases.values()].map((held) => held.lease)
+    if (this.#registration !== undefined) leases.push(this.#registration)
+    await Promise.all(leases.map((lease) => lease.revoke().catch(() => {})))
     this.#leases.clear()
     await this.#watcher?.cancel().catch(() => {})
     this.#client.close()
@@ -240,6 +260,8 @@ export class EtcdGateway {
       for (; i < events.length && Number(events[i]!.kv.mod_revision) === revision; i++) {
         const { kv, type } = events[i]!
         if (kv.key.equals(this.layout.tx)) writer = type === 'Put' ? readWriter(kv.value) : undefined
+        else if (revision > this.store.revision && this.layout.gatewayOf(kv.key) !== undefined)
+          this.#peerChanged(this.layout.gatewayOf(kv.key)!, type === 'Put' ? kv.value.toString() : undefined)
         else if (kv.key.equals(this.layout.keySpace))
           this.#keySpaceRevision = Math.max(this.#keySpaceRevision, revision)
         else {
@@ -266,6 +288,12 @@ export class EtcdGateway {
     if (this.#consumer !== undefined) this.#consumer.batch()
   }
 
+  #peerChanged(id: string, address: string | undefined): void {
+    if (address === undefined) this.#peers.delete(id)
+    else this.#peers.set(id, address)
+    this.#consumer?.peer(id, address)
+  }
+
   #change(kv: IKeyValue, put: boolean): WireChange | undefined {
     const key = this.layout.keyOf(kv.key)
     if (key === undefined) return undefined
@@ -284,13 +312,20 @@ export class EtcdGateway {
 
 // The state under the prefix at one revision, page by page, and the revision that last changed the
 // key space.
-async function readState(client: Etcd3, layout: Layout): Promise<{ store: Store; keySpace: number }> {
+async function readState(
+  client: Etcd3,
+  layout: Layout,
+): Promise<{ store: Store; keySpace: number; peers: Map<string, string> }> {
   const first = await client.kv.txn({
     success: [
       { request_range: { key: layout.keySpace } },
       { request_range: { key: layout.keys, range_end: layout.keysEnd, limit: PAGE_KEYS } },
+      { request_range: { key: layout.gateways, range_end: layout.gatewaysEnd } },
     ],
   })
+  const peers = new Map<string, string>()
+  for (const kv of first.responses[2]!.response_range.kvs)
+    peers.set(layout.gatewayOf(kv.key)!, kv.value.toString())
   const revision = Number(first.header.revision)
   // Every gateway of one etcd cluster and prefix shares the epoch: clients move between them freely.
   const epoch = createHash('sha256')
@@ -316,7 +351,7 @@ async function readState(client: Etcd3, layout: Layout): Promise<{ store: Store;
     page = await client.kv.range({ key: after, range_end: layout.keysEnd, limit: PAGE_KEYS, revision })
   }
   store.restoreRevision(revision)
-  return { store, keySpace: keySpaceKv === undefined ? 0 : Number(keySpaceKv.mod_revision) }
+  return { store, keySpace: keySpaceKv === undefined ? 0 : Number(keySpaceKv.mod_revision), peers }
 }
 
 // Where the history of a gateway that read the state at `revision` starts: up to `revisions` back,

@@ -3,6 +3,7 @@
 //   <prefix>_tx      rewritten by every commit: [gatewayId, write, leases] (who made it, for the ack)
 //   <prefix>_ks      rewritten by every commit that creates or deletes a key: key-space reads compare it
 //   <prefix>_g/<id>  a gateway's fence: its writes compare it, and it is moved when one got no answer
+//   <prefix>_gw/<id> a live gateway's address, under its lease: gateways find each other there
 import { encode } from '../../protocol/codec.ts'
 import { decodeStrict } from '../../protocol/strict-decode.ts'
 import type { WireLease } from '../../protocol/ops.ts'
@@ -16,6 +17,8 @@ export class Layout {
   readonly keysEnd: Buffer
   readonly tx: Buffer
   readonly keySpace: Buffer
+  readonly gateways: Buffer
+  readonly gatewaysEnd: Buffer
 
   constructor(prefix: string) {
     this.prefix = prefix
@@ -23,10 +26,21 @@ export class Layout {
     this.keysEnd = rangeEnd(this.keys)
     this.tx = Buffer.from(`${prefix}_tx`)
     this.keySpace = Buffer.from(`${prefix}_ks`)
+    this.gateways = Buffer.from(`${prefix}_gw/`)
+    this.gatewaysEnd = rangeEnd(this.gateways)
   }
 
   fence(gateway: string): Buffer {
     return Buffer.from(`${this.prefix}_g/${gateway}`)
+  }
+
+  gateway(id: string): Buffer {
+    return Buffer.concat([this.gateways, Buffer.from(id)])
+  }
+
+  // The gateway id of an etcd key under <prefix>_gw/; undefined for anything else.
+  gatewayOf(etcdKey: Buffer): string | undefined {
+    return under(etcdKey, this.gateways)
   }
 
   key(key: string): Buffer {
@@ -35,12 +49,7 @@ export class Layout {
 
   // The zstate key of an etcd key under <prefix>k/; undefined for anything else.
   keyOf(etcdKey: Buffer): string | undefined {
-    if (
-      etcdKey.length < this.keys.length ||
-      etcdKey.compare(this.keys, 0, this.keys.length, 0, this.keys.length) !== 0
-    )
-      return undefined
-    return etcdKey.toString('utf8', this.keys.length)
+    return under(etcdKey, this.keys)
   }
 }
 
@@ -58,6 +67,13 @@ export function decodeValue(bytes: Buffer): { value: unknown; lease: WireLease |
   if (bytes[0] === LEASED && Array.isArray(decoded) && decoded.length === 2)
     return { value: decoded[1], lease: decoded[0] as WireLease }
   throw new Error(`not a zstate value (header byte ${String(bytes[0])})`)
+}
+
+// What follows `prefix` in `etcdKey`, or undefined when it does not start with it.
+function under(etcdKey: Buffer, prefix: Buffer): string | undefined {
+  if (etcdKey.length < prefix.length || etcdKey.compare(prefix, 0, prefix.length, 0, prefix.length) !== 0)
+    return undefined
+  return etcdKey.toString('utf8', prefix.length)
 }
 
 // The end of etcd's range of every key that starts with `prefix`.

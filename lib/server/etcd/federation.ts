@@ -1,0 +1,111 @@
+// Services and topics across the gateways of one state (docs/scale-out.md "Services and topics"):
+// each gateway provides, on every other gateway, the services its own clients provide there (a call
+// that reaches such a proxy is forwarded home and answered by a local provider), and passes what its
+// clients publish on to the others. Gateways find each other under <prefix>_gw/ in etcd. The links
+// are ordinary zstate clients that replicate nothing; their sessions carry GATEWAY_LINK in their
+// name, which is how a gateway tells a peer's proxies and messages from its own clients'.
+import { connect } from '../../connect.ts'
+import type { Client } from '../../client/types.ts'
+import type { ProviderHandle } from '../../messaging/types.ts'
+
+import { GATEWAY_LINK } from '../sessions.ts'
+
+// What this gateway's own clients provide of one service: what a proxy on a peer registers.
+export interface Offer {
+  readonly methods: readonly string[]
+  readonly concurrency: number
+}
+
+interface Peer {
+  readonly client: Promise<Client>
+  // The proxies registered there, by service, with the offer each was made from.
+  readonly proxies: Map<string, { offer: string; handle: Promise<ProviderHandle> }>
+}
+
+// A forwarded call may take as long as its caller allows; the caller's own timeout ends it.
+const FORWARDED_CALL_MS = 2 ** 31 - 1
+
+export class Federation {
+  readonly #id: string
+  readonly #home: Promise<Client>
+  readonly #peers = new Map<string, Peer>()
+  #offers = new Map<string, Offer>()
+  #closed = false
+
+  // `home`: this gateway's own address, where forwarded calls go.
+  constructor(id: string, home: string) {
+    this.#id = id
+    this.#home = this.#link(home)
+  }
+
+  // A gateway registered (address) or went away (undefined).
+  peer(id: string, address: string | undefined): void {
+    if (id === this.#id || this.#closed) return
+    const known = this.#peers.get(id)
+    if (known !== undefined) {
+      if (address !== undefined) return
+      this.#peers.delete(id)
+      void known.client.then((client) => client.close()).catch(() => {})
+      return
+    }
+    if (address === undefined) return
+    const peer: Peer = { client: this.#link(address), proxies: new Map() }
+    void peer.client.catch(() => this.#peers.delete(id))
+    this.#peers.set(id, peer)
+    this.#sync(peer)
+  }
+
+  // What this gateway's own clients provide now.
+  offers(offers: Map<string, Offer>): void {
+    this.#offers = offers
+    for (const peer of this.#peers.values()) this.#sync(peer)
+  }
+
+  // A message one of this gateway's own clients published: every peer publishes it too.
+  published(topic: string, message: unknown): void {
+    for (const peer of this.#peers.values())
+      void peer.client.then((client) => client.publish(topic, message)).catch(() => {})
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    const links = [this.#home, ...[...this.#peers.values()].map((peer) => peer.client)]
+    this.#peers.clear()
+    await Promise.all(links.map((link) => link.then((client) => client.close()).catch(() => {})))
+  }
+
+  // A peer's proxies follow the offers: new services provided, changed ones provided again, gone ones withdrawn.
+  #sync(peer: Peer): void {
+    for (const [service, proxy] of peer.proxies) {
+      const offer = this.#offers.get(service)
+      if (offer !== undefined && describe(offer) === proxy.offer) continue
+      peer.proxies.delete(service)
+      void proxy.handle.then((handle) => handle.close()).catch(() => {})
+    }
+    for (const [service, offer] of this.#offers) {
+      if (peer.proxies.has(service)) continue
+      const handle = peer.client.then((client) =>
+        client.provide(service, this.#forwarder(service, offer), { concurrency: offer.concurrency }),
+      )
+      handle.catch(() => peer.proxies.delete(service))
+      peer.proxies.set(service, { offer: describe(offer), handle })
+    }
+  }
+
+  // Handlers that pass each call home, where only this gateway's own providers take it.
+  #forwarder(service: string, offer: Offer): Record<string, (...args: unknown[]) => Promise<unknown>> {
+    const handlers: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
+    for (const method of offer.methods)
+      handlers[method] = async (...args) =>
+        (await this.#home).call(service, method, args, { timeout: FORWARDED_CALL_MS })
+    return handlers
+  }
+
+  #link(address: string): Promise<Client> {
+    return connect(address, { name: `${GATEWAY_LINK} ${this.#id}`, replicate: [] })
+  }
+}
+
+function describe(offer: Offer): string {
+  return `${offer.concurrency} ${[...offer.methods].sort().join(',')}`
+}
