@@ -97,6 +97,17 @@ test(
   },
 )
 
+test('sync() on one gateway covers what was written through another', { skip }, async (t) => {
+  const [a, b] = await gateways(t, 2)
+  const writer = await client(t, a!.address)
+  const reader = await client(t, b!.address)
+  for (let i = 1; i <= 50; i++) {
+    await writer.state.set('synced', i)
+    await reader.state.sync()
+    assert.equal(reader.state.get('synced'), i)
+  }
+})
+
 for (const how of ['increment', 'run', 'atomic'] as const) {
   test(`4 processes on 2 gateways × ${k} ${how} of one key count exactly 4 × ${k}`, { skip }, async (t) => {
     const [a, b] = await gateways(t, 2)

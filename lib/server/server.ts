@@ -33,7 +33,7 @@ import { Store } from './store.ts'
 import { Turn, type TurnOutput } from './turn.ts'
 import { DurableGate } from './durable.ts'
 import { openStorage, type Storage } from './storage.ts'
-import { EtcdGateway, unavailable, type FedCommit } from './etcd/gateway.ts'
+import { ETCD_REQUEST_MS, EtcdGateway, unavailable, within, type FedCommit } from './etcd/gateway.ts'
 import { EtcdWrites } from './etcd/writes.ts'
 import { Federation } from './etcd/federation.ts'
 import type { Chunk } from './slots.ts'
@@ -570,7 +570,9 @@ class StateServer implements Server {
       }
       case Op.SYNC:
         arity(args, 0, 'sync')
-        return okReply(id, [this.epoch, this.revision])
+        if (this.#gateway === undefined) return okReply(id, [this.epoch, this.revision])
+        void this.#syncThroughEtcd(session, id)
+        return undefined
       case Op.INFO:
         arity(args, 0, 'info')
         return okReply(id, [
@@ -655,6 +657,21 @@ class StateServer implements Server {
       return this.#commit(changes, patched, session, id, result)
     })
     return acknowledged && session.replicate === undefined ? undefined : okReply(id, payload)
+  }
+
+  // On a gateway, SYNC covers every commit made through any gateway before it: etcd names the last
+  // one, and the reply waits until this replica has it (and follows the turn's pushes, as always).
+  async #syncThroughEtcd(session: Session, id: number): Promise<void> {
+    const gateway = this.#gateway!
+    let reply: Buffer
+    try {
+      await within(gateway.reach(await gateway.lastCommit()), ETCD_REQUEST_MS)
+      reply = okReply(id, [this.epoch, this.revision])
+    } catch (error) {
+      reply = errorReply(id, unavailable(error, 'sync: etcd did not say which commit is its last'))
+    }
+    if (id !== NO_REPLY && this.#sessions.get(session.routingId) === session)
+      this.#reply(session, session.routingId, reply)
   }
 
   // Contexts and their children (lib/server/contexts.ts); the process table is gathered asynchronously.

@@ -175,6 +175,12 @@ export class EtcdGateway {
     return this.#fence
   }
 
+  // The revision of the last commit any gateway made (<prefix>_tx), read through etcd's leader.
+  async lastCommit(): Promise<number> {
+    const response = await this.#client.kv.range({ key: this.layout.tx, keys_only: true })
+    return Number(response.kvs[0]?.mod_revision ?? 0)
+  }
+
   txn(request: ITxnRequest): Promise<ITxnResponse> {
     return this.#client.kv.txn(request)
   }
