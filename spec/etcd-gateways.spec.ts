@@ -97,6 +97,48 @@ test(
   },
 )
 
+test(
+  "a session's writes in flight commit in batches, in order: every value gets a revision, every write settles once",
+  { skip },
+  async (t) => {
+    const [a, b] = await gateways(t, 2)
+    const writer = await client(t, a!.address)
+    const watcher = await client(t, b!.address)
+    const n = stress ? 20_000 : 1_000
+    const seen: number[] = []
+    const watching = (async () => {
+      for await (const change of watcher.state.watch({ key: 'last' })) {
+        seen.push(change.value as number)
+        if (change.value === n) return
+      }
+    })()
+    const commitsBefore = (await writer.server()).revision
+    // Sets of distinct keys, a key written again and again, and increments, all in flight at once.
+    const writes: Promise<unknown>[] = []
+    for (let i = 1; i <= n; i++) {
+      writes.push(writer.state.set(`item/${i}`, i))
+      writes.push(writer.state.set('last', i))
+      if (i % 10 === 0) writes.push(writer.state.increment('tens'))
+    }
+    const settled = await Promise.all(writes)
+    const increments = settled.filter((_, i) => (i + 1) % 21 === 0)
+    assert.deepEqual(
+      increments,
+      Array.from({ length: n / 10 }, (_, i) => i + 1),
+      'increments in order',
+    )
+    await watching
+    assert.deepEqual(
+      seen,
+      Array.from({ length: n }, (_, i) => i + 1),
+      'every value of last, in order',
+    )
+    for (const i of [1, n / 2, n]) assert.equal(watcher.state.get(`item/${i}`), i)
+    const commits = (await writer.server()).revision - commitsBefore
+    t.diagnostic(`${writes.length} writes in ${commits} etcd revisions`)
+  },
+)
+
 test('sync() on one gateway covers what was written through another', { skip }, async (t) => {
   const [a, b] = await gateways(t, 2)
   const writer = await client(t, a!.address)

@@ -199,8 +199,11 @@ export class Synchronizer {
       this.#ahead.delete(commit.previous)
       const { revision, origin } = commit
       this.#apply(revision, commit.changes)
-      if (origin?.session === source.session)
-        source.acknowledge(origin.requestId, 'result' in origin ? [revision, origin.result] : [revision])
+      if (origin?.session !== source.session) continue
+      if ('acks' in origin)
+        for (const ack of origin.acks)
+          source.acknowledge(ack[0] as number, ack.length === 2 ? [revision, ack[1]] : [revision])
+      else source.acknowledge(origin.requestId, 'result' in origin ? [revision, origin.result] : [revision])
     }
     if (this.#segments.length > 0) this.#applySegments(source)
     let done = 0

@@ -123,7 +123,8 @@ export function readPosition(value: unknown, what: string): { epoch: string; rev
   return { epoch: value[0], revision: value[1] }
 }
 
-// [revision, previous, changes, session?, requestId?, result?] (docs/protocol.md "The change stream").
+// [revision, previous, changes, session?, requestId?, result?], or [revision, previous, changes,
+// session, [[requestId, result?], …]] (docs/protocol.md "The change stream").
 // The result is left as decoded, for the write's own reader (see Acknowledgement).
 export function readCommits(raw: unknown): WireCommit[] {
   if (!isList(raw)) throw malformed('commit list')
@@ -141,6 +142,12 @@ function readCommit(commit: unknown): WireCommit {
   for (let i = 0; i < changes.length; i++) changes[i] = readChange(changes[i])
   const read = changes as WireChange[]
   if (commit.length === 3) return { revision, previous, changes: read }
+  if (commit.length === 5 && isRevision(session) && Array.isArray(requestId)) {
+    for (const ack of requestId as unknown[])
+      if (!isList(ack) || ack.length < 1 || ack.length > 2 || !isRevision(ack[0]))
+        throw malformed('commit origin')
+    return { revision, previous, changes: read, origin: { session, acks: requestId as unknown[][] } }
+  }
   if (!isRevision(session) || !isRevision(requestId)) throw malformed('commit origin')
   const origin = commit.length === 6 ? { session, requestId, result: commit[5] } : { session, requestId }
   return { revision, previous, changes: read, origin }

@@ -1,7 +1,7 @@
 // Wire vocabulary shared by server and client. docs/protocol.md is the normative description.
 import type { WirePatch } from './patches.ts'
 
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {
@@ -87,13 +87,16 @@ export type WireChange =
   | readonly [key: null, kind: 3]
 
 // A commit as published: it names the revision before it, and, when a request waits for it, its
-// origin (the session number from HELLO, the request id, and an action's result). A write that
-// commits gets no reply: this is its acknowledgement.
+// origin (the session number from HELLO, the request id, and an action's result), or, when several
+// of one session's writes made it (an etcd gateway's batch), each one's [requestId, result?]. A write
+// that commits gets no reply: this is its acknowledgement.
 export interface WireCommit {
   readonly revision: number
   readonly previous: number
   readonly changes: readonly WireChange[]
-  readonly origin?: { readonly session: number; readonly requestId: number; readonly result?: unknown }
+  readonly origin?:
+    | { readonly session: number; readonly requestId: number; readonly result?: unknown }
+    | { readonly session: number; readonly acks: readonly (readonly unknown[])[] }
 }
 
 // PUB channels: frame 0 of every published message.

@@ -37,6 +37,7 @@ import { ETCD_REQUEST_MS, EtcdGateway, unavailable, within, type FedCommit } fro
 import { EtcdWrites } from './etcd/writes.ts'
 import { Federation } from './etcd/federation.ts'
 import type { Chunk } from './slots.ts'
+import type { Ack } from './acks.ts'
 import { registerZapDomain } from './zap.ts'
 import { provesKey } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
@@ -644,7 +645,7 @@ class StateServer implements Server {
     if (this.#writes !== undefined) {
       // Through etcd; a transaction is worked out once the replica has its base.
       const base = op === Op.TXN && typeof args[1] === 'number' ? args[1] : 0
-      this.#writes.submit(session, id, (view, commit) => operation(args, view, commit), base)
+      this.#writes.submit(session, id, (view, commit) => operation(args, view, commit), base, op === Op.CLEAR)
       return undefined
     }
     // A write that commits is acknowledged by its published commit, which names this session and
@@ -707,49 +708,49 @@ class StateServer implements Server {
   ): number {
     const origin = originOf(session, id, result)
     // Encoded once, by the store: the history, the change stream and the store's values share it.
-    this.#committed(this.#store.commit(changes, patched, origin), changes, session, origin, id, result)
-    return this.#store.revision
+    const commit = this.#store.commit(changes, patched, origin)
+    const revision = this.#store.revision
+    this.#committed(commit, changes, session, origin.length === 0 ? [] : [ackOf(id, revision, result)])
+    return revision
   }
 
-  // An etcd revision under the prefix, from the gateway's watch. A commit of this gateway's write
-  // names its session and request id, as the server's own commits do, and so acknowledges it.
+  // An etcd revision under the prefix, from the gateway's watch. A commit of this gateway's writes (a
+  // session's batch) names their session and request ids, and so acknowledges them.
   #applyFed({ revision, previous, changes, writer }: FedCommit): void {
-    const sent = writer?.gateway === this.#gateway!.id ? this.#writes!.committed(writer.write) : undefined
+    const sent =
+      (writer?.gateway === this.#gateway!.id ? this.#writes!.committed(writer.write) : undefined) ?? []
+    const writer0 = sent[0]?.session
     const session =
-      sent?.session !== undefined && this.#sessions.get(sent.session.routingId) === sent.session
-        ? sent.session
-        : undefined
-    const id = sent?.id ?? NO_REPLY
-    const origin = originOf(session, id, sent?.result)
+      writer0 !== undefined && this.#sessions.get(writer0.routingId) === writer0 ? writer0 : undefined
+    const waiting = session === undefined ? [] : sent.filter((write) => write.id !== NO_REPLY)
+    const acked = session?.replicate === undefined ? waiting : []
+    const origin =
+      acked.length === 0
+        ? []
+        : acked.length === 1
+          ? originOf(session, acked[0]!.id, acked[0]!.result)
+          : [session!.number, acked.map(({ id, result }) => (result === undefined ? [id] : [id, result]))]
     this.#committed(
       this.#store.commit(changes, undefined, origin, revision, previous),
       changes,
       session,
-      origin,
-      id,
-      sent?.result,
+      acked.map(({ id, result }) => ackOf(id, revision, result)),
     )
-    // A partial session sees no published commits: its reply follows the turn's push.
-    if (session?.replicate !== undefined && id !== NO_REPLY)
-      this.#turn.reply(session, okReply(id, [revision, ...sent!.payload.slice(1)]))
+    // A partial session sees no published commits: its replies follow the turn's push.
+    if (session?.replicate !== undefined)
+      for (const { id, payload } of waiting)
+        this.#turn.reply(session, okReply(id, [revision, ...payload.slice(1)]))
   }
 
   // What every commit is followed by: the counts, pushes, key owners, acknowledgements, history and
   // the turn's change stream.
-  #committed(
-    commit: Chunk,
-    changes: WireChange[],
-    session: Session | undefined,
-    origin: unknown[],
-    id: number,
-    result: unknown,
-  ): void {
+  #committed(commit: Chunk, changes: WireChange[], session: Session | undefined, acks: readonly Ack[]): void {
     const revision = this.#store.revision
     this.#counts.commits++
     this.#counts.commitBytes += commit.bytes.length
     this.#pushes.commit(revision, changes)
     this.#owners.commit(changes, session)
-    if (origin.length > 0) session!.acks.add(result === undefined ? [id, revision] : [id, revision, result])
+    for (const ack of acks) session!.acks.add(ack)
     this.#history.push(commit, revision)
     this.#turn.commit(commit.bytes)
   }
@@ -947,6 +948,10 @@ class StateServer implements Server {
 function originOf(session: Session | undefined, id: number, result: unknown): unknown[] {
   if (id === NO_REPLY || session === undefined || session.replicate !== undefined) return []
   return result === undefined ? [session.number, id] : [session.number, id, result]
+}
+
+function ackOf(id: number, revision: number, result: unknown): Ack {
+  return result === undefined ? [id, revision] : [id, revision, result]
 }
 
 // A turn (group commit) ends after this many messages even if more are waiting,

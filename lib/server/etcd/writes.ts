@@ -1,14 +1,17 @@
-// The writes of an etcd gateway's sessions (docs/scale-out.md "Writes"): each is worked out on the
-// replica, then sent as one etcd transaction that applies only if nothing it read has changed since;
-// if something has, it is worked out again once the replica has caught up. A session's writes go
-// one at a time, in order. Its commit comes back through the watch, which acknowledges it.
+// The writes of an etcd gateway's sessions (docs/scale-out.md "How a write goes through etcd"): a
+// session's queued writes are worked out on the replica, in order, and sent as one etcd transaction
+// that applies only if nothing they read has changed since; if something has, they are worked out
+// again once the replica has caught up. A session has one transaction in etcd at a time, so its
+// writes commit in order. Their commit comes back through the watch, which acknowledges them.
 import { ConflictError, ErrorCode, ZStateError } from '../../errors.ts'
+import { encode } from '../../protocol/codec.ts'
 import { ChangeKind, NO_REPLY, type WireChange } from '../../protocol/ops.ts'
 import type { Commit } from '../operations.ts'
 import { errorReply, okReply } from '../replies.ts'
 import type { Session } from '../sessions.ts'
 import type { StoreView } from '../store.ts'
 import { ETCD_REQUEST_MS, unavailable, within, type EtcdGateway } from './gateway.ts'
+import { Overlay } from './overlay.ts'
 import { ReadSet } from './read-set.ts'
 import { failedAt, transaction, type Staged } from './txn.ts'
 
@@ -29,7 +32,21 @@ interface Job {
   readonly evaluate: Evaluate
   // A revision the replica must have before the write is worked out (a transaction's base).
   readonly base: number
+  // Sent in a transaction of its own (a clear: etcd refuses a range deletion with puts in it).
+  readonly alone: boolean
 }
+
+// One write of a batch, worked out: its changes (none: it commits nothing), or its reply.
+interface Outcome {
+  readonly job: Job
+  readonly staged: (Staged & { result: unknown }) | undefined
+  readonly payload: unknown[] | undefined
+  readonly failure: unknown
+}
+
+// A session's queued writes go to etcd together, as one transaction and one commit, up to these.
+const MAX_BATCH_WRITES = 256
+const MAX_BATCH_BYTES = 512 * 1024
 
 // How long a write whose conflict the replica cannot see yet waits for the next commit.
 const UNSEEN_CHANGE_MS = 20
@@ -41,9 +58,10 @@ export class EtcdWrites {
   readonly #gateway: EtcdGateway
   readonly #answer: (session: Session, id: number, reply: Buffer) => void
   readonly #queues = new Map<Session, Job[]>()
-  // The revision of each session's last commit: its next write is worked out on a replica that has it.
+  // The revision of each session's last commit: its next writes are worked out on a replica that has it.
   readonly #last = new WeakMap<Session, number>()
-  readonly #sent = new Map<number, SentWrite>()
+  // The writes of each transaction sent and not yet seen committed, by the number its commit names.
+  readonly #sent = new Map<number, SentWrite[]>()
   #serial = 0
   // Conflicting attempts so far (STATS).
   conflicts = 0
@@ -53,9 +71,9 @@ export class EtcdWrites {
     this.#answer = answer
   }
 
-  submit(session: Session, id: number, evaluate: Evaluate, base = 0): void {
+  submit(session: Session, id: number, evaluate: Evaluate, base = 0, alone = false): void {
     const queue = this.#queues.get(session)
-    const job = { id, evaluate, base }
+    const job = { id, evaluate, base, alone }
     if (queue !== undefined) {
       queue.push(job)
       return
@@ -64,8 +82,8 @@ export class EtcdWrites {
     void this.#work(session)
   }
 
-  // The write whose commit names this gateway and `write`, taken off the list.
-  committed(write: number): SentWrite | undefined {
+  // The writes whose commit names this gateway and `write`, taken off the list.
+  committed(write: number): SentWrite[] | undefined {
     const sent = this.#sent.get(write)
     this.#sent.delete(write)
     return sent
@@ -83,52 +101,51 @@ export class EtcdWrites {
       const present = keys.filter((key) => view.has(key))
       return present.length === 0 ? [] : [commit(present.map((key) => [key, ChangeKind.DELETE]))]
     }
-    await this.#settle(undefined, { id: 0, evaluate, base: 0 }).catch((error: unknown) =>
-      process.emitWarning(`zstate: deleting expired keys through etcd failed: ${(error as Error).message}`),
+    await this.#settle(undefined, [{ id: NO_REPLY, evaluate, base: 0, alone: true }]).catch(
+      (error: unknown) =>
+        process.emitWarning(`zstate: deleting expired keys through etcd failed: ${(error as Error).message}`),
     )
   }
 
   async #work(session: Session): Promise<void> {
     const queue = this.#queues.get(session)!
     while (queue.length > 0) {
-      const job = queue[0]!
+      const batch = queue.slice(0, queue[0]!.alone ? 1 : MAX_BATCH_WRITES)
+      const alone = batch.findIndex((job, i) => i > 0 && job.alone)
+      if (alone > 0) batch.length = alone
+      let done = batch.length
       try {
-        const reply = await this.#settle(session, job)
-        if (reply !== undefined && job.id !== NO_REPLY) this.#answer(session, job.id, reply)
+        const replies = await this.#settle(session, batch)
+        done = replies.length
+        replies.forEach((reply, i) => {
+          if (reply !== undefined && batch[i]!.id !== NO_REPLY) this.#answer(session, batch[i]!.id, reply)
+        })
       } catch (error) {
-        if (job.id !== NO_REPLY) this.#answer(session, job.id, errorReply(job.id, error))
+        for (const job of batch)
+          if (job.id !== NO_REPLY) this.#answer(session, job.id, errorReply(job.id, error))
       }
-      queue.shift()
+      queue.splice(0, done)
     }
     this.#queues.delete(session)
   }
 
-  // Works the write out until etcd takes it. Returns the reply, or undefined when its commit answers.
-  async #settle(session: Session | undefined, job: Job): Promise<Buffer | undefined> {
+  // Works a batch of writes out until etcd takes them, each seeing those before it. Returns a reply
+  // for each write it took (the first ones: what fits one transaction), undefined where the commit
+  // answers.
+  async #settle(session: Session | undefined, jobs: readonly Job[]): Promise<(Buffer | undefined)[]> {
     const gateway = this.#gateway
-    const after = Math.max(job.base, session === undefined ? 0 : (this.#last.get(session) ?? 0))
+    let after = session === undefined ? 0 : (this.#last.get(session) ?? 0)
+    for (const job of jobs) after = Math.max(after, job.base)
     // Not reached in time (a base from nowhere): worked out anyway, on what the replica has.
     if (after > gateway.store.revision) await within(gateway.reach(after), ETCD_REQUEST_MS).catch(() => {})
     for (let attempt = 1; ; attempt++) {
       const reads = new ReadSet(gateway.store)
-      let staged: (Staged & { result: unknown }) | undefined
-      let payload: unknown[] | undefined
-      let failure: unknown
-      try {
-        payload = job.evaluate(reads, (changes, patched, result) => {
-          staged = { changes, patched, result }
-          return 0
-        })
-      } catch (error) {
-        // A conflict with the transaction's own base stays one, however new the replica.
-        if (error instanceof ConflictError || reads.empty) throw error
-        failure = error
-      }
-      const outcome = (): Buffer =>
-        failure !== undefined ? errorReply(job.id, failure) : okReply(job.id, payload!)
-      if (staged === undefined && reads.empty) return outcome()
+      const outcomes = workOut(jobs, reads, gateway)
+      const replies = (): (Buffer | undefined)[] => outcomes.map(reply)
+      const staged = combined(outcomes)
+      if (staged === undefined && reads.empty) return replies()
       // Ephemeral keys ride the session's etcd lease. Granting one takes a round trip, during which the
-      // replica may move on: the write is worked out again once it is there.
+      // replica may move on: the writes are worked out again once it is there.
       let lease: string | undefined
       if (session !== undefined && staged?.changes.some(isEphemeral)) {
         const held = gateway.sessionLease(session)
@@ -143,7 +160,12 @@ export class EtcdWrites {
       }
       const write = staged === undefined ? 0 : ++this.#serial
       if (staged !== undefined)
-        this.#sent.set(write, { session, id: job.id, result: staged.result, payload: payload! })
+        this.#sent.set(
+          write,
+          outcomes.flatMap(({ job, staged, payload }) =>
+            staged === undefined ? [] : [{ session, id: job.id, result: staged.result, payload: payload! }],
+          ),
+        )
       let response
       try {
         response = await gateway.txn(
@@ -166,27 +188,27 @@ export class EtcdWrites {
             refused ?? unavailable(error, 'etcd did not answer: the write may or may not have been applied')
           )
         }
-        // No answer (a leader election, a lost quorum): the fence moves, so the write can no longer
-        // commit later; once the replica has the fence, its commit is there or never will be. If etcd
-        // cannot even move the fence, the write is refused, its outcome unknown.
+        // No answer (a leader election, a lost quorum): the fence moves, so the writes can no longer
+        // commit later; once the replica has the fence, their commit is there or never will be. If
+        // etcd cannot even move the fence, the writes are refused, their outcome unknown.
         if (staged !== undefined) {
           const fenced = await gateway.raiseFence().catch(() => {
             this.#sent.delete(write)
             throw unavailable(error, 'etcd did not answer: the write may or may not have been applied')
           })
           await within(gateway.reach(fenced), ETCD_REQUEST_MS)
-          if (!this.#sent.has(write)) return undefined // its commit came: acknowledged by it
+          if (!this.#sent.has(write)) return replies() // their commit came: acknowledged by it
           this.#sent.delete(write)
         }
         continue
       }
       if (response.succeeded) {
-        if (staged === undefined) return outcome()
-        if (session !== undefined) this.#last.set(session, Number(response.header.revision))
-        return undefined
+        if (session !== undefined && staged !== undefined)
+          this.#last.set(session, Number(response.header.revision))
+        return replies()
       }
-      // Something it read changed after the replica's revision: work it out again on a replica that
-      // has the change. One that no gateway's commit made (a lease's end) has no origin to wait
+      // Something they read changed after the replica's revision: work them out again on a replica
+      // that has the change. One that no gateway's commit made (a lease's end) has no origin to wait
       // for: the next commit, or a short pause, comes first.
       this.#sent.delete(write)
       this.conflicts++
@@ -201,6 +223,69 @@ export class EtcdWrites {
       else await gateway.nextCommit(UNSEEN_CHANGE_MS)
     }
   }
+}
+
+// Works the writes out in order, each on the replica with those before it laid over, as far as one
+// transaction takes them: every read of the replica is recorded in `reads`. A write of a key that an
+// earlier one of the batch wrote starts the next batch: each write's value gets a revision of its own.
+function workOut(jobs: readonly Job[], reads: ReadSet, gateway: EtcdGateway): Outcome[] {
+  const overlay = new Overlay(reads, gateway.store)
+  const outcomes: Outcome[] = []
+  const written = new Set<string>()
+  let bytes = 0
+  for (const job of jobs) {
+    let staged: (Staged & { result: unknown }) | undefined
+    let payload: unknown[] | undefined
+    let failure: unknown
+    try {
+      payload = job.evaluate(overlay, (changes, patched, result) => {
+        staged = { changes, patched, result }
+        return 0
+      })
+    } catch (error) {
+      failure = error
+    }
+    if (staged !== undefined) {
+      const keys = staged.changes.map((change) => change[0]!)
+      bytes += stagedBytes(staged)
+      if (outcomes.length > 0 && (bytes > MAX_BATCH_BYTES || keys.some((key) => written.has(key)))) break
+      for (const key of keys) written.add(key)
+      overlay.stage(staged.changes, staged.patched)
+    }
+    outcomes.push({ job, staged, payload, failure })
+  }
+  return outcomes
+}
+
+// The batch's changes as one: in order (the last write of a key wins), PATCH results merged.
+function combined(outcomes: readonly Outcome[]): Staged | undefined {
+  const changes: WireChange[] = []
+  let patched: Map<string, unknown> | undefined
+  for (const { staged } of outcomes) {
+    if (staged === undefined) continue
+    changes.push(...staged.changes)
+    if (staged.patched !== undefined) {
+      patched ??= new Map()
+      for (const [key, value] of staged.patched) patched.set(key, value)
+    }
+  }
+  return changes.length === 0 ? undefined : { changes, patched }
+}
+
+// About what a write's values take in the transaction.
+function stagedBytes(staged: Staged): number {
+  let bytes = 0
+  for (const change of staged.changes)
+    bytes +=
+      64 +
+      (change[1] === ChangeKind.SET ? encode(change[2]).length : change[1] === ChangeKind.PATCH ? 256 : 0)
+  return bytes
+}
+
+// A write's reply once its batch is in: none where its commit answers.
+function reply({ job, staged, payload, failure }: Outcome): Buffer | undefined {
+  if (staged !== undefined) return undefined
+  return failure !== undefined ? errorReply(job.id, failure) : okReply(job.id, payload!)
 }
 
 // What etcd refused outright, so that nothing of it applied; undefined for an error that leaves the
