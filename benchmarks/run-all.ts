@@ -39,6 +39,7 @@ const scenarios = [
   'durability',
   'curve',
   'hostile-frames',
+  'etcd-gateways',
 ]
 
 const root = new URL('../', import.meta.url)
