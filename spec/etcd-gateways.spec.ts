@@ -136,6 +136,18 @@ test(
     for (const i of [1, n / 2, n]) assert.equal(watcher.state.get(`item/${i}`), i)
     const commits = (await writer.server()).revision - commitsBefore
     t.diagnostic(`${writes.length} writes in ${commits} etcd revisions`)
+    // Distinct keys only: batches as large as etcd takes in one transaction.
+    const revisions = await Promise.all(
+      Array.from({ length: n }, (_, i) => writer.state.set(`distinct/${i}`, i)),
+    )
+    assert.ok(
+      revisions.every((revision, i) => i === 0 || revision >= revisions[i - 1]!),
+      'in order',
+    )
+    const batches = new Set(revisions).size
+    assert.ok(batches <= n / 10, `${n} sets of distinct keys took ${batches} revisions`)
+    assert.equal(writer.state.get(`distinct/${n - 1}`), n - 1)
+    t.diagnostic(`${n} sets of distinct keys in ${batches} etcd revisions`)
   },
 )
 
@@ -303,6 +315,12 @@ test('a value etcd refuses as too large is ERR_TOO_LARGE, and the session writes
       c.state.set('big', 'x'.repeat(bytes)),
       (error: unknown) => isZStateError(error) && error.code === 'ERR_TOO_LARGE',
     )
+  // More keys in one write than etcd takes operations in one transaction (128 by default).
+  await assert.rejects(
+    c.state.update(Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`many/${i}`, i]))),
+    (error: unknown) =>
+      isZStateError(error) && error.code === 'ERR_TOO_LARGE' && /max-txn-ops/.test(error.message),
+  )
   assert.ok((await c.state.set('small', 1)) > 0)
   assert.equal(c.state.get('big'), undefined)
 })

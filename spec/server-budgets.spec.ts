@@ -151,8 +151,10 @@ test('budgets: hostile frames delay another client’s awaited write by a slice,
   })()
   const during = await writeLatencies(victim, Promise.all([attack, sentinel]), 50)
 
-  // The floor: 1 ms, so that a fast machine's baseline does not make the bound absurdly tight.
-  const floor = Math.max(quantile(baseline, 0.99), 1)
+  // The floor: 5 ms, so that a fast machine's baseline does not make the bound absurdly tight: 50 ×
+  // that is still a quarter of what one CLEAR frame takes unsliced, and it leaves room for the other
+  // spec files that share the 2 cores (the etcd ones start a cluster and five processes).
+  const floor = Math.max(quantile(baseline, 0.99), 5)
   const worst = Math.max(...during)
   const ratio = worst / floor
   t.diagnostic(

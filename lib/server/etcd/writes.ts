@@ -45,8 +45,11 @@ interface Outcome {
 }
 
 // A session's queued writes go to etcd together, as one transaction and one commit, up to these.
-const MAX_BATCH_WRITES = 256
+const MAX_BATCH_WRITES = 100
 const MAX_BATCH_BYTES = 512 * 1024
+// Keys one transaction may read and write: etcd takes at most 128 compares, and as many operations
+// (its --max-txn-ops), and a transaction adds a few keys of its own.
+const MAX_BATCH_KEYS = 120
 
 // How long a write whose conflict the replica cannot see yet waits for the next commit.
 const UNSEEN_CHANGE_MS = 20
@@ -248,7 +251,8 @@ function workOut(jobs: readonly Job[], reads: ReadSet, gateway: EtcdGateway): Ou
     if (staged !== undefined) {
       const keys = staged.changes.map((change) => change[0]!)
       bytes += stagedBytes(staged)
-      if (outcomes.length > 0 && (bytes > MAX_BATCH_BYTES || keys.some((key) => written.has(key)))) break
+      const full = bytes > MAX_BATCH_BYTES || written.size + keys.length + reads.read.size > MAX_BATCH_KEYS
+      if (outcomes.length > 0 && (full || keys.some((key) => written.has(key)))) break
       for (const key of keys) written.add(key)
       overlay.stage(staged.changes, staged.patched)
     }
@@ -296,6 +300,12 @@ function refusal(error: unknown): ZStateError | undefined {
   const refused = kind === 'GRPCInvalidArgumentError' || kind === 'GRPCResourceExhastedError'
   if (refused && /too large|larger than max/.test(message))
     return new ZStateError(ErrorCode.TOO_LARGE, `etcd refused the write: ${message}`, { cause: error })
+  if (refused && /too many operations/.test(message))
+    return new ZStateError(
+      ErrorCode.TOO_LARGE,
+      `etcd refused the write: ${message} (a write through a gateway reads and writes at most ${MAX_BATCH_KEYS} keys, etcd's --max-txn-ops allowing)`,
+      { cause: error },
+    )
   if (
     refused ||
     kind === 'GRPCFailedPreconditionError' ||
