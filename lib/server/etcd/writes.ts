@@ -104,7 +104,7 @@ export class EtcdWrites {
       const present = keys.filter((key) => view.has(key))
       return present.length === 0 ? [] : [commit(present.map((key) => [key, ChangeKind.DELETE]))]
     }
-    await this.#settle(undefined, [{ id: NO_REPLY, evaluate, base: 0, alone: true }]).catch(
+    await this.#send(undefined, [{ id: NO_REPLY, evaluate, base: 0, alone: true }], { count: 1 }).catch(
       (error: unknown) =>
         process.emitWarning(`zstate: deleting expired keys through etcd failed: ${(error as Error).message}`),
     )
@@ -116,26 +116,32 @@ export class EtcdWrites {
       const batch = queue.slice(0, queue[0]!.alone ? 1 : MAX_BATCH_WRITES)
       const alone = batch.findIndex((job, i) => i > 0 && job.alone)
       if (alone > 0) batch.length = alone
-      let done = batch.length
-      try {
-        const replies = await this.#settle(session, batch)
-        done = replies.length
-        replies.forEach((reply, i) => {
-          if (reply !== undefined && batch[i]!.id !== NO_REPLY) this.#answer(session, batch[i]!.id, reply)
-        })
-      } catch (error) {
-        for (const job of batch)
-          if (job.id !== NO_REPLY) this.#answer(session, job.id, errorReply(job.id, error))
-      }
-      queue.splice(0, done)
+      const replies = await this.#settle(session, batch)
+      replies.forEach((reply, i) => {
+        if (reply !== undefined && batch[i]!.id !== NO_REPLY) this.#answer(session, batch[i]!.id, reply)
+      })
+      queue.splice(0, replies.length)
     }
     this.#queues.delete(session)
   }
 
   // Works a batch of writes out until etcd takes them, each seeing those before it. Returns a reply
   // for each write it took (the first ones: what fits one transaction), undefined where the commit
-  // answers.
-  async #settle(session: Session | undefined, jobs: readonly Job[]): Promise<(Buffer | undefined)[]> {
+  // answers; if they failed, the failure for each of them (and for none it did not take).
+  async #settle(session: Session, jobs: readonly Job[]): Promise<(Buffer | undefined)[]> {
+    const taken = { count: jobs.length }
+    try {
+      return await this.#send(session, jobs, taken)
+    } catch (error) {
+      return jobs.slice(0, taken.count).map((job) => errorReply(job.id, error))
+    }
+  }
+
+  async #send(
+    session: Session | undefined,
+    jobs: readonly Job[],
+    taken: { count: number },
+  ): Promise<(Buffer | undefined)[]> {
     const gateway = this.#gateway
     let after = session === undefined ? 0 : (this.#last.get(session) ?? 0)
     for (const job of jobs) after = Math.max(after, job.base)
@@ -144,6 +150,7 @@ export class EtcdWrites {
     for (let attempt = 1; ; attempt++) {
       const reads = new ReadSet(gateway.store)
       const outcomes = workOut(jobs, reads, gateway)
+      taken.count = outcomes.length
       const replies = (): (Buffer | undefined)[] => outcomes.map(reply)
       const staged = combined(outcomes)
       if (staged === undefined && reads.empty) return replies()
