@@ -3,11 +3,13 @@ import assert from 'node:assert/strict'
 import { after, before, test, type TestContext } from 'node:test'
 import {
   connect,
+  createContext,
   isZStateError,
   startServer,
   type Client,
   type Server,
   type ServerOptions,
+  type WorkerContext,
 } from '../lib/index.ts'
 import { Etcd3 } from 'etcd3'
 import { etcdSkipReason, freePorts, startEtcdCluster, type EtcdCluster } from './fixtures/etcd-cluster.ts'
@@ -427,6 +429,24 @@ test(
       caller.call('math', 'add', [1, 2]),
       (error: unknown) => isZStateError(error) && error.code === 'ERR_NO_PROVIDER',
     )
+  },
+)
+
+test(
+  'a context over several gateways: its children join them all, and write through them',
+  { skip },
+  async (t) => {
+    const [a, b] = await gateways(t, 2)
+    const ctx = await createContext<Record<string, unknown>>({ address: [a!.address, b!.address] })
+    t.after(() => ctx.close())
+    const child = ctx.spawn(async (c: WorkerContext<Record<string, unknown>>) => {
+      await c.state.increment('children')
+      return process.env.ZSTATE_ADDRESS
+    })
+    assert.equal(await child.wait(), `${a!.address},${b!.address}`)
+    const reader = await client(t, b!.address)
+    await reader.state.sync()
+    assert.equal(reader.state.get('children'), 1)
   },
 )
 

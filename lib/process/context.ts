@@ -34,7 +34,7 @@ export async function createContext<S extends object = Record<string, unknown>>(
   options?: ContextOptions,
 ): Promise<Context<S>> {
   const { address, server: serverOptions, name, curve, pool } = checkContextOptions(options)
-  if (address !== undefined) checkConnectAddress(address)
+  if (address !== undefined) for (const one of address) checkConnectAddress(one)
   // Loaded when used: a child that never starts a server or a grandchild does not pay for that code.
   let server: ServerProcess | undefined
   let watchdog: Watchdog | undefined
@@ -52,7 +52,7 @@ export async function createContext<S extends object = Record<string, unknown>>(
       throw error
     }
   }
-  const context = new ContextImpl<S>(server?.address ?? address!, {
+  const context = new ContextImpl<S>(server === undefined ? address! : [server.address], {
     name: name ?? `context ${basename(process.argv[1] ?? 'node')}`,
     server,
     watchdog,
@@ -95,8 +95,11 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   #nextChild = 1
   #closingContext: Promise<void> | undefined
 
-  constructor(address: string, settings: ContextSettings) {
-    super([address], {
+  // Its children join the same addresses: ZSTATE_ADDRESS holds them, separated by commas.
+  readonly #addresses: readonly string[]
+
+  constructor(addresses: readonly string[], settings: ContextSettings) {
+    super(addresses, {
       timeout: settings.timeout ?? 10_000,
       requestTimeout: 30_000,
       heartbeatTimeout: undefined,
@@ -104,6 +107,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
       curve: settings.curve,
     })
     this.name = settings.name
+    this.#addresses = addresses
     this.#server = settings.server
     this.#curve = settings.curve
     this.#watchdog = settings.watchdog
@@ -218,7 +222,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   childEnv(extra: Record<string, string>): Record<string, string> {
     const env: Record<string, string> = {}
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value
-    return { ...env, ...extra, ZSTATE_ADDRESS: this.address }
+    return { ...env, ...extra, ZSTATE_ADDRESS: this.#addresses.join(',') }
   }
 
   release(handle: HeldChild): void {

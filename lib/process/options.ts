@@ -9,7 +9,8 @@ import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
 import type { PoolOptions } from './warm-pool.ts'
 
 export interface ResolvedContextOptions {
-  readonly address: string | undefined
+  // The server to join, or several gateways to one state (docs/scale-out.md).
+  readonly address: readonly string[] | undefined
   readonly server: ServerOptions | undefined
   readonly name: string | undefined
   // Client keys for the server at `address`; a context's own server makes its own (server-process.ts).
@@ -77,8 +78,14 @@ function fn<F>(value: unknown, what: string): F | undefined {
 
 export function checkContextOptions(options: unknown): ResolvedContextOptions {
   const o = object<ContextOptions>(options, 'createContext', ['address', 'server', 'curve', 'name', 'pool'])
-  if (o.address !== undefined && typeof o.address !== 'string')
-    throw invalidArgument(`createContext: address must be a string, got ${typeof o.address}`)
+  const address = typeof o.address === 'string' ? [o.address] : o.address
+  if (
+    address !== undefined &&
+    (!Array.isArray(address) || address.length === 0 || !address.every((a) => typeof a === 'string'))
+  )
+    throw invalidArgument(
+      `createContext: address must be a string or a non-empty list of strings, got ${typeof o.address}`,
+    )
   if (o.address !== undefined && o.server !== undefined)
     throw invalidArgument(
       'createContext: give either address (join a server) or server (start one), not both',
@@ -88,7 +95,7 @@ export function checkContextOptions(options: unknown): ResolvedContextOptions {
   if (o.name !== undefined && typeof o.name !== 'string')
     throw invalidArgument(`createContext: name must be a string, got ${typeof o.name}`)
   return {
-    address: o.address,
+    address: address === undefined ? undefined : [...address],
     server: o.server,
     name: o.name,
     curve: contextCurve(o),

@@ -33,7 +33,7 @@ export async function runChild(job: Job, port: ParentPort): Promise<number> {
   try {
     const address = process.env['ZSTATE_ADDRESS']
     if (address === undefined || address === '') throw invalidArgument('ZSTATE_ADDRESS is not set')
-    context = new ContextImpl<object>(address, {
+    context = new ContextImpl<object>(address.split(','), {
       name: job.name,
       signal: controller.signal,
       curve: job.curve,

@@ -5,8 +5,12 @@ import type { ServerOptions } from '../server/types.ts'
 
 /** Options of `createContext()`. */
 export interface ContextOptions {
-  /** Join the server at this address instead of starting one (`ZSTATE_ADDRESS` is never read here). */
-  address?: string
+  /**
+   * Join the server at this address instead of starting one (`ZSTATE_ADDRESS` is never read here),
+   * or several etcd gateways to one state (docs/scale-out.md): the context and its children fail
+   * over between them.
+   */
+  address?: string | readonly string[]
   /**
    * Options of the server the context starts in a child process (not with `address`). With
    * `server.curve`, the context makes a key pair for itself and its children and adds its public key
