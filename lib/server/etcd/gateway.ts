@@ -2,6 +2,7 @@
 // store at start, then follows etcd's watch from that revision, handing each revision on as a
 // commit. The store is a replica of etcd: only what etcd committed is ever applied to it.
 import { createHash, randomBytes } from 'node:crypto'
+import { setTimeout as pause } from 'node:timers/promises'
 import type { Etcd3, IKeyValue, ITxnRequest, ITxnResponse, IWatchResponse, Lease, Watcher } from 'etcd3'
 import { ErrorCode, ZStateError } from '../../errors.ts'
 import { encode } from '../../protocol/codec.ts'
@@ -50,6 +51,8 @@ export interface GatewayConsumer {
 const PAGE_KEYS = 1000
 // How long one request to etcd may take, leader elections included, before the write is refused.
 export const ETCD_REQUEST_MS = 5000
+// Between tries of a request that got no answer (a member down, an election under way).
+export const RETRY_PAUSE_MS = 100
 
 // An etcd lease that holds a session's ephemeral keys: kept alive by this gateway while the session
 // lives, revoked when it ends; if the gateway dies, etcd deletes the keys when the lease expires.
@@ -167,12 +170,22 @@ export class EtcdGateway {
   }
 
   // Moves the fence: no write of this gateway sent before can commit after the returned revision.
+  // Tried again for ETCD_REQUEST_MS, a pause between tries: a member that went down is not etcd down,
+  // and the client's next try goes to another one.
   async raiseFence(): Promise<number> {
-    const response = await this.#client.kv.txn({
-      success: [{ request_put: { key: this.layout.fence(this.id), value: Buffer.alloc(0) } }],
-    })
-    this.#fence = Math.max(this.#fence, Number(response.header.revision))
-    return this.#fence
+    const deadline = Date.now() + ETCD_REQUEST_MS
+    for (;;) {
+      try {
+        const response = await this.#client.kv.txn({
+          success: [{ request_put: { key: this.layout.fence(this.id), value: Buffer.alloc(0) } }],
+        })
+        this.#fence = Math.max(this.#fence, Number(response.header.revision))
+        return this.#fence
+      } catch (error) {
+        if (Date.now() >= deadline) throw error
+        await pause(RETRY_PAUSE_MS)
+      }
+    }
   }
 
   // The revision of the last commit any gateway made (<prefix>_tx), read through etcd's leader.

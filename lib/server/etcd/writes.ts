@@ -10,7 +10,8 @@ import type { Commit } from '../operations.ts'
 import { errorReply, okReply } from '../replies.ts'
 import type { Session } from '../sessions.ts'
 import type { StoreView } from '../store.ts'
-import { ETCD_REQUEST_MS, unavailable, within, type EtcdGateway } from './gateway.ts'
+import { setTimeout as pause } from 'node:timers/promises'
+import { ETCD_REQUEST_MS, RETRY_PAUSE_MS, unavailable, within, type EtcdGateway } from './gateway.ts'
 import { Overlay } from './overlay.ts'
 import { ReadSet } from './read-set.ts'
 import { failedAt, transaction, type Staged } from './txn.ts'
@@ -209,7 +210,7 @@ export class EtcdWrites {
           await within(gateway.reach(fenced), ETCD_REQUEST_MS)
           if (!this.#sent.has(write)) return replies() // their commit came: acknowledged by it
           this.#sent.delete(write)
-        }
+        } else await pause(RETRY_PAUSE_MS)
         continue
       }
       if (response.succeeded) {
