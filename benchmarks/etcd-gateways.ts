@@ -176,15 +176,15 @@ runScenario(import.meta.url, async (): Promise<Omit<ScenarioResult, 'environment
       if (floorRevision < revision)
         await new Promise<void>((resolve) => (floorWaiter = { revision, resolve }))
     }
+    const rawPut = (i: number): Promise<unknown> =>
+      raw
+        .put(RAW + keyOf(i))
+        .value(rawValue(i))
+        .exec()
     const seq = await interleaved({
       gateway: awaited((i) => client.state.set(keyOf(i), itemOf(i))),
       floor: awaited(floorOp),
-      etcd: awaited((i) =>
-        raw
-          .put(RAW + keyOf(i))
-          .value(rawValue(i))
-          .exec(),
-      ),
+      etcd: awaited((i) => rawPut(i)),
     })
 
     // 2. Writes in flight: SESSIONS clients of gateway A, each with its share all at once (the gateway
@@ -204,26 +204,13 @@ runScenario(import.meta.url, async (): Promise<Omit<ScenarioResult, 'environment
       )
     }
     const etcdBurst = (total: number): Promise<number> =>
-      inFlight(total, () =>
-        Promise.all(
-          Array.from({ length: total }, (_, i) =>
-            raw
-              .put(RAW + keyOf(i))
-              .value(rawValue(i))
-              .exec(),
-          ),
-        ),
-      )
+      inFlight(total, () => Promise.all(Array.from({ length: total }, (_, i) => rawPut(i))))
     const etcdLoops = (total: number): Promise<number> => {
       const per = Math.ceil(total / SESSIONS)
       return inFlight(per * SESSIONS, () =>
         Promise.all(
           Array.from({ length: SESSIONS }, async (_, s) => {
-            for (let k = 0; k < per; k++)
-              await raw
-                .put(RAW + keyOf(s * per + k))
-                .value(rawValue(s * per + k))
-                .exec()
+            for (let k = 0; k < per; k++) await rawPut(s * per + k)
           }),
         ),
       )

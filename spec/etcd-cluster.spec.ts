@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from 'node:test'
 import { Etcd3 } from 'etcd3'
 import { etcdSkipReason, startEtcd, startEtcdCluster } from './fixtures/etcd-cluster.ts'
+import { alive, allGone, until } from './process-support.ts'
 
 // The etcd harness itself (spec/fixtures/etcd-cluster.ts), against real etcd: what the etcd specs
 // and benchmarks build on must start, lose and regain members, and clean up after itself.
@@ -18,35 +19,23 @@ const skip = etcdSkipReason('etcd-cluster.spec')
 const FIXTURE = fileURLToPath(new URL('./fixtures/etcd-cluster.ts', import.meta.url))
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch {
-    return true
-  }
-}
-
 // Puts until one succeeds, every try bounded by a gRPC deadline: while a leader is being elected etcd
 // drops proposals, and a put sent then is only answered after etcd's request timeout (6 s with the
 // harness's flags). Resolves with the ms it took.
 async function putWithin(client: Etcd3, key: string, value: string, ms: number): Promise<number> {
   const start = Date.now()
   const deadline = start + ms
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      await client
-        .put(key)
-        .value(value)
-        .options({ deadline: Math.min(deadline, Date.now() + 1000) })
-      return Date.now() - start
-    } catch (error) {
-      last = error
-      await sleep(50) // a refused connection fails at once: no busy loop
-    }
-  }
-  throw new Error(`no put of ${key} succeeded within ${ms} ms`, { cause: last })
+  const put = (): Promise<boolean> =>
+    client
+      .put(key)
+      .value(value)
+      .options({ deadline: Math.min(deadline, Date.now() + 1000) })
+      .then(
+        () => true,
+        () => false,
+      )
+  await until(put, `a put of ${key} succeeds`, ms)
+  return Date.now() - start
 }
 
 test(
@@ -72,7 +61,7 @@ test(
       const first = cluster.members[0]!.pid!
       await cluster.kill(0)
       assert.equal(cluster.members[0]!.running, false)
-      assert.ok(gone(first), 'kill waits for the exit')
+      assert.ok(!alive(first), 'kill waits for the exit')
       // Two of three are a quorum. Member 0 may have led: then the put waits for an election (~1 s).
       await putWithin(client, 'k', 'v2', 10_000)
       assert.equal(await client.get('k').string(), 'v2')
@@ -104,7 +93,7 @@ test(
     const pids = cluster.members.map((m) => m.pid!)
     await cluster.close()
     assert.ok(cluster.members.every((m) => !m.running))
-    for (const pid of pids) assert.ok(gone(pid), `etcd pid ${pid} is gone after close`)
+    for (const pid of pids) assert.ok(!alive(pid), `etcd pid ${pid} is gone after close`)
     assert.equal(existsSync(cluster.dir), false, 'its temp dir is removed')
   },
 )
@@ -162,9 +151,8 @@ test(
     const { pids, dir } = JSON.parse(stdout) as { pids: number[]; dir: string }
     assert.equal(pids.length, 3)
     // SIGKILL is sent before the child exits; its delivery takes a moment.
-    const deadline = Date.now() + 5000
-    while (!pids.every(gone) && Date.now() < deadline) await sleep(10)
-    for (const pid of pids) assert.ok(gone(pid), `etcd pid ${pid} did not outlive its test process`)
+    await allGone(pids, 5000)
+    for (const pid of pids) assert.ok(!alive(pid), `etcd pid ${pid} did not outlive its test process`)
     assert.equal(existsSync(dir), false)
   },
 )

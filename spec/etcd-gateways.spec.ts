@@ -14,6 +14,7 @@ import {
 import { Etcd3 } from 'etcd3'
 import { etcdSkipReason, freePorts, startEtcdCluster, type EtcdCluster } from './fixtures/etcd-cluster.ts'
 import { clientProcess, fixture, stress, type Fixture } from './support.ts'
+import { until } from './process-support.ts'
 
 const skip = etcdSkipReason('etcd-gateways.spec')
 const actions = new URL('./fixtures/actions.mjs', import.meta.url).href
@@ -53,6 +54,23 @@ async function client(t: TestContext, address: string | string[], options = {}):
   const c = await connect<any>(address, options)
   t.after(() => c.close())
   return c
+}
+
+// A client's status events as they come, and a promise of the first of one type.
+function statusOf(c: Client<any>): { events: string[]; reached: (type: string) => Promise<void> } {
+  const events: string[] = []
+  const waiting: { type: string; resolve: () => void }[] = []
+  void (async () => {
+    for await (const { type } of c.status()) {
+      events.push(type)
+      for (const waiter of waiting) if (waiter.type === type) waiter.resolve()
+    }
+  })()
+  return {
+    events,
+    reached: (type) =>
+      events.includes(type) ? Promise.resolve() : new Promise((resolve) => waiting.push({ type, resolve })),
+  }
 }
 
 // A gateway in a process of its own, which a test can SIGKILL.
@@ -201,10 +219,7 @@ test(
     const doomed = await gatewayProcess(t, options)
     const [survivor] = await gateways(t, 1, options)
     const c = await client(t, [doomed.address, survivor!.address], { heartbeatTimeout: 500 })
-    const events: string[] = []
-    void (async () => {
-      for await (const event of c.status()) events.push(event.type)
-    })()
+    const { events } = statusOf(c)
     const written: number[] = []
     const failed: number[] = []
     let i = 0
@@ -284,10 +299,7 @@ test(
     const first = await gatewayProcess(t, options)
     const [port] = await freePorts(1)
     const c = await client(t, [first.address, `tcp://127.0.0.1:${port}`], { heartbeatTimeout: 500 })
-    const events: string[] = []
-    void (async () => {
-      for await (const event of c.status()) events.push(event.type)
-    })()
+    const { events, reached } = statusOf(c)
     const etcd = new Etcd3({ hosts: cluster.endpoints })
     t.after(() => etcd.close())
     const revisions: number[] = []
@@ -300,7 +312,7 @@ test(
     const [late] = await gateways(t, 1, { ...options, address: `tcp://127.0.0.1:${port}` })
     assert.ok(late!.revision > revisions.at(-1)!, 'the late gateway read the state after the last commit')
     await first.process.stop()
-    while (!events.includes('reconnected')) await c.state.whenChange('never', { timeout: 50 }).catch(() => {})
+    await reached('reconnected')
     assert.deepEqual(events, ['disconnected', 'reconnected'])
     assert.equal(await c.state.increment('n'), 6)
     const fresh = await client(t, late!.address)
@@ -423,8 +435,7 @@ test(
     }
     // Withdrawn on A: gone from B as well.
     await provider.close()
-    const deadline = Date.now() + 10_000
-    while ((await caller.services()).length > 0 && Date.now() < deadline) await caller.state.sync()
+    await until(async () => (await caller.services()).length === 0, 'the service is gone from B', 10_000)
     await assert.rejects(
       caller.call('math', 'add', [1, 2]),
       (error: unknown) => isZStateError(error) && error.code === 'ERR_NO_PROVIDER',

@@ -708,9 +708,9 @@ class StateServer implements Server {
   ): number {
     const origin = originOf(session, id, result)
     // Encoded once, by the store: the history, the change stream and the store's values share it.
-    const commit = this.#store.commit(changes, patched, origin)
+    this.#committed(this.#store.commit(changes, patched, origin), changes, session)
     const revision = this.#store.revision
-    this.#committed(commit, changes, session, origin.length === 0 ? [] : [ackOf(id, revision, result)])
+    if (origin.length > 0) session!.acks.add(ackOf(id, revision, result))
     return revision
   }
 
@@ -719,9 +719,8 @@ class StateServer implements Server {
   #applyFed({ revision, previous, changes, writer }: FedCommit): void {
     const sent =
       (writer?.gateway === this.#gateway!.id ? this.#writes!.committed(writer.write) : undefined) ?? []
-    const writer0 = sent[0]?.session
-    const session =
-      writer0 !== undefined && this.#sessions.get(writer0.routingId) === writer0 ? writer0 : undefined
+    const owner = sent[0]?.session
+    const session = owner !== undefined && this.#sessions.get(owner.routingId) === owner ? owner : undefined
     const waiting = session === undefined ? [] : sent.filter((write) => write.id !== NO_REPLY)
     const acked = session?.replicate === undefined ? waiting : []
     const origin =
@@ -730,27 +729,22 @@ class StateServer implements Server {
         : acked.length === 1
           ? originOf(session, acked[0]!.id, acked[0]!.result)
           : [session!.number, acked.map(({ id, result }) => (result === undefined ? [id] : [id, result]))]
-    this.#committed(
-      this.#store.commit(changes, undefined, origin, revision, previous),
-      changes,
-      session,
-      acked.map(({ id, result }) => ackOf(id, revision, result)),
-    )
+    this.#committed(this.#store.commit(changes, undefined, origin, revision, previous), changes, session)
+    for (const { id, result } of acked) session!.acks.add(ackOf(id, revision, result))
     // A partial session sees no published commits: its replies follow the turn's push.
     if (session?.replicate !== undefined)
       for (const { id, payload } of waiting)
         this.#turn.reply(session, okReply(id, [revision, ...payload.slice(1)]))
   }
 
-  // What every commit is followed by: the counts, pushes, key owners, acknowledgements, history and
-  // the turn's change stream.
-  #committed(commit: Chunk, changes: WireChange[], session: Session | undefined, acks: readonly Ack[]): void {
+  // What every commit is followed by: the counts, pushes, key owners, history and the turn's change
+  // stream (its acknowledgements are the caller's).
+  #committed(commit: Chunk, changes: WireChange[], session: Session | undefined): void {
     const revision = this.#store.revision
     this.#counts.commits++
     this.#counts.commitBytes += commit.bytes.length
     this.#pushes.commit(revision, changes)
     this.#owners.commit(changes, session)
-    for (const ack of acks) session!.acks.add(ack)
     this.#history.push(commit, revision)
     this.#turn.commit(commit.bytes)
   }

@@ -137,7 +137,7 @@ export class EtcdGateway {
       await gateway.#follow()
       // The history is complete once the watch has delivered a commit made now: the gateway's fence,
       // put under the prefix, so every revision a client of the gateway hears of is a commit there.
-      await within(gateway.#delivered(await gateway.raiseFence()), ETCD_REQUEST_MS)
+      await within(gateway.reach(await gateway.raiseFence()), ETCD_REQUEST_MS)
       return gateway
     } catch (error) {
       client.close()
@@ -198,18 +198,14 @@ export class EtcdGateway {
     return this.#client.kv.txn(request)
   }
 
-  // Resolves once the store has applied the commit of `revision`, a revision under the prefix (or at
-  // once if it has). The server applies each commit as it is delivered.
-  reach(revision: number): Promise<void> {
-    return this.#delivered(revision)
-  }
-
   // Resolves with the next commit delivered, or after `ms` if none comes.
   nextCommit(ms: number): Promise<void> {
-    return within(this.#delivered(this.#lastEvent + 1), ms).catch(() => {})
+    return within(this.reach(this.#lastEvent + 1), ms).catch(() => {})
   }
 
-  #delivered(revision: number): Promise<void> {
+  // Resolves once the watch has delivered the commit of `revision`, a revision under the prefix (or
+  // at once if it has); once the server is attached, it applies each commit as it is delivered.
+  reach(revision: number): Promise<void> {
     if (revision <= this.#lastEvent) return Promise.resolve()
     return new Promise((resolve) => {
       const waiter = { revision, resolve }
