@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
@@ -27,6 +27,27 @@ test('package: the built package imports by its name', async () => {
   assert.ok(zstate.isZStateError(new zstate.ZStateError('ERR_TIMEOUT', 'x')))
 })
 
+// The build bundles a fixed list of entry points (package.json, build:js); zstate starts the rest of
+// its entries by path (libEntry), so each one must be on that list.
+test('package: every module zstate starts by path is an entry point of the build', () => {
+  const named = new Set<string>()
+  for (const file of readdirSync(join(root, 'lib'), { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.ts')) continue
+    const source = readFileSync(join(root, 'lib', file), 'utf8')
+    for (const [, path] of source.matchAll(/libEntry\('([^']+)'\)/g)) named.add(path!)
+    const processEntries = /entryUrl\(name: ([^)]+)\)/.exec(source)?.[1]
+    for (const [, name] of processEntries?.matchAll(/'([^']+)'/g) ?? []) named.add(`process/${name}`)
+  }
+  assert.ok(named.size >= 6, [...named].join(', '))
+  const scripts = (
+    JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts
+  for (const path of named) {
+    assert.ok(scripts['build:js']!.includes(` lib/${path}.ts `), `lib/${path}.ts is not an entry of build:js`)
+    assert.ok(existsSync(join(root, 'dist/lib', `${path}.js`)), `dist/lib/${path}.js is missing`)
+  }
+})
+
 test(
   'package: npm pack installs into an empty project, imports as zstate and runs its command',
   { timeout: 300_000 },
@@ -43,16 +64,22 @@ test(
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: project })
     writeFileSync(
       join(project, 'use.mjs'),
-      `import { startServer, connect } from 'zstate'
+      `import { startServer, connect, createContext } from 'zstate'
 const server = await startServer()
 const client = await connect(server.address)
 await client.state.set('hello', 'world')
 console.log(client.state.get('hello'))
 await client.close()
 await server.close()
+// The package's other entry points: a context's own server, a child process and a worker thread.
+const ctx = await createContext()
+await ctx.state.set('n', 1)
+const read = (ctx) => ctx.state.get('n') + 1
+console.log(await ctx.spawn(read).wait(), await ctx.spawn(read, { thread: true }).wait())
+await ctx.close()
 `,
     )
-    assert.equal((await run(process.execPath, ['use.mjs'], { cwd: project })).stdout, 'world\n')
+    assert.equal((await run(process.execPath, ['use.mjs'], { cwd: project })).stdout, 'world\n2 2\n')
     const help = await run(join(project, 'node_modules/.bin/zstate'), ['--help'], { cwd: project })
     assert.match(help.stdout, /serve/)
   },

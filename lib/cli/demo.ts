@@ -14,6 +14,7 @@ import type { DemoState, WatcherResult, WriterResult } from './demo-shared.ts'
 import { EXIT_FAILURE, EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { onTermination } from './signals.ts'
+import { libEntry } from '../package-files.ts'
 
 const TASKS = 40
 const WRITERS = 2
@@ -21,11 +22,7 @@ const LIMIT = 3_000_000
 const CHUNKS = 60
 const DEADLINE = 60_000
 
-// Next to this module: demo-worker.js once built, demo-worker.ts when run through tsx.
-const workerModule = new URL(
-  `./demo-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
-  import.meta.url,
-)
+const workerModule = libEntry('cli/demo-worker')
 
 export async function demo(io: Io): Promise<number> {
   const log = new DemoLog(io, colorsFor(io.stdout), TASKS)

@@ -1,16 +1,17 @@
-// The page's files: index.html, its scripts and style.css from ./public (next to this module, under lib/
-// with tsx and under dist/ once built), and uPlot from its npm package. Read once, served from memory.
+// The page's files: index.html, its scripts and style.css from lib/dashboard/public (copied to dist/
+// by the build), and uPlot from its npm package. Read once, served from memory.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { libFile } from '../package-files.ts'
 
 export interface StaticFile {
   readonly type: string
   readonly body: Buffer
 }
 
-const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url))
+const PUBLIC = fileURLToPath(libFile('dashboard/public/'))
 const UPLOT = dirname(createRequire(import.meta.url).resolve('uplot'))
 // index.html names its assets with %QUERY%, replaced by the request's token query (or nothing).
 const QUERY = '%QUERY%'

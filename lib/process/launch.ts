@@ -1,12 +1,11 @@
 // Where the child entry points are and which Node flags children inherit: the built `.js` files
 // when zstate runs from dist/, the `.ts` sources (through tsx) when it runs from source.
 import { isMainThread, threadId } from 'node:worker_threads'
+import { fromSource, libEntry } from '../package-files.ts'
 import type { Target } from './target.ts'
 
-const fromSource = import.meta.url.endsWith('.ts')
-
 export function entryUrl(name: 'bootstrap' | 'thread-entry' | 'server-main' | 'watchdog-main'): URL {
-  return new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url)
+  return libEntry(`process/${name}`)
 }
 
 // Flags that make no sense twice (debugger ports, the test runner, watch mode, -e/-p code).

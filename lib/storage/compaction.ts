@@ -8,11 +8,11 @@ import { ErrorCode, ZStateError, invalidArgument, isErrorCode } from '../errors.
 import { isRevision } from '../protocol/frames.ts'
 import { fsyncDir, listDir } from './layout.ts'
 import { THREAD_BOOT } from '../thread-boot.ts'
+import { fromSource, libEntry } from '../package-files.ts'
 
 // The built `.js` entry when zstate runs from dist/, the `.ts` source through tsx when it runs from
 // source (tsx's hooks from --import do not reach threads on Node 20: the thread registers them).
-const fromSource = import.meta.url.endsWith('.ts')
-const ENTRY = new URL(`./compaction-worker${fromSource ? '.ts' : '.js'}`, import.meta.url)
+const ENTRY = libEntry('storage/compaction-worker')
 
 type Outcome = { ok: true; path: string; bytes: number } | { ok: false; message: string; code?: string }
 
