@@ -47,7 +47,7 @@ import { snapshotPage } from './snapshots.ts'
 import { MAX_FRAME_REQUESTS, SLICE_MS, maxQueuedBytes, replyBudget } from './budget.ts'
 import { Inbox, type Batch } from './inbox.ts'
 import { resolveServerOptions, type ResolvedServerOptions } from './options.ts'
-import { startMetrics, type MetricsEndpoint } from './metrics.ts'
+import type { MetricsEndpoint } from './metrics.ts'
 import type { Server, ServerOptions } from './types.ts'
 import type { ServerStats } from '../protocol/server-stats.ts'
 import type { ProcessTable } from '../protocol/process-table.ts'
@@ -889,6 +889,8 @@ class StateServer implements Server {
 
   // Started once the sockets are bound: startServer closes the server if the port cannot be had.
   async serveMetrics(listen: { host: string; port: number }): Promise<void> {
+    // prom-client is loaded only by a server that serves /metrics.
+    const { startMetrics } = await import('./metrics.ts')
     this.#metrics = await startMetrics(listen, {
       stats: () => this.stats(),
       processes: () => this.#processTable(),

@@ -1,5 +1,5 @@
 // CPU and memory of processes by pid (pidusage), for `zstate top`; a pid that is gone has no entry.
-import pidusage from 'pidusage'
+// pidusage is loaded at the first look: most servers are never asked.
 import type { ProcessUsage } from '../protocol/process-table.ts'
 
 type Sample = { readonly ctime: number; readonly timestamp: number }
@@ -9,6 +9,7 @@ export class UsageSampler {
   #previous = new Map<number, Sample>()
 
   async sample(pids: readonly number[]): Promise<Map<number, ProcessUsage>> {
+    const { default: pidusage } = await import('pidusage')
     // One call per pid: with an array, pidusage fails as a whole when any one pid has exited.
     const settled = await Promise.allSettled(pids.map((pid) => pidusage(pid)))
     const usage = new Map<number, ProcessUsage>()
