@@ -65,6 +65,23 @@ export function skipArrayHeader(bytes: Uint8Array, at: number): number {
 // Bytes after the token of float 32, float 64, uint 8…64 and int 8…64.
 export const FIXED_BYTES: readonly number[] = [4, 8, 1, 2, 4, 8, 1, 2, 4, 8]
 
+// The string whose MessagePack item starts at `at` (fixstr, str 8/16/32), read in place, and where
+// it ends; undefined for any other item or one that runs past the bytes. Decoded as decode() does.
+export function readStringAt(bytes: Buffer, at: number): { value: string; next: number } | undefined {
+  const token = bytes[at]
+  if (token === undefined) return undefined
+  let start = at + 1
+  let length = token - 0xa0
+  if (token >= 0xd9 && token <= 0xdb) {
+    const n = 1 << (token - 0xd9) // str 8/16/32
+    if (at + 1 + n > bytes.length) return undefined
+    start = at + 1 + n
+    length = uint(bytes, at + 1, n)
+  } else if (token < 0xa0 || token >= 0xc0) return undefined
+  const next = start + length
+  return next > bytes.length ? undefined : { value: bytes.toString('utf8', start, next), next }
+}
+
 // The unsigned big-endian integer of n bytes at `at` (the caller checks the bounds).
 export function uint(bytes: Uint8Array, at: number, n: number): number {
   let value = 0

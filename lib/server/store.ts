@@ -95,12 +95,12 @@ export class Store implements StoreView {
   }
 
   // Restoring from a snapshot (lib/storage/replay.ts), into a store no commit has touched yet: each
-  // key with its encoded value (copied) and the revision that wrote it, then restoreRevision().
+  // key with its encoded value (copied) and the revision that wrote it, then restoreRevision(). The
+  // key is kept as given: the snapshot reader reads each one into a string of its own.
   restore(key: string, keyRevision: number, encoded: Uint8Array, lease?: WireLease): void {
     let slot = this.#keys.get(key)
     if (slot === undefined) {
       slot = this.#slots.allocate()
-      key = ownString(key)
       this.#keys.set(key, slot)
     }
     this.#slots.write(slot, encoded, keyRevision)

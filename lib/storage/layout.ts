@@ -72,10 +72,10 @@ export function readHeader(payload: Buffer, numbers: number): { epoch: string; n
 export function commitHead(bytes: Uint8Array): { revision: number; previous: number } | undefined {
   try {
     let at = skipArrayHeader(bytes, 0)
-    const revision = readInteger(bytes, at)
+    const revision = readRevision(bytes, at)
     if (revision === undefined) return undefined
     at = revision.next
-    const previous = readInteger(bytes, at)
+    const previous = readRevision(bytes, at)
     if (previous === undefined || previous.next > bytes.length) return undefined
     return { revision: revision.value, previous: previous.value }
   } catch {
@@ -83,8 +83,9 @@ export function commitHead(bytes: Uint8Array): { revision: number; previous: num
   }
 }
 
-// A non-negative integer as msgpackr writes a JS number: fixint, uint 8…64, or float 64 past 32 bits.
-function readInteger(bytes: Uint8Array, at: number): { value: number; next: number } | undefined {
+// A revision (a non-negative integer as msgpackr writes a JS number: fixint, uint 8…64, or float 64
+// past 32 bits) whose item starts at `at`, and where it ends; undefined for anything else.
+export function readRevision(bytes: Uint8Array, at: number): { value: number; next: number } | undefined {
   const token = bytes[at]
   if (token === undefined) return undefined
   if (token < 0x80) return { value: token, next: at + 1 }

@@ -3,11 +3,11 @@
 // them; a lease for ephemeral and expiring keys), END. A snapshot is written whole and renamed into place, so any fault in it is damage.
 import { readFileSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { decode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
+import { decode, readStringAt, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { isRevision } from '../protocol/frames.ts'
 import { readLease } from '../protocol/leases.ts'
 import type { WireLease } from '../protocol/ops.ts'
-import { readHeader, type DirFile } from './layout.ts'
+import { readHeader, readRevision, type DirFile } from './layout.ts'
 import { RecordKind, scanRecords, type ScannedRecord } from './records.ts'
 
 export type SnapshotEntry = readonly [
@@ -75,23 +75,22 @@ function* entriesOf(record: ScannedRecord): Generator<SnapshotEntry> {
     const items = arrayLength(bytes, at)
     if (items !== 3 && items !== 4) throw new RangeError('an entry is not [key, keyRevision, value, lease?]')
     at = skipArrayHeader(bytes, at)
-    const keyEnd = skipItem(bytes, at)
-    const key = decode(bytes.subarray(at, keyEnd))
-    const revisionEnd = skipItem(bytes, keyEnd)
-    const keyRevision = decode(bytes.subarray(keyEnd, revisionEnd))
-    const valueEnd = skipItem(bytes, revisionEnd)
-    if (typeof key !== 'string' || typeof keyRevision !== 'number')
+    // Key and revision read in place: decoding each as a message would cost most of a restore.
+    const key = readStringAt(bytes, at)
+    const keyRevision = key && readRevision(bytes, key.next)
+    if (key === undefined || keyRevision === undefined)
       throw new RangeError('an entry is not [key, keyRevision, value, lease?]')
+    const valueEnd = skipItem(bytes, keyRevision.next)
     at = valueEnd
     let lease: WireLease | undefined
     if (items === 4) {
       const leaseEnd = skipItem(bytes, at)
       lease = readLease(decode(bytes.subarray(at, leaseEnd)))
       if (lease === undefined)
-        throw new RangeError(`the entry of ${JSON.stringify(key)} has a malformed lease`)
+        throw new RangeError(`the entry of ${JSON.stringify(key.value)} has a malformed lease`)
       at = leaseEnd
     }
-    yield [key, keyRevision, bytes.subarray(revisionEnd, valueEnd), lease]
+    yield [key.value, keyRevision.value, bytes.subarray(keyRevision.next, valueEnd), lease]
   }
   if (at !== bytes.length) throw new RangeError('trailing bytes after the entries')
 }
