@@ -10,6 +10,7 @@ import { n } from './support/format.ts'
 import type { IncrementReport, IncrementTask } from './support/increments.ts'
 import { pacedLatency } from './support/latency.ts'
 import { inFlight, sequential, type Latencies } from './support/measure.ts'
+import { GATEWAY_ADDRESS, startGateway, type Gateway } from './support/etcd-gateway.ts'
 import { forkSide, stopAll, type Side } from './support/processes.ts'
 import { compare, PERCENTILES, Unit, type ScenarioResult } from './support/report.ts'
 import { interleaved } from './support/runs.ts'
@@ -28,7 +29,6 @@ import type { BenchClient } from './support/zstate.ts'
 const ID = 'etcd-gateways'
 const TITLE = '(k) etcd gateways: zstate servers over one etcd vs etcd3 on the same etcd'
 const SECTION = 'Scale-out (etcd gateways)'
-const TCP = 'tcp://127.0.0.1:*'
 // The state the gateways serve; the raw etcd3 baselines write outside it, where no gateway watches.
 const PREFIX = 'bench/'
 const RAW = 'raw/'
@@ -39,29 +39,6 @@ const cpuUs = ({ user, system }: NodeJS.CpuUsage): number => user + system
 const us = (x: number): string => (x >= 10_000 ? `${(x / 1e3).toFixed(1)} ms` : `${x.toFixed(0)} µs`)
 const perSec = (x: number): string => `${n(Math.round(x))}/s`
 const m = (runs: readonly number[]): number => (runs.length === 0 ? NaN : median(runs))
-
-// A gateway: a zstate server in its own process, started with `etcd` (the side passes its options on).
-interface Gateway extends AsyncDisposable {
-  readonly address: string
-  cpuUs(): Promise<number>
-}
-
-async function startGateway(endpoints: readonly string[]): Promise<Gateway> {
-  const side = await forkSide(new URL('./sides/state-server.ts', import.meta.url))
-  try {
-    const address = await side.call<string>('start', TCP, undefined, {
-      etcd: { endpoints: [...endpoints], prefix: PREFIX },
-    })
-    return {
-      address,
-      cpuUs: async () => cpuUs(await side.call<NodeJS.CpuUsage>('cpu')),
-      [Symbol.asyncDispose]: () => side.stop(),
-    }
-  } catch (error) {
-    await side.stop()
-    throw error
-  }
-}
 
 // CPU time (user + system, µs, every thread) of another process, from /proc (10 ms ticks).
 async function processCpuUs(pid: number): Promise<number> {
@@ -109,7 +86,7 @@ runScenario(import.meta.url, async (): Promise<Omit<ScenarioResult, 'environment
   await using etcd = await startEtcdCluster({ members: 1, dir: root.dir('etcd') })
   const { endpoints } = etcd
   const etcdPid = etcd.members[0]!.pid!
-  await using gatewayA = await startGateway(endpoints)
+  await using gatewayA = await startGateway(endpoints, PREFIX)
   const raw = new Etcd3({ hosts: endpoints })
   const rawWatch = new Etcd3({ hosts: endpoints })
   const floorWatch = new Etcd3({ hosts: endpoints })
@@ -227,7 +204,7 @@ runScenario(import.meta.url, async (): Promise<Omit<ScenarioResult, 'environment
 
     // 3. Across gateways: a set by this process through gateway A until state.when resolves in process B,
     // a client of gateway B; against an etcd3 put until an etcd3 watch on the key sees it (this process).
-    gatewayB = await startGateway(endpoints)
+    gatewayB = await startGateway(endpoints, PREFIX)
     const b = await forkSide(new URL('./sides/state-client.ts', import.meta.url))
     sides.push(b)
     await b.call('connect', gatewayB.address)
@@ -438,7 +415,7 @@ runScenario(import.meta.url, async (): Promise<Omit<ScenarioResult, 'environment
       ],
       notes: [
         `one etcd member (${ETCD_PACKAGE}, heartbeat 50 ms, election timeout 500 ms, as spec/fixtures/etcd-cluster.ts starts it), its data dir in a fresh temp dir on ${root.filesystem} (${root.path}, removed afterwards), so every commit is fsynced for real; one member because three on this machine's cores would measure the cores, not etcd`,
-        `gateways: zstate servers in processes of their own on ${TCP}, started with etcd: { endpoints, prefix: '${PREFIX}' }; the baselines are etcd3 clients (new Etcd3({ hosts })) in this process on the same etcd, writing under '${RAW}', which no gateway watches; gateway B is started only for the watch and atomic parts`,
+        `gateways: zstate servers in processes of their own on ${GATEWAY_ADDRESS}, started with etcd: { endpoints, prefix: '${PREFIX}' }; the baselines are etcd3 clients (new Etcd3({ hosts })) in this process on the same etcd, writing under '${RAW}', which no gateway watches; gateway B is started only for the watch and atomic parts`,
         `awaited: ${n(count)} state.set per run through gateway A, each awaited (resolved once committed in etcd and published back to this client) before the next, after ${n(warmup)} warm-up, against as many awaited etcd3 puts of the values' JSON; ~107-byte values. The floor does with etcd3 what the gateway does for each set, without zstate: the same Txn (compare whether the key exists, put the value, put the key-space marker when the key is new, put a _tx key), awaited, then waited for in a watch of its prefix`,
         `in flight: ${SESSIONS} client connections to gateway A in this process, each starting ${n(perSession)} sets at once (after a ${n(burstWarmup)} warm-up): a gateway has one transaction of each session in etcd at a time and sends the writes the session queued meanwhile together, as one transaction (up to 100), so ${SESSIONS} transactions are in etcd at most; against all ${n(burst)} etcd3 puts at once from one client (etcd batches them into few fsyncs), and against ${SESSIONS} loops of awaited puts, the same concurrency as the gateway's`,
         `CPU per write: process.cpuUsage() of gateway A's process and of this one, and etcd's utime + stime from /proc (10 ms ticks), read around each timed part and divided by its writes; medians over runs`,

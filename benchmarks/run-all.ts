@@ -40,6 +40,7 @@ const scenarios = [
   'curve',
   'hostile-frames',
   'etcd-gateways',
+  'etcd-scale',
 ]
 
 const root = new URL('../', import.meta.url)
