@@ -114,7 +114,10 @@ export class EtcdGateway {
 
   // `leaseSeconds`: how long a dead gateway's sessions' ephemeral keys stay (its session expiry).
   static async open(options: EtcdOptions, limits: HistoryLimits, leaseSeconds: number): Promise<EtcdGateway> {
-    const { Etcd3 } = await import('etcd3')
+    const [{ Etcd3, isRecoverableError }, cockatiel] = await Promise.all([
+      import('etcd3'),
+      import('cockatiel'),
+    ])
     const client = new Etcd3({
       hosts: options.endpoints,
       ...(options.username === undefined
@@ -123,6 +126,17 @@ export class EtcdGateway {
       // No size limits of gRPC's own: etcd's request limit is the one that refuses (ERR_TOO_LARGE).
       grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
       defaultCallOptions: () => ({ deadline: Date.now() + ETCD_REQUEST_MS }),
+      // A gateway must find etcd again well within a write's deadline once etcd is back: a member it
+      // gave up on is tried again after 1 s, and its watch reconnects within 500 ms (etcd3's
+      // defaults, 5 s and up to 30 s, left writes waiting past their deadline after an outage).
+      faultHandling: {
+        host: () =>
+          cockatiel.circuitBreaker(cockatiel.handleWhen(isRecoverableError), {
+            halfOpenAfter: 1000,
+            breaker: new cockatiel.ConsecutiveBreaker(3),
+          }),
+        watchBackoff: new cockatiel.ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }).next(),
+      },
     })
     try {
       const layout = new Layout(options.prefix)
