@@ -358,7 +358,8 @@ test(
   async (t) => {
     const own = await startEtcdCluster({ members: 3 })
     t.after(() => own.close())
-    const [a] = await gateways(t, 1, stateOptions(own))
+    const options = stateOptions(own)
+    const [a] = await gateways(t, 1, options)
     const c = await client(t, a!.address)
     await c.state.set('k', 1)
     await own.kill(0)
@@ -368,11 +369,27 @@ test(
       c.state.set('lost', 3),
       (error: unknown) => isZStateError(error) && error.code === 'ERR_UNAVAILABLE',
     )
+    // Known down now: the next write is refused unsent (no deadline waited out), nothing of it applied.
+    await assert.rejects(
+      c.state.set('unsent', 3),
+      (error: unknown) =>
+        isZStateError(error) && error.code === 'ERR_UNAVAILABLE' && /was not sent/.test(error.message),
+    )
     assert.equal(c.state.get('k'), 2, 'reads go on from the replica')
     await own.restart(1)
     await own.waitHealthy(1)
     assert.ok((await c.state.set('k', 4)) > 0)
     assert.equal(c.state.get('k'), 4)
+    assert.equal(c.state.get('unsent'), undefined)
+    // Read through etcd itself: the write refused unsent left nothing there either ('lost', sent
+    // without an answer, may or may not have committed).
+    const raw = new Etcd3({ hosts: own.endpoints })
+    t.after(() => raw.close())
+    assert.ok(
+      !(await raw.getAll().prefix(`${options.etcd!.prefix}k/`).keys()).includes(
+        `${options.etcd!.prefix}k/unsent`,
+      ),
+    )
   },
 )
 

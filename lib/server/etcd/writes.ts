@@ -169,6 +169,14 @@ export class EtcdWrites {
         }
         lease = held
       }
+      // etcd known to be down and still not answering: refused unsent, so nothing of it applies.
+      const answers = gateway.answers()
+      if (answers !== true && !(await answers)) {
+        throw new ZStateError(
+          ErrorCode.UNAVAILABLE,
+          'etcd has no quorum (it took no write of this gateway lately and does not answer now): the write was not sent, nothing of it applied',
+        )
+      }
       const write = staged === undefined ? 0 : ++this.#serial
       if (staged !== undefined)
         this.#sent.set(
