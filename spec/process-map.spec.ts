@@ -10,6 +10,29 @@ function workerPids(state: { keys(): IterableIterator<string> }): number[] {
   return [...state.keys()].filter((key) => key.startsWith('worker:')).map((key) => Number(key.slice(7)))
 }
 
+// Batches of numbers travel packed (lib/process/numbers.ts): every number must come back as it
+// was, both ways, in processes and threads, and batches that mix in other values go as they are.
+void test('process: map carries every number exactly, -0, NaN and the infinities included, in processes and threads', async (t) => {
+  const ctx = await contextFor(t)
+  const special = [-0, 0, NaN, Infinity, -Infinity, Number.MAX_VALUE, Number.MIN_VALUE, -1.5, 2 ** 53 + 2]
+  const items = Array.from({ length: 2_000 }, (_, i) => special[i % special.length]!)
+  // Each item comes back as sent (Object.is tells -0 from 0), plus what the worker saw of it.
+  const echo = (_c: WorkerContext, x: number) => [x, Object.is(x, -0) ? '-0' : typeof x]
+  const numbers = (_c: WorkerContext, x: number) => x
+  for (const thread of [false, true]) {
+    const seen = await ctx.map(echo, items, { concurrency: 2, thread })
+    seen.forEach(([x, kind], i) => {
+      assert.ok(Object.is(x, items[i]), `${thread ? 'thread' : 'process'}: item ${i}: ${String(x)}`)
+      assert.equal(kind, Object.is(items[i], -0) ? '-0' : 'number')
+    })
+    const back = await ctx.map(numbers, items, { concurrency: 2, thread })
+    back.forEach((x, i) => assert.ok(Object.is(x, items[i]), `${thread ? 'thread' : 'process'}: result ${i}`))
+  }
+  const mixed = items.map((x, i) => (i % 100 === 99 ? `s${i}` : x))
+  const mixedBack = await ctx.map((_c: WorkerContext, x: unknown) => x, mixed, { concurrency: 2 })
+  mixedBack.forEach((x, i) => assert.ok(Object.is(x, mixed[i]), `mixed ${i}`))
+})
+
 void test('process: map returns results in input order and calls onProgress once with done === total', async (t) => {
   const ctx = await contextFor(t)
   const count = stressFor(300, 100_000)

@@ -14,6 +14,7 @@ import type { ResolvedMapOptions } from './options.ts'
 import { callSite, remoteError, withCallSite } from './remote-error.ts'
 import type { Target } from './target.ts'
 import { cloneable } from './cloneable.ts'
+import { packNumbers, unpackNumbers } from './numbers.ts'
 
 export interface MapHost {
   prepare(thread: boolean): Promise<void>
@@ -230,7 +231,7 @@ class MapRun {
         batch: batch.id,
         first: batch.first,
         indices: batch.indices,
-        items: batch.values,
+        items: packNumbers(batch.values),
       })
     } catch (error) {
       const culprit = batch.values.findIndex((value) => !cloneable(value))
@@ -265,7 +266,7 @@ class MapRun {
       if (failures <= this.#options.retries) this.#queue.again(index, batch.values[position])
       else return this.#fail(withIndex(remoteError(error, worker.attempt.pid), index))
     }
-    this.#results.add(batch, message.values, failed)
+    this.#results.add(batch, unpackNumbers(message.values), failed)
   }
 
   // A worker has exited: unless the map is over, its unfinished items go to other workers.

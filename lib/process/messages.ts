@@ -1,6 +1,7 @@
 // What a parent and its bootstrapped child (process or thread) say to each other. Process children
 // use Node's IPC channel with `serialization: 'advanced'`, threads their port: both structured clone.
 import type { CurveCredentials } from '../link/handshake.ts'
+import type { Packed } from './numbers.ts'
 import type { SerializedError } from './remote-error.ts'
 import type { Target } from './target.ts'
 
@@ -21,7 +22,8 @@ export interface ItemBatch {
   // The items' indices: first, first + 1, … unless `indices` lists them.
   readonly first: number
   readonly indices: readonly number[] | undefined
-  readonly items: readonly unknown[]
+  // Numbers only travel packed (lib/process/numbers.ts).
+  readonly items: Packed
 }
 
 export type ToChild = Job | ItemBatch | { readonly t: 'abort' } | { readonly t: 'end' }
@@ -29,8 +31,8 @@ export type ToChild = Job | ItemBatch | { readonly t: 'abort' } | { readonly t: 
 export interface BatchResults {
   readonly t: 'results'
   readonly batch: number
-  // One per item; an entry listed in `failed` holds undefined.
-  readonly values: readonly unknown[]
+  // One per item; an entry listed in `failed` holds undefined. Numbers only travel packed.
+  readonly values: Packed
   readonly failed: readonly (readonly [position: number, error: SerializedError])[]
   // Time spent running the items, ms: what batch sizing goes by.
   readonly ms: number

@@ -8,6 +8,7 @@ import { serializeError, type SerializedError } from './remote-error.ts'
 import type { Target } from './target.ts'
 import type { WorkerContext } from './types.ts'
 import { cloneable } from './cloneable.ts'
+import { packNumbers } from './numbers.ts'
 
 export interface ParentPort {
   // Rejects when the message cannot be serialised (or the parent is gone).
@@ -95,18 +96,20 @@ async function runItems(
     }
     if (signal.aborted) return
     const ms = performance.now() - started
-    await port.send({ t: 'results', batch: batch.batch, values, failed, ms }).catch(async () => {
-      // Some value cannot travel: report those items as failed, the rest as usual.
-      values.forEach((value, i) => {
-        if (cloneable(value)) return
-        values[i] = undefined
-        failed.push([
-          i,
-          serializeError(new ZStateError(ErrorCode.UNENCODABLE, 'the result cannot be sent to the parent')),
-        ])
+    await port
+      .send({ t: 'results', batch: batch.batch, values: packNumbers(values), failed, ms })
+      .catch(async () => {
+        // Some value cannot travel: report those items as failed, the rest as usual.
+        values.forEach((value, i) => {
+          if (cloneable(value)) return
+          values[i] = undefined
+          failed.push([
+            i,
+            serializeError(new ZStateError(ErrorCode.UNENCODABLE, 'the result cannot be sent to the parent')),
+          ])
+        })
+        await port.send({ t: 'results', batch: batch.batch, values, failed, ms })
       })
-      await port.send({ t: 'results', batch: batch.batch, values, failed, ms })
-    })
   }
 }
 
