@@ -90,9 +90,12 @@ void test('pool: idle children go after idleTimeout, and closing the context let
   assert.equal(first.length, 2)
   await allGone(first)
   await until(() => poolOf(idle).pids.length === 0, 'the pool is empty')
-  // A spawn still works, from a fresh process, and brings the pool back.
+  // A spawn still works, from a fresh process, and brings the pool back. Watched from before the
+  // spawn, every 5 ms: the refill's children may load and go idle (50 ms) before the spawn is done.
+  const refilled = until(() => poolOf(idle).pids.length > 0, 'the pool starts filling again', 30_000, 5)
+  refilled.catch(() => {}) // awaited below; not unhandled if the spawn fails first
   assert.equal(await idle.spawn(() => 7).wait(), 7)
-  await until(() => poolOf(idle).pids.length > 0, 'the pool starts filling again')
+  await refilled
 
   const ctx = await contextFor(t, { pool: { size: 2 } })
   const warm = [...(await warmPids(ctx))]

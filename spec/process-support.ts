@@ -29,14 +29,16 @@ export function alive(pid: number): boolean {
 // Checks until `condition` holds; fails after `timeout` ms, naming what it waited for. Only for
 // conditions nothing announces (whether a process that is not ours still exists, a status the server
 // derives from elapsed silence): anything with an event is awaited on that event instead. Checks
-// back off from 5 ms to 100 ms, so a condition that holds soon is seen soon and a long wait stays cheap.
+// back off from 5 ms to `maxPause` (100 ms), so a condition that holds soon is seen soon and a long
+// wait stays cheap; a condition that holds only briefly needs a smaller `maxPause`.
 export async function until(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeout = 30_000,
+  maxPause = 100,
 ): Promise<void> {
   const deadline = Date.now() + timeout
-  for (let pause = 5; !(await condition()); pause = Math.min(pause * 2, 100)) {
+  for (let pause = 5; !(await condition()); pause = Math.min(pause * 2, maxPause)) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting until ${what}`)
     await sleep(pause)
   }
