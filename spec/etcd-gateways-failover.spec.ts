@@ -1,0 +1,288 @@
+// Several zstate servers as gateways to one state held by a real etcd cluster (docs/scale-out.md):
+// failover between gateways, ephemeral and ttl keys, etcd's limits and outages, services and topics
+// across gateways, contexts over several gateways.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Etcd3 } from 'etcd3'
+import { createContext, isZStateError, startServer, connect, type WorkerContext } from '../lib/index.ts'
+import { freePorts, startEtcdCluster } from './fixtures/etcd-cluster.ts'
+import { client, etcdGateways, gatewayProcess, statusOf } from './fixtures/etcd-gateways.ts'
+import { until } from './process-support.ts'
+
+const { skip, cluster, stateOptions, gateways } = etcdGateways('etcd-gateways-failover.spec')
+
+test(
+  'a client given several gateways moves to the next when one dies: no reset, every write settles once',
+  { skip },
+  async (t) => {
+    const options = stateOptions()
+    const doomed = await gatewayProcess(t, options)
+    const [survivor] = await gateways(t, 1, options)
+    const c = await client(t, [doomed.address, survivor!.address], { heartbeatTimeout: 500 })
+    const { events } = statusOf(c)
+    const written: number[] = []
+    const failed: number[] = []
+    let i = 0
+    const writing = (async () => {
+      while (!events.includes('reconnected') || written.length < 20 + failed.length) {
+        const n = ++i
+        try {
+          await c.state.set(`w/${n}`, n)
+          written.push(n)
+        } catch (error) {
+          assert.ok(isZStateError(error) && error.code === 'ERR_DISCONNECTED', `write ${n}: ${String(error)}`)
+          failed.push(n)
+        }
+        if (n === 20) await doomed.process.stop() // SIGKILL, mid-stream
+      }
+    })()
+    await writing
+    assert.equal(c.address, survivor!.address)
+    assert.deepEqual(events.slice(0, 2), ['disconnected', 'reconnected'])
+    assert.ok(!events.includes('reset'), `events: ${events.join(', ')}`)
+    const fresh = await client(t, survivor!.address)
+    for (const n of written) assert.equal(fresh.state.get(`w/${n}`), n, `acknowledged write ${n} is there`)
+    assert.ok(failed.length <= 1, `at most the write in flight fails: ${failed.join(', ')}`)
+  },
+)
+
+test(
+  "ephemeral keys go with their client's session, and with a dead gateway's lease",
+  { skip },
+  async (t) => {
+    const options = stateOptions()
+    const doomed = await gatewayProcess(t, options)
+    const [observerGateway] = await gateways(t, 1, options)
+    const observer = await client(t, observerGateway!.address)
+    const owner = await connect(doomed.address)
+    await owner.state.set('presence/a', 'here', { ephemeral: true })
+    await owner.state.set('presence/b', 'here', { ephemeral: true })
+    await observer.state.whenEqual('presence/b', 'here', { timeout: 5000 })
+    const survivor = await client(t, doomed.address)
+    await survivor.state.set('presence/c', 'here', { ephemeral: true })
+    await owner.close()
+    await observer.state.whenDeleted('presence/a', { timeout: 5000 })
+    assert.equal(observer.state.get('presence/b'), undefined, 'both keys went in one revision')
+    // The gateway dies without a word: etcd ends its lease (2 s with 100 ms heartbeats) and the key.
+    await doomed.process.stop()
+    const started = Date.now()
+    await observer.state.whenDeleted('presence/c', { timeout: 10_000 })
+    t.diagnostic(`lease ended ${Date.now() - started} ms after the gateway died`)
+  },
+)
+
+test('ttl keys expire through etcd once, whichever gateway sweeps', { skip }, async (t) => {
+  const [a, b] = await gateways(t, 2)
+  const writer = await client(t, a!.address)
+  const watcher = await client(t, b!.address)
+  await writer.state.set('lease/ttl', 1, { ttl: 200 })
+  const deletions: number[] = []
+  const watching = (async () => {
+    for await (const change of watcher.state.watch({ key: 'lease/ttl' }))
+      if (change.deleted) {
+        deletions.push(change.revision)
+        return
+      }
+  })()
+  await watcher.state.whenDeleted('lease/ttl', { timeout: 5000 })
+  await watching
+  await writer.state.set('after', 1)
+  await watcher.state.whenEqual('after', 1, { timeout: 5000 })
+  assert.equal(deletions.length, 1)
+})
+
+test(
+  "a client moves to a gateway that started after its last commit: it resumes from etcd's history, no reset",
+  { skip },
+  async (t) => {
+    const options = stateOptions()
+    const first = await gatewayProcess(t, options)
+    const [port] = await freePorts(1)
+    const c = await client(t, [first.address, `tcp://127.0.0.1:${port}`], { heartbeatTimeout: 500 })
+    const { events, reached } = statusOf(c)
+    const etcd = new Etcd3({ hosts: cluster().endpoints })
+    t.after(() => etcd.close())
+    const revisions: number[] = []
+    for (let i = 1; i <= 5; i++) {
+      revisions.push(await c.state.set('n', i))
+      // Writes beyond the prefix take etcd revisions too: the state's are not consecutive.
+      await etcd.put(`elsewhere-${process.pid}/x`).value(String(i))
+    }
+    assert.ok(revisions.every((revision, i) => i === 0 || revision > revisions[i - 1]! + 1))
+    const [late] = await gateways(t, 1, { ...options, address: `tcp://127.0.0.1:${port}` })
+    assert.ok(late!.revision > revisions.at(-1)!, 'the late gateway read the state after the last commit')
+    await first.process.stop()
+    await reached('reconnected')
+    assert.deepEqual(events, ['disconnected', 'reconnected'])
+    assert.equal(await c.state.increment('n'), 6)
+    const fresh = await client(t, late!.address)
+    assert.equal(fresh.state.get('n'), 6)
+  },
+)
+
+test('a value etcd refuses as too large is ERR_TOO_LARGE, and the session writes on', { skip }, async (t) => {
+  const [a] = await gateways(t, 1)
+  const c = await client(t, a!.address)
+  // Over etcd's request limit (1.5 MiB by default), and over its gRPC message limit (2 MiB).
+  for (const bytes of [1.7 * 2 ** 20, 3 * 2 ** 20])
+    await assert.rejects(
+      c.state.set('big', 'x'.repeat(bytes)),
+      (error: unknown) => isZStateError(error) && error.code === 'ERR_TOO_LARGE',
+    )
+  // More keys in one write than etcd takes operations in one transaction (128 by default).
+  await assert.rejects(
+    c.state.update(Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`many/${i}`, i]))),
+    (error: unknown) =>
+      isZStateError(error) && error.code === 'ERR_TOO_LARGE' && /max-txn-ops/.test(error.message),
+  )
+  assert.ok((await c.state.set('small', 1)) > 0)
+  assert.equal(c.state.get('big'), undefined)
+})
+
+test('a watch from a revision older than the gateway keeps is ERR_COMPACTED', { skip }, async (t) => {
+  const [a] = await gateways(t, 1, { ...stateOptions(), history: { revisions: 10 } })
+  const c = await client(t, a!.address)
+  const first = await c.state.set('x', 0)
+  for (let i = 1; i <= 20; i++) await c.state.set('x', i)
+  await assert.rejects(
+    (async () => {
+      for await (const _ of c.state.watch({ fromRevision: first })) break
+    })(),
+    (error: unknown) => isZStateError(error) && error.code === 'ERR_COMPACTED',
+  )
+})
+
+test(
+  'one etcd member down: writes go on; two down: ERR_UNAVAILABLE while reads go on; one back: writes resume',
+  { skip },
+  async (t) => {
+    const own = await startEtcdCluster({ members: 3 })
+    t.after(() => own.close())
+    const options = stateOptions(own)
+    const [a] = await gateways(t, 1, options)
+    const c = await client(t, a!.address)
+    await c.state.set('k', 1)
+    await own.kill(0)
+    assert.ok((await c.state.set('k', 2)) > 0)
+    await own.kill(1)
+    await assert.rejects(
+      c.state.set('lost', 3),
+      (error: unknown) => isZStateError(error) && error.code === 'ERR_UNAVAILABLE',
+    )
+    // Known down now: the next write is refused unsent (no deadline waited out), nothing of it applied.
+    await assert.rejects(
+      c.state.set('unsent', 3),
+      (error: unknown) =>
+        isZStateError(error) && error.code === 'ERR_UNAVAILABLE' && /was not sent/.test(error.message),
+    )
+    assert.equal(c.state.get('k'), 2, 'reads go on from the replica')
+    await own.restart(1)
+    await own.waitHealthy(1)
+    assert.ok((await c.state.set('k', 4)) > 0)
+    assert.equal(c.state.get('k'), 4)
+    assert.equal(c.state.get('unsent'), undefined)
+    // Read through etcd itself: the write refused unsent left nothing there either ('lost', sent
+    // without an answer, may or may not have committed).
+    const raw = new Etcd3({ hosts: own.endpoints })
+    t.after(() => raw.close())
+    assert.ok(
+      !(await raw.getAll().prefix(`${options.etcd!.prefix}k/`).keys()).includes(
+        `${options.etcd!.prefix}k/unsent`,
+      ),
+    )
+  },
+)
+
+test(
+  'services and topics reach across gateways: a provider on A serves callers on B, what is published on either reaches both once',
+  { skip },
+  async (t) => {
+    const [a, b] = await gateways(t, 2)
+    const providerClient = await client(t, a!.address)
+    const caller = await client(t, b!.address)
+    const provider = await providerClient.provide('math', {
+      add: (x: number, y: number) => x + y,
+      fail: () => {
+        throw new TypeError('no such sum')
+      },
+    })
+    await caller.waitForService('math', { timeout: 10_000 })
+    assert.equal(await caller.call('math', 'add', [1, 2]), 3)
+    const listed = await caller.services()
+    assert.deepEqual(
+      listed.map((service) => [service.name, service.methods]),
+      [['math', ['add', 'fail']]],
+    )
+    await assert.rejects(
+      caller.call('math', 'fail'),
+      (error: unknown) =>
+        isZStateError(error) &&
+        error.code === 'ERR_REMOTE' &&
+        (error as any).remoteName === 'TypeError' &&
+        error.message === 'no such sum',
+    )
+    // Topics: each side publishes; every subscriber gets each message once, in order per publisher.
+    const onA = providerClient.subscribe<number>('news/')
+    const onB = caller.subscribe<number>('news/')
+    t.after(() => (onA.close(), onB.close()))
+    await Promise.all([onA.ready, onB.ready])
+    const collect = async (subscription: AsyncIterable<{ topic: string; message: number }>, n: number) => {
+      const got: string[] = []
+      for await (const { topic, message } of subscription) {
+        got.push(`${topic}:${message}`)
+        if (got.length === n) return got
+      }
+      return got
+    }
+    const gotA = collect(onA, 6)
+    const gotB = collect(onB, 6)
+    for (let i = 1; i <= 3; i++) {
+      await providerClient.publish('news/a', i)
+      await caller.publish('news/b', i)
+    }
+    for (const got of await Promise.all([gotA, gotB])) {
+      assert.deepEqual(
+        got.filter((m) => m.startsWith('news/a')),
+        ['news/a:1', 'news/a:2', 'news/a:3'],
+      )
+      assert.deepEqual(
+        got.filter((m) => m.startsWith('news/b')),
+        ['news/b:1', 'news/b:2', 'news/b:3'],
+      )
+    }
+    // Withdrawn on A: gone from B as well.
+    await provider.close()
+    await until(async () => (await caller.services()).length === 0, 'the service is gone from B', 10_000)
+    await assert.rejects(
+      caller.call('math', 'add', [1, 2]),
+      (error: unknown) => isZStateError(error) && error.code === 'ERR_NO_PROVIDER',
+    )
+  },
+)
+
+test(
+  'a context over several gateways: its children join them all, and write through them',
+  { skip },
+  async (t) => {
+    const [a, b] = await gateways(t, 2)
+    const ctx = await createContext<Record<string, unknown>>({ address: [a!.address, b!.address] })
+    t.after(() => ctx.close())
+    const child = ctx.spawn(async (c: WorkerContext<Record<string, unknown>>) => {
+      await c.state.increment('children')
+      return process.env.ZSTATE_ADDRESS
+    })
+    assert.equal(await child.wait(), `${a!.address},${b!.address}`)
+    const reader = await client(t, b!.address)
+    await reader.state.sync()
+    assert.equal(reader.state.get('children'), 1)
+  },
+)
+
+test('startServer refuses etcd with a data dir, and endpoints that are not URLs', async () => {
+  await assert.rejects(
+    startServer({ etcd: { endpoints: ['http://127.0.0.1:1'] }, dataDir: '/tmp/x' }),
+    /etcd and dataDir exclude each other/,
+  )
+  await assert.rejects(startServer({ etcd: { endpoints: ['127.0.0.1:2379'] } }), /etcd.endpoints must be/)
+  await assert.rejects(startServer({ etcd: { endpoints: [] } }), /etcd.endpoints must be/)
+})
