@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import process from 'node:process'
 import { Etcd3, type Watcher } from 'etcd3'
 import { connect } from '../lib/index.ts'
-import { ETCD_PACKAGE, etcdInstalled, startEtcdCluster } from '../spec/fixtures/etcd-cluster.ts'
+import { ETCD_PACKAGE, startEtcdCluster } from '../spec/fixtures/etcd-cluster.ts'
 import { nowUs } from './support/clock.ts'
 import { scaled } from './support/config.ts'
 import { dataRoot } from './support/disk.ts'
@@ -10,9 +10,9 @@ import { n } from './support/format.ts'
 import type { IncrementReport, IncrementTask } from './support/increments.ts'
 import { pacedLatency } from './support/latency.ts'
 import { inFlight, sequential, type Latencies } from './support/measure.ts'
-import { GATEWAY_ADDRESS, startGateway, type Gateway } from './support/etcd-gateway.ts'
+import { GATEWAY_ADDRESS, startGateway, withoutEtcd, type Gateway } from './support/etcd-gateway.ts'
 import { forkSide, stopAll, type Side } from './support/processes.ts'
-import { compare, PERCENTILES, Unit, type ScenarioResult } from './support/report.ts'
+import { compare, PERCENTILES, Unit, type GoalOptions, type ScenarioResult } from './support/report.ts'
 import { interleaved } from './support/runs.ts'
 import { runScenario } from './support/scenario.ts'
 import { median, percentile } from './support/stats.ts'
@@ -61,16 +61,8 @@ interface Measured<T> {
 const rawValue = (i: number): string => JSON.stringify(itemOf(i))
 
 runScenario(import.meta.url, async (): Promise<Omit<ScenarioResult, 'environment'>> => {
-  if (!etcdInstalled()) {
-    console.log(`SKIP etcd gateways: etcd is not installed (apt-get install -y ${ETCD_PACKAGE}).`)
-    return {
-      id: ID,
-      title: TITLE,
-      section: SECTION,
-      comparisons: [],
-      notes: [`skipped: etcd is not installed (apt-get install -y ${ETCD_PACKAGE})`],
-    }
-  }
+  const skipped = withoutEtcd({ id: ID, title: TITLE, section: SECTION })
+  if (skipped !== undefined) return skipped
   // Every write here waits for an fsync: these counts keep the whole scenario near 2 minutes.
   const count = scaled(2_000, 20)
   const warmup = scaled(200, 10)
@@ -333,6 +325,16 @@ runScenario(import.meta.url, async (): Promise<Omit<ScenarioResult, 'environment
     const floorName = 'floor: the gateway’s Txn sent by etcd3, awaited, then seen in a watch'
     const watchName = 'etcd3 put → etcd3 watch event, same process'
     const stmName = `etcd3 STM (get + put), ${INCREMENTERS} concurrent loops`
+    // A row of the hot-key increments: one measure of `atomic` against the same of the STM's.
+    const atomicRow = (measure: string, unit: Unit, key: keyof Outcome, goal?: GoalOptions) =>
+      compare(
+        `atomic, one hot key: ${measure}`,
+        unit,
+        inc.atomic.map((o) => o[key]),
+        stmName,
+        inc.stm.map((o) => o[key]),
+        goal,
+      )
     const pct = (q: number, runs: readonly number[][]): number[] => runs.map((l) => percentile(l, q))
     const percentiles = (runs: readonly number[][]): number[] => PERCENTILES.map((q) => m(pct(q, runs)))
     return {
@@ -373,35 +375,10 @@ runScenario(import.meta.url, async (): Promise<Omit<ScenarioResult, 'environment
           ratio: 1.5,
           cause: watchCause(99),
         }),
-        compare(
-          'atomic, one hot key: increments/s',
-          Unit.opsPerSec,
-          inc.atomic.map((o) => o.perSec),
-          stmName,
-          inc.stm.map((o) => o.perSec),
-          { op: '≥', ratio: 1, cause: atomicCause() },
-        ),
-        compare(
-          'atomic, one hot key: retries',
-          Unit.perCommit,
-          inc.atomic.map((o) => o.retriesPerCommit),
-          stmName,
-          inc.stm.map((o) => o.retriesPerCommit),
-        ),
-        compare(
-          'atomic, one hot key: p50 latency',
-          Unit.us,
-          inc.atomic.map((o) => o.p50Us),
-          stmName,
-          inc.stm.map((o) => o.p50Us),
-        ),
-        compare(
-          'atomic, one hot key: p99 latency',
-          Unit.us,
-          inc.atomic.map((o) => o.p99Us),
-          stmName,
-          inc.stm.map((o) => o.p99Us),
-        ),
+        atomicRow('increments/s', Unit.opsPerSec, 'perSec', { op: '≥', ratio: 1, cause: atomicCause() }),
+        atomicRow('retries', Unit.perCommit, 'retriesPerCommit'),
+        atomicRow('p50 latency', Unit.us, 'p50Us'),
+        atomicRow('p99 latency', Unit.us, 'p99Us'),
       ],
       distributions: [
         {

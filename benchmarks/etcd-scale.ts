@@ -1,10 +1,10 @@
 import { Etcd3 } from 'etcd3'
 import { connect } from '../lib/index.ts'
-import { ETCD_PACKAGE, etcdInstalled, startEtcdCluster } from '../spec/fixtures/etcd-cluster.ts'
+import { ETCD_PACKAGE, startEtcdCluster } from '../spec/fixtures/etcd-cluster.ts'
 import { nowUs } from './support/clock.ts'
 import { scaled } from './support/config.ts'
 import { dataRoot } from './support/disk.ts'
-import { GATEWAY_ADDRESS, startGateway, type Gateway } from './support/etcd-gateway.ts'
+import { GATEWAY_ADDRESS, startGateway, withoutEtcd, type Gateway } from './support/etcd-gateway.ts'
 import { n } from './support/format.ts'
 import { forkSide, stopAll, type Side } from './support/processes.ts'
 import { compare, Unit, type ScenarioResult } from './support/report.ts'
@@ -42,16 +42,8 @@ function perSecond(spans: readonly Span[], operations: number): number {
 }
 
 runScenario(import.meta.url, async (): Promise<Omit<ScenarioResult, 'environment'>> => {
-  if (!etcdInstalled()) {
-    console.log(`SKIP etcd scale: etcd is not installed (apt-get install -y ${ETCD_PACKAGE}).`)
-    return {
-      id: ID,
-      title: TITLE,
-      section: SECTION,
-      comparisons: [],
-      notes: [`skipped: etcd is not installed (apt-get install -y ${ETCD_PACKAGE})`],
-    }
-  }
+  const skipped = withoutEtcd({ id: ID, title: TITLE, section: SECTION })
+  if (skipped !== undefined) return skipped
   const reads = scaled(1_000_000, 10_000) // per client and run
   const writes = scaled(500, 20) // per client and run, all in flight
   const warmupWrites = scaled(50, 5)

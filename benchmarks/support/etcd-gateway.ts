@@ -1,4 +1,6 @@
+import { ETCD_PACKAGE, etcdInstalled } from '../../spec/fixtures/etcd-cluster.ts'
 import { forkSide } from './processes.ts'
+import type { ScenarioResult } from './report.ts'
 
 // A gateway for the scale-out scenarios: a zstate server in a process of its own on a free loopback
 // port, started with etcd: { endpoints, prefix } (benchmarks/sides/state-server.ts passes it on).
@@ -27,5 +29,19 @@ export async function startGateway(endpoints: readonly string[], prefix: string)
   } catch (error) {
     await side.stop()
     throw error
+  }
+}
+
+// The result of a scenario that needs etcd where etcd is not installed (said loudly, no numbers);
+// undefined where it is.
+export function withoutEtcd(
+  scenario: Pick<ScenarioResult, 'id' | 'title' | 'section'>,
+): Omit<ScenarioResult, 'environment'> | undefined {
+  if (etcdInstalled()) return undefined
+  console.log(`SKIP ${scenario.id}: etcd is not installed (apt-get install -y ${ETCD_PACKAGE}).`)
+  return {
+    ...scenario,
+    comparisons: [],
+    notes: [`skipped: etcd is not installed (apt-get install -y ${ETCD_PACKAGE})`],
   }
 }

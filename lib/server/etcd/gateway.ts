@@ -189,25 +189,20 @@ export class EtcdGateway {
   }
 
   // Moves the fence: no write of this gateway sent before can commit after the returned revision.
-  // Tried again for ETCD_REQUEST_MS, a pause between tries: a member that went down is not etcd down,
-  // and the client's next try goes to another one.
+  // Tried for ETCD_REQUEST_MS; if etcd takes it in none of the tries, etcd counts as down.
   async raiseFence(): Promise<number> {
-    const deadline = Date.now() + ETCD_REQUEST_MS
-    for (;;) {
-      try {
-        const response = await this.#client.kv.txn({
+    try {
+      const response = await tried(Date.now() + ETCD_REQUEST_MS, () =>
+        this.#client.kv.txn({
           success: [{ request_put: { key: this.layout.fence(this.id), value: Buffer.alloc(0) } }],
-        })
-        this.#fence = Math.max(this.#fence, Number(response.header.revision))
-        this.#down = false
-        return this.#fence
-      } catch (error) {
-        if (Date.now() >= deadline) {
-          this.#down = true
-          throw error
-        }
-        await pause(RETRY_PAUSE_MS)
-      }
+        }),
+      )
+      this.#fence = Math.max(this.#fence, Number(response.header.revision))
+      this.#down = false
+      return this.#fence
+    } catch (error) {
+      this.#down = true
+      throw error
     }
   }
 
@@ -216,21 +211,19 @@ export class EtcdGateway {
   // So during an outage a write is refused in about a second, unsent, instead of after its deadlines.
   answers(): true | Promise<boolean> {
     if (!this.#down) return true
-    this.#probe ??= this.#answersWithin(Date.now() + PROBE_MS).finally(() => (this.#probe = undefined))
+    const deadline = Date.now() + PROBE_MS
+    this.#probe ??= tried(deadline, () =>
+      this.#client.kv.range({ key: this.layout.tx, keys_only: true }, { deadline }),
+    )
+      .then(
+        () => {
+          this.#down = false
+          return true
+        },
+        () => false,
+      )
+      .finally(() => (this.#probe = undefined))
     return this.#probe
-  }
-
-  async #answersWithin(deadline: number): Promise<boolean> {
-    for (;;) {
-      try {
-        await this.#client.kv.range({ key: this.layout.tx, keys_only: true }, { deadline })
-        this.#down = false
-        return true
-      } catch {
-        if (Date.now() + RETRY_PAUSE_MS >= deadline) return false
-        await pause(RETRY_PAUSE_MS)
-      }
-    }
   }
 
   // The revision of the last commit any gateway made (<prefix>_tx), read through etcd's leader.
@@ -451,6 +444,19 @@ function readWriter(bytes: Buffer): Writer | undefined {
 }
 
 // What etcd's failures mean to a client: nothing applied (or, for a write in flight, unknown).
+// `request` tried until it succeeds, a pause between tries, until `deadline`: a member that went down
+// is not etcd down, and the client's next try goes to another one. Rejects with the last error.
+async function tried<T>(deadline: number, request: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await request()
+    } catch (error) {
+      if (Date.now() + RETRY_PAUSE_MS >= deadline) throw error
+      await pause(RETRY_PAUSE_MS)
+    }
+  }
+}
+
 export function unavailable(error: unknown, what: string): ZStateError {
   if (error instanceof ZStateError) return error
   return new ZStateError(ErrorCode.UNAVAILABLE, `${what}: ${(error as Error).message}`, { cause: error })

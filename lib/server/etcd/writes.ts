@@ -248,22 +248,16 @@ export class EtcdWrites {
 // transaction takes them: every read of the replica is recorded in `reads`. A write of a key that an
 // earlier one of the batch wrote starts the next batch: each write's value gets a revision of its own.
 function workOut(jobs: readonly Job[], reads: ReadSet, gateway: EtcdGateway): Outcome[] {
+  // A write alone (an awaited one) is worked out on the replica itself: nothing of a batch to lay
+  // over it, nothing to weigh.
+  if (jobs.length === 1) return [evaluate(jobs[0]!, reads)]
   const overlay = new Overlay(reads, gateway.store)
   const outcomes: Outcome[] = []
   const written = new Set<string>()
   let bytes = 0
   for (const job of jobs) {
-    let staged: (Staged & { result: unknown }) | undefined
-    let payload: unknown[] | undefined
-    let failure: unknown
-    try {
-      payload = job.evaluate(overlay, (changes, patched, result) => {
-        staged = { changes, patched, result }
-        return 0
-      })
-    } catch (error) {
-      failure = error
-    }
+    const outcome = evaluate(job, overlay)
+    const { staged } = outcome
     if (staged !== undefined) {
       const keys = staged.changes.map((change) => change[0]!)
       bytes += stagedBytes(staged)
@@ -272,13 +266,30 @@ function workOut(jobs: readonly Job[], reads: ReadSet, gateway: EtcdGateway): Ou
       for (const key of keys) written.add(key)
       overlay.stage(staged.changes, staged.patched)
     }
-    outcomes.push({ job, staged, payload, failure })
+    outcomes.push(outcome)
   }
   return outcomes
 }
 
+// One write worked out on `view`: the changes it stages and its reply payload, or its failure.
+function evaluate(job: Job, view: StoreView): Outcome {
+  let staged: (Staged & { result: unknown }) | undefined
+  let payload: unknown[] | undefined
+  let failure: unknown
+  try {
+    payload = job.evaluate(view, (changes, patched, result) => {
+      staged = { changes, patched, result }
+      return 0
+    })
+  } catch (error) {
+    failure = error
+  }
+  return { job, staged, payload, failure }
+}
+
 // The batch's changes as one: in order (the last write of a key wins), PATCH results merged.
 function combined(outcomes: readonly Outcome[]): Staged | undefined {
+  if (outcomes.length === 1) return outcomes[0]!.staged
   const changes: WireChange[] = []
   let patched: Map<string, unknown> | undefined
   for (const { staged } of outcomes) {
