@@ -1,7 +1,7 @@
 // The public surface of zstate: everything users import comes from here. The factories are declared
 // here in public types only, and every type comes from a module that imports no implementation, so
 // the published declarations (dist/lib/index.d.ts and what it imports) never reach an internal class.
-import { curveKeyPair } from 'zeromq'
+import { curveKeyPair } from './zmq.ts'
 import { connect as connectClient } from './connect.ts'
 import type { Client, ConnectOptions } from './client/types.ts'
 import { createContext as createProcessContext } from './process/context.ts'

@@ -2,7 +2,7 @@
 // for proxies its parent thread serves (lib/process/thread-sockets.ts): zeromq.js aborts the whole
 // process when a thread ends while one of its sockets has a receive pending (zeromq.js#411), so such
 // threads own no socket of their own.
-import { Dealer, Subscriber } from 'zeromq'
+import { Dealer, Subscriber } from '../zmq.ts'
 
 export interface SocketClasses {
   Dealer: typeof Dealer

@@ -1,7 +1,7 @@
 // The state server a context starts in a child process (server-main), and how it is stopped.
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { curveKeyPair } from 'zeromq'
+import { curveKeyPair } from '../zmq.ts'
 import { ErrorCode, ProcessExitError, TimeoutError, ZStateError, isErrorCode } from '../errors.ts'
 import type { CurveCredentials } from '../link/handshake.ts'
 import type { ServerOptions } from '../server/options.ts'

@@ -1,8 +1,27 @@
 // MessagePack encoding for every frame: standard types only, strict decoding.
-import { Packr } from 'msgpackr'
+// msgpackr's plain entry: its main one also loads a native string extractor at once, about a tenth of
+// a child process's start-up; that one is loaded once this process has decoded enough to gain from it.
+import type { Packr as PackrClass } from 'msgpackr'
+import * as plainEntry from 'msgpackr/pack'
 import { ErrorCode, ZStateError } from '../errors.ts'
 
+// Its types re-export from '.', which NodeNext resolution does not follow: the main entry's types.
+const { Packr } = plainEntry as unknown as { Packr: typeof PackrClass }
+
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'bigint' })
+
+// With the extractor, batches of commits and snapshots decode about 1.6× as fast (the same values):
+// msgpackr's main entry shares the plain one's decoder and hands it the extractor as it loads.
+const ACCELERATE_AFTER_BYTES = 1 << 20
+let decodedBytes = 0
+
+function decoded(bytes: number): void {
+  decodedBytes += bytes
+  if (decodedBytes < ACCELERATE_AFTER_BYTES || decodedBytes === Infinity) return
+  decodedBytes = Infinity
+  // Optional, as msgpackr has it: without the native module decoding stays in JavaScript.
+  import('msgpackr').catch(() => {})
+}
 
 export function encode(value: unknown): Buffer {
   return packr.pack(value)
@@ -10,6 +29,7 @@ export function encode(value: unknown): Buffer {
 
 // Decodes one whole frame; truncated data, trailing bytes and non-standard types are ERR_PROTOCOL.
 export function decode(frame: Uint8Array): unknown {
+  decoded(frame.length)
   try {
     return packr.unpack(frame)
   } catch (error) {

@@ -1,5 +1,5 @@
 // The state server: a ROUTER answering requests and a PUB broadcasting every commit, one loop each.
-import { Publisher, Router } from 'zeromq'
+import { Publisher, Router } from '../zmq.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { arrayHeader, encode, encodeWithItems } from '../protocol/codec.ts'
 import { isList, isRequestId, isRevision, peekArrayLength, peekFirstRequestId } from '../protocol/frames.ts'

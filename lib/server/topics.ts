@@ -1,6 +1,6 @@
 // Topics at the server: a PUB socket of their own, so a topic flood never makes state subscribers drop
 // changes (docs/protocol.md). At most once: PUB drops silently at its high-water mark.
-import { Publisher } from 'zeromq'
+import { Publisher } from '../zmq.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
 import { isIpv6Endpoint } from '../protocol/address.ts'

@@ -1,7 +1,7 @@
 // The ZAP handler (ZeroMQ RFC 27): libzmq asks it, over inproc, whether a peer that completed the
 // CURVE handshake may go on. One per process, since libzmq takes the first handler bound in a
 // context: each curve server registers its ZAP domain with the client keys it accepts.
-import { Router } from 'zeromq'
+import { Router } from '../zmq.ts'
 import { decodeZ85 } from '../protocol/z85.ts'
 
 const ENDPOINT = 'inproc://zeromq.zap.01'
