@@ -75,6 +75,23 @@ export class ZStateError extends Error {
   override get name(): string {
     return 'ZStateError'
   }
+  /**
+   * `instanceof` also knows the errors of another copy of zstate in this process (a duplicate
+   * install, or a worker thread's own): by the brand, and the class by its name.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true
+    // A user's subclass without a name of its own: only its prototype chain counts.
+    if (!isZStateError(value) || !Object.hasOwn(this.prototype, 'name')) return false
+    const name = (this.prototype as Error).name
+    for (
+      let proto: unknown = Object.getPrototypeOf(value);
+      proto !== null;
+      proto = Object.getPrototypeOf(proto)
+    )
+      if (Object.hasOwn(proto as object, 'name') && (proto as Error).name === name) return true
+    return false
+  }
 }
 
 /** A `timeout` ran out (code ERR_TIMEOUT); never the DOMException of `AbortSignal.timeout`. */

@@ -6,14 +6,16 @@ import { connect as connectClient } from './connect.ts'
 import type { Client, ConnectOptions } from './client/types.ts'
 import { createContext as createProcessContext } from './process/context.ts'
 import type { Context, ContextOptions } from './process/types.ts'
-import { startServer as startStateServer } from './server/server.ts'
 import type { Server, ServerOptions } from './server/types.ts'
 
 /**
  * Starts a state server in this process and resolves once it is bound; `close()` (or `await
  * using`) stops it. Without `address` it listens on `ipc://` in a private temp dir.
  */
-export function startServer(options?: ServerOptions): Promise<Server> {
+export async function startServer(options?: ServerOptions): Promise<Server> {
+  // Loaded on first use: a client, a context (its server runs in a process of its own) or a child
+  // never needs the server's code.
+  const { startServer: startStateServer } = await import('./server/server.ts')
   return startStateServer(options)
 }
 

@@ -27,8 +27,8 @@ test('package: the built package imports by its name', async () => {
   assert.ok(zstate.isZStateError(new zstate.ZStateError('ERR_TIMEOUT', 'x')))
 })
 
-// The build bundles a fixed list of entry points (package.json, build:js); zstate starts the rest of
-// its entries by path (libEntry), so each one must be on that list.
+// The build bundles a fixed list of entry points (package.json, build:js:*); zstate starts the rest
+// of its entries by path (libEntry), so each one must be on that list.
 test('package: every module zstate starts by path is an entry point of the build', () => {
   const named = new Set<string>()
   for (const file of readdirSync(join(root, 'lib'), { recursive: true, encoding: 'utf8' })) {
@@ -42,8 +42,9 @@ test('package: every module zstate starts by path is an entry point of the build
   const scripts = (
     JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts
+  const entries = `${scripts['build:js:library']} ${scripts['build:js:child']}`
   for (const path of named) {
-    assert.ok(scripts['build:js']!.includes(` lib/${path}.ts `), `lib/${path}.ts is not an entry of build:js`)
+    assert.ok(entries.includes(` lib/${path}.ts `), `lib/${path}.ts is not an entry of build:js`)
     assert.ok(existsSync(join(root, 'dist/lib', `${path}.js`)), `dist/lib/${path}.js is missing`)
   }
 })
@@ -62,6 +63,22 @@ test(
       JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
     )
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: project })
+    // A target that imports zstate itself gets the child's own copy: its errors, its startServer.
+    writeFileSync(
+      join(project, 'target.mjs'),
+      `import { ZStateError, connect, startServer } from 'zstate'
+export default async (ctx) => {
+  const refused = await ctx.state.set('k', () => 1).then(() => undefined, (error) => error)
+  const server = await startServer()
+  const client = await connect(server.address)
+  await client.state.set('inner', 1)
+  const inner = client.state.get('inner')
+  await client.close()
+  await server.close()
+  return [refused instanceof ZStateError, refused.code, inner].join(' ')
+}
+`,
+    )
     writeFileSync(
       join(project, 'use.mjs'),
       `import { startServer, connect, createContext } from 'zstate'
@@ -76,10 +93,16 @@ const ctx = await createContext()
 await ctx.state.set('n', 1)
 const read = (ctx) => ctx.state.get('n') + 1
 console.log(await ctx.spawn(read).wait(), await ctx.spawn(read, { thread: true }).wait())
+const target = new URL('./target.mjs', import.meta.url)
+console.log(await ctx.spawn(target).wait())
+console.log(await ctx.spawn(target, { thread: true }).wait())
 await ctx.close()
 `,
     )
-    assert.equal((await run(process.execPath, ['use.mjs'], { cwd: project })).stdout, 'world\n2 2\n')
+    assert.equal(
+      (await run(process.execPath, ['use.mjs'], { cwd: project })).stdout,
+      'world\n2 2\ntrue ERR_UNENCODABLE 1\ntrue ERR_UNENCODABLE 1\n',
+    )
     const help = await run(join(project, 'node_modules/.bin/zstate'), ['--help'], { cwd: project })
     assert.match(help.stdout, /serve/)
   },

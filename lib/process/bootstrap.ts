@@ -1,27 +1,37 @@
 // Entry point of every child process zstate spawns. The job comes over the IPC channel; the process
 // exits when it is done, and at once when that channel closes (its parent has died). Only here does
 // zstate listen on process 'message'/'disconnect': a process it did not spawn is never affected.
+//
+// Built as one file (no shared chunks: Node 20 loads each ES module file at a cost, about a third of
+// this module's load in chunks), it is also what `import 'zstate'` gives a child's target: children
+// start with the export condition "zstate-child" (lib/process/launch.ts), which the package maps to
+// this file. So a target shares this copy of zstate (its classes, `instanceof`) instead of loading a
+// second one.
+import { isMainThread } from 'node:worker_threads'
 import type { FromChild, Job, ToChild } from './messages.ts'
 import { runChild } from './runtime.ts'
 
-if (process.send === undefined) {
-  process.stderr.write('zstate: bootstrap runs only as a child spawned by a zstate context\n')
-  process.exit(2)
-}
-
-process.on('disconnect', () => process.exit(1))
+// zstate's export, as a target importing it gets it here (its startServer loads the server then).
+export * from '../index.ts'
+export { startServer } from './child-server.ts'
 
 const listeners: ((message: ToChild) => void)[] = []
-
-process.on('message', (message: ToChild) => {
-  if (message.t === 'job') void start(message)
-  else for (const listener of listeners) listener(message)
-})
-
 let started = false
 
-// Loaded: a warm pool's child now only waits for its job.
-process.send({ t: 'warm' } satisfies FromChild)
+// In a worker thread of a child (which inherits the condition) this is only zstate's export.
+if (isMainThread) {
+  if (process.send === undefined) {
+    process.stderr.write('zstate: bootstrap runs only as a child spawned by a zstate context\n')
+    process.exit(2)
+  }
+  process.on('disconnect', () => process.exit(1))
+  process.on('message', (message: ToChild) => {
+    if (message.t === 'job') void start(message)
+    else for (const listener of listeners) listener(message)
+  })
+  // Loaded: a warm pool's child now only waits for its job.
+  process.send({ t: 'warm' } satisfies FromChild)
+}
 
 async function start(job: Job): Promise<void> {
   if (started) return

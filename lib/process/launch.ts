@@ -30,6 +30,15 @@ const TAKES_VALUE = new Set([
 
 let cachedExecArgv: string[] | undefined
 
+// A child process started from dist/ resolves `import 'zstate'` to its own bootstrap, the copy of
+// zstate it already runs (lib/process/bootstrap.ts). From source the bootstrap is TypeScript instead.
+const CHILD_CONDITION = '--conditions=zstate-child'
+
+// The flags a child process's bootstrap is forked with.
+export function bootstrapExecArgv(flags: readonly string[]): string[] {
+  return fromSource ? [...flags] : [...flags, CHILD_CONDITION]
+}
+
 // The parent's Node flags minus the ones above, or the ones given; tsx added when zstate itself runs
 // from source (its bootstrap is TypeScript then).
 export function childExecArgv(given?: readonly string[]): string[] {
@@ -40,6 +49,8 @@ export function childExecArgv(given?: readonly string[]): string[] {
   const argv = process.execArgv
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
+    // A child's own condition is not for the servers and watchdogs it starts in turn.
+    if (arg === CHILD_CONDITION) continue
     if (DROP.test(arg) || DROP_SHORT.has(arg)) {
       if (TAKES_VALUE.has(arg)) i++
       continue

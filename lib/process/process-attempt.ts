@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Attempt, type LaunchOptions } from './attempt.ts'
-import { childExecArgv, entryUrl } from './launch.ts'
+import { bootstrapExecArgv, childExecArgv, entryUrl } from './launch.ts'
 import type { ToChild } from './messages.ts'
 import { forwardLines } from './output.ts'
 import { processStats } from './stats.ts'
@@ -18,7 +18,7 @@ const OUTPUT_GRACE_MS = 1000
 export function forkBootstrap(launch: Launch): ChildProcess {
   return fork(bootstrap, [], {
     env: launch.env,
-    execArgv: [...launch.execArgv],
+    execArgv: bootstrapExecArgv(launch.execArgv),
     serialization: 'advanced',
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     detached: true,

@@ -206,6 +206,12 @@ export class EtcdGateway {
     }
   }
 
+  // A fence moved by a raiseFence that got no answer (no try answered, and etcd took one once it had
+  // a quorum again): a failed write shows it, and every write compares it from then on.
+  noteFence(revision: number): void {
+    this.#fence = Math.max(this.#fence, revision)
+  }
+
   // Whether etcd answers: yes while it is not known to be down (it did not take the fence); else
   // reads that need a quorum, tried for PROBE_MS, one probe shared by the writes that ask meanwhile.
   // So during an outage a write is refused in about a second, unsent, instead of after its deadlines.
