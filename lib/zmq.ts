@@ -4,7 +4,39 @@ import { createRequire } from 'node:module'
 
 const zmq = createRequire(import.meta.url)('zeromq') as typeof import('zeromq')
 
-export const { Dealer, Publisher, Router, Subscriber, curveKeyPair } = zmq
+// Two calls fail with EINTR when a signal lands meanwhile (a profiler's SIGPROF, a SIGCHLD): making a
+// socket (zmq_socket and the options set with it) and connecting one (zmq_connect first processes
+// the socket's pending commands). libzmq leaves the retry to its caller and zeromq.js throws it, so
+// both try again, a few times; neither has done anything when it fails so.
+const TRIES = 10
+
+function retryInterrupted<T>(call: () => T): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return call()
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'EINTR' || attempt >= TRIES) throw error
+    }
+  }
+}
+
+export function retryingInterrupted<C extends abstract new (...args: never[]) => object>(Class: C): C {
+  return new Proxy(Class, {
+    construct: (target, args, newTarget): object =>
+      retryInterrupted((): object => Reflect.construct(target, args, newTarget) as object),
+  })
+}
+
+// socket.connect(address), tried again on EINTR (zeromq.js sockets take no method of their own).
+export function connectSocket(socket: { connect(address: string): void }, address: string): void {
+  retryInterrupted(() => socket.connect(address))
+}
+
+export const Dealer = retryingInterrupted(zmq.Dealer)
+export const Publisher = retryingInterrupted(zmq.Publisher)
+export const Router = retryingInterrupted(zmq.Router)
+export const Subscriber = retryingInterrupted(zmq.Subscriber)
+export const { curveKeyPair } = zmq
 export type Dealer = import('zeromq').Dealer
 export type Publisher = import('zeromq').Publisher
 export type Router = import('zeromq').Router

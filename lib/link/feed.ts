@@ -8,6 +8,7 @@ import { readCommitPage, readPosition } from './replies.ts'
 import type { Subscriber } from 'zeromq'
 import type { socketOptions } from './handshake.ts'
 import { sockets } from './sockets.ts'
+import { connectSocket } from '../zmq.ts'
 import type { Traffic } from './traffic.ts'
 
 export interface FeedHandlers {
@@ -29,7 +30,7 @@ export class Feed {
     this.#traffic = traffic
     this.#echoTopic = PubChannel.ECHO + token
     this.#sub.subscribe(PubChannel.STATE, PubChannel.HEARTBEAT, this.#echoTopic)
-    this.#sub.connect(endpoint)
+    connectSocket(this.#sub, endpoint)
     void this.#loop()
   }
 

@@ -22,6 +22,7 @@ import {
 import { handshakeRefused, socketOptions, type CurveCredentials } from './handshake.ts'
 import { debug } from '../debug.ts'
 import { sockets } from './sockets.ts'
+import { connectSocket } from '../zmq.ts'
 import type { Traffic } from './traffic.ts'
 
 export interface LinkOptions {
@@ -79,7 +80,7 @@ export class Link {
     const dealer = new sockets.Dealer(secure)
     // A refused handshake fails the join at once (ERR_UNAUTHORIZED), not after its timeout.
     const refused = handshakeRefused(dealer, options.address, options.curve !== undefined)
-    dealer.connect(options.address)
+    connectSocket(dealer, options.address)
     const channel = new Channel(dealer, options.traffic, options.requestTimeout)
     // A partial replica subscribes to nothing: its commits come as pushes, from its HELLO on.
     const pushes = options.replicate === undefined ? undefined : new Pushes(channel)

@@ -9,6 +9,7 @@ import { awaitEcho } from '../link/echo.ts'
 import type { Link } from '../link/link.ts'
 import { received } from '../link/received.ts'
 import { sockets } from '../link/sockets.ts'
+import { connectSocket } from '../zmq.ts'
 import { decode } from '../protocol/codec.ts'
 import { MAX_NAME_BYTES, checkName } from '../protocol/names.ts'
 import { Op, TopicChannel } from '../protocol/ops.ts'
@@ -132,7 +133,7 @@ class TopicFeed {
     this.#sub = new sockets.Subscriber(link.socketOptions)
     this.link = link
     this.#deliver = deliver
-    this.#sub.connect(link.hello.topicEndpoint)
+    connectSocket(this.#sub, link.hello.topicEndpoint)
     void this.#loop()
   }
 

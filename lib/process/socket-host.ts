@@ -5,6 +5,7 @@ import type { MessagePort } from 'node:worker_threads'
 import type { Dealer, Subscriber } from 'zeromq'
 import type { socketOptions } from '../link/handshake.ts'
 import { sockets } from '../link/sockets.ts'
+import { connectSocket } from '../zmq.ts'
 import { SendQueue } from '../send-queue.ts'
 
 // What the thread's client built the socket with (link/handshake.ts): its CURVE keys included.
@@ -58,7 +59,7 @@ export class SocketHost {
     if (hosted === undefined) return
     switch (message.op) {
       case 'connect':
-        return hosted.socket.connect(message.endpoint)
+        return connectSocket(hosted.socket, message.endpoint)
       case 'subscribe':
         return (hosted.socket as Subscriber).subscribe(...message.topics)
       case 'unsubscribe':
