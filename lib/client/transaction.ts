@@ -1,9 +1,9 @@
 // state.atomic(): optimistic, serializable transactions. fn runs on a draft of the replica at one
 // revision B; the server commits its writes iff nothing it read or wrote changed after B, else the
 // client catches up, backs off with jitter, and runs fn again.
-import { current, isDraft } from 'immer'
 import { ConflictError, invalidArgument } from '../errors.ts'
 import { DraftRecorder } from '../protocol/draft.ts'
+import { immer } from '../protocol/immer.ts'
 import type { ReplyReader } from '../link/channel.ts'
 import { Op } from '../protocol/ops.ts'
 import type { Metrics } from './metrics.ts'
@@ -93,6 +93,7 @@ export async function atomic<R>(
 
 // Replaces immer drafts anywhere in fn's result (plain objects and arrays) by their current values.
 function finalise(value: unknown): unknown {
+  const { isDraft, current } = immer().module
   if (isDraft(value)) return current(value as object)
   if (Array.isArray(value)) return value.some((item) => finalise(item) !== item) ? value.map(finalise) : value
   if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {

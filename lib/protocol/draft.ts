@@ -1,10 +1,11 @@
 // The draft a transaction or server action works on: a thin Proxy over the store that records
 // which keys were read (and whether the key space was enumerated) and hands out an immer draft
 // per object value touched, so a transaction costs what it touches, not the size of the store.
-import { isDraftable, type Draft as ImmerDraft } from 'immer'
+import type { Draft as ImmerDraft } from 'immer'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { ChangeKind, type WireChange } from './ops.ts'
-import { drafting, toWirePatches, type WirePatch } from './patches.ts'
+import { immer } from './immer.ts'
+import { toWirePatches, type WirePatch } from './patches.ts'
 import { checkKey, toStoredValue } from './values.ts'
 
 // The state a draft reads from: fixed at one revision for the draft's whole life.
@@ -63,8 +64,9 @@ export class DraftRecorder {
     if (existing !== undefined) return existing
     this.reads.add(key)
     const value = this.#source.get(key)
-    if (!isDraftable(value) || value instanceof Date || value instanceof Uint8Array) return value
-    const draft = drafting.createDraft(value as object)
+    if (!immer().module.isDraftable(value) || value instanceof Date || value instanceof Uint8Array)
+      return value
+    const draft = immer().drafting.createDraft(value as object)
     this.#drafts.set(key, draft)
     return draft
   }
@@ -119,7 +121,10 @@ export class DraftRecorder {
       }
       for (const [key, draft] of this.#drafts) {
         let patches: WirePatch[] = []
-        drafting.finishDraft(draft, (made) => (patches = made.length === 0 ? [] : toWirePatches(made)))
+        immer().drafting.finishDraft(
+          draft,
+          (made) => (patches = made.length === 0 ? [] : toWirePatches(made)),
+        )
         if (patches.length > 0) changes.push([key, ChangeKind.PATCH, patches])
       }
     } finally {

@@ -1,15 +1,10 @@
 // Patches: how a change to part of a value travels. Immer produces and applies them; on the wire a
 // patch is [op, path, value?] with op 0 replace, 1 add, 2 remove.
-import { Immer, enablePatches, type Patch } from 'immer'
+import type { Patch } from 'immer'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { isList } from './frames.ts'
+import { immer } from './immer.ts'
 import { LONE_SURROGATE, adoptDecoded, describe, toStoredValueAt, unencodable } from './values.ts'
-
-enablePatches()
-
-// Drafts never freeze what callers put into them (writes store copies); applied results are frozen.
-export const drafting = new Immer({ autoFreeze: false })
-const applying = new Immer({ autoFreeze: true })
 
 export type WirePatch = [op: 0 | 1 | 2, path: (string | number)[], value?: unknown]
 
@@ -56,6 +51,7 @@ function readStep(step: unknown): string | number {
 export function applyWirePatches(base: unknown, patches: readonly WirePatch[]): unknown {
   // Before immer, which refuses a Date or Uint8Array with a message of its own.
   isArrayNode(base, '')
+  const { applying } = immer()
   try {
     return applying.produce(base, (draft: unknown) => {
       for (const [op, path, value] of patches) {
