@@ -64,9 +64,12 @@ test(
     )
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: project })
     // A target that imports zstate itself gets the child's own copy: its errors, its startServer.
+    // A script it forks inherits the child's flags, and gets zstate there, not a child's behaviour.
     writeFileSync(
       join(project, 'target.mjs'),
-      `import { ZStateError, connect, startServer } from 'zstate'
+      `import { fork } from 'node:child_process'
+import { once } from 'node:events'
+import { ZStateError, connect, startServer } from 'zstate'
 export default async (ctx) => {
   const refused = await ctx.state.set('k', () => 1).then(() => undefined, (error) => error)
   const server = await startServer()
@@ -75,8 +78,18 @@ export default async (ctx) => {
   const inner = client.state.get('inner')
   await client.close()
   await server.close()
-  return [refused instanceof ZStateError, refused.code, inner].join(' ')
+  const script = fork(new URL('./script.mjs', import.meta.url))
+  const said = []
+  script.on('message', (message) => said.push(message))
+  const [code] = await once(script, 'close')
+  return [refused instanceof ZStateError, refused.code, inner, JSON.stringify(said), code].join(' ')
 }
+`,
+    )
+    writeFileSync(
+      join(project, 'script.mjs'),
+      `import { isZStateError } from 'zstate'
+process.send(typeof isZStateError, () => process.disconnect())
 `,
     )
     writeFileSync(
@@ -101,7 +114,7 @@ await ctx.close()
     )
     assert.equal(
       (await run(process.execPath, ['use.mjs'], { cwd: project })).stdout,
-      'world\n2 2\ntrue ERR_UNENCODABLE 1\ntrue ERR_UNENCODABLE 1\n',
+      'world\n2 2\ntrue ERR_UNENCODABLE 1 ["function"] 0\ntrue ERR_UNENCODABLE 1 ["function"] 0\n',
     )
     const help = await run(join(project, 'node_modules/.bin/zstate'), ['--help'], { cwd: project })
     assert.match(help.stdout, /serve/)

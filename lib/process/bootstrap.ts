@@ -7,6 +7,8 @@
 // start with the export condition "zstate-child" (lib/process/launch.ts), which the package maps to
 // this file. So a target shares this copy of zstate (its classes, `instanceof`) instead of loading a
 // second one.
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { isMainThread } from 'node:worker_threads'
 import type { FromChild, Job, ToChild } from './messages.ts'
 import { runChild } from './runtime.ts'
@@ -18,8 +20,13 @@ export { startServer } from './child-server.ts'
 const listeners: ((message: ToChild) => void)[] = []
 let started = false
 
-// In a worker thread of a child (which inherits the condition) this is only zstate's export.
-if (isMainThread) {
+// Only as the process's entry is this a child. Imported as zstate, it is only zstate's export: in a
+// worker thread of a child, or in a script a child forks with its own flags (the condition with them).
+if (
+  isMainThread &&
+  process.argv[1] !== undefined &&
+  samePath(process.argv[1], fileURLToPath(import.meta.url))
+) {
   if (process.send === undefined) {
     process.stderr.write('zstate: bootstrap runs only as a child spawned by a zstate context\n')
     process.exit(2)
@@ -54,4 +61,12 @@ async function start(job: Job): Promise<void> {
 
 function flush(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => stream.write('', () => resolve()))
+}
+
+function samePath(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b)
+  } catch {
+    return false
+  }
 }
