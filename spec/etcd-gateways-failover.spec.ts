@@ -9,16 +9,16 @@ import { freePorts, startEtcdCluster } from './fixtures/etcd-cluster.ts'
 import { client, etcdGateways, gatewayProcess, statusOf } from './fixtures/etcd-gateways.ts'
 import { until } from './process-support.ts'
 
-const { skip, cluster, stateOptions, gateways } = etcdGateways('etcd-gateways-failover.spec')
+const { skip, cluster, stateOptions, gateways, clientsOfTwo, doomedAndLive } = etcdGateways(
+  'etcd-gateways-failover.spec',
+)
 
 test(
   'a client given several gateways moves to the next when one dies: no reset, every write settles once',
   { skip },
   async (t) => {
-    const options = stateOptions()
-    const doomed = await gatewayProcess(t, options)
-    const [survivor] = await gateways(t, 1, options)
-    const c = await client(t, [doomed.address, survivor!.address], { heartbeatTimeout: 500 })
+    const { doomed, live: survivor } = await doomedAndLive(t)
+    const c = await client(t, [doomed.address, survivor.address], { heartbeatTimeout: 500 })
     const { events } = statusOf(c)
     const written: number[] = []
     const failed: number[] = []
@@ -37,10 +37,10 @@ test(
       }
     })()
     await writing
-    assert.equal(c.address, survivor!.address)
+    assert.equal(c.address, survivor.address)
     assert.deepEqual(events.slice(0, 2), ['disconnected', 'reconnected'])
     assert.ok(!events.includes('reset'), `events: ${events.join(', ')}`)
-    const fresh = await client(t, survivor!.address)
+    const fresh = await client(t, survivor.address)
     for (const n of written) assert.equal(fresh.state.get(`w/${n}`), n, `acknowledged write ${n} is there`)
     assert.ok(failed.length <= 1, `at most the write in flight fails: ${failed.join(', ')}`)
   },
@@ -50,10 +50,8 @@ test(
   "ephemeral keys go with their client's session, and with a dead gateway's lease",
   { skip },
   async (t) => {
-    const options = stateOptions()
-    const doomed = await gatewayProcess(t, options)
-    const [observerGateway] = await gateways(t, 1, options)
-    const observer = await client(t, observerGateway!.address)
+    const { doomed, live: observerGateway } = await doomedAndLive(t)
+    const observer = await client(t, observerGateway.address)
     const owner = await connect(doomed.address)
     await owner.state.set('presence/a', 'here', { ephemeral: true })
     await owner.state.set('presence/b', 'here', { ephemeral: true })
@@ -72,9 +70,7 @@ test(
 )
 
 test('ttl keys expire through etcd once, whichever gateway sweeps', { skip }, async (t) => {
-  const [a, b] = await gateways(t, 2)
-  const writer = await client(t, a!.address)
-  const watcher = await client(t, b!.address)
+  const { onA: writer, onB: watcher } = await clientsOfTwo(t)
   await writer.state.set('lease/ttl', 1, { ttl: 200 })
   const deletions: number[] = []
   const watching = (async () => {
@@ -218,9 +214,7 @@ test(
   'services and topics reach across gateways: a provider on A serves callers on B, what is published on either reaches both once',
   { skip },
   async (t) => {
-    const [a, b] = await gateways(t, 2)
-    const providerClient = await client(t, a!.address)
-    const caller = await client(t, b!.address)
+    const { onA: providerClient, onB: caller } = await clientsOfTwo(t)
     const provider = await providerClient.provide('math', {
       add: (x: number, y: number) => x + y,
       fail: () => {

@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import { client, etcdGateways } from './fixtures/etcd-gateways.ts'
 import { clientProcess, stress } from './support.ts'
 
-const { skip, gateways } = etcdGateways('etcd-gateways.spec')
+const { skip, gateways, clientsOfTwo } = etcdGateways('etcd-gateways.spec')
 const sequence = stress ? 100_000 : 2_000
 const k = stress ? 2_000 : 50
 
@@ -14,9 +14,7 @@ test(
   `${sequence} writes through gateway A reach a watcher on gateway B in order, none skipped, each read back at once by its writer`,
   { skip },
   async (t) => {
-    const [a, b] = await gateways(t, 2)
-    const writer = await client(t, a!.address)
-    const reader = await client(t, b!.address)
+    const { a, b, onA: writer, onB: reader } = await clientsOfTwo(t)
     const seen: number[] = []
     const revisions: number[] = []
     const watching = (async () => {
@@ -40,7 +38,7 @@ test(
     )
     assert.ok(revisions.every((revision, i) => i === 0 || revision > revisions[i - 1]!))
     assert.equal(reader.state.revision, writer.state.revision, 'both replicas end at the same etcd revision')
-    assert.equal(a!.epoch, b!.epoch, 'gateways of one state share its epoch')
+    assert.equal(a.epoch, b.epoch, 'gateways of one state share its epoch')
   },
 )
 
@@ -48,9 +46,7 @@ test(
   "a session's writes in flight commit in batches, in order: every value gets a revision, every write settles once",
   { skip },
   async (t) => {
-    const [a, b] = await gateways(t, 2)
-    const writer = await client(t, a!.address)
-    const watcher = await client(t, b!.address)
+    const { onA: writer, onB: watcher } = await clientsOfTwo(t)
     const n = stress ? 20_000 : 1_000
     const seen: number[] = []
     const watching = (async () => {
@@ -99,9 +95,7 @@ test(
 )
 
 test('sync() on one gateway covers what was written through another', { skip }, async (t) => {
-  const [a, b] = await gateways(t, 2)
-  const writer = await client(t, a!.address)
-  const reader = await client(t, b!.address)
+  const { onA: writer, onB: reader } = await clientsOfTwo(t)
   for (let i = 1; i <= 50; i++) {
     await writer.state.set('synced', i)
     await reader.state.sync()

@@ -64,9 +64,9 @@ export class DraftRecorder {
     if (existing !== undefined) return existing
     this.reads.add(key)
     const value = this.#source.get(key)
-    if (!immer().module.isDraftable(value) || value instanceof Date || value instanceof Uint8Array)
-      return value
-    const draft = immer().drafting.createDraft(value as object)
+    const { module, drafting } = immer()
+    if (!module.isDraftable(value) || value instanceof Date || value instanceof Uint8Array) return value
+    const draft = drafting.createDraft(value as object)
     this.#drafts.set(key, draft)
     return draft
   }

@@ -81,7 +81,10 @@ export class EtcdGateway {
   #keySpaceRevision: number
   // The last revision under the prefix the watch delivered (or the one before where it started).
   #lastEvent: number
-  // Every write of this gateway compares its fence key with this revision (0: never moved).
+  // Every write of this gateway compares its fence key with this revision (0: never moved), which
+  // follows the key's moves through the watch: a raiseFence that got no answer, but that etcd took
+  // once it had a quorum again, moves it too.
+  readonly #fenceKey: Buffer
   #fence = 0
   // Whether etcd did not take the fence (no quorum), until it answers again, and the question asked.
   #down = false
@@ -112,6 +115,7 @@ export class EtcdGateway {
     this.#leaseSeconds = leaseSeconds
     this.#lastEvent = history.firstRevision - 1
     this.layout = layout
+    this.#fenceKey = layout.fence(this.id)
     this.store = store
     this.history = history
     this.#keySpaceRevision = keySpace
@@ -185,7 +189,7 @@ export class EtcdGateway {
   }
 
   get fence(): { key: Buffer; revision: number } {
-    return { key: this.layout.fence(this.id), revision: this.#fence }
+    return { key: this.#fenceKey, revision: this.#fence }
   }
 
   // Moves the fence: no write of this gateway sent before can commit after the returned revision.
@@ -194,7 +198,7 @@ export class EtcdGateway {
     try {
       const response = await tried(Date.now() + ETCD_REQUEST_MS, () =>
         this.#client.kv.txn({
-          success: [{ request_put: { key: this.layout.fence(this.id), value: Buffer.alloc(0) } }],
+          success: [{ request_put: { key: this.#fenceKey, value: Buffer.alloc(0) } }],
         }),
       )
       this.#fence = Math.max(this.#fence, Number(response.header.revision))
@@ -204,12 +208,6 @@ export class EtcdGateway {
       this.#down = true
       throw error
     }
-  }
-
-  // A fence moved by a raiseFence that got no answer (no try answered, and etcd took one once it had
-  // a quorum again): a failed write shows it, and every write compares it from then on.
-  noteFence(revision: number): void {
-    this.#fence = Math.max(this.#fence, revision)
   }
 
   // Whether etcd answers: yes while it is not known to be down (it did not take the fence); else
@@ -323,6 +321,7 @@ export class EtcdGateway {
           this.#peerChanged(this.layout.gatewayOf(kv.key)!, type === 'Put' ? kv.value.toString() : undefined)
         else if (kv.key.equals(this.layout.keySpace))
           this.#keySpaceRevision = Math.max(this.#keySpaceRevision, revision)
+        else if (kv.key.equals(this.#fenceKey)) this.#fence = Math.max(this.#fence, revision)
         else {
           const change = this.#change(kv, type === 'Put')
           if (change !== undefined) changes.push(change)
@@ -449,7 +448,6 @@ function readWriter(bytes: Buffer): Writer | undefined {
   return undefined
 }
 
-// What etcd's failures mean to a client: nothing applied (or, for a write in flight, unknown).
 // `request` tried until it succeeds, a pause between tries, until `deadline`: a member that went down
 // is not etcd down, and the client's next try goes to another one. Rejects with the last error.
 async function tried<T>(deadline: number, request: () => Promise<T>): Promise<T> {
@@ -463,6 +461,7 @@ async function tried<T>(deadline: number, request: () => Promise<T>): Promise<T>
   }
 }
 
+// What etcd's failures mean to a client: nothing applied (or, for a write in flight, unknown).
 export function unavailable(error: unknown, what: string): ZStateError {
   if (error instanceof ZStateError) return error
   return new ZStateError(ErrorCode.UNAVAILABLE, `${what}: ${(error as Error).message}`, { cause: error })

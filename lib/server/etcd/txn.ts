@@ -46,13 +46,6 @@ export function failedAt(response: ITxnResponse): number {
   return revision
 }
 
-// The mod revision of `key` as a failed transaction read it, if it compared it.
-export function revisionIn(response: ITxnResponse, key: Buffer): number | undefined {
-  for (const op of response.responses)
-    for (const kv of op.response_range?.kvs ?? []) if (key.equals(kv.key)) return Number(kv.mod_revision)
-  return undefined
-}
-
 function compares(plan: TxnPlan): ICompare[] {
   const { layout, store, reads } = plan
   const compare: ICompare[] = []

@@ -14,7 +14,7 @@ import { setTimeout as pause } from 'node:timers/promises'
 import { ETCD_REQUEST_MS, RETRY_PAUSE_MS, unavailable, within, type EtcdGateway } from './gateway.ts'
 import { Overlay } from './overlay.ts'
 import { ReadSet } from './read-set.ts'
-import { failedAt, revisionIn, transaction, type Staged } from './txn.ts'
+import { failedAt, transaction, type Staged } from './txn.ts'
 
 // An operation, run against the replica: returns the reply payload; `commit` stages its changes.
 export type Evaluate = (view: StoreView, commit: Commit) => unknown[]
@@ -231,8 +231,6 @@ export class EtcdWrites {
       // for: the next commit, or a short pause, comes first.
       this.#sent.delete(write)
       this.conflicts++
-      const fencedAt = revisionIn(response, gateway.fence.key)
-      if (fencedAt !== undefined) gateway.noteFence(fencedAt)
       const changedAt = failedAt(response)
       if (attempt === MAX_ATTEMPTS)
         throw new ConflictError(
