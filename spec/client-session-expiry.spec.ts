@@ -7,6 +7,7 @@ import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION, Push } from '../lib/protocol/ops.ts'
 import { codeOf, providerProcess } from './messaging-support.ts'
 import { fixture, serverFor, stress, tempDir } from './support.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
 
 // The server forgets a client silent for 10 heartbeats: 1 s here.
 const HEARTBEAT_MS = 100
@@ -127,8 +128,8 @@ test('session expiry: a provider cannot pass its error off as the server refusin
   t.after(() => provider.close())
   const receive = async (match: (reply: unknown[]) => boolean): Promise<unknown[]> => {
     for (;;) {
-      const [frame] = await provider.receive()
-      for (const reply of decode(frame!) as unknown[][]) if (match(reply)) return reply
+      for (const reply of decode(fromParts(await provider.receive(), 0)!) as unknown[][])
+        if (match(reply)) return reply
     }
   }
   await provider.send(encode([[1, Op.HELLO, PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', process.pid, 'forger']]))

@@ -23,6 +23,7 @@ import {
 } from './process-support.ts'
 import { fixture, serverFor, tempDir, transports } from './support.ts'
 import { zstate } from './fixtures/cli-run.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
 
 // Only a context's owner acts on it, and no request makes the server signal anything: sessions that
 // speak the protocol themselves (a raw DEALER, as docs/protocol.md describes it) try, and fail.
@@ -59,7 +60,7 @@ class RawPeer {
     await this.#dealer.send(encode(requests.map((request, i) => [ids[i], ...request])))
     const replies = new Map<number, Reply>()
     while (replies.size < ids.length) {
-      const [frame] = await this.#dealer.receive()
+      const frame = fromParts(await this.#dealer.receive(), 0)
       this.largest = Math.max(this.largest, frame!.length)
       for (const reply of decode(frame!) as Reply[]) replies.set(reply[0], reply)
     }

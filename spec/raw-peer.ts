@@ -9,6 +9,7 @@ import { deferred } from '../lib/deferred.ts'
 import { awaitEcho } from '../lib/link/echo.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Channel as PubChannel, Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
 
 export type Reply = [id: number, status: number, ...rest: unknown[]]
 
@@ -38,7 +39,7 @@ export async function rawPeer(t: TestContext, address: string): Promise<RawPeer>
     if (waiting !== undefined && outcomes.length >= waiting.count) waiting.wake()
   }
   void (async () => {
-    for await (const [reply] of dealer) arrived(decode(reply!) as Reply[])
+    for await (const frames of dealer) arrived(decode(fromParts(frames, 0)!) as Reply[])
   })().catch(() => {})
   // Waits until `count` outcomes arrived (woken by the one that completes them), and takes them.
   const take = async (count: number): Promise<Reply[]> => {
@@ -69,12 +70,13 @@ export async function rawPeer(t: TestContext, address: string): Promise<RawPeer>
   sub.subscribe(PubChannel.STATE, PubChannel.ECHO + token)
   const echo = deferred<void>()
   void (async () => {
-    for await (const [topic, payload] of sub) {
+    for await (const frames of sub) {
+      const [topic] = frames
       if (topic!.toString() !== PubChannel.STATE) {
         echo.resolve()
         continue
       }
-      const [, commits] = decode(payload!) as [string, unknown[][]]
+      const [, commits] = decode(fromParts(frames, 1)!) as [string, unknown[][]]
       const mine = commits.filter((commit) => commit.length >= 5 && commit[3] === session)
       if (mine.length > 0)
         arrived(mine.map(([revision, , , , id, ...result]) => [id as number, Status.OK, revision, ...result]))

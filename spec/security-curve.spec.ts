@@ -20,6 +20,7 @@ import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { failure } from './process-support.ts'
 import { clientFor, serverFor } from './support.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
 
 const serverKeys = generateKeyPair()
 const alice = generateKeyPair()
@@ -185,7 +186,7 @@ void test('curve: a HELLO that claims another client key without its proof is re
   const token = randomBytes(8).toString('hex')
   for (const proof of [[alice.publicKey, Buffer.alloc(32)], null, [alice.publicKey]]) {
     await dealer.send(encode([[1, Op.HELLO, PROTOCOL_VERSION, token, process.pid, 'forger', null, proof]]))
-    const [reply] = decode((await dealer.receive())[0]!) as unknown[][]
+    const [reply] = decode(fromParts(await dealer.receive(), 0)!) as unknown[][]
     assert.deepEqual(reply!.slice(0, 3), [1, Status.ERROR, ErrorCode.UNAUTHORIZED])
   }
   const a = await clientFor(server, { curve: aliceCurve })

@@ -6,6 +6,7 @@ import { connect, type Client } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION } from '../lib/protocol/ops.ts'
 import { addressFor, fixture } from './support.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
 
 // A state server in its own process, so its memory can be measured apart from the test's.
 async function serverProcess(t: TestContext, options: Record<string, unknown> = {}) {
@@ -27,7 +28,8 @@ async function rawPeer(t: TestContext, address: string, options: { deaf?: boolea
   dealer.connect(address)
   await dealer.send(encode([[1, Op.HELLO, PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', 1, 'raw']]))
   await dealer.receive()
-  const receive = async (): Promise<unknown[][]> => decode((await dealer.receive())[0]!) as unknown[][]
+  const receive = async (): Promise<unknown[][]> =>
+    decode(fromParts(await dealer.receive(), 0)!) as unknown[][]
   return { dealer, receive }
 }
 

@@ -8,6 +8,7 @@ import type { Client } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION } from '../lib/protocol/ops.ts'
 import { clientFor, serverFor, stress } from './support.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
 
 // Whole frames of valid-looking requests of every op, as a client speaking the protocol by hand
 // could send them: right shapes with wrong, borderline or conflicting contents. Whatever arrives,
@@ -171,7 +172,7 @@ test('fuzz: frames of valid-looking requests of every op keep the server up and 
     for (;;) {
       let frame: Buffer
       try {
-        ;[frame] = (await peer.receive()) as [Buffer]
+        frame = fromParts(await peer.receive(), 0)!
       } catch {
         return
       }

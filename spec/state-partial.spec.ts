@@ -8,6 +8,7 @@ import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION } from '../lib/protocol/ops.ts'
 import { withBytes } from './raw-peer.ts'
 import { clientFor, clientProcess, fixture, serverFor, stress, tempDir, transports } from './support.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
 
 // Partial replicas (docs/state.md "Partial replicas"): connect({ replicate: prefixes }) keeps only the
 // keys under them, and the server sends it nothing else.
@@ -269,7 +270,7 @@ test('partial: HELLO with hostile prefixes is refused with ERR_INVALID_ARGUMENT,
   ]
   const ask = async (frame: Buffer): Promise<unknown[]> => {
     await dealer.send(frame)
-    return (decode((await dealer.receive())[0]!) as unknown[][])[0]!
+    return (decode(fromParts(await dealer.receive(), 0)!) as unknown[][])[0]!
   }
   const loneSurrogate = withBytes(encode([hello(['ok/', '###'])]), '###', Buffer.from('eda080', 'hex'))
   for (const frame of [
@@ -376,9 +377,9 @@ test('partial: a push that does not follow the last one drops the link; the clie
   let hellos = 0
   const send = (replies: unknown[]): Promise<void> => router.send([peer!, encode(replies)])
   void (async () => {
-    for await (const [id, frame] of router) {
+    for await (const [id, ...frames] of router) {
       peer = id
-      for (const [rid, op] of decode(frame!) as [number, number][]) {
+      for (const [rid, op] of decode(fromParts(frames, 0)!) as [number, number][]) {
         if (op === Op.HELLO) {
           hellos++
           await send([

@@ -4,6 +4,7 @@ import { ErrorCode, TimeoutError, ZStateError, errorFromWire } from '../errors.t
 import { decode, encode } from '../protocol/codec.ts'
 import { isList, isRequestId } from '../protocol/frames.ts'
 import { NO_REPLY, Push, Status, type Op } from '../protocol/ops.ts'
+import { fromParts, toParts } from '../protocol/parts.ts'
 import { brief, debug, debugging } from '../debug.ts'
 import { received } from './received.ts'
 import type { Traffic } from './traffic.ts'
@@ -59,6 +60,9 @@ export class Channel {
   #sweeper: NodeJS.Timeout | undefined
   #failure: ZStateError | undefined
   maxMessageBytes = 16 << 20
+  // Whether the server answered HELLO, so speaks protocol 5: until then a message is one frame, never
+  // parts, so that an older server can still refuse the version in words.
+  inParts = false
   // When the last frame from the server arrived: a sign of life, like anything on PUB.
   lastHeard = Date.now()
   // Called when the server answers ERR_DISCONNECTED: it no longer knows this session. `refused`
@@ -196,7 +200,7 @@ export class Channel {
         }
         this.#traffic.messagesOut++
         this.#traffic.bytesOut += message.length
-        await this.#dealer.send(message)
+        await this.#dealer.send(this.inParts ? toParts(message) : message)
       }
     } catch (error) {
       if (this.#failure === undefined)
@@ -241,7 +245,7 @@ export class Channel {
 
   async #receiveLoop(): Promise<void> {
     for await (const frames of received(this.#dealer)) {
-      const frame = frames[0]
+      const frame = fromParts(frames, 0)
       if (frame === undefined) continue
       this.lastHeard = Date.now()
       this.#traffic.messagesIn++

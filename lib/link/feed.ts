@@ -3,6 +3,7 @@
 import { deferred } from '../deferred.ts'
 import { decode } from '../protocol/codec.ts'
 import { Channel as PubChannel, type WireCommit } from '../protocol/ops.ts'
+import { fromParts } from '../protocol/parts.ts'
 import { received } from './received.ts'
 import { readCommitPage, readPosition } from './replies.ts'
 import type { Subscriber } from 'zeromq'
@@ -55,7 +56,8 @@ export class Feed {
   async #loop(): Promise<void> {
     for await (const frames of received(this.#sub)) {
       this.lastHeard = Date.now()
-      const [topic, payload] = frames
+      const topic = frames[0]
+      const payload = fromParts(frames, 1)
       if (topic === undefined || payload === undefined) continue
       this.#traffic.messagesIn++
       this.#traffic.bytesIn += payload.length

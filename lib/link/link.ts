@@ -103,6 +103,7 @@ export class Link {
         hello.session,
       )
       channel.maxMessageBytes = hello.maxMessageBytes
+      channel.inParts = true
       if (pushes !== undefined) {
         pushes.start(hello.epoch, hello.revision)
         return new Link(dealer, channel, pushes, hello, secure)

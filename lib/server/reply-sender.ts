@@ -1,6 +1,7 @@
 // Sends replies on the ROUTER without ever blocking the server loop: a peer that stops reading gets a
 // bounded backlog, retried on a timer, and is forgotten when the backlog overflows.
 import type { Router } from 'zeromq'
+import { toParts } from '../protocol/parts.ts'
 
 export interface ReplyPeer {
   readonly routingId: Buffer
@@ -75,7 +76,7 @@ export class ReplySender {
       for (const task of tasks) {
         if ('retry' in task) await this.#retry(task.peer)
         else if (task.peer.backlog !== undefined) this.#enqueueBacklog(task.peer, task.data)
-        else if (await this.#trySend(task.peer, task.data)) continue
+        else if (await this.#trySend(task.peer, task.data, task.once === true)) continue
         else if (task.once === true) this.dropped++
         else this.#block(task.peer, task.data)
       }
@@ -84,9 +85,10 @@ export class ReplySender {
   }
 
   // true: handed to zeromq; false: the peer's pipe is full (EAGAIN). Unroutable peers are forgotten.
-  async #trySend(peer: ReplyPeer, data: Buffer): Promise<boolean> {
+  // A peer without a session may speak an older protocol: it gets one frame, never parts.
+  async #trySend(peer: ReplyPeer, data: Buffer, once = false): Promise<boolean> {
     try {
-      await this.#router.send([peer.routingId, data])
+      await this.#router.send(once ? [peer.routingId, data] : [peer.routingId, ...toParts(data)])
       this.sent++
       this.sentBytes += data.length
       return true

@@ -12,6 +12,7 @@ import {
   Status,
   type WireChange,
 } from '../protocol/ops.ts'
+import { fromParts } from '../protocol/parts.ts'
 import { Prefixes, checkPrefixes } from '../protocol/prefixes.ts'
 import { decodeStrict } from '../protocol/strict-decode.ts'
 import { SendQueue } from '../send-queue.ts'
@@ -383,10 +384,11 @@ class StateServer implements Server {
   }
 
   #handleMessage(message: Buffer[]): void {
-    const [routingId, frame] = message
+    const routingId = message[0]
+    const frame = message.length === 2 ? message[1] : fromParts(message, 1)
     this.#counts.messagesIn++
     this.#counts.bytesIn += frame?.length ?? 0
-    if (routingId === undefined || frame === undefined || message.length !== 2) {
+    if (routingId === undefined || frame === undefined) {
       this.#droppedFrames++
       return
     }

@@ -3,6 +3,7 @@
 // handed to the log first (lib/server/durable.ts), which sends it once it may be heard of.
 import { arrayHeader, encodeWithItems } from '../protocol/codec.ts'
 import { Channel } from '../protocol/ops.ts'
+import { toParts } from '../protocol/parts.ts'
 import type { SendQueue } from '../send-queue.ts'
 import type { ReplySender } from './reply-sender.ts'
 import type { Session } from './sessions.ts'
@@ -123,7 +124,7 @@ export class Turn {
     if (output.commits.length > 0) {
       this.#publishing.push([
         Channel.STATE,
-        encodeWithItems([this.#epoch()], output.commits, output.commitBytes),
+        ...toParts(encodeWithItems([this.#epoch()], output.commits, output.commitBytes)),
       ])
       this.published = true
     }
