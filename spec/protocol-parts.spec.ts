@@ -97,3 +97,23 @@ test('parts: replicas read values of every size around the part boundaries', asy
     assert.equal(reader.state.revision >= revision, true)
   }
 })
+
+test('parts: topic subscribers get messages of every size around the part boundaries', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const publisher = await clientFor(server)
+  const subscriber = await clientFor(server)
+  const sub = subscriber.subscribe('size/')
+  t.after(() => sub.close())
+  await sub.ready
+  const sizes = [1, 100, 125, 130, 500, 1000, 1020, 1030, 4000]
+  for (const size of sizes) await publisher.publish(`size/${size}`, 'm'.repeat(size))
+  const seen: [string, number][] = []
+  for await (const { topic, message } of sub) {
+    seen.push([topic, (message as string).length])
+    if (seen.length === sizes.length) break
+  }
+  assert.deepEqual(
+    seen,
+    sizes.map((size) => [`size/${size}`, size]),
+  )
+})

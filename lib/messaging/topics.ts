@@ -19,6 +19,7 @@ import type { MessagingHost } from './host.ts'
 import { TopicSubscription } from './subscription.ts'
 import type { SubscribeOptions, Subscription } from './types.ts'
 import { checkKnown } from '../known-options.ts'
+import { fromParts } from '../protocol/parts.ts'
 
 // A flood is read in slices of this many messages, so timers (heartbeats) and the state feed get turns.
 const SLICE_MESSAGES = 256
@@ -170,7 +171,8 @@ class TopicFeed {
     let n = 0
     for await (const frames of received(this.#sub)) {
       if (++n % SLICE_MESSAGES === 0) await new Promise((resolve) => setImmediate(resolve))
-      const [head, payload] = frames
+      const head = frames[0]
+      const payload = fromParts(frames, 1)
       if (head === undefined || payload === undefined) continue
       const channel = head.toString('utf8')
       if (channel.startsWith(TopicChannel.MESSAGE)) {

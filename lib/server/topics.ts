@@ -9,6 +9,7 @@ import { Op, TopicChannel } from '../protocol/ops.ts'
 import { SendQueue } from '../send-queue.ts'
 import { okReply } from './replies.ts'
 import { TopicTally } from './topic-tally.ts'
+import { toParts } from '../protocol/parts.ts'
 
 // CURVE server options of the server's sockets (none without curve).
 export interface SocketSecurity {
@@ -56,7 +57,7 @@ export class Topics {
       if (args.length !== 2 || !isName(topic))
         throw new ZStateError(ErrorCode.PROTOCOL, 'publish takes [topic, message]')
       const encoded = encode(message)
-      this.#sending.push([TopicChannel.MESSAGE + topic, encoded])
+      this.#sending.push([TopicChannel.MESSAGE + topic, ...toParts(encoded)])
       this.tally.count(topic, encoded.length)
       return okReply(id, [])
     }
