@@ -93,6 +93,9 @@ export interface ClientSettings {
   curve: CurveCredentials | undefined
 }
 
+// A replica's place in the server's history: [epoch, revision].
+export type Position = readonly [epoch: string, revision: number]
+
 export class ClientImpl<S extends object> implements Client<S> {
   readonly state: State<S>
   readonly closed: Promise<Error | undefined>
@@ -108,6 +111,7 @@ export class ClientImpl<S extends object> implements Client<S> {
   readonly #status = new StatusEvents()
   readonly #closed = deferred<Error | undefined>()
   readonly #connection: Connection
+  readonly #replication: Replication
   #closing: Promise<void> | undefined
 
   constructor(addresses: readonly string[], settings: ClientSettings) {
@@ -121,6 +125,7 @@ export class ClientImpl<S extends object> implements Client<S> {
       },
       new Coverage(settings.replicate),
     )
+    this.#replication = replication
     this.#connection = new Connection(
       { addresses, ...settings, replicate: settings.replicate, traffic: this.#metrics },
       replication,
@@ -156,6 +161,20 @@ export class ClientImpl<S extends object> implements Client<S> {
       await this.close()
       throw error
     }
+  }
+
+  // Where this replica stands: a child reports it with its result, so that its parent's replica
+  // shows what the child wrote before the parent gets the result (lib/process/child.ts).
+  get position(): Position {
+    const { epoch, revision } = this.#replication.sync.replica
+    return [epoch, revision]
+  }
+
+  // Resolves once this replica shows `position` (at once for another epoch's); never rejects: a
+  // closed client or a replaced server ends the wait.
+  async reached([epoch, revision]: Position): Promise<void> {
+    const { sync } = this.#replication
+    if (sync.replica.epoch === epoch) await sync.reach(revision).catch(() => {})
   }
 
   // One request to the server, waiting for a reconnection within requestTimeout when it is away.

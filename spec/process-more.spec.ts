@@ -211,3 +211,47 @@ void test('process: misspelt options are refused with ERR_INVALID_ARGUMENT namin
   assert.throws(() => ctx.spawn(() => 1, { retries: -Infinity }), { code: 'ERR_INVALID_ARGUMENT' })
   assert.deepEqual(ctx.children, [])
 })
+
+void test('process: a child’s result arrives once the parent’s state shows what the child wrote', async (t) => {
+  const ctx = await contextFor(t)
+  // Threads report fastest, processes after their start-up: each child's write must be readable in
+  // the parent as soon as its own result arrives, whichever finishes first.
+  const count = stressFor(16, 200)
+  const handles = Array.from({ length: count }, (_, i) =>
+    ctx.spawn(
+      async (c: WorkerContext, n: number) => {
+        await c.state.set(`wrote:${n}`, { n, filler: 'x'.repeat(n * 7) })
+        return n
+      },
+      { args: [i], thread: i % 2 === 0, name: `writer-${i}` },
+    ),
+  )
+  const unseen: number[] = []
+  await Promise.all(
+    handles.map(async (handle) => {
+      const n = (await handle.wait({ timeout: 120_000 })) as number
+      const seen = ctx.state.get(`wrote:${n}`) as { n: number } | undefined
+      if (seen?.n !== n) unseen.push(n)
+    }),
+  )
+  assert.deepEqual(unseen, [])
+  assert.equal(ctx.state.size, count)
+})
+
+void test('process: once map resolves, the parent’s state shows every item’s writes', async (t) => {
+  const ctx = await contextFor(t)
+  for (let round = 0; round < 3; round++) {
+    const items = Array.from({ length: stressFor(200, 2000) }, (_, i) => i)
+    const results = await ctx.map(
+      async (c: WorkerContext, i: number, _index: number, round: number) => {
+        await c.state.set(`m:${round}:${i}`, i * i)
+        return i
+      },
+      items,
+      { concurrency: 2, args: [round], thread: round % 2 === 0 },
+    )
+    assert.deepEqual(results, items)
+    const missing = items.filter((i) => ctx.state.get(`m:${round}:${i}`) !== i * i)
+    assert.deepEqual(missing, [], `round ${round}`)
+  }
+})

@@ -9,9 +9,11 @@ import { isSerializedError, remoteError } from './remote-error.ts'
 import type { ChildStats } from './types.ts'
 import type { Watchdog } from './watchdog.ts'
 import type { ChildProcess } from 'node:child_process'
+import type { Position } from '../connect.ts'
 
 export type Outcome =
-  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error }
+  | { readonly ok: true; readonly value: unknown; readonly seen: Position }
+  | { readonly ok: false; readonly error: Error }
 
 // Tells the server which children a context has, for `zstate top`.
 export interface ChildRegistrar {
@@ -123,7 +125,7 @@ export abstract class Attempt {
         this.options.onReady?.()
         return
       case 'result':
-        this.#reported ??= { ok: true, value: message.value }
+        this.#reported ??= { ok: true, value: message.value, seen: message.seen }
         return
       case 'error':
         if (isSerializedError(message.error))

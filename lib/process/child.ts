@@ -7,6 +7,7 @@ import { checkDelay, checkGrace, DEFAULT_GRACE, type ResolvedSpawnOptions } from
 import { callSite, withCallSite } from './remote-error.ts'
 import { notRunning } from './stats.ts'
 import type { Target } from './target.ts'
+import type { Position } from '../connect.ts'
 import type { ChildHandle, ChildStats, ChildStatus } from './types.ts'
 
 // What a handle needs from its context.
@@ -14,6 +15,8 @@ export interface ChildHost {
   prepare(thread: boolean): Promise<void>
   launch(thread: boolean, options: LaunchRequest): Attempt
   childEnv(extra: Record<string, string>): Record<string, string>
+  // Resolves once the context's replica shows what a child's saw when it reported (ClientImpl).
+  reached(seen: Position): Promise<void>
   // The handle has settled and its owner has called wait(): it leaves ctx.children.
   release(handle: HeldChild): void
 }
@@ -132,6 +135,8 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
         const outcome = await attempt.outcome
         this.#exitCode = attempt.exitCode
         if (outcome.ok) {
+          // Whoever gets the result then reads the child's writes in the parent's state.
+          await this.#host.reached(outcome.seen)
           this.#status = 'exited'
           this.#settle()
           this.#result.resolve(outcome.value as R)

@@ -15,12 +15,15 @@ import { callSite, remoteError, withCallSite } from './remote-error.ts'
 import type { Target } from './target.ts'
 import { cloneable } from './cloneable.ts'
 import { packNumbers, unpackNumbers } from './numbers.ts'
+import type { Position } from '../connect.ts'
 
 export interface MapHost {
   prepare(thread: boolean): Promise<void>
   launch(thread: boolean, options: LaunchRequest): Attempt
   childEnv(extra: Record<string, string>): Record<string, string>
   nextName(label: string): string
+  // Resolves once the context's replica shows what a worker's saw when it reported (ClientImpl).
+  reached(seen: Position): Promise<void>
   // Registers a running map so that closing the context cancels it; returns the unregister function.
   track(map: { cancel(reason: unknown): Promise<void> }): () => void
 }
@@ -84,6 +87,8 @@ class MapRun {
   readonly #sizer = new BatchSizer()
   readonly #queue = new WorkQueue()
   readonly #results: ResultSink
+  // The latest replica position a worker reported: what the parent's state shows before the map ends.
+  #seen: Position | undefined
   readonly #settled = deferred<void>()
   readonly #workers = new Set<Worker>()
   // Per item, only for the few that fail or outlive a worker.
@@ -250,6 +255,8 @@ class MapRun {
     if (at < 0) return
     const batch = worker.batches.splice(at, 1)[0]!
     this.#sizer.record(batch.values.length, message.ms)
+    if (this.#seen === undefined || this.#seen[0] !== message.seen[0] || this.#seen[1] < message.seen[1])
+      this.#seen = message.seen
     this.#collect(worker, batch, message)
     if (this.#failure !== undefined) return
     this.#progress()
@@ -319,6 +326,8 @@ class MapRun {
     const workers = [...this.#workers]
     for (const worker of workers) worker.attempt.send({ t: 'end' })
     await Promise.all(workers.map((worker) => worker.attempt.outcome))
+    // The map's caller then reads every item's writes in the parent's state.
+    if (this.#seen !== undefined) await this.#host.reached(this.#seen)
     this.#settled.resolve()
   }
 

@@ -4,6 +4,7 @@ import type { CurveCredentials } from '../link/handshake.ts'
 import type { Packed } from './numbers.ts'
 import type { SerializedError } from './remote-error.ts'
 import type { Target } from './target.ts'
+import type { Position } from '../connect.ts'
 
 export interface Job {
   readonly t: 'job'
@@ -36,13 +37,16 @@ export interface BatchResults {
   readonly failed: readonly (readonly [position: number, error: SerializedError])[]
   // Time spent running the items, ms: what batch sizing goes by.
   readonly ms: number
+  // Where the worker's replica stood after them, its own writes included.
+  readonly seen: Position
 }
 
 export type FromChild =
   // A warm child (lib/process/warm-pool.ts) has loaded zstate and waits for its job.
   | { readonly t: 'warm' }
   | { readonly t: 'ready' }
-  | { readonly t: 'result'; readonly value: unknown }
+  // `seen`: where the child's replica stood, its own writes included.
+  | { readonly t: 'result'; readonly value: unknown; readonly seen: Position }
   | { readonly t: 'error'; readonly error: SerializedError }
   | BatchResults
 

@@ -9,6 +9,7 @@ import type { Target } from './target.ts'
 import type { WorkerContext } from './types.ts'
 import { cloneable } from './cloneable.ts'
 import { packNumbers } from './numbers.ts'
+import type { Position } from '../connect.ts'
 
 export interface ParentPort {
   // Rejects when the message cannot be serialised (or the parent is gone).
@@ -43,8 +44,9 @@ export async function runChild(job: Job, port: ParentPort): Promise<number> {
     const [fn] = await Promise.all([load(job.target), context.start()])
     const ctx = context as unknown as WorkerContext<object>
     await port.send({ t: 'ready' })
-    if (job.mode === 'map') await runItems(fn, ctx, job.args, batches, port, controller.signal)
-    else await report(port, await fn(ctx, ...job.args))
+    if (job.mode === 'map')
+      await runItems(fn, ctx, job.args, batches, port, controller.signal, () => context!.position)
+    else await report(port, await fn(ctx, ...job.args), context.position)
     return 0
   } catch (error) {
     await port.send({ t: 'error', error: serializeError(error) }).catch(() => {})
@@ -55,9 +57,9 @@ export async function runChild(job: Job, port: ParentPort): Promise<number> {
 }
 
 // Reports a result; one that cannot travel becomes the error that says why.
-async function report(port: ParentPort, value: unknown): Promise<void> {
+async function report(port: ParentPort, value: unknown, seen: Position): Promise<void> {
   try {
-    await port.send({ t: 'result', value })
+    await port.send({ t: 'result', value, seen })
   } catch (error) {
     throw new ZStateError(
       ErrorCode.UNENCODABLE,
@@ -76,6 +78,7 @@ async function runItems(
   batches: BatchQueue,
   port: ParentPort,
   signal: AbortSignal,
+  position: () => Position,
 ): Promise<void> {
   for (let batch = await batches.next(); batch !== undefined; batch = await batches.next()) {
     const started = performance.now()
@@ -96,8 +99,9 @@ async function runItems(
     }
     if (signal.aborted) return
     const ms = performance.now() - started
+    const seen = position()
     await port
-      .send({ t: 'results', batch: batch.batch, values: packNumbers(values), failed, ms })
+      .send({ t: 'results', batch: batch.batch, values: packNumbers(values), failed, ms, seen })
       .catch(async () => {
         // Some value cannot travel: report those items as failed, the rest as usual.
         values.forEach((value, i) => {
@@ -108,7 +112,7 @@ async function runItems(
             serializeError(new ZStateError(ErrorCode.UNENCODABLE, 'the result cannot be sent to the parent')),
           ])
         })
-        await port.send({ t: 'results', batch: batch.batch, values, failed, ms })
+        await port.send({ t: 'results', batch: batch.batch, values, failed, ms, seen })
       })
   }
 }
