@@ -229,7 +229,7 @@ void test('process: a child’s result arrives once the parent’s state shows w
   const unseen: number[] = []
   await Promise.all(
     handles.map(async (handle) => {
-      const n = (await handle.wait({ timeout: 120_000 })) as number
+      const n = await handle.wait({ timeout: 120_000 })
       const seen = ctx.state.get(`wrote:${n}`) as { n: number } | undefined
       if (seen?.n !== n) unseen.push(n)
     }),
