@@ -23,14 +23,15 @@ const writes = stress ? 2_000 : 300
 
 test('acknowledgements: writes whose commits were dropped and compacted away settle exactly once', async (t) => {
   const address = await serverProcess(t, { publishHighWaterMark: 4, history: { revisions: 16 } })
-  // Another process writes one message at a time: a stream of small PUB messages that overflows the
-  // writer's subscription while the writer's event loop is blocked.
+  // Another process writes one message at a time, each with a 600-byte pad written alongside: a
+  // stream of PUB messages that surely overflows the writer's subscription (its receive queue and
+  // the socket buffers) while the writer's event loop is blocked.
   const blaster = await clientProcess(t, address, 'blaster')
   const writer = await connect(address)
   t.after(() => writer.close())
   let expected = 0
   for (let round = 0; round < rounds; round++) {
-    const blast = blaster.call('writeSequence', 'blast', 5_000, false)
+    const blast = blaster.call('writeSequence', 'blast', 5_000, false, 600)
     await blaster.call('sync')
     let settled = 0
     const results = Array.from({ length: writes }, (_, i) =>
