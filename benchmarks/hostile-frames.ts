@@ -46,7 +46,8 @@ runScenario(import.meta.url, async () => {
     await victim.state.update(Object.fromEntries(Array.from({ length: 1000 }, (_, k) => [`key:${i + k}`, k])))
   const attacker = new Dealer({ linger: 0, receiveHighWaterMark: 1 })
   attacker.connect(pair.server.address)
-  await attacker.send(encode([[1, Op.HELLO, PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', 1, 'attacker']]))
+  const hello = [1, Op.HELLO, PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', 1, 'attacker']
+  await attacker.send(encode([hello]))
   await attacker.receive()
   // Encoded beforehand: building them would block this process, the victim's.
   const hostile = [
@@ -64,7 +65,8 @@ runScenario(import.meta.url, async () => {
         const handled = victim.state.whenAvailable(sentinel, { timeout: 120_000 })
         const attack = (async () => {
           for (const frame of hostile) await attacker.send(frame)
-          await attacker.send(encode([[0, Op.SET, sentinel, true]]))
+          // HELLO again first: the attacker never reads its replies, so the server may have forgotten it.
+          await attacker.send(encode([hello, [0, Op.SET, sentinel, true]]))
         })()
         return victimWrites(victim, Promise.all([attack, handled]), 50)
       },

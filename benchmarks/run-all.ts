@@ -21,6 +21,7 @@ import type { ScenarioResult } from './support/report.ts'
 
 const scenarios = [
   'set-sequential',
+  'frame-parts',
   'atomic-ops-sequential',
   'set-in-flight',
   'get',

@@ -32,7 +32,7 @@ runScenario(import.meta.url, async () => {
           op: '≤',
           ratio: 1.1,
           cause:
-            'a trace of the path (timestamps on the shared monotonic clock in all three processes): the server spends a median 70 µs from receiving the set to handing its commit to PUB (30 µs handling it, 8 µs packing the turn, 21 µs in the PUB send, which must wake the I/O thread that the raw relay, sending straight after its receive, finds awake), and B 13–25 µs applying the commit and running its waiter',
+            'a trace of the path (timestamps on the shared monotonic clock in all three processes): the server spends a median 70 µs from receiving the set to handing its commit to PUB (30 µs handling it, 8 µs packing the turn, 21 µs in the PUB send, which wakes libzmq’s I/O thread as the relay’s sends do: a raw send measured apart takes about 15 µs), and B 13–25 µs applying the commit and running its waiter; the relay does no work between its receive and its sends',
         },
         p99: {
           op: '≤',

@@ -85,9 +85,9 @@ void test('pool: a spawn with its own env, Node flags or a thread starts a fresh
 
 void test('pool: idle children go after idleTimeout, and closing the context lets the rest go', async (t) => {
   const idle = await contextFor(t, { pool: { size: 2, idleTimeout: 50 } })
-  // Every child the pool started, at once: each goes 50 ms after it has loaded.
+  // Every child the pool starts (a fork per turn of the loop): each goes 50 ms after it has loaded.
+  await until(() => poolOf(idle).pids.length === 2, 'the pool started 2 children', 30_000, 1)
   const first = poolOf(idle).pids
-  assert.equal(first.length, 2)
   await allGone(first)
   await until(() => poolOf(idle).pids.length === 0, 'the pool is empty')
   // A spawn still works, from a fresh process, and brings the pool back. Watched from before the
@@ -139,4 +139,23 @@ void test('pool: bad pool options are refused with ERR_INVALID_ARGUMENT', async 
     message: /unknown option 'sise'/,
   })
   await assert.rejects(createContext({ pool: { idleTimeout: -1 } }), { code: 'ERR_INVALID_ARGUMENT' })
+})
+
+void test('pool: fills a few children at a time, one fork per turn of the loop, not all at once', async (t) => {
+  const ctx = await contextFor(t, { pool: { size: 6 } })
+  // Sampled every turn of the event loop until full: a fill that forked every child in one go would
+  // show at most two counts (none, then all six).
+  const counts = new Set<number>()
+  await until(
+    () => {
+      counts.add(poolOf(ctx).pids.length)
+      return poolOf(ctx).pids.length === 6
+    },
+    'the pool holds 6 children',
+    60_000,
+    0,
+  )
+  assert.ok(counts.size >= 3, `counts seen while filling: ${[...counts].join(', ')}`)
+  await poolOf(ctx).ready()
+  assert.equal(poolOf(ctx).pids.length, 6)
 })

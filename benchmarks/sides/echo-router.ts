@@ -1,12 +1,13 @@
 import { Router } from 'zeromq'
 import { serveSide } from '../support/processes.ts'
 
-// Baseline server: a ROUTER that sends every message straight back, the floor under any request/reply.
+// Baseline server: a ROUTER that sends every message straight back, all its frames, the floor under
+// any request/reply.
 const router = new Router()
 
 async function echo(): Promise<void> {
-  for await (const [identity, body] of router) {
-    if (identity !== undefined && body !== undefined) await router.send([identity, body])
+  for await (const message of router) {
+    if (message.length >= 2) await router.send(message)
   }
 }
 

@@ -5,6 +5,7 @@
 // once spawning has paused. They die with this process as every child does (the watchdog, and their
 // IPC channel closing).
 import type { ChildProcess } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { deferred, type Deferred } from '../deferred.ts'
 import type { Watchdog } from './watchdog.ts'
 
@@ -36,6 +37,12 @@ interface Warm {
 // pool refilling itself under it.
 const REFILL_DELAY_MS = 250
 
+// Children loading at once while the pool fills. A fork blocks this process's event loop (tens of ms
+// on a busy machine) and a load takes a core, so the pool fills a few at a time, one fork per turn
+// of the loop: forking 20 at once held the loop for most of a second, and its own children's exits
+// and output waited behind it.
+const LOADING_AT_ONCE = Math.max(2, availableParallelism())
+
 export class WarmPool {
   readonly #options: PoolOptions
   readonly #start: (launch: Launch) => ChildProcess
@@ -43,6 +50,9 @@ export class WarmPool {
   readonly #watchdog: Watchdog
   readonly #warm = new Set<Warm>()
   #refill: NodeJS.Timeout | undefined
+  // Children the current fill has still to start, and whether its next fork is scheduled.
+  #wanted = 0
+  #stepping = false
   #filled: Deferred<void> | undefined
   #closed = false
 
@@ -92,6 +102,7 @@ export class WarmPool {
     this.#closed = true
     clearTimeout(this.#refill)
     this.#refill = undefined
+    this.#wanted = 0
     for (const warm of [...this.#warm]) this.#dismiss(warm)
     this.#resolveFilled()
   }
@@ -103,11 +114,33 @@ export class WarmPool {
 
   #fill(): void {
     if (this.#closed) return
-    while (this.#warm.size < this.#options.size) this.#add(this.#launch())
+    this.#wanted = Math.max(0, this.#options.size - this.#warm.size)
+    this.#step()
+  }
+
+  // Starts the fill's next child in a turn of its own, once fewer than LOADING_AT_ONCE are loading.
+  #step(): void {
+    if (this.#stepping || this.#wanted === 0 || this.#loading() >= LOADING_AT_ONCE) return
+    this.#stepping = true
+    setImmediate(() => {
+      this.#stepping = false
+      if (this.#closed || this.#wanted === 0 || this.#loading() >= LOADING_AT_ONCE) return
+      this.#wanted--
+      this.#add(this.#launch())
+      this.#step()
+    })
+  }
+
+  #loading(): number {
+    let loading = 0
+    for (const warm of this.#warm) if (!warm.loaded) loading++
+    return loading
   }
 
   #scheduleRefill(): void {
     if (this.#closed) return
+    // A fill under way pauses too: the refill works out again what is missing.
+    this.#wanted = 0
     clearTimeout(this.#refill)
     this.#refill = setTimeout(() => {
       this.#refill = undefined
@@ -126,6 +159,7 @@ export class WarmPool {
       warm.idle = setTimeout(() => this.#dismiss(warm), this.#options.idleTimeout)
       warm.idle.unref()
       if (this.#settled()) this.#resolveFilled()
+      else this.#step()
     }
     const onExit = (): void => this.#forget(warm)
     const warm: Warm = {
@@ -155,6 +189,7 @@ export class WarmPool {
     warm.child.channel?.ref()
     // One that died loading no longer holds the pool back.
     if (this.#settled()) this.#resolveFilled()
+    else this.#step()
   }
 
   #dismiss(warm: Warm): void {
@@ -164,7 +199,7 @@ export class WarmPool {
 
   #settled(): boolean {
     if (this.#closed) return true
-    if (this.#refill !== undefined) return false
+    if (this.#refill !== undefined || this.#wanted > 0) return false
     for (const warm of this.#warm) if (!warm.loaded) return false
     return true
   }

@@ -1,9 +1,9 @@
 // How a payload travels as ZeroMQ frames (docs/protocol.md, "Parts"). zeromq.js hands a Buffer of
 // over 128 bytes to libzmq without copying it, and makes a received one an external Buffer: the
 // sender's main thread is then woken once more to release it after the send, and the receiver's pays
-// a finalizer. For a small message that costs more than the copy it saves (here a 129-byte round trip
-// is 15–20 % slower than a 128-byte one), so a payload of up to 1 KiB goes as parts of 128 bytes,
-// each copied, and the receiver joins them. From 1 KiB up, one frame is as fast.
+// a finalizer. For a small message that costs more than the copy it saves (benchmarks/frame-parts.ts
+// measures it), so a payload of up to 1 KiB goes as parts of 128 bytes, each copied, and the
+// receiver joins them. From 1 KiB up, one frame is as fast.
 export const PART_BYTES = 128
 export const MAX_PARTS = 8
 
