@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
@@ -124,3 +124,20 @@ await ctx.close()
     assert.match(help.stdout, /serve/)
   },
 )
+
+// `npx zstate` in this repository (the Quick start's second command) links the package into npx's
+// cache, and npm runs the linked package's `prepare` there: unguarded, a second build that rewrites
+// dist/ in place, twenty seconds before the demo starts and under whatever runs on dist/ meanwhile.
+test('package: npx zstate in a fresh npx cache runs the built command and leaves dist/ as it is', async (t) => {
+  const cache = tempDir(t)
+  const cli = join(root, 'dist/lib/cli/main.js')
+  const before = statSync(cli)
+  const { stdout } = await run('npx', ['--yes', 'zstate', '--version'], {
+    cwd: join(root, 'spec'),
+    env: { ...process.env, npm_config_cache: cache },
+  })
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
+  assert.equal(stdout.trim(), version)
+  const after = statSync(cli)
+  assert.deepEqual([after.ino, after.mtimeMs], [before.ino, before.mtimeMs], 'dist/ was rebuilt')
+})
