@@ -124,6 +124,34 @@ test('storage: a snapshot written and read back restores the store; what it cann
   assert.deepEqual(restored.changedSince(live.revision, ['never'], true), [])
 })
 
+// A restore points into the snapshot file's bytes instead of copying every value; once most of them
+// are overwritten, the values left move out, so the file's buffer can go.
+test('storage: a restored store keeps its values in the snapshot file until most are overwritten', async (t) => {
+  const dir = tempDir(t)
+  const live = new Store()
+  for (let i = 0; i < 1_000; i++) write(live, [[`k${i}`, ChangeKind.SET, { i, pad: 'p'.repeat(80) }]])
+  await writeSnapshot(dir, { epoch: live.epoch, revision: live.revision, entries: storeEntries(live) })
+  const snapshot = readSnapshot(listDir(dir).snapshots[0]!)
+  const restored = restoreStore(snapshot)
+  const inFile = (): number => {
+    let count = 0
+    restored.spans((_key, chunk) => (count += chunk === snapshot.bytes ? 1 : 0))
+    return count
+  }
+  assert.equal(inFile(), 1_000, 'every value restored in place')
+  for (let i = 0; i < 400; i++) {
+    write(restored, [[`k${i}`, ChangeKind.SET, { i, overwritten: true }]])
+    write(live, [[`k${i}`, ChangeKind.SET, { i, overwritten: true }]])
+  }
+  assert.equal(inFile(), 600, 'the values not overwritten stay where they are')
+  for (let i = 400; i < 700; i++) {
+    write(restored, [[`k${i}`, ChangeKind.SET, { i, overwritten: true }]])
+    write(live, [[`k${i}`, ChangeKind.SET, { i, overwritten: true }]])
+  }
+  assert.equal(inFile(), 0, 'mostly dead bytes: the rest moved out')
+  assert.deepEqual(contents(restored), contents(live))
+})
+
 test('storage: a leftover *.tmp is ignored, and prune removes it with the older snapshots', async (t) => {
   const dir = tempDir(t)
   const store = new Store()

@@ -68,6 +68,12 @@ export class Slots {
     return new Chunk(this, bytes, bytes.length, true)
   }
 
+  // Bytes read from elsewhere (a snapshot file) as a chunk whose spans slots may point at, pinned
+  // until retired.
+  adopt(bytes: Buffer): Chunk {
+    return new Chunk(this, bytes, bytes.length, true)
+  }
+
   // A new slot, holding nothing yet.
   allocate(): number {
     const slot = this.#free.pop()

@@ -7,6 +7,7 @@ import { encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { ChangeKind, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { applyWirePatches, type WirePatch } from '../protocol/patches.ts'
 import { Leases } from './leases.ts'
+import type { SnapshotEntries } from '../storage/snapshot-reader.ts'
 import { Slots, type Chunk } from './slots.ts'
 
 // A new run of the store: 16 hex digits.
@@ -94,17 +95,38 @@ export class Store implements StoreView {
       )
   }
 
-  // Restoring from a snapshot (lib/storage/replay.ts), into a store no commit has touched yet: each
-  // key with its encoded value (copied) and the revision that wrote it, then restoreRevision(). The
-  // key is kept as given: the snapshot reader reads each one into a string of its own.
+  // Restoring, into a store no commit has touched yet, then restoreRevision(): a key with its encoded
+  // value (copied) and the revision that wrote it (an etcd gateway's first read). Keys are kept as
+  // given: the callers read each into a string of its own.
   restore(key: string, keyRevision: number, encoded: Uint8Array, lease?: WireLease): void {
+    this.#slots.write(this.#restoredSlot(key, lease), encoded, keyRevision)
+  }
+
+  // A snapshot's entries (lib/storage/replay.ts): each key points at its value where it lies in the
+  // file's bytes, which the store keeps as a chunk (its values move out, as any chunk's do, once it
+  // is mostly dead bytes).
+  restoreSnapshot(file: Buffer, entries: SnapshotEntries): void {
+    const chunk = this.#slots.adopt(file)
+    const { keys, revisions, starts, ends, leases } = entries
+    for (let i = 0; i < keys.length; i++)
+      this.#slots.point(
+        this.#restoredSlot(keys[i]!, leases.get(i)),
+        chunk,
+        starts[i]!,
+        ends[i]!,
+        revisions[i]!,
+      )
+    chunk.retire()
+  }
+
+  #restoredSlot(key: string, lease: WireLease | undefined): number {
     let slot = this.#keys.get(key)
     if (slot === undefined) {
       slot = this.#slots.allocate()
       this.#keys.set(key, slot)
     }
-    this.#slots.write(slot, encoded, keyRevision)
     if (lease !== undefined) this.leases.set(key, lease)
+    return slot
   }
 
   // The snapshot's revision. What was deleted before it is unknown, and so is when the key space

@@ -14,8 +14,7 @@ import type { Snapshot } from './snapshot-reader.ts'
 // A store holding the snapshot: its epoch unless `epoch` is given, its revision, its keys.
 export function restoreStore(snapshot: Snapshot, epoch: string = snapshot.epoch): Store {
   const store = new Store(epoch)
-  for (const [key, keyRevision, value, lease] of snapshot.entries)
-    store.restore(key, keyRevision, value, lease)
+  store.restoreSnapshot(snapshot.bytes, snapshot.entries)
   store.restoreRevision(snapshot.revision)
   return store
 }

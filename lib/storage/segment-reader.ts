@@ -50,7 +50,8 @@ export function readSegment(file: DirFile, bytes: Buffer = readFileSync(file.pat
           }
   if (scan.records.length === 0 && fault === undefined)
     fault = { kind: 'torn', offset: 0, reason: 'an empty file, its header never written' }
-  for (const [i, record] of scan.records.entries()) {
+  for (let i = 0; i < scan.records.length; i++) {
+    const record = scan.records[i]!
     let problem: string | undefined
     if (i === 0) {
       const read = header(record.kind, record.payload, file)

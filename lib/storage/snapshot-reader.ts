@@ -1,6 +1,7 @@
 // Reading a snapshot file: HEADER [format, epoch, revision, entryCount], ENTRIES records of
 // [key, keyRevision, value, lease?] entries (each value the key's encoded bytes, as the store keeps
-// them; a lease for ephemeral and expiring keys), END. A snapshot is written whole and renamed into place, so any fault in it is damage.
+// them; a lease for ephemeral and expiring keys), END. A snapshot is written whole and renamed into
+// place, so any fault in it is damage.
 import { readFileSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { decode, readStringAt, skipArrayHeader, skipItem } from '../protocol/codec.ts'
@@ -8,24 +9,30 @@ import { isRevision } from '../protocol/frames.ts'
 import { readLease } from '../protocol/leases.ts'
 import type { WireLease } from '../protocol/ops.ts'
 import { readHeader, readRevision, type DirFile } from './layout.ts'
-import { RecordKind, scanRecords, type ScannedRecord } from './records.ts'
+import { FRAME_BYTES, RecordKind, scanRecords, type ScannedRecord } from './records.ts'
 
-export type SnapshotEntry = readonly [
-  key: string,
-  keyRevision: number,
-  value: Buffer,
-  lease: WireLease | undefined,
-]
+// The entries as columns, in the file's order: entry i is key keys[i], written at revisions[i], its
+// encoded value bytes starts[i]..ends[i] of the file (as the store keeps values: a restore points
+// into the file instead of copying), with leases.get(i) for an ephemeral or expiring key.
+export interface SnapshotEntries {
+  readonly keys: string[]
+  readonly revisions: number[]
+  readonly starts: number[]
+  readonly ends: number[]
+  readonly leases: Map<number, WireLease>
+}
 
 export interface Snapshot {
   readonly epoch: string
   readonly revision: number
   readonly entryCount: number
-  // Read lazily from the file's bytes (already checked): the values are views into them.
-  readonly entries: Iterable<SnapshotEntry>
+  // The whole file, already checked: the values lie in it.
+  readonly bytes: Buffer
+  readonly entries: SnapshotEntries
 }
 
-// The snapshot in `file`, every record and entry checked; ERR_CORRUPT naming the file and offset.
+// The snapshot in `file`, every record and entry checked, in one walk that also gathers the entries;
+// ERR_CORRUPT naming the file and offset.
 export function readSnapshot(file: DirFile): Snapshot {
   const bytes = readFileSync(file.path)
   const corrupt = (offset: number, what: string): ZStateError =>
@@ -40,59 +47,59 @@ export function readSnapshot(file: DirFile): Snapshot {
   if (revision !== file.revision) throw corrupt(0, `a header naming revision ${revision}`)
   const last = rest.pop()
   if (last?.kind !== RecordKind.END) throw corrupt(scan.end, 'no END record')
-  let count = 0
+  const entries: SnapshotEntries = { keys: [], revisions: [], starts: [], ends: [], leases: new Map() }
   for (const record of rest) {
     if (record.kind !== RecordKind.ENTRIES) throw corrupt(record.offset, `a record of kind ${record.kind}`)
     try {
-      for (const [, keyRevision] of entriesOf(record)) {
-        if (!isRevision(keyRevision) || keyRevision > revision)
-          throw new RangeError(`key revision ${keyRevision} in a snapshot of revision ${revision}`)
-        count++
-      }
+      readEntries(bytes, record, revision, entries)
     } catch (error) {
       throw corrupt(record.offset, `malformed entries (${(error as Error).message})`)
     }
   }
+  const count = entries.keys.length
   if (count !== entryCount) throw corrupt(0, `${count} entries where the header says ${entryCount}`)
-  return {
-    epoch: header.epoch,
-    revision,
-    entryCount,
-    entries: {
-      *[Symbol.iterator]() {
-        for (const record of rest) yield* entriesOf(record)
-      },
-    },
-  }
+  return { epoch: header.epoch, revision, entryCount, bytes, entries }
 }
 
-// The entries of one ENTRIES record, walked without decoding the values.
-function* entriesOf(record: ScannedRecord): Generator<SnapshotEntry> {
-  const bytes = record.payload
-  const count = arrayLength(bytes, 0)
-  let at = skipArrayHeader(bytes, 0)
+// Appends the entries of one ENTRIES record to `entries`, walking the file's bytes in place: the
+// values are not decoded, and key and revision are read where they lie (decoding each entry as a
+// message would cost most of a restore).
+function readEntries(bytes: Buffer, record: ScannedRecord, revision: number, entries: SnapshotEntries): void {
+  const end = record.offset + FRAME_BYTES + record.payload.length
+  const within = (at: number): number => {
+    if (at > end) throw new RangeError('an entry runs past its record')
+    return at
+  }
+  let at = record.offset + FRAME_BYTES
+  const count = arrayLength(bytes, at)
+  at = within(skipArrayHeader(bytes, at))
   for (let i = 0; i < count; i++) {
     const items = arrayLength(bytes, at)
     if (items !== 3 && items !== 4) throw new RangeError('an entry is not [key, keyRevision, value, lease?]')
-    at = skipArrayHeader(bytes, at)
-    // Key and revision read in place: decoding each as a message would cost most of a restore.
+    at = within(skipArrayHeader(bytes, at))
     const key = readStringAt(bytes, at)
-    const keyRevision = key && readRevision(bytes, key.next)
+    const keyRevision = key && readRevision(bytes, within(key.next))
     if (key === undefined || keyRevision === undefined)
       throw new RangeError('an entry is not [key, keyRevision, value, lease?]')
-    const valueEnd = skipItem(bytes, keyRevision.next)
+    if (!isRevision(keyRevision.value) || keyRevision.value > revision)
+      throw new RangeError(`key revision ${keyRevision.value} in a snapshot of revision ${revision}`)
+    const valueStart = within(keyRevision.next)
+    const valueEnd = within(skipItem(bytes, valueStart))
     at = valueEnd
-    let lease: WireLease | undefined
     if (items === 4) {
-      const leaseEnd = skipItem(bytes, at)
-      lease = readLease(decode(bytes.subarray(at, leaseEnd)))
+      const leaseEnd = within(skipItem(bytes, at))
+      const lease = readLease(decode(bytes.subarray(at, leaseEnd)))
       if (lease === undefined)
         throw new RangeError(`the entry of ${JSON.stringify(key.value)} has a malformed lease`)
+      entries.leases.set(entries.keys.length, lease)
       at = leaseEnd
     }
-    yield [key.value, keyRevision.value, bytes.subarray(keyRevision.next, valueEnd), lease]
+    entries.keys.push(key.value)
+    entries.revisions.push(keyRevision.value)
+    entries.starts.push(valueStart)
+    entries.ends.push(valueEnd)
   }
-  if (at !== bytes.length) throw new RangeError('trailing bytes after the entries')
+  if (at !== end) throw new RangeError('trailing bytes after the entries')
 }
 
 function arrayLength(bytes: Buffer, at: number): number {
