@@ -51,7 +51,7 @@ void test('durability: a long log is compacted into a snapshot, old segments go,
     !files(dataDir, '.zlog').includes('log-00000000000000000001.zlog'),
     files(dataDir, '.zlog').join(' '),
   )
-  // About one snapshot (100 keys of 10 kB), the history (64 MiB) and one segment (16 MiB).
+  // About one snapshot (100 keys of 10 kB), the history (64 MiB) and one segment (4 MiB).
   assert.ok(bytes(dataDir) < 90 << 20, `${bytes(dataDir)} bytes on disk`)
   await first.close()
 
@@ -59,4 +59,45 @@ void test('durability: a long log is compacted into a snapshot, old segments go,
   assert.equal(server.revision, revision)
   const reader = await clientFor(server)
   assert.deepEqual({ ...reader.state.snapshot() }, expected)
+})
+
+void test('durability: a clean close leaves a snapshot and only the segments the history needs; a restart is exact', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  const history = { revisions: 50 }
+  const first = await startServer({ dataDir, fsync: 'never', history })
+  t.after(() => first.close())
+  const client = await connect(first.address)
+  // About 12 MiB of log in segments of 4 MiB.
+  const value = (i: number): string => String(i).padStart(20_000, '.')
+  for (let from = 0; from < 600; from += 100)
+    await Promise.all(
+      Array.from({ length: 100 }, (_, j) => client.state.set(`k/${(from + j) % 50}`, value(from + j))),
+    )
+  const expected = { ...client.state.snapshot() }
+  const revision = client.state.revision
+  await client.close()
+  await first.close()
+
+  assert.deepEqual(files(dataDir, '.zsnap'), [`snapshot-${String(revision).padStart(20, '0')}.zsnap`])
+  // Segments named by their first revision: the first one kept still holds the history's first
+  // revision, the one after it (if any) starts past it.
+  const firsts = files(dataDir, '.zlog').map((name) => Number(/^log-(\d+)\.zlog$/.exec(name)![1]))
+  const historyFirst = revision - history.revisions + 1
+  assert.ok(firsts[0]! > 1 && firsts[0]! <= historyFirst, `segments from ${firsts.join(', ')}`)
+  assert.ok(firsts.length === 1 || firsts[1]! > historyFirst, `segments from ${firsts.join(', ')}`)
+
+  const server = await serverFor(t, 'ipc', { dataDir, history })
+  assert.equal(server.revision, revision)
+  const reader = await clientFor(server)
+  assert.deepEqual({ ...reader.state.snapshot() }, expected)
+  // The history came back whole from the segments kept.
+  const replayed: number[] = []
+  for await (const change of reader.state.watch({ fromRevision: historyFirst })) {
+    replayed.push(change.revision)
+    if (change.revision === revision) break
+  }
+  assert.deepEqual(
+    replayed,
+    Array.from({ length: history.revisions }, (_, i) => historyFirst + i),
+  )
 })

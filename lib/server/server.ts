@@ -115,7 +115,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     pub.close()
     endpoints.cleanup()
     unregister?.()
-    await storage?.close(true)
+    await storage?.close(true, storage.history.firstRevision)
     await gateway?.close()
     throw new ZStateError(
       ErrorCode.INVALID_ARGUMENT,
@@ -923,7 +923,7 @@ class StateServer implements Server {
     this.#replies.close()
     await this.#publishing.drained()
     try {
-      await this.#storage?.close(true)
+      await this.#storage?.close(true, this.#history.firstRevision)
       await this.#federation?.close()
       await this.#gateway?.close()
     } finally {

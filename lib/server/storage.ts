@@ -22,8 +22,9 @@ export interface Storage {
   // In the background: a snapshot once the log has grown enough since the last one; otherwise the
   // removal of segments that both the snapshot and the history have left behind.
   maintain(historyFirstRevision: number): void
-  // Flushes, syncs and releases the dir; `clean` marks the log so that a restart keeps the epoch.
-  close(clean: boolean): Promise<void>
+  // Flushes, syncs and releases the dir; `clean` marks the log so that a restart keeps the epoch,
+  // and leaves a snapshot and only the segments the history still needs, which a restart reads.
+  close(clean: boolean, historyFirstRevision: number): Promise<void>
 }
 
 interface Rebuilt {
@@ -95,18 +96,29 @@ function storage(
         busy = undefined
       })
     },
-    async close(clean) {
+    async close(clean, historyFirstRevision) {
       await busy
       try {
         await writer.close(clean)
-        // Much logged since the last snapshot: a clean close leaves one at the last revision, so the
-        // next start restores it rather than replaying every commit since.
-        if (clean && writer.compactionDue(CLOSE_SNAPSHOT_BYTES))
-          await compact(options.dir, writer.syncedRevision()).catch(warn)
+        if (clean) await leaveForRestart(historyFirstRevision).catch(warn)
       } finally {
         await lock.release()
       }
     },
+  }
+
+  // Much logged since the last snapshot: a snapshot at the last revision, so the next start restores
+  // it rather than replaying every commit since; then the segments neither it nor the history needs
+  // go, so the next start does not read them either.
+  async function leaveForRestart(historyFirstRevision: number): Promise<void> {
+    if (writer.compactionDue(CLOSE_SNAPSHOT_BYTES)) {
+      const upTo = writer.syncedRevision()
+      await compact(options.dir, upTo)
+      snapshotRevision = upTo
+    }
+    if (snapshotRevision === 0) return
+    const keepFromRevision = Math.min(snapshotRevision + 1, historyFirstRevision)
+    await prune(options.dir, { snapshotRevision, keepFromRevision })
   }
 }
 

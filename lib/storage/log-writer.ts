@@ -21,7 +21,11 @@ export interface LogWriterOptions {
   readonly fsync: FsyncPolicy
   /** The epoch of the segment open() starts; default the tail's (none for a new dir: call newEpoch()). */
   readonly epoch?: string
-  /** A new segment is started at an append once the current one holds this many bytes; default 16 MiB. */
+  /**
+   * A new segment is started at an append once the current one holds this many bytes; default 4 MiB:
+   * segments the snapshot and the history have left behind are removed whole, and a restart reads
+   * the ones after, so the smaller they are the less of the log is kept and read again.
+   */
   readonly segmentBytes?: number
   /** compactionDue() once the log holds this many bytes past the last snapshot; default 64 MiB. */
   readonly compactBytes?: number
@@ -69,7 +73,7 @@ export class LogWriter {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.#dir = dir
     this.#policy = options.fsync
-    this.#segmentBytes = options.segmentBytes ?? 16 << 20
+    this.#segmentBytes = options.segmentBytes ?? 4 << 20
     this.#compactBytes = options.compactBytes ?? 64 << 20
     this.#revision = tail.revision
     this.#synced = { size: 0, revision: tail.revision, commits: 0 }
