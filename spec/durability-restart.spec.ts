@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { connect, createContext, startServer, ErrorCode, type Server } from '../lib/index.ts'
 import { failure } from './process-support.ts'
-import { clientFor, fixture, serverFor, tempDir } from './support.ts'
+import { addressFor, clientFor, fixture, serverFor, tempDir } from './support.ts'
 
 // Writes `count` sets of key `k` (0..count-1) through a client; returns the last revision.
 async function fill(server: Server, count: number, key = 'k'): Promise<number> {
@@ -97,7 +97,7 @@ void test('durability: a clean close after more than 1 MiB of log leaves a snaps
 
 void test('durability: a second server on a data dir in use fails with ERR_LOCKED; a dead owner’s lock is taken over', async (t) => {
   const dataDir = join(tempDir(t), 'data')
-  const owner = fixture(t, 'server', [JSON.stringify({ dataDir })])
+  const owner = fixture(t, 'server', [JSON.stringify({ address: addressFor(t, 'ipc'), dataDir })])
   const { address } = (await owner.event(1)) as { address: string }
   const error = await failure(startServer({ dataDir }))
   assert.equal(error.code, ErrorCode.LOCKED)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { before, test, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Dealer } from 'zeromq'
@@ -21,7 +21,7 @@ import {
   stressFor,
   until,
 } from './process-support.ts'
-import { fixture, serverFor, tempDir, transports } from './support.ts'
+import { addressFor, fixture, serverFor, tempDir, transports } from './support.ts'
 import { zstate } from './fixtures/cli-run.ts'
 import { fromParts } from '../lib/protocol/parts.ts'
 
@@ -170,7 +170,9 @@ void test('process: a session’s contexts are bounded, and freed when the sessi
   // Its own process, so that its memory is its own; 64 KiB messages, so that the listing is cut;
   // sessions expire after 10 × 100 ms of silence.
   const maxMessageBytes = 64 << 10
-  const server = fixture(t, 'server', [JSON.stringify({ heartbeatMs: 100, maxMessageBytes })])
+  const server = fixture(t, 'server', [
+    JSON.stringify({ address: addressFor(t, 'ipc'), heartbeatMs: 100, maxMessageBytes }),
+  ])
   const { address } = (await server.event(1)) as { address: string }
   const observer = await RawPeer.open(t, address, 'observer')
   const before = (await observer.table()).server.memory!
@@ -273,6 +275,10 @@ void test('process: ctx.close() after its server was SIGKILLed returns in a few 
   ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['idle'] })
   const view = await ctx.state.when((state) => ['spin', 'idle'].every((n) => state.has(`pid:${n}`)))
   const pids = [view['pid:spin'], view['pid:idle']] as number[]
+  // The server's private ipc dir, which a killed server cannot remove itself.
+  const address = await ctx.spawn(() => process.env['ZSTATE_ADDRESS']!).wait()
+  const dir = dirname(address.slice('ipc://'.length))
+  assert.ok(existsSync(join(dir, 'state')), dir)
   process.kill((await ctx.server()).pid, 'SIGKILL')
   const started = Date.now()
   await ctx.close()
@@ -281,4 +287,5 @@ void test('process: ctx.close() after its server was SIGKILLed returns in a few 
   // Nothing else waits on the lost server.
   assert.ok(took < 5_000, `close took ${took} ms`)
   assert.deepEqual(pids.filter(alive), [])
+  assert.equal(existsSync(dir), false, `${dir} is left behind`)
 })

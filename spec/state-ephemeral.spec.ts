@@ -16,7 +16,7 @@ import {
 } from '../lib/index.ts'
 import { Op, Status } from '../lib/protocol/ops.ts'
 import { rawPeer } from './raw-peer.ts'
-import { clientFor, fixture, serverFor, tempDir } from './support.ts'
+import { addressFor, clientFor, fixture, serverFor, tempDir } from './support.ts'
 
 const actions = new URL('./fixtures/actions.mjs', import.meta.url)
 
@@ -354,7 +354,7 @@ test('bad input: SET frames with a bad lease get a coded reply and the server se
 for (const stop of ['close', 'SIGKILL'] as const) {
   test(`durability: after a ${stop}, the restarted server deletes the ephemeral keys in one revision and keeps the rest`, async (t) => {
     const dataDir = join(tempDir(t), 'data')
-    const first = fixture(t, 'server', [JSON.stringify({ dataDir })])
+    const first = fixture(t, 'server', [JSON.stringify({ address: addressFor(t, 'ipc'), dataDir })])
     const { address } = (await first.event(1)) as { address: string }
     const owner = fixture(t, 'ephemeral-owner', [address])
     await owner.event(1) // 'ready'

@@ -1,5 +1,7 @@
 // The state server a context starts in a child process (server-main), and how it is stopped.
 import { fork, type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { curveKeyPair } from '../zmq.ts'
 import { ErrorCode, ProcessExitError, TimeoutError, ZStateError, isErrorCode } from '../errors.ts'
@@ -24,6 +26,9 @@ export class ServerProcess {
   readonly curve: CurveCredentials | undefined
   readonly #child: ChildProcess
   readonly #exited: Promise<void>
+  // The private temp dir a server given no address binds in. It removes the dir as it closes; one
+  // that was killed leaves it behind, with its socket files, for the context to remove.
+  readonly #privateDir: string | undefined
   #closing: Promise<void> | undefined
 
   private constructor(
@@ -31,11 +36,13 @@ export class ServerProcess {
     address: string,
     curve: CurveCredentials | undefined,
     exited: Promise<void>,
+    privateDir: string | undefined,
   ) {
     this.#child = child
     this.address = address
     this.curve = curve
     this.#exited = exited
+    this.#privateDir = privateDir
   }
 
   static async start(given: ServerOptions, watchdog: Watchdog): Promise<ServerProcess> {
@@ -76,7 +83,11 @@ export class ServerProcess {
         // Over the IPC channel: the server's secret key never appears on a command line.
         child.send({ t: 'start', options: { ...options, ...(actions === undefined ? {} : { actions }) } })
       })
-      return new ServerProcess(child, address, curve, exited)
+      const privateDir =
+        options.address === undefined && address.startsWith('ipc://')
+          ? dirname(address.slice('ipc://'.length))
+          : undefined
+      return new ServerProcess(child, address, curve, exited, privateDir)
     } catch (error) {
       child.kill('SIGKILL')
       await exited
@@ -91,11 +102,13 @@ export class ServerProcess {
   // Asks the server to close and exit; kills it if it has not within a few seconds.
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
-      if (this.#child.connected) this.#child.send({ t: 'close' }, (error) => void error)
-      const timer = setTimeout(() => this.#child.kill('SIGKILL'), CLOSE_TIMEOUT_MS)
-      await this.#exited
-      clearTimeout(timer)
+      if (this.#child.exitCode === null && this.#child.signalCode === null) {
+        if (this.#child.connected) this.#child.send({ t: 'close' }, (error) => void error)
+        const timer = setTimeout(() => this.#child.kill('SIGKILL'), CLOSE_TIMEOUT_MS)
+        await this.#exited
+        clearTimeout(timer)
+      }
+      if (this.#privateDir !== undefined) rmSync(this.#privateDir, { recursive: true, force: true })
     })()
     return this.#closing
   }
