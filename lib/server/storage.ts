@@ -78,20 +78,9 @@ function storage(
     },
     maintain(historyFirstRevision) {
       if (busy !== undefined) return
-      if (writer.compactionDue()) {
-        const upTo = writer.syncedRevision()
-        busy = compact(options.dir, upTo).then(() => {
-          writer.compacted(upTo)
-          snapshotRevision = upTo
-        }, warn)
-      } else {
-        // Segments the snapshot covers go once the history has moved past them too.
-        const keepFrom = Math.min(snapshotRevision + 1, historyFirstRevision)
-        if (snapshotRevision === 0 || keepFrom <= prunedTo) return
-        busy = prune(options.dir, { snapshotRevision, keepFromRevision: keepFrom }).then(() => {
-          prunedTo = keepFrom
-        }, warn)
-      }
+      const work = writer.compactionDue() ? snapshot() : pruneBehind(historyFirstRevision)
+      if (work === undefined) return
+      busy = work.catch(warn)
       void busy.finally(() => {
         busy = undefined
       })
@@ -107,18 +96,30 @@ function storage(
     },
   }
 
+  // A snapshot at the last synced revision, written in the background.
+  async function snapshot(): Promise<void> {
+    const upTo = writer.syncedRevision()
+    await compact(options.dir, upTo)
+    writer.compacted(upTo)
+    snapshotRevision = upTo
+  }
+
+  // Removes the segments the snapshot covers once the history has moved past them too; undefined
+  // when there is nothing new to remove.
+  function pruneBehind(historyFirstRevision: number): Promise<void> | undefined {
+    const keepFrom = Math.min(snapshotRevision + 1, historyFirstRevision)
+    if (snapshotRevision === 0 || keepFrom <= prunedTo) return undefined
+    return prune(options.dir, { snapshotRevision, keepFromRevision: keepFrom }).then(() => {
+      prunedTo = keepFrom
+    })
+  }
+
   // Much logged since the last snapshot: a snapshot at the last revision, so the next start restores
   // it rather than replaying every commit since; then the segments neither it nor the history needs
   // go, so the next start does not read them either.
   async function leaveForRestart(historyFirstRevision: number): Promise<void> {
-    if (writer.compactionDue(CLOSE_SNAPSHOT_BYTES)) {
-      const upTo = writer.syncedRevision()
-      await compact(options.dir, upTo)
-      snapshotRevision = upTo
-    }
-    if (snapshotRevision === 0) return
-    const keepFromRevision = Math.min(snapshotRevision + 1, historyFirstRevision)
-    await prune(options.dir, { snapshotRevision, keepFromRevision })
+    if (writer.compactionDue(CLOSE_SNAPSHOT_BYTES)) await snapshot()
+    await pruneBehind(historyFirstRevision)
   }
 }
 

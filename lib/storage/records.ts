@@ -81,8 +81,8 @@ export function scanRecords(bytes: Buffer, from = 0): Scan {
   const records: ScannedRecord[] = []
   let at = from
   while (at < bytes.length) {
-    const kind = validAt(bytes, at)
-    if (kind === undefined) {
+    const record = recordAt(bytes, at)
+    if (record === undefined) {
       const resume = nextValid(bytes, at + 1)
       const fault =
         resume === undefined
@@ -90,29 +90,27 @@ export function scanRecords(bytes: Buffer, from = 0): Scan {
           : { kind: 'damage' as const, offset: at, resume }
       return { records, end: at, fault }
     }
-    const length = bytes.readUInt32LE(at)
-    records.push({ kind, offset: at, payload: bytes.subarray(at + FRAME_BYTES, at + FRAME_BYTES + length) })
-    at += FRAME_BYTES + length
+    records.push(record)
+    at += FRAME_BYTES + record.payload.length
   }
   return { records, end: at, fault: undefined }
 }
 
-// The kind of the record framed at `at`, when it is a valid one.
-function validAt(bytes: Buffer, at: number): RecordKind | undefined {
+// The record framed at `at`, when it is a valid one: its payload is the view the checksum ran over.
+function recordAt(bytes: Buffer, at: number): ScannedRecord | undefined {
   if (at + FRAME_BYTES > bytes.length) return undefined
   const kind = bytes[at + 8]!
   if (kind < RecordKind.HEADER || kind > RecordKind.END) return undefined
   const end = at + FRAME_BYTES + bytes.readUInt32LE(at)
   if (end > bytes.length) return undefined
-  // A plain Uint8Array view: a Buffer's subarray costs several times more, once per record.
-  const payload = new Uint8Array(bytes.buffer, bytes.byteOffset + at + FRAME_BYTES, end - at - FRAME_BYTES)
-  const valid = checksum(kind, payload) === bytes.readUInt32LE(at + 4)
-  return valid ? (kind as RecordKind) : undefined
+  const payload = bytes.subarray(at + FRAME_BYTES, end)
+  if (checksum(kind, payload) !== bytes.readUInt32LE(at + 4)) return undefined
+  return { kind: kind as RecordKind, offset: at, payload }
 }
 
 // The first offset from `from` on that frames a valid record. Only runs when a file is bad; the
 // cheap checks (kind, length within the file) rule out nearly every offset before any checksum.
 function nextValid(bytes: Buffer, from: number): number | undefined {
-  for (let at = from; at + FRAME_BYTES <= bytes.length; at++) if (validAt(bytes, at) !== undefined) return at
+  for (let at = from; at + FRAME_BYTES <= bytes.length; at++) if (recordAt(bytes, at) !== undefined) return at
   return undefined
 }

@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { decode, readStringAt, skipArrayHeader, skipItem } from '../protocol/codec.ts'
-import { isRevision } from '../protocol/frames.ts'
 import { readLease } from '../protocol/leases.ts'
 import type { WireLease } from '../protocol/ops.ts'
 import { readHeader, readRevision, type DirFile } from './layout.ts'
@@ -81,7 +80,8 @@ function readEntries(bytes: Buffer, record: ScannedRecord, revision: number, ent
     const keyRevision = key && readRevision(bytes, within(key.next))
     if (key === undefined || keyRevision === undefined)
       throw new RangeError('an entry is not [key, keyRevision, value, lease?]')
-    if (!isRevision(keyRevision.value) || keyRevision.value > revision)
+    // readRevision reads only revisions; one past the snapshot's cannot be in it.
+    if (keyRevision.value > revision)
       throw new RangeError(`key revision ${keyRevision.value} in a snapshot of revision ${revision}`)
     const valueStart = within(keyRevision.next)
     const valueEnd = within(skipItem(bytes, valueStart))
