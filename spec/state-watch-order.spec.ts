@@ -11,10 +11,12 @@ async function watchWhileWriting(address: string, t: Parameters<typeof clientPro
   const watcher = await clientProcess(t, address, 'watcher')
   await watcher.call('startCollect', 'x', n)
   await writer.call('writeSequence', 'x', n, inFlight)
-  const { collected, metrics } = (await watcher.event(2)) as {
+  const { collected, error, metrics } = (await watcher.event(2)) as {
     collected: number[]
+    error?: string
     metrics: { gapsRepaired: number }
   }
+  assert.equal(error, undefined, 'the watch ended early')
   assert.equal(collected.length, n, 'every value exactly once')
   for (let i = 0; i < n; i++)
     if (collected[i] !== i + 1) assert.fail(`value ${i + 1} arrived as ${collected[i]} at position ${i}`)
@@ -46,10 +48,12 @@ for (const inFlight of [false, true]) {
     await watcher.call('blockUntilExists', release)
     await writer.call('writeSequence', 'x', n, inFlight, stress ? 512 : 4096)
     writeFileSync(release, '')
-    const { collected, metrics } = (await watcher.event(2)) as {
+    const { collected, error, metrics } = (await watcher.event(2)) as {
       collected: number[]
+      error?: string
       metrics: { gapsRepaired: number }
     }
+    assert.equal(error, undefined, 'the watch ended early')
     assert.deepEqual(
       collected,
       Array.from({ length: n }, (_, i) => i + 1),

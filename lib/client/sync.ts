@@ -30,8 +30,11 @@ interface RevisionWaiter {
   reject: (error: unknown) => void
 }
 
-// Commits applied in one go before yielding to the event loop.
-const CHUNK_COMMITS = 1024
+// Changes applied before the next apply waits for the event loop to turn. Watch iterators consume in
+// microtasks, one change per hop, and the link delivers a backlog in microtasks too (zeromq.js resolves
+// up to 512 receives at once when messages are queued): without the wait a watcher falls behind by
+// about a message's worth of changes with each message, to ERR_OVERFLOW at 10,000.
+const CHANGES_PER_TURN = 1024
 
 // How long a revision known to exist may be missing, with no progress, before it counts as a gap.
 const GAP_GRACE_MS = 30
@@ -53,6 +56,8 @@ export class Synchronizer {
   #graceTimer: NodeJS.Timeout | undefined
   #graceMark = -1
   #yielding = false
+  // Changes applied since the last wait for the event loop.
+  #appliedChanges = 0
   // Told when the replica was rebuilt while connected (history no longer covered a gap).
   onResync: () => void = () => {}
 
@@ -184,18 +189,19 @@ export class Synchronizer {
     if (this.#source === undefined || this.#yielding) return
     const replica = this.replica
     const source = this.#source
-    for (let applied = 0; ; applied++) {
+    for (;;) {
       const commit = this.#ahead.get(replica.revision)
       if (commit === undefined) break
-      if (applied === CHUNK_COMMITS) {
-        // A long run of commits is applied in slices, so that watchers can consume between them.
+      if (this.#appliedChanges >= CHANGES_PER_TURN) {
         this.#yielding = true
         setImmediate(() => {
           this.#yielding = false
+          this.#appliedChanges = 0
           this.#advance()
         })
         break
       }
+      this.#appliedChanges += commit.changes.length
       this.#ahead.delete(commit.previous)
       const { revision, origin } = commit
       this.#apply(revision, commit.changes)
