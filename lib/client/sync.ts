@@ -191,16 +191,7 @@ export class Synchronizer {
     const source = this.#source
     for (;;) {
       const commit = this.#ahead.get(replica.revision)
-      if (commit === undefined) break
-      if (this.#appliedChanges >= CHANGES_PER_TURN) {
-        this.#yielding = true
-        setImmediate(() => {
-          this.#yielding = false
-          this.#appliedChanges = 0
-          this.#advance()
-        })
-        break
-      }
+      if (commit === undefined || this.#spent()) break
       this.#appliedChanges += commit.changes.length
       this.#ahead.delete(commit.previous)
       const { revision, origin } = commit
@@ -217,6 +208,20 @@ export class Synchronizer {
       this.#waiting[done++]!.resolve()
     if (done > 0) this.#waiting = this.#waiting.slice(done)
     this.#checkLag()
+  }
+
+  // Whether this turn's changes are spent: if so, applying goes on once the event loop has turned.
+  #spent(): boolean {
+    if (this.#appliedChanges < CHANGES_PER_TURN) return false
+    if (!this.#yielding) {
+      this.#yielding = true
+      setImmediate(() => {
+        this.#yielding = false
+        this.#appliedChanges = 0
+        this.#advance()
+      })
+    }
+    return true
   }
 
   #apply(revision: number, all: readonly WireChange[]): void {
@@ -237,10 +242,13 @@ export class Synchronizer {
     const replica = this.replica
     const segments = this.#segments
     let next = 0
-    while (next < segments.length && segments[next]!.from <= replica.revision) {
+    while (next < segments.length && segments[next]!.from <= replica.revision && !this.#spent()) {
       const { commits, upTo, settles } = segments[next++]!
       for (const commit of commits)
-        if (commit.revision > replica.revision) this.#apply(commit.revision, commit.changes)
+        if (commit.revision > replica.revision) {
+          this.#appliedChanges += commit.changes.length
+          this.#apply(commit.revision, commit.changes)
+        }
       if (upTo > replica.revision) replica.revision = upTo
       if (settles !== undefined) source.acknowledge(settles[0], settles[1])
     }
