@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { before, test, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -247,26 +247,30 @@ void test('process: a SIGKILLed owner’s busy children die through its watchdog
   }
 })
 
-void test('process: a context’s own server dies with it even while an action keeps it busy', async (t) => {
-  const dir = tempDir(t)
-  const marker = join(dir, 'spinning')
+void test('process: a context’s own server dies with it even while an action keeps it busy, its ipc dir removed', async (t) => {
+  const marker = join(tempDir(t), 'spinning')
   const script = fileURLToPath(fixtureUrl('busy-server-owner.mjs'))
-  const owner = spawn(process.execPath, [script, `ipc://${join(dir, 'state')}`, marker], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const owner = spawn(process.execPath, [script, marker], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.after(() => owner.kill('SIGKILL'))
   const line = await new Promise<string>((resolve, reject) => {
     owner.stdout.setEncoding('utf8').once('data', resolve)
     owner.once('exit', (code) => reject(new Error(`the owner exited (${code}) before it was ready`)))
   })
-  const server = Number(line.trim())
+  const [pid, address] = line.trim().split(' ') as [string, string]
+  const server = Number(pid)
+  // The server's private ipc dir, which it cannot remove itself once killed.
+  const dir = dirname(address.slice('ipc://'.length))
   t.after(() => {
     if (alive(server)) process.kill(server, 'SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
   })
+  assert.ok(existsSync(dir), dir)
   await until(() => existsSync(marker), 'the server runs the endless action')
   owner.kill('SIGKILL')
-  // Too busy to see its IPC channel close: the owner's watchdog kills it after its grace period.
+  // Too busy to see its IPC channel close: the owner's watchdog kills it after its grace period, then
+  // removes its dir.
   await allGone([server], 15_000)
+  await until(() => !existsSync(dir), `${dir} is removed`)
 })
 
 void test('process: ctx.close() after its server was SIGKILLed returns in a few seconds, every child stopped', async (t) => {

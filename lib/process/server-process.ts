@@ -87,6 +87,7 @@ export class ServerProcess {
         options.address === undefined && address.startsWith('ipc://')
           ? dirname(address.slice('ipc://'.length))
           : undefined
+      if (privateDir !== undefined) watchdog.removesAfter(child, privateDir)
       return new ServerProcess(child, address, curve, exited, privateDir)
     } catch (error) {
       child.kill('SIGKILL')

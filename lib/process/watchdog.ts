@@ -36,6 +36,17 @@ export class Watchdog {
     })
   }
 
+  // Once this process is gone, the watchdog also removes `dir` after `child` is gone (killed, or
+  // exited by itself): the private ipc dir of a server that cannot remove it, being killed.
+  removesAfter(child: ChildProcess, dir: string): void {
+    const pid = child.pid
+    const line = pid === undefined ? undefined : this.#watched.get(pid)
+    if (line === undefined) return
+    const withDir = `${line.trimEnd()} ${encodeURIComponent(dir)}\n`
+    this.#watched.set(pid!, withDir)
+    this.#write(withDir)
+  }
+
   // The context has stopped its processes: the watchdog exits (killing any it still watches).
   async close(): Promise<void> {
     this.#closed = true
