@@ -32,12 +32,24 @@ function read(line: string): void {
   if (match === null) return
   const pid = Number(match[2])
   if (match[1] === '-') return void watched.delete(pid)
-  const dir = match[5] === undefined ? undefined : decodeURIComponent(match[5])
-  watched.set(pid, { start: Number(match[3] ?? 0), grace: Number(match[4] ?? 0), dir })
+  watched.set(pid, { start: Number(match[3] ?? 0), grace: Number(match[4] ?? 0), dir: decoded(match[5]) })
+}
+
+// Nothing may throw in here: a watchdog that dies kills nothing.
+function decoded(dir: string | undefined): string | undefined {
+  try {
+    return dir === undefined ? undefined : decodeURIComponent(dir)
+  } catch {
+    return undefined
+  }
 }
 
 function gone({ dir }: Watched): void {
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  try {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  } catch {
+    // left behind, as it was before the watchdog knew of it
+  }
 }
 
 function finish(): void {
