@@ -14,9 +14,20 @@ import { childExecArgv, entryUrl } from './launch.ts'
 // How long close() waits for the watchdog to exit: it does so as soon as it reads the end of its pipe.
 const EXIT_WAIT_MS = 1_000
 
+// What the watchdog is told of a watched process (see watchdog-main.ts for the line it becomes).
+interface Watched {
+  readonly start: number
+  readonly grace: number
+  dir?: string
+}
+
+function lineOf(pid: number, { start, grace, dir }: Watched): string {
+  return `+${pid} ${start} ${grace}${dir === undefined ? '' : ` ${encodeURIComponent(dir)}`}\n`
+}
+
 export class Watchdog {
-  // Every watched process that has not exited yet: pid → its line for the watchdog.
-  readonly #watched = new Map<number, string>()
+  // Every watched process that has not exited yet.
+  readonly #watched = new Map<number, Watched>()
   #process: ChildProcess | undefined
   #closed = false
 
@@ -27,10 +38,10 @@ export class Watchdog {
     if (this.#closed || pid === undefined) return
     const start = processStart(pid)
     if (start === undefined) return // already gone
-    const line = `+${pid} ${start} ${grace}\n`
-    this.#watched.set(pid, line)
+    const watched = { start, grace }
+    this.#watched.set(pid, watched)
     if (this.#process === undefined) this.#start()
-    else this.#write(line)
+    else this.#write(lineOf(pid, watched))
     child.once('exit', () => {
       if (this.#watched.delete(pid)) this.#write(`-${pid}\n`)
     })
@@ -40,11 +51,10 @@ export class Watchdog {
   // exited by itself): the private ipc dir of a server that cannot remove it, being killed.
   removesAfter(child: ChildProcess, dir: string): void {
     const pid = child.pid
-    const line = pid === undefined ? undefined : this.#watched.get(pid)
-    if (line === undefined) return
-    const withDir = `${line.trimEnd()} ${encodeURIComponent(dir)}\n`
-    this.#watched.set(pid!, withDir)
-    this.#write(withDir)
+    const watched = pid === undefined ? undefined : this.#watched.get(pid)
+    if (watched === undefined) return
+    watched.dir = dir
+    this.#write(lineOf(pid!, watched))
   }
 
   // The context has stopped its processes: the watchdog exits (killing any it still watches).
@@ -82,7 +92,7 @@ export class Watchdog {
     watchdog.on('error', () => this.#lost(watchdog))
     watchdog.once('exit', () => this.#lost(watchdog))
     this.#process = watchdog
-    this.#write([...this.#watched.values()].join(''))
+    this.#write([...this.#watched].map(([pid, watched]) => lineOf(pid, watched)).join(''))
   }
 
   #lost(watchdog: ChildProcess): void {
