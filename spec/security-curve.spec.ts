@@ -10,6 +10,7 @@ import {
   generateKeyPair,
   startServer,
   ErrorCode,
+  ZStateError,
   type Client,
   type ConnectOptions,
   type Server,
@@ -21,6 +22,7 @@ import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { failure } from './process-support.ts'
 import { clientFor, serverFor } from './support.ts'
 import { fromParts } from '../lib/protocol/parts.ts'
+import { unlessRefused } from '../lib/link/handshake.ts'
 
 const serverKeys = generateKeyPair()
 const alice = generateKeyPair()
@@ -68,6 +70,25 @@ void test('curve: another key, no curve and a wrong server key are refused at on
     assert.ok(Date.now() - started < 30_000, `${what} failed after ${Date.now() - started} ms`)
   }
   assert.equal((await a.server()).clients, 1)
+})
+
+// libzmq tears a refused connection down before the monitor event that says why is read: a join
+// whose HELLO send failed then must still report the refusal (a CLI run once printed the send failure).
+void test('curve: a refusal reported just after a send failed wins over the send failure', async () => {
+  const sendFailed = (): Promise<never> =>
+    Promise.reject(new ZStateError(ErrorCode.DISCONNECTED, 'send failed: Operation was not possible'))
+  const refusedSoon = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new ZStateError(ErrorCode.UNAUTHORIZED, 'not authorized')), 20),
+  )
+  assert.equal((await failure(unlessRefused(sendFailed(), refusedSoon))).code, ErrorCode.UNAUTHORIZED)
+  // With no verdict, the send failure itself, after the grace.
+  const never = new Promise<never>(() => {})
+  assert.equal((await failure(unlessRefused(sendFailed(), never))).code, ErrorCode.DISCONNECTED)
+  // Other failures are not held back.
+  const timedOut = Promise.reject(new ZStateError(ErrorCode.TIMEOUT, 'no answer'))
+  const started = Date.now()
+  assert.equal((await failure(unlessRefused(timedOut, never))).code, ErrorCode.TIMEOUT)
+  assert.ok(Date.now() - started < 150, `a timeout was held back ${Date.now() - started} ms`)
 })
 
 void test('curve: a key taken off the list is refused once the server restarts with the new list', async (t) => {

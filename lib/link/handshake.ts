@@ -1,5 +1,6 @@
 // Security of a client's sockets (docs/security.md): the CURVE options when the client has keys, and
 // the handshake outcome, watched so that a refused client fails at once instead of after its timeout.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Dealer, Subscriber } from 'zeromq'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkKeyPair } from '../protocol/key-proof.ts'
@@ -69,6 +70,22 @@ export function handshakeRefused(
       }
     })()
   })
+}
+
+// How long a failed send waits for the handshake's verdict: libzmq tears a refused connection down
+// (so a send on it fails) before the monitor event that says why has been read.
+const VERDICT_GRACE_MS = 200
+
+// `request`, or the refusal `refused` reports first; a request that fails as disconnected gives a
+// refusal VERDICT_GRACE_MS to arrive, so a refused client learns ERR_UNAUTHORIZED, not a send failure.
+export async function unlessRefused<T>(request: Promise<T>, refused: Promise<never>): Promise<T> {
+  try {
+    return await Promise.race([request, refused])
+  } catch (error) {
+    if (error instanceof ZStateError && error.code === ErrorCode.DISCONNECTED)
+      await Promise.race([refused, sleep(VERDICT_GRACE_MS)])
+    throw error
+  }
 }
 
 function refusal(type: string, address: string, curve: boolean): string {

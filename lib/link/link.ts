@@ -19,7 +19,7 @@ import {
   type Acknowledgement,
   type Hello,
 } from './replies.ts'
-import { handshakeRefused, socketOptions, type CurveCredentials } from './handshake.ts'
+import { handshakeRefused, socketOptions, unlessRefused, type CurveCredentials } from './handshake.ts'
 import { debug } from '../debug.ts'
 import { sockets } from './sockets.ts'
 import { connectSocket } from '../zmq.ts'
@@ -93,7 +93,7 @@ export class Link {
       // On a curve server: the client key this session holds (services are owned per key).
       if (options.curve !== undefined)
         args.push([options.curve.publicKey, keyProof(options.curve, options.curve.serverKey, token)])
-      const reply = await abortable(Promise.race([channel.request(Op.HELLO, args), refused]), signal)
+      const reply = await abortable(unlessRefused(channel.request(Op.HELLO, args), refused), signal)
       const hello = readHello(reply, options.address)
       debug(
         'joined %s: epoch %s, revision %d, session %d',
