@@ -46,8 +46,10 @@ test(
   "a session's writes in flight commit in batches, in order: every value gets a revision, every write settles once",
   { skip },
   async (t) => {
-    const { onA: writer, onB: watcher } = await clientsOfTwo(t)
     const n = stress ? 20_000 : 1_000
+    // A write of a key the batch already writes starts the next transaction, one in etcd at a time:
+    // the 42,000 writes of the stress run take longer than the 30 s a request may wait by default.
+    const { onA: writer, onB: watcher } = await clientsOfTwo(t, { requestTimeout: stress ? 600_000 : 30_000 })
     const seen: number[] = []
     const watching = (async () => {
       for await (const change of watcher.state.watch({ key: 'last' })) {
