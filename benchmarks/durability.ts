@@ -1,4 +1,6 @@
+import { join } from 'node:path'
 import { redisPipelinedSets, redisSetItem } from './baselines/redis-set.ts'
+import { startRoundTrip } from './baselines/round-trip.ts'
 import { scaled } from './support/config.ts'
 import { dataRoot } from './support/disk.ts'
 import { n } from './support/format.ts'
@@ -46,6 +48,8 @@ runScenario(import.meta.url, async () => {
   await using interval = await startStatePair(dir, 'interval', {
     storage: { dataDir: root.dir('interval'), fsync: 'interval' },
   })
+  // The floor under an awaited durable write: a raw round trip whose ROUTER appends and fdatasyncs.
+  await using rawDurable = await startRoundTrip(dir, { durableLog: join(root.path, 'raw.log') })
   await using redisAlways = await startRedis({ appendfsync: 'always', dir: root.dir('redis-always') })
   await using redisEverysec = await startRedis({ appendfsync: 'everysec', dir: root.dir('redis-everysec') })
   const redis = { always: await redisAlways?.connect(), everysec: await redisEverysec?.connect() }
@@ -60,6 +64,7 @@ runScenario(import.meta.url, async () => {
       always: zstateAwaited(always.client),
       interval: zstateAwaited(interval.client),
       memory: zstateAwaited(memory.client),
+      rawDurable: awaited((i) => rawDurable.client.request(i, itemOf(i))),
       redisAlways: redis.always && awaited((i) => redisSetItem(redis.always!, i)),
       redisEverysec: redis.everysec && awaited((i) => redisSetItem(redis.everysec!, i)),
     })
@@ -126,9 +131,16 @@ runScenario(import.meta.url, async () => {
             cause: awaitedCause(
               seq.always,
               'the log write and its fsync',
-              `; Redis with appendfsync always: ${us(mean(seq.redisAlways))}`,
+              `; Redis with appendfsync always: ${us(mean(seq.redisAlways))}, with appendfsync everysec ${us(mean(seq.redisEverysec))}; the floor over ZeroMQ, a raw round trip whose ROUTER appends and fdatasyncs, ${us(mean(seq.rawDurable))} (next row)`,
             ),
           },
+        ),
+        compare(
+          'awaited set, fsync always: throughput',
+          Unit.opsPerSec,
+          ops(seq.always),
+          'raw DEALER→ROUTER round trip, the ROUTER appending each request to a file and fdatasyncing it',
+          ops(seq.rawDurable),
         ),
         compare(
           'awaited set, fsync always: p50 latency',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { test, type TestContext } from 'node:test'
@@ -9,9 +9,17 @@ import { ErrorCode } from '../lib/errors.ts'
 import { Store } from '../lib/server/store.ts'
 import { readHeader, segmentName } from '../lib/storage/layout.ts'
 import { LogWriter } from '../lib/storage/log-writer.ts'
-import { RecordKind, frameRecords, scanRecords } from '../lib/storage/records.ts'
+import { FRAME_BYTES, RecordKind, frameRecords, scanRecords } from '../lib/storage/records.ts'
 import { recover } from '../lib/storage/recovery.ts'
-import { openLog, recordsOf, revisionsOf, segmentPaths, setCommits, tempDir } from './storage-support.ts'
+import {
+  openLog,
+  recordsOf,
+  revisionsOf,
+  segmentPaths,
+  setCommits,
+  tempDir,
+  warnings,
+} from './storage-support.ts'
 
 test('storage: records frame and scan back; the checksum covers the kind', () => {
   const payloads = [Buffer.from('one'), Buffer.alloc(0), Buffer.alloc(70_000, 7)]
@@ -75,6 +83,53 @@ test('storage: append and recover round trip across segment rolls and runs', asy
     Array.from({ length: store.revision }, (_, i) => i + 1),
   )
   assert.ok(again.commits.at(-1)!.equals(more.at(-1)!))
+})
+
+// A segment is made at its full length (appends then change no size, so an fdatasync writes no
+// inode) and cut to its records when it is finished; a run that dies leaves zeros, read as the end.
+test('storage: a segment is made at its full length, zeros after its records; a roll and a close cut it to them', async (t) => {
+  const dir = tempDir(t)
+  const store = new Store()
+  const segmentBytes = 4096
+  const { writer } = await openLog(dir, { segmentBytes })
+  const end = (path: string): number => {
+    const last = recordsOf(path).at(-1)!
+    return last.offset + FRAME_BYTES + last.payload.length
+  }
+  writer.append(setCommits(store, 3))
+  await writer.durable()
+  const [first] = segmentPaths(dir) as [string]
+  const open = readFileSync(first)
+  assert.equal(open.length, segmentBytes, 'made at its full length')
+  assert.ok(end(first) < segmentBytes)
+  assert.ok(
+    open.subarray(end(first)).every((byte) => byte === 0),
+    'zeros after the records',
+  )
+  // Filled past its length: the next append rolls, and the finished segment is cut to its records.
+  writer.append(setCommits(store, 1, () => 'x'.repeat(segmentBytes)))
+  writer.append(setCommits(store, 1))
+  const [, second] = segmentPaths(dir) as [string, string]
+  assert.equal(statSync(first).size, end(first), 'the rolled segment holds only its records')
+  assert.equal(statSync(second).size, segmentBytes)
+  // A run that dies leaves the zeros: read as the end, cut without a warning, nothing lost.
+  const copy = join(tempDir(t), 'copy')
+  cpSync(dir, copy, { recursive: true })
+  const seen = warnings(t)
+  const crashed = await recover(copy, { repair: false })
+  assert.deepEqual(revisionsOf(crashed.commits), [1, 2, 3, 4, 5])
+  assert.equal(crashed.cleanClose, false)
+  const [, copied] = segmentPaths(copy) as [string, string]
+  assert.equal(statSync(copied).size, end(copied), 'the zeros are cut')
+  await seen.settled()
+  assert.deepEqual(seen.list, [])
+  // A new epoch finishes a segment before it is full: cut to its records too.
+  writer.newEpoch('e2')
+  assert.equal(statSync(second).size, end(second), 'a segment finished early holds only its records')
+  const [, , third] = segmentPaths(dir) as [string, string, string]
+  await writer.close(true)
+  assert.equal(statSync(third).size, end(third), 'a closed segment holds only its records')
+  assert.equal(recordsOf(third).at(-1)!.kind, RecordKind.CLEAN)
 })
 
 test('storage: CLEAN ends the log only when the last run closed it cleanly', async (t) => {
@@ -198,7 +253,7 @@ test('storage: an append the disk refuses leaves nothing of it, and the log goes
   writer.append(setCommits(store, 3))
   await writer.durable()
   const [path] = segmentPaths(dir)
-  const before = statSync(path!).size
+  const before = readFileSync(path!)
   const big = new Store()
   setCommits(big, 3)
   const tooLarge = setCommits(big, 2, () => new Uint8Array(48 << 10)) // 96 KiB: past the disk's end
@@ -210,7 +265,8 @@ test('storage: an append the disk refuses leaves nothing of it, and the log goes
       return true
     },
   )
-  assert.equal(statSync(path!).size, before, 'nothing of the failed append stays')
+  // Not a byte of it: the segment holds what it held, zeros after (the length it was made with).
+  assert.ok(readFileSync(path!).equals(before), 'nothing of the failed append stays')
   assert.deepEqual(revisionsOf((await recover(dir, { repair: false })).commits), [1, 2, 3])
   // The space the cut freed takes the next turn.
   const next = setCommits(new Store(), 4).slice(3)
@@ -219,5 +275,5 @@ test('storage: an append the disk refuses leaves nothing of it, and the log goes
   const after = await recover(dir, { repair: false })
   assert.deepEqual(revisionsOf(after.commits), [1, 2, 3, 4])
   assert.ok(after.commits[3]!.equals(next[0]!))
-  assert.ok(readFileSync(path!).length > before)
+  assert.deepEqual(segmentPaths(dir), [path], 'in the same segment')
 })

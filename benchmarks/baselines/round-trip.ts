@@ -9,15 +9,23 @@ import { rawClient, type RawClient } from './raw-client.ts'
 // message, and this process subscribes and decodes each copy: the same three messages per write that
 // a state server and a client holding a replica exchange (request, reply, change), so the gap between
 // the two floors is what the design costs and the gap above it is what the implementation costs.
+// With `durableLog` the ROUTER appends each message to that file and fdatasyncs it before the reply:
+// the floor under an awaited write with fsync 'always'.
 export interface RoundTrip extends AsyncDisposable {
   readonly client: RawClient
 }
 
 export async function startRoundTrip(
   dir: IpcDir,
-  options: { publishedCopy?: boolean } = {},
+  options: { publishedCopy?: boolean; durableLog?: string } = {},
 ): Promise<RoundTrip> {
-  const requests = dir.endpoint(options.publishedCopy === true ? 'copy-relay' : 'echo')
+  const requests = dir.endpoint(
+    options.publishedCopy === true
+      ? 'copy-relay'
+      : options.durableLog !== undefined
+        ? 'durable-echo'
+        : 'echo',
+  )
   let server: Side
   let subscriber: Subscriber | undefined
   if (options.publishedCopy === true) {
@@ -30,7 +38,7 @@ export async function startRoundTrip(
     void decodeAll(subscriber)
   } else {
     server = await forkSide(new URL('../sides/echo-router.ts', import.meta.url))
-    await server.call('bind', requests)
+    await server.call('bind', requests, options.durableLog)
   }
   const client = rawClient(requests)
   return {

@@ -1,14 +1,22 @@
 // The write-ahead log: each server turn's encoded commits appended as COMMIT records with one writev
-// (into the page cache), fsynced by group commit. Every run of a server writes a segment of its own,
+// (into the page cache), fsynced by group commit (fdatasync: a segment is made at its full length,
+// so appends change no size; it is cut to what it holds when it is finished). Every run of a server writes a segment of its own,
 // started durably before its first commit, so a log that ends with CLEAN always means the last run
 // closed it: a crash of a later run can never leave an earlier run's CLEAN at the end.
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync } from 'node:fs'
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { GroupFsync } from './group-fsync.ts'
 import { commitHead } from './layout.ts'
 import { RecordKind, frameRecord, frameRecords } from './records.ts'
 import type { LogTail } from './recovery.ts'
-import { appendAll, createSegment, fsyncAsync, storageError } from './segment-file.ts'
+import {
+  appendAll,
+  createSegment,
+  cutBack,
+  fdatasyncAsync,
+  fsyncAsync,
+  storageError,
+} from './segment-file.ts'
 
 /** When the log is fsynced besides rolls and close: see LogWriterOptions.fsync. */
 export type FsyncPolicy = 'always' | 'interval' | 'never'
@@ -45,7 +53,9 @@ export class LogWriter {
   readonly fsyncTally = { fsyncs: 0, fsyncSeconds: 0 }
   #path = ''
   #epoch: string | undefined
+  // What the open segment's records take, and the length it was made with (zeros after them).
   #size = 0
+  #length = 0
   #segmentCommits = 0
   #revision: number
   // What the last good fsync of the open segment covered.
@@ -111,7 +121,7 @@ export class LogWriter {
   }
 
   // Resolves once everything appended before the call is on disk; rejects with ERR_STORAGE (then
-  // rewind()). The fsync runs on libuv's thread pool (fs.fsync, not fsyncSync): the event loop goes
+  // rewind()). The fsync runs on libuv's thread pool (fs.fdatasync, not its Sync): the event loop goes
   // on serving while the disk flushes, and turns appended meanwhile share the next fsync. A roll fsyncs
   // synchronously instead: it must finish the old segment before the new one gets a byte (else a
   // crash could keep the new one's commits and lose the old one's), and it is rare.
@@ -132,7 +142,7 @@ export class LogWriter {
     if (this.#synced.size === this.#size) return true
     const start = performance.now()
     try {
-      fsyncSync(this.#fd!)
+      fdatasyncSync(this.#fd!)
       this.#tally(start)
     } catch (error) {
       throw (this.#fault = storageError(`cannot fsync the log ${this.#path}`, error))
@@ -147,7 +157,7 @@ export class LogWriter {
   rewind(): number {
     if (this.#fault === undefined || this.#fd === undefined) return this.#revision
     try {
-      ftruncateSync(this.#fd, this.#synced.size)
+      cutBack(this.#fd, this.#synced.size, this.#length)
       fsyncSync(this.#fd)
     } catch {
       return this.#revision
@@ -200,6 +210,7 @@ export class LogWriter {
       try {
         const record = frameRecord(RecordKind.CLEAN)
         if (clean) this.#write([record], record.length)
+        ftruncateSync(fd, this.#size)
         await fsyncAsync(fd)
         this.#synced = { size: this.#size, revision: this.#revision, commits: this.#segmentCommits }
       } catch (error) {
@@ -223,7 +234,7 @@ export class LogWriter {
   // Writes at the end of the open segment, all or nothing.
   #write(buffers: Uint8Array[], bytes: number): void {
     try {
-      appendAll(this.#fd!, buffers, bytes, this.#size, (cutError) => {
+      appendAll(this.#fd!, buffers, bytes, this.#size, this.#length, (cutError) => {
         this.#fault = storageError(`cannot cut ${this.#path} back after a failed write`, cutError)
       })
     } catch (error) {
@@ -232,22 +243,24 @@ export class LogWriter {
     this.#size += bytes
   }
 
-  // The open segment fsynced, then a new one after the last appended revision. Throws ERR_STORAGE;
-  // the open segment stays when the new one cannot be made.
+  // The open segment cut to its records and fsynced, then a new one after the last appended revision.
+  // Throws ERR_STORAGE; the open segment stays when the new one cannot be made.
   #roll(epoch: string): void {
     const old = this.#fd
     if (old !== undefined) {
       try {
+        ftruncateSync(old, this.#size)
         fsyncSync(old)
       } catch (error) {
         throw (this.#fault = storageError(`cannot fsync the log ${this.#path}`, error))
       }
     }
-    const segment = createSegment(this.#dir, epoch, this.#revision + 1)
+    const segment = createSegment(this.#dir, epoch, this.#revision + 1, this.#segmentBytes)
     this.#generation++
     this.#fd = segment.fd
     this.#path = segment.path
     this.#size = segment.size
+    this.#length = Math.max(segment.size, this.#segmentBytes)
     this.#segmentCommits = 0
     this.#epoch = epoch
     this.#synced = { size: segment.size, revision: this.#revision, commits: 0 }
@@ -270,7 +283,7 @@ export class LogWriter {
     const covers = { size: this.#size, revision: this.#revision, commits: this.#segmentCommits }
     const start = performance.now()
     try {
-      await fsyncAsync(fd)
+      await fdatasyncAsync(fd)
       this.#tally(start)
     } catch (error) {
       throw (this.#fault ??= storageError(`cannot fsync the log ${this.#path}`, error))

@@ -66,7 +66,9 @@ export interface Scan {
 }
 
 // Reads records from `from` to the end of `bytes`, stopping at the first bad one: a frame that runs
-// past the end of the bytes, an unknown kind or a checksum that does not match.
+// past the end of the bytes, an unknown kind or a checksum that does not match. Zeros from a record's
+// end to the end of the bytes are where the log would have gone on: a segment is made at its full
+// size (lib/storage/segment-file.ts), so a segment still being written ends so, and that is no fault.
 //
 // Torn tail or damage: a crash can leave anything after the last complete write: part of a record,
 // or (the file system having grown the file before the data reached the disk) zeros or stale
@@ -83,6 +85,7 @@ export function scanRecords(bytes: Buffer, from = 0): Scan {
   while (at < bytes.length) {
     const record = recordAt(bytes, at)
     if (record === undefined) {
+      if (zerosFrom(bytes, at)) return { records, end: at, fault: undefined }
       const resume = nextValid(bytes, at + 1)
       const fault =
         resume === undefined
@@ -94,6 +97,12 @@ export function scanRecords(bytes: Buffer, from = 0): Scan {
     at += FRAME_BYTES + record.payload.length
   }
   return { records, end: at, fault: undefined }
+}
+
+// Whether every byte from `at` on is 0.
+function zerosFrom(bytes: Buffer, at: number): boolean {
+  for (let i = at; i < bytes.length; i++) if (bytes[i] !== 0) return false
+  return true
 }
 
 // The record framed at `at`, when it is a valid one: its payload is the view the checksum ran over.

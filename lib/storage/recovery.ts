@@ -1,12 +1,13 @@
 // Reading a data dir back at start: the newest good snapshot and the log's commits after it. A
-// torn tail of the last segment (what a crash interrupted) is cut off with a warning; anything
-// wrong before it is ERR_CORRUPT, or with `repair` cut there too. Call it holding the dir's lock.
+// torn tail of the last segment (what a crash interrupted) is cut off with a warning, and the zeros
+// a segment was made with and never filled without one; anything wrong before it is ERR_CORRUPT, or
+// with `repair` cut there too. Call it holding the dir's lock.
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import { fsyncDirSync, listDir, type DirFile } from './layout.ts'
 import { FRAME_BYTES } from './records.ts'
-import { cutLog, cutTornTail, dropHistory, type Damage } from './repair.ts'
+import { cutLog, cutTornTail, cutZeros, dropHistory, type Damage } from './repair.ts'
 import { readSegment, type SegmentRead } from './segment-reader.ts'
 import { readSnapshot, type Snapshot } from './snapshot-reader.ts'
 
@@ -64,6 +65,7 @@ export async function recover(dir: string, options: { repair: boolean }): Promis
       expected = read.lastRevision + 1
       clean = read.clean && read.fault === undefined
       if (read.fault !== undefined) cutTornTail(read)
+      else if (read.end < read.bytes.length) cutZeros(read)
       continue
     }
     // With repair, damage in a segment the snapshot holds entirely costs history only.

@@ -1,5 +1,6 @@
-// The changes recovery makes to a data dir (lib/storage/recovery.ts), each fsynced and announced
-// with a warning: a torn tail cut off, the log cut at damage, damaged history dropped.
+// The changes recovery makes to a data dir (lib/storage/recovery.ts), each fsynced and, when it drops
+// something written, announced with a warning: a torn tail cut off, the log cut at damage, damaged
+// history dropped; a segment's unused zeros cut silently.
 import { closeSync, fsyncSync, ftruncateSync, openSync, rmSync } from 'node:fs'
 import { fsyncDirSync } from './layout.ts'
 import { lastRevisionFrom, type SegmentRead } from './segment-reader.ts'
@@ -18,6 +19,12 @@ export function cutTornTail(read: SegmentRead): void {
     `zstate: ${path}: cut a torn tail of ${read.bytes.length - read.end} bytes at offset ${read.end}`,
     { code: 'ZSTATE_TORN_TAIL' },
   )
+}
+
+// Cuts the zeros after a segment's records (where a run that did not close it would have gone on):
+// nothing was written there, so nothing is lost and nobody is warned.
+export function cutZeros(read: SegmentRead): void {
+  truncate(read.file.path, read.end)
 }
 
 // The log cut at the first bad record: that segment truncated, every later one removed. `kept`:

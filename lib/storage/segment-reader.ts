@@ -25,7 +25,7 @@ export interface SegmentRead {
   readonly lastRevision: number
   // Whether its last good record is CLEAN.
   readonly clean: boolean
-  // Where its good records end.
+  // Where its good records end. Without a fault, only zeros follow (a segment made at its full size).
   readonly end: number
   readonly fault: SegmentFault | undefined
 }
