@@ -148,3 +148,25 @@ test('session expiry: a provider cannot pass its error off as the server refusin
   await client.close()
   assert.equal(await nextStatus(events), 'closed', 'the client never counted the server as lost')
 })
+
+// A server whose own event loop was blocked has not heard its clients' pings for as long: when it
+// runs again, its heartbeat timer can fire before it reads them. That silence is its own, not theirs.
+test('session expiry: a server whose own event loop was blocked forgets no client for it', async (t) => {
+  const server = await serverFor(t, 'ipc', { heartbeatMs: HEARTBEAT_MS })
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const events = client.status()[Symbol.asyncIterator]()
+  await client.state.set('n', 0)
+  for (let round = 1; round <= 3; round++) {
+    // Server and client share this loop: both are blocked, neither hears the other.
+    block(EXPIRY_MS * 2)
+    assert.equal(await client.state.set('n', round), round + 1, `round ${round}: the same session writes on`)
+  }
+  assert.equal((await client.server()).clients, 1)
+  await client.close()
+  assert.equal(
+    await nextStatus(events),
+    'closed',
+    'the client was never forgotten, nor counted the server lost',
+  )
+})

@@ -6,7 +6,8 @@ import { test } from 'node:test'
 import { client, etcdGateways } from './fixtures/etcd-gateways.ts'
 import { clientProcess, stress } from './support.ts'
 
-const { skip, gateways, clientsOfTwo } = etcdGateways('etcd-gateways.spec')
+// No gateway dies here: the server's default heartbeat (500 ms).
+const { skip, gateways, clientsOfTwo } = etcdGateways('etcd-gateways.spec', { heartbeatMs: 500 })
 const sequence = stress ? 100_000 : 2_000
 const k = stress ? 2_000 : 50
 
