@@ -1,8 +1,9 @@
 // The write-ahead log: each server turn's encoded commits appended as COMMIT records with one writev
-// (into the page cache), fsynced by group commit (fdatasync: a segment is made at its full length,
-// so appends change no size; it is cut to what it holds when it is finished). Every run of a server writes a segment of its own,
-// started durably before its first commit, so a log that ends with CLEAN always means the last run
-// closed it: a crash of a later run can never leave an earlier run's CLEAN at the end.
+// (into the page cache), fsynced by group commit (an fdatasync: a segment is made at its full length,
+// so appends change no size; it is cut to what it holds when it is finished). Every run of a server
+// writes a segment of its own, started durably before its first commit, so a log that ends with
+// CLEAN always means the last run closed it: a crash of a later run can never leave an earlier run's
+// CLEAN at the end.
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { GroupFsync } from './group-fsync.ts'
@@ -252,7 +253,7 @@ export class LogWriter {
         ftruncateSync(old, this.#size)
         fsyncSync(old)
       } catch (error) {
-        throw (this.#fault = storageError(`cannot fsync the log ${this.#path}`, error))
+        throw (this.#fault = storageError(`cannot finish the log segment ${this.#path}`, error))
       }
     }
     const segment = createSegment(this.#dir, epoch, this.#revision + 1, this.#segmentBytes)
