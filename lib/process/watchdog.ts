@@ -47,8 +47,8 @@ export class Watchdog {
     })
   }
 
-  // Once this process is gone, the watchdog also removes `dir` after `child` is gone (killed, or
-  // exited by itself): the private ipc dir of a server that cannot remove it, being killed.
+  // The watchdog also removes `dir` once `child` is gone (killed, or exited by itself): the private
+  // ipc dir of a server that cannot remove it when it is killed.
   removesAfter(child: ChildProcess, dir: string): void {
     const pid = child.pid
     const watched = pid === undefined ? undefined : this.#watched.get(pid)

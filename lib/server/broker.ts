@@ -44,7 +44,6 @@ export class Broker {
   readonly #parties = new Map<Session, Party>()
   readonly #waits = new ServiceWaits()
   #nextId = 1
-  #lastTick = Date.now()
 
   constructor(options: BrokerOptions) {
     this.#options = options
@@ -89,12 +88,11 @@ export class Broker {
 
   // Once per heartbeat: drops silent providers and expires calls that waited in a queue past their timeout.
   // The ROUTER reads its peers fair-queued, so a live provider's messages are seen even under a flood.
-  tick(now: number): void {
-    const late = now - this.#lastTick > this.#options.heartbeatMs * 2.5
-    this.#lastTick = now
-    // A late tick means this server's loop was busy: the silence it measured may be our own.
-    if (!late) {
-      const cutoff = now - this.#options.heartbeatMs * PROVIDER_SILENCE_BEATS
+  // Silence counts from `silentFrom`: the end of the last stretch this server's loop was blocked,
+  // when the silence it measured was its own.
+  tick(now: number, silentFrom: number): void {
+    const cutoff = now - this.#options.heartbeatMs * PROVIDER_SILENCE_BEATS
+    if (silentFrom < cutoff) {
       for (const provider of [...this.#providers.values()]) {
         if (provider.session.lastSeen >= cutoff) continue
         const silence = now - provider.session.lastSeen

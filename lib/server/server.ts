@@ -191,10 +191,10 @@ class StateServer implements Server {
   // Whether the loop waits in router.receive() (see the durable gate's idle hook).
   #receiving = false
   #heartbeat: NodeJS.Timeout
-  // When the last beat ran, and until when silence does not count against sessions: a late beat
-  // means this loop was blocked, and their pings are still waiting to be read.
+  // When the last beat ran, and when the silence of peers starts to count: at the end of the last
+  // stretch this loop was blocked (a late beat), as their messages were still waiting to be read.
   #lastBeat = Date.now()
-  #excusedUntil = 0
+  #silentFrom = 0
   // Deletes keys whose ttl has run out (lib/server/leases.ts).
   readonly #sweeper: NodeJS.Timeout
   // Which session owns each ephemeral key.
@@ -788,12 +788,12 @@ class StateServer implements Server {
     this.#storage?.maintain(this.#history.firstRevision)
     this.#turn.published = false
     const now = Date.now()
-    if (now - this.#lastBeat > this.#options.heartbeatMs * LATE_BEATS) this.#excusedUntil = now
+    if (now - this.#lastBeat > this.#options.heartbeatMs * LATE_BEATS) this.#silentFrom = now
     this.#lastBeat = now
     const cutoff = now - this.#options.heartbeatMs * SESSION_EXPIRY_BEATS
-    if (this.#excusedUntil < cutoff)
+    if (this.#silentFrom < cutoff)
       for (const session of this.#sessions.idleSince(cutoff)) this.#forget(session, 'its session expired')
-    this.#broker.tick(now)
+    this.#broker.tick(now, this.#silentFrom)
   }
 
   // Nothing of `outputs` was logged (or synced): their requests are refused, and the store and history
@@ -964,10 +964,11 @@ const MAX_TURN_MESSAGES = 256
 // or once it holds this many bytes of commits (a few client batches' worth).
 const TURN_COMMIT_BYTES = 256 * 1024
 
-// A session silent for this many heartbeat periods is forgotten (clients ping every period), silence
-// counted from the end of the last time this loop was blocked: a beat this many periods late.
+// A session silent for this many heartbeat periods is forgotten (clients ping every period). Silence,
+// of sessions and of providers (lib/server/broker.ts), counts from the end of the last time this loop
+// was blocked: a beat more than LATE_BEATS periods after the one before.
 const SESSION_EXPIRY_BEATS = 10
-const LATE_BEATS = 3
+const LATE_BEATS = 2.5
 
 function isToken(value: unknown): value is string {
   return typeof value === 'string' && /^[0-9a-f]{8,64}$/.test(value)

@@ -54,9 +54,8 @@ export class LogWriter {
   readonly fsyncTally = { fsyncs: 0, fsyncSeconds: 0 }
   #path = ''
   #epoch: string | undefined
-  // What the open segment's records take, and the length it was made with (zeros after them).
+  // What the open segment's records take (it was made #segmentBytes long: zeros after them).
   #size = 0
-  #length = 0
   #segmentCommits = 0
   #revision: number
   // What the last good fsync of the open segment covered.
@@ -158,7 +157,7 @@ export class LogWriter {
   rewind(): number {
     if (this.#fault === undefined || this.#fd === undefined) return this.#revision
     try {
-      cutBack(this.#fd, this.#synced.size, this.#length)
+      cutBack(this.#fd, this.#synced.size, this.#segmentBytes)
       fsyncSync(this.#fd)
     } catch {
       return this.#revision
@@ -235,7 +234,7 @@ export class LogWriter {
   // Writes at the end of the open segment, all or nothing.
   #write(buffers: Uint8Array[], bytes: number): void {
     try {
-      appendAll(this.#fd!, buffers, bytes, this.#size, this.#length, (cutError) => {
+      appendAll(this.#fd!, buffers, bytes, this.#size, this.#segmentBytes, (cutError) => {
         this.#fault = storageError(`cannot cut ${this.#path} back after a failed write`, cutError)
       })
     } catch (error) {
@@ -261,7 +260,6 @@ export class LogWriter {
     this.#fd = segment.fd
     this.#path = segment.path
     this.#size = segment.size
-    this.#length = Math.max(segment.size, this.#segmentBytes)
     this.#segmentCommits = 0
     this.#epoch = epoch
     this.#synced = { size: segment.size, revision: this.#revision, commits: 0 }

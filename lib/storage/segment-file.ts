@@ -12,6 +12,7 @@ import {
   writevSync,
 } from 'node:fs'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { fsyncDirSync, segmentHeader, segmentName } from './layout.ts'
 import { RecordKind, frameRecord } from './records.ts'
@@ -105,15 +106,7 @@ function remaining(buffers: readonly Uint8Array[], skip: number): readonly Uint8
   return rest
 }
 
-// fsync on libuv's thread pool (not fsyncSync): the event loop goes on serving while the disk flushes.
-export function fsyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsync(fd, (error) => (error === null ? resolve() : reject(error))))
-}
-
-// The same with fdatasync: the data and what reading it back needs (a new size, new blocks), not the
-// times of the inode.
-export function fdatasyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) =>
-    fdatasync(fd, (error) => (error === null ? resolve() : reject(error))),
-  )
-}
+// fsync and fdatasync (the data and what reading it back needs, a new size or new blocks, not the
+// inode's times) on libuv's thread pool: the event loop goes on serving while the disk flushes.
+export const fsyncAsync = promisify(fsync)
+export const fdatasyncAsync = promisify(fdatasync)
