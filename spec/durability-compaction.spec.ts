@@ -51,7 +51,7 @@ void test('durability: a long log is compacted into a snapshot, old segments go,
     !files(dataDir, '.zlog').includes('log-00000000000000000001.zlog'),
     files(dataDir, '.zlog').join(' '),
   )
-  // About one snapshot (100 keys of 10 kB), the history (64 MiB) and one segment (4 MiB).
+  // About one snapshot (100 keys of 10 kB), the history (64 MiB) and one segment (1 MiB).
   assert.ok(bytes(dataDir) < 90 << 20, `${bytes(dataDir)} bytes on disk`)
   await first.close()
 
@@ -67,7 +67,7 @@ void test('durability: a clean close leaves a snapshot and only the segments the
   const first = await startServer({ dataDir, fsync: 'never', history })
   t.after(() => first.close())
   const client = await connect(first.address)
-  // About 12 MiB of log in segments of 4 MiB.
+  // About 12 MiB of log in segments of 1 MiB.
   const value = (i: number): string => String(i).padStart(20_000, '.')
   for (let from = 0; from < 600; from += 100)
     await Promise.all(

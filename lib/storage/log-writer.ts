@@ -31,7 +31,7 @@ export interface LogWriterOptions {
   /** The epoch of the segment open() starts; default the tail's (none for a new dir: call newEpoch()). */
   readonly epoch?: string
   /**
-   * A new segment is started at an append once the current one holds this many bytes; default 4 MiB:
+   * A new segment is started at an append once the current one holds this many bytes; default 1 MiB:
    * segments the snapshot and the history have left behind are removed whole, and a restart reads
    * the ones after, so the smaller they are the less of the log is kept and read again.
    */
@@ -83,7 +83,7 @@ export class LogWriter {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.#dir = dir
     this.#policy = options.fsync
-    this.#segmentBytes = options.segmentBytes ?? 4 << 20
+    this.#segmentBytes = options.segmentBytes ?? 1 << 20
     this.#compactBytes = options.compactBytes ?? 64 << 20
     this.#revision = tail.revision
     this.#synced = { size: 0, revision: tail.revision, commits: 0 }
