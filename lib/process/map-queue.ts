@@ -63,17 +63,27 @@ export class WorkQueue {
   }
 
   // The next batch of at most `size` items: a suspect alone, else items going round again, else
-  // fresh ones from one run.
+  // fresh consecutive ones. The input is pulled in runs, each following the one before (map pulls
+  // a few items to start workers, then what a batch lacks), so a batch goes on into the next run:
+  // cut at the end of each, batches came out at half their size and more.
   take(size: number): Batch | undefined {
     const suspect = this.#suspects.shift()
     if (suspect !== undefined) return this.#singles([suspect])
     if (this.#again.length > 0) return this.#singles(this.#again.splice(0, size))
-    const run = this.#runs[0]
-    if (run === undefined) return undefined
-    const values = run.values.slice(run.offset, run.offset + size)
-    const first = run.first + run.offset
-    run.offset += values.length
-    if (run.offset >= run.values.length) this.#runs.shift()
+    const start = this.#runs[0]
+    if (start === undefined) return undefined
+    const first = start.first + start.offset
+    let values: unknown[] = []
+    for (
+      let run: Run | undefined = start;
+      run !== undefined && values.length < size && run.first + run.offset === first + values.length;
+      run = this.#runs[0]
+    ) {
+      const taken = run.values.slice(run.offset, run.offset + size - values.length)
+      values = values.length === 0 ? taken : values.concat(taken)
+      run.offset += taken.length
+      if (run.offset >= run.values.length) this.#runs.shift()
+    }
     this.#size -= values.length
     return { id: this.#nextBatch++, first, indices: undefined, values }
   }
