@@ -73,13 +73,15 @@ export class WorkQueue {
     const start = this.#runs[0]
     if (start === undefined) return undefined
     const first = start.first + start.offset
-    let values: unknown[] = []
+    let values: readonly unknown[] = []
     for (
       let run: Run | undefined = start;
       run !== undefined && values.length < size && run.first + run.offset === first + values.length;
       run = this.#runs[0]
     ) {
-      const taken = run.values.slice(run.offset, run.offset + size - values.length)
+      // A whole run is handed on as it is: for a plain array the input's pull made it a copy already.
+      const whole = run.offset === 0 && run.values.length <= size - values.length
+      const taken = whole ? run.values : run.values.slice(run.offset, run.offset + size - values.length)
       values = values.length === 0 ? taken : values.concat(taken)
       run.offset += taken.length
       if (run.offset >= run.values.length) this.#runs.shift()
