@@ -109,6 +109,32 @@ test('values: refused values fail with ERR_UNENCODABLE and write nothing', async
   assert.equal(state.size, 0)
 })
 
+test('values: a refusal names where in the value the culprit is', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  const { state } = client
+  const cyclic: Record<string, unknown> = { list: [] }
+  ;(cyclic['list'] as unknown[]).push({ back: cyclic })
+  // eslint-disable-next-line no-sparse-arrays
+  const holed = [1, , 3]
+  const cases: [unknown, string][] = [
+    [undefined, 'value cannot be stored: undefined'],
+    [{ a: [1, { b: undefined }] }, 'value.a[1].b cannot be stored: undefined'],
+    [{ a: { b: holed } }, 'value.a.b[1] cannot be stored: sparse array (hole)'],
+    [cyclic, 'value.list[0].back cannot be stored: cyclic reference'],
+    [[[new Map()]], 'value[0][0] cannot be stored: an instance of Map'],
+    [{ n: [2n ** 64n] }, 'value.n[0] cannot be stored: bigint outside int64'],
+  ]
+  for (const [value, message] of cases) {
+    await assert.rejects(
+      state.set('k', value),
+      (e: unknown) => isZStateError(e) && e.code === 'ERR_UNENCODABLE' && e.message === message,
+      message,
+    )
+  }
+  assert.equal(await state.sync(), 0, 'nothing was committed')
+})
+
 test('values: keys are validated and wrong argument types are ERR_INVALID_ARGUMENT', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)

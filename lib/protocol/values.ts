@@ -24,8 +24,10 @@ export function unencodable(path: string, what: string): ZStateError {
   return new ZStateError(ErrorCode.UNENCODABLE, `value${path} cannot be stored: ${what}`)
 }
 
+const TOO_DEEP = `nested deeper than ${MAX_DEPTH} levels`
+
 export function tooDeep(path: string): ZStateError {
-  return unencodable(path, `nested deeper than ${MAX_DEPTH} levels`)
+  return unencodable(path, TOO_DEEP)
 }
 
 export function describe(value: unknown): string {
@@ -43,60 +45,94 @@ function isPlainObject(value: object): boolean {
 
 // Validates a caller's value and returns a deeply frozen copy: what the store will hold.
 export function toStoredValue(value: unknown): unknown {
-  return copy(value, '', [], 0)
+  return stored(value, 0)
 }
 
 // The same for a value that will sit `depth` levels inside a stored value (a patch's value).
 export function toStoredValueAt(value: unknown, depth: number): unknown {
-  return copy(value, '', [], depth)
+  return stored(value, depth)
 }
 
-function copy(value: unknown, path: string, ancestors: object[], depth: number): unknown {
+// What copy() refuses, and where: the path is put together on the way out, only for a refusal,
+// rather than as a string for every property copied (most of a write's garbage in flight).
+class Refusal {
+  readonly what: string
+  path: string
+  constructor(what: string, path = '') {
+    this.what = what
+    this.path = path
+  }
+}
+
+function stored(value: unknown, depth: number): unknown {
+  try {
+    return copy(value, [], depth)
+  } catch (error) {
+    if (error instanceof Refusal) throw unencodable(error.path, error.what)
+    throw error
+  }
+}
+
+// A refusal from inside the element or property `step` gets its place in the path.
+function within(error: unknown, step: string): unknown {
+  if (error instanceof Refusal) error.path = step + error.path
+  return error
+}
+
+function copy(value: unknown, ancestors: object[], depth: number): unknown {
   switch (typeof value) {
     case 'string':
-      if (!value.isWellFormed()) throw unencodable(path, `string with ${LONE_SURROGATE}`)
+      if (!value.isWellFormed()) throw new Refusal(`string with ${LONE_SURROGATE}`)
       return value
     case 'boolean':
       return value
     case 'number':
       return value === 0 ? 0 : value
     case 'bigint':
-      if (value < INT64_MIN || value > INT64_MAX) throw unencodable(path, 'bigint outside int64')
+      if (value < INT64_MIN || value > INT64_MAX) throw new Refusal('bigint outside int64')
       return value
     case 'object':
       break
     default:
-      throw unencodable(path, typeof value)
+      throw new Refusal(typeof value)
   }
   if (value === null) return null
   if (value instanceof Uint8Array) return new Uint8Array(value)
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw unencodable(path, 'invalid Date')
+    if (Number.isNaN(value.getTime())) throw new Refusal('invalid Date')
     return new Date(value.getTime())
   }
-  if (ancestors.includes(value)) throw unencodable(path, 'cyclic reference')
-  if (depth + ancestors.length >= MAX_DEPTH) throw tooDeep(path)
+  if (ancestors.includes(value)) throw new Refusal('cyclic reference')
+  if (depth + ancestors.length >= MAX_DEPTH) throw new Refusal(TOO_DEEP)
   ancestors.push(value)
   let result: unknown[] | Record<string, unknown>
   if (Array.isArray(value)) {
-    if (Object.getPrototypeOf(value) !== Array.prototype) throw unencodable(path, 'array subclass')
+    if (Object.getPrototypeOf(value) !== Array.prototype) throw new Refusal('array subclass')
     result = new Array<unknown>(value.length)
     for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) throw unencodable(`${path}[${i}]`, 'sparse array (hole)')
-      result[i] = copy(value[i], `${path}[${i}]`, ancestors, depth)
+      if (!(i in value)) throw new Refusal('sparse array (hole)', `[${i}]`)
+      try {
+        result[i] = copy(value[i], ancestors, depth)
+      } catch (error) {
+        throw within(error, `[${i}]`)
+      }
     }
   } else {
-    if (!isPlainObject(value)) throw unencodable(path, describe(value))
+    if (!isPlainObject(value)) throw new Refusal(describe(value))
     if (
       Object.getOwnPropertySymbols(value).some((s) => Object.prototype.propertyIsEnumerable.call(value, s))
     ) {
-      throw unencodable(path, 'symbol key')
+      throw new Refusal('symbol key')
     }
     result = {}
     for (const key of Object.keys(value)) {
-      if (key === '__proto__') throw unencodable(path, 'key "__proto__"')
-      if (!key.isWellFormed()) throw unencodable(path, `key with ${LONE_SURROGATE}`)
-      result[key] = copy((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors, depth)
+      if (key === '__proto__') throw new Refusal('key "__proto__"')
+      if (!key.isWellFormed()) throw new Refusal(`key with ${LONE_SURROGATE}`)
+      try {
+        result[key] = copy((value as Record<string, unknown>)[key], ancestors, depth)
+      } catch (error) {
+        throw within(error, `.${key}`)
+      }
     }
   }
   ancestors.pop()
