@@ -6,8 +6,8 @@ import { ErrorCode } from '../lib/errors.ts'
 import { ChangeKind, type WireChange } from '../lib/protocol/ops.ts'
 import { Store } from '../lib/server/store.ts'
 import { compact, prune } from '../lib/storage/compaction.ts'
-import { commitHead, listDir, snapshotName } from '../lib/storage/layout.ts'
-import { RecordKind } from '../lib/storage/records.ts'
+import { commitHead, listDir, snapshotHeader, snapshotName } from '../lib/storage/layout.ts'
+import { FRAME_BYTES, RecordKind, frameRecord } from '../lib/storage/records.ts'
 import { recover } from '../lib/storage/recovery.ts'
 import { replayCommit, restoreStore } from '../lib/storage/replay.ts'
 import { readSnapshot } from '../lib/storage/snapshot-reader.ts'
@@ -191,6 +191,40 @@ function recoveredCommits(dir: string): Buffer[] {
       .map((r) => Buffer.from(r.payload)),
   )
 }
+
+// The header's entry count sizes what a restore reads the entries into: a count the entries do not
+// match is damage, whichever way it is off, and one the file cannot hold is refused before anything
+// is allocated for it. Each file here has good checksums: only the count is wrong.
+test('storage: a snapshot whose header miscounts its entries is ERR_CORRUPT', async (t) => {
+  const dir = tempDir(t)
+  const store = new Store()
+  for (let i = 0; i < 50; i++) write(store, [[`k${i}`, ChangeKind.SET, { i }]])
+  const written = await writeSnapshot(dir, {
+    epoch: 'e1',
+    revision: store.revision,
+    entries: storeEntries(store),
+  })
+  const original = readFileSync(written.path)
+  const header = recordsOf(written.path)[0]!
+  const withCount = (count: number): void => {
+    const record = frameRecord(RecordKind.HEADER, snapshotHeader('e1', store.revision, count))
+    const rest = original.subarray(header.offset + FRAME_BYTES + header.payload.length)
+    writeFileSync(written.path, Buffer.concat([record, rest]))
+  }
+  const refused = (count: number, why: RegExp): void => {
+    withCount(count)
+    assert.throws(
+      () => readSnapshot(listDir(dir).snapshots[0]!),
+      (error: any) => error.code === ErrorCode.CORRUPT && why.test(error.message),
+      `a header saying ${count}`,
+    )
+  }
+  refused(51, /50 entries where the header says 51/)
+  refused(49, /more entries than the header says/)
+  refused(2 ** 40, /a header naming 1099511627776 entries/)
+  withCount(50)
+  assert.deepEqual(contents(restoreStore(readSnapshot(listDir(dir).snapshots[0]!))), contents(store))
+})
 
 test('storage: a damaged snapshot is ERR_CORRUPT; repair falls back to one the log continues, or refuses', async (t) => {
   const dir = tempDir(t)

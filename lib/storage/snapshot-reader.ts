@@ -15,9 +15,9 @@ import { FRAME_BYTES, RecordKind, scanRecords, type ScannedRecord } from './reco
 // into the file instead of copying), with leases.get(i) for an ephemeral or expiring key.
 export interface SnapshotEntries {
   readonly keys: string[]
-  readonly revisions: number[]
-  readonly starts: number[]
-  readonly ends: number[]
+  readonly revisions: Float64Array
+  readonly starts: Float64Array
+  readonly ends: Float64Array
   readonly leases: Map<number, WireLease>
 }
 
@@ -46,33 +46,50 @@ export function readSnapshot(file: DirFile): Snapshot {
   if (revision !== file.revision) throw corrupt(0, `a header naming revision ${revision}`)
   const last = rest.pop()
   if (last?.kind !== RecordKind.END) throw corrupt(scan.end, 'no END record')
-  const entries: SnapshotEntries = { keys: [], revisions: [], starts: [], ends: [], leases: new Map() }
+  // Every entry takes more than 4 bytes: a count beyond that cannot be read, whatever the file holds.
+  if (entryCount > bytes.length / 4) throw corrupt(0, `a header naming ${entryCount} entries`)
+  // Sized by the header, as columns of numbers: growing arrays of 100,000 entries and more cost a
+  // restore its time in copies and garbage collection.
+  const entries: SnapshotEntries = {
+    keys: new Array<string>(entryCount),
+    revisions: new Float64Array(entryCount),
+    starts: new Float64Array(entryCount),
+    ends: new Float64Array(entryCount),
+    leases: new Map(),
+  }
+  let count = 0
   for (const record of rest) {
     if (record.kind !== RecordKind.ENTRIES) throw corrupt(record.offset, `a record of kind ${record.kind}`)
     try {
-      readEntries(bytes, record, revision, entries)
+      count = readEntries(bytes, record, revision, entries, count)
     } catch (error) {
       throw corrupt(record.offset, `malformed entries (${(error as Error).message})`)
     }
   }
-  const count = entries.keys.length
   if (count !== entryCount) throw corrupt(0, `${count} entries where the header says ${entryCount}`)
   return { epoch: header.epoch, revision, entryCount, bytes, entries }
 }
 
-// Appends the entries of one ENTRIES record to `entries`, walking the file's bytes in place: the
-// values are not decoded, and key and revision are read where they lie (decoding each entry as a
-// message would cost most of a restore).
-function readEntries(bytes: Buffer, record: ScannedRecord, revision: number, entries: SnapshotEntries): void {
+// Puts the entries of one ENTRIES record into `entries` from position `count` on, walking the
+// file's bytes in place: the values are not decoded, and key and revision are read where they lie
+// (decoding each entry as a message would cost most of a restore). Returns the count after them.
+function readEntries(
+  bytes: Buffer,
+  record: ScannedRecord,
+  revision: number,
+  entries: SnapshotEntries,
+  count: number,
+): number {
   const end = record.offset + FRAME_BYTES + record.payload.length
   const within = (at: number): number => {
     if (at > end) throw new RangeError('an entry runs past its record')
     return at
   }
   let at = record.offset + FRAME_BYTES
-  const count = arrayLength(bytes, at)
+  const inRecord = arrayLength(bytes, at)
+  if (count + inRecord > entries.keys.length) throw new RangeError('more entries than the header says')
   at = within(skipArrayHeader(bytes, at))
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < inRecord; i++) {
     const items = arrayLength(bytes, at)
     if (items !== 3 && items !== 4) throw new RangeError('an entry is not [key, keyRevision, value, lease?]')
     at = within(skipArrayHeader(bytes, at))
@@ -91,15 +108,17 @@ function readEntries(bytes: Buffer, record: ScannedRecord, revision: number, ent
       const lease = readLease(decode(bytes.subarray(at, leaseEnd)))
       if (lease === undefined)
         throw new RangeError(`the entry of ${JSON.stringify(key.value)} has a malformed lease`)
-      entries.leases.set(entries.keys.length, lease)
+      entries.leases.set(count, lease)
       at = leaseEnd
     }
-    entries.keys.push(key.value)
-    entries.revisions.push(keyRevision.value)
-    entries.starts.push(valueStart)
-    entries.ends.push(valueEnd)
+    entries.keys[count] = key.value
+    entries.revisions[count] = keyRevision.value
+    entries.starts[count] = valueStart
+    entries.ends[count] = valueEnd
+    count++
   }
   if (at !== end) throw new RangeError('trailing bytes after the entries')
+  return count
 }
 
 function arrayLength(bytes: Buffer, at: number): number {
