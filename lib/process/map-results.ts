@@ -2,9 +2,10 @@
 // each result into one array as it arrives, out of order and ahead of the array's length, would turn
 // it into a slow dictionary in V8.)
 import { indexAt, type Batch } from './map-queue.ts'
+import type { Packed } from './numbers.ts'
 
 export class MapResults {
-  readonly #chunks: { readonly batch: Batch; readonly values: readonly unknown[] }[] = []
+  readonly #chunks: { readonly batch: Batch; readonly values: Packed }[] = []
   readonly #singles: [index: number, value: unknown][] = []
   #done = 0
 
@@ -18,9 +19,11 @@ export class MapResults {
   }
 
   // A batch's results; the positions in `failed` hold nothing yet (their items go round again).
-  add(batch: Batch, values: readonly unknown[], failed: ReadonlySet<number>): void {
+  add(batch: Batch, values: Packed, failed: ReadonlySet<number>): void {
     if (batch.indices === undefined && failed.size === 0) this.#chunks.push({ batch, values })
-    else values.forEach((value, i) => failed.has(i) || this.#singles.push([indexAt(batch, i), value]))
+    else
+      for (let i = 0; i < values.length; i++)
+        if (!failed.has(i)) this.#singles.push([indexAt(batch, i), values[i]])
     this.#done += values.length - failed.size
   }
 

@@ -3,6 +3,7 @@
 // than letting results pile up; reading wakes it again (`onRead`).
 import { deferred, type Deferred } from '../deferred.ts'
 import { indexAt, type Batch } from './map-queue.ts'
+import type { Packed } from './numbers.ts'
 import type { MapResult } from './types.ts'
 
 // Results waiting to be read beyond which the map stops dispatching items.
@@ -28,10 +29,9 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   }
 
   // A batch's results; the positions in `failed` hold nothing (their items go round again).
-  add(batch: Batch, values: readonly unknown[], failed: ReadonlySet<number>): void {
-    values.forEach((value, i) => {
-      if (!failed.has(i)) this.#items.push({ index: indexAt(batch, i), value: value as R })
-    })
+  add(batch: Batch, values: Packed, failed: ReadonlySet<number>): void {
+    for (let i = 0; i < values.length; i++)
+      if (!failed.has(i)) this.#items.push({ index: indexAt(batch, i), value: values[i] as R })
     this.#done += values.length - failed.size
     this.#wake?.resolve()
   }

@@ -14,7 +14,7 @@ import type { ResolvedMapOptions } from './options.ts'
 import { callSite, remoteError, withCallSite } from './remote-error.ts'
 import type { Target } from './target.ts'
 import { cloneable } from './cloneable.ts'
-import { packNumbers, unpackNumbers } from './numbers.ts'
+import { packNumbers, type Packed } from './numbers.ts'
 import type { Position } from '../connect.ts'
 
 export interface MapHost {
@@ -76,7 +76,7 @@ export function streamMap(
 interface ResultSink {
   readonly done: number
   readonly full: boolean
-  add(batch: Batch, values: readonly unknown[], failed: ReadonlySet<number>): void
+  add(batch: Batch, values: Packed, failed: ReadonlySet<number>): void
 }
 
 class MapRun {
@@ -273,7 +273,7 @@ class MapRun {
       if (failures <= this.#options.retries) this.#queue.again(index, batch.values[position])
       else return this.#fail(withIndex(remoteError(error, worker.attempt.pid), index))
     }
-    this.#results.add(batch, unpackNumbers(message.values), failed)
+    this.#results.add(batch, message.values, failed)
   }
 
   // A worker has exited: unless the map is over, its unfinished items go to other workers.
