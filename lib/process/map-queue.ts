@@ -65,7 +65,7 @@ export class WorkQueue {
   // The next batch of at most `size` items: a suspect alone, else items going round again, else
   // fresh consecutive ones. The input is pulled in runs, each following the one before (map pulls
   // a few items to start workers, then what a batch lacks), so a batch goes on into the next run:
-  // cut at the end of each, batches came out at half their size and more.
+  // cut at the end of each, batches came out at half their size or less.
   take(size: number): Batch | undefined {
     const suspect = this.#suspects.shift()
     if (suspect !== undefined) return this.#singles([suspect])

@@ -54,7 +54,7 @@ export function toStoredValueAt(value: unknown, depth: number): unknown {
 }
 
 // What copy() refuses, and where: the path is put together on the way out, only for a refusal,
-// rather than as a string for every property copied (most of a write's garbage in flight).
+// rather than as a string for every property and element of every value written.
 class Refusal {
   readonly what: string
   path: string
