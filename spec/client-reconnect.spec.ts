@@ -54,8 +54,13 @@ test('reconnect: requests made while the server is away wait for it within their
   const events = client.status()[Symbol.asyncIterator]()
   first.server.child.kill('SIGKILL')
   assert.equal(await nextStatus(events), 'disconnected')
-  const waiting = client.state.set('x', 1)
+  const value = { n: 1, list: ['a'] }
+  const waiting = client.state.set('x', value)
+  // What the caller changes while its write waits is not what gets written.
+  value.n = 2
+  value.list.push('b')
   await serverProcess(t, address)
   assert.equal(await waiting, 1)
   assert.equal(await nextStatus(events), 'reset')
+  assert.deepEqual(client.state.get('x'), { n: 1, list: ['a'] })
 })

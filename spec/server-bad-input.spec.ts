@@ -161,6 +161,22 @@ test('bad input: oversized messages are ERR_TOO_LARGE, refused locally by client
   )
   assert.equal(await client.state.sync(), 0)
   await client.state.set('fits', 'x'.repeat(30_000))
+  // Writes in flight together go in as many messages as the limit needs; only one over it alone fails.
+  const outcomes = await Promise.allSettled(
+    ['a', 'b', 'huge', 'c', 'd'].map((key) =>
+      client.state.set(key, 'x'.repeat(key === 'huge' ? 100_000 : 40_000)),
+    ),
+  )
+  assert.deepEqual(
+    outcomes.map((outcome) => outcome.status),
+    ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+  )
+  const refused = (outcomes[2] as PromiseRejectedResult).reason as unknown
+  assert.ok(isZStateError(refused) && refused.code === 'ERR_TOO_LARGE', String(refused))
+  assert.deepEqual(
+    ['a', 'b', 'huge', 'c', 'd'].map((key) => client.state.has(key)),
+    [true, true, false, true, true],
+  )
 })
 
 test('bad input: a peer that never reads its replies does not slow anyone else', async (t) => {

@@ -89,6 +89,34 @@ test('values: every accepted type round-trips through another process, deeply fr
   }
 })
 
+test('values: a write holds the value as it was at the call; what the caller changes later is not written', async (t) => {
+  const server = await serverFor(t, 'ipc', { actions: new URL('./fixtures/actions.mjs', import.meta.url) })
+  const client = await clientFor(server)
+  const other = await clientProcess(t, server.address)
+  const { state } = client
+  const value = () => ({ n: 1, list: ['a'], bytes: new Uint8Array([1]), when: new Date(0) })
+  const change = (v: ReturnType<typeof value>) => {
+    v.n = 2
+    v.list.push('b')
+    v.bytes[0] = 9
+    v.when.setTime(1)
+  }
+  const given = { set: value(), update: value(), next: value(), arg: value() }
+  const writes = [
+    state.set('set', given.set),
+    state.update({ update: given.update }),
+    state.compareAndSet('cas', undefined, given.next),
+    state.run('put', 'run', given.arg),
+  ]
+  for (const v of Object.values(given)) change(v)
+  await Promise.all(writes)
+  await other.call('sync')
+  for (const key of ['set', 'update', 'cas', 'run']) {
+    assert.deepEqual(state.get(key), value(), key)
+    assert.deepEqual(await other.call('get', key), value(), `${key}, in another process`)
+  }
+})
+
 test('values: refused values fail with ERR_UNENCODABLE and write nothing', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)

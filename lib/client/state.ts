@@ -4,8 +4,8 @@ import { inspect, type InspectOptionsStylized } from 'node:util'
 import { invalidArgument } from '../errors.ts'
 import { inspectAs } from '../inspect.ts'
 import { readCommitPage, readPosition } from '../link/replies.ts'
-import { ChangeKind, Op, type WireChange } from '../protocol/ops.ts'
-import { LONE_SURROGATE, checkKey, deepEqual, describe, toStoredValue } from '../protocol/values.ts'
+import { Op } from '../protocol/ops.ts'
+import { LONE_SURROGATE, checkKey, checkStorable, deepEqual, describe } from '../protocol/values.ts'
 import type { Listener } from './observers.ts'
 import type { Change } from './replica.ts'
 import type { Coverage } from './coverage.ts'
@@ -112,7 +112,7 @@ export class StateView {
   // write in flight keeps alive (lib/link/channel.ts).
   set(key: string, value: unknown, options?: SetOptions): Promise<number> {
     return rejecting(() => {
-      const args = [this.#key(key), toStoredValue(value)]
+      const args = [this.#key(key), checkStorable(value)]
       if (options !== undefined) args.push(...leaseArgs(options))
       return this.#host.request(Op.SET, args, readSetReply)
     })
@@ -126,13 +126,8 @@ export class StateView {
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
       throw invalidArgument(`update: values must be a plain object, got ${describe(values)}`)
     }
-    const changes = Object.keys(values).map((key): WireChange => [
-      this.#key(key),
-      ChangeKind.SET,
-      toStoredValue(values[key]),
-    ])
-    if (changes.length === 0) return this.revision
-    const pairs = changes.map((change) => [change[0], change[2]])
+    const pairs = Object.keys(values).map((key) => [this.#key(key), checkStorable(values[key])])
+    if (pairs.length === 0) return this.revision
     return readRevision(await this.#host.request(Op.UPDATE, [pairs]), 'update')
   }
 
@@ -154,8 +149,8 @@ export class StateView {
     return rejecting(() => {
       const k = this.#key(key)
       const absent = expected === undefined
-      const stored = toStoredValue(next)
-      const args = [k, absent, absent ? null : toStoredValue(expected), stored]
+      const stored = checkStorable(next)
+      const args = [k, absent, absent ? null : checkStorable(expected), stored]
       return this.#host.request(Op.CAS, args, readCompareAndSetReply)
     })
   }
@@ -169,7 +164,7 @@ export class StateView {
     return rejecting(() => {
       if (typeof action !== 'string' || action === '')
         throw invalidArgument('run: action must be a non-empty string')
-      return this.#host.request(Op.RUN, [action, args.map(toStoredValue)], readRunReply)
+      return this.#host.request(Op.RUN, [action, args.map(checkStorable)], readRunReply)
     })
   }
 

@@ -1,7 +1,7 @@
 // The request side of a client: one DEALER, requests packed per turn, replies matched by id.
 import type { Dealer } from 'zeromq'
 import { ErrorCode, TimeoutError, ZStateError, errorFromWire } from '../errors.ts'
-import { decode, encode } from '../protocol/codec.ts'
+import { arrayHeader, decode, encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { isList, isRequestId } from '../protocol/frames.ts'
 import { NO_REPLY, Push, Status, type Op } from '../protocol/ops.ts'
 import { fromParts, toParts } from '../protocol/parts.ts'
@@ -12,11 +12,14 @@ import type { Traffic } from './traffic.ts'
 // Turns a reply's payload into what the caller gets; throws ERR_PROTOCOL on a malformed one.
 export type ReplyReader<T> = (payload: unknown[]) => T
 
-// A message waiting to be sent: [id, op, ...args] once packed. Request id 0 (NO_REPLY) gets no reply.
+// A message waiting to be sent. Request id 0 (NO_REPLY) gets no reply.
 interface Queued {
   id: number
   readonly op: Op
-  readonly args: readonly unknown[]
+  // [id, op, ...args], encoded as the request is made: it keeps none of the caller's objects alive
+  // while in flight, nor sends what the caller changes in them after the call. Encoded again with
+  // the new id when the request is sent again.
+  message: Buffer
 }
 
 // A request awaiting its reply. One the server refused without applying it can be sent again,
@@ -96,11 +99,34 @@ export class Channel {
     read: ReplyReader<T> = asItIs as ReplyReader<T>,
   ): Promise<T> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    const id = this.#nextId++
+    let message: Buffer
+    try {
+      message = encodeRequest(id, op, args)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#request(id, op, message, resendable, read)
+  }
+
+  // request() of a message encodeRequest() made beforehand (with any id: it gets one of this channel).
+  requestEncoded<T = unknown[]>(
+    op: Op,
+    message: Buffer,
+    resendable = false,
+    read: ReplyReader<T> = asItIs as ReplyReader<T>,
+  ): Promise<T> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    const id = this.#nextId++
+    return this.#request(id, op, renumbered(message, id), resendable, read)
+  }
+
+  #request<T>(id: number, op: Op, message: Buffer, resendable: boolean, read: ReplyReader<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#submit({
-        id: 0,
+        id,
         op,
-        args,
+        message,
         deadline: Date.now() + this.#timeout,
         resendable,
         read,
@@ -113,12 +139,17 @@ export class Channel {
   // Sends a request that another channel's server refused unapplied; it keeps its deadline.
   resend(request: Pending): void {
     if (this.#failure !== undefined) return request.reject(this.#failure)
+    request.id = this.#nextId++
+    request.message = renumbered(request.message, request.id)
     this.#submit(request)
   }
 
   #submit(request: Pending): void {
-    const id = (request.id = this.#nextId++)
-    if (debugging) debug('request #%d op %d %s', id, request.op, brief(request.args))
+    const { id } = request
+    if (debugging) {
+      const [, op, ...args] = decode(request.message) as unknown[]
+      debug('request #%d op %d %s', id, op, brief(args))
+    }
     this.#pending.set(id, request)
     this.#armSweeper()
     this.#enqueue(request)
@@ -129,11 +160,17 @@ export class Channel {
   open(op: Op, args: readonly unknown[]): { id: number; reply: Promise<unknown[]> } {
     const id = this.#nextId++
     if (this.#failure !== undefined) return { id, reply: Promise.reject(this.#failure) }
+    let message: Buffer
+    try {
+      message = encodeRequest(id, op, args)
+    } catch (error) {
+      return { id, reply: Promise.reject(error) }
+    }
     const reply = new Promise<unknown[]>((resolve, reject) => {
       const request: Pending = {
         id,
         op,
-        args,
+        message,
         deadline: Infinity,
         resendable: false,
         read: asItIs,
@@ -154,7 +191,7 @@ export class Channel {
   // Sends a message that gets no reply (request id 0); dropped once the channel has failed.
   post(op: Op, args: readonly unknown[], onTooLarge?: (error: ZStateError) => void): void {
     if (this.#failure !== undefined) return
-    const item: Queued = { id: NO_REPLY, op, args }
+    const item: Queued = { id: NO_REPLY, op, message: encodeRequest(NO_REPLY, op, args) }
     if (onTooLarge !== undefined) this.#postRefused.set(item, onTooLarge)
     this.#enqueue(item)
   }
@@ -177,23 +214,14 @@ export class Channel {
     for (const request of pending) request.reject(this.#failure)
   }
 
-  // Packs what was queued while the previous send was in progress: one encode, one message per batch.
-  // A batch over the server's limit is retried in halves until the culprit stands alone.
+  // Sends what was queued while the previous send was in progress, as few messages as the server's
+  // limit allows; a request over the limit on its own is refused.
   async #sendLoop(): Promise<void> {
     this.#sending = true
-    let limit = BATCH_REQUESTS
     try {
       while (this.#head < this.#queue.length && this.#failure === undefined) {
-        const batch = this.#take(limit)
-        const message = encode(batch)
-        if (message.length > this.maxMessageBytes) {
-          if (batch.length > 1) {
-            this.#head -= batch.length
-            limit = batch.length >> 1
-          } else this.#refuseTooLarge(this.#queue[this.#head - 1]!, message.length)
-          continue
-        }
-        limit = BATCH_REQUESTS
+        const message = this.#take()
+        if (message === undefined) continue
         if (this.#head === this.#queue.length) {
           this.#queue = []
           this.#head = 0
@@ -214,20 +242,27 @@ export class Channel {
     }
   }
 
-  // The next requests as they go out, [id, op, ...args]: built only now, so they die young.
-  #take(limit: number): unknown[][] {
-    const end = Math.min(this.#queue.length, this.#head + limit)
-    const batch = new Array<unknown[]>(end - this.#head)
-    for (let i = 0; i < batch.length; i++) {
-      const { id, op, args } = this.#queue[this.#head + i]!
-      const message = new Array<unknown>(args.length + 2)
-      message[0] = id
-      message[1] = op
-      for (let j = 0; j < args.length; j++) message[j + 2] = args[j]
-      batch[i] = message
+  // The next requests as one message, [[id, op, ...args], ...], up to BATCH_REQUESTS of them and the
+  // server's limit; undefined when the first one alone is over it (refused).
+  #take(): Buffer | undefined {
+    const first = this.#queue[this.#head]!
+    // The batch's array header takes at most 3 bytes for BATCH_REQUESTS.
+    if (first.message.length + 3 > this.maxMessageBytes) {
+      this.#head++
+      this.#refuseTooLarge(first, first.message.length + 3)
+      return undefined
     }
-    this.#head = end
-    return batch
+    const end = Math.min(this.#queue.length, this.#head + BATCH_REQUESTS)
+    const parts: Buffer[] = [Buffer.alloc(0)]
+    let bytes = 3
+    for (; this.#head < end; this.#head++) {
+      const { message } = this.#queue[this.#head]!
+      if (bytes + message.length > this.maxMessageBytes) break
+      parts.push(message)
+      bytes += message.length
+    }
+    parts[0] = arrayHeader(parts.length - 1)
+    return Buffer.concat(parts, bytes - 3 + parts[0].length)
   }
 
   #refuseTooLarge(item: Queued, bytes: number): void {
@@ -334,6 +369,17 @@ export class Channel {
       this.#sweeper = undefined
     }
   }
+}
+
+// A request as the channel sends it: [id, op, ...args].
+export function encodeRequest(id: number, op: Op, args: readonly unknown[]): Buffer {
+  return encode([id, op, ...args])
+}
+
+// An encoded request under another id.
+function renumbered(message: Buffer, id: number): Buffer {
+  const start = skipArrayHeader(message, 0)
+  return Buffer.concat([message.subarray(0, start), encode(id), message.subarray(skipItem(message, start))])
 }
 
 // The reader of requests whose callers take the payload as it is.

@@ -4,7 +4,7 @@ import { abortable, timeoutToError } from '../abort.ts'
 import { deferred, type Deferred } from '../deferred.ts'
 import type { ZStateError } from '../errors.ts'
 import type { Op } from '../protocol/ops.ts'
-import type { ReplyReader } from './channel.ts'
+import { encodeRequest, type ReplyReader } from './channel.ts'
 import type { Link } from './link.ts'
 
 export class CurrentLink {
@@ -57,8 +57,10 @@ export class CurrentLink {
     return this.#requestOnNextLink(op, args, read)
   }
 
+  // The request is encoded at once: what the caller changes in its values while it waits is not sent.
   async #requestOnNextLink<T>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T> {
     if (this.#closed !== undefined) throw this.#closed
+    const message = encodeRequest(0, op, args)
     const expiry = AbortSignal.timeout(this.#requestTimeout)
     let link: Link
     try {
@@ -70,6 +72,6 @@ export class CurrentLink {
         `request timed out after ${this.#requestTimeout} ms while reconnecting`,
       )
     }
-    return link.channel.request(op, args, true, read)
+    return link.channel.requestEncoded(op, message, true, read)
   }
 }

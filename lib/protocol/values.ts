@@ -45,12 +45,18 @@ function isPlainObject(value: object): boolean {
 
 // Validates a caller's value and returns a deeply frozen copy: what the store will hold.
 export function toStoredValue(value: unknown): unknown {
-  return stored(value, 0)
+  return stored(value, 0, true)
 }
 
 // The same for a value that will sit `depth` levels inside a stored value (a patch's value).
 export function toStoredValueAt(value: unknown, depth: number): unknown {
-  return stored(value, depth)
+  return stored(value, depth, true)
+}
+
+// Validates a caller's value as toStoredValue() does, without copying it: for a value that is encoded
+// at once and then no longer needed.
+export function checkStorable(value: unknown): unknown {
+  return stored(value, 0, false)
 }
 
 // What copy() refuses, and where: the path is put together on the way out, only for a refusal,
@@ -64,9 +70,9 @@ class Refusal {
   }
 }
 
-function stored(value: unknown, depth: number): unknown {
+function stored(value: unknown, depth: number, copying: boolean): unknown {
   try {
-    return copy(value, [], depth)
+    return copy(value, [], depth, copying)
   } catch (error) {
     if (error instanceof Refusal) throw unencodable(error.path, error.what)
     throw error
@@ -79,7 +85,8 @@ function within(error: unknown, step: string): unknown {
   return error
 }
 
-function copy(value: unknown, ancestors: object[], depth: number): unknown {
+// `value` validated, and copied (frozen) when `copying`, else returned as it is.
+function copy(value: unknown, ancestors: object[], depth: number, copying: boolean): unknown {
   switch (typeof value) {
     case 'string':
       if (!value.isWellFormed()) throw new Refusal(`string with ${LONE_SURROGATE}`)
@@ -97,22 +104,23 @@ function copy(value: unknown, ancestors: object[], depth: number): unknown {
       throw new Refusal(typeof value)
   }
   if (value === null) return null
-  if (value instanceof Uint8Array) return new Uint8Array(value)
+  if (value instanceof Uint8Array) return copying ? new Uint8Array(value) : value
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new Refusal('invalid Date')
-    return new Date(value.getTime())
+    return copying ? new Date(value.getTime()) : value
   }
   if (ancestors.includes(value)) throw new Refusal('cyclic reference')
   if (depth + ancestors.length >= MAX_DEPTH) throw new Refusal(TOO_DEEP)
   ancestors.push(value)
-  let result: unknown[] | Record<string, unknown>
+  let result: unknown[] | Record<string, unknown> | undefined
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) throw new Refusal('array subclass')
-    result = new Array<unknown>(value.length)
+    if (copying) result = new Array<unknown>(value.length)
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) throw new Refusal('sparse array (hole)', `[${i}]`)
       try {
-        result[i] = copy(value[i], ancestors, depth)
+        const item = copy(value[i], ancestors, depth, copying)
+        if (result !== undefined) (result as unknown[])[i] = item
       } catch (error) {
         throw within(error, `[${i}]`)
       }
@@ -124,19 +132,20 @@ function copy(value: unknown, ancestors: object[], depth: number): unknown {
     ) {
       throw new Refusal('symbol key')
     }
-    result = {}
+    if (copying) result = {}
     for (const key of Object.keys(value)) {
       if (key === '__proto__') throw new Refusal('key "__proto__"')
       if (!key.isWellFormed()) throw new Refusal(`key with ${LONE_SURROGATE}`)
       try {
-        result[key] = copy((value as Record<string, unknown>)[key], ancestors, depth)
+        const item = copy((value as Record<string, unknown>)[key], ancestors, depth, copying)
+        if (result !== undefined) (result as Record<string, unknown>)[key] = item
       } catch (error) {
         throw within(error, `.${key}`)
       }
     }
   }
   ancestors.pop()
-  return Object.freeze(result)
+  return result === undefined ? value : Object.freeze(result)
 }
 
 // Checks a value decoded from the wire, in place: binary becomes Uint8Array, containers are frozen.
