@@ -280,3 +280,37 @@ test('messaging: closing a client fails its pending calls and waits with ERR_CLO
   assert.equal(await codeOf(b.subscribe('t/').ready), 'ERR_CLOSED')
   assert.equal(await codeOf(b.provide('x', { f: () => 1 })), 'ERR_CLOSED')
 })
+
+test('messaging: a message, call arguments and a result are sent as they were when given', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using pair = await clients(server.address, 2)
+  const [caller, provider] = pair.clients
+  const given = () => ({ n: 1, list: ['a'] })
+  const change = (value: { n: number; list: string[] }) => {
+    value.n = 2
+    value.list.push('b')
+  }
+  const handle = await provider.provide('store', {
+    // The result changes once returned, before the reply has gone.
+    result() {
+      const value = given()
+      queueMicrotask(() => change(value))
+      return value
+    },
+    echo: (value: unknown) => value,
+  })
+  t.after(() => handle.close())
+  assert.deepEqual(await caller.call('store', 'result'), given())
+  const args = given()
+  const echoed = caller.call('store', 'echo', [args])
+  change(args)
+  assert.deepEqual(await echoed, given())
+  await using subscription = caller.subscribe<{ n: number; list: string[] }>('news/')
+  await subscription.ready
+  const message = given()
+  const published = provider.publish('news/1', message)
+  change(message)
+  await published
+  const { value } = await subscription.next()
+  assert.deepEqual(value?.message, given())
+})

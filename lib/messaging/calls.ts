@@ -2,7 +2,7 @@
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkName } from '../protocol/names.ts'
 import { Op } from '../protocol/ops.ts'
-import { adoptDecoded, describe, toStoredValue } from '../protocol/values.ts'
+import { adoptDecoded, checkStorable, describe, toStoredValue } from '../protocol/values.ts'
 import { WAIT_OPTIONS, checkWaitOptions } from '../wait.ts'
 import { lateRequest, type MessagingHost } from './host.ts'
 import { checkKnown } from '../known-options.ts'
@@ -42,9 +42,11 @@ export async function call(
 }
 
 // A value as the state would store it (docs/state.md "Values"), or ERR_UNENCODABLE naming where it failed.
-export function encodable(value: unknown, what: string): unknown {
+// `copy`: false for a value encoded at once (what a request or post sends: lib/link/channel.ts), which is
+// only checked; a copy for one that is encoded later.
+export function encodable(value: unknown, what: string, copy = true): unknown {
   try {
-    return toStoredValue(value)
+    return copy ? toStoredValue(value) : checkStorable(value)
   } catch (error) {
     const message = (error as Error).message
       .replace(/^value/, '')

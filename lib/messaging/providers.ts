@@ -193,7 +193,7 @@ class LocalProvider implements ProviderHandle {
   #success(method: string, value: unknown): unknown[] {
     if (value === undefined) return [Status.OK]
     try {
-      return [Status.OK, encodable(value, `result of ${this.name}.${method}`)]
+      return [Status.OK, encodable(value, `result of ${this.name}.${method}`, false)]
     } catch (error) {
       return [Status.ERROR, ErrorCode.UNENCODABLE, (error as Error).message]
     }

@@ -36,7 +36,7 @@ export class Topics {
 
   async publish(topic: string, message: unknown): Promise<void> {
     checkName(topic, 'publish: topic')
-    const payload = encodable(message, `publish '${topic}': message`)
+    const payload = encodable(message, `publish '${topic}': message`, false)
     await this.#host.request(Op.PUBLISH, [topic, payload])
   }
 
