@@ -22,7 +22,7 @@ export async function startForwarding(dir: IpcDir): Promise<Forwarding> {
   await provider.call('connect', endpoint)
   await forwarder.call('providerReady')
   const client = rawClient(endpoint)
-  const pipelining = new Dealer({ sendHighWaterMark: 0, receiveHighWaterMark: 0 })
+  const pipelining = new Dealer({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0 })
   pipelining.connect(endpoint)
   return {
     client,

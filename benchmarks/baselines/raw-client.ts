@@ -11,7 +11,8 @@ export interface RawClient extends Disposable {
 const SET = 6
 
 export function rawClient(endpoint: string): RawClient {
-  const dealer = new Dealer()
+  // sendTimeout 0, as zstate's sockets have it: zeromq.js then makes no readiness check per send.
+  const dealer = new Dealer({ sendTimeout: 0 })
   dealer.connect(endpoint)
   return {
     async request(i, value) {

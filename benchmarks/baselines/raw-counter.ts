@@ -32,7 +32,7 @@ export interface CounterClient extends Disposable {
 const INCREMENT = 10 // zstate's op code, so the request has the same shape and size
 
 export function counterClient(endpoint: string): CounterClient {
-  const dealer = new Dealer()
+  const dealer = new Dealer({ sendTimeout: 0 })
   dealer.connect(endpoint)
   let nextId = 1
   return {

@@ -5,7 +5,7 @@ import { serveSide } from '../support/processes.ts'
 // Baseline server for awaited increments: a ROUTER that decodes each increment request
 // ([[id, op, key, by]], shaped like zstate's), adds `by` to its counter for `key` and answers
 // [[id, OK, value]]. No history, no publishing, no fan-out: one round trip per increment.
-const router = new Router()
+const router = new Router({ sendTimeout: 0 })
 const counters = new Map<string, number>()
 
 function isRequest(value: unknown): value is [[number, number, string, number]] {

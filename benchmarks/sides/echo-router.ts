@@ -6,7 +6,7 @@ import { serveSide } from '../support/processes.ts'
 // any request/reply. Given a log file, it first appends each message's body to it and fdatasyncs it:
 // the floor under a durable awaited write (the file made 64 MiB long up front, as zstate makes its
 // log segments, so an append changes no size and the fdatasync writes only the data).
-const router = new Router()
+const router = new Router({ sendTimeout: 0 })
 const LOG_BYTES = 64 << 20
 let log: { fd: number; at: number } | undefined
 

@@ -5,7 +5,7 @@ import { serveSide } from '../support/processes.ts'
 // routing id is 'provider') and each provider reply back to its caller. No decoding, no queueing:
 // the floor under a call routed through a server. No high-water marks: a ROUTER drops what it cannot
 // queue, and with thousands in flight both directions would fill up (zstate queues in memory too).
-const router = new Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0 })
+const router = new Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0 })
 const PROVIDER = Buffer.from('provider')
 let providerSeen: (() => void) | undefined
 const seen = new Promise<void>((resolve) => (providerSeen = resolve))

@@ -4,7 +4,12 @@ import { serveSide } from '../support/processes.ts'
 
 // Baseline provider: decodes each forwarded request and answers with its value, encoded, as a
 // zstate provider does with a handler that returns its argument.
-const dealer = new Dealer({ routingId: 'provider', sendHighWaterMark: 0, receiveHighWaterMark: 0 })
+const dealer = new Dealer({
+  routingId: 'provider',
+  sendHighWaterMark: 0,
+  receiveHighWaterMark: 0,
+  sendTimeout: 0,
+})
 
 async function answer(): Promise<void> {
   for await (const [caller, body] of dealer) {

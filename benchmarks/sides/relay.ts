@@ -3,7 +3,7 @@ import { serveSide } from '../support/processes.ts'
 
 // Baseline server for change propagation: a ROUTER whose every message is published on PUB and then
 // acknowledged to its sender, as a state server does with a write.
-const router = new Router()
+const router = new Router({ sendTimeout: 0 })
 const publisher = new Publisher()
 
 async function relay(): Promise<void> {

@@ -6,6 +6,7 @@ import { isList, isRequestId } from '../protocol/frames.ts'
 import { NO_REPLY, Push, Status, type Op } from '../protocol/ops.ts'
 import { fromParts, toParts } from '../protocol/parts.ts'
 import { brief, debug, debugging } from '../debug.ts'
+import { sendOrWait } from '../zmq.ts'
 import { received } from './received.ts'
 import type { Traffic } from './traffic.ts'
 
@@ -228,7 +229,7 @@ export class Channel {
         }
         this.#traffic.messagesOut++
         this.#traffic.bytesOut += message.length
-        await this.#dealer.send(this.inParts ? toParts(message) : message)
+        await sendOrWait(this.#dealer, this.inParts ? toParts(message) : message)
       }
     } catch (error) {
       if (this.#failure === undefined)

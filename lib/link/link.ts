@@ -77,7 +77,8 @@ export class Link {
   static async open(options: LinkOptions, signal: AbortSignal): Promise<Link> {
     signal.throwIfAborted()
     const secure = socketOptions(options.curve)
-    const dealer = new sockets.Dealer(secure)
+    // sendTimeout 0: see sendOrWait (the channel's sends).
+    const dealer = new sockets.Dealer({ ...secure, sendTimeout: 0 })
     // A refused handshake fails the join at once (ERR_UNAUTHORIZED), not after its timeout.
     const refused = handshakeRefused(dealer, options.address, options.curve !== undefined)
     connectSocket(dealer, options.address)

@@ -5,7 +5,7 @@ import type { MessagePort } from 'node:worker_threads'
 import type { Dealer, Subscriber } from 'zeromq'
 import type { socketOptions } from '../link/handshake.ts'
 import { sockets } from '../link/sockets.ts'
-import { connectSocket } from '../zmq.ts'
+import { connectSocket, sendOrWait } from '../zmq.ts'
 import { SendQueue } from '../send-queue.ts'
 
 // What the thread's client built the socket with (link/handshake.ts): its CURVE keys included.
@@ -83,7 +83,7 @@ export class SocketHost {
     const socket = kind === 'dealer' ? new sockets.Dealer(options) : new sockets.Subscriber(options)
     // A failed send is a lost request or a dropped frame: the thread's client times out or repairs it.
     const sends = new SendQueue(
-      (frames) => (socket as Dealer).send(frames),
+      (frames) => sendOrWait(socket as Dealer, frames),
       () => {},
     )
     const hosted: Hosted = { socket, sends, kind, untaken: 0 }
