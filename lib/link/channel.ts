@@ -17,9 +17,9 @@ export type ReplyReader<T> = (payload: unknown[]) => T
 interface Queued {
   id: number
   readonly op: Op
-  // [id, op, ...args], encoded as the request is made: it keeps none of the caller's objects alive
-  // while in flight, nor sends what the caller changes in them after the call. Encoded again with
-  // the new id when the request is sent again.
+  // The request as a frame of its own, [[id, op, ...args]], encoded as it is made: it keeps none of
+  // the caller's objects alive while in flight, nor sends what the caller changes in them after the
+  // call. Renumbered when the request is sent again.
   message: Buffer
 }
 
@@ -148,7 +148,7 @@ export class Channel {
   #submit(request: Pending): void {
     const { id } = request
     if (debugging) {
-      const [, op, ...args] = decode(request.message) as unknown[]
+      const [[, op, ...args]] = decode(request.message) as [unknown[]]
       debug('request #%d op %d %s', id, op, brief(args))
     }
     this.#pending.set(id, request)
@@ -243,27 +243,31 @@ export class Channel {
     }
   }
 
-  // The next requests as one message, [[id, op, ...args], ...], up to BATCH_REQUESTS of them and the
-  // server's limit; undefined when the first one alone is over it (refused).
+  // The next requests as one frame, up to BATCH_REQUESTS of them and the server's limit: a request
+  // alone as it was encoded, several joined under one header (each copied once). Undefined when the
+  // first one alone is over the limit (refused).
   #take(): Buffer | undefined {
-    const first = this.#queue[this.#head]!
-    // The batch's array header takes at most 3 bytes for BATCH_REQUESTS.
-    if (first.message.length + 3 > this.maxMessageBytes) {
+    const queue = this.#queue
+    const first = queue[this.#head]!
+    if (first.message.length > this.maxMessageBytes) {
       this.#head++
-      this.#refuseTooLarge(first, first.message.length + 3)
+      this.#refuseTooLarge(first, first.message.length)
       return undefined
     }
-    const end = Math.min(this.#queue.length, this.#head + BATCH_REQUESTS)
-    const parts: Buffer[] = [Buffer.alloc(0)]
-    let bytes = 3
-    for (; this.#head < end; this.#head++) {
-      const { message } = this.#queue[this.#head]!
-      if (bytes + message.length > this.maxMessageBytes) break
-      parts.push(message)
-      bytes += message.length
-    }
-    parts[0] = arrayHeader(parts.length - 1)
-    return Buffer.concat(parts, bytes - 3 + parts[0].length)
+    const last = Math.min(queue.length, this.#head + BATCH_REQUESTS)
+    // `bytes`: the requests without their own frames' headers (1 byte each); a batch's header takes 3 at most.
+    let bytes = first.message.length - 1
+    let end = this.#head + 1
+    while (end < last && 3 + bytes + queue[end]!.message.length - 1 <= this.maxMessageBytes)
+      bytes += queue[end++]!.message.length - 1
+    const start = this.#head
+    this.#head = end
+    if (end === start + 1) return first.message
+    const header = arrayHeader(end - start)
+    const frame = Buffer.allocUnsafe(header.length + bytes)
+    let at = header.copy(frame, 0)
+    for (let i = start; i < end; i++) at += queue[i]!.message.copy(frame, at, 1)
+    return frame
   }
 
   #refuseTooLarge(item: Queued, bytes: number): void {
@@ -372,15 +376,15 @@ export class Channel {
   }
 }
 
-// A request as the channel sends it: [id, op, ...args].
+// A request as a frame of its own, [[id, op, ...args]]: sent as it is when it goes alone.
 export function encodeRequest(id: number, op: Op, args: readonly unknown[]): Buffer {
-  return encode([id, op, ...args])
+  return encode([[id, op, ...args]])
 }
 
-// An encoded request under another id.
-function renumbered(message: Buffer, id: number): Buffer {
-  const start = skipArrayHeader(message, 0)
-  return Buffer.concat([message.subarray(0, start), encode(id), message.subarray(skipItem(message, start))])
+// A request encodeRequest() made, under another id.
+function renumbered(frame: Buffer, id: number): Buffer {
+  const start = skipArrayHeader(frame, skipArrayHeader(frame, 0))
+  return Buffer.concat([frame.subarray(0, start), encode(id), frame.subarray(skipItem(frame, start))])
 }
 
 // The reader of requests whose callers take the payload as it is.
