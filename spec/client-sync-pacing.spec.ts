@@ -59,3 +59,29 @@ for (const [how, deliver] of Object.entries(deliveries)) {
     assert.equal(sync.replica.revision, COUNT)
   })
 }
+
+test('pacing: with no watch stream open, a burst is applied as it arrives, all at once', () => {
+  const sync = new Synchronizer(createMetrics())
+  const acknowledged: number[] = []
+  sync.attach({
+    session: 1,
+    acknowledge: (requestId) => acknowledged.push(requestId),
+    history: () => Promise.reject(new Error('no gap expected')),
+    snapshot: () => Promise.reject(new Error('no snapshot expected')),
+    epochChanged: () => assert.fail('the epoch does not change'),
+  })
+  sync.install({ epoch: EPOCH, revision: 0, entries: [], acks: [] }, false)
+  const burst = Array.from({ length: 5_000 }, (_, i) => ({
+    revision: i + 1,
+    previous: i,
+    changes: [['x', 0, i + 1]] as WireCommit['changes'],
+    origin: { session: 1, requestId: i + 1 },
+  }))
+  sync.receive(EPOCH, burst)
+  assert.equal(sync.replica.revision, 5_000)
+  assert.equal(sync.replica.data.get('x'), 5_000)
+  assert.deepEqual(
+    acknowledged,
+    Array.from({ length: 5_000 }, (_, i) => i + 1),
+  )
+})

@@ -39,6 +39,11 @@ export class Observers {
     )
   }
 
+  // Whether a watch() stream is open: streams consume in microtasks, one change per hop.
+  get streaming(): boolean {
+    return this.#streams.size > 0
+  }
+
   listen(listener: Listener): () => void {
     this.#listeners = [...this.#listeners, listener]
     return () => {

@@ -8,6 +8,7 @@ import type { Segment } from '../link/pushes.ts'
 import type { WireChange, WireCommit } from '../protocol/ops.ts'
 import { deepEqual } from '../protocol/values.ts'
 import { debug } from '../debug.ts'
+import { AheadCommits } from './ahead.ts'
 import { Coverage } from './coverage.ts'
 import type { Metrics } from './metrics.ts'
 import { Observers } from './observers.ts'
@@ -46,8 +47,8 @@ export class Synchronizer {
   readonly coverage: Coverage
   readonly #metrics: Metrics
   #source: SyncSource | undefined
-  // Commits not yet applied, by the revision they follow.
-  readonly #ahead = new Map<number, WireCommit>()
+  // Commits not yet applied.
+  readonly #ahead = new AheadCommits()
   // A partial replica's segments not yet applied, in the order its link delivered them.
   #segments: Segment[] = []
   #known = 0
@@ -83,7 +84,7 @@ export class Synchronizer {
     }
     for (const commit of commits) this.#stash(commit)
     this.#advance()
-    if (this.#ahead.size > 0 && !this.#ahead.has(this.replica.revision)) void this.#repair()
+    if (this.#ahead.gapAfter(this.replica.revision)) void this.#repair()
   }
 
   // A partial replica's pushes and vouched-for revisions, in order: each applies once the replica has
@@ -156,8 +157,7 @@ export class Synchronizer {
       snapshot.entries,
       describe ? deepEqual : () => true,
     )
-    for (const [previous, commit] of this.#ahead)
-      if (commit.revision <= snapshot.revision) this.#ahead.delete(previous)
+    this.#ahead.dropUpTo(snapshot.revision)
     if (this.#known < snapshot.revision) this.#known = snapshot.revision
     if (notify) this.observers.reset(snapshot.revision, describe ? changes : [])
     // Own writes whose commits the snapshot covers, their own commits perhaps missed.
@@ -181,7 +181,7 @@ export class Synchronizer {
 
   #stash(commit: WireCommit): void {
     if (commit.revision <= this.replica.revision) return
-    this.#ahead.set(commit.previous, commit)
+    this.#ahead.add(commit, this.replica.revision)
     if (commit.revision > this.#known) this.#known = commit.revision
   }
 
@@ -190,10 +190,10 @@ export class Synchronizer {
     const replica = this.replica
     const source = this.#source
     for (;;) {
-      const commit = this.#ahead.get(replica.revision)
-      if (commit === undefined || this.#spent()) break
+      if (this.#ahead.size === 0 || this.#spent()) break
+      const commit = this.#ahead.take(replica.revision)
+      if (commit === undefined) break
       this.#appliedChanges += commit.changes.length
-      this.#ahead.delete(commit.previous)
       const { revision, origin } = commit
       this.#apply(revision, commit.changes)
       if (origin?.session !== source.session) continue
@@ -211,7 +211,10 @@ export class Synchronizer {
   }
 
   // Whether this turn's changes are spent: if so, applying goes on once the event loop has turned.
+  // Only a watch() stream needs the turn: without one, the changes a message brought are applied
+  // as it is read, and the commits waiting behind a budget would only survive to be collected older.
   #spent(): boolean {
+    if (!this.observers.streaming) this.#appliedChanges = 0
     if (this.#appliedChanges < CHANGES_PER_TURN) return false
     if (!this.#yielding) {
       this.#yielding = true
@@ -255,8 +258,7 @@ export class Synchronizer {
     if (next === 0) return
     this.#segments = next === segments.length ? [] : segments.slice(next)
     // History commits a rejoin fetched that the pushes have overtaken.
-    for (const [previous, commit] of this.#ahead)
-      if (commit.revision <= replica.revision) this.#ahead.delete(previous)
+    this.#ahead.dropUpTo(replica.revision)
   }
 
   #checkLag(): void {
@@ -310,8 +312,6 @@ export class Synchronizer {
 
   // The last revision of the first missing run: what the earliest commit waiting follows.
   #target(): number {
-    let first = Infinity
-    for (const previous of this.#ahead.keys()) if (previous < first) first = previous
-    return first === Infinity ? this.#known : first
+    return this.#ahead.firstFollowed() ?? this.#known
   }
 }
