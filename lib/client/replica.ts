@@ -8,6 +8,9 @@ import { UndoLog } from './undo-log.ts'
 
 export type { Change } from './state-types.ts'
 
+// What apply() returns when no one is watching (frozen: nothing may ever be pushed to it).
+const NOTHING_DESCRIBED: Change[] = Object.freeze([]) as unknown as Change[]
+
 export class Replica {
   readonly data = new Map<string, unknown>()
   epoch = ''
@@ -48,7 +51,7 @@ export class Replica {
 
   // Applies the next commit; returns its changes when `describe` is set (someone is watching).
   apply(revision: number, changes: readonly WireChange[], describe: boolean): Change[] {
-    const out: Change[] = []
+    const out: Change[] = describe ? [] : NOTHING_DESCRIBED
     for (const change of changes) {
       const key = change[0]
       if (key !== null) this.#log.save(key, revision)
