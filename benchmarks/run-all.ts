@@ -9,15 +9,17 @@ import { renderLatencyChart } from './support/latency-chart.ts'
 import { renderMarkdown } from './support/markdown.ts'
 import type { ScenarioResult } from './support/report.ts'
 
-// Runs every scenario in a fresh Node process of its own (so no scenario inherits another's heap or JIT
-// state), collects their results and regenerates docs/benchmarks.md, docs/benchmarks.svg and
-// docs/benchmarks-latency.svg. A smoke run (BENCH_SCALE ≠ 1) or a run of some scenarios writes them into
-// .bench-tmp/ instead, so it never overwrites the published numbers.
+// Runs the scenarios named (all by default), each in a fresh Node process of its own (so no scenario
+// inherits another's heap or JIT state), and regenerates docs/benchmarks.md, docs/benchmarks.svg and
+// docs/benchmarks-latency.svg from every scenario's latest full-scale result.
 //
-// Each scenario's result stays in .bench-tmp/results/<id>.json until that scenario runs again (its old
-// result is removed first, so a scenario without one failed its last run or never ran). `--render-only`
-// renders from those without running anything: into docs/ only when every scenario has a full-scale
-// result, into .bench-tmp/ otherwise.
+// A full-scale result is kept in benchmarks/results/<id>.json, which the repository holds: the page is
+// rendered from them, so rerunning one scenario updates its rows and leaves the others as they were
+// measured (each scenario's section names its own run). A smoke run (BENCH_SCALE ≠ 1) keeps its
+// results in .bench-tmp/results/ and renders into .bench-tmp/, so it never touches the published
+// numbers. A scenario's old result is removed before it runs: one without a result failed its last
+// run. `--render-only` renders without running anything; the page goes to docs/ only when every
+// scenario has a full-scale result, into .bench-tmp/ otherwise.
 
 const scenarios = [
   'set-sequential',
@@ -47,7 +49,9 @@ const scenarios = [
 const root = new URL('../', import.meta.url)
 const tmp = new URL('.bench-tmp/', root)
 const tsxLoader = import.meta.resolve('tsx')
-const resultPath = (id: string): string => fileURLToPath(new URL(`results/${id}.json`, tmp))
+const published = new URL('benchmarks/', root)
+const resultPath = (id: string): string =>
+  fileURLToPath(new URL(`results/${id}.json`, scale === 1 ? published : tmp))
 
 async function runOne(id: string): Promise<ScenarioResult | undefined> {
   const out = resultPath(id)
@@ -86,26 +90,30 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 
-const results: ScenarioResult[] = []
 const failed: string[] = []
-for (const id of scenarios.filter((s) => only.length === 0 || only.includes(s))) {
-  if (!renderOnly) console.log(`\n=== ${id} ===`)
-  const result = await (renderOnly ? stored(id) : runOne(id))
-  if (result === undefined) failed.push(id)
+if (!renderOnly)
+  for (const id of scenarios.filter((s) => only.length === 0 || only.includes(s))) {
+    console.log(`\n=== ${id} ===`)
+    if ((await runOne(id)) === undefined) failed.push(id)
+  }
+
+// The page: every scenario's latest result (of this scale), those named above just measured.
+const results: ScenarioResult[] = []
+const missing: string[] = []
+for (const id of scenarios) {
+  const result = await stored(id)
+  if (result === undefined) missing.push(id)
   else results.push(result)
 }
-
-const published =
-  only.length === 0 &&
-  (renderOnly ? failed.length === 0 && results.every((r) => r.environment.scale === 1) : scale === 1)
-const dir = published ? new URL('docs/', root) : tmp
+const complete = missing.length === 0 && results.every((r) => r.environment.scale === 1)
+const dir = complete ? new URL('docs/', root) : tmp
 await mkdir(dir, { recursive: true })
-await writeFile(new URL('benchmarks.md', dir), renderMarkdown(results, failed))
-await writeFile(new URL('benchmarks.svg', dir), renderChart(results, failed))
+await writeFile(new URL('benchmarks.md', dir), renderMarkdown(results, missing))
+await writeFile(new URL('benchmarks.svg', dir), renderChart(results, missing))
 await writeFile(new URL('benchmarks-latency.svg', dir), renderLatencyChart(results))
-const what = renderOnly ? 'no stored result' : 'failed'
 console.log(
   `\nwrote ${fileURLToPath(dir)}benchmarks.{md,svg} and benchmarks-latency.svg` +
-    (failed.length > 0 ? `; ${what}: ${failed.join(', ')}` : ''),
+    (failed.length > 0 ? `; failed: ${failed.join(', ')}` : '') +
+    (missing.length > failed.length ? `; no result: ${missing.join(', ')}` : ''),
 )
-if (failed.length > 0 && !renderOnly) process.exitCode = 1
+if (failed.length > 0) process.exitCode = 1

@@ -56,6 +56,7 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     first === undefined ? 'no results' : describeEnvironment(first.environment),
     '```',
     '',
+    ...runDates(results),
   ]
   const sections = [...new Set(results.map((r) => r.section ?? 'Results'))]
   for (const section of sections) {
@@ -65,7 +66,7 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     lines.push('')
   }
   lines.pop()
-  if (failed.length > 0) lines.push('', `Failed to run: ${failed.join(', ')}.`)
+  if (failed.length > 0) lines.push('', `No result (failed or never run): ${failed.join(', ')}.`)
   lines.push('', '## Method', '')
   for (const result of results) {
     lines.push(`- **${result.title}** (\`benchmarks/${result.id}.ts\`)`)
@@ -78,6 +79,7 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     '<!-- sample: skip (runs every benchmark for many minutes and rewrites this page) -->',
     '```sh',
     'npm run bench                          # every scenario, then regenerates this page and its chart',
+    'npm run bench -- get durability        # these scenarios again; the page keeps the others’ results',
     'BENCH_SCALE=0.02 npm run bench         # smoke run (< 1 minute); writes them to .bench-tmp/ instead',
     'node --import tsx benchmarks/get.ts    # one scenario; BENCH_RUNS sets the number of runs (default 5)',
     'node --import tsx benchmarks/baselines.ts   # the baselines alone',
@@ -88,6 +90,22 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     '',
   )
   return lines.join('\n')
+}
+
+// When the scenarios were measured, when not all in one run (benchmarks/results keeps each one's latest).
+function runDates(results: readonly ScenarioResult[]): string[] {
+  const days = new Map<string, string[]>()
+  for (const result of results) {
+    const day = result.environment.date.slice(0, 10)
+    days.set(day, [...(days.get(day) ?? []), result.id])
+  }
+  if (days.size <= 1) return []
+  const lines = [
+    'Measured on more than one day (each scenario’s latest run; its ratios are all from that run):',
+    '',
+  ]
+  for (const [day, ids] of [...days].sort()) lines.push(`- ${day}: ${ids.join(', ')}`)
+  return [...lines, '']
 }
 
 // The latency chart (latency-chart.ts), when some scenario measured a distribution.
