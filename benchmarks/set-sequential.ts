@@ -13,7 +13,7 @@ import { startStatePair } from './support/zstate.ts'
 
 // Why the goal is missed, as measured (docs/benchmarks.md shows it with the row).
 export const WRITE_PATH_CAUSE =
-  'CPU profiles of this path (20,000 sets, measured apart): each side is busy about 47 µs per write against 25–28 µs for a side of the raw round trip; both pay the same zeromq calls (a send ≈ 15 µs, as it wakes libzmq’s I/O thread, and a receive); on top of them the server spends ≈ 11 µs of JavaScript (strict decode, commit, history, turn), ≈ 4 µs reading the ROUTER’s readable before it ends a turn and ≈ 4 µs in GC, and the client ≈ 10 µs decoding and applying the commit and settling the write, ≈ 9 µs in receive calls against the raw client’s 4, and ≈ 6 µs in GC'
+  'CPU per awaited set, measured apart (/proc, 3 × 20,000 sets on this machine, alternating with the raw round trip): the client’s main thread 30–37 µs against the raw client’s 24–26, the server’s main thread 32–42 µs against the raw ROUTER’s 21–22; each process with its libzmq I/O thread and V8’s helpers 63–81 µs against 48–55. Both sides pay the same zeromq calls (a send wakes libzmq’s I/O thread, a receive); what zstate adds is JavaScript and its garbage: on the server strict decoding, the commit, the history and the turn, in the client decoding and applying the commit and settling the write'
 
 // (a) One client awaiting each state.set before the next: the write path's fixed cost, compared with
 // the bare round trip it rides on (goal ≥ 0.9×) and with Redis SET.
