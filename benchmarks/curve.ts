@@ -1,5 +1,5 @@
 import process from 'node:process'
-import { generateKeyPair } from '../lib/index.ts'
+import { zstatePackage } from './support/built.ts'
 import { scaled } from './support/config.ts'
 import { n } from './support/format.ts'
 import { ipcDir } from './support/ipc.ts'
@@ -10,6 +10,8 @@ import { runScenario } from './support/scenario.ts'
 import { median } from './support/stats.ts'
 import { itemOf, keyOf } from './support/values.ts'
 import { setAll, startStatePair, type StatePair } from './support/zstate.ts'
+
+const { generateKeyPair } = zstatePackage
 
 // (i) What CurveZMQ costs: the same writes to a server with `curve` and to one without, both on
 // tcp://127.0.0.1, awaited one at a time (goal ≥ 0.8×) and 100,000 in flight (goal ≥ 0.7×). The CPU

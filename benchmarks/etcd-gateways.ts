@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import process from 'node:process'
 import { Etcd3, type Watcher } from 'etcd3'
-import { connect } from '../lib/index.ts'
+import { zstatePackage } from './support/built.ts'
 import { ETCD_PACKAGE, startEtcdCluster } from '../spec/fixtures/etcd-cluster.ts'
 import { nowUs } from './support/clock.ts'
 import { scaled } from './support/config.ts'
@@ -18,6 +18,8 @@ import { runScenario } from './support/scenario.ts'
 import { median, percentile } from './support/stats.ts'
 import { itemOf, keyOf } from './support/values.ts'
 import type { BenchClient } from './support/zstate.ts'
+
+const { connect } = zstatePackage
 
 // (k) zstate servers as gateways to a state held in etcd (docs/scale-out.md), against etcd3 talking to
 // the same etcd directly: awaited sets (goal ≥ 0.8×) and sets in flight (goal ≥ 1×) through one

@@ -1,5 +1,5 @@
 import { Etcd3 } from 'etcd3'
-import { connect } from '../lib/index.ts'
+import { zstatePackage } from './support/built.ts'
 import { ETCD_PACKAGE, startEtcdCluster } from '../spec/fixtures/etcd-cluster.ts'
 import { nowUs } from './support/clock.ts'
 import { scaled } from './support/config.ts'
@@ -12,6 +12,8 @@ import { interleaved } from './support/runs.ts'
 import { runScenario } from './support/scenario.ts'
 import { fill, itemOf } from './support/values.ts'
 import type { Span } from './sides/scale-client.ts'
+
+const { connect } = zstatePackage
 
 // (l) Scale-out: 12 client processes, each a full replica, joined through one gateway or spread over
 // three, all on one etcd. Reads are served by each client's replica, never by a gateway, so they add

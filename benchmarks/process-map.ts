@@ -1,5 +1,5 @@
 import { forkPoolMap } from './baselines/fork-pool.ts'
-import { builtZstate } from './support/built.ts'
+import { zstatePackage } from './support/built.ts'
 import { scaled } from './support/config.ts'
 import { n } from './support/format.ts'
 import { inFlight } from './support/measure.ts'
@@ -15,7 +15,7 @@ const HEAVY_START_UP =
   'start-up: each worker loads zstate and joins the server before its first item, about 45 ms of CPU more than the pool’s forked script, which loads nothing, while both cores compute; once started, items run at the pool’s speed'
 
 runScenario(import.meta.url, async () => {
-  const { createContext } = await builtZstate()
+  const { createContext } = zstatePackage
   const tiny = Array.from({ length: scaled(100_000) }, (_, i) => i + 1)
   const many = Array.from({ length: scaled(1_000_000) }, (_, i) => i + 1)
   const heavy = Array.from({ length: scaled(400, 40) }, (_, i) => i + 1)

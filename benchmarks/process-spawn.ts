@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads'
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { builtZstate } from './support/built.ts'
+import { zstatePackage } from './support/built.ts'
 import { n } from './support/format.ts'
 import { ipcDir } from './support/ipc.ts'
 import { forkSide } from './support/processes.ts'
@@ -16,7 +16,7 @@ import { nowUs } from './support/clock.ts'
 const COUNT = 20
 
 runScenario(import.meta.url, async () => {
-  const { createContext } = await builtZstate()
+  const { createContext } = zstatePackage
   await using dir = await ipcDir()
   const echo = await forkSide(new URL('./sides/echo-router.ts', import.meta.url))
   const echoAddress = dir.endpoint('echo')

@@ -1,9 +1,12 @@
 import { unpack } from 'msgpackr'
 import { Subscriber } from 'zeromq'
-import { connect, type Client } from '../../lib/index.ts'
+import type { Client } from '../../lib/index.ts'
+import { zstatePackage } from '../support/built.ts'
 import { nowUs } from '../support/clock.ts'
 import { Tally, type TallyReport } from '../support/fanout.ts'
 import { emit, serveSide } from '../support/processes.ts'
+
+const { connect } = zstatePackage
 
 // One of the watcher processes of the fan-out benchmark: a zstate client that watches every change of
 // a burst (state.watch, which repairs gaps), and a raw SUB that counts what the baseline PUB delivers.

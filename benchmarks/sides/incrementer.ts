@@ -1,11 +1,14 @@
 import type { Redis } from 'ioredis'
-import { connect, type Client } from '../../lib/index.ts'
+import type { Client } from '../../lib/index.ts'
+import { zstatePackage } from '../support/built.ts'
 import { counterClient, type CounterClient } from '../baselines/raw-counter.ts'
 import { redisOptimisticIncrement, redisPipelinedIncrements } from '../baselines/redis-increment.ts'
 import { nowUs } from '../support/clock.ts'
 import type { IncrementReport, IncrementTask } from '../support/increments.ts'
 import { serveSide } from '../support/processes.ts'
 import { connectRedis } from '../support/redis.ts'
+
+const { connect } = zstatePackage
 
 // One of the four processes of the transactions benchmark: increments a counter `count` times through
 // zstate (atomic, increment, run), Redis (WATCH/MULTI/EXEC, INCR) or a raw DEALER→ROUTER counter

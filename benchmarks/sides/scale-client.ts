@@ -1,7 +1,10 @@
-import { connect, type Client } from '../../lib/index.ts'
+import type { Client } from '../../lib/index.ts'
+import { zstatePackage } from '../support/built.ts'
 import { nowUs } from '../support/clock.ts'
 import { serveSide } from '../support/processes.ts'
 import { itemOf, keyOf } from '../support/values.ts'
+
+const { connect } = zstatePackage
 
 // One of the client processes of the scale-out benchmark: a full replica joined through one gateway,
 // whose reads are timed on its replica and whose writes are timed through its gateway. Times are on

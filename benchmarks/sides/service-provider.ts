@@ -1,5 +1,8 @@
-import { connect, type Client } from '../../lib/index.ts'
+import type { Client } from '../../lib/index.ts'
+import { zstatePackage } from '../support/built.ts'
 import { serveSide } from '../support/processes.ts'
+
+const { connect } = zstatePackage
 
 // A zstate client in its own process providing the 'bench' service: echo returns its argument.
 let client: Client | undefined

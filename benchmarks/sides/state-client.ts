@@ -1,9 +1,12 @@
-import { connect, isZStateError, type Client } from '../../lib/index.ts'
+import type { Client } from '../../lib/index.ts'
+import { zstatePackage } from '../support/built.ts'
 import { nowUs } from '../support/clock.ts'
 import type { Stamp } from '../support/latency.ts'
 import { memoryNow } from '../support/memory.ts'
 import { emit, serveSide } from '../support/processes.ts'
 import { fill } from '../support/values.ts'
+
+const { connect, isZStateError } = zstatePackage
 
 // A zstate client in its own process: process B of the watch benchmark, and the replica whose memory
 // the memory benchmark weighs.

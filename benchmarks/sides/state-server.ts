@@ -1,7 +1,10 @@
 import process from 'node:process'
-import { startServer, type Server, type ServerOptions } from '../../lib/index.ts'
+import type { Server, ServerOptions } from '../../lib/index.ts'
+import { zstatePackage } from '../support/built.ts'
 import { memoryNow } from '../support/memory.ts'
 import { serveSide } from '../support/processes.ts'
+
+const { startServer } = zstatePackage
 
 // A zstate server in its own process, as in production.
 let server: Server | undefined

@@ -1,7 +1,10 @@
-import { connect, type Client } from '../../lib/index.ts'
+import type { Client } from '../../lib/index.ts'
+import { zstatePackage } from '../support/built.ts'
 import { nowUs } from '../support/clock.ts'
 import type { Stamp } from '../support/latency.ts'
 import { emit, serveSide } from '../support/processes.ts'
+
+const { connect } = zstatePackage
 
 // A zstate client in its own process (process B of the publish benchmark): reports how long each
 // stamped topic message took to arrive.

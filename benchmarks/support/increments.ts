@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { connect } from '../../lib/index.ts'
+import { zstatePackage } from './built.ts'
 import type { CounterServer } from '../baselines/raw-counter.ts'
 import { scaled } from './config.ts'
 import { n } from './format.ts'
@@ -10,6 +10,8 @@ import { compare, Unit, type ScenarioResult } from './report.ts'
 import { interleaved } from './runs.ts'
 import { percentile } from './stats.ts'
 import { startStateServer, type StateServer } from './zstate.ts'
+
+const { connect } = zstatePackage
 
 // The transactions benchmarks (benchmarks/transactions-*.ts, benchmarks/increments-zproc-shape.ts):
 // four OS processes increment one shared key, or one key each, through state.atomic, state.increment

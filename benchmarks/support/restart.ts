@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs'
 import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connect, type Client } from '../../lib/index.ts'
+import type { Client } from '../../lib/index.ts'
+import { zstatePackage } from './built.ts'
 import { redisPipelinedSets } from '../baselines/redis-set.ts'
 import { nowUs } from './clock.ts'
 import { fileSizes } from './disk.ts'
@@ -13,6 +14,8 @@ import { n } from './format.ts'
 import type { IpcDir } from './ipc.ts'
 import { startRedis } from './redis.ts'
 import { itemOf, keyOf } from './values.ts'
+
+const { connect } = zstatePackage
 
 // The durability scenario's restart half: a zstate data dir and a Redis AOF, each filled once with
 // the same keys, then timed from spawning a fresh server on them until it answers. The zstate servers

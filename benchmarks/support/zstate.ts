@@ -1,8 +1,11 @@
-import { connect, type Client, type ServerOptions } from '../../lib/index.ts'
+import type { Client, ServerOptions } from '../../lib/index.ts'
+import { zstatePackage } from './built.ts'
 import type { IpcDir } from './ipc.ts'
 import { inFlight } from './measure.ts'
 import { itemOf, keyOf } from './values.ts'
 import { forkSide, type Side } from './processes.ts'
+
+const { connect } = zstatePackage
 
 // The zstate half of most scenarios: a state server in a side process and a client in this one.
 export type BenchClient = Client<Record<string, unknown>>
