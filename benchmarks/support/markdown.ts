@@ -40,6 +40,7 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     'run by run (for throughput higher is better, for latency, time and memory lower is better).',
     'A goal in × applies to the median ratio; a goal on a plain number (such as 0 lost) must hold in every run.',
     'Client and server always run in different OS processes and talk over `ipc://` (over tcp://127.0.0.1 in (i), CurveZMQ).',
+    'zstate runs from `dist/`, the built package, as users run it (`npm run build` first).',
     'Benchmarks never gate CI: latency on small VMs is bimodal (see the ranges).',
     '',
     `![Every goal row: ${tally.met} of ${goals} goals met](benchmarks.svg)`,
