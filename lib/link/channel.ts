@@ -6,7 +6,6 @@ import { isList, isRequestId } from '../protocol/frames.ts'
 import { NO_REPLY, Push, Status, type Op } from '../protocol/ops.ts'
 import { fromParts, toParts } from '../protocol/parts.ts'
 import { brief, debug, debugging } from '../debug.ts'
-import { sendOrWait } from '../zmq.ts'
 import { received } from './received.ts'
 import type { Traffic } from './traffic.ts'
 
@@ -60,7 +59,8 @@ export class Channel {
   #nextId = 1
   #queue: Queued[] = []
   #head = 0
-  #sending = false
+  // Whether a flush of what is queued is due in a microtask.
+  #flushQueued = false
   #sweeper: NodeJS.Timeout | undefined
   #failure: ZStateError | undefined
   maxMessageBytes = 16 << 20
@@ -199,29 +199,19 @@ export class Channel {
 
   #enqueue(item: Queued): void {
     this.#queue.push(item)
-    if (!this.#sending) void this.#sendLoop()
-    // A burst of calls while a send is in flight, its caller not yet yielding (100,000 set() calls
-    // in a row): each batch goes once it is full, so the server works on it meanwhile.
-    else if (this.#queue.length - this.#head >= BATCH_REQUESTS) this.#sendNow()
+    // A full frame goes at once: a caller making thousands of requests without yielding (100,000
+    // set() calls in a row) has the server work on each frame meanwhile. The rest go together once
+    // the caller's code yields.
+    if (this.#queue.length - this.#head >= BATCH_REQUESTS) this.#flush()
+    else if (!this.#flushQueued) {
+      this.#flushQueued = true
+      queueMicrotask(this.#flushQueuedNow)
+    }
   }
 
-  // Sends the next batch at once, beside the send loop, which waits for its own send to settle.
-  // The DEALER queues without limit (lib/link/link.ts), so a send with sendTimeout 0 never meets
-  // EAGAIN: it is queued, in order, before the call returns.
-  #sendNow(): void {
-    const head = this.#head
-    const message = this.#take()
-    if (message === undefined) return
-    let sent: Promise<void>
-    try {
-      sent = this.#dealer.send(this.inParts ? toParts(message) : message)
-    } catch {
-      // Busy (a send that waits, or a closing socket): the send loop takes the batch in its turn.
-      this.#head = head
-      return
-    }
-    this.#sent(message)
-    sent.catch((error: unknown) => this.#sendFailed(error))
+  readonly #flushQueuedNow = (): void => {
+    this.#flushQueued = false
+    this.#flush()
   }
 
   // Every request in flight fails with `error`, and so does every later one.
@@ -237,21 +227,19 @@ export class Channel {
     for (const request of pending) request.reject(this.#failure)
   }
 
-  // Sends what was queued while the previous send was in progress, as few messages as the server's
-  // limit allows; a request over the limit on its own is refused.
-  async #sendLoop(): Promise<void> {
-    this.#sending = true
+  // Sends what is queued, as few frames as the server's limit allows; a request over the limit on its
+  // own is refused. Nothing waits: the DEALER queues without limit and sends with sendTimeout 0
+  // (lib/link/link.ts), so libzmq takes each frame, in order, before send() returns.
+  #flush(): void {
     try {
       while (this.#head < this.#queue.length && this.#failure === undefined) {
         const message = this.#take()
         if (message === undefined) continue
         this.#sent(message)
-        await sendOrWait(this.#dealer, this.inParts ? toParts(message) : message)
+        this.#dealer.send(this.inParts ? toParts(message) : message).catch(this.#sendFailed)
       }
     } catch (error) {
       this.#sendFailed(error)
-    } finally {
-      this.#sending = false
     }
   }
 
@@ -265,7 +253,7 @@ export class Channel {
     this.#traffic.bytesOut += message.length
   }
 
-  #sendFailed(error: unknown): void {
+  readonly #sendFailed = (error: unknown): void => {
     if (this.#failure === undefined)
       this.fail(
         new ZStateError(ErrorCode.DISCONNECTED, `send failed: ${(error as Error).message}`, {

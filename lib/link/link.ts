@@ -77,9 +77,9 @@ export class Link {
   static async open(options: LinkOptions, signal: AbortSignal): Promise<Link> {
     signal.throwIfAborted()
     const secure = socketOptions(options.curve)
-    // sendTimeout 0: see sendOrWait (the channel's sends). No send high-water mark: what the channel
-    // has to send is queued in libzmq rather than in the channel, and a send never waits or fails
-    // for room, so the channel may send a full batch while another send is still settling.
+    // sendTimeout 0: zeromq.js then makes no readiness check (a zmq_getsockopt) before each send. No
+    // send high-water mark: what the channel sends is queued in libzmq, so a send never waits or fails
+    // for room, and the channel sends without awaiting anything (lib/link/channel.ts).
     const dealer = new sockets.Dealer({ ...secure, sendTimeout: 0, sendHighWaterMark: 0 })
     // A refused handshake fails the join at once (ERR_UNAUTHORIZED), not after its timeout.
     const refused = handshakeRefused(dealer, options.address, options.curve !== undefined)
