@@ -53,8 +53,12 @@ const PAGE_KEYS = 1000
 export const ETCD_REQUEST_MS = 5000
 // Between tries of a request that got no answer (a member down, an election under way).
 export const RETRY_PAUSE_MS = 100
-// How long a write asks etcd, known to be down, whether it answers again before it is refused.
-const PROBE_MS = 1000
+// How long the etcd3 client leaves a member alone after three failures in a row before trying it again.
+const MEMBER_RETRY_MS = 1000
+// How long a write asks etcd, known to be down, whether it answers again before it is refused: two of
+// those intervals, so a member given up on just before the question began is asked again within it
+// (with one interval, a quorum back for a moment could still be refused as down on a loaded machine).
+const PROBE_MS = 2 * MEMBER_RETRY_MS
 
 // An etcd lease that holds a session's ephemeral keys: kept alive by this gateway while the session
 // lives, revoked when it ends; if the gateway dies, etcd deletes the keys when the lease expires.
@@ -141,7 +145,7 @@ export class EtcdGateway {
       faultHandling: {
         host: () =>
           cockatiel.circuitBreaker(cockatiel.handleWhen(isRecoverableError), {
-            halfOpenAfter: 1000,
+            halfOpenAfter: MEMBER_RETRY_MS,
             breaker: new cockatiel.ConsecutiveBreaker(3),
           }),
         watchBackoff: new cockatiel.ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }).next(),
@@ -212,7 +216,7 @@ export class EtcdGateway {
 
   // Whether etcd answers: yes while it is not known to be down (it did not take the fence); else
   // reads that need a quorum, tried for PROBE_MS, one probe shared by the writes that ask meanwhile.
-  // So during an outage a write is refused in about a second, unsent, instead of after its deadlines.
+  // So during an outage a write is refused in about two seconds, unsent, instead of after its deadlines.
   answers(): true | Promise<boolean> {
     if (!this.#down) return true
     const deadline = Date.now() + PROBE_MS
