@@ -104,7 +104,7 @@ function uint(frame: Uint8Array, at: number, n: number): number {
 }
 
 // Short ASCII strings, the common case, are checked here; anything else natively.
-function isUtf8Text(frame: Uint8Array, start: number, end: number): boolean {
+export function isUtf8Text(frame: Uint8Array, start: number, end: number): boolean {
   if (end - start <= 32) {
     let i = start
     while (i < end && frame[i]! < 0x80) i++
@@ -113,7 +113,8 @@ function isUtf8Text(frame: Uint8Array, start: number, end: number): boolean {
   return isUtf8(frame.subarray(start, end))
 }
 
-function isProto(frame: Uint8Array, start: number): boolean {
+// Whether the 9 bytes at `start` are "__proto__".
+export function isProto(frame: Uint8Array, start: number): boolean {
   for (let i = 0; i < 9; i++) if (frame[start + i] !== PROTO_BYTES[i]) return false
   return true
 }

@@ -4,6 +4,7 @@ import { MAX_TTL_MS, isTtl, leaseFor } from '../protocol/leases.ts'
 import { ChangeKind, Op, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
 import { adoptDecoded, checkKey, deepEqual, describe } from '../protocol/values.ts'
+import { EncodedValue } from './set-frame.ts'
 import type { StoreView } from './store.ts'
 
 const INT64_MIN = -(2n ** 63n)
@@ -36,6 +37,11 @@ function value(raw: unknown): unknown {
   return adoptDecoded(raw)
 }
 
+// A set's value: as decoded, or still the bytes a client sent, checked by lib/server/set-frame.ts.
+function setValue(raw: unknown): unknown {
+  return raw instanceof EncodedValue ? raw : adoptDecoded(raw)
+}
+
 function sum(current: unknown, by: number | bigint, name: string): number | bigint {
   if (typeof by === 'bigint') {
     const base = current === undefined ? 0n : current
@@ -60,7 +66,7 @@ export const operations: Partial<Record<number, Operation>> = {
         `set takes [key, value] or [key, value, ephemeral, ttl], got ${args.length} arguments`,
       )
     const k = key(args[0])
-    const v = value(args[1])
+    const v = setValue(args[1])
     const lease = args.length === 4 ? readSetLease(args[2], args[3]) : undefined
     return [commit([lease === undefined ? [k, ChangeKind.SET, v] : [k, ChangeKind.SET, v, lease]])]
   },

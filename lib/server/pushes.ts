@@ -2,8 +2,9 @@
 // gets no commits on PUB. When a turn ends it gets one push ahead of its replies of that turn, with
 // the turn's commits cut to its prefixes. Its ROUTER channel is ordered and never silently lossy (a
 // peer that stops reading is forgotten and joins again), so there are no gaps to repair.
-import { encode, encodeWithItems } from '../protocol/codec.ts'
+import { encodeWithItems } from '../protocol/codec.ts'
 import { ChangeKind, NO_REPLY, Push, type WireChange } from '../protocol/ops.ts'
+import { encodeChange } from './change-encoding.ts'
 import type { Session } from './sessions.ts'
 
 interface TurnCommit {
@@ -55,7 +56,7 @@ export class Pushes {
         commit.changes.forEach((change, i) => {
           // A clear of everything ([null, CLEAR]) is everyone's; a scoped clear is one delete per key.
           if (change[1] !== ChangeKind.CLEAR && !prefixes.covers(change[0])) return
-          const encoded = (commit.encoded[i] ??= encode(change))
+          const encoded = (commit.encoded[i] ??= encodeChange(change))
           changes.push(encoded)
           changeBytes += encoded.length
         })

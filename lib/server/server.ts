@@ -30,6 +30,7 @@ import { arity, operations } from './operations.ts'
 import { Pushes } from './pushes.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
 import { Sessions, isGatewayLink, type Session } from './sessions.ts'
+import { readSetFrame } from './set-frame.ts'
 import { Store } from './store.ts'
 import { Turn, type TurnOutput } from './turn.ts'
 import { DurableGate } from './durable.ts'
@@ -415,7 +416,9 @@ class StateServer implements Server {
     }
     let requests: unknown
     try {
-      requests = decodeStrict(frame)
+      // Plain sets keep their values' bytes (lib/server/set-frame.ts), except on an etcd gateway,
+      // whose writes work on values.
+      requests = (this.#writes === undefined ? readSetFrame(frame) : undefined) ?? decodeStrict(frame)
     } catch {
       this.#droppedFrames++
       return

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { ChangeKind, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { applyWirePatches, type WirePatch } from '../protocol/patches.ts'
+import { encodeCommit } from './change-encoding.ts'
 import { Leases } from './leases.ts'
 import type { SnapshotEntries } from '../storage/snapshot-reader.ts'
 import { Slots, type Chunk } from './slots.ts'
@@ -154,7 +155,7 @@ export class Store implements StoreView {
     revision = this.#revision + 1,
     previous = this.#revision,
   ): Chunk {
-    return this.#apply(encode([revision, previous, changes, ...origin]), changes, patched, revision)
+    return this.#apply(encodeCommit(revision, previous, changes, origin), changes, patched, revision)
   }
 
   // A commit from the log (lib/storage/replay.ts): its bytes exactly as commit() encoded them, so

@@ -1,0 +1,258 @@
+// Plain sets keep the bytes of their values (lib/server/set-frame.ts): what the scan takes must read,
+// in every replica, exactly as the full path (decodeStrict, then the value model, then encoding it
+// again) would have stored it; anything it does not take goes the full path.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { connect } from '../lib/index.ts'
+import { decode, encode } from '../lib/protocol/codec.ts'
+import { ChangeKind, Op, Status, type WireChange } from '../lib/protocol/ops.ts'
+import { decodeStrict } from '../lib/protocol/strict-decode.ts'
+import { adoptDecoded } from '../lib/protocol/values.ts'
+import { encodeChange, encodeCommit } from '../lib/server/change-encoding.ts'
+import { EncodedValue, readSetFrame } from '../lib/server/set-frame.ts'
+import { rawPeer } from './raw-peer.ts'
+import { clientFor, serverFor } from './support.ts'
+
+const hex = (text: string): Buffer => Buffer.from(text.replaceAll(' ', ''), 'hex')
+
+// What a replica holds for a value whose MessagePack bytes are `bytes`.
+function replicated(bytes: Uint8Array): unknown {
+  return adoptDecoded(decode(bytes))
+}
+
+// The value as the full path stores it, read by a replica; undefined when the full path refuses it.
+function throughFullPath(frame: Buffer): { id: unknown; key: unknown; value: unknown }[] | undefined {
+  let requests: unknown[][]
+  try {
+    requests = decodeStrict(frame) as unknown[][]
+    return requests.map(([id, , key, value]) => ({ id, key, value: replicated(encode(adoptDecoded(value))) }))
+  } catch {
+    return undefined
+  }
+}
+
+// A frame of one set whose value is `bytes`, as written.
+function setFrame(bytes: Buffer, id = 7, key = 'k'): Buffer {
+  return Buffer.concat([hex('91 94'), encode(id), encode(Op.SET), encode(key), bytes])
+}
+
+// Taken by the scan: each request as the full path reads it, and its value as every replica does.
+function assertSameAsFullPath(frame: Buffer): boolean {
+  const fast = readSetFrame(frame)
+  if (fast === undefined) return false
+  const full = throughFullPath(frame)
+  assert.ok(full !== undefined, `the full path refuses what the scan took: ${frame.toString('hex')}`)
+  assert.equal(fast.length, full.length)
+  fast.forEach((request, i) => {
+    const [id, op, key, value] = request as [number, number, string, EncodedValue]
+    assert.equal(op, Op.SET)
+    assert.ok(value instanceof EncodedValue)
+    assert.deepStrictEqual({ id, key, value: replicated(value.bytes) }, full[i])
+  })
+  return true
+}
+
+const storable = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.double(),
+    fc.integer(),
+    fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    fc.string({ unit: 'grapheme' }),
+    fc.string({ unit: 'binary', maxLength: 300 }),
+    fc.uint8Array({ maxLength: 300 }),
+    fc.date({ noInvalidDate: true }),
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(fc.string({ unit: 'binary', maxLength: 12 }), tie('value'), { maxKeys: 5 }),
+  ),
+})).value
+
+test('set frames: any value a client can send reads in every replica as the full path stores it', () => {
+  let taken = 0
+  fc.assert(
+    fc.property(storable, fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }), (value, key) => {
+      let frame: Buffer
+      try {
+        frame = encode([[1, Op.SET, key, value]])
+      } catch {
+        return
+      }
+      if (assertSameAsFullPath(frame)) taken++
+    }),
+    { numRuns: 3_000 },
+  )
+  assert.ok(taken > 1_000, `the scan took only ${taken} of 3,000 values`)
+})
+
+test('set frames: any bytes where a value goes are either taken as the full path reads them, or left to it', () => {
+  const tokens = fc.array(
+    fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 4 }),
+      fc
+        .constantFrom(
+          ...[
+            'c0',
+            'c1',
+            'c2',
+            'ca 3f800000',
+            'cb 8000000000000000',
+            'cb 3ff0000000000000',
+            'cf 8000000000000000',
+          ],
+          ...['cf 0000000000000005', 'd3 fffffffffffffffb', 'c4 02 0102', 'c6 00000001 ff', 'd9 03 616263'],
+          ...['a9 5f5f70726f746f5f5f', 'd9 09 5f5f70726f746f5f5f', 'a2 eda0', 'd6 ff 00000001', 'd4 01 00'],
+          ...[
+            '81',
+            '82',
+            '91',
+            '92',
+            'de 0001',
+            'dc 0002',
+            'dd 00000001',
+            'df 00000001',
+            'a1 61',
+            '01',
+            'ff',
+          ],
+        )
+        .map(hex),
+    ),
+    { maxLength: 12 },
+  )
+  let taken = 0
+  fc.assert(
+    fc.property(tokens, (parts) => {
+      if (assertSameAsFullPath(setFrame(Buffer.concat(parts)))) taken++
+    }),
+    { numRuns: 20_000 },
+  )
+  assert.ok(taken > 500, `the scan took only ${taken} of 20,000 byte strings`)
+})
+
+test('set frames: what the scan leaves to the full path', () => {
+  const value = encode({ a: [1, 'two', { b: null }], c: new Uint8Array([1]) })
+  assert.ok(readSetFrame(setFrame(value)) !== undefined, 'a plain value is taken')
+  for (const [name, bytes] of [
+    ['float 32', 'ca 3f800000'],
+    ['-0', 'cb 8000000000000000'],
+    ['a timestamp', 'd6 ff 00000001'],
+    ['another extension', 'd4 01 00'],
+    ['0xC1', 'c1'],
+    ['a uint 64 past int64', 'cf 8000000000000000'],
+    ['a map key "__proto__" (fixstr)', '81 a9 5f5f70726f746f5f5f 01'],
+    ['a map key "__proto__" (str 8)', '81 d9 09 5f5f70726f746f5f5f 01'],
+    ['a map key that is a number', '81 01 01'],
+    ['a string that is not UTF-8', 'a2 eda0'],
+    ['a map key that is not UTF-8', '81 a2 eda0 01'],
+    ['nested deeper than the scan goes', '91'.repeat(65) + 'c0'],
+    ['truncated', '92 01'],
+  ] as const)
+    assert.equal(readSetFrame(setFrame(hex(bytes))), undefined, name)
+  assert.equal(readSetFrame(Buffer.concat([setFrame(value), hex('00')])), undefined, 'trailing bytes')
+  // Anything but sets without a lease: the whole frame goes the full path.
+  assert.equal(readSetFrame(encode([[1, Op.SET, 'k', 1, true, 0]])), undefined, 'a set with a lease')
+  assert.equal(
+    readSetFrame(
+      encode([
+        [1, Op.SET, 'k', 1],
+        [2, Op.DELETE, 'k'],
+      ]),
+    ),
+    undefined,
+    'another op beside',
+  )
+  assert.equal(readSetFrame(encode([[1, Op.SET, 5, 1]])), undefined, 'a key that is no string')
+  assert.equal(readSetFrame(encode([[-1, Op.SET, 'k', 1]])), undefined, 'a negative request id')
+  // 512 sets, the most a frame holds, each with its own id and key.
+  const many = readSetFrame(
+    encode(Array.from({ length: 512 }, (_, i) => [i + 70_000, Op.SET, `key-${i}`, i])),
+  )
+  assert.deepEqual(
+    many?.map((request) => (request as unknown[]).slice(0, 3)),
+    Array.from({ length: 512 }, (_, i) => [i + 70_000, Op.SET, `key-${i}`]),
+  )
+})
+
+test('change encoding: values kept as bytes encode exactly as the values would', () => {
+  const lease = [true, 0]
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.string({ maxLength: 8 }), fc.constantFrom('bytes', 'value', 'delete', 'lease'), storable),
+        { minLength: 1, maxLength: 6 },
+      ),
+      fc.constantFrom([], [3, 9], [3, 9, { result: 1 }]),
+      (specs, origin) => {
+        const changes: WireChange[] = []
+        const decoded: WireChange[] = []
+        for (const [key, kind, raw] of specs) {
+          let value: unknown
+          try {
+            value = adoptDecoded(decode(encode(raw)))
+          } catch {
+            return
+          }
+          if (kind === 'delete') {
+            changes.push([key, ChangeKind.DELETE])
+            decoded.push([key, ChangeKind.DELETE])
+            continue
+          }
+          const held = kind === 'value' ? value : new EncodedValue(encode(value))
+          changes.push(
+            (kind === 'lease'
+              ? [key, ChangeKind.SET, held, lease]
+              : [key, ChangeKind.SET, held]) as WireChange,
+          )
+          decoded.push(
+            (kind === 'lease'
+              ? [key, ChangeKind.SET, value, lease]
+              : [key, ChangeKind.SET, value]) as WireChange,
+          )
+        }
+        assert.deepEqual(encodeCommit(12, 11, changes, origin), encode([12, 11, decoded, ...origin]))
+        changes.forEach((change, i) => assert.deepEqual(encodeChange(change), encode(decoded[i])))
+      },
+    ),
+    { numRuns: 2_000 },
+  )
+})
+
+test('set frames: values a raw peer writes in MessagePack no client would write read the same in every replica', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const live = await clientFor(server)
+  const peer = await rawPeer(t, server.address)
+  // Taken as sent, and left to the full path, side by side.
+  const written: [string, string, unknown][] = [
+    ['bin 32 of two bytes', 'c6 00000002 0102', new Uint8Array([1, 2])],
+    ['a small uint 64', 'cf 0000000000000005', 5n],
+    ['1.0 as float 64', 'cb 3ff0000000000000', 1],
+    ['a short str 32', 'db 00000002 6869', 'hi'],
+    ['a map with a key twice', '82 a1 61 01 a1 61 02', { a: 2 }],
+    ['float 32', 'ca 3fc00000', 1.5],
+    ['-0', 'cb 8000000000000000', 0],
+    ['a timestamp', 'd6 ff 00000001', new Date(1000)],
+  ]
+  const replies = await peer.send(
+    Buffer.concat([
+      hex('9' + written.length.toString(16)),
+      ...written.map(([key, bytes], i) =>
+        Buffer.concat([hex('94'), encode(i + 1), encode(Op.SET), encode(key), hex(bytes)]),
+      ),
+    ]),
+  )
+  assert.deepEqual(
+    replies.map(([, status]) => status),
+    written.map(() => Status.OK),
+  )
+  const revision = await live.state.sync()
+  const fresh = await connect(server.address)
+  t.after(() => fresh.close())
+  assert.equal(fresh.state.revision, revision)
+  for (const [key, , expected] of written) {
+    assert.deepStrictEqual(live.state.get(key), expected, `${key}, from the change stream`)
+    assert.deepStrictEqual(fresh.state.get(key), expected, `${key}, from a snapshot`)
+  }
+})
