@@ -37,6 +37,17 @@ function setFrame(bytes: Buffer, id = 7, key = 'k'): Buffer {
   return Buffer.concat([hex('91 94'), encode(id), encode(Op.SET), encode(key), bytes])
 }
 
+// A map of `count` keys k0, k1, … (and `repeated` once more at the end) as hex, each holding nil.
+function mapOf(count: number, repeated?: string): string {
+  const keys = Array.from({ length: count }, (_, i) => `k${i}`)
+  if (repeated !== undefined) keys.push(repeated)
+  return (
+    'de' +
+    keys.length.toString(16).padStart(4, '0') +
+    keys.map((key) => encode(key).toString('hex') + 'c0').join('')
+  )
+}
+
 // Taken by the scan: each request as the full path reads it, and its value as every replica does.
 function assertSameAsFullPath(frame: Buffer): boolean {
   const fast = readSetFrame(frame)
@@ -135,6 +146,7 @@ test('set frames: any bytes where a value goes are either taken as the full path
 test('set frames: what the scan leaves to the full path', () => {
   const value = encode({ a: [1, 'two', { b: null }], c: new Uint8Array([1]) })
   assert.ok(readSetFrame(setFrame(value)) !== undefined, 'a plain value is taken')
+  assert.ok(readSetFrame(setFrame(hex(mapOf(12)))) !== undefined, 'a map of many distinct keys is taken')
   for (const [name, bytes] of [
     ['float 32', 'ca 3f800000'],
     ['-0', 'cb 8000000000000000'],
@@ -147,6 +159,9 @@ test('set frames: what the scan leaves to the full path', () => {
     ['a map key that is a number', '81 01 01'],
     ['a string that is not UTF-8', 'a2 eda0'],
     ['a map key that is not UTF-8', '81 a2 eda0 01'],
+    ['a map key twice', '82 a1 61 01 a1 61 02'],
+    ['a map key twice, once as str 8', '82 a1 61 01 d9 01 61 02'],
+    ['a map key twice among many', mapOf(12, 'k3')],
     ['nested deeper than the scan goes', '91'.repeat(65) + 'c0'],
     ['truncated', '92 01'],
   ] as const)
@@ -230,7 +245,7 @@ test('set frames: values a raw peer writes in MessagePack no client would write 
     ['a small uint 64', 'cf 0000000000000005', 5n],
     ['1.0 as float 64', 'cb 3ff0000000000000', 1],
     ['a short str 32', 'db 00000002 6869', 'hi'],
-    ['a map with a key twice', '82 a1 61 01 a1 61 02', { a: 2 }],
+    ['a map with a key twice (stored once, with its last value)', '82 a1 61 01 a1 61 02', { a: 2 }],
     ['float 32', 'ca 3fc00000', 1.5],
     ['-0', 'cb 8000000000000000', 0],
     ['a timestamp', 'd6 ff 00000001', new Date(1000)],

@@ -3,9 +3,9 @@
 // cost about a sixth of the server's CPU per set. Here a scan checks the value's bytes in place and
 // they go into the commit as they came. The scan takes only what needs no decision: values whose
 // bytes every replica decodes as the full path would store them. Anything else (an extension, float
-// 32, -0, a map key that is not a string or is "__proto__", text that is not UTF-8, deep nesting, a
-// uint 64 past int64, an op other than a set without a lease) sends the whole frame through
-// decodeStrict instead, where it is stored, normalised, or refused with its error, as before.
+// 32, -0, a map key that is not a string, is "__proto__" or comes twice, text that is not UTF-8,
+// deep nesting, a uint 64 past int64, an op other than a set without a lease) sends the whole frame
+// through decodeStrict instead, where it is stored, normalised, or refused with its error, as before.
 import { uint } from '../protocol/codec.ts'
 import { Op } from '../protocol/ops.ts'
 import { isProto, isUtf8Text } from '../protocol/strict-decode.ts'
@@ -127,17 +127,64 @@ function containerEnd(bytes: Uint8Array, token: number, at: number, end: number,
     at += n
   } else return -1
   if (depth >= SCAN_DEPTH) return -1
+  const keys = map ? new MapKeys(bytes) : undefined
   for (let i = 0; i < count; i++) {
-    if (map) {
+    if (keys !== undefined) {
       const keyEnd = stringEnd(bytes, at, end)
-      if (keyEnd < 0 || (keyEnd - at - stringHeader(bytes[at]!) === 9 && isProto(bytes, keyEnd - 9)))
-        return -1
+      if (keyEnd < 0) return -1
+      const text = at + stringHeader(bytes[at]!)
+      if ((keyEnd - text === 9 && isProto(bytes, text)) || !keys.add(text, keyEnd)) return -1
       at = keyEnd
     }
     at = plainValueEnd(bytes, at, end, depth + 1)
     if (at < 0) return -1
   }
   return at
+}
+
+// The keys of one map so far, by where their text lies: a key that comes twice (which a decoder
+// reads as its last value, or refuses) leaves the map to the full path, which stores it once.
+class MapKeys {
+  readonly #bytes: Uint8Array
+  readonly #spans: number[] = []
+  #seen: Set<string> | undefined
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes
+  }
+
+  // False when the key whose text is bytes[start, stop) is already there.
+  add(start: number, stop: number): boolean {
+    const spans = this.#spans
+    // Small maps, the common case, compare in place; past SMALL_MAP keys, by their text in a Set.
+    if (this.#seen === undefined && spans.length < 2 * SMALL_MAP) {
+      for (let i = 0; i < spans.length; i += 2)
+        if (sameBytes(this.#bytes, spans[i]!, spans[i + 1]!, start, stop)) return false
+      spans.push(start, stop)
+      return true
+    }
+    if (this.#seen === undefined) {
+      this.#seen = new Set()
+      for (let i = 0; i < spans.length; i += 2) this.#seen.add(latin1(this.#bytes, spans[i]!, spans[i + 1]!))
+    }
+    const text = latin1(this.#bytes, start, stop)
+    if (this.#seen.has(text)) return false
+    this.#seen.add(text)
+    return true
+  }
+}
+
+const SMALL_MAP = 8
+
+function sameBytes(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false
+  for (let i = 0; i < aEnd - a; i++) if (bytes[a + i] !== bytes[b + i]) return false
+  return true
+}
+
+// The bytes as a string of one character each: equal strings, equal bytes.
+function latin1(bytes: Uint8Array, start: number, stop: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, stop - start).toString('latin1')
 }
 
 // Whether the float 64 at `at` is -0: its sign bit alone.
