@@ -23,9 +23,8 @@ function replicated(bytes: Uint8Array): unknown {
 
 // The value as the full path stores it, read by a replica; undefined when the full path refuses it.
 function throughFullPath(frame: Buffer): { id: unknown; key: unknown; value: unknown }[] | undefined {
-  let requests: unknown[][]
   try {
-    requests = decodeStrict(frame) as unknown[][]
+    const requests = decodeStrict(frame) as unknown[][]
     return requests.map(([id, , key, value]) => ({ id, key, value: replicated(encode(adoptDecoded(value))) }))
   } catch {
     return undefined

@@ -63,39 +63,36 @@ export function readSetFrame(frame: Buffer): unknown[] | undefined {
   return at === end ? requests : undefined
 }
 
-// The bytes before the text of a fixstr, str 8 or str 16 whose token is `token`; 0 for any other token.
+// The bytes before the text of a str whose token is `token` (fixstr, str 8, 16, 32); 0 for any other.
 function stringHeader(token: number): number {
   if (token >= 0xa0 && token <= 0xbf) return 1
-  return token === 0xd9 ? 2 : token === 0xda ? 3 : 0
+  return token >= 0xd9 && token <= 0xdb ? 1 + (1 << (token - 0xd9)) : 0
 }
 
-// Where the string at `at` (fixstr, str 8 or 16) ends, if it is UTF-8; else -1.
+// Where the str at `at` ends, if it is UTF-8; else -1 (for anything else too).
 function stringEnd(bytes: Uint8Array, at: number, end: number): number {
-  const token = bytes[at]
-  const header = token === undefined ? 0 : stringHeader(token)
-  if (header === 0 || at + header > end) return -1
-  const start = at + header
-  const stop = start + (header === 1 ? token! - 0xa0 : uint(bytes, at + 1, header - 1))
-  return stop <= end && isUtf8Text(bytes, start, stop) ? stop : -1
+  const token = bytes[at++]
+  let length: number
+  if (token === undefined) return -1
+  if (token >= 0xa0 && token <= 0xbf) length = token - 0xa0
+  else if (token >= 0xd9 && token <= 0xdb) {
+    const n = 1 << (token - 0xd9) // str 8/16/32
+    if (at + n > end) return -1
+    length = uint(bytes, at, n)
+    at += n
+  } else return -1
+  const stop = at + length
+  return stop <= end && isUtf8Text(bytes, at, stop) ? stop : -1
 }
 
 // Where the value at `at` ends if the scan takes it (see above); else -1.
-export function plainValueEnd(bytes: Uint8Array, at: number, end: number, depth: number): number {
+function plainValueEnd(bytes: Uint8Array, at: number, end: number, depth: number): number {
   const token = bytes[at++]
   if (token === undefined) return -1
   // Positive and negative fixint, nil, false, true.
   if (token < 0x80 || token >= 0xe0 || token === 0xc0 || token === 0xc2 || token === 0xc3) return at
-  if ((token >= 0xa0 && token <= 0xbf) || (token >= 0xd9 && token <= 0xdb)) {
-    let length = token - 0xa0
-    if (token >= 0xd9) {
-      const n = 1 << (token - 0xd9) // str 8/16/32
-      if (at + n > end) return -1
-      length = uint(bytes, at, n)
-      at += n
-    }
-    const stop = at + length
-    return stop <= end && isUtf8Text(bytes, at, stop) ? stop : -1
-  }
+  if ((token >= 0xa0 && token <= 0xbf) || (token >= 0xd9 && token <= 0xdb))
+    return stringEnd(bytes, at - 1, end)
   let stop = -1
   if (token >= 0xc4 && token <= 0xc6) {
     const n = 1 << (token - 0xc4) // bin 8/16/32
@@ -127,13 +124,15 @@ function containerEnd(bytes: Uint8Array, token: number, at: number, end: number,
     at += n
   } else return -1
   if (depth >= SCAN_DEPTH) return -1
-  const keys = map ? new MapKeys(bytes) : undefined
+  // Only a map of two keys or more can hold one twice.
+  const keys = map && count > 1 ? new MapKeys(bytes) : undefined
   for (let i = 0; i < count; i++) {
-    if (keys !== undefined) {
+    if (map) {
       const keyEnd = stringEnd(bytes, at, end)
       if (keyEnd < 0) return -1
       const text = at + stringHeader(bytes[at]!)
-      if ((keyEnd - text === 9 && isProto(bytes, text)) || !keys.add(text, keyEnd)) return -1
+      if (keyEnd - text === 9 && isProto(bytes, text)) return -1
+      if (keys !== undefined && !keys.add(text, keyEnd)) return -1
       at = keyEnd
     }
     at = plainValueEnd(bytes, at, end, depth + 1)
