@@ -165,7 +165,14 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
     this.#status = 'starting'
     await this.#host.prepare(this.#options.thread)
     const attempt = this.#host.launch(this.#options.thread, {
-      job: { t: 'job', mode: 'single', target: this.#target, args: this.#options.args, name: this.name },
+      job: {
+        t: 'job',
+        mode: 'single',
+        target: this.#target,
+        args: this.#options.args,
+        name: this.name,
+        replicate: this.#options.replicate,
+      },
       name: this.name,
       env: this.#host.childEnv(this.#options.env),
       execArgv: this.#options.execArgv,

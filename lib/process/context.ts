@@ -78,6 +78,8 @@ export interface ContextSettings {
   readonly timeout?: number
   // CURVE keys for the server, handed down to every child in its job message.
   readonly curve?: CurveCredentials | undefined
+  // A child's context: the key prefixes it replicates (spawn's and map's `replicate`).
+  readonly replicate?: readonly string[] | undefined
 }
 
 export class ContextImpl<S extends object> extends ClientImpl<S> implements Context<S>, ChildHost, MapHost {
@@ -105,6 +107,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
       heartbeatTimeout: undefined,
       name: settings.name,
       curve: settings.curve,
+      replicate: settings.replicate,
     })
     this.name = settings.name
     this.#addresses = addresses

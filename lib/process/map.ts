@@ -201,7 +201,14 @@ class MapRun {
       ready: false,
       batches: [],
       attempt: this.#host.launch(this.#options.thread, {
-        job: { t: 'job', mode: 'map', target: this.#target, args: this.#options.args, name },
+        job: {
+          t: 'job',
+          mode: 'map',
+          target: this.#target,
+          args: this.#options.args,
+          name,
+          replicate: this.#options.replicate,
+        },
         name,
         env: this.#host.childEnv({}),
         execArgv: this.#options.execArgv,

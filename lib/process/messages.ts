@@ -15,6 +15,8 @@ export interface Job {
   readonly name: string
   // The context's CURVE keys, when its server has curve: they travel only in this message.
   readonly curve?: CurveCredentials | undefined
+  // The key prefixes the child replicates (spawn's and map's `replicate`); absent: everything.
+  readonly replicate?: readonly string[] | undefined
 }
 
 export interface ItemBatch {

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkCurveCredentials, type CurveCredentials } from '../link/handshake.ts'
 import { checkKnown } from '../known-options.ts'
+import { checkPrefixes } from '../protocol/prefixes.ts'
 import type { ServerOptions } from '../server/types.ts'
 import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
 import type { PoolOptions } from './warm-pool.ts'
@@ -30,6 +31,8 @@ export interface ResolvedSpawnOptions {
   readonly execArgv: string[] | undefined
   // spawn's `count`: that many children, an array of handles.
   readonly count: number | undefined
+  // Key prefixes the child replicates; undefined: everything.
+  readonly replicate: readonly string[] | undefined
 }
 
 export interface ResolvedMapOptions {
@@ -40,6 +43,7 @@ export interface ResolvedMapOptions {
   readonly onProgress: ((done: number, total?: number) => void) | undefined
   readonly thread: boolean
   readonly execArgv: string[] | undefined
+  readonly replicate: readonly string[] | undefined
 }
 
 export const DEFAULT_GRACE = 5_000
@@ -62,6 +66,13 @@ function count(value: unknown, what: string, fallback: number, min = 0): number 
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
     throw invalidArgument(`${what} must be an integer ≥ ${min}, got ${String(value)}`)
   return value
+}
+
+// Key prefixes as connect's `replicate` takes them, copied: the caller's array may change later.
+function prefixes(value: unknown, what: string): readonly string[] | undefined {
+  if (value === undefined) return undefined
+  checkPrefixes(value, what)
+  return [...value]
 }
 
 function signalOption(value: unknown, what: string): AbortSignal | undefined {
@@ -137,6 +148,7 @@ export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
     'signal',
     'execArgv',
     'count',
+    'replicate',
   ])
   if (o.args !== undefined && !Array.isArray(o.args)) throw invalidArgument('spawn: args must be an array')
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === ''))
@@ -166,6 +178,7 @@ export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
     signal: signalOption(o.signal, 'spawn'),
     execArgv: flags(o.execArgv, 'spawn'),
     count: o.count === undefined ? undefined : count(o.count, 'spawn: count', 1, 1),
+    replicate: prefixes(o.replicate, 'spawn: replicate'),
   }
 }
 
@@ -181,6 +194,7 @@ export function checkMapOptions(options: unknown): ResolvedMapOptions {
     'onProgress',
     'thread',
     'execArgv',
+    'replicate',
   ])
   if (o.thread !== undefined && typeof o.thread !== 'boolean')
     throw invalidArgument('map: thread must be a boolean')
@@ -195,6 +209,7 @@ export function checkMapOptions(options: unknown): ResolvedMapOptions {
     onProgress: fn(o.onProgress, 'map: onProgress'),
     thread: o.thread === true,
     execArgv: flags(o.execArgv, 'map'),
+    replicate: prefixes(o.replicate, 'map: replicate'),
   }
 }
 

@@ -66,6 +66,11 @@ export interface SpawnOptions {
   execArgv?: string[]
   /** Start this many children of `target` at once: `spawn` returns an array of handles. */
   count?: number
+  /**
+   * Key prefixes the child's state replicates, as connect's `replicate`: it receives no commits of
+   * other keys, and reading one throws ERR_INVALID_ARGUMENT. `[]`: none. Default: everything.
+   */
+  replicate?: string[]
 }
 
 /** A child's resource use, as `handle.stats()` measures it. */
@@ -126,6 +131,8 @@ export interface MapOptions {
   thread?: boolean
   /** Node flags of the worker processes, as for spawn. */
   execArgv?: string[]
+  /** Key prefixes every worker's state replicates, as for spawn; default everything. */
+  replicate?: string[]
 }
 
 type Awaitable<T> = T | PromiseLike<T>
