@@ -14,6 +14,8 @@ import { nowUs } from './support/clock.ts'
 // (g) spawn and join 20 children at once, as processes and as worker threads, against bare fork /
 // new Worker of a script that imports zeromq and connects once (goal ≤ 1.3×), and of an empty script.
 const COUNT = 20
+// The keys of the large state that the replicate rows spawn into, about 9 MiB of values.
+const BIG_KEYS = 100_000
 
 runScenario(import.meta.url, async () => {
   const { createContext } = zstatePackage
@@ -25,6 +27,11 @@ runScenario(import.meta.url, async () => {
   // Warm children with the flags the cold spawns use, one per child of a round.
   const pooled = await createContext({ name: 'bench spawn pool', pool: { size: COUNT, execArgv: [] } })
   const pool = (pooled as unknown as { warmPool: { ready(): Promise<void> } }).warmPool
+  // A state of BIG_KEYS keys: a full replica downloads it as it joins, `replicate: []` does not.
+  const big = await createContext({ name: 'bench spawn big state' })
+  await Promise.all(
+    Array.from({ length: BIG_KEYS }, (_, i) => big.state.set(`data/${i}`, { id: i, note: 'x'.repeat(70) })),
+  )
   const script = (name: string): string => fileURLToPath(new URL(`./sides/${name}.mjs`, import.meta.url))
   const env = { ...process.env, ZSTATE_ADDRESS: echoAddress }
   // µs for COUNT children started at once and all finished.
@@ -60,6 +67,8 @@ runScenario(import.meta.url, async () => {
       connect: forked('connect-once'),
       empty: forked('empty'),
       zstateThread: timed(() => ctx.spawn(() => 1, { thread: true }).wait()),
+      bigFull: timed(() => big.spawn(() => 1, { execArgv: [] }).wait()),
+      bigNone: timed(() => big.spawn(() => 1, { execArgv: [], replicate: [] }).wait()),
       connectThread: threaded('connect-once'),
       emptyThread: threaded('empty'),
     })
@@ -85,16 +94,24 @@ runScenario(import.meta.url, async () => {
           ratio: 1.3,
         }),
         compare('threads', time, r.zstateThread, 'new Worker: empty script', r.emptyThread),
+        compare(
+          `processes, ${n(BIG_KEYS)} keys in the state, replicate: []`,
+          time,
+          r.bigNone,
+          'the same spawns with full replicas',
+          r.bigFull,
+        ),
       ],
       notes: [
         `${COUNT} ctx.spawn(() => 1) started together, time until every wait() has resolved (the processes have exited)`,
         'a zstate child loads the client, joins the state server (HELLO, subscription proof, snapshot), runs, reports over IPC, says goodbye and exits',
         'the baselines connect a DEALER to an echo ROUTER and make one round trip',
         `warm pool: createContext({ pool: { size: ${COUNT} } }), full before each timed round and refilled after it; each spawn takes a child that has loaded zstate already and runs one target in it`,
+        `${n(BIG_KEYS)} keys: the same spawns on a context whose state holds ${n(BIG_KEYS)} keys of ~90-byte values, with spawn({ replicate: [] }) (the child joins without a snapshot) against full replicas (each child downloads and decodes the whole state)`,
       ],
     }
   } finally {
-    await Promise.all([ctx.close(), pooled.close()])
+    await Promise.all([ctx.close(), pooled.close(), big.close()])
     await echo.stop()
   }
 })
