@@ -19,7 +19,7 @@ import { ClientMessaging } from './messaging/messaging.ts'
 import { checkConnectAddress } from './protocol/address.ts'
 import { Op } from './protocol/ops.ts'
 import { bounded, checkWaitOptions, type WaitOptions } from './wait.ts'
-import { checkPrefixes } from './protocol/prefixes.ts'
+import { replicateOption } from './protocol/prefixes.ts'
 
 function timeoutOption(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback
@@ -48,10 +48,10 @@ export async function connect<S extends object = Record<string, unknown>>(
   checkKnown(options, CONNECT_OPTIONS, 'connect')
   if (options.name !== undefined && typeof options.name !== 'string')
     throw invalidArgument('connect: name must be a string')
-  const { signal, replicate } = options
+  const { signal } = options
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('connect: signal must be an AbortSignal')
-  if (replicate !== undefined) checkPrefixes(replicate, 'connect: replicate')
+  const replicate = replicateOption(options.replicate, 'connect: replicate')
   const client = new ClientImpl<S>(addresses, {
     timeout: timeoutOption(options.timeout, 'timeout', 10_000),
     requestTimeout: timeoutOption(options.requestTimeout, 'requestTimeout', 30_000),
@@ -60,8 +60,7 @@ export async function connect<S extends object = Record<string, unknown>>(
         ? undefined
         : timeoutOption(options.heartbeatTimeout, 'heartbeatTimeout', 0),
     name: options.name,
-    // A copy: the caller's array may change; the client keeps what it joined with.
-    replicate: replicate === undefined ? undefined : [...replicate],
+    replicate,
     curve: options.curve === undefined ? undefined : checkCurveCredentials(options.curve, 'connect'),
   })
   await client.start(signal)

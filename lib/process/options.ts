@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkCurveCredentials, type CurveCredentials } from '../link/handshake.ts'
 import { checkKnown } from '../known-options.ts'
-import { checkPrefixes } from '../protocol/prefixes.ts'
+import { replicateOption } from '../protocol/prefixes.ts'
 import type { ServerOptions } from '../server/types.ts'
 import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
 import type { PoolOptions } from './warm-pool.ts'
@@ -66,13 +66,6 @@ function count(value: unknown, what: string, fallback: number, min = 0): number 
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
     throw invalidArgument(`${what} must be an integer ≥ ${min}, got ${String(value)}`)
   return value
-}
-
-// Key prefixes as connect's `replicate` takes them, copied: the caller's array may change later.
-function prefixes(value: unknown, what: string): readonly string[] | undefined {
-  if (value === undefined) return undefined
-  checkPrefixes(value, what)
-  return [...value]
 }
 
 function signalOption(value: unknown, what: string): AbortSignal | undefined {
@@ -178,7 +171,7 @@ export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
     signal: signalOption(o.signal, 'spawn'),
     execArgv: flags(o.execArgv, 'spawn'),
     count: o.count === undefined ? undefined : count(o.count, 'spawn: count', 1, 1),
-    replicate: prefixes(o.replicate, 'spawn: replicate'),
+    replicate: replicateOption(o.replicate, 'spawn: replicate'),
   }
 }
 
@@ -209,7 +202,7 @@ export function checkMapOptions(options: unknown): ResolvedMapOptions {
     onProgress: fn(o.onProgress, 'map: onProgress'),
     thread: o.thread === true,
     execArgv: flags(o.execArgv, 'map'),
-    replicate: prefixes(o.replicate, 'map: replicate'),
+    replicate: replicateOption(o.replicate, 'map: replicate'),
   }
 }
 

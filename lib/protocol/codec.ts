@@ -82,17 +82,24 @@ export const FIXED_BYTES: readonly number[] = [4, 8, 1, 2, 4, 8, 1, 2, 4, 8]
 // it ends; undefined for any other item or one that runs past the bytes. Decoded as decode() does.
 export function readStringAt(bytes: Buffer, at: number): { value: string; next: number } | undefined {
   const token = bytes[at]
-  if (token === undefined) return undefined
-  let start = at + 1
-  let length = token - 0xa0
-  if (token >= 0xd9 && token <= 0xdb) {
-    const n = 1 << (token - 0xd9) // str 8/16/32
-    if (at + 1 + n > bytes.length) return undefined
-    start = at + 1 + n
-    length = uint(bytes, at + 1, n)
-  } else if (token < 0xa0 || token >= 0xc0) return undefined
-  const next = start + length
+  const header = strHeaderBytes(token)
+  if (header === 0 || at + header > bytes.length) return undefined
+  const start = at + header
+  const next = start + strLength(bytes, at, token!, header)
   return next > bytes.length ? undefined : { value: bytes.toString('utf8', start, next), next }
+}
+
+// The bytes of a str's header (fixstr 1, str 8/16/32 2, 3, 5) whose token is `token`; 0 for any other.
+export function strHeaderBytes(token: number | undefined): number {
+  if (token === undefined) return 0
+  if (token >= 0xa0 && token <= 0xbf) return 1
+  return token >= 0xd9 && token <= 0xdb ? 1 + (1 << (token - 0xd9)) : 0
+}
+
+// The text length of the str at `at`, whose token and header (strHeaderBytes, not 0) are given and
+// whose header lies within the bytes.
+export function strLength(bytes: Uint8Array, at: number, token: number, header: number): number {
+  return header === 1 ? token - 0xa0 : uint(bytes, at + 1, header - 1)
 }
 
 // The unsigned big-endian integer of n bytes at `at` (the caller checks the bounds).

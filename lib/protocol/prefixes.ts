@@ -8,6 +8,14 @@ import { LONE_SURROGATE, describe } from './values.ts'
 export const MAX_PREFIXES = 256
 export const MAX_PREFIX_BYTES = 1024
 
+// A `replicate` option (connect, spawn, map): undefined for every key, else the prefixes checked and
+// copied (the caller's array may change; the client keeps what it joined with).
+export function replicateOption(value: unknown, what: string): readonly string[] | undefined {
+  if (value === undefined) return undefined
+  checkPrefixes(value, what)
+  return [...value]
+}
+
 // Throws ERR_INVALID_ARGUMENT naming `what`, what was expected and what arrived.
 export function checkPrefixes(value: unknown, what: string): asserts value is readonly string[] {
   if (!Array.isArray(value))

@@ -39,7 +39,7 @@ function value(raw: unknown): unknown {
 
 // A set's value: as decoded, or still the bytes a client sent, checked by lib/server/set-frame.ts.
 function setValue(raw: unknown): unknown {
-  return raw instanceof EncodedValue ? raw : adoptDecoded(raw)
+  return raw instanceof EncodedValue ? raw : value(raw)
 }
 
 function sum(current: unknown, by: number | bigint, name: string): number | bigint {

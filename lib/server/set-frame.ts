@@ -6,7 +6,7 @@
 // 32, -0, a map key that is not a string, is "__proto__" or comes twice, text that is not UTF-8,
 // deep nesting, a uint 64 past int64, an op other than a set without a lease) sends the whole frame
 // through decodeStrict instead, where it is stored, normalised, or refused with its error, as before.
-import { uint } from '../protocol/codec.ts'
+import { strHeaderBytes, strLength, uint } from '../protocol/codec.ts'
 import { Op } from '../protocol/ops.ts'
 import { isProto, isUtf8Text } from '../protocol/strict-decode.ts'
 
@@ -37,7 +37,8 @@ export function readSetFrame(frame: Buffer): unknown[] | undefined {
     count = uint(frame, 1, 2)
     at = 3
   } else return undefined
-  const requests = new Array<unknown>(count)
+  // Made once the first request is a set: any other frame costs no array here.
+  let requests: unknown[] | undefined
   for (let i = 0; i < count; i++) {
     if (frame[at++] !== 0x94) return undefined
     // The request id: a positive fixint or a uint 8, 16 or 32.
@@ -54,45 +55,33 @@ export function readSetFrame(frame: Buffer): unknown[] | undefined {
     if (frame[at++] !== Op.SET) return undefined
     const keyEnd = stringEnd(frame, at, end)
     if (keyEnd < 0) return undefined
-    const key = frame.toString('utf8', at + stringHeader(frame[at]!), keyEnd)
+    const key = frame.toString('utf8', at + strHeaderBytes(frame[at]), keyEnd)
     const valueEnd = plainValueEnd(frame, keyEnd, end, 0)
     if (valueEnd < 0) return undefined
+    requests ??= new Array<unknown>(count)
     requests[i] = [id, Op.SET, key, new EncodedValue(frame.subarray(keyEnd, valueEnd))]
     at = valueEnd
   }
-  return at === end ? requests : undefined
-}
-
-// The bytes before the text of a str whose token is `token` (fixstr, str 8, 16, 32); 0 for any other.
-function stringHeader(token: number): number {
-  if (token >= 0xa0 && token <= 0xbf) return 1
-  return token >= 0xd9 && token <= 0xdb ? 1 + (1 << (token - 0xd9)) : 0
+  return at === end && requests !== undefined ? requests : undefined
 }
 
 // Where the str at `at` ends, if it is UTF-8; else -1 (for anything else too).
-function stringEnd(bytes: Uint8Array, at: number, end: number): number {
-  const token = bytes[at++]
-  let length: number
-  if (token === undefined) return -1
-  if (token >= 0xa0 && token <= 0xbf) length = token - 0xa0
-  else if (token >= 0xd9 && token <= 0xdb) {
-    const n = 1 << (token - 0xd9) // str 8/16/32
-    if (at + n > end) return -1
-    length = uint(bytes, at, n)
-    at += n
-  } else return -1
-  const stop = at + length
-  return stop <= end && isUtf8Text(bytes, at, stop) ? stop : -1
+function stringEnd(bytes: Buffer, at: number, end: number): number {
+  const token = bytes[at]
+  const header = strHeaderBytes(token)
+  if (header === 0 || at + header > end) return -1
+  const start = at + header
+  const stop = start + strLength(bytes, at, token!, header)
+  return stop <= end && isUtf8Text(bytes, start, stop) ? stop : -1
 }
 
 // Where the value at `at` ends if the scan takes it (see above); else -1.
-function plainValueEnd(bytes: Uint8Array, at: number, end: number, depth: number): number {
+function plainValueEnd(bytes: Buffer, at: number, end: number, depth: number): number {
   const token = bytes[at++]
   if (token === undefined) return -1
   // Positive and negative fixint, nil, false, true.
   if (token < 0x80 || token >= 0xe0 || token === 0xc0 || token === 0xc2 || token === 0xc3) return at
-  if ((token >= 0xa0 && token <= 0xbf) || (token >= 0xd9 && token <= 0xdb))
-    return stringEnd(bytes, at - 1, end)
+  if (strHeaderBytes(token) !== 0) return stringEnd(bytes, at - 1, end)
   let stop = -1
   if (token >= 0xc4 && token <= 0xc6) {
     const n = 1 << (token - 0xc4) // bin 8/16/32
@@ -110,7 +99,7 @@ function plainValueEnd(bytes: Uint8Array, at: number, end: number, depth: number
 
 // The end of the array or map whose header token is `token`, its size bytes from `at`; -1 if the scan
 // does not take it (anything else that is no container: 0xC1, float 32, extensions).
-function containerEnd(bytes: Uint8Array, token: number, at: number, end: number, depth: number): number {
+function containerEnd(bytes: Buffer, token: number, at: number, end: number, depth: number): number {
   let count: number
   let map: boolean
   if (token >= 0x80 && token <= 0x9f) {
@@ -130,7 +119,7 @@ function containerEnd(bytes: Uint8Array, token: number, at: number, end: number,
     if (map) {
       const keyEnd = stringEnd(bytes, at, end)
       if (keyEnd < 0) return -1
-      const text = at + stringHeader(bytes[at]!)
+      const text = at + strHeaderBytes(bytes[at])
       if (keyEnd - text === 9 && isProto(bytes, text)) return -1
       if (keys !== undefined && !keys.add(text, keyEnd)) return -1
       at = keyEnd
@@ -144,11 +133,11 @@ function containerEnd(bytes: Uint8Array, token: number, at: number, end: number,
 // The keys of one map so far, by where their text lies: a key that comes twice (which a decoder
 // reads as its last value, or refuses) leaves the map to the full path, which stores it once.
 class MapKeys {
-  readonly #bytes: Uint8Array
+  readonly #bytes: Buffer
   readonly #spans: number[] = []
   #seen: Set<string> | undefined
 
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Buffer) {
     this.#bytes = bytes
   }
 
@@ -164,9 +153,11 @@ class MapKeys {
     }
     if (this.#seen === undefined) {
       this.#seen = new Set()
-      for (let i = 0; i < spans.length; i += 2) this.#seen.add(latin1(this.#bytes, spans[i]!, spans[i + 1]!))
+      for (let i = 0; i < spans.length; i += 2)
+        this.#seen.add(this.#bytes.toString('latin1', spans[i], spans[i + 1]))
     }
-    const text = latin1(this.#bytes, start, stop)
+    // latin1: one character per byte, so equal strings are equal bytes.
+    const text = this.#bytes.toString('latin1', start, stop)
     if (this.#seen.has(text)) return false
     this.#seen.add(text)
     return true
@@ -179,11 +170,6 @@ function sameBytes(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: 
   if (aEnd - a !== bEnd - b) return false
   for (let i = 0; i < aEnd - a; i++) if (bytes[a + i] !== bytes[b + i]) return false
   return true
-}
-
-// The bytes as a string of one character each: equal strings, equal bytes.
-function latin1(bytes: Uint8Array, start: number, stop: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, stop - start).toString('latin1')
 }
 
 // Whether the float 64 at `at` is -0: its sign bit alone.
