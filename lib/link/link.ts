@@ -1,10 +1,10 @@
 // One joined connection to a server (docs/architecture.md "Joining"): HELLO, a provably live subscription,
 // then snapshots and history on request. A lost server means a new Link.
-import { randomBytes } from 'node:crypto'
 import { basename } from 'node:path'
 import type { Dealer } from 'zeromq'
 import { abortable } from '../abort.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
+import { uniqueToken } from '../unique-token.ts'
 import { keyProof } from '../protocol/key-proof.ts'
 import { Op, PROTOCOL_VERSION, type WireCommit } from '../protocol/ops.ts'
 import { Channel } from './channel.ts'
@@ -89,7 +89,7 @@ export class Link {
     const pushes = options.replicate === undefined ? undefined : new Pushes(channel)
     let feed: Feed | undefined
     try {
-      const token = randomBytes(8).toString('hex')
+      const token = uniqueToken()
       const name = options.name ?? basename(process.argv[1] ?? 'node')
       const args: unknown[] = [PROTOCOL_VERSION, token, process.pid, name]
       if (options.replicate !== undefined || options.curve !== undefined) args.push(options.replicate ?? null)

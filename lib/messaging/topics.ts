@@ -1,7 +1,6 @@
 // Topics on the client: publish through the server, and one SUB socket per link on the server's topic
 // PUB, shared by every subscription of this client. A subscription is ready once a token echoed on that
 // PUB comes back (the slow-joiner proof link.ts uses for the state).
-import { randomBytes } from 'node:crypto'
 import type { Subscriber } from 'zeromq'
 import { ErrorCode, ZStateError, invalidArgument, isZStateError } from '../errors.ts'
 import { deferred } from '../deferred.ts'
@@ -10,6 +9,7 @@ import type { Link } from '../link/link.ts'
 import { received } from '../link/received.ts'
 import { sockets } from '../link/sockets.ts'
 import { connectSocket } from '../zmq.ts'
+import { uniqueToken } from '../unique-token.ts'
 import { decode } from '../protocol/codec.ts'
 import { MAX_NAME_BYTES, checkName } from '../protocol/names.ts'
 import { Op, TopicChannel } from '../protocol/ops.ts'
@@ -148,7 +148,7 @@ class TopicFeed {
 
   // Subscriptions reach the PUB in order: once our echo token comes back, every earlier one is live.
   async prove(gaveUp: () => boolean): Promise<void> {
-    const token = randomBytes(8).toString('hex')
+    const token = uniqueToken()
     const echoed = deferred<void>()
     this.#echoes.set(token, echoed.resolve)
     this.#sub.subscribe(TopicChannel.ECHO + token)

@@ -19,6 +19,7 @@ export { startServer } from './child-server.ts'
 
 const listeners: ((message: ToChild) => void)[] = []
 let started = false
+let usedStreams: () => NodeJS.WriteStream[] = () => [process.stdout, process.stderr]
 
 // Only as the process's entry is this a child. Imported as zstate, it is only zstate's export: in a
 // worker thread of a child, or in a script a child forks with its own flags (the condition with them).
@@ -32,6 +33,7 @@ if (
     process.exit(2)
   }
   process.on('disconnect', () => process.exit(1))
+  usedStreams = trackStreams()
   process.on('message', (message: ToChild) => {
     if (message.t === 'job') void start(message)
     else for (const listener of listeners) listener(message)
@@ -55,12 +57,34 @@ async function start(job: Job): Promise<void> {
     onMessage: (listener) => listeners.push(listener),
   })
   // Whatever the worker left behind (timers, sockets) must not keep the process alive.
-  await Promise.all([flush(process.stdout), flush(process.stderr)])
+  await Promise.all(usedStreams().map(flush))
   process.exit(code)
 }
 
 function flush(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => stream.write('', () => resolve()))
+}
+
+// Which of stdout and stderr this process has used: Node makes each on first use (console.log
+// included), and one never made holds nothing to flush, so exit does not make it (about 1 ms).
+function trackStreams(): () => NodeJS.WriteStream[] {
+  const used = new Set<NodeJS.WriteStream>()
+  for (const name of ['stdout', 'stderr'] as const) {
+    const descriptor = Object.getOwnPropertyDescriptor(process, name)
+    if (descriptor?.get === undefined || descriptor.configurable !== true) {
+      used.add(process[name])
+      continue
+    }
+    Object.defineProperty(process, name, {
+      ...descriptor,
+      get(): NodeJS.WriteStream {
+        const stream = descriptor.get!.call(process) as NodeJS.WriteStream
+        used.add(stream)
+        return stream
+      },
+    })
+  }
+  return () => [...used]
 }
 
 function samePath(a: string, b: string): boolean {

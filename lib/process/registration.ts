@@ -1,8 +1,8 @@
 // A context as the server lists it for `zstate top`: opened once, told about every child as it starts
 // and ends. A listing only: the server never acts on it (children die with this process through its
 // watchdog, watchdog.ts), and the server forgets it when this client's session ends.
-import { randomBytes } from 'node:crypto'
 import { hostId } from '../host.ts'
+import { uniqueToken } from '../unique-token.ts'
 import { Op } from '../protocol/ops.ts'
 import type { ChildStatus } from '../protocol/process-table.ts'
 import type { ChildRegistrar } from './attempt.ts'
@@ -16,7 +16,7 @@ export interface RequestSink {
 const ignore = (): void => {}
 
 export class Registration implements ChildRegistrar {
-  readonly id = randomBytes(8).toString('hex')
+  readonly id = uniqueToken()
   readonly #client: RequestSink
   readonly #name: string
   #opened: Promise<void> | undefined

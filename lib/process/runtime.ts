@@ -1,6 +1,5 @@
 // The child's side of spawn and map, shared by the process bootstrap and the thread entry: connect,
 // load the target, report ready, run it (once, or per item of every batch), report, close.
-import { performance } from 'node:perf_hooks'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { ContextImpl } from './context.ts'
 import type { FromChild, ItemBatch, Job, ToChild } from './messages.ts'
