@@ -1,96 +1,72 @@
-// Entry point of every child process zstate spawns. The job comes over the IPC channel; the process
-// exits when it is done, and at once when that channel closes (its parent has died). Only here does
-// zstate listen on process 'message'/'disconnect': a process it did not spawn is never affected.
+// Entry point of every child process zstate spawns, as built (from source, child-main.ts is the entry
+// itself). It runs child-main.cjs, the child's one-file copy of zstate, with V8's code cache, which the
+// build makes beside it (`--make-code-cache`): Node 20 keeps no compiled code between processes, and
+// compiling that file was about 3 to 5 ms of every child's start. A cache that V8 refuses (another
+// Node, other V8 flags) only means compiling as before.
 //
-// Built as one file (no shared chunks: Node 20 loads each ES module file at a cost, about a third of
-// this module's load in chunks), it is also what `import 'zstate'` gives a child's target: children
-// start with the export condition "zstate-child" (lib/process/launch.ts), which the package maps to
-// this file. So a target shares this copy of zstate (its classes, `instanceof`) instead of loading a
-// second one.
-import { realpathSync } from 'node:fs'
+// child-main.cjs goes into Node's CommonJS cache as it runs, so a target's `import 'zstate'` (the
+// "zstate-child" condition maps it to that file) gets this very copy. msgpackr is imported here, as the
+// ES module the rest of zstate uses: its CommonJS entry would load its native decoder at once, which
+// zstate loads only once a process decodes enough to gain from it (lib/protocol/codec.ts).
+import * as msgpackr from 'msgpackr/pack'
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { Module, createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { isMainThread } from 'node:worker_threads'
-import type { FromChild, Job, ToChild } from './messages.ts'
-import { runChild } from './runtime.ts'
+import { Script } from 'node:vm'
+import { provideImporter } from '../import-module.ts'
 
-// zstate's export, as a target importing it gets it here (its startServer loads the server then).
-export * from '../index.ts'
-export { startServer } from './child-server.ts'
+const url = new URL('./child-main.cjs', import.meta.url)
+const file = fileURLToPath(url)
+const cacheFile = fileURLToPath(new URL('./child-main.cache', import.meta.url))
+const making = process.argv[2] === '--make-code-cache'
 
-const listeners: ((message: ToChild) => void)[] = []
-let started = false
-let usedStreams: () => NodeJS.WriteStream[] = () => [process.stdout, process.stderr]
+const cached = making ? undefined : readCache()
+// A CommonJS module's wrapper, with import.meta's two fields, which the build maps to the last two.
+const script = new Script(
+  `(function (exports, require, module, __filename, __dirname, __importMetaUrl, __importMetaResolve) {${readFileSync(file, 'utf8')}\n})`,
+  {
+    filename: file,
+    cachedData: cached,
+  },
+)
+// Its import() is this module's (lib/import-module.ts): one from the cache could not run.
+provideImporter((specifier) => import(specifier))
+const requireHere = createRequire(file)
+const child = new Module(file)
+child.filename = file
+child.paths = requireHere.resolve.paths('zstate') ?? []
+requireHere.cache[file] = child
+const run = script.runInThisContext() as (...args: unknown[]) => void
+run(
+  child.exports,
+  (id: string): unknown => (id === 'msgpackr/pack' ? msgpackr : (requireHere(id) as unknown)),
+  child,
+  file,
+  fileURLToPath(new URL('.', url)),
+  url.href,
+  (specifier: string) => import.meta.resolve(specifier),
+)
+child.loaded = true
 
-// Only as the process's entry is this a child. Imported as zstate, it is only zstate's export: in a
-// worker thread of a child, or in a script a child forks with its own flags (the condition with them).
-if (
-  isMainThread &&
-  process.argv[1] !== undefined &&
-  samePath(process.argv[1], fileURLToPath(import.meta.url))
-) {
-  if (process.send === undefined) {
-    process.stderr.write('zstate: bootstrap runs only as a child spawned by a zstate context\n')
-    process.exit(2)
-  }
-  process.on('disconnect', () => process.exit(1))
-  usedStreams = trackStreams()
-  process.on('message', (message: ToChild) => {
-    if (message.t === 'job') void start(message)
-    else for (const listener of listeners) listener(message)
-  })
-  // Loaded: a warm pool's child now only waits for its job.
-  process.send({ t: 'warm' } satisfies FromChild)
-}
+if (making) makeCache()
+else (child.exports as { runAsChild(): void }).runAsChild()
 
-async function start(job: Job): Promise<void> {
-  if (started) return
-  started = true
-  const code = await runChild(job, {
-    send: (message: FromChild) =>
-      new Promise<void>((resolve, reject) => {
-        try {
-          process.send!(message, undefined, {}, (error) => (error ? reject(error) : resolve()))
-        } catch (error) {
-          reject(error)
-        }
-      }),
-    onMessage: (listener) => listeners.push(listener),
-  })
-  // Whatever the worker left behind (timers, sockets) must not keep the process alive.
-  await Promise.all(usedStreams().map(flush))
-  process.exit(code)
-}
-
-function flush(stream: NodeJS.WriteStream): Promise<void> {
-  return new Promise((resolve) => stream.write('', () => resolve()))
-}
-
-// Which of stdout and stderr this process has used: Node makes each on first use (console.log
-// included), and one never made holds nothing to flush, so exit does not make it (about 1 ms).
-function trackStreams(): () => NodeJS.WriteStream[] {
-  const used = new Set<NodeJS.WriteStream>()
-  for (const name of ['stdout', 'stderr'] as const) {
-    const descriptor = Object.getOwnPropertyDescriptor(process, name)
-    if (descriptor?.get === undefined || descriptor.configurable !== true) {
-      used.add(process[name])
-      continue
-    }
-    Object.defineProperty(process, name, {
-      ...descriptor,
-      get(): NodeJS.WriteStream {
-        const stream = descriptor.get!.call(process) as NodeJS.WriteStream
-        used.add(stream)
-        return stream
-      },
-    })
-  }
-  return () => [...used]
-}
-
-function samePath(a: string, b: string): boolean {
+function readCache(): Buffer | undefined {
   try {
-    return realpathSync(a) === realpathSync(b)
+    return readFileSync(cacheFile)
   } catch {
-    return false
+    return undefined
   }
+}
+
+// At build time: the code V8 compiled to load the module, for every child to reuse. Written whole or
+// not at all; without it, children compile the file themselves.
+function makeCache(): void {
+  try {
+    writeFileSync(`${cacheFile}.tmp`, script.createCachedData())
+    renameSync(`${cacheFile}.tmp`, cacheFile)
+  } catch (error) {
+    process.emitWarning(`zstate: no code cache for child processes: ${(error as Error).message}`)
+  }
+  process.exit(0)
 }

@@ -5,7 +5,9 @@ import { fromSource, libEntry } from '../package-files.ts'
 import type { Target } from './target.ts'
 
 export function entryUrl(name: 'bootstrap' | 'thread-entry' | 'server-main' | 'watchdog-main'): URL {
-  return libEntry(`process/${name}`)
+  // A child process's bootstrap runs child-main through V8's code cache once built; from source,
+  // child-main is the entry itself.
+  return libEntry(`process/${name === 'bootstrap' && fromSource ? 'child-main' : name}`)
 }
 
 // Flags that make no sense twice (debugger ports, the test runner, watch mode, -e/-p code).
@@ -30,8 +32,8 @@ const TAKES_VALUE = new Set([
 
 let cachedExecArgv: string[] | undefined
 
-// A child process started from dist/ resolves `import 'zstate'` to its own bootstrap, the copy of
-// zstate it already runs (lib/process/bootstrap.ts). From source the bootstrap is TypeScript instead.
+// A child process started from dist/ resolves `import 'zstate'` to child-main.cjs, the copy of zstate
+// its bootstrap already runs (lib/process/child-main.ts). From source its entry is TypeScript instead.
 const CHILD_CONDITION = '--conditions=zstate-child'
 
 // The flags a child process's bootstrap is forked with.

@@ -8,6 +8,7 @@ import type { Target } from './target.ts'
 import type { WorkerContext } from './types.ts'
 import { cloneable } from './cloneable.ts'
 import { packNumbers } from './numbers.ts'
+import { importModule } from '../import-module.ts'
 import type { Position } from '../connect.ts'
 
 export interface ParentPort {
@@ -124,7 +125,7 @@ async function load(target: Target): Promise<Work> {
     if (typeof fn !== 'function') throw new TypeError('the function target did not evaluate to a function')
     return fn as Work
   }
-  const module = (await import(target.url)) as { default?: unknown }
+  const module = (await importModule(target.url)) as { default?: unknown }
   if (typeof module.default !== 'function')
     throw new TypeError(`${target.url} has no default export function (got ${typeof module.default})`)
   return module.default as Work

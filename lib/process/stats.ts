@@ -1,6 +1,7 @@
 // ChildHandle.stats(): CPU and memory of a live child, from pidusage (loaded only when asked for,
 // so children that never ask do not pay for it).
 import { ErrorCode, ZStateError } from '../errors.ts'
+import { importModule } from '../import-module.ts'
 import type { ChildStats } from './types.ts'
 
 export async function processStats(
@@ -9,7 +10,7 @@ export async function processStats(
   startedAt: number,
 ): Promise<ChildStats> {
   if (pid === undefined || !running) throw notRunning(pid)
-  const { default: pidusage } = await import('pidusage')
+  const { default: pidusage } = (await importModule('pidusage')) as { default: typeof import('pidusage') }
   try {
     const { cpu, memory } = await pidusage(pid)
     return { pid, cpu, memory, elapsed: Date.now() - startedAt }

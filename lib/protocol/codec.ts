@@ -4,6 +4,7 @@
 import type { Packr as PackrClass } from 'msgpackr'
 import * as plainEntry from 'msgpackr/pack'
 import { ErrorCode, ZStateError } from '../errors.ts'
+import { importModule } from '../import-module.ts'
 
 // Its types re-export from '.', which NodeNext resolution does not follow: the main entry's types.
 const { Packr } = plainEntry as unknown as { Packr: typeof PackrClass }
@@ -22,7 +23,7 @@ export function encode(value: unknown): Buffer {
 export function decode(frame: Uint8Array): unknown {
   if (bytesBeforeExtractor > 0 && (bytesBeforeExtractor -= frame.length) <= 0)
     // Optional, as msgpackr has it: without the native module decoding stays in JavaScript.
-    import('msgpackr').catch(() => {})
+    importModule('msgpackr').catch(() => {})
   try {
     return packr.unpack(frame)
   } catch (error) {
