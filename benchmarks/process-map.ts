@@ -12,7 +12,7 @@ import { runScenario } from './support/scenario.ts'
 // CPU-heavy items (goal ≥ 0.95×), and map's speed-up from one worker to two (near-linear on 2 cores).
 // Why the heavy rows miss their goals, as measured apart (CPU of every process, from /proc/stat).
 const HEAVY_START_UP =
-  'start-up: each worker loads zstate and joins the server before its first item, about 45 ms of CPU more than the pool’s forked script, which loads nothing, while both cores compute; once started, items run at the pool’s speed'
+  'start-up: each worker loads zstate and joins the server before its first item, about 34 ms of CPU more than the pool’s forked script, which loads nothing, while both cores compute; once started, items run at the pool’s speed'
 
 runScenario(import.meta.url, async () => {
   const { createContext } = zstatePackage

@@ -81,7 +81,7 @@ runScenario(import.meta.url, async () => {
           op: '≤',
           ratio: 1.3,
           cause:
-            'CPU per child, every process counted (/proc/stat, measured apart): about 94 ms against 74; when its function starts, a zstate child’s main thread has used about 73 ms, the baseline’s about 58 when its round trip is done: the difference is loading msgpackr and zstate’s one-file bootstrap besides zeromq, and joining (HELLO, subscription proof, snapshot); the other 5 ms are reporting and closing, and the share of its parent, the server and the watchdog',
+            'CPU per child, every process counted (/proc/stat, measured apart): about 103 ms against 85; when its function starts, a zstate child’s main thread has used about 81 ms, the baseline’s about 69 when its round trip is done: the difference is loading msgpackr and zstate’s one-file child code (compiled from V8’s code cache) besides zeromq, and joining (HELLO, subscription proof, snapshot); the other 6 ms are reporting and closing, and the share of its parent, the server and the watchdog',
         }),
         compare('processes', time, r.zstate, 'fork: empty script', r.empty),
         compare('processes, warm pool', time, r.warm, 'the same 20 spawns, cold (no pool)', r.zstate, {
