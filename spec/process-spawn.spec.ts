@@ -93,7 +93,7 @@ void test('process: thread mode runs the same targets in a worker thread with th
 })
 
 void test(
-  'process: a plain JavaScript parent on the built package spawns, forwards output with the name, maps',
+  'process: a plain JavaScript parent on the built package spawns, forwards output with the name, maps, with the code cache or without',
   { timeout: 120_000 },
   async () => {
     const script = fileURLToPath(fixtureUrl('compiled-parent.mjs'))
@@ -107,6 +107,8 @@ void test(
       fn: 42,
       thread: ['t'],
       mapped: [2, 3, 4],
+      cached: true,
+      uncached: true,
     })
     assert.ok(lines.includes('[printer] out a 1'), stdout)
     assert.ok(lines.includes('[thread printer] out t'), stdout)
