@@ -265,7 +265,7 @@ const OWN_COMMIT_CAUSE =
 function starvedCause(atomic: readonly Outcome[]): string {
   const us = (values: number[]): string => formatNumber(median(values), Unit.us)
   const meanUs = atomic.map((o) => (PROCESSES / o.perSec) * 1e6)
-  return `a call takes ${us(meanUs)} on average where the median one takes ${us(atomic.map((o) => o.p50Us))}: the slowest calls decide it (p99.9 ${us(atomic.map((o) => o.p999Us))}), starved: a process that lost learns of its conflict from a reply, one message after the winner learned from its own commit that it won, so the winner's next attempt tends to reach the server first again (measured apart without the back-off, processes ran out of their 100 retries); ${OWN_COMMIT_CAUSE}`
+  return `a call takes ${us(meanUs)} on average where the median one takes ${us(atomic.map((o) => o.p50Us))}: the slowest calls decide it (p99.9 ${us(atomic.map((o) => o.p999Us))}), starved: measured apart, losers starve even when they learn of their conflict from the winner's commit, as early as the winner learns that it won (without the back-off, a process then lost 101 times in a row); the explanation that fits is that a loser's doomed attempt is still queued ahead of its retry on its own connection, which the server's fair queue reads one message per connection at a time, so the winner's next attempt is read first; a server-side priority for the oldest loser made the race fair (p99.9 15 ms) but halved the throughput; ${OWN_COMMIT_CAUSE}`
 }
 
 // One run's numbers from its passes: a pass lasts from the first process starting to the last one
