@@ -21,9 +21,10 @@ const cacheFile = fileURLToPath(new URL('./child-main.cache', import.meta.url))
 const making = process.argv[2] === '--make-code-cache'
 
 const cached = making ? undefined : readCache()
-// A CommonJS module's wrapper, with import.meta's two fields, which the build maps to the last two.
+// A CommonJS module's wrapper, and import.meta.resolve (which the build maps to the last argument; the
+// file derives import.meta.url from __filename itself, and require's resolution when run without it).
 const script = new Script(
-  `(function (exports, require, module, __filename, __dirname, __importMetaUrl, __importMetaResolve) {${readFileSync(file, 'utf8')}\n})`,
+  `(function (exports, require, module, __filename, __dirname, __importMetaResolve) {${readFileSync(file, 'utf8')}\n})`,
   {
     filename: file,
     cachedData: cached,
@@ -43,7 +44,6 @@ run(
   child,
   file,
   fileURLToPath(new URL('.', url)),
-  url.href,
   (specifier: string) => import.meta.resolve(specifier),
 )
 child.loaded = true

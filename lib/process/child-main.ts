@@ -20,7 +20,6 @@ export { startServer } from './child-server.ts'
 
 const listeners: ((message: ToChild) => void)[] = []
 let started = false
-let usedStreams: () => NodeJS.WriteStream[] = () => [process.stdout, process.stderr]
 
 // Makes this process a child. Only a child's entry calls it: imported as zstate, this module is only
 // zstate's export (in a worker thread of a child, or in a script a child forks with its own flags,
@@ -31,9 +30,9 @@ export function runAsChild(): void {
     process.exit(2)
   }
   process.on('disconnect', () => process.exit(1))
-  usedStreams = trackStreams()
+  const usedStreams = trackStreams()
   process.on('message', (message: ToChild) => {
-    if (message.t === 'job') void start(message)
+    if (message.t === 'job') void start(message, usedStreams)
     else for (const listener of listeners) listener(message)
   })
   // Loaded: a warm pool's child now only waits for its job.
@@ -48,7 +47,7 @@ if (
 )
   runAsChild()
 
-async function start(job: Job): Promise<void> {
+async function start(job: Job, usedStreams: () => NodeJS.WriteStream[]): Promise<void> {
   if (started) return
   started = true
   const code = await runChild(job, {

@@ -2,6 +2,7 @@
 // argument, docs/protocol.md): an HMAC of its HELLO token under the X25519 secret that only the
 // holders of the client's secret key and of the server's can compute. The transport's own
 // handshake proves the same, but zeromq.js does not tell the server which key a message came with.
+import type { KeyObject } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { invalidArgument } from '../errors.ts'
 import { decodeZ85 } from './z85.ts'
@@ -13,35 +14,34 @@ const nodeCrypto = (): typeof import('node:crypto') =>
 
 const jwk = (z85: string): string => decodeZ85(z85)!.toString('base64url')
 
+// A key pair's secret half as node:crypto takes it.
+function privateKeyOf(publicKey: string, secretKey: string): KeyObject {
+  return nodeCrypto().createPrivateKey({
+    key: { kty: 'OKP', crv: 'X25519', d: jwk(secretKey), x: jwk(publicKey) },
+    format: 'jwk',
+  })
+}
+
 // The proof for `token`, computed with one side's key pair and the other side's public key.
 export function keyProof(
   own: { publicKey: string; secretKey: string },
   peerPublicKey: string,
   token: string,
 ): Buffer {
-  const privateKey = nodeCrypto().createPrivateKey({
-    key: { kty: 'OKP', crv: 'X25519', d: jwk(own.secretKey), x: jwk(own.publicKey) },
-    format: 'jwk',
-  })
-  const publicKey = nodeCrypto().createPublicKey({
+  const { createHmac, createPublicKey, diffieHellman } = nodeCrypto()
+  const privateKey = privateKeyOf(own.publicKey, own.secretKey)
+  const publicKey = createPublicKey({
     key: { kty: 'OKP', crv: 'X25519', x: jwk(peerPublicKey) },
     format: 'jwk',
   })
-  const shared = nodeCrypto().diffieHellman({ privateKey, publicKey })
-  return nodeCrypto().createHmac('sha256', shared).update(`zstate hello ${token}`).digest()
+  const shared = diffieHellman({ privateKey, publicKey })
+  return createHmac('sha256', shared).update(`zstate hello ${token}`).digest()
 }
 
 // Whether `publicKey` is the public half of `secretKey` (a key file or options whose halves come from
 // two pairs would only fail at the handshake, with a less telling message).
 export function isKeyPair(publicKey: string, secretKey: string): boolean {
-  const derived = nodeCrypto()
-    .createPublicKey(
-      nodeCrypto().createPrivateKey({
-        key: { kty: 'OKP', crv: 'X25519', d: jwk(secretKey), x: jwk(publicKey) },
-        format: 'jwk',
-      }),
-    )
-    .export({ format: 'jwk' }).x
+  const derived = nodeCrypto().createPublicKey(privateKeyOf(publicKey, secretKey)).export({ format: 'jwk' }).x
   return derived === jwk(publicKey)
 }
 
