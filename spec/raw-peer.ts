@@ -18,6 +18,8 @@ export interface RawPeer {
   send(frame: Buffer): Promise<Reply[]>
   // One request; its outcome.
   request(op: number, ...args: unknown[]): Promise<Reply>
+  // Every commit the change stream brought since HELLO, as decoded: [revision, previous, changes, ...].
+  readonly commits: unknown[][]
 }
 
 const TIMEOUT_MS = 15_000
@@ -69,6 +71,7 @@ export async function rawPeer(t: TestContext, address: string): Promise<RawPeer>
   sub.connect(pubEndpoint as string)
   sub.subscribe(PubChannel.STATE, PubChannel.ECHO + token)
   const echo = deferred<void>()
+  const seen: unknown[][] = []
   void (async () => {
     for await (const frames of sub) {
       const [topic] = frames
@@ -77,6 +80,7 @@ export async function rawPeer(t: TestContext, address: string): Promise<RawPeer>
         continue
       }
       const [, commits] = decode(fromParts(frames, 1)!) as [string, unknown[][]]
+      seen.push(...commits)
       const mine = commits.filter((commit) => commit.length >= 5 && commit[3] === session)
       if (mine.length > 0)
         arrived(mine.map(([revision, , , , id, ...result]) => [id as number, Status.OK, revision, ...result]))
@@ -84,7 +88,7 @@ export async function rawPeer(t: TestContext, address: string): Promise<RawPeer>
   })().catch(() => {})
   // The slow-joiner proof, the client's own.
   await awaitEcho(() => request(Op.ECHO, token), echo.promise, AbortSignal.timeout(TIMEOUT_MS))
-  return { send, request }
+  return { send, request, commits: seen }
 }
 
 // `frame` with the UTF-8 bytes of `placeholder` (found once) overwritten by `bytes` of the same length:

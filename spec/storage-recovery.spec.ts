@@ -3,9 +3,13 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { ErrorCode } from '../lib/errors.ts'
+import { decode, encode } from '../lib/protocol/codec.ts'
+import { ChangeKind } from '../lib/protocol/ops.ts'
+import { EncodedValue } from '../lib/server/set-frame.ts'
 import { Store } from '../lib/server/store.ts'
-import { commitHead } from '../lib/storage/layout.ts'
+import { commitHead, segmentName } from '../lib/storage/layout.ts'
 import { LogWriter } from '../lib/storage/log-writer.ts'
+import { RecordKind, frameRecords } from '../lib/storage/records.ts'
 import { recover } from '../lib/storage/recovery.ts'
 import { replayCommit, restoreStore } from '../lib/storage/replay.ts'
 import { storeEntries, writeSnapshot } from '../lib/storage/snapshot-writer.ts'
@@ -229,4 +233,52 @@ test('storage: a snapshot past the log’s end (its tail lost in a crash) is con
   for (const commit of again.commits) replayCommit(rebuilt, commit)
   assert.deepEqual(rebuilt.get('k10'), 10)
   assert.equal(rebuilt.revision, 10)
+})
+
+test('storage: commits whose values are kept as bytes (SET_ENCODED) replay to the same values; a format 1 log still reads', async (t) => {
+  const dir = tempDir(t)
+  const store = new Store('e1')
+  const long = { note: 'x'.repeat(100), list: [1, 2, 3] }
+  const commits = [
+    store.commit([['a', ChangeKind.SET, new EncodedValue(encode(long))]], undefined, [1, 1]).bytes,
+    store.commit([['b', ChangeKind.SET, new EncodedValue(encode(5))]], undefined, [1, 2]).bytes,
+  ]
+  assert.equal((decode(commits[0]!) as unknown[][][])[2]![0]![1], ChangeKind.SET_ENCODED)
+  assert.deepEqual(store.get('a'), long, 'the store holds the value, not its bin')
+  const { writer } = await openLog(dir)
+  writer.append(commits)
+  await writer.close(true)
+  const recovered = await recover(dir, { repair: false })
+  const rebuilt = new Store('e1')
+  for (const commit of recovered.commits) replayCommit(rebuilt, commit)
+  assert.deepEqual(rebuilt.get('a'), long)
+  assert.equal(rebuilt.get('b'), 5)
+  await writeSnapshot(dir, { epoch: 'e1', revision: 2, entries: storeEntries(rebuilt) })
+  assert.deepEqual(restoreStore((await recover(dir, { repair: false })).snapshot!).get('a'), long)
+
+  // A segment as the last version wrote it: format 1 in its header, commits without SET_ENCODED.
+  const old = tempDir(t)
+  const plain = new Store('e0')
+  const oldCommits = setCommits(plain, 3, (i) => `value ${i}`)
+  const records = [
+    ...frameRecords(RecordKind.HEADER, [encode([1, 'e0', 1])]).buffers,
+    ...frameRecords(RecordKind.COMMIT, oldCommits).buffers,
+  ]
+  writeFileSync(join(old, segmentName(1)), Buffer.concat(records))
+  const read = await recover(old, { repair: false })
+  assert.equal(read.epoch, 'e0')
+  assert.deepEqual(revisionsOf(read.commits), [1, 2, 3])
+  const again = new Store('e0')
+  for (const commit of read.commits) replayCommit(again, commit)
+  assert.equal(again.get('k3'), 'value 3')
+  // A format this version does not know is refused, naming the ones it reads.
+  const future = tempDir(t)
+  writeFileSync(
+    join(future, segmentName(1)),
+    Buffer.concat(frameRecords(RecordKind.HEADER, [encode([3, 'e0', 1])]).buffers),
+  )
+  await assert.rejects(recover(future, { repair: false }), {
+    code: ErrorCode.CORRUPT,
+    message: /reads 1 and 2/,
+  })
 })

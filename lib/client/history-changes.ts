@@ -4,6 +4,7 @@
 // replayed clear reports the keys the range itself had written.
 import { ChangeKind, type WireCommit } from '../protocol/ops.ts'
 import { applyWirePatches } from '../protocol/patches.ts'
+import { decoded } from '../protocol/undecoded.ts'
 import type { Change } from './replica.ts'
 
 export function* changesOf(commits: readonly WireCommit[]): Generator<Change> {
@@ -12,8 +13,9 @@ export function* changesOf(commits: readonly WireCommit[]): Generator<Change> {
     for (const change of changes) {
       const key = change[0]
       if (change[1] === ChangeKind.SET) {
-        yield { key: key!, value: change[2], previous: known.get(key!), deleted: false, revision }
-        known.set(key!, change[2])
+        const value = decoded(change[2])
+        yield { key: key!, value, previous: known.get(key!), deleted: false, revision }
+        known.set(key!, value)
       } else if (change[1] === ChangeKind.DELETE) {
         yield { key: key!, value: undefined, previous: known.get(key!), deleted: true, revision }
         known.delete(key!)

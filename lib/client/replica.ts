@@ -1,6 +1,8 @@
-// The local copy of the store: a Map at one revision, changed only by applying commits in order.
+// The local copy of the store: a Map at one revision, changed only by applying commits in order. A
+// value may be held Undecoded (lib/protocol/undecoded.ts): whatever reads `data` reads through decoded().
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { applyWirePatches } from '../protocol/patches.ts'
+import { decoded } from '../protocol/undecoded.ts'
 import { BaseView } from './base-view.ts'
 import { snapshotOf, type Snapshot } from './snapshot-view.ts'
 import type { Change } from './state-types.ts'
@@ -56,25 +58,34 @@ export class Replica {
       const key = change[0]
       if (key !== null) this.#log.save(key, revision)
       switch (change[1]) {
-        case ChangeKind.SET:
+        case ChangeKind.SET: {
+          // Someone watching reads it now; otherwise it stays as it came until it is read.
+          const value = describe ? decoded(change[2]) : change[2]
           if (describe)
-            out.push({ key: key!, value: change[2], previous: this.data.get(key!), deleted: false, revision })
-          this.data.set(key!, change[2])
+            out.push({ key: key!, value, previous: decoded(this.data.get(key!)), deleted: false, revision })
+          this.data.set(key!, value)
           break
+        }
         case ChangeKind.DELETE:
           if (describe)
-            out.push({ key: key!, value: undefined, previous: this.data.get(key!), deleted: true, revision })
+            out.push({
+              key: key!,
+              value: undefined,
+              previous: decoded(this.data.get(key!)),
+              deleted: true,
+              revision,
+            })
           this.data.delete(key!)
           break
         case ChangeKind.CLEAR:
           if (describe)
             for (const [k, v] of this.data)
-              out.push({ key: k, value: undefined, previous: v, deleted: true, revision })
+              out.push({ key: k, value: undefined, previous: decoded(v), deleted: true, revision })
           this.#detach(() => new Map(this.data))
           this.data.clear()
           break
         case ChangeKind.PATCH: {
-          const previous = this.data.get(key!)
+          const previous = decoded(this.data.get(key!))
           const value = applyWirePatches(previous, change[2])
           if (describe) out.push({ key: key!, value, previous, deleted: false, revision })
           this.data.set(key!, value)
@@ -87,7 +98,8 @@ export class Replica {
     return out
   }
 
-  // Replaces everything with a snapshot; returns the differences as changes (for listeners).
+  // Replaces everything with a snapshot; returns the differences as changes (for listeners). `same`
+  // compares a value the replica held (perhaps Undecoded) with the snapshot's.
   reset(
     epoch: string,
     revision: number,
@@ -101,12 +113,15 @@ export class Replica {
     for (const [key, value] of entries) this.data.set(key, value)
     const out: Change[] = []
     for (const [key, value] of this.data) {
-      const previous = before.get(key)
-      if (!before.has(key) || !same(previous, value))
-        out.push({ key, value, previous, deleted: false, revision })
+      if (!before.has(key)) out.push({ key, value, previous: undefined, deleted: false, revision })
+      else {
+        const held = before.get(key)
+        if (!same(held, value)) out.push({ key, value, previous: decoded(held), deleted: false, revision })
+      }
     }
     for (const [key, previous] of before) {
-      if (!this.data.has(key)) out.push({ key, value: undefined, previous, deleted: true, revision })
+      if (!this.data.has(key))
+        out.push({ key, value: undefined, previous: decoded(previous), deleted: true, revision })
     }
     this.epoch = epoch
     this.revision = revision

@@ -5,6 +5,7 @@ import { invalidArgument } from '../errors.ts'
 import { inspectAs } from '../inspect.ts'
 import { readCommitPage, readPosition } from '../link/replies.ts'
 import { Op } from '../protocol/ops.ts'
+import { decoded } from '../protocol/undecoded.ts'
 import { LONE_SURROGATE, checkKey, checkStorable, deepEqual, describe } from '../protocol/values.ts'
 import type { Listener } from './observers.ts'
 import type { Change } from './replica.ts'
@@ -52,7 +53,7 @@ export class StateView {
   // Reads: synchronous, from the replica.
   get(key: string): unknown {
     const k = this.#key(key)
-    return this.#data.get(this.#coverage === undefined ? k : this.#coverage.key(k, 'get'))
+    return decoded(this.#data.get(this.#coverage === undefined ? k : this.#coverage.key(k, 'get')))
   }
   has(key: string): boolean {
     const k = this.#key(key)
@@ -71,19 +72,17 @@ export class StateView {
     return this.#prefix === '' ? this.#data.keys() : this.#scoped((key) => key.slice(this.#prefix.length))
   }
   values(): IterableIterator<unknown> {
-    return this.#prefix === '' ? this.#data.values() : this.#scoped((key) => this.#data.get(key))
+    return this.#scoped((_, held) => decoded(held))
   }
   entries(): IterableIterator<[string, unknown]> {
-    return this.#prefix === ''
-      ? this.#data.entries()
-      : this.#scoped((key) => [key.slice(this.#prefix.length), this.#data.get(key)])
+    return this.#scoped((key, held) => [key.slice(this.#prefix.length), decoded(held)])
   }
   [Symbol.iterator](): IterableIterator<[string, unknown]> {
     return this.entries()
   }
 
-  *#scoped<T>(pick: (fullKey: string) => T): Generator<T, undefined, undefined> {
-    for (const key of this.#data.keys()) if (key.startsWith(this.#prefix)) yield pick(key)
+  *#scoped<T>(pick: (fullKey: string, held: unknown) => T): Generator<T, undefined, undefined> {
+    for (const [key, held] of this.#data) if (key.startsWith(this.#prefix)) yield pick(key, held)
     return undefined
   }
 
@@ -205,7 +204,7 @@ export class StateView {
   ): Promise<unknown> {
     const k = this.#sync.coverage.key(this.#key(key), what)
     const check = (): { value: unknown } | undefined => {
-      const value = this.#data.get(k)
+      const value = decoded(this.#data.get(k))
       return test(value) ? { value: result === undefined ? value : result() } : undefined
     }
     return waitFor(this.#sync, { keys: [k] }, check, options, waiterName(what, key), true)

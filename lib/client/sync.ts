@@ -6,6 +6,7 @@ import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import type { Snapshot } from '../link/link.ts'
 import type { Segment } from '../link/pushes.ts'
 import type { WireChange, WireCommit } from '../protocol/ops.ts'
+import { decoded } from '../protocol/undecoded.ts'
 import { deepEqual } from '../protocol/values.ts'
 import { debug } from '../debug.ts'
 import { AheadCommits } from './ahead.ts'
@@ -155,7 +156,7 @@ export class Synchronizer {
       snapshot.epoch,
       snapshot.revision,
       snapshot.entries,
-      describe ? deepEqual : () => true,
+      describe ? (held, value) => deepEqual(decoded(held), value) : () => true,
     )
     this.#ahead.dropUpTo(snapshot.revision)
     if (this.#known < snapshot.revision) this.#known = snapshot.revision

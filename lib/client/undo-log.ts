@@ -1,6 +1,7 @@
 // Old values of the keys the replica changed, kept for the views of older revisions that are still
 // open (transactions, snapshots). One log serves every view, so a change costs O(1) however many
 // views are open; values that no open view can read any more are dropped in batches.
+import { decoded } from '../protocol/undecoded.ts'
 
 // What a key held just before `revision` first changed it.
 interface Saved {
@@ -84,7 +85,7 @@ export class UndoLog {
 
   get(key: string, revision: number): unknown {
     const saved = this.#find(key, revision)
-    return saved === undefined ? this.#data.get(key) : saved.value
+    return decoded(saved === undefined ? this.#data.get(key) : saved.value)
   }
 
   has(key: string, revision: number): boolean {

@@ -4,6 +4,7 @@
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { isList, isRevision } from '../protocol/frames.ts'
 import { ChangeKind, PROTOCOL_VERSION, type WireChange, type WireCommit } from '../protocol/ops.ts'
+import { Undecoded } from '../protocol/undecoded.ts'
 import { readWirePatches } from '../protocol/patches.ts'
 import { adoptDecoded } from '../protocol/values.ts'
 
@@ -186,6 +187,10 @@ export function readChange(raw: unknown): WireChange {
     return change as unknown as WireChange
   }
   if (kind === ChangeKind.SET) return [key, ChangeKind.SET, adoptDecoded(raw[2])]
+  // Kept as the bytes until read: their own copy (from the pool Node keeps for small buffers), not a
+  // view that would keep the whole message.
+  if (kind === ChangeKind.SET_ENCODED && raw.length === 3 && raw[2] instanceof Uint8Array)
+    return [key, ChangeKind.SET, new Undecoded(Buffer.from(raw[2]))]
   if (kind === ChangeKind.DELETE) return [key, ChangeKind.DELETE]
   if (kind === ChangeKind.PATCH) return [key, ChangeKind.PATCH, readWirePatches(raw[2])]
   throw malformed('change kind')

@@ -1,7 +1,7 @@
 // Wire vocabulary shared by server and client. docs/protocol.md is the normative description.
 import type { WirePatch } from './patches.ts'
 
-export const PROTOCOL_VERSION = 5
+export const PROTOCOL_VERSION = 6
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {
@@ -72,8 +72,10 @@ export const Push = {
 } as const
 
 // A change inside a commit: [key, SET, value, lease?] | [key, PATCH, patches] | [key, DELETE] |
-// [null, CLEAR]. A SET with a lease keeps the key only while it holds (ephemeral keys, ttl).
-export const ChangeKind = { SET: 0, PATCH: 1, DELETE: 2, CLEAR: 3 } as const
+// [null, CLEAR]. A SET with a lease keeps the key only while it holds (ephemeral keys, ttl). On the
+// wire only, [key, SET_ENCODED, bytes]: a SET whose value is its MessagePack encoding inside a bin,
+// which a replica keeps as it is until the value is read (lib/server/change-encoding.ts).
+export const ChangeKind = { SET: 0, PATCH: 1, DELETE: 2, CLEAR: 3, SET_ENCODED: 4 } as const
 export type ChangeKind = (typeof ChangeKind)[keyof typeof ChangeKind]
 
 // [ephemeral, expiresAt]: dies with the writer's session; expires at (ms since the epoch; 0: never).

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { ChangeKind, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { applyWirePatches, type WirePatch } from '../protocol/patches.ts'
-import { encodeCommit } from './change-encoding.ts'
+import { encodeCommit, valueStart } from './change-encoding.ts'
 import { Leases } from './leases.ts'
 import type { SnapshotEntries } from '../storage/snapshot-reader.ts'
 import { Slots, type Chunk } from './slots.ts'
@@ -173,7 +173,7 @@ export class Store implements StoreView {
     const chunk = this.#slots.commitChunk(encoded)
     this.#revision = revision
     const bytes = chunk.bytes
-    // Past revision and previous, into the changes: each is [key, kind, payload?].
+    // Past revision and previous, into the changes: each is [key, kind, payload?, lease?].
     let at = skipArrayHeader(bytes, skipItem(bytes, skipItem(bytes, skipArrayHeader(bytes, 0))))
     for (const change of changes) {
       at = skipItem(bytes, skipItem(bytes, skipArrayHeader(bytes, at)))
@@ -182,7 +182,7 @@ export class Store implements StoreView {
       switch (change[1]) {
         case ChangeKind.SET: {
           const slot = this.#slotFor(change[0], revision)
-          this.#slots.point(slot, chunk, start, at, revision)
+          this.#slots.point(slot, chunk, valueStart(bytes, start), at, revision)
           if (change.length === 4) {
             at = skipItem(bytes, at)
             this.leases.set(ownString(change[0]), change[3])

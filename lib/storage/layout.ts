@@ -8,7 +8,9 @@ import { join } from 'node:path'
 import { decode, encode, FIXED_BYTES, skipArrayHeader, uint } from '../protocol/codec.ts'
 import { isList, isRevision } from '../protocol/frames.ts'
 
-export const FORMAT = 1
+// Format 2 adds SET_ENCODED changes to logged commits; this version reads what format 1 wrote too.
+export const FORMAT = 2
+const READS_FORMATS: readonly unknown[] = [1, 2]
 export const LOCK_FILE = 'LOCK'
 
 const SEGMENT = /^log-(\d{20})\.zlog$/
@@ -62,7 +64,8 @@ export function readHeader(payload: Buffer, numbers: number): { epoch: string; n
   }
   if (!isList(header) || header.length !== 2 + numbers) return 'header has the wrong shape'
   const [format, epoch, ...rest] = header
-  if (format !== FORMAT) return `unknown format ${String(format)} (this version reads ${FORMAT})`
+  if (!READS_FORMATS.includes(format))
+    return `unknown format ${String(format)} (this version reads ${READS_FORMATS.join(' and ')})`
   if (typeof epoch !== 'string' || !rest.every(isRevision)) return 'header has the wrong shape'
   return { epoch, numbers: rest }
 }

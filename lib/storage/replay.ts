@@ -86,7 +86,8 @@ function readChange(
 ): WireChange {
   if (key === null && kind === ChangeKind.CLEAR && items === 2) return [null, ChangeKind.CLEAR]
   if (typeof key !== 'string') throw new Error('a change names no key')
-  if (kind === ChangeKind.SET && items === 3) return [key, ChangeKind.SET, undefined]
+  if ((kind === ChangeKind.SET || kind === ChangeKind.SET_ENCODED) && items === 3)
+    return [key, ChangeKind.SET, undefined]
   if (kind === ChangeKind.SET && items === 4) {
     const read = readLease(lease())
     if (read === undefined) throw new Error(`the change of ${JSON.stringify(key)} has a malformed lease`)
