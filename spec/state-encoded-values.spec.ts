@@ -188,3 +188,16 @@ test('encoded values: a SET_ENCODED change is read as the bytes; bytes that are 
     code: ErrorCode.PROTOCOL,
   })
 })
+
+test('encoded values: a partial replica takes them from its pushes and reads them decoded', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const writer = await clientFor(server)
+  const partial = await clientFor(server, { replicate: ['jobs/'] })
+  await writer.state.set('jobs/1', item(1))
+  await writer.state.set('other', item(2))
+  await partial.state.set('jobs/2', item(3))
+  await partial.state.sync()
+  assert.deepStrictEqual(partial.state.get('jobs/1'), item(1))
+  assert.deepStrictEqual(partial.state.get('jobs/2'), item(3))
+  assert.deepStrictEqual([...partial.state.scope('jobs/').values()], [item(1), item(3)])
+})

@@ -189,8 +189,12 @@ export function readChange(raw: unknown): WireChange {
   if (kind === ChangeKind.SET) return [key, ChangeKind.SET, adoptDecoded(raw[2])]
   // Kept as the bytes until read: their own copy (from the pool Node keeps for small buffers), not a
   // view that would keep the whole message.
-  if (kind === ChangeKind.SET_ENCODED && raw.length === 3 && raw[2] instanceof Uint8Array)
-    return [key, ChangeKind.SET, new Undecoded(Buffer.from(raw[2]))]
+  if (kind === ChangeKind.SET_ENCODED && raw.length === 3 && raw[2] instanceof Uint8Array) {
+    const change = raw as unknown[]
+    change[1] = ChangeKind.SET
+    change[2] = new Undecoded(Buffer.from(raw[2]))
+    return change as unknown as WireChange
+  }
   if (kind === ChangeKind.DELETE) return [key, ChangeKind.DELETE]
   if (kind === ChangeKind.PATCH) return [key, ChangeKind.PATCH, readWirePatches(raw[2])]
   throw malformed('change kind')
