@@ -194,12 +194,29 @@ test('change encoding: values kept as bytes encode exactly as the values would, 
   const lease = [true, 0]
   fc.assert(
     fc.property(
-      fc.array(
-        fc.tuple(fc.string({ maxLength: 8 }), fc.constantFrom('bytes', 'value', 'delete', 'lease'), storable),
-        { minLength: 1, maxLength: 6 },
+      fc
+        .array(
+          fc.tuple(
+            fc.oneof(
+              fc.string({ maxLength: 8 }),
+              fc.string({ unit: 'grapheme', minLength: 10, maxLength: 300 }),
+            ),
+            fc.constantFrom('bytes', 'value', 'delete', 'lease'),
+            storable,
+          ),
+          // One change as often as several: a single set of bytes is written by a path of its own.
+          { minLength: 1, maxLength: 6, depthIdentifier: 'changes' },
+        )
+        .chain((specs) => fc.constantFrom(specs.slice(0, 1), specs)),
+      // Numbers at every width msgpackr writes them in: uint 8 to 32, float 64 past 2^32 (as session
+      // numbers are).
+      fc.oneof(fc.nat(300), fc.nat(70_000), fc.nat(2 ** 33)),
+      fc.oneof(
+        fc.constant([]),
+        fc.tuple(fc.oneof(fc.nat(70_000), fc.nat(Number.MAX_SAFE_INTEGER)), fc.nat(70_000)),
+        fc.constant([3, 9, { result: 1 }]),
       ),
-      fc.constantFrom([], [3, 9], [3, 9, { result: 1 }]),
-      (specs, origin) => {
+      (specs, revision, origin) => {
         const changes: WireChange[] = []
         const decoded: WireChange[] = []
         for (const [key, kind, raw] of specs) {
@@ -230,7 +247,10 @@ test('change encoding: values kept as bytes encode exactly as the values would, 
                 : [key, ChangeKind.SET, value]) as WireChange,
           )
         }
-        assert.deepEqual(encodeCommit(12, 11, changes, origin), encode([12, 11, decoded, ...origin]))
+        assert.deepEqual(
+          encodeCommit(revision + 1, revision, changes, origin),
+          encode([revision + 1, revision, decoded, ...origin]),
+        )
         changes.forEach((change, i) => assert.deepEqual(encodeChange(change), encode(decoded[i])))
       },
     ),

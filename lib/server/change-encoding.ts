@@ -1,5 +1,6 @@
 // Encoding commits and changes whose SET values may still be the bytes a client sent (EncodedValue,
-// lib/server/set-frame.ts): msgpackr writes nil in their place, then the bytes replace each nil.
+// lib/server/set-frame.ts): msgpackr writes nil in their place, then the bytes replace each nil; the
+// commit of a single such set is written here whole, byte for byte as msgpackr would.
 import { encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { EncodedValue } from './set-frame.ts'
@@ -19,6 +20,10 @@ export function encodeCommit(
   changes: readonly WireChange[],
   origin: readonly unknown[],
 ): Buffer {
+  if (changes.length === 1 && holdsBytes(changes[0]!) && changes[0]!.length === 3) {
+    const set = encodeOneSet(revision, previous, changes[0]!, origin)
+    if (set !== undefined) return set
+  }
   if (!changes.some(holdsBytes)) return encode([revision, previous, changes, ...origin])
   const bytes = encode([revision, previous, changes.map(withNil), ...origin])
   const first = skipArrayHeader(bytes, skipItem(bytes, skipItem(bytes, skipArrayHeader(bytes, 0))))
@@ -88,23 +93,102 @@ function spliced(bytes: Buffer, at: number, changes: readonly WireChange[]): Buf
   return result
 }
 
-function binHeaderBytes(n: number): number {
+// The commit of one plain set whose value holds bytes, its origin the session and request id: by far
+// the most common, and written here in one pass
+// into one buffer, the same bytes encode() and spliced() make in several (about a sixth of the
+// server's CPU per set in flight, measured apart). Undefined for anything else.
+function encodeOneSet(
+  revision: number,
+  previous: number,
+  change: WireChange,
+  origin: readonly unknown[],
+): Buffer | undefined {
+  if (!isNat(revision) || !isNat(previous) || origin.length > 2 || !origin.every(isNat)) return
+  const key = change[0]!
+  const value = (change[2] as EncodedValue).bytes
+  const keyBytes = Buffer.byteLength(key)
+  const bin = travelsEncoded(change)
+  let size = 3 + uintBytes(revision) + uintBytes(previous) + strHeaderBytesFor(keyBytes) + keyBytes + 1
+  size += (bin ? binHeaderBytes(value.length) : 0) + value.length
+  for (const n of origin as number[]) size += uintBytes(n)
+  const out = Buffer.allocUnsafe(size)
+  out[0] = 0x93 + origin.length
+  let at = writeUint(out, 1, revision)
+  at = writeUint(out, at, previous)
+  out[at++] = 0x91
+  out[at++] = 0x93
+  at = writeStrHeader(out, at, keyBytes)
+  at += out.write(key, at, keyBytes, 'utf8')
+  out[at++] = bin ? ChangeKind.SET_ENCODED : ChangeKind.SET
+  if (bin) at = writeBinHeader(out, at, value.length)
+  out.set(value, at)
+  at += value.length
+  for (const n of origin as number[]) at = writeUint(out, at, n)
+  return out
+}
+
+function isNat(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 0
+}
+
+// A whole number as msgpackr writes it: a fixint, the shortest uint up to 32 bits, a float 64 from
+// 2^32 (session numbers are that large).
+function uintBytes(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100000000 ? sizedBytes(n) : 9
+}
+
+function writeUint(target: Buffer, to: number, n: number): number {
+  if (n < 0x80) {
+    target[to] = n
+    return to + 1
+  }
+  if (n < 0x100000000) return writeSized(target, to, UINT_8, n)
+  target[to] = FLOAT_64
+  target.writeDoubleBE(n, to + 1)
+  return to + 9
+}
+
+function strHeaderBytesFor(n: number): number {
+  return n < 0x20 ? 1 : sizedBytes(n)
+}
+
+function writeStrHeader(target: Buffer, to: number, n: number): number {
+  if (n >= 0x20) return writeSized(target, to, STR_8, n)
+  target[to] = FIXSTR | n
+  return to + 1
+}
+
+const binHeaderBytes = sizedBytes
+
+function writeBinHeader(target: Buffer, to: number, n: number): number {
+  return writeSized(target, to, BIN_8, n)
+}
+
+// MessagePack tokens whose 16 and 32-bit forms are the next two tokens.
+const UINT_8 = 0xcc
+const STR_8 = 0xd9
+const BIN_8 = 0xc4
+const FIXSTR = 0xa0
+const FLOAT_64 = 0xcb
+
+function sizedBytes(n: number): number {
   return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
 }
 
-// Writes the header of a bin of n bytes (bin 8, 16 or 32) at `to`; returns where it ends.
-function writeBinHeader(target: Buffer, to: number, n: number): number {
+// Writes `token` (a uint's, str's or bin's 8-bit form) or the 16 or 32-bit form after it, then n in
+// 1, 2 or 4 bytes, the fewest that hold it; returns where it ends.
+function writeSized(target: Buffer, to: number, token: number, n: number): number {
   if (n < 0x100) {
-    target[to] = 0xc4
+    target[to] = token
     target[to + 1] = n
     return to + 2
   }
   if (n < 0x10000) {
-    target[to] = 0xc5
+    target[to] = token + 1
     target.writeUInt16BE(n, to + 1)
     return to + 3
   }
-  target[to] = 0xc6
+  target[to] = token + 2
   target.writeUInt32BE(n, to + 1)
   return to + 5
 }
