@@ -26,6 +26,8 @@ const accepted: [string, unknown, unknown?][] = [
   ['empty array', []],
   ['nested object', { a: { b: { c: [null, true, 1n, new Date(0)] } }, 'key with spaces': 1 }],
   ['null-prototype object', Object.assign(Object.create(null) as object, { x: 1 }), { x: 1 }],
+  ['nested 100 deep', JSON.parse('['.repeat(100) + '{"x":1}' + ']'.repeat(100))],
+  ['one object in two places (no cycle)', ((shared) => ({ a: shared, b: [[shared]] }))({ x: 1 })],
 ]
 
 const refused: [string, unknown][] = [
@@ -145,11 +147,23 @@ test('values: a refusal names where in the value the culprit is', async (t) => {
   ;(cyclic['list'] as unknown[]).push({ back: cyclic })
   // eslint-disable-next-line no-sparse-arrays
   const holed = [1, , 3]
+  // 40 objects down, the last one points back at the first.
+  const deepCycle: Record<string, unknown> = {}
+  let tail = deepCycle
+  for (let i = 0; i < 39; i++) tail = tail['n'] = {}
+  tail['n'] = deepCycle
+  const deepList = (levels: number): unknown => JSON.parse('['.repeat(levels) + ']'.repeat(levels))
   const cases: [unknown, string][] = [
     [undefined, 'value cannot be stored: undefined'],
     [{ a: [1, { b: undefined }] }, 'value.a[1].b cannot be stored: undefined'],
     [{ a: { b: holed } }, 'value.a.b[1] cannot be stored: sparse array (hole)'],
     [cyclic, 'value.list[0].back cannot be stored: cyclic reference'],
+    // A cycle that closes far down is told from deep nesting, and found where it closes.
+    [{ a: deepCycle }, `value.a${'.n'.repeat(39)}.n cannot be stored: cyclic reference`],
+    [
+      { deep: deepList(513) },
+      `value.deep${'[0]'.repeat(511)} cannot be stored: nested deeper than 512 levels`,
+    ],
     [[[new Map()]], 'value[0][0] cannot be stored: an instance of Map'],
     [{ n: [2n ** 64n] }, 'value.n[0] cannot be stored: bigint outside int64'],
   ]

@@ -70,9 +70,19 @@ class Refusal {
   }
 }
 
+// Values nested deeper than this are walked again from the top with their ancestors kept, to tell a
+// cycle from deep nesting: a first walk that keeps none allocates nothing for most values.
+const UNTRACKED_LEVELS = 32
+const DEEPER = Symbol('deeper than UNTRACKED_LEVELS')
+
 function stored(value: unknown, depth: number, copying: boolean): unknown {
   try {
-    return copy(value, [], depth, copying)
+    try {
+      return copy(value, undefined, depth, copying)
+    } catch (error) {
+      if (error !== DEEPER) throw error
+      return copy(value, [], depth, copying)
+    }
   } catch (error) {
     if (error instanceof Refusal) throw unencodable(error.path, error.what)
     throw error
@@ -85,8 +95,9 @@ function within(error: unknown, step: string): unknown {
   return error
 }
 
-// `value` validated, and copied (frozen) when `copying`, else returned as it is.
-function copy(value: unknown, ancestors: object[], depth: number, copying: boolean): unknown {
+// `value` validated, and copied (frozen) when `copying`, else returned as it is. `level`: how deep it
+// sits; `ancestors`: the containers it sits in, when kept (see stored()).
+function copy(value: unknown, ancestors: object[] | undefined, level: number, copying: boolean): unknown {
   switch (typeof value) {
     case 'string':
       if (!value.isWellFormed()) throw new Refusal(`string with ${LONE_SURROGATE}`)
@@ -109,9 +120,13 @@ function copy(value: unknown, ancestors: object[], depth: number, copying: boole
     if (Number.isNaN(value.getTime())) throw new Refusal('invalid Date')
     return copying ? new Date(value.getTime()) : value
   }
-  if (ancestors.includes(value)) throw new Refusal('cyclic reference')
-  if (depth + ancestors.length >= MAX_DEPTH) throw new Refusal(TOO_DEEP)
-  ancestors.push(value)
+  if (ancestors === undefined) {
+    if (level >= UNTRACKED_LEVELS) throw DEEPER
+  } else {
+    if (ancestors.includes(value)) throw new Refusal('cyclic reference')
+    if (level >= MAX_DEPTH) throw new Refusal(TOO_DEEP)
+    ancestors.push(value)
+  }
   let result: unknown[] | Record<string, unknown> | undefined
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) throw new Refusal('array subclass')
@@ -119,7 +134,7 @@ function copy(value: unknown, ancestors: object[], depth: number, copying: boole
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) throw new Refusal('sparse array (hole)', `[${i}]`)
       try {
-        const item = copy(value[i], ancestors, depth, copying)
+        const item = copy(value[i], ancestors, level + 1, copying)
         if (result !== undefined) (result as unknown[])[i] = item
       } catch (error) {
         throw within(error, `[${i}]`)
@@ -127,24 +142,23 @@ function copy(value: unknown, ancestors: object[], depth: number, copying: boole
     }
   } else {
     if (!isPlainObject(value)) throw new Refusal(describe(value))
-    if (
-      Object.getOwnPropertySymbols(value).some((s) => Object.prototype.propertyIsEnumerable.call(value, s))
-    ) {
-      throw new Refusal('symbol key')
-    }
+    for (const symbol of Object.getOwnPropertySymbols(value))
+      if (Object.prototype.propertyIsEnumerable.call(value, symbol)) throw new Refusal('symbol key')
     if (copying) result = {}
-    for (const key of Object.keys(value)) {
+    // for…in, not Object.keys: it allocates no array for an object of a known shape.
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue
       if (key === '__proto__') throw new Refusal('key "__proto__"')
       if (!key.isWellFormed()) throw new Refusal(`key with ${LONE_SURROGATE}`)
       try {
-        const item = copy((value as Record<string, unknown>)[key], ancestors, depth, copying)
+        const item = copy((value as Record<string, unknown>)[key], ancestors, level + 1, copying)
         if (result !== undefined) (result as Record<string, unknown>)[key] = item
       } catch (error) {
         throw within(error, `.${key}`)
       }
     }
   }
-  ancestors.pop()
+  ancestors?.pop()
   return result === undefined ? value : Object.freeze(result)
 }
 
