@@ -41,7 +41,7 @@ runScenario(import.meta.url, async () => {
           op: '≥',
           ratio: 1,
           cause:
-            'CPU per set, measured apart (process CPU, all threads, 6 runs of 100,000): client 4.7–5.6 µs, server 4.0–5.0 µs (before replicas kept values undecoded, the client took 5.2–7.4 µs), so the two together keep both cores busy most of the run; most of the client’s is the set() calls themselves, 3.2–3.8 µs each (validating and encoding the value, its promise, while the server already works on the first full batches), then it applies every commit and settles its write; V8’s GC takes a good part of both, as every write in flight survives young-generation GCs until its commit arrives, and so does every value the replica takes',
+            'CPU per set, measured apart (process CPU, all threads, 12 runs of 100,000): client 4.0–5.2 µs, server 3.1–4.1 µs (down from 5.2–7.4 and 3.9–5.0 since replicas keep values undecoded, a single set’s commit is written in one pass and validating a value allocates nothing), so the two together keep both cores busy most of the run; most of the client’s is the set() calls themselves, 2.2–3.7 µs each (validating and encoding the value, its promise, while the server already works on the first full batches), then it applies every commit and settles its write; V8’s GC takes a good part of both, as every write in flight survives young-generation GCs until its commit arrives, and so does every value the replica takes',
         }),
       ],
       notes: [`${n(count)} sets per run (after ${n(warmup)} warm-up), one revision each; ~107-byte values`],
