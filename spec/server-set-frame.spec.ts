@@ -9,7 +9,7 @@ import { decode, encode } from '../lib/protocol/codec.ts'
 import { ChangeKind, Op, Status, type WireChange } from '../lib/protocol/ops.ts'
 import { decodeStrict } from '../lib/protocol/strict-decode.ts'
 import { adoptDecoded } from '../lib/protocol/values.ts'
-import { ENCODED_FROM_BYTES, encodeChange, encodeCommit } from '../lib/server/change-encoding.ts'
+import { encodeChange, encodeCommit, keptEncoded } from '../lib/server/change-encoding.ts'
 import { EncodedValue, readSetFrame } from '../lib/server/set-frame.ts'
 import { rawPeer } from './raw-peer.ts'
 import { clientFor, serverFor } from './support.ts'
@@ -237,12 +237,12 @@ test('change encoding: values kept as bytes encode exactly as the values would, 
               ? [key, ChangeKind.SET, held, lease]
               : [key, ChangeKind.SET, held]) as WireChange,
           )
-          // Bytes of a value that long travel as they are, in a bin; any other way, the value.
+          // Bytes worth keeping travel as they are, in a bin; any other way, the value.
           const encoded = encode(value)
           decoded.push(
             (kind === 'lease'
               ? [key, ChangeKind.SET, value, lease]
-              : kind === 'bytes' && encoded.length >= ENCODED_FROM_BYTES
+              : kind === 'bytes' && keptEncoded(encoded)
                 ? [key, ChangeKind.SET_ENCODED, encoded]
                 : [key, ChangeKind.SET, value]) as WireChange,
           )

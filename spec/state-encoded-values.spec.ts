@@ -1,6 +1,7 @@
-// Values that travel encoded (SET_ENCODED, docs/protocol.md): a set's value of 32 bytes or more is
-// published as its MessagePack bytes, which a replica keeps until the value is read. Whatever reads
-// it, and whenever, gets what decoding it on arrival would have given.
+// Values that travel encoded (SET_ENCODED, docs/protocol.md): a set's value worth keeping as bytes (a
+// map or array of 24 bytes or more, binary data past 64 bytes, a string of 128) is published as its
+// MessagePack bytes, which a replica keeps until the value is read. Whatever reads it, and whenever, gets what
+// decoding it on arrival would have given.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ErrorCode } from '../lib/errors.ts'
@@ -9,7 +10,7 @@ import { readChange } from '../lib/link/replies.ts'
 import { encode } from '../lib/protocol/codec.ts'
 import { ChangeKind, Op, Status } from '../lib/protocol/ops.ts'
 import { Undecoded } from '../lib/protocol/undecoded.ts'
-import { ENCODED_FROM_BYTES } from '../lib/server/change-encoding.ts'
+import { keptEncoded } from '../lib/server/change-encoding.ts'
 import { readSetFrame } from '../lib/server/set-frame.ts'
 import { rawPeer } from './raw-peer.ts'
 import { clientFor, pair, serverFor } from './support.ts'
@@ -38,27 +39,35 @@ function assertDeepFrozen(value: unknown, path = 'value'): void {
   for (const [key, inner] of Object.entries(value)) assertDeepFrozen(inner, `${path}.${key}`)
 }
 
-test('encoded values: a set of 32 bytes or more is published as SET_ENCODED, its bytes as written; others as SET', async (t) => {
+test('encoded values: maps and arrays of 24 bytes or more, binary data past 64 bytes and strings of 128 are published as SET_ENCODED, as written; others as SET', async (t) => {
   const server = await serverFor(t, 'ipc')
   const peer = await rawPeer(t, server.address)
-  // A fixstr: one byte of header.
-  const long = 'x'.repeat(ENCODED_FROM_BYTES - 1)
-  const short = 'x'.repeat(ENCODED_FROM_BYTES - 2)
-  assert.equal(encode(long).length, ENCODED_FROM_BYTES)
-  const written = [
-    ['long', long],
-    ['short', short],
-    ['object', item(1)],
-    ['with a date', { ...item(1), when: new Date(5) }],
+  // As msgpackr writes them: { a: 'x' × n } takes 6 + n bytes (a map 16), ['x' × n] 2 + n, a str 8
+  // of n characters and a bin 8 of n bytes 2 + n.
+  const written: [string, unknown, boolean][] = [
+    ['object of 24 bytes', { a: 'x'.repeat(18) }, true],
+    ['object of 23 bytes', { a: 'x'.repeat(17) }, false],
+    ['array of 24 bytes', ['x'.repeat(22)], true],
+    ['binary of 67 bytes', new Uint8Array(65).fill(7), true],
+    ['binary of 66 bytes', new Uint8Array(64).fill(7), false],
+    ['string of 128 bytes', 'x'.repeat(126), true],
+    ['string of 127 bytes', 'x'.repeat(125), false],
+    ['a number', 2 ** 40, false],
+    ['item', item(1), true],
   ]
   for (const [key, value] of written) assert.equal((await peer.request(Op.SET, key, value))[1], Status.OK)
   const changes = peer.commits.flatMap((commit) => commit[2] as unknown[][])
-  assert.deepEqual(changes[0], ['long', ChangeKind.SET_ENCODED, encode(long)])
-  assert.deepEqual(changes[1], ['short', ChangeKind.SET, short])
-  assert.deepEqual(changes[2], ['object', ChangeKind.SET_ENCODED, encode(item(1))])
+  written.forEach(([key, value, kept], i) => {
+    if (key.includes(' of ')) assert.equal(encode(value).length, Number(/of (\d+)/.exec(key)![1]), key)
+    assert.equal(keptEncoded(encode(value)), kept, key)
+    if (kept) assert.deepEqual(changes[i], [key, ChangeKind.SET_ENCODED, encode(value)], key)
+    else assert.deepEqual(encode(changes[i]), encode([key, ChangeKind.SET, value]), key)
+  })
   // Decoded by the server (an extension): published as the value.
-  assert.deepEqual(changes[3]!.slice(0, 2), ['with a date', ChangeKind.SET])
-  assert.deepEqual(encode(changes[3]![2]), encode({ ...item(1), when: new Date(5) }))
+  const dated = { ...item(1), when: new Date(5) }
+  assert.equal((await peer.request(Op.SET, 'with a date', dated))[1], Status.OK)
+  const last = (peer.commits.at(-1)![2] as unknown[][])[0]!
+  assert.deepEqual(encode(last), encode(['with a date', ChangeKind.SET, dated]))
   // Only the server makes them: a transaction's write of one is refused, and nothing changes.
   const [, , epoch, revision] = await peer.request(Op.SYNC)
   const refused = await peer.request(Op.TXN, epoch, revision, [], false, [
@@ -68,9 +77,8 @@ test('encoded values: a set of 32 bytes or more is published as SET_ENCODED, its
   assert.equal((await peer.request(Op.SYNC))[3], revision)
   // What the server keeps is the value, not the bin: snapshots and other ops read it.
   const fresh = await clientFor(server)
-  assert.deepStrictEqual(fresh.state.get('object'), item(1))
-  assert.equal(fresh.state.get('long'), long)
-  assert.equal(await fresh.state.compareAndSet('long', long, 'next'), true)
+  for (const [key, value] of written) assert.deepStrictEqual(fresh.state.get(key), value, key)
+  assert.equal(await fresh.state.compareAndSet('item', item(1), 'next'), true)
 })
 
 test('encoded values: every read of a replica (get, iterators, scope, snapshot, views, transactions, waiters) gets the decoded value', async (t) => {
