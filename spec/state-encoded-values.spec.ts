@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ErrorCode } from '../lib/errors.ts'
 import { connect, type Change } from '../lib/index.ts'
+import { Observers } from '../lib/client/observers.ts'
+import { Replica } from '../lib/client/replica.ts'
 import { readChange } from '../lib/link/replies.ts'
 import { encode } from '../lib/protocol/codec.ts'
 import { ChangeKind, Op, Status } from '../lib/protocol/ops.ts'
@@ -208,4 +210,41 @@ test('encoded values: a partial replica takes them from its pushes and reads the
   assert.deepStrictEqual(partial.state.get('jobs/1'), item(1))
   assert.deepStrictEqual(partial.state.get('jobs/2'), item(3))
   assert.deepStrictEqual([...partial.state.scope('jobs/').values()], [item(1), item(3)])
+})
+
+test('encoded values: a replica decodes on arrival only what someone reads then; a stream added later still gets values', () => {
+  const replica = new Replica()
+  const observers = new Observers()
+  const waited: (Change | undefined)[] = []
+  observers.addWaiter({
+    keys: ['flag'],
+    prefix: undefined,
+    onRevision: (_, change) => waited.push(change),
+    onReset: () => {},
+    fail: () => {},
+  })
+  const changes = replica.apply(
+    1,
+    [
+      ['big', ChangeKind.SET, new Undecoded(encode(item(1)))],
+      ['flag', ChangeKind.SET, new Undecoded(encode(item(2)))],
+    ],
+    observers.needsValue,
+  )
+  assert.ok(replica.data.get('big') instanceof Undecoded, 'no one waits for big: kept as it came')
+  assert.deepStrictEqual(replica.data.get('flag'), item(2), 'a waiter names flag: decoded')
+  const pushed: Change[] = []
+  observers.addStream({ push: (change) => pushed.push(change), onReset: () => {}, end: () => {} })
+  observers.revision(1, changes)
+  assert.deepStrictEqual(waited[0]?.value, item(2))
+  assert.deepStrictEqual(
+    pushed.map(({ key, value }) => [key, value]),
+    [
+      ['big', item(1)],
+      ['flag', item(2)],
+    ],
+  )
+  // With a stream open, every value is decoded as it is applied.
+  replica.apply(2, [['big', ChangeKind.SET, new Undecoded(encode(item(3)))]], observers.needsValue)
+  assert.deepStrictEqual(replica.data.get('big'), item(3))
 })

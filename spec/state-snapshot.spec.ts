@@ -211,7 +211,7 @@ test('snapshot: a snapshot collected by GC is no longer kept up to date', async 
   const replica = new Replica()
   replica.reset('e', 0, [['hot', 0]], () => true)
   const set = (revision: number, value: unknown): void =>
-    void replica.apply(revision, [['hot', ChangeKind.SET, value]], false)
+    void replica.apply(revision, [['hot', ChangeKind.SET, value]], undefined)
   // Dropped at once: each is collected, and then a change keeps nothing.
   ;(() => {
     for (let r = 1; r <= 100; r++) {
@@ -268,7 +268,7 @@ test('snapshot: views at random revisions agree with copies taken then, through 
     const roll = random(4_000)
     if (roll < 2) {
       revision++
-      replica.apply(revision, [[null, ChangeKind.CLEAR]], false)
+      replica.apply(revision, [[null, ChangeKind.CLEAR]], undefined)
     } else if (roll < 3) {
       revision += 3
       const entries = Array.from({ length: random(5) }, (_, i) => [`k${i}`, `reset${step}`] as const)
@@ -279,7 +279,7 @@ test('snapshot: views at random revisions agree with copies taken then, through 
         const key = `k${random(8)}`
         return random(4) === 0 ? ([key, ChangeKind.DELETE] as const) : ([key, ChangeKind.SET, step] as const)
       })
-      replica.apply(revision, changes, false)
+      replica.apply(revision, changes, undefined)
     }
     if (random(3) === 0) open.push({ view: replica.openView(), copy: new Map(replica.data) })
     if (random(10) === 0) held.push({ snapshot: replica.snapshot(), copy: Object.fromEntries(replica.data) })

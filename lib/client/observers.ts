@@ -1,5 +1,6 @@
 // Everyone who reacts to applied revisions, called in the order docs/state.md fixes:
 // subscribe listeners, then waiters, then watch streams.
+import { decoded } from '../protocol/undecoded.ts'
 import type { Change, RevisionEvent } from './state-types.ts'
 
 export type { RevisionEvent } from './state-types.ts'
@@ -38,6 +39,12 @@ export class Observers {
       this.#streams.size > 0
     )
   }
+
+  // Whether a change of `key` reaches anyone with its value (and previous value): every change does
+  // when a listener or a stream is open, otherwise only those of keys that waiters name (the others'
+  // waiters look at the replica themselves). The replica decodes only those values (Undecoded).
+  readonly needsValue = (key: string): boolean =>
+    this.#listeners.length > 0 || this.#streams.size > 0 || this.#keyWaiters.has(key)
 
   // Whether a watch() stream is open: streams consume in microtasks, one change per hop.
   get streaming(): boolean {
@@ -84,14 +91,14 @@ export class Observers {
     this.#emit({ revision, changes })
     for (const change of changes) {
       const set = this.#keyWaiters.get(change.key)
-      if (set !== undefined) for (const waiter of set) waiter.onRevision(revision, change)
+      if (set !== undefined) for (const waiter of set) waiter.onRevision(revision, withValues(change))
     }
     for (const waiter of this.#prefixWaiters) {
       const prefix = waiter.prefix ?? ''
       if (prefix === '' || changes.some((c) => c.key.startsWith(prefix)))
         waiter.onRevision(revision, undefined)
     }
-    for (const stream of this.#streams) for (const change of changes) stream.push(change)
+    for (const stream of this.#streams) for (const change of changes) stream.push(withValues(change))
   }
 
   // The replica was rebuilt from a snapshot: waiters look once at the new state, streams end.
@@ -125,4 +132,12 @@ export class Observers {
       }
     }
   }
+}
+
+// A change as it is handed out: its values decoded. needsValue() had them decoded when the commit was
+// applied; this covers a waiter or a stream that a listener added since.
+function withValues(change: Change): Change {
+  change.value = decoded(change.value)
+  change.previous = decoded(change.previous)
+  return change
 }

@@ -51,43 +51,55 @@ export class Replica {
     this.#log = new UndoLog(this.data)
   }
 
-  // Applies the next commit; returns its changes when `describe` is set (someone is watching).
-  apply(revision: number, changes: readonly WireChange[], describe: boolean): Change[] {
-    const out: Change[] = describe ? [] : NOTHING_DESCRIBED
+  // Applies the next commit; returns its changes when `describe` is given (someone is watching), the
+  // values of a key decoded where `describe` says someone reads them (lib/client/observers.ts).
+  apply(
+    revision: number,
+    changes: readonly WireChange[],
+    describe: ((key: string) => boolean) | undefined,
+  ): Change[] {
+    const out: Change[] = describe !== undefined ? [] : NOTHING_DESCRIBED
     for (const change of changes) {
       const key = change[0]
       if (key !== null) this.#log.save(key, revision)
       switch (change[1]) {
         case ChangeKind.SET: {
-          // Someone watching reads it now; otherwise it stays as it came until it is read.
-          const value = describe ? decoded(change[2]) : change[2]
-          if (describe)
-            out.push({ key: key!, value, previous: decoded(this.data.get(key!)), deleted: false, revision })
+          // Read now if someone reads it; otherwise it stays as it came until it is read.
+          const valued = describe?.(key!) === true
+          const value = valued ? decoded(change[2]) : change[2]
+          if (describe !== undefined)
+            out.push({ key: key!, value, previous: this.#held(key!, valued), deleted: false, revision })
           this.data.set(key!, value)
           break
         }
         case ChangeKind.DELETE:
-          if (describe)
+          if (describe !== undefined)
             out.push({
               key: key!,
               value: undefined,
-              previous: decoded(this.data.get(key!)),
+              previous: this.#held(key!, describe(key!)),
               deleted: true,
               revision,
             })
           this.data.delete(key!)
           break
         case ChangeKind.CLEAR:
-          if (describe)
+          if (describe !== undefined)
             for (const [k, v] of this.data)
-              out.push({ key: k, value: undefined, previous: decoded(v), deleted: true, revision })
+              out.push({
+                key: k,
+                value: undefined,
+                previous: describe(k) ? decoded(v) : v,
+                deleted: true,
+                revision,
+              })
           this.#detach(() => new Map(this.data))
           this.data.clear()
           break
         case ChangeKind.PATCH: {
           const previous = decoded(this.data.get(key!))
           const value = applyWirePatches(previous, change[2])
-          if (describe) out.push({ key: key!, value, previous, deleted: false, revision })
+          if (describe !== undefined) out.push({ key: key!, value, previous, deleted: false, revision })
           this.data.set(key!, value)
           break
         }
@@ -96,6 +108,12 @@ export class Replica {
     this.revision = revision
     if (this.#snapshots.size > 0) this.#snapshots.clear()
     return out
+  }
+
+  // What `key` holds now, decoded when `valued`.
+  #held(key: string, valued: boolean): unknown {
+    const held = this.data.get(key)
+    return valued ? decoded(held) : held
   }
 
   // Replaces everything with a snapshot; returns the differences as changes (for listeners). `same`

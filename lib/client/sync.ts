@@ -236,9 +236,9 @@ export class Synchronizer {
       replica.revision = revision
       return
     }
-    const describe = this.observers.active
-    const changed = replica.apply(revision, changes, describe)
-    if (describe) this.observers.revision(revision, changed)
+    const observers = this.observers
+    if (!observers.active) return void replica.apply(revision, changes, undefined)
+    observers.revision(revision, replica.apply(revision, changes, observers.needsValue))
   }
 
   // Applies the segments the replica has reached, in order; each settles the write it acknowledges.
