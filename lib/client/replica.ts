@@ -66,9 +66,15 @@ export class Replica {
         case ChangeKind.SET: {
           // Read now if someone reads it; otherwise it stays as it came until it is read.
           const valued = describe?.(key!) === true
-          const value = valued ? decoded(change[2]) : change[2]
+          const value = shown(change[2], valued)
           if (describe !== undefined)
-            out.push({ key: key!, value, previous: this.#held(key!, valued), deleted: false, revision })
+            out.push({
+              key: key!,
+              value,
+              previous: shown(this.data.get(key!), valued),
+              deleted: false,
+              revision,
+            })
           this.data.set(key!, value)
           break
         }
@@ -77,7 +83,7 @@ export class Replica {
             out.push({
               key: key!,
               value: undefined,
-              previous: this.#held(key!, describe(key!)),
+              previous: shown(this.data.get(key!), describe(key!)),
               deleted: true,
               revision,
             })
@@ -89,7 +95,7 @@ export class Replica {
               out.push({
                 key: k,
                 value: undefined,
-                previous: describe(k) ? decoded(v) : v,
+                previous: shown(v, describe(k)),
                 deleted: true,
                 revision,
               })
@@ -108,12 +114,6 @@ export class Replica {
     this.revision = revision
     if (this.#snapshots.size > 0) this.#snapshots.clear()
     return out
-  }
-
-  // What `key` holds now, decoded when `valued`.
-  #held(key: string, valued: boolean): unknown {
-    const held = this.data.get(key)
-    return valued ? decoded(held) : held
   }
 
   // Replaces everything with a snapshot; returns the differences as changes (for listeners). `same`
@@ -146,4 +146,9 @@ export class Replica {
     if (this.#snapshots.size > 0) this.#snapshots.clear()
     return out
   }
+}
+
+// A value as the replica holds it, decoded when someone reads it (`valued`).
+function shown(held: unknown, valued: boolean): unknown {
+  return valued ? decoded(held) : held
 }

@@ -120,6 +120,73 @@ export function arrayHeader(n: number): Buffer {
   return header
 }
 
+// MessagePack headers written in place, as msgpackr writes them, for encoders that assemble a message
+// from parts (lib/server/change-encoding.ts). Each writer returns where what it wrote ends.
+
+// An unsigned whole number (below 2^53): a fixint, the shortest uint up to 32 bits, a float 64 from
+// 2^32 (session numbers are that large).
+export function uintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100000000 ? sizedSize(n) : 9
+}
+
+export function writeUint(target: Buffer, to: number, n: number): number {
+  if (n < 0x80) {
+    target[to] = n
+    return to + 1
+  }
+  if (n < 0x100000000) return writeSized(target, to, UINT_8, n)
+  target[to] = FLOAT_64
+  target.writeDoubleBE(n, to + 1)
+  return to + 9
+}
+
+// The header of a str of n bytes of UTF-8.
+export function strHeaderSize(n: number): number {
+  return n < 0x20 ? 1 : sizedSize(n)
+}
+
+export function writeStrHeader(target: Buffer, to: number, n: number): number {
+  if (n >= 0x20) return writeSized(target, to, STR_8, n)
+  target[to] = FIXSTR | n
+  return to + 1
+}
+
+// The header of a bin of n bytes.
+export const binHeaderSize = sizedSize
+
+export function writeBinHeader(target: Buffer, to: number, n: number): number {
+  return writeSized(target, to, BIN_8, n)
+}
+
+// Tokens whose 16 and 32-bit forms are the next two tokens.
+const UINT_8 = 0xcc
+const STR_8 = 0xd9
+const BIN_8 = 0xc4
+const FIXSTR = 0xa0
+const FLOAT_64 = 0xcb
+
+function sizedSize(n: number): number {
+  return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
+}
+
+// Writes `token` (a uint's, str's or bin's 8-bit form) or the 16 or 32-bit form after it, then n in
+// 1, 2 or 4 bytes, the fewest that hold it.
+function writeSized(target: Buffer, to: number, token: number, n: number): number {
+  if (n < 0x100) {
+    target[to] = token
+    target[to + 1] = n
+    return to + 2
+  }
+  if (n < 0x10000) {
+    target[to] = token + 1
+    target.writeUInt16BE(n, to + 1)
+    return to + 3
+  }
+  target[to] = token + 2
+  target.writeUInt32BE(n, to + 1)
+  return to + 5
+}
+
 // Encodes [head..., [items...]] where items are already encoded, without re-encoding them. `count`:
 // how many items the parts make, when an item is given in several parts.
 export function encodeWithItems(

@@ -1,7 +1,18 @@
 // Encoding commits and changes whose SET values may still be the bytes a client sent (EncodedValue,
 // lib/server/set-frame.ts): msgpackr writes nil in their place, then the bytes replace each nil; the
 // commit of a single such set is written here whole, byte for byte as msgpackr would.
-import { encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
+import {
+  binHeaderSize,
+  encode,
+  skipArrayHeader,
+  skipItem,
+  strHeaderBytes,
+  strHeaderSize,
+  uintSize,
+  writeBinHeader,
+  writeStrHeader,
+  writeUint,
+} from '../protocol/codec.ts'
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { EncodedValue } from './set-frame.ts'
 
@@ -19,8 +30,7 @@ export function keptEncoded(bytes: Uint8Array): boolean {
   if ((token >= 0x80 && token <= 0x9f) || (token >= 0xdc && token <= 0xdf)) return bytes.length >= 24
   // A bin 16 or 32 holds 256 bytes or more; a bin 8 has two bytes of header.
   if (token >= 0xc4 && token <= 0xc6) return token !== 0xc4 || bytes.length - 2 > 64
-  const string = (token >= 0xa0 && token <= 0xbf) || (token >= 0xd9 && token <= 0xdb)
-  return string && bytes.length >= 128
+  return strHeaderBytes(token) !== 0 && bytes.length >= 128
 }
 
 // [revision, previous, changes, ...origin], encoded.
@@ -48,8 +58,13 @@ export function encodeChange(change: WireChange): Buffer {
 // Where a SET's value starts in a commit encodeCommit() made, given where the item after its kind
 // starts: past the bin header of a SET_ENCODED change.
 export function valueStart(bytes: Uint8Array, at: number): number {
-  if (bytes[at - 1] !== ChangeKind.SET_ENCODED) return at
-  return at + 1 + (1 << (bytes[at]! - 0xc4))
+  return inBin(bytes, at) ? at + 1 + (1 << (bytes[at]! - 0xc4)) : at
+}
+
+// Whether the value of the change whose item after the kind starts at `at` goes in a bin: its kind
+// (one byte, before it) says SET_ENCODED, as withNil() made it.
+function inBin(bytes: Uint8Array, at: number): boolean {
+  return bytes[at - 1] === ChangeKind.SET_ENCODED
 }
 
 function holdsBytes(change: WireChange): boolean {
@@ -73,7 +88,6 @@ function withNil(change: WireChange): WireChange {
 function spliced(bytes: Buffer, at: number, changes: readonly WireChange[]): Buffer {
   const nils: number[] = []
   const values: Uint8Array[] = []
-  const inBin: boolean[] = []
   let size = bytes.length
   for (const change of changes) {
     const value = skipItem(bytes, skipItem(bytes, skipArrayHeader(bytes, at)))
@@ -82,11 +96,9 @@ function spliced(bytes: Buffer, at: number, changes: readonly WireChange[]): Buf
     if (!holdsBytes(change)) continue
     if (bytes[value] !== NIL) throw new Error('change encoding: no nil where the value goes')
     const encoded = (change[2] as EncodedValue).bytes
-    const bin = travelsEncoded(change)
     nils.push(value)
     values.push(encoded)
-    inBin.push(bin)
-    size += encoded.length - 1 + (bin ? binHeaderBytes(encoded.length) : 0)
+    size += encoded.length - 1 + (inBin(bytes, value) ? binHeaderSize(encoded.length) : 0)
   }
   const result = Buffer.allocUnsafe(size)
   let from = 0
@@ -94,7 +106,7 @@ function spliced(bytes: Buffer, at: number, changes: readonly WireChange[]): Buf
   for (let i = 0; i < nils.length; i++) {
     const value = values[i]!
     to += bytes.copy(result, to, from, nils[i])
-    if (inBin[i]) to = writeBinHeader(result, to, value.length)
+    if (inBin(bytes, nils[i]!)) to = writeBinHeader(result, to, value.length)
     result.set(value, to)
     to += value.length
     from = nils[i]! + 1
@@ -104,9 +116,9 @@ function spliced(bytes: Buffer, at: number, changes: readonly WireChange[]): Buf
 }
 
 // The commit of one plain set whose value holds bytes, its origin the session and request id: by far
-// the most common, and written here in one pass
-// into one buffer, the same bytes encode() and spliced() make in several (about a sixth of the
-// server's CPU per set in flight, measured apart). Undefined for anything else.
+// the most common, and written here in one pass into one buffer, the same bytes encode() and
+// spliced() make in several (about a sixth of the server's CPU per set in flight, measured apart).
+// Undefined for anything else.
 function encodeOneSet(
   revision: number,
   previous: number,
@@ -118,9 +130,9 @@ function encodeOneSet(
   const value = (change[2] as EncodedValue).bytes
   const keyBytes = Buffer.byteLength(key)
   const bin = travelsEncoded(change)
-  let size = 3 + uintBytes(revision) + uintBytes(previous) + strHeaderBytesFor(keyBytes) + keyBytes + 1
-  size += (bin ? binHeaderBytes(value.length) : 0) + value.length
-  for (const n of origin as number[]) size += uintBytes(n)
+  let size = 3 + uintSize(revision) + uintSize(previous) + strHeaderSize(keyBytes) + keyBytes + 1
+  size += (bin ? binHeaderSize(value.length) : 0) + value.length
+  for (const n of origin as number[]) size += uintSize(n)
   const out = Buffer.allocUnsafe(size)
   out[0] = 0x93 + origin.length
   let at = writeUint(out, 1, revision)
@@ -139,66 +151,4 @@ function encodeOneSet(
 
 function isNat(n: unknown): n is number {
   return Number.isSafeInteger(n) && (n as number) >= 0
-}
-
-// A whole number as msgpackr writes it: a fixint, the shortest uint up to 32 bits, a float 64 from
-// 2^32 (session numbers are that large).
-function uintBytes(n: number): number {
-  return n < 0x80 ? 1 : n < 0x100000000 ? sizedBytes(n) : 9
-}
-
-function writeUint(target: Buffer, to: number, n: number): number {
-  if (n < 0x80) {
-    target[to] = n
-    return to + 1
-  }
-  if (n < 0x100000000) return writeSized(target, to, UINT_8, n)
-  target[to] = FLOAT_64
-  target.writeDoubleBE(n, to + 1)
-  return to + 9
-}
-
-function strHeaderBytesFor(n: number): number {
-  return n < 0x20 ? 1 : sizedBytes(n)
-}
-
-function writeStrHeader(target: Buffer, to: number, n: number): number {
-  if (n >= 0x20) return writeSized(target, to, STR_8, n)
-  target[to] = FIXSTR | n
-  return to + 1
-}
-
-const binHeaderBytes = sizedBytes
-
-function writeBinHeader(target: Buffer, to: number, n: number): number {
-  return writeSized(target, to, BIN_8, n)
-}
-
-// MessagePack tokens whose 16 and 32-bit forms are the next two tokens.
-const UINT_8 = 0xcc
-const STR_8 = 0xd9
-const BIN_8 = 0xc4
-const FIXSTR = 0xa0
-const FLOAT_64 = 0xcb
-
-function sizedBytes(n: number): number {
-  return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
-}
-
-// Writes `token` (a uint's, str's or bin's 8-bit form) or the 16 or 32-bit form after it, then n in
-// 1, 2 or 4 bytes, the fewest that hold it; returns where it ends.
-function writeSized(target: Buffer, to: number, token: number, n: number): number {
-  if (n < 0x100) {
-    target[to] = token
-    target[to + 1] = n
-    return to + 2
-  }
-  if (n < 0x10000) {
-    target[to] = token + 1
-    target.writeUInt16BE(n, to + 1)
-    return to + 3
-  }
-  target[to] = token + 2
-  target.writeUInt32BE(n, to + 1)
-  return to + 5
 }
