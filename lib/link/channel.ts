@@ -16,10 +16,14 @@ export type ReplyReader<T> = (payload: unknown[]) => T
 interface Queued {
   id: number
   readonly op: Op
-  // The request as a frame of its own, [[id, op, ...args]], encoded as it is made: it keeps none of
-  // the caller's objects alive while in flight, nor sends what the caller changes in them after the
-  // call. Renumbered when the request is sent again.
+  // Where the request's bytes are: until it is sent, a frame of its own, [[id, op, ...args]], encoded
+  // as it is made (it keeps none of the caller's objects alive while in flight, nor sends what the
+  // caller changes in them after the call); once sent with others, the frame they went in, so that a
+  // write in flight keeps no buffer of its own. `start` and `end` delimit [id, op, ...args] in it.
+  // Renumbered into a frame of its own when the request is sent again.
   message: Buffer
+  start: number
+  end: number
 }
 
 // A request awaiting its reply. One the server refused without applying it can be sent again,
@@ -119,7 +123,7 @@ export class Channel {
   ): Promise<T> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     const id = this.#nextId++
-    return this.#request(id, op, renumbered(message, id), resendable, read)
+    return this.#request(id, op, renumbered(message.subarray(1), id), resendable, read)
   }
 
   #request<T>(id: number, op: Op, message: Buffer, resendable: boolean, read: ReplyReader<T>): Promise<T> {
@@ -128,6 +132,8 @@ export class Channel {
         id,
         op,
         message,
+        start: 1,
+        end: message.length,
         deadline: Date.now() + this.#timeout,
         resendable,
         read,
@@ -141,7 +147,9 @@ export class Channel {
   resend(request: Pending): void {
     if (this.#failure !== undefined) return request.reject(this.#failure)
     request.id = this.#nextId++
-    request.message = renumbered(request.message, request.id)
+    request.message = renumbered(request.message.subarray(request.start, request.end), request.id)
+    request.start = 1
+    request.end = request.message.length
     this.#submit(request)
   }
 
@@ -172,6 +180,8 @@ export class Channel {
         id,
         op,
         message,
+        start: 1,
+        end: message.length,
         deadline: Infinity,
         resendable: false,
         read: asItIs,
@@ -192,7 +202,8 @@ export class Channel {
   // Sends a message that gets no reply (request id 0); dropped once the channel has failed.
   post(op: Op, args: readonly unknown[], onTooLarge?: (error: ZStateError) => void): void {
     if (this.#failure !== undefined) return
-    const item: Queued = { id: NO_REPLY, op, message: encodeRequest(NO_REPLY, op, args) }
+    const message = encodeRequest(NO_REPLY, op, args)
+    const item: Queued = { id: NO_REPLY, op, message, start: 1, end: message.length }
     if (onTooLarge !== undefined) this.#postRefused.set(item, onTooLarge)
     this.#enqueue(item)
   }
@@ -263,8 +274,9 @@ export class Channel {
   }
 
   // The next requests as one frame, up to BATCH_REQUESTS of them and the server's limit: a request
-  // alone as it was encoded, several joined under one header (each copied once). Undefined when the
-  // first one alone is over the limit (refused).
+  // alone as it was encoded, several joined under one header (each copied once, and then kept there).
+  // Undefined when the first one alone is over the limit (refused). Queued requests are frames of
+  // their own: `start` is 1, past the header of the one-request batch.
   #take(): Buffer | undefined {
     const queue = this.#queue
     const first = queue[this.#head]!
@@ -285,7 +297,13 @@ export class Channel {
     const header = arrayHeader(end - start)
     const frame = Buffer.allocUnsafe(header.length + bytes)
     let at = header.copy(frame, 0)
-    for (let i = start; i < end; i++) at += queue[i]!.message.copy(frame, at, 1)
+    for (let i = start; i < end; i++) {
+      const item = queue[i]!
+      const length = item.message.copy(frame, at, 1)
+      item.message = frame
+      item.start = at
+      item.end = at += length
+    }
     return frame
   }
 
@@ -400,10 +418,18 @@ export function encodeRequest(id: number, op: Op, args: readonly unknown[]): Buf
   return encode([[id, op, ...args]])
 }
 
-// A request encodeRequest() made, under another id.
-function renumbered(frame: Buffer, id: number): Buffer {
-  const start = skipArrayHeader(frame, skipArrayHeader(frame, 0))
-  return Buffer.concat([frame.subarray(0, start), encode(id), frame.subarray(skipItem(frame, start))])
+// The header of a batch of one request.
+const ONE_REQUEST = arrayHeader(1)
+
+// A request, [id, op, ...args] as encodeRequest() made it, in a frame of its own under another id.
+function renumbered(request: Buffer, id: number): Buffer {
+  const at = skipArrayHeader(request, 0)
+  return Buffer.concat([
+    ONE_REQUEST,
+    request.subarray(0, at),
+    encode(id),
+    request.subarray(skipItem(request, at)),
+  ])
 }
 
 // The reader of requests whose callers take the payload as it is.
