@@ -9,7 +9,7 @@ import { interleaved } from './support/runs.ts'
 import { setAll, startStatePair } from './support/zstate.ts'
 
 // (b) 100,000 state.set calls in flight from one client (Promise.all): what client-side coalescing and
-// server group commit buy, compared with Redis pipelining (goal ≥ 1×). Every set is still its own
+// server group commit buy, compared with Redis pipelining (goal ≥ 1.2×, issue 12). Every set is still its own
 // revision and resolves only once visible in the client's replica.
 
 runScenario(import.meta.url, async () => {
@@ -39,7 +39,7 @@ runScenario(import.meta.url, async () => {
       comparisons: [
         compare('throughput', Unit.opsPerSec, r.zstate, 'Redis SET, pipelines of 1,000 (ioredis)', r.redis, {
           op: '≥',
-          ratio: 1,
+          ratio: 1.2,
           cause:
             'CPU per set, measured apart (process CPU, all threads, 12 runs of 100,000): client 4.0–5.2 µs, server 3.1–4.1 µs (down from 5.2–7.4 and 3.9–5.0 since replicas keep values undecoded, a single set’s commit is written in one pass and validating a value allocates nothing), so the two together keep both cores busy most of the run; most of the client’s is the set() calls themselves, 2.2–3.7 µs each (validating and encoding the value, its promise, while the server already works on the first full batches), then it applies every commit and settles its write; V8’s GC takes a good part of both, as every write in flight survives young-generation GCs until its commit arrives, and so does every value the replica takes',
         }),

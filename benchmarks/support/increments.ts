@@ -73,13 +73,11 @@ export interface IncrementersOptions {
 
 export async function startIncrementers(options: IncrementersOptions): Promise<Incrementers> {
   const { processes, layout, server, redis, counter } = options
-  const checker = await connect<Record<string, number>>(server.address, { name: 'bench-checker' })
   let redisChecker: Redis | undefined
   const sides: Side[] = []
   const dispose = async (): Promise<void> => {
     await stopAll(sides)
     await redisChecker?.quit()
-    await checker.close()
   }
   try {
     redisChecker = await redis?.connect()
@@ -104,8 +102,17 @@ export async function startIncrementers(options: IncrementersOptions): Promise<I
       if (counter === undefined) throw new Error('raw needs the raw counter server')
       return (key) => counter.get(key)
     }
-    await checker.state.sync()
-    return (key) => Promise.resolve(checker.state.get(key))
+    // A client joined after the pass: its snapshot holds every acknowledged increment. One connected
+    // throughout would replicate every commit of the timed passes, a fifth replica that the raw
+    // counter and Redis do not have.
+    return async (key) => {
+      const checker = await connect<Record<string, number>>(server.address, { name: 'bench-checker' })
+      try {
+        return checker.state.get(key)
+      } finally {
+        await checker.close()
+      }
+    }
   }
 
   let pass = 0
@@ -187,7 +194,7 @@ export async function incrementScenario(layout: Layout): Promise<Omit<ScenarioRe
   const pipelined = 'Redis INCR, pipelines of 1,000'
   const awaitedIncr = 'Redis INCR, awaited'
   const inFlightCause =
-    'CPU profiles: the clients decode and apply every published commit (each of the 4 processes and the checker replicates everything) while the server is mostly idle'
+    'CPU profiles: each of the 4 processes decodes and applies every published commit, four times its own increments (about 10 µs of CPU per own increment, measured apart), on 2 cores shared with the server'
   const atLeastEqual = { op: '≥', ratio: 1 } as const
   const inFlightGoal = { ...atLeastEqual, cause: inFlightCause }
   const keysText = layout === 'shared' ? 'one shared key' : `${PROCESSES} disjoint keys (one per process)`
@@ -197,7 +204,9 @@ export async function incrementScenario(layout: Layout): Promise<Omit<ScenarioRe
     section: 'Transactions',
     comparisons: [
       compare('atomic: increments/s', Unit.opsPerSec, perSec(r.atomic), watch, perSec(r.watch), {
-        ...atLeastEqual,
+        // Issue 12's table asks 1.2× of Redis on one hot key; disjoint keys, an earlier issue's 1×.
+        op: '≥',
+        ratio: layout === 'shared' ? 1.2 : 1,
         cause: layout === 'shared' ? starvedCause(r.atomic) : OWN_COMMIT_CAUSE,
       }),
       compare('atomic: retries', Unit.perCommit, retries(r.atomic), watch, retries(r.watch)),
