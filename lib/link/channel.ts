@@ -6,7 +6,7 @@ import { isList, isRequestId } from '../protocol/frames.ts'
 import { NO_REPLY, Push, Status, type Op } from '../protocol/ops.ts'
 import { fromParts, toParts } from '../protocol/parts.ts'
 import { brief, debug, debugging } from '../debug.ts'
-import { received } from './received.ts'
+import { receiveEach } from './received.ts'
 import type { Traffic } from './traffic.ts'
 
 // Turns a reply's payload into what the caller gets; throws ERR_PROTOCOL on a malformed one.
@@ -320,10 +320,10 @@ export class Channel {
     pending?.reject(error)
   }
 
-  async #receiveLoop(): Promise<void> {
-    for await (const frames of received(this.#dealer)) {
+  #receiveLoop(): Promise<void> {
+    return receiveEach(this.#dealer, (frames) => {
       const frame = fromParts(frames, 0)
-      if (frame === undefined) continue
+      if (frame === undefined) return
       this.lastHeard = Date.now()
       this.#traffic.messagesIn++
       this.#traffic.bytesIn += frame.length
@@ -331,10 +331,10 @@ export class Channel {
       try {
         replies = decode(frame)
       } catch {
-        continue // a reply we cannot read; its request will time out
+        return // a reply we cannot read; its request will time out
       }
       if (isList(replies)) for (const reply of replies) this.#settle(reply)
-    }
+    })
   }
 
   // A write acknowledged by its commit (applied to the replica by now): settles like an OK reply.

@@ -4,7 +4,7 @@ import { deferred } from '../deferred.ts'
 import { decode } from '../protocol/codec.ts'
 import { Channel as PubChannel, type WireCommit } from '../protocol/ops.ts'
 import { fromParts } from '../protocol/parts.ts'
-import { received } from './received.ts'
+import { receiveEach } from './received.ts'
 import { readCommitPage, readPosition } from './replies.ts'
 import type { Subscriber } from 'zeromq'
 import type { socketOptions } from './handshake.ts'
@@ -53,12 +53,12 @@ export class Feed {
     this.#sub.close()
   }
 
-  async #loop(): Promise<void> {
-    for await (const frames of received(this.#sub)) {
+  #loop(): Promise<void> {
+    return receiveEach(this.#sub, (frames) => {
       this.lastHeard = Date.now()
       const topic = frames[0]
       const payload = fromParts(frames, 1)
-      if (topic === undefined || payload === undefined) continue
+      if (topic === undefined || payload === undefined) return
       this.#traffic.messagesIn++
       this.#traffic.bytesIn += payload.length
       try {
@@ -66,7 +66,7 @@ export class Feed {
       } catch (error) {
         process.emitWarning(`zstate: ignored a malformed published message: ${(error as Error).message}`)
       }
-    }
+    })
   }
 
   #dispatch(topic: string, payload: Buffer): void {

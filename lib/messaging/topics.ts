@@ -6,7 +6,7 @@ import { ErrorCode, ZStateError, invalidArgument, isZStateError } from '../error
 import { deferred } from '../deferred.ts'
 import { awaitEcho } from '../link/echo.ts'
 import type { Link } from '../link/link.ts'
-import { received } from '../link/received.ts'
+import { receiveEach } from '../link/received.ts'
 import { sockets } from '../link/sockets.ts'
 import { connectSocket } from '../zmq.ts'
 import { uniqueToken } from '../unique-token.ts'
@@ -167,26 +167,28 @@ class TopicFeed {
     this.#sub.close()
   }
 
-  async #loop(): Promise<void> {
+  #loop(): Promise<void> {
     let n = 0
-    for await (const frames of received(this.#sub)) {
-      if (++n % SLICE_MESSAGES === 0) await new Promise((resolve) => setImmediate(resolve))
+    return receiveEach(this.#sub, (frames) => {
       const head = frames[0]
       const payload = fromParts(frames, 1)
-      if (head === undefined || payload === undefined) continue
-      const channel = head.toString('utf8')
-      if (channel.startsWith(TopicChannel.MESSAGE)) {
-        let message: unknown
-        try {
-          message = adoptDecoded(decode(payload))
-        } catch (error) {
-          process.emitWarning(`zstate: ignored a malformed topic message: ${(error as Error).message}`)
-          continue
-        }
-        this.#deliver(channel.slice(TopicChannel.MESSAGE.length), message)
-      } else if (channel.startsWith(TopicChannel.ECHO)) {
-        this.#echoes.get(channel.slice(TopicChannel.ECHO.length))?.()
+      if (head !== undefined && payload !== undefined) this.#dispatch(head.toString('utf8'), payload)
+      if (++n % SLICE_MESSAGES === 0) return new Promise((resolve) => setImmediate(resolve))
+    })
+  }
+
+  #dispatch(channel: string, payload: Buffer): void {
+    if (channel.startsWith(TopicChannel.MESSAGE)) {
+      let message: unknown
+      try {
+        message = adoptDecoded(decode(payload))
+      } catch (error) {
+        process.emitWarning(`zstate: ignored a malformed topic message: ${(error as Error).message}`)
+        return
       }
+      this.#deliver(channel.slice(TopicChannel.MESSAGE.length), message)
+    } else if (channel.startsWith(TopicChannel.ECHO)) {
+      this.#echoes.get(channel.slice(TopicChannel.ECHO.length))?.()
     }
   }
 }
