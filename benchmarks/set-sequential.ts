@@ -8,6 +8,7 @@ import { n } from './support/format.ts'
 import { compare, Unit } from './support/report.ts'
 import { runScenario } from './support/scenario.ts'
 import { interleaved } from './support/runs.ts'
+import { canPin, serverAndClientOn } from './support/pinning.ts'
 import { itemOf, keyOf } from './support/values.ts'
 import { startStatePair } from './support/zstate.ts'
 
@@ -27,16 +28,24 @@ runScenario(import.meta.url, async () => {
   await using redis = await startRedis()
   const redisClient = await redis?.connect()
   const { state } = zstate.client
+  const pinning = await canPin()
 
   // Each measurement warms its own path first, then times `count` operations.
   const measure = (op: (i: number) => Promise<unknown>) => async (): Promise<Latencies> => {
     await sequential(warmup, op)
     return sequential(count, op)
   }
+  const set = measure((i) => state.set(keyOf(i), itemOf(i)))
+  const raw = measure((i) => roundTrip.client.request(i, itemOf(i)))
   try {
     const r = await interleaved({
-      zstate: measure((i) => state.set(keyOf(i), itemOf(i))),
-      raw: measure((i) => roundTrip.client.request(i, itemOf(i))),
+      zstate: set,
+      raw,
+      // Every thread of the server's process and of this one bound to cores by taskset.
+      coreEach: serverAndClientOn(pinning, zstate.server.side.pid, ['0', '1'], set),
+      oneCore: serverAndClientOn(pinning, zstate.server.side.pid, ['0', '0'], set),
+      rawCoreEach: serverAndClientOn(pinning, roundTrip.serverPid, ['0', '1'], raw),
+      rawOneCore: serverAndClientOn(pinning, roundTrip.serverPid, ['0', '0'], raw),
       withCopy: measure((i) => withCopy.client.request(i, itemOf(i))),
       redis: redisClient === undefined ? undefined : measure((i) => redisSetItem(redisClient, i)),
     })
@@ -62,11 +71,40 @@ runScenario(import.meta.url, async () => {
           ops(r.withCopy),
         ),
         compare('throughput', Unit.opsPerSec, ops(r.zstate), 'Redis SET, sequential (ioredis)', ops(r.redis)),
+        compare(
+          'throughput, server and client on a core each',
+          Unit.opsPerSec,
+          ops(r.coreEach),
+          'the same, unpinned',
+          ops(r.zstate),
+        ),
+        compare(
+          'throughput, server and client on a core each',
+          Unit.opsPerSec,
+          ops(r.coreEach),
+          'raw DEALER→ROUTER round trip on the same cores',
+          ops(r.rawCoreEach),
+        ),
+        compare(
+          'throughput, server and client on one core',
+          Unit.opsPerSec,
+          ops(r.oneCore),
+          'the same, unpinned',
+          ops(r.zstate),
+        ),
+        compare(
+          'throughput, server and client on one core',
+          Unit.opsPerSec,
+          ops(r.oneCore),
+          'raw DEALER→ROUTER round trip on the same core',
+          ops(r.rawOneCore),
+        ),
       ],
       notes: [
         `${n(count)} awaited sets per run, each after ${n(warmup)} warm-up operations; ~107-byte values`,
         'a set costs two messages, as the raw round trip does: the request, and its commit published to every replica (the writer’s own copy acknowledges it); a commit of 129 bytes to 1 KiB travels as parts (see the parts row)',
         '"raw round trip + published copy": a request, its reply and a published copy decoded here, with nothing else: the floor of a design that acknowledges a write by a reply (zstate’s protocol 1)',
+        'on a core each / on one core: every thread of the server’s process and of the client’s bound with `taskset -a -p -c` (cores 0 and 1, or both 0) for the run, then unbound; everything else as above',
       ],
     }
   } finally {

@@ -13,6 +13,8 @@ import { rawClient, type RawClient } from './raw-client.ts'
 // the floor under an awaited write with fsync 'always'.
 export interface RoundTrip extends AsyncDisposable {
   readonly client: RawClient
+  // The server's process (to bind it to a core).
+  readonly serverPid: number
 }
 
 export async function startRoundTrip(
@@ -43,6 +45,7 @@ export async function startRoundTrip(
   const client = rawClient(requests)
   return {
     client,
+    serverPid: server.pid,
     async [Symbol.asyncDispose]() {
       client[Symbol.dispose]()
       subscriber?.close()
