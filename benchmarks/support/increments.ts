@@ -91,27 +91,25 @@ export async function startIncrementers(options: IncrementersOptions): Promise<I
     throw error
   }
 
-  // What each method's counters hold, read where that method keeps them.
-  const reader = async (method: Method): Promise<(key: string) => Promise<unknown>> => {
+  // What each method's counters hold after a pass, read where that method keeps them.
+  const readCounters = async (method: Method, keys: readonly string[]): Promise<unknown[]> => {
     if (method === 'watch' || method === 'incr') {
       const redisReader = redisChecker
       if (redisReader === undefined) throw new Error(`${method} needs Redis`)
-      return async (key) => Number(await redisReader.get(key))
+      return Promise.all(keys.map(async (key) => Number(await redisReader.get(key))))
     }
     if (method === 'raw') {
       if (counter === undefined) throw new Error('raw needs the raw counter server')
-      return (key) => counter.get(key)
+      return Promise.all(keys.map((key) => counter.get(key)))
     }
     // A client joined after the pass: its snapshot holds every acknowledged increment. One connected
     // throughout would replicate every commit of the timed passes, a fifth replica that the raw
     // counter and Redis do not have.
-    return async (key) => {
-      const checker = await connect<Record<string, number>>(server.address, { name: 'bench-checker' })
-      try {
-        return checker.state.get(key)
-      } finally {
-        await checker.close()
-      }
+    const checker = await connect<Record<string, number>>(server.address, { name: 'bench-checker' })
+    try {
+      return keys.map((key) => checker.state.get(key))
+    } finally {
+      await checker.close()
     }
   }
 
@@ -128,9 +126,9 @@ export async function startIncrementers(options: IncrementersOptions): Promise<I
     const reports = await Promise.all(sides.map((side, p) => side.call<IncrementReport>('run', tasks[p])))
     const expected = new Map<string, number>()
     for (const { key } of tasks) expected.set(key, (expected.get(key) ?? 0) + count)
-    const read = await reader(method)
-    for (const [key, total] of expected) {
-      const got = await read(key)
+    const counters = await readCounters(method, [...expected.keys()])
+    for (const [i, [key, total]] of [...expected].entries()) {
+      const got = counters[i]
       if (got !== total) {
         throw new Error(
           `${method}: ${key} holds ${String(got)} after ${total} increments: the total is wrong`,

@@ -91,14 +91,18 @@ export class Observers {
     this.#emit({ revision, changes })
     for (const change of changes) {
       const set = this.#keyWaiters.get(change.key)
-      if (set !== undefined) for (const waiter of set) waiter.onRevision(revision, withValues(change))
+      if (set === undefined) continue
+      withValues(change)
+      for (const waiter of set) waiter.onRevision(revision, change)
     }
     for (const waiter of this.#prefixWaiters) {
       const prefix = waiter.prefix ?? ''
       if (prefix === '' || changes.some((c) => c.key.startsWith(prefix)))
         waiter.onRevision(revision, undefined)
     }
-    for (const stream of this.#streams) for (const change of changes) stream.push(withValues(change))
+    if (this.#streams.size === 0) return
+    for (const change of changes) withValues(change)
+    for (const stream of this.#streams) for (const change of changes) stream.push(change)
   }
 
   // The replica was rebuilt from a snapshot: waiters look once at the new state, streams end.
@@ -136,8 +140,7 @@ export class Observers {
 
 // A change as it is handed out: its values decoded. needsValue() had them decoded when the commit was
 // applied; this covers a waiter or a stream that a listener added since.
-function withValues(change: Change): Change {
+function withValues(change: Change): void {
   change.value = decoded(change.value)
   change.previous = decoded(change.previous)
-  return change
 }

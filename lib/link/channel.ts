@@ -19,11 +19,10 @@ interface Queued {
   // Where the request's bytes are: until it is sent, a frame of its own, [[id, op, ...args]], encoded
   // as it is made (it keeps none of the caller's objects alive while in flight, nor sends what the
   // caller changes in them after the call); once sent with others, the frame they went in, so that a
-  // write in flight keeps no buffer of its own. `start` and `end` delimit [id, op, ...args] in it.
-  // Renumbered into a frame of its own when the request is sent again.
+  // write in flight keeps no buffer of its own. [id, op, ...args] starts at `start` in it (its end is
+  // found when needed: only a request sent again needs it). Renumbered into a frame of its own then.
   message: Buffer
   start: number
-  end: number
 }
 
 // A request awaiting its reply. One the server refused without applying it can be sent again,
@@ -133,7 +132,6 @@ export class Channel {
         op,
         message,
         start: 1,
-        end: message.length,
         deadline: Date.now() + this.#timeout,
         resendable,
         read,
@@ -147,9 +145,9 @@ export class Channel {
   resend(request: Pending): void {
     if (this.#failure !== undefined) return request.reject(this.#failure)
     request.id = this.#nextId++
-    request.message = renumbered(request.message.subarray(request.start, request.end), request.id)
+    const { message, start } = request
+    request.message = renumbered(message.subarray(start, skipItem(message, start)), request.id)
     request.start = 1
-    request.end = request.message.length
     this.#submit(request)
   }
 
@@ -181,7 +179,6 @@ export class Channel {
         op,
         message,
         start: 1,
-        end: message.length,
         deadline: Infinity,
         resendable: false,
         read: asItIs,
@@ -202,8 +199,7 @@ export class Channel {
   // Sends a message that gets no reply (request id 0); dropped once the channel has failed.
   post(op: Op, args: readonly unknown[], onTooLarge?: (error: ZStateError) => void): void {
     if (this.#failure !== undefined) return
-    const message = encodeRequest(NO_REPLY, op, args)
-    const item: Queued = { id: NO_REPLY, op, message, start: 1, end: message.length }
+    const item: Queued = { id: NO_REPLY, op, message: encodeRequest(NO_REPLY, op, args), start: 1 }
     if (onTooLarge !== undefined) this.#postRefused.set(item, onTooLarge)
     this.#enqueue(item)
   }
@@ -302,7 +298,7 @@ export class Channel {
       const length = item.message.copy(frame, at, 1)
       item.message = frame
       item.start = at
-      item.end = at += length
+      at += length
     }
     return frame
   }

@@ -13,6 +13,7 @@ import {
   writeStrHeader,
   writeUint,
 } from '../protocol/codec.ts'
+import { isRevision } from '../protocol/frames.ts'
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
 import { EncodedValue } from './set-frame.ts'
 
@@ -125,7 +126,7 @@ function encodeOneSet(
   change: WireChange,
   origin: readonly unknown[],
 ): Buffer | undefined {
-  if (!isNat(revision) || !isNat(previous) || origin.length > 2 || !origin.every(isNat)) return
+  if (!isRevision(revision) || !isRevision(previous) || origin.length > 2 || !origin.every(isRevision)) return
   const key = change[0]!
   const value = (change[2] as EncodedValue).bytes
   const keyBytes = Buffer.byteLength(key)
@@ -147,8 +148,4 @@ function encodeOneSet(
   at += value.length
   for (const n of origin as number[]) at = writeUint(out, at, n)
   return out
-}
-
-function isNat(n: unknown): n is number {
-  return Number.isSafeInteger(n) && (n as number) >= 0
 }
