@@ -4,9 +4,10 @@ import fc from 'fast-check'
 import { Dealer } from 'zeromq'
 import { isZStateError } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
-import { Op, PROTOCOL_VERSION } from '../lib/protocol/ops.ts'
+import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { clientFor, serverFor, stress } from './support.ts'
 import { fromParts } from '../lib/protocol/parts.ts'
+import { serverStats } from '../lib/client/server-stats.ts'
 
 // A raw DEALER speaking (or mangling) the wire protocol.
 async function rawPeer(address: string, hello: boolean) {
@@ -196,4 +197,50 @@ test('bad input: a peer that never reads its replies does not slow anyone else',
   await flood
   assert.equal(client.state.get('x'), n)
   assert.equal(await client.state.sync(), n)
+})
+
+test('bad input: a peer that stops reading for a while gets every reply, in order, once it reads again', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  // A turn sends a peer its replies as one message, so each frame gets a turn of its own: about 140 of
+  // these ~3 kB messages fill the peer's pipe (the server's 64, the kernel's buffer, the peer's one),
+  // and most of the 400 wait in the server's backlog for this peer.
+  await client.state.set('big', 'x'.repeat(3_000))
+  const dealer = new Dealer({ linger: 0, receiveHighWaterMark: 1 })
+  t.after(() => dealer.close())
+  dealer.connect(server.address)
+  await dealer.send(encode([[1, Op.HELLO, PROTOCOL_VERSION, 'bbbbbbbbbbbbbbbb', 1, 'slow reader']]))
+  await dealer.receive()
+  const frames = 400
+  const before = await serverStats(client)
+  // Each frame also sets n (request id 0: no reply): n = id says the frame was handled, its turn over.
+  for (let id = 1; id <= frames; id++) {
+    await dealer.send(
+      encode([
+        [id, Op.SNAPSHOT, null],
+        [0, Op.SET, 'n', id],
+      ]),
+    )
+    await client.state.whenEqual('n', id, { timeout: 10_000 })
+  }
+  // At most one send is in flight: had the pipe taken them all, all but one would count as sent (and
+  // the client's STATS replies count too).
+  const sent = (await serverStats(client)).messagesOut - before.messagesOut
+  assert.ok(sent < frames / 2, `${sent} of ${frames} replies were sent: the backlog was not exercised`)
+  const ids: number[] = []
+  while (ids.length < frames) {
+    const replies = decode(fromParts(await dealer.receive(), 0)!) as [number, number, ...unknown[]][]
+    for (const [id, status] of replies) {
+      assert.equal(status, Status.OK)
+      ids.push(id)
+    }
+  }
+  assert.deepEqual(
+    ids,
+    Array.from({ length: frames }, (_, i) => i + 1),
+  )
+  // Still a session: nothing was dropped or forgotten.
+  await dealer.send(encode([[frames + 1, Op.STATS]]))
+  const [[id, status]] = decode(fromParts(await dealer.receive(), 0)!) as [[number, number]]
+  assert.deepEqual([id, status], [frames + 1, Status.OK])
 })

@@ -397,7 +397,8 @@ class StateServer implements Server {
       this.#droppedFrames++
       return
     }
-    const session = this.#sessions.get(routingId)
+    const key = routingId.toString('latin1')
+    const session = this.#sessions.getByKey(key)
     if (session !== undefined) session.lastSeen = Date.now()
     // Refused whole before decoding: a frame over the size limit, or with more requests than one
     // frame may hold (each would cost a reply).
@@ -428,7 +429,7 @@ class StateServer implements Server {
       return
     }
     const batch: Batch = {
-      key: routingId.toString('latin1'),
+      key,
       routingId,
       requests,
       bytes: frame.length,
