@@ -5,7 +5,7 @@ import { startRedis } from './support/redis.ts'
 import { n } from './support/format.ts'
 import { compare, Unit } from './support/report.ts'
 import { runScenario } from './support/scenario.ts'
-import { canPin, serverAndClientOn } from './support/pinning.ts'
+import { canPin, PLACEMENT_NOTE, placed, placementRows } from './support/pinning.ts'
 import { interleaved } from './support/runs.ts'
 import { setAll, startStatePair } from './support/zstate.ts'
 
@@ -29,8 +29,7 @@ runScenario(import.meta.url, async () => {
     const r = await interleaved({
       zstate: sets,
       // Every thread of the server's process and of this one bound to cores by taskset.
-      coreEach: serverAndClientOn(pinning, zstate.server.side.pid, ['0', '1'], sets),
-      oneCore: serverAndClientOn(pinning, zstate.server.side.pid, ['0', '0'], sets),
+      ...placed(pinning, zstate.server.side.pid, sets),
       redis:
         redisClient === undefined
           ? undefined
@@ -49,24 +48,11 @@ runScenario(import.meta.url, async () => {
           cause:
             'CPU per set, measured apart (process CPU, all threads, 12 runs of 100,000): client 4.0–5.2 µs, server 3.1–4.1 µs (down from 5.2–7.4 and 3.9–5.0 since replicas keep values undecoded, a single set’s commit is written in one pass and validating a value allocates nothing), so the two together keep both cores busy most of the run; most of the client’s is the set() calls themselves, 2.2–3.7 µs each (validating and encoding the value, its promise, while the server already works on the first full batches), then it applies every commit and settles its write; V8’s GC takes a good part of both, as every write in flight survives young-generation GCs until its commit arrives, and so does every value the replica takes',
         }),
-        compare(
-          'throughput, server and client on a core each',
-          Unit.opsPerSec,
-          r.coreEach,
-          'the same, unpinned',
-          r.zstate,
-        ),
-        compare(
-          'throughput, server and client on one core',
-          Unit.opsPerSec,
-          r.oneCore,
-          'the same, unpinned',
-          r.zstate,
-        ),
+        ...placementRows(Unit.opsPerSec, r, r.zstate),
       ],
       notes: [
         `${n(count)} sets per run (after ${n(warmup)} warm-up), one revision each; ~107-byte values`,
-        'on a core each / on one core: every thread of the server’s process and of the client’s bound with `taskset -a -p -c` (cores 0 and 1, or both 0) for the run, then unbound',
+        PLACEMENT_NOTE,
       ],
     }
   } finally {

@@ -8,7 +8,7 @@ import { n } from './support/format.ts'
 import { compare, Unit } from './support/report.ts'
 import { runScenario } from './support/scenario.ts'
 import { interleaved } from './support/runs.ts'
-import { canPin, serverAndClientOn } from './support/pinning.ts'
+import { canPin, PLACEMENT_NOTE, placed, placementRows } from './support/pinning.ts'
 import { itemOf, keyOf } from './support/values.ts'
 import { startStatePair } from './support/zstate.ts'
 
@@ -37,15 +37,15 @@ runScenario(import.meta.url, async () => {
   }
   const set = measure((i) => state.set(keyOf(i), itemOf(i)))
   const raw = measure((i) => roundTrip.client.request(i, itemOf(i)))
+  const rawPlaced = placed(pinning, roundTrip.serverPid, raw)
   try {
     const r = await interleaved({
       zstate: set,
       raw,
       // Every thread of the server's process and of this one bound to cores by taskset.
-      coreEach: serverAndClientOn(pinning, zstate.server.side.pid, ['0', '1'], set),
-      oneCore: serverAndClientOn(pinning, zstate.server.side.pid, ['0', '0'], set),
-      rawCoreEach: serverAndClientOn(pinning, roundTrip.serverPid, ['0', '1'], raw),
-      rawOneCore: serverAndClientOn(pinning, roundTrip.serverPid, ['0', '0'], raw),
+      ...placed(pinning, zstate.server.side.pid, set),
+      rawCoreEach: rawPlaced.coreEach,
+      rawOneCore: rawPlaced.oneCore,
       withCopy: measure((i) => withCopy.client.request(i, itemOf(i))),
       redis: redisClient === undefined ? undefined : measure((i) => redisSetItem(redisClient, i)),
     })
@@ -71,40 +71,21 @@ runScenario(import.meta.url, async () => {
           ops(r.withCopy),
         ),
         compare('throughput', Unit.opsPerSec, ops(r.zstate), 'Redis SET, sequential (ioredis)', ops(r.redis)),
-        compare(
-          'throughput, server and client on a core each',
+        ...placementRows(
           Unit.opsPerSec,
-          ops(r.coreEach),
-          'the same, unpinned',
+          { coreEach: ops(r.coreEach), oneCore: ops(r.oneCore) },
           ops(r.zstate),
-        ),
-        compare(
-          'throughput, server and client on a core each',
-          Unit.opsPerSec,
-          ops(r.coreEach),
-          'raw DEALER→ROUTER round trip on the same cores',
-          ops(r.rawCoreEach),
-        ),
-        compare(
-          'throughput, server and client on one core',
-          Unit.opsPerSec,
-          ops(r.oneCore),
-          'the same, unpinned',
-          ops(r.zstate),
-        ),
-        compare(
-          'throughput, server and client on one core',
-          Unit.opsPerSec,
-          ops(r.oneCore),
-          'raw DEALER→ROUTER round trip on the same core',
-          ops(r.rawOneCore),
+          {
+            name: 'raw DEALER→ROUTER round trip',
+            values: { coreEach: ops(r.rawCoreEach), oneCore: ops(r.rawOneCore) },
+          },
         ),
       ],
       notes: [
         `${n(count)} awaited sets per run, each after ${n(warmup)} warm-up operations; ~107-byte values`,
         'a set costs two messages, as the raw round trip does: the request, and its commit published to every replica (the writer’s own copy acknowledges it); a commit of 129 bytes to 1 KiB travels as parts (see the parts row)',
         '"raw round trip + published copy": a request, its reply and a published copy decoded here, with nothing else: the floor of a design that acknowledges a write by a reply (zstate’s protocol 1)',
-        'on a core each / on one core: every thread of the server’s process and of the client’s bound with `taskset -a -p -c` (cores 0 and 1, or both 0) for the run, then unbound; everything else as above',
+        `${PLACEMENT_NOTE}; everything else as above`,
       ],
     }
   } finally {

@@ -6,21 +6,31 @@ import { deferred, type Deferred } from './deferred.ts'
 
 export type Message = Buffer | string | (Buffer | string)[]
 
-export class SendQueue {
-  readonly #send: (message: Message) => Promise<void>
-  readonly #onError: (error: unknown) => void
+// What is queued is a message, or anything `send` turns into one (the reply sender's tasks).
+export class SendQueue<M = Message> {
+  // Hands a message to the socket; undefined when there turned out to be nothing to send.
+  readonly #send: (message: M) => Promise<void> | undefined
+  readonly #onError: (error: unknown, message: M) => void
+  readonly #onSent: ((message: M) => void) | undefined
   // Waiting messages from #head on; those before it were sent and let go.
-  #queue: (Message | undefined)[] = []
+  #queue: (M | undefined)[] = []
   #head = 0
+  // The message whose send is in flight.
+  #current: M | undefined
   #running = false
   #idle: Deferred<void> | undefined
 
-  constructor(send: (message: Message) => Promise<void>, onError: (error: unknown) => void) {
+  constructor(
+    send: (message: M) => Promise<void> | undefined,
+    onError: (error: unknown, message: M) => void,
+    onSent?: (message: M) => void,
+  ) {
     this.#send = send
     this.#onError = onError
+    this.#onSent = onSent
   }
 
-  push(message: Message): void {
+  push(message: M): void {
     if (this.#running) this.#queue.push(message)
     else {
       this.#running = true
@@ -35,31 +45,50 @@ export class SendQueue {
     return this.#idle.promise
   }
 
-  #start(message: Message): void {
-    let sending: Promise<void>
-    try {
-      sending = this.#send(message)
-    } catch (error) {
-      sending = Promise.reject(error)
-    }
-    sending.then(this.#next, this.#failed)
-  }
-
-  readonly #failed = (error: unknown): void => {
-    this.#onError(error)
-    this.#next()
-  }
-
-  readonly #next = (): void => {
-    if (this.#head < this.#queue.length) {
-      const message = this.#queue[this.#head]!
-      this.#queue[this.#head++] = undefined
-      return this.#start(message)
-    }
+  // Drops the messages still waiting (the send in flight settles as it will).
+  clear(): void {
     this.#queue = []
     this.#head = 0
+  }
+
+  // Sends `message`, or the first one after it that has something to send; stops when none has.
+  #start(message: M | undefined): void {
+    for (; message !== undefined; message = this.#take()) {
+      let sending: Promise<void> | undefined
+      try {
+        sending = this.#send(message)
+      } catch (error) {
+        sending = Promise.reject(error)
+      }
+      if (sending === undefined) continue
+      this.#current = message
+      sending.then(this.#sent, this.#failed)
+      return
+    }
+    this.#current = undefined
     this.#running = false
     this.#idle?.resolve()
     this.#idle = undefined
+  }
+
+  #take(): M | undefined {
+    if (this.#head < this.#queue.length) {
+      const message = this.#queue[this.#head]
+      this.#queue[this.#head++] = undefined
+      return message
+    }
+    this.#queue = []
+    this.#head = 0
+    return undefined
+  }
+
+  readonly #sent = (): void => {
+    this.#onSent?.(this.#current!)
+    this.#start(this.#take())
+  }
+
+  readonly #failed = (error: unknown): void => {
+    this.#onError(error, this.#current!)
+    this.#start(this.#take())
   }
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { promisify } from 'node:util'
+import { compare, type Comparison, type Unit } from './report.ts'
 
 const run = promisify(execFile)
 
@@ -36,7 +37,7 @@ async function bind(pid: number, cores: string): Promise<void> {
 
 // A contender for interleaved(): `measure` with the server's process on the first cores and this
 // one (the client) on the second; undefined where the machine cannot pin (its rows show no figure).
-export function serverAndClientOn<T>(
+function serverAndClientOn<T>(
   pinnable: boolean,
   serverPid: number,
   [serverCores, clientCores]: readonly [string, string],
@@ -52,3 +53,49 @@ export function serverAndClientOn<T>(
       measure,
     )
 }
+
+// The placements rows (a) and (b) measure `measure` in, as contenders for interleaved(): the server's
+// process and this one on a core each, and both on one core.
+export function placed<T>(
+  pinnable: boolean,
+  serverPid: number,
+  measure: () => Promise<T>,
+): { coreEach: (() => Promise<T>) | undefined; oneCore: (() => Promise<T>) | undefined } {
+  return {
+    coreEach: serverAndClientOn(pinnable, serverPid, ['0', '1'], measure),
+    oneCore: serverAndClientOn(pinnable, serverPid, ['0', '0'], measure),
+  }
+}
+
+export interface Placed {
+  readonly coreEach: readonly number[]
+  readonly oneCore: readonly number[]
+}
+
+// Their rows: each placement against the same unpinned, and against `raw` (named `rawName`) on the
+// same cores when given.
+export function placementRows(
+  unit: Unit,
+  zstate: Placed,
+  unpinned: readonly number[],
+  raw?: { readonly name: string; readonly values: Placed },
+): Comparison[] {
+  const rows = (
+    label: string,
+    values: readonly number[],
+    rawValues: readonly number[] | undefined,
+    cores: string,
+  ) => [
+    compare(label, unit, values, 'the same, unpinned', unpinned),
+    ...(raw === undefined
+      ? []
+      : [compare(label, unit, values, `${raw.name} on the same ${cores}`, rawValues!)]),
+  ]
+  return [
+    ...rows('throughput, server and client on a core each', zstate.coreEach, raw?.values.coreEach, 'cores'),
+    ...rows('throughput, server and client on one core', zstate.oneCore, raw?.values.oneCore, 'core'),
+  ]
+}
+
+export const PLACEMENT_NOTE =
+  'on a core each / on one core: every thread of the server’s process and of the client’s bound with `taskset -a -p -c` (cores 0 and 1, or both 0) for the run, then unbound'

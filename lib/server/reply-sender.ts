@@ -1,10 +1,9 @@
 // Sends replies on the ROUTER without ever blocking the server loop: a peer that stops reading gets a
-// bounded backlog, retried on a timer, and is forgotten when the backlog overflows. zeromq.js allows
-// one pending send per socket, so tasks are worked through one send at a time, chained with callbacks
-// rather than an async loop: the loop and its awaits were the largest part of the server's garbage
-// per write of a partial session, which every write answers with a reply.
+// bounded backlog, retried on a timer, and is forgotten when the backlog overflows. Sends go one at a
+// time through the socket's SendQueue, as every socket's do.
 import type { Router } from 'zeromq'
 import { toParts } from '../protocol/parts.ts'
+import { SendQueue } from '../send-queue.ts'
 
 export interface ReplyPeer {
   readonly routingId: Buffer
@@ -21,14 +20,13 @@ export class ReplySender {
   readonly #router: Router
   readonly #maxBacklogBytes: number
   readonly #forget: (peer: ReplyPeer, why: string) => void
-  // Tasks from #head on are still to do; the one at #head is the one being sent while a send is in flight.
-  #queue: (Task | undefined)[] = []
-  #head = 0
-  // Working through the queue or waiting for a send: what is pushed meanwhile only queues (a forgotten
-  // peer's cleanup may reply to others from within).
-  #busy = false
-  // The bytes of the send in flight.
-  #sending: Buffer | undefined
+  readonly #sending = new SendQueue<Task>(
+    (task) => this.#deliver(task),
+    (error, task) => this.#failed(error, task),
+    (task) => {
+      if ('data' in task) this.#count(task.data)
+    },
+  )
   #blocked = new Set<ReplyPeer>()
   #retryTimer: NodeJS.Timeout | undefined
   dropped = 0
@@ -44,13 +42,13 @@ export class ReplySender {
 
   send(peer: ReplyPeer, data: Buffer): void {
     if (peer.backlog !== undefined) return this.#enqueueBacklog(peer, data)
-    this.#push({ peer, data })
+    this.#sending.push({ peer, data })
   }
 
   // One reply to a peer without a session: tried once, dropped if its pipe is full, so a peer that
   // floods without reading cannot make the server hold anything for it.
   sendOnce(routingId: Buffer, data: Buffer): void {
-    this.#push({ peer: { routingId, backlog: undefined, backlogBytes: 0 }, data, once: true })
+    this.#sending.push({ peer: { routingId, backlog: undefined, backlogBytes: 0 }, data, once: true })
   }
 
   // Drops a peer's pending replies (it was forgotten or said goodbye).
@@ -62,14 +60,8 @@ export class ReplySender {
 
   close(): void {
     clearTimeout(this.#retryTimer)
-    this.#queue = []
-    this.#head = 0
+    this.#sending.clear()
     this.#blocked.clear()
-  }
-
-  #push(task: Task): void {
-    this.#queue.push(task)
-    if (!this.#busy) this.#work()
   }
 
   #enqueueBacklog(peer: ReplyPeer, data: Buffer): void {
@@ -82,81 +74,51 @@ export class ReplySender {
     }
   }
 
-  // Works through the queue until a send is in flight or nothing is left.
-  #work(): void {
-    this.#busy = true
-    while (this.#head < this.#queue.length) {
-      const task = this.#queue[this.#head]!
-      const data = this.#nextData(task)
-      if (data === undefined) {
-        this.#queue[this.#head++] = undefined
-        continue
-      }
-      this.#sending = data
-      const once = 'once' in task
-      let sending: Promise<void>
-      try {
-        sending = this.#router.send(
-          once ? [task.peer.routingId, data] : [task.peer.routingId, ...toParts(data)],
-        )
-      } catch (error) {
-        sending = Promise.reject(error)
-      }
-      sending.then(this.#sent, this.#failed)
-      return
-    }
-    this.#queue = []
-    this.#head = 0
-    this.#sending = undefined
-    this.#busy = false
-  }
-
-  // What `task` sends next; undefined once it is done. A reply to a peer that has a backlog by now
-  // joins it, behind what is already there.
-  #nextData(task: Task): Buffer | undefined {
-    if (!('retry' in task)) {
-      if (task.peer.backlog === undefined || 'once' in task) return task.data
-      this.#enqueueBacklog(task.peer, task.data)
-      return undefined
-    }
-    const backlog = task.peer.backlog
-    if (backlog === undefined) return undefined
-    if (backlog.length > 0) return backlog[0]
-    task.peer.backlog = undefined
-    this.#blocked.delete(task.peer)
+  // Hands a task's message to zeromq; nothing for a reply to a peer that got a backlog since it was
+  // queued: it joins the backlog, behind what is there. A peer without a session may speak an older
+  // protocol: it gets one frame, never parts.
+  #deliver(task: Task): Promise<void> | undefined {
+    if ('retry' in task) return this.#resend(task.peer)
+    if (task.once === true) return this.#router.send([task.peer.routingId, task.data])
+    if (task.peer.backlog === undefined)
+      return this.#router.send([task.peer.routingId, ...toParts(task.data)])
+    this.#enqueueBacklog(task.peer, task.data)
     return undefined
   }
 
-  readonly #sent = (): void => {
-    const task = this.#queue[this.#head]
-    const data = this.#sending!
-    this.sent++
-    this.sentBytes += data.length
-    // A backlog goes on with its next message, unless the peer was discarded meanwhile.
-    if (task !== undefined && 'retry' in task && task.peer.backlog?.[0] === data) {
-      task.peer.backlog.shift()
-      task.peer.backlogBytes -= data.length
-    } else this.#queue[this.#head++] = undefined
-    this.#work()
+  // A blocked peer's backlog, in order, until it is empty, the peer is discarded, or a send fails
+  // (EAGAIN: its pipe is full again).
+  async #resend(peer: ReplyPeer): Promise<void> {
+    const backlog = peer.backlog
+    if (backlog === undefined) return
+    while (backlog.length > 0) {
+      const data = backlog[0]!
+      await this.#router.send([peer.routingId, ...toParts(data)])
+      this.#count(data)
+      if (peer.backlog !== backlog) return
+      backlog.shift()
+      peer.backlogBytes -= data.length
+    }
+    peer.backlog = undefined
+    this.#blocked.delete(peer)
   }
 
-  // EAGAIN: the peer's pipe is full; it gets a backlog (dropped, for a peer without a session). Any
-  // other error: the peer is unroutable and forgotten.
-  readonly #failed = (error: unknown): void => {
-    const task = this.#queue[this.#head]
-    const data = this.#sending!
-    this.#queue[this.#head++] = undefined
-    if (task !== undefined) {
-      const code = (error as { code?: string }).code
-      if (code !== 'EAGAIN') {
-        this.dropped++
-        this.discard(task.peer)
-        this.#forget(task.peer, `unroutable (${code ?? String(error)})`)
-      } else if ('once' in task) this.dropped++
-      else if ('retry' in task) this.#armRetry()
-      else this.#block(task.peer, data)
-    }
-    this.#work()
+  #count(data: Buffer): void {
+    this.sent++
+    this.sentBytes += data.length
+  }
+
+  // EAGAIN: the peer's pipe is full; it gets a backlog (a backlog waits for the next retry; a reply to
+  // a peer without a session is dropped). Any other error: the peer is unroutable and forgotten.
+  #failed(error: unknown, task: Task): void {
+    const code = (error as { code?: string }).code
+    if (code !== 'EAGAIN') {
+      this.dropped++
+      this.discard(task.peer)
+      this.#forget(task.peer, `unroutable (${code ?? String(error)})`)
+    } else if ('retry' in task) this.#armRetry()
+    else if (task.once === true) this.dropped++
+    else this.#block(task.peer, task.data)
   }
 
   #block(peer: ReplyPeer, data: Buffer): void {
@@ -170,8 +132,7 @@ export class ReplySender {
     if (this.#retryTimer !== undefined) return
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined
-      for (const peer of this.#blocked) this.#queue.push({ peer, retry: true })
-      if (!this.#busy) this.#work()
+      for (const peer of this.#blocked) this.#sending.push({ peer, retry: true })
     }, RETRY_MS)
     this.#retryTimer.unref()
   }
