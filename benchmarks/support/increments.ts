@@ -47,6 +47,8 @@ export interface Outcome {
   readonly p99Us: number
   // The 1 call in 1,000 that waited longest: where a starved optimistic loop shows.
   readonly p999Us: number
+  // The slowest call of the run: how long a loser can starve.
+  readonly maxUs: number
   readonly retriesPerCommit: number
 }
 
@@ -187,6 +189,7 @@ export async function incrementScenario(layout: Layout): Promise<Omit<ScenarioRe
   const p50 = (o: Outcome[]) => o.map((x) => x.p50Us)
   const p99 = (o: Outcome[]) => o.map((x) => x.p99Us)
   const p999 = (o: Outcome[]) => o.map((x) => x.p999Us)
+  const slowest = (o: Outcome[]) => o.map((x) => x.maxUs)
   const retries = (o: Outcome[]) => o.map((x) => x.retriesPerCommit)
   const watch = 'Redis WATCH/GET/MULTI/SET/EXEC, retried on abort'
   const pipelined = 'Redis INCR, pipelines of 1,000'
@@ -211,6 +214,7 @@ export async function incrementScenario(layout: Layout): Promise<Omit<ScenarioRe
       compare('atomic: p50 latency', Unit.us, p50(r.atomic), watch, p50(r.watch)),
       compare('atomic: p99 latency', Unit.us, p99(r.atomic), watch, p99(r.watch)),
       compare('atomic: p99.9 latency', Unit.us, p999(r.atomic), watch, p999(r.watch)),
+      compare('atomic: slowest call', Unit.us, slowest(r.atomic), watch, slowest(r.watch)),
       compare(
         'increment, all in flight: increments/s',
         Unit.opsPerSec,
@@ -249,7 +253,7 @@ export async function incrementScenario(layout: Layout): Promise<Omit<ScenarioRe
             'atomic: `state.atomic(d => { d.count = (d.count ?? 0) + 1 })`, awaited one by one in each process; ' +
               'retries per commit are `metrics().conflicts` ÷ commits (Redis: aborted EXECs ÷ commits); latency ' +
               'is per increment, retries included; the Redis loop retries at once, as usual, while atomic backs ' +
-              'off with jitter',
+              'off with jitter and, after 6 conflicts in a row, waits its turn on the key (docs/transactions.md)',
             "run: `state.run('increment', key)`, an action of the server's `actions` module " +
               '(`benchmarks/sides/actions.ts`); increment: `state.increment(key)`',
             'all in flight: each process starts all its increments at once (`Promise.all`; Redis: pipelines of ' +
@@ -268,11 +272,11 @@ export async function incrementScenario(layout: Layout): Promise<Omit<ScenarioRe
 const OWN_COMMIT_CAUSE =
   'each attempt waits for its own published commit to reach the replica before the next (see the p50 row); Redis answers EXEC from memory'
 
-// On one hot key the mean call is far slower than the median one: the tail, measured in this run.
+// On one hot key every commit costs a client's round trip, and the order of the race decides the rest.
 function starvedCause(atomic: readonly Outcome[]): string {
   const us = (values: number[]): string => formatNumber(median(values), Unit.us)
   const meanUs = atomic.map((o) => (PROCESSES / o.perSec) * 1e6)
-  return `a call takes ${us(meanUs)} on average where the median one takes ${us(atomic.map((o) => o.p50Us))}: the slowest calls decide it (p99.9 ${us(atomic.map((o) => o.p999Us))}), starved: measured apart, losers starve even when they learn of their conflict from the winner's commit, as early as the winner learns that it won (without the back-off, a process then lost 101 times in a row); the explanation that fits is that a loser's doomed attempt is still queued ahead of its retry on its own connection, which the server's fair queue reads one message per connection at a time, so the winner's next attempt is read first; a server-side priority for the oldest loser made the race fair (p99.9 15 ms) but halved the throughput; ${OWN_COMMIT_CAUSE}`
+  return `a call takes ${us(meanUs)} on average where the median one takes ${us(atomic.map((o) => o.p50Us))} (p99.9 ${us(atomic.map((o) => o.p999Us))}, slowest ${us(atomic.map((o) => o.maxUs))}): each commit of the key waits for one client's round trip, which on 2 cores shared by 5 processes, every commit waking all 4 replicas, takes about 300 µs (measured apart: a process holding the key for 16 commits in a row made 2.9k/s); racing re-runs commit the most, as whichever client answers first wins, but a loser can lose again and again: without turns, 3.2k–3.6k/s with calls of 0.2–0.8 s; a transaction queues after 6 conflicts, which bounds that at a small cost; queuing after the first conflict makes the slowest call 12–15 ms but costs a third of the throughput, as every commit then hands the key to another process (measured apart, 3 runs each); Redis answers EXEC from memory and its clients receive no commits`
 }
 
 // One run's numbers from its passes: a pass lasts from the first process starting to the last one
@@ -290,6 +294,7 @@ function summarise(passes: readonly (readonly IncrementReport[])[], totalPerPass
     p50Us: latencies.length === 0 ? 0 : percentile(latencies, 50),
     p99Us: latencies.length === 0 ? 0 : percentile(latencies, 99),
     p999Us: latencies.length === 0 ? 0 : percentile(latencies, 99.9),
+    maxUs: latencies.reduce((max, value) => Math.max(max, value), 0),
     retriesPerCommit: retries / total,
   }
 }

@@ -14,6 +14,15 @@ export function readRevision(reply: readonly unknown[], what: string): number {
   return revision
 }
 
+// [0, revision, claim]: a transaction that conflicted and now holds its turn on its keys from
+// `revision` (lib/server/claims.ts); undefined for any other reply.
+export function readTurn(reply: readonly unknown[]): { revision: number; claim: number } | undefined {
+  if (reply.length !== 3 || reply[0] !== 0) return undefined
+  const [, revision, claim] = reply
+  if (!isRevision(revision) || !isRevision(claim) || claim === 0) throw malformed('transaction reply')
+  return { revision, claim }
+}
+
 // [revision, value]: the new value comes with the commit.
 export function readIncrement(reply: readonly unknown[]): { revision: number; value: number | bigint } {
   const [revision, value] = reply

@@ -7,7 +7,7 @@ import { immer } from '../protocol/immer.ts'
 import type { ReplyReader } from '../link/channel.ts'
 import { Op } from '../protocol/ops.ts'
 import type { Metrics } from './metrics.ts'
-import { readRevision } from './replies.ts'
+import { readRevision, readTurn } from './replies.ts'
 import type { AtomicOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
 import { checkKnown } from '../known-options.ts'
@@ -25,6 +25,9 @@ export interface TransactionHost {
 
 const DEFAULT_RETRIES = 100
 const MAX_BACKOFF_MS = 50
+// Racing re-runs commit the most per second, but a loser can lose again and again: after this many
+// conflicts in a row it queues (lib/server/claims.ts). Measured in docs/benchmarks.md, row (f).
+const QUEUE_AFTER = 6
 
 export async function atomic<R>(
   host: TransactionHost,
@@ -43,50 +46,73 @@ export async function atomic<R>(
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('atomic: signal must be an AbortSignal')
   const { sync } = host
-  for (let attempt = 0; ; attempt++) {
-    signal?.throwIfAborted()
-    const view = sync.replica.openView()
-    // A partial replica refuses reads of keys it does not hold (lib/client/coverage.ts).
-    const recorder = new DraftRecorder(sync.coverage.guard(view), prefix)
-    let result: R
-    let changes
-    try {
-      result = await fn(recorder.root as never)
-      result = finalise(result) as R
-      changes = recorder.finish()
-    } finally {
-      recorder.close()
-      view.close()
-    }
-    try {
-      if (view.broken)
-        throw new ConflictError('atomic: the replica was rebuilt while fn ran', [], sync.replica.revision)
-      if (changes.length === 0 && !linearizable) return result
-      const reply = await host.request(Op.TXN, [
-        view.epoch,
-        view.revision,
-        [...recorder.reads],
-        recorder.keySpaceRead,
-        changes,
-      ])
-      const revision = readRevision(reply, 'atomic')
-      if (revision > 0) await sync.reach(revision)
-      return result
-    } catch (error) {
-      if (!(error instanceof ConflictError)) throw error
-      host.counters.conflicts++
-      if (attempt >= retries) {
-        throw new ConflictError(
-          `atomic: still conflicting after ${attempt + 1} attempts (keys: ${error.keys.join(', ')})`,
-          error.keys,
-          error.revision,
-          {
-            cause: error,
-          },
-        )
+  // The claim this client holds on the keys (lib/server/claims.ts): the request id that queued it, or 0.
+  let held = 0
+  try {
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted()
+      const view = sync.replica.openView()
+      // A partial replica refuses reads of keys it does not hold (lib/client/coverage.ts).
+      const recorder = new DraftRecorder(sync.coverage.guard(view), prefix)
+      let result: R
+      let changes
+      try {
+        result = await fn(recorder.root as never)
+        result = finalise(result) as R
+        changes = recorder.finish()
+      } finally {
+        recorder.close()
+        view.close()
       }
-      await sync.reach(error.revision)
-      await pause(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt), signal)
+      try {
+        if (view.broken)
+          throw new ConflictError('atomic: the replica was rebuilt while fn ran', [], sync.replica.revision)
+        if (changes.length === 0 && !linearizable) return result
+        // After QUEUE_AFTER conflicts in a row, while it has re-runs left, a conflict makes it wait
+        // its turn on the keys instead of racing again (it cannot starve).
+        const claim = held
+        held = 0
+        const reply = await host.request(Op.TXN, [
+          view.epoch,
+          view.revision,
+          [...recorder.reads],
+          recorder.keySpaceRead,
+          changes,
+          attempt >= QUEUE_AFTER && attempt < retries,
+          claim,
+        ])
+        const turn = readTurn(reply)
+        if (turn === undefined) {
+          const revision = readRevision(reply, 'atomic')
+          if (revision > 0) await sync.reach(revision)
+          return result
+        }
+        // It conflicted, and its turn came: fn runs again from there, ahead of later writers.
+        held = turn.claim
+        host.counters.conflicts++
+        await sync.reach(turn.revision)
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error
+        host.counters.conflicts++
+        if (attempt >= retries) {
+          throw new ConflictError(
+            `atomic: still conflicting after ${attempt + 1} attempts (keys: ${error.keys.join(', ')})`,
+            error.keys,
+            error.revision,
+            {
+              cause: error,
+            },
+          )
+        }
+        await sync.reach(error.revision)
+        await pause(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt), signal)
+      }
+    }
+  } finally {
+    // A turn it does not use (fn threw or wrote nothing, or it was aborted) goes to the next in line.
+    if (held !== 0) {
+      const { epoch, revision } = sync.replica
+      void host.request(Op.TXN, [epoch, revision, [], false, [], false, held]).catch(() => {})
     }
   }
 }

@@ -104,7 +104,8 @@ export class Pushes {
     const revision = vouchedFor(op, reply, this.#epoch)
     // 0: a write that committed nothing.
     if (revision === undefined || revision === 0) return false
-    const write = WRITES.has(op)
+    // An error (a transaction's conflict) only vouches: the channel rejects its request at once.
+    const write = WRITES.has(op) && reply[1] === Status.OK
     this.#deliver({
       from: this.#chain,
       upTo: revision,
@@ -126,7 +127,9 @@ function vouchedFor(op: Op, reply: readonly unknown[], epoch: string): number | 
   const [, status, a, b] = reply
   let revision: unknown
   if (status === Status.OK) {
-    if (WRITES.has(op) || op === Op.PING) revision = a
+    // A transaction granted its turn ([0, revision, claim]) vouches for the revision it starts from.
+    if (op === Op.TXN && a === 0 && reply.length === 5) revision = b
+    else if (WRITES.has(op) || op === Op.PING) revision = a
     else if (op === Op.SYNC && a === epoch) revision = b
   } else if (status === Status.ERROR && op === Op.TXN && a === ErrorCode.CONFLICT) revision = reply[5]
   return isRevision(revision) ? revision : undefined

@@ -1,7 +1,7 @@
 // Wire vocabulary shared by server and client. docs/protocol.md is the normative description.
 import type { WirePatch } from './patches.ts'
 
-export const PROTOCOL_VERSION = 6
+export const PROTOCOL_VERSION = 7
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {
@@ -24,7 +24,7 @@ export const Op = {
   INFO: 12, //     []                                  → [version, protocol, pid, epoch, revision, clients, uptime, droppedFrames]
   PING: 13, //     [revision?]                         → [revision]   (client heartbeat; confirms acknowledgements up to revision)
   BYE: 14, //      []                                  → []   (session ends)
-  TXN: 15, //      [epoch, base, readKeys, keySpaceRead, writes] → (commit) or [0]: read-only, validated; ERR_CONFLICT detail [keys, revision]
+  TXN: 15, //      [epoch, base, readKeys, keySpaceRead, writes, queue?, heldClaim?] → (commit), [0]: read-only, validated, or [0, revision, claim]: its turn came; ERR_CONFLICT detail [keys, revision]
   RUN: 16, //      [action, args]                      → (commit, carrying the result) or [0, result]: nothing changed
   // Messaging (20–29; lib/server/broker.ts, lib/server/topics.ts). Names and topics: non-empty strings ≤ 1,024 bytes.
   PROVIDE: 20, //  [service, methods, concurrency, key] → []   key: the client's number for this provider;

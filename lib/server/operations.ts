@@ -4,6 +4,7 @@ import { MAX_TTL_MS, isTtl, leaseFor } from '../protocol/leases.ts'
 import { ChangeKind, Op, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
 import { adoptDecoded, checkKey, deepEqual, describe } from '../protocol/values.ts'
+import { isRequestId } from '../protocol/frames.ts'
 import { EncodedValue } from './set-frame.ts'
 import type { StoreView } from './store.ts'
 
@@ -117,40 +118,72 @@ export const operations: Partial<Record<number, Operation>> = {
     return [matches ? commit([[k, ChangeKind.SET, next]]) : 0]
   },
   [Op.TXN](args, store, commit) {
-    arity(args, 5, 'transaction')
-    const [epoch, base, reads, keySpace, writes] = args
-    // A base revision of another server (before a restart) says nothing about this one.
-    if (epoch !== store.epoch)
-      throw new ConflictError('transaction: its base is from another server epoch', ['*'], store.revision)
-    if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || base > store.revision) {
-      throw new ZStateError(
-        ErrorCode.PROTOCOL,
-        `transaction: base revision must be an integer in 0..${store.revision}`,
-      )
-    }
-    if (!Array.isArray(reads) || typeof keySpace !== 'boolean' || !Array.isArray(writes)) {
-      throw new ZStateError(
-        ErrorCode.PROTOCOL,
-        'transaction takes [epoch, base, readKeys, keySpaceRead, writes]',
-      )
-    }
-    const changes = writes.map(readWrite)
-    const touched = new Set<string>(reads.map(key))
-    for (const change of changes) touched.add(change[0]!)
-    const conflicts = store.changedSince(base, touched, keySpace)
-    if (conflicts.length > 0) {
-      throw new ConflictError(
-        `transaction conflicts with revisions after ${base}: ${conflicts.join(', ')}`,
-        conflicts,
-        store.revision,
-      )
-    }
-    if (changes.length === 0) return [0]
-    const patched = new Map<string, unknown>()
-    for (const change of changes)
-      if (change[1] === ChangeKind.PATCH) patched.set(change[0], store.patched(change[0], change[2]))
-    return [commit(changes, patched)]
+    return runTransaction(readTransaction(args, store), store, commit)
   },
+}
+
+// A TXN request, checked: [epoch, base, readKeys, keySpaceRead, writes], and from a client that may
+// wait its turn on contended keys (lib/server/claims.ts), [..., queue, held].
+export interface Transaction {
+  readonly base: number
+  readonly changes: WireChange[]
+  // Every key it read or writes.
+  readonly touched: ReadonlySet<string>
+  readonly keySpace: boolean
+  // Whether it waits its turn, rather than conflicting, while its keys are claimed or changed.
+  readonly queue: boolean
+  // The claim it runs under (the request id that queued it), or 0.
+  readonly held: number
+}
+
+export function readTransaction(args: unknown[], store: StoreView): Transaction {
+  if (args.length !== 5 && args.length !== 7) {
+    throw new ZStateError(ErrorCode.PROTOCOL, `transaction takes 5 or 7 arguments, got ${args.length}`)
+  }
+  const [epoch, base, reads, keySpace, writes, queue = false, held = 0] = args
+  if (
+    !Array.isArray(reads) ||
+    typeof keySpace !== 'boolean' ||
+    !Array.isArray(writes) ||
+    typeof queue !== 'boolean' ||
+    !isRequestId(held)
+  ) {
+    throw new ZStateError(
+      ErrorCode.PROTOCOL,
+      'transaction takes [epoch, base, readKeys, keySpaceRead, writes, queue?, heldClaim?]',
+    )
+  }
+  // A base revision of another server (before a restart) says nothing about this one.
+  if (epoch !== store.epoch)
+    throw new ConflictError('transaction: its base is from another server epoch', ['*'], store.revision)
+  if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || base > store.revision) {
+    throw new ZStateError(
+      ErrorCode.PROTOCOL,
+      `transaction: base revision must be an integer in 0..${store.revision}`,
+    )
+  }
+  const changes = writes.map(readWrite)
+  const touched = new Set<string>(reads.map(key))
+  for (const change of changes) touched.add(change[0]!)
+  return { base, changes, touched, keySpace, queue, held }
+}
+
+// Commits a transaction if nothing it touched changed after its base; ERR_CONFLICT otherwise.
+export function runTransaction(txn: Transaction, store: StoreView, commit: Commit): unknown[] {
+  const conflicts = store.changedSince(txn.base, txn.touched, txn.keySpace)
+  if (conflicts.length > 0) {
+    throw new ConflictError(
+      `transaction conflicts with revisions after ${txn.base}: ${conflicts.join(', ')}`,
+      conflicts,
+      store.revision,
+    )
+  }
+  const { changes } = txn
+  if (changes.length === 0) return [0]
+  const patched = new Map<string, unknown>()
+  for (const change of changes)
+    if (change[1] === ChangeKind.PATCH) patched.set(change[0], store.patched(change[0], change[2]))
+  return [commit(changes, patched)]
 }
 
 // A SET's [ephemeral, ttl] as the lease its change carries; undefined: the key becomes permanent.

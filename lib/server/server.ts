@@ -26,7 +26,8 @@ import { loadActions, runAction, type Actions } from './actions.ts'
 import { Broker, PROVIDER_SILENCE_BEATS } from './broker.ts'
 import { Contexts } from './contexts.ts'
 import { Topics } from './topics.ts'
-import { arity, operations } from './operations.ts'
+import { arity, operations, readTransaction, runTransaction, type Commit } from './operations.ts'
+import { Claims } from './claims.ts'
 import { Pushes } from './pushes.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
 import { Sessions, isGatewayLink, type Session } from './sessions.ts'
@@ -165,6 +166,8 @@ class StateServer implements Server {
   #store: Store
   #history: History
   readonly #sessions = new Sessions()
+  // Transactions waiting their turn on contended keys, and the turns granted.
+  readonly #claims: Claims
   readonly #storage: Storage | undefined
   // On an etcd gateway: etcd holds the state, the store is its replica, and writes go through etcd.
   readonly #gateway: EtcdGateway | undefined
@@ -298,6 +301,16 @@ class StateServer implements Server {
       this.#turn.trackRequests = true
       this.#turn.deliver = (output) => gate.deliver(output)
     }
+    this.#claims = new Claims({
+      run: (session, id, txn) =>
+        this.#write(session, id, (store, commit) => runTransaction(txn, store, commit)),
+      answer: (session, id, result) => this.#answerLater(session, id, result),
+      granted: (id, revision) => {
+        this.#counts.conflicts++
+        return okReply(id, [0, revision, id])
+      },
+      revision: () => this.#store.revision,
+    })
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
     this.#heartbeat.unref()
     this.#sweeper = setInterval(() => this.#expire(), SLOT_MS)
@@ -658,16 +671,36 @@ class StateServer implements Server {
       this.#writes.submit(session, id, (view, commit) => operation(args, view, commit), base, op === Op.CLEAR)
       return undefined
     }
-    // A write that commits is acknowledged by its published commit, which names this session and
-    // request id: no reply (two messages per write). Replies remain for errors and for outcomes that
-    // commit nothing (a failed compareAndSet, deleting an absent key), and for every write of a
-    // partial session, which sees no published commits: after its push, so it shows the write.
+    // Transactions may wait their turn on contended keys (lib/server/claims.ts).
+    if (op === Op.TXN) return this.#claims.transaction(session, id, readTransaction(args, this.#store))
+    return this.#write(session, id, (store, commit) => operation(args, store, commit))
+  }
+
+  // A write that commits is acknowledged by its published commit, which names this session and
+  // request id: no reply (two messages per write). Replies remain for errors and for outcomes that
+  // commit nothing (a failed compareAndSet, deleting an absent key), and for every write of a
+  // partial session, which sees no published commits: after its push, so it shows the write.
+  #write(
+    session: Session,
+    id: number,
+    work: (store: Store, commit: Commit) => unknown[],
+  ): Buffer | undefined {
     let acknowledged = false
-    const payload = operation(args, this.#store, (changes, patched, result) => {
+    const payload = work(this.#store, (changes, patched, result) => {
       acknowledged = true
       return this.#commit(changes, patched, session, id, result)
     })
     return acknowledged && session.replicate === undefined ? undefined : okReply(id, payload)
+  }
+
+  // A request answered outside its own handling (a claim's turn came), as #handleRequest answers.
+  #answerLater(session: Session, id: number, result: Buffer | undefined | Error): void {
+    if (id === NO_REPLY) return
+    if (result instanceof Error) {
+      if (result instanceof ZStateError && result.code === ErrorCode.CONFLICT) this.#counts.conflicts++
+      this.#reply(session, session.routingId, errorReply(id, result))
+    } else if (result !== undefined) this.#reply(session, session.routingId, result)
+    this.#turn.handled(session, id)
   }
 
   // On a gateway, SYNC covers every commit made through any gateway before it: etcd names the last
@@ -832,6 +865,7 @@ class StateServer implements Server {
     // Their pushes of those turns were never sent: they join again rather than follow a broken chain.
     for (const session of [...this.#sessions.partial]) this.#forget(session, 'its pushes could not be logged')
     this.#pushes.clear()
+    this.#claims.clear()
     this.#recovering = storage.reload(lost).then(
       ({ store, history }) => {
         this.#store = store
@@ -857,6 +891,7 @@ class StateServer implements Server {
     if (this.#gateway !== undefined) this.#gateway.endSession(session)
     else this.#deleteKeys(owned.filter((key) => this.#store.leases.get(key)?.[0] === true))
     this.#writes?.drop(session)
+    this.#claims.drop(session)
     this.#broker.dropSession(session, why)
     this.#contexts.dropSession(session)
     this.#sessions.delete(session)
@@ -923,6 +958,7 @@ class StateServer implements Server {
   async #shutdown(): Promise<void> {
     clearInterval(this.#heartbeat)
     clearInterval(this.#sweeper)
+    this.#claims.close()
     await this.#metrics?.close()
     // What the last turn produced is logged (and synced) before the sockets go.
     this.#turn.end()

@@ -1,0 +1,184 @@
+// atomic on a hot key: after a few conflicts a transaction waits its turn (lib/server/claims.ts), so
+// no process starves; and the turns are the server's to give, whatever a raw peer sends.
+import assert from 'node:assert/strict'
+import { test, type TestContext } from 'node:test'
+import { Dealer } from 'zeromq'
+import { decode, encode } from '../lib/protocol/codec.ts'
+import { ConflictError, ErrorCode } from '../lib/errors.ts'
+import { ChangeKind, Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
+import { clientFor, clientProcess, fixture, serverFor, stress, type Fixture } from './support.ts'
+
+const k = stress ? 2_000 : 300
+const repetitions = stress ? 10 : 2
+
+test(`atomic: 4 processes × ${k} increments of one key, each with only 8 re-runs, never run out of them`, async (t) => {
+  const server = await serverFor(t, 'ipc')
+  // Two full replicas and two partial ones (whose turns come by reply, after their pushes).
+  const procs: Fixture[] = [
+    await clientProcess(t, server.address, 'full-0'),
+    await clientProcess(t, server.address, 'full-1'),
+    ...(await Promise.all(
+      [2, 3].map(async (i) => {
+        const f = fixture(t, 'client', [
+          server.address,
+          `partial-${i}`,
+          JSON.stringify({ replicate: ['count'] }),
+        ])
+        await f.event(1)
+        return f
+      }),
+    )),
+  ]
+  const observer = await clientFor(server)
+  let conflicts = 0
+  for (let rep = 0; rep < repetitions; rep++) {
+    const key = `count-${rep}`
+    // Without turns, a process loses 9 races in a row here (ERR_CONFLICT after 8 re-runs).
+    const counts = await Promise.all(procs.map((p) => p.call<number>('atomicIncrements', key, k, 8)))
+    conflicts = Math.max(...counts)
+    await observer.state.sync()
+    assert.equal(observer.state.get(key), 4 * k)
+  }
+  assert.ok(conflicts > 0, 'the processes did contend for the key')
+})
+
+// A raw DEALER with a session: sends requests, and reads replies by request id (pushes skipped).
+async function rawSession(t: TestContext, address: string, replicate?: string[]) {
+  const dealer = new Dealer({ linger: 0 })
+  t.after(() => dealer.close())
+  dealer.connect(address)
+  const early = new Map<number, unknown[]>()
+  const reply = async (id: number): Promise<unknown[]> => {
+    for (;;) {
+      const found = early.get(id)
+      if (found !== undefined) {
+        early.delete(id)
+        return found
+      }
+      const message = decode(fromParts(await dealer.receive(), 0)!) as unknown[][]
+      for (const entry of message) if (entry[0] !== 0) early.set(entry[0] as number, entry)
+    }
+  }
+  const send = (request: unknown[]) => dealer.send(encode([request]))
+  const helloArgs = [PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', 1, 'raw', ...(replicate ? [replicate] : [])]
+  await send([1, Op.HELLO, ...helloArgs])
+  const [, , , , epoch] = await reply(1)
+  // TXN: a write of k, from `base`, that may queue, under claim `held` (0: none).
+  const txn = (id: number, base: number, value: number, queue: boolean, held = 0) =>
+    send([id, Op.TXN, epoch, base, ['k'], false, [['k', ChangeKind.SET, value]], queue, held])
+  const release = (id: number, base: number, held: number) =>
+    send([id, Op.TXN, epoch, base, [], false, [], false, held])
+  return { send, reply, txn, release, epoch: epoch as string }
+}
+
+// A raw session that conflicts on k (it read it at revision 0) and is granted its turn at once.
+async function holder(t: TestContext, address: string) {
+  const raw = await rawSession(t, address)
+  await raw.txn(2, 0, -1, true)
+  const [, status, zero, revision, claim] = await raw.reply(2)
+  assert.deepEqual([status, zero, claim], [Status.OK, 0, 2], 'granted its turn, claim 2')
+  return { ...raw, revision: revision as number }
+}
+
+test('contention: a granted turn nobody uses lapses; others commit, the lapsed claim writes nothing', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await client.state.set('k', 0)
+  const raw = await holder(t, server.address)
+  // The client's transactions are held back by the claim, then queue behind it until it lapses.
+  for (let i = 0; i < 20; i++) await client.state.atomic((d: any) => void (d.k += 1))
+  assert.equal(client.state.get('k'), 20)
+  assert.ok(client.metrics().conflicts > 0, 'the claim held the client back')
+  // The lapsed claim is no claim: its stale write conflicts.
+  await raw.txn(3, raw.revision, -1, false, 2)
+  const [, status, code] = await raw.reply(3)
+  assert.deepEqual([status, code], [Status.ERROR, ErrorCode.CONFLICT])
+  assert.equal((await client.state.sync(), client.state.get('k')), 20)
+})
+
+test('contention: a writer that never queues (retries: 0) is held back by a silent turn only for a while', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await client.state.set('k', 0)
+  await holder(t, server.address)
+  let refused = 0
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      await client.state.atomic((d: any) => void (d.k = 42), { retries: 0 })
+      break
+    } catch (error) {
+      if (!(error instanceof ConflictError) || Date.now() > deadline) throw error
+      refused++
+    }
+  }
+  assert.ok(refused > 0, 'the turn held it back')
+  assert.equal(client.state.get('k'), 42)
+})
+
+test('contention: a session cannot use, nor release, the claim of another', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await client.state.set('k', 0)
+  const a = await holder(t, server.address)
+  const b = await rawSession(t, server.address)
+  // b names a's claim: it is still held back (it writes a claimed key), and a's claim stands.
+  await b.txn(2, a.revision, 666, false, 2)
+  const [, status, code, , keys] = await b.reply(2)
+  assert.deepEqual([status, code, keys], [Status.ERROR, ErrorCode.CONFLICT, ['k']])
+  await b.release(3, a.revision, 2)
+  await b.reply(3)
+  await b.txn(4, a.revision, 667, false)
+  assert.equal((await b.reply(4))[2], ErrorCode.CONFLICT, 'a still holds k')
+  // a uses its turn: its write commits.
+  await a.txn(3, a.revision, 7, false, 2)
+  await client.state.when('k', (v) => v === 7)
+})
+
+test('contention: one claim per session; a release or the end of a session gives the next its turn', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await client.state.set('k', 0)
+  const a = await holder(t, server.address)
+  // Partial sessions get replies for their commits.
+  const b = await rawSession(t, server.address, ['elsewhere/'])
+  const c = await rawSession(t, server.address, ['elsewhere/'])
+  await b.txn(2, a.revision, 5, true) // waits behind a
+  await b.txn(3, a.revision, 6, true) // b has a claim already: ERR_CONFLICT at once
+  assert.equal((await b.reply(3))[2], ErrorCode.CONFLICT)
+  await a.release(3, a.revision, 2)
+  assert.deepEqual((await a.reply(3)).slice(1), [Status.OK, 0], 'released: a read-only transaction')
+  // b's turn: nothing changed since its base, so its transaction commits as it was.
+  const [, status, revision] = await b.reply(2)
+  assert.equal(status, Status.OK)
+  assert.ok((revision as number) > a.revision)
+  await client.state.when('k', (v) => v === 5)
+  // A claim of d's, then c waiting behind it; d's session ends: c's turn comes.
+  const d = await holder(t, server.address)
+  await c.txn(2, revision as number, 8, true)
+  await d.send([9, Op.BYE])
+  assert.equal((await c.reply(2))[1], Status.OK)
+  await client.state.when('k', (v) => v === 8)
+})
+
+test('contention: a malformed queue flag or claim is ERR_PROTOCOL, and commits nothing', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await client.state.set('k', 0)
+  const raw = await rawSession(t, server.address)
+  const base = client.state.revision
+  const write = [['k', ChangeKind.SET, 1]]
+  const bad = [
+    [raw.epoch, base, ['k'], false, write, 'yes', 0],
+    [raw.epoch, base, ['k'], false, write, true, -1],
+    [raw.epoch, base, ['k'], false, write, true, 1.5],
+    [raw.epoch, base, ['k'], false, write, true],
+  ]
+  for (const [i, args] of bad.entries()) {
+    await raw.send([10 + i, Op.TXN, ...args])
+    const [, status, code] = await raw.reply(10 + i)
+    assert.deepEqual([status, code], [Status.ERROR, ErrorCode.PROTOCOL], JSON.stringify(args))
+  }
+  assert.equal((await client.state.sync(), client.state.get('k')), 0)
+})
