@@ -302,8 +302,7 @@ class StateServer implements Server {
       this.#turn.deliver = (output) => gate.deliver(output)
     }
     this.#claims = new Claims({
-      run: (session, id, txn) =>
-        this.#write(session, id, (store, commit) => runTransaction(txn, store, commit)),
+      run: (session, id, txn) => this.#write(session, id, runTransaction, txn),
       answer: (session, id, result) => this.#answerLater(session, id, result),
       granted: (id, revision) => {
         this.#counts.conflicts++
@@ -673,20 +672,21 @@ class StateServer implements Server {
     }
     // Transactions may wait their turn on contended keys (lib/server/claims.ts).
     if (op === Op.TXN) return this.#claims.transaction(session, id, readTransaction(args, this.#store))
-    return this.#write(session, id, (store, commit) => operation(args, store, commit))
+    return this.#write(session, id, operation, args)
   }
 
   // A write that commits is acknowledged by its published commit, which names this session and
   // request id: no reply (two messages per write). Replies remain for errors and for outcomes that
   // commit nothing (a failed compareAndSet, deleting an absent key), and for every write of a
   // partial session, which sees no published commits: after its push, so it shows the write.
-  #write(
+  #write<A>(
     session: Session,
     id: number,
-    work: (store: Store, commit: Commit) => unknown[],
+    work: (input: A, store: Store, commit: Commit) => unknown[],
+    input: A,
   ): Buffer | undefined {
     let acknowledged = false
-    const payload = work(this.#store, (changes, patched, result) => {
+    const payload = work(input, this.#store, (changes, patched, result) => {
       acknowledged = true
       return this.#commit(changes, patched, session, id, result)
     })
