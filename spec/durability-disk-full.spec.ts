@@ -6,8 +6,10 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { connect, startServer, ErrorCode, isZStateError } from '../lib/index.ts'
+import { Op, Status } from '../lib/protocol/ops.ts'
+import { holder, rawSession } from './raw-session.ts'
 import { clientFor, serverFor } from './support.ts'
 
 // A tmpfs of `size` at a fresh mount point, or why there cannot be one here.
@@ -29,18 +31,27 @@ function mountTmpfs(size: string): { path: string; unmount: () => void } | strin
   }
 }
 
-void test('durability: a full disk refuses the write with ERR_STORAGE; nothing of it is seen; writes resume with space', async (t) => {
+// A data dir on a 1 MiB tmpfs that something else mostly fills, so the log soon finds it full;
+// undefined (and the test skipped, loudly) where no tmpfs can be mounted.
+function nearlyFullDataDir(t: TestContext): { dataDir: string; filler: string } | undefined {
   const disk = mountTmpfs('1m')
   if (typeof disk === 'string') {
     console.warn(`\n!!! SKIPPED durability disk-full spec: ${disk}\n`)
-    return t.skip(disk)
+    t.skip(disk)
+    return undefined
   }
   t.after(() => disk.unmount())
   const dataDir = join(disk.path, 'data')
   mkdirSync(dataDir)
-  // Most of the disk taken by something else, so the log soon finds it full.
   const filler = join(disk.path, 'filler')
   writeFileSync(filler, Buffer.alloc(900 << 10))
+  return { dataDir, filler }
+}
+
+void test('durability: a full disk refuses the write with ERR_STORAGE; nothing of it is seen; writes resume with space', async (t) => {
+  const disk = nearlyFullDataDir(t)
+  if (disk === undefined) return
+  const { dataDir, filler } = disk
   const server = await startServer({ dataDir })
   const writer = await connect(server.address)
   const reader = await connect(server.address)
@@ -77,4 +88,31 @@ void test('durability: a full disk refuses the write with ERR_STORAGE; nothing o
   const restarted = await clientFor(await serverFor(t, 'ipc', { dataDir }))
   assert.equal(restarted.state.size, acknowledged + 1)
   assert.equal(restarted.state.get(refused), value)
+})
+
+void test('durability: a transaction waiting its turn when the disk fills is refused with ERR_STORAGE, not left waiting', async (t) => {
+  const disk = nearlyFullDataDir(t)
+  if (disk === undefined) return
+  const { dataDir } = disk
+  const server = await startServer({ dataDir })
+  t.after(() => server.close())
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  await client.state.set('k', 0)
+  // a holds k; b and c wait behind it, in that order.
+  const a = await holder(t, server.address)
+  const [b, c] = [await rawSession(t, server.address), await rawSession(t, server.address)]
+  for (const raw of [b, c]) {
+    await raw.txn(2, a.revision, 1, true)
+    await raw.send([3, Op.PING])
+    await raw.reply(3) // in line by now
+  }
+  // a's write of k does not fit on the disk: its turn's write to the log fails.
+  await a.txn(3, a.revision, 'v'.repeat(200_000), false, 2)
+  const storage = [Status.ERROR, ErrorCode.STORAGE]
+  assert.deepEqual((await a.reply(3)).slice(1, 3), storage)
+  // b's turn came in that turn (granted), c's never did: both are refused.
+  assert.deepEqual((await b.reply(2)).slice(1, 3), storage)
+  assert.deepEqual((await c.reply(2)).slice(1, 3), storage)
+  assert.equal((await client.state.sync(), client.state.get('k')), 0)
 })

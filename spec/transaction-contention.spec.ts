@@ -1,12 +1,10 @@
 // atomic on a hot key: after a few conflicts a transaction waits its turn (lib/server/claims.ts), so
 // no process starves; and the turns are the server's to give, whatever a raw peer sends.
 import assert from 'node:assert/strict'
-import { test, type TestContext } from 'node:test'
-import { Dealer } from 'zeromq'
-import { decode, encode } from '../lib/protocol/codec.ts'
+import { test } from 'node:test'
 import { ConflictError, ErrorCode } from '../lib/errors.ts'
-import { ChangeKind, Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
-import { fromParts } from '../lib/protocol/parts.ts'
+import { ChangeKind, Op, Status } from '../lib/protocol/ops.ts'
+import { holder, rawSession } from './raw-session.ts'
 import { clientFor, clientProcess, fixture, serverFor, stress, type Fixture } from './support.ts'
 
 const k = stress ? 2_000 : 300
@@ -42,44 +40,6 @@ test(`atomic: 4 processes × ${k} increments of one key, each with only 8 re-run
   }
   assert.ok(conflicts > 0, 'the processes did contend for the key')
 })
-
-// A raw DEALER with a session: sends requests, and reads replies by request id (pushes skipped).
-async function rawSession(t: TestContext, address: string, replicate?: string[]) {
-  const dealer = new Dealer({ linger: 0 })
-  t.after(() => dealer.close())
-  dealer.connect(address)
-  const early = new Map<number, unknown[]>()
-  const reply = async (id: number): Promise<unknown[]> => {
-    for (;;) {
-      const found = early.get(id)
-      if (found !== undefined) {
-        early.delete(id)
-        return found
-      }
-      const message = decode(fromParts(await dealer.receive(), 0)!) as unknown[][]
-      for (const entry of message) if (entry[0] !== 0) early.set(entry[0] as number, entry)
-    }
-  }
-  const send = (request: unknown[]) => dealer.send(encode([request]))
-  const helloArgs = [PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', 1, 'raw', ...(replicate ? [replicate] : [])]
-  await send([1, Op.HELLO, ...helloArgs])
-  const [, , , , epoch] = await reply(1)
-  // TXN: a write of k, from `base`, that may queue, under claim `held` (0: none).
-  const txn = (id: number, base: number, value: number, queue: boolean, held = 0) =>
-    send([id, Op.TXN, epoch, base, ['k'], false, [['k', ChangeKind.SET, value]], queue, held])
-  const release = (id: number, base: number, held: number) =>
-    send([id, Op.TXN, epoch, base, [], false, [], false, held])
-  return { send, reply, txn, release, epoch: epoch as string }
-}
-
-// A raw session that conflicts on k (it read it at revision 0) and is granted its turn at once.
-async function holder(t: TestContext, address: string) {
-  const raw = await rawSession(t, address)
-  await raw.txn(2, 0, -1, true)
-  const [, status, zero, revision, claim] = await raw.reply(2)
-  assert.deepEqual([status, zero, claim], [Status.OK, 0, 2], 'granted its turn, claim 2')
-  return { ...raw, revision: revision as number }
-}
 
 test('contention: a granted turn nobody uses lapses; others commit, the lapsed claim writes nothing', async (t) => {
   const server = await serverFor(t, 'ipc')

@@ -102,25 +102,15 @@ export class Claims {
     this.#serve()
   }
 
-  // The store was read back (a failed write to the data dir): waiting transactions conflict, grants end.
-  clear(): void {
+  // The store is read back (a failed write to the data dir): waiting transactions get `error`, grants end.
+  clear(error: Error): void {
     const line = this.#line
     this.#line = []
     this.#bySession.clear()
     clearTimeout(this.#timer)
     this.#timer = undefined
-    const revision = this.#host.revision()
     for (const claim of line)
-      if (claim.waiting !== undefined)
-        this.#host.answer(
-          claim.session,
-          claim.id,
-          new ConflictError(
-            'transaction: the store was read back while it waited',
-            [...claim.keys],
-            revision,
-          ),
-        )
+      if (claim.waiting !== undefined) this.#host.answer(claim.session, claim.id, error)
   }
 
   close(): void {

@@ -862,10 +862,11 @@ class StateServer implements Server {
       session.acks.dropAfter(before)
       session.snapshot = undefined
     }
+    // Transactions waiting their turn are refused too, before a session's end could give one its turn.
+    this.#claims.clear(error)
     // Their pushes of those turns were never sent: they join again rather than follow a broken chain.
     for (const session of [...this.#sessions.partial]) this.#forget(session, 'its pushes could not be logged')
     this.#pushes.clear()
-    this.#claims.clear()
     this.#recovering = storage.reload(lost).then(
       ({ store, history }) => {
         this.#store = store
