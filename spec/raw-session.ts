@@ -12,6 +12,8 @@ export async function rawSession(t: TestContext, address: string, replicate?: st
   t.after(() => dealer.close())
   dealer.connect(address)
   const early = new Map<number, unknown[]>()
+  // How many replies came for each request id (pushes skipped): exactly one each, always.
+  const replies = new Map<number, number>()
   const reply = async (id: number): Promise<unknown[]> => {
     for (;;) {
       const found = early.get(id)
@@ -20,7 +22,12 @@ export async function rawSession(t: TestContext, address: string, replicate?: st
         return found
       }
       const message = decode(fromParts(await dealer.receive(), 0)!) as unknown[][]
-      for (const entry of message) if (entry[0] !== 0) early.set(entry[0] as number, entry)
+      for (const entry of message) {
+        const entryId = entry[0] as number
+        if (entryId === 0) continue
+        replies.set(entryId, (replies.get(entryId) ?? 0) + 1)
+        if (!early.has(entryId)) early.set(entryId, entry)
+      }
     }
   }
   const send = (request: unknown[]) => dealer.send(encode([request]))
@@ -32,7 +39,7 @@ export async function rawSession(t: TestContext, address: string, replicate?: st
     send([id, Op.TXN, epoch, base, ['k'], false, [['k', ChangeKind.SET, value]], queue, held])
   const release = (id: number, base: number, held: number) =>
     send([id, Op.TXN, epoch, base, [], false, [], false, held])
-  return { send, reply, txn, release, epoch: epoch as string }
+  return { send, reply, txn, release, replies, epoch: epoch as string }
 }
 
 // A raw session that conflicts on k (it read it at revision 0) and is granted its turn at once.

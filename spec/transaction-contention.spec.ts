@@ -2,6 +2,7 @@
 // no process starves; and the turns are the server's to give, whatever a raw peer sends.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import { ConflictError, ErrorCode } from '../lib/errors.ts'
 import { ChangeKind, Op, Status } from '../lib/protocol/ops.ts'
 import { holder, rawSession } from './raw-session.ts'
@@ -142,3 +143,59 @@ test('contention: a malformed queue flag or claim is ERR_PROTOCOL, and commits n
   }
   assert.equal((await client.state.sync(), client.state.get('k')), 0)
 })
+
+// A raw session's transaction in the property below: on 1 or 2 of 3 keys, read-only or writing them,
+// from a current or a stale base, queuing or not, naming no claim or any request id as its claim.
+const rawTransaction = fc.record({
+  keys: fc.subarray(['a', 'b', 'c'], { minLength: 1, maxLength: 2 }),
+  write: fc.boolean(),
+  stale: fc.boolean(),
+  queue: fc.boolean(),
+  held: fc.oneof(fc.constant(0), fc.integer({ min: 2, max: 20 })),
+})
+
+test('contention: whatever raw sessions send, every transaction is answered exactly once and no key stays held', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await client.state.update({ a: 0, b: 0, c: 0 })
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(rawTransaction, { minLength: 1, maxLength: 12 }), { minLength: 2, maxLength: 3 }),
+      async (plans) => {
+        const base = client.state.revision
+        // Partial sessions: every outcome, a commit too, is a reply.
+        const sessions = await Promise.all(plans.map(() => rawSession(t, server.address, ['elsewhere/'])))
+        await Promise.all(
+          plans.map(async (plan, s) => {
+            const raw = sessions[s]!
+            // All in flight at once, so the server interleaves the sessions' requests as it likes.
+            for (const [i, { keys, write, stale, queue, held }] of plan.entries()) {
+              const writes = write ? keys.map((key) => [key, ChangeKind.SET, i]) : []
+              await raw.send([i + 2, Op.TXN, raw.epoch, stale ? 0 : base, keys, false, writes, queue, held])
+            }
+            for (let i = 0; i < plan.length; i++)
+              await within(raw.reply(i + 2), `request ${i + 2} of session ${s}`)
+            // Anything answered twice would have arrived before this later reply.
+            await raw.send([99, Op.PING])
+            await raw.reply(99)
+            for (let i = 0; i < plan.length; i++) assert.equal(raw.replies.get(i + 2), 1, `request ${i + 2}`)
+            await raw.send([100, Op.BYE])
+            await raw.reply(100)
+          }),
+        )
+        // No claim outlives its session: a transaction that never queues gets through at once.
+        await client.state.atomic((d: any) => void (d.a += 1), { retries: 0 })
+      },
+    ),
+    { numRuns: stress ? 300 : 25 },
+  )
+})
+
+// A reply that does not come within 10 s fails the test, naming the request.
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} got no reply within 10 s`)), 10_000)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
