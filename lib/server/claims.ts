@@ -7,7 +7,8 @@
 // other transactions that write them wait in line too (or conflict, if they may not queue).
 // Claims only order transactions: every commit is still checked against its base, so a grant that
 // lapses (HOLD_MS after it was granted, once another transaction wants its keys) or a write that is
-// no transaction (set, increment) costs a re-run, never serializability. A session has at most one claim, so a client cannot fill the line.
+// no transaction (set, increment) costs a re-run, never serializability. A session has at most one
+// claim, so a client cannot fill the line.
 import { ConflictError } from '../errors.ts'
 import { NO_REPLY } from '../protocol/ops.ts'
 import type { Transaction } from './operations.ts'
