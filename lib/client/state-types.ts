@@ -169,8 +169,9 @@ export interface State<S extends object = Record<string, unknown>> extends State
   compareAndSet<K extends Key<S>>(key: K, expected: S[K] | undefined, next: S[K]): Promise<boolean>
   /**
    * Runs `fn` on a draft of the state and commits its writes as one serializable revision, all or
-   * nothing. `fn` may be re-run on conflict: no side effects outside the draft. Resolves with
-   * what `fn` returned; ConflictError (ERR_CONFLICT) once `retries` (default 100) are used up.
+   * nothing. `fn` may be re-run on conflict: no side effects outside the draft. After 6 conflicts
+   * in a row it waits its turn on the keys (a standalone server's), so it cannot starve. Resolves
+   * with what `fn` returned; ConflictError (ERR_CONFLICT) once `retries` (default 100) are used up.
    */
   atomic<R>(fn: (draft: Draft<S>) => R | Promise<R>, options?: AtomicOptions): Promise<R>
   /**
