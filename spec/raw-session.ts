@@ -5,9 +5,10 @@ import { Dealer } from 'zeromq'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { ChangeKind, Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { fromParts } from '../lib/protocol/parts.ts'
+import { HOLD_MS } from '../lib/server/claims.ts'
 
 // A raw DEALER with a session: sends requests, and reads replies by request id (pushes skipped).
-export async function rawSession(t: TestContext, address: string, replicate?: string[]) {
+export async function rawSession(t: TestContext, address: string, replicate?: string[], key = 'k') {
   const dealer = new Dealer({ linger: 0 })
   t.after(() => dealer.close())
   dealer.connect(address)
@@ -34,19 +35,45 @@ export async function rawSession(t: TestContext, address: string, replicate?: st
   const helloArgs = [PROTOCOL_VERSION, 'aaaaaaaaaaaaaaaa', 1, 'raw', ...(replicate ? [replicate] : [])]
   await send([1, Op.HELLO, ...helloArgs])
   const [, , , , epoch] = await reply(1)
-  // TXN: a write of k, from `base`, that may queue, under claim `held` (0: none).
+  // TXN: a write of `key`, from `base`, that may queue, under claim `held` (0: none).
   const txn = (id: number, base: number, value: unknown, queue: boolean, held = 0) =>
-    send([id, Op.TXN, epoch, base, ['k'], false, [['k', ChangeKind.SET, value]], queue, held])
+    send([id, Op.TXN, epoch, base, [key], false, [[key, ChangeKind.SET, value]], queue, held])
   const release = (id: number, base: number, held: number) =>
     send([id, Op.TXN, epoch, base, [], false, [], false, held])
   return { send, reply, txn, release, replies, epoch: epoch as string }
 }
 
-// A raw session that conflicts on k (it read it at revision 0) and is granted its turn at once.
-export async function holder(t: TestContext, address: string) {
-  const raw = await rawSession(t, address)
+// A raw session that conflicts on `key` (it read it at revision 0, and it was written since) and is
+// granted its turn at once; `since`: when it asked, before the server granted it.
+export async function holder(t: TestContext, address: string, key = 'k') {
+  const raw = await rawSession(t, address, undefined, key)
+  const since = performance.now()
   await raw.txn(2, 0, -1, true)
   const [, status, zero, revision, claim] = await raw.reply(2)
   assert.deepEqual([status, zero, claim], [Status.OK, 0, 2], 'granted its turn, claim 2')
-  return { ...raw, revision: revision as number }
+  return { ...raw, revision: revision as number, since }
+}
+
+export type Holder = Awaited<ReturnType<typeof holder>>
+
+// Runs `scenario` against a turn just granted to a raw session on a fresh key (k0, k1, …) that
+// `prepare` has written. A turn lapses HOLD_MS after its grant once others want its keys: a round
+// that took that long (a loaded machine) may rightly have seen it lapse, so its failure is not the
+// scenario's and another round runs, 20 at most.
+export async function withFreshTurn(
+  t: TestContext,
+  address: string,
+  prepare: (key: string) => Promise<unknown>,
+  scenario: (holder: Holder, key: string) => Promise<void>,
+): Promise<void> {
+  for (let round = 0; ; round++) {
+    const key = `k${round}`
+    await prepare(key)
+    const a = await holder(t, address, key)
+    try {
+      return await scenario(a, key)
+    } catch (error) {
+      if (performance.now() - a.since < HOLD_MS || round === 19) throw error
+    }
+  }
 }
