@@ -98,29 +98,24 @@ void test('durability: a transaction waiting its turn when the disk fills is ref
   t.after(() => server.close())
   const client = await connect(server.address)
   t.after(() => client.close())
-  await withFreshTurn(
-    t,
-    server.address,
-    (key) => client.state.set(key, 0),
-    async (a, key) => {
-      // a holds the key; b and c wait behind it, in that order.
-      const [b, c] = [
-        await rawSession(t, server.address, undefined, key),
-        await rawSession(t, server.address, undefined, key),
-      ]
-      for (const raw of [b, c]) {
-        await raw.txn(2, a.revision, 1, true)
-        await raw.send([3, Op.PING])
-        await raw.reply(3) // in line by now
-      }
-      // a's write does not fit on the disk: its turn's write to the log fails.
-      await a.txn(3, a.revision, 'v'.repeat(200_000), false, 2)
-      const storage = [Status.ERROR, ErrorCode.STORAGE]
-      assert.deepEqual((await a.reply(3)).slice(1, 3), storage)
-      // b's turn came in that turn (granted), c's never did: both are refused.
-      assert.deepEqual((await b.reply(2)).slice(1, 3), storage)
-      assert.deepEqual((await c.reply(2)).slice(1, 3), storage)
-      assert.equal((await client.state.sync(), client.state.get(key)), 0)
-    },
-  )
+  await withFreshTurn(t, server, client, async (a, key) => {
+    // a holds the key; b and c wait behind it, in that order.
+    const [b, c] = [
+      await rawSession(t, server.address, undefined, key),
+      await rawSession(t, server.address, undefined, key),
+    ]
+    for (const raw of [b, c]) {
+      await raw.txn(2, a.revision, 1, true)
+      await raw.send([3, Op.PING])
+      await raw.reply(3) // in line by now
+    }
+    // a's write does not fit on the disk: its turn's write to the log fails.
+    await a.txn(3, a.revision, 'v'.repeat(200_000), false, 2)
+    const storage = [Status.ERROR, ErrorCode.STORAGE]
+    assert.deepEqual((await a.reply(3)).slice(1, 3), storage)
+    // b's turn came in that turn (granted), c's never did: both are refused.
+    assert.deepEqual((await b.reply(2)).slice(1, 3), storage)
+    assert.deepEqual((await c.reply(2)).slice(1, 3), storage)
+    assert.equal((await client.state.sync(), client.state.get(key)), 0)
+  })
 })

@@ -1,6 +1,8 @@
-// A raw DEALER with a session, as hostile-frame specs use it (transactions' turns, a full disk).
+// A raw DEALER with a session whose replies are read by request id, in any order and as late as they
+// come, for transactions that wait their turn (spec/raw-peer.ts waits for each frame's outcomes).
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
+import type { Client } from '../lib/index.ts'
 import { Dealer } from 'zeromq'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { ChangeKind, Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
@@ -57,19 +59,19 @@ export async function holder(t: TestContext, address: string, key = 'k') {
 export type Holder = Awaited<ReturnType<typeof holder>>
 
 // Runs `scenario` against a turn just granted to a raw session on a fresh key (k0, k1, …) that
-// `prepare` has written. A turn lapses HOLD_MS after its grant once others want its keys: a round
+// `client` has set to 0. A turn lapses HOLD_MS after its grant once others want its keys: a round
 // that took that long (a loaded machine) may rightly have seen it lapse, so its failure is not the
 // scenario's and another round runs, 20 at most.
 export async function withFreshTurn(
   t: TestContext,
-  address: string,
-  prepare: (key: string) => Promise<unknown>,
+  server: { readonly address: string },
+  client: Client<any>,
   scenario: (holder: Holder, key: string) => Promise<void>,
 ): Promise<void> {
   for (let round = 0; ; round++) {
     const key = `k${round}`
-    await prepare(key)
-    const a = await holder(t, address, key)
+    await client.state.set(key, 0)
+    const a = await holder(t, server.address, key)
     try {
       return await scenario(a, key)
     } catch (error) {

@@ -91,6 +91,11 @@ void test('metrics: /metrics counts the commits, conflicts, calls, topics and pr
   assert.equal(families.get('zstate_revision')?.type, 'GAUGE')
   assert.equal(value(families, 'zstate_revision'), server.revision)
   assert.equal(value(families, 'zstate_conflicts_total'), 1)
+  // No transaction had to wait its turn (spec/server-stats.spec.ts counts turns).
+  assert.equal(families.get('zstate_turns_waiting')?.type, 'GAUGE')
+  assert.equal(value(families, 'zstate_turns_waiting'), 0)
+  assert.equal(value(families, 'zstate_turns_granted_total'), 0)
+  assert.equal(value(families, 'zstate_turns_lapsed_total'), 0)
   assert.equal(value(families, 'zstate_service_providers', { service: 'math' }), 1)
   assert.equal(value(families, 'zstate_service_calls_total', { service: 'math' }), K)
   assert.equal(value(families, 'zstate_service_failed_calls_total', { service: 'math' }), 1)

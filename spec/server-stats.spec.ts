@@ -9,6 +9,7 @@ import { Op, Status } from '../lib/protocol/ops.ts'
 import { MAX_TRACKED_TOPICS } from '../lib/protocol/server-stats.ts'
 import { until } from './process-support.ts'
 import { rawPeer } from './raw-peer.ts'
+import { rawSession, withFreshTurn } from './raw-session.ts'
 import { clientFor, serverFor, tempDir } from './support.ts'
 
 test('stats: commits, sessions, history and conflicts count what clients did', async (t) => {
@@ -102,6 +103,26 @@ test(`stats: topics, most recent first, at most ${MAX_TRACKED_TOPICS} of them`, 
   // The oldest were forgotten to make room.
   assert.ok(!topics.some((topic) => topic.topic === 't/0' || topic.topic === 't/2'))
   assert.ok(topics.every((topic) => topic.bytes > 0 && topic.lastPublished > 0))
+})
+
+test('stats: turns on contended keys: waiting, granted, lapsed', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await withFreshTurn(t, server, client, async (a, key) => {
+    const before = (await serverStats(client)).turns
+    // b waits behind a's turn, which a never uses: it lapses, and b's transaction commits.
+    const b = await rawSession(t, server.address, ['elsewhere/'], key)
+    await b.txn(2, a.revision, 1, true)
+    await b.send([3, Op.PING])
+    await b.reply(3)
+    const waiting = (await serverStats(client)).turns
+    assert.deepEqual(waiting, { ...before, waiting: 1 })
+    assert.equal((await b.reply(2))[1], Status.OK)
+    const after = (await serverStats(client)).turns
+    assert.deepEqual(after, { waiting: 0, granted: before.granted, lapsed: before.lapsed + 1 })
+  })
+  // The holders granted their turns (a round the machine made late is run again).
+  assert.ok((await serverStats(client)).turns.granted >= 1)
 })
 
 test('stats: a durable server counts its fsyncs and their time', async (t) => {

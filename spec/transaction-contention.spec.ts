@@ -45,114 +45,89 @@ test(`atomic: 4 processes × ${k} increments of one key, each with only 8 re-run
 test('contention: a granted turn nobody uses holds writers back, then lapses; its late write conflicts', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)
-  await withFreshTurn(
-    t,
-    server.address,
-    (key) => client.state.set(key, 0),
-    async (raw, key) => {
-      // While the turn holds, a transaction that may not queue is refused at once.
-      await assert.rejects(
-        client.state.atomic((d: any) => void (d[key] += 1), { retries: 0 }),
-        ConflictError,
-      )
-      // Others queue behind it once they conflicted 6 times, until it lapses, and then commit.
-      for (let i = 0; i < 20; i++) await client.state.atomic((d: any) => void (d[key] += 1))
-      assert.equal(client.state.get(key), 20)
-      // The lapsed claim is no claim: its stale write conflicts.
-      await raw.txn(3, raw.revision, -1, false, 2)
-      const [, status, code] = await raw.reply(3)
-      assert.deepEqual([status, code], [Status.ERROR, ErrorCode.CONFLICT])
-      assert.equal((await client.state.sync(), client.state.get(key)), 20)
-    },
-  )
+  await withFreshTurn(t, server, client, async (raw, key) => {
+    // While the turn holds, a transaction that may not queue is refused at once.
+    await assert.rejects(
+      client.state.atomic((d: any) => void (d[key] += 1), { retries: 0 }),
+      ConflictError,
+    )
+    // Others queue behind it once they conflicted 6 times, until it lapses, and then commit.
+    for (let i = 0; i < 20; i++) await client.state.atomic((d: any) => void (d[key] += 1))
+    assert.equal(client.state.get(key), 20)
+    // The lapsed claim is no claim: its stale write conflicts.
+    await raw.txn(3, raw.revision, -1, false, 2)
+    const [, status, code] = await raw.reply(3)
+    assert.deepEqual([status, code], [Status.ERROR, ErrorCode.CONFLICT])
+    assert.equal((await client.state.sync(), client.state.get(key)), 20)
+  })
 })
 
 test('contention: a writer that never queues (retries: 0) is held back by a silent turn only for a while', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)
-  await withFreshTurn(
-    t,
-    server.address,
-    (key) => client.state.set(key, 0),
-    async (_a, key) => {
-      const write = () => client.state.atomic((d: any) => void (d[key] = 42), { retries: 0 })
-      await assert.rejects(write(), ConflictError, 'the turn holds it back')
-      const deadline = Date.now() + 10_000
-      for (;;) {
-        try {
-          await write()
-          break
-        } catch (error) {
-          if (!(error instanceof ConflictError) || Date.now() > deadline) throw error
-        }
+  await withFreshTurn(t, server, client, async (_a, key) => {
+    const write = () => client.state.atomic((d: any) => void (d[key] = 42), { retries: 0 })
+    await assert.rejects(write(), ConflictError, 'the turn holds it back')
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      try {
+        await write()
+        break
+      } catch (error) {
+        if (!(error instanceof ConflictError) || Date.now() > deadline) throw error
       }
-      assert.equal(client.state.get(key), 42)
-    },
-  )
+    }
+    assert.equal(client.state.get(key), 42)
+  })
 })
 
 test('contention: a session cannot use, nor release, the claim of another', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)
-  await withFreshTurn(
-    t,
-    server.address,
-    (key) => client.state.set(key, 0),
-    async (a, key) => {
-      // A partial session: whatever happens, it gets a reply.
-      const b = await rawSession(t, server.address, ['elsewhere/'], key)
-      // b names a's claim: it is still held back (it writes a claimed key), and a's claim stands.
-      await b.txn(2, a.revision, 666, false, 2)
-      const [, status, code, , keys] = await b.reply(2)
-      assert.deepEqual([status, code, keys], [Status.ERROR, ErrorCode.CONFLICT, [key]])
-      await b.release(3, a.revision, 2)
-      await b.reply(3)
-      await b.txn(4, a.revision, 667, false)
-      assert.equal((await b.reply(4))[2], ErrorCode.CONFLICT, 'a still holds the key')
-      // a uses its turn: its write commits.
-      await a.txn(3, a.revision, 7, false, 2)
-      await client.state.when(key, (v) => v === 7)
-    },
-  )
+  await withFreshTurn(t, server, client, async (a, key) => {
+    // A partial session: whatever happens, it gets a reply.
+    const b = await rawSession(t, server.address, ['elsewhere/'], key)
+    // b names a's claim: it is still held back (it writes a claimed key), and a's claim stands.
+    await b.txn(2, a.revision, 666, false, 2)
+    const [, status, code, , keys] = await b.reply(2)
+    assert.deepEqual([status, code, keys], [Status.ERROR, ErrorCode.CONFLICT, [key]])
+    await b.release(3, a.revision, 2)
+    await b.reply(3)
+    await b.txn(4, a.revision, 667, false)
+    assert.equal((await b.reply(4))[2], ErrorCode.CONFLICT, 'a still holds the key')
+    // a uses its turn: its write commits.
+    await a.txn(3, a.revision, 7, false, 2)
+    await client.state.when(key, (v) => v === 7)
+  })
 })
 
 test('contention: one claim per session; a release or the end of a session gives the next its turn', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)
-  await withFreshTurn(
-    t,
-    server.address,
-    (key) => client.state.set(key, 0),
-    async (a, key) => {
-      // A partial session: it gets replies for its commits.
-      const b = await rawSession(t, server.address, ['elsewhere/'], key)
-      await b.txn(2, a.revision, 5, true) // waits behind a
-      await b.txn(3, a.revision, 6, true) // b has a claim already: ERR_CONFLICT at once
-      assert.equal((await b.reply(3))[2], ErrorCode.CONFLICT)
-      await a.release(3, a.revision, 2)
-      assert.deepEqual((await a.reply(3)).slice(1), [Status.OK, 0], 'released: a read-only transaction')
-      // b's turn: nothing changed since its base, so its transaction commits as it was.
-      const [, status, revision] = await b.reply(2)
-      assert.equal(status, Status.OK)
-      assert.ok((revision as number) > a.revision)
-      await client.state.when(key, (v) => v === 5)
-    },
-  )
-  await withFreshTurn(
-    t,
-    server.address,
-    (key) => client.state.set(key, 0),
-    async (d, key) => {
-      // c waits behind d's turn; d's session ends: c's turn comes, and its write commits.
-      const c = await rawSession(t, server.address, ['elsewhere/'], key)
-      await c.txn(2, d.revision, 8, true)
-      await c.send([3, Op.PING])
-      await c.reply(3) // in line by now
-      await d.send([9, Op.BYE])
-      assert.equal((await c.reply(2))[1], Status.OK)
-      await client.state.when(key, (v) => v === 8)
-    },
-  )
+  await withFreshTurn(t, server, client, async (a, key) => {
+    // A partial session: it gets replies for its commits.
+    const b = await rawSession(t, server.address, ['elsewhere/'], key)
+    await b.txn(2, a.revision, 5, true) // waits behind a
+    await b.txn(3, a.revision, 6, true) // b has a claim already: ERR_CONFLICT at once
+    assert.equal((await b.reply(3))[2], ErrorCode.CONFLICT)
+    await a.release(3, a.revision, 2)
+    assert.deepEqual((await a.reply(3)).slice(1), [Status.OK, 0], 'released: a read-only transaction')
+    // b's turn: nothing changed since its base, so its transaction commits as it was.
+    const [, status, revision] = await b.reply(2)
+    assert.equal(status, Status.OK)
+    assert.ok((revision as number) > a.revision)
+    await client.state.when(key, (v) => v === 5)
+  })
+  await withFreshTurn(t, server, client, async (d, key) => {
+    // c waits behind d's turn; d's session ends: c's turn comes, and its write commits.
+    const c = await rawSession(t, server.address, ['elsewhere/'], key)
+    await c.txn(2, d.revision, 8, true)
+    await c.send([3, Op.PING])
+    await c.reply(3) // in line by now
+    await d.send([9, Op.BYE])
+    assert.equal((await c.reply(2))[1], Status.OK)
+    await client.state.when(key, (v) => v === 8)
+  })
 })
 
 test('contention: a malformed queue flag or claim is ERR_PROTOCOL, and commits nothing', async (t) => {

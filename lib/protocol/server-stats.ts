@@ -60,8 +60,13 @@ export interface ServerStats {
   /** Gap repairs served (HISTORY requests) and snapshots served after a session's first (resyncs). */
   readonly gapRepairs: number
   readonly resyncs: number
-  /** Transactions refused with ERR_CONFLICT. */
+  /** Transactions refused with ERR_CONFLICT, or granted their turn after a conflict. */
   readonly conflicts: number
+  /**
+   * Turns on contended keys (docs/transactions.md): transactions waiting for theirs now, turns
+   * granted, and granted turns that lapsed unused.
+   */
+  readonly turns: { readonly waiting: number; readonly granted: number; readonly lapsed: number }
   /** The history ring kept for gap repair and watch({ fromRevision }). */
   readonly history: { readonly revisions: number; readonly bytes: number }
   /** Services with a provider, by name. */
@@ -81,6 +86,7 @@ export function isServerStats(value: unknown): value is ServerStats {
     typeof value['commits'] === 'number' &&
     isRecord(value['sessions']) &&
     isRecord(value['history']) &&
+    isRecord(value['turns']) &&
     Array.isArray(value['services']) &&
     Array.isArray(value['topics'])
   )

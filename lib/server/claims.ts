@@ -48,6 +48,9 @@ export class Claims {
   #line: Claim[] = []
   readonly #bySession = new Map<Session, Claim>()
   #timer: NodeJS.Timeout | undefined
+  // For STATS: turns granted, and granted turns that lapsed unused, since the server started.
+  granted = 0
+  lapsed = 0
 
   constructor(host: ClaimsHost) {
     this.#host = host
@@ -118,6 +121,13 @@ export class Claims {
     clearTimeout(this.#timer)
   }
 
+  // Transactions waiting their turn now.
+  get waiting(): number {
+    let count = 0
+    for (const claim of this.#line) if (claim.waiting !== undefined) count++
+    return count
+  }
+
   // The claim (other than `session`'s) that a write of txn's keys must wait for.
   #blocker(txn: Transaction, session: Session, holding: boolean): Claim | undefined {
     for (const claim of this.#line) {
@@ -140,8 +150,7 @@ export class Claims {
         writesInto(txn, claim),
     )
     if (overdue.length === 0) return
-    for (const claim of overdue) this.#remove(claim)
-    this.#serve()
+    this.#lapse(overdue)
   }
 
   #wait(session: Session, id: number, txn: Transaction, triedAt: number): void {
@@ -160,6 +169,7 @@ export class Claims {
   }
 
   #grant(claim: Claim): void {
+    this.granted++
     claim.waiting = undefined
     claim.until = Date.now() + HOLD_MS
     this.#arm()
@@ -226,7 +236,12 @@ export class Claims {
     const overdue = this.#line.filter(
       (claim) => claim.waiting === undefined && claim.until <= now && this.#waitedFor(claim),
     )
-    for (const claim of overdue) this.#remove(claim)
+    this.#lapse(overdue)
+  }
+
+  #lapse(grants: Claim[]): void {
+    this.lapsed += grants.length
+    for (const claim of grants) this.#remove(claim)
     this.#serve()
   }
 }

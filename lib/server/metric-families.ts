@@ -107,7 +107,22 @@ export function defineMetrics(register: Registry, read: Read, durable: boolean):
   )
   counter('zstate_gap_repairs_total', 'Gap repairs served (history requests).', (s) => s.stats.gapRepairs)
   counter('zstate_resyncs_total', "Snapshots served after a session's first.", (s) => s.stats.resyncs)
-  counter('zstate_conflicts_total', 'Transactions refused with ERR_CONFLICT.', (s) => s.stats.conflicts)
+  counter(
+    'zstate_conflicts_total',
+    'Transactions refused with ERR_CONFLICT, or granted their turn after a conflict.',
+    (s) => s.stats.conflicts,
+  )
+  gauge(
+    'zstate_turns_waiting',
+    'Transactions waiting their turn on contended keys.',
+    (s) => s.stats.turns.waiting,
+  )
+  counter('zstate_turns_granted_total', 'Turns on contended keys granted.', (s) => s.stats.turns.granted)
+  counter(
+    'zstate_turns_lapsed_total',
+    'Turns on contended keys that lapsed unused.',
+    (s) => s.stats.turns.lapsed,
+  )
   gauge(
     'zstate_history_revisions',
     'Commits kept in the history for gap repair.',

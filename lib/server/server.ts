@@ -922,6 +922,7 @@ class StateServer implements Server {
       gapRepairs: counts.gapRepairs,
       resyncs: counts.resyncs,
       conflicts: counts.conflicts + (this.#writes?.conflicts ?? 0),
+      turns: { waiting: this.#claims.waiting, granted: this.#claims.granted, lapsed: this.#claims.lapsed },
       history: { revisions: this.#history.length, bytes: this.#history.bytes },
       services: this.#broker.stats(),
       topics: this.#topics.tally.stats(),
