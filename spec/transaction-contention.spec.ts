@@ -130,6 +130,32 @@ test('contention: one claim per session; a release or the end of a session gives
   })
 })
 
+test('contention: a holder whose re-run writes a key another holds waits in line, and commits when it is free', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await withFreshTurn(t, server, client, async (c, key) => {
+    // a holds `other`; c holds `key`.
+    const other = `${key}-other`
+    await client.state.set(other, 0)
+    const a = await rawSession(t, server.address, ['elsewhere/'], other)
+    await a.txn(2, 0, -1, true)
+    assert.deepEqual((await a.reply(2)).slice(1, 3), [Status.OK, 0], 'a holds its turn')
+    // a's function, run again, writes both: c's turn holds it back, so a waits in line.
+    const base = client.state.revision
+    const writes = [other, key].map((k) => [k, ChangeKind.SET, 'a'])
+    await a.send([3, Op.TXN, a.epoch, base, [other, key], false, writes, true, 2])
+    await a.send([4, Op.PING])
+    await a.reply(4)
+    assert.equal(a.replies.get(3), undefined, 'a waits')
+    // c's turn ends: a's transaction commits as it was (nothing it read changed).
+    await c.release(3, c.revision, 2)
+    await c.reply(3)
+    assert.equal((await a.reply(3))[1], Status.OK)
+    await client.state.when(key, (v) => v === 'a')
+    assert.equal(client.state.get(other), 'a')
+  })
+})
+
 test('contention: a malformed queue flag or claim is ERR_PROTOCOL, and commits nothing', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)

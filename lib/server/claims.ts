@@ -64,25 +64,45 @@ export class Claims {
     this.#lapseFor(txn, session)
     const own = this.#bySession.get(session)
     const holding = own !== undefined && own.waiting === undefined && own.id === txn.held
-    // A claim holder goes ahead of those waiting for its keys.
-    const blocker = this.#blocker(txn, session, holding)
-    if (blocker !== undefined) {
-      if (txn.queue && own === undefined) {
-        this.#wait(session, id, txn, -1)
-        return undefined
+    try {
+      // A claim holder goes ahead of those waiting for its keys.
+      const blocker = this.#blocker(txn, session, holding)
+      if (blocker !== undefined) {
+        if (txn.queue && (own === undefined || holding)) {
+          if (holding) this.#remove(own!)
+          this.#wait(session, id, txn, -1)
+          return undefined
+        }
+        throw new ConflictError(
+          'transaction: keys it writes are claimed by another transaction in line',
+          [...txn.touched].filter((key) => blocker.keySpace || blocker.keys.has(key)),
+          this.#host.revision(),
+        )
       }
-      throw new ConflictError(
-        'transaction: keys it writes are claimed by another transaction in line',
-        [...txn.touched].filter((key) => blocker.keySpace || blocker.keys.has(key)),
-        this.#host.revision(),
-      )
+      return this.#run(session, id, txn, own, holding)
+    } finally {
+      // Whatever became of it, the holder's transaction ends its turn.
+      if (holding) {
+        if (this.#bySession.get(session) === own) this.#remove(own)
+        this.#serve()
+      }
     }
+  }
+
+  // Runs a transaction whose keys are free for it: on a conflict, one that may queue waits in line
+  // (granted at once if nothing holds or awaits its keys).
+  #run(
+    session: Session,
+    id: number,
+    txn: Transaction,
+    own: Claim | undefined,
+    holding: boolean,
+  ): Buffer | undefined {
     try {
       return this.#host.run(session, id, txn)
     } catch (error) {
       if (!(error instanceof ConflictError) || !txn.queue || (own !== undefined && !holding)) throw error
-      if (holding) this.#remove(own)
-      // In line behind any claim on its keys; granted now if there is none.
+      if (holding) this.#remove(own!)
       this.#wait(session, id, txn, this.#host.revision())
       const claim = this.#bySession.get(session)!
       if (!this.#line.some((other) => other !== claim && overlaps(other, claim))) {
@@ -90,11 +110,6 @@ export class Claims {
         return this.#host.granted(id, this.#host.revision())
       }
       return undefined
-    } finally {
-      if (holding) {
-        if (this.#bySession.get(session) === own) this.#remove(own)
-        this.#serve()
-      }
     }
   }
 
