@@ -69,7 +69,7 @@ export class Claims {
       const blocker = this.#blocker(txn, session, holding)
       if (blocker !== undefined) {
         if (txn.queue && (own === undefined || holding)) {
-          if (holding) this.#remove(own!)
+          if (holding) this.#remove(own)
           this.#wait(session, id, txn, -1)
           return undefined
         }
