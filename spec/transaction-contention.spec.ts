@@ -156,6 +156,39 @@ test('contention: a holder whose re-run writes a key another holds waits in line
   })
 })
 
+test('contention: turns are granted in order of arrival, 20 transactions waiting on one key', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await withFreshTurn(t, server, client, async (a, key) => {
+    // Each waits behind a's turn, in this order; its base is stale, so its turn is a grant.
+    const waiting = []
+    for (let i = 0; i < 20; i++) {
+      const raw = await rawSession(t, server.address, ['elsewhere/'], key)
+      await raw.txn(2, 0, i, true)
+      await raw.send([3, Op.PING])
+      await raw.reply(3) // in line by now
+      waiting.push(raw)
+    }
+    await a.release(3, a.revision, 2)
+    // Each commits its number under its turn as soon as it comes: the commits show the order.
+    const revisions = await Promise.all(
+      waiting.map(async (raw, i) => {
+        const [, status, zero, from, claim] = await raw.reply(2)
+        assert.deepEqual([status, zero, claim], [Status.OK, 0, 2], `session ${i} is granted its turn`)
+        await raw.txn(4, from as number, i, false, 2)
+        const [, committed, revision] = await raw.reply(4)
+        assert.equal(committed, Status.OK)
+        return revision as number
+      }),
+    )
+    assert.deepEqual(
+      revisions,
+      [...revisions].sort((x, y) => x - y),
+      'committed in the order they queued',
+    )
+  })
+})
+
 test('contention: a malformed queue flag or claim is ERR_PROTOCOL, and commits nothing', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)

@@ -11,25 +11,12 @@
 // claim, so a client cannot fill the line.
 import { ConflictError } from '../errors.ts'
 import { NO_REPLY } from '../protocol/ops.ts'
+import { ClaimLine, type Claim } from './claim-line.ts'
 import type { Transaction } from './operations.ts'
 import type { Session } from './sessions.ts'
 
 // How long a granted claim holds its keys at least, if other transactions want them.
 export const HOLD_MS = 50
-
-interface Claim {
-  readonly session: Session
-  // The request id of the transaction that queued it: the client names it to use the claim.
-  readonly id: number
-  readonly keys: ReadonlySet<string>
-  readonly keySpace: boolean
-  // Waiting: the transaction, tried again when its turn comes, and the revision at which it last
-  // conflicted (no need to try it again before another commit). Granted: undefined.
-  waiting: Transaction | undefined
-  triedAt: number
-  // Granted: from when it lapses if another transaction wants its keys.
-  until: number
-}
 
 export interface ClaimsHost {
   // Runs a transaction now: its reply, or undefined when its commit acknowledges it; throws
@@ -44,9 +31,7 @@ export interface ClaimsHost {
 
 export class Claims {
   readonly #host: ClaimsHost
-  // In order of arrival: granted ones and those that wait.
-  #line: Claim[] = []
-  readonly #bySession = new Map<Session, Claim>()
+  readonly #line = new ClaimLine()
   #timer: NodeJS.Timeout | undefined
   // For STATS: turns granted, and granted turns that lapsed unused, since the server started.
   granted = 0
@@ -56,26 +41,30 @@ export class Claims {
     this.#host = host
   }
 
+  // Transactions waiting their turn now.
+  get waiting(): number {
+    return this.#line.waiting
+  }
+
   // Handles a transaction: its reply, or undefined when its commit acknowledges it or it waits in line.
   transaction(session: Session, id: number, txn: Transaction): Buffer | undefined {
-    if (this.#line.length === 0 && !txn.queue) return this.#host.run(session, id, txn)
+    if (this.#line.size === 0 && !txn.queue) return this.#host.run(session, id, txn)
     // Without a reply (request id 0) it could not learn of its turn.
     if (id === NO_REPLY && txn.queue) txn = { ...txn, queue: false }
     this.#lapseFor(txn, session)
-    const own = this.#bySession.get(session)
+    const own = this.#line.of(session)
     const holding = own !== undefined && own.waiting === undefined && own.id === txn.held
     try {
       // A claim holder goes ahead of those waiting for its keys.
-      const blocker = this.#blocker(txn, session, holding)
-      if (blocker !== undefined) {
+      if (this.#heldBack(txn, own, holding)) {
         if (txn.queue && (own === undefined || holding)) {
-          if (holding) this.#remove(own)
+          if (holding) this.#line.remove(own)
           this.#wait(session, id, txn, -1)
           return undefined
         }
         throw new ConflictError(
           'transaction: keys it writes are claimed by another transaction in line',
-          [...txn.touched].filter((key) => blocker.keySpace || blocker.keys.has(key)),
+          [...txn.touched].filter((key) => this.#line.claimed([key], own)),
           this.#host.revision(),
         )
       }
@@ -83,10 +72,39 @@ export class Claims {
     } finally {
       // Whatever became of it, the holder's transaction ends its turn.
       if (holding) {
-        if (this.#bySession.get(session) === own) this.#remove(own)
+        this.#line.remove(own)
         this.#serve()
       }
     }
+  }
+
+  // A session that ends gives up its claim.
+  drop(session: Session): void {
+    const claim = this.#line.of(session)
+    if (claim === undefined) return
+    this.#line.remove(claim)
+    this.#serve()
+  }
+
+  // The store is read back (a failed write to the data dir): waiting transactions get `error`, grants end.
+  clear(error: Error): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (const claim of this.#line.clear())
+      if (claim.waiting !== undefined) this.#host.answer(claim.session, claim.id, error)
+  }
+
+  close(): void {
+    clearTimeout(this.#timer)
+  }
+
+  // Whether txn's writes must wait for a claim other than its session's: any claim on a key it
+  // writes, or for a holder only another grant (its re-run may touch keys it did not claim).
+  #heldBack(txn: Transaction, own: Claim | undefined, holding: boolean): boolean {
+    if (txn.changes.length === 0) return false
+    if (!holding) return this.#line.claimed(writtenKeys(txn), own)
+    for (const grant of this.#line.grants()) if (grant !== own && writesInto(txn, grant)) return true
+    return false
   }
 
   // Runs a transaction whose keys are free for it: on a conflict, one that may queue waits in line
@@ -102,73 +120,24 @@ export class Claims {
       return this.#host.run(session, id, txn)
     } catch (error) {
       if (!(error instanceof ConflictError) || !txn.queue || (own !== undefined && !holding)) throw error
-      if (holding) this.#remove(own!)
-      this.#wait(session, id, txn, this.#host.revision())
-      const claim = this.#bySession.get(session)!
-      if (!this.#line.some((other) => other !== claim && overlaps(other, claim))) {
-        this.#grant(claim)
-        return this.#host.granted(id, this.#host.revision())
-      }
-      return undefined
+      if (own !== undefined && holding) this.#line.remove(own)
+      const claim = this.#wait(session, id, txn, this.#host.revision())
+      if (this.#line.contended(claim)) return undefined
+      this.#grant(claim)
+      return this.#host.granted(id, this.#host.revision())
     }
-  }
-
-  // A session that ends gives up its claim.
-  drop(session: Session): void {
-    const claim = this.#bySession.get(session)
-    if (claim === undefined) return
-    this.#remove(claim)
-    this.#serve()
-  }
-
-  // The store is read back (a failed write to the data dir): waiting transactions get `error`, grants end.
-  clear(error: Error): void {
-    const line = this.#line
-    this.#line = []
-    this.#bySession.clear()
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    for (const claim of line)
-      if (claim.waiting !== undefined) this.#host.answer(claim.session, claim.id, error)
-  }
-
-  close(): void {
-    clearTimeout(this.#timer)
-  }
-
-  // Transactions waiting their turn now.
-  get waiting(): number {
-    let count = 0
-    for (const claim of this.#line) if (claim.waiting !== undefined) count++
-    return count
-  }
-
-  // The claim (other than `session`'s) that a write of txn's keys must wait for.
-  #blocker(txn: Transaction, session: Session, holding: boolean): Claim | undefined {
-    for (const claim of this.#line) {
-      if (claim.session === session) continue
-      // A holder only waits for other grants (its re-run may touch keys it did not claim).
-      if (holding && claim.waiting !== undefined) continue
-      if (writesInto(txn, claim)) return claim
-    }
-    return undefined
   }
 
   // Grants past their time that txn's writes would wait for lapse now, and the line moves on.
   #lapseFor(txn: Transaction, session: Session): void {
     const now = Date.now()
-    const overdue = this.#line.filter(
-      (claim) =>
-        claim.session !== session &&
-        claim.waiting === undefined &&
-        claim.until <= now &&
-        writesInto(txn, claim),
+    const overdue = [...this.#line.grants()].filter(
+      (grant) => grant.session !== session && grant.until <= now && writesInto(txn, grant),
     )
-    if (overdue.length === 0) return
-    this.#lapse(overdue)
+    if (overdue.length > 0) this.#lapse(overdue)
   }
 
-  #wait(session: Session, id: number, txn: Transaction, triedAt: number): void {
+  #wait(session: Session, id: number, txn: Transaction, triedAt: number): Claim {
     const claim: Claim = {
       session,
       id,
@@ -178,33 +147,36 @@ export class Claims {
       triedAt,
       until: 0,
     }
-    this.#line.push(claim)
-    this.#bySession.set(session, claim)
+    this.#line.add(claim)
     this.#arm()
+    return claim
   }
 
   #grant(claim: Claim): void {
     this.granted++
-    claim.waiting = undefined
+    this.#line.grant(claim)
     claim.until = Date.now() + HOLD_MS
     this.#arm()
   }
 
-  #remove(claim: Claim): void {
-    const index = this.#line.indexOf(claim)
-    if (index >= 0) this.#line.splice(index, 1)
-    if (this.#bySession.get(claim.session) === claim) this.#bySession.delete(claim.session)
-  }
-
-  // Gives waiting claims whose keys are free their turn, in order: each one's transaction is tried
-  // again, and the claim granted if it still conflicts.
+  // Gives waiting claims whose keys are free their turn, in order of arrival: each one's transaction
+  // is tried again, and the claim granted if it still conflicts. A claim that must wait keeps its
+  // keys from those behind it.
   #serve(): void {
-    const busy: Claim[] = this.#line.filter((claim) => claim.waiting === undefined)
-    for (const claim of [...this.#line]) {
+    const busy = new Set<string>()
+    let everyKeyBusy = false
+    const occupy = (claim: Claim): void => {
+      if (claim.keySpace) everyKeyBusy = true
+      else for (const key of claim.keys) busy.add(key)
+    }
+    const isBusy = (claim: Claim): boolean =>
+      everyKeyBusy || (claim.keySpace ? busy.size > 0 : [...claim.keys].some((key) => busy.has(key)))
+    for (const grant of this.#line.grants()) occupy(grant)
+    for (const claim of this.#line) {
       const txn = claim.waiting
       if (txn === undefined) continue
-      if (busy.some((other) => overlaps(other, claim))) {
-        busy.push(claim)
+      if (isBusy(claim)) {
+        occupy(claim)
         continue
       }
       const revision = this.#host.revision()
@@ -216,16 +188,22 @@ export class Claims {
           result = error as Error
         }
         if (!(result instanceof ConflictError)) {
-          this.#remove(claim)
+          this.#line.remove(claim)
           this.#host.answer(claim.session, claim.id, result)
           continue
         }
       }
       this.#grant(claim)
       this.#host.answer(claim.session, claim.id, this.#host.granted(claim.id, revision))
-      busy.push(claim)
+      occupy(claim)
     }
     this.#arm()
+  }
+
+  #lapse(grants: readonly Claim[]): void {
+    this.lapsed += grants.length
+    for (const grant of grants) this.#line.remove(grant)
+    this.#serve()
   }
 
   // A timer for the earliest grant that others wait for, while there is one.
@@ -233,41 +211,25 @@ export class Claims {
     clearTimeout(this.#timer)
     this.#timer = undefined
     let until = Infinity
-    for (const claim of this.#line)
-      if (claim.waiting === undefined && claim.until < until && this.#waitedFor(claim)) until = claim.until
+    for (const grant of this.#line.grants())
+      if (grant.until < until && this.#line.contended(grant)) until = grant.until
     if (until === Infinity) return
     this.#timer = setTimeout(() => this.#expire(), Math.max(0, until - Date.now()))
     this.#timer.unref()
   }
 
-  #waitedFor(claim: Claim): boolean {
-    return this.#line.some((other) => other.waiting !== undefined && overlaps(other, claim))
-  }
-
+  // A grant whose time is up lapses if another claim waits for its keys (grants never share keys).
   #expire(): void {
     this.#timer = undefined
     const now = Date.now()
-    // A grant whose time is up lapses if another claim waits for its keys.
-    const overdue = this.#line.filter(
-      (claim) => claim.waiting === undefined && claim.until <= now && this.#waitedFor(claim),
-    )
-    this.#lapse(overdue)
+    this.#lapse([...this.#line.grants()].filter((grant) => grant.until <= now && this.#line.contended(grant)))
   }
+}
 
-  #lapse(grants: Claim[]): void {
-    this.lapsed += grants.length
-    for (const claim of grants) this.#remove(claim)
-    this.#serve()
-  }
+function writtenKeys(txn: Transaction): string[] {
+  return txn.changes.map(([key]) => key!)
 }
 
 function writesInto(txn: Transaction, claim: Claim): boolean {
   return claim.keySpace ? txn.changes.length > 0 : txn.changes.some(([key]) => claim.keys.has(key!))
-}
-
-function overlaps(a: Claim, b: Claim): boolean {
-  if (a.keySpace || b.keySpace) return true
-  const [small, large] = a.keys.size <= b.keys.size ? [a.keys, b.keys] : [b.keys, a.keys]
-  for (const key of small) if (large.has(key)) return true
-  return false
 }

@@ -1,0 +1,115 @@
+// The line of claims lib/server/claims.ts keeps: in order of arrival, with the grants apart and a
+// count of claims per key, so that what a transaction asks of the line costs in its own keys, not in
+// the length of the line (a hot key can have a claim of every session waiting for it).
+import type { Transaction } from './operations.ts'
+import type { Session } from './sessions.ts'
+
+export interface Claim {
+  readonly session: Session
+  // The request id of the transaction that queued it: the client names it to use the claim.
+  readonly id: number
+  readonly keys: ReadonlySet<string>
+  // It enumerated the keys: it claims every key.
+  readonly keySpace: boolean
+  // Waiting: the transaction, tried again when its turn comes, and the revision at which it last
+  // conflicted (no need to try it again before another commit). Granted: undefined.
+  waiting: Transaction | undefined
+  triedAt: number
+  // Granted: from when it lapses if another transaction wants its keys.
+  until: number
+}
+
+export class ClaimLine {
+  // Every claim, in order of arrival (a Set iterates in insertion order).
+  readonly #all = new Set<Claim>()
+  readonly #granted = new Set<Claim>()
+  readonly #bySession = new Map<Session, Claim>()
+  // How many claims hold or await each key; claims of every key are counted apart.
+  readonly #perKey = new Map<string, number>()
+  #everyKey = 0
+  #waiting = 0
+
+  get size(): number {
+    return this.#all.size
+  }
+
+  // Claims waiting for their turn.
+  get waiting(): number {
+    return this.#waiting
+  }
+
+  // In order of arrival.
+  [Symbol.iterator](): IterableIterator<Claim> {
+    return this.#all.values()
+  }
+
+  grants(): IterableIterator<Claim> {
+    return this.#granted.values()
+  }
+
+  of(session: Session): Claim | undefined {
+    return this.#bySession.get(session)
+  }
+
+  add(claim: Claim): void {
+    this.#all.add(claim)
+    this.#bySession.set(claim.session, claim)
+    if (claim.waiting === undefined) this.#granted.add(claim)
+    else this.#waiting++
+    this.#count(claim, 1)
+  }
+
+  remove(claim: Claim): void {
+    if (!this.#all.delete(claim)) return
+    if (this.#bySession.get(claim.session) === claim) this.#bySession.delete(claim.session)
+    if (!this.#granted.delete(claim)) this.#waiting--
+    this.#count(claim, -1)
+  }
+
+  // A waiting claim's turn came.
+  grant(claim: Claim): void {
+    claim.waiting = undefined
+    this.#granted.add(claim)
+    this.#waiting--
+  }
+
+  // Whether a claim other than `except` holds or awaits one of `keys`.
+  claimed(keys: Iterable<string>, except?: Claim): boolean {
+    const everyKey = this.#everyKey - (except?.keySpace === true ? 1 : 0) > 0
+    for (const key of keys) {
+      if (everyKey) return true
+      const mine = except?.keySpace === false && except.keys.has(key) ? 1 : 0
+      if ((this.#perKey.get(key) ?? 0) - mine > 0) return true
+    }
+    return false
+  }
+
+  // Whether another claim holds or awaits a key of `claim`.
+  contended(claim: Claim): boolean {
+    return claim.keySpace ? this.#all.size > (this.#all.has(claim) ? 1 : 0) : this.claimed(claim.keys, claim)
+  }
+
+  // Empties the line; what it held, in order of arrival.
+  clear(): Claim[] {
+    const claims = [...this.#all]
+    this.#all.clear()
+    this.#granted.clear()
+    this.#bySession.clear()
+    this.#perKey.clear()
+    this.#everyKey = 0
+    this.#waiting = 0
+    return claims
+  }
+
+  #count(claim: Claim, by: 1 | -1): void {
+    if (claim.keySpace) {
+      this.#everyKey += by
+      return
+    }
+    for (const key of claim.keys) {
+      const count = (this.#perKey.get(key) ?? 0) + by
+      if (count === 0) this.#perKey.delete(key)
+      else this.#perKey.set(key, count)
+    }
+  }
+}
