@@ -6,6 +6,8 @@ import fc from 'fast-check'
 import { ConflictError, ErrorCode } from '../lib/errors.ts'
 import { ChangeKind, Op, Status } from '../lib/protocol/ops.ts'
 import { rawSession, withFreshTurn } from './raw-session.ts'
+import { until } from './process-support.ts'
+import { serverStats } from '../lib/client/server-stats.ts'
 import { clientFor, clientProcess, fixture, serverFor, stress, type Fixture } from './support.ts'
 
 const k = stress ? 2_000 : 300
@@ -78,6 +80,38 @@ test('contention: a writer that never queues (retries: 0) is held back by a sile
       }
     }
     assert.equal(client.state.get(key), 42)
+  })
+})
+
+test('contention: a turn the client does not use (fn threw) is given up at once', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await withFreshTurn(t, server, client, async (h, key) => {
+    // The client's transaction is held back by h's turn until it queues behind it; h then writes
+    // the key, so the client's turn comes as a grant, and fn, run again, throws.
+    const refused = new Error('fn gives up')
+    const call = client.state.atomic((d: any) => {
+      if (d[key] === 'h') throw refused
+      d[key] = 'client'
+    })
+    // (If h's turn lapsed first, the client committed: a late round, run again.)
+    let settled = false
+    void call.then(
+      () => (settled = true),
+      () => (settled = true),
+    )
+    await until(
+      async () => settled || (await serverStats(client)).turns.waiting === 1,
+      'the client waits its turn',
+      10_000,
+      1,
+    )
+    await h.txn(3, h.revision, 'h', false, 2)
+    await assert.rejects(call, (error) => error === refused)
+    // Nothing holds the key: a write that may not queue commits at once.
+    const w = await rawSession(t, server.address, ['elsewhere/'], key)
+    await w.txn(2, client.state.revision, 'w', false)
+    assert.equal((await w.reply(2))[1], Status.OK)
   })
 })
 

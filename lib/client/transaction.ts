@@ -110,9 +110,13 @@ export async function atomic<R>(
     }
   } finally {
     // A turn it does not use (fn threw or wrote nothing, or it was aborted) goes to the next in line.
+    // Never throwing from here: a closed client's turn ends with its session.
     if (held !== 0) {
       const { epoch, revision } = sync.replica
-      void host.request(Op.TXN, [epoch, revision, [], false, [], false, held]).catch(() => {})
+      const release = [epoch, revision, [], false, [], false, held]
+      void Promise.resolve()
+        .then(() => host.request(Op.TXN, release))
+        .catch(() => {})
     }
   }
 }
