@@ -8,6 +8,7 @@ import { ChangeKind, Op, Status } from '../lib/protocol/ops.ts'
 import { rawSession, withFreshTurn } from './raw-session.ts'
 import { until } from './process-support.ts'
 import { serverStats } from '../lib/client/server-stats.ts'
+import { abortable } from '../lib/abort.ts'
 import { clientFor, clientProcess, fixture, serverFor, stress, type Fixture } from './support.ts'
 
 const k = stress ? 2_000 : 300
@@ -293,9 +294,8 @@ test('contention: whatever raw sessions send, every transaction is answered exac
 
 // A reply that does not come within 10 s fails the test, naming the request.
 function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} got no reply within 10 s`)), 10_000)
+  const timeout = AbortSignal.timeout(10_000)
+  return abortable(promise, timeout).catch((error: unknown) => {
+    throw timeout.aborted ? new Error(`${what} got no reply within 10 s`) : error
   })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

@@ -27,7 +27,6 @@ export class ClaimLine {
   // How many claims hold or await each key; claims of every key are counted apart.
   readonly #perKey = new Map<string, number>()
   #everyKey = 0
-  #waiting = 0
 
   get size(): number {
     return this.#all.size
@@ -35,7 +34,7 @@ export class ClaimLine {
 
   // Claims waiting for their turn.
   get waiting(): number {
-    return this.#waiting
+    return this.#all.size - this.#granted.size
   }
 
   // In order of arrival.
@@ -55,14 +54,13 @@ export class ClaimLine {
     this.#all.add(claim)
     this.#bySession.set(claim.session, claim)
     if (claim.waiting === undefined) this.#granted.add(claim)
-    else this.#waiting++
     this.#count(claim, 1)
   }
 
   remove(claim: Claim): void {
     if (!this.#all.delete(claim)) return
     if (this.#bySession.get(claim.session) === claim) this.#bySession.delete(claim.session)
-    if (!this.#granted.delete(claim)) this.#waiting--
+    this.#granted.delete(claim)
     this.#count(claim, -1)
   }
 
@@ -70,23 +68,20 @@ export class ClaimLine {
   grant(claim: Claim): void {
     claim.waiting = undefined
     this.#granted.add(claim)
-    this.#waiting--
   }
 
-  // Whether a claim other than `except` holds or awaits one of `keys`.
-  claimed(keys: Iterable<string>, except?: Claim): boolean {
-    const everyKey = this.#everyKey - (except?.keySpace === true ? 1 : 0) > 0
-    for (const key of keys) {
-      if (everyKey) return true
-      const mine = except?.keySpace === false && except.keys.has(key) ? 1 : 0
-      if ((this.#perKey.get(key) ?? 0) - mine > 0) return true
-    }
-    return false
+  // Whether a claim other than `except` holds or awaits `key`.
+  claimed(key: string, except: Claim | undefined): boolean {
+    if (this.#everyKey - (except?.keySpace === true ? 1 : 0) > 0) return true
+    const mine = except?.keySpace === false && except.keys.has(key) ? 1 : 0
+    return (this.#perKey.get(key) ?? 0) - mine > 0
   }
 
   // Whether another claim holds or awaits a key of `claim`.
   contended(claim: Claim): boolean {
-    return claim.keySpace ? this.#all.size > (this.#all.has(claim) ? 1 : 0) : this.claimed(claim.keys, claim)
+    if (claim.keySpace) return this.#all.size > (this.#all.has(claim) ? 1 : 0)
+    for (const key of claim.keys) if (this.claimed(key, claim)) return true
+    return false
   }
 
   // Empties the line; what it held, in order of arrival.
@@ -97,7 +92,6 @@ export class ClaimLine {
     this.#bySession.clear()
     this.#perKey.clear()
     this.#everyKey = 0
-    this.#waiting = 0
     return claims
   }
 

@@ -33,6 +33,8 @@ export class Claims {
   readonly #host: ClaimsHost
   readonly #line = new ClaimLine()
   #timer: NodeJS.Timeout | undefined
+  // When the timer fires.
+  #timerAt = 0
   // For STATS: turns granted, and granted turns that lapsed unused, since the server started.
   granted = 0
   lapsed = 0
@@ -57,14 +59,14 @@ export class Claims {
     try {
       // A claim holder goes ahead of those waiting for its keys.
       if (this.#heldBack(txn, own, holding)) {
+        // (A holder's own claim goes in `finally`.)
         if (txn.queue && (own === undefined || holding)) {
-          if (holding) this.#line.remove(own)
           this.#wait(session, id, txn, -1)
           return undefined
         }
         throw new ConflictError(
           'transaction: keys it writes are claimed by another transaction in line',
-          [...txn.touched].filter((key) => this.#line.claimed([key], own)),
+          [...txn.touched].filter((key) => this.#line.claimed(key, own)),
           this.#host.revision(),
         )
       }
@@ -102,7 +104,7 @@ export class Claims {
   // writes, or for a holder only another grant (its re-run may touch keys it did not claim).
   #heldBack(txn: Transaction, own: Claim | undefined, holding: boolean): boolean {
     if (txn.changes.length === 0) return false
-    if (!holding) return this.#line.claimed(writtenKeys(txn), own)
+    if (!holding) return txn.changes.some(([key]) => this.#line.claimed(key!, own))
     for (const grant of this.#line.grants()) if (grant !== own && writesInto(txn, grant)) return true
     return false
   }
@@ -130,11 +132,9 @@ export class Claims {
 
   // Grants past their time that txn's writes would wait for lapse now, and the line moves on.
   #lapseFor(txn: Transaction, session: Session): void {
-    const now = Date.now()
-    const overdue = [...this.#line.grants()].filter(
-      (grant) => grant.session !== session && grant.until <= now && writesInto(txn, grant),
+    this.#lapseWhere(
+      (grant, now) => grant.session !== session && grant.until <= now && writesInto(txn, grant),
     )
-    if (overdue.length > 0) this.#lapse(overdue)
   }
 
   #wait(session: Session, id: number, txn: Transaction, triedAt: number): Claim {
@@ -169,8 +169,11 @@ export class Claims {
       if (claim.keySpace) everyKeyBusy = true
       else for (const key of claim.keys) busy.add(key)
     }
-    const isBusy = (claim: Claim): boolean =>
-      everyKeyBusy || (claim.keySpace ? busy.size > 0 : [...claim.keys].some((key) => busy.has(key)))
+    const isBusy = (claim: Claim): boolean => {
+      if (everyKeyBusy || (claim.keySpace && busy.size > 0)) return true
+      for (const key of claim.keys) if (busy.has(key)) return true
+      return false
+    }
     for (const grant of this.#line.grants()) occupy(grant)
     for (const claim of this.#line) {
       const txn = claim.waiting
@@ -200,20 +203,31 @@ export class Claims {
     this.#arm()
   }
 
-  #lapse(grants: readonly Claim[]): void {
-    this.lapsed += grants.length
-    for (const grant of grants) this.#line.remove(grant)
+  // The grants that `overdue` picks lapse; if any did, the line moves on.
+  #lapseWhere(overdue: (grant: Claim, now: number) => boolean): void {
+    const now = Date.now()
+    let lapsed = 0
+    // A Set's iterator skips what is deleted behind it and goes on.
+    for (const grant of this.#line.grants())
+      if (overdue(grant, now)) {
+        this.#line.remove(grant)
+        lapsed++
+      }
+    if (lapsed === 0) return
+    this.lapsed += lapsed
     this.#serve()
   }
 
-  // A timer for the earliest grant that others wait for, while there is one.
+  // A timer for the earliest grant that others wait for. One already due no later is kept: when it
+  // fires, it lapses what is overdue and sets the next (so a line that keeps moving does not make a
+  // timer per grant).
   #arm(): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
     let until = Infinity
     for (const grant of this.#line.grants())
       if (grant.until < until && this.#line.contended(grant)) until = grant.until
-    if (until === Infinity) return
+    if (until === Infinity || (this.#timer !== undefined && this.#timerAt <= until)) return
+    clearTimeout(this.#timer)
+    this.#timerAt = until
     this.#timer = setTimeout(() => this.#expire(), Math.max(0, until - Date.now()))
     this.#timer.unref()
   }
@@ -221,13 +235,9 @@ export class Claims {
   // A grant whose time is up lapses if another claim waits for its keys (grants never share keys).
   #expire(): void {
     this.#timer = undefined
-    const now = Date.now()
-    this.#lapse([...this.#line.grants()].filter((grant) => grant.until <= now && this.#line.contended(grant)))
+    this.#lapseWhere((grant, now) => grant.until <= now && this.#line.contended(grant))
+    this.#arm()
   }
-}
-
-function writtenKeys(txn: Transaction): string[] {
-  return txn.changes.map(([key]) => key!)
 }
 
 function writesInto(txn: Transaction, claim: Claim): boolean {

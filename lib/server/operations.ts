@@ -4,7 +4,7 @@ import { MAX_TTL_MS, isTtl, leaseFor } from '../protocol/leases.ts'
 import { ChangeKind, Op, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
 import { adoptDecoded, checkKey, deepEqual, describe } from '../protocol/values.ts'
-import { isRequestId } from '../protocol/frames.ts'
+import { isRequestId, isRevision } from '../protocol/frames.ts'
 import { EncodedValue } from './set-frame.ts'
 import type { StoreView } from './store.ts'
 
@@ -156,7 +156,7 @@ export function readTransaction(args: unknown[], store: StoreView): Transaction 
   // A base revision of another server (before a restart) says nothing about this one.
   if (epoch !== store.epoch)
     throw new ConflictError('transaction: its base is from another server epoch', ['*'], store.revision)
-  if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || base > store.revision) {
+  if (!isRevision(base) || base > store.revision) {
     throw new ZStateError(
       ErrorCode.PROTOCOL,
       `transaction: base revision must be an integer in 0..${store.revision}`,

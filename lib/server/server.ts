@@ -693,13 +693,12 @@ class StateServer implements Server {
     return acknowledged && session.replicate === undefined ? undefined : okReply(id, payload)
   }
 
-  // A request answered outside its own handling (a claim's turn came), as #handleRequest answers.
+  // A request answered outside its own handling: a waiting transaction's turn came, and it committed
+  // (undefined: its commit answers), failed, or was refused. Claims hold no request without an id, and
+  // a conflict becomes a grant, counted with `granted`.
   #answerLater(session: Session, id: number, result: Buffer | undefined | Error): void {
-    if (id === NO_REPLY) return
-    if (result instanceof Error) {
-      if (result instanceof ZStateError && result.code === ErrorCode.CONFLICT) this.#counts.conflicts++
-      this.#reply(session, session.routingId, errorReply(id, result))
-    } else if (result !== undefined) this.#reply(session, session.routingId, result)
+    if (result !== undefined)
+      this.#reply(session, session.routingId, result instanceof Error ? errorReply(id, result) : result)
     this.#turn.handled(session, id)
   }
 
