@@ -97,6 +97,52 @@ test(
   },
 )
 
+// A gateway works a session's queued writes out as one etcd transaction, each on the replica with
+// the writes before it laid over (lib/server/etcd/overlay.ts). The first write of each step goes to
+// etcd alone; the rest queue meanwhile and go together. Sets are sent at once, transactions once fn
+// has run: a set creating a key, then transactions whose fn ran before that key existed (one read it,
+// one enumerated the keys) and one patching a key the batch does not write; then a server action on
+// a key set just before it.
+test(
+  "a write in a session's batch sees the writes before it; a transaction that read or enumerated what the batch wrote commits only once it has seen it",
+  { skip },
+  async (t) => {
+    const { onA: writer, onB: reader } = await clientsOfTwo(t)
+    const rounds = stress ? 100 : 5
+    for (let round = 0; round < rounds; round++) {
+      const p = `batch${round}/`
+      // `first` exists already: writing it again creates no key, so only the batch does.
+      await writer.state.update({ [`${p}doc`]: { n: 0 }, [`${p}first`]: -1 })
+      const conflictsBefore = writer.metrics().conflicts
+      const [, , sum, enumerated] = await Promise.all([
+        writer.state.set(`${p}first`, 0),
+        writer.state.set(`${p}fresh`, 1),
+        writer.state.atomic((d: Record<string, number>) => (d[`${p}sum`] = (d[`${p}fresh`] ?? 0) + 10)),
+        writer.state.atomic((d: Record<string, unknown>) => {
+          const keys = Object.keys(d).filter((key) => key.startsWith(p))
+          d[`${p}keys`] = keys.length
+          return keys
+        }),
+        writer.state.atomic((d: Record<string, { n: number }>) => void (d[`${p}doc`]!.n += 1)),
+      ])
+      assert.equal(sum, 11, 'the transaction that read fresh before it existed ran again')
+      assert.ok(enumerated.includes(`${p}fresh`), `the enumeration saw fresh: ${enumerated.join(', ')}`)
+      assert.ok(writer.metrics().conflicts - conflictsBefore >= 2, 'both stale transactions conflicted')
+      const [, , tags] = await Promise.all([
+        writer.state.set(`${p}second`, 0),
+        writer.state.set(`${p}list`, { tags: ['a'] }),
+        writer.state.run('tag', `${p}list`, 'b'),
+      ])
+      assert.equal(tags, 2)
+      await reader.state.sync()
+      assert.equal(reader.state.get(`${p}sum`), 11)
+      assert.equal(reader.state.get(`${p}keys`), enumerated.length)
+      assert.deepEqual(reader.state.get(`${p}doc`), { n: 1 })
+      assert.deepEqual(reader.state.get(`${p}list`), { tags: ['a', 'b'] })
+    }
+  },
+)
+
 test('sync() on one gateway covers what was written through another', { skip }, async (t) => {
   const { onA: writer, onB: reader } = await clientsOfTwo(t)
   for (let i = 1; i <= 50; i++) {
