@@ -143,6 +143,41 @@ test(
   },
 )
 
+// etcd takes at most 128 operations per transaction: a clear is one range deletion, not one per key.
+test(
+  'clear() of a scope deletes every key in it, far more than one transaction could name, as one revision; the other gateway sees each deletion',
+  { skip },
+  async (t) => {
+    const { onA: writer, onB: reader } = await clientsOfTwo(t)
+    const jobs = writer.state.scope('jobs/')
+    const n = 300
+    for (let i = 0; i < n; i += 100)
+      await jobs.update(Object.fromEntries(Array.from({ length: 100 }, (_, k) => [`${i + k}`, i + k])))
+    await writer.state.update({ 'jobs-done': true, job: 'kept' })
+    await reader.state.sync()
+    const deleted = new Set<string>()
+    const revisions = new Set<number>()
+    const watching = (async () => {
+      for await (const change of reader.state.watch({ prefix: 'jobs/' })) {
+        if (!change.deleted) continue
+        deleted.add(change.key)
+        revisions.add(change.revision)
+        if (deleted.size === n) return
+      }
+    })()
+    await jobs.clear()
+    assert.equal(jobs.size, 0)
+    await watching
+    assert.equal(revisions.size, 1, 'one revision')
+    await reader.state.sync()
+    assert.deepEqual([...reader.state.keys()].sort(), ['job', 'jobs-done'], 'keys outside the scope stay')
+    await jobs.clear() // nothing left: no commit
+    await writer.state.clear()
+    await reader.state.sync()
+    assert.equal(reader.state.size, 0)
+  },
+)
+
 test('sync() on one gateway covers what was written through another', { skip }, async (t) => {
   const { onA: writer, onB: reader } = await clientsOfTwo(t)
   for (let i = 1; i <= 50; i++) {

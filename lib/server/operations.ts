@@ -89,9 +89,7 @@ export const operations: Partial<Record<number, Operation>> = {
     return [commit(changes)]
   },
   [Op.CLEAR](args, store, commit) {
-    arity(args, 1, 'clear')
-    const prefix = args[0]
-    if (typeof prefix !== 'string') throw new ZStateError(ErrorCode.PROTOCOL, 'clear takes a key prefix')
+    const prefix = clearPrefix(args)
     if (prefix === '') return [store.size === 0 ? 0 : commit([[null, ChangeKind.CLEAR]])]
     const changes: WireChange[] = []
     for (const k of store.keys()) if (k.startsWith(prefix)) changes.push([k, ChangeKind.DELETE])
@@ -120,6 +118,14 @@ export const operations: Partial<Record<number, Operation>> = {
   [Op.TXN](args, store, commit) {
     return runTransaction(readTransaction(args, store), store, commit)
   },
+}
+
+// A CLEAR's prefix: '' for every key.
+export function clearPrefix(args: unknown[]): string {
+  arity(args, 1, 'clear')
+  const prefix = args[0]
+  if (typeof prefix !== 'string') throw new ZStateError(ErrorCode.PROTOCOL, 'clear takes a key prefix')
+  return prefix
 }
 
 // A TXN request, checked: [epoch, base, readKeys, keySpaceRead, writes], and from a client that may

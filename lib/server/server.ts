@@ -26,7 +26,7 @@ import { loadActions, runAction, type Actions } from './actions.ts'
 import { Broker, PROVIDER_SILENCE_BEATS } from './broker.ts'
 import { Contexts } from './contexts.ts'
 import { Topics } from './topics.ts'
-import { arity, operations, readTransaction, runTransaction, type Commit } from './operations.ts'
+import { arity, clearPrefix, operations, readTransaction, runTransaction, type Commit } from './operations.ts'
 import { Claims } from './claims.ts'
 import { Pushes } from './pushes.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
@@ -667,7 +667,8 @@ class StateServer implements Server {
     if (this.#writes !== undefined) {
       // Through etcd; a transaction is worked out once the replica has its base.
       const base = op === Op.TXN && typeof args[1] === 'number' ? args[1] : 0
-      this.#writes.submit(session, id, (view, commit) => operation(args, view, commit), base, op === Op.CLEAR)
+      const clear = op === Op.CLEAR ? clearPrefix(args) : undefined
+      this.#writes.submit(session, id, (view, commit) => operation(args, view, commit), base, clear)
       return undefined
     }
     // Transactions may wait their turn on contended keys (lib/server/claims.ts).

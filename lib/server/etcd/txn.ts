@@ -25,6 +25,10 @@ export interface TxnPlan {
   lease: string | undefined
   // The writing gateway's fence (lib/server/etcd/writes.ts): a write sent before it moved never commits.
   fence: { key: Buffer; revision: number }
+  // A clear's prefix ('' for every key): one deletion of its range, whatever keys it holds when the
+  // transaction applies (a deletion per key would be bounded by etcd's operations limit). Its staged
+  // changes (the keys the replica holds there) only say whether there is anything to delete.
+  clear: string | undefined
 }
 
 // Where the commit was refused, it reads what it compared, and the origin of the last commit: the
@@ -59,16 +63,13 @@ function writes(plan: TxnPlan, compare: ICompare[]): IRequestOp[] {
   const { layout, store, reads } = plan
   const staged = plan.staged!
   compare.push(unchanged(plan.fence.key, plan.fence.revision))
+  if (plan.clear !== undefined)
+    return closing(plan, [{ request_delete_range: layout.range(plan.clear) }], true)
   // One operation per key (etcd refuses a key twice in one transaction): the last write wins.
   const writes = new Map<string, IRequestOp>()
   let keySpaceChanged = false
   for (const change of staged.changes) {
     const key = change[0]
-    if (change[1] === ChangeKind.CLEAR) {
-      writes.set('', { request_delete_range: { key: layout.keys, range_end: layout.keysEnd } })
-      keySpaceChanged = true
-      continue
-    }
     const exists = store.has(key!)
     // A write the operation did not read still depends on whether the key exists: it decides
     // whether the key space changes.
@@ -86,7 +87,13 @@ function writes(plan: TxnPlan, compare: ICompare[]): IRequestOp[] {
       keySpaceChanged ||= !exists
     }
   }
-  const success = [...writes.values()]
+  return closing(plan, [...writes.values()], keySpaceChanged)
+}
+
+// A commit's operations, then the rewrites every commit makes: <prefix>_ks if keys were created or
+// deleted, and <prefix>_tx, which names its origin.
+function closing(plan: TxnPlan, success: IRequestOp[], keySpaceChanged: boolean): IRequestOp[] {
+  const { layout } = plan
   if (keySpaceChanged) success.push({ request_put: { key: layout.keySpace, value: Buffer.alloc(0) } })
   success.push({ request_put: { key: layout.tx, value: encode(plan.writer) } })
   return success

@@ -33,8 +33,9 @@ interface Job {
   readonly evaluate: Evaluate
   // A revision the replica must have before the write is worked out (a transaction's base).
   readonly base: number
-  // Sent in a transaction of its own (a clear: etcd refuses a range deletion with puts in it).
-  readonly alone: boolean
+  // A clear's prefix ('' for every key): sent in a transaction of its own, as one range deletion
+  // (etcd refuses a range deletion and a put of a key in it in one transaction).
+  readonly clear: string | undefined
 }
 
 // One write of a batch, worked out: its changes (none: it commits nothing), or its reply.
@@ -75,9 +76,9 @@ export class EtcdWrites {
     this.#answer = answer
   }
 
-  submit(session: Session, id: number, evaluate: Evaluate, base = 0, alone = false): void {
+  submit(session: Session, id: number, evaluate: Evaluate, base = 0, clear?: string): void {
     const queue = this.#queues.get(session)
-    const job = { id, evaluate, base, alone }
+    const job = { id, evaluate, base, clear }
     if (queue !== undefined) {
       queue.push(job)
       return
@@ -105,7 +106,7 @@ export class EtcdWrites {
       const present = keys.filter((key) => view.has(key))
       return present.length === 0 ? [] : [commit(present.map((key) => [key, ChangeKind.DELETE]))]
     }
-    await this.#send(undefined, [{ id: NO_REPLY, evaluate, base: 0, alone: true }], { count: 1 }).catch(
+    await this.#send(undefined, [{ id: NO_REPLY, evaluate, base: 0, clear: undefined }], { count: 1 }).catch(
       (error: unknown) =>
         process.emitWarning(`zstate: deleting expired keys through etcd failed: ${(error as Error).message}`),
     )
@@ -114,9 +115,9 @@ export class EtcdWrites {
   async #work(session: Session): Promise<void> {
     const queue = this.#queues.get(session)!
     while (queue.length > 0) {
-      const batch = queue.slice(0, queue[0]!.alone ? 1 : MAX_BATCH_WRITES)
-      const alone = batch.findIndex((job, i) => i > 0 && job.alone)
-      if (alone > 0) batch.length = alone
+      const batch = queue.slice(0, queue[0]!.clear === undefined ? MAX_BATCH_WRITES : 1)
+      const clear = batch.findIndex((job, i) => i > 0 && job.clear !== undefined)
+      if (clear > 0) batch.length = clear
       const replies = await this.#settle(session, batch)
       replies.forEach((reply, i) => {
         if (reply !== undefined && batch[i]!.id !== NO_REPLY) this.#answer(session, batch[i]!.id, reply)
@@ -196,6 +197,7 @@ export class EtcdWrites {
             staged,
             writer: [gateway.id, write],
             lease,
+            clear: jobs[0]!.clear,
             fence: gateway.fence,
           }),
         )
