@@ -101,3 +101,37 @@ void test('durability: a clean close leaves a snapshot and only the segments the
     Array.from({ length: history.revisions }, (_, i) => historyFirst + i),
   )
 })
+
+// A clean close past 1 MiB of log leaves a snapshot: the leases in it come back with their keys.
+const TTL_MS = 4_000
+// The server sweeps due keys about once a second (docs/durability.md), and a loaded machine is slow.
+const SWEEP_MS = 1_000
+const SLACK_MS = 1_000
+
+void test('durability: leases come back from a snapshot: a ttl key keeps its expiry, a live session’s ephemeral key goes at the restart', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  const first = await startServer({ dataDir, fsync: 'never' })
+  t.after(() => first.close())
+  const writer = await connect(first.address)
+  const owner = await connect(first.address)
+  t.after(() => owner.close())
+  await Promise.all(
+    Array.from({ length: 12 }, (_, i) => writer.state.set(`big/${i}`, String(i).repeat(100_000))),
+  )
+  await owner.state.set('mine', 1, { ephemeral: true })
+  const ttlSent = performance.now()
+  await writer.state.set('brief', 2, { ttl: TTL_MS })
+  await writer.close()
+  // The owner's session is still open: its key is in the snapshot, with its lease.
+  await first.close()
+  assert.equal(files(dataDir, '.zsnap').length, 1, 'a clean close past 1 MiB of log leaves a snapshot')
+
+  const server = await serverFor(t, 'ipc', { dataDir })
+  const reader = await clientFor(server)
+  assert.ok(performance.now() - ttlSent < TTL_MS, 'the restart took less than the ttl')
+  assert.equal(reader.state.get('brief'), 2, 'not yet due: still there')
+  assert.equal(reader.state.has('mine'), false, 'no session outlives a restart')
+  assert.equal(reader.state.get('big/11'), '11'.repeat(100_000))
+  await reader.state.whenDeleted('brief', { timeout: TTL_MS + SWEEP_MS + SLACK_MS })
+  assert.ok(performance.now() - ttlSent >= TTL_MS - 2, 'deleted once due, not before')
+})
