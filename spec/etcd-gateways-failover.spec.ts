@@ -87,6 +87,19 @@ test('ttl keys expire through etcd once, whichever gateway sweeps', { skip }, as
   assert.equal(deletions.length, 1)
 })
 
+// etcd takes at most 128 operations per transaction: far more keys than that come due together.
+test('ttl keys written together expire together through etcd, however many', { skip }, async (t) => {
+  const { onA: writer, onB: watcher } = await clientsOfTwo(t)
+  const n = 300
+  await Promise.all(Array.from({ length: n }, (_, i) => writer.state.set(`cache/${i}`, i, { ttl: 300 })))
+  await writer.state.set('kept', true)
+  await watcher.state.sync()
+  assert.equal(watcher.state.scope('cache/').size, n)
+  const cache = watcher.state.scope('cache/')
+  await watcher.state.when(() => cache.size === 0, { timeout: 10_000 })
+  assert.deepEqual(Object.keys(watcher.state.snapshot()), ['kept'])
+})
+
 test(
   "a client moves to a gateway that started after its last commit: it resumes from etcd's history, no reset",
   { skip },

@@ -99,17 +99,22 @@ export class EtcdWrites {
     this.#queues.get(session)?.splice(1)
   }
 
-  // The server's own commit (ttl expiry, an ended session's ephemeral keys): deletes of keys that
-  // still exist, or nothing if another gateway got there first.
+  // The server's own commits (ttl expiry): deletes of keys that still exist, or nothing if another
+  // gateway got there first. Any number of keys may come due together: each transaction deletes
+  // at most MAX_BATCH_KEYS of them, as etcd takes no more operations in one.
   async deleteKeys(keys: readonly string[]): Promise<void> {
-    const evaluate: Evaluate = (view, commit) => {
-      const present = keys.filter((key) => view.has(key))
-      return present.length === 0 ? [] : [commit(present.map((key) => [key, ChangeKind.DELETE]))]
-    }
-    await this.#send(undefined, [{ id: NO_REPLY, evaluate, base: 0, clear: undefined }], { count: 1 }).catch(
-      (error: unknown) =>
+    for (let from = 0; from < keys.length; from += MAX_BATCH_KEYS) {
+      const some = keys.slice(from, from + MAX_BATCH_KEYS)
+      const evaluate: Evaluate = (view, commit) => {
+        const present = some.filter((key) => view.has(key))
+        return present.length === 0 ? [] : [commit(present.map((key) => [key, ChangeKind.DELETE]))]
+      }
+      await this.#send(undefined, [{ id: NO_REPLY, evaluate, base: 0, clear: undefined }], {
+        count: 1,
+      }).catch((error: unknown) =>
         process.emitWarning(`zstate: deleting expired keys through etcd failed: ${(error as Error).message}`),
-    )
+      )
+    }
   }
 
   async #work(session: Session): Promise<void> {
