@@ -7,7 +7,9 @@ import { client, etcdGateways } from './fixtures/etcd-gateways.ts'
 import { clientProcess, stress } from './support.ts'
 
 // No gateway dies here: the server's default heartbeat (500 ms).
-const { skip, gateways, clientsOfTwo } = etcdGateways('etcd-gateways.spec', { heartbeatMs: 500 })
+const { skip, gateways, clientsOfTwo, stateOptions } = etcdGateways('etcd-gateways.spec', {
+  heartbeatMs: 500,
+})
 const sequence = stress ? 100_000 : 2_000
 const k = stress ? 2_000 : 50
 
@@ -177,6 +179,27 @@ test(
     assert.equal(reader.state.size, 0)
   },
 )
+
+// A gateway reads the state from etcd in pages of 1,000 keys, all at one revision.
+test('a gateway started on a state of several pages of keys holds all of it', { skip }, async (t) => {
+  const options = stateOptions()
+  const [first] = await gateways(t, 1, options)
+  const writer = await client(t, first!.address)
+  const n = 2_500
+  for (let i = 0; i < n; i += 100)
+    await writer.state.update(
+      Object.fromEntries(
+        Array.from({ length: 100 }, (_, k) => [`page/${String(i + k).padStart(4, '0')}`, i + k]),
+      ),
+    )
+  await writer.state.set('leased', 'x', { ttl: 60_000 })
+  const [late] = await gateways(t, 1, options)
+  const reader = await client(t, late!.address)
+  // etcd's revision: past the last write, as starting a gateway writes keys of its own.
+  assert.ok(reader.state.revision >= writer.state.revision)
+  assert.equal(reader.state.size, n + 1)
+  assert.deepEqual({ ...reader.state.snapshot() }, { ...writer.state.snapshot() })
+})
 
 test('sync() on one gateway covers what was written through another', { skip }, async (t) => {
   const { onA: writer, onB: reader } = await clientsOfTwo(t)
