@@ -121,8 +121,8 @@ export class EtcdWrites {
     const queue = this.#queues.get(session)!
     while (queue.length > 0) {
       const batch = queue.slice(0, queue[0]!.clear === undefined ? MAX_BATCH_WRITES : 1)
-      const clear = batch.findIndex((job, i) => i > 0 && job.clear !== undefined)
-      if (clear > 0) batch.length = clear
+      const nextClear = batch.findIndex((job, i) => i > 0 && job.clear !== undefined)
+      if (nextClear > 0) batch.length = nextClear
       const replies = await this.#settle(session, batch)
       replies.forEach((reply, i) => {
         if (reply !== undefined && batch[i]!.id !== NO_REPLY) this.#answer(session, batch[i]!.id, reply)
