@@ -25,6 +25,7 @@ import { atomic, type AtomicOptions, type TransactionHost } from './transaction.
 import type { SetOptions } from './state-types.ts'
 import { checkKnown } from '../known-options.ts'
 import { MAX_TTL_MS, isTtl } from '../protocol/leases.ts'
+import { rejecting } from '../rejecting.ts'
 
 // What a State needs from its client.
 export type StateHost = TransactionHost
@@ -315,13 +316,4 @@ function leaseArgs(options: SetOptions): [boolean, number] {
   if (ttl !== undefined && !isTtl(ttl))
     throw invalidArgument(`set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms, got ${String(ttl)}`)
   return [ephemeral, ttl ?? 0]
-}
-
-// Runs `start`: a synchronous throw (a bad argument) becomes a rejection, as in an async function.
-function rejecting<T>(start: () => Promise<T>): Promise<T> {
-  try {
-    return start()
-  } catch (error) {
-    return Promise.reject(error)
-  }
 }

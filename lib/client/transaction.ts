@@ -11,6 +11,7 @@ import { readRevision, readTurn } from './replies.ts'
 import type { AtomicOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
 import { checkKnown } from '../known-options.ts'
+import { rejecting } from '../rejecting.ts'
 
 const ATOMIC_OPTIONS = ['retries', 'linearizable', 'signal']
 
@@ -114,9 +115,7 @@ export async function atomic<R>(
     if (held !== 0) {
       const { epoch, revision } = sync.replica
       const release = [epoch, revision, [], false, [], false, held]
-      void Promise.resolve()
-        .then(() => host.request(Op.TXN, release))
-        .catch(() => {})
+      void rejecting(() => host.request(Op.TXN, release)).catch(() => {})
     }
   }
 }

@@ -73,17 +73,18 @@ export class Claims {
       return this.#run(session, id, txn, own, holding)
     } finally {
       // Whatever became of it, the holder's transaction ends its turn.
-      if (holding) {
-        this.#line.remove(own)
-        this.#serve()
-      }
+      if (holding) this.#end(own)
     }
   }
 
   // A session that ends gives up its claim.
   drop(session: Session): void {
     const claim = this.#line.of(session)
-    if (claim === undefined) return
+    if (claim !== undefined) this.#end(claim)
+  }
+
+  // A claim ends (if it is still in line), and the line moves on.
+  #end(claim: Claim): void {
     this.#line.remove(claim)
     this.#serve()
   }
@@ -122,7 +123,7 @@ export class Claims {
       return this.#host.run(session, id, txn)
     } catch (error) {
       if (!(error instanceof ConflictError) || !txn.queue || (own !== undefined && !holding)) throw error
-      if (own !== undefined && holding) this.#line.remove(own)
+      if (holding) this.#line.remove(own!)
       const claim = this.#wait(session, id, txn, this.#host.revision())
       if (this.#line.contended(claim)) return undefined
       this.#grant(claim)

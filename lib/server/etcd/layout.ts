@@ -50,9 +50,8 @@ export class Layout {
   // etcd's range of the zstate keys that start with `prefix` ('' for every key): keys are stored as
   // their UTF-8 bytes, so their order and prefixes are etcd's.
   range(prefix: string): { key: Buffer; range_end: Buffer } {
-    return prefix === ''
-      ? { key: this.keys, range_end: this.keysEnd }
-      : { key: this.key(prefix), range_end: rangeEnd(this.key(prefix)) }
+    const key = this.key(prefix)
+    return { key, range_end: rangeEnd(key) }
   }
 
   // The zstate key of an etcd key under <prefix>k/; undefined for anything else.
