@@ -149,11 +149,14 @@ void describe('cli: services and call', () => {
     await provider?.close()
   })
 
-  void test('cli: services lists each service with providers and methods, as a table or JSON lines', async () => {
-    const lines = (await ok('services', '--json')).split('\n').filter(Boolean)
+  void test('cli: services lists each service with providers and methods, as JSON lines or a table', async () => {
+    // JSON lines by default, as ../shared/API.md has it; --json says so explicitly.
+    const listed = await ok('services')
+    assert.equal(await ok('services', '--json'), listed)
+    const lines = listed.split('\n').filter(Boolean)
     const math = lines.map((line) => JSON.parse(line) as { name: string }).find((s) => s.name === 'math')
     assert.deepEqual(math, { name: 'math', providers: 1, methods: ['add', 'fail', 'nothing', 'twice'] })
-    const table = (await ok('services')).split('\n')
+    const table = (await ok('services', '--table')).split('\n')
     assert.match(table[0] ?? '', /^SERVICE\s+PROVIDERS\s+METHODS$/)
     assert.ok(
       table.some((row) => /^math\s+1\s+add fail nothing twice$/.test(row)),
@@ -161,6 +164,11 @@ void describe('cli: services and call', () => {
     )
     assertUsage(await zstate(['services', 'extra'], { env }), /unexpected argument/)
     assertUsage(await zstate(['services', '--once'], { env }), /--once does not apply/)
+    assertUsage(
+      await zstate(['services', '--json', '--table'], { env }),
+      /--json and --table exclude each other/,
+    )
+    assertUsage(await zstate(['get', 'k', '--table'], { env }), /--table does not apply/)
   })
 
   void test('cli: call prints the result as one JSON line; undefined prints null', async () => {

@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly ttl?: number
   readonly once?: true
   readonly json?: true
+  /** services: --table instead of JSON lines. */
+  readonly table?: true
   readonly resume?: true
   /** dashboard: --port (0 to 65535), --host and --token. */
   readonly port?: number
@@ -127,6 +129,8 @@ function runOptions(
     throw new UsageError(`option --fsync must be always, interval or never, got ${String(fsync)}`, name)
   if ((fsync !== undefined || values.has('repair')) && dataDir === undefined)
     throw new UsageError('options --fsync and --repair need --data-dir', name)
+  if (values.has('json') && values.has('table'))
+    throw new UsageError('options --json and --table exclude each other', name)
   const metrics = values.get('metrics')
   if (typeof metrics === 'string') checkMetrics(metrics, values.has('insecure'), name)
   const etcd = etcdOptions(values, dataDir !== undefined, name)
@@ -149,6 +153,7 @@ function runOptions(
     insecure: values.has('insecure'),
     ...(values.has('once') ? { once: true as const } : {}),
     ...(values.has('json') ? { json: true as const } : {}),
+    ...(values.has('table') ? { table: true as const } : {}),
     ...(values.has('resume') ? { resume: true as const } : {}),
     ...(typeof address === 'string' ? { address } : {}),
     ...(typeof actions === 'string' ? { actions } : {}),

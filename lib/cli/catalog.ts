@@ -20,6 +20,7 @@ export const OPTIONS = {
   ttl: { type: 'string' },
   once: { type: 'boolean' },
   json: { type: 'boolean' },
+  table: { type: 'boolean' },
   resume: { type: 'boolean' },
   port: { type: 'string' },
   host: { type: 'string' },
@@ -50,7 +51,8 @@ export const OPTION_HELP: Record<OptionName, string> = {
   'from-revision': '    --from-revision N  replay changes from revision N (kept in server history)',
   ttl: '    --ttl MS        set: delete the key unless it is written again within MS ms',
   once: '    --once          print one frame (top) or message (sub) and exit',
-  json: '    --json          JSON lines: one per frame (top) or service (services)',
+  json: '    --json          JSON lines: one per frame (top) or service (services, the default)',
+  table: '    --table         services: an aligned table for reading, instead of JSON lines',
   resume: '    --resume        after the server was replaced, print {"reset":true,…} and go on',
   port: '    --port N        dashboard: the HTTP port (default: 7070; 0 picks a free one)',
   host: '    --host H        dashboard: the interface to listen on (default: 127.0.0.1)',
@@ -182,9 +184,9 @@ with --resume it prints {"reset":true,"revision":N} (the new server's revision) 
     summary: 'list the services with their provider counts and methods',
     required: [],
     optional: [],
-    options: [...CLIENT_OPTIONS, 'json'],
-    details: `A table sorted by name (nothing when there are none); with --json one line per service:
-{"name":"math","providers":2,"methods":["add","mul"]}.`,
+    options: [...CLIENT_OPTIONS, 'json', 'table'],
+    details: `One JSON line per service, sorted by name (nothing when there are none):
+{"name":"math","providers":2,"methods":["add","mul"]}. --table prints an aligned table instead.`,
   },
   call: {
     summary: 'call METHOD of SERVICE with JSON arguments; prints the result as one JSON line',

@@ -12,7 +12,8 @@ type Command = (args: readonly string[], options: RunOptions, io: Io) => Promise
 const services: Command = (_args, options, io) =>
   withClient(options, 'services', io, async (client) => {
     const found = (await client.services()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    if (options.json === true) {
+    // JSON lines by default, as programs read them (the public contract); the table is for people.
+    if (options.table !== true) {
       for (const { name, providers, methods } of found)
         io.stdout.write(`${JSON.stringify({ name, providers, methods })}\n`)
     } else if (found.length > 0) {
