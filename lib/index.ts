@@ -79,6 +79,7 @@ export type {
   Implementation,
   ProvideOptions,
   ProviderHandle,
+  RequestOptions,
   CallOptions,
   ServiceInfo,
   ServiceProxy,

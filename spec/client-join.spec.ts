@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { Router } from 'zeromq'
 import { connect, isZStateError, type Client } from '../lib/index.ts'
+import { isLoopbackHost } from '../lib/protocol/address.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { clientFor, clientProcess, fixture, serverFor, tempDir } from './support.ts'
@@ -74,7 +75,19 @@ test('join: bad addresses and options are ERR_INVALID_ARGUMENT', async () => {
   await assert.rejects(connect('ipc:///tmp/x', { timeout: -5 }), code('ERR_INVALID_ARGUMENT'))
   const { startServer } = await import('../lib/index.ts')
   await assert.rejects(startServer({ address: 'tcp://0.0.0.0:*' }), code('ERR_INVALID_ARGUMENT'))
-  await assert.rejects(startServer({ address: `ipc:///tmp/${'x'.repeat(120)}` }), /over the OS limit/)
+  // An ipc path no server can listen at (its longest socket file is PATH.topics, and the OS takes
+  // 107 bytes) is refused at both ends, in words that name the path given.
+  const longest = `/tmp/${'x'.repeat(95)}` // 100 bytes
+  for (const path of [`${longest}y`, `/tmp/${'x'.repeat(120)}`]) {
+    const refused = (e: any): boolean =>
+      e.code === 'ERR_INVALID_ARGUMENT' &&
+      e.message.startsWith(`ipc path is ${path.length} bytes, over the limit of 100`) &&
+      e.message.endsWith(`: ${path}`)
+    await assert.rejects(startServer({ address: `ipc://${path}` }), refused)
+    await assert.rejects(connect(`ipc://${path}`, { timeout: 300 }), refused)
+  }
+  const atTheLimit = await startServer({ address: `ipc://${longest}` })
+  await atTheLimit.close()
   await assert.rejects(startServer({ heartbeatMs: 0 }), code('ERR_INVALID_ARGUMENT'))
 })
 
@@ -109,6 +122,29 @@ test('resync: when history no longer covers a gap, the replica is rebuilt and ob
     iteratorError: string
   }
   assert.deepEqual(seen, { value: 2000, resyncs: 1, sawReset: true, iteratorError: 'ERR_COMPACTED' })
+})
+
+test('join: loopback is 127.0.0.0/8, ::1 and localhost, however written; nothing else is', () => {
+  for (const host of [
+    '127.0.0.1',
+    '127.9.8.7',
+    'localhost',
+    '[::1]',
+    '[0:0:0:0:0:0:0:1]',
+    '[::ffff:127.0.0.1]',
+  ])
+    assert.ok(isLoopbackHost(host), host)
+  for (const host of [
+    '0.0.0.0',
+    '*',
+    '[::]',
+    '10.0.0.1',
+    '[::ffff:10.0.0.1]',
+    '127.1',
+    'localhost.evil.com',
+    '[fe80::1]',
+  ])
+    assert.ok(!isLoopbackHost(host), host)
 })
 
 test('join: tcp on the IPv6 loopback works like 127.0.0.1', async (t) => {

@@ -130,6 +130,8 @@ void test('durability: a torn last record is cut with a warning; damage before i
   const second = await startServer({ dataDir })
   await new Promise<void>((resolve) => setImmediate(resolve)) // warnings are emitted on the next tick
   assert.equal(second.revision, revision - 1)
+  // The torn record was never synced, so never heard of: clients resume.
+  assert.equal(second.epoch, first.epoch)
   assert.equal(warnings.length, 1, 'one torn-tail warning')
   assert.match(warnings[0]!, new RegExp(logFiles(dataDir).at(0)!.replace('.', '\\.')))
   await fill(second, 5)
@@ -143,8 +145,11 @@ void test('durability: a torn last record is cut with a warning; damage before i
   const error = await failure(startServer({ dataDir }))
   assert.equal(error.code, ErrorCode.CORRUPT)
   assert.match(error.message, new RegExp(logFiles(dataDir)[0]!.replace('.', '\\.')))
+  assert.match(error.message, /: at offset \d+, .*\(start with repair: true, or zstate serve --repair,/)
   const repaired = await serverFor(t, 'ipc', { dataDir, repair: true })
   assert.ok(repaired.revision > 0 && repaired.revision < revision, `kept a prefix: ${repaired.revision}`)
+  // The commits cut were on disk, so clients may have seen them: they must not resume past them.
+  assert.notEqual(repaired.epoch, first.epoch)
   const client = await clientFor(repaired)
   assert.equal(client.state.get('k'), repaired.revision - 1, 'the value of the last kept revision')
 })

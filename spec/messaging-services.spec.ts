@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { connect, isZStateError, RemoteError, TimeoutError } from '../lib/index.ts'
 import { deferred } from '../lib/deferred.ts'
-import { serverFor, transports } from './support.ts'
+import { join } from 'node:path'
+import { fixture, serverFor, tempDir, transports } from './support.ts'
 import { clients, codeOf, providerProcess } from './messaging-support.ts'
 
 for (const transport of transports) {
@@ -111,6 +112,46 @@ test('messaging: a call times out with ERR_TIMEOUT, or ends with signal.reason u
   await assert.rejects(aborted, (error) => error === reason)
   await assert.rejects(b.call('slow', 'ok', [], { signal: AbortSignal.abort(reason) }), (e) => e === reason)
   assert.equal(await codeOf(b.call('slow', 'ok', [], { timeout: 50 })), 'ERR_TIMEOUT')
+})
+
+test('messaging: publish, services and provide take timeout and signal; a provide that timed out is withdrawn', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const server = fixture(t, 'server', [JSON.stringify({ address })])
+  await server.event(1)
+  // Heartbeats do not give up on the stopped server: requests stay pending on it.
+  await using a = await connect(address, { heartbeatTimeout: 60_000 })
+  await using b = await connect(address, { heartbeatTimeout: 60_000 })
+  for (const wrong of [{ bogus: 1 }, { timeout: -1 }, { signal: 'no' }]) {
+    await assert.rejects(a.publish('t', 1, wrong as never), { code: 'ERR_INVALID_ARGUMENT' })
+    await assert.rejects(a.services(wrong as never), { code: 'ERR_INVALID_ARGUMENT' })
+    await assert.rejects(a.provide('p', { f: () => 1 }, wrong as never), { code: 'ERR_INVALID_ARGUMENT' })
+  }
+  // A server that answers nothing for a while.
+  server.child.kill('SIGSTOP')
+  let stopped = true
+  t.after(() => {
+    if (stopped) server.child.kill('SIGCONT')
+  })
+  const reason = { mine: true }
+  const controller = new AbortController()
+  const aborted = [
+    a.publish('t', 1, { signal: controller.signal }),
+    a.services({ detail: true, signal: controller.signal }),
+  ]
+  controller.abort(reason)
+  for (const call of aborted) await assert.rejects(call, (e) => e === reason)
+  assert.equal(await codeOf(a.publish('t', 1, { timeout: 50 })), 'ERR_TIMEOUT')
+  assert.equal(await codeOf(a.services({ timeout: 50 })), 'ERR_TIMEOUT')
+  assert.equal(await codeOf(a.provide('late', { f: () => 1 }, { timeout: 50 })), 'ERR_TIMEOUT')
+  server.child.kill('SIGCONT')
+  stopped = false
+  // Its PROVIDE reaches the server now, and is then withdrawn.
+  await b.waitForService('late', { timeout: 10_000 })
+  const deadline = Date.now() + 10_000
+  while ((await b.services()).some((s) => s.name === 'late' && s.providers > 0)) {
+    assert.ok(Date.now() < deadline, 'the provider that timed out was withdrawn')
+    await b.server()
+  }
 })
 
 test('messaging: service<Api>() is a typed proxy over call(), and not thenable', async (t) => {

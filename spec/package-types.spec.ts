@@ -115,7 +115,9 @@ async function pack(dir: string): Promise<string> {
     assert.fail(`lib/ does not build:\n${stdout}`)
   }
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] }
-  for (const entry of ['package.json', ...manifest.files.filter((f) => !f.startsWith('dist'))])
+  // What the package ships besides dist/ (an entry starting with ! leaves something out).
+  const others = manifest.files.filter((f) => !f.startsWith('dist') && !f.startsWith('!'))
+  for (const entry of ['package.json', ...others])
     cpSync(join(root, entry), join(stage, entry), { recursive: true })
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], {
     cwd: stage,

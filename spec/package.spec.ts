@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
@@ -98,7 +98,8 @@ process.send(typeof isZStateError, () => process.disconnect())
     )
     writeFileSync(
       join(project, 'use.mjs'),
-      `import { startServer, connect, createContext } from 'zstate'
+      `import { realpathSync } from 'node:fs'
+import { startServer, connect, createContext } from 'zstate'
 const server = await startServer()
 const client = await connect(server.address)
 await client.state.set('hello', 'world')
@@ -113,12 +114,27 @@ console.log(await ctx.spawn(read).wait(), await ctx.spawn(read, { thread: true }
 const target = new URL('./target.mjs', import.meta.url)
 console.log(await ctx.spawn(target).wait())
 console.log(await ctx.spawn(target, { thread: true }).wait())
+// A child's remote stack names the file it ran here, before a code cache exists and from it.
+const childFile = realpathSync(new URL('./node_modules/zstate/dist/lib/process/child-main.cjs', import.meta.url))
+const stack = () => ctx.spawn(() => { throw new Error('boom') }).wait().catch((error) => error.stack)
+console.log(
+  [await stack(), await stack()].map((text) => text.includes(\`(\${childFile}:\`)).join(' '),
+)
 await ctx.close()
 `,
     )
+    const cache = join(project, 'node_modules/zstate/dist/lib/process/child-main.cache')
+    // The package holds no code cache: V8 would keep the build's path in remote stacks.
+    assert.equal(existsSync(cache), false)
     assert.equal(
       (await run(process.execPath, ['use.mjs'], { cwd: project })).stdout,
-      'world\n2 2\ntrue ERR_UNENCODABLE 1 ["function"] 0\ntrue ERR_UNENCODABLE 1 ["function"] 0\n',
+      'world\n2 2\ntrue ERR_UNENCODABLE 1 ["function"] 0\ntrue ERR_UNENCODABLE 1 ["function"] 0\ntrue true\n',
+    )
+    // The first child wrote one for the installed file.
+    const made = readFileSync(cache)
+    assert.equal(
+      made.toString('utf8', 0, made.indexOf(0)),
+      realpathSync(join(project, 'node_modules/zstate/dist/lib/process/child-main.cjs')),
     )
     const help = await run(join(project, 'node_modules/.bin/zstate'), ['--help'], { cwd: project })
     assert.match(help.stdout, /serve/)

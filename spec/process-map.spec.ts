@@ -99,6 +99,29 @@ void test('process: map pulls an async iterable lazily: an endless one can be ab
   assert.ok(Number.isFinite(pulled))
 })
 
+void test('process: what onProgress throws partway fails the map with it; the parent runs on', async (t) => {
+  const ctx = await contextFor(t)
+  const thrown = new Error('progress refused')
+  let calls = 0
+  const error = await failure(
+    ctx.map(
+      (_c: WorkerContext, x: number) => x,
+      Array.from({ length: 200 }, (_, i) => i),
+      {
+        concurrency: 2,
+        onProgress: (done, total) => {
+          calls++
+          if (done > 0 && done < total!) throw thrown
+        },
+      },
+    ),
+  )
+  assert.equal(error, thrown)
+  assert.equal(calls, 1)
+  // The pool was stopped; the context still maps.
+  assert.deepEqual(await ctx.map((_c: WorkerContext, x: number) => x * 2, [1, 2]), [2, 4])
+})
+
 void test('process: a worker killed mid-run has its items re-dispatched; every result arrives exactly once', async (t) => {
   const ctx = await contextFor<Shared>(t)
   const items = Array.from({ length: stressFor(40, 20_000) }, (_, i) => i)

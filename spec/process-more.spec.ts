@@ -42,8 +42,23 @@ void test('process: ctx.wait() rejects with the first failure, leaves the others
   const waiting = ctx.wait({ signal: controller.signal })
   controller.abort(reason)
   await assert.rejects(waiting, (error) => error === reason)
+  // The children whose outcomes no wait() handed over are still listed and waited for: the
+  // failure was handed over, and left.
+  assert.deepEqual(
+    ctx.children.map((child) => child.name),
+    ['slow'],
+  )
   await ctx.state.set('go', true)
+  assert.deepEqual(await ctx.wait(), [true])
+  assert.deepEqual(ctx.children, [])
   assert.equal(await slow.wait(), true)
+  // A handle's own wait() that gives up keeps it listed; one that returns its outcome does not.
+  const late = ctx.spawn(async (c: WorkerContext) => c.state.when('late', (v) => v === true))
+  await assert.rejects(late.wait({ timeout: 50 }), { code: 'ERR_TIMEOUT' })
+  await ctx.state.set('late', true)
+  await ctx.state.whenEqual('late', true)
+  assert.deepEqual(await ctx.wait(), [true])
+  assert.equal(ctx.children.length, 0)
   await assert.rejects(ctx.wait({ timeout: 1, grace: 5 } as never), {
     code: 'ERR_INVALID_ARGUMENT',
     message: /unknown option 'grace'/,

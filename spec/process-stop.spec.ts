@@ -50,7 +50,12 @@ void test('process: kill() ends a child at once with SIGKILL, or the signal give
   assert.equal((error.cause as ProcessExitError).signal, 'SIGKILL')
   assert.equal(child.attempts, 1)
   const idle = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['k2'] })
-  await ctx.state.whenAvailable('pid:k2')
+  const pid = (await ctx.state.whenAvailable('pid:k2')) as number
+  // A name the OS does not know is refused before anything happens: the child runs on.
+  for (const name of ['SIGFOO', 'KILL', 'constructor'])
+    await assert.rejects(idle.kill(name as NodeJS.Signals), { code: 'ERR_INVALID_ARGUMENT' })
+  assert.equal(idle.status, 'running')
+  assert.ok(alive(pid))
   await idle.kill('SIGINT')
   assert.equal(((await failure(idle.wait())).cause as ProcessExitError).signal, 'SIGINT')
 })

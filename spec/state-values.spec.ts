@@ -210,6 +210,18 @@ test('values: keys are validated and wrong argument types are ERR_INVALID_ARGUME
   assert.equal(await state.increment('big', 5n), 5n)
   await state.set('max', 2n ** 63n - 1n)
   await assert.rejects(state.increment('max', 1n), invalid)
+  // A bigint `by` outside int64 is refused as a value is, before anything is sent.
+  const sent = client.metrics().messagesOut
+  for (const by of [2n ** 63n, 2n ** 64n, -(2n ** 63n) - 1n])
+    await assert.rejects(state.increment('big', by), { code: 'ERR_UNENCODABLE' })
+  assert.equal(client.metrics().messagesOut, sent)
+  // A whole-number counter that would leave the safe integers is refused, not rounded.
+  await state.set('safe', Number.MAX_SAFE_INTEGER - 1)
+  assert.equal(await state.increment('safe'), Number.MAX_SAFE_INTEGER)
+  await assert.rejects(state.increment('safe'), invalid)
+  assert.equal(state.get('safe'), Number.MAX_SAFE_INTEGER)
+  await state.set('float', 0.5)
+  assert.equal(await state.increment('float', 1e300), 1e300 + 0.5, 'other numbers add as doubles')
 })
 
 test('values: compareAndSet uses deep equality, undefined meaning absent', async (t) => {

@@ -28,6 +28,27 @@ test('watch: subscribes when called, filters by key and prefix, and break unsubs
   assert.deepEqual(await byPrefix.next(), { done: true, value: undefined })
 })
 
+test('watch: options are checked when called, a key by the rules of every key', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const { state } = await clientFor(server)
+  const invalid = (e: unknown): boolean => isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT'
+  for (const options of [
+    { key: '__proto__' },
+    { key: '' },
+    { key: 'x'.repeat(1025) },
+    { key: 'a\uD800' },
+    { key: 5 },
+    { latest: 'yes' },
+    { latest: 1 },
+    { prefix: 5 },
+    { fromRevision: 1.5 },
+  ])
+    assert.throws(() => state.watch(options as never), invalid, JSON.stringify(options))
+  const scoped = state.scope('s/')
+  assert.throws(() => scoped.watch({ key: '__proto__' }), invalid)
+  await state.watch({ key: 'k', latest: false }).return!()
+})
+
 test('watch: fromRevision replays history first; a compacted start is ERR_COMPACTED', async (t) => {
   const server = await serverFor(t, 'ipc', { history: { revisions: 10 } })
   const client = await clientFor(server)

@@ -145,6 +145,31 @@ test('when: an aborted signal wins even over a condition that already holds', as
   await assert.rejects(a.state.whenEqual('n', 1, { signal }), (e) => e === 'stop')
 })
 
+test('when: a waiter that a revision meets has settled when the writer’s own call at that revision resumes', async (t) => {
+  const [a] = await pair(t)
+  await a.state.set('gone', 1)
+  const order: string[] = []
+  const met = (name: string) => (): void => void order.push(name)
+  // Every method of the family, met by one plain write.
+  void a.state.when('k', (v) => v === 1).then(met('when'))
+  void a.state.when((view) => view.get('k') === 1).then(met('when(predicate)'))
+  void a.state.whenChange('k').then(met('whenChange'))
+  void a.state.whenEqual('k', 1).then(met('whenEqual'))
+  void a.state.whenNotEqual('k', undefined).then(met('whenNotEqual'))
+  void a.state.whenTruthy('k').then(met('whenTruthy'))
+  void a.state.whenAvailable('k').then(met('whenAvailable'))
+  await a.state.set('k', 1)
+  assert.equal(order.length, 7, order.join(', '))
+  void a.state.whenFalsy('gone').then(met('whenFalsy'))
+  void a.state.whenDeleted('gone').then(met('whenDeleted'))
+  await a.state.delete('gone')
+  assert.deepEqual(order.slice(7), ['whenFalsy', 'whenDeleted'])
+  // A waiter's synchronous refusals still come as rejections.
+  await assert.rejects(a.state.whenEqual('__proto__', 1), { code: 'ERR_INVALID_ARGUMENT' })
+  await assert.rejects(a.state.whenChange([]), { code: 'ERR_INVALID_ARGUMENT' })
+  await assert.rejects(a.state.when('k', 5 as never), { code: 'ERR_INVALID_ARGUMENT' })
+})
+
 test('subscribe: one call per revision, in order, listeners before waiters before own writes resolve', async (t) => {
   const [a] = await pair(t)
   const order: string[] = []

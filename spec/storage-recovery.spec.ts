@@ -41,6 +41,7 @@ test('storage: a new dir is made 0700 and recovers as empty', async (t) => {
     commits: [],
     epoch: undefined,
     cleanClose: false,
+    cutCommits: false,
     tail: { revision: 0, epoch: undefined, snapshotRevision: 0, bytesSinceSnapshot: 0 },
   })
 })
@@ -127,6 +128,7 @@ test('storage: a flipped byte in a middle record is ERR_CORRUPT naming file and 
   const repaired = await recover(dir, { repair: true })
   assert.deepEqual(revisionsOf(repaired.commits), [1, 2])
   assert.equal(repaired.cleanClose, false)
+  assert.equal(repaired.cutCommits, true)
   assert.equal(statSync(path).size, bad.offset)
   await seen.settled()
   assert.equal(seen.list.length, 1)
@@ -152,7 +154,7 @@ test('storage: a bad record at the end of a segment that is not the last is dama
   writeFileSync(first, bytes)
   await assert.rejects(recover(dir, { repair: false }), (error: any) => {
     assert.equal(error.code, ErrorCode.CORRUPT)
-    assert.match(error.message, new RegExp(`${first}: .*not the last at offset ${last.offset}`))
+    assert.match(error.message, new RegExp(`${first}: at offset ${last.offset}, .*not the last`))
     return true
   })
   const kept = records.length - 2 // all but the header and the bad record
@@ -170,7 +172,7 @@ test('storage: segments whose revisions do not chain are ERR_CORRUPT; repair cut
   rmSync(paths[1]!)
   await assert.rejects(recover(dir, { repair: false }), (error: any) => {
     assert.equal(error.code, ErrorCode.CORRUPT)
-    assert.match(error.message, new RegExp(`${paths[2]}: revisions \\d+\\.\\.\\d+ are missing at offset 0`))
+    assert.match(error.message, new RegExp(`${paths[2]}: at offset 0, revisions \\d+\\.\\.\\d+ are missing`))
     return true
   })
   const seen = warnings(t)
@@ -203,6 +205,7 @@ test('storage: damage in history a snapshot holds is ERR_CORRUPT; repair drops t
   const seen = warnings(t)
   const repaired = await recover(dir, { repair: true })
   assert.equal(repaired.tail.revision, 12, 'no revision lost')
+  assert.equal(repaired.cutCommits, false, 'clients may resume')
   assert.deepEqual(segmentPaths(dir), paths.slice(1))
   assert.equal(revisionsOf(repaired.commits).at(-1), 12)
   await seen.settled()

@@ -1,12 +1,12 @@
 // The State: a Map-like view of the shared store. Reads come from the local replica; writes go to
 // the server and resolve once their commit is visible here (read-your-writes).
 import { inspect, type InspectOptionsStylized } from 'node:util'
-import { invalidArgument } from '../errors.ts'
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { inspectAs } from '../inspect.ts'
 import { readCommitPage, readPosition } from '../link/replies.ts'
 import { Op } from '../protocol/ops.ts'
 import { decoded } from '../protocol/undecoded.ts'
-import { LONE_SURROGATE, checkKey, checkStorable, deepEqual, describe } from '../protocol/values.ts'
+import { LONE_SURROGATE, checkKey, checkStorable, deepEqual, describe, isInt64 } from '../protocol/values.ts'
 import type { Listener } from './observers.ts'
 import type { Change } from './replica.ts'
 import type { Coverage } from './coverage.ts'
@@ -141,6 +141,8 @@ export class StateView {
       if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
         throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
       }
+      if (typeof by === 'bigint' && !isInt64(by))
+        throw new ZStateError(ErrorCode.UNENCODABLE, `increment: by ${by} is outside int64`)
       return this.#host.request(Op.INCREMENT, [k, by], readIncrementReply)
     })
   }
@@ -168,32 +170,36 @@ export class StateView {
     })
   }
 
-  // Watching.
-  async when(
+  // Watching. The when family returns waitFor's own promise (no async wrapper, which would settle
+  // it two microtasks later): a waiter met by a revision settles before this client's own calls
+  // committed at that revision, as their continuations run in that order.
+  when(
     keyOrPredicate: string | ((view: never) => boolean),
     predicateOrOptions?: unknown,
     maybeOptions?: WhenOptions,
   ): Promise<unknown> {
-    if (typeof keyOrPredicate === 'function') {
-      const predicate = keyOrPredicate as (view: ReadonlyState) => boolean
-      const view = this.#readonly()
-      return waitFor(
-        this.#sync,
-        { prefix: this.#prefix },
-        () => (predicate(view) ? { value: this.snapshot() } : undefined),
-        predicateOrOptions as WhenOptions | undefined,
-        'when(predicate)',
-        true,
+    return rejecting(() => {
+      if (typeof keyOrPredicate === 'function') {
+        const predicate = keyOrPredicate as (view: ReadonlyState) => boolean
+        const view = this.#readonly()
+        return waitFor(
+          this.#sync,
+          { prefix: this.#prefix },
+          () => (predicate(view) ? { value: this.snapshot() } : undefined),
+          predicateOrOptions as WhenOptions | undefined,
+          'when(predicate)',
+          true,
+        )
+      }
+      if (typeof predicateOrOptions !== 'function')
+        throw invalidArgument('when: give (key, predicate) or (predicate)')
+      return this.#whenValue(
+        keyOrPredicate,
+        predicateOrOptions as (value: unknown) => boolean,
+        maybeOptions,
+        'when',
       )
-    }
-    if (typeof predicateOrOptions !== 'function')
-      throw invalidArgument('when: give (key, predicate) or (predicate)')
-    return this.#whenValue(
-      keyOrPredicate,
-      predicateOrOptions as (value: unknown) => boolean,
-      maybeOptions,
-      'when',
-    )
+    })
   }
 
   #whenValue<T>(
@@ -203,50 +209,49 @@ export class StateView {
     what: string,
     result?: () => T,
   ): Promise<unknown> {
-    const k = this.#sync.coverage.key(this.#key(key), what)
-    const check = (): { value: unknown } | undefined => {
-      const value = decoded(this.#data.get(k))
-      return test(value) ? { value: result === undefined ? value : result() } : undefined
-    }
-    return waitFor(this.#sync, { keys: [k] }, check, options, waiterName(what, key), true)
+    return rejecting(() => {
+      const k = this.#sync.coverage.key(this.#key(key), what)
+      const check = (): { value: unknown } | undefined => {
+        const value = decoded(this.#data.get(k))
+        return test(value) ? { value: result === undefined ? value : result() } : undefined
+      }
+      return waitFor(this.#sync, { keys: [k] }, check, options, waiterName(what, key), true)
+    })
   }
 
-  async whenChange(keys: string | string[], options?: WhenOptions): Promise<Change> {
-    const list = (Array.isArray(keys) ? keys : [keys]).map((key) =>
-      this.#sync.coverage.key(this.#key(key), 'whenChange'),
-    )
-    if (list.length === 0) throw invalidArgument('whenChange: give at least one key')
-    const strip = this.#prefix.length
-    const check = (change: Change | undefined): { value: Change } | undefined =>
-      change === undefined
-        ? undefined
-        : { value: strip === 0 ? change : { ...change, key: change.key.slice(strip) } }
-    return waitFor(this.#sync, { keys: list }, check, options, waiterName('whenChange', keys), false)
+  whenChange(keys: string | string[], options?: WhenOptions): Promise<Change> {
+    return rejecting(() => {
+      const list = (Array.isArray(keys) ? keys : [keys]).map((key) =>
+        this.#sync.coverage.key(this.#key(key), 'whenChange'),
+      )
+      if (list.length === 0) throw invalidArgument('whenChange: give at least one key')
+      const strip = this.#prefix.length
+      const check = (change: Change | undefined): { value: Change } | undefined =>
+        change === undefined
+          ? undefined
+          : { value: strip === 0 ? change : { ...change, key: change.key.slice(strip) } }
+      return waitFor(this.#sync, { keys: list }, check, options, waiterName('whenChange', keys), false)
+    })
   }
 
-  async whenEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
+  whenEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, (value) => deepEqual(value, expected), options, 'whenEqual')
   }
-  async whenNotEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
+  whenNotEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, (value) => !deepEqual(value, expected), options, 'whenNotEqual')
   }
-  async whenTruthy(key: string, options?: WhenOptions): Promise<unknown> {
+  whenTruthy(key: string, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, Boolean, options, 'whenTruthy')
   }
-  async whenFalsy(key: string, options?: WhenOptions): Promise<unknown> {
+  whenFalsy(key: string, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, (value) => !value, options, 'whenFalsy')
   }
-  async whenAvailable(key: string, options?: WhenOptions): Promise<unknown> {
+  whenAvailable(key: string, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, (value) => value !== undefined, options, 'whenAvailable')
   }
-  async whenDeleted(key: string, options?: WhenOptions): Promise<void> {
-    await this.#whenValue(
-      key,
-      (value) => value === undefined,
-      options,
-      'whenDeleted',
-      () => undefined,
-    )
+  whenDeleted(key: string, options?: WhenOptions): Promise<void> {
+    const deleted = (value: unknown): boolean => value === undefined
+    return this.#whenValue(key, deleted, options, 'whenDeleted', () => undefined) as Promise<void>
   }
 
   watch(options: WatchOptions = {}): AsyncIterableIterator<Change> {

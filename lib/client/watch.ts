@@ -8,6 +8,7 @@ import type { Synchronizer } from './sync.ts'
 import { QueuedIterator } from '../queued-iterator.ts'
 import { changesOf } from './history-changes.ts'
 import { checkKnown } from '../known-options.ts'
+import { checkKey } from '../protocol/values.ts'
 
 const WATCH_OPTIONS = ['key', 'prefix', 'fromRevision', 'latest', 'signal']
 
@@ -28,12 +29,15 @@ export function watch(
     throw invalidArgument('watch: options must be an object')
   checkKnown(options, WATCH_OPTIONS, 'watch')
   const { key, prefix, fromRevision, latest, signal } = options
-  if (key !== undefined && typeof key !== 'string') throw invalidArgument('watch: key must be a string')
+  // A key follows the rules of every key (checkKey), as in the state's other calls.
+  if (key !== undefined) checkKey(key)
   if (prefix !== undefined && typeof prefix !== 'string')
     throw invalidArgument('watch: prefix must be a string')
   if (fromRevision !== undefined && !(Number.isSafeInteger(fromRevision) && fromRevision >= 1)) {
     throw invalidArgument(`watch: fromRevision must be an integer ≥ 1, got ${String(fromRevision)}`)
   }
+  if (latest !== undefined && typeof latest !== 'boolean')
+    throw invalidArgument(`watch: latest must be a boolean, got ${typeof latest}`)
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('watch: signal must be an AbortSignal')
   // A partial replica refuses a key or prefix it does not hold; a whole-state watch sees what it holds.

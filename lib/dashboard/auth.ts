@@ -1,18 +1,15 @@
 // Who may read the dashboard: with a token, only requests that carry it; without one, only requests
 // addressed to a loopback name, so that a web page elsewhere cannot reach it by DNS rebinding.
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { isIP } from 'node:net'
 import type { IncomingMessage } from 'node:http'
 import { isLoopbackHost } from '../protocol/address.ts'
 
 export type Verdict = 'ok' | 'unauthorized' | 'forbidden'
 
 // True for the hosts only this machine can reach: what the state sockets count as loopback, and
-// also the names a browser keeps on this machine (*.localhost) and IPv4-mapped loopback.
+// also the names a browser keeps on this machine (*.localhost).
 export function isLoopback(host: string): boolean {
-  if (isLoopbackHost(host)) return true
-  const bare = host.replace(/^\[|\]$/g, '')
-  return bare.endsWith('.localhost') || (isIP(bare) === 6 && /^::ffff:127\./i.test(bare))
+  return isLoopbackHost(host) || host.endsWith('.localhost')
 }
 
 // Checks one request against the token (Authorization: Bearer T, or ?token=T).

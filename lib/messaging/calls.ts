@@ -3,15 +3,22 @@ import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkName } from '../protocol/names.ts'
 import { Op } from '../protocol/ops.ts'
 import { adoptDecoded, checkStorable, describe, toStoredValue } from '../protocol/values.ts'
-import { WAIT_OPTIONS, checkWaitOptions } from '../wait.ts'
+import { WAIT_OPTIONS, bounded, checkWaitOptions } from '../wait.ts'
 import { lateRequest, type MessagingHost } from './host.ts'
-import { checkKnown } from '../known-options.ts'
 import { readServiceDetails, readServiceList } from './replies.ts'
-import type { CallOptions, ServiceDetail, ServiceInfo, ServiceProxy, WaitForServiceOptions } from './types.ts'
+import type {
+  CallOptions,
+  RequestOptions,
+  ServiceDetail,
+  ServiceInfo,
+  ServiceProxy,
+  WaitForServiceOptions,
+} from './types.ts'
 
 // The names call() and service() take, and waitForService().
 const CALL_OPTIONS = [...WAIT_OPTIONS, 'provider']
 const WAIT_FOR_SERVICE_OPTIONS = [...WAIT_OPTIONS, 'providers']
+const SERVICES_OPTIONS = [...WAIT_OPTIONS, 'detail']
 
 const DEFAULT_CALL_TIMEOUT = 30_000
 
@@ -83,14 +90,12 @@ export function serviceProxy<Api extends object>(
 
 export async function services(
   host: MessagingHost,
-  options: { detail?: boolean } = {},
+  options: RequestOptions & { detail?: boolean } = {},
 ): Promise<ServiceInfo[] | ServiceDetail[]> {
-  if (typeof options !== 'object' || options === null)
-    throw invalidArgument('services: options must be an object')
-  checkKnown(options, ['detail'], 'services')
+  checkWaitOptions(options, 'services', SERVICES_OPTIONS)
   const { detail = false } = options
   if (typeof detail !== 'boolean') throw invalidArgument('services: detail must be a boolean')
-  const reply = await host.request(Op.SERVICES, detail ? [true] : [])
+  const reply = await bounded(host.request(Op.SERVICES, detail ? [true] : []), options, 'services()')
   return detail ? readServiceDetails(reply) : readServiceList(reply)
 }
 

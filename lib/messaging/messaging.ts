@@ -6,7 +6,7 @@ import { call, serviceProxy, services, waitForService } from './calls.ts'
 import type { MessagingHost } from './host.ts'
 import { Providers } from './providers.ts'
 import { Topics } from './topics.ts'
-import type { Messaging } from './types.ts'
+import type { Messaging, RequestOptions } from './types.ts'
 
 export type { MessagingHost } from './host.ts'
 
@@ -27,11 +27,12 @@ export class ClientMessaging implements Messaging, LinkUser {
     call(this.#host, name, method, args, options) as Promise<never>
   readonly service: Messaging['service'] = (name, options) => serviceProxy(this.#host, name, options)
   // The overloads tell the two shapes apart by `detail`.
-  readonly services = ((options?: { detail?: boolean }) =>
+  readonly services = ((options?: RequestOptions & { detail?: boolean }) =>
     services(this.#host, options)) as Messaging['services']
   readonly waitForService: Messaging['waitForService'] = (name, options) =>
     waitForService(this.#host, name, options)
-  readonly publish: Messaging['publish'] = (topic, message) => this.#topics.publish(topic, message)
+  readonly publish: Messaging['publish'] = (topic, message, options) =>
+    this.#topics.publish(topic, message, options)
   readonly subscribe: Messaging['subscribe'] = (prefix, options) => this.#topics.subscribe(prefix, options)
 
   // A new current link (first join or reconnection): pushes, providers and topics move to it.

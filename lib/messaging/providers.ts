@@ -12,9 +12,10 @@ import type { MessagingHost } from './host.ts'
 import { remoteFailure } from './remote.ts'
 import { readPush } from './replies.ts'
 import type { Handler, ProvideOptions, ProviderHandle } from './types.ts'
-import { checkKnown } from '../known-options.ts'
+import { WAIT_OPTIONS, bounded, checkWaitOptions } from '../wait.ts'
 
 const DEFAULT_CONCURRENCY = 64
+const PROVIDE_OPTIONS = [...WAIT_OPTIONS, 'concurrency']
 
 interface Registration {
   readonly link: Link
@@ -38,9 +39,7 @@ export class Providers {
   async provide(name: string, handlers: object, options: ProvideOptions = {}): Promise<ProviderHandle> {
     checkName(name, 'provide: name')
     const methods = methodsOf(handlers)
-    if (typeof options !== 'object' || options === null)
-      throw invalidArgument('provide: options must be an object')
-    checkKnown(options, ['concurrency'], 'provide')
+    checkWaitOptions(options, 'provide', PROVIDE_OPTIONS)
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
     if (!Number.isSafeInteger(concurrency) || concurrency < 1)
       throw invalidArgument(`provide: concurrency must be an integer ≥ 1, got ${String(concurrency)}`)
@@ -49,20 +48,25 @@ export class Providers {
     this.#open.add(provider)
     this.#byKey.set(provider.key, provider)
     try {
-      for (;;) {
-        const link = await this.#host.nextLink()
-        try {
-          await this.#register(provider, link)
-          return provider
-        } catch (error) {
-          // The server was lost meanwhile: register with the next one.
-          if (!isDisconnected(error) || !this.#open.has(provider)) throw error
-        }
-      }
+      await bounded(this.#registerSomewhere(provider), options, `provide('${name}')`)
+      return provider
     } catch (error) {
-      this.release(provider)
-      this.#byKey.delete(provider.key)
+      // Withdrawn, also from a server that registers it after the timeout or the abort.
+      void provider.close()
       throw error
+    }
+  }
+
+  async #registerSomewhere(provider: LocalProvider): Promise<void> {
+    for (;;) {
+      const link = await this.#host.nextLink()
+      try {
+        await this.#register(provider, link)
+        return
+      } catch (error) {
+        // The server was lost meanwhile: register with the next one.
+        if (!isDisconnected(error) || !this.#open.has(provider)) throw error
+      }
     }
   }
 

@@ -17,7 +17,8 @@ import { LONE_SURROGATE, adoptDecoded, describe } from '../protocol/values.ts'
 import { encodable } from './calls.ts'
 import type { MessagingHost } from './host.ts'
 import { TopicSubscription } from './subscription.ts'
-import type { SubscribeOptions, Subscription } from './types.ts'
+import type { RequestOptions, SubscribeOptions, Subscription } from './types.ts'
+import { bounded, checkWaitOptions } from '../wait.ts'
 import { checkKnown } from '../known-options.ts'
 import { fromParts } from '../protocol/parts.ts'
 
@@ -34,10 +35,11 @@ export class Topics {
     this.#host = host
   }
 
-  async publish(topic: string, message: unknown): Promise<void> {
+  async publish(topic: string, message: unknown, options?: RequestOptions): Promise<void> {
     checkName(topic, 'publish: topic')
+    checkWaitOptions(options, 'publish')
     const payload = encodable(message, `publish '${topic}': message`, false)
-    await this.#host.request(Op.PUBLISH, [topic, payload])
+    await bounded(this.#host.request(Op.PUBLISH, [topic, payload]), options, `publish '${topic}'`)
   }
 
   subscribe<T>(prefix: string, options: SubscribeOptions = {}): Subscription<T> {

@@ -29,8 +29,16 @@ export type ServiceProxy<Api> = {
   ]: Api[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never
 }
 
+/** What a call that makes a request takes: `publish`, `services`, `provide` (and more of its own). */
+export interface RequestOptions {
+  /** ms until it rejects with TimeoutError (ERR_TIMEOUT); default: the client's requestTimeout. */
+  timeout?: number | undefined
+  /** Aborting it rejects it with `signal.reason`, unchanged. */
+  signal?: AbortSignal | undefined
+}
+
 /** Options of `provide()`. */
-export interface ProvideOptions {
+export interface ProvideOptions extends RequestOptions {
   /** Calls this provider runs at once; the server queues the rest; default 64. */
   concurrency?: number | undefined
 }
@@ -158,13 +166,13 @@ export interface Messaging {
   /** A typed proxy over `call()`: `client.service<MathApi>('math').add(1, 2)`. Not thenable. */
   service<Api extends object>(name: string, options?: CallOptions): ServiceProxy<Api>
   /** Every service the server knows, with its live providers. */
-  services(options?: { detail?: false }): Promise<ServiceInfo[]>
+  services(options?: RequestOptions & { detail?: false }): Promise<ServiceInfo[]>
   /** Every service with each of its providers (id, client name, pid, concurrency, calls in flight). */
-  services(options: { detail: true }): Promise<ServiceDetail[]>
+  services(options: RequestOptions & { detail: true }): Promise<ServiceDetail[]>
   /** Resolves once the service `name` has at least `providers` (default 1) live providers. */
   waitForService(name: string, options?: WaitForServiceOptions): Promise<void>
   /** Publishes `message` on `topic`; resolves when the server has accepted it. */
-  publish(topic: string, message: unknown): Promise<void>
+  publish(topic: string, message: unknown, options?: RequestOptions): Promise<void>
   /** Subscribes to every topic starting with `prefix`; await `ready` before relying on delivery. */
   subscribe<T = unknown>(prefix: string, options?: SubscribeOptions): Subscription<T>
 }

@@ -1,15 +1,17 @@
 // Entry point of every child process zstate spawns, as built (from source, child-main.ts is the entry
-// itself). It runs child-main.cjs, the child's one-file copy of zstate, with V8's code cache, which the
-// build makes beside it (`--make-code-cache`): Node 20 keeps no compiled code between processes, and
-// compiling that file was about 3 to 5 ms of every child's start. A cache that V8 refuses (another
-// Node, other V8 flags) only means compiling as before.
+// itself). It runs child-main.cjs, the child's one-file copy of zstate, with V8's code cache beside it:
+// Node 20 keeps no compiled code between processes, and compiling that file was about 3 to 5 ms of
+// every child's start. V8 keeps the file name a cache was made with (remote stacks would name that
+// path), so the cache names the file it was made for, and a child that finds none made for its own
+// path writes one once it has loaded (the build does it for dist/ with `--make-code-cache`; the
+// package ships none). A cache that V8 refuses (another Node, other V8 flags) is written again.
 //
 // child-main.cjs goes into Node's CommonJS cache as it runs, so a target's `import 'zstate'` (the
 // "zstate-child" condition maps it to that file) gets this very copy. msgpackr is imported here, as the
 // ES module the rest of zstate uses: its CommonJS entry would load its native decoder at once, which
 // zstate loads only once a process decodes enough to gain from it (lib/protocol/codec.ts).
 import * as msgpackr from 'msgpackr/pack'
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { Module, createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Script } from 'node:vm'
@@ -48,25 +50,37 @@ run(
 )
 child.loaded = true
 
-if (making) makeCache()
-else (child.exports as { runAsChild(): void }).runAsChild()
+if (making) {
+  writeCache()
+  process.exit(0)
+}
+const { runAsChild } = child.exports as { runAsChild: () => void }
+runAsChild()
+// Once the child has told its parent it is ready, so the job is not held up by it.
+if (cached === undefined || script.cachedDataRejected === true) setImmediate(writeCache)
 
+// The cache file: the path of the file it was made for (UTF-8, then a NUL), then V8's data.
 function readCache(): Buffer | undefined {
+  let bytes: Buffer
   try {
-    return readFileSync(cacheFile)
+    bytes = readFileSync(cacheFile)
   } catch {
     return undefined
   }
+  const end = bytes.indexOf(0)
+  return end !== -1 && bytes.toString('utf8', 0, end) === file ? bytes.subarray(end + 1) : undefined
 }
 
-// At build time: the code V8 compiled to load the module, for every child to reuse. Written whole or
-// not at all; without it, children compile the file themselves.
-function makeCache(): void {
+// The code V8 compiled to load the module, for every later child to reuse. Written whole or not at
+// all (a file of this process's own, renamed into place); without it, children compile the file
+// themselves. A package directory may be read-only: only the build says that it could not.
+function writeCache(): void {
+  const temporary = `${cacheFile}.${process.pid}.tmp`
   try {
-    writeFileSync(`${cacheFile}.tmp`, script.createCachedData())
-    renameSync(`${cacheFile}.tmp`, cacheFile)
+    writeFileSync(temporary, Buffer.concat([Buffer.from(`${file}\0`), script.createCachedData()]))
+    renameSync(temporary, cacheFile)
   } catch (error) {
-    process.emitWarning(`zstate: no code cache for child processes: ${(error as Error).message}`)
+    rmSync(temporary, { force: true })
+    if (making) process.emitWarning(`zstate: no code cache for child processes: ${(error as Error).message}`)
   }
-  process.exit(0)
 }

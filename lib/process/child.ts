@@ -1,4 +1,5 @@
 // A spawned child as its parent holds it: attempts and retries (supervision), the result, stop/kill.
+import { constants } from 'node:os'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { deferred } from '../deferred.ts'
 import { bounded, checkWaitOptions, type WaitOptions } from '../wait.ts'
@@ -17,13 +18,15 @@ export interface ChildHost {
   childEnv(extra: Record<string, string>): Record<string, string>
   // Resolves once the context's replica shows what a child's saw when it reported (ClientImpl).
   reached(seen: Position): Promise<void>
-  // The handle has settled and its owner has called wait(): it leaves ctx.children.
+  // A wait() has handed the handle's outcome to its caller: it leaves ctx.children.
   release(handle: HeldChild): void
 }
 
 // A handle as its context holds it, whatever its result type.
 export interface HeldChild extends ChildHandle<unknown> {
   stopFor(reason: unknown): Promise<void>
+  // The result or the failure, without anyone having received it (ctx.wait()).
+  readonly outcome: Promise<unknown>
 }
 
 export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
@@ -41,8 +44,6 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
   #halted = false
   #haltReason: unknown
   #pause: { timer: NodeJS.Timeout; resolve: () => void } | undefined
-  #waited = false
-  #settled = false
   readonly #site = callSite()
 
   constructor(host: ChildHost, target: Target, options: ResolvedSpawnOptions, name: string) {
@@ -77,11 +78,19 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
     return this.#exitCode
   }
 
+  get outcome(): Promise<R> {
+    return this.#result.promise
+  }
+
+  // The handle leaves ctx.children once a wait() returns its outcome, not when one gives up on it
+  // (timeout, signal): a child nobody has heard from stays listed for the next ctx.wait().
   wait(options?: WaitOptions): Promise<R> {
     checkWaitOptions(options, 'wait')
-    this.#waited = true
-    if (this.#settled) this.#host.release(this)
-    return bounded(this.#result.promise, options, `wait for ${this.name}`)
+    let settled = false
+    const outcome = this.#result.promise.finally(() => (settled = true))
+    return bounded(outcome, options, `wait for ${this.name}`).finally(() => {
+      if (settled) this.#host.release(this)
+    })
   }
 
   async stop(options?: { grace?: number }): Promise<void> {
@@ -89,7 +98,8 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (typeof signal !== 'string' || !signal.startsWith('SIG'))
+    // A name this OS does not know would be refused by the child's kill, after the handle had halted.
+    if (typeof signal !== 'string' || !Object.hasOwn(constants.signals, signal))
       throw invalidArgument(`kill: signal must be a signal name like 'SIGKILL', got ${String(signal)}`)
     this.#halt(undefined)
     await this.#attempt?.kill(signal)
@@ -138,7 +148,6 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
           // Whoever gets the result then reads the child's writes in the parent's state.
           await this.#host.reached(outcome.seen)
           this.#status = 'exited'
-          this.#settle()
           this.#result.resolve(outcome.value as R)
           return
         }
@@ -149,15 +158,8 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
       }
     } catch (error) {
       this.#status = 'failed'
-      this.#settle()
       this.#result.reject(withCallSite(error, this.#site))
     }
-  }
-
-  // Settled: a handle its owner has waited for leaves ctx.children before wait() returns.
-  #settle(): void {
-    this.#settled = true
-    if (this.#waited) this.#host.release(this)
   }
 
   async #launch(): Promise<Attempt> {

@@ -9,7 +9,7 @@ import type { Attempt, LaunchOptions, LaunchRequest } from './attempt.ts'
 import { ChildHandleImpl, type ChildHost, type HeldChild } from './child.ts'
 import { streamMap, type MapHost } from './map.ts'
 import { checkContextOptions, checkMapOptions, checkSpawnOptions, DEFAULT_GRACE } from './options.ts'
-import { checkWaitOptions } from '../wait.ts'
+import { bounded, checkWaitOptions } from '../wait.ts'
 import { Registration } from './registration.ts'
 import type { ServerProcess } from './server-process.ts'
 import { resolveTarget } from './target.ts'
@@ -136,9 +136,28 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     ) as Spawned
   }
 
+  // Every listed child's outcome; those handed to the caller (all results, or the first failure)
+  // leave ctx.children, the others stay for the next wait().
   async wait(options?: WaitOptions): Promise<unknown[]> {
     checkWaitOptions(options, 'wait')
-    return Promise.all([...this.#handles].map((handle) => handle.wait(options)))
+    const handles = [...this.#handles]
+    // The first to fail, as Promise.all rejects with it.
+    const failures: { handle: HeldChild; error: unknown }[] = []
+    const outcomes = handles.map((handle) =>
+      handle.outcome.catch((error: unknown) => {
+        failures.push({ handle, error })
+        throw error
+      }),
+    )
+    try {
+      const results = await bounded(Promise.all(outcomes), options, 'wait for the children')
+      for (const handle of handles) this.release(handle)
+      return results
+    } catch (error) {
+      const [first] = failures
+      if (first !== undefined && first.error === error) this.release(first.handle)
+      throw error
+    }
   }
 
   // R is what the caller says its workers return: results cross from children unchecked, as a

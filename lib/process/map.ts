@@ -309,10 +309,15 @@ class MapRun {
     this.#pump()
   }
 
+  // onProgress runs in a worker's message handler: what it throws fails the map, as at the end.
   #progress(): void {
     const total = this.#input.total
     if (total !== undefined && this.#results.done >= total) return // reported once, by #finish
-    this.#options.onProgress?.(this.#results.done, total)
+    try {
+      this.#options.onProgress?.(this.#results.done, total)
+    } catch (error) {
+      this.#fail(error)
+    }
   }
 
   #finishIfDone(): void {

@@ -1,10 +1,37 @@
 // Endpoint syntax shared by server and client.
+import { BlockList, isIP } from 'node:net'
 import { invalidArgument } from '../errors.ts'
+
+// Node's BlockList reads every spelling of an address: ::1 written out in full, and IPv4-mapped
+// IPv6 (::ffff:127.0.0.1) as the IPv4 address it maps.
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
 
 // Loopback is 127.0.0.0/8, ::1 and localhost; wildcards are not.
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '')
-  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
+  if (bare === 'localhost') return true
+  const family = isIP(bare)
+  return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6')
+}
+
+// sun_path holds 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH_BYTES = 107
+// The longest socket file a server makes at ipc://PATH is PATH.topics (docs/protocol.md).
+const LONGEST_SUFFIX = '.topics'
+const MAX_IPC_PATH_BYTES = MAX_SOCKET_PATH_BYTES - LONGEST_SUFFIX.length
+
+// An ipc path no server can listen at is refused before anything is bound or connected, in words
+// that name the path given (not the longest socket file the server would make of it).
+export function checkIpcPath(path: string): void {
+  const bytes = Buffer.byteLength(path)
+  if (bytes > MAX_IPC_PATH_BYTES)
+    throw invalidArgument(
+      `ipc path is ${bytes} bytes, over the limit of ${MAX_IPC_PATH_BYTES}: the server's socket files ` +
+        `add up to ${LONGEST_SUFFIX.length} bytes to it (PATH${LONGEST_SUFFIX}), and the OS limit is ` +
+        `${MAX_SOCKET_PATH_BYTES}: ${path}`,
+    )
 }
 
 // HOST:PORT of an HTTP listener (the metrics endpoint): an IPv6 host in brackets; PORT 0 picks one.
@@ -33,6 +60,7 @@ export function addressSyntax(address: string, use: 'bind' | 'connect'): 'ok' | 
 export function checkConnectAddress(address: string): void {
   if (addressSyntax(address, 'connect') !== 'ok')
     throw invalidArgument(`address must be ipc://PATH or tcp://HOST:PORT, got ${address}`)
+  if (address.startsWith('ipc://')) checkIpcPath(address.slice('ipc://'.length))
 }
 
 // zeromq sockets need the ipv6 option for an IPv6 literal; left on for IPv4 it would report

@@ -3,6 +3,11 @@ import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
+
+// Whether a bigint fits the value model (MessagePack's int64).
+export function isInt64(value: bigint): boolean {
+  return value >= INT64_MIN && value <= INT64_MAX
+}
 const MAX_KEY_BYTES = 1024
 // Deeper values are refused: decoding them would risk the stack of every process that reads them.
 export const MAX_DEPTH = 512
@@ -107,7 +112,7 @@ function copy(value: unknown, ancestors: object[] | undefined, level: number, co
     case 'number':
       return value === 0 ? 0 : value
     case 'bigint':
-      if (value < INT64_MIN || value > INT64_MAX) throw new Refusal('bigint outside int64')
+      if (!isInt64(value)) throw new Refusal('bigint outside int64')
       return value
     case 'object':
       break
@@ -174,7 +179,7 @@ export function adoptDecoded(value: unknown, depth = 0): unknown {
     if (typeof value === 'undefined' || typeof value === 'function' || typeof value === 'symbol') {
       throw new ZStateError(ErrorCode.PROTOCOL, `decoded value has type ${typeof value}`)
     }
-    if (typeof value === 'bigint' && (value < INT64_MIN || value > INT64_MAX)) {
+    if (typeof value === 'bigint' && !isInt64(value)) {
       throw new ZStateError(ErrorCode.PROTOCOL, 'decoded bigint outside int64')
     }
     return value

@@ -3,10 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { invalidArgument } from '../errors.ts'
-import { isLoopbackHost, parseTcp } from '../protocol/address.ts'
-
-// sun_path holds 108 bytes including the terminating NUL.
-const MAX_IPC_PATH_BYTES = 107
+import { checkIpcPath, isLoopbackHost, parseTcp } from '../protocol/address.ts'
 
 export interface Endpoints {
   router: string
@@ -18,19 +15,11 @@ export interface Endpoints {
   cleanup: () => void
 }
 
-function checkIpcPath(path: string): void {
-  if (Buffer.byteLength(path) > MAX_IPC_PATH_BYTES) {
-    throw invalidArgument(
-      `ipc path is ${Buffer.byteLength(path)} bytes, over the OS limit of ${MAX_IPC_PATH_BYTES}: ${path}`,
-    )
-  }
-}
-
 export function planEndpoints(address: string | undefined, insecure: boolean): Endpoints {
   if (address === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'zstate-'), {})
     const router = join(dir, 'state')
-    checkIpcPath(`${router}.topics`)
+    checkIpcPath(router)
     return {
       router: `ipc://${router}`,
       pub: `ipc://${router}.pub`,
@@ -43,7 +32,7 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
     const path = address.slice('ipc://'.length)
     if (path === '' || path === '*')
       throw invalidArgument(`address ${address}: give an ipc path, or omit address for a private one`)
-    checkIpcPath(`${path}.topics`)
+    checkIpcPath(path)
     // libzmq leaves the socket files behind when a socket closes without unbinding.
     const cleanup = (): void => {
       for (const file of [path, `${path}.pub`, `${path}.topics`]) rmSync(file, { force: true })

@@ -3,13 +3,10 @@ import { ConflictError, ErrorCode, ZStateError, invalidArgument } from '../error
 import { MAX_TTL_MS, isTtl, leaseFor } from '../protocol/leases.ts'
 import { ChangeKind, Op, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
-import { adoptDecoded, checkKey, deepEqual, describe } from '../protocol/values.ts'
+import { adoptDecoded, checkKey, deepEqual, describe, isInt64 } from '../protocol/values.ts'
 import { isRequestId, isRevision } from '../protocol/frames.ts'
 import { EncodedValue } from './set-frame.ts'
 import type { StoreView } from './store.ts'
-
-const INT64_MIN = -(2n ** 63n)
-const INT64_MAX = 2n ** 63n - 1n
 
 // The server side of one operation: returns the reply payload; `commit` gives the next revision.
 // `result`: what the writer gets back besides the revision; its commit carries it.
@@ -49,14 +46,19 @@ function sum(current: unknown, by: number | bigint, name: string): number | bigi
     if (typeof base !== 'bigint')
       throw invalidArgument(`increment: ${name} holds ${describe(base)}, not a bigint`)
     const result = base + by
-    if (result < INT64_MIN || result > INT64_MAX)
-      throw invalidArgument(`increment: ${name} would leave int64`)
+    if (!isInt64(result)) throw invalidArgument(`increment: ${name} would leave int64`)
     return result
   }
   const base = current === undefined ? 0 : current
   if (typeof base !== 'number')
     throw invalidArgument(`increment: ${name} holds ${describe(base)}, not a number`)
-  return base + by
+  const result = base + by
+  // A counter of whole numbers that leaves the safe integers would be rounded without a word.
+  if (Number.isSafeInteger(base) && Number.isSafeInteger(by) && !Number.isSafeInteger(result))
+    throw invalidArgument(
+      `increment: ${name} would leave the safe integers (±${Number.MAX_SAFE_INTEGER}): count with a bigint`,
+    )
+  return result
 }
 
 export const operations: Partial<Record<number, Operation>> = {

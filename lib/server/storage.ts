@@ -39,8 +39,12 @@ export async function openStorage(options: StorageOptions, limits: HistoryLimits
   try {
     const recovered = await recover(options.dir, { repair: options.repair })
     // Under 'always' nothing was heard of that the disk does not hold, so clients may resume; after
-    // any other policy's crash some published commits may be gone: a new epoch makes clients reset.
-    const keep = recovered.epoch !== undefined && (options.fsync === 'always' || recovered.cleanClose)
+    // any other policy's crash, or a repair that cut commits, some published commits may be gone: a
+    // new epoch makes clients reset.
+    const keep =
+      recovered.epoch !== undefined &&
+      !recovered.cutCommits &&
+      (options.fsync === 'always' || recovered.cleanClose)
     const rebuilt = rebuild(recovered, limits, keep ? recovered.epoch : undefined)
     const writer = LogWriter.open(options.dir, recovered.tail, {
       fsync: options.fsync,

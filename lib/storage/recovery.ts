@@ -31,6 +31,9 @@ export interface Recovered {
   readonly epoch: string | undefined
   // The log ends with CLEAN: the last server closed it, and nothing was cut.
   readonly cleanClose: boolean
+  // Repair cut commits that were on disk, so they may have been replied and published: clients
+  // must not resume past them (a new epoch).
+  readonly cutCommits: boolean
   readonly tail: LogTail
 }
 
@@ -88,7 +91,7 @@ export async function recover(dir: string, options: { repair: boolean }): Promis
     if (!options.repair)
       throw new ZStateError(
         ErrorCode.CORRUPT,
-        `${path}: ${cut.reason} at offset ${cut.offset} (start with repair to cut the log there)`,
+        `${path}: at offset ${cut.offset}, ${cut.reason} (start with repair: true, or zstate serve --repair, to cut the log there)`,
       )
     cutLog(dir, reads, cut, revision)
     clean = false
@@ -101,7 +104,7 @@ export async function recover(dir: string, options: { repair: boolean }): Promis
     if (revision - (commits.length - 1 - i) > base) bytesSinceSnapshot += FRAME_BYTES + payload.length
   })
   const tail = { revision, epoch, snapshotRevision: base, bytesSinceSnapshot }
-  return { snapshot, commits, epoch, cleanClose: clean, tail }
+  return { snapshot, commits, epoch, cleanClose: clean, cutCommits: cut !== undefined, tail }
 }
 
 // Whether segment `index` starts where the log before it ends: 'gap' when it starts later but the

@@ -45,7 +45,7 @@ export function readSegment(file: DirFile, bytes: Buffer = readFileSync(file.pat
         : {
             kind: 'damage',
             offset: scan.fault.offset,
-            reason: `a bad record (length or checksum) with valid records after it, from offset ${scan.fault.resume}`,
+            reason: `a bad record (length or checksum), with valid records after it from offset ${scan.fault.resume}`,
             resume: scan.fault.resume!,
           }
   if (scan.records.length === 0 && fault === undefined)
