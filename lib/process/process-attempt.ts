@@ -6,6 +6,7 @@ import { bootstrapExecArgv, childExecArgv, entryUrl } from './launch.ts'
 import type { ToChild } from './messages.ts'
 import { forwardLines } from './output.ts'
 import { processStats } from './stats.ts'
+import type { CpuLook } from '../cpu-share.ts'
 import type { ChildStats } from './types.ts'
 import type { Launch } from './warm-pool.ts'
 
@@ -28,6 +29,8 @@ export function forkBootstrap(launch: Launch): ChildProcess {
 export class ProcessAttempt extends Attempt {
   readonly kind = 'process'
   readonly #child: ChildProcess
+  // The last stats() look at the process, for the next one's cpu.
+  readonly #looks: { last?: CpuLook } = {}
 
   constructor(options: LaunchOptions) {
     super(options)
@@ -83,6 +86,6 @@ export class ProcessAttempt extends Attempt {
   }
 
   stats(): Promise<ChildStats> {
-    return processStats(this.#child.pid, this.running, this.startedAt)
+    return processStats(this.#child.pid, this.running, this.startedAt, this.#looks)
   }
 }

@@ -1,22 +1,28 @@
 // ChildHandle.stats(): CPU and memory of a live child, from pidusage (loaded only when asked for,
 // so children that never ask do not pay for it).
 import { ErrorCode, ZStateError } from '../errors.ts'
+import { cpuShare, type CpuLook } from '../cpu-share.ts'
 import { importModule } from '../import-module.ts'
 import type { ChildStats } from './types.ts'
 
+// `looks` holds the handle's last look at the pid: cpu is measured since then, or since it started.
 export async function processStats(
   pid: number | undefined,
   running: boolean,
   startedAt: number,
+  looks: { last?: CpuLook },
 ): Promise<ChildStats> {
   if (pid === undefined || !running) throw notRunning(pid)
   const { default: pidusage } = (await importModule('pidusage')) as { default: typeof import('pidusage') }
+  let usage: import('pidusage').Status
   try {
-    const { cpu, memory } = await pidusage(pid)
-    return { pid, cpu, memory, elapsed: Date.now() - startedAt }
+    usage = await pidusage(pid)
   } catch (error) {
     throw new ZStateError(ErrorCode.CLOSED, `no statistics for pid ${pid}: it has exited`, { cause: error })
   }
+  const cpu = cpuShare(usage, looks.last)
+  looks.last = { ctime: usage.ctime, timestamp: usage.timestamp }
+  return { pid, cpu, memory: usage.memory, elapsed: Date.now() - startedAt }
 }
 
 export function notRunning(pid: number | undefined): ZStateError {
