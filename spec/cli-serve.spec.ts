@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
+import { readdirSync, statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { assertBuilt, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
@@ -59,4 +59,32 @@ void test('cli: serve refuses a non-loopback tcp address without --insecure (exi
   assert.equal(result.code, 1)
   assert.equal(result.stdout, '')
   assert.match(result.stderr, /^zstate: .*\(ERR_INVALID_ARGUMENT\)\n$/)
+})
+
+void test('cli: serve prints a storage warning as one zstate line, not Node’s warning format', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const dataDir = join(dir, 'data')
+    const first = await serve(['--data-dir', dataDir])
+    assert.equal((await zstate(['set', 'k', '1', '--address', first.address])).code, 0)
+    assert.deepEqual(await first.server.signal('SIGTERM'), { code: 0, signal: null })
+    // A crash in the middle of the last record (the clean-close marker, then the commit before it).
+    const log = join(
+      dataDir,
+      readdirSync(dataDir)
+        .filter((name) => name.endsWith('.zlog'))
+        .at(-1)!,
+    )
+    truncateSync(log, statSync(log).size - 12)
+    const second = await serve(['--data-dir', dataDir])
+    await second.server.waitFor('stderr', (text) => text.includes('listening'))
+    assert.deepEqual(await second.server.signal('SIGTERM'), { code: 0, signal: null })
+    assert.match(
+      second.server.stderr,
+      /^zstate: warning: \/.*: cut a torn tail of \d+ bytes at offset \d+\n/m,
+    )
+    assert.doesNotMatch(second.server.stderr, /\(node:\d+\)|--trace-warnings/)
+  } finally {
+    cleanup()
+  }
 })

@@ -53,7 +53,10 @@ test('actions: a module that does not load makes startServer fail clearly', asyn
       return isZStateError(e) && e.code === 'ERR_INVALID_ARGUMENT' && /cannot load actions/.test(e.message)
     },
   )
-  await assert.rejects(startServer({ actions: '/nonexistent/actions.mjs' }), /cannot load actions/)
+  // A missing file is named, and nothing of zstate's own files is.
+  await assert.rejects(startServer({ actions: '/nonexistent/actions.mjs' }), {
+    message: 'startServer: cannot load actions from file:///nonexistent/actions.mjs: no such file',
+  })
 })
 
 test('actions: an action may return its draft; a thrown non-Error keeps its value', async (t) => {

@@ -9,6 +9,14 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
+// Warnings (a torn log tail cut, a repair) as one line in the command's own voice, instead of Node's
+// "(node:PID) [CODE] Warning: …" and its hint about --trace-warnings. Node's own printer is one of
+// the process's 'warning' listeners.
+process.removeAllListeners('warning')
+process.on('warning', (warning) => {
+  process.stderr.write(`zstate: warning: ${warning.message.replace(/^zstate: /, '')}\n`)
+})
+
 const code = await cli(process.argv.slice(2), process.env, {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -1,6 +1,7 @@
 // Server actions (state.run): named exports of a module deployed with the server, run atomically
 // where the data is. Clients can only name an action, never send code.
-import { pathToFileURL } from 'node:url'
+import { existsSync } from 'node:fs'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ErrorCode, RemoteError, ZStateError, invalidArgument } from '../errors.ts'
 import { DraftRecorder } from '../protocol/draft.ts'
 import { ChangeKind, type WireChange } from '../protocol/ops.ts'
@@ -23,9 +24,13 @@ export async function loadActions(spec: string | URL | undefined): Promise<Actio
   try {
     module = (await import(url.href)) as Record<string, unknown>
   } catch (error) {
+    // For a missing file Node names the importing one, which is zstate's own and says nothing to
+    // the user; what the module itself fails to import names the user's file, and stays.
+    const missing = url.protocol === 'file:' && !existsSync(fileURLToPath(url))
+    const why = missing ? 'no such file' : (error as Error).message
     throw new ZStateError(
       ErrorCode.INVALID_ARGUMENT,
-      `startServer: cannot load actions from ${url.href}: ${(error as Error).message}`,
+      `startServer: cannot load actions from ${url.href}: ${why}`,
       { cause: error },
     )
   }

@@ -44,7 +44,7 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
   const host = tcp[1]!
   if (!insecure && !isLoopbackHost(host)) {
     throw invalidArgument(
-      `address ${address} is not loopback: tcp beyond this machine needs curve, or insecure: true`,
+      `address ${address} is not loopback: tcp beyond this machine needs curve, or insecure: true (zstate serve --insecure)`,
     )
   }
   return { router: address, pub: `tcp://${host}:*`, topics: `tcp://${host}:*`, cleanup: () => {} }
