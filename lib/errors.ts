@@ -131,8 +131,8 @@ export class RemoteError extends ZStateError {
   readonly remoteCode: string | undefined
   /** The process id where it was thrown, when known. */
   readonly pid: number | undefined
-  /** What was thrown, when it was not an Error (`remoteName === 'NonError'`). */
-  readonly value?: unknown
+  /** What was thrown, when it was not an Error (`remoteName === 'NonError'`); absent otherwise. */
+  declare readonly value?: unknown
   /** The stack as it was on the far side, without the local frames. */
   readonly remoteStack: string | undefined
   /** From `ctx.map`: the index of the item that failed. */
@@ -201,18 +201,34 @@ export function errorFromWire(
     return new ConflictError(text, keys, typeof extra === 'number' ? extra : 0)
   }
   if (code === ErrorCode.TIMEOUT) return new TimeoutError(text)
-  if (code === ErrorCode.REMOTE && Array.isArray(detail)) {
-    const [remoteName, stack, remoteCode, pid] = detail as unknown[]
-    return new RemoteError(text, {
-      remoteName: typeof remoteName === 'string' ? remoteName : 'Error',
+  if (code === ErrorCode.REMOTE && Array.isArray(detail)) return remoteFromWire(text, detail, 0)
+  return new ZStateError(code, text)
+}
+
+// How deep a chain of causes crosses to another process (a child's error, an ERR_REMOTE reply).
+export const MAX_CAUSES = 16
+
+// [remoteName, stack, remoteCode, pid, value?, cause?] (lib/protocol/remote-detail.ts), the cause
+// as [message, detail], followed MAX_CAUSES deep at most.
+function remoteFromWire(message: string, detail: readonly unknown[], depth: number): RemoteError {
+  const [remoteName, stack, remoteCode, pid, value, cause] = detail
+  const name = typeof remoteName === 'string' ? remoteName : 'Error'
+  const causeError =
+    Array.isArray(cause) && typeof cause[0] === 'string' && Array.isArray(cause[1]) && depth < MAX_CAUSES
+      ? remoteFromWire(cause[0], cause[1] as unknown[], depth + 1)
+      : undefined
+  return new RemoteError(
+    message,
+    {
+      remoteName: name,
       ...(typeof stack === 'string' ? { stack } : {}),
       ...(typeof remoteCode === 'string' ? { remoteCode } : {}),
       ...(typeof pid === 'number' ? { pid } : {}),
-      // A thrown non-Error (remoteName 'NonError') carries what was thrown.
-      ...(detail.length > 4 ? { value: detail[4] } : {}),
-    })
-  }
-  return new ZStateError(code, text)
+      // A thrown non-Error carries what was thrown.
+      ...(name === 'NonError' && detail.length > 4 ? { value } : {}),
+    },
+    causeError === undefined ? undefined : { cause: causeError },
+  )
 }
 
 export function invalidArgument(message: string): ZStateError {

@@ -51,6 +51,30 @@ test('messaging: handler errors come back as RemoteError with remote name, code,
   assert.ok(nonError instanceof RemoteError)
   assert.equal(nonError.remoteName, 'NonError')
   assert.deepEqual(nonError.value, { why: 42 })
+  assert.equal('value' in thrown, false, 'only a thrown non-Error has a value')
+
+  // Its cause comes along, a chain of RemoteErrors as from a child, cut at 16 links.
+  const caused = (await client.call('errors', 'caused', [2]).catch((e: unknown) => e)) as RemoteError
+  assert.equal(caused.message, 'link 1')
+  const second = caused.cause as RemoteError
+  assert.ok(second instanceof RemoteError)
+  assert.deepEqual(
+    [second.message, second.remoteName, second.remoteCode, second.pid],
+    ['link 2', 'TypeError', 'E_2', pid],
+  )
+  const bottom = second.cause as RemoteError
+  assert.deepEqual(
+    [bottom.remoteName, bottom.value, bottom.cause],
+    ['NonError', { thrown: 'at the bottom' }, undefined],
+  )
+  let links = 0
+  for (
+    let e: unknown = await client.call('errors', 'caused', [40]).catch((e: unknown) => e);
+    e;
+    e = (e as Error).cause
+  )
+    links++
+  assert.equal(links, 17, 'the error and 16 causes')
 
   // The provider is still fine afterwards.
   assert.equal(await client.call('errors', 'add', [1, 1]), 2)

@@ -69,5 +69,10 @@ test('actions: an action may return its draft; a thrown non-Error keeps its valu
   assert.ok(error instanceof RemoteError)
   assert.equal(error.remoteName, 'NonError')
   assert.equal(error.value, 'plain string')
+  const caused = (await client.state.run('throwsCaused').catch((e: unknown) => e)) as RemoteError
+  assert.equal('value' in caused, false)
+  const inner = caused.cause as RemoteError
+  assert.ok(inner instanceof RemoteError, 'the cause comes back too')
+  assert.deepEqual([inner.message, inner.remoteName], ['inner', 'RangeError'])
   await assert.rejects(startServer({ actions: 42 as unknown as string }), code('ERR_INVALID_ARGUMENT'))
 })

@@ -1,7 +1,7 @@
 // Errors crossing from a child to its parent: serialised where they were thrown, rebuilt as a
 // RemoteError (message, remote stack, name, code, pid, cause chain; `value` for a thrown non-Error).
 import { inspect } from 'node:util'
-import { RemoteError } from '../errors.ts'
+import { MAX_CAUSES, RemoteError } from '../errors.ts'
 import { cloneable } from './cloneable.ts'
 
 export interface SerializedError {
@@ -14,8 +14,6 @@ export interface SerializedError {
   readonly nonError?: true
   readonly value?: unknown
 }
-
-const MAX_CAUSES = 16
 
 export function serializeError(error: unknown, depth = 0): SerializedError {
   if (!(error instanceof Error)) {

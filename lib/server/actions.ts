@@ -92,12 +92,18 @@ export function runAction(actions: Actions, store: StoreView, name: unknown, arg
 function remote(error: unknown): RemoteError {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code
-    return new RemoteError(error.message, {
-      remoteName: error.name,
-      stack: error.stack ?? '',
-      pid: process.pid,
-      ...(typeof code === 'string' ? { remoteCode: code } : {}),
-    })
+    const cause = (error as { cause?: unknown }).cause
+    return new RemoteError(
+      error.message,
+      {
+        remoteName: error.name,
+        stack: error.stack ?? '',
+        pid: process.pid,
+        ...(typeof code === 'string' ? { remoteCode: code } : {}),
+      },
+      // Its cause travels with it (remoteWire), as a child's does.
+      cause === undefined ? undefined : { cause },
+    )
   }
   return new RemoteError(String(error), { remoteName: 'NonError', pid: process.pid, value: error })
 }

@@ -2,7 +2,7 @@
 import { ConflictError, ErrorCode, RemoteError, ZStateError } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
 import { NO_REPLY, Status } from '../protocol/ops.ts'
-import { toStoredValue } from '../protocol/values.ts'
+import { remoteWire } from '../protocol/remote-detail.ts'
 
 export function okReply(id: number, payload: readonly unknown[]): Buffer {
   return encode([id, Status.OK, ...payload])
@@ -22,22 +22,8 @@ export function errorReply(id: number, error: unknown): Buffer {
   if (error instanceof ConflictError)
     return encode([id, Status.ERROR, error.code, error.message, error.keys, error.revision])
   if (error instanceof RemoteError) {
-    const remote = error.remoteStack ?? error.message
-    return encode([
-      id,
-      Status.ERROR,
-      error.code,
-      error.message,
-      'value' in error
-        ? [
-            error.remoteName,
-            remote,
-            error.remoteCode ?? null,
-            error.pid ?? null,
-            toStoredValueOrNull(error.value),
-          ]
-        : [error.remoteName, remote, error.remoteCode ?? null, error.pid ?? null],
-    ])
+    const { message, detail } = remoteWire(error)
+    return encode([id, Status.ERROR, error.code, message, detail])
   }
   if (error instanceof ZStateError) return encode([id, Status.ERROR, error.code, error.message])
   return encode([
@@ -46,13 +32,4 @@ export function errorReply(id: number, error: unknown): Buffer {
     ErrorCode.PROTOCOL,
     `bad request: ${(error as Error)?.message ?? String(error)}`,
   ])
-}
-
-// What a thrown non-Error can carry back: itself if it fits the value model, else null.
-function toStoredValueOrNull(value: unknown): unknown {
-  try {
-    return toStoredValue(value)
-  } catch {
-    return null
-  }
 }
