@@ -165,6 +165,25 @@ test('contention: one claim per session; a release or the end of a session gives
   })
 })
 
+test('contention: one claim of every key at most is in line; other sessions that enumerated the keys race', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await client.state.update({ k: 0, mine: 0 })
+  // Stale whole-state transactions that ask to queue, from sessions of their own (partial: every
+  // outcome is a reply). Left unused, each such claim would hold every writer back for 50 ms.
+  const outcomes: string[] = []
+  for (let s = 0; s < 5; s++) {
+    const raw = await rawSession(t, server.address, ['elsewhere/'], 'k')
+    await raw.send([2, Op.TXN, raw.epoch, 0, [], true, [['k', ChangeKind.SET, s]], true, 0])
+    const [, status, code] = await raw.reply(2)
+    outcomes.push(status === Status.OK ? 'granted' : String(code))
+  }
+  assert.deepEqual(outcomes, ['granted', ...Array(4).fill(ErrorCode.CONFLICT)])
+  // A writer of another key waits for that one claim at most.
+  await client.state.atomic((d: any) => void (d.mine += 1))
+  assert.equal(client.state.get('mine'), 1)
+})
+
 test('contention: a holder whose re-run writes a key another holds waits in line, and commits when it is free', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)

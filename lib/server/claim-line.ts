@@ -32,6 +32,11 @@ export class ClaimLine {
     return this.#all.size
   }
 
+  // Claims of every key (their transactions enumerated the keys), waiting or granted.
+  get everyKey(): number {
+    return this.#everyKey
+  }
+
   // Claims waiting for their turn.
   get waiting(): number {
     return this.#all.size - this.#granted.size

@@ -51,10 +51,13 @@ export class Claims {
   // Handles a transaction: its reply, or undefined when its commit acknowledges it or it waits in line.
   transaction(session: Session, id: number, txn: Transaction): Buffer | undefined {
     if (this.#line.size === 0 && !txn.queue) return this.#host.run(session, id, txn)
-    // Without a reply (request id 0) it could not learn of its turn.
-    if (id === NO_REPLY && txn.queue) txn = { ...txn, queue: false }
-    this.#lapseFor(txn, session)
     const own = this.#line.of(session)
+    // Without a reply (request id 0) it could not learn of its turn. And one claim of every key at
+    // most is in line: each holds every writer back for up to HOLD_MS, and sessions cost nothing to
+    // open, so a line of them would hold everyone back without end; another one races instead.
+    if (txn.queue && (id === NO_REPLY || (txn.keySpace && this.#line.everyKey > (own?.keySpace ? 1 : 0))))
+      txn = { ...txn, queue: false }
+    this.#lapseFor(txn, session)
     const holding = own !== undefined && own.waiting === undefined && own.id === txn.held
     try {
       // A claim holder goes ahead of those waiting for its keys.
