@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { serverStats } from '../lib/client/server-stats.ts'
 import { deferred } from '../lib/deferred.ts'
+import { encode } from '../lib/protocol/codec.ts'
 import { Op, Status } from '../lib/protocol/ops.ts'
 import { until } from './process-support.ts'
 import { rawPeer } from './raw-peer.ts'
@@ -125,4 +126,47 @@ test('messaging: hand-made SERVICES and CALL requests with bad detail or provide
   const [, status, list] = await peer.request(Op.SERVICES, true)
   assert.equal(status, Status.OK)
   assert.equal((list as unknown[][])[0]![3] instanceof Array, true)
+})
+
+test('messaging: a message or call arguments a raw peer writes outside the value model are refused; nobody receives them', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const peer = await rawPeer(t, server.address)
+  const client = await clientFor(server)
+  let calls = 0
+  await client.provide('svc', { m: () => ++calls })
+  const subscription = client.subscribe('t')
+  await subscription.ready
+  // Hand-made MessagePack where the value goes: what no client writes, and msgpackr would decode as
+  // something else (or as undefined).
+  const bad = {
+    extension: Buffer.from('d40100', 'hex'),
+    proto: Buffer.concat([Buffer.from('81a9', 'hex'), Buffer.from('__proto__'), Buffer.from('01', 'hex')]),
+    uint64: Buffer.from('cfffffffffffffffff', 'hex'),
+    notUtf8: Buffer.from('a3eda080', 'hex'),
+    deep: Buffer.concat([Buffer.alloc(600, 0x91), Buffer.from('c0', 'hex')]),
+  }
+  const MARK = 'MARKMARK'
+  const frameWith = (request: unknown[], value: Buffer): Buffer => {
+    const frame = encode([request])
+    const at = frame.indexOf(Buffer.concat([Buffer.of(0xa0 | MARK.length), Buffer.from(MARK)]))
+    return Buffer.concat([frame.subarray(0, at), value, frame.subarray(at + 1 + MARK.length)])
+  }
+  for (const [what, value] of Object.entries(bad)) {
+    for (const request of [
+      [1, Op.PUBLISH, 't', MARK],
+      [1, Op.CALL, 'svc', 'm', [MARK], 5_000],
+    ]) {
+      const [reply] = await peer.send(frameWith(request, value))
+      assert.equal(reply?.[1], Status.ERROR, `${what}: ${JSON.stringify(reply)}`)
+      assert.ok(
+        ['ERR_PROTOCOL', 'ERR_UNENCODABLE'].includes(reply[2] as string),
+        `${what}: ${String(reply[2])}`,
+      )
+    }
+  }
+  await client.publish('t', 'good')
+  const first = await subscription.next()
+  assert.deepEqual(first.value, { topic: 't', message: 'good' })
+  assert.equal(await client.call('svc', 'm'), 1, 'no call with bad arguments reached the provider')
+  assert.equal(subscription.dropped, 0)
 })

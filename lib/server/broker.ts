@@ -4,6 +4,7 @@
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
 import { isName } from '../protocol/names.ts'
+import { adoptDecoded } from '../protocol/values.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
 import type { ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, push } from './replies.ts'
@@ -244,6 +245,8 @@ export class Broker {
       (args.length === 5 && typeof providerId !== 'number')
     )
       throw new ZStateError(ErrorCode.PROTOCOL, 'call takes [service, method, args, timeoutMs, provider?]')
+    // Arguments are values as a SET's are: the provider gets what the caller sent, or nothing.
+    adoptDecoded(callArgs)
     const service = this.#services.get(name)
     const local = isGatewayLink(session)
     if (service === undefined || !service.providers.some((p) => !(local && p.proxy)))

@@ -5,6 +5,7 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
 import { isIpv6Endpoint } from '../protocol/address.ts'
 import { isName } from '../protocol/names.ts'
+import { adoptDecoded } from '../protocol/values.ts'
 import { Op, TopicChannel } from '../protocol/ops.ts'
 import { SendQueue } from '../send-queue.ts'
 import { okReply } from './replies.ts'
@@ -56,7 +57,8 @@ export class Topics {
       const [topic, message] = args
       if (args.length !== 2 || !isName(topic))
         throw new ZStateError(ErrorCode.PROTOCOL, 'publish takes [topic, message]')
-      const encoded = encode(message)
+      // A message is a value as a SET's is: what a subscriber receives is what was sent, or nothing.
+      const encoded = encode(adoptDecoded(message))
       this.#sending.push([TopicChannel.MESSAGE + topic, ...toParts(encoded)])
       this.tally.count(topic, encoded.length)
       return okReply(id, [])
