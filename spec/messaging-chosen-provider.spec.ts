@@ -170,3 +170,31 @@ test('messaging: a message or call arguments a raw peer writes outside the value
   assert.equal(await client.call('svc', 'm'), 1, 'no call with bad arguments reached the provider')
   assert.equal(subscription.dropped, 0)
 })
+
+test('messaging: the provider registry is bounded per provider, per client and in all; SERVICES stays small', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const peers = await Promise.all([rawPeer(t, server.address), rawPeer(t, server.address)])
+  // 64 method names of 1,000 bytes: 64,000 bytes, as much as one provider may name.
+  const methods = (p: number, n = 64): string[] =>
+    Array.from({ length: n }, (_, i) => `${p}.${i}.`.padEnd(1_000, 'm'))
+  const tooMany = await peers[0].request(Op.PROVIDE, 'big', methods(0, 66), 1, 1)
+  assert.deepEqual(tooMany.slice(1, 3), [Status.ERROR, 'ERR_INVALID_ARGUMENT'])
+  // 8 MiB of method names in all: 131 such providers, from clients of their own.
+  const codes: string[] = []
+  for (let p = 0; p < 132; p++) {
+    const reply = await peers[p % 2]!.request(Op.PROVIDE, `svc${p}`, methods(p), 1, p + 1)
+    codes.push(reply[1] === Status.OK ? 'ok' : String(reply[2]))
+  }
+  assert.deepEqual(codes, [...Array(131).fill('ok'), 'ERR_OVERFLOW'])
+  // One withdrawn, another fits.
+  assert.equal((await peers[0].request(Op.WITHDRAW, 1))[1], Status.OK)
+  assert.equal((await peers[1].request(Op.PROVIDE, 'again', methods(999), 1, 1000))[1], Status.OK)
+  // A client's own bound: 1,024 providers of one method each.
+  const small = await rawPeer(t, server.address)
+  for (let p = 1; p <= 1_024; p++)
+    assert.equal((await small.request(Op.PROVIDE, 's', ['m'], 1, p))[1], Status.OK)
+  assert.deepEqual((await small.request(Op.PROVIDE, 's', ['m'], 1, 1_025)).slice(1, 3), [
+    Status.ERROR,
+    'ERR_OVERFLOW',
+  ])
+})

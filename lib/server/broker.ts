@@ -28,6 +28,13 @@ export interface BrokerOptions {
 // A provider whose session is silent for this many heartbeat periods is dropped (clients ping every period).
 export const PROVIDER_SILENCE_BEATS = 4
 const MAX_CONCURRENCY = 1_000_000
+// What the registry may hold (docs/messaging.md, Limits): a session cannot fill the server's memory
+// with providers, nor make every SERVICES and STATS reply huge to build, for everyone. Sessions cost
+// nothing to open, hence the bounds on the whole registry too.
+export const MAX_SESSION_PROVIDERS = 1_024
+export const MAX_PROVIDER_METHOD_BYTES = 64 * 1024
+export const MAX_PROVIDERS = 16_384
+export const MAX_METHOD_BYTES = 8 * 1024 * 1024
 
 // What one session has at the broker, so it can be cleaned up when the session ends.
 interface Party {
@@ -45,6 +52,8 @@ export class Broker {
   readonly #parties = new Map<Session, Party>()
   readonly #waits = new ServiceWaits()
   #nextId = 1
+  // The method-name bytes of every provider registered.
+  #methodBytes = 0
 
   constructor(options: BrokerOptions) {
     this.#options = options
@@ -197,6 +206,21 @@ export class Broker {
     const party = this.#party(session)
     if (party.providers.has(key))
       throw new ZStateError(ErrorCode.PROTOCOL, `provider key ${key} is already in use by this session`)
+    const methodBytes = methods.reduce((sum: number, method: string) => sum + Buffer.byteLength(method), 0)
+    if (methodBytes > MAX_PROVIDER_METHOD_BYTES)
+      throw invalidArgument(
+        `provide: the method names of a provider may hold ${MAX_PROVIDER_METHOD_BYTES} bytes at most, got ${methodBytes}`,
+      )
+    if (party.providers.size >= MAX_SESSION_PROVIDERS)
+      throw new ZStateError(
+        ErrorCode.OVERFLOW,
+        `provide: a client may have ${MAX_SESSION_PROVIDERS} providers at most`,
+      )
+    if (this.#providers.size >= MAX_PROVIDERS || this.#methodBytes + methodBytes > MAX_METHOD_BYTES)
+      throw new ZStateError(
+        ErrorCode.OVERFLOW,
+        `provide: the server holds as many providers as it takes (${MAX_PROVIDERS}, or ${MAX_METHOD_BYTES} bytes of method names)`,
+      )
     let service = this.#services.get(name)
     const owner = service?.providers[0]?.session.clientKey
     if (
@@ -219,12 +243,14 @@ export class Broker {
       session,
       service,
       methods: new Set(methods),
+      methodBytes,
       concurrency: Math.min(concurrency, MAX_CONCURRENCY),
       inFlight: new Map(),
       withdrawn: false,
       proxy: isGatewayLink(session),
     }
     this.#providers.set(provider.id, provider)
+    this.#methodBytes += methodBytes
     party.providers.set(key, provider)
     service.add(provider)
     this.#feed(provider)
@@ -433,8 +459,8 @@ export class Broker {
   }
 
   #retire(provider: Provider): void {
-    if (provider.inFlight.size > 0) return
-    this.#providers.delete(provider.id)
+    if (provider.inFlight.size > 0 || !this.#providers.delete(provider.id)) return
+    this.#methodBytes -= provider.methodBytes
     const party = this.#parties.get(provider.session)
     if (party?.providers.get(provider.key) === provider) party.providers.delete(provider.key)
     this.#tidy(provider.service)
