@@ -8,6 +8,7 @@ import { encode } from '../lib/protocol/codec.ts'
 import { Op, Status } from '../lib/protocol/ops.ts'
 import { until } from './process-support.ts'
 import { rawPeer } from './raw-peer.ts'
+import { rawSession } from './raw-session.ts'
 import { clientFor, serverFor } from './support.ts'
 
 test('messaging: services({ detail: true }) lists every provider; call({ provider }) reaches that one only', async (t) => {
@@ -197,4 +198,30 @@ test('messaging: the provider registry is bounded per provider, per client and i
     Status.ERROR,
     'ERR_OVERFLOW',
   ])
+})
+
+test('messaging: queued calls hold 128 MiB of arguments at most; a call pushed to its provider holds none', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  let held = 0
+  const hold = (): Promise<never> => {
+    held++
+    return new Promise(() => {})
+  }
+  await client.provide('svc', { hold }, { concurrency: 1 })
+  const raw = await rawSession(t, server.address)
+  const big = new Uint8Array(15_000_000)
+  // The first is pushed to the provider, which holds it; eight more wait (120 MB); a ninth would
+  // pass 128 MiB (134,217,728 bytes).
+  for (let id = 2; id <= 11; id++) await raw.send([id, Op.CALL, 'svc', 'hold', [big], 60_000])
+  const [, status, code] = await raw.reply(11)
+  assert.deepEqual([status, code], [Status.ERROR, 'ERR_OVERFLOW'])
+  await until(() => held === 1, 'the provider holds the first call')
+  // A cancelled call frees its bytes: another one waits in its place.
+  await raw.send([0, Op.CANCEL, 3])
+  await raw.send([12, Op.CALL, 'svc', 'hold', [big], 60_000])
+  await raw.send([13, Op.PING])
+  await raw.reply(13)
+  assert.equal(raw.replies.get(12), undefined, 'waiting, not refused')
+  for (const id of [2, 4, 5, 6, 7, 8, 9, 10]) assert.equal(raw.replies.get(id), undefined)
 })

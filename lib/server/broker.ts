@@ -8,7 +8,7 @@ import { adoptDecoded } from '../protocol/values.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
 import type { ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, push } from './replies.ts'
-import { Service, type Call, type Provider } from './service.ts'
+import { Service, type Call, type Provider, type QueuedBytes } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
 import { isGatewayLink, type Session } from './sessions.ts'
 import type { Offer } from './etcd/federation.ts'
@@ -35,6 +35,8 @@ export const MAX_SESSION_PROVIDERS = 1_024
 export const MAX_PROVIDER_METHOD_BYTES = 64 * 1024
 export const MAX_PROVIDERS = 16_384
 export const MAX_METHOD_BYTES = 8 * 1024 * 1024
+// The arguments of every call waiting in a queue, in all.
+export const MAX_QUEUED_CALL_BYTES = 128 * 1024 * 1024
 
 // What one session has at the broker, so it can be cleaned up when the session ends.
 interface Party {
@@ -54,6 +56,7 @@ export class Broker {
   #nextId = 1
   // The method-name bytes of every provider registered.
   #methodBytes = 0
+  readonly #queuedBytes: QueuedBytes = { total: 0 }
 
   constructor(options: BrokerOptions) {
     this.#options = options
@@ -115,10 +118,7 @@ export class Broker {
     }
     // Calls carry their own timeouts, so the queue is not ordered by deadline.
     for (const service of this.#services.values()) {
-      if (!service.queue.some((call) => call.deadline <= now)) continue
-      const expired = service.queue.filter((call) => call.deadline <= now)
-      service.queue = service.queue.filter((call) => call.deadline > now)
-      for (const call of expired) {
+      for (const call of service.dequeueWhere((queued) => queued.deadline <= now)) {
         this.#answer(
           call,
           ErrorCode.TIMEOUT,
@@ -234,7 +234,7 @@ export class Broker {
         `provide: service '${name}' is provided under another client key, which owns it while any of its providers lives`,
       )
     if (service === undefined) {
-      service = new Service(name)
+      service = new Service(name, this.#queuedBytes)
       this.#services.set(name, service)
     }
     const provider: Provider = {
@@ -291,6 +291,16 @@ export class Broker {
     }
     service.calls++
     const party = this.#party(session)
+    const provider =
+      target === undefined
+        ? service.pick(method, local)
+        : target.inFlight.size < target.concurrency
+          ? target
+          : undefined
+    // What a queued call holds is counted: calls to a provider that never takes them could
+    // otherwise hold any amount of the server's memory.
+    const bytes = provider === undefined ? encode(callArgs).length : 0
+    if (provider === undefined) this.#checkRoom(service, bytes)
     const call: Call = {
       id: this.#nextId++,
       caller: session,
@@ -298,26 +308,14 @@ export class Broker {
       service,
       method,
       args: callArgs,
+      bytes,
       deadline: Date.now() + timeout,
       provider: undefined,
       target,
       local,
     }
-    const provider =
-      target === undefined
-        ? service.pick(method, local)
-        : target.inFlight.size < target.concurrency
-          ? target
-          : undefined
     if (provider !== undefined) this.#assign(call, provider)
-    else if (service.queue.length >= this.#options.maxQueuedCalls) {
-      service.failed++
-      throw new ZStateError(
-        ErrorCode.OVERFLOW,
-        `service '${name}' already has ${service.queue.length} calls waiting for a free provider ` +
-          `(maxQueuedCalls): call refused`,
-      )
-    } else service.queue.push(call)
+    else service.enqueue(call)
     party.calls.set(id, call)
     return undefined
   }
@@ -327,6 +325,20 @@ export class Broker {
     provider.inFlight.set(call.id, call)
     this.#calls.set(call.id, call)
     this.#options.send(provider.session, push(Push.CALL, [call.id, provider.key, call.method, call.args]))
+    call.args = undefined
+  }
+
+  // A call may wait in the service's queue: within maxQueuedCalls, and the bytes of every queued
+  // call within MAX_QUEUED_CALL_BYTES.
+  #checkRoom(service: Service, bytes: number): void {
+    const refuse = (why: string): never => {
+      service.failed++
+      throw new ZStateError(ErrorCode.OVERFLOW, `service '${service.name}': ${why}: call refused`)
+    }
+    if (service.queue.length >= this.#options.maxQueuedCalls)
+      refuse(`already ${service.queue.length} calls waiting for a free provider (maxQueuedCalls)`)
+    if (this.#queuedBytes.total + bytes > MAX_QUEUED_CALL_BYTES)
+      refuse(`the calls waiting for free providers hold ${MAX_QUEUED_CALL_BYTES} bytes already`)
   }
 
   // Gives a provider queued calls until it is at its concurrency.
@@ -426,10 +438,7 @@ export class Broker {
 
   // Queued calls that no remaining provider can take fail now rather than wait for their timeout.
   #orphanQueue(service: Service): void {
-    const stranded = service.queue.filter((call) => !service.servable(call))
-    if (stranded.length === 0) return this.#tidy(service)
-    service.queue = service.queue.filter((call) => service.servable(call))
-    for (const call of stranded) {
+    for (const call of service.dequeueWhere((queued) => !service.servable(queued))) {
       this.#answer(
         call,
         ErrorCode.NO_PROVIDER,

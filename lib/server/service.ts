@@ -26,7 +26,10 @@ export interface Call {
   readonly requestId: number
   readonly service: Service
   readonly method: string
-  readonly args: unknown
+  // Until it is pushed to its provider: then the server holds it no more.
+  args: unknown
+  // The encoded size of args when the call is queued (counted in QueuedBytes while it is), else 0.
+  readonly bytes: number
   readonly deadline: number
   provider: Provider | undefined
   // The one provider the caller chose (CALL's fifth argument); undefined: any of them.
@@ -36,18 +39,44 @@ export interface Call {
   readonly local: boolean
 }
 
+// The bytes of the calls queued in every service of a broker.
+export interface QueuedBytes {
+  total: number
+}
+
 export class Service {
   readonly name: string
   readonly providers: Provider[] = []
-  // Calls beyond every provider's concurrency, oldest first.
-  queue: Call[] = []
+  // Calls beyond every provider's concurrency, oldest first: changed only here, so that the bytes
+  // they hold are counted.
+  #queue: Call[] = []
+  readonly #queued: QueuedBytes
   // For STATS: calls made to it (refused ones included), and those answered with an error.
   calls = 0
   failed = 0
   #next = 0
 
-  constructor(name: string) {
+  constructor(name: string, queued: QueuedBytes) {
     this.name = name
+    this.#queued = queued
+  }
+
+  get queue(): readonly Call[] {
+    return this.#queue
+  }
+
+  enqueue(call: Call): void {
+    this.#queue.push(call)
+    this.#queued.total += call.bytes
+  }
+
+  // Removes and returns the queued calls `leaving` picks.
+  dequeueWhere(leaving: (call: Call) => boolean): Call[] {
+    const left = this.#queue.filter(leaving)
+    if (left.length === 0) return left
+    this.#queue = this.#queue.filter((call) => !leaving(call))
+    for (const call of left) this.#queued.total -= call.bytes
+    return left
   }
 
   get idle(): boolean {
@@ -98,19 +127,23 @@ export class Service {
 
   // The oldest queued call `provider` can take, removed from the queue.
   takeFor(provider: Provider): Call | undefined {
-    const at = this.queue.findIndex(
+    const at = this.#queue.findIndex(
       (call) =>
         takes(provider, call.method, call.local) && (call.target === undefined || call.target === provider),
     )
     if (at === -1) return undefined
-    return this.queue.splice(at, 1)[0]
+    return this.#take(at)
   }
 
   unqueue(call: Call): boolean {
-    const at = this.queue.indexOf(call)
-    if (at === -1) return false
-    this.queue.splice(at, 1)
-    return true
+    const at = this.#queue.indexOf(call)
+    return at !== -1 && this.#take(at) !== undefined
+  }
+
+  #take(at: number): Call | undefined {
+    const [call] = this.#queue.splice(at, 1)
+    if (call !== undefined) this.#queued.total -= call.bytes
+    return call
   }
 }
 
