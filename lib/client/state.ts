@@ -172,34 +172,33 @@ export class StateView {
 
   // Watching. The when family returns waitFor's own promise (no async wrapper, which would settle
   // it two microtasks later): a waiter met by a revision settles before this client's own calls
-  // committed at that revision, as their continuations run in that order.
+  // committed at that revision, as their continuations run in that order. waitFor and #whenValue
+  // turn what they refuse into rejections themselves.
   when(
     keyOrPredicate: string | ((view: never) => boolean),
     predicateOrOptions?: unknown,
     maybeOptions?: WhenOptions,
   ): Promise<unknown> {
-    return rejecting(() => {
-      if (typeof keyOrPredicate === 'function') {
-        const predicate = keyOrPredicate as (view: ReadonlyState) => boolean
-        const view = this.#readonly()
-        return waitFor(
-          this.#sync,
-          { prefix: this.#prefix },
-          () => (predicate(view) ? { value: this.snapshot() } : undefined),
-          predicateOrOptions as WhenOptions | undefined,
-          'when(predicate)',
-          true,
-        )
-      }
-      if (typeof predicateOrOptions !== 'function')
-        throw invalidArgument('when: give (key, predicate) or (predicate)')
-      return this.#whenValue(
-        keyOrPredicate,
-        predicateOrOptions as (value: unknown) => boolean,
-        maybeOptions,
-        'when',
+    if (typeof keyOrPredicate === 'function') {
+      const predicate = keyOrPredicate as (view: ReadonlyState) => boolean
+      const view = this.#readonly()
+      return waitFor(
+        this.#sync,
+        { prefix: this.#prefix },
+        () => (predicate(view) ? { value: this.snapshot() } : undefined),
+        predicateOrOptions as WhenOptions | undefined,
+        'when(predicate)',
+        true,
       )
-    })
+    }
+    if (typeof predicateOrOptions !== 'function')
+      return Promise.reject(invalidArgument('when: give (key, predicate) or (predicate)'))
+    return this.#whenValue(
+      keyOrPredicate,
+      predicateOrOptions as (value: unknown) => boolean,
+      maybeOptions,
+      'when',
+    )
   }
 
   #whenValue<T>(

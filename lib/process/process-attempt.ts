@@ -6,7 +6,7 @@ import { bootstrapExecArgv, childExecArgv, entryUrl } from './launch.ts'
 import type { ToChild } from './messages.ts'
 import { forwardLines } from './output.ts'
 import { processStats } from './stats.ts'
-import type { CpuLook } from '../cpu-share.ts'
+import { CpuMeter } from '../cpu-meter.ts'
 import type { ChildStats } from './types.ts'
 import type { Launch } from './warm-pool.ts'
 
@@ -29,8 +29,7 @@ export function forkBootstrap(launch: Launch): ChildProcess {
 export class ProcessAttempt extends Attempt {
   readonly kind = 'process'
   readonly #child: ChildProcess
-  // The last stats() look at the process, for the next one's cpu.
-  readonly #looks: { last?: CpuLook } = {}
+  readonly #cpu = new CpuMeter()
 
   constructor(options: LaunchOptions) {
     super(options)
@@ -86,6 +85,6 @@ export class ProcessAttempt extends Attempt {
   }
 
   stats(): Promise<ChildStats> {
-    return processStats(this.#child.pid, this.running, this.startedAt, this.#looks)
+    return processStats(this.#child.pid, this.running, this.startedAt, this.#cpu)
   }
 }

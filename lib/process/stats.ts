@@ -1,16 +1,16 @@
 // ChildHandle.stats(): CPU and memory of a live child, from pidusage (loaded only when asked for,
 // so children that never ask do not pay for it).
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { cpuShare, type CpuLook } from '../cpu-share.ts'
+import type { CpuMeter } from '../cpu-meter.ts'
 import { importModule } from '../import-module.ts'
 import type { ChildStats } from './types.ts'
 
-// `looks` holds the handle's last look at the pid: cpu is measured since then, or since it started.
+// `cpu` is the attempt's own meter: its cpu is measured since its last reading, or since it started.
 export async function processStats(
   pid: number | undefined,
   running: boolean,
   startedAt: number,
-  looks: { last?: CpuLook },
+  cpu: CpuMeter,
 ): Promise<ChildStats> {
   if (pid === undefined || !running) throw notRunning(pid)
   const { default: pidusage } = (await importModule('pidusage')) as { default: typeof import('pidusage') }
@@ -20,9 +20,7 @@ export async function processStats(
   } catch (error) {
     throw new ZStateError(ErrorCode.CLOSED, `no statistics for pid ${pid}: it has exited`, { cause: error })
   }
-  const cpu = cpuShare(usage, looks.last)
-  looks.last = { ctime: usage.ctime, timestamp: usage.timestamp }
-  return { pid, cpu, memory: usage.memory, elapsed: Date.now() - startedAt }
+  return { pid, cpu: cpu.read(usage), memory: usage.memory, elapsed: Date.now() - startedAt }
 }
 
 export function notRunning(pid: number | undefined): ZStateError {

@@ -7,7 +7,7 @@ import { isName } from '../protocol/names.ts'
 import { adoptDecoded } from '../protocol/values.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
 import type { ServiceStats } from '../protocol/server-stats.ts'
-import { errorReplyOf, okReply, push } from './replies.ts'
+import { errorReplyOf, okReply, push, pushEncoded } from './replies.ts'
 import { Service, type Call, type Provider, type QueuedBytes } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
 import { isGatewayLink, type Session } from './sessions.ts'
@@ -297,10 +297,6 @@ export class Broker {
         : target.inFlight.size < target.concurrency
           ? target
           : undefined
-    // What a queued call holds is counted: calls to a provider that never takes them could
-    // otherwise hold any amount of the server's memory.
-    const bytes = provider === undefined ? encode(callArgs).length : 0
-    if (provider === undefined) this.#checkRoom(service, bytes)
     const call: Call = {
       id: this.#nextId++,
       caller: session,
@@ -308,14 +304,19 @@ export class Broker {
       service,
       method,
       args: callArgs,
-      bytes,
       deadline: Date.now() + timeout,
       provider: undefined,
       target,
       local,
     }
     if (provider !== undefined) this.#assign(call, provider)
-    else service.enqueue(call)
+    else {
+      // What a queued call holds is counted: calls to a provider that never takes them could
+      // otherwise hold any amount of the server's memory.
+      call.args = encode(callArgs)
+      this.#checkRoom(service, call.args.length)
+      service.enqueue(call)
+    }
     party.calls.set(id, call)
     return undefined
   }
@@ -324,7 +325,12 @@ export class Broker {
     call.provider = provider
     provider.inFlight.set(call.id, call)
     this.#calls.set(call.id, call)
-    this.#options.send(provider.session, push(Push.CALL, [call.id, provider.key, call.method, call.args]))
+    const { args } = call
+    const message =
+      args instanceof Buffer
+        ? pushEncoded(Push.CALL, [call.id, provider.key, call.method], args)
+        : push(Push.CALL, [call.id, provider.key, call.method, args])
+    this.#options.send(provider.session, message)
     call.args = undefined
   }
 

@@ -17,6 +17,13 @@ export function push(kind: number, fields: readonly unknown[]): Buffer {
   return encode([NO_REPLY, kind, ...fields])
 }
 
+// A push whose last field is already encoded: encoded with a nil there (its last byte), which the
+// encoded field then takes the place of.
+export function pushEncoded(kind: number, fields: readonly unknown[], last: Buffer): Buffer {
+  const head = encode([NO_REPLY, kind, ...fields, null])
+  return Buffer.concat([head.subarray(0, head.length - 1), last])
+}
+
 // The error reply for anything a request handler threw: our errors keep their code and detail.
 export function errorReply(id: number, error: unknown): Buffer {
   if (error instanceof ConflictError)

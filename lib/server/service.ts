@@ -26,10 +26,9 @@ export interface Call {
   readonly requestId: number
   readonly service: Service
   readonly method: string
-  // Until it is pushed to its provider: then the server holds it no more.
-  args: unknown
-  // The encoded size of args when the call is queued (counted in QueuedBytes while it is), else 0.
-  readonly bytes: number
+  // The arguments; encoded while the call waits in a queue (so their size is what the queue holds,
+  // and they are encoded once); undefined once pushed to a provider, as the server holds them no more.
+  args: readonly unknown[] | Buffer | undefined
   readonly deadline: number
   provider: Provider | undefined
   // The one provider the caller chose (CALL's fifth argument); undefined: any of them.
@@ -65,17 +64,20 @@ export class Service {
     return this.#queue
   }
 
+  // A call whose arguments are encoded (what it holds while it waits).
   enqueue(call: Call): void {
     this.#queue.push(call)
-    this.#queued.total += call.bytes
+    this.#queued.total += queuedBytes(call)
   }
 
   // Removes and returns the queued calls `leaving` picks.
   dequeueWhere(leaving: (call: Call) => boolean): Call[] {
-    const left = this.#queue.filter(leaving)
+    const left: Call[] = []
+    const kept: Call[] = []
+    for (const call of this.#queue) (leaving(call) ? left : kept).push(call)
     if (left.length === 0) return left
-    this.#queue = this.#queue.filter((call) => !leaving(call))
-    for (const call of left) this.#queued.total -= call.bytes
+    this.#queue = kept
+    for (const call of left) this.#queued.total -= queuedBytes(call)
     return left
   }
 
@@ -142,11 +144,15 @@ export class Service {
 
   #take(at: number): Call | undefined {
     const [call] = this.#queue.splice(at, 1)
-    if (call !== undefined) this.#queued.total -= call.bytes
+    if (call !== undefined) this.#queued.total -= queuedBytes(call)
     return call
   }
 }
 
 function takes(provider: Provider, method: string, local: boolean): boolean {
   return provider.methods.has(method) && !(local && provider.proxy)
+}
+
+function queuedBytes(call: Call): number {
+  return call.args instanceof Buffer ? call.args.length : 0
 }
