@@ -168,10 +168,11 @@ for (const transport of transports) {
 
 void test('process: a session’s contexts are bounded, and freed when the session ends (BYE or expiry)', async (t) => {
   // Its own process, so that its memory is its own; 64 KiB messages, so that the listing is cut;
-  // sessions expire after 10 × 100 ms of silence.
+  // sessions expire after 10 × 300 ms of silence: the flood's must outlive the zstate top run below,
+  // a process of its own that takes over a second to start on 2 busy cores.
   const maxMessageBytes = 64 << 10
   const server = fixture(t, 'server', [
-    JSON.stringify({ address: addressFor(t, 'ipc'), heartbeatMs: 100, maxMessageBytes }),
+    JSON.stringify({ address: addressFor(t, 'ipc'), heartbeatMs: 300, maxMessageBytes }),
   ])
   const { address } = (await server.event(1)) as { address: string }
   const observer = await RawPeer.open(t, address, 'observer')
