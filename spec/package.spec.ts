@@ -45,7 +45,11 @@ test('package: every module zstate starts by path is an entry point of the build
   const entries = `${scripts['build:js:library']} ${scripts['build:js:child']}`
   for (const path of named) {
     assert.ok(entries.includes(` lib/${path}.ts `), `lib/${path}.ts is not an entry of build:js`)
-    assert.ok(existsSync(join(root, 'dist/lib', `${path}.js`)), `dist/lib/${path}.js is missing`)
+    // An entry is built as an ES module, or as CommonJS (the child's bootstrap).
+    const built = ['.js', '.cjs'].some((extension) =>
+      existsSync(join(root, 'dist/lib', `${path}${extension}`)),
+    )
+    assert.ok(built, `dist/lib/${path}.js (or .cjs) is missing`)
   }
 })
 

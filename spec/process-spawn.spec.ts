@@ -93,7 +93,7 @@ void test('process: thread mode runs the same targets in a worker thread with th
 })
 
 void test(
-  'process: a plain JavaScript parent on the built package spawns, forwards output with the name, maps, with the code cache or without',
+  'process: a plain JavaScript parent on the built package spawns, forwards output with the name, maps, with the code cache or without, and a child decodes with the native extractor once it has a megabyte',
   { timeout: 120_000 },
   async () => {
     const script = fileURLToPath(fixtureUrl('compiled-parent.mjs'))
@@ -102,7 +102,10 @@ void test(
     // No tsx here: the bootstrap and every module run as compiled JavaScript from dist/.
     const { stdout, stderr } = await run(process.execPath, [script], { env, timeout: 100_000 })
     const lines = stdout.trim().split('\n')
-    assert.deepEqual(JSON.parse(lines.at(-1)!), {
+    const { extractor, ...spawned } = JSON.parse(lines.at(-1)!) as {
+      extractor: { installed: boolean; loaded: boolean; read: unknown }
+    }
+    assert.deepEqual(spawned, {
       module: ['a', 1],
       fn: 42,
       thread: ['t'],
@@ -110,6 +113,9 @@ void test(
       cached: true,
       uncached: true,
     })
+    // The child's copy of msgpackr is bundled into its copy of zstate; the extractor loads for it too.
+    assert.equal(extractor.loaded, extractor.installed, 'the child loaded msgpackr-extract')
+    assert.deepEqual(extractor.read, { text: `é${'x'.repeat(300)}ü`, big: `7:${'y'.repeat(4_000)}` })
     assert.ok(lines.includes('[printer] out a 1'), stdout)
     assert.ok(lines.includes('[thread printer] out t'), stdout)
     assert.match(stderr, /^\[printer\] err a 1$/m)

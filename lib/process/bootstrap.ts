@@ -6,11 +6,11 @@
 // path writes one once it has loaded (the build does it for dist/ with `--make-code-cache`; the
 // package ships none). A cache that V8 refuses (another Node, other V8 flags) is written again.
 //
-// child-main.cjs goes into Node's CommonJS cache as it runs, so a target's `import 'zstate'` (the
-// "zstate-child" condition maps it to that file) gets this very copy. msgpackr is imported here, as the
-// ES module the rest of zstate uses: its CommonJS entry would load its native decoder at once, which
-// zstate loads only once a process decodes enough to gain from it (lib/protocol/codec.ts).
-import * as msgpackr from 'msgpackr/pack'
+// Built as CommonJS (bootstrap.cjs), like the file it runs, which holds msgpackr too: a child whose
+// target is a function never starts Node's ES module loader, which cost a child about a fifth of
+// its start-up (resolving, compiling and linking this entry and msgpackr's modules, none of which a
+// code cache covers). child-main.cjs goes into Node's CommonJS cache as it runs, so a target's
+// `import 'zstate'` (the "zstate-child" condition maps it to that file) gets this very copy.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { Module, createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -23,10 +23,10 @@ const cacheFile = fileURLToPath(new URL('./child-main.cache', import.meta.url))
 const making = process.argv[2] === '--make-code-cache'
 
 const cached = making ? undefined : readCache()
-// A CommonJS module's wrapper, and import.meta.resolve (which the build maps to the last argument; the
-// file derives import.meta.url from __filename itself, and require's resolution when run without it).
+// A CommonJS module's wrapper (the file derives import.meta.url and import.meta.resolve from
+// __filename and require itself).
 const script = new Script(
-  `(function (exports, require, module, __filename, __dirname, __importMetaResolve) {${readFileSync(file, 'utf8')}\n})`,
+  `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
   {
     filename: file,
     cachedData: cached,
@@ -40,14 +40,7 @@ child.filename = file
 child.paths = requireHere.resolve.paths('zstate') ?? []
 requireHere.cache[file] = child
 const run = script.runInThisContext() as (...args: unknown[]) => void
-run(
-  child.exports,
-  (id: string): unknown => (id === 'msgpackr/pack' ? msgpackr : (requireHere(id) as unknown)),
-  child,
-  file,
-  fileURLToPath(new URL('.', url)),
-  (specifier: string) => import.meta.resolve(specifier),
-)
+run(child.exports, requireHere, child, file, fileURLToPath(new URL('.', url)))
 child.loaded = true
 
 if (making) {

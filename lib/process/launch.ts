@@ -1,13 +1,15 @@
 // Where the child entry points are and which Node flags children inherit: the built `.js` files
 // when zstate runs from dist/, the `.ts` sources (through tsx) when it runs from source.
 import { isMainThread, threadId } from 'node:worker_threads'
-import { fromSource, libEntry } from '../package-files.ts'
+import { fromSource, libEntry, libFile } from '../package-files.ts'
 import type { Target } from './target.ts'
 
 export function entryUrl(name: 'bootstrap' | 'thread-entry' | 'server-main' | 'watchdog-main'): URL {
-  // A child process's bootstrap runs child-main through V8's code cache once built; from source,
-  // child-main is the entry itself.
-  return libEntry(`process/${name === 'bootstrap' && fromSource ? 'child-main' : name}`)
+  // A child process's bootstrap (CommonJS) runs child-main through V8's code cache once built; from
+  // source, child-main is the entry itself.
+  if (name === 'bootstrap')
+    return fromSource ? libEntry('process/child-main') : libFile('process/bootstrap.cjs')
+  return libEntry(`process/${name}`)
 }
 
 // Flags that make no sense twice (debugger ports, the test runner, watch mode, -e/-p code).

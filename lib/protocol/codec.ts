@@ -7,13 +7,29 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import { importModule } from '../import-module.ts'
 
 // Its types re-export from '.', which NodeNext resolution does not follow: the main entry's types.
-const { Packr } = plainEntry as unknown as { Packr: typeof PackrClass }
+type Msgpackr = { Packr: typeof PackrClass; isNativeAccelerationEnabled: boolean }
 
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'bigint' })
+const OPTIONS = { useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'bigint' } as const
+const { Packr } = plainEntry as unknown as Msgpackr
+let packr = new Packr(OPTIONS)
 
 // With the extractor, batches of commits and snapshots decode about 1.6 times as fast (the same
 // values): msgpackr's main entry shares the plain one's decoder and hands it the extractor as it loads.
+// A child process's copy of zstate holds a plain msgpackr of its own (lib/process/bootstrap.ts), which
+// the main entry does not reach: that copy decodes with the main entry's Packr from then on (both
+// write and read the same bytes; with useRecords off, a Packr keeps nothing between messages).
 let bytesBeforeExtractor = 1 << 20
+
+function loadExtractor(): void {
+  // Optional, as msgpackr has it: without the native module decoding stays in JavaScript.
+  importModule('msgpackr').then(
+    (main) => {
+      const { Packr: MainPackr, isNativeAccelerationEnabled } = main as Msgpackr
+      if (isNativeAccelerationEnabled && MainPackr !== Packr) packr = new MainPackr(OPTIONS)
+    },
+    () => {},
+  )
+}
 
 export function encode(value: unknown): Buffer {
   return packr.pack(value)
@@ -21,9 +37,7 @@ export function encode(value: unknown): Buffer {
 
 // Decodes one whole frame; truncated data, trailing bytes and non-standard types are ERR_PROTOCOL.
 export function decode(frame: Uint8Array): unknown {
-  if (bytesBeforeExtractor > 0 && (bytesBeforeExtractor -= frame.length) <= 0)
-    // Optional, as msgpackr has it: without the native module decoding stays in JavaScript.
-    importModule('msgpackr').catch(() => {})
+  if (bytesBeforeExtractor > 0 && (bytesBeforeExtractor -= frame.length) <= 0) loadExtractor()
   try {
     return packr.unpack(frame)
   } catch (error) {
