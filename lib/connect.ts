@@ -6,6 +6,7 @@ import { createMetrics } from './client/metrics.ts'
 import { readServerInfo } from './client/replies.ts'
 import { Replication } from './client/replication.ts'
 import { StateView } from './client/state.ts'
+import { WriteOrder } from './client/write-order.ts'
 import type { State } from './client/state-types.ts'
 import { StatusEvents } from './client/status.ts'
 import type { Client, ConnectOptions, Metrics, ServerInfo, StatusEvent } from './client/types.ts'
@@ -143,6 +144,7 @@ export class ClientImpl<S extends object> implements Client<S> {
       sync: replication.sync,
       counters: this.#metrics,
       request: this.#connection.request.bind(this.#connection),
+      writes: new WriteOrder(this.#connection),
     }
     this.state = new StateView(host, '') as unknown as State<S>
   }

@@ -5,6 +5,14 @@ import process from 'node:process'
 import { version as libzmqVersion } from 'zeromq'
 import { runs, scale } from './config.ts'
 
+// What every process a benchmark starts goes without, from the environment this one was given.
+// NODE_EXTRA_CA_CERTS: when it is set at all, Node 20 builds its TLS root store and reads that
+// bundle as it starts, whatever the process does (about 80 ms of CPU per process on the machine of
+// these runs, which sets it); no process here uses TLS, and a start-up row would measure the
+// machine's certificates on both sides. Removed as this module loads, before any process starts.
+const UNSET = ['NODE_EXTRA_CA_CERTS'].filter((name) => process.env[name] !== undefined)
+for (const name of UNSET) delete process.env[name]
+
 // Where and when numbers were measured: a benchmark result without this is not comparable to anything.
 export interface Environment {
   readonly date: string
@@ -17,6 +25,8 @@ export interface Environment {
   readonly redis: string | undefined
   readonly scale: number
   readonly runs: number
+  // Variables of the given environment that no benchmark process started with (see UNSET).
+  readonly unset?: readonly string[]
 }
 
 const require = createRequire(import.meta.url)
@@ -47,6 +57,7 @@ export function environment(): Environment {
     redis: redisVersion(),
     scale,
     runs,
+    unset: UNSET,
   }
 }
 
@@ -56,5 +67,6 @@ export function describeEnvironment(e: Environment): string {
     `${e.cpu} · ${e.cores} cores · ${e.memoryGiB} GiB`,
     `${e.zeromq} · Redis ${e.redis ?? 'not installed'}`,
     `BENCH_SCALE=${e.scale} · ${e.runs} runs per median`,
+    ...(e.unset?.length ? [`processes started without ${e.unset.join(', ')} (set on this machine)`] : []),
   ].join('\n')
 }

@@ -58,6 +58,7 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     '```',
     '',
     ...runDates(results),
+    ...unsetVariables(results),
   ]
   const sections = [...new Set(results.map((r) => r.section ?? 'Results'))]
   for (const section of sections) {
@@ -106,6 +107,21 @@ function runDates(results: readonly ScenarioResult[]): string[] {
     '',
   ]
   for (const [day, ids] of [...days].sort()) lines.push(`- ${day}: ${ids.join(', ')}`)
+  return [...lines, '']
+}
+
+// Which scenarios' processes started without variables of the machine's environment (env.ts UNSET),
+// when not all alike: the Environment block above is the first scenario's.
+function unsetVariables(results: readonly ScenarioResult[]): string[] {
+  const groups = new Map<string, string[]>()
+  for (const result of results) {
+    const unset = result.environment.unset?.join(', ') ?? ''
+    groups.set(unset, [...(groups.get(unset) ?? []), result.id])
+  }
+  if (groups.size <= 1) return []
+  const lines = ['Not every scenario’s processes started with the same environment:', '']
+  for (const [unset, ids] of groups)
+    lines.push(`- ${unset === '' ? 'as the machine set it' : `without ${unset}`}: ${ids.join(', ')}`)
   return [...lines, '']
 }
 

@@ -114,12 +114,12 @@ export class StateView {
     return rejecting(() => {
       const args = [this.#key(key), checkStorable(value)]
       if (options !== undefined) args.push(...leaseArgs(options))
-      return this.#host.request(Op.SET, args, readSetReply)
+      return this.#host.writes.request(Op.SET, args, readSetReply)
     })
   }
 
   delete(key: string): Promise<boolean> {
-    return rejecting(() => this.#host.request(Op.DELETE, [this.#key(key)], readDeleteReply))
+    return rejecting(() => this.#host.writes.request(Op.DELETE, [this.#key(key)], readDeleteReply))
   }
 
   async update(values: Record<string, unknown>): Promise<number> {
@@ -128,11 +128,11 @@ export class StateView {
     }
     const pairs = Object.keys(values).map((key) => [this.#key(key), checkStorable(values[key])])
     if (pairs.length === 0) return this.revision
-    return readRevision(await this.#host.request(Op.UPDATE, [pairs]), 'update')
+    return readRevision(await this.#host.writes.request(Op.UPDATE, [pairs]), 'update')
   }
 
   async clear(): Promise<void> {
-    readRevision(await this.#host.request(Op.CLEAR, [this.#prefix]), 'clear')
+    readRevision(await this.#host.writes.request(Op.CLEAR, [this.#prefix]), 'clear')
   }
 
   increment(key: string, by: number | bigint = 1): Promise<number | bigint> {
@@ -143,7 +143,7 @@ export class StateView {
       }
       if (typeof by === 'bigint' && !isInt64(by))
         throw new ZStateError(ErrorCode.UNENCODABLE, `increment: by ${by} is outside int64`)
-      return this.#host.request(Op.INCREMENT, [k, by], readIncrementReply)
+      return this.#host.writes.request(Op.INCREMENT, [k, by], readIncrementReply)
     })
   }
 
@@ -153,7 +153,7 @@ export class StateView {
       const absent = expected === undefined
       const stored = checkStorable(next)
       const args = [k, absent, absent ? null : checkStorable(expected), stored]
-      return this.#host.request(Op.CAS, args, readCompareAndSetReply)
+      return this.#host.writes.request(Op.CAS, args, readCompareAndSetReply)
     })
   }
 
@@ -166,7 +166,7 @@ export class StateView {
     return rejecting(() => {
       if (typeof action !== 'string' || action === '')
         throw invalidArgument('run: action must be a non-empty string')
-      return this.#host.request(Op.RUN, [action, args.map(checkStorable)], readRunReply)
+      return this.#host.writes.request(Op.RUN, [action, args.map(checkStorable)], readRunReply)
     })
   }
 

@@ -12,6 +12,7 @@ import type { AtomicOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
 import { checkKnown } from '../known-options.ts'
 import { rejecting } from '../rejecting.ts'
+import type { WriteOrder } from './write-order.ts'
 
 const ATOMIC_OPTIONS = ['retries', 'linearizable', 'signal']
 
@@ -22,6 +23,8 @@ export interface TransactionHost {
   readonly counters: Metrics
   // The reply payload as `read` reads it; by default, as it is.
   request<T = unknown[]>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T>
+  // The client's writes, in the order they were issued (lib/client/write-order.ts).
+  readonly writes: WriteOrder
 }
 
 const DEFAULT_RETRIES = 100
@@ -46,9 +49,11 @@ export async function atomic<R>(
   const { signal, linearizable = false } = options
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('atomic: signal must be an AbortSignal')
-  const { sync } = host
+  const { sync, writes } = host
   // The claim this client holds on the keys (lib/server/claims.ts): the request id that queued it, or 0.
   let held = 0
+  // This call, holding its client's later writes from its first attempt until it settles.
+  const holder = {}
   try {
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted()
@@ -58,7 +63,10 @@ export async function atomic<R>(
       let result: R
       let changes
       try {
-        result = await fn(recorder.root as never)
+        // Not awaited when it is not a promise: a synchronous fn's attempt is sent before atomic()
+        // returns, so the writes its caller issues next come after it.
+        const returned = fn(recorder.root as never)
+        result = isPromise(returned) ? await returned : returned
         result = finalise(result) as R
         changes = recorder.finish()
       } finally {
@@ -73,7 +81,7 @@ export async function atomic<R>(
         // its turn on the keys instead of racing again (it cannot starve).
         const claim = held
         held = 0
-        const reply = await host.request(Op.TXN, [
+        const reply = await writes.attempt(holder, Op.TXN, [
           view.epoch,
           view.revision,
           [...recorder.reads],
@@ -110,14 +118,20 @@ export async function atomic<R>(
       }
     }
   } finally {
-    // A turn it does not use (fn threw or wrote nothing, or it was aborted) goes to the next in line.
-    // Never throwing from here: a closed client's turn ends with its session.
+    // A turn it does not use (fn threw or wrote nothing, or it was aborted) goes to the next in line,
+    // at once (the writes this call held may wait for that turn). Never throwing from here: a closed
+    // client's turn ends with its session.
     if (held !== 0) {
       const { epoch, revision } = sync.replica
       const release = [epoch, revision, [], false, [], false, held]
       void rejecting(() => host.request(Op.TXN, release)).catch(() => {})
     }
+    writes.release(holder)
   }
+}
+
+function isPromise(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
 
 // Replaces immer drafts anywhere in fn's result (plain objects and arrays) by their current values.

@@ -125,6 +125,11 @@ export class Connection {
     return this.#current.request(op, args, read)
   }
 
+  // request() of a message encodeRequest() made beforehand.
+  requestEncoded<T = unknown[]>(op: Op, message: Buffer, read?: ReplyReader<T>): Promise<T> {
+    return this.#current.requestEncoded(op, message, read)
+  }
+
   // The current link, or the next one after a reconnection; rejects with ERR_CLOSED once closed.
   nextLink(): Promise<Link> {
     return this.#current.next()

@@ -60,7 +60,17 @@ export class CurrentLink {
   // The request is encoded at once: what the caller changes in its values while it waits is not sent.
   async #requestOnNextLink<T>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T> {
     if (this.#closed !== undefined) throw this.#closed
-    const message = encodeRequest(0, op, args)
+    return this.#requestEncodedOnNextLink(op, encodeRequest(0, op, args), read)
+  }
+
+  // request() of a message encodeRequest() made beforehand.
+  requestEncoded<T = unknown[]>(op: Op, message: Buffer, read?: ReplyReader<T>): Promise<T> {
+    if (this.#link !== undefined) return this.#link.channel.requestEncoded(op, message, true, read)
+    return this.#requestEncodedOnNextLink(op, message, read)
+  }
+
+  async #requestEncodedOnNextLink<T>(op: Op, message: Buffer, read?: ReplyReader<T>): Promise<T> {
+    if (this.#closed !== undefined) throw this.#closed
     const expiry = AbortSignal.timeout(this.#requestTimeout)
     let link: Link
     try {
