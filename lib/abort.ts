@@ -30,3 +30,16 @@ export async function pause(ms: number, signal: AbortSignal, ref = false): Promi
 export function timeoutToError(error: unknown, timeout: AbortSignal, message: string): unknown {
   return timeout.aborted && error === timeout.reason ? new TimeoutError(message, { cause: error }) : error
 }
+
+// Each composite of anyWithTimeout() → its timeout signal, held as long as the composite is.
+const timeouts = new WeakMap<AbortSignal, AbortSignal>()
+
+// AbortSignal.any([signal, AbortSignal.timeout(ms)]), its timeout kept alive with it: Node 20's
+// AbortSignal.any() holds its sources weakly, and a timeout signal that nothing else holds is
+// collected before it fires (a join attempt at a dead address then never ended).
+export function anyWithTimeout(signal: AbortSignal, ms: number): AbortSignal {
+  const expiry = AbortSignal.timeout(ms)
+  const combined = AbortSignal.any([signal, expiry])
+  timeouts.set(combined, expiry)
+  return combined
+}

@@ -121,6 +121,7 @@ void test("curve: authorizedKeys 'any' encrypts without checking keys; bad keys 
   for (const curve of [
     { ...aliceCurve, serverKey: 'short' },
     { ...aliceCurve, publicKey: mallory.publicKey }, // halves of two different pairs
+    { ...aliceCurve, authorizedKeys: 'any' }, // a server's option: a misplaced name is refused too
   ]) {
     const error = await failure(connect(server.address, { curve }))
     assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)

@@ -1,5 +1,6 @@
 // Security of a client's sockets (docs/security.md): the CURVE options when the client has keys, and
 // the handshake outcome, watched so that a refused client fails at once instead of after its timeout.
+import { checkKnown } from '../known-options.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Dealer, Subscriber } from 'zeromq'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
@@ -18,6 +19,7 @@ export interface CurveCredentials {
 export function checkCurveCredentials(curve: unknown, caller: string): CurveCredentials {
   if (typeof curve !== 'object' || curve === null)
     throw invalidArgument(`${caller}: curve must be an object, got ${curve === null ? 'null' : typeof curve}`)
+  checkKnown(curve, ['serverKey', 'publicKey', 'secretKey'], `${caller}: curve`)
   const keys = curve as Partial<Record<keyof CurveCredentials, unknown>>
   const key = (name: keyof CurveCredentials): string => {
     const value = keys[name]

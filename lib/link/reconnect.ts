@@ -1,6 +1,6 @@
 // Rejoining after a lost server (docs/consistency.md "Lost server and reconnection"): in the background,
 // forever, until it works or the client closes.
-import { pause } from '../abort.ts'
+import { anyWithTimeout, pause } from '../abort.ts'
 
 // The pauses between attempts.
 const PAUSE_MS = [50, 100, 250, 500, 1000]
@@ -15,7 +15,7 @@ export async function reconnect(
   for (let n = 0; ; n++) {
     signal.throwIfAborted()
     try {
-      return await attempt(AbortSignal.any([signal, AbortSignal.timeout(attemptMs)]))
+      return await attempt(anyWithTimeout(signal, attemptMs))
     } catch {
       // not back yet
     }
