@@ -1,4 +1,5 @@
 // `zstate dashboard`: serves the live web page over one client until SIGINT/SIGTERM.
+import { randomBytes } from 'node:crypto'
 import { isLoopback } from '../dashboard/auth.ts'
 import { startDashboard } from '../dashboard/server.ts'
 import { UsageError, type RunOptions } from './args.ts'
@@ -12,7 +13,8 @@ const DEFAULT_PORT = 7070
 
 export async function dashboard(options: RunOptions, io: Io): Promise<number> {
   const host = options.host ?? DEFAULT_HOST
-  // Off loopback, anyone who can reach the port could read the whole state.
+  // Off loopback, anyone who can reach the port could read the whole state: a token of the user's own
+  // (one made up here is printed once, to this terminal).
   if (!isLoopback(host) && options.token === undefined)
     throw new UsageError(
       `--host ${host} is not a loopback address: anyone who can reach it could read the state, ` +
@@ -30,7 +32,7 @@ export async function dashboard(options: RunOptions, io: Io): Promise<number> {
         host,
         port: options.port ?? DEFAULT_PORT,
         encode: toJson,
-        ...(options.token === undefined ? {} : { token: options.token }),
+        token: options.token ?? randomBytes(16).toString('base64url'),
       })
       try {
         io.stdout.write(`${board.url}\n`)

@@ -1,10 +1,10 @@
 // The dashboard's HTTP server (node:http): the page and its assets, and /events, the live feed.
-// Every request passes authorize() first.
+// Every request passes authorized() first.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { listenHttp } from '../http-listen.ts'
 import type { Client } from '../client/types.ts'
 import { invalidArgument } from '../errors.ts'
-import { authorize, isLoopback } from './auth.ts'
+import { authorized } from './auth.ts'
 import { Feed } from './feed.ts'
 import type { Encode } from './keys.ts'
 import { StaticFiles } from './static-files.ts'
@@ -12,18 +12,18 @@ import { StaticFiles } from './static-files.ts'
 export interface DashboardOptions {
   /** The client whose replica and server the page shows; the dashboard does not close it. */
   readonly client: Client
-  /** Default 127.0.0.1. A host that is not loopback needs `token`. */
+  /** Default 127.0.0.1. */
   readonly host?: string
   /** Default 7070; 0 picks a free port (see `url`). */
   readonly port?: number
-  /** When set, every request must carry it: `Authorization: Bearer T` or `?token=T`. */
-  readonly token?: string
+  /** Every request must carry it: `Authorization: Bearer T` or `?token=T`. */
+  readonly token: string
   /** Turns a stored value into what JSON.stringify can write (bigint, Date, bytes). */
   readonly encode: Encode
 }
 
 export interface Dashboard {
-  /** The page's address, with `?token=` when there is one. */
+  /** The page's address, with `?token=`. */
   readonly url: string
   close(): Promise<void>
 }
@@ -36,11 +36,10 @@ const HEADERS = {
   'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'",
 }
 
-// Serves the dashboard once it listens; refuses a non-loopback host without a token.
+// Serves the dashboard once it listens.
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { client, host = '127.0.0.1', port = 7070, token, encode } = options
-  if (!isLoopback(host) && token === undefined)
-    throw invalidArgument(`startDashboard: host ${host} is not loopback, so a token is required`)
+  if (token === '') throw invalidArgument('startDashboard: token must not be empty')
   const files = new StaticFiles()
   const feed = new Feed(client, encode)
   const server = createServer((request, response) => handle(request, response, { files, feed, token }))
@@ -53,7 +52,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const hint = reason === 'EADDRINUSE' ? ' (in use: choose another port, or --port 0 for a free one)' : ''
     throw new Error(`cannot serve the dashboard on ${host}:${port}: ${reason}${hint}`, { cause: error })
   }
-  const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`
+  const query = `?token=${encodeURIComponent(token)}`
   let closed: Promise<void> | undefined
   return {
     url: `${origin}/${query}`,
@@ -71,16 +70,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 function handle(
   request: IncomingMessage,
   response: ServerResponse,
-  { files, feed, token }: { files: StaticFiles; feed: Feed; token: string | undefined },
+  { files, feed, token }: { files: StaticFiles; feed: Feed; token: string },
 ): void {
   for (const [name, value] of Object.entries(HEADERS)) response.setHeader(name, value)
   const url = new URL(request.url ?? '/', 'http://dashboard')
-  const verdict = authorize(request, url, token)
-  if (verdict === 'unauthorized') {
+  if (!authorized(request, url, token)) {
     response.setHeader('WWW-Authenticate', 'Bearer')
     return reply(response, 401, 'a token is required: open the URL that zstate dashboard printed')
   }
-  if (verdict === 'forbidden') return reply(response, 403, 'only loopback host names are served')
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     response.setHeader('Allow', 'GET, HEAD')
     return reply(response, 405, 'method not allowed')

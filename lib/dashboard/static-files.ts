@@ -13,7 +13,7 @@ export interface StaticFile {
 
 const PUBLIC = fileURLToPath(libFile('dashboard/public/'))
 const UPLOT = dirname(createRequire(import.meta.url).resolve('uplot'))
-// index.html names its assets with %QUERY%, replaced by the request's token query (or nothing).
+// index.html names its assets with %QUERY%, replaced by the request's token query.
 const QUERY = '%QUERY%'
 
 const SOURCES: Record<string, { path: string; type: string }> = {
@@ -36,11 +36,11 @@ export class StaticFiles {
   }
 
   // The file for a path, index.html with the token query filled in; undefined for any other path.
-  get(pathname: string, token: string | undefined): StaticFile | undefined {
+  get(pathname: string, token: string): StaticFile | undefined {
     const route = pathname === '/index.html' ? '/' : pathname
     const file = this.#files.get(route)
     if (file === undefined || route !== '/') return file
-    const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`
+    const query = `?token=${encodeURIComponent(token)}`
     return { type: file.type, body: Buffer.from(file.body.toString('utf8').replaceAll(QUERY, query)) }
   }
 }
