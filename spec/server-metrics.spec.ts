@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
+import { connect as netConnect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, test, type TestContext } from 'node:test'
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format'
 import { ConflictError, createContext, startServer, type Context, type Server } from '../lib/index.ts'
+import { MAX_CONNECTIONS } from '../lib/server/metrics.ts'
 import { CliProcess, assertBuilt, cliEnv, killAll } from './fixtures/cli-run.ts'
 import { fixtureUrl, until } from './process-support.ts'
 import { clientFor, serverFor, tempDir } from './support.ts'
@@ -148,6 +150,32 @@ void test('metrics: only GET and HEAD of /metrics answer', async (t) => {
   const head = await fetch(url, { method: 'HEAD' })
   assert.equal(head.status, 200)
   assert.equal(await head.text(), '')
+})
+
+void test('metrics: idle connections are capped and dropped, so they cannot take the server’s descriptors (raw sockets)', async (t) => {
+  const server = await metricsServer(t)
+  const { hostname, port } = new URL(server.metricsUrl!)
+  const sockets: Socket[] = []
+  t.after(() => sockets.forEach((socket) => socket.destroy()))
+  let dropped = 0
+  // Three times the cap, each sending half a request and nothing more.
+  for (let i = 0; i < 3 * MAX_CONNECTIONS; i++) {
+    const socket = netConnect(Number(port), hostname)
+    socket.on('error', () => {})
+    socket.on('close', () => dropped++)
+    socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n')
+    sockets.push(socket)
+  }
+  await until(() => dropped >= 2 * MAX_CONNECTIONS, 'the connections beyond the cap are closed', 10_000)
+  // The state server goes on, for a new client too.
+  const client = await clientFor(server)
+  assert.equal(await client.state.set('k', 1), 1)
+  sockets.forEach((socket) => socket.destroy())
+  await until(() => dropped === sockets.length, 'the idle connections are gone')
+  assert.equal(value(await scrape(server.metricsUrl!), 'zstate_commits_total'), 1)
+  // Scrapes that come together all get the figures.
+  const together = await Promise.all(Array.from({ length: 16 }, () => scrape(server.metricsUrl!)))
+  for (const families of together) assert.equal(value(families, 'zstate_commits_total'), 1)
 })
 
 void test('metrics: two servers in one process each serve their own figures', async (t) => {

@@ -24,6 +24,12 @@ export interface MetricsEndpoint {
 }
 
 const PATH = '/metrics'
+// What the endpoint may cost the server it lives in: connections at once (beyond them Node closes
+// new ones at once), and how long one may take to send its request (then it is closed). Prometheus
+// keeps one connection per target; these keep idle or slow connections from eating the process's
+// file descriptors, while scrapes that come together share one rendering.
+export const MAX_CONNECTIONS = 32
+const REQUEST_TIMEOUT_MS = 10_000
 
 // prom-client's process_ and nodejs_ metrics describe the process, whichever server serves them:
 // collected once per process (its GC observer and event loop monitor are never stopped), into a
@@ -46,7 +52,7 @@ export async function startMetrics(
   let current: Scrape | undefined
   defineMetrics(own, () => current, sources.stats().storage !== null)
   const register = Registry.merge([processMetrics(), own])
-  const server = createServer((request, response) => {
+  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (request, response) => {
     void answer(request, response).catch((error: unknown) => {
       if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
       response.end(`${error instanceof Error ? error.message : String(error)}\n`)
@@ -59,13 +65,23 @@ export async function startMetrics(
       response.setHeader('allow', 'GET, HEAD')
       return plain(response, 405, `method ${request.method ?? ''} not allowed: GET ${PATH}\n`)
     }
-    const table = await sources.processes()
-    // Every collect() runs synchronously at the start of metrics(): one consistent scrape.
-    current = { stats: sources.stats(), table }
-    const text = await register.metrics()
+    rendering ??= render().finally(() => (rendering = undefined))
+    const text = await rendering
     response.writeHead(200, { 'content-type': register.contentType })
     response.end(request.method === 'HEAD' ? undefined : text)
   }
+  // The scrape under way, which requests that come meanwhile wait for instead of rendering their own
+  // (each costs a measurement of the processes and a pass over every family: a flood of them would
+  // take the server's time).
+  let rendering: Promise<string> | undefined
+  async function render(): Promise<string> {
+    const table = await sources.processes()
+    // Every collect() runs synchronously at the start of metrics(): one consistent scrape.
+    current = { stats: sources.stats(), table }
+    return register.metrics()
+  }
+  server.maxConnections = MAX_CONNECTIONS
+  server.headersTimeout = REQUEST_TIMEOUT_MS
   const origin = await listenHttp(server, listen.host, listen.port).catch((error: Error) => {
     throw new ZStateError(
       ErrorCode.INVALID_ARGUMENT,
