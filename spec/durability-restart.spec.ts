@@ -3,7 +3,7 @@
 // unless repaired; a torn last record is cut with a warning.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { readdirSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, readdirSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { connect, createContext, startServer, ErrorCode, type Server } from '../lib/index.ts'
@@ -162,4 +162,40 @@ void test('durability: a context’s own server keeps its state in createContext
   const second = await createContext({ server: { dataDir } })
   t.after(() => second.close())
   assert.deepEqual(second.state.get('jobs/1'), { done: true })
+})
+
+void test('durability: a client that rejoins a server restored from an older backup rebuilds its replica (reset)', async (t) => {
+  const dir = tempDir(t)
+  const dataDir = join(dir, 'data')
+  const backup = join(dir, 'backup')
+  const address = `ipc://${join(dir, 'state')}`
+  let server = await startServer({ address, dataDir })
+  const client = await connect(address, { name: 'stays connected' })
+  const events: string[] = []
+  void (async () => {
+    for await (const event of client.status()) events.push(event.type)
+  })()
+  try {
+    for (let i = 1; i <= 50; i++) await client.state.set('k', i)
+    // While it runs, as docs/durability.md allows: its snapshots and segments (not its LOCK).
+    cpSync(dataDir, backup, { recursive: true, filter: (path) => !path.endsWith('LOCK') })
+    for (let i = 51; i <= 100; i++) await client.state.set('k', i)
+    await server.close()
+    server = await startServer({ address, dataDir: backup })
+    await client.state.set('after', 'restore')
+    const fresh = await connect(address)
+    try {
+      await fresh.state.sync()
+      await client.state.sync()
+      assert.ok(events.includes('reset'), `status events: ${events.join(', ')}`)
+      assert.equal(client.state.revision, fresh.state.revision)
+      assert.deepEqual(client.state.snapshot(), fresh.state.snapshot())
+      assert.equal(client.state.get('k'), 50)
+    } finally {
+      await fresh.close()
+    }
+  } finally {
+    await client.close()
+    await server.close()
+  }
 })

@@ -48,7 +48,10 @@ export class Replication implements Follower {
     }
     this.#resyncsBefore = this.#counters.resyncs
     this.#rebuilt = false
-    if (!rejoin || link.hello.epoch !== sync.replica.epoch || this.#distrusted) {
+    // A server of the same epoch behind this replica lost revisions it had published (a data dir
+    // restored from a backup, a lost log segment): what the replica holds past it is not the server's.
+    const behind = link.hello.revision < sync.replica.revision
+    if (!rejoin || link.hello.epoch !== sync.replica.epoch || this.#distrusted || behind) {
       const snapshot = await abortable(link.snapshot(), signal)
       sync.attach(source)
       sync.install(snapshot, rejoin)
