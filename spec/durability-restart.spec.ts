@@ -3,7 +3,7 @@
 // unless repaired; a torn last record is cut with a warning.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { cpSync, readdirSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { connect, createContext, startServer, ErrorCode, type Server } from '../lib/index.ts'
@@ -198,4 +198,16 @@ void test('durability: a client that rejoins a server restored from an older bac
     await client.close()
     await server.close()
   }
+})
+
+void test('durability: a start refused for its address leaves the data dir untouched and unlocked', async (t) => {
+  const dir = tempDir(t)
+  const dataDir = join(dir, 'data')
+  for (const address of ['tcp://0.0.0.0:*', 'no-scheme', `ipc://${join(dir, 'x'.repeat(120))}`]) {
+    const error = await failure(startServer({ address, dataDir }))
+    assert.equal(error.code, ErrorCode.INVALID_ARGUMENT, address)
+  }
+  assert.deepEqual(existsSync(dataDir) ? readdirSync(dataDir) : [], [], 'nothing written, no LOCK')
+  const server = await startServer({ address: addressFor(t, 'ipc'), dataDir })
+  await server.close()
 })

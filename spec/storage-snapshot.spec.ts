@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { ErrorCode } from '../lib/errors.ts'
@@ -241,7 +241,7 @@ test('storage: a damaged snapshot is ERR_CORRUPT; repair falls back to one the l
     writeFileSync(path, bytes)
     return entries.offset
   }
-  await snapshotOf(2)
+  const oldest = await snapshotOf(2)
   const newest = await snapshotOf(4)
   const offset = damage(newest.path)
   await assert.rejects(recover(dir, { repair: false }), (error: any) => {
@@ -255,10 +255,14 @@ test('storage: a damaged snapshot is ERR_CORRUPT; repair falls back to one the l
   assert.equal(older.tail.revision, 12)
   await seen.settled()
   assert.equal(seen.list[0]?.code, 'ZSTATE_REPAIRED')
-  assert.match(seen.list[0].message, /restoring from the snapshot of revision 2/)
+  assert.match(seen.list[0].message, /removed it, restoring from the snapshot of revision 2/)
+  // Gone from the dir: a plain start reads the older snapshot, and compactions are not stopped by it.
+  assert.ok(!existsSync(newest.path), 'the damaged snapshot was removed')
+  assert.equal((await recover(dir, { repair: false })).snapshot?.revision, 2)
 
   // No older snapshot, but the log starts at 1: the log alone will do.
-  await prune(dir, { snapshotRevision: 4, keepFromRevision: 1 })
+  damage((await snapshotOf(4)).path)
+  rmSync(oldest.path)
   const alone = await recover(dir, { repair: true })
   assert.equal(alone.snapshot, undefined)
   assert.deepEqual(

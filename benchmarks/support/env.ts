@@ -10,8 +10,12 @@ import { runs, scale } from './config.ts'
 // bundle as it starts, whatever the process does (about 80 ms of CPU per process on the machine of
 // these runs, which sets it); no process here uses TLS, and a start-up row would measure the
 // machine's certificates on both sides. Removed as this module loads, before any process starts.
-const UNSET = ['NODE_EXTRA_CA_CERTS'].filter((name) => process.env[name] !== undefined)
+// BENCH_UNSET passes what a parent (run-all) removed on to the scenarios it starts.
+const UNSET = ['NODE_EXTRA_CA_CERTS'].filter(
+  (name) => process.env[name] !== undefined || process.env['BENCH_UNSET']?.split(',').includes(name),
+)
 for (const name of UNSET) delete process.env[name]
+if (UNSET.length > 0) process.env['BENCH_UNSET'] = UNSET.join(',')
 
 // Where and when numbers were measured: a benchmark result without this is not comparable to anything.
 export interface Environment {

@@ -58,7 +58,7 @@ export function renderMarkdown(results: readonly ScenarioResult[], failed: reado
     '```',
     '',
     ...runDates(results),
-    ...unsetVariables(results),
+    ...machines(results),
   ]
   const sections = [...new Set(results.map((r) => r.section ?? 'Results'))]
   for (const section of sections) {
@@ -110,18 +110,23 @@ function runDates(results: readonly ScenarioResult[]): string[] {
   return [...lines, '']
 }
 
-// Which scenarios' processes started without variables of the machine's environment (env.ts UNSET),
-// when not all alike: the Environment block above is the first scenario's.
-function unsetVariables(results: readonly ScenarioResult[]): string[] {
+// Where the scenarios were measured, when not all alike (benchmarks/results keeps each one's latest
+// run, and the machines of these runs change): the CPU, and the variables of the machine's
+// environment their processes started without (env.ts UNSET). The Environment block above is the
+// first scenario's.
+function machines(results: readonly ScenarioResult[]): string[] {
   const groups = new Map<string, string[]>()
-  for (const result of results) {
-    const unset = result.environment.unset?.join(', ') ?? ''
-    groups.set(unset, [...(groups.get(unset) ?? []), result.id])
+  for (const { environment: e, id } of results) {
+    const unset = e.unset?.length ? `, processes started without ${e.unset.join(', ')}` : ''
+    const machine = `${e.cpu}${unset}`
+    groups.set(machine, [...(groups.get(machine) ?? []), id])
   }
   if (groups.size <= 1) return []
-  const lines = ['Not every scenario’s processes started with the same environment:', '']
-  for (const [unset, ids] of groups)
-    lines.push(`- ${unset === '' ? 'as the machine set it' : `without ${unset}`}: ${ids.join(', ')}`)
+  const lines = [
+    'Not every scenario ran on the same machine or environment (each ratio is from one run):',
+    '',
+  ]
+  for (const [machine, ids] of groups) lines.push(`- ${machine}: ${ids.join(', ')}`)
   return [...lines, '']
 }
 

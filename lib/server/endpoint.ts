@@ -11,8 +11,10 @@ export interface Endpoints {
   pub: string
   // Bind address for the topic PUB (messaging), likewise.
   topics: string
-  // Removes what we created (the private temp dir), after the sockets are closed.
+  // Removes what we created (the private temp dir) and the socket files, after the sockets are closed.
   cleanup: () => void
+  // Removes only what planning created (the private temp dir), when nothing was bound.
+  discard: () => void
 }
 
 export function planEndpoints(address: string | undefined, insecure: boolean): Endpoints {
@@ -25,6 +27,7 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
       pub: `ipc://${router}.pub`,
       topics: `ipc://${router}.topics`,
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
+      discard: () => rmSync(dir, { recursive: true, force: true }),
     }
   }
   if (typeof address !== 'string') throw invalidArgument(`address must be a string, got ${typeof address}`)
@@ -37,7 +40,7 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
     const cleanup = (): void => {
       for (const file of [path, `${path}.pub`, `${path}.topics`]) rmSync(file, { force: true })
     }
-    return { router: address, pub: `${address}.pub`, topics: `${address}.topics`, cleanup }
+    return { router: address, pub: `${address}.pub`, topics: `${address}.topics`, cleanup, discard: () => {} }
   }
   const tcp = parseTcp(address)
   if (tcp === null) throw invalidArgument(`address must be ipc://PATH or tcp://HOST:PORT, got ${address}`)
@@ -47,5 +50,12 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
       `address ${address} is not loopback: tcp beyond this machine needs curve, or insecure: true (zstate serve --insecure)`,
     )
   }
-  return { router: address, pub: `tcp://${host}:*`, topics: `tcp://${host}:*`, cleanup: () => {} }
+  const nothing = (): void => {}
+  return {
+    router: address,
+    pub: `tcp://${host}:*`,
+    topics: `tcp://${host}:*`,
+    cleanup: nothing,
+    discard: nothing,
+  }
 }

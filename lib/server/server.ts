@@ -60,20 +60,28 @@ export type { Server, ServerOptions } from './types.ts'
 export async function startServer(options: ServerOptions = {}): Promise<Server> {
   const resolved = resolveServerOptions(options)
   const actions = await loadActions(options.actions)
-  // Storage first: a locked or damaged data dir refuses to start before any socket is bound.
-  const storage =
-    resolved.storage === undefined ? undefined : await openStorage(resolved.storage, resolved.history)
-  // Or etcd: the gateway reads the state from it (ERR_UNAVAILABLE without a quorum) before binding.
-  const gateway =
-    resolved.etcd === undefined
-      ? undefined
-      : await EtcdGateway.open(
-          resolved.etcd,
-          resolved.history,
-          Math.max(2, Math.ceil((resolved.heartbeatMs * SESSION_EXPIRY_BEATS) / 1000)),
-        )
-  // With curve, tcp beyond loopback is as safe as loopback.
+  // The address first: one refused leaves a data dir untouched (and unlocked). With curve, tcp beyond
+  // loopback is as safe as loopback.
   const endpoints = planEndpoints(resolved.address, resolved.insecure || resolved.curve !== undefined)
+  let storage: Storage | undefined
+  let gateway: EtcdGateway | undefined
+  try {
+    // Storage next: a locked or damaged data dir refuses to start before any socket is bound.
+    storage =
+      resolved.storage === undefined ? undefined : await openStorage(resolved.storage, resolved.history)
+    // Or etcd: the gateway reads the state from it (ERR_UNAVAILABLE without a quorum) before binding.
+    gateway =
+      resolved.etcd === undefined
+        ? undefined
+        : await EtcdGateway.open(
+            resolved.etcd,
+            resolved.history,
+            Math.max(2, Math.ceil((resolved.heartbeatMs * SESSION_EXPIRY_BEATS) / 1000)),
+          )
+  } catch (error) {
+    endpoints.discard()
+    throw error
+  }
   // Every socket requires CURVE, and asks the ZAP handler about each client key.
   const zapDomain = `zstate-${randomBytes(8).toString('hex')}`
   const secure =

@@ -2,7 +2,7 @@
 // torn tail of the last segment (what a crash interrupted) is cut off with a warning, and the zeros
 // a segment was made with and never filled without one; anything wrong before it is ERR_CORRUPT, or
 // with `repair` cut there too. Call it holding the dir's lock.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import { fsyncDirSync, listDir, type DirFile } from './layout.ts'
@@ -42,7 +42,7 @@ export async function recover(dir: string, options: { repair: boolean }): Promis
   if (created !== undefined) fsyncDirSync(dirname(created))
   const { segments, snapshots } = listDir(dir)
   const reads = segments.map((file) => readSegment(file))
-  const snapshot = chooseSnapshot(snapshots, reads[0]?.file.revision, options.repair)
+  const snapshot = chooseSnapshot(dir, snapshots, reads[0]?.file.revision, options.repair)
   const base = snapshot?.revision ?? 0
   let commits: Buffer[] = []
   let lastCommit: number | undefined // the revision of commits.at(-1)
@@ -136,12 +136,21 @@ function faultDamage(index: number, read: SegmentRead, segments: number): Damage
 
 // The newest snapshot that reads back whole. A damaged one is ERR_CORRUPT; with `repair`, an older
 // one (or none) takes its place when the log reaches back to it, and otherwise it is refused still.
+// A damaged snapshot that repair replaced is removed: it would be refused at the next start again,
+// and would stop every compaction after it.
 function chooseSnapshot(
+  dir: string,
   snapshots: readonly DirFile[],
   logStart: number | undefined,
   repair: boolean,
 ): Snapshot | undefined {
   let damaged: ZStateError | undefined
+  const damagedFiles: DirFile[] = []
+  const fallBack = (snapshot?: Snapshot): Snapshot | undefined => {
+    for (const file of damagedFiles) rmSync(file.path)
+    fsyncDirSync(dir)
+    return warnFallback(damaged!, snapshot)
+  }
   for (let i = snapshots.length - 1; i >= 0; i--) {
     let snapshot: Snapshot
     try {
@@ -149,13 +158,13 @@ function chooseSnapshot(
     } catch (error) {
       if (!repair || !isZStateError(error) || error.code !== ErrorCode.CORRUPT) throw error
       damaged ??= error
+      damagedFiles.push(snapshots[i]!)
       continue
     }
     if (damaged === undefined) return snapshot
-    if (logStart === undefined || logStart <= snapshot.revision + 1) return warnFallback(damaged, snapshot)
+    if (logStart === undefined || logStart <= snapshot.revision + 1) return fallBack(snapshot)
   }
-  if (damaged === undefined || logStart === 1)
-    return damaged === undefined ? undefined : warnFallback(damaged)
+  if (damaged === undefined || logStart === 1) return damaged === undefined ? undefined : fallBack()
   throw new ZStateError(
     ErrorCode.CORRUPT,
     `${damaged.message}; repair cannot replace it: no older snapshot that the log continues`,
@@ -165,7 +174,7 @@ function chooseSnapshot(
 
 function warnFallback(damaged: ZStateError, snapshot?: Snapshot): Snapshot | undefined {
   const instead = snapshot === undefined ? 'the log alone' : `the snapshot of revision ${snapshot.revision}`
-  process.emitWarning(`zstate: repair: ${damaged.message}; restoring from ${instead}`, {
+  process.emitWarning(`zstate: repair: ${damaged.message}; removed it, restoring from ${instead}`, {
     code: 'ZSTATE_REPAIRED',
   })
   return snapshot
