@@ -22,8 +22,12 @@ runScenario(import.meta.url, async () => {
   const square = new URL('./sides/map-square.mjs', import.meta.url)
   const work = new URL('./sides/map-heavy.mjs', import.meta.url)
   const ctx = await createContext({ name: 'bench map' })
-  // Two warm workers with the flags the cold maps use.
-  const warmCtx = await createContext({ name: 'bench map pool', pool: { size: 2, execArgv: [] } })
+  // Two warm workers with the flags the cold maps use, kept between runs (a round of the other runs
+  // can last longer than the default idleTimeout, 30 s, which would empty the pool).
+  const warmCtx = await createContext({
+    name: 'bench map pool',
+    pool: { size: 2, execArgv: [], idleTimeout: 600_000 },
+  })
   const warmPool = (warmCtx as unknown as { warmPool: { ready(): Promise<void> } }).warmPool
   try {
     // execArgv []: the workers run plain JavaScript, as the pool's do, though this script runs under tsx.
@@ -108,7 +112,7 @@ runScenario(import.meta.url, async () => {
       ],
       notes: [
         'items/s of a whole call: both start their worker processes afresh each time and stop them at the end',
-        'warm pool: createContext({ pool: { size: 2 } }), full before each timed call and refilled after it: the workers have loaded zstate already and join the server when their first batch comes',
+        'warm pool: createContext({ pool: { size: 2, idleTimeout: 600_000 } }), full before each timed call and refilled after it (idleTimeout longer than a round of the other runs, so that the pool is not let go between them): the workers have loaded zstate already and join the server when their first batch comes',
         'map batches items adaptively (about 20 ms of work per batch) and keeps two batches in flight per worker for small items; the pool sends fixed chunks',
         'map workers load zstate and join the state server before they take items (the pool’s workers load nothing): that start-up is most of the gap on tiny items',
         '“start-up excluded”: the extra items of a large call over the extra time it took, (1M − 100k) / (t(1M) − t(100k)), both sides measured the same way',

@@ -24,8 +24,12 @@ runScenario(import.meta.url, async () => {
   const echoAddress = dir.endpoint('echo')
   await echo.call('bind', echoAddress)
   const ctx = await createContext({ name: 'bench spawn' })
-  // Warm children with the flags the cold spawns use, one per child of a round.
-  const pooled = await createContext({ name: 'bench spawn pool', pool: { size: COUNT, execArgv: [] } })
+  // Warm children with the flags the cold spawns use, one per child of a round. A round of the other
+  // runs lasts longer than the default idleTimeout (30 s), which would empty the pool between runs.
+  const pooled = await createContext({
+    name: 'bench spawn pool',
+    pool: { size: COUNT, execArgv: [], idleTimeout: 600_000 },
+  })
   const pool = (pooled as unknown as { warmPool: { ready(): Promise<void> } }).warmPool
   // A state of BIG_KEYS keys: a full replica downloads it as it joins, `replicate: []` does not.
   const big = await createContext({ name: 'bench spawn big state' })
@@ -106,7 +110,7 @@ runScenario(import.meta.url, async () => {
         `${COUNT} ctx.spawn(() => 1) started together, time until every wait() has resolved (the processes have exited)`,
         'a zstate child loads the client, joins the state server (HELLO, subscription proof, snapshot), runs, reports over IPC, says goodbye and exits',
         'the baselines connect a DEALER to an echo ROUTER and make one round trip',
-        `warm pool: createContext({ pool: { size: ${COUNT} } }), full before each timed round and refilled after it; each spawn takes a child that has loaded zstate already and runs one target in it`,
+        `warm pool: createContext({ pool: { size: ${COUNT}, idleTimeout: 600_000 } }), full before each timed round and refilled after it (idleTimeout longer than a round of the other runs, so that the pool is not let go between them); each spawn takes a child that has loaded zstate already and runs one target in it`,
         `${n(BIG_KEYS)} keys: the same spawns on a context whose state holds ${n(BIG_KEYS)} keys of ~90-byte values, with spawn({ replicate: [] }) (the child joins without a snapshot) against full replicas (each child downloads and decodes the whole state)`,
       ],
     }
