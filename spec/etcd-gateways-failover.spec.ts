@@ -8,6 +8,7 @@ import { createContext, isZStateError, startServer, connect, type WorkerContext 
 import { freePorts, startEtcdCluster } from './fixtures/etcd-cluster.ts'
 import { client, etcdGateways, gatewayProcess, statusOf } from './fixtures/etcd-gateways.ts'
 import { until } from './process-support.ts'
+import { isEtcdEndpoint } from '../lib/protocol/address.ts'
 
 const { skip, cluster, stateOptions, gateways, clientsOfTwo, doomedAndLive } = etcdGateways(
   'etcd-gateways-failover.spec',
@@ -311,6 +312,9 @@ test('startServer refuses etcd with a data dir, and endpoints that are not URLs'
     startServer({ etcd: { endpoints: ['http://127.0.0.1:1'] }, dataDir: '/tmp/x' }),
     /etcd and dataDir exclude each other/,
   )
-  await assert.rejects(startServer({ etcd: { endpoints: ['127.0.0.1:2379'] } }), /etcd.endpoints must be/)
+  // Not http://HOST:PORT: no scheme, https (no TLS settings for etcd), no port (it would dial 80).
+  for (const endpoint of ['127.0.0.1:2379', 'https://127.0.0.1:2379', 'http://127.0.0.1', 'http://h:0'])
+    await assert.rejects(startServer({ etcd: { endpoints: [endpoint] } }), /etcd.endpoints must be/, endpoint)
   await assert.rejects(startServer({ etcd: { endpoints: [] } }), /etcd.endpoints must be/)
+  assert.ok(isEtcdEndpoint('http://[::1]:2379/') && isEtcdEndpoint('http://etcd-1.local:2379'))
 })

@@ -206,6 +206,14 @@ test('values: keys are validated and wrong argument types are ERR_INVALID_ARGUME
   await assert.rejects(state.increment('i', 1n), invalid)
   await assert.rejects(state.increment('i', '1' as unknown as number), invalid)
   await assert.rejects(state.update(null as unknown as Record<string, unknown>), invalid)
+  // Not a plain object (nothing, or only some of it, would be written), or a symbol key: refused.
+  class Point {
+    x = 1
+  }
+  const revision = state.revision
+  for (const values of [new Map([['a', 1]]), new Point(), [1], { [Symbol('s')]: 1, z: 1 }])
+    await assert.rejects(state.update(values as unknown as Record<string, unknown>), invalid)
+  assert.equal(state.revision, revision, 'nothing written')
   assert.equal(await state.increment('i', 2), 3)
   assert.equal(await state.increment('big', 5n), 5n)
   await state.set('max', 2n ** 63n - 1n)

@@ -1,7 +1,7 @@
 // Turns argv into one validated invocation; anything malformed is a UsageError (exit code 2).
 import { parseArgs } from 'node:util'
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { addressSyntax, isLoopbackHost, parseHostPort } from '../protocol/address.ts'
+import { addressSyntax, isEtcdEndpoint, isLoopbackHost, parseHostPort } from '../protocol/address.ts'
 import { MAX_TTL_MS } from '../protocol/leases.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import { COMMANDS, OPTIONS, isCommandName } from './catalog.ts'
@@ -246,7 +246,7 @@ function etcdOptions(
     )
   if (hasDataDir) throw new UsageError('options --etcd and --data-dir exclude each other', name)
   const endpoints = String(urls).split(',')
-  if (!endpoints.every((url) => /^https?:\/\/[^/]+\/?$/.test(url)))
+  if (!endpoints.every(isEtcdEndpoint))
     throw new UsageError(
       `option --etcd expects URLs like http://127.0.0.1:2379[,…], got "${String(urls)}"`,
       name,

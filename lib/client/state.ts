@@ -6,7 +6,15 @@ import { inspectAs } from '../inspect.ts'
 import { readCommitPage, readPosition } from '../link/replies.ts'
 import { Op } from '../protocol/ops.ts'
 import { decoded } from '../protocol/undecoded.ts'
-import { LONE_SURROGATE, checkKey, checkStorable, deepEqual, describe, isInt64 } from '../protocol/values.ts'
+import {
+  LONE_SURROGATE,
+  checkKey,
+  checkStorable,
+  deepEqual,
+  describe,
+  isInt64,
+  isPlainObject,
+} from '../protocol/values.ts'
 import type { Listener } from './observers.ts'
 import type { Change } from './replica.ts'
 import type { Coverage } from './coverage.ts'
@@ -123,9 +131,16 @@ export class StateView {
   }
 
   async update(values: Record<string, unknown>): Promise<number> {
-    if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    if (typeof values !== 'object' || values === null || !isPlainObject(values)) {
       throw invalidArgument(`update: values must be a plain object, got ${describe(values)}`)
     }
+    // Its symbol keys would not be written: refused, as a value with one is.
+    if (
+      Object.getOwnPropertySymbols(values).some((key) =>
+        Object.prototype.propertyIsEnumerable.call(values, key),
+      )
+    )
+      throw invalidArgument('update: values must have string keys only, got a symbol key')
     const pairs = Object.keys(values).map((key) => [this.#key(key), checkStorable(values[key])])
     if (pairs.length === 0) return this.revision
     return readRevision(await this.#host.writes.request(Op.UPDATE, [pairs]), 'update')

@@ -68,3 +68,11 @@ export function checkConnectAddress(address: string): void {
 export function isIpv6Endpoint(endpoint: string): boolean {
   return endpoint.startsWith('tcp://[')
 }
+
+// An etcd endpoint zstate dials: http://HOST:PORT (HOST a name, an IPv4 address or [IPv6]). No https:
+// the gateway has no TLS settings for etcd, and a URL without a port would dial 80.
+export function isEtcdEndpoint(url: unknown): boolean {
+  if (typeof url !== 'string') return false
+  const port = /^http:\/\/(?:\[[0-9a-fA-F:.]+\]|[^:/[\]@]+):(\d{1,5})\/?$/.exec(url)?.[1]
+  return port !== undefined && Number(port) > 0 && Number(port) <= 65535
+}

@@ -1,7 +1,7 @@
 // ServerOptions as docs/state.md defines them, validated at the boundary.
 import { invalidArgument } from '../errors.ts'
 import { checkKnown } from '../known-options.ts'
-import { addressSyntax, isLoopbackHost, parseHostPort } from '../protocol/address.ts'
+import { addressSyntax, isEtcdEndpoint, isLoopbackHost, parseHostPort } from '../protocol/address.ts'
 import { checkKeyPair } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import type { EtcdOptions } from './etcd/gateway.ts'
@@ -108,11 +108,7 @@ function resolveEtcd(options: ServerOptions): EtcdOptions | undefined {
   if (options.dataDir !== undefined)
     throw invalidArgument('startServer: etcd and dataDir exclude each other: etcd holds the state durably')
   const { endpoints, prefix = 'zstate/', username, password, advertise } = etcd
-  if (
-    !Array.isArray(endpoints) ||
-    endpoints.length === 0 ||
-    !endpoints.every((endpoint) => typeof endpoint === 'string' && /^https?:\/\/[^/]+\/?$/.test(endpoint))
-  )
+  if (!Array.isArray(endpoints) || endpoints.length === 0 || !endpoints.every(isEtcdEndpoint))
     throw invalidArgument(
       `startServer: etcd.endpoints must be a non-empty list of URLs like 'http://127.0.0.1:2379', got ${JSON.stringify(endpoints)}`,
     )

@@ -11,14 +11,17 @@ export interface Damage {
   readonly reason: string
 }
 
-// Cuts the last segment back to its good records (removes it when not even its header is good).
+// Cuts the last segment back to its good records (removes it when not even its header is good). The
+// warning counts what was written there: the zeros after it are the segment's unused preallocation.
 export function cutTornTail(read: SegmentRead): void {
   const { path } = read.file
-  truncate(path, read.end)
-  process.emitWarning(
-    `zstate: ${path}: cut a torn tail of ${read.bytes.length - read.end} bytes at offset ${read.end}`,
-    { code: 'ZSTATE_TORN_TAIL' },
-  )
+  const { bytes, end } = read
+  let written = bytes.length
+  while (written > end && bytes[written - 1] === 0) written--
+  truncate(path, end)
+  process.emitWarning(`zstate: ${path}: cut a torn tail of ${written - end} bytes at offset ${end}`, {
+    code: 'ZSTATE_TORN_TAIL',
+  })
 }
 
 // Cuts the zeros after a segment's records (where a run that did not close it would have gone on):
