@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { after, before, test, type TestContext } from 'node:test'
 import { connect, type Client, type StatusEvent } from '../lib/index.ts'
 import { assertBuilt, killAll, serve } from './fixtures/cli-run.ts'
-import { stressFor } from './process-support.ts'
+import { stressFor, until } from './process-support.ts'
 import { fixture, tempDir, type Fixture } from './support.ts'
 
 before(assertBuilt)
@@ -110,3 +110,31 @@ void test('durability: SIGKILL under fsync interval loses no acknowledged write;
   assertNothingLost(outcome)
   assert.equal(outcome.statuses.filter((type) => type === 'reset').length, rounds, outcome.statuses.join(' '))
 })
+
+// Whether clients may resume after a crash depends on how the crashed server synced, not on the
+// policy of the one started after it.
+for (const [crashed, restarted, reset] of [
+  ['interval', 'always', true],
+  ['always', 'interval', false],
+] as const) {
+  void test(`durability: a crash under fsync ${crashed}, restarted under ${restarted}, ${reset ? 'starts a new epoch (reset)' : 'keeps the epoch (no reset)'}`, async (t) => {
+    const dir = join(tempDir(t), 'data')
+    const address = `ipc://${join(tempDir(t), 'state')}`
+    const args = (fsync: string): string[] => ['--address', address, '--data-dir', dir, '--fsync', fsync]
+    let { server } = await serve(args(crashed))
+    const client = await connect(address, { name: 'stays connected' })
+    t.after(() => client.close())
+    const statuses: StatusEvent['type'][] = []
+    void (async () => {
+      for await (const { type } of client.status()) statuses.push(type)
+    })()
+    for (let i = 1; i <= 20; i++) await client.state.set('k', i)
+    assert.deepEqual(await server.signal('SIGKILL'), { code: null, signal: 'SIGKILL' })
+    ;({ server } = await serve(args(restarted)))
+    t.after(async () => assert.deepEqual(await server.signal('SIGTERM'), { code: 0, signal: null }))
+    await until(() => statuses.includes('reconnected') || statuses.includes('reset'), 'the client is back')
+    assert.equal(statuses.includes('reset'), reset, `status events: ${statuses.join(', ')}`)
+    assert.equal(await client.state.set('after', 1), client.state.revision)
+    assert.equal(client.state.get('k'), 20)
+  })
+}

@@ -61,7 +61,8 @@ test('storage: append and recover round trip across segment rolls and runs', asy
   for (const path of paths) {
     const [header, ...rest] = recordsOf(path)
     assert.equal(header!.kind, RecordKind.HEADER)
-    assert.deepEqual(readHeader(header!.payload, 1), { epoch: 'e1', numbers: [expected] })
+    // [first revision, synced]: this writer's fsync is 'always'.
+    assert.deepEqual(readHeader(header!.payload, 1, 1), { epoch: 'e1', numbers: [expected, 1] })
     assert.equal(basename(path), segmentName(expected))
     expected += rest.filter((r) => r.kind === RecordKind.COMMIT).length
   }
@@ -171,10 +172,10 @@ test('storage: newEpoch starts a segment whose header names it; an empty segment
   writer.newEpoch('e3')
   writer.append(setCommits(store, 1))
   await writer.close(true)
-  const epochs = segmentPaths(dir).map((path) => readHeader(recordsOf(path)[0]!.payload, 1))
+  const epochs = segmentPaths(dir).map((path) => readHeader(recordsOf(path)[0]!.payload, 1, 1))
   assert.deepEqual(epochs, [
-    { epoch: 'e2', numbers: [1] },
-    { epoch: 'e3', numbers: [3] },
+    { epoch: 'e2', numbers: [1, 1] },
+    { epoch: 'e3', numbers: [3, 1] },
   ])
   const recovered = await recover(dir, { repair: false })
   assert.equal(recovered.epoch, 'e3')

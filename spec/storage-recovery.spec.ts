@@ -41,6 +41,7 @@ test('storage: a new dir is made 0700 and recovers as empty', async (t) => {
     commits: [],
     epoch: undefined,
     cleanClose: false,
+    lastRunSynced: undefined,
     cutCommits: false,
     tail: { revision: 0, epoch: undefined, snapshotRevision: 0, bytesSinceSnapshot: 0 },
   })
@@ -291,10 +292,10 @@ test('storage: commits whose values are kept as bytes (SET_ENCODED) replay to th
   const future = tempDir(t)
   writeFileSync(
     join(future, segmentName(1)),
-    Buffer.concat(frameRecords(RecordKind.HEADER, [encode([3, 'e0', 1])]).buffers),
+    Buffer.concat(frameRecords(RecordKind.HEADER, [encode([4, 'e0', 1, 1])]).buffers),
   )
   await assert.rejects(recover(future, { repair: false }), {
     code: ErrorCode.CORRUPT,
-    message: /reads 1 and 2/,
+    message: /reads 1, 2, 3\)/,
   })
 })

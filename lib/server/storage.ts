@@ -38,13 +38,14 @@ export async function openStorage(options: StorageOptions, limits: HistoryLimits
   const lock = await acquireLock(options.dir)
   try {
     const recovered = await recover(options.dir, { repair: options.repair })
-    // Under 'always' nothing was heard of that the disk does not hold, so clients may resume; after
-    // any other policy's crash, or a repair that cut commits, some published commits may be gone: a
-    // new epoch makes clients reset.
+    // When the last server ran under 'always', nothing was heard of that the disk does not hold, so
+    // clients may resume, whatever this run's policy; after a crash under any other policy, or a
+    // repair that cut commits, some published commits may be gone: a new epoch makes clients reset.
+    // (A log written before its segments said how they were synced: this run's policy decides.)
     const keep =
       recovered.epoch !== undefined &&
       !recovered.cutCommits &&
-      (options.fsync === 'always' || recovered.cleanClose)
+      (recovered.cleanClose || (recovered.lastRunSynced ?? options.fsync === 'always'))
     const rebuilt = rebuild(recovered, limits, keep ? recovered.epoch : undefined)
     const writer = LogWriter.open(options.dir, recovered.tail, {
       fsync: options.fsync,

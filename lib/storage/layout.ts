@@ -8,9 +8,10 @@ import { join } from 'node:path'
 import { decode, encode, FIXED_BYTES, skipArrayHeader, uint } from '../protocol/codec.ts'
 import { isList, isRevision } from '../protocol/frames.ts'
 
-// Format 2 adds SET_ENCODED changes to logged commits; this version reads what format 1 wrote too.
-export const FORMAT = 2
-const READS_FORMATS: readonly unknown[] = [1, 2]
+// Format 2 adds SET_ENCODED changes to logged commits; format 3, to a segment's header, whether the
+// run that wrote it fsynced every commit before publishing it. This version reads formats 1 and 2 too.
+export const FORMAT = 3
+const READS_FORMATS: readonly unknown[] = [1, 2, 3]
 export const LOCK_FILE = 'LOCK'
 
 const SEGMENT = /^log-(\d{20})\.zlog$/
@@ -45,27 +46,34 @@ export function listDir(dir: string): { segments: DirFile[]; snapshots: DirFile[
   return { segments: segments.sort(order), snapshots: snapshots.sort(order) }
 }
 
-// HEADER of a segment: [format, epoch, firstRevision].
-export function segmentHeader(epoch: string, firstRevision: number): Buffer {
-  return encode([FORMAT, epoch, firstRevision])
+// HEADER of a segment: [format, epoch, firstRevision, synced], synced 1 when the run that writes it
+// has fsync 'always' (nothing it published is missing from the disk), else 0.
+export function segmentHeader(epoch: string, firstRevision: number, synced: boolean): Buffer {
+  return encode([FORMAT, epoch, firstRevision, synced ? 1 : 0])
 }
 // HEADER of a snapshot: [format, epoch, revision, entryCount].
 export function snapshotHeader(epoch: string, revision: number, entryCount: number): Buffer {
   return encode([FORMAT, epoch, revision, entryCount])
 }
 
-// Reads a HEADER payload: [format, epoch, ...numbers]; a string saying what is wrong otherwise.
-export function readHeader(payload: Buffer, numbers: number): { epoch: string; numbers: number[] } | string {
+// Reads a HEADER payload: [format, epoch, ...numbers], `numbers` of them, or up to `optional` more
+// (which older formats did not write); a string saying what is wrong otherwise.
+export function readHeader(
+  payload: Buffer,
+  numbers: number,
+  optional = 0,
+): { epoch: string; numbers: number[] } | string {
   let header: unknown
   try {
     header = decode(payload)
   } catch {
     return 'header is not MessagePack'
   }
-  if (!isList(header) || header.length !== 2 + numbers) return 'header has the wrong shape'
+  if (!isList(header) || header.length < 2 + numbers || header.length > 2 + numbers + optional)
+    return 'header has the wrong shape'
   const [format, epoch, ...rest] = header
   if (!READS_FORMATS.includes(format))
-    return `unknown format ${String(format)} (this version reads ${READS_FORMATS.join(' and ')})`
+    return `unknown format ${String(format)} (this version reads ${READS_FORMATS.join(', ')})`
   if (typeof epoch !== 'string' || !rest.every(isRevision)) return 'header has the wrong shape'
   return { epoch, numbers: rest }
 }

@@ -255,7 +255,13 @@ export class LogWriter {
         throw (this.#fault = storageError(`cannot finish the log segment ${this.#path}`, error))
       }
     }
-    const segment = createSegment(this.#dir, epoch, this.#revision + 1, this.#segmentBytes)
+    const segment = createSegment(
+      this.#dir,
+      epoch,
+      this.#revision + 1,
+      this.#segmentBytes,
+      this.#policy === 'always',
+    )
     this.#generation++
     this.#fd = segment.fd
     this.#path = segment.path

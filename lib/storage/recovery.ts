@@ -31,6 +31,9 @@ export interface Recovered {
   readonly epoch: string | undefined
   // The log ends with CLEAN: the last server closed it, and nothing was cut.
   readonly cleanClose: boolean
+  // Whether the last server to write the log fsynced every commit before publishing it (fsync
+  // 'always'); undefined when its segments do not say (written by a version before format 3).
+  readonly lastRunSynced: boolean | undefined
   // Repair cut commits that were on disk, so they may have been replied and published: clients
   // must not resume past them (a new epoch).
   readonly cutCommits: boolean
@@ -104,7 +107,17 @@ export async function recover(dir: string, options: { repair: boolean }): Promis
     if (revision - (commits.length - 1 - i) > base) bytesSinceSnapshot += FRAME_BYTES + payload.length
   })
   const tail = { revision, epoch, snapshotRevision: base, bytesSinceSnapshot }
-  return { snapshot, commits, epoch, cleanClose: clean, cutCommits: cut !== undefined, tail }
+  // The run that wrote last: its newest segment with a header says how it synced.
+  const lastRun = reads.findLast((read) => read.epoch !== undefined)
+  return {
+    snapshot,
+    commits,
+    epoch,
+    cleanClose: clean,
+    lastRunSynced: lastRun?.synced,
+    cutCommits: cut !== undefined,
+    tail,
+  }
 }
 
 // Whether segment `index` starts where the log before it ends: 'gap' when it starts later but the

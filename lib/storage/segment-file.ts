@@ -32,9 +32,10 @@ export function createSegment(
   epoch: string,
   first: number,
   length: number,
+  synced: boolean,
 ): { fd: number; path: string; size: number } {
   const path = join(dir, segmentName(first))
-  const header = frameRecord(RecordKind.HEADER, segmentHeader(epoch, first))
+  const header = frameRecord(RecordKind.HEADER, segmentHeader(epoch, first, synced))
   const temporary = `${path}.tmp`
   let fd: number | undefined
   try {

@@ -19,6 +19,9 @@ export interface SegmentRead {
   readonly bytes: Buffer
   // Its HEADER's; undefined when it has no valid one.
   readonly epoch: string | undefined
+  // Whether the run that wrote it fsynced every commit before publishing it; undefined when its
+  // header does not say (formats 1 and 2) or it has none.
+  readonly synced: boolean | undefined
   // Every COMMIT payload before the fault, in order (views into `bytes`).
   readonly commits: Buffer[]
   // The revision of its last good commit; its first revision − 1 when it has none.
@@ -34,6 +37,7 @@ export function readSegment(file: DirFile, bytes: Buffer = readFileSync(file.pat
   const scan = scanRecords(bytes)
   const commits: Buffer[] = []
   let epoch: string | undefined
+  let synced: boolean | undefined
   let lastRevision = file.revision - 1
   let clean = false
   let end = scan.end
@@ -56,7 +60,7 @@ export function readSegment(file: DirFile, bytes: Buffer = readFileSync(file.pat
     if (i === 0) {
       const read = header(record.kind, record.payload, file)
       if (typeof read === 'string') problem = read
-      else epoch = read.epoch
+      else ({ epoch, synced } = read)
     } else if (record.kind === RecordKind.COMMIT) {
       const head = commitHead(record.payload)
       if (head === undefined) problem = 'a commit that does not start with [revision, previous]'
@@ -75,17 +79,23 @@ export function readSegment(file: DirFile, bytes: Buffer = readFileSync(file.pat
     }
     clean = record.kind === RecordKind.CLEAN
   }
-  return { file, bytes, epoch, commits, lastRevision, clean, end, fault }
+  return { file, bytes, epoch, synced, commits, lastRevision, clean, end, fault }
 }
 
-// The epoch a segment's HEADER names, or what is wrong with it.
-function header(kind: RecordKind, payload: Buffer, file: DirFile): { epoch: string } | string {
+// The epoch a segment's HEADER names and whether its run synced, or what is wrong with it.
+function header(
+  kind: RecordKind,
+  payload: Buffer,
+  file: DirFile,
+): { epoch: string; synced: boolean | undefined } | string {
   if (kind !== RecordKind.HEADER) return 'the segment does not start with its header'
-  const read = readHeader(payload, 1)
+  const read = readHeader(payload, 1, 1)
   if (typeof read === 'string') return `its header: ${read}`
   if (read.numbers[0] !== file.revision)
     return `the header names first revision ${read.numbers[0]}, the file name ${file.revision}`
-  return { epoch: read.epoch }
+  const flag = read.numbers[1]
+  if (flag !== undefined && flag > 1) return `the header has a synced flag of ${flag}`
+  return { epoch: read.epoch, synced: flag === undefined ? undefined : flag === 1 }
 }
 
 // The highest revision of the valid commits from `offset` on, however they chain: what a cut there
