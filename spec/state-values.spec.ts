@@ -135,6 +135,17 @@ test('values: refused values fail with ERR_UNENCODABLE and write nothing', async
       name,
     )
   }
+  // A getter read again as the value is encoded, returning what MessagePack has no form for: the
+  // same typed refusal (it was msgpackr's own RangeError or Error).
+  for (const second of [2n ** 70n, Symbol('s')]) {
+    let reads = 0
+    const value = {
+      get g() {
+        return ++reads === 1 ? 1 : second
+      },
+    }
+    await assert.rejects(state.set('k', value), { code: 'ERR_UNENCODABLE' }, String(second))
+  }
   assert.equal(await state.sync(), 0, 'nothing was committed')
   assert.equal(state.size, 0)
 })

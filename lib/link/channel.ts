@@ -409,9 +409,18 @@ export class Channel {
   }
 }
 
-// A request as a frame of its own, [[id, op, ...args]]: sent as it is when it goes alone.
+// A request as a frame of its own, [[id, op, ...args]]: sent as it is when it goes alone. The
+// values in it were checked, but a getter may return another value when msgpackr reads it again:
+// what msgpackr then refuses is ERR_UNENCODABLE too, not its own error.
 export function encodeRequest(id: number, op: Op, args: readonly unknown[]): Buffer {
-  return encode([[id, op, ...args]])
+  try {
+    return encode([[id, op, ...args]])
+  } catch (error) {
+    if (error instanceof ZStateError) throw error
+    throw new ZStateError(ErrorCode.UNENCODABLE, `value cannot be stored: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
 }
 
 // The header of a batch of one request.
