@@ -3,7 +3,16 @@
 // unless repaired; a torn last record is cut with a warning.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { cpSync, existsSync, readdirSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  truncateSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { connect, createContext, startServer, ErrorCode, type Server } from '../lib/index.ts'
@@ -210,4 +219,25 @@ void test('durability: a start refused for its address leaves the data dir untou
   assert.deepEqual(existsSync(dataDir) ? readdirSync(dataDir) : [], [], 'nothing written, no LOCK')
   const server = await startServer({ address: addressFor(t, 'ipc'), dataDir })
   await server.close()
+})
+
+void test('durability: a data dir the file system refuses is ERR_STORAGE naming the path, not Node’s error', async (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'a-file')
+  writeFileSync(file, 'not a dir')
+  const lockDir = join(dir, 'lock-is-a-dir')
+  mkdirSync(join(lockDir, 'LOCK'), { recursive: true })
+  const segmentDir = join(dir, 'segment-is-a-dir')
+  mkdirSync(join(segmentDir, 'log-00000000000000000001.zlog'), { recursive: true })
+  for (const [dataDir, path] of [
+    [file, file],
+    [join(file, 'sub'), join(file, 'sub')],
+    [lockDir, join(lockDir, 'LOCK')],
+    [segmentDir, join(segmentDir, 'log-00000000000000000001.zlog')],
+  ] as const) {
+    const error = await failure(startServer({ address: addressFor(t, 'ipc'), dataDir }))
+    assert.equal(error.code, ErrorCode.STORAGE, `${dataDir}: ${error.message}`)
+    assert.ok(error.message.includes(path), `${error.message} names ${path}`)
+  }
+  assert.deepEqual(readdirSync(segmentDir), ['log-00000000000000000001.zlog'], 'no LOCK left behind')
 })

@@ -1,6 +1,7 @@
 // A data dir as the server uses it (docs/durability.md): locked for this server, read back into a
 // store and history at start (and again after a failed write), continued by the write-ahead log,
 // and compacted into snapshots in the background.
+import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import { commitHead } from '../storage/layout.ts'
 import { acquireLock } from '../storage/lock.ts'
 import { LogWriter } from '../storage/log-writer.ts'
@@ -35,6 +36,28 @@ interface Rebuilt {
 }
 
 export async function openStorage(options: StorageOptions, limits: HistoryLimits): Promise<Storage> {
+  try {
+    return await open(options, limits)
+  } catch (error) {
+    throw startError(options.dir, error)
+  }
+}
+
+// What the file system refused as the dir was opened (it is a file, a directory stands where a file
+// should, no space, a read-only mount): ERR_STORAGE naming the path, rather than Node's own error.
+function startError(dir: string, error: unknown): unknown {
+  if (isZStateError(error)) return error
+  const { code, path } = error as NodeJS.ErrnoException
+  if (code === undefined) return error
+  const where = path === undefined ? dir : path
+  return new ZStateError(
+    ErrorCode.STORAGE,
+    `cannot open the data dir ${dir}: ${code} on ${where} (${(error as Error).message})`,
+    { cause: error },
+  )
+}
+
+async function open(options: StorageOptions, limits: HistoryLimits): Promise<Storage> {
   const lock = await acquireLock(options.dir)
   try {
     const recovered = await recover(options.dir, { repair: options.repair })

@@ -2,7 +2,7 @@
 // `snapshot-<revision>.zsnap` (revisions as 20 digits, so names sort as numbers), `LOCK`, and
 // `*.tmp` files on their way to a name, which readers ignore. Also the payloads every file starts
 // with, and how a commit payload names its revision.
-import { closeSync, fsyncSync, openSync, readdirSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decode, encode, FIXED_BYTES, skipArrayHeader, uint } from '../protocol/codec.ts'
@@ -124,5 +124,16 @@ export async function fsyncDir(dir: string): Promise<void> {
     await handle.sync()
   } finally {
     await handle.close()
+  }
+}
+
+// readFileSync of a file of the dir; its error names the file even where Node's does not (EISDIR
+// of a read names no path).
+export function readDirFile(path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    ;(error as NodeJS.ErrnoException).path ??= path
+    throw error
   }
 }

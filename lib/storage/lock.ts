@@ -2,12 +2,12 @@
 // recycled pid is not taken for the owner). A live owner's lock is refused (ERR_LOCKED); a dead
 // owner's is taken over.
 import { randomBytes } from 'node:crypto'
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { linkSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { isSameProcess, processStart } from '../host.ts'
-import { LOCK_FILE } from './layout.ts'
+import { LOCK_FILE, readDirFile } from './layout.ts'
 
 export interface DirLock {
   readonly path: string
@@ -23,7 +23,13 @@ export async function acquireLock(dir: string): Promise<DirLock> {
   const path = join(dir, LOCK_FILE)
   const mine = `${process.pid} ${processStart(process.pid) ?? 0}\n`
   const temporary = join(dir, `${LOCK_FILE}.${randomBytes(4).toString('hex')}.tmp`)
-  writeFileSync(temporary, mine, { mode: 0o600, flag: 'wx' })
+  try {
+    writeFileSync(temporary, mine, { mode: 0o600, flag: 'wx' })
+  } catch (error) {
+    // A disk with no space left makes the file and fails to fill it: none is left behind.
+    rmSync(temporary, { force: true })
+    throw error
+  }
   try {
     // A lock that disappears while it is looked at was released: try again, a few times.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -58,7 +64,7 @@ export async function acquireLock(dir: string): Promise<DirLock> {
 function readOwner(path: string): { text: string; pid: number | undefined; start: number } | undefined {
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    text = readDirFile(path).toString('utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error

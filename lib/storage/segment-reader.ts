@@ -1,8 +1,7 @@
 // One log segment read and checked on its own, changing nothing: its HEADER, its COMMIT records
 // chaining revision by revision from the first revision its name gives, and where it goes bad.
 // What to do about a bad part (cut a torn tail, refuse damage, repair) is recovery's decision.
-import { readFileSync } from 'node:fs'
-import { commitHead, readHeader, type DirFile } from './layout.ts'
+import { commitHead, readDirFile, readHeader, type DirFile } from './layout.ts'
 import { RecordKind, scanRecords } from './records.ts'
 
 export interface SegmentFault {
@@ -33,7 +32,7 @@ export interface SegmentRead {
   readonly fault: SegmentFault | undefined
 }
 
-export function readSegment(file: DirFile, bytes: Buffer = readFileSync(file.path)): SegmentRead {
+export function readSegment(file: DirFile, bytes: Buffer = readDirFile(file.path)): SegmentRead {
   const scan = scanRecords(bytes)
   const commits: Buffer[] = []
   let epoch: string | undefined

@@ -2,12 +2,11 @@
 // [key, keyRevision, value, lease?] entries (each value the key's encoded bytes, as the store keeps
 // them; a lease for ephemeral and expiring keys), END. A snapshot is written whole and renamed into
 // place, so any fault in it is damage.
-import { readFileSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { decode, readStringAt, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { readLease } from '../protocol/leases.ts'
 import type { WireLease } from '../protocol/ops.ts'
-import { readHeader, readRevision, type DirFile } from './layout.ts'
+import { readDirFile, readHeader, readRevision, type DirFile } from './layout.ts'
 import { FRAME_BYTES, RecordKind, scanRecords, type ScannedRecord } from './records.ts'
 
 // The entries as columns, in the file's order: entry i is key keys[i], written at revisions[i], its
@@ -33,7 +32,7 @@ export interface Snapshot {
 // The snapshot in `file`, every record and entry checked, in one walk that also gathers the entries;
 // ERR_CORRUPT naming the file and offset.
 export function readSnapshot(file: DirFile): Snapshot {
-  const bytes = readFileSync(file.path)
+  const bytes = readDirFile(file.path)
   const corrupt = (offset: number, what: string): ZStateError =>
     new ZStateError(ErrorCode.CORRUPT, `${file.path}: ${what} at offset ${offset}`)
   const scan = scanRecords(bytes)
