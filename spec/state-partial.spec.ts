@@ -198,6 +198,12 @@ test('partial: reads, waiters, watches, scopes and transaction reads outside the
     'config',
     'jobs/1',
   ])
+  // What JavaScript itself looks up on the draft (JSON.stringify's toJSON, a promise's then when fn
+  // returns the draft) is not a read of a key outside the prefixes.
+  const json = await state.atomic((d: Record<string, unknown>) => JSON.stringify(d))
+  assert.deepEqual(JSON.parse(json), { 'jobs/1': 1, config: 2 })
+  const draft = await state.atomic(async (d: Record<string, unknown>) => d)
+  assert.throws(() => draft['config'], /used after its transaction settled/)
   assert.deepEqual({ ...(await state.when((view) => view.get('config') === 2)) }, { 'jobs/1': 1, config: 2 })
   await assert.rejects(
     state.when((view) => view.get('other') === 3),

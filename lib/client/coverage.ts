@@ -56,6 +56,7 @@ export class Coverage {
       get: (key) => source.get(this.key(key, 'atomic')),
       has: (key) => source.has(this.key(key, 'atomic')),
       keys: () => source.keys(),
+      covers: (key) => this.covers(key),
     }
   }
 

@@ -8,14 +8,20 @@ import { immer } from './immer.ts'
 import { toWirePatches, type WirePatch } from './patches.ts'
 import { checkKey, toStoredValue } from './values.ts'
 
-// The state a draft reads from: fixed at one revision for the draft's whole life.
+// The state a draft reads from: fixed at one revision for the draft's whole life. A partial replica's
+// refuses the keys it does not hold, and says which those are (`covers`).
 export interface DraftSource {
   get(key: string): unknown
   has(key: string): boolean
   keys(): Iterable<string>
+  covers?(key: string): boolean
 }
 
 const DELETED = Symbol('deleted')
+// Names JavaScript itself looks up on any object: `then` as a promise settles with it (fn returning
+// the draft), `toJSON` in JSON.stringify. Not held by a partial replica, or on a settled draft, they
+// read as absent instead of being refused: a key of the state was not asked for.
+const PROBES = new Set(['then', 'toJSON'])
 
 export class DraftRecorder {
   readonly reads = new Set<string>()
@@ -31,7 +37,12 @@ export class DraftRecorder {
     this.#source = source
     this.#prefix = prefix
     this.root = new Proxy(Object.create(null) as Record<string, unknown>, {
-      get: (_, prop) => (typeof prop === 'symbol' ? undefined : this.#get(this.#key(prop))),
+      get: (_, prop) => {
+        if (typeof prop === 'symbol') return undefined
+        if (PROBES.has(prop) && (this.#closed || this.#source.covers?.(this.#prefix + prop) === false))
+          return undefined
+        return this.#get(this.#key(prop))
+      },
       set: (_, prop, value) => this.#assign(prop, { value }),
       defineProperty: (_, prop, descriptor) => this.#assign(prop, { value: descriptor.value }),
       deleteProperty: (_, prop) => this.#assign(prop, DELETED),
