@@ -186,6 +186,20 @@ test('values: a refusal names where in the value the culprit is', async (t) => {
     )
   }
   assert.equal(await state.sync(), 0, 'nothing was committed')
+  // Changed in place in an atomic draft (a patch): the place is named from the top of the value too.
+  await state.set('doc', { meta: { tags: ['a'] }, list: [1, 2] })
+  const inPlace: [(doc: any) => void, string][] = [
+    [(doc) => doc.meta.tags.push(undefined), 'value.meta.tags[1] cannot be stored: undefined'],
+    [(doc) => (doc.meta.when = new Map()), 'value.meta.when cannot be stored: an instance of Map'],
+    [(doc) => (doc.list[1] = { x: [undefined] }), 'value.list[1].x[0] cannot be stored: undefined'],
+  ]
+  for (const [change, message] of inPlace)
+    await assert.rejects(
+      state.atomic((d: any) => change(d.doc)),
+      (e: unknown) => isZStateError(e) && e.code === 'ERR_UNENCODABLE' && e.message === message,
+      message,
+    )
+  assert.equal(await state.sync(), 1, 'nothing more was committed')
 })
 
 test('values: keys are validated and wrong argument types are ERR_INVALID_ARGUMENT', async (t) => {

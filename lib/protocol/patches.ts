@@ -17,7 +17,7 @@ export function toWirePatches(patches: readonly Patch[]): WirePatch[] {
   return patches.map((patch) => {
     const op = OPS.indexOf(patch.op)
     const { path } = patch
-    return op === 2 ? [2, path] : [op as 0 | 1, path, toStoredValueAt(patch.value, path.length)]
+    return op === 2 ? [2, path] : [op as 0 | 1, path, toStoredValueAt(patch.value, path)]
   })
 }
 

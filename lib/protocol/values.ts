@@ -53,9 +53,10 @@ export function toStoredValue(value: unknown): unknown {
   return stored(value, 0, true)
 }
 
-// The same for a value that will sit `depth` levels inside a stored value (a patch's value).
-export function toStoredValueAt(value: unknown, depth: number): unknown {
-  return stored(value, depth, true)
+// The same for a value that will sit at `path` inside a stored value (a patch's value): a refusal
+// names the place from the top of the stored value (`value.tags[1] cannot be stored: …`).
+export function toStoredValueAt(value: unknown, path: readonly (string | number)[]): unknown {
+  return stored(value, path.length, true, path)
 }
 
 // Validates a caller's value as toStoredValue() does, without copying it: for a value that is encoded
@@ -80,7 +81,12 @@ class Refusal {
 const UNTRACKED_LEVELS = 32
 const DEEPER = Symbol('deeper than UNTRACKED_LEVELS')
 
-function stored(value: unknown, depth: number, copying: boolean): unknown {
+function stored(
+  value: unknown,
+  depth: number,
+  copying: boolean,
+  at: readonly (string | number)[] = [],
+): unknown {
   try {
     try {
       return copy(value, undefined, depth, copying)
@@ -89,9 +95,14 @@ function stored(value: unknown, depth: number, copying: boolean): unknown {
       return copy(value, [], depth, copying)
     }
   } catch (error) {
-    if (error instanceof Refusal) throw unencodable(error.path, error.what)
+    if (error instanceof Refusal) throw unencodable(place(at) + error.path, error.what)
     throw error
   }
+}
+
+// A path into a value as a refusal names a place: `.tags[1]`.
+function place(path: readonly (string | number)[]): string {
+  return path.map((step) => (typeof step === 'number' ? `[${step}]` : `.${step}`)).join('')
 }
 
 // A refusal from inside the element or property `step` gets its place in the path.
