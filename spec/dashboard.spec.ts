@@ -176,3 +176,24 @@ function statusWithHost(port: number, host: string): Promise<number> {
     req.end()
   })
 }
+
+void test('dashboard: a page that opens gets at most the last 200 changes, however many the feed holds', async () => {
+  const batch = Array.from({ length: 450 }, (_, i) => scene.writer.state.set(`bulk/${i}`, i))
+  await Promise.all(batch)
+  const url = new URL(scene.url)
+  // The feed has seen them once a fresh page's key list holds the last one.
+  const hello = async (): Promise<{ changes: { key: string }[] }> => {
+    const events = new AbortController()
+    const response = await fetch(`${url.origin}/events${url.search}`, { signal: events.signal })
+    const reader = response.body!.getReader()
+    let text = ''
+    while (!/event: hello\ndata: .*\n\n/.test(text))
+      text += new TextDecoder().decode((await reader.read()).value)
+    events.abort()
+    return JSON.parse(/event: hello\ndata: (.*)\n\n/.exec(text)![1]!) as { changes: { key: string }[] }
+  }
+  let first = await hello()
+  for (let tries = 0; first.changes.at(-1)?.key !== 'bulk/449' && tries < 50; tries++) first = await hello()
+  assert.equal(first.changes.at(-1)?.key, 'bulk/449', 'the feed has seen every change')
+  assert.equal(first.changes.length, 200)
+})

@@ -74,8 +74,10 @@ export class Feed {
     this.#send(page, 'hello', {
       joined: this.#keys.joined,
       limits,
-      samples: this.#samples,
-      changes: this.#changes.filter((change) => change.key.startsWith(prefix)),
+      // Trimmed only once they reach twice the bound (a copy per push would cost more): a page gets
+      // the bound.
+      samples: this.#samples.slice(-MAX_SAMPLES),
+      changes: this.#changes.filter((change) => change.key.startsWith(prefix)).slice(-MAX_CHANGES),
     })
     this.#sendKeys(page)
     // A fresh reading rather than one up to a second old.
