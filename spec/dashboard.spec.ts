@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { request } from 'node:http'
+import { createServer, request } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
@@ -196,4 +196,20 @@ void test('dashboard: a page that opens gets at most the last 200 changes, howev
   for (let tries = 0; first.changes.at(-1)?.key !== 'bulk/449' && tries < 50; tries++) first = await hello()
   assert.equal(first.changes.at(-1)?.key, 'bulk/449', 'the feed has seen every change')
   assert.equal(first.changes.length, 200)
+})
+
+void test('dashboard: a port in use fails with exit 1 and a message that ends in its code', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.after(() => taken.close())
+  const { port } = taken.address() as { port: number }
+  const result = await zstate(['dashboard', '--port', String(port), scene.server.address])
+  assert.equal(result.code, 1, result.stderr)
+  assert.match(
+    result.stderr,
+    new RegExp(
+      `^zstate: cannot serve the dashboard on 127\\.0\\.0\\.1:${port}: EADDRINUSE .*\\(ERR_INVALID_ARGUMENT\\)$`,
+      'm',
+    ),
+  )
 })

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { listenHttp } from '../http-listen.ts'
 import type { Client } from '../client/types.ts'
-import { invalidArgument } from '../errors.ts'
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { authorized } from './auth.ts'
 import { Feed } from './feed.ts'
 import type { Encode } from './keys.ts'
@@ -50,7 +50,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     await feed.close()
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
     const hint = reason === 'EADDRINUSE' ? ' (in use: choose another port, or --port 0 for a free one)' : ''
-    throw new Error(`cannot serve the dashboard on ${host}:${port}: ${reason}${hint}`, { cause: error })
+    // As a metrics port that cannot be bound: ERR_INVALID_ARGUMENT, which the command line prints with
+    // its code.
+    throw new ZStateError(
+      ErrorCode.INVALID_ARGUMENT,
+      `cannot serve the dashboard on ${host}:${port}: ${reason}${hint}`,
+      { cause: error },
+    )
   }
   const query = `?token=${encodeURIComponent(token)}`
   let closed: Promise<void> | undefined
