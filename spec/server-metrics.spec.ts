@@ -139,6 +139,36 @@ void test('metrics: /metrics counts the commits, conflicts, calls, topics and pr
   }, 'the child and the service are gone from /metrics')
 })
 
+void test('metrics: process rows stay apart when names repeat and threads share a pid', async (t) => {
+  const contexts: Context[] = []
+  t.after(() => Promise.all(contexts.map((ctx) => ctx.close())))
+  const server = await metricsServer(t)
+  // Two contexts of one name in this process, each with two worker threads of one name.
+  for (let i = 0; i < 2; i++) contexts.push(await createContext({ address: server.address, name: 'jobs' }))
+  const children = contexts.flatMap((ctx, c) =>
+    [0, 1].map((i) =>
+      ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: [`${c}-${i}`], name: 'w', thread: true }),
+    ),
+  )
+  for (const key of ['0-0', '0-1', '1-0', '1-1']) await contexts[0]!.state.whenAvailable(`pid:${key}`)
+  const rows = (families: Map<string, MetricFamily>, role: string) =>
+    (families.get('zstate_process_resident_memory_bytes')?.metrics ?? []).filter(
+      (row) => row.labels?.['role'] === role && row.labels['context'] === 'jobs',
+    )
+  let families = new Map<string, MetricFamily>()
+  await until(async () => {
+    families = await scrape(server.metricsUrl!)
+    return rows(families, 'child').length === 4
+  }, 'four child rows')
+  assert.equal(rows(families, 'context').length, 2)
+  const ids = new Set(
+    rows(families, 'child').map((row) => `${row.labels!['context_id']} ${row.labels!['thread']}`),
+  )
+  assert.equal(ids.size, 4, [...ids].join(' | '))
+  await contexts[0]!.state.set('release', true)
+  await Promise.all(children.map((child) => child.wait()))
+})
+
 void test('metrics: only GET and HEAD of /metrics answer', async (t) => {
   const server = await metricsServer(t)
   const url = new URL(server.metricsUrl!)

@@ -192,7 +192,9 @@ export function defineMetrics(register: Registry, read: Read, durable: boolean):
   )
 }
 
-const PROCESS_LABELS = ['context', 'name', 'pid', 'role'] as const
+// Names repeat (two contexts called alike, children given one name) and threads share their process's
+// pid: the context's id and the thread's id keep every row its own series.
+const PROCESS_LABELS = ['context', 'context_id', 'name', 'pid', 'thread', 'role'] as const
 
 interface ProcessRow {
   readonly labels: Record<(typeof PROCESS_LABELS)[number], string>
@@ -202,14 +204,18 @@ interface ProcessRow {
 // The server, each context's owner and each child, labelled as the process metrics are.
 function* processRows({ table }: Scrape): Generator<ProcessRow> {
   const { server } = table
-  yield { labels: { context: '', name: 'server', pid: String(server.pid), role: 'server' }, usage: server }
+  const none = { context: '', context_id: '', thread: '' }
+  yield { labels: { ...none, name: 'server', pid: String(server.pid), role: 'server' }, usage: server }
   for (const context of table.contexts) {
-    const pid = String(context.pid)
-    yield { labels: { context: context.name, name: context.name, pid, role: 'context' }, usage: context }
-    for (const child of context.children)
+    const owner = { context: context.name, context_id: context.id }
+    const labels = { ...owner, name: context.name, pid: String(context.pid), thread: '', role: 'context' }
+    yield { labels, usage: context }
+    for (const child of context.children) {
+      const thread = child.threadId === null ? '' : String(child.threadId)
       yield {
-        labels: { context: context.name, name: child.name, pid: String(child.pid), role: 'child' },
+        labels: { ...owner, name: child.name, pid: String(child.pid), thread, role: 'child' },
         usage: child,
       }
+    }
   }
 }
