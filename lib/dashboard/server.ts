@@ -40,7 +40,8 @@ const HEADERS = {
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { client, host = '127.0.0.1', port = 7070, token, encode } = options
   if (token === '') throw invalidArgument('startDashboard: token must not be empty')
-  const files = new StaticFiles()
+  const query = `?token=${encodeURIComponent(token)}`
+  const files = new StaticFiles(query)
   const feed = new Feed(client, encode)
   const server = createServer((request, response) => handle(request, response, { files, feed, token }))
   let origin: string
@@ -58,7 +59,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       { cause: error },
     )
   }
-  const query = `?token=${encodeURIComponent(token)}`
   let closed: Promise<void> | undefined
   return {
     url: `${origin}/${query}`,
@@ -95,7 +95,7 @@ function handle(
   }
   // Browsers ask for it unprompted; there is none.
   if (url.pathname === '/favicon.ico') return void response.writeHead(204).end()
-  const file = files.get(url.pathname, token)
+  const file = files.get(url.pathname)
   if (file === undefined) return reply(response, 404, 'not found')
   response.writeHead(200, { 'Content-Type': file.type, 'Content-Length': file.body.length })
   response.end(request.method === 'HEAD' ? undefined : file.body)

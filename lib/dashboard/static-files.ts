@@ -13,7 +13,7 @@ export interface StaticFile {
 
 const PUBLIC = fileURLToPath(libFile('dashboard/public/'))
 const UPLOT = dirname(createRequire(import.meta.url).resolve('uplot'))
-// index.html names its assets with %QUERY%, replaced by the request's token query.
+// index.html names its assets with %QUERY%, replaced by the dashboard's token query.
 const QUERY = '%QUERY%'
 
 const SOURCES: Record<string, { path: string; type: string }> = {
@@ -30,17 +30,19 @@ const SOURCES: Record<string, { path: string; type: string }> = {
 export class StaticFiles {
   readonly #files = new Map<string, StaticFile>()
 
-  constructor() {
-    for (const [route, { path, type }] of Object.entries(SOURCES))
-      this.#files.set(route, { type, body: readFileSync(path) })
+  // `query`: the token query (`?token=…`) index.html passes on to its assets, filled in once.
+  constructor(query: string) {
+    for (const [route, { path, type }] of Object.entries(SOURCES)) {
+      const body = readFileSync(path)
+      this.#files.set(route, {
+        type,
+        body: route === '/' ? Buffer.from(body.toString('utf8').replaceAll(QUERY, query)) : body,
+      })
+    }
   }
 
-  // The file for a path, index.html with the token query filled in; undefined for any other path.
-  get(pathname: string, token: string): StaticFile | undefined {
-    const route = pathname === '/index.html' ? '/' : pathname
-    const file = this.#files.get(route)
-    if (file === undefined || route !== '/') return file
-    const query = `?token=${encodeURIComponent(token)}`
-    return { type: file.type, body: Buffer.from(file.body.toString('utf8').replaceAll(QUERY, query)) }
+  // The file for a path (index.html as /); undefined for any other path.
+  get(pathname: string): StaticFile | undefined {
+    return this.#files.get(pathname === '/index.html' ? '/' : pathname)
   }
 }

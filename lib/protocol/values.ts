@@ -81,12 +81,11 @@ class Refusal {
 const UNTRACKED_LEVELS = 32
 const DEEPER = Symbol('deeper than UNTRACKED_LEVELS')
 
-function stored(
-  value: unknown,
-  depth: number,
-  copying: boolean,
-  at: readonly (string | number)[] = [],
-): unknown {
+// The place of a value at the top of a stored value: one shared empty path, as every set() checks its
+// value here and a default `[]` would allocate one per call.
+const TOP: readonly (string | number)[] = []
+
+function stored(value: unknown, depth: number, copying: boolean, at = TOP): unknown {
   try {
     try {
       return copy(value, undefined, depth, copying)

@@ -20,14 +20,15 @@ export interface Endpoints {
 export function planEndpoints(address: string | undefined, insecure: boolean): Endpoints {
   if (address === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'zstate-'), {})
+    const removeDir = (): void => rmSync(dir, { recursive: true, force: true })
     const router = join(dir, 'state')
     checkIpcPath(router)
     return {
       router: `ipc://${router}`,
       pub: `ipc://${router}.pub`,
       topics: `ipc://${router}.topics`,
-      cleanup: () => rmSync(dir, { recursive: true, force: true }),
-      discard: () => rmSync(dir, { recursive: true, force: true }),
+      cleanup: removeDir,
+      discard: removeDir,
     }
   }
   if (typeof address !== 'string') throw invalidArgument(`address must be a string, got ${typeof address}`)

@@ -49,10 +49,9 @@ function startError(dir: string, error: unknown): unknown {
   if (isZStateError(error)) return error
   const { code, path } = error as NodeJS.ErrnoException
   if (code === undefined) return error
-  const where = path === undefined ? dir : path
   return new ZStateError(
     ErrorCode.STORAGE,
-    `cannot open the data dir ${dir}: ${code} on ${where} (${(error as Error).message})`,
+    `cannot open the data dir ${dir}: ${code} on ${path ?? dir} (${(error as Error).message})`,
     { cause: error },
   )
 }

@@ -24,13 +24,9 @@ export async function acquireLock(dir: string): Promise<DirLock> {
   const mine = `${process.pid} ${processStart(process.pid) ?? 0}\n`
   const temporary = join(dir, `${LOCK_FILE}.${randomBytes(4).toString('hex')}.tmp`)
   try {
+    // Inside the try: a disk with no space left makes the file and fails to fill it, and the finally
+    // removes it as it does once the lock is taken.
     writeFileSync(temporary, mine, { mode: 0o600, flag: 'wx' })
-  } catch (error) {
-    // A disk with no space left makes the file and fails to fill it: none is left behind.
-    rmSync(temporary, { force: true })
-    throw error
-  }
-  try {
     // A lock that disappears while it is looked at was released: try again, a few times.
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
