@@ -1,6 +1,7 @@
 // The one place that turns { timeout, signal } into a rejection: TimeoutError or signal.reason, unchanged.
 import { TimeoutError, invalidArgument } from './errors.ts'
 import { checkKnown } from './known-options.ts'
+import { hasLimit } from './timer-limit.ts'
 
 export interface WaitOptions {
   timeout?: number | undefined
@@ -50,7 +51,7 @@ export function armWait(
   const onAbort = (): void => cancel(signal!.reason)
   signal?.addEventListener('abort', onAbort, { once: true })
   let timer: NodeJS.Timeout | undefined
-  if (timeout !== undefined) {
+  if (timeout !== undefined && hasLimit(timeout)) {
     // Only timed waits pay for a stack (microseconds), and only those that ask.
     const site: { stack?: string } = {}
     if (caller !== undefined) Error.captureStackTrace(site, caller)

@@ -155,3 +155,58 @@ void test('process: a result that cannot be cloned fails with a RemoteError sayi
   assert.equal(error.remoteCode, 'ERR_UNENCODABLE')
   assert.match(error.message, /the result cannot be sent to the parent/)
 })
+
+void test('process: an error whose getters throw still arrives as a RemoteError, never as a crash of the child', async (t) => {
+  const ctx = await contextFor(t)
+  // The getter of `property` throws, as a hostile error's may.
+  const hostile = (_c: unknown, property: string): never => {
+    const error = new Error('real failure')
+    Object.defineProperty(error, property, {
+      get() {
+        throw new Error(`${property} getter`)
+      },
+    })
+    throw error
+  }
+  for (const property of ['stack', 'message']) {
+    const error = await failure(ctx.spawn(hostile, { args: [property] }).wait())
+    assert.ok(error instanceof RemoteError, `${property}: got ${String(error)}`)
+    if (property === 'stack') assert.equal(error.message, 'real failure')
+  }
+  const proxy = ctx.spawn(() => {
+    throw new Proxy(
+      {},
+      {
+        getPrototypeOf() {
+          throw new Error('trap')
+        },
+      },
+    )
+  })
+  const fromProxy = await failure(proxy.wait())
+  assert.ok(fromProxy instanceof RemoteError, `got ${String(fromProxy)}`)
+  assert.equal(fromProxy.remoteName, 'NonError')
+})
+
+void test('process: a thrown non-Error’s RemoteError shows the frames of the spawn() and map() calls', async (t) => {
+  const ctx = await contextFor(t)
+  const spawned = await failure(
+    ctx
+      .spawn(() => {
+        throw 'not an Error'
+      })
+      .wait(),
+  )
+  assert.match(
+    spawned.stack,
+    /^NonError: a non-Error value was thrown: 'not an Error'\n\s+at \(remote boundary\)\n/,
+  )
+  assert.match(spawned.stack, /process-errors\.spec\.ts/)
+  const mapped = await failure(
+    ctx.map(() => {
+      throw 'not an Error either'
+    }, [1]),
+  )
+  assert.match(mapped.stack, /\(remote boundary\)/)
+  assert.match(mapped.stack, /process-errors\.spec\.ts/)
+})

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ProcessExitError, RemoteError, type WorkerContext } from '../lib/index.ts'
-import { allGone, contextFor, failure, stressFor } from './process-support.ts'
+import { alive, allGone, contextFor, failure, stressFor } from './process-support.ts'
 
 type Shared = Record<string, unknown>
 
@@ -230,4 +230,30 @@ void test('process: map runs in worker threads with thread: true', async (t) => 
     { concurrency: 2, thread: true },
   )
   assert.deepEqual(results, [2, 3, 4, 5, 6])
+})
+
+void test('map: break out of mapUnordered ends the loop once its workers are gone', async (t) => {
+  const ctx = await contextFor<Record<string, unknown>>(t)
+  const stream = ctx.mapUnordered(
+    async (c: WorkerContext<Record<string, unknown>>, n: number) => {
+      await c.state.set(`worker/${process.pid}`, true)
+      if (n === 0) return n
+      return new Promise(() => {}) // busy until stopped
+    },
+    [0, 1, 2, 3],
+    { concurrency: 2 },
+  )
+  for await (const { index } of stream) {
+    assert.equal(index, 0)
+    break
+  }
+  const pids = [...ctx.state.keys()]
+    .filter((key) => key.startsWith('worker/'))
+    .map((key) => Number(key.slice(7)))
+  assert.ok(pids.length > 0)
+  assert.deepEqual(
+    pids.filter((pid) => alive(pid)),
+    [],
+    'no worker is left once the loop has ended',
+  )
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ProcessExitError, RemoteError } from '../lib/index.ts'
+import { ProcessExitError, RemoteError, type WorkerContext } from '../lib/index.ts'
 import { contextFor, failure, fixtureUrl } from './process-support.ts'
 
 type Flaky = Record<string, number | number[]>
@@ -74,4 +74,24 @@ void test('process: thread children retry the same way', async (t) => {
   })
   assert.equal(await child.wait(), 2)
   assert.equal(child.attempts, 2)
+})
+
+void test('process: while a retry runs, exitCode is null and status says so; the failed attempt’s code shows until then', async (t) => {
+  const ctx = await contextFor<Record<string, unknown>>(t)
+  const child = ctx.spawn(
+    async (c: WorkerContext<Record<string, unknown>>) => {
+      if ((await c.state.increment('attempt')) === 1) process.exit(3)
+      await c.state.set('second running', true)
+      await c.state.when('go', (go) => go === true)
+      return 'ok'
+    },
+    { retries: 1 },
+  )
+  await ctx.state.when('second running', (running) => running === true)
+  assert.equal(child.attempts, 2)
+  assert.equal(child.status, 'running')
+  assert.equal(child.exitCode, null, 'the running attempt has no exit code yet')
+  await ctx.state.set('go', true)
+  assert.equal(await child.wait(), 'ok')
+  assert.equal(child.exitCode, 0)
 })

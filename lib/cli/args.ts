@@ -4,6 +4,7 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import { addressSyntax, isEtcdEndpoint, isLoopbackHost, parseHostPort } from '../protocol/address.ts'
 import { MAX_TTL_MS } from '../protocol/leases.ts'
 import { isCurveKey } from '../protocol/z85.ts'
+import { MAX_TIMER_MS } from '../timer-limit.ts'
 import { COMMANDS, OPTIONS, isCommandName } from './catalog.ts'
 import type { CommandName, CommandSpec, OptionName } from './catalog.ts'
 
@@ -66,7 +67,7 @@ export type Invocation =
     }
 
 export const DEFAULT_TIMEOUT = 5_000
-const MAX_TIMER = 2 ** 31 - 1
+
 // Arguments that are negative numbers (`zstate set n -1`) would otherwise read as options.
 const NEGATIVE_NUMBER = /^-\d/
 const PLACEHOLDER = '\u0000zstate-arg:'
@@ -297,7 +298,7 @@ function integer(
 ): number | undefined {
   if (raw === undefined || raw === true) return undefined
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN
-  if (!(n >= min && n <= (option === 'timeout' ? MAX_TIMER : Number.MAX_SAFE_INTEGER))) {
+  if (!(n >= min && n <= (option === 'timeout' ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER))) {
     throw new UsageError(`option --${option} expects an integer ≥ ${min}, got "${raw}"`, command)
   }
   return n

@@ -2,6 +2,7 @@
 // one), and a new Link after a lost server. The replica (a Follower) joins each link before it becomes
 // current; the other users (messaging) are told as links come and go.
 import { abortable, timeoutToError } from '../abort.ts'
+import { hasLimit } from '../timer-limit.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
 import type { ReplyReader } from './channel.ts'
@@ -99,8 +100,8 @@ export class Connection {
   // after a failed join the caller closes the connection. Several addresses are tried in turn.
   async open(signal?: AbortSignal): Promise<void> {
     const { timeout, addresses } = this.#settings
-    const expiry = AbortSignal.timeout(timeout)
-    const sources = [this.#life.signal, expiry]
+    const expiry = hasLimit(timeout) ? AbortSignal.timeout(timeout) : undefined
+    const sources = expiry === undefined ? [this.#life.signal] : [this.#life.signal, expiry]
     const join = AbortSignal.any(signal === undefined ? sources : [...sources, signal])
     try {
       if (addresses.length === 1) await this.#adopt(await Link.open(this.#linkOptions(), join), false, join)

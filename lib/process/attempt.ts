@@ -10,6 +10,7 @@ import type { ChildStats } from './types.ts'
 import type { Watchdog } from './watchdog.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { Position } from '../connect.ts'
+import { hasLimit } from '../timer-limit.ts'
 
 export type Outcome =
   | { readonly ok: true; readonly value: unknown; readonly seen: Position }
@@ -91,8 +92,8 @@ export abstract class Attempt {
       this.send({ t: 'abort' })
       if (grace <= 0) this.terminate('SIGKILL')
       else {
-        this.#timers.push(setTimeout(() => this.interrupt(), grace / 2))
-        this.#timers.push(setTimeout(() => this.terminate('SIGKILL'), grace))
+        if (hasLimit(grace / 2)) this.#timers.push(setTimeout(() => this.interrupt(), grace / 2))
+        if (hasLimit(grace)) this.#timers.push(setTimeout(() => this.terminate('SIGKILL'), grace))
       }
     }
     await this.#outcome.promise

@@ -154,6 +154,8 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
         failure = outcome.error
         if (this.#halted) throw this.#haltError(failure)
         if (!this.#retries(failure)) throw failure
+        // The next attempt is coming: not running meanwhile.
+        this.#status = 'starting'
         await this.#delay(failure)
       }
     } catch (error) {
@@ -165,6 +167,7 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
   async #launch(): Promise<Attempt> {
     this.#attempts++
     this.#status = 'starting'
+    this.#exitCode = null
     await this.#host.prepare(this.#options.thread)
     const attempt = this.#host.launch(this.#options.thread, {
       job: {

@@ -16,9 +16,10 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   #ending: { error: unknown } | undefined
   #closed = false
   #wake: Deferred<void> | undefined
-  // Set by the map: more room to dispatch into, and the consumer gave up.
+  // Set by the map: more room to dispatch into, and the consumer gave up (settled once its workers
+  // are gone).
   onRead: () => void = () => {}
-  onReturn: () => void = () => {}
+  onReturn: () => Promise<void> = () => Promise.resolve()
 
   get done(): number {
     return this.#done
@@ -62,12 +63,13 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
     }
   }
 
-  // `break` in for await: the map stops its workers.
+  // `break` in for await: the map stops its workers, and the loop ends once they are gone, as a map
+  // that settles leaves none.
   async return(): Promise<IteratorResult<MapResult<R>>> {
     if (!this.#closed) {
       this.#closed = true
       this.#items = []
-      this.onReturn()
+      await this.onReturn()
     }
     return { done: true, value: undefined }
   }

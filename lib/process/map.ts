@@ -63,7 +63,7 @@ export function streamMap(
   const run = new MapRun(host, target, new Input(items), options, stream)
   stream.onRead = () => run.resume()
   stream.onReturn = () =>
-    void run.cancel(new ZStateError(ErrorCode.ABORTED, 'mapUnordered: the consumer stopped reading'))
+    run.cancel(new ZStateError(ErrorCode.ABORTED, 'mapUnordered: the consumer stopped reading'))
   run.run().then(
     () => stream.end(),
     (error: unknown) => stream.end({ error }),

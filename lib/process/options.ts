@@ -8,6 +8,7 @@ import { replicateOption } from '../protocol/prefixes.ts'
 import type { ServerOptions } from '../server/types.ts'
 import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
 import type { PoolOptions } from './warm-pool.ts'
+import { MAX_TIMER_MS } from '../timer-limit.ts'
 
 export interface ResolvedContextOptions {
   // The server to join, or several gateways to one state (docs/scale-out.md).
@@ -113,7 +114,9 @@ function poolOptions(value: unknown): PoolOptions | undefined {
   return {
     size: count(o.size, 'createContext: pool.size', availableParallelism(), 1),
     idleTimeout:
-      o.idleTimeout === undefined ? 30_000 : checkDelay(o.idleTimeout, 'createContext: pool.idleTimeout'),
+      o.idleTimeout === undefined
+        ? 30_000
+        : checkDelay(o.idleTimeout, 'createContext: pool.idleTimeout', { endless: true }),
     execArgv: flags(o.execArgv, 'createContext: pool'),
   }
 }
@@ -216,12 +219,16 @@ function flags(value: unknown, what: string): string[] | undefined {
 export function checkGrace(options: unknown): number {
   const o = object<{ grace: number }>(options, 'stop', ['grace'])
   if (o.grace === undefined) return DEFAULT_GRACE
-  return checkDelay(o.grace, 'stop: grace')
+  return checkDelay(o.grace, 'stop: grace', { endless: true })
 }
 
-export function checkDelay(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value))
-    throw invalidArgument(`${what} must be a non-negative number of ms, got ${String(value)}`)
+// A number of ms a timer can hold (see lib/timer-limit.ts); `endless`: or Infinity, for never.
+export function checkDelay(value: unknown, what: string, { endless = false } = {}): number {
+  if (endless && value === Infinity) return value
+  if (typeof value !== 'number' || !(value >= 0 && value <= MAX_TIMER_MS))
+    throw invalidArgument(
+      `${what} must be a number of ms from 0 to ${MAX_TIMER_MS} (about 24.8 days)${endless ? ' or Infinity' : ''}, got ${String(value)}`,
+    )
   return value
 }
 

@@ -15,21 +15,26 @@ export interface SerializedError {
   readonly value?: unknown
 }
 
+// Never throws: whatever a child's function threw, a report of it reaches the parent. Every read of
+// the thrown value is guarded (getters, and a Proxy's traps, may throw).
 export function serializeError(error: unknown, depth = 0): SerializedError {
-  if (!(error instanceof Error)) {
+  if (!safely(() => error instanceof Error, false)) {
+    const shown = safely(() => inspect(error, { depth: 2, breakLength: Infinity }), '[uninspectable value]')
     return {
       name: 'NonError',
-      message: `a non-Error value was thrown: ${inspect(error, { depth: 2, breakLength: Infinity })}`,
+      message: `a non-Error value was thrown: ${shown}`,
       nonError: true,
-      value: cloneable(error) ? error : inspect(error),
+      value: safely(() => cloneable(error), false) ? error : shown,
     }
   }
-  const code = (error as { code?: unknown }).code
-  const cause = (error as { cause?: unknown }).cause
+  const thrown = error as Error & { code?: unknown }
+  const stack = safely(() => thrown.stack, undefined)
+  const code = safely(() => thrown.code, undefined)
+  const cause = safely(() => thrown.cause, undefined)
   return {
-    name: safeString(() => error.name, 'Error'),
-    message: safeString(() => error.message, ''),
-    ...(typeof error.stack === 'string' ? { stack: error.stack } : {}),
+    name: safeString(() => thrown.name, 'Error'),
+    message: safeString(() => thrown.message, ''),
+    ...(typeof stack === 'string' ? { stack } : {}),
     ...(typeof code === 'string' ? { code } : {}),
     ...(cause !== undefined && depth < MAX_CAUSES ? { cause: serializeError(cause, depth + 1) } : {}),
   }
@@ -61,13 +66,17 @@ export function isSerializedError(value: unknown): value is SerializedError {
 }
 
 // A hostile error's getters may throw; the report must not.
-function safeString(read: () => unknown, fallback: string): string {
+function safely<T>(read: () => T, fallback: T): T {
   try {
-    const value = read()
-    return typeof value === 'string' ? value : fallback
+    return read()
   } catch {
     return fallback
   }
+}
+
+function safeString(read: () => unknown, fallback: string): string {
+  const value = safely(read, fallback)
+  return typeof value === 'string' ? value : fallback
 }
 
 // Where a child was started, for the local half of its errors' stacks (the frames where the error
@@ -78,9 +87,11 @@ export function callSite(): string {
   return (holder.stack ?? '').split('\n').slice(2).join('\n')
 }
 
-// The remote stack, then the frames of the call that started the child.
+// The remote stack (a thrown non-Error has none: its name and message), then the frames of the call
+// that started the child.
 export function withCallSite(error: unknown, site: string): unknown {
-  if (!(error instanceof RemoteError) || error.remoteStack === undefined || site === '') return error
-  error.stack = `${error.remoteStack}\n    at (remote boundary)\n${error.name}: ${error.message}\n${site}`
+  if (!(error instanceof RemoteError) || site === '') return error
+  const remote = error.remoteStack ?? `${error.remoteName}: ${error.message}`
+  error.stack = `${remote}\n    at (remote boundary)\n${error.name}: ${error.message}\n${site}`
   return error
 }

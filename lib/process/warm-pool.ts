@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { deferred, type Deferred } from '../deferred.ts'
 import type { Watchdog } from './watchdog.ts'
+import { hasLimit } from '../timer-limit.ts'
 
 export interface PoolOptions {
   // Warm children kept ready.
@@ -156,8 +157,10 @@ export class WarmPool {
     const onMessage = (message: unknown): void => {
       if ((message as { t?: unknown } | null)?.t !== 'warm') return
       warm.loaded = true
-      warm.idle = setTimeout(() => this.#dismiss(warm), this.#options.idleTimeout)
-      warm.idle.unref()
+      if (hasLimit(this.#options.idleTimeout)) {
+        warm.idle = setTimeout(() => this.#dismiss(warm), this.#options.idleTimeout)
+        warm.idle.unref()
+      }
       if (this.#settled()) this.#resolveFilled()
       else this.#step()
     }
