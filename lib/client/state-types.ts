@@ -141,7 +141,7 @@ export interface State<S extends object = Record<string, unknown>> extends State
    */
   scope<T extends object = Record<string, unknown>>(prefix: string): State<T>
   /** A barrier: resolves with the revision once the replica has caught up with the server. */
-  sync(): Promise<number>
+  sync(options?: { timeout?: number; signal?: AbortSignal }): Promise<number>
 
   /**
    * Stores a copy of `value`; resolves with the revision (a commit even when the value is equal).

@@ -8,7 +8,7 @@ import { Op } from '../protocol/ops.ts'
 import { decoded } from '../protocol/undecoded.ts'
 import {
   LONE_SURROGATE,
-  checkKey,
+  scopedKey,
   checkStorable,
   deepEqual,
   describe,
@@ -34,6 +34,7 @@ import type { SetOptions } from './state-types.ts'
 import { checkKnown } from '../known-options.ts'
 import { MAX_TTL_MS, isTtl } from '../protocol/leases.ts'
 import { rejecting } from '../rejecting.ts'
+import { bounded, checkWaitOptions, type WaitOptions } from '../wait.ts'
 
 // What a State needs from its client.
 export type StateHost = TransactionHost
@@ -55,8 +56,7 @@ export class StateView {
   }
 
   #key(key: unknown): string {
-    checkKey(key)
-    return this.#prefix === '' ? key : this.#prefix + key
+    return scopedKey(this.#prefix, key)
   }
 
   // Reads: synchronous, from the replica.
@@ -108,7 +108,12 @@ export class StateView {
     return new StateView(this.#host, this.#sync.coverage.prefix(this.#prefix + prefix, 'scope'))
   }
 
-  async sync(): Promise<number> {
+  async sync(options?: WaitOptions): Promise<number> {
+    checkWaitOptions(options, 'sync')
+    return bounded(this.#caughtUp(), options, 'sync()')
+  }
+
+  async #caughtUp(): Promise<number> {
     const { epoch, revision } = readPosition(await this.#host.request(Op.SYNC, []), 'sync reply')
     this.#sync.known(epoch, revision)
     await this.#sync.reach(revision)
@@ -126,11 +131,15 @@ export class StateView {
     })
   }
 
-  delete(key: string): Promise<boolean> {
-    return rejecting(() => this.#host.writes.request(Op.DELETE, [this.#key(key)], readDeleteReply))
+  delete(key: string, ...extra: unknown[]): Promise<boolean> {
+    return rejecting(() => {
+      noMore(extra, 'delete(key)')
+      return this.#host.writes.request(Op.DELETE, [this.#key(key)], readDeleteReply)
+    })
   }
 
-  async update(values: Record<string, unknown>): Promise<number> {
+  async update(values: Record<string, unknown>, ...extra: unknown[]): Promise<number> {
+    noMore(extra, 'update(values)', 'ttl and ephemeral are options of set()')
     if (typeof values !== 'object' || values === null || !isPlainObject(values)) {
       throw invalidArgument(`update: values must be a plain object, got ${describe(values)}`)
     }
@@ -146,12 +155,15 @@ export class StateView {
     return readRevision(await this.#host.writes.request(Op.UPDATE, [pairs]), 'update')
   }
 
-  async clear(): Promise<void> {
+  async clear(...extra: unknown[]): Promise<void> {
+    // clear('jobs/') would clear everything: a scope clears the keys under a prefix.
+    noMore(extra, 'clear()', 'to clear the keys under a prefix, use state.scope(prefix).clear()')
     readRevision(await this.#host.writes.request(Op.CLEAR, [this.#prefix]), 'clear')
   }
 
-  increment(key: string, by: number | bigint = 1): Promise<number | bigint> {
+  increment(key: string, by: number | bigint = 1, ...extra: unknown[]): Promise<number | bigint> {
     return rejecting(() => {
+      noMore(extra, 'increment(key, by)')
       const k = this.#key(key)
       if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
         throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
@@ -162,8 +174,9 @@ export class StateView {
     })
   }
 
-  compareAndSet(key: string, expected: unknown, next: unknown): Promise<boolean> {
+  compareAndSet(key: string, expected: unknown, next: unknown, ...extra: unknown[]): Promise<boolean> {
     return rejecting(() => {
+      noMore(extra, 'compareAndSet(key, expected, next)')
       const k = this.#key(key)
       const absent = expected === undefined
       const stored = checkStorable(next)
@@ -200,7 +213,7 @@ export class StateView {
       return waitFor(
         this.#sync,
         { prefix: this.#prefix },
-        () => (predicate(view) ? { value: this.snapshot() } : undefined),
+        () => (holds(predicate(view), 'when(predicate)') ? { value: this.snapshot() } : undefined),
         predicateOrOptions as WhenOptions | undefined,
         'when(predicate)',
         true,
@@ -227,7 +240,7 @@ export class StateView {
       const k = this.#sync.coverage.key(this.#key(key), what)
       const check = (): { value: unknown } | undefined => {
         const value = decoded(this.#data.get(k))
-        return test(value) ? { value: result === undefined ? value : result() } : undefined
+        return holds(test(value), what) ? { value: result === undefined ? value : result() } : undefined
       }
       return waitFor(this.#sync, { keys: [k] }, check, options, waiterName(what, key), true)
     })
@@ -335,4 +348,19 @@ function leaseArgs(options: SetOptions): [boolean, number] {
   if (ttl !== undefined && !isTtl(ttl))
     throw invalidArgument(`set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms, got ${String(ttl)}`)
   return [ephemeral, ttl ?? 0]
+}
+
+// A call given more arguments than it takes: refused rather than ignored.
+function noMore(extra: readonly unknown[], call: string, hint?: string): void {
+  if (extra.length > 0)
+    throw invalidArgument(
+      `${call} takes no more arguments, got ${extra.length} more${hint === undefined ? '' : `: ${hint}`}`,
+    )
+}
+
+// A predicate's answer. An async predicate's is a promise, which is always truthy: refused.
+function holds(answer: unknown, what: string): boolean {
+  if (typeof (answer as { then?: unknown } | null)?.then === 'function')
+    throw invalidArgument(`${what}: the predicate returned a promise; a predicate must be synchronous`)
+  return Boolean(answer)
 }

@@ -47,6 +47,8 @@ export async function atomic<R>(
   if (!Number.isSafeInteger(retries) || retries < 0)
     throw invalidArgument(`atomic: retries must be an integer ≥ 0, got ${String(retries)}`)
   const { signal, linearizable = false } = options
+  if (typeof linearizable !== 'boolean')
+    throw invalidArgument(`atomic: linearizable must be a boolean, got ${String(linearizable)}`)
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('atomic: signal must be an AbortSignal')
   const { sync, writes } = host

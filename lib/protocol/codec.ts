@@ -31,8 +31,19 @@ function loadExtractor(): void {
   )
 }
 
+// msgpackr writes every object's header as a map 16 (it counts the keys after writing them), so an
+// object of 65,536 keys or more needs a Packr that counts first, which costs every object a little:
+// that one is made and used only for values that hold such an object.
+let wideMaps: PackrClass | undefined
+
 export function encode(value: unknown): Buffer {
-  return packr.pack(value)
+  try {
+    return packr.pack(value)
+  } catch (error) {
+    if (!/16-bit map size/.test((error as Error).message)) throw error
+    wideMaps ??= new Packr({ ...OPTIONS, variableMapSize: true })
+    return wideMaps.pack(value)
+  }
 }
 
 // Decodes one whole frame; truncated data, trailing bytes and non-standard types are ERR_PROTOCOL.

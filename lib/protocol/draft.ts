@@ -6,7 +6,7 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import { ChangeKind, type WireChange } from './ops.ts'
 import { immer } from './immer.ts'
 import { toWirePatches, type WirePatch } from './patches.ts'
-import { checkKey, toStoredValue } from './values.ts'
+import { scopedKey, toStoredValue } from './values.ts'
 
 // The state a draft reads from: fixed at one revision for the draft's whole life. A partial replica's
 // refuses the keys it does not hold, and says which those are (`covers`).
@@ -64,8 +64,7 @@ export class DraftRecorder {
   #key(prop: string): string {
     if (this.#closed)
       throw new ZStateError(ErrorCode.INVALID_ARGUMENT, 'the draft was used after its transaction settled')
-    checkKey(prop)
-    return this.#prefix + prop
+    return scopedKey(this.#prefix, prop)
   }
 
   #get(key: string): unknown {

@@ -25,6 +25,19 @@ export function checkKey(key: unknown): asserts key is string {
   }
 }
 
+// The whole key of `key` in the scope of `prefix` ('' outside any), checked. In a scope, the key that
+// equals its prefix is '' (a scope lists it so): the whole key is what must not be empty.
+export function scopedKey(prefix: string, key: unknown): string {
+  if (key === '' && prefix !== '') {
+    checkKey(prefix)
+    return prefix
+  }
+  checkKey(key)
+  const whole = prefix + key
+  if (prefix !== '') checkKey(whole)
+  return whole
+}
+
 export function unencodable(path: string, what: string): ZStateError {
   return new ZStateError(ErrorCode.UNENCODABLE, `value${path} cannot be stored: ${what}`)
 }
