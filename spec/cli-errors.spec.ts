@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { CLI, assertBuilt, cliEnv, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
+import { CLI, CliProcess, assertBuilt, cliEnv, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
 import type { Result } from './fixtures/cli-run.ts'
 
 let address = ''
@@ -161,4 +161,28 @@ void test('cli: values and keys the store refuses fail with their code, exit 1',
     /nested deeper than 512 levels \(ERR_UNENCODABLE\)/,
   )
   assertRuntime(await zstate(['set', '', '1'], { env }), /\(ERR_INVALID_ARGUMENT\)/)
+})
+
+void test('cli: SIGINT or SIGTERM ends a one-shot command with ERR_ABORTED, exit 1, one line', async (t) => {
+  // A listener that never speaks ZeroMQ: the command is still joining when the signal comes, and its
+  // connection shows that it runs (its signal handlers are in place before it connects).
+  const connections: (() => void)[] = []
+  const silent = createServer(() => connections.shift()?.())
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.after(() => silent.close())
+  const nowhere = `tcp://127.0.0.1:${(silent.address() as AddressInfo).port}`
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const connected = new Promise<void>((resolve) => connections.push(resolve))
+    const cli = new CliProcess(['get', 'k', '--address', nowhere, '--timeout', '60000'])
+    await connected
+    const exit = await cli.signal(signal)
+    assertRuntime(
+      { ...exit, stdout: cli.stdout, stderr: cli.stderr },
+      new RegExp(`interrupted by ${signal} \\(ERR_ABORTED\\)`),
+    )
+  }
+})
+
+void test('cli: a tcp port beyond 65535 is a usage error, not another port', async () => {
+  assertUsage(await zstate(['get', 'k', '--address', 'tcp://127.0.0.1:99999']), /--address expects/)
 })

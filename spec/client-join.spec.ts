@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Router } from 'zeromq'
-import { connect, isZStateError, type Client } from '../lib/index.ts'
+import { connect, isZStateError, startServer, type Client } from '../lib/index.ts'
 import { isLoopbackHost } from '../lib/protocol/address.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
@@ -191,4 +191,11 @@ test('join: a server of another protocol version is refused with ERR_PROTOCOL na
     assert.equal(error.message, `server speaks protocol ${old}, this client ${PROTOCOL_VERSION}`)
     return true
   })
+})
+
+test('join: a tcp port beyond 65535 is refused by connect and startServer, never wrapped around', async () => {
+  // libzmq reads 99999 as 34463 (modulo 65,536): a server would bind, and a client reach, another port.
+  for (const address of ['tcp://127.0.0.1:99999', 'tcp://127.0.0.1:65536', 'tcp://127.0.0.1:123456'])
+    await assert.rejects(connect(address, { timeout: 1_000 }), code('ERR_INVALID_ARGUMENT'))
+  await assert.rejects(startServer({ address: 'tcp://127.0.0.1:99999' }), code('ERR_INVALID_ARGUMENT'))
 })

@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import { connect, isZStateError, RemoteError, TimeoutError } from '../lib/index.ts'
 import { deferred } from '../lib/deferred.ts'
 import { join } from 'node:path'
+import { inspect } from 'node:util'
 import { fixture, serverFor, tempDir, transports } from './support.ts'
 import { clients, codeOf, providerProcess } from './messaging-support.ts'
 
@@ -378,4 +379,26 @@ test('messaging: a message, call arguments and a result are sent as they were wh
   await published
   const { value } = await subscription.next()
   assert.deepEqual(value?.message, given())
+})
+
+test('messaging: a service proxy calls nothing when awaited, stringified, converted or logged', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  const called: string[] = []
+  await a.provide('math', { add: (x: number, y: number) => (called.push('add'), x + y) })
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): number => unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  t.after(() => process.off('unhandledRejection', onUnhandled))
+  const math = b.service<{ add(x: number, y: number): number }>('math')
+  assert.equal(await (math as unknown as Promise<unknown>), math, 'not thenable')
+  assert.equal(`${String(math)} ${math as unknown as string}`, '[zstate service math] [zstate service math]')
+  assert.equal(JSON.stringify({ math }), '{"math":{}}')
+  assert.match(inspect(math), /\{\}|\[zstate service math\]/)
+  // A call after the others: had they sent requests, their rejections would have come before its answer.
+  assert.equal(await math.add(1, 2), 3)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(called, ['add'])
+  assert.deepEqual(unhandled, [])
 })

@@ -5,12 +5,18 @@ import type { RunOptions } from './args.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { onTermination, unlessAborted } from './signals.ts'
+import { abortable } from '../abort.ts'
 import { readKeyPair } from './key-files.ts'
 import { checkSocketFile } from './socket-file.ts'
 
 export type CliClient = Client
 
-export async function openClient(options: RunOptions, command: string, io: Io): Promise<CliClient> {
+export async function openClient(
+  options: RunOptions,
+  command: string,
+  io: Io,
+  signal?: AbortSignal,
+): Promise<CliClient> {
   const curve = await credentials(options, io)
   // Several gateways to one state: comma-separated, as in ZSTATE_ADDRESS.
   const addresses = options.address?.split(',')
@@ -21,6 +27,7 @@ export async function openClient(options: RunOptions, command: string, io: Io): 
       requestTimeout: options.timeout,
       name: `zstate ${command}`,
       ...(curve === undefined ? {} : { curve }),
+      ...(signal === undefined ? {} : { signal }),
     })
   } catch (error) {
     if (error instanceof ZStateError && error.code === ErrorCode.UNAUTHORIZED)
@@ -29,18 +36,26 @@ export async function openClient(options: RunOptions, command: string, io: Io): 
   }
 }
 
-// Runs fn with a client that is closed afterwards, whatever happens.
+// Runs fn with a client that is closed afterwards, whatever happens. SIGINT/SIGTERM end it with
+// ERR_ABORTED (`interrupted by SIGINT`, exit 1), its session closed, so that a call it left queued at
+// the server is withdrawn rather than run for nobody.
 export async function withClient<T>(
   options: RunOptions,
   command: string,
   io: Io,
   fn: (client: CliClient) => Promise<T>,
 ): Promise<T> {
-  const client = await openClient(options, command, io)
+  const termination = onTermination()
+  const { signal } = termination
   try {
-    return await fn(client)
+    const client = await openClient(options, command, io, signal)
+    try {
+      return await abortable(fn(client), signal)
+    } finally {
+      await client.close()
+    }
   } finally {
-    await client.close()
+    termination.dispose()
   }
 }
 

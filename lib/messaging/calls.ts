@@ -62,8 +62,11 @@ export function encodable(value: unknown, what: string, copy = true): unknown {
   }
 }
 
-// A proxy whose every property is a method calling the service; `then` is absent, so awaiting the
-// proxy itself does not call anything.
+// A proxy whose every property is a method calling the service, but for the names JavaScript itself
+// reads from an object: awaiting it (`then`), JSON.stringify (`toJSON`) and conversions (`valueOf`,
+// `constructor`; `toString` names the service) call nothing, and their rejections went unhandled.
+const NOT_METHODS = new Set(['then', 'toJSON', 'valueOf', 'constructor'])
+
 export function serviceProxy<Api extends object>(
   host: MessagingHost,
   name: string,
@@ -74,7 +77,8 @@ export function serviceProxy<Api extends object>(
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>()
   return new Proxy(Object.create(null) as object, {
     get(_target, property) {
-      if (typeof property !== 'string' || property === 'then') return undefined
+      if (typeof property !== 'string' || NOT_METHODS.has(property)) return undefined
+      if (property === 'toString' || property === 'toLocaleString') return () => `[zstate service ${name}]`
       let method = methods.get(property)
       if (method === undefined) {
         method = (...args: unknown[]) => call(host, name, property, args, options)

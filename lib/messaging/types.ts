@@ -22,10 +22,13 @@ export type Implementation<Api> = {
     : Api[K]
 }
 
+/** Names a service proxy keeps for JavaScript itself (awaiting, JSON, conversions): not methods. */
+type NotMethod = 'then' | 'toJSON' | 'valueOf' | 'constructor' | 'toString' | 'toLocaleString'
+
 /** What `service<Api>()` returns: every method of `Api`, returning a Promise. Not thenable. */
 export type ServiceProxy<Api> = {
   readonly [
-    K in keyof Api as K extends 'then' | symbol ? never : Api[K] extends Handler ? K : never
+    K in keyof Api as K extends NotMethod | symbol ? never : Api[K] extends Handler ? K : never
   ]: Api[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never
 }
 

@@ -42,8 +42,10 @@ export function parseHostPort(value: string): { host: string; port: number } | u
   return { host: match[1]!, port }
 }
 
+// tcp://HOST:PORT with a port libzmq can bind (it would take 99999 as 34463, modulo 65,536), or *.
 export function parseTcp(address: string): RegExpExecArray | null {
-  return /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+|\*)$/.exec(address)
+  const match = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5}|\*)$/.exec(address)
+  return match !== null && match[2] !== '*' && Number(match[2]) > 65_535 ? null : match
 }
 
 // What is wrong with an address as written, before anything is bound or connected: `scheme` for
