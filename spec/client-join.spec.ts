@@ -199,3 +199,22 @@ test('join: a tcp port beyond 65535 is refused by connect and startServer, never
     await assert.rejects(connect(address, { timeout: 1_000 }), code('ERR_INVALID_ARGUMENT'))
   await assert.rejects(startServer({ address: 'tcp://127.0.0.1:99999' }), code('ERR_INVALID_ARGUMENT'))
 })
+
+test('join: a server given a relative ipc path reports it absolute, and clients elsewhere join it', async (t) => {
+  const dir = tempDir(t)
+  const home = process.cwd()
+  process.chdir(dir)
+  let server
+  try {
+    server = await startServer({ address: 'ipc://rel.sock' })
+  } finally {
+    process.chdir(home)
+  }
+  t.after(() => server.close())
+  assert.equal(server.address, `ipc://${join(dir, 'rel.sock')}`)
+  // From another directory: the change stream's endpoint, handed out at HELLO, is absolute too.
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  assert.equal(await client.state.set('k', 1), 1)
+  assert.equal(client.state.get('k'), 1)
+})

@@ -85,3 +85,17 @@ void test('state: an object of 65,536 keys or more is stored and read back by an
   assert.equal(Object.keys(read.inner).length, 70_000)
   assert.equal(read.inner['k69999'], 69_999)
 })
+
+void test('state: whenEqual and whenNotEqual refuse an expected value the store cannot hold', async (t) => {
+  const [a] = await pair(t)
+  const unencodable = (error: unknown): boolean => isZStateError(error) && error.code === 'ERR_UNENCODABLE'
+  // Never equal to a stored value: it waited out its timeout (or, not equal, matched at once).
+  for (const expected of [() => 1, new Map([[1, 2]]), { when: new Set() }]) {
+    await assert.rejects(a.state.whenEqual('k', expected, { timeout: 60_000 }), unencodable)
+    await assert.rejects(a.state.whenNotEqual('k', expected, { timeout: 60_000 }), unencodable)
+  }
+  // undefined stands for absent, as in compareAndSet.
+  assert.equal(await a.state.whenEqual('k', undefined, { timeout: 60_000 }), undefined)
+  await a.state.set('k', { n: 1 })
+  assert.deepEqual(await a.state.whenEqual('k', { n: 1 }, { timeout: 60_000 }), { n: 1 })
+})

@@ -262,10 +262,16 @@ export class StateView {
   }
 
   whenEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
-    return this.#whenValue(key, (value) => deepEqual(value, expected), options, 'whenEqual')
+    return rejecting(() => {
+      comparable(expected)
+      return this.#whenValue(key, (value) => deepEqual(value, expected), options, 'whenEqual')
+    })
   }
   whenNotEqual(key: string, expected: unknown, options?: WhenOptions): Promise<unknown> {
-    return this.#whenValue(key, (value) => !deepEqual(value, expected), options, 'whenNotEqual')
+    return rejecting(() => {
+      comparable(expected)
+      return this.#whenValue(key, (value) => !deepEqual(value, expected), options, 'whenNotEqual')
+    })
   }
   whenTruthy(key: string, options?: WhenOptions): Promise<unknown> {
     return this.#whenValue(key, Boolean, options, 'whenTruthy')
@@ -356,6 +362,12 @@ function noMore(extra: readonly unknown[], call: string, hint?: string): void {
     throw invalidArgument(
       `${call} takes no more arguments, got ${extra.length} more${hint === undefined ? '' : `: ${hint}`}`,
     )
+}
+
+// An expected value: undefined (absent), or one the store can hold, as compareAndSet takes it; any
+// other would never equal a stored value (ERR_UNENCODABLE, as compareAndSet refuses it).
+function comparable(expected: unknown): void {
+  if (expected !== undefined) checkStorable(expected)
 }
 
 // A predicate's answer. An async predicate's is a promise, which is always truthy: refused.

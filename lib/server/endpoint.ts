@@ -1,7 +1,7 @@
 // Where the server binds: validates the requested address and derives the PUB endpoint from it.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { invalidArgument } from '../errors.ts'
 import { checkIpcPath, isLoopbackHost, parseTcp } from '../protocol/address.ts'
 
@@ -33,15 +33,19 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
   }
   if (typeof address !== 'string') throw invalidArgument(`address must be a string, got ${typeof address}`)
   if (address.startsWith('ipc://')) {
-    const path = address.slice('ipc://'.length)
-    if (path === '' || path === '*')
+    const given = address.slice('ipc://'.length)
+    if (given === '' || given === '*')
       throw invalidArgument(`address ${address}: give an ipc path, or omit address for a private one`)
+    // Absolute: the address the server reports, and the change stream's it hands out, must reach it
+    // from a client in any directory.
+    const path = resolve(given)
     checkIpcPath(path)
     // libzmq leaves the socket files behind when a socket closes without unbinding.
     const cleanup = (): void => {
       for (const file of [path, `${path}.pub`, `${path}.topics`]) rmSync(file, { force: true })
     }
-    return { router: address, pub: `${address}.pub`, topics: `${address}.topics`, cleanup, discard: () => {} }
+    const router = `ipc://${path}`
+    return { router, pub: `${router}.pub`, topics: `${router}.topics`, cleanup, discard: () => {} }
   }
   const tcp = parseTcp(address)
   if (tcp === null) throw invalidArgument(`address must be ipc://PATH or tcp://HOST:PORT, got ${address}`)
