@@ -58,6 +58,21 @@ export function decode(frame: Uint8Array): unknown {
   }
 }
 
+// decode(), with every map read as a Map: for a frame that decode() cannot read into objects (a map key
+// that is an array, a map or bin, which msgpackr refuses as a property name).
+let withMaps: PackrClass | undefined
+
+export function decodeAsMaps(frame: Uint8Array): unknown {
+  withMaps ??= new Packr({ ...OPTIONS, mapsAsObjects: false })
+  try {
+    return withMaps.unpack(frame)
+  } catch (error) {
+    throw new ZStateError(ErrorCode.PROTOCOL, `malformed message: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
+}
+
 // Where the MessagePack item that starts at `at` ends, found without decoding it: for bytes this
 // process encoded itself (a peer's frame goes through decodeStrict, which checks every length).
 export function skipItem(bytes: Uint8Array, at: number): number {

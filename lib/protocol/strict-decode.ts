@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { FIXED_BYTES, decode, encode, uint as readUint } from './codec.ts'
+import { FIXED_BYTES, decode, decodeAsMaps, encode, uint as readUint } from './codec.ts'
 
 // What a string that is not UTF-8 decodes to: a lone surrogate, so it is never well-formed.
 const ILL_FORMED = '\uDC00'
@@ -27,7 +27,7 @@ const PROTO_BYTES = Buffer.from('__proto__')
 // own property "__proto__", and an extension other than the timestamp as undefined.
 export function decodeStrict(frame: Uint8Array): unknown {
   const found = scan(frame)
-  if (found === undefined) return decode(frame)
+  if (found === undefined) return decodeKeyed(frame)
   const parts: Uint8Array[] = []
   let at = 0
   for (let i = 0; i < found.length; i += 3) {
@@ -35,7 +35,45 @@ export function decodeStrict(frame: Uint8Array): unknown {
     at = found[i + 1] as number
   }
   parts.push(frame.subarray(at))
-  return unmark(decode(Buffer.concat(parts)))
+  return unmark(decodeKeyed(Buffer.concat(parts)))
+}
+
+// msgpackr reads a map key that is an array, a map or bin as no property name at all: it throws, and
+// the whole frame would be lost. Such a frame is read again with its maps as Maps, which become
+// objects where their keys allow (as decode() makes them: a number, boolean or nil key becomes its
+// text); a Map left in a request is refused as any other class instance is (ERR_UNENCODABLE), and
+// the rest of the frame is served.
+function decodeKeyed(frame: Uint8Array): unknown {
+  try {
+    return decode(frame)
+  } catch (error) {
+    if (!/Invalid property type/.test(((error as Error).cause as Error | undefined)?.message ?? ''))
+      throw error
+    return asObjects(decodeAsMaps(frame))
+  }
+}
+
+function asObjects(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = asObjects(value[i])
+    return value
+  }
+  if (!(value instanceof Map)) return value
+  const entries = [...(value as Map<unknown, unknown>)]
+  for (const entry of entries) entry[1] = asObjects(entry[1])
+  if (
+    !entries.every(([key]) => key === null || ['string', 'number', 'boolean', 'bigint'].includes(typeof key))
+  )
+    return new Map(entries)
+  const object: Record<string, unknown> = {}
+  for (const [key, item] of entries)
+    Object.defineProperty(object, String(key), {
+      value: item,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
+  return object
 }
 
 function malformed(what: string): ZStateError {

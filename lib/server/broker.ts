@@ -10,6 +10,7 @@ import type { ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, push, pushEncoded } from './replies.ts'
 import { Service, type Call, type Provider, type QueuedBytes } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
+import { ownString } from './own-string.ts'
 import { isGatewayLink, type Session } from './sessions.ts'
 import type { Offer } from './etcd/federation.ts'
 
@@ -179,7 +180,14 @@ export class Broker {
       call.caller = undefined
       if (call.provider === undefined && call.service.unqueue(call)) this.#tidy(call.service)
     }
-    for (const provider of [...party.providers.values()]) this.#lose(provider, reason)
+    // Every provider first, then each of their services' queues once: orphaning after each one
+    // checked every queued call against every provider left, once per provider lost.
+    const services = new Set<Service>()
+    for (const provider of [...party.providers.values()]) {
+      this.#lose(provider, reason, false)
+      services.add(provider.service)
+    }
+    for (const service of services) this.#orphanQueue(service)
   }
 
   #party(session: Session): Party {
@@ -234,15 +242,15 @@ export class Broker {
         `provide: service '${name}' is provided under another client key, which owns it while any of its providers lives`,
       )
     if (service === undefined) {
-      service = new Service(name, this.#queuedBytes)
-      this.#services.set(name, service)
+      service = new Service(ownString(name), this.#queuedBytes)
+      this.#services.set(service.name, service)
     }
     const provider: Provider = {
       id: this.#nextId++,
       key,
       session,
       service,
-      methods: new Set(methods),
+      methods: new Set(methods.map(ownString)),
       methodBytes,
       concurrency: Math.min(concurrency, MAX_CONCURRENCY),
       inFlight: new Map(),
@@ -284,7 +292,7 @@ export class Broker {
         `service '${name}' has no provider ${String(providerId)} (services({ detail: true }) lists them)`,
       )
     if (target === undefined ? !service.offers(method, local) : !target.methods.has(method)) {
-      const offered = (target === undefined ? service.methods() : [...target.methods].sort()).join(', ')
+      const offered = listed(target === undefined ? service.methods() : [...target.methods].sort())
       throw invalidArgument(
         `${target === undefined ? `service '${name}'` : `provider ${target.id} of '${name}'`} has no method '${method}' (it offers: ${offered})`,
       )
@@ -302,7 +310,7 @@ export class Broker {
       caller: session,
       requestId: id,
       service,
-      method,
+      method: ownString(method),
       args: callArgs,
       deadline: Date.now() + timeout,
       provider: undefined,
@@ -405,7 +413,7 @@ export class Broker {
       throw new ZStateError(ErrorCode.PROTOCOL, 'await service takes [service, providers]')
     const have = this.#services.get(name)?.providers.length ?? 0
     if (have >= providers) return okReply(id, [have])
-    this.#waits.add(session, id, name, providers)
+    this.#waits.add(session, id, ownString(name), providers)
     return undefined
   }
 
@@ -425,7 +433,7 @@ export class Broker {
   }
 
   // A provider died or went silent: its calls in flight fail, their outcome unknown (never retried).
-  #lose(provider: Provider, reason: string): void {
+  #lose(provider: Provider, reason: string, orphan = true): void {
     provider.withdrawn = true
     provider.service.remove(provider)
     this.#options.changed?.()
@@ -438,13 +446,22 @@ export class Broker {
           'the outcome of the call is unknown',
       )
     }
-    this.#orphanQueue(provider.service)
+    if (orphan) this.#orphanQueue(provider.service)
     this.#retire(provider)
   }
 
   // Queued calls that no remaining provider can take fail now rather than wait for their timeout.
   #orphanQueue(service: Service): void {
-    for (const call of service.dequeueWhere((queued) => !service.servable(queued))) {
+    // Whether a method is still offered, asked once per method rather than once per queued call.
+    const offered = new Map<string, boolean>()
+    const servable = (call: Call): boolean => {
+      if (call.target !== undefined) return service.servable(call)
+      const asked = `${call.local ? 'l' : 'a'}${call.method}`
+      let answer = offered.get(asked)
+      if (answer === undefined) offered.set(asked, (answer = service.servable(call)))
+      return answer
+    }
+    for (const call of service.dequeueWhere((queued) => !servable(queued))) {
       this.#answer(
         call,
         ErrorCode.NO_PROVIDER,
@@ -484,6 +501,16 @@ export class Broker {
   #tidy(service: Service): void {
     if (service.idle && this.#services.get(service.name) === service) this.#services.delete(service.name)
   }
+}
+
+// Method names for an error message: the first few, so the reply stays small however many a service has.
+function listed(methods: readonly string[]): string {
+  const shown = methods
+    .slice(0, 20)
+    .map((method) => (method.length > 64 ? `${method.slice(0, 64)}…` : method))
+  return methods.length > shown.length
+    ? `${shown.join(', ')} and ${methods.length - shown.length} more`
+    : shown.join(', ')
 }
 
 // A provider as services({ detail: true }) lists it: [id, client name, pid, concurrency, inFlight].

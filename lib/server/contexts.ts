@@ -10,6 +10,7 @@ import { CHILD_STATUSES, type ChildStatus, type ProcessTable } from '../protocol
 import { arity } from './operations.ts'
 import { ProcessListing, type ContextEntry, type ListingHost } from './process-listing.ts'
 import type { Session } from './sessions.ts'
+import { ownString } from './own-string.ts'
 
 // What one session may register: a process has one context per thread that spawns, so these are
 // far beyond any real owner and keep the registry of a flooding client to a few MiB.
@@ -82,7 +83,7 @@ export class Contexts {
     const existing = this.#contexts.get(id)
     if (existing !== undefined) {
       this.#ownedBy(session, existing)
-      existing.name = name.slice(0, MAX_NAME)
+      existing.name = ownString(name.slice(0, MAX_NAME))
       return
     }
     const owned = this.#owned.get(session) ?? { contexts: new Set<ContextEntry>(), children: 0 }
@@ -92,7 +93,7 @@ export class Contexts {
     const local = host === hostId() && processStart(pid) !== undefined
     const context: ContextEntry = {
       id,
-      name: name.slice(0, MAX_NAME),
+      name: ownString(name.slice(0, MAX_NAME)),
       pid,
       threadId,
       local,
@@ -137,7 +138,7 @@ export class Contexts {
     if (owned.children >= MAX_SESSION_CHILDREN)
       throw invalid(`a session may register at most ${MAX_SESSION_CHILDREN} live children`)
     context.children.set(key, {
-      name: name.slice(0, MAX_NAME),
+      name: ownString(name.slice(0, MAX_NAME)),
       pid,
       threadId,
       status: status as ChildStatus,

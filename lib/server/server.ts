@@ -47,6 +47,7 @@ import { isCurveKey } from '../protocol/z85.ts'
 import { randomBytes } from 'node:crypto'
 import { errorReply, okReply } from './replies.ts'
 import { snapshotPage } from './snapshots.ts'
+import { ownString } from './own-string.ts'
 import { MAX_FRAME_REQUESTS, SLICE_MS, maxQueuedBytes, replyBudget } from './budget.ts'
 import { Inbox, type Batch } from './inbox.ts'
 import { resolveServerOptions, type ResolvedServerOptions } from './options.ts'
@@ -538,7 +539,7 @@ class StateServer implements Server {
     let prefixes: Prefixes | undefined
     if (replicate !== undefined && replicate !== null) {
       checkPrefixes(replicate, 'hello: replicate')
-      prefixes = new Prefixes(replicate)
+      prefixes = new Prefixes((replicate as string[]).map(ownString))
     }
     return this.#sessions.open(routingId, name, pid, Date.now(), prefixes, this.revision, clientKey)
   }

@@ -4,6 +4,7 @@ import type { Prefixes } from '../protocol/prefixes.ts'
 import { AckLog } from './acks.ts'
 import type { ReplyPeer } from './reply-sender.ts'
 import type { SnapshotEntries } from './snapshots.ts'
+import { ownString } from './own-string.ts'
 
 export interface SnapshotCursor {
   id: number
@@ -77,7 +78,7 @@ export class Sessions {
     revision: number,
     clientKey: string | undefined,
   ): Session {
-    const name = fullName.slice(0, MAX_NAME_LENGTH)
+    const name = ownString(fullName.slice(0, MAX_NAME_LENGTH))
     const key = routingId.toString('latin1')
     const existing = this.#byKey.get(key)
     if (existing !== undefined) {

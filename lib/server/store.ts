@@ -10,6 +10,7 @@ import { encodeCommit, valueStart } from './change-encoding.ts'
 import { Leases } from './leases.ts'
 import type { SnapshotEntries } from '../storage/snapshot-reader.ts'
 import { Slots, type Chunk } from './slots.ts'
+import { ownString } from './own-string.ts'
 
 // A new run of the store: 16 hex digits.
 export function freshEpoch(): string {
@@ -249,11 +250,4 @@ export class Store implements StoreView {
     this.#horizon = revision
     for (const [key, deleted] of this.#tombstones) if (deleted <= revision) this.#tombstones.delete(key)
   }
-}
-
-// A key to keep, holding on to nothing else. msgpackr decodes a run of strings of a frame as one string
-// and hands out pieces of it, and V8 makes a piece of 13 characters or more a slice that keeps the
-// whole run alive: kept as decoded, a key would keep the values written with it in memory.
-function ownString(key: string): string {
-  return key.length < 13 ? key : Buffer.from(key).toString()
 }

@@ -1,6 +1,7 @@
 // Counters per topic for STATS, for the topics published most recently: a client that publishes on
 // endless new topics moves the oldest out rather than growing the server's memory.
 import { MAX_TRACKED_TOPICS, type TopicStats } from '../protocol/server-stats.ts'
+import { ownString } from './own-string.ts'
 
 interface Tally {
   messages: number
@@ -18,11 +19,11 @@ export class TopicTally {
     if (tally === undefined) {
       if (this.#topics.size >= MAX_TRACKED_TOPICS) this.#topics.delete(this.#topics.keys().next().value!)
       tally = { messages: 0, bytes: 0, lastPublished: 0 }
-      this.#topics.set(topic, tally)
+      this.#topics.set(ownString(topic), tally)
     } else if (tally !== this.#latest) {
       // Moved to the end; a run of messages on one topic skips the move.
       this.#topics.delete(topic)
-      this.#topics.set(topic, tally)
+      this.#topics.set(ownString(topic), tally)
     }
     this.#latest = tally
     tally.messages++

@@ -1,0 +1,156 @@
+// What a hand-written client can make the server keep, or spend its time on (docs/security.md): names
+// and other strings it keeps hold nothing of their frame, waits are bounded, an error reply stays
+// small, a leaving provider session costs one pass over the queue, and a map key no object can have
+// costs its own request only.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { test, type TestContext } from 'node:test'
+import { Dealer } from 'zeromq'
+import { connect } from '../lib/index.ts'
+import { decode, encode } from '../lib/protocol/codec.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
+import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
+import { MAX_SESSION_WAITS } from '../lib/server/service-waits.ts'
+import { rawPeer } from './raw-peer.ts'
+import { addressFor, fixture, pair, serverFor } from './support.ts'
+
+type Reply = [id: number, status: number, ...rest: unknown[]]
+
+async function serverProcess(t: TestContext) {
+  const server = fixture(t, 'server', [JSON.stringify({ address: addressFor(t, 'ipc') })])
+  const { address } = (await server.event(1)) as { address: string }
+  return { address, heap: () => server.call<number>('heap') }
+}
+
+// A DEALER that said HELLO as `name`; requests matched to replies by id.
+async function session(t: TestContext, address: string, name = 'raw') {
+  const dealer = new Dealer({ linger: 0 })
+  t.after(() => dealer.close())
+  dealer.connect(address)
+  const waiting = new Map<number, (reply: Reply) => void>()
+  let nextId = 1
+  // One send at a time, as a socket takes them.
+  let sending = Promise.resolve()
+  const request = (op: number, ...args: unknown[]): Promise<Reply> => {
+    const id = nextId++
+    const reply = new Promise<Reply>((resolve) => waiting.set(id, resolve))
+    const frame = encode([[id, op, ...args]])
+    sending = sending.then(() => dealer.send(frame)).catch(() => {})
+    return reply
+  }
+  const hello = request(Op.HELLO, PROTOCOL_VERSION, randomBytes(8).toString('hex'), process.pid, name)
+  void (async () => {
+    for await (const frames of dealer)
+      for (const reply of decode(fromParts(frames, 0)!) as Reply[]) waiting.get(reply[0])?.(reply)
+  })().catch(() => {})
+  assert.equal((await hello)[1], Status.OK)
+  return { dealer, request, next: () => nextId++ }
+}
+
+const MiB = 1 << 20
+
+test('hostile: names of 4 MiB are kept to 256 characters, holding nothing more of their frames', async (t) => {
+  const { address, heap } = await serverProcess(t)
+  const before = await heap()
+  const long = (i: number): string => `${'n'.repeat(4 * MiB)}${i}`
+  const sessions = []
+  for (let i = 0; i < 8; i++) sessions.push(await session(t, address, long(i)))
+  const [first] = sessions
+  for (let i = 0; i < 8; i++)
+    assert.equal(
+      (await first!.request(Op.CONTEXT_OPEN, (0x10000000 + i).toString(16), long(i), 1, null, 'h'))[1],
+      Status.OK,
+    )
+  const grown = (await heap()) - before
+  // 16 names of 4 MiB: kept whole, 64 MiB and more.
+  assert.ok(grown < 8 * MiB, `the server's heap grew by ${(grown / MiB).toFixed(1)} MiB`)
+})
+
+test('hostile: waitForService requests nobody answers are bounded per client', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const waiter = await session(t, server.address)
+  const waits = Array.from({ length: MAX_SESSION_WAITS + 10 }, (_, i) =>
+    waiter.request(Op.AWAIT_SERVICE, `svc-${i}`, 1),
+  )
+  // Those past the bound are refused at once; the others wait, and are answered as usual.
+  for (const reply of await Promise.all(waits.slice(MAX_SESSION_WAITS))) {
+    assert.equal(reply[1], Status.ERROR)
+    assert.equal(reply[2], 'ERR_OVERFLOW')
+  }
+  const provider = await connect(server.address)
+  t.after(() => provider.close())
+  await provider.provide('svc-0', { f: () => 1 })
+  assert.deepEqual((await waits[0]!).slice(1), [Status.OK, 1])
+})
+
+test('hostile: a call of a method the service lacks gets a reply of a few KiB, not every method name', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const provider = await session(t, server.address, 'provider')
+  for (let p = 0; p < 64; p++) {
+    const methods = Array.from({ length: 64 }, (_, m) => `m${p}_${m}_`.padEnd(1_000, 'x'))
+    assert.equal((await provider.request(Op.PROVIDE, 'svc', methods, 1, p + 1))[1], Status.OK)
+  }
+  const caller = await session(t, server.address, 'caller')
+  const [, status, code, message] = await caller.request(Op.CALL, 'svc', 'nope', [], 1_000)
+  assert.equal(status, Status.ERROR)
+  assert.equal(code, 'ERR_INVALID_ARGUMENT')
+  // 4,096 method names of 1,000 bytes: the whole list was 4 MB.
+  assert.ok((message as string).length < 4_096, `a message of ${(message as string).length} characters`)
+  assert.match(message as string, /has no method 'nope' \(it offers: m0_0_x+…, .* and 4076 more\)/)
+})
+
+test('hostile: a session of many providers leaving with calls queued stalls no other client', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const providers = await session(t, server.address, 'providers')
+  // 300 providers of method b, one of method a; concurrency 1; never answering.
+  for (let k = 1; k <= 301; k += 50)
+    await Promise.all(
+      Array.from({ length: Math.min(50, 302 - k) }, (_, i) =>
+        providers.request(Op.PROVIDE, 'svc', [k + i <= 300 ? 'b' : 'a'], 1, k + i),
+      ),
+    )
+  const caller = await session(t, server.address, 'caller')
+  // One call busies the provider of a; 10,000 more wait in the queue.
+  const calls = Array.from({ length: 10_001 }, () => caller.request(Op.CALL, 'svc', 'a', [], 120_000))
+  const [observer] = await pair(t)
+  await observer.state.sync()
+  const started = performance.now()
+  void providers.request(Op.BYE)
+  const [first] = await Promise.all([calls[1]!, observer.state.set('after', 1)])
+  const took = performance.now() - started
+  assert.equal(first[2], 'ERR_NO_PROVIDER')
+  // Losing each provider went over the whole queue: 11 s here for 300 providers, growing as their square.
+  assert.ok(took < 3_000, `another client's write took ${took.toFixed(0)} ms`)
+})
+
+test('hostile: a map key that is an array or bin is refused with its request only; the rest of the frame is served', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const peer = await rawPeer(t, server.address)
+  for (const [what, key] of [
+    ['an array', Buffer.from('91a161', 'hex')],
+    ['bin', Buffer.from('c40161', 'hex')],
+  ] as const) {
+    // [PING], [SET good 1], [SET bad { KEY: 1 }], the bad map written by hand.
+    const head = encode([
+      [1, Op.PING],
+      [2, Op.SET, `good ${what}`, 1],
+      [3, Op.SET, 'bad', null],
+    ])
+    const frame = Buffer.concat([
+      head.subarray(0, head.length - 1),
+      Buffer.from('81', 'hex'),
+      key,
+      Buffer.from('01', 'hex'),
+    ])
+    const replies = await peer.send(frame)
+    assert.equal(replies.length, 3, what)
+    assert.equal(replies[0]![1], Status.OK)
+    assert.equal(replies[1]![1], Status.OK, 'the write beside it commits')
+    // A frame no client library writes: refused as a protocol error, that request only.
+    assert.deepEqual(replies[2]!.slice(1, 3), [Status.ERROR, 'ERR_PROTOCOL'], what)
+  }
+  const reader = await connect(server.address)
+  t.after(() => reader.close())
+  assert.equal(reader.state.get('good an array'), 1)
+  assert.equal(reader.state.has('bad'), false)
+})
