@@ -329,8 +329,10 @@ class StateServer implements Server {
         : new Federation(gateway.id, this.address)
     if (gateway === undefined) {
       this.#writes = undefined
-      // No session outlives a restart: ephemeral keys read back from the data dir go at once.
-      this.#deleteKeys(this.#store.leases.ephemeral())
+      // No session outlives a restart: ephemeral keys read back from the data dir go at once, with
+      // the keys whose ttl ran out while no server ran (in the revision the server starts with).
+      const { leases } = this.#store
+      this.#deleteKeys([...new Set([...leases.ephemeral(), ...leases.expired(Date.now())])])
     } else {
       this.#writes = new EtcdWrites(gateway, (session, _id, reply) => {
         if (this.#sessions.get(session.routingId) === session) this.#reply(session, session.routingId, reply)
