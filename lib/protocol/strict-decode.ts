@@ -41,8 +41,8 @@ export function decodeStrict(frame: Uint8Array): unknown {
 // msgpackr reads a map key that is an array, a map or bin as no property name at all: it throws, and
 // the whole frame would be lost. Such a frame is read again with its maps as Maps, which become
 // objects where their keys allow (as decode() makes them: a number, boolean or nil key becomes its
-// text); a Map left in a request is refused as any other class instance is (ERR_UNENCODABLE), and
-// the rest of the frame is served.
+// text); a Map left in a request is refused as any value of a type no client sends is (ERR_PROTOCOL),
+// and the rest of the frame is served.
 function decodeKeyed(frame: Uint8Array): unknown {
   try {
     return decode(frame)
