@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Router } from 'zeromq'
@@ -217,4 +218,19 @@ test('join: a server given a relative ipc path reports it absolute, and clients 
   t.after(() => client.close())
   assert.equal(await client.state.set('k', 1), 1)
   assert.equal(client.state.get('k'), 1)
+})
+
+test('join: a port that is not ZeroMQ’s is no answer (ERR_TIMEOUT), never a CurveZMQ refusal', async (t) => {
+  // One closes every connection, one answers as an HTTP server would: neither is a zstate server that
+  // wants keys (that one refuses the handshake itself: ERR_UNAUTHORIZED, see security-curve.spec.ts).
+  const listeners = [
+    createServer((socket) => socket.destroy()),
+    createServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'))),
+  ]
+  for (const listener of listeners) {
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
+    t.after(() => listener.close())
+    const { port } = listener.address() as AddressInfo
+    await assert.rejects(connect(`tcp://127.0.0.1:${port}`, { timeout: 500 }), code('ERR_TIMEOUT'))
+  }
 })

@@ -30,6 +30,10 @@ export const OPTIONS = {
 } as const
 export type OptionName = keyof typeof OPTIONS
 
+// serve's --address is where it listens: it never reads ZSTATE_ADDRESS.
+export const SERVE_ADDRESS_HELP =
+  '-a, --address A     where to listen (default: a private ipc:// path; ZSTATE_ADDRESS is not read)'
+
 export const OPTION_HELP: Record<OptionName, string> = {
   address: '-a, --address A     server address (default: $ZSTATE_ADDRESS)',
   timeout: '-t, --timeout MS    give up on an unreachable server after MS ms (default: 5000)',

@@ -1,5 +1,5 @@
 // Help text, rendered from the command table so usage and parsing cannot disagree.
-import { COMMANDS, OPTION_HELP, synopsis } from './catalog.ts'
+import { COMMANDS, OPTION_HELP, SERVE_ADDRESS_HELP, synopsis } from './catalog.ts'
 import type { CommandName, OptionName } from './catalog.ts'
 
 export function mainHelp(): string {
@@ -33,6 +33,8 @@ export function commandHelp(name: CommandName): string {
     `${spec.summary[0]?.toUpperCase() ?? ''}${spec.summary.slice(1)}.`,
   ]
   if (spec.details !== '') lines.push('', spec.details)
-  lines.push('', 'Options:', ...options.map((o) => `  ${OPTION_HELP[o]}`))
+  const help = (o: OptionName): string =>
+    o === 'address' && name === 'serve' ? SERVE_ADDRESS_HELP : OPTION_HELP[o]
+  lines.push('', 'Options:', ...options.map((o) => `  ${help(o)}`))
   return lines.join('\n') + '\n'
 }

@@ -21,9 +21,7 @@ export function watch(args: readonly string[], options: RunOptions, io: Io): Pro
       const what = prefix === undefined ? 'all keys' : `keys under ${JSON.stringify(prefix)}`
       const from = options.fromRevision ?? client.state.revision + 1
       let fromRevision = options.fromRevision
-      io.stderr.write(`zstate: watching ${what} at ${client.address} from revision ${from}\n`)
-      const hint = prefix === undefined ? undefined : prefixHint('watch', prefix)
-      if (hint !== undefined) io.stderr.write(`zstate: ${hint}\n`)
+      let announced = false
       for (;;) {
         resets.length = 0
         const changes = client.state.watch({
@@ -31,6 +29,13 @@ export function watch(args: readonly string[], options: RunOptions, io: Io): Pro
           ...(fromRevision === undefined ? {} : { fromRevision }),
           signal,
         })
+        // Once the watch took its options (--from-revision 0 it refuses): never a watch that never was.
+        if (!announced) {
+          announced = true
+          io.stderr.write(`zstate: watching ${what} at ${client.address} from revision ${from}\n`)
+          const hint = prefix === undefined ? undefined : prefixHint('watch', prefix)
+          if (hint !== undefined) io.stderr.write(`zstate: ${hint}\n`)
+        }
         try {
           for await (const change of changes) {
             const line = {

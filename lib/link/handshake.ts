@@ -63,7 +63,12 @@ export function handshakeRefused(
     void (async () => {
       try {
         for await (const event of socket.events) {
+          // A plain client hears a refusal only from a ZeroMQ peer (a mechanism it does not take); a
+          // port that is not ZeroMQ's closes the connection (handshake:error:other) and is no answer:
+          // the join goes on and ends at its timeout. A curve server given the wrong server key
+          // closes the connection too, which only a curve client can be told about.
           if (!event.type.startsWith('handshake:error')) continue
+          if (event.type === 'handshake:error:other' && !curve) continue
           reject(new ZStateError(ErrorCode.UNAUTHORIZED, refusal(event.type, address, curve)))
           return
         }
