@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { before, test, type TestContext } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Dealer } from 'zeromq'
 import { hostId } from '../lib/host.ts'
@@ -88,6 +89,8 @@ class RawPeer {
 }
 
 const token = (): string => randomBytes(8).toString('hex')
+// Between a session's pings: well within its 10 heartbeats of 300 ms.
+const HEARTBEAT_PAUSE_MS = 300
 
 function assertRefused(reply: Reply, code = 'ERR_INVALID_ARGUMENT'): void {
   assert.equal(reply[1], Status.ERROR, `refused: ${JSON.stringify(reply)}`)
@@ -217,7 +220,15 @@ void test('process: a session’s contexts are bounded, and freed when the sessi
   assert.ok(mine.every((context) => context.name.length === 256))
   const after = table.server.memory!
   assert.ok(after - before < 64 << 20, `the server grew by ${((after - before) / 2 ** 20).toFixed(1)} MiB`)
-  const top = await zstate(['top', '--once', '--address', address])
+  // The flood's session pings while zstate top starts, which on a loaded machine can outlast the
+  // session's 3 s of allowed silence.
+  let listed = false
+  const topRun = zstate(['top', '--once', '--address', address]).finally(() => (listed = true))
+  while (!listed) {
+    assertOk(await flood.request(Op.PING))
+    await sleep(HEARTBEAT_PAUSE_MS)
+  }
+  const top = await topRun
   assert.equal(top.code, 0, top.stderr)
   assert.match(top.stdout, /^ {2}… [\d,]+ more children not listed$/m)
 

@@ -216,15 +216,15 @@ export class EtcdGateway {
   }
 
   // Moves the fence: no write of this gateway sent before can commit after the returned revision.
-  // Tried for ETCD_REQUEST_MS in all; if etcd takes it in none of the tries, etcd counts as down.
+  // Tried for ETCD_REQUEST_MS; if etcd takes it in none of the tries, etcd counts as down.
   async raiseFence(): Promise<number> {
-    const deadline = Date.now() + ETCD_REQUEST_MS
     try {
-      const response = await tried(deadline, () =>
-        this.#writer.kv.txn(
-          { success: [{ request_put: { key: this.#fenceKey, value: Buffer.alloc(0) } }] },
-          { deadline },
-        ),
+      // Each try has a deadline of its own: one that started late in the window still gets the time
+      // a leader election takes.
+      const response = await tried(Date.now() + ETCD_REQUEST_MS, () =>
+        this.#writer.kv.txn({
+          success: [{ request_put: { key: this.#fenceKey, value: Buffer.alloc(0) } }],
+        }),
       )
       this.#fence = Math.max(this.#fence, Number(response.header.revision))
       this.#down = false
