@@ -80,8 +80,6 @@ export class EtcdGateway {
   readonly store: Store
   readonly history: History
   readonly #client: Etcd3
-  // Transactions that write: sent once each (see open()).
-  readonly #writer: Etcd3
   #watcher: Watcher | undefined
   // The revision that last created or deleted a key: what key-space reads compare.
   #keySpaceRevision: number
@@ -108,7 +106,7 @@ export class EtcdGateway {
   readonly #leaseSeconds: number
 
   private constructor(
-    { client, writer }: { client: Etcd3; writer: Etcd3 },
+    client: Etcd3,
     layout: Layout,
     store: Store,
     history: History,
@@ -118,7 +116,6 @@ export class EtcdGateway {
   ) {
     this.#peers = peers
     this.#client = client
-    this.#writer = writer
     this.#leaseSeconds = leaseSeconds
     this.#lastEvent = history.firstRevision - 1
     this.layout = layout
@@ -134,33 +131,26 @@ export class EtcdGateway {
       import('etcd3'),
       import('cockatiel'),
     ])
-    const connect = (retried: boolean): Etcd3 =>
-      new Etcd3({
-        hosts: options.endpoints,
-        ...(options.username === undefined
-          ? {}
-          : { auth: { username: options.username, password: options.password ?? '' } }),
-        // No size limits of gRPC's own: etcd's request limit is the one that refuses (ERR_TOO_LARGE).
-        grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
-        defaultCallOptions: () => ({ deadline: Date.now() + ETCD_REQUEST_MS }),
-        // A gateway must find etcd again well within a write's deadline once etcd is back: a member it
-        // gave up on is tried again after 1 s, and its watch reconnects within 500 ms (etcd3's
-        // defaults, 5 s and up to 30 s, left writes waiting past their deadline after an outage).
-        faultHandling: {
-          host: () =>
-            cockatiel.circuitBreaker(cockatiel.handleWhen(isRecoverableError), {
-              halfOpenAfter: MEMBER_RETRY_MS,
-              breaker: new cockatiel.ConsecutiveBreaker(3),
-            }),
-          watchBackoff: new cockatiel.ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }).next(),
-          // etcd3 sends a request that failed up to 3 times, each with a deadline of its own. The
-          // writer's requests go once: a transaction that got no answer may still commit, and sent
-          // again it could commit twice; the gateway's fence decides its fate instead (see txn()).
-          ...(retried ? {} : { global: cockatiel.noop }),
-        },
-      })
-    const client = connect(true)
-    const writer = connect(false)
+    const client = new Etcd3({
+      hosts: options.endpoints,
+      ...(options.username === undefined
+        ? {}
+        : { auth: { username: options.username, password: options.password ?? '' } }),
+      // No size limits of gRPC's own: etcd's request limit is the one that refuses (ERR_TOO_LARGE).
+      grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
+      defaultCallOptions: () => ({ deadline: Date.now() + ETCD_REQUEST_MS }),
+      // A gateway must find etcd again well within a write's deadline once etcd is back: a member it
+      // gave up on is tried again after 1 s, and its watch reconnects within 500 ms (etcd3's
+      // defaults, 5 s and up to 30 s, left writes waiting past their deadline after an outage).
+      faultHandling: {
+        host: () =>
+          cockatiel.circuitBreaker(cockatiel.handleWhen(isRecoverableError), {
+            halfOpenAfter: MEMBER_RETRY_MS,
+            breaker: new cockatiel.ConsecutiveBreaker(3),
+          }),
+        watchBackoff: new cockatiel.ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }).next(),
+      },
+    })
     try {
       const layout = new Layout(options.prefix)
       const { store, keySpace, peers } = await readState(client, layout)
@@ -170,15 +160,7 @@ export class EtcdGateway {
         limits,
         await historyStart(client, layout, store.revision, limits.revisions),
       )
-      const gateway = new EtcdGateway(
-        { client, writer },
-        layout,
-        store,
-        history,
-        keySpace,
-        leaseSeconds,
-        peers,
-      )
+      const gateway = new EtcdGateway(client, layout, store, history, keySpace, leaseSeconds, peers)
       await gateway.#follow()
       // The history is complete once the watch has delivered a commit made now: the gateway's fence,
       // put under the prefix, so every revision a client of the gateway hears of is a commit there.
@@ -186,7 +168,6 @@ export class EtcdGateway {
       return gateway
     } catch (error) {
       client.close()
-      writer.close()
       throw unavailable(error, `cannot read the state from etcd at ${options.endpoints.join(',')}`)
     }
   }
@@ -219,10 +200,8 @@ export class EtcdGateway {
   // Tried for ETCD_REQUEST_MS; if etcd takes it in none of the tries, etcd counts as down.
   async raiseFence(): Promise<number> {
     try {
-      // Each try has a deadline of its own: one that started late in the window still gets the time
-      // a leader election takes.
       const response = await tried(Date.now() + ETCD_REQUEST_MS, () =>
-        this.#writer.kv.txn({
+        this.#client.kv.txn({
           success: [{ request_put: { key: this.#fenceKey, value: Buffer.alloc(0) } }],
         }),
       )
@@ -257,16 +236,12 @@ export class EtcdGateway {
 
   // The revision of the last commit any gateway made (<prefix>_tx), read through etcd's leader.
   async lastCommit(): Promise<number> {
-    const response = await this.#client.kv.range(
-      { key: this.layout.tx, keys_only: true },
-      { deadline: Date.now() + ETCD_REQUEST_MS },
-    )
+    const response = await this.#client.kv.range({ key: this.layout.tx, keys_only: true })
     return Number(response.kvs[0]?.mod_revision ?? 0)
   }
 
-  // Sent once, with ETCD_REQUEST_MS to answer: without an answer, its outcome is unknown.
   txn(request: ITxnRequest): Promise<ITxnResponse> {
-    return this.#writer.kv.txn(request)
+    return this.#client.kv.txn(request)
   }
 
   // Resolves with the next commit delivered, or after `ms` if none comes.
@@ -322,7 +297,6 @@ export class EtcdGateway {
     this.#leases.clear()
     await this.#watcher?.cancel().catch(() => {})
     this.#client.close()
-    this.#writer.close()
   }
 
   async #follow(): Promise<void> {
