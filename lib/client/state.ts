@@ -131,15 +131,16 @@ export class StateView {
     })
   }
 
-  delete(key: string, ...extra: unknown[]): Promise<boolean> {
+  delete(key: string): Promise<boolean> {
+    const given = arguments.length
     return rejecting(() => {
-      noMore(extra, 'delete(key)')
+      noMore(given, 1, 'delete(key)')
       return this.#host.writes.request(Op.DELETE, [this.#key(key)], readDeleteReply)
     })
   }
 
-  async update(values: Record<string, unknown>, ...extra: unknown[]): Promise<number> {
-    noMore(extra, 'update(values)', 'ttl and ephemeral are options of set()')
+  async update(values: Record<string, unknown>): Promise<number> {
+    noMore(arguments.length, 1, 'update(values)', 'ttl and ephemeral are options of set()')
     if (typeof values !== 'object' || values === null || !isPlainObject(values)) {
       throw invalidArgument(`update: values must be a plain object, got ${describe(values)}`)
     }
@@ -155,15 +156,21 @@ export class StateView {
     return readRevision(await this.#host.writes.request(Op.UPDATE, [pairs]), 'update')
   }
 
-  async clear(...extra: unknown[]): Promise<void> {
+  async clear(): Promise<void> {
     // clear('jobs/') would clear everything: a scope clears the keys under a prefix.
-    noMore(extra, 'clear()', 'to clear the keys under a prefix, use state.scope(prefix).clear()')
+    noMore(
+      arguments.length,
+      0,
+      'clear()',
+      'to clear the keys under a prefix, use state.scope(prefix).clear()',
+    )
     readRevision(await this.#host.writes.request(Op.CLEAR, [this.#prefix]), 'clear')
   }
 
-  increment(key: string, by: number | bigint = 1, ...extra: unknown[]): Promise<number | bigint> {
+  increment(key: string, by: number | bigint = 1): Promise<number | bigint> {
+    const given = arguments.length
     return rejecting(() => {
-      noMore(extra, 'increment(key, by)')
+      noMore(given, 2, 'increment(key, by)')
       const k = this.#key(key)
       if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
         throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
@@ -174,9 +181,10 @@ export class StateView {
     })
   }
 
-  compareAndSet(key: string, expected: unknown, next: unknown, ...extra: unknown[]): Promise<boolean> {
+  compareAndSet(key: string, expected: unknown, next: unknown): Promise<boolean> {
+    const given = arguments.length
     return rejecting(() => {
-      noMore(extra, 'compareAndSet(key, expected, next)')
+      noMore(given, 3, 'compareAndSet(key, expected, next)')
       const k = this.#key(key)
       const absent = expected === undefined
       const stored = checkStorable(next)
@@ -356,11 +364,12 @@ function leaseArgs(options: SetOptions): [boolean, number] {
   return [ephemeral, ttl ?? 0]
 }
 
-// A call given more arguments than it takes: refused rather than ignored.
-function noMore(extra: readonly unknown[], call: string, hint?: string): void {
-  if (extra.length > 0)
+// A call given more arguments than it takes: refused rather than ignored. Counted from
+// arguments.length, as a rest parameter would allocate an array on every write.
+function noMore(given: number, takes: number, call: string, hint?: string): void {
+  if (given > takes)
     throw invalidArgument(
-      `${call} takes no more arguments, got ${extra.length} more${hint === undefined ? '' : `: ${hint}`}`,
+      `${call} takes no more arguments, got ${given - takes} more${hint === undefined ? '' : `: ${hint}`}`,
     )
 }
 
@@ -372,6 +381,7 @@ function comparable(expected: unknown): void {
 
 // A predicate's answer. An async predicate's is a promise, which is always truthy: refused.
 function holds(answer: unknown, what: string): boolean {
+  if (typeof answer === 'boolean') return answer
   if (typeof (answer as { then?: unknown } | null)?.then === 'function')
     throw invalidArgument(`${what}: the predicate returned a promise; a predicate must be synchronous`)
   return Boolean(answer)

@@ -4,6 +4,8 @@ import { MAX_TRACKED_TOPICS, type TopicStats } from '../protocol/server-stats.ts
 import { ownString } from './own-string.ts'
 
 interface Tally {
+  // The topic, copied once: a move to the end re-inserts it, not the publication's own string.
+  readonly topic: string
   messages: number
   bytes: number
   lastPublished: number
@@ -18,12 +20,12 @@ export class TopicTally {
     let tally = this.#topics.get(topic)
     if (tally === undefined) {
       if (this.#topics.size >= MAX_TRACKED_TOPICS) this.#topics.delete(this.#topics.keys().next().value!)
-      tally = { messages: 0, bytes: 0, lastPublished: 0 }
-      this.#topics.set(ownString(topic), tally)
+      tally = { topic: ownString(topic), messages: 0, bytes: 0, lastPublished: 0 }
+      this.#topics.set(tally.topic, tally)
     } else if (tally !== this.#latest) {
       // Moved to the end; a run of messages on one topic skips the move.
       this.#topics.delete(topic)
-      this.#topics.set(ownString(topic), tally)
+      this.#topics.set(tally.topic, tally)
     }
     this.#latest = tally
     tally.messages++
@@ -33,6 +35,6 @@ export class TopicTally {
 
   // Most recently published first.
   stats(): TopicStats[] {
-    return [...this.#topics].reverse().map(([topic, tally]) => ({ topic, ...tally }))
+    return [...this.#topics.values()].reverse().map((tally) => ({ ...tally }))
   }
 }
