@@ -5,6 +5,8 @@ import type { Draft as ImmerDraft } from 'immer'
 
 type Key<S> = keyof S & string
 type Value<S> = S[Key<S>]
+// The keys whose values may be a V: what increment() takes (every key, for an untyped state).
+type KeyHolding<S, V> = { [K in Key<S>]: V extends S[K] ? K : never }[Key<S>]
 
 /** One key written by one revision, as watchers, waiters and `subscribe` listeners see it. */
 export interface Change<V = unknown> {
@@ -159,9 +161,9 @@ export interface State<S extends object = Record<string, unknown>> extends State
    * Adds `by` (default 1) to a number, atomically on the server; an absent key counts as 0.
    * Resolves with the new value. A non-numeric value is refused with ERR_INVALID_ARGUMENT.
    */
-  increment(key: Key<S>, by?: number): Promise<number>
+  increment(key: KeyHolding<S, number>, by?: number): Promise<number>
   /** Adds `by` to a bigint, atomically on the server; an absent key counts as 0n. Resolves with the sum. */
-  increment(key: Key<S>, by: bigint): Promise<bigint>
+  increment(key: KeyHolding<S, bigint>, by: bigint): Promise<bigint>
   /**
    * Writes `next` only if the key's value deep-equals `expected` (`undefined`: only if absent);
    * resolves with whether it did.

@@ -49,13 +49,7 @@ export function encode(value: unknown): Buffer {
 // Decodes one whole frame; truncated data, trailing bytes and non-standard types are ERR_PROTOCOL.
 export function decode(frame: Uint8Array): unknown {
   if (bytesBeforeExtractor > 0 && (bytesBeforeExtractor -= frame.length) <= 0) loadExtractor()
-  try {
-    return packr.unpack(frame)
-  } catch (error) {
-    throw new ZStateError(ErrorCode.PROTOCOL, `malformed message: ${(error as Error).message}`, {
-      cause: error,
-    })
-  }
+  return unpacked(packr, frame)
 }
 
 // decode(), with every map read as a Map: for a frame that decode() cannot read into objects (a map key
@@ -64,8 +58,13 @@ let withMaps: PackrClass | undefined
 
 export function decodeAsMaps(frame: Uint8Array): unknown {
   withMaps ??= new Packr({ ...OPTIONS, mapsAsObjects: false })
+  return unpacked(withMaps, frame)
+}
+
+// What `reader` makes of `frame`; a frame it cannot read is ERR_PROTOCOL.
+function unpacked(reader: PackrClass, frame: Uint8Array): unknown {
   try {
-    return withMaps.unpack(frame)
+    return reader.unpack(frame)
   } catch (error) {
     throw new ZStateError(ErrorCode.PROTOCOL, `malformed message: ${(error as Error).message}`, {
       cause: error,

@@ -107,15 +107,15 @@ export class Broker {
   tick(now: number, silentFrom: number): void {
     const cutoff = now - this.#options.heartbeatMs * PROVIDER_SILENCE_BEATS
     if (silentFrom < cutoff) {
-      for (const provider of [...this.#providers.values()]) {
-        if (provider.session.lastSeen >= cutoff) continue
+      const silent = [...this.#providers.values()].filter((provider) => provider.session.lastSeen < cutoff)
+      this.#loseAll(silent, (provider) => {
         const silence = now - provider.session.lastSeen
-        this.#lose(provider, `no heartbeat from its process for ${silence} ms`)
         this.#options.send(
           provider.session,
           push(Push.DROPPED, [provider.key, `dropped after ${silence} ms without a heartbeat`]),
         )
-      }
+        return `no heartbeat from its process for ${silence} ms`
+      })
     }
     // Calls carry their own timeouts, so the queue is not ordered by deadline.
     for (const service of this.#services.values()) {
@@ -180,14 +180,7 @@ export class Broker {
       call.caller = undefined
       if (call.provider === undefined && call.service.unqueue(call)) this.#tidy(call.service)
     }
-    // Every provider first, then each of their services' queues once: orphaning after each one
-    // checked every queued call against every provider left, once per provider lost.
-    const services = new Set<Service>()
-    for (const provider of [...party.providers.values()]) {
-      this.#lose(provider, reason, false)
-      services.add(provider.service)
-    }
-    for (const service of services) this.#orphanQueue(service)
+    this.#loseAll([...party.providers.values()], () => reason)
   }
 
   #party(session: Session): Party {
@@ -432,8 +425,17 @@ export class Broker {
     if (provider.inFlight.size === 0) this.#retire(provider)
   }
 
+  // Providers died or went silent: every one of them first, then each of their services' queues
+  // once (orphaning after each one checked every queued call against every provider left, once per
+  // provider lost).
+  #loseAll(providers: readonly Provider[], reason: (provider: Provider) => string): void {
+    for (const provider of providers) this.#lose(provider, reason(provider))
+    for (const service of new Set(providers.map((provider) => provider.service))) this.#orphanQueue(service)
+  }
+
   // A provider died or went silent: its calls in flight fail, their outcome unknown (never retried).
-  #lose(provider: Provider, reason: string, orphan = true): void {
+  // Its service's queue is the caller's to orphan.
+  #lose(provider: Provider, reason: string): void {
     provider.withdrawn = true
     provider.service.remove(provider)
     this.#options.changed?.()
@@ -446,7 +448,6 @@ export class Broker {
           'the outcome of the call is unknown',
       )
     }
-    if (orphan) this.#orphanQueue(provider.service)
     this.#retire(provider)
   }
 
