@@ -203,6 +203,47 @@ test(
   },
 )
 
+// Members that hang (SIGSTOP: a partition, a stalled disk) answer nothing, where killed ones refuse at
+// once. Each request must still end at its deadline: etcd3 sent a request again up to 3 times, each
+// with 5 s of its own, so the first write outlived the client's 30 s request timeout (ERR_TIMEOUT).
+test(
+  'two etcd members hung: the first write is refused with ERR_UNAVAILABLE within its deadlines, writes resume',
+  { skip },
+  async (t) => {
+    const own = await startEtcdCluster({ members: 3 })
+    const hung = [own.members[0]!.pid!, own.members[1]!.pid!]
+    const resume = (): void => hung.forEach((pid) => process.kill(pid, 'SIGCONT'))
+    t.after(async () => {
+      resume()
+      await own.close()
+    })
+    const options = stateOptions(own)
+    const [a] = await gateways(t, 1, options)
+    const c = await client(t, a!.address)
+    await c.state.set('k', 1)
+    hung.forEach((pid) => process.kill(pid, 'SIGSTOP'))
+    const started = Date.now()
+    await assert.rejects(
+      c.state.set('lost', 2),
+      (error: unknown) => isZStateError(error) && error.code === 'ERR_UNAVAILABLE',
+    )
+    // The transaction's deadline (5 s), then the fence's (10 s), within the client's 30 s timeout.
+    const took = Date.now() - started
+    assert.ok(took < 20_000, `refused after ${took} ms`)
+    await assert.rejects(
+      c.state.set('unsent', 3),
+      (error: unknown) =>
+        isZStateError(error) && error.code === 'ERR_UNAVAILABLE' && /was not sent/.test(error.message),
+    )
+    assert.equal(c.state.get('k'), 1, 'reads go on from the replica')
+    resume()
+    await own.waitHealthy()
+    await until(async () => (await c.state.set('k', 4).catch(() => 0)) > 0, 'writes go through again')
+    assert.equal(c.state.get('k'), 4)
+    assert.equal(c.state.get('unsent'), undefined)
+  },
+)
+
 // A fence move whose answer was lost (every try timed out, and etcd took one once it had a quorum
 // again) leaves the gateway comparing an old fence revision: it must take the fence as etcd has it,
 // not refuse every write after as a conflict.

@@ -51,6 +51,9 @@ export interface GatewayConsumer {
 const PAGE_KEYS = 1000
 // How long one request to etcd may take, leader elections included, before the write is refused.
 export const ETCD_REQUEST_MS = 5000
+// How long the fence is tried, every resend included: twice a request's deadline, so a try begun late
+// still has the time a leader election takes, and a write of an outage is refused within 15 s.
+const FENCE_MS = 2 * ETCD_REQUEST_MS
 // Between tries of a request that got no answer (a member down, an election under way).
 export const RETRY_PAUSE_MS = 100
 // How long the etcd3 client leaves a member alone after three failures in a row before trying it again.
@@ -80,6 +83,8 @@ export class EtcdGateway {
   readonly store: Store
   readonly history: History
   readonly #client: Etcd3
+  // Sends each write's transaction once (see open()).
+  readonly #writer: Etcd3
   #watcher: Watcher | undefined
   // The revision that last created or deleted a key: what key-space reads compare.
   #keySpaceRevision: number
@@ -106,7 +111,7 @@ export class EtcdGateway {
   readonly #leaseSeconds: number
 
   private constructor(
-    client: Etcd3,
+    { client, writer }: { client: Etcd3; writer: Etcd3 },
     layout: Layout,
     store: Store,
     history: History,
@@ -116,6 +121,7 @@ export class EtcdGateway {
   ) {
     this.#peers = peers
     this.#client = client
+    this.#writer = writer
     this.#leaseSeconds = leaseSeconds
     this.#lastEvent = history.firstRevision - 1
     this.layout = layout
@@ -131,26 +137,33 @@ export class EtcdGateway {
       import('etcd3'),
       import('cockatiel'),
     ])
-    const client = new Etcd3({
-      hosts: options.endpoints,
-      ...(options.username === undefined
-        ? {}
-        : { auth: { username: options.username, password: options.password ?? '' } }),
-      // No size limits of gRPC's own: etcd's request limit is the one that refuses (ERR_TOO_LARGE).
-      grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
-      defaultCallOptions: () => ({ deadline: Date.now() + ETCD_REQUEST_MS }),
-      // A gateway must find etcd again well within a write's deadline once etcd is back: a member it
-      // gave up on is tried again after 1 s, and its watch reconnects within 500 ms (etcd3's
-      // defaults, 5 s and up to 30 s, left writes waiting past their deadline after an outage).
-      faultHandling: {
-        host: () =>
-          cockatiel.circuitBreaker(cockatiel.handleWhen(isRecoverableError), {
-            halfOpenAfter: MEMBER_RETRY_MS,
-            breaker: new cockatiel.ConsecutiveBreaker(3),
-          }),
-        watchBackoff: new cockatiel.ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }).next(),
-      },
-    })
+    const connect = (resends: boolean): Etcd3 =>
+      new Etcd3({
+        hosts: options.endpoints,
+        ...(options.username === undefined
+          ? {}
+          : { auth: { username: options.username, password: options.password ?? '' } }),
+        // No size limits of gRPC's own: etcd's request limit is the one that refuses (ERR_TOO_LARGE).
+        grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
+        defaultCallOptions: () => ({ deadline: Date.now() + ETCD_REQUEST_MS }),
+        // A gateway must find etcd again well within a write's deadline once etcd is back: a member it
+        // gave up on is tried again after 1 s, and its watch reconnects within 500 ms (etcd3's
+        // defaults, 5 s and up to 30 s, left writes waiting past their deadline after an outage).
+        faultHandling: {
+          host: () =>
+            cockatiel.circuitBreaker(cockatiel.handleWhen(isRecoverableError), {
+              halfOpenAfter: MEMBER_RETRY_MS,
+              breaker: new cockatiel.ConsecutiveBreaker(3),
+            }),
+          watchBackoff: new cockatiel.ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }).next(),
+          // etcd3 sends a request that failed up to 3 times, each with a deadline of its own. A write's
+          // transaction goes once: one that got no answer may still commit, and sent again it could
+          // commit twice; the fence decides its fate instead (see raiseFence()).
+          ...(resends ? {} : { global: cockatiel.noop }),
+        },
+      })
+    const client = connect(true)
+    const writer = connect(false)
     try {
       const layout = new Layout(options.prefix)
       const { store, keySpace, peers } = await readState(client, layout)
@@ -160,7 +173,15 @@ export class EtcdGateway {
         limits,
         await historyStart(client, layout, store.revision, limits.revisions),
       )
-      const gateway = new EtcdGateway(client, layout, store, history, keySpace, leaseSeconds, peers)
+      const gateway = new EtcdGateway(
+        { client, writer },
+        layout,
+        store,
+        history,
+        keySpace,
+        leaseSeconds,
+        peers,
+      )
       await gateway.#follow()
       // The history is complete once the watch has delivered a commit made now: the gateway's fence,
       // put under the prefix, so every revision a client of the gateway hears of is a commit there.
@@ -168,6 +189,7 @@ export class EtcdGateway {
       return gateway
     } catch (error) {
       client.close()
+      writer.close()
       throw unavailable(error, `cannot read the state from etcd at ${options.endpoints.join(',')}`)
     }
   }
@@ -197,13 +219,17 @@ export class EtcdGateway {
   }
 
   // Moves the fence: no write of this gateway sent before can commit after the returned revision.
-  // Tried for ETCD_REQUEST_MS; if etcd takes it in none of the tries, etcd counts as down.
+  // A fence put may go more than once (a later one only moves it further), so it rides a leader
+  // election on etcd3's resends and tries of its own, all within FENCE_MS; if etcd takes it in none
+  // of them, etcd counts as down.
   async raiseFence(): Promise<number> {
+    const deadline = Date.now() + FENCE_MS
     try {
-      const response = await tried(Date.now() + ETCD_REQUEST_MS, () =>
-        this.#client.kv.txn({
-          success: [{ request_put: { key: this.#fenceKey, value: Buffer.alloc(0) } }],
-        }),
+      const response = await tried(deadline, () =>
+        this.#client.kv.txn(
+          { success: [{ request_put: { key: this.#fenceKey, value: Buffer.alloc(0) } }] },
+          { deadline },
+        ),
       )
       this.#fence = Math.max(this.#fence, Number(response.header.revision))
       this.#down = false
@@ -240,8 +266,9 @@ export class EtcdGateway {
     return Number(response.kvs[0]?.mod_revision ?? 0)
   }
 
+  // Sent once, with ETCD_REQUEST_MS to answer: without an answer, its outcome is unknown.
   txn(request: ITxnRequest): Promise<ITxnResponse> {
-    return this.#client.kv.txn(request)
+    return this.#writer.kv.txn(request)
   }
 
   // Resolves with the next commit delivered, or after `ms` if none comes.
@@ -297,6 +324,7 @@ export class EtcdGateway {
     this.#leases.clear()
     await this.#watcher?.cancel().catch(() => {})
     this.#client.close()
+    this.#writer.close()
   }
 
   async #follow(): Promise<void> {
