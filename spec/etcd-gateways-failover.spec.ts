@@ -229,6 +229,7 @@ test(
     )
     // The transaction's deadline (5 s), then the fence's (10 s), within the client's 30 s timeout.
     const took = Date.now() - started
+    t.diagnostic(`the first write of the outage refused after ${took} ms`)
     assert.ok(took < 20_000, `refused after ${took} ms`)
     await assert.rejects(
       c.state.set('unsent', 3),
