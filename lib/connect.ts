@@ -21,11 +21,12 @@ import { checkConnectAddress } from './protocol/address.ts'
 import { Op } from './protocol/ops.ts'
 import { bounded, checkWaitOptions, type WaitOptions } from './wait.ts'
 import { replicateOption } from './protocol/prefixes.ts'
+import { shown } from './protocol/values.ts'
 
 function timeoutOption(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !(value > 0))
-    throw invalidArgument(`connect: ${name} must be a positive number of ms, got ${String(value)}`)
+    throw invalidArgument(`connect: ${name} must be a positive number of ms, got ${shown(value)}`)
   return value
 }
 

@@ -2,6 +2,7 @@
 import { TimeoutError, invalidArgument } from './errors.ts'
 import { checkKnown } from './known-options.ts'
 import { hasLimit } from './timer-limit.ts'
+import { shown } from './protocol/values.ts'
 
 export interface WaitOptions {
   timeout?: number | undefined
@@ -24,7 +25,7 @@ export function checkWaitOptions(
   checkKnown(options, known, what)
   const { timeout, signal } = options
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
-    throw invalidArgument(`${what}: timeout must be a non-negative number of ms, got ${String(timeout)}`)
+    throw invalidArgument(`${what}: timeout must be a non-negative number of ms, got ${shown(timeout)}`)
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw invalidArgument(`${what}: signal must be an AbortSignal`)

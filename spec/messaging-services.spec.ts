@@ -81,6 +81,53 @@ test('messaging: handler errors come back as RemoteError with remote name, code,
   assert.equal(await client.call('errors', 'add', [1, 1]), 2)
 })
 
+// A handler whose own call failed has failed: its caller gets a RemoteError, not the broker's error
+// as if its own call had never run (ERR_NO_PROVIDER says nothing ran; here the handler had).
+test('messaging: a handler whose own call fails gives its caller a RemoteError carrying that call’s code', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [provider, caller] = group.clients
+  let charged = 0
+  await provider.provide('billing', {
+    async charge(amount: number) {
+      charged += amount
+      await provider.call('audit', 'log', [amount])
+    },
+    async quick() {
+      await provider.call('billing', 'slow', [], { timeout: 50 })
+    },
+    async slow() {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    },
+    undefinedThrown() {
+      throw undefined
+    },
+  })
+  for (const [method, args, code] of [
+    ['charge', [5], 'ERR_NO_PROVIDER'],
+    ['quick', [], 'ERR_TIMEOUT'],
+  ] as const) {
+    const error = await caller.call('billing', method, [...args]).catch((e: unknown) => e)
+    assert.ok(error instanceof RemoteError, `${method}: ${String(error)}`)
+    assert.equal(error.code, 'ERR_REMOTE')
+    assert.equal(error.remoteCode, code)
+    assert.equal(error.pid, process.pid)
+  }
+  assert.equal(charged, 5, 'the handler ran')
+  const thrown = await caller.call('billing', 'undefinedThrown').catch((e: unknown) => e)
+  assert.ok(thrown instanceof RemoteError)
+  assert.deepEqual([thrown.remoteName, thrown.value], ['NonError', 'undefined'])
+  // A wrong type shows as one: the string '2' is not the number 2.
+  await assert.rejects(provider.provide('other', { a() {} }, { concurrency: '2' as unknown as number }), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /concurrency must be an integer ≥ 1, got "2"$/,
+  })
+  await assert.rejects(caller.call('billing', 'slow', [], { timeout: '5' as unknown as number }), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /timeout must be a non-negative number of ms, got "5"$/,
+  })
+})
+
 test('messaging: unknown method, missing provider, unencodable values and bad arguments are refused', async (t) => {
   const server = await serverFor(t, 'ipc')
   await using group = await clients(server.address, 2)

@@ -7,13 +7,14 @@ import { readCommitPage, readPosition } from '../link/replies.ts'
 import { Op } from '../protocol/ops.ts'
 import { decoded } from '../protocol/undecoded.ts'
 import {
-  LONE_SURROGATE,
-  scopedKey,
   checkStorable,
   deepEqual,
   describe,
   isInt64,
   isPlainObject,
+  LONE_SURROGATE,
+  scopedKey,
+  shown,
 } from '../protocol/values.ts'
 import type { Listener } from './observers.ts'
 import type { Change } from './replica.ts'
@@ -360,7 +361,7 @@ function leaseArgs(options: SetOptions): [boolean, number] {
   if (typeof ephemeral !== 'boolean')
     throw invalidArgument(`set: ephemeral must be a boolean, got ${describe(ephemeral)}`)
   if (ttl !== undefined && !isTtl(ttl))
-    throw invalidArgument(`set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms, got ${String(ttl)}`)
+    throw invalidArgument(`set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms, got ${shown(ttl)}`)
   return [ephemeral, ttl ?? 0]
 }
 

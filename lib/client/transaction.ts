@@ -13,6 +13,7 @@ import type { Synchronizer } from './sync.ts'
 import { checkKnown } from '../known-options.ts'
 import { rejecting } from '../rejecting.ts'
 import type { WriteOrder } from './write-order.ts'
+import { shown } from '../protocol/values.ts'
 
 const ATOMIC_OPTIONS = ['retries', 'linearizable', 'signal']
 
@@ -45,10 +46,10 @@ export async function atomic<R>(
   checkKnown(options, ATOMIC_OPTIONS, 'atomic')
   const retries = options.retries ?? DEFAULT_RETRIES
   if (!Number.isSafeInteger(retries) || retries < 0)
-    throw invalidArgument(`atomic: retries must be an integer ≥ 0, got ${String(retries)}`)
+    throw invalidArgument(`atomic: retries must be an integer ≥ 0, got ${shown(retries)}`)
   const { signal, linearizable = false } = options
   if (typeof linearizable !== 'boolean')
-    throw invalidArgument(`atomic: linearizable must be a boolean, got ${String(linearizable)}`)
+    throw invalidArgument(`atomic: linearizable must be a boolean, got ${shown(linearizable)}`)
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('atomic: signal must be an AbortSignal')
   const { sync, writes } = host

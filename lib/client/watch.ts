@@ -8,7 +8,7 @@ import type { Synchronizer } from './sync.ts'
 import { QueuedIterator } from '../queued-iterator.ts'
 import { changesOf } from './history-changes.ts'
 import { checkKnown } from '../known-options.ts'
-import { checkKey } from '../protocol/values.ts'
+import { checkKey, shown } from '../protocol/values.ts'
 
 const WATCH_OPTIONS = ['key', 'prefix', 'fromRevision', 'latest', 'signal']
 
@@ -34,7 +34,7 @@ export function watch(
   if (prefix !== undefined && typeof prefix !== 'string')
     throw invalidArgument('watch: prefix must be a string')
   if (fromRevision !== undefined && !(Number.isSafeInteger(fromRevision) && fromRevision >= 1)) {
-    throw invalidArgument(`watch: fromRevision must be an integer ≥ 1, got ${String(fromRevision)}`)
+    throw invalidArgument(`watch: fromRevision must be an integer ≥ 1, got ${shown(fromRevision)}`)
   }
   if (latest !== undefined && typeof latest !== 'boolean')
     throw invalidArgument(`watch: latest must be a boolean, got ${typeof latest}`)

@@ -2,7 +2,7 @@
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkName } from '../protocol/names.ts'
 import { Op } from '../protocol/ops.ts'
-import { adoptDecoded, checkStorable, describe, toStoredValue } from '../protocol/values.ts'
+import { adoptDecoded, checkStorable, describe, shown, toStoredValue } from '../protocol/values.ts'
 import { WAIT_OPTIONS, bounded, checkWaitOptions } from '../wait.ts'
 import { lateRequest, type MessagingHost } from './host.ts'
 import { readServiceDetails, readServiceList } from './replies.ts'
@@ -108,7 +108,7 @@ function checkCallOptions(options: CallOptions, what: string): number | undefine
   checkWaitOptions(options, what, CALL_OPTIONS)
   const { provider } = options
   if (provider !== undefined && !(Number.isSafeInteger(provider) && provider >= 1))
-    throw invalidArgument(`${what}: provider must be a provider id (an integer ≥ 1), got ${String(provider)}`)
+    throw invalidArgument(`${what}: provider must be a provider id (an integer ≥ 1), got ${shown(provider)}`)
   return provider
 }
 
@@ -121,7 +121,7 @@ export async function waitForService(
   checkWaitOptions(options, 'waitForService', WAIT_FOR_SERVICE_OPTIONS)
   const providers = options.providers ?? 1
   if (!Number.isSafeInteger(providers) || providers < 1)
-    throw invalidArgument(`waitForService: providers must be an integer ≥ 1, got ${String(providers)}`)
+    throw invalidArgument(`waitForService: providers must be an integer ≥ 1, got ${shown(providers)}`)
   await lateRequest(host, {
     op: Op.AWAIT_SERVICE,
     args: () => [name, providers],

@@ -5,7 +5,7 @@ import { deferred, type Deferred } from '../deferred.ts'
 import { checkName } from '../protocol/names.ts'
 import { isList } from '../protocol/frames.ts'
 import { Op, Status } from '../protocol/ops.ts'
-import { adoptDecoded, describe } from '../protocol/values.ts'
+import { adoptDecoded, describe, shown } from '../protocol/values.ts'
 import type { Link } from '../link/link.ts'
 import { encodable } from './calls.ts'
 import type { MessagingHost } from './host.ts'
@@ -42,7 +42,7 @@ export class Providers {
     checkWaitOptions(options, 'provide', PROVIDE_OPTIONS)
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
     if (!Number.isSafeInteger(concurrency) || concurrency < 1)
-      throw invalidArgument(`provide: concurrency must be an integer ≥ 1, got ${String(concurrency)}`)
+      throw invalidArgument(`provide: concurrency must be an integer ≥ 1, got ${shown(concurrency)}`)
     if (this.#closed) throw new ZStateError(ErrorCode.CLOSED, 'the client is closed')
     const provider = new LocalProvider(this, this.#nextKey++, name, handlers, methods, concurrency)
     this.#open.add(provider)

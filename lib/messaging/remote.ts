@@ -11,11 +11,22 @@ const PASSED_ON = new Set<string>([
   ErrorCode.OVERFLOW,
 ])
 
-// [status, code, message, detail]: a handler's throw as remoteWire() carries it. A handler that passes
-// on a call to another provider (an etcd gateway's proxy) passes on its failure as it came: a
-// RemoteError with its remote fields, and the broker's own errors with their codes.
+// Those errors as an etcd gateway's proxy met them forwarding a call. Only a proxy's: a handler's
+// own call that failed is its failure (ERR_REMOTE), or its caller could not tell a call that never
+// ran from a handler that ran, and changed things, before its own call failed.
+const passedOn = new WeakSet<ZStateError>()
+
+// Rethrows `error`, to be passed on to the caller as it came if it is one of the broker's.
+export function passOn(error: unknown): never {
+  if (error instanceof ZStateError && PASSED_ON.has(error.code)) passedOn.add(error)
+  throw error
+}
+
+// [status, code, message, detail]: a handler's throw as remoteWire() carries it. A proxy passes on
+// a call's failure as it came: a RemoteError with its remote fields, the broker's own errors with
+// their codes.
 export function remoteFailure(thrown: unknown): unknown[] {
-  if (thrown instanceof ZStateError && PASSED_ON.has(thrown.code))
+  if (thrown instanceof ZStateError && passedOn.has(thrown))
     return [Status.ERROR, thrown.code, thrown.message]
   const { message, detail } = remoteWire(thrown)
   return [Status.ERROR, ErrorCode.REMOTE, message, detail]

@@ -10,6 +10,7 @@ import { notRunning } from './stats.ts'
 import type { Target } from './target.ts'
 import type { Position } from '../connect.ts'
 import type { ChildHandle, ChildStats, ChildStatus } from './types.ts'
+import { shown } from '../protocol/values.ts'
 
 // What a handle needs from its context.
 export interface ChildHost {
@@ -100,7 +101,7 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     // A name this OS does not know would be refused by the child's kill, after the handle had halted.
     if (typeof signal !== 'string' || !Object.hasOwn(constants.signals, signal))
-      throw invalidArgument(`kill: signal must be a signal name like 'SIGKILL', got ${String(signal)}`)
+      throw invalidArgument(`kill: signal must be a signal name like 'SIGKILL', got ${shown(signal)}`)
     this.#halt(undefined)
     await this.#attempt?.kill(signal)
     await this.#finished.promise

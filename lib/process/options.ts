@@ -9,6 +9,7 @@ import type { ServerOptions } from '../server/types.ts'
 import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
 import type { PoolOptions } from './warm-pool.ts'
 import { MAX_TIMER_MS } from '../timer-limit.ts'
+import { shown } from '../protocol/values.ts'
 
 export interface ResolvedContextOptions {
   // The server to join, or several gateways to one state (docs/scale-out.md).
@@ -65,7 +66,7 @@ function object<T extends object>(
 function count(value: unknown, what: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
-    throw invalidArgument(`${what} must be an integer ≥ ${min}, got ${String(value)}`)
+    throw invalidArgument(`${what} must be an integer ≥ ${min}, got ${shown(value)}`)
   return value
 }
 
@@ -227,7 +228,7 @@ export function checkDelay(value: unknown, what: string, { endless = false } = {
   if (endless && value === Infinity) return value
   if (typeof value !== 'number' || !(value >= 0 && value <= MAX_TIMER_MS))
     throw invalidArgument(
-      `${what} must be a number of ms from 0 to ${MAX_TIMER_MS} (about 24.8 days)${endless ? ' or Infinity' : ''}, got ${String(value)}`,
+      `${what} must be a number of ms from 0 to ${MAX_TIMER_MS} (about 24.8 days)${endless ? ' or Infinity' : ''}, got ${shown(value)}`,
     )
   return value
 }

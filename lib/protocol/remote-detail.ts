@@ -49,9 +49,10 @@ function safeString(value: unknown): string {
   }
 }
 
-// What was thrown, if it fits the value model; otherwise its description.
+// What was thrown, if it fits the value model; otherwise its description (undefined too: null is
+// what `throw null` sends).
 function sendable(value: unknown): unknown {
-  if (value === undefined) return null
+  if (value === undefined) return 'undefined'
   try {
     return toStoredValue(value)
   } catch {

@@ -56,6 +56,15 @@ export function describe(value: unknown): string {
   return typeof value
 }
 
+// A wrong argument as an error message shows it: a number as it is, a string quoted (so that '2' is
+// not taken for 2), anything else by its type.
+export function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === 'bigint') return `${value}n`
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined) return String(value)
+  return describe(value)
+}
+
 export function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value) as unknown
   return proto === Object.prototype || proto === null

@@ -4,7 +4,7 @@
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
 import { isName } from '../protocol/names.ts'
-import { adoptDecoded } from '../protocol/values.ts'
+import { adoptDecoded, shown } from '../protocol/values.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
 import type { ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, push, pushEncoded } from './replies.ts'
@@ -203,7 +203,7 @@ export class Broker {
     )
       throw new ZStateError(ErrorCode.PROTOCOL, 'provide takes [service, methods, concurrency, key]')
     if (typeof concurrency !== 'number' || !Number.isSafeInteger(concurrency) || concurrency < 1)
-      throw invalidArgument(`provide: concurrency must be an integer ≥ 1, got ${String(concurrency)}`)
+      throw invalidArgument(`provide: concurrency must be an integer ≥ 1, got ${shown(concurrency)}`)
     const party = this.#party(session)
     if (party.providers.has(key))
       throw new ZStateError(ErrorCode.PROTOCOL, `provider key ${key} is already in use by this session`)

@@ -3,7 +3,7 @@ import { ConflictError, ErrorCode, ZStateError, invalidArgument } from '../error
 import { MAX_TTL_MS, isTtl, leaseFor } from '../protocol/leases.ts'
 import { ChangeKind, Op, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
-import { adoptDecoded, checkKey, deepEqual, describe, isInt64 } from '../protocol/values.ts'
+import { adoptDecoded, checkKey, deepEqual, describe, isInt64, shown } from '../protocol/values.ts'
 import { isRequestId, isRevision } from '../protocol/frames.ts'
 import { EncodedValue } from './set-frame.ts'
 import type { StoreView } from './store.ts'
@@ -200,7 +200,7 @@ function readSetLease(ephemeral: unknown, ttl: unknown): WireLease | undefined {
     throw new ZStateError(ErrorCode.PROTOCOL, 'set: ephemeral must be a boolean and ttl a number of ms')
   if (ttl !== 0 && !isTtl(ttl))
     throw invalidArgument(
-      `set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms (or 0 for none), got ${String(ttl)}`,
+      `set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms (or 0 for none), got ${shown(ttl)}`,
     )
   return leaseFor(ephemeral, ttl, Date.now())
 }

@@ -7,6 +7,7 @@ import { isCurveKey } from '../protocol/z85.ts'
 import type { EtcdOptions } from './etcd/gateway.ts'
 import type { HistoryLimits } from './history.ts'
 import type { ServerOptions } from './types.ts'
+import { shown } from '../protocol/values.ts'
 
 export type { ServerOptions } from './types.ts'
 
@@ -44,7 +45,7 @@ const FSYNC_POLICIES: readonly unknown[] = ['always', 'interval', 'never']
 function positiveInteger(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw invalidArgument(`startServer: ${name} must be an integer ≥ ${min}, got ${String(value)}`)
+    throw invalidArgument(`startServer: ${name} must be an integer ≥ ${min}, got ${shown(value)}`)
   }
   return value
 }
@@ -156,7 +157,7 @@ function resolveStorage(options: ServerOptions): StorageOptions | undefined {
   if (typeof dataDir !== 'string' || dataDir === '')
     throw invalidArgument(`startServer: dataDir must be a non-empty path, got ${JSON.stringify(dataDir)}`)
   if (fsync !== undefined && !FSYNC_POLICIES.includes(fsync))
-    throw invalidArgument(`startServer: fsync must be 'always', 'interval' or 'never', got ${String(fsync)}`)
+    throw invalidArgument(`startServer: fsync must be 'always', 'interval' or 'never', got ${shown(fsync)}`)
   if (repair !== undefined && typeof repair !== 'boolean')
     throw invalidArgument(`startServer: repair must be a boolean, got ${typeof repair}`)
   return { dir: dataDir, fsync: fsync ?? 'always', repair: repair === true }
@@ -169,7 +170,7 @@ function resolveCurve(curve: ServerOptions['curve']): CurveServerOptions | undef
   checkKnown(curve, ['publicKey', 'secretKey', 'authorizedKeys', 'services'], 'startServer: curve')
   const { publicKey, secretKey, authorizedKeys, services = 'owned' } = curve
   if (services !== 'owned' && services !== 'shared')
-    throw invalidArgument(`startServer: curve.services must be 'owned' or 'shared', got ${String(services)}`)
+    throw invalidArgument(`startServer: curve.services must be 'owned' or 'shared', got ${shown(services)}`)
   if (!isCurveKey(publicKey) || !isCurveKey(secretKey))
     throw invalidArgument(
       'startServer: curve.publicKey and curve.secretKey must be CURVE keys (40 characters of Z85, see generateKeyPair())',

@@ -6,6 +6,7 @@
 // name, which is how a gateway tells a peer's proxies and messages from its own clients'.
 import { connect } from '../../connect.ts'
 import type { Client } from '../../client/types.ts'
+import { passOn } from '../../messaging/remote.ts'
 import type { ProviderHandle } from '../../messaging/types.ts'
 
 import { GATEWAY_LINK } from '../sessions.ts'
@@ -97,7 +98,7 @@ export class Federation {
     const handlers: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
     for (const method of offer.methods)
       handlers[method] = async (...args) =>
-        (await this.#home).call(service, method, args, { timeout: FORWARDED_CALL_MS })
+        (await this.#home).call(service, method, args, { timeout: FORWARDED_CALL_MS }).catch(passOn)
     return handlers
   }
 
