@@ -213,3 +213,82 @@ void test('dashboard: a port in use fails with exit 1 and a message that ends in
     ),
   )
 })
+
+// The feed of a page: its events in order, as the page's EventSource gets them.
+async function openFeed(
+  query = '',
+): Promise<{ next(): Promise<{ event: string; data: any }>; close(): void }> {
+  const url = new URL(scene.url)
+  const events = new AbortController()
+  const response = await fetch(`${url.origin}/events${url.search}${query}`, { signal: events.signal })
+  assert.equal(response.status, 200)
+  const reader = response.body!.getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  return {
+    async next() {
+      let end: number
+      while ((end = text.indexOf('\n\n')) < 0)
+        text += decoder.decode((await reader.read()).value, { stream: true })
+      const [, event, data] = /^event: (.*)\ndata: (.*)$/s.exec(text.slice(0, end))!
+      text = text.slice(end + 2)
+      return { event: event!, data: JSON.parse(data!) }
+    },
+    close: () => events.abort(),
+  }
+}
+
+void test('dashboard: a page that opens while changes stream in gets each of them once', async () => {
+  let writing = true
+  const writer = (async () => {
+    for (let i = 0; writing; i++) await scene.writer.state.set(`stream/${i % 10}`, i)
+  })()
+  try {
+    for (let page = 0; page < 10; page++) {
+      const feed = await openFeed()
+      try {
+        const rows: { revision: number; key: string }[] = []
+        for (let event = await feed.next(); ; event = await feed.next()) {
+          if (event.event === 'hello') rows.push(...event.data.changes)
+          if (event.event === 'changes') {
+            rows.push(...event.data.rows)
+            break
+          }
+        }
+        const seen = rows.map((row) => `${row.revision} ${row.key}`)
+        assert.deepEqual(seen, [...new Set(seen)], `page ${page}: no change twice`)
+      } finally {
+        feed.close()
+      }
+    }
+  } finally {
+    writing = false
+    await writer
+  }
+})
+
+void test('dashboard: HEAD /events is answered with the feed’s headers and takes no page', async () => {
+  const url = new URL(scene.url)
+  // More than the 16 pages the dashboard serves at once.
+  for (let i = 0; i < 20; i++) {
+    const response = await fetch(`${url.origin}/events${url.search}`, { method: 'HEAD' })
+    assert.equal(response.status, 200)
+    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/)
+  }
+  const feed = await openFeed()
+  assert.equal((await feed.next()).event, 'hello')
+  feed.close()
+})
+
+void test('dashboard: a long value is cut between characters, never inside one', async () => {
+  await scene.writer.state.set('emoji', '😀'.repeat(1500))
+  const feed = await openFeed('&prefix=emoji')
+  try {
+    let keys
+    while ((keys = await feed.next()).event !== 'keys');
+    const json: string = keys.data.rows.find((row: { key: string }) => row.key === 'emoji').json
+    assert.ok(json.endsWith('😀…'), `cut after a whole emoji: …${JSON.stringify(json.slice(-4))}`)
+  } finally {
+    feed.close()
+  }
+})

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
 import { after, before, test } from 'node:test'
-import type { ProcessTable } from '../lib/index.ts'
+import { connect, type ProcessTable } from '../lib/index.ts'
 import { processTable } from '../lib/process/table.ts'
+import { unlessAborted } from '../lib/cli/signals.ts'
 import { CliProcess, assertBuilt, cliEnv, killAll, zstate } from './fixtures/cli-run.ts'
 import { alive, contextFor, fixtureUrl, until } from './process-support.ts'
 
@@ -68,6 +70,9 @@ void test('process: zstate top --once prints a readable table; live, it refreshe
   const ctx = await contextFor(t, { name: 'table spec' })
   const child = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['one'], name: 'the child' })
   await ctx.state.whenAvailable('pid:one')
+  // A name any client chooses reaches the operator's terminal: its control characters as escapes.
+  const hostile = await connect(ctx.address, { name: 'evil\u001b[31mRED\u001b[0m\nNEWLINE' })
+  t.after(() => hostile.close())
   const once = await zstate(['top', '--once', '--address', ctx.address])
   assert.equal(once.code, 0, once.stderr)
   assert.match(once.stdout, /^zstate top {2}ipc:\/\//)
@@ -76,6 +81,7 @@ void test('process: zstate top --once prints a readable table; live, it refreshe
   assert.match(once.stdout, new RegExp(`^  ${process.pid} +table spec +context `, 'm'))
   assert.match(once.stdout, new RegExp(`^  ${String(ctx.state.get('pid:one'))} +└ the child +running `, 'm'))
   assert.ok(!once.stdout.includes('\u001b['), 'no escapes when stdout is not a terminal')
+  assert.match(once.stdout, /^ {2}\d+ +evil\\u001b\[31mRED\\u001b\[0m\\nNEWLINE$/m)
 
   const live = new CliProcess(['top', '--address', ctx.address], cliEnv())
   await live.waitFor('stdout', (text) => text.split('zstate top').length > 2)
@@ -132,4 +138,15 @@ void test('process: zstate top shows a process that went silent (stopped, or its
   process.kill(nestPid, 'SIGCONT')
   await ctx.state.set('release', true)
   assert.deepEqual(await Promise.all([sleeper.wait(), nest.wait()]), ['sleeper', 'nest'])
+})
+
+// Live top waits on its interruption signal once a frame: a listener left behind each time made
+// Node warn of a leak after 11 frames, and grew for as long as top ran.
+void test('process: a wait on top’s interruption signal leaves no listener behind', async () => {
+  const interrupted = new AbortController()
+  for (let frame = 0; frame < 20; frame++) await unlessAborted(Promise.resolve(frame), interrupted.signal)
+  assert.equal(getEventListeners(interrupted.signal, 'abort').length, 0)
+  const pending = unlessAborted(new Promise(() => {}), interrupted.signal)
+  interrupted.abort()
+  assert.equal(await pending, undefined, 'the abort still ends a wait')
 })

@@ -208,6 +208,24 @@ void test('metrics: idle connections are capped and dropped, so they cannot take
   for (const families of together) assert.equal(value(families, 'zstate_commits_total'), 1)
 })
 
+void test('metrics: a connection that has not sent its whole request within 10 s is closed then (raw socket)', async (t) => {
+  const server = await metricsServer(t)
+  const { hostname, port } = new URL(server.metricsUrl!)
+  const socket = netConnect(Number(port), hostname)
+  t.after(() => socket.destroy())
+  socket.on('error', () => {})
+  // Read (the 408 answer): a socket whose data is left unread never reports its close.
+  socket.resume()
+  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())))
+  await new Promise((resolve) => socket.once('connect', resolve))
+  const sent = Date.now()
+  socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n')
+  const took =
+    (await Promise.race([closed, new Promise<number>((resolve) => setTimeout(resolve, 25_000, NaN))])) - sent
+  // Node looks for such connections once a second: 10 s, and at most a second more (and some slack).
+  assert.ok(took >= 9_500 && took < 13_000, `closed after ${took} ms`)
+})
+
 void test('metrics: two servers in one process each serve their own figures', async (t) => {
   const [one, two] = await Promise.all([metricsServer(t), metricsServer(t)])
   const client = await clientFor(one)

@@ -3,6 +3,7 @@ import type { RunOptions } from './args.ts'
 import { arg } from './commands.ts'
 import { withClient } from './connection.ts'
 import { parse, stringify } from './json.ts'
+import { printable } from './printable.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { commandLine } from './shell.ts'
@@ -17,7 +18,9 @@ const services: Command = (_args, options, io) =>
       for (const { name, providers, methods } of found)
         io.stdout.write(`${JSON.stringify({ name, providers, methods })}\n`)
     } else if (found.length > 0) {
-      io.stdout.write(table(found.map((s) => [s.name, String(s.providers), s.methods.join(' ')])))
+      io.stdout.write(
+        table(found.map((s) => [printable(s.name), String(s.providers), printable(s.methods.join(' '))])),
+      )
     }
     return EXIT_OK
   })

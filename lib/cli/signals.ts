@@ -33,7 +33,18 @@ export function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
 }
 
-// Settles with the promise, or with undefined as soon as the signal aborts.
+// Settles with the promise, or with undefined as soon as the signal aborts. Its abort listener goes
+// when it settles: a loop that waits on every turn (top's refresh) would pile them up.
 export async function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  return Promise.race([promise, aborted(signal).then(() => undefined)])
+  if (signal.aborted) return undefined
+  let onAbort: (() => void) | undefined
+  const abort = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, abort])
+  } finally {
+    signal.removeEventListener('abort', onAbort!)
+  }
 }

@@ -1,6 +1,7 @@
 // One frame of `zstate top` as text: the server, its clients, every context with its children.
 import type { ProcessTable } from '../protocol/process-table.ts'
 import type { Colors } from './colors.ts'
+import { printable } from './printable.ts'
 
 export interface TopFrame extends Omit<ProcessTable, 'server'> {
   readonly time: string
@@ -9,6 +10,8 @@ export interface TopFrame extends Omit<ProcessTable, 'server'> {
 }
 
 const NAME_WIDTH = 30
+// A client's name may hold 256 characters: the rest of its line is cut.
+const CLIENT_NAME_WIDTH = 64
 
 export function renderFrame(frame: TopFrame, c: Colors, footer: string): string {
   const { server } = frame
@@ -25,7 +28,9 @@ export function renderFrame(frame: TopFrame, c: Colors, footer: string): string 
     ].join('  '),
     '',
     c.bold(`CLIENTS ${frame.clients.length + frame.omitted.clients}`),
-    ...frame.clients.map((client) => `  ${String(client.pid).padEnd(8)} ${client.name}`),
+    ...frame.clients.map(
+      (client) => `  ${String(client.pid).padEnd(8)} ${printable(client.name, CLIENT_NAME_WIDTH)}`,
+    ),
     ...more(c, [[frame.omitted.clients, 'client', 'clients']]),
     '',
     c.bold('PROCESSES'),
@@ -65,7 +70,7 @@ function row(
   branch: string,
 ): string {
   const id = threadId === null ? String(pid) : `${pid}/${threadId}`
-  const label = (branch + name).slice(0, NAME_WIDTH).padEnd(NAME_WIDTH)
+  const label = printable(branch + name, NAME_WIDTH).padEnd(NAME_WIDTH)
   return [
     `  ${id.padEnd(8)}`,
     label,

@@ -19,6 +19,9 @@ const BATCH_MS = 50
 // A page that leaves this much unread (bytes) is disconnected.
 const MAX_UNREAD = 4 * 1024 * 1024
 
+/** The feed's content type. */
+export const EVENT_STREAM = 'text/event-stream; charset=utf-8'
+
 /** A change as the page gets it: the value as JSON text, null when deleted. */
 export interface ChangeRow {
   readonly revision: number
@@ -31,6 +34,8 @@ interface Page {
   readonly response: ServerResponse
   readonly prefix: string
   keysAt: number
+  // How many changes had been recorded when the page last got changes (its hello included).
+  seen: number
 }
 
 export class Feed {
@@ -40,6 +45,8 @@ export class Feed {
   readonly #closing = new AbortController()
   #samples: Sample[] = []
   #changes: ChangeRow[] = []
+  // Every change recorded so far, counted: the batch holds the last of them.
+  #recorded = 0
   #batch: ChangeRow[] = []
   #batchTimer: NodeJS.Timeout | undefined
   #last: Reading | undefined
@@ -62,11 +69,11 @@ export class Feed {
   // Streams to one page until it goes away; false (nothing sent) when MAX_PAGES are connected.
   attach(response: ServerResponse, prefix: string): boolean {
     if (this.#pages.size >= MAX_PAGES || this.#closing.signal.aborted) return false
-    const page: Page = { response, prefix, keysAt: -1 }
+    const page: Page = { response, prefix, keysAt: -1, seen: this.#recorded }
     this.#pages.add(page)
     response.on('close', () => this.#pages.delete(page))
     response.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Content-Type': EVENT_STREAM,
       'Cache-Control': 'no-store',
       'X-Accel-Buffering': 'no',
     })
@@ -144,6 +151,7 @@ export class Feed {
       time: Date.now(),
     }
     this.#changes.push(row)
+    this.#recorded++
     if (this.#changes.length > 2 * MAX_CHANGES) this.#changes = this.#changes.slice(-MAX_CHANGES)
     this.#batch.push(row)
     this.#batchTimer ??= setTimeout(() => this.#flush(), BATCH_MS)
@@ -151,10 +159,15 @@ export class Feed {
 
   #flush(): void {
     this.#batchTimer = undefined
-    const batch = this.#batch.slice(-MAX_CHANGES)
-    const skipped = this.#batch.length - batch.length
+    const all = this.#batch
+    const before = this.#recorded - all.length
     this.#batch = []
     for (const page of this.#pages) {
+      // A page that opened during the batch got its first changes in its hello.
+      const unseen = all.slice(Math.max(0, page.seen - before))
+      page.seen = this.#recorded
+      const batch = unseen.slice(-MAX_CHANGES)
+      const skipped = unseen.length - batch.length
       const rows = batch.filter((change) => change.key.startsWith(page.prefix))
       if (rows.length > 0 || skipped > 0) this.#send(page, 'changes', { rows, skipped })
     }

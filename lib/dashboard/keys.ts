@@ -90,6 +90,13 @@ export class KeyIndex {
 
   json(value: unknown): string {
     const text = JSON.stringify(this.#encode(value)) ?? 'null'
-    return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}…` : text
+    if (text.length <= MAX_VALUE_CHARS) return text
+    // Not between the two halves of a character beyond the BMP (an emoji): the page would show "�".
+    const end = isHighSurrogate(text.charCodeAt(MAX_VALUE_CHARS - 1)) ? MAX_VALUE_CHARS - 1 : MAX_VALUE_CHARS
+    return `${text.slice(0, end)}…`
   }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff
 }

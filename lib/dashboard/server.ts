@@ -5,7 +5,7 @@ import { listenHttp } from '../http-listen.ts'
 import type { Client } from '../client/types.ts'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { authorized } from './auth.ts'
-import { Feed } from './feed.ts'
+import { EVENT_STREAM, Feed } from './feed.ts'
 import type { Encode } from './keys.ts'
 import { StaticFiles } from './static-files.ts'
 
@@ -89,6 +89,10 @@ function handle(
     return reply(response, 405, 'method not allowed')
   }
   if (url.pathname === '/events') {
+    // HEAD gets the headers a page gets and no feed: with no body to stream, it was never answered,
+    // and it held one of the pages.
+    if (request.method === 'HEAD')
+      return void response.writeHead(200, { 'Content-Type': EVENT_STREAM, 'Cache-Control': 'no-store' }).end()
     if (!feed.attach(response, url.searchParams.get('prefix') ?? ''))
       reply(response, 503, 'too many dashboard pages are open')
     return

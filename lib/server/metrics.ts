@@ -30,6 +30,9 @@ const PATH = '/metrics'
 // file descriptors, while scrapes that come together share one rendering.
 export const MAX_CONNECTIONS = 32
 const REQUEST_TIMEOUT_MS = 10_000
+// How often Node looks for connections past that timeout (its default, 30 s, closed a connection
+// that sent half a request after 30 s, not 10).
+const TIMEOUT_CHECK_MS = 1000
 
 // prom-client's process_ and nodejs_ metrics describe the process, whichever server serves them:
 // collected once per process (its GC observer and event loop monitor are never stopped), into a
@@ -52,12 +55,15 @@ export async function startMetrics(
   let current: Scrape | undefined
   defineMetrics(own, () => current, sources.stats().storage !== null)
   const register = Registry.merge([processMetrics(), own])
-  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (request, response) => {
-    void answer(request, response).catch((error: unknown) => {
-      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
-      response.end(`${error instanceof Error ? error.message : String(error)}\n`)
-    })
-  })
+  const server = createServer(
+    { requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
+    (request, response) => {
+      void answer(request, response).catch((error: unknown) => {
+        if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+        response.end(`${error instanceof Error ? error.message : String(error)}\n`)
+      })
+    },
+  )
   async function answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? '').split('?')[0]
     if (path !== PATH) return plain(response, 404, `not found: only ${PATH} is served\n`)
