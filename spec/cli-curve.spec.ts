@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
-import { chmodSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { chmodSync, closeSync, existsSync, openSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { parseCommandLine } from '../lib/cli/args.ts'
 import { generateKeyPair } from '../lib/index.ts'
 import { isCurveKey } from '../lib/protocol/z85.ts'
-import { assertBuilt, cliEnv, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
+import { CLI, assertBuilt, cliEnv, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
 import type { Result } from './fixtures/cli-run.ts'
 
 interface KeyPair {
@@ -95,6 +97,28 @@ void test('cli: keygen prints one JSON line with a fresh Z85 key pair each time'
   assert.equal(new Set([a.publicKey, a.secretKey, b.publicKey, b.secretKey]).size, 4)
   assertUsage(await zstate(['keygen', '--address', 'ipc:///x']), /--address does not apply to "keygen"/)
 })
+
+// A key written to a full disk would be an empty key file: the command must say so.
+void test(
+  'cli: keygen whose output cannot be written exits 1 with a message',
+  { skip: !existsSync('/dev/full') && 'no /dev/full' },
+  async () => {
+    const full = openSync('/dev/full', 'w')
+    try {
+      const child = spawn(process.execPath, [CLI, 'keygen'], {
+        stdio: ['ignore', full, 'pipe'],
+        env: cliEnv(),
+      })
+      let stderr = ''
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+      const [code] = (await once(child, 'exit')) as [number]
+      assert.equal(code, 1)
+      assert.match(stderr, /^zstate: cannot write the output: ENOSPC/)
+    } finally {
+      closeSync(full)
+    }
+  },
+)
 
 void test('cli: a curve server and a client with an authorized key file work end to end', async () => {
   const [server, alice] = await Promise.all([keygen(), keygen()])

@@ -108,6 +108,7 @@ void test(
     assert.deepEqual(spawned, {
       module: ['a', 1],
       fn: 42,
+      imports: 'function',
       thread: ['t'],
       mapped: [2, 3, 4],
       cached: true,

@@ -120,6 +120,7 @@ void test("curve: authorizedKeys 'any' encrypts without checking keys; bad keys 
   }
   for (const curve of [
     { ...aliceCurve, serverKey: 'short' },
+    { ...aliceCurve, serverKey: '0'.repeat(40) }, // a weak key: no secret can be shared with it
     { ...aliceCurve, publicKey: mallory.publicKey }, // halves of two different pairs
     { ...aliceCurve, authorizedKeys: 'any' }, // a server's option: a misplaced name is refused too
   ]) {
@@ -128,6 +129,14 @@ void test("curve: authorizedKeys 'any' encrypts without checking keys; bad keys 
   }
   const plain = await failure(startServer({ address: 'tcp://0.0.0.0:*' }))
   assert.match(plain.message, /curve/)
+  // insecure is a boolean: 'yes' is no more true than a typo is.
+  for (const insecure of ['yes', 1]) {
+    const error = await failure(
+      startServer({ address: 'tcp://127.0.0.1:*', insecure } as unknown as ServerOptions),
+    )
+    assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)
+    assert.match(error.message, /insecure must be a boolean/)
+  }
 })
 
 // A tcp relay on loopback in front of `target` that keeps every byte both ways.
@@ -206,7 +215,13 @@ void test('curve: a HELLO that claims another client key without its proof is re
   t.after(() => dealer.close())
   dealer.connect(server.address)
   const token = randomBytes(8).toString('hex')
-  for (const proof of [[alice.publicKey, Buffer.alloc(32)], null, [alice.publicKey]]) {
+  const weak = '0'.repeat(40) // a low-order point: X25519 derives no secret with it
+  for (const proof of [
+    [alice.publicKey, Buffer.alloc(32)],
+    null,
+    [alice.publicKey],
+    [weak, Buffer.alloc(32)],
+  ]) {
     await dealer.send(encode([[1, Op.HELLO, PROTOCOL_VERSION, token, process.pid, 'forger', null, proof]]))
     const [reply] = decode(fromParts(await dealer.receive(), 0)!) as unknown[][]
     assert.deepEqual(reply!.slice(0, 3), [1, Status.ERROR, ErrorCode.UNAUTHORIZED])

@@ -2,10 +2,13 @@
 // The `zstate` executable: run the command line, flush, exit with its code.
 import { cli } from './cli.ts'
 
-// A reader that went away (`zstate watch | head -1`) is not an error worth a message.
+// A reader that went away (`zstate watch | head -1`) is not an error worth a message; output that
+// could not be written (a full disk: `zstate keygen > key` would leave an empty key file) is one.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    process.exit(error.code === 'EPIPE' ? 0 : 1)
+    if (error.code === 'EPIPE') process.exit(0)
+    if (stream === process.stdout) process.stderr.write(`zstate: cannot write the output: ${error.message}\n`)
+    process.exit(1)
   })
 }
 

@@ -4,7 +4,7 @@ import { checkKnown } from '../known-options.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Dealer, Subscriber } from 'zeromq'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
-import { checkKeyPair } from '../protocol/key-proof.ts'
+import { checkKeyPair, sharesSecret } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 
 /** A client's CURVE credentials: the server's public key and its own key pair (Z85). */
@@ -31,6 +31,12 @@ export function checkCurveCredentials(curve: unknown, caller: string): CurveCred
   }
   const checked = { serverKey: key('serverKey'), publicKey: key('publicKey'), secretKey: key('secretKey') }
   checkKeyPair(checked.publicKey, checked.secretKey, caller)
+  // A weak key (all zeros, another point of low order) shares no secret with any key: the proof of
+  // HELLO cannot be made with it.
+  if (!sharesSecret(checked, checked.serverKey))
+    throw invalidArgument(
+      `${caller}: curve.serverKey is not a usable CURVE public key (a weak key, like all zeros)`,
+    )
   return checked
 }
 

@@ -83,6 +83,8 @@ export class Link {
     const dealer = new sockets.Dealer({ ...secure, sendTimeout: 0, sendHighWaterMark: 0 })
     // A refused handshake fails the join at once (ERR_UNAUTHORIZED), not after its timeout.
     const refused = handshakeRefused(dealer, options.address, options.curve !== undefined)
+    // A join that fails before it awaits the verdict must not leave the verdict's rejection unhandled.
+    refused.catch(() => {})
     connectSocket(dealer, options.address)
     const channel = new Channel(dealer, options.traffic, options.requestTimeout)
     // A partial replica subscribes to nothing: its commits come as pushes, from its HELLO on.

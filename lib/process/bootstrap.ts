@@ -15,7 +15,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { Module, createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Script } from 'node:vm'
-import { provideImporter } from '../import-module.ts'
+import { provideModuleHost } from '../import-module.ts'
 
 const url = new URL('./child-main.cjs', import.meta.url)
 const file = fileURLToPath(url)
@@ -32,8 +32,12 @@ const script = new Script(
     cachedData: cached,
   },
 )
-// Its import() is this module's (lib/import-module.ts): one from the cache could not run.
-provideImporter((specifier) => import(specifier))
+// Its import() is this module's, and so is the eval of a function target, whose own import() would
+// otherwise be the cached script's (lib/import-module.ts): one from the cache could not run.
+provideModuleHost({
+  importModule: (specifier) => import(specifier),
+  evaluate: (source): unknown => (0, eval)(source) as unknown,
+})
 const requireHere = createRequire(file)
 const child = new Module(file)
 child.filename = file

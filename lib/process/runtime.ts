@@ -8,7 +8,7 @@ import type { Target } from './target.ts'
 import type { WorkerContext } from './types.ts'
 import { cloneable } from './cloneable.ts'
 import { packNumbers } from './numbers.ts'
-import { importModule } from '../import-module.ts'
+import { evaluateGlobally, importModule } from '../import-module.ts'
 import type { Position } from '../connect.ts'
 
 export interface ParentPort {
@@ -120,8 +120,8 @@ async function runItems(
 
 async function load(target: Target): Promise<Work> {
   if (target.kind === 'function') {
-    // Indirect eval: global scope, so the function sees globals only, as a self-contained one must.
-    const fn: unknown = (0, eval)(`(${target.source}\n)`)
+    // In the global scope, so the function sees globals only, as a self-contained one must.
+    const fn: unknown = evaluateGlobally(`(${target.source}\n)`)
     if (typeof fn !== 'function') throw new TypeError('the function target did not evaluate to a function')
     return fn as Work
   }

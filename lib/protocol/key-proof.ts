@@ -54,13 +54,30 @@ export function checkKeyPair(publicKey: string, secretKey: string, caller: strin
     )
 }
 
-// Whether `proof` is the one for `token` between the server's key pair and `clientPublicKey`.
+// Whether a proof can be made between `own` key pair and `peerPublicKey`: not with a weak key (all
+// zeros, another point of low order), with which X25519 derives no secret.
+export function sharesSecret(own: { publicKey: string; secretKey: string }, peerPublicKey: string): boolean {
+  try {
+    keyProof(own, peerPublicKey, '')
+    return true
+  } catch {
+    return false
+  }
+}
+
+// Whether `proof` is the one for `token` between the server's key pair and `clientPublicKey` (never
+// for a weak client key).
 export function provesKey(
   server: { publicKey: string; secretKey: string },
   clientPublicKey: string,
   token: string,
   proof: Uint8Array,
 ): boolean {
-  const expected = keyProof(server, clientPublicKey, token)
+  let expected: Buffer
+  try {
+    expected = keyProof(server, clientPublicKey, token)
+  } catch {
+    return false
+  }
   return proof.length === expected.length && nodeCrypto().timingSafeEqual(proof, expected)
 }

@@ -78,6 +78,8 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     throw invalidArgument(`startServer: actions must be a path or URL, got ${typeof options.actions}`)
   }
   checkKnown(options, SERVER_OPTIONS, 'startServer')
+  if (options.insecure !== undefined && typeof options.insecure !== 'boolean')
+    throw invalidArgument(`startServer: insecure must be a boolean, got ${shown(options.insecure)}`)
   const history = options.history ?? {}
   if (typeof history !== 'object' || history === null)
     throw invalidArgument('startServer: history must be an object')
