@@ -3,11 +3,12 @@
 // messaging are in etcd-gateways-failover.spec.ts (each file stays well within the test timeout).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { Etcd3 } from 'etcd3'
 import { client, etcdGateways } from './fixtures/etcd-gateways.ts'
 import { clientProcess, stress } from './support.ts'
 
 // No gateway dies here: the server's default heartbeat (500 ms).
-const { skip, gateways, clientsOfTwo, stateOptions } = etcdGateways('etcd-gateways.spec', {
+const { skip, cluster, gateways, clientsOfTwo, stateOptions } = etcdGateways('etcd-gateways.spec', {
   heartbeatMs: 500,
 })
 const sequence = stress ? 100_000 : 2_000
@@ -238,3 +239,47 @@ test('a bank invariant holds in every revision, audited from a third gateway', {
   await setup.state.set('done', true)
   assert.ok((await checking) > 0, 'the auditor saw the transfers')
 })
+
+// etcd is shared: anything may write under the prefix. What no zstate client could read (a key that is
+// not UTF-8, a value outside the value model, a malformed lease) is skipped with a warning, by a
+// running gateway's watch and by a gateway that starts on it; it crashed every gateway, or stalled
+// every client at its commit.
+test(
+  'keys and values under the prefix that no client could read are skipped, with a warning',
+  { skip },
+  async (t) => {
+    const options = stateOptions()
+    const { prefix } = options.etcd!
+    const warnings: string[] = []
+    const onWarning = (warning: Error): number => warnings.push(warning.message)
+    process.on('warning', onWarning)
+    t.after(() => process.off('warning', onWarning))
+    const [running] = await gateways(t, 1, options)
+    const onRunning = await client(t, running!.address)
+    const etcd = new Etcd3({ hosts: cluster().endpoints })
+    t.after(() => etcd.close())
+    const key = (name: string | Buffer): Buffer =>
+      Buffer.concat([Buffer.from(`${prefix}k/`), Buffer.from(name)])
+    const bad: [Buffer, Buffer][] = [
+      [key('invalid-date'), Buffer.from([0x00, 0xd4, 0xff, 0x00])], // a timestamp holding no date
+      [key('bad-lease'), Buffer.from([0x01, 0x92, 0x05, 0xa1, 0x78])], // [5, 'x']: 5 is no lease
+      [key('not-a-value'), Buffer.from([0x00, 0xc1])], // a byte MessagePack never uses
+      [key(Buffer.from([0xff, 0xfe])), Buffer.from([0x00, 0x01])], // a key that is not UTF-8
+    ]
+    for (const [name, value] of bad) await etcd.put(name).value(value)
+    await etcd.put(key('after')).value(Buffer.from([0x00, 0x2a])) // 42, well formed
+    assert.equal(await onRunning.state.whenEqual('after', 42, { timeout: 10_000 }), 42)
+    assert.deepEqual(Object.keys(onRunning.state.snapshot()), ['after'])
+    assert.equal((await onRunning.state.set('written', 1)) > 0, true, 'the gateway writes on')
+    const [started] = await gateways(t, 1, options)
+    const onStarted = await client(t, started!.address)
+    assert.deepEqual({ ...onStarted.state.snapshot() }, { after: 42, written: 1 })
+    const skippedWarnings = warnings.filter((message) => /holds no zstate key and value/.test(message))
+    // Each of the four, by the running gateway's watch and by the one that started on them (which also
+    // meets them again in the history it reads).
+    for (const [name] of bad) {
+      const named = skippedWarnings.filter((message) => message.includes(JSON.stringify(name.toString())))
+      assert.ok(named.length >= 2, `${name.toString()}: ${named.length} warnings`)
+    }
+  },
+)

@@ -124,6 +124,8 @@ function resolveEtcd(options: ServerOptions): EtcdOptions | undefined {
     (password !== undefined && typeof password !== 'string')
   )
     throw invalidArgument('startServer: etcd.username and etcd.password must be strings')
+  if (password !== undefined && username === undefined)
+    throw invalidArgument('startServer: etcd.password without etcd.username: give both, or neither')
   if (
     advertise !== undefined &&
     (typeof advertise !== 'string' || addressSyntax(advertise, 'connect') !== 'ok')

@@ -55,7 +55,7 @@ export const ETCD_REQUEST_MS = 5000
 // still has the time a leader election takes, and a write of an outage is refused within 15 s.
 const FENCE_MS = 2 * ETCD_REQUEST_MS
 // Between tries of a request that got no answer (a member down, an election under way).
-export const RETRY_PAUSE_MS = 100
+const RETRY_PAUSE_MS = 100
 // How long the etcd3 client leaves a member alone after three failures in a row before trying it again.
 const MEMBER_RETRY_MS = 1000
 // How long a write asks etcd, known to be down, whether it answers again before it is refused: two of
@@ -164,6 +164,7 @@ export class EtcdGateway {
       })
     const client = connect(true)
     const writer = connect(false)
+    let started: EtcdGateway | undefined
     try {
       const layout = new Layout(options.prefix)
       const { store, keySpace, peers } = await readState(client, layout)
@@ -182,12 +183,15 @@ export class EtcdGateway {
         leaseSeconds,
         peers,
       )
+      started = gateway
       await gateway.#follow()
       // The history is complete once the watch has delivered a commit made now: the gateway's fence,
       // put under the prefix, so every revision a client of the gateway hears of is a commit there.
       await within(gateway.reach(await gateway.raiseFence()), ETCD_REQUEST_MS)
       return gateway
     } catch (error) {
+      // Its watch too, once it follows one: left open, it would try to reconnect for ever.
+      if (started !== undefined) await started.#watcher?.cancel().catch(() => {})
       client.close()
       writer.close()
       throw unavailable(error, `cannot read the state from etcd at ${options.endpoints.join(',')}`)
@@ -385,16 +389,14 @@ export class EtcdGateway {
   }
 
   #change(kv: IKeyValue, put: boolean): WireChange | undefined {
-    const key = this.layout.keyOf(kv.key)
-    if (key === undefined) return undefined
-    if (!put) return [key, ChangeKind.DELETE]
     try {
+      const key = this.layout.keyOf(kv.key)
+      if (key === undefined) return undefined
+      if (!put) return [key, ChangeKind.DELETE]
       const { value, lease } = decodeValue(kv.value)
       return lease === undefined ? [key, ChangeKind.SET, value] : [key, ChangeKind.SET, value, lease]
     } catch (error) {
-      process.emitWarning(
-        `zstate: etcd key ${kv.key.toString()} holds no zstate value (${(error as Error).message}): skipped`,
-      )
+      skipped(kv, error)
       return undefined
     }
   }
@@ -427,13 +429,13 @@ async function readState(
   let page = first.responses[1]!.response_range
   for (;;) {
     for (const kv of page.kvs) {
-      const key = layout.keyOf(kv.key)
-      if (key === undefined) continue
       try {
+        const key = layout.keyOf(kv.key)
+        if (key === undefined) continue
         const { value, lease } = decodeValue(kv.value)
         store.restore(key, Number(kv.mod_revision), encode(value), lease)
-      } catch {
-        // not a zstate value: skipped, as the watch skips it
+      } catch (error) {
+        skipped(kv, error)
       }
     }
     if (!page.more || page.kvs.length === 0) break
@@ -469,6 +471,14 @@ async function historyStart(
   return high
 }
 
+// An etcd key under the prefix that something other than a gateway wrote, and no zstate client could
+// read: left out of the state.
+function skipped(kv: IKeyValue, error: unknown): void {
+  process.emitWarning(
+    `zstate: etcd key ${JSON.stringify(kv.key.toString())} holds no zstate key and value (${(error as Error).message}): skipped`,
+  )
+}
+
 function readWriter(bytes: Buffer): Writer | undefined {
   try {
     const decoded = decodeStrict(bytes)
@@ -487,16 +497,36 @@ async function tried<T>(deadline: number, request: () => Promise<T>): Promise<T>
     try {
       return await request()
     } catch (error) {
-      if (Date.now() + RETRY_PAUSE_MS >= deadline) throw error
+      // Refused credentials stay refused, however often they are tried.
+      if (credentialsRefused(error) || Date.now() + RETRY_PAUSE_MS >= deadline) throw error
       await pause(RETRY_PAUSE_MS)
     }
   }
 }
 
-// What etcd's failures mean to a client: nothing applied (or, for a write in flight, unknown).
+// What etcd's failures mean to a client: nothing applied (or, for a write in flight, unknown). etcd
+// refusing the gateway's credentials (a wrong user or password, a user without the rights the prefix
+// needs) is no outage: ERR_UNAUTHORIZED.
 export function unavailable(error: unknown, what: string): ZStateError {
   if (error instanceof ZStateError) return error
+  if (credentialsRefused(error))
+    return new ZStateError(
+      ErrorCode.UNAUTHORIZED,
+      `${what}: etcd refused the gateway's credentials: ${(error as Error).message}`,
+      { cause: error },
+    )
   return new ZStateError(ErrorCode.UNAVAILABLE, `${what}: ${(error as Error).message}`, { cause: error })
+}
+
+const CREDENTIALS_REFUSED = new Set([
+  'EtcdAuthenticationFailedError',
+  'EtcdPermissionDeniedError',
+  'EtcdUserNotFoundError',
+  'GRPCUnauthenticatedError',
+])
+
+export function credentialsRefused(error: unknown): boolean {
+  return CREDENTIALS_REFUSED.has((error as object | null)?.constructor?.name ?? '')
 }
 
 export type { WireLease }

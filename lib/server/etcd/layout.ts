@@ -5,7 +5,9 @@
 //   <prefix>_g/<id>  a gateway's fence: its writes compare it, and it is moved when one got no answer
 //   <prefix>_gw/<id> a live gateway's address, under its lease: gateways find each other there
 import { encode } from '../../protocol/codec.ts'
-import { decodeStrict } from '../../protocol/strict-decode.ts'
+import { readLease } from '../../protocol/leases.ts'
+import { decodeStrict, isUtf8Text } from '../../protocol/strict-decode.ts'
+import { adoptDecoded, checkKey } from '../../protocol/values.ts'
 import type { WireLease } from '../../protocol/ops.ts'
 
 const PLAIN = 0
@@ -54,9 +56,14 @@ export class Layout {
     return { key, range_end: rangeEnd(key) }
   }
 
-  // The zstate key of an etcd key under <prefix>k/; undefined for anything else.
+  // The zstate key of an etcd key under <prefix>k/; undefined for anything else. One that no zstate
+  // key could be (not UTF-8, so read lossily two would share a name; empty; too long) throws.
   keyOf(etcdKey: Buffer): string | undefined {
-    return under(etcdKey, this.keys)
+    const key = under(etcdKey, this.keys)
+    if (key === undefined) return undefined
+    if (!isUtf8Text(etcdKey, this.keys.length, etcdKey.length)) throw new Error('its key is not UTF-8 text')
+    checkKey(key)
+    return key
   }
 }
 
@@ -66,13 +73,17 @@ export function encodeValue(value: unknown, lease: WireLease | undefined): Buffe
     : Buffer.concat([Buffer.of(LEASED), encode([lease, value])])
 }
 
-// A stored value and its lease. Values under the prefix are checked like a peer's frame: etcd is
-// shared, and something other than a gateway may have written there.
+// A stored value and its lease. Values under the prefix are checked like a peer's frame, and against
+// the value model, as a client's write is: etcd is shared, and something other than a gateway may
+// have written there (a value the clients cannot read would stop every replica at its commit).
 export function decodeValue(bytes: Buffer): { value: unknown; lease: WireLease | undefined } {
   const decoded = decodeStrict(bytes.subarray(1))
-  if (bytes[0] === PLAIN) return { value: decoded, lease: undefined }
-  if (bytes[0] === LEASED && Array.isArray(decoded) && decoded.length === 2)
-    return { value: decoded[1], lease: decoded[0] as WireLease }
+  if (bytes[0] === PLAIN) return { value: adoptDecoded(decoded), lease: undefined }
+  if (bytes[0] === LEASED && Array.isArray(decoded) && decoded.length === 2) {
+    const lease = readLease(decoded[0])
+    if (lease === undefined) throw new Error('a malformed lease')
+    return { value: adoptDecoded(decoded[1]), lease }
+  }
   throw new Error(`not a zstate value (header byte ${String(bytes[0])})`)
 }
 

@@ -10,8 +10,7 @@ import type { Commit } from '../operations.ts'
 import { errorReply, okReply } from '../replies.ts'
 import type { Session } from '../sessions.ts'
 import type { StoreView } from '../store.ts'
-import { setTimeout as pause } from 'node:timers/promises'
-import { ETCD_REQUEST_MS, RETRY_PAUSE_MS, unavailable, within, type EtcdGateway } from './gateway.ts'
+import { ETCD_REQUEST_MS, credentialsRefused, unavailable, within, type EtcdGateway } from './gateway.ts'
 import { Overlay } from './overlay.ts'
 import { ReadSet } from './read-set.ts'
 import { failedAt, transaction, type Staged } from './txn.ts'
@@ -208,24 +207,32 @@ export class EtcdWrites {
         )
       } catch (error) {
         const refused = refusal(error)
+        // A transaction that writes nothing (a compareAndSet that does not match, a delete of an absent
+        // key) has no outcome to be unsure of.
+        const unanswered = (): ZStateError =>
+          unavailable(
+            error,
+            staged === undefined
+              ? 'etcd did not answer: nothing of the write applied (it writes nothing)'
+              : 'etcd did not answer: the write may or may not have been applied',
+          )
         if (refused !== undefined || attempt === MAX_ATTEMPTS) {
           this.#sent.delete(write)
-          throw (
-            refused ?? unavailable(error, 'etcd did not answer: the write may or may not have been applied')
-          )
+          throw refused ?? unanswered()
         }
         // No answer (a leader election, a lost quorum): the fence moves, so the writes can no longer
         // commit later; once the replica has the fence, their commit is there or never will be. If
-        // etcd cannot even move the fence, the writes are refused, their outcome unknown.
+        // etcd cannot even move the fence, it counts as down and the writes are refused, as those that
+        // write nothing are (sent again and again, each of them waited out its deadline).
+        const fenced = await gateway.raiseFence().catch(() => {
+          this.#sent.delete(write)
+          throw unanswered()
+        })
         if (staged !== undefined) {
-          const fenced = await gateway.raiseFence().catch(() => {
-            this.#sent.delete(write)
-            throw unavailable(error, 'etcd did not answer: the write may or may not have been applied')
-          })
           await within(gateway.reach(fenced), ETCD_REQUEST_MS)
           if (!this.#sent.has(write)) return replies() // their commit came: acknowledged by it
           this.#sent.delete(write)
-        } else await pause(RETRY_PAUSE_MS)
+        }
         continue
       }
       if (response.succeeded) {
@@ -340,13 +347,8 @@ function refusal(error: unknown): ZStateError | undefined {
       `etcd refused the write: ${message} (a write through a gateway reads and writes at most ${MAX_BATCH_KEYS} keys, etcd's --max-txn-ops allowing)`,
       { cause: error },
     )
-  if (
-    refused ||
-    kind === 'GRPCFailedPreconditionError' ||
-    kind === 'GRPCUnauthenticatedError' ||
-    kind === 'EtcdPermissionDeniedError' ||
-    kind === 'EtcdAuthenticationFailedError'
-  )
+  if (credentialsRefused(error)) return unavailable(error, 'etcd refused the write')
+  if (refused || kind === 'GRPCFailedPreconditionError')
     return new ZStateError(ErrorCode.UNAVAILABLE, `etcd refused the write: ${message}`, { cause: error })
   return undefined
 }
