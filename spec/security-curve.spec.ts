@@ -105,6 +105,32 @@ void test('curve: a key taken off the list is refused once the server restarts w
   await clientFor(second, { curve: { serverKey: serverKeys.publicKey, ...mallory } })
 })
 
+// A connected client whose key the restarted server no longer authorizes keeps trying in the
+// background; a request that waited for it in vain says why.
+void test('curve: a connected client whose key was taken off the list waits, and its timeout names the refusal', async (t) => {
+  const first = await startServer({
+    address: 'tcp://127.0.0.1:*',
+    curve: { ...serverKeys, authorizedKeys: [alice.publicKey] },
+  })
+  const a = await connect(first.address, { curve: aliceCurve, requestTimeout: 1500 })
+  t.after(() => a.close())
+  await a.state.set('k', 1)
+  await first.close()
+  const second = await startServer({
+    address: first.address,
+    curve: { ...serverKeys, authorizedKeys: [mallory.publicKey] },
+  })
+  t.after(() => second.close())
+  // The first request may meet the lost link (ERR_DISCONNECTED); the next one waits for a link.
+  let error = await failure(a.state.set('k', 2))
+  if (error.code === ErrorCode.DISCONNECTED) error = await failure(a.state.set('k', 2))
+  assert.equal(error.code, ErrorCode.TIMEOUT)
+  assert.match(
+    error.message,
+    /while reconnecting \(.*refused this client: its public key is not authorized\)/,
+  )
+})
+
 void test("curve: authorizedKeys 'any' encrypts without checking keys; bad keys are refused as options", async (t) => {
   const server = await curveServer(t, 'any')
   const m = await clientFor(server, { curve: { serverKey: serverKeys.publicKey, ...mallory } })

@@ -75,6 +75,9 @@ export class Channel {
   // Called when the server answers ERR_DISCONNECTED: it no longer knows this session. `refused`
   // are the resendable requests it did not apply, in the order they were issued; the callee owns them.
   onSessionLost: (refused: Pending[]) => void = () => {}
+  // Called once when a send failed (the connection to the server is gone: a refused handshake on
+  // reconnecting tears it down), after every request in flight failed: the link is lost.
+  onSendFailed: (error: ZStateError) => void = () => {}
   // Called with every push from the server (a reply with request id 0): [0, kind, ...fields].
   onPush: (push: readonly unknown[]) => void = () => {}
   // A partial replica's link (lib/link/pushes.ts): pushes of commits, and every reply to a request
@@ -261,12 +264,12 @@ export class Channel {
   }
 
   readonly #sendFailed = (error: unknown): void => {
-    if (this.#failure === undefined)
-      this.fail(
-        new ZStateError(ErrorCode.DISCONNECTED, `send failed: ${(error as Error).message}`, {
-          cause: error,
-        }),
-      )
+    if (this.#failure !== undefined) return
+    const failure = new ZStateError(ErrorCode.DISCONNECTED, `send failed: ${(error as Error).message}`, {
+      cause: error,
+    })
+    this.fail(failure)
+    this.onSendFailed(failure)
   }
 
   // The next requests as one frame, up to BATCH_REQUESTS of them and the server's limit: a request

@@ -175,6 +175,9 @@ export class Connection {
       this.#refused.hold(refused)
       this.lose(link, 'the server no longer knows this client')
     }
+    // Requests issued after it wait for the next link, rather than fail on this one, as they would
+    // until the heartbeats noticed the silence.
+    link.channel.onSendFailed = (error) => this.lose(link, error.message)
     // What the last server refused unapplied goes first, before anything issued since.
     for (const request of this.#refused.take()) link.channel.resend(request)
     this.#current.set(link)
@@ -221,6 +224,7 @@ export class Connection {
         async (signal) => this.#adopt(await Link.open(this.#linkOptions(), signal), true, this.#life.signal),
         this.#attemptMs(),
         this.#life.signal,
+        (error) => this.#current.failedAttempt(error),
       )
     } catch {
       // closed

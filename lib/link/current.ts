@@ -2,7 +2,7 @@
 // second within its timeout; once closed, both are ERR_CLOSED.
 import { abortable, timeoutToError } from '../abort.ts'
 import { deferred, type Deferred } from '../deferred.ts'
-import type { ZStateError } from '../errors.ts'
+import { ErrorCode, ZStateError } from '../errors.ts'
 import type { Op } from '../protocol/ops.ts'
 import { encodeRequest, type ReplyReader } from './channel.ts'
 import type { Link } from './link.ts'
@@ -12,6 +12,9 @@ export class CurrentLink {
   #link: Link | undefined
   #next: Deferred<Link> = deferred<Link>()
   #closed: ZStateError | undefined
+  // Why the last attempt to reconnect failed, when the server refused this client (a curve key taken
+  // off its list): what a request that waited in vain is told.
+  #refused: ZStateError | undefined
 
   constructor(requestTimeout: number) {
     this.#requestTimeout = requestTimeout
@@ -24,7 +27,12 @@ export class CurrentLink {
 
   set(link: Link): void {
     this.#link = link
+    this.#refused = undefined
     this.#next.resolve(link)
+  }
+
+  failedAttempt(error: unknown): void {
+    this.#refused = error instanceof ZStateError && error.code === ErrorCode.UNAUTHORIZED ? error : undefined
   }
 
   // The link was lost: what comes now waits for the next one.
@@ -79,7 +87,7 @@ export class CurrentLink {
       throw timeoutToError(
         error,
         expiry,
-        `request timed out after ${this.#requestTimeout} ms while reconnecting`,
+        `request timed out after ${this.#requestTimeout} ms while reconnecting${this.#refused === undefined ? '' : ` (${this.#refused.message})`}`,
       )
     }
     return link.channel.requestEncoded(op, message, true, read)

@@ -6,18 +6,20 @@ import { anyWithTimeout, pause } from '../abort.ts'
 const PAUSE_MS = [50, 100, 250, 500, 1000]
 
 // Runs `attempt` until it succeeds. Each attempt gets a signal that aborts after `attemptMs` or when
-// `signal` (the client's lifetime) does; rejects with signal.reason once that aborts.
+// `signal` (the client's lifetime) does; rejects with signal.reason once that aborts. `failed` hears
+// why each attempt failed.
 export async function reconnect(
   attempt: (signal: AbortSignal) => Promise<void>,
   attemptMs: number,
   signal: AbortSignal,
+  failed: (error: unknown) => void = () => {},
 ): Promise<void> {
   for (let n = 0; ; n++) {
     signal.throwIfAborted()
     try {
       return await attempt(anyWithTimeout(signal, attemptMs))
-    } catch {
-      // not back yet
+    } catch (error) {
+      failed(error) // not back yet
     }
     // A timer that keeps the process alive, as the sockets of a connected client do: an open client
     // holds its process until it is closed, whether or not the server is there.
