@@ -3,12 +3,16 @@
 // pid, which it reads twice a moment apart, and again once its history of the pid has expired.)
 export class CpuMeter {
   #last: { ctime: number; timestamp: number } | undefined
+  #percent = 0
 
   read(usage: { readonly ctime: number; readonly timestamp: number; readonly elapsed: number }): number {
     const last = this.#last
     const busy = last === undefined ? usage.ctime : usage.ctime - last.ctime
     const over = last === undefined ? usage.elapsed : usage.timestamp - last.timestamp
+    // The same reading again (two looks that shared one): the same figure, not 0.
+    if (last !== undefined && over <= 0) return this.#percent
     this.#last = { ctime: usage.ctime, timestamp: usage.timestamp }
-    return over > 0 ? (busy / over) * 100 : 0
+    this.#percent = over > 0 ? (busy / over) * 100 : 0
+    return this.#percent
   }
 }

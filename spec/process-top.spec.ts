@@ -150,3 +150,25 @@ void test('process: a wait on top’s interruption signal leaves no listener beh
   interrupted.abort()
   assert.equal(await pending, undefined, 'the abort still ends a wait')
 })
+
+// Each viewer measures CPU from its own last look: another's (a dashboard, another top) must not
+// reset it. The first frame of a fresh `top --once` is CPU since the process started.
+void test('process: zstate top --once shows CPU since start, whatever another viewer looked at just before', async (t) => {
+  const ctx = await contextFor(t, { name: 'viewers spec' })
+  const child = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['quiet'], name: 'quiet child' })
+  await ctx.state.whenAvailable('pid:quiet')
+  const childCpu = (table: ProcessTable): number | null | undefined =>
+    table.contexts
+      .find((row) => row.name === 'viewers spec')
+      ?.children.find((row) => row.name === 'quiet child')?.cpu
+  // Another viewer looks twice, the second time just before top: an idle child, near 0 % since its first look.
+  await processTable(ctx)
+  await processTable(ctx)
+  const once = await zstate(['top', '--once', '--json', '--address', ctx.address])
+  assert.equal(once.code, 0, once.stderr)
+  // Starting a Node child takes tens of ms of CPU: over its few seconds of age, well above 1 %.
+  const sinceStart = childCpu(JSON.parse(once.stdout) as ProcessTable)
+  assert.ok(typeof sinceStart === 'number' && sinceStart > 1, `top --once: ${sinceStart} %`)
+  await ctx.state.set('release', true)
+  await child.wait()
+})

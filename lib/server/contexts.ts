@@ -54,13 +54,14 @@ export class Contexts {
         return []
       default:
         arity(args, 0, 'processes')
-        return this.table().then((table) => [table])
+        return this.table(session).then((table) => [table])
     }
   }
 
-  // The process table, for PROCESSES and the metrics endpoint.
-  table(): Promise<ProcessTable> {
-    return this.#listing.table(this.#contexts.values())
+  // The process table, for PROCESSES and the metrics endpoint, as `viewer` sees it (CPU since its
+  // own last look).
+  table(viewer: object): Promise<ProcessTable> {
+    return this.#listing.table(this.#contexts.values(), viewer)
   }
 
   // The session has ended: so have its contexts.

@@ -11,7 +11,7 @@ import type {
   ProcessTable,
   ProcessUsage,
 } from '../protocol/process-table.ts'
-import { UsageSampler } from './usage.ts'
+import { UsageSampler, type Reading } from './usage.ts'
 
 export interface ChildEntry {
   readonly name: string
@@ -67,7 +67,7 @@ export class ProcessListing {
   readonly #samples: [time: number, revision: number][] = []
   readonly #usage = new UsageSampler()
   readonly #sampler: NodeJS.Timeout
-  #gathering: Promise<ProcessTable> | undefined
+  #gathering: Promise<Gathered> | undefined
 
   constructor(host: ListingHost) {
     this.#host = host
@@ -76,16 +76,19 @@ export class ProcessListing {
     this.#sampler.unref()
   }
 
-  table(contexts: Iterable<ContextEntry>): Promise<ProcessTable> {
+  // The table as `viewer` (a session, the metrics endpoint) sees it: CPU since its own last look.
+  // Requests that come together share one gathering.
+  async table(contexts: Iterable<ContextEntry>, viewer: object): Promise<ProcessTable> {
     this.#gathering ??= this.#gather(contexts).finally(() => (this.#gathering = undefined))
-    return this.#gathering
+    const { table, readings } = await this.#gathering
+    return withCpu(table, this.#usage.cpu(readings, viewer))
   }
 
   close(): void {
     clearInterval(this.#sampler)
   }
 
-  async #gather(entries: Iterable<ContextEntry>): Promise<ProcessTable> {
+  async #gather(entries: Iterable<ContextEntry>): Promise<Gathered> {
     let left = this.#host.budget() - TABLE_BYTES
     const silentBefore = Date.now() - this.#host.silence()
     // A child is heard through its own client, which joins under the child's pid and name.
@@ -133,13 +136,17 @@ export class ProcessListing {
         }
       }
     })
-    const usage = await this.#usage.sample(sampledPids(contexts))
+    const readings = await this.#usage.read(sampledPids(contexts))
     const none = { cpu: null, memory: null, elapsed: null }
-    const measured = (local: boolean, pid: number): ProcessUsage => (local ? usage.get(pid) : none) ?? none
+    // CPU is the viewer's: withCpu() fills it in where a reading was taken.
+    const measured = (local: boolean, pid: number): ProcessUsage => {
+      const reading = local ? readings.get(pid) : undefined
+      return reading === undefined ? none : { cpu: null, memory: reading.memory, elapsed: reading.elapsed }
+    }
     const [since, from] = this.#samples[0]!
     const now = Date.now()
     const revision = this.#host.revision()
-    return {
+    const table = {
       server: { pid: process.pid, ...measured(true, process.pid) },
       revision,
       commitsPerSecond: now > since ? Math.max(0, ((revision - from) * 1000) / (now - since)) : 0,
@@ -152,11 +159,31 @@ export class ProcessListing {
       })),
       omitted,
     }
+    return { table, readings }
   }
 
   #sample(): void {
     this.#samples.push([Date.now(), this.#host.revision()])
     if (this.#samples.length > RATE_SAMPLES) this.#samples.shift()
+  }
+}
+
+interface Gathered {
+  readonly table: ProcessTable
+  readonly readings: ReadonlyMap<number, Reading>
+}
+
+// `table` with the CPU of every measured row (one with memory figures) from `cpu`.
+function withCpu(table: ProcessTable, cpu: ReadonlyMap<number, number>): ProcessTable {
+  const filled = <Row extends { pid: number } & ProcessUsage>(row: Row): Row =>
+    row.memory === null ? row : { ...row, cpu: cpu.get(row.pid) ?? null }
+  return {
+    ...table,
+    server: filled(table.server),
+    contexts: table.contexts.map((context) => ({
+      ...filled(context),
+      children: context.children.map(filled),
+    })),
   }
 }
 

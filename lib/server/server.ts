@@ -236,6 +236,8 @@ class StateServer implements Server {
   readonly #contexts: Contexts
   // The /metrics endpoint (options.metrics), once it listens.
   #metrics: MetricsEndpoint | undefined
+  // The metrics endpoint, as a viewer of the process table: its CPU figures run from scrape to scrape.
+  readonly #scrapes = {}
 
   constructor(
     router: Router,
@@ -958,9 +960,9 @@ class StateServer implements Server {
     })
   }
 
-  // The table PROCESSES answers with (lib/server/process-listing.ts).
+  // The table the metrics endpoint serves (lib/server/process-listing.ts): CPU since its last scrape.
   #processTable(): Promise<ProcessTable> {
-    return this.#contexts.table()
+    return this.#contexts.table(this.#scrapes)
   }
 
   close(): Promise<void> {
