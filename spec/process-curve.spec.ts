@@ -107,6 +107,15 @@ void test("process curve: map workers (processes and threads) join a context's c
   await m.close()
 })
 
+// API.md: a context's own curve server authorizes the context's key pair; without authorizedKeys,
+// that is the only one.
+void test('process curve: a context whose curve server names no authorizedKeys lets in its own children only', async (t) => {
+  const ctx = await contextFor<S>(t, { server: { address: tcp, curve: { ...serverKeys } } })
+  assert.equal(await ctx.spawn(async (c: WorkerContext<S>) => c.state.increment('joined')).wait(), 1)
+  const refused = await failure(connect(ctx.address, { curve: aliceCurve }))
+  assert.equal(refused.code, ErrorCode.UNAUTHORIZED)
+})
+
 void test('process curve: a context joins a curve server with given keys; its children get them without a command line or environment', async (t) => {
   const server = await curveServer(t)
   const ctx = await contextFor<S>(t, { address: server.address, curve: aliceCurve })

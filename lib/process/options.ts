@@ -5,8 +5,7 @@ import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkCurveCredentials, type CurveCredentials } from '../link/handshake.ts'
 import { checkKnown } from '../known-options.ts'
 import { replicateOption } from '../protocol/prefixes.ts'
-import type { ServerOptions } from '../server/types.ts'
-import type { ContextOptions, MapOptions, SpawnOptions } from './types.ts'
+import type { ContextOptions, ContextServerOptions, MapOptions, SpawnOptions } from './types.ts'
 import type { PoolOptions } from './warm-pool.ts'
 import { MAX_TIMER_MS } from '../timer-limit.ts'
 import { shown } from '../protocol/values.ts'
@@ -14,7 +13,7 @@ import { shown } from '../protocol/values.ts'
 export interface ResolvedContextOptions {
   // The server to join, or several gateways to one state (docs/scale-out.md).
   readonly address: readonly string[] | undefined
-  readonly server: ServerOptions | undefined
+  readonly server: ContextServerOptions | undefined
   readonly name: string | undefined
   // Client keys for the server at `address`; a context's own server makes its own (server-process.ts).
   readonly curve: CurveCredentials | undefined

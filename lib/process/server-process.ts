@@ -7,6 +7,7 @@ import { curveKeyPair } from '../zmq.ts'
 import { ErrorCode, ProcessExitError, TimeoutError, ZStateError, isErrorCode } from '../errors.ts'
 import type { CurveCredentials } from '../link/handshake.ts'
 import type { ServerOptions } from '../server/options.ts'
+import type { ContextServerOptions } from './types.ts'
 import { childExecArgv, entryUrl } from './launch.ts'
 import type { Watchdog } from './watchdog.ts'
 
@@ -45,7 +46,7 @@ export class ServerProcess {
     this.#privateDir = privateDir
   }
 
-  static async start(given: ServerOptions, watchdog: Watchdog): Promise<ServerProcess> {
+  static async start(given: ContextServerOptions, watchdog: Watchdog): Promise<ServerProcess> {
     const { options, curve } = authorizeContext(given)
     // A URL does not survive structured clone; the server takes its href just as well.
     const actions = options.actions instanceof URL ? options.actions.href : options.actions
@@ -118,18 +119,24 @@ export class ServerProcess {
 // On a curve server, a key pair for the context and its children, added to the authorized keys
 // (unless every key is welcome). A curve option that is not an object of keys goes to the server
 // as given, which refuses it.
-function authorizeContext(options: ServerOptions): {
+function authorizeContext(options: ContextServerOptions): {
   options: ServerOptions
   curve: CurveCredentials | undefined
 } {
   const curve: unknown = options.curve
-  if (typeof curve !== 'object' || curve === null) return { options, curve: undefined }
+  // Not keys: for the server to refuse as given.
+  const asGiven = { options: options as ServerOptions, curve: undefined }
+  if (typeof curve !== 'object' || curve === null) return asGiven
   const { publicKey, authorizedKeys } = curve as { publicKey?: unknown; authorizedKeys?: unknown }
-  if (typeof publicKey !== 'string') return { options, curve: undefined }
+  if (typeof publicKey !== 'string') return asGiven
   const keys = curveKeyPair()
-  const authorized = Array.isArray(authorizedKeys)
-    ? [...(authorizedKeys as unknown[]), keys.publicKey]
-    : authorizedKeys
+  // None given: the context and its children only.
+  const authorized =
+    authorizedKeys === undefined
+      ? [keys.publicKey]
+      : Array.isArray(authorizedKeys)
+        ? [...(authorizedKeys as unknown[]), keys.publicKey]
+        : authorizedKeys
   return {
     options: {
       ...options,

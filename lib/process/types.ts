@@ -3,6 +3,13 @@
 import type { Client } from '../client/types.ts'
 import type { ServerOptions } from '../server/types.ts'
 
+/** A context's own server: `curve.authorizedKeys` may be left out (the context's key only). */
+export type ContextServerOptions = Omit<ServerOptions, 'curve'> & {
+  curve?: Omit<NonNullable<ServerOptions['curve']>, 'authorizedKeys'> & {
+    authorizedKeys?: NonNullable<ServerOptions['curve']>['authorizedKeys']
+  }
+}
+
 /** Options of `createContext()`. */
 export interface ContextOptions {
   /**
@@ -14,9 +21,9 @@ export interface ContextOptions {
   /**
    * Options of the server the context starts in a child process (not with `address`). With
    * `server.curve`, the context makes a key pair for itself and its children and adds its public key
-   * to `authorizedKeys` (unless that is `'any'`).
+   * to `authorizedKeys` (unless that is `'any'`); without `authorizedKeys`, that key is the only one.
    */
-  server?: ServerOptions
+  server?: ContextServerOptions
   /**
    * CurveZMQ credentials for joining the server at `address` (docs/security.md): its public key and
    * a key pair it authorizes, from `generateKeyPair()`. Children get them from their parent, never
