@@ -88,6 +88,8 @@ test('messaging: a handler whose own call fails gives its caller a RemoteError c
   await using group = await clients(server.address, 2)
   const [provider, caller] = group.clients
   let charged = 0
+  // What `slow` waits for: released once its caller gave up after 50 ms.
+  const released = deferred<void>()
   await provider.provide('billing', {
     async charge(amount: number) {
       charged += amount
@@ -97,21 +99,25 @@ test('messaging: a handler whose own call fails gives its caller a RemoteError c
       await provider.call('billing', 'slow', [], { timeout: 50 })
     },
     async slow() {
-      await new Promise((resolve) => setTimeout(resolve, 500))
+      await released.promise
     },
     undefinedThrown() {
       throw undefined
     },
   })
-  for (const [method, args, code] of [
-    ['charge', [5], 'ERR_NO_PROVIDER'],
-    ['quick', [], 'ERR_TIMEOUT'],
-  ] as const) {
-    const error = await caller.call('billing', method, [...args]).catch((e: unknown) => e)
-    assert.ok(error instanceof RemoteError, `${method}: ${String(error)}`)
-    assert.equal(error.code, 'ERR_REMOTE')
-    assert.equal(error.remoteCode, code)
-    assert.equal(error.pid, process.pid)
+  try {
+    for (const [method, args, code] of [
+      ['charge', [5], 'ERR_NO_PROVIDER'],
+      ['quick', [], 'ERR_TIMEOUT'],
+    ] as const) {
+      const error = await caller.call('billing', method, [...args]).catch((e: unknown) => e)
+      assert.ok(error instanceof RemoteError, `${method}: ${String(error)}`)
+      assert.equal(error.code, 'ERR_REMOTE')
+      assert.equal(error.remoteCode, code)
+      assert.equal(error.pid, process.pid)
+    }
+  } finally {
+    released.resolve()
   }
   assert.equal(charged, 5, 'the handler ran')
   const thrown = await caller.call('billing', 'undefinedThrown').catch((e: unknown) => e)

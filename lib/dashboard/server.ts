@@ -91,8 +91,7 @@ function handle(
   if (url.pathname === '/events') {
     // HEAD gets the headers a page gets and no feed: with no body to stream, it was never answered,
     // and it held one of the pages.
-    if (request.method === 'HEAD')
-      return void response.writeHead(200, { 'Content-Type': EVENT_STREAM, 'Cache-Control': 'no-store' }).end()
+    if (request.method === 'HEAD') return void response.writeHead(200, { 'Content-Type': EVENT_STREAM }).end()
     if (!feed.attach(response, url.searchParams.get('prefix') ?? ''))
       reply(response, 503, 'too many dashboard pages are open')
     return

@@ -429,6 +429,7 @@ export class Broker {
   // once (orphaning after each one checked every queued call against every provider left, once per
   // provider lost).
   #loseAll(providers: readonly Provider[], reason: (provider: Provider) => string): void {
+    if (providers.length === 0) return // every heartbeat asks, and most find none
     for (const provider of providers) this.#lose(provider, reason(provider))
     for (const service of new Set(providers.map((provider) => provider.service))) this.#orphanQueue(service)
   }
