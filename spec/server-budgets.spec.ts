@@ -184,6 +184,17 @@ test('budgets: a peer that sends faster than it is served gets whole frames refu
   const { dealer, receive } = await rawPeer(t, address)
   // Slow frames, each ending with a write: a frame is applied whole (its write commits) or refused.
   const frames = 40
+  // Every request of a frame is answered, but for an applied write: its commit acknowledges it.
+  const outcomes = new Map<number, string>()
+  const lastOf = (n: number): number => n * 1000 + 400
+  // Read while sending: a peer that leaves its replies unread is one the server forgets (another
+  // spec's subject), and this one would then wait for replies that never come.
+  const answered = (async () => {
+    while (Array.from({ length: frames }, (_, n) => outcomes.has(lastOf(n))).includes(false)) {
+      for (const reply of await receive())
+        outcomes.set(reply[0] as number, reply[1] === 0 ? 'ok' : String(reply[2]))
+    }
+  })()
   for (let n = 0; n < frames; n++)
     await dealer.send(
       frameOf(400, (i) =>
@@ -194,13 +205,7 @@ test('budgets: a peer that sends faster than it is served gets whole frames refu
             : [n * 1000 + i + 1, Op.SYNC],
       ),
     )
-  // Every request of a frame is answered, but for an applied write: its commit acknowledges it.
-  const outcomes = new Map<number, string>()
-  const lastOf = (n: number): number => n * 1000 + 400
-  while (Array.from({ length: frames }, (_, n) => outcomes.has(lastOf(n))).includes(false)) {
-    for (const reply of await receive())
-      outcomes.set(reply[0] as number, reply[1] === 0 ? 'ok' : String(reply[2]))
-  }
+  await answered
   let applied = 0
   for (let n = 0; n < frames; n++) {
     const frame = new Set(Array.from({ length: 400 }, (_, i) => outcomes.get(n * 1000 + i + 1)))
