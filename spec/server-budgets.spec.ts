@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test, type TestContext } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
 import { Dealer } from 'zeromq'
 import { connect, type Client } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
@@ -131,7 +132,7 @@ const quantile = (values: number[], q: number): number =>
 // (a full npm test beside other work) it took over a minute.
 test(
   'budgets: hostile frames delay another client’s awaited write by a slice, not by the frame',
-  { timeout: 240_000 },
+  { timeout: 100_000 },
   async (t) => {
     const { address } = await serverProcess(t)
     const victim = await connect(address)
@@ -151,7 +152,7 @@ test(
     const baseline = await writeLatencies(victim, Promise.resolve(), 300)
 
     const { dealer } = await rawPeer(t, address, { deaf: true })
-    const sentinel = victim.state.whenAvailable('sentinel', { timeout: 200_000 })
+    const sentinel = victim.state.whenAvailable('sentinel', { timeout: 80_000 })
     const attack = (async () => {
       for (const frame of hostile) await dealer.send(frame)
       await dealer.send(encode([[0, Op.SET, 'sentinel', true]]))
@@ -172,6 +173,38 @@ test(
     assert.equal(victim.state.size, 50_002, 'the CLEARs matched nothing')
   },
 )
+
+test('budgets: a peer whose frames take longer to serve than a session lives keeps its session', async (t) => {
+  // Sessions silent for 10 heartbeats expire: 200 ms here, far less than the frames below take.
+  const { address } = await serverProcess(t, { heartbeatMs: 20 })
+  const client = await connect(address)
+  t.after(() => client.close())
+  const keys = Array.from({ length: 20_000 }, (_, i) => [`key:${i}`, i] as const)
+  for (let i = 0; i < keys.length; i += 1000)
+    await client.state.update(Object.fromEntries(keys.slice(i, i + 1000)))
+  // A raw peer sends no heartbeats: from its last frame on, it is silent while the server works.
+  const { dealer, receive } = await rawPeer(t, address)
+  const frames = 3
+  for (let n = 0; n < frames; n++)
+    await dealer.send(frameOf(1024, (i) => [n * 1024 + i + 1, Op.CLEAR, 'nothing:']))
+  const syncId = frames * 1024 + 2
+  await dealer.send(
+    encode([
+      [syncId - 1, Op.SET, 'sentinel', true],
+      [syncId, Op.SYNC],
+    ]),
+  )
+  // Each reply's outcome: 'ok', or its error code.
+  const replies = new Map<number, string>()
+  while (!replies.has(syncId))
+    for (const reply of await receive())
+      replies.set(reply[0] as number, reply[1] === 0 ? 'ok' : String(reply[2]))
+  const refused = [...replies].filter(([, outcome]) => outcome !== 'ok')
+  assert.deepEqual(refused.slice(0, 3), [], 'every request was served in its session')
+  assert.equal(replies.size, frames * 1024 + 1, 'every CLEAR and the SYNC answered; the SET by its commit')
+  assert.equal(await client.state.sync(), 20 + 1, 'the sentinel committed')
+  assert.equal(client.state.get('sentinel'), true)
+})
 
 test('budgets: a peer that sends faster than it is served gets whole frames refused, never half', async (t) => {
   const { address } = await serverProcess(t, { maxMessageBytes: 64 * 1024 })
@@ -205,7 +238,13 @@ test('budgets: a peer that sends faster than it is served gets whole frames refu
             : [n * 1000 + i + 1, Op.SYNC],
       ),
     )
-  await answered
+  // Bounded below the file's time limit, naming what never came.
+  const missing = () => Array.from({ length: frames }, (_, n) => n).filter((n) => !outcomes.has(lastOf(n)))
+  const bound = delay(60_000, undefined, { ref: false }).then(() => {
+    throw new Error(`no reply to the last request of frames ${missing().join(', ')}`)
+  })
+  answered.catch(() => {}) // once the bound has failed the test, closing the peer ends it
+  await Promise.race([answered, bound])
   let applied = 0
   for (let n = 0; n < frames; n++) {
     const frame = new Set(Array.from({ length: 400 }, (_, i) => outcomes.get(n * 1000 + i + 1)))

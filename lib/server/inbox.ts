@@ -43,6 +43,11 @@ export class Inbox {
     return this.#queues.size > 0
   }
 
+  // Whether a peer (by its key) has requests waiting: it is being served, not silent.
+  holds(key: string): boolean {
+    return this.#queues.has(key)
+  }
+
   // Handles a batch at once when its peer has nothing waiting (the usual case), within one slice,
   // and queues what is left. false: the peer already has too much waiting, nothing was taken.
   accept(batch: Batch): boolean {

@@ -842,7 +842,9 @@ class StateServer implements Server {
     this.#lastBeat = now
     const cutoff = now - this.#options.heartbeatMs * SESSION_EXPIRY_BEATS
     if (this.#silentFrom < cutoff)
-      for (const session of this.#sessions.idleSince(cutoff)) this.#forget(session, 'its session expired')
+      for (const session of this.#sessions.idleSince(cutoff))
+        // A peer whose frames the server is still working through is waiting on the server, not silent.
+        if (!this.#inbox.holds(session.key)) this.#forget(session, 'its session expired')
     this.#broker.tick(now, this.#silentFrom)
   }
 
