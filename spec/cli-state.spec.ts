@@ -86,6 +86,30 @@ for (const [transport, bind] of Object.entries(transports)) {
       assert.equal(await ok('keys', 'nothing-here:'), '')
     })
 
+    void test(`cli: keys lists a key with a control character or a leading quote as a JSON string, one line each (${transport})`, async () => {
+      const writer = await connect(address)
+      try {
+        const odd = ['ctl:two\nlines', 'ctl:\u001b[2Jclear', 'ctl:\u009bcsi', '"ctl:quoted"']
+        for (const key of odd) await writer.state.set(key, 1)
+        await writer.state.set('ctl:plain é', 1)
+        const listed = await ok('keys', 'ctl:')
+        assert.equal(
+          listed,
+          '"ctl:\\u001b[2Jclear"\nctl:plain é\n"ctl:two\\nlines"\n"ctl:\\u009bcsi"\n',
+          'sorted by the keys themselves',
+        )
+        assert.doesNotMatch(
+          listed,
+          /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/,
+          'no control character reaches the terminal',
+        )
+        const quoted = (await ok('keys', '"')).trimEnd()
+        assert.equal(JSON.parse(quoted), '"ctl:quoted"')
+      } finally {
+        await writer.close()
+      }
+    })
+
     void test(`cli: keys takes a prefix, not a pattern, and says so on stderr when it looks like one (${transport})`, async () => {
       for (const key of ['glob:a', 'glob:b', '*star']) await ok('set', key, '1')
       const star = await zstate(['keys', '*'], { env })

@@ -7,9 +7,11 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
 
 export function printable(text: string, max = Infinity): string {
-  const shown = text.replace(
-    CONTROL,
-    (char) => NAMED[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  )
+  const shown = text.replace(CONTROL, (char) => NAMED[char] ?? unicodeEscape(char))
   return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown
+}
+
+// One character as its \u escape, as JavaScript and JSON write it.
+export function unicodeEscape(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`
 }
