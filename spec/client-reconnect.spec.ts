@@ -46,6 +46,26 @@ test('reconnect: a server restarted on the same address; in-flight requests fail
   assert.equal(b.state.revision, 1)
 })
 
+test('reconnect: a resync never satisfies whenChange; the first later commit does', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const first = await serverProcess(t, address)
+  const a = await connect(address)
+  const b = await connect(address)
+  t.after(() => Promise.all([a.close(), b.close()]))
+  await a.state.set('k', 1)
+  await b.state.whenEqual('k', 1)
+  const changes = [a.state.whenChange('k'), b.state.whenChange(['k', 'other'])]
+  const events = [a, b].map((client) => client.status()[Symbol.asyncIterator]())
+  first.server.child.kill('SIGKILL')
+  for (const each of events) assert.equal(await nextStatus(each), 'disconnected')
+  await serverProcess(t, address)
+  // The new server starts empty: the resync deletes k in both replicas, which is no change of k.
+  for (const each of events) assert.equal(await nextStatus(each), 'reset')
+  const revision = await a.state.set('k', 2)
+  for (const change of await Promise.all(changes))
+    assert.deepEqual(change, { key: 'k', value: 2, previous: undefined, deleted: false, revision })
+})
+
 test('reconnect: requests made while the server is away wait for it within their timeout', async (t) => {
   const address = `ipc://${join(tempDir(t), 'state')}`
   const first = await serverProcess(t, address)

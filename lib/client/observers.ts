@@ -105,12 +105,10 @@ export class Observers {
     for (const stream of this.#streams) for (const change of changes) stream.push(change)
   }
 
-  // The replica was rebuilt from a snapshot: waiters look once at the new state, streams end.
+  // The replica was rebuilt from a snapshot: waiters look once at the new state (what the snapshot
+  // changed is no change that a whenChange waits for: the revisions between are unknown), streams end.
   reset(revision: number, changes: Change[]): void {
     this.#emit({ revision, changes, reset: true })
-    // Keys the snapshot changed count as written (whenChange); every waiter then looks once more.
-    for (const change of changes)
-      for (const waiter of [...(this.#keyWaiters.get(change.key) ?? [])]) waiter.onRevision(revision, change)
     for (const set of [...this.#keyWaiters.values()]) for (const waiter of set) waiter.onReset()
     for (const waiter of [...this.#prefixWaiters]) waiter.onReset()
     for (const stream of [...this.#streams]) stream.onReset()
