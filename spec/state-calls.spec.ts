@@ -22,6 +22,12 @@ void test('state: writes refuse arguments they do not take, and nothing of them 
   await assert.rejects(state.increment!('n', 1, { bogus: 1 }), invalid)
   await assert.rejects(state.compareAndSet!('n', undefined, 2, { bogus: 1 }), invalid)
   await assert.rejects(state.delete!('jobs/1', { bogus: 1 }), invalid)
+  await assert.rejects(state.set!('jobs/1', 3, {}, 'extra'), invalid)
+  await assert.rejects(state.set!('jobs/1', 3, undefined, undefined), invalid)
+  await assert.rejects(
+    state.atomic!((draft: Record<string, unknown>) => void (draft['jobs/1'] = 3), {}, 'extra'),
+    invalid,
+  )
   assert.equal(await a.state.sync(), before, 'no commit')
   assert.deepEqual([...a.state.keys()].sort(), ['jobs/1', 'users/ann'])
   await a.state.scope('jobs/').clear()
@@ -69,10 +75,15 @@ void test('state: in a scope, the key equal to its prefix is the key "" there, a
   assert.deepEqual(user.get(''), { name: 'ann' })
   assert.equal(user.has(''), true)
   assert.deepEqual(await user.atomic((draft) => Object.keys(draft).sort()), ['', '/settings'])
+  const changes = user.watch({ key: '' })
   await user.set('', { name: 'bob' })
   assert.deepEqual(b.state.get('user'), { name: 'bob' })
+  const { value: change } = await changes.next()
+  assert.deepEqual([change.key, change.value], ['', { name: 'bob' }])
+  await changes.return?.()
   // Outside a scope no key is empty.
   assert.throws(() => b.state.get(''), invalid)
+  assert.throws(() => b.state.watch({ key: '' }), invalid)
   await assert.rejects(b.state.set('', 1), invalid)
 })
 

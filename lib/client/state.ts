@@ -125,7 +125,9 @@ export class StateView {
   // writes are not async functions: the channel's promise, with the reply read in place, is all a
   // write in flight keeps alive (lib/link/channel.ts).
   set(key: string, value: unknown, options?: SetOptions): Promise<number> {
+    const given = arguments.length
     return rejecting(() => {
+      noMore(given, 3, 'set(key, value, options)')
       const args = [this.#key(key), checkStorable(value)]
       if (options !== undefined) args.push(...leaseArgs(options))
       return this.#host.writes.request(Op.SET, args, readSetReply)
@@ -196,7 +198,11 @@ export class StateView {
 
   // Transactions.
   atomic<R>(fn: (draft: never) => R | Promise<R>, options?: AtomicOptions): Promise<R> {
-    return atomic(this.#host, this.#prefix, fn, options)
+    const given = arguments.length
+    return rejecting(() => {
+      noMore(given, 2, 'atomic(fn, options)')
+      return atomic(this.#host, this.#prefix, fn, options)
+    })
   }
 
   run(action: string, ...args: unknown[]): Promise<unknown> {

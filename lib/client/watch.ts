@@ -8,7 +8,7 @@ import type { Synchronizer } from './sync.ts'
 import { QueuedIterator } from '../queued-iterator.ts'
 import { changesOf } from './history-changes.ts'
 import { checkKnown } from '../known-options.ts'
-import { checkKey, shown } from '../protocol/values.ts'
+import { scopedKey, shown } from '../protocol/values.ts'
 
 const WATCH_OPTIONS = ['key', 'prefix', 'fromRevision', 'latest', 'signal']
 
@@ -29,8 +29,8 @@ export function watch(
     throw invalidArgument('watch: options must be an object')
   checkKnown(options, WATCH_OPTIONS, 'watch')
   const { key, prefix, fromRevision, latest, signal } = options
-  // A key follows the rules of every key (checkKey), as in the state's other calls.
-  if (key !== undefined) checkKey(key)
+  // A key follows the rules of every key, as in the state's other calls ('' in a scope: its prefix).
+  const whole = key === undefined ? undefined : scopedKey(scope, key)
   if (prefix !== undefined && typeof prefix !== 'string')
     throw invalidArgument('watch: prefix must be a string')
   if (fromRevision !== undefined && !(Number.isSafeInteger(fromRevision) && fromRevision >= 1)) {
@@ -41,7 +41,7 @@ export function watch(
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('watch: signal must be an AbortSignal')
   // A partial replica refuses a key or prefix it does not hold; a whole-state watch sees what it holds.
-  const exact = key === undefined ? undefined : sync.coverage.key(scope + key, 'watch')
+  const exact = whole === undefined ? undefined : sync.coverage.key(whole, 'watch')
   const start = scope + (prefix ?? '')
   if (exact === undefined) sync.coverage.prefix(start, 'watch')
   const matches = (k: string): boolean => (exact !== undefined ? k === exact : k.startsWith(start))
