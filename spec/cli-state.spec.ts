@@ -100,6 +100,7 @@ for (const [transport, bind] of Object.entries(transports)) {
         )
         assert.doesNotMatch(
           listed,
+          // eslint-disable-next-line no-control-regex -- control characters are what it looks for
           /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/,
           'no control character reaches the terminal',
         )

@@ -87,7 +87,7 @@ const keys: Command = (args, options, io) =>
 // eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const NEEDS_QUOTES = /^"|[\u0000-\u001f\u007f-\u009f]/
 
-// eslint-disable-next-line no-control-regex -- the C1 controls, which JSON.stringify leaves as they are
+// The C1 controls, which JSON.stringify leaves as they are.
 const C1 = /[\u007f-\u009f]/g
 
 function listed(key: string): string {
