@@ -257,3 +257,33 @@ void test('map: break out of mapUnordered ends the loop once its workers are gon
     'no worker is left once the loop has ended',
   )
 })
+
+// Item 0 waits until the parent has every other result: a batch queued behind it on its worker can
+// only come out if the idle worker takes it back (before, the map waited for item 0 with it).
+void test('map: a slow item never holds up the batches queued behind it while another worker is idle', async (t) => {
+  const ctx = await contextFor<Record<string, unknown>>(t)
+  const count = 400
+  for (const thread of [false, true]) {
+    const release = `release/${thread}`
+    const stream = ctx.mapUnordered(
+      async (c: WorkerContext<Record<string, unknown>>, n: number, _i: number, key: string) => {
+        if (n === 0) await c.state.whenAvailable(key)
+        return n
+      },
+      Array.from({ length: count }, (_, n) => n),
+      { concurrency: 2, thread, args: [release] },
+    )
+    const seen: number[] = []
+    const others = (async () => {
+      for await (const { value } of stream) {
+        seen.push(value)
+        if (seen.length === count - 1) await ctx.state.set(release, true)
+      }
+    })()
+    const bound = setTimeout(() => void stream.return?.(), 30_000)
+    await others
+    clearTimeout(bound)
+    assert.equal(seen.length, count, `${thread ? 'thread' : 'process'}: ${seen.length} of ${count} results`)
+    assert.equal(seen.at(-1), 0, 'item 0 last, once released')
+  }
+})

@@ -33,6 +33,8 @@ interface Worker {
   ready: boolean
   // In the order sent: the first is the one the worker is running.
   readonly batches: Batch[]
+  // Batches asked back (revoke) and not yet answered.
+  readonly revoking: Set<number>
 }
 
 // An item in flight in this many workers that died fails the map: it is what kills them.
@@ -159,10 +161,11 @@ class MapRun {
       await this.#fill(this.#options.concurrency)
       this.#startWorkers()
       // Every idle worker gets a batch; then, with small items only, one more each, so no worker
-      // waits for a round trip. A heavy item never holds up a batch queued behind it.
+      // waits for a round trip. A heavy item never holds up a batch queued behind it (#reclaim).
       await this.#dispatch(1)
       if (this.#sizer.small && [...this.#workers].every((worker) => worker.ready))
         await this.#dispatch(CREDIT)
+      this.#reclaim()
       this.#finishIfDone()
     } while (this.#again)
   }
@@ -176,6 +179,22 @@ class MapRun {
         this.#send(worker, batch)
       }
     }
+  }
+
+  // With nothing left to hand out and a worker idle, the batches queued behind the ones other workers
+  // run are asked back: an item that turned out slow must not hold up those queued after it. A worker
+  // answers for a batch it has not started (#receive requeues it); one it started just runs.
+  #reclaim(): void {
+    if (this.#queue.size > 0 || !this.#input.exhausted || this.#results.full) return
+    const idle = (worker: Worker): boolean =>
+      worker.ready && worker.attempt.running && worker.batches.length === 0
+    if (![...this.#workers].some(idle)) return
+    for (const worker of this.#workers)
+      for (const batch of worker.batches.slice(1)) {
+        if (worker.revoking.has(batch.id)) continue
+        worker.revoking.add(batch.id)
+        worker.attempt.send({ t: 'revoke', batch: batch.id })
+      }
   }
 
   async #fill(n: number): Promise<void> {
@@ -200,6 +219,7 @@ class MapRun {
     const worker: Worker = {
       ready: false,
       batches: [],
+      revoking: new Set(),
       attempt: this.#host.launch(this.#options.thread, {
         job: {
           t: 'job',
@@ -257,10 +277,15 @@ class MapRun {
   }
 
   #receive(worker: Worker, message: FromChild): void {
-    if (message.t !== 'results' || this.#failure !== undefined) return
+    if ((message.t !== 'results' && message.t !== 'revoked') || this.#failure !== undefined) return
     const at = worker.batches.findIndex((batch) => batch.id === message.batch)
     if (at < 0) return
     const batch = worker.batches.splice(at, 1)[0]!
+    worker.revoking.delete(batch.id)
+    if (message.t === 'revoked') {
+      this.#queue.requeue(batch)
+      return this.#pump()
+    }
     this.#sizer.record(batch.values.length, message.ms)
     if (this.#seen === undefined || this.#seen[0] !== message.seen[0] || this.#seen[1] < message.seen[1])
       this.#seen = message.seen

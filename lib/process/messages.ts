@@ -29,7 +29,13 @@ export interface ItemBatch {
   readonly items: Packed
 }
 
-export type ToChild = Job | ItemBatch | { readonly t: 'abort' } | { readonly t: 'end' }
+export type ToChild =
+  | Job
+  | ItemBatch
+  | { readonly t: 'abort' }
+  | { readonly t: 'end' }
+  // Hand back a batch not yet started (answered 'revoked'); one already started runs and reports.
+  | { readonly t: 'revoke'; readonly batch: number }
 
 export interface BatchResults {
   readonly t: 'results'
@@ -51,6 +57,8 @@ export type FromChild =
   | { readonly t: 'result'; readonly value: unknown; readonly seen: Position }
   | { readonly t: 'error'; readonly error: SerializedError }
   | BatchResults
+  // A batch handed back unstarted, on the parent's 'revoke'.
+  | { readonly t: 'revoked'; readonly batch: number }
 
 export function isFromChild(message: unknown): message is FromChild {
   return typeof message === 'object' && message !== null && typeof (message as { t?: unknown }).t === 'string'

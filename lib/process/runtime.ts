@@ -28,7 +28,10 @@ export async function runChild(job: Job, port: ParentPort): Promise<number> {
     if (message.t === 'abort')
       controller.abort(new ZStateError(ErrorCode.ABORTED, `${job.name} was stopped by its parent`))
     else if (message.t === 'items') batches.push(message)
-    else if (message.t === 'end') batches.end()
+    else if (message.t === 'revoke') {
+      if (batches.remove(message.batch))
+        void port.send({ t: 'revoked', batch: message.batch }).catch(() => {})
+    } else if (message.t === 'end') batches.end()
   })
   controller.signal.addEventListener('abort', () => batches.end(), { once: true })
   let context: ContextImpl<object> | undefined
@@ -151,6 +154,14 @@ class BatchQueue {
   end(): void {
     this.#ended = true
     this.#wake?.()
+  }
+
+  // Takes a batch out that has not been started; false when it has (or never came).
+  remove(batch: number): boolean {
+    const at = this.#queue.findIndex((queued) => queued.batch === batch)
+    if (at < 0) return false
+    this.#queue.splice(at, 1)
+    return true
   }
 
   async next(): Promise<ItemBatch | undefined> {
