@@ -88,6 +88,27 @@ void test('process: a child that dies without reporting is a ProcessExitError wi
   assert.equal(signalled.exitCode, null)
 })
 
+void test('process: a child that an uncaught error ends names that error, not the version line Node ends with', async (t) => {
+  const ctx = await contextFor(t)
+  const uncaught = ctx.spawn(async () => {
+    setTimeout(() => {
+      const error = new TypeError('the real cause') as TypeError & { code: string }
+      error.code = 'E_CAUSE' // Node prints it after the stack
+      throw error
+    }, 1)
+    await new Promise(() => {})
+  })
+  const rejected = ctx.spawn(async () => {
+    void Promise.reject(new RangeError('rejected and unhandled'))
+    await new Promise(() => {})
+  })
+  const [first, second] = await Promise.all([failure(uncaught.wait()), failure(rejected.wait())])
+  assert.ok(first instanceof ProcessExitError && second instanceof ProcessExitError)
+  assert.match(first.message, /before reporting a result: TypeError: the real cause$/)
+  assert.match(second.message, /before reporting a result: RangeError: rejected and unhandled$/)
+  assert.match(first.stderr, /Node\.js v\d+/, 'stderr keeps all of what Node wrote')
+})
+
 void test('process: a function that uses an outer variable fails with a RemoteError naming it', async (t) => {
   const ctx = await contextFor(t)
   const secret = 42

@@ -17,10 +17,21 @@ export class StderrTail {
     return this.#lines.join('\n')
   }
 
+  // The line that says why the child died: its last one, unless Node reported an uncaught error and
+  // ended with its version banner: then the error's own line, above its stack.
   get last(): string {
-    return this.#lines.findLast((line) => line.trim() !== '') ?? ''
+    const lines = this.#lines.filter((line) => line.trim() !== '')
+    if (!NODE_BANNER.test(lines.at(-1) ?? '')) return lines.at(-1) ?? ''
+    lines.pop()
+    let end = lines.findLastIndex((line) => STACK_FRAME.test(line))
+    while (end > 0 && STACK_FRAME.test(lines[end - 1]!)) end--
+    return (end > 0 ? lines[end - 1] : lines.at(-1)) ?? ''
   }
 }
+
+// What Node writes last when an uncaught error ends a process, and a line of a stack trace.
+const NODE_BANNER = /^Node\.js v\d+\.\d+\.\d+$/
+const STACK_FRAME = /^\s+at /
 
 // Resolves when the stream has ended (or failed), with every complete line written to `sink`.
 export function forwardLines(
