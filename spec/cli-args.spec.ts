@@ -34,6 +34,7 @@ void test('cli: arguments take options before or after the command, address from
     address: 'ipc:///x',
     fromRevision: 7,
   })
+  usage(['watch', '--from-revision', '0'], /^option --from-revision expects an integer ≥ 1, got "0"$/)
 })
 
 void test('cli: arguments that are negative numbers are values, not options', () => {

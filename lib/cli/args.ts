@@ -110,7 +110,8 @@ function runOptions(
   env: NodeJS.ProcessEnv,
 ): RunOptions {
   const timeout = integer(values.get('timeout'), 'timeout', name, 1) ?? DEFAULT_TIMEOUT
-  const fromRevision = integer(values.get('from-revision'), 'from-revision', name, 0)
+  // Revisions start at 1, as watch({ fromRevision }) takes them.
+  const fromRevision = integer(values.get('from-revision'), 'from-revision', name, 1)
   const ttl = integer(values.get('ttl'), 'ttl', name, 1)
   if (ttl !== undefined && ttl > MAX_TTL_MS)
     throw new UsageError(`option --ttl expects at most ${MAX_TTL_MS} ms (a year), got "${ttl}"`, name)

@@ -29,7 +29,7 @@ export function watch(args: readonly string[], options: RunOptions, io: Io): Pro
           ...(fromRevision === undefined ? {} : { fromRevision }),
           signal,
         })
-        // Once the watch took its options (--from-revision 0 it refuses): never a watch that never was.
+        // Once the watch took its options: never a watch that never was.
         if (!announced) {
           announced = true
           io.stderr.write(`zstate: watching ${what} at ${client.address} from revision ${from}\n`)
