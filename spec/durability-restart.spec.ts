@@ -241,3 +241,42 @@ void test('durability: a data dir the file system refuses is ERR_STORAGE naming 
   }
   assert.deepEqual(readdirSync(segmentDir), ['log-00000000000000000001.zlog'], 'no LOCK left behind')
 })
+
+// A clean close while writes keep coming: what its log no longer takes is refused as by a server gone
+// away (ERR_DISCONNECTED, not ERR_STORAGE, which says the disk failed), and the writer sends it again
+// to the server restarted on the data dir: every write is applied, once.
+void test('durability: writes refused by a closing server go to the one restarted on its data dir', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  const address = addressFor(t, 'ipc')
+  const options = JSON.stringify({ address, dataDir, fsync: 'always' })
+  const first = fixture(t, 'server', [options])
+  await first.event(1)
+  const client = await connect(address)
+  t.after(() => client.close())
+  const outcomes: PromiseSettledResult<number>[] = []
+  let writing = true
+  const writer = (async () => {
+    for (let round = 0; writing; round++) {
+      const sets = Array.from({ length: 100 }, (_, i) => client.state.set(`k${round * 100 + i}`, round))
+      outcomes.push(...(await Promise.allSettled(sets)))
+    }
+  })()
+  await client.state.whenAvailable('k1000', { timeout: 60_000 })
+  await first.call('close')
+  const second = fixture(t, 'server', [options])
+  await second.event(1)
+  writing = false
+  await writer
+  const codes = new Set(
+    outcomes.flatMap((o) => (o.status === 'rejected' ? [(o.reason as { code?: string }).code] : [])),
+  )
+  assert.deepEqual(
+    [...codes].filter((code) => code !== 'ERR_DISCONNECTED'),
+    [],
+    'refused as by a server gone away',
+  )
+  await client.state.sync()
+  outcomes.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') assert.ok(client.state.has(`k${i}`), `k${i} resolved and is there`)
+  })
+})

@@ -853,11 +853,16 @@ class StateServer implements Server {
   #storageFailed(outputs: TurnOutput[], cause: unknown): void {
     const storage = this.#storage!
     const before = outputs[0]!.revision - outputs[0]!.commits.length
-    const error = new ZStateError(
-      ErrorCode.STORAGE,
-      `the data dir could not take this write (${(cause as Error).message}): nothing of it was applied`,
-      { cause },
-    )
+    // A closing server's log takes no more: its writers hear what a server gone away tells them, and
+    // send the writes again to the server they join next (this one restarted on its data dir, say).
+    const closing = this.#closing !== undefined
+    const error = closing
+      ? new ZStateError(ErrorCode.DISCONNECTED, 'the server is closing: nothing of this write was applied')
+      : new ZStateError(
+          ErrorCode.STORAGE,
+          `the data dir could not take this write (${(cause as Error).message}): nothing of it was applied`,
+          { cause },
+        )
     const refused = new Map<Session, Buffer[]>()
     for (const output of outputs)
       for (const [session, id] of output.requests) {
@@ -870,6 +875,7 @@ class StateServer implements Server {
         Buffer.from(session.routingId),
         Buffer.concat([arrayHeader(replies.length), ...replies]),
       )
+    if (closing) return
     // A background fsync that failed ('interval') surfaces as a refused append: the log is cut back to
     // what the last good fsync covered. If that cut commits someone heard of, clients must start over.
     const lost = storage.log.rewind() < this.#released
