@@ -11,6 +11,7 @@ import {
   statSync,
   truncateSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
@@ -102,6 +103,43 @@ void test('durability: a clean close after more than 1 MiB of log leaves a snaps
     })(),
     { code: 'ERR_COMPACTED' },
   )
+})
+
+void test('durability: a close whose snapshot cannot be written warns with its code and loses nothing', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  const first = await startServer({ dataDir, fsync: 'never' })
+  const client = await connect(first.address)
+  const big = 'v'.repeat(1000)
+  await Promise.all(Array.from({ length: 1600 }, (_, i) => client.state.set(`key:${i % 400}`, `${i}:${big}`)))
+  const revision = client.state.revision
+  await client.close()
+  // What the close's snapshot would be renamed to is a directory that holds a file: the rename fails.
+  const blocker = join(dataDir, `snapshot-${String(revision).padStart(20, '0')}.zsnap`)
+  mkdirSync(blocker)
+  writeFileSync(join(blocker, 'in-the-way'), '')
+  const warnings: (Error & { code?: string })[] = []
+  const onWarning = (warning: Error): number => warnings.push(warning)
+  process.on('warning', onWarning)
+  try {
+    await first.close()
+    // Warnings are emitted on the next tick.
+    await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    process.off('warning', onWarning)
+  }
+  assert.deepEqual(
+    warnings.map((warning) => warning.code),
+    ['ZSTATE_COMPACTION_FAILED'],
+    warnings.map((warning) => warning.message).join('; '),
+  )
+  rmSync(blocker, { recursive: true })
+  const second = await serverFor(t, 'ipc', { dataDir, fsync: 'never' })
+  assert.equal(second.revision, revision)
+  const reader = await clientFor(second)
+  for (let k = 0; k < 400; k++) assert.equal(reader.state.get(`key:${k}`), `${1200 + k}:${big}`)
+  // Closed here, while its data dir is still there: its close writes the snapshot the first could not.
+  await reader.close()
+  await second.close()
 })
 
 void test('durability: a second server on a data dir in use fails with ERR_LOCKED; a dead owner’s lock is taken over', async (t) => {

@@ -92,7 +92,9 @@ function storage(
   let snapshotRevision = rebuilt.snapshotRevision
   let prunedTo = 0
   const warn = (error: unknown): void =>
-    process.emitWarning(`zstate: compacting ${options.dir} failed: ${(error as Error).message}`)
+    process.emitWarning(`zstate: compacting ${options.dir} failed: ${(error as Error).message}`, {
+      code: 'ZSTATE_COMPACTION_FAILED',
+    })
   return {
     ...rebuilt,
     fsync: options.fsync,
