@@ -12,11 +12,12 @@ import { Op, Status } from '../lib/protocol/ops.ts'
 import { rawSession, withFreshTurn } from './raw-session.ts'
 import { clientFor, serverFor } from './support.ts'
 
-// A tmpfs of `size` at a fresh mount point, or why there cannot be one here.
-function mountTmpfs(size: string): { path: string; unmount: () => void } | string {
+// A tmpfs of `size` (read-only with `ro`) at a fresh mount point, or why there cannot be one here.
+function mountTmpfs(size: string, ro = false): { path: string; unmount: () => void } | string {
   const path = mkdtempSync(join(tmpdir(), 'zstate-disk-'))
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', path], { stdio: 'pipe' })
+    const options = `size=${size}${ro ? ',ro' : ''}`
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', path], { stdio: 'pipe' })
   } catch (error) {
     rmSync(path, { recursive: true, force: true })
     return `mount -t tmpfs failed (${(error as Error).message.split('\n')[0]}): needs root and mount (util-linux)`
@@ -118,4 +119,22 @@ void test('durability: a transaction waiting its turn when the disk fills is ref
     assert.deepEqual((await c.reply(2)).slice(1, 3), storage)
     assert.equal((await client.state.sync(), client.state.get(key)), 0)
   })
+})
+
+// Node's recursive mkdir says ENOENT where the reason is EROFS: the error names the real one.
+void test('durability: a data dir to be made on a read-only mount is ERR_STORAGE naming EROFS', async (t) => {
+  const disk = mountTmpfs('1m', true)
+  if (typeof disk === 'string') {
+    console.warn(`\n!!! SKIPPED durability read-only spec: ${disk}\n`)
+    return t.skip(disk)
+  }
+  t.after(() => disk.unmount())
+  for (const dataDir of [join(disk.path, 'data'), join(disk.path, 'deeper', 'data')]) {
+    const refused = await startServer({ dataDir }).then(
+      () => assert.fail('a server started on a read-only mount'),
+      (error: unknown) => error,
+    )
+    assert.ok(isZStateError(refused) && refused.code === ErrorCode.STORAGE, String(refused))
+    assert.match(refused.message, /EROFS/, refused.message)
+  }
 })

@@ -2,9 +2,9 @@
 // `snapshot-<revision>.zsnap` (revisions as 20 digits, so names sort as numbers), `LOCK`, and
 // `*.tmp` files on their way to a name, which readers ignore. Also the payloads every file starts
 // with, and how a commit payload names its revision.
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { decode, encode, FIXED_BYTES, skipArrayHeader, uint } from '../protocol/codec.ts'
 import { isList, isRevision } from '../protocol/frames.ts'
 
@@ -107,6 +107,21 @@ export function readRevision(bytes: Uint8Array, at: number): { value: number; ne
       ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(at + 1)
       : uint(bytes, at + 1, size)
   return isRevision(value) ? { value, next: at + 1 + size } : undefined
+}
+
+// mkdir -p that reports the file system's own reason: Node's recursive mkdir says ENOENT wherever a
+// directory cannot be made (on a read-only mount, say, where the reason is EROFS). The first missing
+// one, made alone, tells why. Returns the first directory made, if any.
+export function makeDir(dir: string): string | undefined {
+  try {
+    return mkdirSync(dir, { recursive: true, mode: 0o700 })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    let missing = resolve(dir)
+    while (dirname(missing) !== missing && !existsSync(dirname(missing))) missing = dirname(missing)
+    mkdirSync(missing, { mode: 0o700 })
+    return mkdirSync(dir, { recursive: true, mode: 0o700 }) ?? missing
+  }
 }
 
 // Makes a dir's entries (files created, renamed, removed) durable.

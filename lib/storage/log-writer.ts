@@ -4,10 +4,10 @@
 // writes a segment of its own, started durably before its first commit, so a log that ends with
 // CLEAN always means the last run closed it: a crash of a later run can never leave an earlier run's
 // CLEAN at the end.
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync } from 'node:fs'
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { GroupFsync } from './group-fsync.ts'
-import { commitHead } from './layout.ts'
+import { commitHead, makeDir } from './layout.ts'
 import { RecordKind, frameRecord, frameRecords } from './records.ts'
 import type { LogTail } from './recovery.ts'
 import {
@@ -80,7 +80,7 @@ export class LogWriter {
   }
 
   constructor(dir: string, tail: LogTail, options: LogWriterOptions) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    makeDir(dir)
     this.#dir = dir
     this.#policy = options.fsync
     this.#segmentBytes = options.segmentBytes ?? 1 << 20

@@ -2,10 +2,10 @@
 // torn tail of the last segment (what a crash interrupted) is cut off with a warning, and the zeros
 // a segment was made with and never filled without one; anything wrong before it is ERR_CORRUPT, or
 // with `repair` cut there too. Call it holding the dir's lock.
-import { mkdirSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
-import { fsyncDirSync, listDir, type DirFile } from './layout.ts'
+import { fsyncDirSync, listDir, makeDir, type DirFile } from './layout.ts'
 import { FRAME_BYTES } from './records.ts'
 import { cutLog, cutTornTail, cutZeros, dropHistory, type Damage } from './repair.ts'
 import { readSegment, type SegmentRead } from './segment-reader.ts'
@@ -41,7 +41,7 @@ export interface Recovered {
 }
 
 export async function recover(dir: string, options: { repair: boolean }): Promise<Recovered> {
-  const created = mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const created = makeDir(dir)
   if (created !== undefined) fsyncDirSync(dirname(created))
   const { segments, snapshots } = listDir(dir)
   const reads = segments.map((file) => readSegment(file))
