@@ -250,6 +250,17 @@ test('atomic: drafts nested in the result are finalised; enumerating does not re
     return { doc: d.doc, list: [d.other] }
   })
   assert.deepEqual(result, { doc: { n: 2 }, list: [{ m: 2 }] })
+  // The draft of the state itself: the state as fn left it, a plain object that outlives the call.
+  await a.state.set('gone', 1)
+  const whole = await a.state.atomic((d) => {
+    d.doc.n = 3
+    delete d.gone
+    d.added = true
+    return [d]
+  })
+  assert.deepEqual(whole, [{ doc: { n: 3 }, other: { m: 2 }, added: true }])
+  const scoped = await a.state.scope('do').atomic((d) => d)
+  assert.deepEqual(JSON.parse(JSON.stringify(scoped)), { c: { n: 3 } }, 'a scope’s keys, unprefixed')
   let release!: () => void
   const gate = new Promise<void>((resolve) => (release = resolve))
   let runs = 0

@@ -70,7 +70,7 @@ export async function atomic<R>(
         // returns, so the writes its caller issues next come after it.
         const returned = fn(recorder.root as never)
         result = isPromise(returned) ? await returned : returned
-        result = finalise(result) as R
+        result = finalise(result, recorder.root) as R
         changes = recorder.finish()
       } finally {
         recorder.close()
@@ -137,15 +137,19 @@ function isPromise(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
 
-// Replaces immer drafts anywhere in fn's result (plain objects and arrays) by their current values.
-function finalise(value: unknown): unknown {
+// Replaces immer drafts anywhere in fn's result (plain objects and arrays) by their current values,
+// and the draft of the state itself (`return d`) by the state as fn left it, a plain object (every
+// key read, as `return { ...d }` reads them).
+function finalise(value: unknown, root: object): unknown {
   const { isDraft, current } = immer().module
+  const each = (item: unknown): unknown => finalise(item, root)
+  if (value === root) return Object.fromEntries(Object.entries(root).map(([k, item]) => [k, each(item)]))
   if (isDraft(value)) return current(value as object)
-  if (Array.isArray(value)) return value.some((item) => finalise(item) !== item) ? value.map(finalise) : value
+  if (Array.isArray(value)) return value.some((item) => each(item) !== item) ? value.map(each) : value
   if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
     const entries = Object.entries(value)
-    return entries.some(([, item]) => finalise(item) !== item)
-      ? Object.fromEntries(entries.map(([k, item]) => [k, finalise(item)]))
+    return entries.some(([, item]) => each(item) !== item)
+      ? Object.fromEntries(entries.map(([k, item]) => [k, each(item)]))
       : value
   }
   return value
