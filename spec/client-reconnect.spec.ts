@@ -10,17 +10,23 @@ async function serverProcess(t: TestContext, address: string) {
   return { server, epoch }
 }
 
+// A server in its own process at a fresh address, and two clients of it.
+async function twoClients(t: TestContext) {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const first = await serverProcess(t, address)
+  const a = await connect(address)
+  const b = await connect(address)
+  t.after(() => Promise.all([a.close(), b.close()]))
+  return { address, first, a, b }
+}
+
 async function nextStatus(events: AsyncIterator<StatusEvent>): Promise<string> {
   const { value } = await events.next()
   return (value as StatusEvent).type
 }
 
 test('reconnect: a server restarted on the same address; in-flight requests fail, clients resync and go on', async (t) => {
-  const address = `ipc://${join(tempDir(t), 'state')}`
-  const first = await serverProcess(t, address)
-  const a = await connect(address)
-  const b = await connect(address)
-  t.after(() => Promise.all([a.close(), b.close()]))
+  const { address, first, a, b } = await twoClients(t)
   const events = a.status()[Symbol.asyncIterator]()
   await a.state.set('before', 1)
   await b.state.sync()
@@ -47,11 +53,7 @@ test('reconnect: a server restarted on the same address; in-flight requests fail
 })
 
 test('reconnect: a resync never satisfies whenChange; the first later commit does', async (t) => {
-  const address = `ipc://${join(tempDir(t), 'state')}`
-  const first = await serverProcess(t, address)
-  const a = await connect(address)
-  const b = await connect(address)
-  t.after(() => Promise.all([a.close(), b.close()]))
+  const { address, first, a, b } = await twoClients(t)
   await a.state.set('k', 1)
   await b.state.whenEqual('k', 1)
   const changes = [a.state.whenChange('k'), b.state.whenChange(['k', 'other'])]

@@ -34,6 +34,13 @@ async function rawPeer(t: TestContext, address: string, options: { deaf?: boolea
   return { dealer, receive }
 }
 
+// `count` keys key:0… holding their number, written `perUpdate` at a time (one commit each).
+async function fillKeys(client: Client, count: number, perUpdate: number): Promise<void> {
+  const keys = Array.from({ length: count }, (_, i) => [`key:${i}`, i] as const)
+  for (let i = 0; i < keys.length; i += perUpdate)
+    await client.state.update(Object.fromEntries(keys.slice(i, i + perUpdate)))
+}
+
 function frameOf(count: number, request: (i: number) => unknown[]): Buffer {
   return encode(Array.from({ length: count }, (_, i) => request(i)))
 }
@@ -138,9 +145,7 @@ test(
     const victim = await connect(address)
     t.after(() => victim.close())
     // 50,000 keys: every CLEAR of a prefix that matches nothing scans them all.
-    const keys = Array.from({ length: 50_000 }, (_, i) => [`key:${i}`, i] as const)
-    for (let i = 0; i < keys.length; i += 1000)
-      await victim.state.update(Object.fromEntries(keys.slice(i, i + 1000)))
+    await fillKeys(victim, 50_000, 1000)
     // Built beforehand: encoding them would block this process, the victim's, for a while.
     const hostile = [
       frameOf(1_300_000, (i) => [i + 1, Op.PING]),
@@ -179,9 +184,7 @@ test('budgets: a peer whose frames take longer to serve than a session lives kee
   const { address } = await serverProcess(t, { heartbeatMs: 20 })
   const client = await connect(address)
   t.after(() => client.close())
-  const keys = Array.from({ length: 20_000 }, (_, i) => [`key:${i}`, i] as const)
-  for (let i = 0; i < keys.length; i += 1000)
-    await client.state.update(Object.fromEntries(keys.slice(i, i + 1000)))
+  await fillKeys(client, 20_000, 1000)
   // A raw peer sends no heartbeats: from its last frame on, it is silent while the server works.
   const { dealer, receive } = await rawPeer(t, address)
   const frames = 3
@@ -210,9 +213,7 @@ test('budgets: a peer that sends faster than it is served gets whole frames refu
   const { address } = await serverProcess(t, { maxMessageBytes: 64 * 1024 })
   const client = await connect(address)
   t.after(() => client.close())
-  const keys = Array.from({ length: 20_000 }, (_, i) => [`key:${i}`, i] as const)
-  for (let i = 0; i < keys.length; i += 500)
-    await client.state.update(Object.fromEntries(keys.slice(i, i + 500)))
+  await fillKeys(client, 20_000, 500)
   const start = client.state.revision
   const { dealer, receive } = await rawPeer(t, address)
   // Slow frames, each ending with a write: a frame is applied whole (its write commits) or refused.

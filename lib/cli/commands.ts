@@ -4,7 +4,7 @@ import { UsageError } from './args.ts'
 import { withClient } from './connection.ts'
 import { parse, stringify } from './json.ts'
 import { prefixHint } from './prefix-hint.ts'
-import { unicodeEscape } from './printable.ts'
+import { listedKey } from './printable.ts'
 import { EXIT_FAILURE, EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { commandLine } from './shell.ts'
@@ -75,25 +75,11 @@ const keys: Command = (args, options, io) =>
   withClient(options, 'keys', io, async ({ state }) => {
     const prefix = args[0] ?? ''
     const found = [...state.keys()].filter((key) => key.startsWith(prefix)).sort()
-    if (found.length > 0) io.stdout.write(`${found.map(listed).join('\n')}\n`)
+    if (found.length > 0) io.stdout.write(`${found.map(listedKey).join('\n')}\n`)
     const hint = prefixHint('keys', prefix)
     if (hint !== undefined) io.stderr.write(`zstate: ${hint}\n`)
     return EXIT_OK
   })
-
-// A key as `keys` lists it: as it is, unless it holds a control character (a newline would split it
-// over two lines, an escape sequence would reach the terminal) or starts with a quote: then as a JSON
-// string, which is one line, shows every character, and cannot be mistaken for a key listed as it is.
-// eslint-disable-next-line no-control-regex -- control characters are what it looks for
-const NEEDS_QUOTES = /^"|[\u0000-\u001f\u007f-\u009f]/
-
-// The C1 controls, which JSON.stringify leaves as they are.
-const C1 = /[\u007f-\u009f]/g
-
-function listed(key: string): string {
-  if (!NEEDS_QUOTES.test(key)) return key
-  return JSON.stringify(key).replace(C1, unicodeEscape)
-}
 
 const info: Command = (_args, options, io) =>
   withClient(options, 'info', io, async (client) => {

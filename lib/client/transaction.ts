@@ -145,12 +145,15 @@ function finalise(value: unknown, root: object): unknown {
   const each = (item: unknown): unknown => finalise(item, root)
   if (value === root) return Object.fromEntries(Object.entries(root).map(([k, item]) => [k, each(item)]))
   if (isDraft(value)) return current(value as object)
-  if (Array.isArray(value)) return value.some((item) => each(item) !== item) ? value.map(each) : value
+  // Each item finalised once; a container that holds no draft is returned as it is.
+  if (Array.isArray(value)) {
+    const items = value.map(each)
+    return items.some((item, i) => item !== value[i]) ? items : value
+  }
   if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
     const entries = Object.entries(value)
-    return entries.some(([, item]) => each(item) !== item)
-      ? Object.fromEntries(entries.map(([k, item]) => [k, each(item)]))
-      : value
+    const finalised = entries.map(([k, item]) => [k, each(item)] as const)
+    return finalised.some(([, item], i) => item !== entries[i]![1]) ? Object.fromEntries(finalised) : value
   }
   return value
 }

@@ -109,19 +109,22 @@ export function readRevision(bytes: Uint8Array, at: number): { value: number; ne
   return isRevision(value) ? { value, next: at + 1 + size } : undefined
 }
 
-// mkdir -p that reports the file system's own reason: Node's recursive mkdir says ENOENT wherever a
-// directory cannot be made (on a read-only mount, say, where the reason is EROFS). The first missing
-// one, made alone, tells why. Returns the first directory made, if any.
-export function makeDir(dir: string): string | undefined {
+// mkdir -p, durably: a dir it makes is in its parent's entries on disk before anything is written in
+// it. It reports the file system's own reason: Node's recursive mkdir says ENOENT wherever a dir
+// cannot be made (on a read-only mount, say, where the reason is EROFS); the first missing one, made
+// alone, tells why.
+export function makeDir(dir: string): void {
+  let created: string | undefined
   try {
-    return mkdirSync(dir, { recursive: true, mode: 0o700 })
+    created = mkdirSync(dir, { recursive: true, mode: 0o700 })
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     let missing = resolve(dir)
     while (dirname(missing) !== missing && !existsSync(dirname(missing))) missing = dirname(missing)
     mkdirSync(missing, { mode: 0o700 })
-    return mkdirSync(dir, { recursive: true, mode: 0o700 }) ?? missing
+    created = mkdirSync(dir, { recursive: true, mode: 0o700 }) ?? missing
   }
+  if (created !== undefined) fsyncDirSync(dirname(created))
 }
 
 // Makes a dir's entries (files created, renamed, removed) durable.

@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto'
 import { linkSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { isSameProcess, processStart } from '../host.ts'
-import { LOCK_FILE, fsyncDirSync, makeDir, readDirFile } from './layout.ts'
+import { LOCK_FILE, makeDir, readDirFile } from './layout.ts'
 
 export interface DirLock {
   readonly path: string
@@ -19,9 +19,7 @@ export interface DirLock {
 // when the name exists (as O_EXCL does) and no one ever sees a half-written lock, so a lock that
 // cannot be read is garbage, not a starting owner.
 export async function acquireLock(dir: string): Promise<DirLock> {
-  const created = makeDir(dir)
-  // A data dir made here is durable before anything is written in it.
-  if (created !== undefined) fsyncDirSync(dirname(created))
+  makeDir(dir)
   const path = join(dir, LOCK_FILE)
   const mine = `${process.pid} ${processStart(process.pid) ?? 0}\n`
   const temporary = join(dir, `${LOCK_FILE}.${randomBytes(4).toString('hex')}.tmp`)

@@ -7,7 +7,7 @@
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { GroupFsync } from './group-fsync.ts'
-import { commitHead, makeDir } from './layout.ts'
+import { commitHead } from './layout.ts'
 import { RecordKind, frameRecord, frameRecords } from './records.ts'
 import type { LogTail } from './recovery.ts'
 import {
@@ -80,7 +80,6 @@ export class LogWriter {
   }
 
   constructor(dir: string, tail: LogTail, options: LogWriterOptions) {
-    makeDir(dir)
     this.#dir = dir
     this.#policy = options.fsync
     this.#segmentBytes = options.segmentBytes ?? 1 << 20

@@ -3,7 +3,6 @@
 // a segment was made with and never filled without one; anything wrong before it is ERR_CORRUPT, or
 // with `repair` cut there too. Call it holding the dir's lock.
 import { rmSync } from 'node:fs'
-import { dirname } from 'node:path'
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import { fsyncDirSync, listDir, makeDir, type DirFile } from './layout.ts'
 import { FRAME_BYTES } from './records.ts'
@@ -41,8 +40,7 @@ export interface Recovered {
 }
 
 export async function recover(dir: string, options: { repair: boolean }): Promise<Recovered> {
-  const created = makeDir(dir)
-  if (created !== undefined) fsyncDirSync(dirname(created))
+  makeDir(dir)
   const { segments, snapshots } = listDir(dir)
   const reads = segments.map((file) => readSegment(file))
   const snapshot = chooseSnapshot(dir, snapshots, reads[0]?.file.revision, options.repair)
