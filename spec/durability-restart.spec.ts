@@ -15,7 +15,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { connect, createContext, startServer, ErrorCode, type Server } from '../lib/index.ts'
 import { failure } from './process-support.ts'
 import { addressFor, clientFor, fixture, serverFor, tempDir } from './support.ts'
@@ -60,18 +60,27 @@ for (const fsync of ['always', 'interval', 'never'] as const) {
   })
 }
 
+const big = 'v'.repeat(1000)
+
+// About 1.6 MiB of commits, all in flight: 400 keys × 4 rounds of ~1 KiB values, `${mark}${round}:…`.
+// Returns the last revision.
+async function setRounds(server: Server, mark = ''): Promise<number> {
+  const client = await connect(server.address)
+  try {
+    const writes: Promise<number>[] = []
+    for (let round = 0; round < 4; round++)
+      for (let k = 0; k < 400; k++) writes.push(client.state.set(`key:${k}`, `${mark}${round}:${big}`))
+    await Promise.all(writes)
+    return client.state.revision
+  } finally {
+    await client.close()
+  }
+}
+
 void test('durability: a clean close after more than 1 MiB of log leaves a snapshot; the restart from it is exact, history included', async (t) => {
   const dataDir = join(tempDir(t), 'data')
   const first = await startServer({ dataDir, fsync: 'never', history: { revisions: 300 } })
-  const client = await connect(first.address)
-  // About 1.6 MiB of commits: 400 keys × 4 rounds of ~1 KiB values.
-  const big = 'v'.repeat(1000)
-  const writes: Promise<number>[] = []
-  for (let round = 0; round < 4; round++)
-    for (let k = 0; k < 400; k++) writes.push(client.state.set(`key:${k}`, `${round}:${big}`))
-  await Promise.all(writes)
-  const revision = client.state.revision
-  await client.close()
+  const revision = await setRounds(first)
   const { epoch } = first
   assert.deepEqual(
     readdirSync(dataDir).filter((name) => name.endsWith('.zsnap')),
@@ -105,11 +114,43 @@ void test('durability: a clean close after more than 1 MiB of log leaves a snaps
   )
 })
 
+// A data dir closed cleanly after setRounds(mark), so that its close left a snapshot of its last
+// revision; its log still holds the last 300 commits (the history).
+async function snapshottedDir(t: TestContext, mark: string): Promise<{ dataDir: string; snapshot: string }> {
+  const dataDir = join(tempDir(t), 'data')
+  const server = await startServer({ dataDir, fsync: 'never', history: { revisions: 300 } })
+  await setRounds(server, mark)
+  await server.close()
+  const [snapshot] = readdirSync(dataDir).filter((name) => name.endsWith('.zsnap'))
+  assert.ok(snapshot !== undefined, 'the close left a snapshot')
+  return { dataDir, snapshot }
+}
+
+void test('durability: a snapshot copied from another data dir is refused (ERR_CORRUPT), repair or not', async (t) => {
+  const mine = await snapshottedDir(t, 'mine:')
+  const theirs = await snapshottedDir(t, 'theirs:')
+  // The same revision in both: their snapshot takes the place of mine, over my log.
+  assert.equal(theirs.snapshot, mine.snapshot)
+  cpSync(join(theirs.dataDir, theirs.snapshot), join(mine.dataDir, mine.snapshot))
+  for (const repair of [false, true]) {
+    const error = await failure(startServer({ dataDir: mine.dataDir, repair }))
+    assert.equal(error.code, ErrorCode.CORRUPT)
+    assert.match(
+      error.message,
+      new RegExp(`${mine.snapshot.replace('.', '\\.')}: the snapshot's commit of revision`),
+    )
+    assert.match(error.message, /different data dirs or histories/)
+  }
+  // Their own dir, snapshot and all, still starts as it was.
+  const server = await serverFor(t, 'ipc', { dataDir: theirs.dataDir, history: { revisions: 300 } })
+  const reader = await clientFor(server)
+  assert.equal(reader.state.get('key:0'), `theirs:3:${big}`)
+})
+
 void test('durability: a close whose snapshot cannot be written warns with its code and loses nothing', async (t) => {
   const dataDir = join(tempDir(t), 'data')
   const first = await startServer({ dataDir, fsync: 'never' })
   const client = await connect(first.address)
-  const big = 'v'.repeat(1000)
   await Promise.all(Array.from({ length: 1600 }, (_, i) => client.state.set(`key:${i % 400}`, `${i}:${big}`)))
   const revision = client.state.revision
   await client.close()

@@ -9,7 +9,7 @@ import { ErrorCode } from '../lib/errors.ts'
 import { Store } from '../lib/server/store.ts'
 import { readHeader, segmentName } from '../lib/storage/layout.ts'
 import { LogWriter } from '../lib/storage/log-writer.ts'
-import { RecordKind, frameRecords, scanRecords } from '../lib/storage/records.ts'
+import { RecordKind, commitChecksum, frameRecords, scanRecords } from '../lib/storage/records.ts'
 import { recover } from '../lib/storage/recovery.ts'
 import {
   openLog,
@@ -56,13 +56,15 @@ test('storage: append and recover round trip across segment rolls and runs', asy
   await writer.close(true)
   const paths = segmentPaths(dir)
   assert.ok(paths.length > 5, `rolled into ${paths.length} segments`)
-  // Each segment is named after, and its header names, the revision of its first commit.
+  // Each segment is named after, and its header names, the revision of its first commit, and the
+  // checksum of the commit before it (none before the first).
   let expected = 1
   for (const path of paths) {
     const [header, ...rest] = recordsOf(path)
     assert.equal(header!.kind, RecordKind.HEADER)
-    // [first revision, synced]: this writer's fsync is 'always'.
-    assert.deepEqual(readHeader(header!.payload, 1, 1), { epoch: 'e1', numbers: [expected, 1] })
+    // [first revision, synced, previous checksum]: this writer's fsync is 'always'.
+    const previous = expected === 1 ? [] : [commitChecksum(appended[expected - 2]!)]
+    assert.deepEqual(readHeader(header!.payload, 1, 2), { epoch: 'e1', numbers: [expected, 1, ...previous] })
     assert.equal(basename(path), segmentName(expected))
     expected += rest.filter((r) => r.kind === RecordKind.COMMIT).length
   }
@@ -168,14 +170,15 @@ test('storage: newEpoch starts a segment whose header names it; an empty segment
     segmentPaths(dir).map((p) => basename(p)),
     [segmentName(1)],
   )
-  writer.append(setCommits(store, 2))
+  const underE2 = setCommits(store, 2)
+  writer.append(underE2)
   writer.newEpoch('e3')
   writer.append(setCommits(store, 1))
   await writer.close(true)
-  const epochs = segmentPaths(dir).map((path) => readHeader(recordsOf(path)[0]!.payload, 1, 1))
+  const epochs = segmentPaths(dir).map((path) => readHeader(recordsOf(path)[0]!.payload, 1, 2))
   assert.deepEqual(epochs, [
     { epoch: 'e2', numbers: [1, 1] },
-    { epoch: 'e3', numbers: [3, 1] },
+    { epoch: 'e3', numbers: [3, 1, commitChecksum(underE2[1]!)] },
   ])
   const recovered = await recover(dir, { repair: false })
   assert.equal(recovered.epoch, 'e3')

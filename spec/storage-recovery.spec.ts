@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { test } from 'node:test'
-import { ErrorCode } from '../lib/errors.ts'
+import { ErrorCode, type ZStateError } from '../lib/errors.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { ChangeKind } from '../lib/protocol/ops.ts'
 import { EncodedValue } from '../lib/server/set-frame.ts'
 import { Store } from '../lib/server/store.ts'
-import { commitHead, segmentName } from '../lib/storage/layout.ts'
+import { buildSnapshot } from '../lib/storage/compactor.ts'
+import { commitHead, segmentName, snapshotName } from '../lib/storage/layout.ts'
 import { LogWriter } from '../lib/storage/log-writer.ts'
 import { RecordKind, frameRecords } from '../lib/storage/records.ts'
 import { recover } from '../lib/storage/recovery.ts'
@@ -43,7 +44,7 @@ test('storage: a new dir is made 0700 and recovers as empty', async (t) => {
     cleanClose: false,
     lastRunSynced: undefined,
     cutCommits: false,
-    tail: { revision: 0, epoch: undefined, snapshotRevision: 0, bytesSinceSnapshot: 0 },
+    tail: { revision: 0, checksum: undefined, epoch: undefined, snapshotRevision: 0, bytesSinceSnapshot: 0 },
   })
 })
 
@@ -292,10 +293,97 @@ test('storage: commits whose values are kept as bytes (SET_ENCODED) replay to th
   const future = tempDir(t)
   writeFileSync(
     join(future, segmentName(1)),
-    Buffer.concat(frameRecords(RecordKind.HEADER, [encode([4, 'e0', 1, 1])]).buffers),
+    Buffer.concat(frameRecords(RecordKind.HEADER, [encode([5, 'e0', 1, 1])]).buffers),
   )
   await assert.rejects(recover(future, { repair: false }), {
     code: ErrorCode.CORRUPT,
-    message: /reads 1, 2, 3\)/,
+    message: /reads 1, 2, 3, 4\)/,
   })
+})
+
+// A log of `count` commits whose second segment starts at revision `split` + 1 (a new epoch there),
+// each commit setting k<i> to value(i).
+async function splitLog(
+  dir: string,
+  count: number,
+  split: number,
+  value?: (i: number) => unknown,
+): Promise<void> {
+  const { writer } = await openLog(dir)
+  const store = new Store()
+  writer.append(setCommits(store, split, value))
+  writer.newEpoch('e2')
+  writer.append(setCommits(store, count - split, value))
+  await writer.close(true)
+}
+
+// Every file of a dir and its bytes: what recovery must leave alone when it refuses.
+function contents(dir: string): Map<string, Buffer> {
+  return new Map(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]))
+}
+
+test('storage: a snapshot of another data dir or history is refused, repair or not, and nothing is changed', async (t) => {
+  const [mine, theirs] = [tempDir(t), tempDir(t)]
+  await splitLog(mine, 12, 8)
+  await splitLog(theirs, 12, 8, (i) => `theirs ${i}`)
+  // Its own snapshot of revision 8 recovers, with the log both holding commit 8 and going on after it.
+  await buildSnapshot(mine, 8)
+  const own = await recover(mine, { repair: false })
+  assert.equal(own.tail.revision, 12)
+  assert.equal(own.snapshot?.revision, 8)
+  await buildSnapshot(theirs, 8)
+  const name = snapshotName(8)
+  const copied = (files: string[]): string => {
+    const dir = tempDir(t)
+    for (const file of files) cpSync(join(mine, file), join(dir, file))
+    cpSync(join(theirs, name), join(dir, name))
+    return dir
+  }
+  const [first, second] = segmentPaths(mine).map((path) => basename(path)) as [string, string]
+  // The other snapshot where the log holds commit 8, and where the log only goes on after it.
+  for (const dir of [copied([first, second]), copied([second])]) {
+    const before = contents(dir)
+    for (const repair of [false, true])
+      await assert.rejects(recover(dir, { repair }), (error: ZStateError) => {
+        assert.equal(error.code, ErrorCode.CORRUPT)
+        assert.match(
+          error.message,
+          new RegExp(`${name.replace('.', '\\.')}: the snapshot's commit of revision 8`),
+        )
+        assert.match(error.message, new RegExp(`${second.replace('.', '\\.')}|${first.replace('.', '\\.')}`))
+        assert.match(error.message, /different data dirs or histories\. Remove the files that do not belong/)
+        return true
+      })
+    assert.deepEqual(contents(dir), before, 'the dir is left as it was')
+  }
+})
+
+test('storage: a segment of another data dir or history is damage where it starts; repair cuts the log there', async (t) => {
+  const [mine, theirs] = [tempDir(t), tempDir(t)]
+  await splitLog(mine, 12, 8)
+  await splitLog(theirs, 12, 8, (i) => `theirs ${i}`)
+  const [, second] = segmentPaths(mine) as [string, string]
+  cpSync(join(theirs, basename(second)), second)
+  await assert.rejects(recover(mine, { repair: false }), (error: ZStateError) => {
+    assert.equal(error.code, ErrorCode.CORRUPT)
+    assert.match(
+      error.message,
+      /log-0+9\.zlog: at offset 0, the segment follows a commit of revision 8 with checksum \d+, the log before it holds one with \d+: it is from another data dir or history/,
+    )
+    return true
+  })
+  const seen = warnings(t)
+  const repaired = await recover(mine, { repair: true })
+  assert.equal(repaired.tail.revision, 8)
+  assert.equal(repaired.cutCommits, true, 'clients must not resume past revision 8')
+  assert.deepEqual(
+    segmentPaths(mine).map((path) => basename(path)),
+    [segmentName(1)],
+  )
+  await seen.settled()
+  assert.match(seen.list[0]!.message, /4 revision\(s\) after revision 8 dropped/)
+  // What the repaired log holds is this dir's own history.
+  const store = new Store()
+  for (const commit of repaired.commits) replayCommit(store, commit)
+  assert.equal(store.get('k8'), 8)
 })

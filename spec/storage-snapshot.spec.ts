@@ -207,7 +207,7 @@ test('storage: a snapshot whose header miscounts its entries is ERR_CORRUPT', as
   const original = readFileSync(written.path)
   const header = recordsOf(written.path)[0]!
   const withCount = (count: number): void => {
-    const record = frameRecord(RecordKind.HEADER, snapshotHeader('e1', store.revision, count))
+    const record = frameRecord(RecordKind.HEADER, snapshotHeader('e1', store.revision, count, undefined))
     const rest = original.subarray(header.offset + FRAME_BYTES + header.payload.length)
     writeFileSync(written.path, Buffer.concat([record, rest]))
   }

@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { Store } from '../server/store.ts'
 import { commitHead, listDir } from './layout.ts'
+import { commitChecksum } from './records.ts'
 import { restoreStore, replayCommit } from './replay.ts'
 import { readSegment } from './segment-reader.ts'
 import { readSnapshot } from './snapshot-reader.ts'
@@ -23,6 +24,7 @@ export async function buildSnapshot(
   }
   const store = base === undefined ? new Store() : restoreStore(base)
   let epoch = base?.epoch
+  let lastChecksum: number | undefined
   for (const [i, file] of segments.entries()) {
     if (store.revision >= upToRevision) break
     // A segment all of whose commits the store already holds is not even read.
@@ -33,7 +35,10 @@ export async function buildSnapshot(
     for (const commit of read.commits) {
       const revision = commitHead(commit)!.revision
       if (revision > upToRevision) break
-      if (revision > store.revision) replayCommit(store, commit)
+      if (revision > store.revision) {
+        replayCommit(store, commit)
+        if (revision === upToRevision) lastChecksum = commitChecksum(commit)
+      }
     }
   }
   if (store.revision !== upToRevision || epoch === undefined)
@@ -41,5 +46,5 @@ export async function buildSnapshot(
       ErrorCode.CORRUPT,
       `cannot compact ${dir} up to revision ${upToRevision}: its snapshot and log reach ${store.revision}`,
     )
-  return writeSnapshot(dir, { epoch, revision: upToRevision, entries: storeEntries(store) })
+  return writeSnapshot(dir, { epoch, revision: upToRevision, lastChecksum, entries: storeEntries(store) })
 }

@@ -9,9 +9,11 @@ import { decode, encode, FIXED_BYTES, skipArrayHeader, uint } from '../protocol/
 import { isList, isRevision } from '../protocol/frames.ts'
 
 // Format 2 adds SET_ENCODED changes to logged commits; format 3, to a segment's header, whether the
-// run that wrote it fsynced every commit before publishing it. This version reads formats 1 and 2 too.
-export const FORMAT = 3
-const READS_FORMATS: readonly unknown[] = [1, 2, 3]
+// run that wrote it fsynced every commit before publishing it; format 4, to each header, the checksum
+// of the commit it follows (a segment: the one before its first; a snapshot: its last). This version
+// reads formats 1 to 3 too.
+export const FORMAT = 4
+const READS_FORMATS: readonly unknown[] = [1, 2, 3, 4]
 export const LOCK_FILE = 'LOCK'
 
 const SEGMENT = /^log-(\d{20})\.zlog$/
@@ -46,14 +48,36 @@ export function listDir(dir: string): { segments: DirFile[]; snapshots: DirFile[
   return { segments: segments.sort(order), snapshots: snapshots.sort(order) }
 }
 
-// HEADER of a segment: [format, epoch, firstRevision, synced], synced 1 when the run that writes it
-// has fsync 'always' (nothing it published is missing from the disk), else 0.
-export function segmentHeader(epoch: string, firstRevision: number, synced: boolean): Buffer {
-  return encode([FORMAT, epoch, firstRevision, synced ? 1 : 0])
+// HEADER of a segment: [format, epoch, firstRevision, synced, previous?], synced 1 when the run that
+// writes it has fsync 'always' (nothing it published is missing from the disk), else 0; previous: the
+// checksum of commit firstRevision − 1 (commitChecksum), left out when there is none or it is unknown
+// (the log went on from a snapshot older than format 4).
+export function segmentHeader(
+  epoch: string,
+  firstRevision: number,
+  synced: boolean,
+  previous: number | undefined,
+): Buffer {
+  return encode([FORMAT, epoch, firstRevision, synced ? 1 : 0, ...optional(previous)])
 }
-// HEADER of a snapshot: [format, epoch, revision, entryCount].
-export function snapshotHeader(epoch: string, revision: number, entryCount: number): Buffer {
-  return encode([FORMAT, epoch, revision, entryCount])
+// HEADER of a snapshot: [format, epoch, revision, entryCount, last?], last: the checksum of the commit
+// of `revision`, left out when unknown.
+export function snapshotHeader(
+  epoch: string,
+  revision: number,
+  entryCount: number,
+  last: number | undefined,
+): Buffer {
+  return encode([FORMAT, epoch, revision, entryCount, ...optional(last)])
+}
+
+function optional(checksum: number | undefined): number[] {
+  return checksum === undefined ? [] : [checksum]
+}
+
+// A checksum a header names: a CRC-32.
+export function isChecksum(value: number | undefined): boolean {
+  return value === undefined || value <= 0xffffffff
 }
 
 // Reads a HEADER payload: [format, epoch, ...numbers], `numbers` of them, or up to `optional` more

@@ -8,7 +8,7 @@ import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { GroupFsync } from './group-fsync.ts'
 import { commitHead } from './layout.ts'
-import { RecordKind, frameRecord, frameRecords } from './records.ts'
+import { RecordKind, commitChecksum, frameRecord, frameRecords } from './records.ts'
 import type { LogTail } from './recovery.ts'
 import {
   appendAll,
@@ -58,8 +58,10 @@ export class LogWriter {
   #size = 0
   #segmentCommits = 0
   #revision: number
+  // The checksum of the commit of #revision (undefined: unknown), which a new segment's header names.
+  #checksum: number | undefined
   // What the last good fsync of the open segment covered.
-  #synced: { size: number; revision: number; commits: number }
+  #synced: Position
   // Bumped when the open segment changes or is cut back: an fsync that started before reports nothing.
   #generation = 0
   // Set when the file may not hold what was appended (an fsync or a rollback failed): appends are
@@ -85,7 +87,8 @@ export class LogWriter {
     this.#segmentBytes = options.segmentBytes ?? 1 << 20
     this.#compactBytes = options.compactBytes ?? 64 << 20
     this.#revision = tail.revision
-    this.#synced = { size: 0, revision: tail.revision, commits: 0 }
+    this.#checksum = tail.checksum
+    this.#synced = { size: 0, revision: tail.revision, checksum: tail.checksum, commits: 0 }
     this.#snapshotRevision = tail.snapshotRevision
     this.#sinceSnapshot = tail.bytesSinceSnapshot
     this.#group = new GroupFsync(
@@ -114,6 +117,7 @@ export class LogWriter {
     const { buffers, bytes } = frameRecords(RecordKind.COMMIT, commits)
     this.#write(buffers, bytes)
     this.#revision += commits.length
+    this.#checksum = commitChecksum(commits.at(-1)!)
     this.#segmentCommits += commits.length
     this.#sinceSnapshot += bytes
     if (this.#policy === 'interval') this.#group.soon(INTERVAL_MS)
@@ -146,7 +150,7 @@ export class LogWriter {
     } catch (error) {
       throw (this.#fault = storageError(`cannot fsync the log ${this.#path}`, error))
     }
-    this.#synced = { size: this.#size, revision: this.#revision, commits: this.#segmentCommits }
+    this.#synced = this.#position()
     return true
   }
 
@@ -164,6 +168,7 @@ export class LogWriter {
     this.#generation++
     this.#size = this.#synced.size
     this.#revision = this.#synced.revision
+    this.#checksum = this.#synced.checksum
     this.#segmentCommits = this.#synced.commits
     this.#fault = undefined
     return this.#revision
@@ -211,7 +216,7 @@ export class LogWriter {
         if (clean) this.#write([record], record.length)
         ftruncateSync(fd, this.#size)
         await fsyncAsync(fd)
-        this.#synced = { size: this.#size, revision: this.#revision, commits: this.#segmentCommits }
+        this.#synced = this.#position()
       } catch (error) {
         failure =
           error instanceof ZStateError ? error : storageError(`cannot close the log ${this.#path}`, error)
@@ -260,6 +265,7 @@ export class LogWriter {
       this.#revision + 1,
       this.#segmentBytes,
       this.#policy === 'always',
+      this.#checksum,
     )
     this.#generation++
     this.#fd = segment.fd
@@ -267,11 +273,21 @@ export class LogWriter {
     this.#size = segment.size
     this.#segmentCommits = 0
     this.#epoch = epoch
-    this.#synced = { size: segment.size, revision: this.#revision, commits: 0 }
+    this.#synced = this.#position()
     if (old === undefined) return
     // An fsync in flight may still use the old fd: it is closed once none is.
     if (this.#group.busy) this.#retired.push(old)
     else closeSync(old)
+  }
+
+  // Where the open segment ends now: what an fsync starting now covers.
+  #position(): Position {
+    return {
+      size: this.#size,
+      revision: this.#revision,
+      checksum: this.#checksum,
+      commits: this.#segmentCommits,
+    }
   }
 
   // One fsync for the group: what the open segment holds when it starts is what it covers.
@@ -284,7 +300,7 @@ export class LogWriter {
     if (this.#fault !== undefined) throw this.#fault
     const fd = this.#fd!
     const generation = this.#generation
-    const covers = { size: this.#size, revision: this.#revision, commits: this.#segmentCommits }
+    const covers = this.#position()
     const start = performance.now()
     try {
       await fdatasyncAsync(fd)
@@ -296,6 +312,13 @@ export class LogWriter {
     }
     if (generation === this.#generation && covers.size > this.#synced.size) this.#synced = covers
   }
+}
+
+interface Position {
+  readonly size: number
+  readonly revision: number
+  readonly checksum: number | undefined
+  readonly commits: number
 }
 
 function closed(): ZStateError {

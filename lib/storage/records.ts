@@ -14,6 +14,12 @@ function checksum(kind: number, payload: Uint8Array): number {
   return crc32(payload, SEEDS[kind])
 }
 
+// The checksum the COMMIT record of `payload` carries: a snapshot and a segment header name the
+// commit before them by it (lib/storage/layout.ts), so that files of two histories never chain.
+export function commitChecksum(payload: Uint8Array): number {
+  return checksum(RecordKind.COMMIT, payload)
+}
+
 // Frames records as buffers for one writev: one shared buffer of frames, the payloads as they are
 // (never copied). `bytes`: how many bytes the buffers hold.
 export function frameRecords(

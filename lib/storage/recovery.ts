@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs'
 import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import { fsyncDirSync, listDir, makeDir, type DirFile } from './layout.ts'
-import { FRAME_BYTES } from './records.ts'
+import { FRAME_BYTES, commitChecksum } from './records.ts'
 import { cutLog, cutTornTail, cutZeros, dropHistory, type Damage } from './repair.ts'
 import { readSegment, type SegmentRead } from './segment-reader.ts'
 import { readSnapshot, type Snapshot } from './snapshot-reader.ts'
@@ -14,6 +14,9 @@ import { readSnapshot, type Snapshot } from './snapshot-reader.ts'
 export interface LogTail {
   // The revision the next commit follows: the log's last, or the snapshot's when that is newer.
   readonly revision: number
+  // The checksum of that commit (commitChecksum), which the next segment's header names; undefined
+  // when unknown (a snapshot older than format 4) or there is none.
+  readonly checksum: number | undefined
   // The epoch the log's last header names; the snapshot's when the log has none.
   readonly epoch: string | undefined
   readonly snapshotRevision: number
@@ -63,7 +66,11 @@ export async function recover(dir: string, options: { repair: boolean }): Promis
   }
   for (const [index, read] of reads.entries()) {
     const chain = chainDamage(index, read, expected, base)
-    const damage = chain === 'gap' || chain === undefined ? faultDamage(index, read, reads.length) : chain
+    const follows = chain === undefined && lastCommit === read.file.revision - 1 ? commits.at(-1) : undefined
+    const damage =
+      chain === 'gap' || chain === undefined
+        ? (linkDamage(index, read, follows, snapshot) ?? faultDamage(index, read, reads.length))
+        : chain
     if (damage === undefined) {
       keep(read, chain === 'gap')
       expected = read.lastRevision + 1
@@ -87,6 +94,7 @@ export async function recover(dir: string, options: { repair: boolean }): Promis
   }
   // The state reaches the snapshot's revision, or the log's last when that is further.
   const revision = Math.max(base, lastCommit ?? 0)
+  if (snapshot !== undefined) checkSnapshotCommit(snapshot, reads, commits, lastCommit)
   if (cut !== undefined) {
     const { path } = reads[cut.index]!.file
     if (!options.repair)
@@ -104,7 +112,9 @@ export async function recover(dir: string, options: { repair: boolean }): Promis
   commits.forEach((payload, i) => {
     if (revision - (commits.length - 1 - i) > base) bytesSinceSnapshot += FRAME_BYTES + payload.length
   })
-  const tail = { revision, epoch, snapshotRevision: base, bytesSinceSnapshot }
+  const checksum =
+    lastCommit === revision && commits.length > 0 ? commitChecksum(commits.at(-1)!) : snapshot?.lastChecksum
+  const tail = { revision, checksum, epoch, snapshotRevision: base, bytesSinceSnapshot }
   // The run that wrote last: its newest segment with a header says how it synced.
   const lastRun = reads.findLast((read) => read.epoch !== undefined)
   return {
@@ -135,6 +145,56 @@ function chainDamage(
       ? `the segment starts at revision ${first}, before ${expected}`
       : `revisions ${expected ?? base + 1}..${first - 1} are missing`
   return { index, offset: 0, reason }
+}
+
+// Segment `index` names the checksum of the commit before its first (format 4): when that commit is
+// in the log before it (`follows`), a different checksum is damage, the segment being of another data
+// dir or history (repair cuts the log there, as at any damage). When the snapshot holds that commit,
+// the two cannot both be of this log, and nothing says which is: refused, repair or not.
+function linkDamage(
+  index: number,
+  read: SegmentRead,
+  follows: Buffer | undefined,
+  snapshot: Snapshot | undefined,
+): Damage | undefined {
+  const named = read.previousChecksum
+  const before = read.file.revision - 1
+  if (named === undefined) return undefined
+  if (follows !== undefined) {
+    const held = commitChecksum(follows)
+    if (held === named) return undefined
+    const reason = `the segment follows a commit of revision ${before} with checksum ${named}, the log before it holds one with ${held}: it is from another data dir or history`
+    return { index, offset: 0, reason }
+  }
+  if (snapshot?.revision === before && snapshot.lastChecksum !== undefined && snapshot.lastChecksum !== named)
+    throw foreign(snapshot, read.file.path, before, named)
+  return undefined
+}
+
+// The snapshot names the checksum of its last commit (format 4): where the log holds that commit too,
+// it must be the same one. Refused otherwise, repair or not, as linkDamage refuses a segment.
+function checkSnapshotCommit(
+  snapshot: Snapshot,
+  reads: readonly SegmentRead[],
+  commits: readonly Buffer[],
+  lastCommit: number | undefined,
+): void {
+  const at = commits.length - 1 - ((lastCommit ?? 0) - snapshot.revision)
+  if (snapshot.lastChecksum === undefined || lastCommit === undefined || at < 0 || at >= commits.length)
+    return
+  const held = commitChecksum(commits[at]!)
+  if (held === snapshot.lastChecksum) return
+  const segment = reads.findLast((read) => read.file.revision <= snapshot.revision)!
+  throw foreign(snapshot, segment.file.path, snapshot.revision, held)
+}
+
+function foreign(snapshot: Snapshot, segment: string, revision: number, checksum: number): ZStateError {
+  return new ZStateError(
+    ErrorCode.CORRUPT,
+    `${snapshot.path}: the snapshot's commit of revision ${revision} has checksum ${snapshot.lastChecksum}, ` +
+      `${segment} has one with ${checksum}: they are from different data dirs or histories. ` +
+      'Remove the files that do not belong (repair cannot tell which)',
+  )
 }
 
 // A bad part of a segment: damage, unless it is a torn tail of the last segment (cut off).

@@ -33,9 +33,10 @@ export function createSegment(
   first: number,
   length: number,
   synced: boolean,
+  previousChecksum: number | undefined,
 ): { fd: number; path: string; size: number } {
   const path = join(dir, segmentName(first))
-  const header = frameRecord(RecordKind.HEADER, segmentHeader(epoch, first, synced))
+  const header = frameRecord(RecordKind.HEADER, segmentHeader(epoch, first, synced, previousChecksum))
   const temporary = `${path}.tmp`
   let fd: number | undefined
   try {

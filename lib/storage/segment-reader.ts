@@ -1,7 +1,7 @@
 // One log segment read and checked on its own, changing nothing: its HEADER, its COMMIT records
 // chaining revision by revision from the first revision its name gives, and where it goes bad.
 // What to do about a bad part (cut a torn tail, refuse damage, repair) is recovery's decision.
-import { commitHead, readDirFile, readHeader, type DirFile } from './layout.ts'
+import { commitHead, isChecksum, readDirFile, readHeader, type DirFile } from './layout.ts'
 import { RecordKind, scanRecords } from './records.ts'
 
 export interface SegmentFault {
@@ -21,6 +21,10 @@ export interface SegmentRead {
   // Whether the run that wrote it fsynced every commit before publishing it; undefined when its
   // header does not say (formats 1 and 2) or it has none.
   readonly synced: boolean | undefined
+  // The checksum of the commit before its first (the previous segment's last, or the snapshot's);
+  // undefined when its header does not name one (formats 1 to 3, a log that went on from an older
+  // snapshot) or it has none.
+  readonly previousChecksum: number | undefined
   // Every COMMIT payload before the fault, in order (views into `bytes`).
   readonly commits: Buffer[]
   // The revision of its last good commit; its first revision − 1 when it has none.
@@ -37,6 +41,7 @@ export function readSegment(file: DirFile, bytes: Buffer = readDirFile(file.path
   const commits: Buffer[] = []
   let epoch: string | undefined
   let synced: boolean | undefined
+  let previousChecksum: number | undefined
   let lastRevision = file.revision - 1
   let clean = false
   let end = scan.end
@@ -59,7 +64,7 @@ export function readSegment(file: DirFile, bytes: Buffer = readDirFile(file.path
     if (i === 0) {
       const read = header(record.kind, record.payload, file)
       if (typeof read === 'string') problem = read
-      else ({ epoch, synced } = read)
+      else ({ epoch, synced, previousChecksum } = read)
     } else if (record.kind === RecordKind.COMMIT) {
       const head = commitHead(record.payload)
       if (head === undefined) problem = 'a commit that does not start with [revision, previous]'
@@ -78,23 +83,25 @@ export function readSegment(file: DirFile, bytes: Buffer = readDirFile(file.path
     }
     clean = record.kind === RecordKind.CLEAN
   }
-  return { file, bytes, epoch, synced, commits, lastRevision, clean, end, fault }
+  return { file, bytes, epoch, synced, previousChecksum, commits, lastRevision, clean, end, fault }
 }
 
-// The epoch a segment's HEADER names and whether its run synced, or what is wrong with it.
+// What a segment's HEADER names (its epoch, whether its run synced, the checksum of the commit before
+// it), or what is wrong with it.
 function header(
   kind: RecordKind,
   payload: Buffer,
   file: DirFile,
-): { epoch: string; synced: boolean | undefined } | string {
+): { epoch: string; synced: boolean | undefined; previousChecksum: number | undefined } | string {
   if (kind !== RecordKind.HEADER) return 'the segment does not start with its header'
-  const read = readHeader(payload, 1, 1)
+  const read = readHeader(payload, 1, 2)
   if (typeof read === 'string') return `its header: ${read}`
-  if (read.numbers[0] !== file.revision)
-    return `the header names first revision ${read.numbers[0]}, the file name ${file.revision}`
-  const flag = read.numbers[1]
+  const [first, flag, previousChecksum] = read.numbers
+  if (first !== file.revision)
+    return `the header names first revision ${first}, the file name ${file.revision}`
   if (flag !== undefined && flag > 1) return `the header has a synced flag of ${flag}`
-  return { epoch: read.epoch, synced: flag === undefined ? undefined : flag === 1 }
+  if (!isChecksum(previousChecksum)) return `the header names a checksum of ${previousChecksum}`
+  return { epoch: read.epoch, synced: flag === undefined ? undefined : flag === 1, previousChecksum }
 }
 
 // The highest revision of the valid commits from `offset` on, however they chain: what a cut there

@@ -6,7 +6,7 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import { decode, readStringAt, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { readLease } from '../protocol/leases.ts'
 import type { WireLease } from '../protocol/ops.ts'
-import { readDirFile, readHeader, readRevision, type DirFile } from './layout.ts'
+import { isChecksum, readDirFile, readHeader, readRevision, type DirFile } from './layout.ts'
 import { FRAME_BYTES, RecordKind, scanRecords, type ScannedRecord } from './records.ts'
 
 // The entries as columns, in the file's order: entry i is key keys[i], written at revisions[i], its
@@ -21,9 +21,13 @@ export interface SnapshotEntries {
 }
 
 export interface Snapshot {
+  readonly path: string
   readonly epoch: string
   readonly revision: number
   readonly entryCount: number
+  // The checksum of the commit of `revision` (commitChecksum), which the log, where it holds that
+  // commit or goes on after it, must match; undefined when the header does not name it (formats 1 to 3).
+  readonly lastChecksum: number | undefined
   // The whole file, already checked: the values lie in it.
   readonly bytes: Buffer
   readonly entries: SnapshotEntries
@@ -39,10 +43,11 @@ export function readSnapshot(file: DirFile): Snapshot {
   if (scan.fault !== undefined) throw corrupt(scan.fault.offset, 'a bad record (length or checksum)')
   const [first, ...rest] = scan.records
   if (first?.kind !== RecordKind.HEADER) throw corrupt(0, 'no header')
-  const header = readHeader(first.payload, 2)
+  const header = readHeader(first.payload, 2, 1)
   if (typeof header === 'string') throw corrupt(0, header)
-  const [revision, entryCount] = header.numbers as [number, number]
+  const [revision, entryCount, lastChecksum] = header.numbers as [number, number, number | undefined]
   if (revision !== file.revision) throw corrupt(0, `a header naming revision ${revision}`)
+  if (!isChecksum(lastChecksum)) throw corrupt(0, `a header naming a checksum of ${lastChecksum}`)
   const last = rest.pop()
   if (last?.kind !== RecordKind.END) throw corrupt(scan.end, 'no END record')
   // Every entry takes more than 4 bytes: a count beyond that cannot be read, whatever the file holds.
@@ -66,7 +71,7 @@ export function readSnapshot(file: DirFile): Snapshot {
     }
   }
   if (count !== entryCount) throw corrupt(0, `${count} entries where the header says ${entryCount}`)
-  return { epoch: header.epoch, revision, entryCount, bytes, entries }
+  return { path: file.path, epoch: header.epoch, revision, entryCount, lastChecksum, bytes, entries }
 }
 
 // Puts the entries of one ENTRIES record into `entries` from position `count` on, walking the

@@ -25,6 +25,8 @@ export type EntryToWrite = readonly [
 export interface SnapshotToWrite {
   readonly epoch: string
   readonly revision: number
+  // The checksum of the commit of `revision` (commitChecksum), when known.
+  readonly lastChecksum?: number | undefined
   // Read once, before anything is written: a store's entries as storeEntries() captures them.
   readonly entries: Iterable<EntryToWrite>
 }
@@ -48,7 +50,10 @@ export async function writeSnapshot(
   const { payloads, count } = packEntries(snapshot.entries)
   const framed = frameRecords(RecordKind.ENTRIES, payloads)
   const buffers = [
-    frameRecord(RecordKind.HEADER, snapshotHeader(snapshot.epoch, snapshot.revision, count)),
+    frameRecord(
+      RecordKind.HEADER,
+      snapshotHeader(snapshot.epoch, snapshot.revision, count, snapshot.lastChecksum),
+    ),
     ...framed.buffers,
     frameRecord(RecordKind.END),
   ]
