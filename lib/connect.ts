@@ -146,6 +146,7 @@ export class ClientImpl<S extends object> implements Client<S> {
       counters: this.#metrics,
       request: this.#connection.request.bind(this.#connection),
       writes: new WriteOrder(this.#connection),
+      closing: this.#connection.closing,
     }
     this.state = new StateView(host, '') as unknown as State<S>
   }

@@ -82,6 +82,20 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
     this.#wakeUp()
   }
 
+  /**
+   * push() of a group that arrives at once (a commit's changes): the 'error' policy looks at what is
+   * held before the group only, so one group larger than `limit` does not end the iterator of a
+   * consumer that keeps up between groups.
+   */
+  pushAll(items: readonly T[]): void {
+    const overflow = this.#overflow
+    if (overflow?.policy !== 'error') return items.forEach((item) => this.push(item))
+    if (this.#ending !== undefined || items.length === 0) return
+    if (this.#out.length - this.#at + this.#in.length >= overflow.limit) return this.end(overflow.error())
+    for (const item of items) this.#in.push(item)
+    this.#wakeUp()
+  }
+
   /** Takes no more items: the consumer gets those held, then `error` once (none: it is done). */
   end(error?: unknown): void {
     if (this.#ending !== undefined) return
@@ -166,6 +180,21 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
   #prepend(items: Iterable<T>): void {
     this.#prelude = undefined
     if (this.#done) return
+    const overflow = this.#overflow
+    if (overflow?.policy === 'keep-latest') {
+      // The prelude's items come first, each replaced by a newer one of its key, as a push replaces
+      // one; those pushed meanwhile are newer still.
+      const latest = this.#latest!
+      const pushed = [...latest.values()]
+      latest.clear()
+      this.#cursor = undefined
+      for (const item of [...items, ...pushed]) {
+        const key = overflow.key(item)
+        latest.delete(key)
+        latest.set(key, item)
+      }
+      return this.#wakeUp()
+    }
     this.#out = [...items, ...this.#out.slice(this.#at), ...this.#in]
     this.#at = 0
     this.#in = []

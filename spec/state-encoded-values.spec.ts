@@ -234,7 +234,7 @@ test('encoded values: a replica decodes on arrival only what someone reads then;
   assert.ok(replica.data.get('big') instanceof Undecoded, 'no one waits for big: kept as it came')
   assert.deepStrictEqual(replica.data.get('flag'), item(2), 'a waiter names flag: decoded')
   const pushed: Change[] = []
-  observers.addStream({ push: (change) => pushed.push(change), onReset: () => {}, end: () => {} })
+  observers.addStream({ pushAll: (all) => pushed.push(...all), onReset: () => {}, end: () => {} })
   observers.revision(1, changes)
   assert.deepStrictEqual(waited[0]?.value, item(2))
   assert.deepStrictEqual(

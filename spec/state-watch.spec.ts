@@ -139,3 +139,87 @@ test('scope: a prefixed view with unprefixed keys, its own snapshot, watchers an
   assert.deepEqual([...state.keys()], ['other'])
   assert.equal(users.size, 0)
 })
+
+test('watch: a watcher made while a revision is handed out starts after it (listener, predicate)', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const { state } = await clientFor(server)
+  let stream: AsyncIterableIterator<{ revision: number }> | undefined
+  let changed: Promise<{ revision: number }> | undefined
+  const inner: number[][] = []
+  const unsubscribe = state.subscribe(() => {
+    if (stream !== undefined) return
+    stream = state.watch()
+    changed = state.whenChange('x')
+    // A when made in a listener is checked at once, then on later revisions only.
+    void state.when('x', (value) => {
+      inner.push([state.revision, value as number])
+      return value === 2
+    })
+  })
+  await state.set('x', 1)
+  await state.set('x', 2)
+  unsubscribe()
+  assert.equal((await stream!.next()).value?.revision, 2)
+  assert.equal((await changed!).revision, 2)
+  assert.deepEqual(inner, [
+    [1, 1],
+    [2, 2],
+  ])
+  // The same for a when made inside another when's predicate.
+  const nested: number[] = []
+  let made = false
+  const outer = state.when('y', (value) => {
+    if (value === 1 && !made) {
+      made = true
+      void state.when('y', (v) => {
+        nested.push(v as number)
+        return v === 2
+      })
+    }
+    return value === 2
+  })
+  await state.set('y', 1)
+  await state.set('y', 2)
+  await outer
+  assert.deepEqual(nested, [1, 2], 'checked once at revision 1 (when made), then at 2')
+})
+
+test('watch: one commit of more changes than the unconsumed limit does not overflow a prompt consumer', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const { state } = await clientFor(server)
+  const many = Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`k${i}`, i]))
+  await state.update(many)
+  const stream = state.watch()
+  const consumed = (async () => {
+    let deletions = 0
+    for await (const change of stream) {
+      if (change.deleted) deletions++
+      if (change.key === 'after') break
+    }
+    return deletions
+  })()
+  await state.clear()
+  await state.set('after', 1)
+  assert.equal(await consumed, 10_001)
+})
+
+test('watch: latest keeps only the newest change per key across the replay and the live changes', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const { state } = await clientFor(server)
+  for (let i = 1; i <= 5; i++) await state.set('k', i)
+  await state.set('other', 'o')
+  const latest = state.watch({ fromRevision: 1, latest: true })
+  await state.set('k', 6)
+  await state.set('k', 7)
+  const first = await latest.next()
+  const second = await latest.next()
+  assert.deepEqual(
+    [first.value, second.value].map((change) => [change?.key, change?.value]),
+    [
+      ['other', 'o'],
+      ['k', 7],
+    ],
+  )
+  await state.set('k', 8)
+  assert.equal((await latest.next()).value?.value, 8)
+})

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
-import { ConflictError, connect, isZStateError, type Client } from '../lib/index.ts'
+import { ConflictError, ErrorCode, connect, isZStateError, type Client } from '../lib/index.ts'
 import { join } from 'node:path'
 import {
   clientFor,
@@ -305,4 +305,37 @@ test('atomic: a transaction from before a server restart never commits on the ne
   await tx
   await a.state.sync()
   assert.equal(a.state.get('count'), 101, 'the retry read the new server’s value')
+})
+
+test('atomic: fn is not run again once the client has begun to close', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await connect(server.address)
+  const other = await clientFor(server)
+  let runs = 0
+  // Every attempt conflicts: another client writes the key between fn's read and its commit.
+  const pending = client.state.atomic(
+    async (d) => {
+      runs++
+      const seen = (d.k as number | undefined) ?? 0
+      await other.state.set('k', seen + 100)
+      d.k = seen + 1
+    },
+    { retries: 1000 },
+  )
+  const settled = pending.then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  // The moment the third conflict is counted (its re-run waits out a back-off), the client closes.
+  const deadline = Date.now() + 30_000
+  while (client.metrics().conflicts < 3) {
+    assert.ok(Date.now() < deadline, 'three conflicts within 30 s')
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const runsAtClose = runs
+  const closing = client.close()
+  const error = await settled
+  await closing
+  assert.ok(isZStateError(error) && error.code === ErrorCode.CLOSED, `rejected with ${String(error)}`)
+  assert.equal(runs, runsAtClose, 'no run after close() began')
 })

@@ -16,9 +16,9 @@ export interface Waiter {
   fail(error: unknown): void
 }
 
-// A watch() iterator's intake.
+// A watch() iterator's intake: a revision's changes, together.
 export interface Stream {
-  push(change: Change): void
+  pushAll(changes: readonly Change[]): void
   onReset(): void
   end(error?: unknown): void
 }
@@ -28,6 +28,10 @@ export class Observers {
   readonly #keyWaiters = new Map<string, Set<Waiter>>()
   readonly #prefixWaiters = new Set<Waiter>()
   readonly #streams = new Set<Stream>()
+  // Waiters and streams added while a revision is handed out (by a listener, or a waiter's own
+  // predicate): they start after that revision, which the replica already shows, so they skip it.
+  #dispatching = false
+  readonly #addedDuring = new Set<Waiter | Stream>()
   #closed: { error: unknown } | undefined
 
   // Whether applying a commit needs to describe its changes at all.
@@ -60,6 +64,7 @@ export class Observers {
 
   addWaiter(waiter: Waiter): void {
     if (this.#closed !== undefined) return waiter.fail(this.#closed.error)
+    if (this.#dispatching) this.#addedDuring.add(waiter)
     if (waiter.keys === undefined) return void this.#prefixWaiters.add(waiter)
     for (const key of waiter.keys) {
       let set = this.#keyWaiters.get(key)
@@ -83,26 +88,42 @@ export class Observers {
       queueMicrotask(() => stream.end())
       return () => {}
     }
+    if (this.#dispatching) this.#addedDuring.add(stream)
     this.#streams.add(stream)
     return () => this.#streams.delete(stream)
   }
 
   revision(revision: number, changes: Change[]): void {
+    this.#dispatching = true
+    try {
+      this.#dispatch(revision, changes)
+    } finally {
+      this.#dispatching = false
+      this.#addedDuring.clear()
+    }
+  }
+
+  #dispatch(revision: number, changes: Change[]): void {
+    const late = this.#addedDuring
     this.#emit({ revision, changes })
     for (const change of changes) {
       const set = this.#keyWaiters.get(change.key)
       if (set === undefined) continue
       withValues(change)
-      for (const waiter of set) waiter.onRevision(revision, change)
+      for (const waiter of set) if (late.size === 0 || !late.has(waiter)) waiter.onRevision(revision, change)
     }
     for (const waiter of this.#prefixWaiters) {
+      if (late.size > 0 && late.has(waiter)) continue
       const prefix = waiter.prefix ?? ''
       if (prefix === '' || changes.some((c) => c.key.startsWith(prefix)))
         waiter.onRevision(revision, undefined)
     }
     if (this.#streams.size === 0) return
     for (const change of changes) withValues(change)
-    for (const stream of this.#streams) for (const change of changes) stream.push(change)
+    for (const stream of this.#streams) {
+      if (late.size > 0 && late.has(stream)) continue
+      stream.pushAll(changes)
+    }
   }
 
   // The replica was rebuilt from a snapshot: waiters look once at the new state (what the snapshot

@@ -26,6 +26,8 @@ export interface TransactionHost {
   request<T = unknown[]>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T>
   // The client's writes, in the order they were issued (lib/client/write-order.ts).
   readonly writes: WriteOrder
+  // Aborted (ERR_CLOSED) once the client's close() has started: fn is not run again after that.
+  readonly closing: AbortSignal
 }
 
 const DEFAULT_RETRIES = 100
@@ -60,6 +62,7 @@ export async function atomic<R>(
   try {
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted()
+      host.closing.throwIfAborted()
       const view = sync.replica.openView()
       // A partial replica refuses reads of keys it does not hold (lib/client/coverage.ts).
       const recorder = new DraftRecorder(sync.coverage.guard(view), prefix)

@@ -49,8 +49,10 @@ export function watch(
     scope === '' ? change : { ...change, key: change.key.slice(scope.length) }
   const from = fromRevision ?? 0
   const stream: Stream = {
-    push: (change) => {
-      if (change.revision >= from && matches(change.key)) changes.push(view(change))
+    pushAll: (all) => {
+      const taken: Change[] = []
+      for (const change of all) if (change.revision >= from && matches(change.key)) taken.push(view(change))
+      changes.pushAll(taken)
     },
     onReset: () =>
       changes.end(

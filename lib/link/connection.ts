@@ -80,6 +80,11 @@ export class Connection {
     this.#current = new CurrentLink(settings.requestTimeout)
   }
 
+  // Aborted, with ERR_CLOSED, as close() starts.
+  get closing(): AbortSignal {
+    return this.#life.signal
+  }
+
   // The address of the server in use (or last tried).
   get address(): string {
     const { addresses } = this.#settings
