@@ -52,12 +52,19 @@ void test('process: ctx.wait() rejects with the first failure, leaves the others
   assert.deepEqual(await ctx.wait(), [true])
   assert.deepEqual(ctx.children, [])
   assert.equal(await slow.wait(), true)
-  // A handle's own wait() that gives up keeps it listed; one that returns its outcome does not.
+  // A handle's own wait(), whether it gives up or returns the outcome, keeps it listed: ctx.wait()
+  // covers every child spawned since the last one it handed over.
   const late = ctx.spawn(async (c: WorkerContext) => c.state.when('late', (v) => v === true))
   await assert.rejects(late.wait({ timeout: 50 }), { code: 'ERR_TIMEOUT' })
   await ctx.state.set('late', true)
   await ctx.state.whenEqual('late', true)
-  assert.deepEqual(await ctx.wait(), [true])
+  const [a, b] = (['a', 'b'] as const).map((name) =>
+    ctx.spawn((_c: WorkerContext, n: string) => n, { args: [name] }),
+  )
+  assert.equal(await a!.wait(), 'a')
+  assert.equal(await late.wait(), true)
+  assert.deepEqual(await ctx.wait(), [true, 'a', 'b'])
+  assert.equal(await b!.wait(), 'b')
   assert.equal(ctx.children.length, 0)
   await assert.rejects(ctx.wait({ timeout: 1, grace: 5 } as never), {
     code: 'ERR_INVALID_ARGUMENT',

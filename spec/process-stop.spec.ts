@@ -86,7 +86,7 @@ void test('process: wait() takes a timeout and a signal that only stop the waiti
   assert.equal(await child.wait({ timeout: 60_000 }), 'w')
 })
 
-void test('process: children lists name, pid, status and attempts; settled ones leave after wait()', async (t) => {
+void test('process: children lists name, pid, status and attempts; settled ones leave once ctx.wait() hands them over', async (t) => {
   const ctx = await contextFor<Pids>(t)
   const a = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['c1'], name: 'first' })
   const b = ctx.spawn(() => 'done', { name: 'second' })
@@ -95,9 +95,13 @@ void test('process: children lists name, pid, status and attempts; settled ones 
     ['first', 'second'],
   )
   assert.equal(await b.wait(), 'done')
+  // Its own wait() does not take it off the list: ctx.wait() still covers it.
   assert.deepEqual(
-    ctx.children.map((child) => child.name),
-    ['first'],
+    ctx.children.map((child) => [child.name, child.status]),
+    [
+      ['first', 'running'],
+      ['second', 'exited'],
+    ],
   )
   await ctx.state.whenAvailable('pid:c1')
   assert.equal(ctx.children[0]?.status, 'running')
@@ -105,6 +109,8 @@ void test('process: children lists name, pid, status and attempts; settled ones 
   assert.equal(ctx.children[0]?.attempts, 1)
   await ctx.state.set('release', true)
   await a.wait()
+  assert.equal(ctx.children.length, 2)
+  assert.deepEqual(await ctx.wait(), [await a.wait(), 'done'])
   assert.deepEqual(ctx.children, [])
   assert.ok(Object.isFrozen(ctx.children))
 })

@@ -164,6 +164,8 @@ export interface State<S extends object = Record<string, unknown>> extends State
   increment(key: KeyHolding<S, number>, by?: number): Promise<number>
   /** Adds `by` to a bigint, atomically on the server; an absent key counts as 0n. Resolves with the sum. */
   increment(key: KeyHolding<S, bigint>, by: bigint): Promise<bigint>
+  /** Either of the above, for a key that may hold a number or a bigint (an untyped state's). */
+  increment(key: KeyHolding<S, number> & KeyHolding<S, bigint>, by: number | bigint): Promise<number | bigint>
   /**
    * Writes `next` only if the key's value deep-equals `expected` (`undefined`: only if absent);
    * resolves with whether it did.

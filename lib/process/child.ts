@@ -19,8 +19,6 @@ export interface ChildHost {
   childEnv(extra: Record<string, string>): Record<string, string>
   // Resolves once the context's replica shows what a child's saw when it reported (ClientImpl).
   reached(seen: Position): Promise<void>
-  // A wait() has handed the handle's outcome to its caller: it leaves ctx.children.
-  release(handle: HeldChild): void
 }
 
 // A handle as its context holds it, whatever its result type.
@@ -83,15 +81,11 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
     return this.#result.promise
   }
 
-  // The handle leaves ctx.children once a wait() returns its outcome, not when one gives up on it
-  // (timeout, signal): a child nobody has heard from stays listed for the next ctx.wait().
+  // The handle stays in ctx.children whatever this returns: ctx.wait() covers every child spawned
+  // since the last one it handed over.
   wait(options?: WaitOptions): Promise<R> {
     checkWaitOptions(options, 'wait')
-    let settled = false
-    const outcome = this.#result.promise.finally(() => (settled = true))
-    return bounded(outcome, options, `wait for ${this.name}`).finally(() => {
-      if (settled) this.#host.release(this)
-    })
+    return bounded(this.#result.promise, options, `wait for ${this.name}`)
   }
 
   async stop(options?: { grace?: number }): Promise<void> {

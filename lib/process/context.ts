@@ -136,8 +136,9 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     ) as Spawned
   }
 
-  // Every listed child's outcome; those handed to the caller (all results, or the first failure)
-  // leave ctx.children, the others stay for the next wait().
+  // Every listed child's outcome (every child spawned since the last wait() that handed it over,
+  // whether or not its own handle's wait() has returned); those handed to the caller (all results,
+  // or the first failure) leave ctx.children, the others stay for the next wait().
   async wait(options?: WaitOptions): Promise<unknown[]> {
     checkWaitOptions(options, 'wait')
     const handles = [...this.#handles]
@@ -151,11 +152,11 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     )
     try {
       const results = await bounded(Promise.all(outcomes), options, 'wait for the children')
-      for (const handle of handles) this.release(handle)
+      for (const handle of handles) this.#release(handle)
       return results
     } catch (error) {
       const [first] = failures
-      if (first !== undefined && first.error === error) this.release(first.handle)
+      if (first !== undefined && first.error === error) this.#release(first.handle)
       throw error
     }
   }
@@ -247,7 +248,8 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     return { ...env, ...extra, ZSTATE_ADDRESS: this.#addresses.join(',') }
   }
 
-  release(handle: HeldChild): void {
+  // ctx.wait() handed the handle's outcome to its caller: it leaves ctx.children.
+  #release(handle: HeldChild): void {
     this.#handles.delete(handle)
   }
 

@@ -186,17 +186,24 @@ export interface Spawner<S extends object> {
     target: F,
     options: SpawnOptions & { count: number },
   ): ChildHandle<Awaited<ReturnType<F>>>[]
-  spawn<R = unknown>(target: URL | string, options: SpawnOptions & { count: number }): ChildHandle<R>[]
+  spawn<R = unknown>(
+    target: URL | string | WorkerFunction<S, R>,
+    options: SpawnOptions & { count: number },
+  ): ChildHandle<R>[]
   /**
    * Starts `target` in a child process (or thread): a function, sent as source text, so
    * self-contained. Returns at once; the handle's `wait()` gives the result.
    */
   spawn<F extends WorkerFunction<S>>(target: F, options?: SpawnOptions): ChildHandle<Awaited<ReturnType<F>>>
-  /** Starts the default export of the module `target` (a path or URL) in a child process (or thread). */
-  spawn<R = unknown>(target: URL | string, options?: SpawnOptions): ChildHandle<R>
   /**
-   * Waits for every child in `children` (spawned and not yet waited for): their results in spawn
-   * order; rejects with the first failure, leaving the others running.
+   * Starts the default export of the module `target` (a path or URL) in a child process (or thread);
+   * or a function whose result type is given (`spawn<number>(fn)`).
+   */
+  spawn<R = unknown>(target: URL | string | WorkerFunction<S, R>, options?: SpawnOptions): ChildHandle<R>
+  /**
+   * Waits for every child in `children` (every child spawned since the last ctx.wait() that handed
+   * it over, whatever its own handle's wait() returned): their results in spawn order; rejects with
+   * the first failure, leaving the others running.
    */
   wait(options?: WaitOptions): Promise<unknown[]>
   /**
@@ -208,9 +215,9 @@ export interface Spawner<S extends object> {
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): Promise<Awaited<ReturnType<F>>[]>
-  /** `map()` with the default export of the module `target` (a path or URL). */
+  /** `map()` with the default export of the module `target` (a path or URL), or a function whose types are given. */
   map<T, R = unknown>(
-    target: URL | string,
+    target: URL | string | MapFunction<S, T, R>,
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): Promise<R[]>
@@ -224,13 +231,13 @@ export interface Spawner<S extends object> {
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): AsyncIterableIterator<MapResult<Awaited<ReturnType<F>>>>
-  /** `mapUnordered()` with the default export of the module `target` (a path or URL). */
+  /** `mapUnordered()` with the default export of the module `target` (a path or URL), or a function whose types are given. */
   mapUnordered<T, R = unknown>(
-    target: URL | string,
+    target: URL | string | MapFunction<S, T, R>,
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): AsyncIterableIterator<MapResult<R>>
-  /** The children spawned and not yet waited for after they settled. */
+  /** Every child spawned and not yet handed over by ctx.wait(), in spawn order. */
   readonly children: readonly ChildHandle<unknown>[]
 }
 
