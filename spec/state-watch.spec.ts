@@ -223,3 +223,57 @@ test('watch: latest keeps only the newest change per key across the replay and t
   await state.set('k', 8)
   assert.equal((await latest.next()).value?.value, 8)
 })
+
+test('watch: fromRevision replays patched values, from the last whole write before the range', async (t) => {
+  const server = await serverFor(t, 'ipc', { history: { revisions: 5_000 } })
+  const writer = await clientFor(server)
+  const reader = await clientFor(server)
+  await writer.state.set('doc', { n: 1, tags: ['x'] })
+  // More revisions than the first step back between the whole write and the range.
+  await Promise.all(Array.from({ length: 3_000 }, (_, i) => writer.state.set(`other:${i % 7}`, i)))
+  await writer.state.atomic((d) => {
+    ;(d.doc as { n: number }).n = 2
+  })
+  const from = writer.state.revision
+  await writer.state.atomic((d) => {
+    ;(d.doc as { tags: string[] }).tags.push('y')
+  })
+  await reader.state.sync()
+  const seen: unknown[] = []
+  for await (const change of reader.state.watch({ key: 'doc', fromRevision: from })) {
+    seen.push([change.revision, change.value, change.previous])
+    if (seen.length === 2) break
+  }
+  assert.deepEqual(seen, [
+    [from, { n: 2, tags: ['x'] }, { n: 1, tags: ['x'] }],
+    [from + 1, { n: 2, tags: ['x', 'y'] }, { n: 2, tags: ['x'] }],
+  ])
+  // latest: true the same way.
+  const latest = reader.state.watch({ key: 'doc', fromRevision: from, latest: true })
+  assert.deepEqual((await latest.next()).value?.value, { n: 2, tags: ['x', 'y'] })
+  await latest.return!()
+})
+
+test('watch: a replayed patch whose last whole write the history no longer holds is ERR_COMPACTED', async (t) => {
+  const server = await serverFor(t, 'ipc', { history: { revisions: 100 } })
+  const { state } = await clientFor(server)
+  await state.set('doc', { n: 1 })
+  for (let i = 0; i < 200; i++) await state.set('other', i)
+  await state.atomic((d) => {
+    ;(d.doc as { n: number }).n = 2
+  })
+  const from = state.revision
+  await assert.rejects(
+    (async () => {
+      for await (const change of state.watch({ key: 'doc', fromRevision: from })) void change
+    })(),
+    (error: unknown) =>
+      isZStateError(error) &&
+      error.code === 'ERR_COMPACTED' &&
+      /last whole write of "doc"/.test(error.message),
+  )
+  // A watch of keys the patch does not touch replays as before.
+  const others = state.watch({ key: 'other', fromRevision: from - 1 })
+  assert.equal((await others.next()).value?.value, 199)
+  await others.return!()
+})

@@ -1,12 +1,11 @@
 // state.watch(): an async iterator of changes, subscribed when created, optionally replayed from history.
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
-import type { WireCommit } from '../protocol/ops.ts'
 import type { Stream } from './observers.ts'
 import type { Change } from './replica.ts'
 import type { WatchOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
 import { QueuedIterator } from '../queued-iterator.ts'
-import { changesOf } from './history-changes.ts'
+import { bases, changesOf, load, unbased, type History } from './history-changes.ts'
 import { checkKnown } from '../known-options.ts'
 import { scopedKey, shown } from '../protocol/values.ts'
 
@@ -15,8 +14,6 @@ const WATCH_OPTIONS = ['key', 'prefix', 'fromRevision', 'latest', 'signal']
 export type { WatchOptions } from './state-types.ts'
 
 const MAX_UNCONSUMED = 10_000
-
-export type History = (from: number, to: number) => Promise<WireCommit[]>
 
 // `scope` is the state's prefix: it is stripped from the keys the caller sees.
 export function watch(
@@ -66,12 +63,14 @@ export function watch(
   // Subscribed before the replica's revision is read: nothing committed after it is missed.
   const unsubscribe = sync.observers.addStream(stream)
   const upTo = sync.replica.revision
+  // History holds every key: a partial replica's replay keeps those it holds.
+  const wanted = (k: string): boolean => matches(k) && sync.coverage.covers(k)
   const replay = async (): Promise<Change[]> => {
     const commits = await load(history, from, upTo)
+    const needed = unbased(commits, wanted)
+    const known = needed.size === 0 ? new Map<string, unknown>() : await bases(history, from, needed)
     const replayed: Change[] = []
-    // History holds every key: a partial replica's replay keeps those it holds.
-    for (const change of changesOf(commits))
-      if (matches(change.key) && sync.coverage.covers(change.key)) replayed.push(view(change))
+    for (const change of changesOf(commits, known)) if (wanted(change.key)) replayed.push(view(change))
     return replayed
   }
   const changes = new QueuedIterator<Change>({
@@ -84,18 +83,6 @@ export function watch(
     prelude: fromRevision !== undefined && fromRevision <= upTo ? replay() : undefined,
   })
   return changes
-}
-
-// The server's history from `from` to `to`, in as many requests as its reply budget needs.
-async function load(history: History, from: number, to: number): Promise<WireCommit[]> {
-  const all: WireCommit[] = []
-  while (from <= to) {
-    const commits = await history(from, to)
-    if (commits.length === 0) break
-    all.push(...commits)
-    from = commits[commits.length - 1]!.revision + 1
-  }
-  return all
 }
 
 function overflowError(): ZStateError {
