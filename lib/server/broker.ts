@@ -366,12 +366,12 @@ export class Broker {
     // ERR_DISCONNECTED is the server's own "not applied, no session" (callers send such a request
     // again): a provider cannot claim it.
     const valid =
-      status === Status.OK
+      (status === Status.OK
         ? args.length <= 3
         : status === Status.ERROR &&
           typeof args[2] === 'string' &&
           typeof args[3] === 'string' &&
-          args[2] !== ErrorCode.DISCONNECTED
+          args[2] !== ErrorCode.DISCONNECTED) && inValueModel(args.slice(2))
     if (status !== Status.OK || !valid) call.service.failed++
     this.#settle(call)
     if (call.caller !== undefined) {
@@ -523,6 +523,17 @@ function describeProvider(provider: Provider): unknown[] {
 
 function describeCall(call: Call): string {
   return `${call.service.name}.${call.method}`
+}
+
+// Whether a result's values are values as a SET's are (a string that is not UTF-8, a "__proto__"
+// key, an extension: the caller would read something else than the provider sent).
+function inValueModel(values: unknown[]): boolean {
+  try {
+    adoptDecoded(values)
+    return true
+  } catch {
+    return false
+  }
 }
 
 // The provider's RESULT becomes the caller's reply: the same status and payload under the caller's request id.
