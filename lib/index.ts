@@ -67,6 +67,7 @@ export type {
   Draft,
   AtomicOptions,
   SetOptions,
+  WriteOptions,
   Change,
   RevisionEvent,
   WhenOptions,

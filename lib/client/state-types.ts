@@ -83,7 +83,19 @@ export interface AtomicOptions {
 }
 
 /** Options of `state.set()`: a key that lives only while its lease holds. */
-export interface SetOptions {
+/**
+ * What every write takes, as every request-making call does: a bound on its own wait, under the
+ * client's `requestTimeout`. It ends the waiting only: a write issued is sent, and once sent its
+ * outcome is unknown (it may still commit), as after any ERR_TIMEOUT of a write.
+ */
+export interface WriteOptions {
+  /** ms; ERR_TIMEOUT when the write is not yet visible in this replica by then. */
+  timeout?: number | undefined
+  /** Aborting it rejects with `signal.reason`; one aborted already sends nothing. */
+  signal?: AbortSignal | undefined
+}
+
+export interface SetOptions extends WriteOptions {
   /**
    * Delete the key, in one revision with this client's other ephemeral keys, when this client's
    * session ends (close(), or heartbeat loss; not across a server restart). Default false.
@@ -152,25 +164,34 @@ export interface State<S extends object = Record<string, unknown>> extends State
    */
   set<K extends Key<S>>(key: K, value: S[K], options?: SetOptions): Promise<number>
   /** Deletes `key`; resolves with false, and commits nothing, when it was absent. */
-  delete(key: Key<S>): Promise<boolean>
+  delete(key: Key<S>, options?: WriteOptions): Promise<boolean>
   /** Writes several keys in one revision; resolves with it. */
-  update(values: Partial<S>): Promise<number>
+  update(values: Partial<S>, options?: WriteOptions): Promise<number>
   /** Deletes every key (of this scope) in one revision; commits nothing when already empty. */
-  clear(): Promise<void>
+  clear(options?: WriteOptions): Promise<void>
   /**
    * Adds `by` (default 1) to a number, atomically on the server; an absent key counts as 0.
    * Resolves with the new value. A non-numeric value is refused with ERR_INVALID_ARGUMENT.
    */
-  increment(key: KeyHolding<S, number>, by?: number): Promise<number>
+  increment(key: KeyHolding<S, number>, by?: number, options?: WriteOptions): Promise<number>
   /** Adds `by` to a bigint, atomically on the server; an absent key counts as 0n. Resolves with the sum. */
-  increment(key: KeyHolding<S, bigint>, by: bigint): Promise<bigint>
+  increment(key: KeyHolding<S, bigint>, by: bigint, options?: WriteOptions): Promise<bigint>
   /** Either of the above, for a key that may hold a number or a bigint (an untyped state's). */
-  increment(key: KeyHolding<S, number> & KeyHolding<S, bigint>, by: number | bigint): Promise<number | bigint>
+  increment(
+    key: KeyHolding<S, number> & KeyHolding<S, bigint>,
+    by: number | bigint,
+    options?: WriteOptions,
+  ): Promise<number | bigint>
   /**
    * Writes `next` only if the key's value deep-equals `expected` (`undefined`: only if absent);
    * resolves with whether it did.
    */
-  compareAndSet<K extends Key<S>>(key: K, expected: S[K] | undefined, next: S[K]): Promise<boolean>
+  compareAndSet<K extends Key<S>>(
+    key: K,
+    expected: S[K] | undefined,
+    next: S[K],
+    options?: WriteOptions,
+  ): Promise<boolean>
   /**
    * Runs `fn` on a draft of the state and commits its writes as one serializable revision, all or
    * nothing. `fn` may be re-run on conflict: no side effects outside the draft. After 6 conflicts

@@ -31,8 +31,8 @@ import {
   readSetReply,
 } from './replies.ts'
 import { atomic, type AtomicOptions, type TransactionHost } from './transaction.ts'
-import type { SetOptions } from './state-types.ts'
-import { checkKnown } from '../known-options.ts'
+import type { SetOptions, WriteOptions } from './state-types.ts'
+import type { ReplyReader } from '../link/channel.ts'
 import { MAX_TTL_MS, isTtl } from '../protocol/leases.ts'
 import { rejecting } from '../rejecting.ts'
 import { bounded, checkWaitOptions, type WaitOptions } from '../wait.ts'
@@ -129,21 +129,36 @@ export class StateView {
     return rejecting(() => {
       noMore(given, 3, 'set(key, value, options)')
       const args = [this.#key(key), checkStorable(value)]
-      if (options !== undefined) args.push(...leaseArgs(options))
-      return this.#host.writes.request(Op.SET, args, readSetReply)
+      if (options === undefined) return this.#host.writes.request(Op.SET, args, readSetReply)
+      args.push(...leaseArgs(options))
+      return bounded(this.#write(options, Op.SET, args, readSetReply), options, 'set()')
     })
   }
 
-  delete(key: string): Promise<boolean> {
+  delete(key: string, options?: WriteOptions): Promise<boolean> {
     const given = arguments.length
     return rejecting(() => {
-      noMore(given, 1, 'delete(key)')
-      return this.#host.writes.request(Op.DELETE, [this.#key(key)], readDeleteReply)
+      noMore(given, 2, 'delete(key, options)')
+      checkWaitOptions(options, 'delete')
+      const args = [this.#key(key)]
+      return bounded(this.#write(options, Op.DELETE, args, readDeleteReply), options, 'delete()')
     })
   }
 
-  async update(values: Record<string, unknown>): Promise<number> {
-    noMore(arguments.length, 1, 'update(values)', 'ttl and ephemeral are options of set()')
+  // A write, unless its signal is aborted already (then nothing is sent).
+  #write<T = unknown[]>(
+    options: WriteOptions | undefined,
+    op: Op,
+    args: readonly unknown[],
+    read?: ReplyReader<T>,
+  ): Promise<T> {
+    options?.signal?.throwIfAborted()
+    return this.#host.writes.request(op, args, read)
+  }
+
+  async update(values: Record<string, unknown>, options?: WriteOptions): Promise<number> {
+    noMore(arguments.length, 2, 'update(values, options)', 'ttl and ephemeral are options of set()')
+    checkWaitOptions(options, 'update')
     if (typeof values !== 'object' || values === null || !isPlainObject(values)) {
       throw invalidArgument(`update: values must be a plain object, got ${describe(values)}`)
     }
@@ -156,43 +171,47 @@ export class StateView {
       throw invalidArgument('update: values must have string keys only, got a symbol key')
     const pairs = Object.keys(values).map((key) => [this.#key(key), checkStorable(values[key])])
     if (pairs.length === 0) return this.revision
-    return readRevision(await this.#host.writes.request(Op.UPDATE, [pairs]), 'update')
+    const reply = await bounded(this.#write(options, Op.UPDATE, [pairs]), options, 'update()')
+    return readRevision(reply, 'update')
   }
 
-  async clear(): Promise<void> {
+  async clear(options?: WriteOptions): Promise<void> {
     // clear('jobs/') would clear everything: a scope clears the keys under a prefix.
-    noMore(
-      arguments.length,
-      0,
-      'clear()',
-      'to clear the keys under a prefix, use state.scope(prefix).clear()',
-    )
-    readRevision(await this.#host.writes.request(Op.CLEAR, [this.#prefix]), 'clear')
+    if (typeof options === 'string' || arguments.length > 1)
+      throw invalidArgument(
+        'clear(options) takes no prefix: to clear the keys under a prefix, use state.scope(prefix).clear()',
+      )
+    checkWaitOptions(options, 'clear')
+    const reply = await bounded(this.#write(options, Op.CLEAR, [this.#prefix]), options, 'clear()')
+    readRevision(reply, 'clear')
   }
 
-  increment(key: string, by: number | bigint = 1): Promise<number | bigint> {
+  increment(key: string, by: number | bigint = 1, options?: WriteOptions): Promise<number | bigint> {
     const given = arguments.length
     return rejecting(() => {
-      noMore(given, 2, 'increment(key, by)')
+      noMore(given, 3, 'increment(key, by, options)')
+      checkWaitOptions(options, 'increment')
       const k = this.#key(key)
       if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
         throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
       }
       if (typeof by === 'bigint' && !isInt64(by))
         throw new ZStateError(ErrorCode.UNENCODABLE, `increment: by ${by} is outside int64`)
-      return this.#host.writes.request(Op.INCREMENT, [k, by], readIncrementReply)
+      const write = this.#write(options, Op.INCREMENT, [k, by], readIncrementReply)
+      return bounded(write, options, 'increment()')
     })
   }
 
-  compareAndSet(key: string, expected: unknown, next: unknown): Promise<boolean> {
+  compareAndSet(key: string, expected: unknown, next: unknown, options?: WriteOptions): Promise<boolean> {
     const given = arguments.length
     return rejecting(() => {
-      noMore(given, 3, 'compareAndSet(key, expected, next)')
+      noMore(given, 4, 'compareAndSet(key, expected, next, options)')
+      checkWaitOptions(options, 'compareAndSet')
       const k = this.#key(key)
       const absent = expected === undefined
       const stored = checkStorable(next)
       const args = [k, absent, absent ? null : checkStorable(expected), stored]
-      return this.#host.writes.request(Op.CAS, args, readCompareAndSetReply)
+      return bounded(this.#write(options, Op.CAS, args, readCompareAndSetReply), options, 'compareAndSet()')
     })
   }
 
@@ -356,13 +375,13 @@ export interface ReadonlyState {
   readonly revision: number
 }
 
-const SET_OPTIONS = ['ephemeral', 'ttl']
+const SET_OPTIONS = ['ephemeral', 'ttl', 'timeout', 'signal']
 
 // SET's [ephemeral, ttl] from the caller's options (lib/protocol/leases.ts).
 function leaseArgs(options: SetOptions): [boolean, number] {
   if (typeof options !== 'object' || options === null)
     throw invalidArgument(`set: options must be an object, got ${describe(options)}`)
-  checkKnown(options, SET_OPTIONS, 'set')
+  checkWaitOptions(options, 'set', SET_OPTIONS)
   const { ephemeral = false, ttl } = options
   if (typeof ephemeral !== 'boolean')
     throw invalidArgument(`set: ephemeral must be a boolean, got ${describe(ephemeral)}`)
