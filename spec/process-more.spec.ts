@@ -277,3 +277,45 @@ void test('process: once map resolves, the parent’s state shows every item’s
     assert.deepEqual(missing, [], `round ${round}`)
   }
 })
+
+void test('process: state snapshots cross to children and back as the plain objects they read as', async (t) => {
+  const ctx = await contextFor(t)
+  await ctx.state.update({ a: 1, b: { c: [2] } })
+  const whole = { a: 1, b: { c: [2] } }
+  const snapshot = ctx.state.snapshot()
+  for (const thread of [false, true]) {
+    // As an argument, nested in one, and as the result.
+    const echoed = await ctx
+      .spawn(
+        (c: WorkerContext, given: unknown, nested: unknown) => ({
+          given,
+          nested,
+          theirs: c.state.snapshot(),
+        }),
+        {
+          args: [snapshot, { inside: [snapshot] }],
+          thread,
+        },
+      )
+      .wait()
+    assert.deepEqual(
+      echoed,
+      { given: whole, nested: { inside: [whole] }, theirs: whole },
+      `thread: ${thread}`,
+    )
+    // As items, map's args, and each item's result.
+    const mapped = await ctx.map(
+      (c: WorkerContext, item: unknown, _index: number, extra: unknown) => [item, extra, c.state.snapshot()],
+      [snapshot, 5],
+      { thread, args: [snapshot], concurrency: 1 },
+    )
+    assert.deepEqual(
+      mapped,
+      [
+        [whole, whole, whole],
+        [5, whole, whole],
+      ],
+      `thread: ${thread}`,
+    )
+  }
+})

@@ -47,6 +47,7 @@ test('strict values: a TXN patch that would leave a hole, or change a Date or Ui
     bytes: new Uint8Array([1, 2, 3]),
     deep: { a: [{ b: 1 }] },
     media: { bytes: new Uint8Array([4, 5]), when: new Date(1) },
+    other: { n: 0 },
   }
   const { server, client, peer } = await setup(t, initial)
   const revision = client.state.revision
@@ -74,8 +75,12 @@ test('strict values: a TXN patch that would leave a hole, or change a Date or Ui
     ['an absent key', patch('absent', [0, ['x'], 1]), 'ERR_INVALID_ARGUMENT'],
   ] as const) {
     assert.equal(codeOf(await txn(write)), code, name)
-    // With a valid write beside it: nothing of the transaction commits.
-    assert.equal(codeOf(await txn(patch('list', [0, [0], 7]), write)), code, `${name}, beside a valid write`)
+    // With a valid write of another key beside it: nothing of the transaction commits.
+    assert.equal(
+      codeOf(await txn(patch('other', [0, ['n'], 7]), write)),
+      code,
+      `${name}, beside a valid write`,
+    )
   }
   await assertUnchanged(server.address, client, revision, initial)
   // The same transaction, valid, commits: the refusals above were about the patches.

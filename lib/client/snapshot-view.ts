@@ -17,13 +17,39 @@ function show(this: Snapshot): Record<string, unknown> {
   return { ...this }
 }
 
+// Every snapshot handed out: structured clone refuses a Proxy, so what crosses to a child or thread
+// takes a plain copy of each (withPlainSnapshots).
+const snapshots = new WeakSet<object>()
+
 // The keys of `view` that start with `prefix`, without it.
 export function snapshotOf(view: BaseView, prefix: string): Snapshot {
   const target: Target = {}
   Object.defineProperty(target, inspect.custom, { value: show })
   const snapshot = new Proxy(target, new Handler(view, prefix)) as Snapshot
   release.register(snapshot, view, view)
+  snapshots.add(snapshot)
   return snapshot
+}
+
+// `value` with every snapshot in it (itself, or at any depth of its arrays and plain objects) a
+// frozen plain copy; arrays and plain objects around one are copied, the rest kept as they are.
+export function withPlainSnapshots(value: unknown, copies = new Map<object, unknown>()): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  if (snapshots.has(value)) return Object.freeze({ ...value })
+  const done = copies.get(value)
+  if (done !== undefined) return done
+  if (Array.isArray(value)) {
+    const copy: unknown[] = []
+    copies.set(value, copy)
+    for (const item of value) copy.push(withPlainSnapshots(item, copies))
+    return copy
+  }
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto !== Object.prototype && proto !== null) return value
+  const copy: Record<string, unknown> = {}
+  copies.set(value, copy)
+  for (const [key, item] of Object.entries(value)) copy[key] = withPlainSnapshots(item, copies)
+  return copy
 }
 
 // One object per snapshot, not a closure per trap: creating a snapshot stays cheap.

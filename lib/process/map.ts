@@ -13,7 +13,7 @@ import type { BatchResults, FromChild } from './messages.ts'
 import type { ResolvedMapOptions } from './options.ts'
 import { callSite, remoteError, withCallSite } from './remote-error.ts'
 import type { Target } from './target.ts'
-import { cloneable } from './cloneable.ts'
+import { sendable } from './cloneable.ts'
 import { packNumbers, type Packed } from './numbers.ts'
 import type { Position } from '../connect.ts'
 
@@ -257,16 +257,27 @@ class MapRun {
 
   #send(worker: Worker, batch: Batch): void {
     worker.batches.push(batch)
-    try {
+    const send = (values: readonly unknown[]): void =>
       worker.attempt.send({
         t: 'items',
         batch: batch.id,
         first: batch.first,
         indices: batch.indices,
-        items: packNumbers(batch.values),
+        items: packNumbers(values),
       })
+    try {
+      send(batch.values)
     } catch (error) {
-      const culprit = batch.values.findIndex((value) => !cloneable(value))
+      // State snapshots among the items cross as plain copies; anything else refused stays refused.
+      const sent = batch.values.map(sendable)
+      if (sent.every((item) => 'value' in item)) {
+        try {
+          return send(sent.map((item) => item.value))
+        } catch {
+          // reported below, as the first failure
+        }
+      }
+      const culprit = sent.findIndex((item) => 'error' in item)
       const which = culprit < 0 ? '' : ` (item ${indexAt(batch, culprit)})`
       this.#fail(
         new ZStateError(ErrorCode.UNENCODABLE, `map: an item cannot be sent to a worker${which}`, {

@@ -6,7 +6,7 @@ import type { FromChild, ItemBatch, Job, ToChild } from './messages.ts'
 import { serializeError, type SerializedError } from './remote-error.ts'
 import type { Target } from './target.ts'
 import type { WorkerContext } from './types.ts'
-import { cloneable } from './cloneable.ts'
+import { sendable } from './cloneable.ts'
 import { packNumbers } from './numbers.ts'
 import { evaluateGlobally, importModule } from '../import-module.ts'
 import type { Position } from '../connect.ts'
@@ -60,10 +60,15 @@ export async function runChild(job: Job, port: ParentPort): Promise<number> {
   }
 }
 
-// Reports a result; one that cannot travel becomes the error that says why.
+// Reports a result (its state snapshots as plain copies, if it holds any and structured clone
+// refuses them); one that cannot travel becomes the error that says why.
 async function report(port: ParentPort, value: unknown, seen: Position): Promise<void> {
   try {
-    await port.send({ t: 'result', value, seen })
+    await port.send({ t: 'result', value, seen }).catch((error: unknown) => {
+      const sent = sendable(value)
+      if (!('value' in sent) || sent.value === value) throw error
+      return port.send({ t: 'result', value: sent.value, seen })
+    })
   } catch (error) {
     throw new ZStateError(
       ErrorCode.UNENCODABLE,
@@ -107,9 +112,11 @@ async function runItems(
     await port
       .send({ t: 'results', batch: batch.batch, values: packNumbers(values), failed, ms, seen })
       .catch(async () => {
-        // Some value cannot travel: report those items as failed, the rest as usual.
+        // Some value cannot travel: report those items as failed, the rest as usual (state snapshots
+        // as plain copies).
         values.forEach((value, i) => {
-          if (cloneable(value)) return
+          const sent = sendable(value)
+          if ('value' in sent) return void (values[i] = sent.value)
           values[i] = undefined
           failed.push([
             i,
