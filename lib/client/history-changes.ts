@@ -73,7 +73,7 @@ export async function bases(
 ): Promise<Map<string, unknown>> {
   let earlier: WireCommit[] = []
   let from = before
-  for (let step = FIRST_STEP; from > 1 && !wholeWrites(earlier, keys); step *= 2) {
+  for (let step = FIRST_STEP; from > 1 && written(earlier, keys).size < keys.size; step *= 2) {
     const to = from - 1
     const start = Math.max(1, from - step)
     const { commits, oldest } = await loadFrom(history, start, to)
@@ -82,15 +82,8 @@ export async function bases(
     from = start
   }
   const values = new Map<string, unknown>()
-  const found = new Set<string>()
-  for (const change of changesOf(earlier, new Map())) {
-    if (!keys.has(change.key)) continue
-    values.set(change.key, change.value)
-  }
-  for (const { changes } of earlier)
-    for (const [key, kind] of changes)
-      if (kind === ChangeKind.CLEAR) for (const k of keys) found.add(k)
-      else if (keys.has(key) && kind !== ChangeKind.PATCH) found.add(key)
+  for (const change of changesOf(earlier)) if (keys.has(change.key)) values.set(change.key, change.value)
+  const found = written(earlier, keys)
   const missing = [...keys].filter((key) => !found.has(key))
   if (missing.length > 0)
     throw new ZStateError(
@@ -101,15 +94,15 @@ export async function bases(
   return values
 }
 
-// Whether every one of `keys` has a whole write (set, delete, clear) in `commits`.
-function wholeWrites(commits: readonly WireCommit[], keys: ReadonlySet<string>): boolean {
+// Those of `keys` that have a whole write (set, delete, clear) in `commits`.
+function written(commits: readonly WireCommit[], keys: ReadonlySet<string>): ReadonlySet<string> {
   const found = new Set<string>()
   for (const { changes } of commits)
     for (const [key, kind] of changes) {
-      if (kind === ChangeKind.CLEAR) return true
+      if (kind === ChangeKind.CLEAR) return keys
       if (kind !== ChangeKind.PATCH && keys.has(key)) found.add(key)
     }
-  return found.size === keys.size
+  return found
 }
 
 // History start..to, or from the server's oldest revision on when it no longer has `start` (oldest:

@@ -131,7 +131,7 @@ export class StateView {
       const args = [this.#key(key), checkStorable(value)]
       if (options === undefined) return this.#host.writes.request(Op.SET, args, readSetReply)
       args.push(...leaseArgs(options))
-      return bounded(this.#write(options, Op.SET, args, readSetReply), options, 'set()')
+      return this.#write(options, 'set()', Op.SET, args, readSetReply)
     })
   }
 
@@ -141,19 +141,20 @@ export class StateView {
       noMore(given, 2, 'delete(key, options)')
       checkWaitOptions(options, 'delete')
       const args = [this.#key(key)]
-      return bounded(this.#write(options, Op.DELETE, args, readDeleteReply), options, 'delete()')
+      return this.#write(options, 'delete()', Op.DELETE, args, readDeleteReply)
     })
   }
 
-  // A write, unless its signal is aborted already (then nothing is sent).
+  // A write whose wait its options bound; nothing is sent when its signal is aborted already.
   #write<T = unknown[]>(
     options: WriteOptions | undefined,
+    what: string,
     op: Op,
     args: readonly unknown[],
     read?: ReplyReader<T>,
   ): Promise<T> {
     options?.signal?.throwIfAborted()
-    return this.#host.writes.request(op, args, read)
+    return bounded(this.#host.writes.request(op, args, read), options, what)
   }
 
   async update(values: Record<string, unknown>, options?: WriteOptions): Promise<number> {
@@ -171,8 +172,7 @@ export class StateView {
       throw invalidArgument('update: values must have string keys only, got a symbol key')
     const pairs = Object.keys(values).map((key) => [this.#key(key), checkStorable(values[key])])
     if (pairs.length === 0) return this.revision
-    const reply = await bounded(this.#write(options, Op.UPDATE, [pairs]), options, 'update()')
-    return readRevision(reply, 'update')
+    return readRevision(await this.#write(options, 'update()', Op.UPDATE, [pairs]), 'update')
   }
 
   async clear(options?: WriteOptions): Promise<void> {
@@ -182,8 +182,7 @@ export class StateView {
         'clear(options) takes no prefix: to clear the keys under a prefix, use state.scope(prefix).clear()',
       )
     checkWaitOptions(options, 'clear')
-    const reply = await bounded(this.#write(options, Op.CLEAR, [this.#prefix]), options, 'clear()')
-    readRevision(reply, 'clear')
+    readRevision(await this.#write(options, 'clear()', Op.CLEAR, [this.#prefix]), 'clear')
   }
 
   increment(key: string, by: number | bigint = 1, options?: WriteOptions): Promise<number | bigint> {
@@ -197,8 +196,7 @@ export class StateView {
       }
       if (typeof by === 'bigint' && !isInt64(by))
         throw new ZStateError(ErrorCode.UNENCODABLE, `increment: by ${by} is outside int64`)
-      const write = this.#write(options, Op.INCREMENT, [k, by], readIncrementReply)
-      return bounded(write, options, 'increment()')
+      return this.#write(options, 'increment()', Op.INCREMENT, [k, by], readIncrementReply)
     })
   }
 
@@ -211,7 +209,7 @@ export class StateView {
       const absent = expected === undefined
       const stored = checkStorable(next)
       const args = [k, absent, absent ? null : checkStorable(expected), stored]
-      return bounded(this.#write(options, Op.CAS, args, readCompareAndSetReply), options, 'compareAndSet()')
+      return this.#write(options, 'compareAndSet()', Op.CAS, args, readCompareAndSetReply)
     })
   }
 
