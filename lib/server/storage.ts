@@ -173,8 +173,9 @@ function rebuild(recovered: Recovered, limits: HistoryLimits, epoch: string | un
       if (revision >= kept) history.push(entry, revision)
       else entry.retire()
     }
-    // A copy: the bytes read are a view of the whole segment file.
-    else if (revision >= kept) history.push({ bytes: Buffer.from(bytes), retire() {} }, revision)
+    // Kept as read, a view of its segment file: the file's buffer stays while the history holds any
+    // of its commits (a segment or two), which costs less than a copy of each at every restart.
+    else if (revision >= kept) history.push({ bytes, retire() {} }, revision)
   })
   return { store, history, snapshotRevision: snapshot?.revision ?? 0 }
 }
