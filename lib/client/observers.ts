@@ -99,7 +99,8 @@ export class Observers {
       this.#dispatch(revision, changes)
     } finally {
       this.#dispatching = false
-      this.#addedDuring.clear()
+      // Clearing gives a Set a new table: only when something was added.
+      if (this.#addedDuring.size > 0) this.#addedDuring.clear()
     }
   }
 

@@ -47,9 +47,16 @@ export function watch(
   const from = fromRevision ?? 0
   const stream: Stream = {
     pushAll: (all) => {
-      const taken: Change[] = []
-      for (const change of all) if (change.revision >= from && matches(change.key)) taken.push(view(change))
-      changes.pushAll(taken)
+      // A copy only once a change is left out or shown otherwise (a scope's): a whole-state watch
+      // takes the revision's changes as they are.
+      let taken: Change[] | undefined
+      for (let i = 0; i < all.length; i++) {
+        const change = all[i]!
+        const shown = change.revision >= from && matches(change.key) ? view(change) : undefined
+        if (taken === undefined && shown !== change) taken = all.slice(0, i)
+        if (taken !== undefined && shown !== undefined) taken.push(shown)
+      }
+      changes.pushAll(taken ?? all)
     },
     onReset: () =>
       changes.end(

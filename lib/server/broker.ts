@@ -371,7 +371,7 @@ export class Broker {
         : status === Status.ERROR &&
           typeof args[2] === 'string' &&
           typeof args[3] === 'string' &&
-          args[2] !== ErrorCode.DISCONNECTED) && inValueModel(args.slice(2))
+          args[2] !== ErrorCode.DISCONNECTED) && inValueModel(args)
     if (status !== Status.OK || !valid) call.service.failed++
     this.#settle(call)
     if (call.caller !== undefined) {
@@ -525,11 +525,13 @@ function describeCall(call: Call): string {
   return `${call.service.name}.${call.method}`
 }
 
-// Whether a result's values are values as a SET's are (a string that is not UTF-8, a "__proto__"
-// key, an extension: the caller would read something else than the provider sent).
-function inValueModel(values: unknown[]): boolean {
+// Whether a RESULT's values (its arguments after the call id and status) are values as a SET's are
+// (a string that is not UTF-8, a "__proto__" key, an extension: the caller would read something else
+// than the provider sent).
+function inValueModel(args: unknown[]): boolean {
   try {
-    adoptDecoded(values)
+    // The id and status (a number each) pass: one walk, and no copy of the rest.
+    adoptDecoded(args)
     return true
   } catch {
     return false

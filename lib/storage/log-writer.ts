@@ -8,7 +8,7 @@ import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync } from 'node:fs'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { GroupFsync } from './group-fsync.ts'
 import { commitHead } from './layout.ts'
-import { RecordKind, commitChecksum, frameRecord, frameRecords } from './records.ts'
+import { RecordKind, frameRecord, frameRecords } from './records.ts'
 import type { LogTail } from './recovery.ts'
 import {
   appendAll,
@@ -114,10 +114,10 @@ export class LogWriter {
       throw new RangeError(`append: the first commit must be revision ${this.#revision + 1}`)
     if (this.#fd === undefined) throw new RangeError('append: the log has no epoch yet (newEpoch)')
     if (this.#size >= this.#segmentBytes && this.#segmentCommits > 0) this.#roll(this.#epoch!)
-    const { buffers, bytes } = frameRecords(RecordKind.COMMIT, commits)
+    const { buffers, bytes, lastChecksum } = frameRecords(RecordKind.COMMIT, commits)
     this.#write(buffers, bytes)
     this.#revision += commits.length
-    this.#checksum = commitChecksum(commits.at(-1)!)
+    this.#checksum = lastChecksum
     this.#segmentCommits += commits.length
     this.#sinceSnapshot += bytes
     if (this.#policy === 'interval') this.#group.soon(INTERVAL_MS)

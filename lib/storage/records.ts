@@ -21,23 +21,25 @@ export function commitChecksum(payload: Uint8Array): number {
 }
 
 // Frames records as buffers for one writev: one shared buffer of frames, the payloads as they are
-// (never copied). `bytes`: how many bytes the buffers hold.
+// (never copied). `bytes`: how many bytes the buffers hold; `lastChecksum`: the last record's.
 export function frameRecords(
   kind: RecordKind,
   payloads: readonly Uint8Array[],
-): { buffers: Uint8Array[]; bytes: number } {
+): { buffers: Uint8Array[]; bytes: number; lastChecksum: number } {
   const frames = Buffer.allocUnsafe(FRAME_BYTES * payloads.length)
   const buffers: Uint8Array[] = []
   let bytes = frames.length
+  let lastChecksum = 0
   payloads.forEach((payload, i) => {
     const at = FRAME_BYTES * i
+    lastChecksum = checksum(kind, payload)
     frames.writeUInt32LE(payload.length, at)
-    frames.writeUInt32LE(checksum(kind, payload), at + 4)
+    frames.writeUInt32LE(lastChecksum, at + 4)
     frames[at + 8] = kind
     buffers.push(frames.subarray(at, at + FRAME_BYTES), payload)
     bytes += payload.length
   })
-  return { buffers, bytes }
+  return { buffers, bytes, lastChecksum }
 }
 
 // One framed record as a single buffer (headers, CLEAN, END: small things).
