@@ -146,6 +146,7 @@ test('set frames: what the scan leaves to the full path', () => {
   const value = encode({ a: [1, 'two', { b: null }], c: new Uint8Array([1]) })
   assert.ok(readSetFrame(setFrame(value)) !== undefined, 'a plain value is taken')
   assert.ok(readSetFrame(setFrame(hex(mapOf(12)))) !== undefined, 'a map of many distinct keys is taken')
+  assert.ok(readSetFrame(setFrame(hex(mapOf(5_000)))) !== undefined, 'and of thousands')
   for (const [name, bytes] of [
     ['float 32', 'ca 3f800000'],
     ['-0', 'cb 8000000000000000'],
@@ -161,6 +162,9 @@ test('set frames: what the scan leaves to the full path', () => {
     ['a map key twice', '82 a1 61 01 a1 61 02'],
     ['a map key twice, once as str 8', '82 a1 61 01 d9 01 61 02'],
     ['a map key twice among many', mapOf(12, 'k3')],
+    ['a map key twice among thousands, first and last', mapOf(5_000, 'k0')],
+    ['a map key twice among thousands, last two', mapOf(5_000, 'k4999')],
+    ['a map saying it has more keys than its bytes hold', 'de ffff a1 61 01'],
     ['nested deeper than the scan goes', '91'.repeat(65) + 'c0'],
     ['truncated', '92 01'],
   ] as const)
@@ -187,6 +191,22 @@ test('set frames: what the scan leaves to the full path', () => {
   assert.deepEqual(
     many?.map((request) => (request as unknown[]).slice(0, 3)),
     Array.from({ length: 512 }, (_, i) => [i + 70_000, Op.SET, `key-${i}`]),
+  )
+})
+
+test('set frames: a map is taken exactly when no key comes twice, however many keys it has', () => {
+  // Keys from a small alphabet, so that maps of every size hold repeats, near and far apart.
+  const key = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd'), maxLength: 6 })
+  fc.assert(
+    fc.property(fc.array(key, { maxLength: 600 }), (keys) => {
+      const map =
+        'de' +
+        keys.length.toString(16).padStart(4, '0') +
+        keys.map((k) => encode(k).toString('hex') + 'c0').join('')
+      const taken = readSetFrame(setFrame(hex(map))) !== undefined
+      assert.equal(taken, new Set(keys).size === keys.length, JSON.stringify(keys))
+    }),
+    { numRuns: 3_000 },
   )
 })
 

@@ -114,7 +114,9 @@ function containerEnd(bytes: Buffer, token: number, at: number, end: number, dep
   } else return -1
   if (depth >= SCAN_DEPTH) return -1
   // Only a map of two keys or more can hold one twice.
-  const keys = map && count > 1 ? new MapKeys(bytes) : undefined
+  // Sized for the keys the map says it has, as many as its bytes can hold (each key and value takes
+  // a byte at least).
+  const keys = map && count > 1 ? new MapKeys(bytes, Math.min(count, (end - at) / 2)) : undefined
   for (let i = 0; i < count; i++) {
     if (map) {
       const keyEnd = stringEnd(bytes, at, end)
@@ -131,36 +133,64 @@ function containerEnd(bytes: Buffer, token: number, at: number, end: number, dep
 }
 
 // The keys of one map so far, by where their text lies: a key that comes twice (which a decoder
-// reads as its last value, or refuses) leaves the map to the full path, which stores it once.
+// reads as its last value, or refuses) leaves the map to the full path, which stores it once. Small
+// maps, the common case, compare in place; past SMALL_MAP keys, through a hash table of the keys'
+// bytes (a string and a Set entry per key cost a map of a million keys about a second of the loop).
 class MapKeys {
   readonly #bytes: Buffer
+  // Where each key's text starts and stops, in order.
   readonly #spans: number[] = []
-  #seen: Set<string> | undefined
+  // Open addressing, at most half full: 1 + the index of the key in a slot, 0 for none.
+  #table: Int32Array | undefined
+  // Table slots to start with, once past SMALL_MAP keys: growing it key by key cost a million-key map
+  // most of its scan in rehashing.
+  readonly #size: number
 
-  constructor(bytes: Buffer) {
+  constructor(bytes: Buffer, expected: number) {
     this.#bytes = bytes
+    this.#size = 2 ** Math.ceil(Math.log2(2 * Math.max(expected, 2 * SMALL_MAP)))
   }
 
   // False when the key whose text is bytes[start, stop) is already there.
   add(start: number, stop: number): boolean {
     const spans = this.#spans
-    // Small maps, the common case, compare in place; past SMALL_MAP keys, by their text in a Set.
-    if (this.#seen === undefined && spans.length < 2 * SMALL_MAP) {
-      for (let i = 0; i < spans.length; i += 2)
-        if (sameBytes(this.#bytes, spans[i]!, spans[i + 1]!, start, stop)) return false
-      spans.push(start, stop)
-      return true
-    }
-    if (this.#seen === undefined) {
-      this.#seen = new Set()
-      for (let i = 0; i < spans.length; i += 2)
-        this.#seen.add(this.#bytes.toString('latin1', spans[i], spans[i + 1]))
-    }
-    // latin1: one character per byte, so equal strings are equal bytes.
-    const text = this.#bytes.toString('latin1', start, stop)
-    if (this.#seen.has(text)) return false
-    this.#seen.add(text)
+    if (this.#table === undefined) {
+      if (spans.length < 2 * SMALL_MAP) {
+        for (let i = 0; i < spans.length; i += 2)
+          if (sameBytes(this.#bytes, spans[i]!, spans[i + 1]!, start, stop)) return false
+        spans.push(start, stop)
+        return true
+      }
+      this.#grow(this.#size)
+    } else if (spans.length >= this.#table.length) this.#grow(2 * this.#table.length)
+    if (!this.#insert(spans.length / 2, start, stop)) return false
+    spans.push(start, stop)
     return true
+  }
+
+  // Puts key `index` (text bytes[start, stop)) in the table; false if an equal key is there.
+  #insert(index: number, start: number, stop: number): boolean {
+    const table = this.#table!
+    const bytes = this.#bytes
+    const spans = this.#spans
+    // FNV-1a over the text.
+    let hash = 0x811c9dc5
+    for (let i = start; i < stop; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193)
+    const mask = table.length - 1
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const held = table[slot]! - 1
+      if (held < 0) {
+        table[slot] = index + 1
+        return true
+      }
+      if (sameBytes(bytes, spans[2 * held]!, spans[2 * held + 1]!, start, stop)) return false
+    }
+  }
+
+  #grow(size: number): void {
+    this.#table = new Int32Array(size)
+    const spans = this.#spans
+    for (let i = 0; i < spans.length; i += 2) this.#insert(i / 2, spans[i]!, spans[i + 1]!)
   }
 }
 
