@@ -92,6 +92,8 @@ export interface ClientSettings {
   replicate?: readonly string[] | undefined
   // CURVE keys; undefined: none.
   curve: CurveCredentials | undefined
+  // The token of the context child this client runs in (lib/link/link.ts); undefined: none.
+  childToken?: string | undefined
 }
 
 // A replica's place in the server's history: [epoch, revision].

@@ -29,6 +29,8 @@ export interface ConnectionSettings {
   replicate: readonly string[] | undefined
   // CURVE keys for every socket; undefined: none.
   curve: CurveCredentials | undefined
+  // The token of the context child this client runs in (lib/link/link.ts); undefined: none.
+  childToken?: string | undefined
 }
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed'
@@ -245,8 +247,8 @@ export class Connection {
 
   // For a link to the next address: after a lost server, the next gateway is tried first.
   #linkOptions(): LinkOptions {
-    const { addresses, name, requestTimeout, traffic, replicate, curve } = this.#settings
+    const { addresses, name, requestTimeout, traffic, replicate, curve, childToken } = this.#settings
     const address = addresses[this.#next++ % addresses.length]!
-    return { address, name, requestTimeout, traffic, replicate, curve }
+    return { address, name, requestTimeout, traffic, replicate, curve, childToken }
   }
 }

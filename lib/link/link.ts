@@ -33,6 +33,9 @@ export interface LinkOptions {
   // Key prefixes of a partial replica (HELLO's fifth argument); undefined: everything, on PUB.
   replicate: readonly string[] | undefined
   curve: CurveCredentials | undefined
+  // The token of the context child this client runs in (HELLO's seventh argument): its parent sends
+  // it in CHILD_GONE once the child has exited, and the server ends the session then; undefined: none.
+  childToken: string | undefined
 }
 
 // The whole store at one revision.
@@ -94,10 +97,13 @@ export class Link {
       const token = uniqueToken()
       const name = options.name ?? basename(process.argv[1] ?? 'node')
       const args: unknown[] = [PROTOCOL_VERSION, token, process.pid, name]
-      if (options.replicate !== undefined || options.curve !== undefined) args.push(options.replicate ?? null)
+      const { replicate, curve, childToken } = options
+      if (replicate !== undefined || curve !== undefined || childToken !== undefined)
+        args.push(replicate ?? null)
       // On a curve server: the client key this session holds (services are owned per key).
-      if (options.curve !== undefined)
-        args.push([options.curve.publicKey, keyProof(options.curve, options.curve.serverKey, token)])
+      if (curve !== undefined) args.push([curve.publicKey, keyProof(curve, curve.serverKey, token)])
+      else if (childToken !== undefined) args.push(null)
+      if (childToken !== undefined) args.push(childToken)
       const reply = await abortable(unlessRefused(channel.request(Op.HELLO, args), refused), signal)
       const hello = readHello(reply, options.address)
       debug(

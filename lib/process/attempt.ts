@@ -1,6 +1,7 @@
 // One run of a bootstrapped child, process or thread: its messages, its outcome (the reported
 // result or error, else a ProcessExitError once it has exited), and the stop escalation.
 import { ProcessExitError } from '../errors.ts'
+import { randomBytes } from 'node:crypto'
 import { deferred } from '../deferred.ts'
 import type { ChildStatus } from '../protocol/process-table.ts'
 import { isFromChild, type FromChild, type Job, type ToChild } from './messages.ts'
@@ -16,8 +17,10 @@ export type Outcome =
   | { readonly ok: true; readonly value: unknown; readonly seen: Position }
   | { readonly ok: false; readonly error: Error }
 
-// Tells the server which children a context has, for `zstate top`.
+// Tells the server which children a context has, for `zstate top`, and which have gone (it ends
+// the sessions whose HELLO named their token).
 export interface ChildRegistrar {
+  gone(childToken: string): void
   child(
     key: string,
     pid: number,
@@ -57,6 +60,8 @@ export abstract class Attempt {
   readonly key = `${process.pid}.${nextKey++}`
   protected readonly tail = new StderrTail()
   protected readonly options: LaunchOptions
+  // A secret (lib/server/child-sessions.ts): anyone holding it could end the child's session.
+  readonly #childToken = randomBytes(16).toString('hex')
   readonly #outcome = deferred<Outcome>()
   #reported: Outcome | undefined
   #exited = false
@@ -75,6 +80,11 @@ export abstract class Attempt {
   abstract send(message: ToChild): void
   protected abstract terminate(signal: NodeJS.Signals): void
   abstract stats(): Promise<ChildStats>
+
+  // The job as the child gets it: with this attempt's token, which its client names in its HELLO.
+  protected get job(): Job {
+    return { ...this.options.job, childToken: this.#childToken }
+  }
 
   // Settles after the child has exited and its output has been forwarded.
   get outcome(): Promise<Outcome> {
@@ -146,6 +156,7 @@ export abstract class Attempt {
     this.#timers = []
     const outcome = this.#reported ?? { ok: false, error: this.#exitError(exitCode, signal, extra) }
     this.register(outcome.ok ? 'exited' : 'failed')
+    this.options.registrar?.gone(this.#childToken)
     this.#outcome.resolve(outcome)
   }
 

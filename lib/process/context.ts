@@ -80,6 +80,9 @@ export interface ContextSettings {
   readonly curve?: CurveCredentials | undefined
   // A child's context: the key prefixes it replicates (spawn's and map's `replicate`).
   readonly replicate?: readonly string[] | undefined
+  // A child's context: the token its parent gave it, which the parent names once it has exited, so
+  // that the server ends its session at once (lib/server/child-sessions.ts).
+  readonly childToken?: string | undefined
 }
 
 export class ContextImpl<S extends object> extends ClientImpl<S> implements Context<S>, ChildHost, MapHost {
@@ -108,6 +111,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
       name: settings.name,
       curve: settings.curve,
       replicate: settings.replicate,
+      childToken: settings.childToken,
     })
     this.name = settings.name
     this.#addresses = addresses

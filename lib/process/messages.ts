@@ -17,6 +17,8 @@ export interface Job {
   readonly curve?: CurveCredentials | undefined
   // The key prefixes the child replicates (spawn's and map's `replicate`); absent: everything.
   readonly replicate?: readonly string[] | undefined
+  // This attempt's secret token, for its client's HELLO (lib/server/child-sessions.ts).
+  readonly childToken?: string | undefined
 }
 
 export interface ItemBatch {

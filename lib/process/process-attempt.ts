@@ -60,7 +60,7 @@ export class ProcessAttempt extends Attempt {
       })
     })
     this.register('starting')
-    this.send(options.job)
+    this.send(this.job)
   }
 
   get pid(): number | undefined {

@@ -48,6 +48,12 @@ export class Registration implements ChildRegistrar {
     void this.open().then(() => this.#client.request(Op.CHILD, args).then(ignore, ignore))
   }
 
+  // A child has exited: the server ends the sessions its client opened with this token. Sent at once,
+  // whether or not the context is registered, ahead of the context's own close and BYE.
+  gone(childToken: string): void {
+    void this.#client.request(Op.CHILD_GONE, [childToken]).then(ignore, ignore)
+  }
+
   // The context ends. Sent at once, ahead of the client's BYE, and never awaited: a lost server cannot
   // hold up a close (and the end of the session forgets the context anyway).
   close(): void {

@@ -43,6 +43,7 @@ export async function runChild(job: Job, port: ParentPort): Promise<number> {
       signal: controller.signal,
       curve: job.curve,
       replicate: job.replicate,
+      childToken: job.childToken,
     })
     // Loading the target and joining the server overlap: both take a while in a fresh process.
     const [fn] = await Promise.all([load(job.target), context.start()])

@@ -26,7 +26,7 @@ export class ThreadAttempt extends Attempt {
       workerData: {
         entry: entryUrl('thread-entry').href,
         tsx: tsxRegisterUrl(options.job.target),
-        job: options.job,
+        job: this.job,
         sockets: port2,
       },
       transferList: [port2],

@@ -5,9 +5,10 @@ export const PROTOCOL_VERSION = 7
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {
-  HELLO: 1, //     [protocol, token, pid, name, replicate?, keyProof?] → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint, session]
+  HELLO: 1, //     [protocol, token, pid, name, replicate?, keyProof?, childToken?] → [protocol, version, epoch, revision, pubEndpoint, maxMessageBytes, heartbeatMs, topicEndpoint, session]
   //                                                       replicate: key prefixes (a partial session, served by Push.COMMITS
   //                                                       instead of PUB, its writes answered [revision, result?]); nil: everything
+  //                                                       childToken: a context child's, see CHILD_GONE; nil: none
   ECHO: 2, //      [token]                             → []   and publishes frame 'h'+token on PUB
   SNAPSHOT: 3, //  [cursor | null]                     → [epoch, revision, nextCursor | null, acks, [[key, value], ...]]
   //                                                       acks (first page): [[requestId, revision, result?], ...] unconfirmed
@@ -52,6 +53,9 @@ export const Op = {
   //                                                       cut to fit one reply (table.omitted counts the rest)
   STATS: 34, //    []                                  → [stats]   the server's counters, services and topics
   //                                                       (lib/protocol/server-stats.ts), for the dashboard
+  CHILD_GONE: 35, // [childToken]                   → []   the child that had this token has exited: the sessions that
+  //                                                       named it in HELLO end now (ephemeral keys deleted) rather than
+  //                                                       when their silence expires them; an unknown token: nothing to do
 } as const
 export type Op = (typeof Op)[keyof typeof Op]
 

@@ -25,6 +25,7 @@ import { SLOT_MS } from './leases.ts'
 import { loadActions, runAction, type Actions } from './actions.ts'
 import { Broker, PROVIDER_SILENCE_BEATS } from './broker.ts'
 import { Contexts } from './contexts.ts'
+import { ChildSessions, isChildToken } from './child-sessions.ts'
 import { Topics } from './topics.ts'
 import { arity, clearPrefix, operations, readTransaction, runTransaction, type Commit } from './operations.ts'
 import { Claims } from './claims.ts'
@@ -234,6 +235,9 @@ class StateServer implements Server {
   readonly #topics: Topics
   // Processes: each session's contexts and their children, listed for `zstate top` (never signalled).
   readonly #contexts: Contexts
+  readonly #childSessions = new ChildSessions()
+  // Sessions whose process is known dead, kept until the server has worked through their frames.
+  readonly #ending = new Map<Session, string>()
   // The /metrics endpoint (options.metrics), once it listens.
   #metrics: MetricsEndpoint | undefined
   // The metrics endpoint, as a viewer of the process table: its CPU figures run from scrape to scrape.
@@ -523,9 +527,9 @@ class StateServer implements Server {
   }
 
   #hello(routingId: Buffer, args: unknown[]): Session {
-    if (args.length < 4 || args.length > 6)
-      throw new ZStateError(ErrorCode.PROTOCOL, `hello takes 4 to 6 arguments, got ${args.length}`)
-    const [protocol, token, pid, name, replicate, proof] = args
+    if (args.length < 4 || args.length > 7)
+      throw new ZStateError(ErrorCode.PROTOCOL, `hello takes 4 to 7 arguments, got ${args.length}`)
+    const [protocol, token, pid, name, replicate, proof, childToken] = args
     if (protocol !== PROTOCOL_VERSION) {
       throw new ZStateError(
         ErrorCode.PROTOCOL,
@@ -535,7 +539,7 @@ class StateServer implements Server {
     if (!isToken(token) || typeof pid !== 'number' || typeof name !== 'string') {
       throw new ZStateError(
         ErrorCode.PROTOCOL,
-        'hello takes [protocol, token, pid, name, replicate?, keyProof?]',
+        'hello takes [protocol, token, pid, name, replicate?, keyProof?, childToken?]',
       )
     }
     const clientKey = this.#clientKey(token, proof)
@@ -545,7 +549,11 @@ class StateServer implements Server {
       checkPrefixes(replicate, 'hello: replicate')
       prefixes = new Prefixes((replicate as string[]).map(ownString))
     }
-    return this.#sessions.open(routingId, name, pid, Date.now(), prefixes, this.revision, clientKey)
+    if (childToken !== undefined && childToken !== null && !isChildToken(childToken))
+      throw new ZStateError(ErrorCode.PROTOCOL, 'hello: a child token is 32 to 64 lowercase hex digits')
+    const session = this.#sessions.open(routingId, name, pid, Date.now(), prefixes, this.revision, clientKey)
+    this.#childSessions.link(session, childToken ?? undefined)
+    return session
   }
 
   // On a curve server every session proves which client key it holds (services are owned per key);
@@ -664,6 +672,16 @@ class StateServer implements Server {
           this.#federation?.published(args[0] as string, args[1])
         return reply
       }
+      case Op.CHILD_GONE:
+        arity(args, 1, 'child gone')
+        if (!isChildToken(args[0]))
+          throw new ZStateError(
+            ErrorCode.PROTOCOL,
+            'child gone takes [childToken]: 32 to 64 lowercase hex digits',
+          )
+        for (const child of this.#childSessions.gone(args[0]))
+          this.#endSession(child, 'its process has exited')
+        return okReply(id, [])
       case Op.CONTEXT_OPEN:
       case Op.CONTEXT_CLOSE:
       case Op.CHILD:
@@ -845,6 +863,7 @@ class StateServer implements Server {
       for (const session of this.#sessions.idleSince(cutoff))
         // A peer whose frames the server is still working through is waiting on the server, not silent.
         if (!this.#inbox.holds(session.key)) this.#forget(session, 'its session expired')
+    for (const [session, why] of this.#ending) if (!this.#inbox.holds(session.key)) this.#forget(session, why)
     this.#broker.tick(now, this.#silentFrom)
   }
 
@@ -904,9 +923,18 @@ class StateServer implements Server {
     )
   }
 
+  // A session whose process died (its context said so): it ends now, or once the server has worked
+  // through the frames it sent before (they came first).
+  #endSession(session: Session, why: string): void {
+    if (this.#inbox.holds(session.key)) this.#ending.set(session, why)
+    else this.#forget(session, why)
+  }
+
   #forget(peer: ReplyPeer, why: string): void {
     const session = this.#sessions.get(peer.routingId)
     if (session === undefined) return
+    this.#ending.delete(session)
+    this.#childSessions.dropSession(session)
     // Its ephemeral keys end with it (a key read back after a failed write may have lost its lease); on
     // etcd, with its lease.
     const owned = this.#owners.end(session)
