@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { connect, isZStateError, RemoteError, TimeoutError } from '../lib/index.ts'
 import { deferred } from '../lib/deferred.ts'
+import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { fixture, serverFor, tempDir, transports } from './support.ts'
@@ -79,6 +80,86 @@ test('messaging: handler errors come back as RemoteError with remote name, code,
 
   // The provider is still fine afterwards.
   assert.equal(await client.call('errors', 'add', [1, 1]), 2)
+})
+
+test('messaging: whatever a handler throws, however hostile, reaches its caller and frees the provider', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  // An Error whose field throws when read, or a Proxy whose every look at it throws.
+  const bomb = (field: string): unknown => {
+    if (field === 'proxy')
+      return new Proxy(new Error('proxied'), {
+        getPrototypeOf: () => {
+          throw new Error('trap bomb')
+        },
+        get: () => {
+          throw new Error('trap bomb')
+        },
+      })
+    const error = new Error('x')
+    Object.defineProperty(error, field, {
+      get: () => {
+        throw new Error('getter bomb')
+      },
+    })
+    return error
+  }
+  const handle = await a.provide(
+    't',
+    {
+      throwIt: (field: string) => {
+        throw bomb(field)
+      },
+      lookalike: () => {
+        throw { name: 'Fake', message: 'not an Error' }
+      },
+      numericName: () => {
+        throw Object.assign(new Error('named 7'), { name: 7 })
+      },
+      ok: () => 'ok',
+    },
+    { concurrency: 1 },
+  )
+  const expected: Record<string, [name: string, message: string]> = {
+    message: ['Error', ''],
+    stack: ['Error', 'x'],
+    name: ['Error', 'x'],
+    cause: ['Error', 'x'],
+    code: ['Error', 'x'],
+    proxy: ['NonError', '[an unreadable value]'],
+  }
+  for (const [field, [name, message]] of Object.entries(expected)) {
+    const error = await b.call('t', 'throwIt', [field], { timeout: 10_000 }).catch((e: unknown) => e)
+    assert.ok(error instanceof RemoteError, `${field}: ${String(error)}`)
+    assert.deepEqual([error.remoteName, error.message], [name, message], field)
+    // Its one slot is free again: a call that never came back would hold it for good.
+    assert.equal(await b.call('t', 'ok', [], { timeout: 10_000 }), 'ok', field)
+  }
+  // An object that only looks like an Error is a NonError, as a child's is (API.md).
+  const lookalike = (await b.call('t', 'lookalike').catch((e: unknown) => e)) as RemoteError
+  assert.deepEqual(
+    [lookalike.remoteName, lookalike.value],
+    ['NonError', { name: 'Fake', message: 'not an Error' }],
+  )
+  const numeric = (await b.call('t', 'numericName').catch((e: unknown) => e)) as RemoteError
+  assert.deepEqual([numeric.remoteName, numeric.message], ['Error', 'named 7'])
+  await handle.close()
+  assert.deepEqual(await b.services(), [])
+  // A class's methods are offered, not those of a built-in it extends: no remote emit('error').
+  class Emitting extends EventEmitter {
+    hello(): string {
+      return 'hi'
+    }
+  }
+  const emitting = await a.provide<Emitting>('emitting', new Emitting())
+  assert.deepEqual(
+    (await b.services()).map((s) => s.methods),
+    [['hello']],
+  )
+  assert.equal(await codeOf(b.call('emitting', 'emit', ['error', 'boom'])), 'ERR_INVALID_ARGUMENT')
+  assert.equal(await b.call('emitting', 'hello'), 'hi')
+  await emitting.close()
 })
 
 // A handler whose own call failed has failed: its caller gets a RemoteError, not the broker's error
@@ -159,6 +240,9 @@ test('messaging: unknown method, missing provider, unencodable values and bad ar
     b.call('math', 'add', [], { timeout: -1 }),
     b.publish('', 1),
     a.provide('empty', {}),
+    // Built-in objects offer no methods: a Map's set() or an array's join() is no service.
+    a.provide('map', new Map([['f', () => 1]]) as never),
+    a.provide('array', [() => 1] as never),
     a.provide('', { f: () => 1 }),
     a.provide('x', { f: () => 1 }, { concurrency: 0 }),
     b.waitForService('math', { providers: 0 }),

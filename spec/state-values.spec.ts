@@ -177,6 +177,30 @@ test('values: a refusal names where in the value the culprit is', async (t) => {
     ],
     [[[new Map()]], 'value[0][0] cannot be stored: an instance of Map'],
     [{ n: [2n ** 64n] }, 'value.n[0] cannot be stored: bigint outside int64'],
+    // Reading it threw: a getter, or a Proxy's trap.
+    [
+      {
+        a: {
+          get b() {
+            throw new Error('getter bomb')
+          },
+        },
+      },
+      'value.a.b cannot be stored: reading it threw: getter bomb',
+    ],
+    [
+      [
+        new Proxy(
+          {},
+          {
+            getPrototypeOf: () => {
+              throw new Error('trap bomb')
+            },
+          },
+        ),
+      ],
+      'value[0] cannot be stored: reading it threw: trap bomb',
+    ],
   ]
   for (const [value, message] of cases) {
     await assert.rejects(

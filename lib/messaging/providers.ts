@@ -1,5 +1,6 @@
 // The providing side of services: handlers registered at the server (again after every reconnection),
 // calls pushed to them, results posted back.
+import { EventEmitter } from 'node:events'
 import { ErrorCode, ZStateError, invalidArgument, isZStateError } from '../errors.ts'
 import { deferred, type Deferred } from '../deferred.ts'
 import { checkName } from '../protocol/names.ts'
@@ -242,11 +243,31 @@ class LocalProvider implements ProviderHandle {
 }
 
 // The handlers' methods: own functions, then those of its classes (a class instance works too).
+// Prototypes whose methods are never a service's: a handler object's own classes end where one of
+// these begins (a class extending EventEmitter offers its own methods, not emit or on).
+const BUILT_IN_PROTOTYPES = new Set<object | null>([
+  null,
+  Object.prototype,
+  Array.prototype,
+  Map.prototype,
+  Set.prototype,
+  WeakMap.prototype,
+  WeakSet.prototype,
+  Promise.prototype,
+  Date.prototype,
+  RegExp.prototype,
+  Error.prototype,
+  Function.prototype,
+  ArrayBuffer.prototype,
+  Object.getPrototypeOf(Uint8Array.prototype) as object,
+  EventEmitter.prototype,
+])
+
 function methodsOf(handlers: unknown): Map<string, Handler> {
-  if (typeof handlers !== 'object' || handlers === null)
+  if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers))
     throw invalidArgument(`provide: handlers must be an object of functions, got ${describe(handlers)}`)
   const methods = new Map<string, Handler>()
-  for (let o: object | null = handlers; o !== null && o !== Object.prototype; o = Reflect.getPrototypeOf(o)) {
+  for (let o: object | null = handlers; !BUILT_IN_PROTOTYPES.has(o); o = Reflect.getPrototypeOf(o!)) {
     for (const key of Object.getOwnPropertyNames(o)) {
       // The descriptor, not o[key]: a getter is not a method, and is not run.
       const value: unknown = Object.getOwnPropertyDescriptor(o, key)?.value

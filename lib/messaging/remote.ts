@@ -2,6 +2,7 @@
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { Status } from '../protocol/ops.ts'
 import { remoteWire } from '../protocol/remote-detail.ts'
+import { safely } from '../guarded.ts'
 
 // The broker's errors a forwarded call may meet, which its caller should see as they are.
 const PASSED_ON = new Set<string>([
@@ -26,8 +27,8 @@ export function passOn(error: unknown): never {
 // a call's failure as it came: a RemoteError with its remote fields, the broker's own errors with
 // their codes.
 export function remoteFailure(thrown: unknown): unknown[] {
-  if (thrown instanceof ZStateError && passedOn.has(thrown))
-    return [Status.ERROR, thrown.code, thrown.message]
+  if (safely(() => thrown instanceof ZStateError && passedOn.has(thrown), false))
+    return [Status.ERROR, (thrown as ZStateError).code, (thrown as ZStateError).message]
   const { message, detail } = remoteWire(thrown)
   return [Status.ERROR, ErrorCode.REMOTE, message, detail]
 }

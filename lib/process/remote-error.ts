@@ -3,6 +3,7 @@
 import { inspect } from 'node:util'
 import { MAX_CAUSES, RemoteError } from '../errors.ts'
 import { cloneable } from './cloneable.ts'
+import { safely, safeString } from '../guarded.ts'
 
 export interface SerializedError {
   readonly name: string
@@ -63,20 +64,6 @@ export function isSerializedError(value: unknown): value is SerializedError {
     typeof (value as SerializedError).name === 'string' &&
     typeof (value as SerializedError).message === 'string'
   )
-}
-
-// A hostile error's getters may throw; the report must not.
-function safely<T>(read: () => T, fallback: T): T {
-  try {
-    return read()
-  } catch {
-    return fallback
-  }
-}
-
-function safeString(read: () => unknown, fallback: string): string {
-  const value = safely(read, fallback)
-  return typeof value === 'string' ? value : fallback
 }
 
 // Where a child was started, for the local half of its errors' stacks (the frames where the error

@@ -2,60 +2,60 @@
 // message, and the detail [remoteName, stack, remoteCode, pid, value, cause], where `value` is what
 // was thrown when it was not an Error (remoteName 'NonError'), `cause` the error's own cause as
 // [message, detail], and trailing parts that say nothing are left off. errorFromWire reads it.
+import { types } from 'node:util'
 import { MAX_CAUSES, RemoteError } from '../errors.ts'
+import { safely, safeString } from '../guarded.ts'
 import { toStoredValue } from './values.ts'
 
 // A service handler's or server action's throw, or a RemoteError passed on as it came (a gateway's
-// proxy, an action's error already made remote): its remote fields kept.
+// proxy, an action's error already made remote): its remote fields kept. Never throws: every read of
+// the thrown value is guarded (getters, and a Proxy's traps, may throw), as a child's report is
+// (lib/process/remote-error.ts). An Error of another realm (vm, a thread) counts as an Error; an
+// object that only looks like one is a NonError, as a child's is.
 export function remoteWire(thrown: unknown, depth = 0): { message: string; detail: unknown[] } {
-  if (!(thrown instanceof Error) && !isErrorLike(thrown)) {
-    const text = safeString(thrown)
+  if (!safely(() => thrown instanceof Error || types.isNativeError(thrown), false)) {
+    const text = describeThrown(thrown)
     return { message: text, detail: ['NonError', `NonError: ${text}`, null, process.pid, sendable(thrown)] }
   }
   const error = thrown as Error & { code?: unknown; cause?: unknown }
-  const message = String(error.message)
-  const detail: unknown[] =
-    error instanceof RemoteError
-      ? [error.remoteName, error.remoteStack ?? message, error.remoteCode ?? null, error.pid ?? null]
-      : [
-          String(error.name),
-          error.stack ?? message,
-          typeof error.code === 'string' ? error.code : null,
-          process.pid,
-        ]
-  if (error instanceof RemoteError && 'value' in error) detail.push(sendable(error.value))
-  if (error.cause !== undefined && depth < MAX_CAUSES) {
-    const cause = remoteWire(error.cause, depth + 1)
+  const message = safeString(() => error.message, '')
+  const detail: unknown[] = []
+  if (error instanceof RemoteError) {
+    detail.push(
+      error.remoteName,
+      safeString(() => error.remoteStack, message),
+      safeString(() => error.remoteCode, '') || null,
+      safely(() => error.pid ?? null, null),
+    )
+    if ('value' in error) detail.push(sendable(safely(() => error.value, undefined)))
+  } else {
+    const code = safely(() => error.code, undefined)
+    detail.push(
+      safeString(() => error.name, 'Error'),
+      safeString(() => error.stack, message),
+      typeof code === 'string' ? code : null,
+      process.pid,
+    )
+  }
+  const cause = safely(() => error.cause, undefined)
+  if (cause !== undefined && depth < MAX_CAUSES) {
+    const wire = remoteWire(cause, depth + 1)
     if (detail.length === 4) detail.push(null)
-    detail.push([cause.message, cause.detail])
+    detail.push([wire.message, wire.detail])
   }
   return { message, detail }
 }
 
-function isErrorLike(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Error).message === 'string' &&
-    typeof (value as Error).name === 'string'
+function describeThrown(value: unknown): string {
+  return safely(
+    () => String(value),
+    safely(() => Object.prototype.toString.call(value), '[an unreadable value]'),
   )
-}
-
-function safeString(value: unknown): string {
-  try {
-    return String(value)
-  } catch {
-    return Object.prototype.toString.call(value)
-  }
 }
 
 // What was thrown, if it fits the value model; otherwise its description (undefined too: null is
 // what `throw null` sends).
 function sendable(value: unknown): unknown {
   if (value === undefined) return 'undefined'
-  try {
-    return toStoredValue(value)
-  } catch {
-    return safeString(value)
-  }
+  return safely(() => toStoredValue(value), describeThrown(value))
 }

@@ -1,5 +1,6 @@
 // The value model: what may be stored, how it is copied, frozen and compared.
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import { thrownText } from '../guarded.ts'
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
@@ -116,9 +117,14 @@ function stored(value: unknown, depth: number, copying: boolean, at = TOP): unkn
       return copy(value, [], depth, copying)
     }
   } catch (error) {
-    if (error instanceof Refusal) throw unencodable(place(at) + error.path, error.what)
-    throw error
+    const refusal = asRefusal(error)
+    throw unencodable(place(at) + refusal.path, refusal.what)
   }
+}
+
+// Anything else thrown while walking a value came from reading it: a getter, or a Proxy's trap.
+function asRefusal(error: unknown): Refusal {
+  return error instanceof Refusal ? error : new Refusal(`reading it threw: ${thrownText(error)}`)
 }
 
 // A path into a value as a refusal names a place: `.tags[1]`.
@@ -128,8 +134,10 @@ function place(path: readonly (string | number)[]): string {
 
 // A refusal from inside the element or property `step` gets its place in the path.
 function within(error: unknown, step: string): unknown {
-  if (error instanceof Refusal) error.path = step + error.path
-  return error
+  if (error === DEEPER) return error
+  const refusal = asRefusal(error)
+  refusal.path = step + refusal.path
+  return refusal
 }
 
 // `value` validated, and copied (frozen) when `copying`, else returned as it is. `level`: how deep it
