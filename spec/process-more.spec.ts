@@ -229,6 +229,18 @@ void test('process: misspelt options are refused with ERR_INVALID_ARGUMENT namin
   await assert.rejects(ctx.waitForService('svc', { provider: 2 } as never), {
     code: 'ERR_INVALID_ARGUMENT',
   })
+  // Node flags are a process child's: a thread would ignore them.
+  assert.throws(() => ctx.spawn(() => 1, { thread: true, execArgv: ['--no-warnings'] }), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /spawn: execArgv is for process children/,
+  })
+  await assert.rejects(
+    ctx.map(() => 1, [1], { thread: true, execArgv: [] }),
+    {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /map: execArgv is for process children/,
+    },
+  )
   assert.throws(() => ctx.spawn(() => 1, { count: 0 }), { code: 'ERR_INVALID_ARGUMENT' })
   assert.throws(() => ctx.spawn(() => 1, { retries: -Infinity }), { code: 'ERR_INVALID_ARGUMENT' })
   assert.deepEqual(ctx.children, [])

@@ -118,7 +118,7 @@ function poolOptions(value: unknown): PoolOptions | undefined {
       o.idleTimeout === undefined
         ? 30_000
         : checkDelay(o.idleTimeout, 'createContext: pool.idleTimeout', { endless: true }),
-    execArgv: flags(o.execArgv, 'createContext: pool'),
+    execArgv: flags(o.execArgv, false, 'createContext: pool'),
   }
 }
 
@@ -172,7 +172,7 @@ export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
     retryDelay,
     env,
     signal: signalOption(o.signal, 'spawn'),
-    execArgv: flags(o.execArgv, 'spawn'),
+    execArgv: flags(o.execArgv, o.thread, 'spawn'),
     count: o.count === undefined ? undefined : count(o.count, 'spawn: count', 1, 1),
     replicate: replicateOption(o.replicate, 'spawn: replicate'),
   }
@@ -203,13 +203,19 @@ export function checkMapOptions(options: unknown): ResolvedMapOptions {
     signal: signalOption(o.signal, 'map'),
     onProgress: fn(o.onProgress, 'map: onProgress'),
     thread: o.thread === true,
-    execArgv: flags(o.execArgv, 'map'),
+    execArgv: flags(o.execArgv, o.thread, 'map'),
     replicate: replicateOption(o.replicate, 'map: replicate'),
   }
 }
 
-function flags(value: unknown, what: string): string[] | undefined {
+// Node flags of a process child; a thread runs with its process's own, so it takes none (they would
+// be ignored, and a typo never passes quietly).
+function flags(value: unknown, thread: boolean | undefined, what: string): string[] | undefined {
   if (value === undefined) return undefined
+  if (thread === true)
+    throw invalidArgument(
+      `${what}: execArgv is for process children; a thread runs with its process's Node flags`,
+    )
   if (!Array.isArray(value) || !value.every((flag) => typeof flag === 'string'))
     throw invalidArgument(`${what}: execArgv must be an array of strings`)
   return [...value]
