@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdirSync, statSync, truncateSync } from 'node:fs'
+import { existsSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { assertBuilt, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
@@ -59,6 +59,35 @@ void test('cli: serve refuses a non-loopback tcp address without --insecure (exi
   assert.equal(result.code, 1)
   assert.equal(result.stdout, '')
   assert.match(result.stderr, /^zstate: .*\(ERR_INVALID_ARGUMENT\)\n$/)
+})
+
+void test('cli: serve exits 1 with ERR_STORAGE naming the reason where the data dir cannot be made', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const file = join(dir, 'a-file')
+    writeFileSync(file, '')
+    const cases: [string, RegExp][] = [
+      [file, /EEXIST on .*a-file/],
+      [join(file, 'data'), /ENOTDIR on .*a-file\/data/],
+    ]
+    // Under /proc, Node's recursive mkdir loops for ever, deaf to signals (Linux).
+    if (existsSync('/proc/self'))
+      cases.push(['/proc/zstate-no-such-dir/data', /ENOENT on \/proc\/zstate-no-such-dir /])
+    for (const [dataDir, reason] of cases) {
+      const result = await zstate([
+        'serve',
+        '--data-dir',
+        dataDir,
+        '--address',
+        `ipc://${join(dir, 's.sock')}`,
+      ])
+      assert.equal(result.code, 1, dataDir)
+      assert.match(result.stderr, /^zstate: cannot open the data dir .*\(ERR_STORAGE\)\n$/)
+      assert.match(result.stderr, reason)
+    }
+  } finally {
+    cleanup()
+  }
 })
 
 void test('cli: serve prints a storage warning as one zstate line, not Node’s warning format', async () => {

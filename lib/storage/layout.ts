@@ -2,7 +2,16 @@
 // `snapshot-<revision>.zsnap` (revisions as 20 digits, so names sort as numbers), `LOCK`, and
 // `*.tmp` files on their way to a name, which readers ignore. Also the payloads every file starts
 // with, and how a commit payload names its revision.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+} from 'node:fs'
 import { open } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { decode, encode, FIXED_BYTES, skipArrayHeader, uint } from '../protocol/codec.ts'
@@ -134,21 +143,29 @@ export function readRevision(bytes: Uint8Array, at: number): { value: number; ne
 }
 
 // mkdir -p, durably: a dir it makes is in its parent's entries on disk before anything is written in
-// it. It reports the file system's own reason: Node's recursive mkdir says ENOENT wherever a dir
-// cannot be made (on a read-only mount, say, where the reason is EROFS); the first missing one, made
-// alone, tells why.
+// it. Each missing level is made alone, from the top, so an error is the file system's own reason for
+// that level (Node's recursive mkdir says ENOENT wherever a dir cannot be made, EROFS on a read-only
+// mount included, and loops for ever under /proc).
 export function makeDir(dir: string): void {
-  let created: string | undefined
-  try {
-    created = mkdirSync(dir, { recursive: true, mode: 0o700 })
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-    let missing = resolve(dir)
-    while (dirname(missing) !== missing && !existsSync(dirname(missing))) missing = dirname(missing)
-    mkdirSync(missing, { mode: 0o700 })
-    created = mkdirSync(dir, { recursive: true, mode: 0o700 }) ?? missing
+  const missing: string[] = []
+  for (let at = resolve(dir); !existsSync(at); at = dirname(at)) {
+    missing.unshift(at)
+    if (dirname(at) === at) break
   }
-  if (created !== undefined) fsyncDirSync(dirname(created))
+  // There already: a dir, or the file system's EEXIST for anything else.
+  if (missing.length === 0) {
+    if (!statSync(dir).isDirectory()) mkdirSync(dir)
+    return
+  }
+  for (const level of missing) {
+    try {
+      mkdirSync(level, { mode: 0o700 })
+    } catch (error) {
+      // Made meanwhile by someone else: as good.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(level).isDirectory()) throw error
+    }
+  }
+  fsyncDirSync(dirname(missing[0]!))
 }
 
 // Makes a dir's entries (files created, renamed, removed) durable.
