@@ -44,6 +44,15 @@ void test('cli: unknown commands and options, missing and extra arguments exit 2
   assertUsage(await zstate(['set', 'k'], { env }), /missing JSON/)
   assertUsage(await zstate(['del', 'a', 'b'], { env }), /unexpected argument "b"/)
   assertUsage(await zstate(['info', '--timeout', 'soon'], { env }), /--timeout/)
+  // An option's fault is told with its command's usage line, as every other usage error is.
+  for (const argv of [
+    ['get', 'k', '--bogus'],
+    ['set', 'k', '1', '--frobnicate'],
+    ['get', '-a'],
+  ]) {
+    const result = await zstate(argv, { env })
+    assert.match(result.stderr, new RegExp(`\\nUsage: zstate ${argv[0]} KEY`), result.stderr)
+  }
 })
 
 void test('cli: an invalid JSON argument exits 2 and writes nothing', async () => {

@@ -73,8 +73,11 @@ const NEGATIVE_NUMBER = /^-\d/
 const PLACEHOLDER = '\u0000zstate-arg:'
 
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): Invocation {
-  const { positionals, values } = tokenize(argv)
+  const { positionals, values, problem } = tokenize(argv)
   const [name, ...args] = positionals
+  // A malformed option is told with the command's usage line, wherever it stood.
+  if (problem !== undefined)
+    throw new UsageError(problem, name !== undefined && isCommandName(name) ? name : undefined)
   if (values.has('version')) return { kind: 'version' }
   if (name === 'help' || (values.has('help') && name === undefined)) {
     const target = name === 'help' ? args[0] : undefined
@@ -299,8 +302,10 @@ function integer(
 ): number | undefined {
   if (raw === undefined || raw === true) return undefined
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN
-  if (!(n >= min && n <= (option === 'timeout' ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER))) {
-    throw new UsageError(`option --${option} expects an integer ≥ ${min}, got "${raw}"`, command)
+  const max = option === 'timeout' ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER
+  if (!(n >= min && n <= max)) {
+    const range = max === MAX_TIMER_MS ? `from ${min} to ${max}` : `≥ ${min}`
+    throw new UsageError(`option --${option} expects an integer ${range}, got "${raw}"`, command)
   }
   return n
 }
@@ -309,6 +314,8 @@ function integer(
 function tokenize(argv: readonly string[]): {
   positionals: string[]
   values: Map<OptionName, string | true>
+  // The first malformed option, told once the command is known.
+  problem: string | undefined
 } {
   const args = argv.map((a, i) => (NEGATIVE_NUMBER.test(a) ? `${PLACEHOLDER}${i}` : a))
   const restore = (a: string): string =>
@@ -322,15 +329,17 @@ function tokenize(argv: readonly string[]): {
   })
   const positionals: string[] = []
   const values = new Map<OptionName, string | true>()
+  let problem: string | undefined
   for (const token of tokens) {
     if (token.kind === 'positional') positionals.push(restore(token.value))
     if (token.kind !== 'option') continue
     if (!Object.prototype.hasOwnProperty.call(OPTIONS, token.name)) {
-      throw new UsageError(`unknown option ${token.rawName}`)
+      problem ??= `unknown option ${token.rawName}`
+      continue
     }
     const name = token.name as OptionName
     if (OPTIONS[name].type === 'boolean') {
-      if (token.value !== undefined) throw new UsageError(`option ${token.rawName} takes no value`)
+      if (token.value !== undefined) problem ??= `option ${token.rawName} takes no value`
       values.set(name, true)
     } else {
       const value = token.value === undefined ? undefined : restore(token.value)
@@ -341,12 +350,13 @@ function tokenize(argv: readonly string[]): {
           !NEGATIVE_NUMBER.test(value) &&
           !dashedKey(name, value))
       ) {
-        throw new UsageError(`option ${token.rawName} needs a value`)
+        problem ??= `option ${token.rawName} needs a value`
+        continue
       }
       values.set(name, value)
     }
   }
-  return { positionals, values }
+  return { positionals, values, problem }
 }
 
 // One key in 80 or so starts with '-' (Z85 has it): the value of --server-key, not an option.
