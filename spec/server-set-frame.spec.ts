@@ -210,6 +210,22 @@ test('set frames: a map is taken exactly when no key comes twice, however many k
   )
 })
 
+test('set frames: maps nested in one another, each saying it holds the rest of the frame, get no table of it each', () => {
+  // 64 levels (the scan's depth) of maps of 2³² − 1 keys, each with 9 real ones (past the small-map
+  // compare) and a 10th holding the next level; the innermost holds 15 MiB of bin.
+  const level = (i: number): string =>
+    'df ffffffff' +
+    Array.from({ length: 9 }, (_, k) => encode(`k${k}`).toString('hex') + 'c0').join('') +
+    encode(`n${i}`).toString('hex')
+  const head = hex(Array.from({ length: 63 }, (_, i) => level(i)).join(''))
+  const bin = Buffer.alloc(15 << 20)
+  const frame = setFrame(Buffer.concat([head, hex('c6' + bin.length.toString(16).padStart(8, '0')), bin]))
+  const before = process.memoryUsage().arrayBuffers
+  assert.equal(readSetFrame(frame), undefined, 'no map holds the keys it says: left to the full path')
+  const grown = process.memoryUsage().arrayBuffers - before
+  assert.ok(grown < 2 * frame.length, `the scan's tables took ${grown} bytes for a frame of ${frame.length}`)
+})
+
 test('change encoding: values kept as bytes encode exactly as the values would, long ones as SET_ENCODED', () => {
   const lease = [true, 0]
   fc.assert(

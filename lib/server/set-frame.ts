@@ -26,6 +26,7 @@ const SCAN_DEPTH = 64
 // and its number of requests.
 export function readSetFrame(frame: Buffer): unknown[] | undefined {
   const end = frame.length
+  presizeSlots = end / 2
   const token = frame[0]
   let count: number
   let at: number
@@ -142,13 +143,13 @@ class MapKeys {
   readonly #spans: number[] = []
   // Open addressing, at most half full: 1 + the index of the key in a slot, 0 for none.
   #table: Int32Array | undefined
-  // Table slots to start with, once past SMALL_MAP keys: growing it key by key cost a million-key map
-  // most of its scan in rehashing.
-  readonly #size: number
+  // Keys the map says it has (as many as its bytes can hold): its table is made for them at once,
+  // as growing it key by key cost a million-key map most of its scan in rehashing.
+  readonly #expected: number
 
   constructor(bytes: Buffer, expected: number) {
     this.#bytes = bytes
-    this.#size = 2 ** Math.ceil(Math.log2(2 * Math.max(expected, 2 * SMALL_MAP)))
+    this.#expected = expected
   }
 
   // False when the key whose text is bytes[start, stop) is already there.
@@ -161,7 +162,7 @@ class MapKeys {
         spans.push(start, stop)
         return true
       }
-      this.#grow(this.#size)
+      this.#grow(presized(this.#expected))
     } else if (spans.length >= this.#table.length) this.#grow(2 * this.#table.length)
     if (!this.#insert(spans.length / 2, start, stop)) return false
     spans.push(start, stop)
@@ -195,6 +196,18 @@ class MapKeys {
 }
 
 const SMALL_MAP = 8
+
+// Table slots a frame's maps may still be given for the keys they only say they have, so that maps
+// nested in one another, each claiming the rest of the frame, cannot make tables of it at every
+// level; past it, a table grows with the keys a map does have. Set for each frame by readSetFrame.
+let presizeSlots = 0
+
+function presized(expected: number): number {
+  const wanted = 2 ** Math.ceil(Math.log2(2 * Math.max(expected, 2 * SMALL_MAP)))
+  const size = wanted <= presizeSlots ? wanted : 4 * SMALL_MAP
+  presizeSlots -= size
+  return size
+}
 
 function sameBytes(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
   if (aEnd - a !== bEnd - b) return false
