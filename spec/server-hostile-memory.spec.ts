@@ -10,6 +10,8 @@ import { connect } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { fromParts } from '../lib/protocol/parts.ts'
 import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
+import { MAX_QUEUED_CALL_BYTES } from '../lib/server/broker.ts'
+import { QUEUED_CALL_OVERHEAD } from '../lib/server/service.ts'
 import { MAX_SESSION_WAITS } from '../lib/server/service-waits.ts'
 import { rawPeer } from './raw-peer.ts'
 import { addressFor, fixture, pair, serverFor } from './support.ts'
@@ -153,4 +155,66 @@ test('hostile: a map key that is an array or bin is refused with its request onl
   t.after(() => reader.close())
   assert.equal(reader.state.get('good an array'), 1)
   assert.equal(reader.state.has('bad'), false)
+})
+
+// A raw DEALER that said HELLO, read by hand: `flood` sends requests in frames of 1,023, each closed
+// by a SYNC whose reply it awaits (the server refuses a peer that runs too far ahead of it), and
+// returns every other reply.
+async function rawCaller(t: TestContext, address: string) {
+  const dealer = new Dealer({ linger: 0 })
+  t.after(() => dealer.close())
+  dealer.connect(address)
+  const receive = async (): Promise<Reply[]> => decode(fromParts(await dealer.receive(), 0)!) as Reply[]
+  await dealer.send(
+    encode([[1, Op.HELLO, PROTOCOL_VERSION, randomBytes(8).toString('hex'), process.pid, 'raw']]),
+  )
+  assert.equal((await receive())[0]![1], Status.OK)
+  const SYNC_ID = 2 ** 40
+  const flood = async (requests: unknown[][]): Promise<Reply[]> => {
+    const replies: Reply[] = []
+    for (let i = 0; i < requests.length; i += 1023) {
+      await dealer.send(encode([...requests.slice(i, i + 1023), [SYNC_ID, Op.SYNC]]))
+      for (let synced = false; !synced;)
+        for (const reply of await receive()) {
+          if (reply[0] === SYNC_ID) synced = true
+          else replies.push(reply)
+        }
+    }
+    return replies
+  }
+  return { flood }
+}
+
+test('hostile: queued calls count their method and their own record, and a request id used again replaces its call', async (t) => {
+  // A long heartbeat: the raw provider never PINGs, and must not be dropped for silence meanwhile.
+  const server = await serverFor(t, 'ipc', { maxQueuedCalls: 1_000_000, heartbeatMs: 10_000 })
+  const provider = await session(t, server.address, 'provider')
+  const method = 'm'.repeat(1000)
+  assert.equal((await provider.request(Op.PROVIDE, 'S', [method], 1, 1))[1], Status.OK)
+  const queued = async (): Promise<number | undefined> =>
+    ((await provider.request(Op.STATS))[2] as { services: { queued: number }[] }).services[0]?.queued
+  // A caller reuses one request id: each call replaces the one before, as a CANCEL would. The first
+  // runs (the provider never answers), the last waits; the one between is gone.
+  const reuser = await rawCaller(t, server.address)
+  await reuser.flood(['q1', 'q2', 'q3'].map((arg) => [7, Op.CALL, 'S', method, [arg], 600_000]))
+  assert.equal(await queued(), 1, 'the reused id holds one queued call')
+  await reuser.flood([[8, Op.BYE]])
+  assert.equal(await queued(), 0, 'its queued call went with it')
+
+  // Calls of empty arguments (1 byte encoded) that the provider never answers wait, each counting
+  // 1 + 1,000 + 320 bytes against the 128 MiB.
+  const caller = await rawCaller(t, server.address)
+  const calls = 110_000
+  const requests = Array.from({ length: calls }, (_, i) => [100 + i, Op.CALL, 'S', method, [], 600_000])
+  const waiting = Math.floor(MAX_QUEUED_CALL_BYTES / (1 + method.length + QUEUED_CALL_OVERHEAD))
+  const refused = await caller.flood(requests)
+  assert.equal(refused.length, calls - waiting)
+  assert.ok(
+    refused.every((reply) => reply[2] === 'ERR_OVERFLOW'),
+    JSON.stringify(refused[0]),
+  )
+  assert.equal(refused[0]![0], 100 + waiting, 'the first call refused is the one past 128 MiB')
+  assert.equal(await queued(), waiting)
+  await caller.flood([[3, Op.BYE]])
+  assert.equal(await queued(), 0, 'nothing of the caller that left is queued')
 })

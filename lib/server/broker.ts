@@ -8,7 +8,7 @@ import { adoptDecoded, shown } from '../protocol/values.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
 import type { ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, push, pushEncoded } from './replies.ts'
-import { Service, type Call, type Provider, type QueuedBytes } from './service.ts'
+import { Service, queuedBytes, type Call, type Provider, type QueuedBytes } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
 import { ownString } from './own-string.ts'
 import { isGatewayLink, type Session } from './sessions.ts'
@@ -176,9 +176,19 @@ export class Broker {
     const party = this.#parties.get(session)
     if (party === undefined) return
     this.#parties.delete(session)
+    // Its queued calls leave each service's queue in one pass (one at a time, a flood of them took
+    // the loop seconds).
+    const queued = new Map<Service, Set<Call>>()
     for (const call of party.calls.values()) {
       call.caller = undefined
-      if (call.provider === undefined && call.service.unqueue(call)) this.#tidy(call.service)
+      if (call.provider !== undefined) continue
+      let calls = queued.get(call.service)
+      if (calls === undefined) queued.set(call.service, (calls = new Set()))
+      calls.add(call)
+    }
+    for (const [service, calls] of queued) {
+      service.dequeueWhere((call) => calls.has(call))
+      this.#tidy(service)
     }
     this.#loseAll([...party.providers.values()], () => reason)
   }
@@ -315,9 +325,12 @@ export class Broker {
       // What a queued call holds is counted: calls to a provider that never takes them could
       // otherwise hold any amount of the server's memory.
       call.args = encode(callArgs)
-      this.#checkRoom(service, call.args.length)
+      this.#checkRoom(service, queuedBytes(call))
       service.enqueue(call)
     }
+    // A request id used again replaces its call, as a CANCEL would (the old one would never be
+    // answered, and would outlive the session unseen).
+    this.#cancel(session, id)
     party.calls.set(id, call)
     return undefined
   }

@@ -153,6 +153,10 @@ function takes(provider: Provider, method: string, local: boolean): boolean {
   return provider.methods.has(method) && !(local && provider.proxy)
 }
 
-function queuedBytes(call: Call): number {
-  return call.args instanceof Buffer ? call.args.length : 0
+// What a queued call holds: its encoded arguments, its method's name and its own record (about
+// 320 bytes measured), so that calls of empty arguments count too.
+export const QUEUED_CALL_OVERHEAD = 320
+
+export function queuedBytes(call: Pick<Call, 'args' | 'method'>): number {
+  return (call.args instanceof Buffer ? call.args.length : 0) + call.method.length + QUEUED_CALL_OVERHEAD
 }
