@@ -14,7 +14,7 @@ import { MAX_QUEUED_CALL_BYTES } from '../lib/server/broker.ts'
 import { QUEUED_CALL_OVERHEAD } from '../lib/server/service.ts'
 import { MAX_SESSION_WAITS } from '../lib/server/service-waits.ts'
 import { rawPeer } from './raw-peer.ts'
-import { addressFor, fixture, pair, serverFor } from './support.ts'
+import { addressFor, clientFor, fixture, serverFor } from './support.ts'
 
 type Reply = [id: number, status: number, ...rest: unknown[]]
 
@@ -114,7 +114,7 @@ test('hostile: a session of many providers leaving with calls queued stalls no o
   const caller = await session(t, server.address, 'caller')
   // One call busies the provider of a; 10,000 more wait in the queue.
   const calls = Array.from({ length: 10_001 }, () => caller.request(Op.CALL, 'svc', 'a', [], 120_000))
-  const [observer] = await pair(t)
+  const observer = await clientFor(server)
   await observer.state.sync()
   const started = performance.now()
   void providers.request(Op.BYE)
@@ -159,7 +159,8 @@ test('hostile: a map key that is an array or bin is refused with its request onl
 
 // A raw DEALER that said HELLO, read by hand: `flood` sends requests in frames of 1,023, each closed
 // by a SYNC whose reply it awaits (the server refuses a peer that runs too far ahead of it), and
-// returns every other reply.
+// returns every other reply, at least `expected` of them (a failed write's reply may come after
+// the SYNC's).
 async function rawCaller(t: TestContext, address: string) {
   const dealer = new Dealer({ linger: 0 })
   t.after(() => dealer.close())
@@ -170,7 +171,7 @@ async function rawCaller(t: TestContext, address: string) {
   )
   assert.equal((await receive())[0]![1], Status.OK)
   const SYNC_ID = 2 ** 40
-  const flood = async (requests: unknown[][]): Promise<Reply[]> => {
+  const flood = async (requests: unknown[][], expected = 0): Promise<Reply[]> => {
     const replies: Reply[] = []
     for (let i = 0; i < requests.length; i += 1023) {
       await dealer.send(encode([...requests.slice(i, i + 1023), [SYNC_ID, Op.SYNC]]))
@@ -180,6 +181,7 @@ async function rawCaller(t: TestContext, address: string) {
           else replies.push(reply)
         }
     }
+    while (replies.length < expected) replies.push(...(await receive()))
     return replies
   }
   return { flood }
@@ -217,4 +219,41 @@ test('hostile: queued calls count their method and their own record, and a reque
   assert.equal(await queued(), waiting)
   await caller.flood([[3, Op.BYE]])
   assert.equal(await queued(), 0, 'nothing of the caller that left is queued')
+})
+
+test('hostile: increments and compareAndSets of a large stored value cost their own size, not the value’s', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const writer = await clientFor(server)
+  const big: Record<string, number> = {}
+  for (let i = 0; i < 300_000; i++) big[`k${i}`] = i
+  await writer.state.set('big', big)
+  await writer.state.set('text', 'x'.repeat(1 << 20))
+  const attacker = await rawCaller(t, server.address)
+  // 1,000 tiny requests, each of which decoded the whole value (about 0.35 s each for this one).
+  const requests = Array.from({ length: 1_000 }, (_, i) =>
+    i % 2 === 0
+      ? [10 + i, Op.INCREMENT, i % 4 === 0 ? 'big' : 'text', 1]
+      : [10 + i, Op.CAS, i % 4 === 1 ? 'big' : 'text', false, i % 3 === 0 ? { k0: 0 } : 'x', 1],
+  )
+  const started = performance.now()
+  const [replies] = await Promise.all([attacker.flood(requests, 1_000), writer.state.set('after', 1)])
+  const took = performance.now() - started
+  for (const [id, status, ...rest] of replies) {
+    const request = requests[id - 10]!
+    if (request[1] === Op.INCREMENT) {
+      const shown = request[2] === 'big' ? 'an instance of Object' : 'string'
+      assert.deepEqual(
+        [status, rest[0], rest[1]],
+        [
+          Status.ERROR,
+          'ERR_INVALID_ARGUMENT',
+          `increment: "${String(request[2])}" holds ${shown}, not a number`,
+        ],
+      )
+    } else assert.deepEqual([status, ...rest], [Status.OK, 0], 'no match, nothing committed')
+  }
+  assert.equal(replies.length, 1_000, JSON.stringify(replies.slice(0, 3)))
+  assert.ok(took < 5_000, `1,000 requests and another client's write took ${took.toFixed(0)} ms`)
+  // A compareAndSet as large as the value still compares it.
+  assert.equal(await writer.state.compareAndSet('big', big, 'replaced'), true)
 })

@@ -106,6 +106,36 @@ export function skipItem(bytes: Uint8Array, at: number): number {
   return at
 }
 
+// What a value whose encoding starts at `at` is, when it may be large, read from its header alone:
+// a map's entries, an array's items, a string's or binary's bytes; undefined for anything else.
+export interface Shape {
+  readonly kind: 'map' | 'array' | 'string' | 'binary'
+  readonly size: number
+}
+
+export function shapeAt(bytes: Uint8Array, at: number): Shape | undefined {
+  const token = bytes[at]
+  if (token === undefined) return undefined
+  if (token >= 0x80 && token <= 0x8f) return { kind: 'map', size: token & 0x0f }
+  if (token >= 0x90 && token <= 0x9f) return { kind: 'array', size: token & 0x0f }
+  if (token >= 0xa0 && token <= 0xbf) return { kind: 'string', size: token & 0x1f }
+  const sized: Record<number, [Shape['kind'], number]> = {
+    0xc4: ['binary', 1],
+    0xc5: ['binary', 2],
+    0xc6: ['binary', 4],
+    0xd9: ['string', 1],
+    0xda: ['string', 2],
+    0xdb: ['string', 4],
+    0xdc: ['array', 2],
+    0xdd: ['array', 4],
+    0xde: ['map', 2],
+    0xdf: ['map', 4],
+  }
+  const header = sized[token]
+  if (header === undefined || at + 1 + header[1] > bytes.length) return undefined
+  return { kind: header[0], size: uint(bytes, at + 1, header[1]) }
+}
+
 // Where the first item of the MessagePack array whose header is at `at` starts.
 export function skipArrayHeader(bytes: Uint8Array, at: number): number {
   const token = bytes[at]!

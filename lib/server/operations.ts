@@ -3,6 +3,7 @@ import { ConflictError, ErrorCode, ZStateError, invalidArgument } from '../error
 import { MAX_TTL_MS, isTtl, leaseFor } from '../protocol/leases.ts'
 import { ChangeKind, Op, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { readWirePatches } from '../protocol/patches.ts'
+import type { Shape } from '../protocol/codec.ts'
 import { adoptDecoded, checkKey, deepEqual, describe, isInt64, shown } from '../protocol/values.ts'
 import { isRequestId, isRevision } from '../protocol/frames.ts'
 import { EncodedValue } from './set-frame.ts'
@@ -61,6 +62,37 @@ function sum(current: unknown, by: number | bigint, name: string): number | bigi
   return result
 }
 
+// What describe() says of a value of each shape.
+const SHAPE_SHOWN: Record<Shape['kind'], string> = {
+  map: 'an instance of Object',
+  array: 'an array',
+  string: 'string',
+  binary: 'an instance of Uint8Array',
+}
+
+// False when a stored value of `shape` cannot equal `expected`: so a compareAndSet decodes a large
+// value only to compare it with one as large, which its own request had to carry.
+function mayEqual(shape: Shape | undefined, expected: unknown): boolean {
+  if (shape === undefined) return true
+  switch (shape.kind) {
+    case 'map':
+      return (
+        typeof expected === 'object' &&
+        expected !== null &&
+        !Array.isArray(expected) &&
+        !(expected instanceof Uint8Array) &&
+        !(expected instanceof Date) &&
+        Object.keys(expected).length === shape.size
+      )
+    case 'array':
+      return Array.isArray(expected) && expected.length === shape.size
+    case 'string':
+      return typeof expected === 'string' && Buffer.byteLength(expected) === shape.size
+    case 'binary':
+      return expected instanceof Uint8Array && expected.byteLength === shape.size
+  }
+}
+
 export const operations: Partial<Record<number, Operation>> = {
   [Op.SET](args, _store, commit) {
     if (args.length !== 2 && args.length !== 4)
@@ -104,6 +136,13 @@ export const operations: Partial<Record<number, Operation>> = {
     if (typeof by !== 'bigint' && (typeof by !== 'number' || !Number.isFinite(by))) {
       throw invalidArgument(`increment: by must be a finite number or a bigint, got ${describe(by)}`)
     }
+    // A container, a string or binary is no counter: told from its header, not decoded (a tiny
+    // request must not cost the decoding of a large value).
+    const shape = store.shape(k)
+    if (shape !== undefined)
+      throw invalidArgument(
+        `increment: ${JSON.stringify(k)} holds ${SHAPE_SHOWN[shape.kind]}, not a ${typeof by === 'bigint' ? 'bigint' : 'number'}`,
+      )
     const next = sum(store.get(k), by, JSON.stringify(k))
     return [commit([[k, ChangeKind.SET, next]], undefined, next), next]
   },
@@ -114,7 +153,9 @@ export const operations: Partial<Record<number, Operation>> = {
       throw new ZStateError(ErrorCode.PROTOCOL, 'compareAndSet: expectAbsent must be a boolean')
     const expected = args[1] ? undefined : value(args[2])
     const next = value(args[3])
-    const matches = args[1] ? !store.has(k) : store.has(k) && deepEqual(store.get(k), expected)
+    const matches = args[1]
+      ? !store.has(k)
+      : store.has(k) && mayEqual(store.shape(k), expected) && deepEqual(store.get(k), expected)
     return [matches ? commit([[k, ChangeKind.SET, next]]) : 0]
   },
   [Op.TXN](args, store, commit) {

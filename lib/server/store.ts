@@ -3,7 +3,7 @@
 // what transactions are validated against. Values are kept encoded (lib/server/slots.ts), in the
 // bytes of the commit that wrote them; reading one decodes it.
 import { randomBytes } from 'node:crypto'
-import { encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
+import { encode, shapeAt, skipArrayHeader, skipItem, type Shape } from '../protocol/codec.ts'
 import { ChangeKind, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { applyWirePatches, type WirePatch } from '../protocol/patches.ts'
 import { encodeCommit, valueStart } from './change-encoding.ts'
@@ -24,6 +24,9 @@ export interface StoreView {
   readonly revision: number
   readonly size: number
   get(key: string): unknown
+  // The value's shape from its encoding, without decoding it, where that is cheaper than get():
+  // undefined for an absent key, a small value, or one already decoded.
+  shape(key: string): Shape | undefined
   has(key: string): boolean
   keys(): IterableIterator<string>
   patched(key: string, patches: readonly WirePatch[]): unknown
@@ -59,6 +62,10 @@ export class Store implements StoreView {
   get(key: string): unknown {
     const slot = this.#keys.get(key)
     return slot === undefined ? undefined : this.#slots.value(slot)
+  }
+  shape(key: string): Shape | undefined {
+    const slot = this.#keys.get(key)
+    return slot === undefined ? undefined : shapeAt(this.#slots.chunk(slot), this.#slots.start(slot))
   }
   has(key: string): boolean {
     return this.#keys.has(key)

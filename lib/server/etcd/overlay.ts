@@ -1,6 +1,7 @@
 // The replica as one write of a session's batch sees it (lib/server/etcd/writes.ts): the writes
 // before it in the batch, which are not in etcd yet, laid over the replica. What is read through to
 // the replica is recorded by the ReadSet beneath; what the batch itself wrote is not a read of etcd.
+import type { Shape } from '../../protocol/codec.ts'
 import { applyWirePatches, type WirePatch } from '../../protocol/patches.ts'
 import { ChangeKind, type WireChange } from '../../protocol/ops.ts'
 import type { Store, StoreView } from '../store.ts'
@@ -49,6 +50,10 @@ export class Overlay implements StoreView {
     const staged = this.#staged.get(key)
     if (staged === undefined) return this.#reads.get(key)
     return staged === GONE ? undefined : staged.value
+  }
+  // A staged value is decoded already: get() costs nothing.
+  shape(key: string): Shape | undefined {
+    return this.#staged.has(key) ? undefined : this.#reads.shape(key)
   }
   has(key: string): boolean {
     const staged = this.#staged.get(key)

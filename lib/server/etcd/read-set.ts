@@ -1,5 +1,6 @@
 // The replica as an operation sees it on an etcd gateway: it records what the operation read, so that
 // the etcd transaction can check that none of it changed before the write commits.
+import type { Shape } from '../../protocol/codec.ts'
 import type { WirePatch } from '../../protocol/patches.ts'
 import type { Store, StoreView } from '../store.ts'
 
@@ -32,6 +33,10 @@ export class ReadSet implements StoreView {
   get(key: string): unknown {
     this.#read.add(key)
     return this.#store.get(key)
+  }
+  shape(key: string): Shape | undefined {
+    this.#read.add(key)
+    return this.#store.shape(key)
   }
   has(key: string): boolean {
     this.#read.add(key)
