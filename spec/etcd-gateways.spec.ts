@@ -146,6 +146,35 @@ test(
   },
 )
 
+// A gateway reads a transaction's request again when it works its batch out anew after a conflict:
+// values it took from the request (frozen then) must read again the same.
+test(
+  'atomic writes of arrays and objects from clients of two gateways at once all commit',
+  { skip },
+  async (t) => {
+    const { onA, onB } = await clientsOfTwo(t)
+    const rounds = stress ? 200 : 20
+    await Promise.all(
+      [onA, onB].map(async (client, who) => {
+        for (let i = 0; i < rounds; i++)
+          await client.state.atomic((d: Record<string, unknown>) => {
+            d['appended'] = [...((d['appended'] as string[] | undefined) ?? []), `${who}:${i}`]
+            d['byWriter'] = { ...(d['byWriter'] as object | undefined), [`${who}`]: { last: [i] } }
+          })
+      }),
+    )
+    await onA.state.sync()
+    const appended = onA.state.get('appended') as string[]
+    assert.equal(appended.length, 2 * rounds)
+    for (const who of [0, 1])
+      assert.deepEqual(
+        appended.filter((tag) => tag.startsWith(`${who}:`)),
+        Array.from({ length: rounds }, (_, i) => `${who}:${i}`),
+      )
+    assert.deepEqual(onA.state.get('byWriter'), { 0: { last: [rounds - 1] }, 1: { last: [rounds - 1] } })
+  },
+)
+
 // etcd takes at most 128 operations per transaction: a clear is one range deletion, not one per key.
 test(
   'clear() of a scope deletes every key in it, far more than one transaction could name, as one revision; the other gateway sees each deletion',

@@ -232,8 +232,13 @@ export function adoptDecoded(value: unknown, depth = 0): unknown {
     if (Number.isNaN(value.getTime())) throw new ZStateError(ErrorCode.PROTOCOL, 'decoded an invalid Date')
     return value
   }
+  // Assigned only where it changes, so that a value adopted once (and frozen) can be adopted again:
+  // an etcd gateway reads a request again when it works a batch out anew.
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = adoptDecoded(value[i], depth + 1)
+    for (let i = 0; i < value.length; i++) {
+      const item = adoptDecoded(value[i], depth + 1)
+      if (item !== value[i]) value[i] = item
+    }
     return Object.freeze(value)
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) {
@@ -243,7 +248,8 @@ export function adoptDecoded(value: unknown, depth = 0): unknown {
   for (const key in record) {
     if (key === '__proto__') throw unencodable('', 'key "__proto__"')
     if (!key.isWellFormed()) throw unencodable('', 'key that is not UTF-8')
-    record[key] = adoptDecoded(record[key], depth + 1)
+    const item = adoptDecoded(record[key], depth + 1)
+    if (item !== record[key]) record[key] = item
   }
   return Object.freeze(value)
 }
