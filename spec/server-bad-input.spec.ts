@@ -147,6 +147,25 @@ test('bad input: each malformed request gets a coded reply; requests without an 
     ],
   )
   assert.equal(replies[2]![3], 1, 'the set committed revision 1')
+  // Messaging requests of the wrong shape: a reply where they carry an id, nothing with id 0.
+  const messaging = (await request(
+    encode([
+      [8, Op.WITHDRAW],
+      [9, Op.WITHDRAW, 1, 2, 3],
+      [10, Op.WITHDRAW, 'x'],
+      [11, Op.CANCEL],
+      [12, Op.CANCEL, 'x'],
+      [13, Op.RESULT, 'x', 'y'],
+      [14, Op.RESULT, 1],
+      [0, Op.CANCEL, 'x'],
+      [0, Op.RESULT],
+      [15, Op.SYNC],
+    ]),
+  )) as unknown[][]
+  assert.deepEqual(
+    messaging.map((r) => [r[0], r[1] === 1 ? r[2] : 'ok']),
+    [8, 9, 10, 11, 12, 13, 14].map((id) => [id, 'ERR_PROTOCOL']).concat([[15, 'ok']]),
+  )
 })
 
 test('bad input: oversized messages are ERR_TOO_LARGE, refused locally by clients', async (t) => {

@@ -69,16 +69,23 @@ export class Broker {
       case Op.PROVIDE:
         return this.#provide(session, id, args)
       case Op.WITHDRAW: {
-        const provider = this.#parties.get(session)?.providers.get(args[0] as number)
+        if (args.length !== 1 || typeof args[0] !== 'number')
+          throw new ZStateError(ErrorCode.PROTOCOL, 'withdraw takes [key]')
+        const provider = this.#parties.get(session)?.providers.get(args[0])
         if (provider !== undefined) this.#withdraw(provider)
         return okReply(id, [])
       }
       case Op.CALL:
         return this.#call(session, id, args)
+      // Sent with request id 0, so a malformed one is refused without a word; with another id, with its error.
       case Op.RESULT:
+        if (args.length < 2 || typeof args[0] !== 'number')
+          throw new ZStateError(ErrorCode.PROTOCOL, 'result takes [callId, status, ...payload]')
         this.#result(session, args)
         return undefined
       case Op.CANCEL:
+        if (args.length !== 1 || typeof args[0] !== 'number')
+          throw new ZStateError(ErrorCode.PROTOCOL, 'cancel takes [requestId]')
         this.#cancel(session, args[0])
         return undefined
       case Op.SERVICES: {
@@ -397,8 +404,7 @@ export class Broker {
     else this.#feed(provider)
   }
 
-  #cancel(session: Session, requestId: unknown): void {
-    if (typeof requestId !== 'number') return
+  #cancel(session: Session, requestId: number): void {
     this.#waits.cancel(session, requestId)
     const party = this.#parties.get(session)
     const call = party?.calls.get(requestId)
