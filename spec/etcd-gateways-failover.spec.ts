@@ -394,6 +394,27 @@ test('etcd refusing the gateway’s credentials is ERR_UNAUTHORIZED at once', { 
     assert.ok(Date.now() - started < 5_000, `${username}: refused after ${Date.now() - started} ms`)
   }
   await assert.rejects(start(undefined, 'root-secret'), /etcd\.password without etcd\.username/)
+  // No credentials where etcd wants some, and credentials where it has no auth: refused at once too.
+  const refusedAtOnce = async (etcd: {
+    endpoints: string[]
+    prefix: string
+    username?: string
+    password?: string
+  }) => {
+    const started = Date.now()
+    await assert.rejects(startServer({ address: 'tcp://127.0.0.1:*', etcd }), (error: unknown) => {
+      assert.ok(isZStateError(error) && error.code === 'ERR_UNAUTHORIZED', String(error))
+      return true
+    })
+    assert.ok(Date.now() - started < 5_000, `refused after ${Date.now() - started} ms`)
+  }
+  await refusedAtOnce({ endpoints: own.endpoints, prefix })
+  const open = await startEtcdCluster({ members: 1 })
+  try {
+    await refusedAtOnce({ endpoints: open.endpoints, prefix, username: 'root', password: 'root-secret' })
+  } finally {
+    await open.close()
+  }
   const server = await start('root', 'root-secret')
   const c = await connect(server.address)
   try {

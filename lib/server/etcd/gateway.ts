@@ -525,8 +525,14 @@ const CREDENTIALS_REFUSED = new Set([
   'GRPCUnauthenticatedError',
 ])
 
+// etcd's words where auth is on and no user was given, or a user was given and auth is off.
+const AUTH_MISMATCH = /user name is empty|authentication is not enabled/
+
 export function credentialsRefused(error: unknown): boolean {
-  return CREDENTIALS_REFUSED.has((error as object | null)?.constructor?.name ?? '')
+  return (
+    CREDENTIALS_REFUSED.has((error as object | null)?.constructor?.name ?? '') ||
+    AUTH_MISMATCH.test(String((error as Error | null)?.message))
+  )
 }
 
 export type { WireLease }
