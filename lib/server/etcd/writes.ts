@@ -179,7 +179,7 @@ export class EtcdWrites {
       if (answers !== true && !(await answers)) {
         throw new ZStateError(
           ErrorCode.UNAVAILABLE,
-          'etcd has no quorum (it took no write of this gateway lately and does not answer now): the write was not sent, nothing of it applied',
+          'etcd does not answer this gateway (no quorum, or none of its endpoints reachable from here; it took no write of this gateway lately): the write was not sent, nothing of it applied',
         )
       }
       const write = staged === undefined ? 0 : ++this.#serial
