@@ -72,18 +72,19 @@ export async function bases(
   keys: ReadonlySet<string>,
 ): Promise<Map<string, unknown>> {
   let earlier: WireCommit[] = []
+  let found: ReadonlySet<string> = new Set()
   let from = before
-  for (let step = FIRST_STEP; from > 1 && written(earlier, keys).size < keys.size; step *= 2) {
+  for (let step = FIRST_STEP; from > 1 && found.size < keys.size; step *= 2) {
     const to = from - 1
     const start = Math.max(1, from - step)
     const { commits, oldest } = await loadFrom(history, start, to)
     earlier = [...commits, ...earlier]
+    found = written(earlier, keys)
     if (oldest) break
     from = start
   }
   const values = new Map<string, unknown>()
   for (const change of changesOf(earlier)) if (keys.has(change.key)) values.set(change.key, change.value)
-  const found = written(earlier, keys)
   const missing = [...keys].filter((key) => !found.has(key))
   if (missing.length > 0)
     throw new ZStateError(

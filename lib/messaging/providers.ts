@@ -242,7 +242,6 @@ class LocalProvider implements ProviderHandle {
   }
 }
 
-// The handlers' methods: own functions, then those of its classes (a class instance works too).
 // Prototypes whose methods are never a service's: a handler object's own classes end where one of
 // these begins (a class extending EventEmitter offers its own methods, not emit or on).
 const BUILT_IN_PROTOTYPES = new Set<object | null>([
@@ -263,6 +262,7 @@ const BUILT_IN_PROTOTYPES = new Set<object | null>([
   EventEmitter.prototype,
 ])
 
+// The handlers' methods: own functions, then those of its classes (a class instance works too).
 function methodsOf(handlers: unknown): Map<string, Handler> {
   if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers))
     throw invalidArgument(`provide: handlers must be an object of functions, got ${describe(handlers)}`)

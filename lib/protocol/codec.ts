@@ -113,25 +113,27 @@ export interface Shape {
   readonly size: number
 }
 
+// The tokens whose size follows them: the kind, and how many bytes the size takes.
+const SIZED: Partial<Record<number, readonly [Shape['kind'], number]>> = {
+  0xc4: ['binary', 1],
+  0xc5: ['binary', 2],
+  0xc6: ['binary', 4],
+  0xd9: ['string', 1],
+  0xda: ['string', 2],
+  0xdb: ['string', 4],
+  0xdc: ['array', 2],
+  0xdd: ['array', 4],
+  0xde: ['map', 2],
+  0xdf: ['map', 4],
+}
+
 export function shapeAt(bytes: Uint8Array, at: number): Shape | undefined {
   const token = bytes[at]
   if (token === undefined) return undefined
   if (token >= 0x80 && token <= 0x8f) return { kind: 'map', size: token & 0x0f }
   if (token >= 0x90 && token <= 0x9f) return { kind: 'array', size: token & 0x0f }
   if (token >= 0xa0 && token <= 0xbf) return { kind: 'string', size: token & 0x1f }
-  const sized: Record<number, [Shape['kind'], number]> = {
-    0xc4: ['binary', 1],
-    0xc5: ['binary', 2],
-    0xc6: ['binary', 4],
-    0xd9: ['string', 1],
-    0xda: ['string', 2],
-    0xdb: ['string', 4],
-    0xdc: ['array', 2],
-    0xdd: ['array', 4],
-    0xde: ['map', 2],
-    0xdf: ['map', 4],
-  }
-  const header = sized[token]
+  const header = SIZED[token]
   if (header === undefined || at + 1 + header[1] > bytes.length) return undefined
   return { kind: header[0], size: uint(bytes, at + 1, header[1]) }
 }

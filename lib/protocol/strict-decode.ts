@@ -169,31 +169,26 @@ function unmark(value: unknown): unknown {
     return value
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return value
-  // In place unless a key is marked: rebuilding every object cost a million-key map seconds.
+  // Values in place; the object is rebuilt only when one of its keys is marked (rebuilding every
+  // object cost a million-key map seconds).
   const object = value as Record<string, unknown>
   let markedKey = false
   for (const key in object) {
-    if (key === EXTENSION_MARK) throw malformed('a map key of an extension type')
-    if (key === TEXT_MARK || key === PROTO_MARK) markedKey = true
-  }
-  if (!markedKey) {
-    for (const key in object) {
-      const item = object[key]
-      const unmarked = unmark(item)
-      if (unmarked !== item) object[key] = unmarked
-    }
-    return object
-  }
-  const result: Record<string, unknown> = {}
-  for (const [key, item] of Object.entries(value)) {
     // msgpackr fails on a map key of any other extension (the timestamp's Date) too.
     if (key === EXTENSION_MARK) throw malformed('a map key of an extension type')
+    if (key === TEXT_MARK || key === PROTO_MARK) markedKey = true
+    const item = object[key]
+    const unmarked = unmark(item)
+    if (unmarked !== item) object[key] = unmarked
+  }
+  if (!markedKey) return object
+  const result: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(object))
     Object.defineProperty(result, unmark(key) as string, {
-      value: unmark(item),
+      value: item,
       enumerable: true,
       writable: true,
       configurable: true,
     })
-  }
   return result
 }

@@ -337,7 +337,7 @@ export class Broker {
     }
     // A request id used again replaces its call, as a CANCEL would (the old one would never be
     // answered, and would outlive the session unseen).
-    this.#cancel(session, id)
+    if (party.calls.has(id)) this.#cancel(session, id)
     party.calls.set(id, call)
     return undefined
   }

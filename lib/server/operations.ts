@@ -214,17 +214,20 @@ export function readTransaction(args: unknown[], store: StoreView): Transaction 
   const changes = writes.map(readWrite)
   // Each key once: a patch's result is worked out from the value before the transaction, while
   // replicas apply changes in order, so a key written twice would leave them with other values.
-  const written = new Set<string>()
-  for (const change of changes) {
-    if (written.has(change[0]!))
-      throw new ZStateError(
-        ErrorCode.PROTOCOL,
-        `transaction: its writes name ${JSON.stringify(change[0])} more than once`,
-      )
-    written.add(change[0]!)
+  // (Most transactions write one key: no set to check.)
+  if (changes.length > 1) {
+    const written = new Set<string>()
+    for (const change of changes) {
+      if (written.has(change[0]!))
+        throw new ZStateError(
+          ErrorCode.PROTOCOL,
+          `transaction: its writes name ${JSON.stringify(change[0])} more than once`,
+        )
+      written.add(change[0]!)
+    }
   }
   const touched = new Set<string>(reads.map(key))
-  for (const key of written) touched.add(key)
+  for (const change of changes) touched.add(change[0]!)
   return { base, changes, touched, keySpace, queue, held }
 }
 

@@ -25,7 +25,8 @@ import { SLOT_MS } from './leases.ts'
 import { loadActions, runAction, type Actions } from './actions.ts'
 import { Broker, PROVIDER_SILENCE_BEATS } from './broker.ts'
 import { Contexts } from './contexts.ts'
-import { ChildSessions, isChildToken } from './child-sessions.ts'
+import { isChildToken } from './child-sessions.ts'
+import { Groups } from './groups.ts'
 import { Topics } from './topics.ts'
 import { arity, clearPrefix, operations, readTransaction, runTransaction, type Commit } from './operations.ts'
 import { Claims } from './claims.ts'
@@ -235,7 +236,8 @@ class StateServer implements Server {
   readonly #topics: Topics
   // Processes: each session's contexts and their children, listed for `zstate top` (never signalled).
   readonly #contexts: Contexts
-  readonly #childSessions = new ChildSessions()
+  // Sessions by the child token their HELLO named (lib/server/child-sessions.ts).
+  readonly #childSessions = new Groups<string, Session>()
   // Sessions whose process is known dead, kept until the server has worked through their frames.
   readonly #ending = new Map<Session, string>()
   // The /metrics endpoint (options.metrics), once it listens.
@@ -552,7 +554,8 @@ class StateServer implements Server {
     if (childToken !== undefined && childToken !== null && !isChildToken(childToken))
       throw new ZStateError(ErrorCode.PROTOCOL, 'hello: a child token is 32 to 64 lowercase hex digits')
     const session = this.#sessions.open(routingId, name, pid, Date.now(), prefixes, this.revision, clientKey)
-    this.#childSessions.link(session, childToken ?? undefined)
+    if (typeof childToken === 'string') this.#childSessions.put(session, childToken)
+    else this.#childSessions.remove(session)
     return session
   }
 
@@ -679,7 +682,7 @@ class StateServer implements Server {
             ErrorCode.PROTOCOL,
             'child gone takes [childToken]: 32 to 64 lowercase hex digits',
           )
-        for (const child of this.#childSessions.gone(args[0]))
+        for (const child of this.#childSessions.take(args[0]))
           this.#endSession(child, 'its process has exited')
         return okReply(id, [])
       case Op.CONTEXT_OPEN:
@@ -934,7 +937,7 @@ class StateServer implements Server {
     const session = this.#sessions.get(peer.routingId)
     if (session === undefined) return
     this.#ending.delete(session)
-    this.#childSessions.dropSession(session)
+    this.#childSessions.remove(session)
     // Its ephemeral keys end with it (a key read back after a failed write may have lost its lease); on
     // etcd, with its lease.
     const owned = this.#owners.end(session)
