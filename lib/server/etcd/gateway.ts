@@ -11,6 +11,7 @@ import { ChangeKind, type WireChange, type WireLease } from '../../protocol/ops.
 import { History, type HistoryLimits } from '../history.ts'
 import { Store } from '../store.ts'
 import { Layout, decodeValue } from './layout.ts'
+import { MemberHealth, probeDeadlineMs, type ClientBreakers } from './member-health.ts'
 
 export interface EtcdOptions {
   endpoints: string[]
@@ -71,6 +72,15 @@ interface SessionLease {
   readonly granted: Promise<string>
 }
 
+// The gateway's etcd3 clients, each with breakers that the member health holds open for members set aside.
+interface EtcdClients {
+  readonly client: Etcd3
+  readonly writer: Etcd3
+  // A new client for the watch.
+  readonly watchClient: () => { client: Etcd3; breakers: ClientBreakers }
+  readonly health: MemberHealth
+}
+
 interface RevisionWaiter {
   revision: number
   resolve: () => void
@@ -85,7 +95,13 @@ export class EtcdGateway {
   readonly #client: Etcd3
   // Sends each write's transaction once (see open()).
   readonly #writer: Etcd3
-  #watcher: Watcher | undefined
+  // The watch, on a client of its own: moving it to another member takes a new client.
+  #watch: { client: Etcd3; breakers: ClientBreakers; watcher: Watcher | undefined } | undefined
+  readonly #watchClient: () => { client: Etcd3; breakers: ClientBreakers }
+  readonly #health: MemberHealth
+  #closed = false
+  // How to give up the transactions in flight (see txn()).
+  readonly #inFlight = new Set<(error: Error) => void>()
   // The revision that last created or deleted a key: what key-space reads compare.
   #keySpaceRevision: number
   // The last revision under the prefix the watch delivered (or the one before where it started).
@@ -111,7 +127,7 @@ export class EtcdGateway {
   readonly #leaseSeconds: number
 
   private constructor(
-    { client, writer }: { client: Etcd3; writer: Etcd3 },
+    { client, writer, watchClient, health }: EtcdClients,
     layout: Layout,
     store: Store,
     history: History,
@@ -122,6 +138,8 @@ export class EtcdGateway {
     this.#peers = peers
     this.#client = client
     this.#writer = writer
+    this.#watchClient = watchClient
+    this.#health = health
     this.#leaseSeconds = leaseSeconds
     this.#lastEvent = history.firstRevision - 1
     this.layout = layout
@@ -137,7 +155,22 @@ export class EtcdGateway {
       import('etcd3'),
       import('cockatiel'),
     ])
-    const connect = (resends: boolean): Etcd3 =>
+    let started: EtcdGateway | undefined
+    const health = new MemberHealth(options.endpoints, {
+      cockatiel,
+      deadlineMs: probeDeadlineMs(leaseSeconds),
+      probeClient: (endpoint) =>
+        new Etcd3({ hosts: endpoint, faultHandling: { host: () => cockatiel.noop, global: cockatiel.noop } }),
+      breaker: () =>
+        cockatiel.circuitBreaker(cockatiel.handleWhen(isRecoverableError), {
+          halfOpenAfter: MEMBER_RETRY_MS,
+          breaker: new cockatiel.ConsecutiveBreaker(3),
+        }),
+      onSetAside: (endpoint) => {
+        if (started !== undefined) started.#memberSetAside(endpoint)
+      },
+    })
+    const connect = (resends: boolean, breakers = health.clientBreakers()): Etcd3 =>
       new Etcd3({
         hosts: options.endpoints,
         ...(options.username === undefined
@@ -145,16 +178,15 @@ export class EtcdGateway {
           : { auth: { username: options.username, password: options.password ?? '' } }),
         // No size limits of gRPC's own: etcd's request limit is the one that refuses (ERR_TOO_LARGE).
         grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
-        defaultCallOptions: () => ({ deadline: Date.now() + ETCD_REQUEST_MS }),
+        // A deadline for requests, not for streams: the watch and the leases' keep-alives live on
+        // (with one, etcd3 cut them all every 5 s and counted that as the member failing).
+        defaultCallOptions: ({ isStream }) => (isStream ? {} : { deadline: Date.now() + ETCD_REQUEST_MS }),
         // A gateway must find etcd again well within a write's deadline once etcd is back: a member it
         // gave up on is tried again after 1 s, and its watch reconnects within 500 ms (etcd3's
-        // defaults, 5 s and up to 30 s, left writes waiting past their deadline after an outage).
+        // defaults, 5 s and up to 30 s, left writes waiting past their deadline after an outage). A
+        // member that hangs is set aside by the health probes instead (member-health.ts).
         faultHandling: {
-          host: () =>
-            cockatiel.circuitBreaker(cockatiel.handleWhen(isRecoverableError), {
-              halfOpenAfter: MEMBER_RETRY_MS,
-              breaker: new cockatiel.ConsecutiveBreaker(3),
-            }),
+          host: breakers.host,
           watchBackoff: new cockatiel.ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }).next(),
           // etcd3 sends a request that failed up to 3 times, each with a deadline of its own. A write's
           // transaction goes once: one that got no answer may still commit, and sent again it could
@@ -164,7 +196,10 @@ export class EtcdGateway {
       })
     const client = connect(true)
     const writer = connect(false)
-    let started: EtcdGateway | undefined
+    const watchClient = (): { client: Etcd3; breakers: ClientBreakers } => {
+      const breakers = health.clientBreakers()
+      return { client: connect(true, breakers), breakers }
+    }
     try {
       const layout = new Layout(options.prefix)
       const { store, keySpace, peers } = await readState(client, layout)
@@ -175,7 +210,7 @@ export class EtcdGateway {
         await historyStart(client, layout, store.revision, limits.revisions),
       )
       const gateway = new EtcdGateway(
-        { client, writer },
+        { client, writer, watchClient, health },
         layout,
         store,
         history,
@@ -191,9 +226,12 @@ export class EtcdGateway {
       return gateway
     } catch (error) {
       // Its watch too, once it follows one: left open, it would try to reconnect for ever.
-      if (started !== undefined) await started.#watcher?.cancel().catch(() => {})
-      client.close()
-      writer.close()
+      if (started !== undefined) await started.close()
+      else {
+        health.close()
+        client.close()
+        writer.close()
+      }
       throw unavailable(error, `cannot read the state from etcd at ${options.endpoints.join(',')}`)
     }
   }
@@ -270,9 +308,17 @@ export class EtcdGateway {
     return Number(response.kvs[0]?.mod_revision ?? 0)
   }
 
-  // Sent once, with ETCD_REQUEST_MS to answer: without an answer, its outcome is unknown.
+  // Sent once, with ETCD_REQUEST_MS to answer: without an answer, its outcome is unknown. A member set
+  // aside while it is in flight ends the wait at once, as no answer (it may be the member it went to,
+  // which would hold it till its deadline): the caller's fence settles its fate.
   txn(request: ITxnRequest): Promise<ITxnResponse> {
-    return this.#writer.kv.txn(request)
+    return new Promise((resolve, reject) => {
+      this.#inFlight.add(reject)
+      this.#writer.kv
+        .txn(request)
+        .then(resolve, reject)
+        .finally(() => this.#inFlight.delete(reject))
+    })
   }
 
   // Resolves with the next commit delivered, or after `ms` if none comes.
@@ -326,20 +372,59 @@ export class EtcdGateway {
     if (this.#registration !== undefined) leases.push(this.#registration)
     await Promise.all(leases.map((lease) => lease.revoke().catch(() => {})))
     this.#leases.clear()
-    await this.#watcher?.cancel().catch(() => {})
+    this.#closed = true
+    this.#unwatch()
+    this.#health.close()
     this.#client.close()
     this.#writer.close()
   }
 
+  // Follows etcd's watch from the revision after the last one delivered, on a new client: its stream
+  // goes to a member that answers (see #memberSetAside). Resolves once etcd has created the watch.
   async #follow(): Promise<void> {
-    const watcher = await this.#client
+    this.#unwatch()
+    const watch = { ...this.#watchClient(), watcher: undefined as Watcher | undefined }
+    this.#watch = watch
+    const watcher = watch.client
       .watch()
       .prefix(this.layout.prefix)
-      .startRevision(String(this.history.firstRevision))
-      .create()
-    this.#watcher = watcher
+      .startRevision(String(this.#lastEvent + 1))
+      .watcher()
+    watch.watcher = watcher
     watcher.on('data', (response: IWatchResponse) => this.#feed(response))
     watcher.on('error', (error: Error) => this.#consumer?.failed(error))
+    await new Promise<void>((resolve, reject) => {
+      watcher.once('connected', () => resolve())
+      watcher.once('error', reject)
+    })
+  }
+
+  // Leaves the watch: nothing it still delivers is taken; its stream may be on a member that hangs,
+  // so the cancel is not waited for, and the client is closed.
+  #unwatch(): void {
+    const watch = this.#watch
+    if (watch === undefined) return
+    this.#watch = undefined
+    watch.watcher?.removeAllListeners()
+    void watch.watcher?.cancel().catch(() => {})
+    watch.client.close()
+    watch.breakers.release()
+  }
+
+  // A member stopped answering: what may wait on it moves to those that answer. Transactions in flight
+  // are given up (see txn()), the watch follows on from its last revision, and every lease gets a
+  // keep-alive now, through a member that answers, as its own stream may wait on the member that hangs
+  // until the lease expired in etcd.
+  #memberSetAside(endpoint: string): void {
+    if (this.#closed) return
+    for (const abandon of this.#inFlight)
+      abandon(new Error(`etcd member ${endpoint} stopped answering while the transaction was in flight`))
+    this.#inFlight.clear()
+    if (this.#watch !== undefined) void this.#follow().catch((error: Error) => this.#consumer?.failed(error))
+    const leases = [...this.#leases.values()].map((held) => held.lease)
+    if (this.#registration !== undefined) leases.push(this.#registration)
+    for (const lease of leases)
+      void lease.keepaliveOnce({ deadline: Date.now() + ETCD_REQUEST_MS }).catch(() => {})
   }
 
   // A watch response: the events of one or more revisions, in order, none split across responses.

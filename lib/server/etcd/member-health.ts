@@ -1,0 +1,143 @@
+// Which etcd members answer. A member that hangs without closing its connections (a paused process,
+// a partition that drops packets, a disk that blocks it) holds every request sent to it until the
+// request's deadline, and a stream (a watch, a lease's keep-alives) for ever; etcd3 picks a member at
+// random for each request and counts only failures, so it would keep sending a third of the writes
+// there. Each member is asked for its status every PROBE_EVERY_MS; one that has not answered within
+// probeDeadlineMs() is set aside while another one answers: the etcd3 clients built on this health
+// send it nothing (their circuit breakers for it are held open) until it answers again, and
+// `onSetAside` lets the gateway move its streams away from it.
+import type * as Cockatiel from 'cockatiel'
+import type { Etcd3 } from 'etcd3'
+
+export const PROBE_EVERY_MS = 250
+
+// Status is answered by the member itself (no consensus), in a few ms even on a loaded machine: a
+// member silent for a quarter of a session lease's life (at most 1 s) does not run, and is set aside
+// early enough for the leases' keep-alives to reach another member before etcd ends them (their
+// stream sends one every third of it). A healthy member set aside costs little: requests go to the
+// others, and it is taken back at its next answer.
+export function probeDeadlineMs(leaseSeconds: number): number {
+  return Math.min(1000, leaseSeconds * 250)
+}
+
+interface Member {
+  readonly endpoint: string
+  readonly probe: Etcd3
+  readonly breakers: Set<Cockatiel.CircuitBreakerPolicy>
+  // Whether its last status request was answered in time (until the first: yes).
+  answers: boolean
+  // While it is set aside: its breakers, each held open.
+  isolation: Map<Cockatiel.CircuitBreakerPolicy, Cockatiel.IDisposable> | undefined
+}
+
+// The breakers of one etcd3 client: `host` is its faultHandling.host; release() once it is closed.
+export interface ClientBreakers {
+  readonly host: (endpoint: string) => Cockatiel.CircuitBreakerPolicy
+  readonly release: () => void
+}
+
+export interface MemberHealthOptions {
+  readonly cockatiel: typeof Cockatiel
+  // How long a status request may take (probeDeadlineMs()).
+  readonly deadlineMs: number
+  // A client of that member alone, for its status requests.
+  readonly probeClient: (endpoint: string) => Etcd3
+  // A breaker for requests to a member of the cluster (etcd3's faultHandling.host).
+  readonly breaker: () => Cockatiel.CircuitBreakerPolicy
+  readonly onSetAside: (endpoint: string) => void
+}
+
+export class MemberHealth {
+  readonly #members = new Map<string, Member>()
+  readonly #options: MemberHealthOptions
+  #closed = false
+
+  constructor(endpoints: readonly string[], options: MemberHealthOptions) {
+    this.#options = options
+    for (const endpoint of new Set(endpoints)) {
+      const member = {
+        endpoint,
+        probe: options.probeClient(endpoint),
+        breakers: new Set<Cockatiel.CircuitBreakerPolicy>(),
+        answers: true,
+        isolation: undefined,
+      }
+      this.#members.set(endpoint, member)
+      void this.#watch(member)
+    }
+  }
+
+  /** Breakers for a new etcd3 client's requests, held open for the members set aside. */
+  clientBreakers(): ClientBreakers {
+    const made: [Member, Cockatiel.CircuitBreakerPolicy][] = []
+    return {
+      host: (endpoint) => {
+        const policy = this.#options.breaker()
+        const member = this.#members.get(endpoint)
+        if (member !== undefined) {
+          member.breakers.add(policy)
+          member.isolation?.set(policy, policy.isolate())
+          made.push([member, policy])
+        }
+        return policy
+      },
+      release: () => {
+        for (const [member, policy] of made) {
+          member.breakers.delete(policy)
+          member.isolation?.get(policy)?.dispose()
+          member.isolation?.delete(policy)
+        }
+      },
+    }
+  }
+
+  /** The members set aside now. */
+  get setAside(): string[] {
+    return [...this.#members.values()]
+      .filter((member) => member.isolation !== undefined)
+      .map((m) => m.endpoint)
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const member of this.#members.values()) {
+      member.probe.close()
+      this.#release(member)
+    }
+  }
+
+  async #watch(member: Member): Promise<void> {
+    while (!this.#closed) {
+      const answered = await member.probe.maintenance
+        .status({ deadline: Date.now() + this.#options.deadlineMs })
+        .then(
+          () => true,
+          () => false,
+        )
+      if (this.#closed) return
+      if (answered !== member.answers) {
+        member.answers = answered
+        this.#settle()
+      }
+      await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS).unref())
+    }
+  }
+
+  // Sets aside the members that do not answer, as long as one does: with none answering, etcd is
+  // down or this gateway cut off, and requests go on as etcd3 sends them (to fail or find it back).
+  #settle(): void {
+    const anyAnswers = [...this.#members.values()].some((member) => member.answers)
+    for (const member of this.#members.values()) {
+      const aside = anyAnswers && !member.answers
+      if (aside && member.isolation === undefined) {
+        member.isolation = new Map([...member.breakers].map((policy) => [policy, policy.isolate()]))
+        this.#options.onSetAside(member.endpoint)
+      } else if (!aside) this.#release(member)
+    }
+  }
+
+  #release(member: Member): void {
+    for (const held of member.isolation?.values() ?? []) held.dispose()
+    member.isolation = undefined
+  }
+}
