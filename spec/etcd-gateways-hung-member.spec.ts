@@ -4,12 +4,16 @@
 // keep-alives stayed on it: writes crawled (a few per 5 s, one waiting 16 s), and sessions lost their
 // ephemeral keys though they lived on.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { Etcd3 } from 'etcd3'
-import { client, etcdGateways } from './fixtures/etcd-gateways.ts'
+import { isZStateError, type ServerOptions } from '../lib/index.ts'
+import { client, etcdGateways, statusOf } from './fixtures/etcd-gateways.ts'
+import { until } from './process-support.ts'
 
 // The server's default heartbeat, so session leases last their default 5 s.
-const { skip, cluster, gateways } = etcdGateways('etcd-gateways-hung-member.spec', { heartbeatMs: 500 })
+const { skip, cluster, gateways, stateOptions } = etcdGateways('etcd-gateways-hung-member.spec', {
+  heartbeatMs: 500,
+})
 
 const LEASE_MS = 5000
 // A write waits at most for the member to be set aside (a status request's deadline, 1 s here, after
@@ -34,6 +38,24 @@ async function memberOf(role: 'leader' | 'follower'): Promise<number> {
   return index
 }
 
+// SIGSTOPs member `index`; the returned resume() (also run when the test ends) SIGCONTs it and waits
+// until it is healthy again.
+function hang(t: TestContext, index: number): () => Promise<void> {
+  const pid = cluster().members[index]!.pid!
+  const cont = (): void => void process.kill(pid, 'SIGCONT')
+  t.after(cont)
+  process.kill(pid, 'SIGSTOP')
+  return async () => {
+    cont()
+    await cluster().waitHealthy(index)
+  }
+}
+
+// `options` for a gateway that knows only member `index` of the cluster.
+function throughOnly(options: ServerOptions, index: number): ServerOptions {
+  return { ...options, etcd: { ...options.etcd!, endpoints: [cluster().endpoints[index]!] } }
+}
+
 test(
   'an etcd member that hangs, leader or follower: writes go on after a moment, watchers miss nothing, ephemeral keys stay',
   { skip },
@@ -49,11 +71,7 @@ test(
     })()
     let n = 0
     for (const role of ['leader', 'follower'] as const) {
-      const index = await memberOf(role)
-      const pid = cluster().members[index]!.pid!
-      const resume = (): void => void process.kill(pid, 'SIGCONT')
-      t.after(resume)
-      process.kill(pid, 'SIGSTOP')
+      const resume = hang(t, await memberOf(role))
       const stoppedAt = Date.now()
       let slowest = 0
       // Past a lease's life: a lease whose keep-alives stayed on the hung member would have ended.
@@ -67,8 +85,7 @@ test(
       assert.ok(slowest < SLOWEST_WRITE_MS, `the slowest write with the ${role} hung took ${slowest} ms`)
       await onB.state.whenEqual('n', n, { timeout: 10_000 })
       assert.equal(onB.state.get('presence/a'), 'here', `the ephemeral key, seen through gateway B`)
-      resume()
-      await cluster().waitHealthy(index)
+      await resume()
     }
     assert.deepEqual(
       seen.slice(0, n),
@@ -77,5 +94,67 @@ test(
     )
     await onB.close()
     await watching.catch(() => {})
+  },
+)
+
+// A gateway cut off from etcd (here: its only endpoint hangs) serves reads but no writes, while another
+// gateway that reaches a quorum would: it asks its clients to move, and those given several go.
+test(
+  'a gateway that reaches no etcd member asks its clients to move: one given several gateways goes to the next without a reset, one given only it stays',
+  { skip },
+  async (t) => {
+    const follower = await memberOf('follower')
+    const options = stateOptions()
+    const [cutOff] = await gateways(t, 1, throughOnly(options, follower))
+    const [healthy] = await gateways(t, 1, options)
+    const mover = await client(t, [cutOff!.address, healthy!.address])
+    const stayer = await client(t, cutOff!.address)
+    const moves = statusOf(mover)
+    const stays = statusOf(stayer)
+    await mover.state.set('before', 1)
+    const resume = hang(t, follower)
+    await until(() => moves.events.includes('reconnected'), 'the client moved to the other gateway', 20_000)
+    assert.equal(mover.address, healthy!.address)
+    assert.deepEqual(moves.events, ['disconnected', 'reconnected'], 'moved without a reset')
+    assert.ok((await mover.state.set('after', 2)) > 0, 'writes go on through the other gateway')
+    assert.equal(mover.state.get('before'), 1)
+    // The client of the cut-off gateway alone stays on it: reads go on, writes are refused.
+    assert.equal(stayer.address, cutOff!.address)
+    assert.deepEqual(stays.events, [])
+    assert.equal(stayer.state.get('before'), 1)
+    await assert.rejects(
+      stayer.state.set('refused', 3),
+      (error: unknown) =>
+        isZStateError(error) && error.code === 'ERR_UNAVAILABLE' && /was not sent/.test(error.message),
+    )
+    await resume()
+  },
+)
+
+test(
+  'when every gateway a client was given reaches no etcd member, the client moves once through them and stays',
+  { skip },
+  async (t) => {
+    const follower = await memberOf('follower')
+    const [a, b] = await gateways(t, 2, throughOnly(stateOptions(), follower))
+    const c = await client(t, [a!.address, b!.address])
+    const { events } = statusOf(c)
+    const warned: string[] = []
+    const onWarning = (warning: Error): void => {
+      if (/reaches no etcd member/.test(warning.message)) warned.push(warning.message)
+    }
+    process.on('warning', onWarning)
+    t.after(() => process.off('warning', onWarning))
+    const resume = hang(t, follower)
+    await until(
+      () => warned.length === 2 && events.includes('reconnected'),
+      'both gateways cut off, the client on the second',
+      20_000,
+    )
+    // A reply from the gateway comes after any push it sent before it: the client has had both asks.
+    await c.server()
+    assert.equal(c.address, b!.address)
+    assert.deepEqual(events, ['disconnected', 'reconnected'], 'one move, then it stays')
+    await resume()
   },
 )

@@ -83,6 +83,10 @@ export class Channel {
   // A partial replica's link (lib/link/pushes.ts): pushes of commits, and every reply to a request
   // before it settles, in the order they arrive. A reply it takes (true) is settled by acknowledge().
   onCommits: (push: readonly unknown[]) => void = () => {}
+  // The reason the server gave when it asked its clients to go to another server (Push.MOVE), and
+  // who is told: a push that comes before anyone listens is kept here for them.
+  moveAsked: string | undefined
+  onMove: ((reason: string) => void) | undefined
   onReply: ((op: Op, id: number, reply: readonly unknown[]) => boolean) | undefined
 
   constructor(dealer: Dealer, traffic: Traffic, timeout: number) {
@@ -336,6 +340,11 @@ export class Channel {
     })
   }
 
+  #moveAsked(reason: unknown): void {
+    this.moveAsked = typeof reason === 'string' ? reason : 'the server asked its clients to move'
+    this.onMove?.(this.moveAsked)
+  }
+
   // A write acknowledged by its commit (applied to the replica by now): settles like an OK reply.
   acknowledge(id: number, payload: unknown[]): void {
     const request = this.#pending.get(id) ?? this.#open.get(id)
@@ -349,7 +358,11 @@ export class Channel {
   #settle(reply: unknown): void {
     if (!isList(reply) || !isRequestId(reply[0])) return
     if (debugging) debug('reply #%d %s', reply[0], brief(reply.slice(1)))
-    if (reply[0] === NO_REPLY) return reply[1] === Push.COMMITS ? this.onCommits(reply) : this.onPush(reply)
+    if (reply[0] === NO_REPLY) {
+      if (reply[1] === Push.COMMITS) return this.onCommits(reply)
+      if (reply[1] === Push.MOVE) return this.#moveAsked(reply[2])
+      return this.onPush(reply)
+    }
     const request = this.#pending.get(reply[0]) ?? this.#open.get(reply[0])
     if (request === undefined) return
     if (this.onReply?.(request.op, reply[0], reply) === true) return

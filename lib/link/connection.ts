@@ -35,6 +35,10 @@ export interface ConnectionSettings {
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed'
 
+// Servers that ask the client to move (Push.MOVE) one after another within this long count as one
+// series: once every address has asked, the client stays.
+const MOVES_WINDOW_MS = 10_000
+
 // What the connection reports of itself; a replica rebuilt from a snapshot ('reset') is the Follower's to say.
 export type ConnectionEvent = 'disconnected' | 'reconnected' | 'closed'
 
@@ -72,6 +76,9 @@ export class Connection {
   #linkLife = new AbortController()
   #joined = false
   #reconnecting = false
+  // Moves asked for by servers in a row (see #move), and when the last one was.
+  #moves = 0
+  #lastMove = 0
   #closing: Promise<void> | undefined
 
   constructor(settings: ConnectionSettings, follower: Follower, onEvent: (event: ConnectionEvent) => void) {
@@ -190,6 +197,8 @@ export class Connection {
     this.#current.set(link)
     this.#joined = true
     for (const user of this.#users) user.attach(link)
+    link.channel.onMove = (reason) => this.#move(link, reason)
+    if (link.channel.moveAsked !== undefined) this.#move(link, link.channel.moveAsked)
     const { heartbeatMs } = link.hello
     const silenceMs = this.#settings.heartbeatTimeout ?? heartbeatMs * 3
     watchHeartbeats(link, { periodMs: heartbeatMs, silenceMs, signal: life.signal }, (reason) =>
@@ -204,6 +213,19 @@ export class Connection {
       debug('reconnected to %s', this.address)
       this.#onEvent('reconnected')
     }
+  }
+
+  // The server asked its clients to go to another one (an etcd gateway that reaches no etcd member):
+  // with other addresses, it is left as if lost for the next one. Not when every address asked in a
+  // row (each move within MOVES_WINDOW_MS of the one before): then none does better (etcd itself is
+  // down or cut off from them all), and the client stays where it is.
+  #move(link: Link, reason: string): void {
+    const { addresses } = this.#settings
+    if (addresses.length < 2) return
+    const now = Date.now()
+    this.#moves = now - this.#lastMove < MOVES_WINDOW_MS ? this.#moves + 1 : 1
+    this.#lastMove = now
+    if (this.#moves < addresses.length) this.lose(link, `${reason}; moving to the next server`)
   }
 
   // The server is gone (or replaced): fail what is in flight on `link`, then rejoin in the background.

@@ -73,6 +73,9 @@ export const Push = {
   // each [revision, previous, changes]; `previous` chains per session: the commit before it in the
   // push, or the first one's the `upTo` of the session's last push (at first, HELLO's revision).
   COMMITS: 3, // [epoch, upTo, commits]        every matching commit up to `upTo` has now been pushed
+  // From an etcd gateway that reaches no etcd member (to every session then, and to each that joins
+  // while it lasts): a client given other servers goes to the next one (docs/scale-out.md).
+  MOVE: 4, //    [reason]
 } as const
 
 // A change inside a commit: [key, SET, value, lease?] | [key, PATCH, patches] | [key, DELETE] |

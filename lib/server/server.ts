@@ -9,6 +9,7 @@ import {
   NO_REPLY,
   Op,
   PROTOCOL_VERSION,
+  Push,
   Status,
   type WireChange,
 } from '../protocol/ops.ts'
@@ -47,7 +48,7 @@ import { registerZapDomain } from './zap.ts'
 import { provesKey } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import { randomBytes } from 'node:crypto'
-import { errorReply, okReply } from './replies.ts'
+import { errorReply, okReply, push } from './replies.ts'
 import { snapshotPage } from './snapshots.ts'
 import { ownString } from './own-string.ts'
 import { MAX_FRAME_REQUESTS, SLICE_MS, maxQueuedBytes, replyBudget } from './budget.ts'
@@ -185,6 +186,8 @@ class StateServer implements Server {
   readonly #writes: EtcdWrites | undefined
   // Services and topics across the gateways (not with curve: the links would need keys of their own).
   readonly #federation: Federation | undefined
+  // While this gateway reaches no etcd member: why its clients are asked to move (Push.MOVE).
+  #cutOff: string | undefined
   #offersChanged = false
   // Removes this server's ZAP domain (curve).
   readonly #unregisterZap: (() => void) | undefined
@@ -353,9 +356,23 @@ class StateServer implements Server {
           void this.close().catch(() => {})
         },
         peer: (id, address) => this.#federation?.peer(id, address),
+        reachable: (yes) => this.#reachable(yes, options.etcd!.endpoints),
       })
     }
     void this.#receiveLoop()
+  }
+
+  // An etcd gateway that reaches no etcd member asks every client to go to another gateway, now and as
+  // they join, until it reaches one again: a client given several moves (lib/link/connection.ts).
+  #reachable(yes: boolean, endpoints: readonly string[]): void {
+    if (yes) {
+      this.#cutOff = undefined
+      return
+    }
+    this.#cutOff = `the etcd gateway at ${this.address} reaches no etcd member (${endpoints.join(', ')})`
+    process.emitWarning(`zstate: ${this.#cutOff}: its clients with other gateways move to them`)
+    const move = push(Push.MOVE, [this.#cutOff])
+    for (const session of this.#sessions.values()) this.#reply(session, session.routingId, move)
   }
 
   get epoch(): string {
@@ -501,6 +518,8 @@ class StateServer implements Server {
         op === Op.HELLO ? this.#helloReply(session, id) : this.#dispatch(session, batch, id, op, args)
       // No reply yet (a call waits for its provider), or none wanted (request id 0).
       if (reply !== undefined && id !== NO_REPLY) this.#answer(batch, session, reply)
+      if (op === Op.HELLO && this.#cutOff !== undefined)
+        this.#reply(session, batch.routingId, push(Push.MOVE, [this.#cutOff]))
     } catch (error) {
       if (error instanceof ZStateError && error.code === ErrorCode.CONFLICT) this.#counts.conflicts++
       if (id !== NO_REPLY) this.#answer(batch, session, errorReply(id, error))

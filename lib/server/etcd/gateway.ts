@@ -46,6 +46,8 @@ export interface GatewayConsumer {
   failed(error: Error): void
   // Another gateway of the state registered (its address) or went away (undefined).
   peer(id: string, address: string | undefined): void
+  // The gateway reaches no etcd member (false: see MemberHealth), or reaches one again (true).
+  reachable(yes: boolean): void
 }
 
 // Keys per page when reading the state at start (a gRPC message holds at most 4 MiB by default).
@@ -63,6 +65,8 @@ const MEMBER_RETRY_MS = 1000
 // those intervals, so a member given up on just before the question began is asked again within it
 // (with one interval, a quorum back for a moment could still be refused as down on a loaded machine).
 const PROBE_MS = 2 * MEMBER_RETRY_MS
+// How long a watch left behind is given to be cancelled before its client closes.
+const CANCEL_WAIT_MS = 1000
 
 // An etcd lease that holds a session's ephemeral keys: kept alive by this gateway while the session
 // lives, revoked when it ends; if the gateway dies, etcd deletes the keys when the lease expires.
@@ -96,10 +100,11 @@ export class EtcdGateway {
   // Sends each write's transaction once (see open()).
   readonly #writer: Etcd3
   // The watch, on a client of its own: moving it to another member takes a new client.
-  #watch: { client: Etcd3; breakers: ClientBreakers; watcher: Watcher | undefined } | undefined
+  #watch: { client: Etcd3; breakers: ClientBreakers; watcher: Watcher } | undefined
   readonly #watchClient: () => { client: Etcd3; breakers: ClientBreakers }
   readonly #health: MemberHealth
   #closed = false
+  #reachable = true
   // How to give up the transactions in flight (see txn()).
   readonly #inFlight = new Set<(error: Error) => void>()
   // The revision that last created or deleted a key: what key-space reads compare.
@@ -157,7 +162,6 @@ export class EtcdGateway {
     ])
     let started: EtcdGateway | undefined
     const health = new MemberHealth(options.endpoints, {
-      cockatiel,
       deadlineMs: probeDeadlineMs(leaseSeconds),
       probeClient: (endpoint) =>
         new Etcd3({ hosts: endpoint, faultHandling: { host: () => cockatiel.noop, global: cockatiel.noop } }),
@@ -168,6 +172,13 @@ export class EtcdGateway {
         }),
       onSetAside: (endpoint) => {
         if (started !== undefined) started.#memberSetAside(endpoint)
+      },
+      onReach: (reachable) => {
+        if (started === undefined) return
+        started.#reachable = reachable
+        // Cut off, etcd counts as down: writes ask it whether it answers, and are refused unsent if not.
+        if (!reachable) started.#down = true
+        started.#consumer?.reachable(reachable)
       },
     })
     const connect = (resends: boolean, breakers = health.clientBreakers()): Etcd3 =>
@@ -243,6 +254,7 @@ export class EtcdGateway {
     this.#held = []
     consumer.batch()
     for (const [id, address] of this.#peers) consumer.peer(id, address)
+    if (!this.#reachable) consumer.reachable(false)
   }
 
   // Registers this gateway at `address`, for the others to find, for as long as it lives.
@@ -373,7 +385,7 @@ export class EtcdGateway {
     await Promise.all(leases.map((lease) => lease.revoke().catch(() => {})))
     this.#leases.clear()
     this.#closed = true
-    this.#unwatch()
+    await this.#unwatch()
     this.#health.close()
     this.#client.close()
     this.#writer.close()
@@ -382,33 +394,39 @@ export class EtcdGateway {
   // Follows etcd's watch from the revision after the last one delivered, on a new client: its stream
   // goes to a member that answers (see #memberSetAside). Resolves once etcd has created the watch.
   async #follow(): Promise<void> {
-    this.#unwatch()
-    const watch = { ...this.#watchClient(), watcher: undefined as Watcher | undefined }
-    this.#watch = watch
-    const watcher = watch.client
+    void this.#unwatch()
+    const { client, breakers } = this.#watchClient()
+    const watcher = client
       .watch()
       .prefix(this.layout.prefix)
       .startRevision(String(this.#lastEvent + 1))
       .watcher()
-    watch.watcher = watcher
-    watcher.on('data', (response: IWatchResponse) => this.#feed(response))
-    watcher.on('error', (error: Error) => this.#consumer?.failed(error))
+    const watch = { client, breakers, watcher }
+    this.#watch = watch
+    // A watch left behind delivers nothing more, and fails nothing.
+    watcher.on('data', (response: IWatchResponse) => {
+      if (this.#watch === watch) this.#feed(response)
+    })
+    watcher.on('error', (error: Error) => {
+      if (this.#watch === watch) this.#consumer?.failed(error)
+    })
     await new Promise<void>((resolve, reject) => {
       watcher.once('connected', () => resolve())
       watcher.once('error', reject)
     })
   }
 
-  // Leaves the watch: nothing it still delivers is taken; its stream may be on a member that hangs,
-  // so the cancel is not waited for, and the client is closed.
-  #unwatch(): void {
+  // Leaves the watch. Its client is closed once etcd cancelled the watch (then nothing stays open
+  // behind it), or after CANCEL_WAIT_MS, as a member that hangs never answers; moving the watch does
+  // not wait for that.
+  async #unwatch(): Promise<void> {
     const watch = this.#watch
     if (watch === undefined) return
     this.#watch = undefined
-    watch.watcher?.removeAllListeners()
-    void watch.watcher?.cancel().catch(() => {})
-    watch.client.close()
     watch.breakers.release()
+    const cancelled = watch.watcher.cancel().catch(() => {})
+    await Promise.race([cancelled, pause(CANCEL_WAIT_MS, undefined, { ref: false })])
+    watch.client.close()
   }
 
   // A member stopped answering: what may wait on it moves to those that answer. Transactions in flight
@@ -420,7 +438,8 @@ export class EtcdGateway {
     for (const abandon of this.#inFlight)
       abandon(new Error(`etcd member ${endpoint} stopped answering while the transaction was in flight`))
     this.#inFlight.clear()
-    if (this.#watch !== undefined) void this.#follow().catch((error: Error) => this.#consumer?.failed(error))
+    // A failure to create it is reported by the new watcher's error listener.
+    if (this.#watch !== undefined) void this.#follow().catch(() => {})
     const leases = [...this.#leases.values()].map((held) => held.lease)
     if (this.#registration !== undefined) leases.push(this.#registration)
     for (const lease of leases)

@@ -5,7 +5,8 @@
 // there. Each member is asked for its status every PROBE_EVERY_MS; one that has not answered within
 // probeDeadlineMs() is set aside while another one answers: the etcd3 clients built on this health
 // send it nothing (their circuit breakers for it are held open) until it answers again, and
-// `onSetAside` lets the gateway move its streams away from it.
+// `onSetAside` lets the gateway move its streams away from it. With no member answering twice in a
+// row, the gateway is cut off from etcd (`onReach`): its clients may find it through another one.
 import type * as Cockatiel from 'cockatiel'
 import type { Etcd3 } from 'etcd3'
 
@@ -24,8 +25,8 @@ interface Member {
   readonly endpoint: string
   readonly probe: Etcd3
   readonly breakers: Set<Cockatiel.CircuitBreakerPolicy>
-  // Whether its last status request was answered in time (until the first: yes).
-  answers: boolean
+  // Status requests in a row not answered in time.
+  misses: number
   // While it is set aside: its breakers, each held open.
   isolation: Map<Cockatiel.CircuitBreakerPolicy, Cockatiel.IDisposable> | undefined
 }
@@ -37,7 +38,6 @@ export interface ClientBreakers {
 }
 
 export interface MemberHealthOptions {
-  readonly cockatiel: typeof Cockatiel
   // How long a status request may take (probeDeadlineMs()).
   readonly deadlineMs: number
   // A client of that member alone, for its status requests.
@@ -45,12 +45,18 @@ export interface MemberHealthOptions {
   // A breaker for requests to a member of the cluster (etcd3's faultHandling.host).
   readonly breaker: () => Cockatiel.CircuitBreakerPolicy
   readonly onSetAside: (endpoint: string) => void
+  // Called when no member has answered its last two status requests (false), and when one answers again.
+  readonly onReach: (reachable: boolean) => void
 }
+
+// Status requests a member must miss in a row before it counts towards the gateway being cut off.
+const CUT_OFF_MISSES = 2
 
 export class MemberHealth {
   readonly #members = new Map<string, Member>()
   readonly #options: MemberHealthOptions
   #closed = false
+  #reachable = true
 
   constructor(endpoints: readonly string[], options: MemberHealthOptions) {
     this.#options = options
@@ -59,7 +65,7 @@ export class MemberHealth {
         endpoint,
         probe: options.probeClient(endpoint),
         breakers: new Set<Cockatiel.CircuitBreakerPolicy>(),
-        answers: true,
+        misses: 0,
         isolation: undefined,
       }
       this.#members.set(endpoint, member)
@@ -115,8 +121,9 @@ export class MemberHealth {
           () => false,
         )
       if (this.#closed) return
-      if (answered !== member.answers) {
-        member.answers = answered
+      const misses = answered ? 0 : member.misses + 1
+      if (misses !== member.misses) {
+        member.misses = misses
         this.#settle()
       }
       await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS).unref())
@@ -126,13 +133,19 @@ export class MemberHealth {
   // Sets aside the members that do not answer, as long as one does: with none answering, etcd is
   // down or this gateway cut off, and requests go on as etcd3 sends them (to fail or find it back).
   #settle(): void {
-    const anyAnswers = [...this.#members.values()].some((member) => member.answers)
-    for (const member of this.#members.values()) {
-      const aside = anyAnswers && !member.answers
+    const members = [...this.#members.values()]
+    const anyAnswers = members.some((member) => member.misses === 0)
+    for (const member of members) {
+      const aside = anyAnswers && member.misses > 0
       if (aside && member.isolation === undefined) {
         member.isolation = new Map([...member.breakers].map((policy) => [policy, policy.isolate()]))
         this.#options.onSetAside(member.endpoint)
       } else if (!aside) this.#release(member)
+    }
+    const reachable = members.some((member) => member.misses < CUT_OFF_MISSES)
+    if (reachable !== this.#reachable) {
+      this.#reachable = reachable
+      this.#options.onReach(reachable)
     }
   }
 
