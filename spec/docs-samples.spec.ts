@@ -11,13 +11,15 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { after, before, suite, test } from 'node:test'
+import { after, before, suite, test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { startServer, type Server } from '../lib/index.ts'
 import { composeWithSetup, readPages, type Block } from './docs-samples.ts'
 import { until } from './process-support.ts'
+import { etcdSkipReason, startEtcd } from './fixtures/etcd-cluster.ts'
 
 // Every js, ts and sh block of README.md and docs/*.md runs as written, against the built package:
 // js as an ES module, ts through tsx, sh with `bash -e -o pipefail` (a failing command fails it), each
@@ -235,6 +237,46 @@ function assertClean(exit: Exit, label: string): void {
   assert.ok(!exit.leftBehind, `${label} left processes running:\n${exit.output}`)
 }
 
+// The samples that need etcd name its default client URL: each gets a fresh member there, one at a
+// time. Where etcd is missing they skip (CI installs it); where the port is taken, they skip too,
+// saying so, except where components are required (CI), which must run them.
+const ETCD_PORT = 2379
+const etcdSkip = pages.some((p) => p.blocks.some((b) => b.directives.needsEtcd === true))
+  ? etcdSkipReason('docs-samples.spec (its needs-etcd samples)')
+  : undefined
+let etcdTurn: Promise<unknown> = Promise.resolve()
+
+async function portFree(port: number): Promise<boolean> {
+  const probe = createServer()
+  probe.listen(port, '127.0.0.1')
+  const bound = await Promise.race([
+    once(probe, 'listening').then(() => true),
+    once(probe, 'error').then(() => false),
+  ])
+  if (bound) await new Promise((resolve) => probe.close(resolve))
+  return bound
+}
+
+// Runs `body` with a fresh etcd on ETCD_PORT, after the samples before it that needed one.
+function withEtcd(t: TestContext, body: () => Promise<void>): Promise<void> {
+  const run = etcdTurn.then(async () => {
+    if (!(await portFree(ETCD_PORT))) {
+      const reason = `port ${ETCD_PORT}, where the sample expects etcd, is taken`
+      if (process.env['ZSTATE_REQUIRE_COMPONENTS'] === '1') throw new Error(reason)
+      process.stderr.write(`\n*** ${t.name}: SKIPPED: ${reason}\n\n`)
+      return t.skip(reason)
+    }
+    const etcd = await startEtcd({ clientPort: ETCD_PORT })
+    try {
+      await body()
+    } finally {
+      await etcd.close()
+    }
+  })
+  etcdTurn = run.catch(() => {})
+  return run
+}
+
 // Runs one block, with the background blocks that run alongside it.
 async function runSample(block: Block, setup: Block | undefined, background: Block[]): Promise<void> {
   const needsServer = [block, ...background].some((b) => b.directives.needsServer === true)
@@ -285,7 +327,11 @@ void suite('docs samples', { concurrency: 2 }, () => {
       const around = directives.withSetup === true ? setup : undefined
       const alongside = background
       background = []
-      void test(name, { timeout: LIMIT + 30_000 }, () => runSample(block, around, alongside))
+      if ([block, ...alongside].some((b) => b.directives.needsEtcd === true))
+        void test(name, { timeout: LIMIT + 60_000, skip: etcdSkip }, (t) =>
+          withEtcd(t, () => runSample(block, around, alongside)),
+        )
+      else void test(name, { timeout: LIMIT + 30_000 }, () => runSample(block, around, alongside))
     }
     if (background.length > 0)
       throw new Error(`${background[0]!.page}: a background block needs a next block`)

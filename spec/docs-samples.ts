@@ -24,6 +24,8 @@ const languages: Record<string, Language> = {
 //   file NAME       a module other samples use, written as NAME; run on its own it only loads
 //   files NAME…     the `file` blocks (of any page) written next to this one
 //   needs-server    runs with ZSTATE_ADDRESS naming a fresh server
+//   needs-etcd      runs with a fresh one-member etcd on http://127.0.0.1:2379, one such sample at a
+//                   time (skipped, saying why, where etcd is not installed or the port is taken)
 //   background      starts before the next block of the page and runs alongside it; when that one has
 //                   finished it gets SIGTERM and must exit 0
 export interface Directives {
@@ -33,6 +35,7 @@ export interface Directives {
   file?: string
   files: string[]
   needsServer?: true
+  needsEtcd?: true
   background?: true
 }
 
@@ -116,6 +119,7 @@ export function parseDirectives(text: string): Directives | string {
     else if (item === 'setup') directives.setup = true
     else if (item === 'with setup') directives.withSetup = true
     else if (item === 'needs-server') directives.needsServer = true
+    else if (item === 'needs-etcd') directives.needsEtcd = true
     else if (item === 'background') directives.background = true
     else if (file !== null) directives.file = file[1]!
     else if (files !== null) directives.files.push(...files[1]!.split(/\s+/))
