@@ -10,6 +10,7 @@ import type { ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, push, pushEncoded } from './replies.ts'
 import { Service, queuedBytes, type Call, type Provider, type QueuedBytes } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
+import { Slices } from './slices.ts'
 import { ownString } from './own-string.ts'
 import { isGatewayLink, type Session } from './sessions.ts'
 import type { Offer } from './etcd/federation.ts'
@@ -38,6 +39,11 @@ export const MAX_PROVIDERS = 16_384
 export const MAX_METHOD_BYTES = 8 * 1024 * 1024
 // The arguments of every call waiting in a queue, in all.
 export const MAX_QUEUED_CALL_BYTES = 128 * 1024 * 1024
+// About 10 ms of the loop per slice.
+const FAILED_CALLS_PER_SLICE = 4096
+
+// Why a queued call left its queue unserved.
+type Failure = 'timed out' | 'orphaned'
 
 // What one session has at the broker, so it can be cleaned up when the session ends.
 interface Party {
@@ -54,6 +60,8 @@ export class Broker {
   readonly #calls = new Map<number, Call>()
   readonly #parties = new Map<Session, Party>()
   readonly #waits = new ServiceWaits()
+  // Queued calls that left their queue unserved, failed a slice at a time.
+  readonly #failing = new Slices<[Call, Failure]>(FAILED_CALLS_PER_SLICE, (failed) => this.#fail(failed))
   #nextId = 1
   // The method-name bytes of every provider registered.
   #methodBytes = 0
@@ -126,13 +134,9 @@ export class Broker {
     }
     // Calls carry their own timeouts, so the queue is not ordered by deadline.
     for (const service of this.#services.values()) {
-      for (const call of service.dequeueWhere((queued) => queued.deadline <= now)) {
-        this.#answer(
-          call,
-          ErrorCode.TIMEOUT,
-          `call ${describeCall(call)} timed out waiting for a free provider`,
-        )
-      }
+      this.#failing.add(
+        service.dequeueWhere((queued) => queued.deadline <= now).map((call) => [call, 'timed out']),
+      )
       this.#tidy(service)
     }
   }
@@ -482,7 +486,20 @@ export class Broker {
       if (answer === undefined) offered.set(asked, (answer = service.servable(call)))
       return answer
     }
-    for (const call of service.dequeueWhere((queued) => !servable(queued))) {
+    this.#failing.add(service.dequeueWhere((queued) => !servable(queued)).map((call) => [call, 'orphaned']))
+    this.#tidy(service)
+  }
+
+  // A queued call that left its queue unserved gets its error, unless its caller gave up on it meanwhile.
+  #fail([call, failure]: [Call, Failure]): void {
+    if (call.caller === undefined) return
+    if (failure === 'timed out')
+      this.#answer(
+        call,
+        ErrorCode.TIMEOUT,
+        `call ${describeCall(call)} timed out waiting for a free provider`,
+      )
+    else
       this.#answer(
         call,
         ErrorCode.NO_PROVIDER,
@@ -490,8 +507,11 @@ export class Broker {
           ? `no provider left for ${describeCall(call)}: the last one went away before the call was dispatched`
           : `provider ${call.target.id}, chosen for ${describeCall(call)}, went away before the call was dispatched`,
       )
-    }
-    this.#tidy(service)
+  }
+
+  // The server is closing: calls still to be failed get nothing more.
+  close(): void {
+    this.#failing.clear()
   }
 
   // Removes a call from the books once its provider answered or was lost.

@@ -1032,6 +1032,7 @@ class StateServer implements Server {
     clearInterval(this.#heartbeat)
     clearInterval(this.#sweeper)
     this.#claims.close()
+    this.#broker.close()
     await this.#metrics?.close()
     // What the last turn produced is logged (and synced) before the sockets go.
     this.#turn.end()
