@@ -50,6 +50,7 @@ import { isCurveKey } from '../protocol/z85.ts'
 import { randomBytes } from 'node:crypto'
 import { errorReply, okReply, push } from './replies.ts'
 import { snapshotPage } from './snapshots.ts'
+import { HeldBound } from './held-bound.ts'
 import { ownString } from './own-string.ts'
 import { MAX_FRAME_REQUESTS, SLICE_MS, maxQueuedBytes, replyBudget } from './budget.ts'
 import { Inbox, type Batch } from './inbox.ts'
@@ -186,6 +187,8 @@ class StateServer implements Server {
   readonly #writes: EtcdWrites | undefined
   // Services and topics across the gateways (not with curve: the links would need keys of their own).
   readonly #federation: Federation | undefined
+  // SYNCs waiting for etcd on a gateway, bounded per session and in all.
+  readonly #syncs = new HeldBound('sync: too many syncs wait for etcd', MAX_SESSION_SYNCS, MAX_SYNCS)
   // While this gateway reaches no etcd member: why its clients are asked to move (Push.MOVE).
   #cutOff: string | undefined
   #offersChanged = false
@@ -345,9 +348,14 @@ class StateServer implements Server {
       const { leases } = this.#store
       this.#deleteKeys([...new Set([...leases.ephemeral(), ...leases.expired(Date.now())])])
     } else {
-      this.#writes = new EtcdWrites(gateway, (session, _id, reply) => {
-        if (this.#sessions.get(session.routingId) === session) this.#reply(session, session.routingId, reply)
-      })
+      this.#writes = new EtcdWrites(
+        gateway,
+        (session, _id, reply) => {
+          if (this.#sessions.get(session.routingId) === session)
+            this.#reply(session, session.routingId, reply)
+        },
+        options.maxMessageBytes,
+      )
       gateway.attach({
         commit: (commit) => this.#applyFed(commit),
         batch: () => this.#turn.end(),
@@ -637,7 +645,8 @@ class StateServer implements Server {
       case Op.SYNC:
         arity(args, 0, 'sync')
         if (this.#gateway === undefined) return okReply(id, [this.epoch, this.revision])
-        void this.#syncThroughEtcd(session, id)
+        this.#syncs.take(session)
+        void this.#syncThroughEtcd(session, id).finally(() => this.#syncs.give(session))
         return undefined
       case Op.INFO:
         arity(args, 0, 'info')
@@ -661,7 +670,7 @@ class StateServer implements Server {
       case Op.RUN: {
         arity(args, 2, 'run')
         if (this.#writes !== undefined) {
-          this.#writes.submit(session, id, (view, commit) => {
+          this.#writes.submit(session, id, batch, (view, commit) => {
             const { changes, patched, result } = runAction(this.#actions, view, args[0], args[1])
             return [changes.length === 0 ? 0 : commit(changes, patched, result), result]
           })
@@ -721,7 +730,7 @@ class StateServer implements Server {
       // Through etcd; a transaction is worked out once the replica has its base.
       const base = op === Op.TXN && typeof args[1] === 'number' ? args[1] : 0
       const clear = op === Op.CLEAR ? clearPrefix(args) : undefined
-      this.#writes.submit(session, id, (view, commit) => operation(args, view, commit), base, clear)
+      this.#writes.submit(session, id, batch, (view, commit) => operation(args, view, commit), base, clear)
       return undefined
     }
     // Transactions may wait their turn on contended keys (lib/server/claims.ts).
@@ -1082,6 +1091,9 @@ const TURN_COMMIT_BYTES = 256 * 1024
 // of sessions and of providers (lib/server/broker.ts), counts from the end of the last time this loop
 // was blocked: a beat more than LATE_BEATS periods after the one before.
 const SESSION_EXPIRY_BEATS = 10
+// SYNCs that may wait for etcd on a gateway: per session (a client syncs now and then) and in all.
+const MAX_SESSION_SYNCS = 1024
+const MAX_SYNCS = 65_536
 const LATE_BEATS = 2.5
 
 function isToken(value: unknown): value is string {

@@ -119,6 +119,9 @@ export class EtcdGateway {
   // Whether etcd did not take the fence (no quorum), until it answers again, and the question asked.
   #down = false
   #probe: Promise<boolean> | undefined
+  // The read of the last commit in flight, and the one that follows it (see lastCommit()).
+  #commitRead: Promise<number> | undefined
+  #nextCommitRead: Promise<number> | undefined
   #waiting: RevisionWaiter[] = []
   // Commits that came before the server attached, and the server once it has.
   #held: FedCommit[] = []
@@ -128,6 +131,9 @@ export class EtcdGateway {
   #registration: Lease | undefined
   #consumer: GatewayConsumer | undefined
   readonly #leases = new Map<object, SessionLease>()
+  // Sessions that ended: a write of theirs still being worked out gets no lease (granted after the
+  // session's end, nothing would ever revoke it, and its keep-alives would go on for good).
+  readonly #ended = new WeakSet<object>()
   // Seconds a session lease outlives this gateway's last keep-alive.
   readonly #leaseSeconds: number
 
@@ -156,7 +162,7 @@ export class EtcdGateway {
 
   // `leaseSeconds`: how long a dead gateway's sessions' ephemeral keys stay (its session expiry).
   static async open(options: EtcdOptions, limits: HistoryLimits, leaseSeconds: number): Promise<EtcdGateway> {
-    const [{ Etcd3, isRecoverableError }, cockatiel] = await Promise.all([
+    const [{ Etcd3, isRecoverableError, GRPCResourceExhastedError }, cockatiel] = await Promise.all([
       import('etcd3'),
       import('cockatiel'),
     ])
@@ -165,11 +171,15 @@ export class EtcdGateway {
       deadlineMs: probeDeadlineMs(leaseSeconds),
       probeClient: (endpoint) =>
         new Etcd3({ hosts: endpoint, faultHandling: { host: () => cockatiel.noop, global: cockatiel.noop } }),
+      // A member that answers counts as failing when it does not answer; a refusal is an answer (etcd
+      // full: its NOSPACE alarm refuses every write, on every member, which is no reason to avoid one).
       breaker: () =>
-        cockatiel.circuitBreaker(cockatiel.handleWhen(isRecoverableError), {
-          halfOpenAfter: MEMBER_RETRY_MS,
-          breaker: new cockatiel.ConsecutiveBreaker(3),
-        }),
+        cockatiel.circuitBreaker(
+          cockatiel.handleWhen(
+            (error) => isRecoverableError(error) && !(error instanceof GRPCResourceExhastedError),
+          ),
+          { halfOpenAfter: MEMBER_RETRY_MS, breaker: new cockatiel.ConsecutiveBreaker(3) },
+        ),
       onSetAside: (endpoint) => {
         if (started !== undefined) started.#memberSetAside(endpoint)
       },
@@ -314,10 +324,23 @@ export class EtcdGateway {
     return this.#probe
   }
 
-  // The revision of the last commit any gateway made (<prefix>_tx), read through etcd's leader.
-  async lastCommit(): Promise<number> {
-    const response = await this.#client.kv.range({ key: this.layout.tx, keys_only: true })
-    return Number(response.kvs[0]?.mod_revision ?? 0)
+  // The revision of the last commit any gateway made (<prefix>_tx), read through etcd's leader. One
+  // read at a time: a request while one is in flight waits for the next, which starts when that one
+  // ends (a read begun before the request may miss a commit made just before it) and answers every
+  // request that came meanwhile; so a flood of SYNCs costs etcd two reads at a time, not one each.
+  lastCommit(): Promise<number> {
+    if (this.#commitRead === undefined) {
+      this.#commitRead = this.#client.kv
+        .range({ key: this.layout.tx, keys_only: true })
+        .then((response) => Number(response.kvs[0]?.mod_revision ?? 0))
+        .finally(() => (this.#commitRead = undefined))
+      return this.#commitRead
+    }
+    this.#nextCommitRead ??= this.#commitRead.then(settled, settled).then(() => {
+      this.#nextCommitRead = undefined
+      return this.lastCommit()
+    })
+    return this.#nextCommitRead
   }
 
   // Sent once, with ETCD_REQUEST_MS to answer: without an answer, its outcome is unknown. A member set
@@ -352,6 +375,10 @@ export class EtcdGateway {
 
   // The id of the lease for `owner`'s ephemeral keys once granted; until then, a promise of it.
   sessionLease(owner: object): string | Promise<string> {
+    if (this.#ended.has(owner))
+      return Promise.reject(
+        new ZStateError(ErrorCode.DISCONNECTED, 'the session ended before its ephemeral write went to etcd'),
+      )
     let held = this.#leases.get(owner)
     if (held === undefined) {
       const lease = this.#client.lease(this.#leaseSeconds)
@@ -373,6 +400,7 @@ export class EtcdGateway {
 
   // The session ended: etcd deletes its ephemeral keys, as one revision.
   endSession(owner: object): void {
+    this.#ended.add(owner)
     const held = this.#leases.get(owner)
     if (held === undefined) return
     this.#leases.delete(owner)
@@ -574,6 +602,8 @@ async function historyStart(
   }
   return high
 }
+
+function settled(): void {}
 
 // An etcd key under the prefix that something other than a gateway wrote, and no zstate client could
 // read: left out of the state.

@@ -14,6 +14,7 @@ import { ETCD_REQUEST_MS, credentialsRefused, unavailable, within, type EtcdGate
 import { Overlay } from './overlay.ts'
 import { ReadSet } from './read-set.ts'
 import { failedAt, transaction, type Staged } from './txn.ts'
+import { HeldBound } from '../held-bound.ts'
 
 // An operation, run against the replica: returns the reply payload; `commit` stages its changes.
 export type Evaluate = (view: StoreView, commit: Commit) => unknown[]
@@ -27,8 +28,17 @@ export interface SentWrite {
   readonly payload: unknown[]
 }
 
+// A frame whose writes wait for etcd, counted whole (its writes' values live in its decoding) from
+// its first write queued until its last one settled.
+interface FrameHeld {
+  readonly bytes: number
+  jobs: number
+}
+
 interface Job {
   readonly id: number
+  // The frame it came in (none for the server's own writes).
+  readonly frame?: FrameHeld
   readonly evaluate: Evaluate
   // A revision the replica must have before the write is worked out (a transaction's base).
   readonly base: number
@@ -58,10 +68,19 @@ const UNSEEN_CHANGE_MS = 20
 // Attempts before a write that keeps meeting concurrent changes is refused with ERR_CONFLICT.
 const MAX_ATTEMPTS = 100
 
+// What a frame of a write weighs, for the bound on writes waiting for etcd.
+export interface WriteFrame {
+  readonly bytes: number
+}
+
 export class EtcdWrites {
   readonly #gateway: EtcdGateway
   readonly #answer: (session: Session, id: number, reply: Buffer) => void
   readonly #queues = new Map<Session, Job[]>()
+  // The frames of the writes waiting for etcd, per session and in all: a session that sends writes
+  // faster than etcd takes them is refused (ERR_OVERFLOW) past its bound, not queued without end.
+  readonly #held: HeldBound
+  readonly #frames = new WeakMap<WriteFrame, FrameHeld>()
   // The revision of each session's last commit: its next writes are worked out on a replica that has it.
   readonly #last = new WeakMap<Session, number>()
   // The writes of each transaction sent and not yet seen committed, by the number its commit names.
@@ -70,14 +89,41 @@ export class EtcdWrites {
   // Conflicting attempts so far (STATS).
   conflicts = 0
 
-  constructor(gateway: EtcdGateway, answer: (session: Session, id: number, reply: Buffer) => void) {
+  // `maxMessageBytes`: the server's; a session's waiting writes may come in frames of twice that, all
+  // sessions' in frames of 16 times.
+  constructor(
+    gateway: EtcdGateway,
+    answer: (session: Session, id: number, reply: Buffer) => void,
+    maxMessageBytes: number,
+  ) {
     this.#gateway = gateway
     this.#answer = answer
+    this.#held = new HeldBound(
+      'the write: too many writes wait for etcd (bytes of the messages they came in)',
+      2 * maxMessageBytes,
+      16 * maxMessageBytes,
+    )
   }
 
-  submit(session: Session, id: number, evaluate: Evaluate, base = 0, clear?: string): void {
+  // Queues a write of `session` that came in `frame`; throws ERR_OVERFLOW when the frames of its
+  // writes waiting for etcd are too many (nothing queued).
+  submit(
+    session: Session,
+    id: number,
+    frame: WriteFrame,
+    evaluate: Evaluate,
+    base = 0,
+    clear?: string,
+  ): void {
+    let held = this.#frames.get(frame)
+    if (held === undefined) {
+      this.#held.take(session, frame.bytes)
+      held = { bytes: frame.bytes, jobs: 0 }
+      this.#frames.set(frame, held)
+    }
+    held.jobs++
     const queue = this.#queues.get(session)
-    const job = { id, evaluate, base, clear }
+    const job = { id, evaluate, base, clear, frame: held }
     if (queue !== undefined) {
       queue.push(job)
       return
@@ -95,7 +141,8 @@ export class EtcdWrites {
 
   // A forgotten session: its queued writes are dropped (nobody is left to answer).
   drop(session: Session): void {
-    this.#queues.get(session)?.splice(1)
+    const queue = this.#queues.get(session)
+    if (queue !== undefined) this.#release(session, queue.splice(1))
   }
 
   // The server's own commits (ttl expiry): deletes of keys that still exist, or nothing if another
@@ -126,9 +173,15 @@ export class EtcdWrites {
       replies.forEach((reply, i) => {
         if (reply !== undefined && batch[i]!.id !== NO_REPLY) this.#answer(session, batch[i]!.id, reply)
       })
-      queue.splice(0, replies.length)
+      this.#release(session, queue.splice(0, replies.length))
     }
     this.#queues.delete(session)
+  }
+
+  // Jobs that settled (or were dropped): a frame none of whose writes wait any more is no longer held.
+  #release(session: Session, jobs: readonly Job[]): void {
+    for (const { frame } of jobs)
+      if (frame !== undefined && --frame.jobs === 0) this.#held.give(session, frame.bytes)
   }
 
   // Works a batch of writes out until etcd takes them, each seeing those before it. Returns a reply
@@ -348,6 +401,12 @@ function refusal(error: unknown): ZStateError | undefined {
       { cause: error },
     )
   if (credentialsRefused(error)) return unavailable(error, 'etcd refused the write')
+  if (refused && /database space exceeded/.test(message))
+    return new ZStateError(
+      ErrorCode.UNAVAILABLE,
+      `etcd refused the write: its database is full (${message}), nothing of it applied; etcd takes writes again once compacted, defragmented and its NOSPACE alarm disarmed (docs/scale-out.md)`,
+      { cause: error },
+    )
   if (refused || kind === 'GRPCFailedPreconditionError')
     return new ZStateError(ErrorCode.UNAVAILABLE, `etcd refused the write: ${message}`, { cause: error })
   return undefined
