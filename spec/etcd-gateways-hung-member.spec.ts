@@ -127,6 +127,14 @@ test(
       (error: unknown) =>
         isZStateError(error) && error.code === 'ERR_UNAVAILABLE' && /was not sent/.test(error.message),
     )
+    // And sync() too, at once rather than after a read's deadlines (15 s).
+    const syncing = Date.now()
+    await assert.rejects(
+      stayer.state.sync(),
+      (error: unknown) =>
+        isZStateError(error) && error.code === 'ERR_UNAVAILABLE' && /does not answer/.test(error.message),
+    )
+    assert.ok(Date.now() - syncing < 5_000, `sync refused after ${Date.now() - syncing} ms`)
     await resume()
   },
 )
@@ -156,5 +164,61 @@ test(
     assert.equal(c.address, b!.address)
     assert.deepEqual(events, ['disconnected', 'reconnected'], 'one move, then it stays')
     await resume()
+  },
+)
+
+// Two of three gateways cut off at once: the second asks the client to move on while it is still
+// joining it, from inside the reconnection, which then ended without a link (found by an outside
+// audit: the client hung for good).
+test(
+  'a client given three gateways, two of them cut off at once, goes on to the third',
+  { skip },
+  async (t) => {
+    const follower = await memberOf('follower')
+    const options = stateOptions()
+    const [g0, g1] = await gateways(t, 2, throughOnly(options, follower))
+    const [g2] = await gateways(t, 1, options)
+    const c = await client(t, [g0!.address, g1!.address, g2!.address])
+    const { events } = statusOf(c)
+    await c.state.set('before', 1)
+    const resume = hang(t, follower)
+    await until(
+      () => c.address === g2!.address && events.at(-1) === 'reconnected',
+      'the client on the third gateway',
+      30_000,
+    )
+    assert.ok(!events.includes('reset'), `events: ${events.join(', ')}`)
+    assert.ok((await c.state.set('after', 2)) > 0, 'writes go on through the third gateway')
+    assert.equal(c.state.get('before'), 1)
+    await resume()
+  },
+)
+
+// etcd out of reach for longer than a session lease lasts: etcd ends the lease, and the session's
+// ephemeral keys with it, though the session lives. The gateway ends the session, so that its client
+// learns of it (`disconnected`, `reconnected`) and can write them again (found by an outside audit:
+// the keys went with no word to anyone).
+test(
+  'a session whose lease etcd ended during an outage is ended too: its client rejoins and can write its ephemeral keys again',
+  { skip },
+  async (t) => {
+    // A 2 s lease (heartbeats of 100 ms), so that a short outage outlasts it.
+    const [gateway] = await gateways(t, 1, { ...stateOptions(), heartbeatMs: 100 })
+    const c = await client(t, gateway!.address)
+    const { events } = statusOf(c)
+    await c.state.set('presence/me', 'here', { ephemeral: true })
+    const resumes = cluster().members.map((_, index) => hang(t, index))
+    // The outage, outlasting the lease (keep-alives give up after twice its life).
+    await new Promise((resolve) => setTimeout(resolve, 6_000))
+    await Promise.all(resumes.map((resume) => resume()))
+    await until(
+      () => events.includes('disconnected') && events.at(-1) === 'reconnected',
+      'the client told, and rejoined',
+      30_000,
+    )
+    await until(() => c.state.get('presence/me') === undefined, 'the ephemeral key gone', 15_000)
+    assert.ok(!events.includes('reset'), `events: ${events.join(', ')}`)
+    await c.state.set('presence/me', 'here again', { ephemeral: true })
+    assert.equal(c.state.get('presence/me'), 'here again')
   },
 )

@@ -260,6 +260,9 @@ export class Connection {
     } finally {
       this.#reconnecting = false
     }
+    // The link it made was lost already (its server asked the client to move on as it joined): the
+    // loss found this loop still running, so the next link is this loop's to make.
+    if (this.#current.link === undefined && this.#closing === undefined) void this.#reconnect()
   }
 
   // Each attempt to reach a server may take this long; joining the replica after that is not bounded.

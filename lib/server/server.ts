@@ -365,6 +365,9 @@ class StateServer implements Server {
         },
         peer: (id, address) => this.#federation?.peer(id, address),
         reachable: (yes) => this.#reachable(yes, options.etcd!.endpoints),
+        // Ended, so that the client rejoins (`disconnected`, `reconnected`) and can write them again.
+        leaseLost: (session) =>
+          this.#forget(session as Session, 'etcd ended its lease, and with it its ephemeral keys'),
       })
     }
     void this.#receiveLoop()
@@ -771,6 +774,14 @@ class StateServer implements Server {
     const gateway = this.#gateway!
     let reply: Buffer
     try {
+      // etcd known to be down (or cut off from this gateway) and still silent: refused at once, as
+      // writes are, not after a read's deadlines.
+      const answers = gateway.answers()
+      if (answers !== true && !(await answers))
+        throw new ZStateError(
+          ErrorCode.UNAVAILABLE,
+          'sync: etcd does not answer this gateway (no quorum, or none of its endpoints reachable from here): which commit is the last is unknown',
+        )
       await within(gateway.reach(await gateway.lastCommit()), ETCD_REQUEST_MS)
       reply = okReply(id, [this.epoch, this.revision])
     } catch (error) {
