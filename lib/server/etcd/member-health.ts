@@ -97,13 +97,6 @@ export class MemberHealth {
     }
   }
 
-  /** The members set aside now. */
-  get setAside(): string[] {
-    return [...this.#members.values()]
-      .filter((member) => member.isolation !== undefined)
-      .map((m) => m.endpoint)
-  }
-
   close(): void {
     this.#closed = true
     for (const member of this.#members.values()) {
