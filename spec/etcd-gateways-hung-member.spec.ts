@@ -135,6 +135,10 @@ test(
         isZStateError(error) && error.code === 'ERR_UNAVAILABLE' && /does not answer/.test(error.message),
     )
     assert.ok(Date.now() - syncing < 5_000, `sync refused after ${Date.now() - syncing} ms`)
+    // A client that joins now, given both, goes on through the other one.
+    const late = await client(t, [cutOff!.address, healthy!.address])
+    assert.ok((await late.state.set('late', 1)) > 0)
+    assert.equal(late.address, healthy!.address)
     await resume()
   },
 )
