@@ -365,9 +365,6 @@ class StateServer implements Server {
         },
         peer: (id, address) => this.#federation?.peer(id, address),
         reachable: (yes) => this.#reachable(yes, options.etcd!.endpoints),
-        // Ended, so that the client rejoins (`disconnected`, `reconnected`) and can write them again.
-        leaseLost: (session) =>
-          this.#forget(session as Session, 'etcd ended its lease, and with it its ephemeral keys'),
       })
     }
     void this.#receiveLoop()

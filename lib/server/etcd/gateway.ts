@@ -48,9 +48,6 @@ export interface GatewayConsumer {
   peer(id: string, address: string | undefined): void
   // The gateway reaches no etcd member (false: see MemberHealth), or reaches one again (true).
   reachable(yes: boolean): void
-  // A session's lease ended in etcd though the session lives (etcd out of reach for longer than the
-  // lease lasts): its ephemeral keys are gone.
-  leaseLost(owner: object): void
 }
 
 // Keys per page when reading the state at start (a gRPC message holds at most 4 MiB by default).
@@ -392,12 +389,9 @@ export class EtcdGateway {
         (id) => (entry.id = id),
         () => this.#leases.delete(owner),
       )
-      // Keep-alives failed for longer than the ttl: its keys are gone; the session is told (ended), so
-      // that its client learns of it, and its next ephemeral write gets a new lease.
+      // Keep-alives failed for longer than the ttl: its keys are gone; the next ephemeral write gets a new lease.
       lease.on('lost', () => {
-        if (this.#leases.get(owner) !== entry) return
-        this.#leases.delete(owner)
-        this.#consumer?.leaseLost(owner)
+        if (this.#leases.get(owner) === entry) this.#leases.delete(owner)
       })
       this.#leases.set(owner, held)
     }
