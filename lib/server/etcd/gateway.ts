@@ -76,12 +76,18 @@ interface SessionLease {
   readonly granted: Promise<string>
 }
 
+// A client for the watch, and its breakers (released when it is left).
+interface WatchClient {
+  readonly client: Etcd3
+  readonly breakers: ClientBreakers
+}
+
 // The gateway's etcd3 clients, each with breakers that the member health holds open for members set aside.
 interface EtcdClients {
   readonly client: Etcd3
   readonly writer: Etcd3
   // A new client for the watch.
-  readonly watchClient: () => { client: Etcd3; breakers: ClientBreakers }
+  readonly watchClient: () => WatchClient
   readonly health: MemberHealth
 }
 
@@ -100,11 +106,10 @@ export class EtcdGateway {
   // Sends each write's transaction once (see open()).
   readonly #writer: Etcd3
   // The watch, on a client of its own: moving it to another member takes a new client.
-  #watch: { client: Etcd3; breakers: ClientBreakers; watcher: Watcher } | undefined
-  readonly #watchClient: () => { client: Etcd3; breakers: ClientBreakers }
+  #watch: (WatchClient & { watcher: Watcher }) | undefined
+  readonly #watchClient: () => WatchClient
   readonly #health: MemberHealth
   #closed = false
-  #reachable = true
   // How to give up the transactions in flight (see txn()).
   readonly #inFlight = new Set<(error: Error) => void>()
   // The revision that last created or deleted a key: what key-space reads compare.
@@ -185,7 +190,6 @@ export class EtcdGateway {
       },
       onReach: (reachable) => {
         if (started === undefined) return
-        started.#reachable = reachable
         // Cut off, etcd counts as down: writes ask it whether it answers, and are refused unsent if not.
         if (!reachable) started.#down = true
         started.#consumer?.reachable(reachable)
@@ -217,7 +221,7 @@ export class EtcdGateway {
       })
     const client = connect(true)
     const writer = connect(false)
-    const watchClient = (): { client: Etcd3; breakers: ClientBreakers } => {
+    const watchClient = (): WatchClient => {
       const breakers = health.clientBreakers()
       return { client: connect(true, breakers), breakers }
     }
@@ -264,7 +268,7 @@ export class EtcdGateway {
     this.#held = []
     consumer.batch()
     for (const [id, address] of this.#peers) consumer.peer(id, address)
-    if (!this.#reachable) consumer.reachable(false)
+    if (!this.#health.reachable) consumer.reachable(false)
   }
 
   // Registers this gateway at `address`, for the others to find, for as long as it lives.

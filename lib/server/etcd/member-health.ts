@@ -58,6 +58,11 @@ export class MemberHealth {
   #closed = false
   #reachable = true
 
+  /** Whether some member answered lately (false: this gateway is cut off from etcd). */
+  get reachable(): boolean {
+    return this.#reachable
+  }
+
   constructor(endpoints: readonly string[], options: MemberHealthOptions) {
     this.#options = options
     for (const endpoint of new Set(endpoints)) {
