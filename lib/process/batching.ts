@@ -12,16 +12,25 @@ const MAX_BATCH_BYTES = 1 << 20
 // From one item, a batch grows at most this much per measurement (the first ones are noisy).
 const GROWTH = 8
 
+// How much the measurements so far count against a new one: the estimate follows a change of pace
+// within a few batches.
+const DECAY = 0.7
+
 export class BatchSizer {
-  #msPerItem: number | undefined
+  // Time and items of the batches measured, each decayed by DECAY per later batch: their ratio is the
+  // time per item, weighted by items, so that the first tiny batches (whose items ran cold, before
+  // V8 compiled the target) stop counting once larger ones are in.
+  #ms = 0
+  #items = 0
   #bytesPerItem = 1
   #largest = 1
 
   // The next batch's size; with `remaining` known, the tail is spread over every worker.
   size(remaining: number | undefined, workers: number): number {
     let size = 1
-    if (this.#msPerItem !== undefined) {
-      const ideal = Math.round(TARGET_MS / Math.max(this.#msPerItem, 1e-6))
+    const msPerItem = this.#msPerItem
+    if (msPerItem !== undefined) {
+      const ideal = Math.round(TARGET_MS / Math.max(msPerItem, 1e-6))
       const fits = Math.floor(MAX_BATCH_BYTES / this.#bytesPerItem)
       size = Math.max(1, Math.min(ideal, fits, MAX_BATCH, this.#largest * GROWTH))
     }
@@ -32,14 +41,19 @@ export class BatchSizer {
 
   // Items measured, and each well under a batch's worth of time.
   get small(): boolean {
-    return this.#msPerItem !== undefined && this.#msPerItem < TARGET_MS / 4
+    const msPerItem = this.#msPerItem
+    return msPerItem !== undefined && msPerItem < TARGET_MS / 4
+  }
+
+  get #msPerItem(): number | undefined {
+    return this.#items === 0 ? undefined : this.#ms / this.#items
   }
 
   // A worker ran `items` items in `ms`.
   record(items: number, ms: number): void {
     if (items === 0 || !(ms >= 0)) return
-    const perItem = ms / items
-    this.#msPerItem = this.#msPerItem === undefined ? perItem : this.#msPerItem * 0.7 + perItem * 0.3
+    this.#ms = this.#ms * DECAY + ms
+    this.#items = this.#items * DECAY + items
   }
 
   // Samples the size of a batch's items on the wire (first, middle, last; the largest counts).

@@ -1,10 +1,12 @@
 // Entry point of every child process zstate spawns, as built (from source, child-main.ts is the entry
-// itself). It runs child-main.cjs, the child's one-file copy of zstate, with V8's code cache beside it:
-// Node 20 keeps no compiled code between processes, and compiling that file was about 3 to 5 ms of
-// every child's start. V8 keeps the file name a cache was made with (remote stacks would name that
-// path), so the cache names the file it was made for, and a child that finds none made for its own
-// path writes one once it has loaded (the build does it for dist/ with `--make-code-cache`; the
-// package ships none). A cache that V8 refuses (another Node, other V8 flags) is written again.
+// itself). It takes the job (lib/process/child-process.ts) and, when the job needs zstate's client
+// (every job but a map whose target never reads its ctx), runs child-main.cjs, the child's one-file
+// copy of zstate, with V8's code cache beside it: Node 20 keeps no compiled code between processes,
+// and compiling that file was about 3 to 5 ms of every child's start. V8 keeps the file name a cache
+// was made with (remote stacks would name that path), so the cache names the file it was made for,
+// and a child that finds none made for its own path writes one once it has loaded (the build does it
+// for dist/ with `--make-code-cache`; the package ships none). A cache that V8 refuses (another
+// Node, other V8 flags) is written again.
 //
 // Built as CommonJS (bootstrap.cjs), like the file it runs, which holds msgpackr too: a child whose
 // target is a function never starts Node's ES module loader, which cost a child about a fifth of
@@ -16,45 +18,63 @@ import { Module, createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Script } from 'node:vm'
 import { provideModuleHost } from '../import-module.ts'
+import { runAsChild } from './child-process.ts'
+import type { RunJob } from './runtime.ts'
 
 const url = new URL('./child-main.cjs', import.meta.url)
 const file = fileURLToPath(url)
 const cacheFile = fileURLToPath(new URL('./child-main.cache', import.meta.url))
-const making = process.argv[2] === '--make-code-cache'
+const requireHere = createRequire(file)
 
-const cached = making ? undefined : readCache()
-// A CommonJS module's wrapper (the file derives import.meta.url and import.meta.resolve from
-// __filename and require itself).
-const script = new Script(
-  `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
-  {
-    filename: file,
-    cachedData: cached,
-  },
-)
 // Its import() is this module's, and so is the eval of a function target, whose own import() would
 // otherwise be the cached script's (lib/import-module.ts): one from the cache could not run.
 provideModuleHost({
   importModule: (specifier) => import(specifier),
   evaluate: (source): unknown => (0, eval)(source) as unknown,
 })
-const requireHere = createRequire(file)
-const child = new Module(file)
-child.filename = file
-child.paths = requireHere.resolve.paths('zstate') ?? []
-requireHere.cache[file] = child
-const run = script.runInThisContext() as (...args: unknown[]) => void
-run(child.exports, requireHere, child, file, fileURLToPath(new URL('.', url)))
-child.loaded = true
 
-if (making) {
-  writeCache()
+if (process.argv[2] === '--make-code-cache') {
+  const { script } = loadChildMain(undefined)
+  writeCache(script, true)
   process.exit(0)
 }
-const { runAsChild } = child.exports as { runAsChild: () => void }
-runAsChild()
-// Once the child has told its parent it is ready, so the job is not held up by it.
-if (cached === undefined || script.cachedDataRejected === true) setImmediate(writeCache)
+
+let loaded: Promise<RunJob> | undefined
+runAsChild(() => (loaded ??= Promise.resolve().then(childMainRuntime)))
+
+// child-main.cjs's runtime, loaded once. A target may have loaded the file already (its
+// `import 'zstate'` goes through Node's CommonJS cache): that copy is the one to share with it.
+function childMainRuntime(): RunJob {
+  const present = requireHere.cache[file]
+  if (present !== undefined) return (present.exports as { runWithContext: RunJob }).runWithContext
+  const cached = readCache()
+  const { script, exports } = loadChildMain(cached)
+  // Once the job has started, so that it is not held up by it.
+  if (cached === undefined || script.cachedDataRejected === true)
+    setImmediate(() => writeCache(script, false))
+  return exports.runWithContext
+}
+
+// Runs child-main.cjs as Node would require it, compiled from `cachedData` when V8 takes it.
+function loadChildMain(cachedData: Buffer | undefined): {
+  script: Script
+  exports: { runWithContext: RunJob }
+} {
+  // A CommonJS module's wrapper (the file derives import.meta.url and import.meta.resolve from
+  // __filename and require itself).
+  const script = new Script(
+    `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
+    { filename: file, cachedData },
+  )
+  const child = new Module(file)
+  child.filename = file
+  child.paths = requireHere.resolve.paths('zstate') ?? []
+  requireHere.cache[file] = child
+  const run = script.runInThisContext() as (...args: unknown[]) => void
+  run(child.exports, requireHere, child, file, fileURLToPath(new URL('.', url)))
+  child.loaded = true
+  return { script, exports: child.exports as { runWithContext: RunJob } }
+}
 
 // The cache file: the path of the file it was made for (UTF-8, then a NUL), then V8's data.
 function readCache(): Buffer | undefined {
@@ -71,7 +91,7 @@ function readCache(): Buffer | undefined {
 // The code V8 compiled to load the module, for every later child to reuse. Written whole or not at
 // all (a file of this process's own, renamed into place); without it, children compile the file
 // themselves. A package directory may be read-only: only the build says that it could not.
-function writeCache(): void {
+function writeCache(script: Script, making: boolean): void {
   const temporary = `${cacheFile}.${process.pid}.tmp`
   try {
     writeFileSync(temporary, Buffer.concat([Buffer.from(`${file}\0`), script.createCachedData()]))

@@ -14,8 +14,8 @@ export class MapResults {
   }
 
   // map() keeps every result: it never holds its workers back.
-  get full(): boolean {
-    return false
+  get room(): number {
+    return Infinity
   }
 
   // A batch's results; the positions in `failed` hold nothing yet (their items go round again).

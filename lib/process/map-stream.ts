@@ -1,6 +1,6 @@
 // mapUnordered()'s results: an async iterator fed by the map as batches come back. The map asks
-// `full` before dispatching more work, so a consumer that reads slowly holds the workers back rather
-// than letting results pile up; reading wakes it again (`onRead`).
+// `room` before dispatching more work, and sends no batch larger, so a consumer that reads slowly holds
+// the workers back rather than letting results pile up; reading wakes it again (`onRead`).
 import { deferred, type Deferred } from '../deferred.ts'
 import { indexAt, type Batch } from './map-queue.ts'
 import type { Packed } from './numbers.ts'
@@ -25,8 +25,8 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
     return this.#done
   }
 
-  get full(): boolean {
-    return this.#items.length - this.#at >= HIGH_WATER
+  get room(): number {
+    return Math.max(0, HIGH_WATER - (this.#items.length - this.#at))
   }
 
   // A batch's results; the positions in `failed` hold nothing (their items go round again).

@@ -74,10 +74,10 @@ export function streamMap(
 }
 
 // Where a run's results go: kept for map(), or streamed for mapUnordered(), which may ask the run to
-// hold back (`full`).
+// hold back: it takes `room` more results, and a batch never holds more.
 interface ResultSink {
   readonly done: number
-  readonly full: boolean
+  readonly room: number
   add(batch: Batch, values: Packed, failed: ReadonlySet<number>): void
 }
 
@@ -173,7 +173,7 @@ class MapRun {
   async #dispatch(credit: number): Promise<void> {
     for (const worker of this.#workers) {
       while (worker.ready && worker.batches.length < credit && worker.attempt.running) {
-        if (this.#results.full) return
+        if (this.#results.room === 0) return
         const batch = await this.#take()
         if (batch === undefined || this.#failure !== undefined) return
         this.#send(worker, batch)
@@ -185,7 +185,7 @@ class MapRun {
   // run are asked back: an item that turned out slow must not hold up those queued after it. A worker
   // answers for a batch it has not started (#receive requeues it); one it started just runs.
   #reclaim(): void {
-    if (this.#queue.size > 0 || !this.#input.exhausted || this.#results.full) return
+    if (this.#queue.size > 0 || !this.#input.exhausted || this.#results.room === 0) return
     const idle = (worker: Worker): boolean =>
       worker.ready && worker.attempt.running && worker.batches.length === 0
     if (![...this.#workers].some(idle)) return
@@ -248,7 +248,7 @@ class MapRun {
   async #take(): Promise<Batch | undefined> {
     const total = this.#input.total
     const remaining = total === undefined ? undefined : total - this.#results.done
-    const size = this.#sizer.size(remaining, Math.max(1, this.#workers.size))
+    const size = Math.min(this.#sizer.size(remaining, Math.max(1, this.#workers.size)), this.#results.room)
     if (this.#queue.size < size) await this.#fill(size)
     const batch = this.#queue.take(size)
     if (batch !== undefined) this.#sizer.weigh(batch.values)
@@ -298,8 +298,12 @@ class MapRun {
       return this.#pump()
     }
     this.#sizer.record(batch.values.length, message.ms)
-    if (this.#seen === undefined || this.#seen[0] !== message.seen[0] || this.#seen[1] < message.seen[1])
-      this.#seen = message.seen
+    const { seen } = message
+    if (
+      seen !== undefined &&
+      (this.#seen === undefined || this.#seen[0] !== seen[0] || this.#seen[1] < seen[1])
+    )
+      this.#seen = seen
     this.#collect(worker, batch, message)
     if (this.#failure !== undefined) return
     this.#progress()

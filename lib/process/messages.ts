@@ -38,6 +38,8 @@ export type ToChild =
   | { readonly t: 'end' }
   // Hand back a batch not yet started (answered 'revoked'); one already started runs and reports.
   | { readonly t: 'revoke'; readonly batch: number }
+  // To a warm pool's child: load zstate's client now, then say 'warm'.
+  | { readonly t: 'warm-up' }
 
 export interface BatchResults {
   readonly t: 'results'
@@ -47,12 +49,14 @@ export interface BatchResults {
   readonly failed: readonly (readonly [position: number, error: SerializedError])[]
   // Time spent running the items, ms: what batch sizing goes by.
   readonly ms: number
-  // Where the worker's replica stood after them, its own writes included.
-  readonly seen: Position
+  // Where the worker's replica stood after them, its own writes included; absent when the worker has
+  // no context (its target never reads its ctx).
+  readonly seen: Position | undefined
 }
 
 export type FromChild =
-  // A warm child (lib/process/warm-pool.ts) has loaded zstate and waits for its job.
+  // A warm child (lib/process/warm-pool.ts) has loaded zstate's client, as 'warm-up' asked, and waits
+  // for its job.
   | { readonly t: 'warm' }
   | { readonly t: 'ready' }
   // `seen`: where the child's replica stood, its own writes included.

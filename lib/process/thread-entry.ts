@@ -3,22 +3,27 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { useSockets } from '../link/sockets.ts'
 import type { Job, ToChild } from './messages.ts'
-import { runChild } from './runtime.ts'
+import { ContextImpl } from './context.ts'
+import { Inbox } from './inbox.ts'
+import { runChild, runTarget } from './runtime.ts'
 import { proxySockets } from './thread-sockets.ts'
 
 const port = parentPort
 if (port === null) throw new Error('zstate: thread-entry runs only as a worker thread spawned by zstate')
 
-const listeners: ((message: ToChild) => void)[] = []
-port.on('message', (message: ToChild) => {
-  for (const listener of listeners) listener(message)
-})
+const inbox = new Inbox<ToChild>()
+port.on('message', (message: ToChild) => inbox.deliver(message))
 
 const data = workerData as { job: Job; sockets: MessagePort }
 useSockets(proxySockets(data.sockets))
 
-const code = await runChild(data.job, {
-  send: async (message) => port.postMessage(message),
-  onMessage: (listener) => listeners.push(listener),
-})
+// This entry loads zstate's client with it: what a target that never reads its ctx saves here is the join.
+const code = await runChild(
+  data.job,
+  {
+    send: async (message) => port.postMessage(message),
+    onMessage: (listener) => inbox.listen(listener),
+  },
+  () => Promise.resolve((job, jobPort) => runTarget(job, jobPort, ContextImpl)),
+)
 process.exit(code)

@@ -7,6 +7,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { deferred, type Deferred } from '../deferred.ts'
+import type { ToChild } from './messages.ts'
 import type { Watchdog } from './watchdog.ts'
 import { hasLimit } from '../timer-limit.ts'
 
@@ -154,6 +155,8 @@ export class WarmPool {
   #add(launch: Launch): void {
     const child = this.#start(launch)
     this.#watchdog.watch(child)
+    // A child loads zstate's client only for a job that needs it; a warm one is there to start any.
+    child.send({ t: 'warm-up' } satisfies ToChild)
     const onMessage = (message: unknown): void => {
       if ((message as { t?: unknown } | null)?.t !== 'warm') return
       warm.loaded = true

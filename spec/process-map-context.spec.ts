@@ -1,0 +1,70 @@
+// map() workers whose target never reads its ctx run without zstate's client: nothing of it is
+// loaded (once built) and no session is joined, which is most of a cold worker's start. Targets that
+// read it get a context as before.
+import assert from 'node:assert/strict'
+import { readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test, type TestContext } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type * as Zstate from '../lib/index.ts'
+import { assertDistBuilt, contextFor, fixtureUrl, until } from './process-support.ts'
+import { tempDir } from './support.ts'
+
+// Two workers each hold an item until the server's sessions have been counted.
+async function sessionsWhileRunning(t: TestContext, target: URL): Promise<{ added: number; pids: number[] }> {
+  const ctx = await contextFor(t)
+  const dir = tempDir(t)
+  const before = (await ctx.server()).clients
+  const mapping = ctx.map<string, number>(target, [dir, dir], { concurrency: 2 })
+  const started = (): boolean => readdirSync(dir).filter((name) => name.startsWith('started-')).length === 2
+  await until(started, 'both workers run an item')
+  const during = (await ctx.server()).clients
+  writeFileSync(join(dir, 'release'), '')
+  return { added: during - before, pids: await mapping }
+}
+
+void test('map: workers whose target never reads its ctx join no session; those whose target does, join', async (t) => {
+  const free = await sessionsWhileRunning(t, fixtureUrl('worker-held.mjs'))
+  assert.equal(free.added, 0, 'no session of a worker')
+  assert.equal(new Set(free.pids).size, 2, 'two workers ran')
+  const reading = await sessionsWhileRunning(t, fixtureUrl('worker-held-ctx.mjs'))
+  assert.equal(reading.added, 2, 'a session per worker')
+})
+
+void test('map: once built, a worker whose target never reads its ctx loads none of zstate’s client, unless pooled', async (t) => {
+  assertDistBuilt()
+  const built = (await import(new URL('../dist/lib/index.js', import.meta.url).href)) as typeof Zstate
+  const ctx = await built.createContext({ name: 'built map' })
+  t.after(() => ctx.close())
+  const free = await ctx.map<number, boolean>(fixtureUrl('worker-client-loaded.mjs'), [1, 2], {
+    concurrency: 2,
+  })
+  assert.deepEqual(free, [false, false])
+  await ctx.state.set('k', 1)
+  const reading = await ctx.map<number, [boolean, number]>(
+    fixtureUrl('worker-client-loaded-ctx.mjs'),
+    [1, 2],
+    {
+      concurrency: 2,
+    },
+  )
+  assert.deepEqual(reading, [
+    [true, 1],
+    [true, 1],
+  ])
+  // A warm pool's children load it ahead, whatever job comes.
+  const pooled = await built.createContext({ name: 'built pool', pool: { size: 1 } })
+  t.after(() => pooled.close())
+  await (pooled as unknown as { warmPool: { ready(): Promise<void> } }).warmPool.ready()
+  assert.deepEqual(await pooled.map(fixtureUrl('worker-client-loaded.mjs'), [1], { concurrency: 1 }), [true])
+})
+
+void test('map: a worker told to end before its runtime listens still ends (the message is held for it)', async (t) => {
+  const ctx = await contextFor(t)
+  const marker = join(tempDir(t), 'first')
+  const target = new URL(`${fixtureUrl('worker-late-load.mjs').href}?marker=${encodeURIComponent(marker)}`)
+  // Not the map's signal: an abort once the results are in only stops the worker that never ended.
+  const mapped = ctx.map(target, [1, 2, 3, 4], { concurrency: 2 })
+  const outcome = await Promise.race([mapped, sleep(30_000, 'timed out', { ref: false })])
+  assert.deepEqual(outcome, [2, 4, 6, 8])
+})
