@@ -157,9 +157,10 @@ async function runItems(
 }
 
 // Runs the batch's items from `from` on until one returns a promise, left in `values` for the caller
-// to await, and returns its position (the batch's length when none did). Synchronous, so that V8
-// optimizes the loop while it runs: inside the async loop, a fresh worker ran tiny items interpreted
-// for most of a 100,000-item map, at about 0.7 µs each against 0.03 µs here.
+// to await, and returns its position (the batch's length when none did, or once aborted).
+// Synchronous, so that V8 optimizes the loop while it runs: inside the async loop, a fresh worker
+// ran tiny items interpreted for most of a 100,000-item map, at about 0.7 µs each against 0.03 µs
+// here. An abort comes as a message, which only an await lets in: it is checked once per call.
 function runUntilPromise(
   fn: Work,
   ctx: WorkerContext<object> | undefined,
@@ -171,8 +172,8 @@ function runUntilPromise(
   signal: AbortSignal,
 ): number {
   const { items, indices, first } = batch
+  if (signal.aborted) return items.length
   for (let i = from; i < items.length; i++) {
-    if (signal.aborted) return items.length
     const index = indices === undefined ? first + i : indices[i]
     try {
       const result = args.length === 0 ? fn(ctx, items[i], index) : fn(ctx, items[i], index, ...args)
@@ -238,5 +239,10 @@ class BatchQueue {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
+  // A number or a string never is: no property lookup for them.
+  const type = typeof value
+  return (
+    ((type === 'object' && value !== null) || type === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
 }
