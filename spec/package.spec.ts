@@ -134,12 +134,14 @@ await ctx.close()
       (await run(process.execPath, ['use.mjs'], { cwd: project })).stdout,
       'world\n2 2\ntrue ERR_UNENCODABLE 1 ["function"] 0\ntrue ERR_UNENCODABLE 1 ["function"] 0\ntrue true\n',
     )
-    // The first child wrote one for the installed file.
+    // The first child wrote one for the installed file, as it exited: with what its job compiled
+    // too (joining, running, reporting, closing), marked so that later children keep it.
     const made = readFileSync(cache)
     assert.equal(
       made.toString('utf8', 0, made.indexOf(0)),
       realpathSync(join(project, 'node_modules/zstate/dist/lib/process/child-main.cjs')),
     )
+    assert.equal(made.toString('utf8', made.indexOf(0) + 1, made.indexOf(0) + 2), '1', 'made after a job')
     const help = await run(join(project, 'node_modules/.bin/zstate'), ['--help'], { cwd: project })
     assert.match(help.stdout, /serve/)
   },

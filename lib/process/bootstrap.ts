@@ -13,8 +13,9 @@
 // its start-up (resolving, compiling and linking this entry and msgpackr's modules, none of which a
 // code cache covers). child-main.cjs goes into Node's CommonJS cache as it runs, so a target's
 // `import 'zstate'` (the "zstate-child" condition maps it to that file) gets this very copy.
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { Module, createRequire } from 'node:module'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Script } from 'node:vm'
 import { provideModuleHost } from '../import-module.ts'
@@ -35,7 +36,7 @@ provideModuleHost({
 
 if (process.argv[2] === '--make-code-cache') {
   const { script } = loadChildMain(undefined)
-  writeCache(script, true)
+  writeCache(script, false)
   process.exit(0)
 }
 
@@ -47,11 +48,11 @@ runAsChild(() => (loaded ??= Promise.resolve().then(childMainRuntime)))
 function childMainRuntime(): RunJob {
   const present = requireHere.cache[file]
   if (present !== undefined) return (present.exports as { runWithContext: RunJob }).runWithContext
-  const cached = readCache()
-  const { script, exports } = loadChildMain(cached)
-  // Once the job has started, so that it is not held up by it.
-  if (cached === undefined || script.cachedDataRejected === true)
-    setImmediate(() => writeCache(script, false))
+  const cache = readCache()
+  const { script, exports } = loadChildMain(cache?.data)
+  // As the process exits, with what its job compiled too, unless the cache in use had that already.
+  if (cache?.afterJob !== true || script.cachedDataRejected === true)
+    process.once('exit', () => writeCache(script, true))
   return exports.runWithContext
 }
 
@@ -76,8 +77,9 @@ function loadChildMain(cachedData: Buffer | undefined): {
   return { script, exports: child.exports as { runWithContext: RunJob } }
 }
 
-// The cache file: the path of the file it was made for (UTF-8, then a NUL), then V8's data.
-function readCache(): Buffer | undefined {
+// The cache file: the path of the file it was made for (UTF-8), a NUL, whether it was made after a
+// job ran ('1') or only once the file had loaded ('0'), then V8's data.
+function readCache(): { data: Buffer; afterJob: boolean } | undefined {
   let bytes: Buffer
   try {
     bytes = readFileSync(cacheFile)
@@ -85,19 +87,25 @@ function readCache(): Buffer | undefined {
     return undefined
   }
   const end = bytes.indexOf(0)
-  return end !== -1 && bytes.toString('utf8', 0, end) === file ? bytes.subarray(end + 1) : undefined
+  if (end === -1 || bytes.toString('utf8', 0, end) !== file) return undefined
+  return { data: bytes.subarray(end + 2), afterJob: bytes[end + 1] === 0x31 }
 }
 
-// The code V8 compiled to load the module, for every later child to reuse. Written whole or not at
+// The code V8 compiled to load the module (and, after a job, to run it: joining the server,
+// running the target, reporting, closing), for every later child to reuse. Written whole or not at
 // all (a file of this process's own, renamed into place); without it, children compile the file
 // themselves. A package directory may be read-only: only the build says that it could not.
-function writeCache(script: Script, making: boolean): void {
+function writeCache(script: Script, afterJob: boolean): void {
   const temporary = `${cacheFile}.${process.pid}.tmp`
   try {
-    writeFileSync(temporary, Buffer.concat([Buffer.from(`${file}\0`), script.createCachedData()]))
+    // A child of a read-only install would make the data only to fail, at every exit.
+    accessSync(dirname(cacheFile), constants.W_OK)
+    const header = Buffer.from(`${file}\0${afterJob ? '1' : '0'}`)
+    writeFileSync(temporary, Buffer.concat([header, script.createCachedData()]))
     renameSync(temporary, cacheFile)
   } catch (error) {
     rmSync(temporary, { force: true })
-    if (making) process.emitWarning(`zstate: no code cache for child processes: ${(error as Error).message}`)
+    if (!afterJob)
+      process.emitWarning(`zstate: no code cache for child processes: ${(error as Error).message}`)
   }
 }
