@@ -5,10 +5,11 @@ import { ignoresContext } from '../lib/process/context-use.ts'
 
 // A map worker whose target cannot read its ctx runs without loading zstate's client or joining the
 // server, so the judgement must never say "ignores" of a function that can reach its first argument.
-// Each case is compiled from source text here, as a function target or a module's export would be.
-const compile = (source: string): ((...args: never[]) => unknown) =>
+// Each case is compiled from source text here, in strict mode as a module's export is, unless `sloppy`
+// (as a function target is evaluated in a child, and a CommonJS module's function may be).
+const compile = (source: string, sloppy = false): ((...args: never[]) => unknown) =>
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  new Function(`return (${source})`)() as (...args: never[]) => unknown
+  new Function(`${sloppy ? '' : '"use strict";'} return (${source})`)() as (...args: never[]) => unknown
 
 void test('context use: a first parameter that nothing names again is never read', () => {
   for (const source of [
@@ -50,6 +51,22 @@ void test('context use: any way of reaching the first argument counts as reading
     '(c, x) => x + "\\u0063"',
   ])
     assert.equal(ignoresContext(compile(source)), false, source)
+  // A plain function in sloppy mode gives its arguments to whatever it calls, unnamed.
+  const sloppy = compile('function f(_c, x) { return Reflect.get(f, "argu" + "ments")[0].name + x }', true)
+  assert.equal(ignoresContext(sloppy), false)
+  assert.equal((sloppy as unknown as (c: { name: string }, x: number) => string)({ name: 'ctx' }, 1), 'ctx1')
+  const reader = compile(
+    'function (_c, x) { return (function peek() { return peek.caller.arguments[0] })() }',
+    true,
+  )
+  assert.equal(ignoresContext(reader), false)
+  // Sloppy arrows, async functions and generators hand out nothing: they still ignore it.
+  for (const source of [
+    '(_c, x) => x',
+    'async function (_c, x) { return x }',
+    'function* (_c, x) { yield x }',
+  ])
+    assert.equal(ignoresContext(compile(source, true)), true, source)
 })
 
 void test('context use: methods, bound, native and class functions may read it', () => {

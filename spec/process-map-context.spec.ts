@@ -68,3 +68,19 @@ void test('map: a worker told to end before its runtime listens still ends (the 
   const outcome = await Promise.race([mapped, sleep(30_000, 'timed out', { ref: false })])
   assert.deepEqual(outcome, [2, 4, 6, 8])
 })
+
+void test('map: a worker stopped while it loads its target ends by itself once loaded, without being killed', async (t) => {
+  const ctx = await contextFor(t)
+  const dir = tempDir(t)
+  const target = new URL(`${fixtureUrl('worker-slow-load.mjs').href}?dir=${encodeURIComponent(dir)}`)
+  const controller = new AbortController()
+  const mapped = ctx.map(target, [1, 2, 3, 4], { concurrency: 2, signal: controller.signal })
+  const marked = (prefix: string) => readdirSync(dir).filter((name) => name.startsWith(prefix)).length
+  await until(() => marked('loading-') === 2, 'both workers load the target')
+  // The abort reaches them before their runtime listens: it is held for it, not lost.
+  controller.abort(new Error('enough'))
+  writeFileSync(join(dir, 'go'), '')
+  await assert.rejects(mapped, /enough/)
+  // Both exited by themselves (they ignore SIGTERM; a SIGKILL, after 1 s, would leave no mark).
+  assert.equal(marked('exited-'), 2)
+})

@@ -182,6 +182,40 @@ void test('process: a slow mapUnordered consumer holds the workers back instead 
   assert.equal(seen.size, 100_000)
 })
 
+void test('process: a slow mapUnordered consumer of large results holds back at 16 MiB of them, not 1,000', async (t) => {
+  const ctx = await contextFor(t)
+  let pulled = 0
+  async function* counted(): AsyncGenerator<number> {
+    for (let i = 0; i < 2_000; i++) {
+      pulled++
+      yield i
+    }
+  }
+  // Results of 64 KiB: 256 of them make the mark, and a batch holds at most 1 MiB of them (16), so
+  // about 300 items are pulled; by the count alone it would be over 1,000.
+  const results = ctx.mapUnordered(
+    (_c: WorkerContext, i: number) => `${i}:`.padEnd(1 << 16, '.'),
+    counted(),
+    {
+      concurrency: 1,
+    },
+  )
+  const first = await results.next()
+  assert.equal(first.done, false)
+  let stable = 0
+  for (let previous = -1; stable < 10; previous = pulled) {
+    await ctx.server()
+    stable = pulled === previous ? stable + 1 : 0
+  }
+  assert.ok(pulled <= 400, `pulled ${pulled} of 2,000 items with one result read`)
+  const seen = new Set<number>([first.value.index])
+  for await (const { index, value } of results) {
+    assert.equal(value.length, 1 << 16)
+    seen.add(index)
+  }
+  assert.equal(seen.size, 2_000)
+})
+
 void test('process: retries: Infinity retries until an attempt succeeds; its signal stops it', async (t) => {
   const ctx = await contextFor(t)
   const child = ctx.spawn<number>(fixtureUrl('worker-flaky.mjs'), {

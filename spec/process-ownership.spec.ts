@@ -161,6 +161,17 @@ for (const transport of transports) {
     ]))
       assertOk(reply)
     assertRefused(await raw.request(Op.CONTEXT_CLOSE, second, true), 'ERR_PROTOCOL')
+    // A child without a client of its own is listed on its context's word (joined: false); the flag
+    // is a boolean, and the last argument.
+    assertOk(await raw.request(Op.CHILD, second, 'u', pid, null, 'unjoined', 'running', 1, false))
+    assertRefused(
+      await raw.request(Op.CHILD, second, 'u', pid, null, 'unjoined', 'running', 1, 'no'),
+      'ERR_PROTOCOL',
+    )
+    assertRefused(
+      await raw.request(Op.CHILD, second, 'u', pid, null, 'u', 'running', 1, false, 0),
+      'ERR_PROTOCOL',
+    )
     // The session ends with its context open, as when its owner dies: the context is forgotten.
     assertOk(await raw.request(Op.BYE))
     // Each reply came after its request was handled: had anything been signalled, it would be by now.

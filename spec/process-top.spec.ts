@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { getEventListeners } from 'node:events'
 import { after, before, test } from 'node:test'
 import { connect, type ProcessTable } from '../lib/index.ts'
@@ -6,6 +8,7 @@ import { processTable } from '../lib/process/table.ts'
 import { unlessAborted } from '../lib/cli/signals.ts'
 import { CliProcess, assertBuilt, cliEnv, killAll, zstate } from './fixtures/cli-run.ts'
 import { alive, contextFor, fixtureUrl, until } from './process-support.ts'
+import { tempDir } from './support.ts'
 
 before(assertBuilt)
 after(killAll)
@@ -89,6 +92,32 @@ void test('process: zstate top --once prints a readable table; live, it refreshe
   assert.equal(exit.code, 0)
   await ctx.state.set('release', true)
   await child.wait()
+})
+
+void test('process: zstate top lists map workers that joined no session as running, their context vouching for them', async (t) => {
+  // 250 ms heartbeats: a process the server does not hear from is silent after 1 s.
+  const ctx = await contextFor(t, { name: 'unjoined spec', server: { heartbeatMs: 250 } })
+  const dir = tempDir(t)
+  // Its target never reads its ctx: the workers run without a client of their own.
+  const mapping = ctx.map(fixtureUrl('worker-held.mjs'), [dir, dir], { concurrency: 2 })
+  const started = (): boolean => readdirSync(dir).filter((name) => name.startsWith('started-')).length === 2
+  await until(started, 'both workers run an item')
+  const since = Date.now()
+  const workers = (table: ProcessTable) =>
+    table.contexts.flatMap((c) => c.children).filter((child) => child.name.startsWith('worker-held.map'))
+  let tables = 0
+  // Tables for twice the silence: each lists both, running (silence is derived from elapsed time).
+  await until(async () => {
+    assert.deepEqual(
+      workers(await processTable(ctx)).map((child) => child.status),
+      ['running', 'running'],
+    )
+    tables++
+    return Date.now() - since > 2_000
+  }, 'two seconds of tables')
+  assert.ok(tables >= 5, `${tables} tables`)
+  writeFileSync(join(dir, 'release'), '')
+  await mapping
 })
 
 void test('process: zstate top shows a process that went silent (stopped, or its event loop blocked) as silent', async (t) => {

@@ -28,6 +28,8 @@ export interface ChildRegistrar {
     name: string,
     status: ChildStatus,
     attempts: number,
+    // False: the child has no client of its own, so the server cannot hear from it.
+    joined: boolean,
   ): void
 }
 
@@ -64,6 +66,8 @@ export abstract class Attempt {
   readonly #childToken = randomBytes(16).toString('hex')
   readonly #outcome = deferred<Outcome>()
   #reported: Outcome | undefined
+  // Whether the child joined the server with a client of its own (it says so when ready).
+  #joined = true
   #exited = false
   #timers: NodeJS.Timeout[] = []
   exitCode: number | null = null
@@ -123,7 +127,8 @@ export abstract class Attempt {
     const pid = this.pid
     if (pid === undefined) return
     const threadId = this.threadId ?? null
-    this.options.registrar?.child(this.key, pid, threadId, this.name, status, this.options.attempt)
+    const { attempt } = this.options
+    this.options.registrar?.child(this.key, pid, threadId, this.name, status, attempt, this.#joined)
   }
 
   protected receive(message: unknown): void {
@@ -132,6 +137,7 @@ export abstract class Attempt {
       case 'warm':
         return
       case 'ready':
+        this.#joined = message.joined
         this.register('running')
         this.options.onReady?.()
         return

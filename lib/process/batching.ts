@@ -1,6 +1,6 @@
 // How many items map() sends a worker at once: enough that a batch runs for about TARGET_MS, so
 // per-message overhead stays small for tiny items, one at a time for heavy ones, and never more
-// than about MAX_BATCH_BYTES on the wire.
+// than about MAX_BATCH_BYTES on the wire, either way: items to the worker, results back.
 import { serialize } from 'node:v8'
 
 // Batches in flight per worker (small items only): one running, one waiting, so a worker never idles
@@ -23,6 +23,7 @@ export class BatchSizer {
   #ms = 0
   #items = 0
   #bytesPerItem = 1
+  #bytesPerResult = 1
   #largest = 1
 
   // The next batch's size; with `remaining` known, the tail is spread over every worker.
@@ -31,7 +32,7 @@ export class BatchSizer {
     const msPerItem = this.#msPerItem
     if (msPerItem !== undefined) {
       const ideal = Math.round(TARGET_MS / Math.max(msPerItem, 1e-6))
-      const fits = Math.floor(MAX_BATCH_BYTES / this.#bytesPerItem)
+      const fits = Math.floor(MAX_BATCH_BYTES / Math.max(this.#bytesPerItem, this.#bytesPerResult))
       size = Math.max(1, Math.min(ideal, fits, MAX_BATCH, this.#largest * GROWTH))
     }
     if (remaining !== undefined) size = Math.min(size, Math.max(1, Math.ceil(remaining / (workers * CREDIT))))
@@ -58,15 +59,30 @@ export class BatchSizer {
 
   // Samples the size of a batch's items on the wire (first, middle, last; the largest counts).
   weigh(values: readonly unknown[]): void {
-    if (values.length === 0) return
-    let bytes = 0
-    for (const at of new Set([0, values.length >> 1, values.length - 1])) {
-      try {
-        bytes = Math.max(bytes, serialize(values[at]).length)
-      } catch {
-        return // not cloneable: the send will say so
-      }
-    }
-    this.#bytesPerItem = Math.max(1, bytes)
+    this.#bytesPerItem = sampledBytes(values) ?? this.#bytesPerItem
   }
+
+  get bytesPerResult(): number {
+    return this.#bytesPerResult
+  }
+
+  // The same of a batch's results, as they came back (numbers packed: 8 bytes each).
+  weighResults(values: readonly unknown[] | Float64Array): void {
+    this.#bytesPerResult = values instanceof Float64Array ? 8 : (sampledBytes(values) ?? this.#bytesPerResult)
+  }
+}
+
+// The largest of a few values on the wire (first, middle, last); undefined for none, or when one is
+// not cloneable (the send says so).
+function sampledBytes(values: readonly unknown[]): number | undefined {
+  if (values.length === 0) return undefined
+  let bytes = 0
+  for (const at of new Set([0, values.length >> 1, values.length - 1])) {
+    try {
+      bytes = Math.max(bytes, serialize(values[at]).length)
+    } catch {
+      return undefined
+    }
+  }
+  return Math.max(1, bytes)
 }

@@ -50,10 +50,17 @@ function childMainRuntime(): RunJob {
   if (present !== undefined) return (present.exports as { runWithContext: RunJob }).runWithContext
   const cache = readCache()
   const { script, exports } = loadChildMain(cache?.data)
-  // As the process exits, with what its job compiled too, unless the cache in use had that already.
-  if (cache?.afterJob !== true || script.cachedDataRejected === true)
-    process.once('exit', () => writeCache(script, true))
-  return exports.runWithContext
+  // As the process exits: with what a job compiled too, unless the cache in use had that already;
+  // without a job (a warm child let go), only where there was none to use.
+  const usable = cache !== undefined && script.cachedDataRejected !== true
+  let ran = false
+  process.once('exit', () => {
+    if (ran ? !usable || !cache.afterJob : !usable) writeCache(script, ran)
+  })
+  return (job, port) => {
+    ran = true
+    return exports.runWithContext(job, port)
+  }
 }
 
 // Runs child-main.cjs as Node would require it, compiled from `cachedData` when V8 takes it.

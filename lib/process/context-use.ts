@@ -1,10 +1,11 @@
 // Whether a map target can never read its first argument, the worker's ctx: a worker whose target
 // cannot skips loading zstate's client and joining the server (lib/process/runtime.ts). Judged from
-// the function's source text alone, and erring towards "it may": the first parameter must be a plain
-// name that the text never names again (every other occurrence counts, in a string or a comment
-// too), and the text must not say `arguments` or `eval`, which reach a parameter without naming it,
-// nor hold a `\u` escape, which can spell a name. Anything else (a destructured or defaulted first
-// parameter, a comment among the parameters, a method, a bound or native function) may read it.
+// the function's source text, erring towards "it may": the first parameter must be a plain name that
+// the text never names again (every other occurrence counts, in a string or a comment too), and the
+// text must not say `arguments` or `eval`, which reach a parameter without naming it, nor hold a
+// `\u` escape, which can spell a name; and the function must not be a plain one in sloppy mode.
+// Anything else (a destructured or defaulted first parameter, a comment among the parameters, a
+// bound or native function) may read it.
 const NAME = String.raw`[A-Za-z_$][\w$]*`
 // `async` comes before a parenthesis or a function, or before a name and a space.
 const ASYNC = String.raw`(?:async\s*(?=[(f])|async\s+(?=${NAME}\s*=>))?`
@@ -21,6 +22,10 @@ export function ignoresContext(fn: (...args: never[]) => unknown): boolean {
   } catch {
     return false
   }
+  // A plain function in sloppy mode hands out its arguments to any code it calls
+  // (`callee.caller.arguments`), whatever its text says: a function target (evaluated sloppy) or a
+  // CommonJS module's. Strict, arrow, async, generator functions and methods do not.
+  if (Object.hasOwn(fn, 'arguments')) return false
   const match = FIRST_PARAMETER.exec(source)
   if (match === null || UNNAMED_REACH.test(source)) return false
   const name = match[1] ?? match[2]

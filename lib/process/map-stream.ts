@@ -6,11 +6,17 @@ import { indexAt, type Batch } from './map-queue.ts'
 import type { Packed } from './numbers.ts'
 import type { MapResult } from './types.ts'
 
-// Results waiting to be read beyond which the map stops dispatching items.
+// Results waiting to be read beyond which the map stops dispatching items, or their bytes on the
+// wire (as map's batch sizing estimates them), whichever comes first.
 const HIGH_WATER = 1_000
+const HIGH_WATER_BYTES = 16 << 20
 
 export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   #items: MapResult<R>[] = []
+  // Each held result's estimated bytes, and their sum for those not read yet.
+  #sizes: number[] = []
+  #unreadBytes = 0
+  #bytesPerResult = 1
   #at = 0
   #done = 0
   #ending: { error: unknown } | undefined
@@ -25,14 +31,23 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
     return this.#done
   }
 
+  // Results the map may still send: always one when none is waiting, however large they are.
   get room(): number {
-    return Math.max(0, HIGH_WATER - (this.#items.length - this.#at))
+    const unread = this.#items.length - this.#at
+    const bytesLeft = Math.floor((HIGH_WATER_BYTES - this.#unreadBytes) / this.#bytesPerResult)
+    return Math.max(unread === 0 ? 1 : 0, Math.min(HIGH_WATER - unread, bytesLeft))
   }
 
-  // A batch's results; the positions in `failed` hold nothing (their items go round again).
-  add(batch: Batch, values: Packed, failed: ReadonlySet<number>): void {
+  // A batch's results, each about `bytesPerResult` on the wire; the positions in `failed` hold nothing
+  // (their items go round again).
+  add(batch: Batch, values: Packed, failed: ReadonlySet<number>, bytesPerResult: number): void {
+    this.#bytesPerResult = bytesPerResult
     for (let i = 0; i < values.length; i++)
-      if (!failed.has(i)) this.#items.push({ index: indexAt(batch, i), value: values[i] as R })
+      if (!failed.has(i)) {
+        this.#items.push({ index: indexAt(batch, i), value: values[i] as R })
+        this.#sizes.push(bytesPerResult)
+        this.#unreadBytes += bytesPerResult
+      }
     this.#done += values.length - failed.size
     this.#wake?.resolve()
   }
@@ -47,9 +62,11 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
     for (;;) {
       if (this.#closed) return { done: true, value: undefined }
       if (this.#at < this.#items.length) {
+        const full = this.room === 0
+        this.#unreadBytes -= this.#sizes[this.#at]!
         const value = this.#items[this.#at++]!
         if (this.#at === this.#items.length) this.#compact()
-        if (this.#items.length - this.#at === HIGH_WATER - 1) this.onRead()
+        if (full && this.room > 0) this.onRead()
         return { done: false, value }
       }
       if (this.#ending !== undefined) {
@@ -68,7 +85,7 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   async return(): Promise<IteratorResult<MapResult<R>>> {
     if (!this.#closed) {
       this.#closed = true
-      this.#items = []
+      this.#compact()
       await this.onReturn()
     }
     return { done: true, value: undefined }
@@ -80,6 +97,8 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
 
   #compact(): void {
     this.#items = []
+    this.#sizes = []
+    this.#unreadBytes = 0
     this.#at = 0
   }
 }

@@ -78,7 +78,7 @@ export function streamMap(
 interface ResultSink {
   readonly done: number
   readonly room: number
-  add(batch: Batch, values: Packed, failed: ReadonlySet<number>): void
+  add(batch: Batch, values: Packed, failed: ReadonlySet<number>, bytesPerResult: number): void
 }
 
 class MapRun {
@@ -298,6 +298,7 @@ class MapRun {
       return this.#pump()
     }
     this.#sizer.record(batch.values.length, message.ms)
+    this.#sizer.weighResults(message.values)
     const { seen } = message
     if (
       seen !== undefined &&
@@ -320,7 +321,7 @@ class MapRun {
       if (failures <= this.#options.retries) this.#queue.again(index, batch.values[position])
       else return this.#fail(withIndex(remoteError(error, worker.attempt.pid), index))
     }
-    this.#results.add(batch, message.values, failed)
+    this.#results.add(batch, message.values, failed, this.#sizer.bytesPerResult)
   }
 
   // A worker has exited: unless the map is over, its unfinished items go to other workers.

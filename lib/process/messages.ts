@@ -58,7 +58,9 @@ export type FromChild =
   // A warm child (lib/process/warm-pool.ts) has loaded zstate's client, as 'warm-up' asked, and waits
   // for its job.
   | { readonly t: 'warm' }
-  | { readonly t: 'ready' }
+  // `joined`: whether the child joined the server (a map worker whose target never reads its ctx
+  // does not).
+  | { readonly t: 'ready'; readonly joined: boolean }
   // `seen`: where the child's replica stood, its own writes included.
   | { readonly t: 'result'; readonly value: unknown; readonly seen: Position }
   | { readonly t: 'error'; readonly error: SerializedError }

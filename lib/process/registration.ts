@@ -42,9 +42,11 @@ export class Registration implements ChildRegistrar {
     name: string,
     status: ChildStatus,
     attempts: number,
+    joined: boolean,
   ): void {
     if (this.#closed) return
-    const args = [this.id, key, pid, threadId, name, status, attempts]
+    // `joined` only when false, which is news: a server before it takes seven arguments.
+    const args = [this.id, key, pid, threadId, name, status, attempts, ...(joined ? [] : [false])]
     void this.open().then(() => this.#client.request(Op.CHILD, args).then(ignore, ignore))
   }
 

@@ -53,6 +53,8 @@ export async function runTarget(
 ): Promise<number> {
   const controller = new AbortController()
   const batches = new BatchQueue()
+  // Before listening: the messages held for the runtime (an early 'abort' among them) come at once.
+  controller.signal.addEventListener('abort', () => batches.end(), { once: true })
   port.onMessage((message) => {
     if (message.t === 'abort')
       controller.abort(new ZStateError(ErrorCode.ABORTED, `${job.name} was stopped by its parent`))
@@ -62,7 +64,6 @@ export async function runTarget(
         void port.send({ t: 'revoked', batch: message.batch }).catch(() => {})
     } else if (message.t === 'end') batches.end()
   })
-  controller.signal.addEventListener('abort', () => batches.end(), { once: true })
   let context: ContextImpl<object> | undefined
   try {
     if (Context !== undefined) {
@@ -79,7 +80,7 @@ export async function runTarget(
     // Loading the target and joining the server overlap: both take a while in a fresh process.
     const [fn] = await Promise.all([loading, context?.start()])
     const ctx = context as unknown as WorkerContext<object> | undefined
-    await port.send({ t: 'ready' })
+    await port.send({ t: 'ready', joined: context !== undefined })
     const position = (): Position | undefined => context?.position
     if (job.mode === 'map') await runItems(fn, ctx, job.args, batches, port, controller.signal, position)
     else await report(port, await fn(ctx, ...job.args), context!.position)

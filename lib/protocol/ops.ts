@@ -47,7 +47,7 @@ export const Op = {
   // contexts and 4,096 live children (ERR_INVALID_ARGUMENT beyond).
   CONTEXT_OPEN: 30, // [id, name, pid, threadId | null, hostId] → []   registers a context and the owner it claims
   CONTEXT_CLOSE: 31, // [id]                           → []   forgets the context (an unknown id: nothing to do)
-  CHILD: 32, //    [contextId, key, pid, threadId | null, name, status, attempts] → []   a child starts, runs or ends
+  CHILD: 32, //    [contextId, key, pid, threadId | null, name, status, attempts, joined?] → []   a child starts, runs or ends
   //                                                       (status 'exited' | 'failed' removes it)
   PROCESSES: 33, // []                                 → [table]   every context, child, client and their CPU/memory,
   //                                                       cut to fit one reply (table.omitted counts the rest)

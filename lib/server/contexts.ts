@@ -49,7 +49,7 @@ export class Contexts {
         return []
       }
       case Op.CHILD:
-        arity(args, 7, 'child')
+        if (args.length !== 8) arity(args, 7, 'child')
         this.#child(session, args)
         return []
       default:
@@ -107,7 +107,7 @@ export class Contexts {
   }
 
   #child(session: Session, args: unknown[]): void {
-    const [rawId, key, pid, threadId, name, status, attempts] = args
+    const [rawId, key, pid, threadId, name, status, attempts, joined = true] = args
     const id = contextId(rawId)
     if (
       typeof key !== 'string' ||
@@ -118,10 +118,11 @@ export class Contexts {
       typeof name !== 'string' ||
       !CHILD_STATUSES.includes(status as ChildStatus) ||
       !Number.isSafeInteger(attempts) ||
-      (attempts as number) < 0
+      (attempts as number) < 0 ||
+      typeof joined !== 'boolean'
     )
       throw protocol(
-        `child takes [contextId, key (1–${MAX_KEY} characters), pid, threadId, name, status, attempts]`,
+        `child takes [contextId, key (1–${MAX_KEY} characters), pid, threadId, name, status, attempts, joined?]`,
       )
     const context = this.#contexts.get(id)
     if (context === undefined) throw notOwned(id)
@@ -134,6 +135,7 @@ export class Contexts {
     if (entry !== undefined) {
       entry.status = status as ChildStatus
       entry.attempts = attempts as number
+      entry.joined = joined
       return
     }
     if (owned.children >= MAX_SESSION_CHILDREN)
@@ -144,6 +146,7 @@ export class Contexts {
       threadId,
       status: status as ChildStatus,
       attempts: attempts as number,
+      joined,
     })
     owned.children++
   }

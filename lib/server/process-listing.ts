@@ -19,6 +19,9 @@ export interface ChildEntry {
   readonly threadId: number | null
   status: ChildStatus
   attempts: number
+  // False: the child runs without a client of its own (a map worker whose target never reads its
+  // ctx), so only its context's owner can vouch for it.
+  joined: boolean
 }
 
 export interface ContextEntry {
@@ -130,7 +133,8 @@ export class ProcessListing {
         else {
           left -= cost
           const { name, pid, threadId, attempts } = child
-          const silent = child.status === 'running' && (heard.get(processKey(pid, name)) ?? 0) < silentBefore
+          const lastHeard = child.joined ? (heard.get(processKey(pid, name)) ?? 0) : entry.owner.lastSeen
+          const silent = child.status === 'running' && lastHeard < silentBefore
           const status = silent ? 'silent' : (child.status as ListedStatus)
           contexts[i]!.children.push({ name, pid, threadId, status, attempts })
         }
