@@ -2,7 +2,7 @@
 // retries, and options whose names are checked.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { RemoteError, type WorkerContext } from '../lib/index.ts'
+import { RemoteError, type Context, type WorkerContext } from '../lib/index.ts'
 import { allGone, contextFor, fixtureUrl, stressFor } from './process-support.ts'
 
 void test('process: spawn({ count }) starts that many children; ctx.wait() gives their results in spawn order', async (t) => {
@@ -154,66 +154,64 @@ void test('process: breaking out of mapUnordered stops its workers; a failure is
   assert.ok(!values.includes(7))
 })
 
-void test('process: a slow mapUnordered consumer holds the workers back instead of piling up results', async (t) => {
-  const ctx = await contextFor(t)
+// mapUnordered over 0..count−1, one result read and then none: how many items it had pulled once
+// that settled (unchanged over 10 round trips to the server), then every result read on, checked
+// with `check` and counted once each.
+async function heldBack<R>(
+  ctx: Context<Record<string, unknown>>,
+  count: number,
+  target: (c: WorkerContext, i: number) => R,
+  check: (value: R) => void,
+): Promise<number> {
   let pulled = 0
   async function* counted(): AsyncGenerator<number> {
-    for (let i = 0; i < 100_000; i++) {
+    for (let i = 0; i < count; i++) {
       pulled++
       yield i
     }
   }
-  const results = ctx.mapUnordered((_c: WorkerContext, x: number) => x, counted(), { concurrency: 1 })
+  const results = ctx.mapUnordered(target, counted(), { concurrency: 1 })
   const first = await results.next()
   assert.equal(first.done, false)
-  // Nothing more is read: the input stops being pulled once the unread results reach the high-water
-  // mark (1,000), and no batch holds more than there was room for then, so at most the mark plus two
-  // batches in flight (of up to 1,000 each, one worker). Settled: unchanged over 10 round trips to the
-  // server.
   let stable = 0
   for (let previous = -1; stable < 10; previous = pulled) {
     await ctx.server()
     stable = pulled === previous ? stable + 1 : 0
   }
-  assert.ok(pulled <= 3_000, `pulled ${pulled} of 100,000 items with one result read`)
+  const held = pulled
   // Reading on resumes the workers: every result arrives, once.
   const seen = new Set<number>([first.value.index])
-  for await (const { index } of results) seen.add(index)
-  assert.equal(seen.size, 100_000)
+  for await (const { index, value } of results) {
+    check(value as R)
+    seen.add(index)
+  }
+  assert.equal(seen.size, count)
+  return held
+}
+
+void test('process: a slow mapUnordered consumer holds the workers back instead of piling up results', async (t) => {
+  // The input stops being pulled once the unread results reach the high-water mark (1,000), and no
+  // batch holds more than there was room for then: at most the mark plus two batches in flight (of
+  // up to 1,000 each, one worker).
+  const pulled = await heldBack(
+    await contextFor(t),
+    100_000,
+    (_c, x) => x,
+    () => {},
+  )
+  assert.ok(pulled <= 3_000, `pulled ${pulled} of 100,000 items with one result read`)
 })
 
 void test('process: a slow mapUnordered consumer of large results holds back at 16 MiB of them, not 1,000', async (t) => {
-  const ctx = await contextFor(t)
-  let pulled = 0
-  async function* counted(): AsyncGenerator<number> {
-    for (let i = 0; i < 2_000; i++) {
-      pulled++
-      yield i
-    }
-  }
   // Results of 64 KiB: 256 of them make the mark, and a batch holds at most 1 MiB of them (16), so
   // about 300 items are pulled; by the count alone it would be over 1,000.
-  const results = ctx.mapUnordered(
-    (_c: WorkerContext, i: number) => `${i}:`.padEnd(1 << 16, '.'),
-    counted(),
-    {
-      concurrency: 1,
-    },
+  const pulled = await heldBack(
+    await contextFor(t),
+    2_000,
+    (_c, i) => `${i}:`.padEnd(1 << 16, '.'),
+    (value) => assert.equal(value.length, 1 << 16),
   )
-  const first = await results.next()
-  assert.equal(first.done, false)
-  let stable = 0
-  for (let previous = -1; stable < 10; previous = pulled) {
-    await ctx.server()
-    stable = pulled === previous ? stable + 1 : 0
-  }
   assert.ok(pulled <= 400, `pulled ${pulled} of 2,000 items with one result read`)
-  const seen = new Set<number>([first.value.index])
-  for await (const { index, value } of results) {
-    assert.equal(value.length, 1 << 16)
-    seen.add(index)
-  }
-  assert.equal(seen.size, 2_000)
 })
 
 void test('process: retries: Infinity retries until an attempt succeeds; its signal stops it', async (t) => {
