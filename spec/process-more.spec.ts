@@ -182,7 +182,7 @@ async function heldBack<R>(
   // Reading on resumes the workers: every result arrives, once.
   const seen = new Set<number>([first.value.index])
   for await (const { index, value } of results) {
-    check(value as R)
+    check(value)
     seen.add(index)
   }
   assert.equal(seen.size, count)
