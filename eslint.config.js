@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.scratch/', 'spec/fixtures/*.mjs'] },
+  { ignores: ['dist/', 'node_modules/', '.scratch/', 'spec/fixtures/*.mjs', 'spec/fixtures/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

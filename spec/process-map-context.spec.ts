@@ -59,6 +59,18 @@ void test('map: once built, a worker whose target never reads its ctx loads none
   assert.deepEqual(await pooled.map(fixtureUrl('worker-client-loaded.mjs'), [1], { concurrency: 1 }), [true])
 })
 
+void test('map: once built, a CommonJS module compiled from export default is a target, for spawn and map', async (t) => {
+  assertDistBuilt()
+  const built = (await import(new URL('../dist/lib/index.js', import.meta.url).href)) as typeof Zstate
+  const ctx = await built.createContext({ name: 'built transpiled' })
+  t.after(() => ctx.close())
+  // Node without tsx (execArgv: []) imports a CommonJS module compiled from `export default` as its
+  // exports object: the function is its default.
+  const transpiled = fixtureUrl('worker-transpiled.cjs')
+  assert.equal(await ctx.spawn(transpiled, { args: [1], execArgv: [] }).wait(), '1:transpiled')
+  assert.deepEqual(await ctx.map(transpiled, [2, 3], { execArgv: [] }), ['2:transpiled', '3:transpiled'])
+})
+
 void test('map: a worker told to end before its runtime listens still ends (the message is held for it)', async (t) => {
   const ctx = await contextFor(t)
   const marker = join(tempDir(t), 'first')

@@ -196,9 +196,17 @@ async function load(target: Target): Promise<Work> {
     return fn as Work
   }
   const module = (await importModule(target.url)) as { default?: unknown }
-  if (typeof module.default !== 'function')
-    throw new TypeError(`${target.url} has no default export function (got ${typeof module.default})`)
-  return module.default as Work
+  const fn = transpiledDefault(module.default) ?? module.default
+  if (typeof fn !== 'function')
+    throw new TypeError(`${target.url} has no default export function (got ${typeof fn})`)
+  return fn as Work
+}
+
+// A CommonJS module compiled from `export default` (tsc, Babel) imports in Node as { default: exports },
+// its function at exports.default, flagged __esModule.
+function transpiledDefault(exports: unknown): unknown {
+  const compiled = exports as { __esModule?: unknown; default?: unknown } | null | undefined
+  return typeof compiled === 'object' && compiled?.__esModule === true ? compiled.default : undefined
 }
 
 // tsx (esbuild keepNames) wraps named functions in __name(...): stringified ones need it here.
