@@ -2,13 +2,22 @@
 // loaded (once built) and no session is joined, which is most of a cold worker's start. Targets that
 // read it get a context as before.
 import assert from 'node:assert/strict'
-import { readdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type * as Zstate from '../lib/index.ts'
-import { assertDistBuilt, contextFor, fixtureUrl, until } from './process-support.ts'
+import { assertDistBuilt, contextFor, fixtureUrl, marks, until } from './process-support.ts'
 import { tempDir } from './support.ts'
+
+// A context of the built package (dist/), whose children run its bootstrap, closed after the test.
+async function builtContext(t: TestContext, options: Zstate.ContextOptions): Promise<Zstate.Context> {
+  assertDistBuilt()
+  const built = (await import(new URL('../dist/lib/index.js', import.meta.url).href)) as typeof Zstate
+  const ctx = await built.createContext(options)
+  t.after(() => ctx.close())
+  return ctx
+}
 
 // Two workers each hold an item until the server's sessions have been counted.
 async function sessionsWhileRunning(t: TestContext, target: URL): Promise<{ added: number; pids: number[] }> {
@@ -16,8 +25,7 @@ async function sessionsWhileRunning(t: TestContext, target: URL): Promise<{ adde
   const dir = tempDir(t)
   const before = (await ctx.server()).clients
   const mapping = ctx.map<string, number>(target, [dir, dir], { concurrency: 2 })
-  const started = (): boolean => readdirSync(dir).filter((name) => name.startsWith('started-')).length === 2
-  await until(started, 'both workers run an item')
+  await until(() => marks(dir, 'started-') === 2, 'both workers run an item')
   const during = (await ctx.server()).clients
   writeFileSync(join(dir, 'release'), '')
   return { added: during - before, pids: await mapping }
@@ -32,10 +40,7 @@ void test('map: workers whose target never reads its ctx join no session; those 
 })
 
 void test('map: once built, a worker whose target never reads its ctx loads none of zstate’s client, unless pooled', async (t) => {
-  assertDistBuilt()
-  const built = (await import(new URL('../dist/lib/index.js', import.meta.url).href)) as typeof Zstate
-  const ctx = await built.createContext({ name: 'built map' })
-  t.after(() => ctx.close())
+  const ctx = await builtContext(t, { name: 'built map' })
   const free = await ctx.map<number, boolean>(fixtureUrl('worker-client-loaded.mjs'), [1, 2], {
     concurrency: 2,
   })
@@ -53,17 +58,13 @@ void test('map: once built, a worker whose target never reads its ctx loads none
     [true, 1],
   ])
   // A warm pool's children load it ahead, whatever job comes.
-  const pooled = await built.createContext({ name: 'built pool', pool: { size: 1 } })
-  t.after(() => pooled.close())
+  const pooled = await builtContext(t, { name: 'built pool', pool: { size: 1 } })
   await (pooled as unknown as { warmPool: { ready(): Promise<void> } }).warmPool.ready()
   assert.deepEqual(await pooled.map(fixtureUrl('worker-client-loaded.mjs'), [1], { concurrency: 1 }), [true])
 })
 
 void test('map: once built, a CommonJS module compiled from export default is a target, for spawn and map', async (t) => {
-  assertDistBuilt()
-  const built = (await import(new URL('../dist/lib/index.js', import.meta.url).href)) as typeof Zstate
-  const ctx = await built.createContext({ name: 'built transpiled' })
-  t.after(() => ctx.close())
+  const ctx = await builtContext(t, { name: 'built transpiled' })
   // Node without tsx (execArgv: []) imports a CommonJS module compiled from `export default` as its
   // exports object: the function is its default.
   const transpiled = fixtureUrl('worker-transpiled.cjs')
@@ -87,12 +88,11 @@ void test('map: a worker stopped while it loads its target ends by itself once l
   const target = new URL(`${fixtureUrl('worker-slow-load.mjs').href}?dir=${encodeURIComponent(dir)}`)
   const controller = new AbortController()
   const mapped = ctx.map(target, [1, 2, 3, 4], { concurrency: 2, signal: controller.signal })
-  const marked = (prefix: string) => readdirSync(dir).filter((name) => name.startsWith(prefix)).length
-  await until(() => marked('loading-') === 2, 'both workers load the target')
+  await until(() => marks(dir, 'loading-') === 2, 'both workers load the target')
   // The abort reaches them before their runtime listens: it is held for it, not lost.
   controller.abort(new Error('enough'))
   writeFileSync(join(dir, 'go'), '')
   await assert.rejects(mapped, /enough/)
   // Both exited by themselves (they ignore SIGTERM; a SIGKILL, after 1 s, would leave no mark).
-  assert.equal(marked('exited-'), 2)
+  assert.equal(marks(dir, 'exited-'), 2)
 })

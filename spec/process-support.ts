@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { processStart } from '../lib/host.ts'
@@ -65,6 +65,11 @@ export async function failure(promise: Promise<unknown>): Promise<any> {
 // A count for `npm test`, or the full one under ZSTATE_STRESS=1.
 export function stressFor(normal: number, full: number): number {
   return process.env['ZSTATE_STRESS'] === '1' ? full : normal
+}
+
+// Files in `dir` whose names start with `prefix`: the marks worker fixtures leave (started-<pid>, …).
+export function marks(dir: string, prefix: string): number {
+  return readdirSync(dir).filter((name) => name.startsWith(prefix)).length
 }
 
 // The specs that run parents in plain JavaScript need the built package.

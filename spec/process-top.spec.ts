@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { getEventListeners } from 'node:events'
 import { after, before, test } from 'node:test'
@@ -7,7 +7,7 @@ import { connect, type ProcessTable } from '../lib/index.ts'
 import { processTable } from '../lib/process/table.ts'
 import { unlessAborted } from '../lib/cli/signals.ts'
 import { CliProcess, assertBuilt, cliEnv, killAll, zstate } from './fixtures/cli-run.ts'
-import { alive, contextFor, fixtureUrl, until } from './process-support.ts'
+import { alive, contextFor, fixtureUrl, marks, until } from './process-support.ts'
 import { tempDir } from './support.ts'
 
 before(assertBuilt)
@@ -100,8 +100,7 @@ void test('process: zstate top lists map workers that joined no session as runni
   const dir = tempDir(t)
   // Its target never reads its ctx: the workers run without a client of their own.
   const mapping = ctx.map(fixtureUrl('worker-held.mjs'), [dir, dir], { concurrency: 2 })
-  const started = (): boolean => readdirSync(dir).filter((name) => name.startsWith('started-')).length === 2
-  await until(started, 'both workers run an item')
+  await until(() => marks(dir, 'started-') === 2, 'both workers run an item')
   const since = Date.now()
   const workers = (table: ProcessTable) =>
     table.contexts.flatMap((c) => c.children).filter((child) => child.name.startsWith('worker-held.map'))

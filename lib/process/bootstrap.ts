@@ -4,9 +4,10 @@
 // copy of zstate, with V8's code cache beside it: Node 20 keeps no compiled code between processes,
 // and compiling that file was about 3 to 5 ms of every child's start. V8 keeps the file name a cache
 // was made with (remote stacks would name that path), so the cache names the file it was made for,
-// and a child that finds none made for its own path writes one once it has loaded (the build does it
-// for dist/ with `--make-code-cache`; the package ships none). A cache that V8 refuses (another
-// Node, other V8 flags) is written again.
+// and a child that finds none made for its own path writes one as it exits (the build does it for
+// dist/ with `--make-code-cache`; the package ships none). A cache that V8 refuses (another Node,
+// other V8 flags) is written again, and so is one made before any job ran, by the first child that
+// ran one.
 //
 // Built as CommonJS (bootstrap.cjs), like the file it runs, which holds msgpackr too: a child whose
 // target is a function never starts Node's ES module loader, which cost a child about a fifth of
@@ -35,8 +36,11 @@ provideModuleHost({
 })
 
 if (process.argv[2] === '--make-code-cache') {
-  const { script } = loadChildMain(undefined)
-  writeCache(script, false)
+  try {
+    writeCache(loadChildMain(undefined).script, false)
+  } catch (error) {
+    process.emitWarning(`zstate: no code cache for child processes: ${(error as Error).message}`)
+  }
   process.exit(0)
 }
 
@@ -55,11 +59,16 @@ function childMainRuntime(): RunJob {
   const usable = cache !== undefined && script.cachedDataRejected !== true
   let ran = false
   process.once('exit', () => {
-    if (ran ? !usable || !cache.afterJob : !usable) writeCache(script, ran)
+    if (usable && !(ran && !cache.afterJob)) return
+    try {
+      writeCache(script, ran)
+    } catch {
+      // A read-only package directory: children go on without.
+    }
   })
-  return (job, port) => {
+  return (job, port, loading) => {
     ran = true
-    return exports.runWithContext(job, port)
+    return exports.runWithContext(job, port, loading)
   }
 }
 
@@ -101,18 +110,17 @@ function readCache(): { data: Buffer; afterJob: boolean } | undefined {
 // The code V8 compiled to load the module (and, after a job, to run it: joining the server,
 // running the target, reporting, closing), for every later child to reuse. Written whole or not at
 // all (a file of this process's own, renamed into place); without it, children compile the file
-// themselves. A package directory may be read-only: only the build says that it could not.
+// themselves. Throws what kept it from being written.
 function writeCache(script: Script, afterJob: boolean): void {
+  // A child of a read-only install would make the data only to fail, at every exit.
+  accessSync(dirname(cacheFile), constants.W_OK)
   const temporary = `${cacheFile}.${process.pid}.tmp`
   try {
-    // A child of a read-only install would make the data only to fail, at every exit.
-    accessSync(dirname(cacheFile), constants.W_OK)
     const header = Buffer.from(`${file}\0${afterJob ? '1' : '0'}`)
     writeFileSync(temporary, Buffer.concat([header, script.createCachedData()]))
     renameSync(temporary, cacheFile)
   } catch (error) {
     rmSync(temporary, { force: true })
-    if (!afterJob)
-      process.emitWarning(`zstate: no code cache for child processes: ${(error as Error).message}`)
+    throw error
   }
 }

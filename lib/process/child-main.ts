@@ -12,15 +12,14 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { isMainThread } from 'node:worker_threads'
 import { runAsChild } from './child-process.ts'
-import { ContextImpl } from './context.ts'
-import { runTarget, type RunJob } from './runtime.ts'
+import { runWithContext } from './context-runtime.ts'
 
 // zstate's export, as a target importing it gets it here (its startServer loads the server then).
 export * from '../index.ts'
 export { startServer } from './child-server.ts'
 
 // For the bootstrap only: a job run with a context of this copy.
-export const runWithContext: RunJob = (job, port) => runTarget(job, port, ContextImpl)
+export { runWithContext }
 
 if (
   isMainThread &&

@@ -13,9 +13,7 @@ const HIGH_WATER_BYTES = 16 << 20
 
 export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   #items: MapResult<R>[] = []
-  // Each held result's estimated bytes, and their sum for those not read yet.
-  #sizes: number[] = []
-  #unreadBytes = 0
+  // What a result weighs on the wire, as the latest batch's results did.
   #bytesPerResult = 1
   #at = 0
   #done = 0
@@ -34,8 +32,8 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   // Results the map may still send: always one when none is waiting, however large they are.
   get room(): number {
     const unread = this.#items.length - this.#at
-    const bytesLeft = Math.floor((HIGH_WATER_BYTES - this.#unreadBytes) / this.#bytesPerResult)
-    return Math.max(unread === 0 ? 1 : 0, Math.min(HIGH_WATER - unread, bytesLeft))
+    const mark = Math.min(HIGH_WATER, Math.floor(HIGH_WATER_BYTES / this.#bytesPerResult))
+    return Math.max(unread === 0 ? 1 : 0, mark - unread)
   }
 
   // A batch's results, each about `bytesPerResult` on the wire; the positions in `failed` hold nothing
@@ -43,11 +41,7 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   add(batch: Batch, values: Packed, failed: ReadonlySet<number>, bytesPerResult: number): void {
     this.#bytesPerResult = bytesPerResult
     for (let i = 0; i < values.length; i++)
-      if (!failed.has(i)) {
-        this.#items.push({ index: indexAt(batch, i), value: values[i] as R })
-        this.#sizes.push(bytesPerResult)
-        this.#unreadBytes += bytesPerResult
-      }
+      if (!failed.has(i)) this.#items.push({ index: indexAt(batch, i), value: values[i] as R })
     this.#done += values.length - failed.size
     this.#wake?.resolve()
   }
@@ -63,7 +57,6 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
       if (this.#closed) return { done: true, value: undefined }
       if (this.#at < this.#items.length) {
         const full = this.room === 0
-        this.#unreadBytes -= this.#sizes[this.#at]!
         const value = this.#items[this.#at++]!
         if (this.#at === this.#items.length) this.#compact()
         if (full && this.room > 0) this.onRead()
@@ -85,7 +78,7 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   async return(): Promise<IteratorResult<MapResult<R>>> {
     if (!this.#closed) {
       this.#closed = true
-      this.#compact()
+      this.#items = []
       await this.onReturn()
     }
     return { done: true, value: undefined }
@@ -97,8 +90,6 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
 
   #compact(): void {
     this.#items = []
-    this.#sizes = []
-    this.#unreadBytes = 0
     this.#at = 0
   }
 }

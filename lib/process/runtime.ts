@@ -20,10 +20,10 @@ export interface ParentPort {
   onMessage(listener: (message: ToChild) => void): void
 }
 
-// Runs a job to its end; resolves with the exit code.
-export type RunJob = (job: Job, port: ParentPort) => Promise<number>
-
 type Work = (ctx: WorkerContext<object> | undefined, ...args: unknown[]) => unknown
+
+// Runs a job to its end, its target loaded already or loading (`loading`); resolves with the exit code.
+export type RunJob = (job: Job, port: ParentPort, loading?: Promise<Work>) => Promise<number>
 
 // A map whose target never reads its ctx (lib/process/context-use.ts) runs here without one: no
 // client to load, no server to join, which is most of a cold worker's start. Any other job runs by
@@ -35,13 +35,12 @@ export async function runChild(
   port: ParentPort,
   withContext: () => Promise<RunJob>,
 ): Promise<number> {
-  if (job.mode === 'map') {
-    const loading = load(job.target)
-    // A target that fails to load fails here too, reported without a context.
-    const fn = await loading.catch(() => undefined)
-    if (fn === undefined || ignoresContext(fn)) return runTarget(job, port, undefined, loading)
-  }
-  return (await withContext())(job, port)
+  if (job.mode !== 'map') return (await withContext())(job, port)
+  const loading = load(job.target)
+  // A target that fails to load fails here too, reported without a context.
+  const fn = await loading.catch(() => undefined)
+  if (fn === undefined || ignoresContext(fn)) return runTarget(job, port, undefined, loading)
+  return (await withContext())(job, port, loading)
 }
 
 // Runs the job with a context of `Context` joined to the server, or with none (`ctx` undefined).
@@ -49,7 +48,7 @@ export async function runTarget(
   job: Job,
   port: ParentPort,
   Context: typeof ContextImpl | undefined,
-  loading = load(job.target),
+  loading: Promise<Work> = load(job.target),
 ): Promise<number> {
   const controller = new AbortController()
   const batches = new BatchQueue()

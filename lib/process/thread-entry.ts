@@ -3,9 +3,9 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { useSockets } from '../link/sockets.ts'
 import type { Job, ToChild } from './messages.ts'
-import { ContextImpl } from './context.ts'
+import { runWithContext } from './context-runtime.ts'
 import { Inbox } from './inbox.ts'
-import { runChild, runTarget } from './runtime.ts'
+import { runChild } from './runtime.ts'
 import { proxySockets } from './thread-sockets.ts'
 
 const port = parentPort
@@ -24,6 +24,6 @@ const code = await runChild(
     send: async (message) => port.postMessage(message),
     onMessage: (listener) => inbox.listen(listener),
   },
-  () => Promise.resolve((job, jobPort) => runTarget(job, jobPort, ContextImpl)),
+  () => Promise.resolve(runWithContext),
 )
 process.exit(code)

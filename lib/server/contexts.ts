@@ -49,7 +49,7 @@ export class Contexts {
         return []
       }
       case Op.CHILD:
-        if (args.length !== 8) arity(args, 7, 'child')
+        arity(args, 7, 'child', 8)
         this.#child(session, args)
         return []
       default:

@@ -18,12 +18,11 @@ export type Commit = (
 ) => number
 export type Operation = (args: unknown[], store: StoreView, commit: Commit) => unknown[]
 
-export function arity(args: unknown[], n: number, op: string): void {
-  if (args.length !== n) {
-    throw new ZStateError(
-      ErrorCode.PROTOCOL,
-      `${op} takes ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`,
-    )
+// `n` arguments, or from `n` to `max` where the last ones may be left out.
+export function arity(args: unknown[], n: number, op: string, max = n): void {
+  if (args.length < n || args.length > max) {
+    const count = max === n ? `${n} argument${n === 1 ? '' : 's'}` : `${n} to ${max} arguments`
+    throw new ZStateError(ErrorCode.PROTOCOL, `${op} takes ${count}, got ${args.length}`)
   }
 }
 

@@ -556,8 +556,7 @@ class StateServer implements Server {
   }
 
   #hello(routingId: Buffer, args: unknown[]): Session {
-    if (args.length < 4 || args.length > 7)
-      throw new ZStateError(ErrorCode.PROTOCOL, `hello takes 4 to 7 arguments, got ${args.length}`)
+    arity(args, 4, 'hello', 7)
     const [protocol, token, pid, name, replicate, proof, childToken] = args
     if (protocol !== PROTOCOL_VERSION) {
       throw new ZStateError(

@@ -340,10 +340,11 @@ export class EtcdGateway {
         .finally(() => (this.#commitRead = undefined))
       return this.#commitRead
     }
-    this.#nextCommitRead ??= this.#commitRead.then(settled, settled).then(() => {
+    const next = (): Promise<number> => {
       this.#nextCommitRead = undefined
       return this.lastCommit()
-    })
+    }
+    this.#nextCommitRead ??= this.#commitRead.then(next, next)
     return this.#nextCommitRead
   }
 
@@ -606,8 +607,6 @@ async function historyStart(
   }
   return high
 }
-
-function settled(): void {}
 
 // An etcd key under the prefix that something other than a gateway wrote, and no zstate client could
 // read: left out of the state.
