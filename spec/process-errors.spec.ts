@@ -7,7 +7,7 @@ import {
   type Context,
   type WorkerContext,
 } from '../lib/index.ts'
-import { contextFor, failure, fixtureUrl } from './process-support.ts'
+import { builtContext, contextFor, failure, fixtureUrl } from './process-support.ts'
 
 void test('process: a thrown error arrives as a RemoteError with the remote stack, name, code, pid and causes', async (t) => {
   const ctx = await contextFor(t)
@@ -107,6 +107,25 @@ void test('process: a child that an uncaught error ends names that error, not th
   assert.match(first.message, /before reporting a result: TypeError: the real cause$/)
   assert.match(second.message, /before reporting a result: RangeError: rejected and unhandled$/)
   assert.match(first.stderr, /Node\.js v\d+/, 'stderr keeps all of what Node wrote')
+})
+
+void test('process: once built, an error thrown inside zstate’s child code shows one short line of it, not the bundle', async (t) => {
+  const ctx = await builtContext(t, { name: 'built crash' })
+  // An unawaited write of a value that cannot be stored rejects inside the child's bundle, and Node
+  // prints the source line it was thrown on before the stack.
+  const crashed = ctx.spawn(
+    (c: WorkerContext) => {
+      void c.state.set('k', Symbol('not storable'))
+      return new Promise(() => {})
+    },
+    { execArgv: [] },
+  )
+  const error = await failure(crashed.wait())
+  assert.ok(error instanceof ProcessExitError)
+  assert.match(error.message, /value cannot be stored: symbol$/)
+  assert.match(error.stderr, /child-main\.cjs:\d+\n/, 'Node shows where in the bundle')
+  const longest = Math.max(...error.stderr.split('\n').map((line) => line.length))
+  assert.ok(longest <= 400, `the longest line of stderr is ${longest} characters`)
 })
 
 void test('process: a function that uses an outer variable fails with a RemoteError naming it', async (t) => {

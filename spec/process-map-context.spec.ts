@@ -6,18 +6,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type * as Zstate from '../lib/index.ts'
-import { assertDistBuilt, contextFor, fixtureUrl, marks, until } from './process-support.ts'
+import { builtContext, contextFor, fixtureUrl, marks, until } from './process-support.ts'
 import { tempDir } from './support.ts'
-
-// A context of the built package (dist/), whose children run its bootstrap, closed after the test.
-async function builtContext(t: TestContext, options: Zstate.ContextOptions): Promise<Zstate.Context> {
-  assertDistBuilt()
-  const built = (await import(new URL('../dist/lib/index.js', import.meta.url).href)) as typeof Zstate
-  const ctx = await built.createContext(options)
-  t.after(() => ctx.close())
-  return ctx
-}
 
 // Two workers each hold an item until the server's sessions have been counted.
 async function sessionsWhileRunning(t: TestContext, target: URL): Promise<{ added: number; pids: number[] }> {

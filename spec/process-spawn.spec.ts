@@ -33,6 +33,14 @@ void test('process: targets may be a URL, a URL string or a path, and values cro
     ctx.spawn(path, { args: [undefined, null] }).wait(),
   ])
   assert.deepEqual(results, [[1n, date], [new Map([['k', bytes]])], [undefined, null]])
+  // Children are named after the module's file; a data: URL has none, so they are named "data".
+  const fromText = ctx.spawn('data:text/javascript,export default (ctx, a) => a * 2', { args: [21] })
+  assert.match(fromText.name, /^data-\d+$/)
+  assert.equal(await fromText.wait(), 42)
+  // A URL that is not percent-encoded text is named as written, and fails in the child as import() does.
+  const unencoded = ctx.spawn(new URL('file:///nowhere/100%zz.mjs'))
+  assert.match(unencoded.name, /^100%zz-\d+$/)
+  await assert.rejects(unencoded.wait(), /URI malformed/)
 })
 
 void test('process: a self-contained function is sent as source (tsx helpers included) and gets ctx and args', async (t) => {

@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { processStart } from '../lib/host.ts'
 import { createContext, type Context, type ContextOptions } from '../lib/index.ts'
+import type * as Zstate from '../lib/index.ts'
 
 export const fixtureUrl = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url)
 
@@ -76,6 +77,15 @@ export function marks(dir: string, prefix: string): number {
 export function assertDistBuilt(): void {
   if (!existsSync(fileURLToPath(new URL('../dist/lib/index.js', import.meta.url))))
     throw new Error('dist/ is missing: run "npm run build" first')
+}
+
+// A context of the built package (dist/), whose children run its bootstrap, closed after the test.
+export async function builtContext(t: TestContext, options: Zstate.ContextOptions): Promise<Zstate.Context> {
+  assertDistBuilt()
+  const built = (await import(new URL('../dist/lib/index.js', import.meta.url).href)) as typeof Zstate
+  const ctx = await built.createContext(options)
+  t.after(() => ctx.close())
+  return ctx
 }
 
 export interface Parent {

@@ -24,8 +24,19 @@ export function resolveTarget(target: unknown, what: string): Target {
 }
 
 function moduleTarget(url: string): Target {
-  const file = basename(decodeURIComponent(new URL(url).pathname))
-  return { kind: 'module', url, label: file.slice(0, file.length - extname(file).length) || 'worker' }
+  return { kind: 'module', url, label: moduleLabel(new URL(url)) }
+}
+
+// A module's children are named after its file; a data: URL has no file, only its text.
+function moduleLabel(url: URL): string {
+  if (url.protocol === 'data:') return 'data'
+  let file = basename(url.pathname)
+  try {
+    file = decodeURIComponent(file)
+  } catch {
+    // Not percent-encoded text (file:///a%zz.mjs): named as written.
+  }
+  return file.slice(0, file.length - extname(file).length) || 'worker'
 }
 
 // A function travels as its source text, so it must make sense on its own: no methods, bound or
