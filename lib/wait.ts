@@ -72,10 +72,30 @@ export function bounded<T>(
   what: string,
   caller?: Caller,
 ): Promise<T> {
-  if (options?.timeout === undefined && options?.signal === undefined) return promise
+  return boundedRequest(() => promise, options, what, caller)
+}
+
+// bounded() of a request that can still be withdrawn: `send` gets a signal that aborts, with the
+// caller's reason, when the caller gives up first (already aborted when it gave up before).
+export function boundedRequest<T>(
+  send: (giveUp?: AbortSignal) => Promise<T>,
+  options: WaitOptions | undefined,
+  what: string,
+  caller?: Caller,
+): Promise<T> {
+  if (options?.timeout === undefined && options?.signal === undefined) return send()
+  const giveUp = new AbortController()
   return new Promise<T>((resolve, reject) => {
-    const disarm = armWait(options, what, reject, caller)
-    promise.then(
+    const disarm = armWait(
+      options,
+      what,
+      (error) => {
+        giveUp.abort(error)
+        reject(error)
+      },
+      caller,
+    )
+    send(giveUp.signal).then(
       (value) => {
         disarm()
         resolve(value)

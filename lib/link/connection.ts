@@ -3,6 +3,7 @@
 // current; the other users (messaging) are told as links come and go.
 import { abortable, timeoutToError } from '../abort.ts'
 import { hasLimit } from '../timer-limit.ts'
+import { boundedRequest, type WaitOptions } from '../wait.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
 import type { ReplyReader } from './channel.ts'
@@ -138,6 +139,17 @@ export class Connection {
   // server refuses it unapplied (it forgot this client), it is sent again after the rejoin.
   request<T = unknown[]>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T> {
     return this.#current.request(op, args, read)
+  }
+
+  // request() bounded by the caller's timeout and signal: given up on while it waits for a
+  // reconnection, it is never sent (the next server would act on what its caller no longer wants).
+  requestWithin(
+    op: Op,
+    args: readonly unknown[],
+    options: WaitOptions | undefined,
+    what: string,
+  ): Promise<unknown[]> {
+    return boundedRequest((giveUp) => this.#current.request(op, args, undefined, giveUp), options, what)
   }
 
   // request() of a message encodeRequest() made beforehand.

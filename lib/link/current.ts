@@ -60,15 +60,27 @@ export class CurrentLink {
   // Not async: on a live link (every request but those during a reconnection) the channel's own
   // promise is returned as it is, without the extra turns an async wrapper would add; `read` turns
   // the payload into the caller's value there, so a write keeps one promise alive, not two.
-  request<T = unknown[]>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T> {
+  // A request waiting for the next link is dropped, never sent, once `giveUp` aborts.
+  request<T = unknown[]>(
+    op: Op,
+    args: readonly unknown[],
+    read?: ReplyReader<T>,
+    giveUp?: AbortSignal,
+  ): Promise<T> {
+    if (giveUp?.aborted === true) return Promise.reject(giveUp.reason)
     if (this.#link !== undefined) return this.#link.channel.request(op, args, true, read)
-    return this.#requestOnNextLink(op, args, read)
+    return this.#requestOnNextLink(op, args, read, giveUp)
   }
 
   // The request is encoded at once: what the caller changes in its values while it waits is not sent.
-  async #requestOnNextLink<T>(op: Op, args: readonly unknown[], read?: ReplyReader<T>): Promise<T> {
+  async #requestOnNextLink<T>(
+    op: Op,
+    args: readonly unknown[],
+    read?: ReplyReader<T>,
+    giveUp?: AbortSignal,
+  ): Promise<T> {
     if (this.#closed !== undefined) throw this.#closed
-    return this.#requestEncodedOnNextLink(op, encodeRequest(0, op, args), read)
+    return this.#requestEncodedOnNextLink(op, encodeRequest(0, op, args), read, giveUp)
   }
 
   // request() of a message encodeRequest() made beforehand.
@@ -77,13 +89,20 @@ export class CurrentLink {
     return this.#requestEncodedOnNextLink(op, message, read)
   }
 
-  async #requestEncodedOnNextLink<T>(op: Op, message: Buffer, read?: ReplyReader<T>): Promise<T> {
+  async #requestEncodedOnNextLink<T>(
+    op: Op,
+    message: Buffer,
+    read?: ReplyReader<T>,
+    giveUp?: AbortSignal,
+  ): Promise<T> {
     if (this.#closed !== undefined) throw this.#closed
     const expiry = AbortSignal.timeout(this.#requestTimeout)
     let link: Link
     try {
-      link = await abortable(this.#next.promise, expiry)
+      const next = abortable(this.#next.promise, expiry)
+      link = await (giveUp === undefined ? next : abortable(next, giveUp))
     } catch (error) {
+      if (giveUp?.aborted === true) throw error
       throw timeoutToError(
         error,
         expiry,

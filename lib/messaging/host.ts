@@ -11,6 +11,13 @@ export interface MessagingHost {
   nextLink(): Promise<Link>
   // One ordinary request, waiting for a reconnection within the client's requestTimeout.
   request(op: Op, args: readonly unknown[]): Promise<unknown[]>
+  // The same, bounded by the caller's timeout and signal; given up on before it was sent, never sent.
+  requestWithin(
+    op: Op,
+    args: readonly unknown[],
+    options: WaitOptions | undefined,
+    what: string,
+  ): Promise<unknown[]>
 }
 
 export interface LateRequest {

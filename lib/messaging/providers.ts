@@ -61,6 +61,8 @@ export class Providers {
   async #registerSomewhere(provider: LocalProvider): Promise<void> {
     for (;;) {
       const link = await this.#host.nextLink()
+      // Given up on (timeout, abort) while there was no server: a later one never hears of it.
+      if (!this.#open.has(provider)) return
       try {
         await this.#register(provider, link)
         return

@@ -18,7 +18,7 @@ import { encodable } from './calls.ts'
 import type { MessagingHost } from './host.ts'
 import { TopicSubscription } from './subscription.ts'
 import type { RequestOptions, SubscribeOptions, Subscription } from './types.ts'
-import { bounded, checkWaitOptions } from '../wait.ts'
+import { checkWaitOptions } from '../wait.ts'
 import { checkKnown } from '../known-options.ts'
 import { fromParts } from '../protocol/parts.ts'
 
@@ -39,7 +39,7 @@ export class Topics {
     checkName(topic, 'publish: topic')
     checkWaitOptions(options, 'publish')
     const payload = encodable(message, `publish '${topic}': message`, false)
-    await bounded(this.#host.request(Op.PUBLISH, [topic, payload]), options, `publish '${topic}'`)
+    await this.#host.requestWithin(Op.PUBLISH, [topic, payload], options, `publish '${topic}'`)
   }
 
   subscribe<T>(prefix: string, options: SubscribeOptions = {}): Subscription<T> {
