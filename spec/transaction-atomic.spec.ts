@@ -339,3 +339,40 @@ test('atomic: fn is not run again once the client has begun to close', async (t)
   assert.ok(isZStateError(error) && error.code === ErrorCode.CLOSED, `rejected with ${String(error)}`)
   assert.equal(runs, runsAtClose, 'no run after close() began')
 })
+
+// fn reads x, then waits for another client's write of x: every attempt conflicts, so only a timeout
+// or the signal ends it (between attempts or in the back-off), and fn ran more than once.
+test('atomic: timeout and signal end its re-runs of a transaction that keeps conflicting', async (t) => {
+  const [a, b] = await inProcess(t)
+  let runs = 0
+  let n = 0
+  const conflicting = async (draft: Record<string, number>) => {
+    runs++
+    const seen = draft['x']
+    await b.state.set('x', n++)
+    draft['x'] = (seen ?? 0) + 1
+  }
+  const timedOut = await a.state
+    .atomic(conflicting, { timeout: 150, retries: 1_000_000 })
+    .catch((error: unknown) => error)
+  assert.ok(isZStateError(timedOut) && timedOut.code === ErrorCode.TIMEOUT, String(timedOut))
+  assert.equal(timedOut.name, 'TimeoutError')
+  assert.ok(runs > 1, `fn ran ${runs} times`)
+  const stop = new AbortController()
+  const reason = new Error('stopped by the caller')
+  runs = 0
+  const aborted = a.state.atomic(
+    async (draft: Record<string, number>) => {
+      await conflicting(draft)
+      if (runs === 3) stop.abort(reason)
+    },
+    { signal: stop.signal, timeout: 60_000 },
+  )
+  await assert.rejects(aborted, (error) => error === reason)
+  assert.equal(runs, 3)
+  for (const timeout of [-1, '5', Number.NaN])
+    await assert.rejects(
+      a.state.atomic(() => 1, { timeout } as never),
+      { code: ErrorCode.INVALID_ARGUMENT },
+    )
+})

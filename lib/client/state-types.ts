@@ -80,6 +80,8 @@ export interface AtomicOptions {
   linearizable?: boolean | undefined
   /** Aborting it stops retrying and rejects with `signal.reason`. */
   signal?: AbortSignal | undefined
+  /** ms after which it stops retrying and rejects with TimeoutError (ERR_TIMEOUT), as `signal` does. */
+  timeout?: number | undefined
 }
 
 /** Options of `state.set()`: a key that lives only while its lease holds. */

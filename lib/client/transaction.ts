@@ -10,12 +10,12 @@ import type { Metrics } from './metrics.ts'
 import { readRevision, readTurn } from './replies.ts'
 import type { AtomicOptions } from './state-types.ts'
 import type { Synchronizer } from './sync.ts'
-import { checkKnown } from '../known-options.ts'
+import { armWait, checkWaitOptions } from '../wait.ts'
 import { rejecting } from '../rejecting.ts'
 import type { WriteOrder } from './write-order.ts'
 import { shown } from '../protocol/values.ts'
 
-const ATOMIC_OPTIONS = ['retries', 'linearizable', 'signal']
+const ATOMIC_OPTIONS = ['retries', 'linearizable', 'signal', 'timeout']
 
 export type { AtomicOptions } from './state-types.ts'
 
@@ -43,17 +43,18 @@ export async function atomic<R>(
   options: AtomicOptions = {},
 ): Promise<R> {
   if (typeof fn !== 'function') throw invalidArgument('atomic: fn must be a function')
-  if (typeof options !== 'object' || options === null)
-    throw invalidArgument('atomic: options must be an object')
-  checkKnown(options, ATOMIC_OPTIONS, 'atomic')
+  checkWaitOptions(options, 'atomic', ATOMIC_OPTIONS)
   const retries = options.retries ?? DEFAULT_RETRIES
   if (!Number.isSafeInteger(retries) || retries < 0)
     throw invalidArgument(`atomic: retries must be an integer ≥ 0, got ${shown(retries)}`)
-  const { signal, linearizable = false } = options
+  const { linearizable = false } = options
   if (typeof linearizable !== 'boolean')
     throw invalidArgument(`atomic: linearizable must be a boolean, got ${shown(linearizable)}`)
-  if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw invalidArgument('atomic: signal must be an AbortSignal')
+  // The timeout ends it where the signal does: before an attempt, or in the back-off.
+  const stopped = options.timeout === undefined ? undefined : new AbortController()
+  const disarm =
+    stopped === undefined ? undefined : armWait(options, 'atomic()', (reason) => stopped.abort(reason))
+  const signal = stopped?.signal ?? options.signal
   const { sync, writes } = host
   // The claim this client holds on the keys (lib/server/claims.ts): the request id that queued it, or 0.
   let held = 0
@@ -124,6 +125,7 @@ export async function atomic<R>(
       }
     }
   } finally {
+    disarm?.()
     // A turn it does not use (fn threw or wrote nothing, or it was aborted) goes to the next in line,
     // at once (the writes this call held may wait for that turn). Never throwing from here: a closed
     // client's turn ends with its session.
