@@ -13,6 +13,7 @@ import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { MAX_QUEUED_CALL_BYTES } from '../lib/server/broker.ts'
 import { QUEUED_CALL_OVERHEAD } from '../lib/server/service.ts'
 import { MAX_SESSION_WAITS } from '../lib/server/service-waits.ts'
+import { IDLE_MS, MIN_HELD_ENTRIES, STORES_HELD } from '../lib/server/snapshot-holds.ts'
 import { rawPeer } from './raw-peer.ts'
 import { addressFor, clientFor, fixture, serverFor } from './support.ts'
 
@@ -308,4 +309,39 @@ test('hostile: increments and compareAndSets of a large stored value cost their 
   assert.ok(took < 5_000, `1,000 requests and another client's write took ${took.toFixed(0)} ms`)
   // A compareAndSet as large as the value still compares it.
   assert.equal(await writer.state.compareAndSet('big', big, 'replaced'), true)
+})
+
+// Sessions cost nothing to open, and a snapshot in progress holds every entry of the store as of its
+// revision until its last page is fetched: started and never finished, they held as many stores' worth
+// as there were sessions (33 MB per million keys each).
+test('hostile: unfinished snapshots hold a bounded number of entries; idle ones make room, and clients still join', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const writer = await clientFor(server)
+  // STORES_HELD × keys exceeds MIN_HELD_ENTRIES: the store's size decides; pages of 1 MiB take a few.
+  const keys = Math.ceil(MIN_HELD_ENTRIES / STORES_HELD) + 10_000
+  for (let from = 0; from < keys; from += 5_000) {
+    const values: Record<string, string> = {}
+    for (let i = from; i < Math.min(keys, from + 5_000); i++) values[`key/${i}`] = 'v'.repeat(60)
+    await writer.state.update(values)
+  }
+  const raw = []
+  const starts: unknown[] = []
+  for (let i = 0; i <= STORES_HELD; i++) {
+    const peer = await session(t, server.address, `snapshotter ${i}`)
+    // [id, OK, epoch, revision, next, acks, entries] or [id, ERROR, code, message]
+    const reply = await peer.request(Op.SNAPSHOT, null)
+    raw.push({ peer, next: reply[4] })
+    starts.push(reply[1] === Status.OK ? 'held' : reply[2])
+  }
+  assert.deepEqual(starts, [...Array<string>(STORES_HELD).fill('held'), 'ERR_OVERFLOW'])
+  // A client joining now is refused room until the oldest capture has been idle for IDLE_MS, then
+  // takes its place; it asks again meanwhile, within its join timeout.
+  const late = await connect(server.address, { timeout: 4 * IDLE_MS })
+  t.after(() => late.close())
+  assert.equal(late.state.size, keys)
+  // The oldest one was dropped, and its next page says so (start again); the others hold.
+  const [, dropped, code] = await raw[0]!.peer.request(Op.SNAPSHOT, raw[0]!.next)
+  assert.deepEqual([dropped, code], [Status.ERROR, 'ERR_OVERFLOW'])
+  const [, kept] = await raw[1]!.peer.request(Op.SNAPSHOT, raw[1]!.next)
+  assert.equal(kept, Status.OK)
 })

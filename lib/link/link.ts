@@ -1,9 +1,10 @@
 // One joined connection to a server (docs/architecture.md "Joining"): HELLO, a provably live subscription,
 // then snapshots and history on request. A lost server means a new Link.
 import { basename } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Dealer } from 'zeromq'
 import { abortable } from '../abort.ts'
-import { ErrorCode, ZStateError } from '../errors.ts'
+import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import { uniqueToken } from '../unique-token.ts'
 import { keyProof } from '../protocol/key-proof.ts'
 import { Op, PROTOCOL_VERSION, type WireCommit } from '../protocol/ops.ts'
@@ -37,6 +38,9 @@ export interface LinkOptions {
   // it in CHILD_GONE once the child has exited, and the server ends the session then; undefined: none.
   childToken: string | undefined
 }
+
+// The longest pause before a snapshot the server had no room for is asked for again.
+const SNAPSHOT_RETRY_MAX_MS = 500
 
 // The whole store at one revision.
 export interface Snapshot {
@@ -145,7 +149,22 @@ export class Link {
     void this.channel.request(Op.PING, [this.applied()]).catch(() => {})
   }
 
+  // The store in pages. The server holds a bounded number of snapshots in progress for all its clients
+  // (lib/server/snapshot-holds.ts): when it has no room (ERR_OVERFLOW), this one starts again a moment
+  // later, until it gets one or the link fails.
   async snapshot(): Promise<Snapshot> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#snapshotPages()
+      } catch (error) {
+        if (!isZStateError(error) || error.code !== ErrorCode.OVERFLOW) throw error
+        debug('snapshot: no room at the server (%s); again', error.message)
+        await sleep(Math.min(SNAPSHOT_RETRY_MAX_MS, 2 ** attempt * 10) * (0.5 + Math.random()))
+      }
+    }
+  }
+
+  async #snapshotPages(): Promise<Snapshot> {
     const first = readSnapshotPage(await this.#bulkRequest(Op.SNAPSHOT, [null]))
     const { epoch, revision, entries, acks } = first
     for (let cursor = first.next; cursor !== null;) {

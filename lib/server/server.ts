@@ -49,6 +49,7 @@ import { provesKey } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import { randomBytes } from 'node:crypto'
 import { errorReply, okReply, push } from './replies.ts'
+import { SnapshotHolds } from './snapshot-holds.ts'
 import { snapshotPage } from './snapshots.ts'
 import { HeldBound } from './held-bound.ts'
 import { ownString } from './own-string.ts'
@@ -179,6 +180,8 @@ class StateServer implements Server {
   #store: Store
   #history: History
   readonly #sessions = new Sessions()
+  // Snapshots in progress, bounded for all sessions together.
+  readonly #snapshotHolds = new SnapshotHolds()
   // Transactions waiting their turn on contended keys, and the turns granted.
   readonly #claims: Claims
   readonly #storage: Storage | undefined
@@ -630,7 +633,14 @@ class StateServer implements Server {
           if (this.#joined.has(session)) this.#counts.resyncs++
           else this.#joined.add(session)
         }
-        return snapshotPage(this.#store, session, id, args[0], this.#room(session, batch, 'snapshot'))
+        return snapshotPage(
+          this.#store,
+          session,
+          id,
+          args[0],
+          this.#room(session, batch, 'snapshot'),
+          this.#snapshotHolds,
+        )
       case Op.HISTORY: {
         arity(args, 2, 'history')
         const [from, to] = args
@@ -940,6 +950,7 @@ class StateServer implements Server {
       session.acks.dropAfter(before)
       session.snapshot = undefined
     }
+    this.#snapshotHolds.clear()
     // Transactions waiting their turn are refused too, before a session's end could give one its turn.
     this.#claims.clear(error)
     // Their pushes of those turns were never sent: they join again rather than follow a broken chain.
@@ -982,6 +993,7 @@ class StateServer implements Server {
     this.#claims.drop(session)
     this.#broker.dropSession(session, why)
     this.#contexts.dropSession(session)
+    this.#snapshotHolds.release(session)
     this.#sessions.delete(session)
     this.#turn.drop(session)
     this.#replies.discard(session)

@@ -6,6 +6,7 @@ import { arrayHeader, encode, encodeWithItems } from '../protocol/codec.ts'
 import { Status } from '../protocol/ops.ts'
 import type { Prefixes } from '../protocol/prefixes.ts'
 import type { Session } from './sessions.ts'
+import type { SnapshotHolds } from './snapshot-holds.ts'
 import type { Store } from './store.ts'
 
 // The store at one revision: entry i is keys[i], whose encoded value is bytes spans[2i]..spans[2i+1]
@@ -35,26 +36,29 @@ function capture(store: Store, prefixes: Prefixes | undefined): SnapshotEntries 
 }
 
 // The reply to SNAPSHOT [cursor]: [id, OK, epoch, revision, nextCursor | null, acks, entries], a page of
-// about `budget` bytes (at least one entry).
+// about `budget` bytes (at least one entry). `holds` bounds the snapshots in progress of all sessions.
 export function snapshotPage(
   store: Store,
   session: Session,
   id: number,
   cursor: unknown,
   budget: number,
+  holds: SnapshotHolds,
 ): Buffer {
   let state = session.snapshot
+  const now = Date.now()
   if (cursor === null) {
-    state = {
-      id: nextCursor++,
-      revision: store.revision,
-      entries: capture(store, session.replicate),
-      offset: 0,
-    }
+    session.snapshot = undefined
+    const entries = capture(store, session.replicate)
+    holds.admit(session, entries.keys.length, store.size, now)
+    state = { id: nextCursor++, revision: store.revision, entries, offset: 0 }
     session.snapshot = state
   } else if (state === undefined || cursor !== state.id) {
+    // One this server handed out that the session no longer holds: dropped while idle, to make room.
+    if (typeof cursor === 'number' && Number.isSafeInteger(cursor) && cursor >= 1 && cursor < nextCursor)
+      throw new ZStateError(ErrorCode.OVERFLOW, `snapshot ${cursor} is no longer held (idle); start again`)
     throw new ZStateError(ErrorCode.PROTOCOL, `unknown snapshot cursor ${String(cursor)}`)
-  }
+  } else holds.touch(session, now)
   const { keys, chunks, spans } = state.entries
   // Each entry [key, value] in three parts: the pair's header, the key, the value's stored bytes.
   const parts: Uint8Array[] = []
@@ -69,7 +73,10 @@ export function snapshotPage(
     count++
   }
   const done = state.offset >= keys.length
-  if (done) session.snapshot = undefined
+  if (done) {
+    session.snapshot = undefined
+    holds.release(session)
+  }
   // The first page also carries the acknowledgements of this session's writes up to the snapshot's
   // revision that its client has not confirmed: it may have missed their commits (lib/server/acks.ts).
   const acks = cursor === null ? session.acks.unconfirmed() : []
