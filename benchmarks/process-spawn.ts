@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads'
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import type { WorkerContext } from '../lib/index.ts'
 import { zstatePackage } from './support/built.ts'
 import { n } from './support/format.ts'
 import { ipcDir } from './support/ipc.ts'
@@ -16,6 +17,10 @@ import { nowUs } from './support/clock.ts'
 const COUNT = 20
 // The keys of the large state that the replicate rows spawn into, about 9 MiB of values.
 const BIG_KEYS = 100_000
+
+// The spawned target: it reads its ctx, so the child joins the server (one that never reads it runs
+// without a context: the 'free' run).
+const reads = (ctx: WorkerContext): number => ctx.state.revision
 
 runScenario(import.meta.url, async () => {
   const { createContext } = zstatePackage
@@ -60,19 +65,20 @@ runScenario(import.meta.url, async () => {
     })
   try {
     const r = await interleaved({
-      zstate: timed(() => ctx.spawn(() => 1, { execArgv: [] }).wait()),
+      zstate: timed(() => ctx.spawn(reads, { execArgv: [] }).wait()),
+      free: timed(() => ctx.spawn(() => 1, { execArgv: [] }).wait()),
       // Full before the clock starts; refilled after it stops, so the refill loads no other run.
       warm: async () => {
         await pool.ready()
-        const us = await timed(() => pooled.spawn(() => 1, { execArgv: [] }).wait())()
+        const us = await timed(() => pooled.spawn(reads, { execArgv: [] }).wait())()
         await pool.ready()
         return us
       },
       connect: forked('connect-once'),
       empty: forked('empty'),
-      zstateThread: timed(() => ctx.spawn(() => 1, { thread: true }).wait()),
-      bigFull: timed(() => big.spawn(() => 1, { execArgv: [] }).wait()),
-      bigNone: timed(() => big.spawn(() => 1, { execArgv: [], replicate: [] }).wait()),
+      zstateThread: timed(() => ctx.spawn(reads, { thread: true }).wait()),
+      bigFull: timed(() => big.spawn(reads, { execArgv: [] }).wait()),
+      bigNone: timed(() => big.spawn(reads, { execArgv: [], replicate: [] }).wait()),
       connectThread: threaded('connect-once'),
       emptyThread: threaded('empty'),
     })
@@ -88,6 +94,7 @@ runScenario(import.meta.url, async () => {
             'CPU per child, every process counted (/proc/stat, measured apart): about 103 ms against 85; when its function starts, a zstate child’s main thread has used about 81 ms, the baseline’s about 69 when its round trip is done: the difference is loading msgpackr and zstate’s one-file child code (compiled from V8’s code cache) besides zeromq, and joining (HELLO, subscription proof, snapshot); the other 6 ms are reporting and closing, and the share of its parent, the server and the watchdog',
         }),
         compare('processes', time, r.zstate, 'fork: empty script', r.empty),
+        compare('processes, a target that never reads its ctx', time, r.free, 'fork: empty script', r.empty),
         compare('processes, warm pool', time, r.warm, 'the same 20 spawns, cold (no pool)', r.zstate, {
           op: '≤',
           ratio: 0.25,
@@ -107,8 +114,9 @@ runScenario(import.meta.url, async () => {
         ),
       ],
       notes: [
-        `${COUNT} ctx.spawn(() => 1) started together, time until every wait() has resolved (the processes have exited)`,
+        `${COUNT} ctx.spawn((ctx) => ctx.state.revision) started together, time until every wait() has resolved (the processes have exited)`,
         'a zstate child loads the client, joins the state server (HELLO, subscription proof, snapshot), runs, reports over IPC, says goodbye and exits',
+        'a target that never reads its ctx, ctx.spawn(() => 1), runs without one: the child loads none of the client and joins nothing (docs/processes.md)',
         'the baselines connect a DEALER to an echo ROUTER and make one round trip',
         `warm pool: createContext({ pool: { size: ${COUNT}, idleTimeout: 600_000 } }), full before each timed round and refilled after it (idleTimeout longer than a round of the other runs, so that the pool is not let go between them); each spawn takes a child that has loaded zstate already and runs one target in it`,
         `${n(BIG_KEYS)} keys: the same spawns on a context whose state holds ${n(BIG_KEYS)} keys of ~90-byte values, with spawn({ replicate: [] }) (the child joins without a snapshot) against full replicas (each child downloads and decodes the whole state)`,

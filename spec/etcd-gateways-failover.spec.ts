@@ -234,8 +234,10 @@ test(
       )
       return Date.now() - started
     }
+    // Sent before the gateway counts etcd as down, its outcome is unknown; on a loaded machine the
+    // gateway may have counted it so first, and then it is not sent at all.
     const took = await Promise.all([
-      refusedAfter(c.state.set('lost', 2), /may or may not have been applied/),
+      refusedAfter(c.state.set('lost', 2), /may or may not have been applied|was not sent/),
       refusedAfter(other.state.compareAndSet('k', 99, 5), /nothing of the write applied/),
     ])
     // The transaction's deadline (5 s), then the fence's (10 s), within the client's 30 s timeout.

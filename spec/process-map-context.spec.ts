@@ -1,6 +1,6 @@
-// map() workers whose target never reads its ctx run without zstate's client: nothing of it is
-// loaded (once built) and no session is joined, which is most of a cold worker's start. Targets that
-// read it get a context as before.
+// map() workers, and spawned functions, whose target never reads its ctx run without zstate's client:
+// nothing of it is loaded (once built) and no session is joined, which is most of a cold child's
+// start. Targets that read it get a context as before.
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -8,6 +8,7 @@ import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { builtContext, contextFor, fixtureUrl, marks, until } from './process-support.ts'
 import { tempDir } from './support.ts'
+import type { WorkerContext } from '../lib/index.ts'
 
 // Two workers each hold an item until the server's sessions have been counted.
 async function sessionsWhileRunning(t: TestContext, target: URL): Promise<{ added: number; pids: number[] }> {
@@ -27,6 +28,53 @@ void test('map: workers whose target never reads its ctx join no session; those 
   assert.equal(new Set(free.pids).size, 2, 'two workers ran')
   const reading = await sessionsWhileRunning(t, fixtureUrl('worker-held-ctx.mjs'))
   assert.equal(reading.added, 2, 'a session per worker')
+})
+
+// A spawned function holds until the parent has counted the server's sessions: it marks the file
+// `dir/started` (node:fs through process.getBuiltinModule: a function target has no imports) and waits
+// for `dir/release`.
+void test('spawn: a function that never reads its ctx runs without a session; one that reads it joins', async (t) => {
+  const ctx = await contextFor(t)
+  const dir = tempDir(t)
+  const before = (await ctx.server()).clients
+  const held = async (prefix: string, run: () => Promise<unknown>) => {
+    await until(() => marks(dir, prefix) === 1, `${prefix} runs`)
+    const during = (await ctx.server()).clients
+    writeFileSync(join(dir, `${prefix}release`), '')
+    return [during - before, await run()]
+  }
+  const free = ctx.spawn(
+    async (_ctx: unknown, where: string, n: number) => {
+      const fs = process.getBuiltinModule('node:fs')
+      fs.writeFileSync(`${where}/free-started`, '')
+      while (!fs.existsSync(`${where}/free-release`)) await new Promise((resolve) => setTimeout(resolve, 5))
+      return n * 2
+    },
+    { args: [dir, 21] },
+  )
+  assert.deepEqual(await held('free-', () => free.wait()), [0, 42])
+  const reading = ctx.spawn(
+    async (c: WorkerContext, where: string) => {
+      const fs = process.getBuiltinModule('node:fs')
+      fs.writeFileSync(`${where}/reading-started`, '')
+      while (!fs.existsSync(`${where}/reading-release`))
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      return c.name
+    },
+    { args: [dir], name: 'reader' },
+  )
+  assert.deepEqual(await held('reading-', () => reading.wait()), [1, 'reader'])
+})
+
+// Without a ctx it cannot see that it was stopped: the child ends as soon as it is told, rather than
+// at the SIGTERM that follows half the grace later.
+void test('spawn: stopping a function that never reads its ctx ends its child at once', async (t) => {
+  const ctx = await contextFor(t)
+  const forever = ctx.spawn((_ctx: unknown) => new Promise(() => {}))
+  await until(() => forever.status === 'running', 'it runs')
+  await forever.stop({ grace: 600_000 })
+  assert.equal(forever.exitCode, 1, 'it exited by itself, not by a signal')
+  await assert.rejects(forever.wait(), { code: 'ERR_ABORTED' })
 })
 
 void test('map: once built, a worker whose target never reads its ctx loads none of zstate’s client, unless pooled', async (t) => {

@@ -70,6 +70,8 @@ void test('process: ctx.wait() rejects with the first failure, leaves the others
     code: 'ERR_INVALID_ARGUMENT',
     message: /unknown option 'grace'/,
   })
+  // A handle's wait() rejects a bad option too (it threw at the call: a .catch() missed it).
+  await assert.rejects(a!.wait({ timeout: -1 }), { code: 'ERR_INVALID_ARGUMENT' })
 })
 
 void test('process: map({ args }) passes extra arguments to every call', async (t) => {

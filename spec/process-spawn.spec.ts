@@ -100,6 +100,25 @@ void test('process: thread mode runs the same targets in a worker thread with th
   assert.equal(ctx.state.get('where'), 'thread')
 })
 
+// `--input-type` goes with -e and stdin code, where Node allows it only: the server and children of such
+// a script failed to start with it (ERR_INPUT_TYPE_NOT_ALLOWED; found by an outside audit).
+void test('process: a script run by node --input-type=module -e starts its context and children', async () => {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const code = [
+    "import { createContext } from 'zstate'",
+    "const ctx = await createContext({ name: 'eval' })",
+    "await ctx.state.set('k', 7)",
+    'console.log(await ctx.spawn((c) => c.state.get("k")).wait())',
+    'await ctx.close()',
+  ].join('\n')
+  // From the repository root, `import 'zstate'` resolves to this package itself (its built dist/).
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: root,
+    timeout: 60_000,
+  })
+  assert.equal(stdout.trim(), '7')
+})
+
 void test(
   'process: a plain JavaScript parent on the built package spawns, forwards output with the name, maps, with the code cache or without, and a child decodes with the native extractor once it has a megabyte',
   { timeout: 120_000 },

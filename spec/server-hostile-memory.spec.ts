@@ -324,7 +324,7 @@ test('hostile: unfinished snapshots hold a bounded number of entries; idle ones 
     for (let i = from; i < Math.min(keys, from + 5_000); i++) values[`key/${i}`] = 'v'.repeat(60)
     await writer.state.update(values)
   }
-  const raw = []
+  const raw: { peer: Awaited<ReturnType<typeof session>>; next: unknown }[] = []
   const starts: unknown[] = []
   for (let i = 0; i <= STORES_HELD; i++) {
     const peer = await session(t, server.address, `snapshotter ${i}`)
@@ -334,6 +334,9 @@ test('hostile: unfinished snapshots hold a bounded number of entries; idle ones 
     starts.push(reply[1] === Status.OK ? 'held' : reply[2])
   }
   assert.deepEqual(starts, [...Array<string>(STORES_HELD).fill('held'), 'ERR_OVERFLOW'])
+  // The sessions stay alive (PING), so only their snapshots' idleness can make room, never their end.
+  const alive = setInterval(() => raw.forEach(({ peer }) => void peer.request(Op.PING)), 500)
+  t.after(() => clearInterval(alive))
   // A client joining now is refused room until the oldest capture has been idle for IDLE_MS, then
   // takes its place; it asks again meanwhile, within its join timeout.
   const late = await connect(server.address, { timeout: 4 * IDLE_MS })

@@ -14,7 +14,7 @@ import type { Position } from '../connect.ts'
 import { hasLimit } from '../timer-limit.ts'
 
 export type Outcome =
-  | { readonly ok: true; readonly value: unknown; readonly seen: Position }
+  | { readonly ok: true; readonly value: unknown; readonly seen: Position | undefined }
   | { readonly ok: false; readonly error: Error }
 
 // Tells the server which children a context has, for `zstate top`, and which have gone (it ends

@@ -11,6 +11,7 @@ import type { Target } from './target.ts'
 import type { Position } from '../connect.ts'
 import type { ChildHandle, ChildStats, ChildStatus } from './types.ts'
 import { shown } from '../protocol/values.ts'
+import { rejecting } from '../rejecting.ts'
 
 // What a handle needs from its context.
 export interface ChildHost {
@@ -83,9 +84,12 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
 
   // The handle stays in ctx.children whatever this returns: ctx.wait() covers every child spawned
   // since the last one it handed over.
+  // A bad option rejects, as from every call that returns a promise; never a synchronous throw.
   wait(options?: WaitOptions): Promise<R> {
-    checkWaitOptions(options, 'wait')
-    return bounded(this.#result.promise, options, `wait for ${this.name}`)
+    return rejecting(() => {
+      checkWaitOptions(options, 'wait')
+      return bounded(this.#result.promise, options, `wait for ${this.name}`)
+    })
   }
 
   async stop(options?: { grace?: number }): Promise<void> {
@@ -141,7 +145,7 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
         this.#exitCode = attempt.exitCode
         if (outcome.ok) {
           // Whoever gets the result then reads the child's writes in the parent's state.
-          await this.#host.reached(outcome.seen)
+          if (outcome.seen !== undefined) await this.#host.reached(outcome.seen)
           this.#status = 'exited'
           this.#result.resolve(outcome.value as R)
           return

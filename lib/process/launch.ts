@@ -12,12 +12,14 @@ export function entryUrl(name: 'bootstrap' | 'thread-entry' | 'server-main' | 'w
   return libEntry(`process/${name}`)
 }
 
-// Flags that make no sense twice (debugger ports, the test runner, watch mode, -e/-p code).
-const DROP = /^--(inspect|debug|test|watch|experimental-test|eval|print|interactive|check)/
+// Flags that make no sense twice (debugger ports, the test runner, watch mode, -e/-p code and the
+// --input-type that only such code takes: a file entry with it fails to start).
+const DROP = /^--(inspect|debug|test|watch|experimental-test|eval|print|interactive|check|input-type)/
 const DROP_SHORT = new Set(['-e', '-p', '-i', '-c'])
 const TAKES_VALUE = new Set([
   '-e',
   '--eval',
+  '--input-type',
   '-p',
   '--print',
   '--test-reporter',

@@ -61,8 +61,8 @@ export type FromChild =
   // `joined`: whether the child joined the server (a map worker whose target never reads its ctx
   // does not).
   | { readonly t: 'ready'; readonly joined: boolean }
-  // `seen`: where the child's replica stood, its own writes included.
-  | { readonly t: 'result'; readonly value: unknown; readonly seen: Position }
+  // `seen`: where the child's replica stood, its own writes included; undefined: it had none.
+  | { readonly t: 'result'; readonly value: unknown; readonly seen: Position | undefined }
   | { readonly t: 'error'; readonly error: SerializedError }
   | BatchResults
   // A batch handed back unstarted, on the parent's 'revoke'.

@@ -1,6 +1,7 @@
 // The child's side of spawn and map, shared by the process bootstrap and the thread entry: load the
 // target, connect when it needs to, report ready, run it (once, or per item of every batch), report,
 // close.
+import { abortable } from '../abort.ts'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import type { ContextImpl } from './context.ts'
 import { ignoresContext } from './context-use.ts'
@@ -25,17 +26,18 @@ type Work = (ctx: WorkerContext<object> | undefined, ...args: unknown[]) => unkn
 // Runs a job to its end, its target loaded already or loading (`loading`); resolves with the exit code.
 export type RunJob = (job: Job, port: ParentPort, loading?: Promise<Work>) => Promise<number>
 
-// A map whose target never reads its ctx (lib/process/context-use.ts) runs here without one: no
-// client to load, no server to join, which is most of a cold worker's start. Any other job runs by
+// A target that never reads its ctx (lib/process/context-use.ts) runs here without one: no client to
+// load, no server to join, which is most of a cold child's start. Any other job runs by
 // `withContext`, the runtime of the copy of zstate that a target's `import 'zstate'` gets (in a
 // child process, child-main.cjs, which the bootstrap loads only then), so that the target and its
-// ctx share one copy of zstate's classes.
+// ctx share one copy of zstate's classes. A spawned module is not judged first: most spawned
+// targets use their ctx, and its context joins while the module loads.
 export async function runChild(
   job: Job,
   port: ParentPort,
   withContext: () => Promise<RunJob>,
 ): Promise<number> {
-  if (job.mode !== 'map') return (await withContext())(job, port)
+  if (job.mode !== 'map' && job.target.kind === 'module') return (await withContext())(job, port)
   const loading = load(job.target)
   // A target that fails to load fails here too, reported without a context.
   const fn = await loading.catch(() => undefined)
@@ -82,7 +84,15 @@ export async function runTarget(
     await port.send({ t: 'ready', joined: context !== undefined })
     const position = (): Position | undefined => context?.position
     if (job.mode === 'map') await runItems(fn, ctx, job.args, batches, port, controller.signal, position)
-    else await report(port, await fn(ctx, ...job.args), context!.position)
+    // Without a ctx the target cannot see that it was stopped: the child ends at once instead.
+    else {
+      const result = Promise.resolve(fn(ctx, ...job.args))
+      await report(
+        port,
+        await (ctx === undefined ? abortable(result, controller.signal) : result),
+        context?.position,
+      )
+    }
     return 0
   } catch (error) {
     await port.send({ t: 'error', error: serializeError(error) }).catch(() => {})
@@ -94,7 +104,7 @@ export async function runTarget(
 
 // Reports a result (its state snapshots as plain copies, if it holds any and structured clone
 // refuses them); one that cannot travel becomes the error that says why.
-async function report(port: ParentPort, value: unknown, seen: Position): Promise<void> {
+async function report(port: ParentPort, value: unknown, seen: Position | undefined): Promise<void> {
   try {
     await port.send({ t: 'result', value, seen }).catch((error: unknown) => {
       const sent = sendable(value)
