@@ -58,6 +58,13 @@ void test('cli: help and version are recognised anywhere', () => {
   assert.deepEqual(parseCommandLine(['--help'], {}), { kind: 'help' })
   assert.deepEqual(parseCommandLine(['set', '-h'], {}), { kind: 'help', command: 'set' })
   assert.deepEqual(parseCommandLine(['help', 'watch'], {}), { kind: 'help', command: 'watch' })
+  usage(['help', 'get', 'extra'], /^unexpected argument "extra"$/)
+  // A bad address is named where it came from: dashboard takes it as an argument too.
+  usage(
+    ['dashboard', 'http://x'],
+    /^argument ADDRESS expects ipc:\/\/PATH or tcp:\/\/HOST:PORT, got "http:\/\/x"$/,
+  )
+  usage(['dashboard', '--address', 'http://x'], /^option --address expects/)
   assert.deepEqual(parseCommandLine(['--version'], {}), { kind: 'version' })
   for (const name of Object.keys(COMMANDS) as (keyof typeof COMMANDS)[]) {
     assert.match(commandHelp(name), new RegExp(`^Usage: zstate ${name}`))

@@ -30,6 +30,17 @@ void test('cli: JSON forms stand for bigint, Date, Uint8Array and special number
   assert.deepEqual(parse(text), value)
 })
 
+void test('cli: numbers JSON holds exactly pass, digits inside strings included', () => {
+  assert.deepEqual(parse('[9007199254740991, 1e20, 1.5e300, -0.1, "12345678901234567890"]'), [
+    9007199254740991,
+    1e20,
+    1.5e300,
+    -0.1,
+    '12345678901234567890',
+  ])
+  assert.deepEqual(parse('{"k\\"1":"a\\"12345678901234567890"}'), { 'k"1': 'a"12345678901234567890' })
+})
+
 void test('cli: JSON forms accept unpadded base64 and ISO dates with offsets', () => {
   assert.deepEqual(parse('{"$base64":"aGk"}'), new Uint8Array([104, 105]))
   assert.deepEqual(parse('{"$date":"2024-01-31T12:00:00+01:00"}'), new Date('2024-01-31T11:00:00.000Z'))
@@ -78,6 +89,14 @@ void test('cli: malformed JSON and malformed forms are usage errors', () => {
     ['{"$base64":"not base64!"}', /\$base64/],
     ['{"$base64":"a"}', /\$base64/],
     ['{"$number":"1"}', /\$number/],
+    // Numbers JSON.parse would change silently: out of range, or integers beyond 2^53.
+    ['1e400', /^the number is beyond a number's range: to store Infinity, write \{"\$number":"Infinity"\}$/],
+    ['{"a":[-1e999]}', /the number at a\[0\] is beyond/],
+    [
+      '12345678901234567890',
+      /^the integer 12345678901234567890 is beyond .*\{"\$bigint":"12345678901234567890"\}$/,
+    ],
+    ['[1,-9007199254740993]', /the integer -9007199254740993/],
   ] as const) {
     assert.throws(
       () => parse(text),

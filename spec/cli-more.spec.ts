@@ -85,12 +85,16 @@ void test('cli: set KEY - reads the JSON value from stdin; set KEY JSON still wo
   assert.equal(await ok('get', 'in:arg'), '"-"\n')
   const word = await withStdin(['set', 'in:word', '-'], 'hello\n')
   assert.equal(word.code, 2)
-  assert.match(word.stderr, /^zstate: the value must be JSON: to store the string hello, quote it: /)
+  assert.match(
+    word.stderr,
+    /^zstate: the value must be JSON: to store the string hello, quote it: "hello" on stdin\n/,
+  )
   const broken = await withStdin(['set', 'in:word', '-'], '{oops')
   assert.equal(broken.code, 2)
   assert.match(broken.stderr, /not valid JSON/)
   const empty = await withStdin(['set', 'in:word', '-'], '')
   assert.equal(empty.code, 2)
+  assert.match(empty.stderr, /to store the empty string, quote it: "" on stdin\n/)
   assert.equal((await zstate(['get', 'in:word'], { env })).code, 1, 'nothing was written')
 })
 
@@ -264,6 +268,30 @@ void test('cli: watch --resume goes on after the server is replaced; without it,
     assert.deepEqual(await resuming.signal('SIGTERM'), { code: 0, signal: null })
   } finally {
     await Promise.all([resuming.kill(), plain.kill(), server.kill()])
+  }
+})
+
+// `zstate watch | head -1`: the reader goes, the next line fails with EPIPE, and the command ends as on
+// SIGINT, its session closed at once. It exited without a goodbye before (outside audit), and the
+// server kept a session for a client that was gone until its heartbeat timeout, listed in `top`.
+void test('cli: a streaming command whose reader goes away exits 0 and closes its session', async () => {
+  const at = `ipc://${join(scratch.dir, 'reader.sock')}`
+  const { server } = await serve(['--address', at])
+  const observer = await connect(at)
+  const watching = new CliProcess(['watch', 'w:'], cliEnv({ ZSTATE_ADDRESS: at }))
+  try {
+    await watching.waitFor('stderr', (text) => text.includes('watching'))
+    assert.equal((await observer.server()).clients, 2)
+    await observer.state.set('w:1', 1)
+    await watching.waitFor('stdout', (text) => text.includes('w:1'))
+    watching.child.stdout!.destroy()
+    await observer.state.set('w:2', 2)
+    assert.deepEqual(await watching.exited, { code: 0, signal: null })
+    // Its goodbye came before it exited: only the observer is left.
+    assert.equal((await observer.server()).clients, 1)
+  } finally {
+    await observer.close()
+    await Promise.all([watching.kill(), server.kill()])
   }
 })
 

@@ -313,7 +313,7 @@ test('hostile: increments and compareAndSets of a large stored value cost their 
 
 // Sessions cost nothing to open, and a snapshot in progress holds every entry of the store as of its
 // revision until its last page is fetched: started and never finished, they held as many stores' worth
-// as there were sessions (33 MB per million keys each).
+// as there were sessions (33 MB per million keys each). Snapshots at one revision share a capture.
 test('hostile: unfinished snapshots hold a bounded number of entries; idle ones make room, and clients still join', async (t) => {
   const server = await serverFor(t, 'ipc')
   const writer = await clientFor(server)
@@ -326,14 +326,20 @@ test('hostile: unfinished snapshots hold a bounded number of entries; idle ones 
   }
   const raw: { peer: Awaited<ReturnType<typeof session>>; next: unknown }[] = []
   const starts: unknown[] = []
-  for (let i = 0; i <= STORES_HELD; i++) {
-    const peer = await session(t, server.address, `snapshotter ${i}`)
+  // A snapshot started at a revision of its own (a write before it) takes a capture of its own; one
+  // started at the revision of another's shares that one.
+  const start = async (write: boolean): Promise<void> => {
+    if (write) await writer.state.set('key/0', `written before snapshot ${raw.length}`)
+    const peer = await session(t, server.address, `snapshotter ${raw.length}`)
     // [id, OK, epoch, revision, next, acks, entries] or [id, ERROR, code, message]
     const reply = await peer.request(Op.SNAPSHOT, null)
     raw.push({ peer, next: reply[4] })
     starts.push(reply[1] === Status.OK ? 'held' : reply[2])
   }
-  assert.deepEqual(starts, [...Array<string>(STORES_HELD).fill('held'), 'ERR_OVERFLOW'])
+  for (let i = 0; i < STORES_HELD; i++) await start(true)
+  await start(false)
+  await start(true)
+  assert.deepEqual(starts, [...Array<string>(STORES_HELD + 1).fill('held'), 'ERR_OVERFLOW'])
   // The sessions stay alive (PING), so only their snapshots' idleness can make room, never their end.
   const alive = setInterval(() => raw.forEach(({ peer }) => void peer.request(Op.PING)), 500)
   t.after(() => clearInterval(alive))

@@ -83,6 +83,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     const target = name === 'help' ? args[0] : undefined
     if (target === undefined) return { kind: 'help' }
     if (!isCommandName(target)) throw new UsageError(`unknown command "${target}"`)
+    if (args.length > 1) throw new UsageError(`unexpected argument "${args[1]}"`, 'help')
     return { kind: 'help', command: target }
   }
   if (name === undefined) return { kind: 'help', missingCommand: true }
@@ -100,17 +101,25 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const extra = spec.repeats === true ? undefined : args[required.length + optional.length]
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`, name)
   // dashboard also takes its server as an argument: `zstate dashboard ADDRESS`.
-  if (name === 'dashboard' && args[0] !== undefined) {
+  const positional = name === 'dashboard' && args[0] !== undefined
+  if (positional) {
     if (values.has('address')) throw new UsageError('pass the address once: ADDRESS or --address', name)
-    values.set('address', args[0])
+    values.set('address', args[0]!)
   }
-  return { kind: 'run', command: name, args, options: runOptions(name, values, env) }
+  return {
+    kind: 'run',
+    command: name,
+    args,
+    options: runOptions(name, values, env, positional ? 'argument ADDRESS' : 'option --address'),
+  }
 }
 
+// `addressSource`: where an address in `values` came from, as a usage error names it.
 function runOptions(
   name: Exclude<CommandName, 'help'>,
   values: Map<OptionName, string | true>,
   env: NodeJS.ProcessEnv,
+  addressSource: string,
 ): RunOptions {
   const timeout = integer(values.get('timeout'), 'timeout', name, 1) ?? DEFAULT_TIMEOUT
   // Revisions start at 1, as watch({ fromRevision }) takes them.
@@ -140,8 +149,8 @@ function runOptions(
   if (typeof metrics === 'string') checkMetrics(metrics, values.has('insecure'), name)
   const etcd = etcdOptions(values, dataDir !== undefined, name)
   let address = values.get('address')
-  let source = 'option --address'
-  if (address === '') throw new UsageError('option --address must not be empty', name)
+  let source = addressSource
+  if (address === '') throw new UsageError(`${source} must not be empty`, name)
   // The commands that join a server; serve starts one, demo and keygen need none.
   const client = name !== 'serve' && COMMANDS[name].options.some((option) => option === 'address')
   if (client && address === undefined) {

@@ -24,8 +24,11 @@ const set: Command = async (args, options, io) => {
   const json = arg(args, 1)
   // `-` is no JSON document: it stands for stdin, read to its end before connecting.
   const text = json === '-' ? (await readAll(io.stdin ?? process.stdin)).trim() : json
-  // Parsed before connecting: a malformed argument is a usage error, whatever the server.
-  const value = parse(text, (quoted) => commandLine(['set', key, quoted]))
+  // Parsed before connecting: a malformed argument is a usage error, whatever the server. The hint
+  // for a bare word is where the quotes go: on the command line, or in what stdin holds.
+  const value = parse(text, (quoted) =>
+    json === '-' ? `${quoted} on stdin` : commandLine(['set', key, quoted]),
+  )
   return withClient(options, 'set', io, async ({ state }) => {
     const revision = await state.set(key, value, options.ttl === undefined ? undefined : { ttl: options.ttl })
     io.stdout.write(`${revision}\n`)

@@ -59,15 +59,16 @@ export async function withClient<T>(
   }
 }
 
-// A streaming command (watch, sub): `stream` runs on a client until it ends or SIGINT/SIGTERM aborts
-// `signal`; interrupted is a normal end (exit 0), whatever the stream then throws.
+// A streaming command (watch, sub): `stream` runs on a client until it ends or SIGINT/SIGTERM (or its
+// reader going away) aborts `signal`; interrupted is a normal end (exit 0), whatever the stream then
+// throws.
 export async function untilTerminated(
   options: RunOptions,
   command: string,
   io: Io,
   stream: (client: CliClient, signal: AbortSignal) => Promise<void>,
 ): Promise<number> {
-  const termination = onTermination()
+  const termination = onTermination(true)
   const { signal } = termination
   try {
     const client = await unlessAborted(openClient(options, command, io), signal)

@@ -32,7 +32,20 @@ export function parse(text: string, quoted = (json: string): string => json): un
     const reason = error instanceof Error ? error.message : String(error)
     throw new UsageError(`the value is not valid JSON: ${reason}`)
   }
+  checkIntegers(text)
   return fromJson(json, '')
+}
+
+// JSON.parse rounds an integer beyond 2^53 to the nearest number it holds, silently: one given so is
+// refused, with the form that keeps it. (Strings are matched whole, so digits in them are skipped.)
+const STRING_OR_NUMBER = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g
+function checkIntegers(text: string): void {
+  for (const [literal] of text.matchAll(STRING_OR_NUMBER)) {
+    if (literal.startsWith('"') || /[.eE]/.test(literal) || Number.isSafeInteger(Number(literal))) continue
+    throw new UsageError(
+      `the integer ${literal} is beyond what a number holds exactly (2^53): write {"$bigint":"${literal}"}`,
+    )
+  }
 }
 
 export function toJson(value: unknown): unknown {
@@ -52,6 +65,13 @@ export function toJson(value: unknown): unknown {
 // `depth`: the containers around `json`. Past the store's limit the value is refused here, as the
 // store would refuse it, before this recursion can exhaust the stack (JSON.parse itself does not).
 export function fromJson(json: unknown, path: string, depth = 0): unknown {
+  // A literal beyond a number's range (1e400) parses as ±Infinity.
+  if (typeof json === 'number' && !Number.isFinite(json)) {
+    const where = path === '' ? '' : ` at ${path.replace(/^\./, '')}`
+    throw new UsageError(
+      `the number${where} is beyond a number's range: to store ${json}, write {"$number":"${json}"}`,
+    )
+  }
   if (typeof json !== 'object' || json === null) return json
   if (Array.isArray(json)) {
     if (depth >= MAX_DEPTH) throw tooDeep(path)

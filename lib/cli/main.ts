@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 // The `zstate` executable: run the command line, flush, exit with its code.
 import { cli } from './cli.ts'
+import { outputClosed } from './signals.ts'
 
-// A reader that went away (`zstate watch | head -1`) is not an error worth a message; output that
-// could not be written (a full disk: `zstate keygen > key` would leave an empty key file) is one.
+// A reader that went away (`zstate watch | head -1`) is not an error worth a message: a streaming
+// command then ends as on SIGINT (its session closed), anything else at once. Output that could not be
+// written (a full disk: `zstate keygen > key` would leave an empty key file) is one.
+let readerGone = false
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0)
+    if (readerGone) return // what the ending command still writes goes nowhere
+    if (error.code === 'EPIPE') {
+      readerGone = stream === process.stdout && outputClosed()
+      if (!readerGone) process.exit(0)
+      return
+    }
     if (stream === process.stdout) process.stderr.write(`zstate: cannot write the output: ${error.message}\n`)
     process.exit(1)
   })

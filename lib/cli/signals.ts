@@ -6,9 +6,14 @@ export interface Termination {
   dispose(): void
 }
 
-// The first signal aborts (the command then cleans up); a second one exits at once.
-export function onTermination(): Termination {
+// The terminations of commands that stream their output, which a reader going away also ends.
+const streaming = new Set<AbortController>()
+
+// The first signal aborts (the command then cleans up); a second one exits at once. With `streaming`,
+// a closed stdout (outputClosed()) aborts it too.
+export function onTermination(streams = false): Termination {
   const controller = new AbortController()
+  if (streams) streaming.add(controller)
   const handler = (name: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
       process.stderr.write(`zstate: ${name} again, exiting without cleanup\n`)
@@ -21,10 +26,19 @@ export function onTermination(): Termination {
   return {
     signal: controller.signal,
     dispose() {
+      streaming.delete(controller)
       process.off('SIGINT', handler)
       process.off('SIGTERM', handler)
     },
   }
+}
+
+// The reader of stdout went away (`zstate watch | head -1`): a streaming command ends as on SIGINT,
+// saying goodbye to the server, rather than leave its session to expire. false: none is running.
+export function outputClosed(): boolean {
+  for (const controller of streaming)
+    controller.abort(new ZStateError(ErrorCode.ABORTED, 'the output was closed'))
+  return streaming.size > 0
 }
 
 // Resolves when the signal aborts (at once if it already has).

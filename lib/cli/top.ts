@@ -25,7 +25,7 @@ export async function top(options: RunOptions, io: Io): Promise<number> {
     }
     return EXIT_OK
   }
-  const termination = onTermination()
+  const termination = onTermination(true)
   const quit = new AbortController()
   const signal = AbortSignal.any([termination.signal, quit.signal])
   const keys = quitKeys(() => quit.abort())

@@ -23,6 +23,10 @@ export interface ParentPort {
 
 type Work = (ctx: WorkerContext<object> | undefined, ...args: unknown[]) => unknown
 
+// How long a child's context may take to join its server: its parent's server answers, but 20 children
+// that each take a snapshot of 100,000 keys at once on 2 cores took 10 s (a client's default).
+const CHILD_JOIN_MS = 60_000
+
 // Runs a job to its end, its target loaded already or loading (`loading`); resolves with the exit code.
 export type RunJob = (job: Job, port: ParentPort, loading?: Promise<Work>) => Promise<number>
 
@@ -76,6 +80,7 @@ export async function runTarget(
         curve: job.curve,
         replicate: job.replicate,
         childToken: job.childToken,
+        timeout: CHILD_JOIN_MS,
       })
     }
     // Loading the target and joining the server overlap: both take a while in a fresh process.

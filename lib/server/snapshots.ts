@@ -49,8 +49,11 @@ export function snapshotPage(
   const now = Date.now()
   if (cursor === null) {
     session.snapshot = undefined
-    const entries = capture(store, session.replicate)
-    holds.admit(session, entries.keys.length, store.size, now)
+    // Every key (not a partial session's): shared with whoever reads a capture at this revision.
+    const fullAt = session.replicate === undefined ? store.revision : undefined
+    const entries =
+      (fullAt === undefined ? undefined : holds.sharedAt(fullAt)) ?? capture(store, session.replicate)
+    holds.admit(session, entries, fullAt, store.size, now)
     state = { id: nextCursor++, revision: store.revision, entries, offset: 0 }
     session.snapshot = state
   } else if (state === undefined || cursor !== state.id) {
