@@ -98,6 +98,11 @@ void test('process: thread mode runs the same targets in a worker thread with th
   assert.equal(await fn.wait(), 3)
   await ctx.state.sync()
   assert.equal(ctx.state.get('where'), 'thread')
+  // A TypeScript module that tsx loads as CommonJS ("type": "commonjs"): the thread registers both of
+  // tsx's loaders, as --import tsx does in a process (outside audit: ERR_REQUIRE_CYCLE_MODULE).
+  const commonjs = fixtureUrl('commonjs/worker-plain.ts')
+  for (const thread of [false, true])
+    assert.equal(await ctx.spawn<number>(commonjs, { args: [41], thread }).wait(), 42, `thread: ${thread}`)
 })
 
 // `--input-type` goes with -e and stdin code, where Node allows it only: the server and children of such

@@ -77,14 +77,16 @@ function isTsx(arg: string): boolean {
   return /(^|[\\/@:])tsx\b/.test(arg)
 }
 
-// tsx's register() for a worker thread (hooks from --import do not reach threads on Node 20), when
-// it needs TypeScript: zstate runs from source, or the target is a TypeScript module. (A function's
-// source was compiled in the parent already.)
-export function tsxRegisterUrl(target: Target): string | undefined {
+// tsx's modules whose register() a worker thread calls (hooks from --import do not reach threads on
+// Node 20), when it needs TypeScript: zstate runs from source, or the target is a TypeScript module.
+// Both loaders: a `.ts` file in a package of "type": "commonjs" (npm init's) is CommonJS, which the
+// ES module hooks alone leave to require() (ERR_REQUIRE_CYCLE_MODULE). (A function's source was
+// compiled in the parent already.)
+export function tsxRegisterUrls(target: Target): string[] | undefined {
   const typescript = target.kind === 'module' && /\.[mc]?tsx?$/.test(new URL(target.url).pathname)
   if (!fromSource && !(typescript && tsxActive())) return undefined
   try {
-    return import.meta.resolve('tsx/esm/api')
+    return [import.meta.resolve('tsx/esm/api'), import.meta.resolve('tsx/cjs/api')]
   } catch {
     return undefined
   }

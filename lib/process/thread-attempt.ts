@@ -2,7 +2,7 @@
 import type { EventLoopUtilization } from 'node:perf_hooks'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import { Attempt, type LaunchOptions } from './attempt.ts'
-import { entryUrl, tsxRegisterUrl } from './launch.ts'
+import { entryUrl, tsxRegisterUrls } from './launch.ts'
 import type { ToChild } from './messages.ts'
 import { forwardLines } from './output.ts'
 import { SocketHost } from './socket-host.ts'
@@ -25,7 +25,7 @@ export class ThreadAttempt extends Attempt {
       eval: true,
       workerData: {
         entry: entryUrl('thread-entry').href,
-        tsx: tsxRegisterUrl(options.job.target),
+        tsx: tsxRegisterUrls(options.job.target),
         job: this.job,
         sockets: port2,
       },

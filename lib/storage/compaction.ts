@@ -30,7 +30,8 @@ export function compact(
     )
   const { signal } = options
   if (signal?.aborted === true) return Promise.reject(signal.reason)
-  const tsx = fromSource ? import.meta.resolve('tsx/esm/api') : undefined
+  // From source its entry is TypeScript, an ES module: tsx's ES module hooks are enough (lib/thread-boot.ts).
+  const tsx = fromSource ? [import.meta.resolve('tsx/esm/api')] : undefined
   const worker = new Worker(THREAD_BOOT, {
     eval: true,
     workerData: { entry: ENTRY.href, tsx, dir, upToRevision },
