@@ -118,9 +118,10 @@ console.log(await ctx.spawn(read).wait(), await ctx.spawn(read, { thread: true }
 const target = new URL('./target.mjs', import.meta.url)
 console.log(await ctx.spawn(target).wait())
 console.log(await ctx.spawn(target, { thread: true }).wait())
-// A child's remote stack names the file it ran here, before a code cache exists and from it.
+// A child's remote stack names the file it ran here, before a code cache exists and from it (a
+// function that reads its ctx: one that does not runs without child-main).
 const childFile = realpathSync(new URL('./node_modules/zstate/dist/lib/process/child-main.cjs', import.meta.url))
-const stack = () => ctx.spawn(() => { throw new Error('boom') }).wait().catch((error) => error.stack)
+const stack = () => ctx.spawn((c) => { throw new Error(\`boom in \${c.name}\`) }).wait().catch((error) => error.stack)
 console.log(
   [await stack(), await stack()].map((text) => text.includes(\`(\${childFile}:\`)).join(' '),
 )
