@@ -99,51 +99,6 @@ void test('process: map pulls an async iterable lazily: an endless one can be ab
   assert.ok(Number.isFinite(pulled))
 })
 
-// A producer that makes each item only once the result of the one before has come back: a batch
-// waiting to be filled with items the producer has not made would never be sent (outside audit: with
-// a slow producer, items waited for the batch of 8, then of 64, to fill; results came ever more rarely).
-void test('process: map sends the items a slow producer has made without waiting for more, in map and mapUnordered', async (t) => {
-  const ctx = await contextFor(t)
-  const count = 30
-  let results = 0
-  let resultCame: () => void = () => {}
-  async function* stepByStep(): AsyncGenerator<number> {
-    for (let i = 0; i < count; i++) {
-      while (results < i) await new Promise<void>((resolve) => (resultCame = resolve))
-      yield i
-    }
-  }
-  const counted = (): void => {
-    results++
-    resultCame()
-  }
-  const signal = AbortSignal.timeout(60_000)
-  const ordered = await ctx.map((_c: WorkerContext, x: number) => x * 2, stepByStep(), {
-    concurrency: 2,
-    signal,
-    onProgress: (done) => {
-      results = done
-      resultCame()
-    },
-  })
-  assert.deepEqual(
-    ordered,
-    Array.from({ length: count }, (_, i) => i * 2),
-  )
-  results = 0
-  const unordered: number[] = []
-  for await (const { value } of ctx.mapUnordered((_c: WorkerContext, x: number) => x * 3, stepByStep(), {
-    signal,
-  })) {
-    unordered.push(value)
-    counted()
-  }
-  assert.deepEqual(
-    unordered.sort((a, b) => a - b),
-    Array.from({ length: count }, (_, i) => i * 3),
-  )
-})
-
 void test('process: what onProgress throws partway fails the map with it; the parent runs on', async (t) => {
   const ctx = await contextFor(t)
   const thrown = new Error('progress refused')

@@ -1,8 +1,6 @@
 // map()'s input: pulled lazily from any iterable or async iterable, numbered as it arrives.
 import { invalidArgument } from '../errors.ts'
 
-const LATER = Symbol('not made yet')
-
 export class Input {
   readonly #iterator: Iterator<unknown> | AsyncIterator<unknown>
   readonly #async: boolean
@@ -11,8 +9,6 @@ export class Input {
   // A plain array is sliced rather than iterated item by item.
   readonly #array: readonly unknown[] | undefined
   #next = 0
-  // The async iterator's next() that a pull stopped waiting for.
-  #pending: Promise<IteratorResult<unknown>> | undefined
   #exhausted = false
   #closed = false
 
@@ -49,10 +45,8 @@ export class Input {
     return this.#exhausted ? this.#next : this.#known
   }
 
-  // Up to n more items, numbered from `first`; fewer only at the end, or from an async iterable, the
-  // items it has made so far: at least one when `waitForOne` (unless it ended), maybe none otherwise.
-  // One call at a time.
-  async pull(n: number, waitForOne = true): Promise<{ first: number; values: unknown[] }> {
+  // Up to n more items, numbered from `first`; fewer only at the end. One call at a time.
+  async pull(n: number): Promise<{ first: number; values: unknown[] }> {
     const first = this.#next
     if (this.#array !== undefined && !this.#closed) {
       const values = this.#array.slice(first, first + n)
@@ -61,26 +55,10 @@ export class Input {
       return { first, values }
     }
     const values: unknown[] = []
-    let later: Promise<typeof LATER> | undefined
     while (values.length < n && !this.#exhausted && !this.#closed) {
-      let step: IteratorResult<unknown>
-      if (this.#async) {
-        const next = this.#pending ?? (this.#iterator.next() as Promise<IteratorResult<unknown>>)
-        this.#pending = undefined
-        // Items in hand go now: the next one, if the producer has not made it by the next turn of
-        // the event loop, waits for a later pull (a slow or endless producer).
-        later ??=
-          values.length === 0 && waitForOne
-            ? undefined
-            : new Promise((resolve) => setImmediate(resolve, LATER))
-        const first = later === undefined ? await next : await Promise.race([next, later])
-        if (first === LATER) {
-          next.catch(() => {}) // awaited by the next pull, which sees its rejection
-          this.#pending = next
-          break
-        }
-        step = first
-      } else step = this.#iterator.next() as IteratorResult<unknown>
+      const step = this.#async
+        ? await this.#iterator.next()
+        : (this.#iterator.next() as IteratorResult<unknown>)
       if (step.done === true) {
         this.#exhausted = true
         break

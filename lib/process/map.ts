@@ -199,8 +199,7 @@ class MapRun {
 
   async #fill(n: number): Promise<void> {
     if (this.#queue.size >= n || this.#input.exhausted) return
-    // Items already queued go without waiting for the producer to make more.
-    const { first, values } = await this.#input.pull(n - this.#queue.size, this.#queue.size === 0)
+    const { first, values } = await this.#input.pull(n - this.#queue.size)
     this.#queue.addRun(first, values)
   }
 
