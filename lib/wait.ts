@@ -64,6 +64,12 @@ export function armWait(
   }
 }
 
+// Whether `options` bound a wait at all: without a timeout or a signal the caller's own promise is
+// returned as it is, allocating nothing.
+export function unbounded(options: WaitOptions | undefined): boolean {
+  return options?.timeout === undefined && options?.signal === undefined
+}
+
 // `promise`, or the rejection of `options` first: its timeout or its signal's reason. What the promise
 // stands for goes on; only the waiting ends.
 export function bounded<T>(
@@ -72,30 +78,47 @@ export function bounded<T>(
   what: string,
   caller?: Caller,
 ): Promise<T> {
-  return boundedRequest(() => promise, options, what, caller)
+  return unbounded(options) ? promise : settleWithin(options, what, caller, undefined, () => promise)
 }
 
 // bounded() of a request that can still be withdrawn: `send` gets a signal that aborts, with the
-// caller's reason, when the caller gives up first (already aborted when it gave up before).
+// caller's reason, when the caller gives up first. A caller that gave up already sends nothing.
 export function boundedRequest<T>(
   send: (giveUp?: AbortSignal) => Promise<T>,
   options: WaitOptions | undefined,
   what: string,
-  caller?: Caller,
 ): Promise<T> {
-  if (options?.timeout === undefined && options?.signal === undefined) return send()
+  if (unbounded(options)) return send()
   const giveUp = new AbortController()
+  return settleWithin(
+    options,
+    what,
+    undefined,
+    (error) => giveUp.abort(error),
+    () => (giveUp.signal.aborted ? Promise.reject(giveUp.signal.reason) : send(giveUp.signal)),
+  )
+}
+
+// What `start` resolves to, unless the wait ends first (then `givenUp` hears why). `start` runs once
+// the wait is armed, so it sees a signal aborted before the call.
+function settleWithin<T>(
+  options: WaitOptions | undefined,
+  what: string,
+  caller: Caller | undefined,
+  givenUp: ((error: unknown) => void) | undefined,
+  start: () => Promise<T>,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const disarm = armWait(
       options,
       what,
       (error) => {
-        giveUp.abort(error)
+        givenUp?.(error)
         reject(error)
       },
       caller,
     )
-    send(giveUp.signal).then(
+    start().then(
       (value) => {
         disarm()
         resolve(value)

@@ -3,7 +3,7 @@
 // current; the other users (messaging) are told as links come and go.
 import { abortable, timeoutToError } from '../abort.ts'
 import { hasLimit } from '../timer-limit.ts'
-import { boundedRequest, type WaitOptions } from '../wait.ts'
+import { boundedRequest, unbounded, type WaitOptions } from '../wait.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
 import type { ReplyReader } from './channel.ts'
@@ -149,6 +149,8 @@ export class Connection {
     options: WaitOptions | undefined,
     what: string,
   ): Promise<unknown[]> {
+    // Unbounded (the usual publish), no closure: the request as any other.
+    if (unbounded(options)) return this.#current.request(op, args)
     return boundedRequest((giveUp) => this.#current.request(op, args, undefined, giveUp), options, what)
   }
 

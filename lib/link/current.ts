@@ -67,7 +67,6 @@ export class CurrentLink {
     read?: ReplyReader<T>,
     giveUp?: AbortSignal,
   ): Promise<T> {
-    if (giveUp?.aborted === true) return Promise.reject(giveUp.reason)
     if (this.#link !== undefined) return this.#link.channel.request(op, args, true, read)
     return this.#requestOnNextLink(op, args, read, giveUp)
   }

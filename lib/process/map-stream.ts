@@ -13,8 +13,9 @@ const HIGH_WATER_BYTES = 16 << 20
 
 export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   #items: MapResult<R>[] = []
-  // What a result weighs on the wire, as the latest batch's results did.
-  #bytesPerResult = 1
+  // Unread results beyond which the map holds back: HIGH_WATER, or fewer when the latest batch's
+  // results were large (set with each batch, read with each result).
+  #mark = HIGH_WATER
   #at = 0
   #done = 0
   #ending: { error: unknown } | undefined
@@ -32,14 +33,13 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   // Results the map may still send: always one when none is waiting, however large they are.
   get room(): number {
     const unread = this.#items.length - this.#at
-    const mark = Math.min(HIGH_WATER, Math.floor(HIGH_WATER_BYTES / this.#bytesPerResult))
-    return Math.max(unread === 0 ? 1 : 0, mark - unread)
+    return Math.max(unread === 0 ? 1 : 0, this.#mark - unread)
   }
 
   // A batch's results, each about `bytesPerResult` on the wire; the positions in `failed` hold nothing
   // (their items go round again).
   add(batch: Batch, values: Packed, failed: ReadonlySet<number>, bytesPerResult: number): void {
-    this.#bytesPerResult = bytesPerResult
+    this.#mark = Math.min(HIGH_WATER, Math.floor(HIGH_WATER_BYTES / bytesPerResult))
     for (let i = 0; i < values.length; i++)
       if (!failed.has(i)) this.#items.push({ index: indexAt(batch, i), value: values[i] as R })
     this.#done += values.length - failed.size

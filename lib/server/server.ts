@@ -948,7 +948,6 @@ class StateServer implements Server {
     const lost = storage.log.rewind() < this.#released
     for (const session of this.#sessions.values()) {
       session.acks.dropAfter(before)
-      session.snapshot = undefined
     }
     this.#snapshotHolds.clear()
     // Transactions waiting their turn are refused too, before a session's end could give one its turn.

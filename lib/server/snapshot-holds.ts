@@ -21,9 +21,9 @@ interface Capture {
   readonly fullAt: number | undefined
 }
 
+// What a session reads is its own: session.snapshot.entries. A capture here lists its readers.
 export class SnapshotHolds {
   readonly #captures = new Map<SnapshotEntries, Capture>()
-  readonly #reading = new Map<Session, SnapshotEntries>()
   readonly #fullAt = new Map<number, SnapshotEntries>()
   #entries = 0
 
@@ -38,9 +38,10 @@ export class SnapshotHolds {
     return this.#fullAt.get(revision)
   }
 
-  // `session` reads `entries` from now on, in place of what it read. A capture not held yet must fit:
-  // idle ones of others are dropped, oldest first, while it does not; ERR_OVERFLOW when it still does
-  // not (the client asks again a moment later). One capture alone always fits.
+  // `session`, which reads nothing now (release() first), is to read `entries`: the caller sets its
+  // snapshot. A capture not held yet must fit: idle ones of others are dropped, oldest first, while
+  // it does not; ERR_OVERFLOW when it still does not (the client asks again a moment later). One
+  // capture alone always fits.
   admit(
     session: Session,
     entries: SnapshotEntries,
@@ -48,7 +49,6 @@ export class SnapshotHolds {
     storeSize: number,
     now: number,
   ): void {
-    this.release(session)
     let capture = this.#captures.get(entries)
     if (capture === undefined) {
       const size = entries.keys.length
@@ -68,28 +68,29 @@ export class SnapshotHolds {
     }
     capture.readers.add(session)
     capture.touched = now
-    this.#reading.set(session, entries)
   }
 
   // The session asked for its next page.
   touch(session: Session, now: number): void {
-    const entries = this.#reading.get(session)
+    const entries = session.snapshot?.entries
     if (entries !== undefined) this.#captures.get(entries)!.touched = now
   }
 
-  // Its snapshot is done, replaced, or the session is gone.
+  // Its snapshot is done, to be replaced, or the session is gone: it reads nothing any more.
   release(session: Session): void {
-    const entries = this.#reading.get(session)
-    if (entries === undefined) return
-    this.#reading.delete(session)
-    const capture = this.#captures.get(entries)!
+    const entries = session.snapshot?.entries
+    session.snapshot = undefined
+    const capture = entries === undefined ? undefined : this.#captures.get(entries)
+    if (capture === undefined) return
     capture.readers.delete(session)
-    if (capture.readers.size === 0) this.#forget(entries, capture)
+    if (capture.readers.size === 0) this.#forget(entries!, capture)
   }
 
+  // Every session's snapshot ends (the store was reloaded).
   clear(): void {
+    for (const capture of this.#captures.values())
+      for (const reader of capture.readers) reader.snapshot = undefined
     this.#captures.clear()
-    this.#reading.clear()
     this.#fullAt.clear()
     this.#entries = 0
   }
@@ -102,10 +103,7 @@ export class SnapshotHolds {
     let freed = 0
     for (const [entries, capture] of idle) {
       if (freed >= needed) return
-      for (const reader of capture.readers) {
-        reader.snapshot = undefined
-        this.#reading.delete(reader)
-      }
+      for (const reader of capture.readers) reader.snapshot = undefined
       this.#forget(entries, capture)
       freed += entries.keys.length
     }

@@ -48,7 +48,7 @@ export function snapshotPage(
   let state = session.snapshot
   const now = Date.now()
   if (cursor === null) {
-    session.snapshot = undefined
+    holds.release(session)
     // Every key (not a partial session's): shared with whoever reads a capture at this revision.
     const fullAt = session.replicate === undefined ? store.revision : undefined
     const entries =
@@ -76,10 +76,7 @@ export function snapshotPage(
     count++
   }
   const done = state.offset >= keys.length
-  if (done) {
-    session.snapshot = undefined
-    holds.release(session)
-  }
+  if (done) holds.release(session)
   // The first page also carries the acknowledgements of this session's writes up to the snapshot's
   // revision that its client has not confirmed: it may have missed their commits (lib/server/acks.ts).
   const acks = cursor === null ? session.acks.unconfirmed() : []
