@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ProcessExitError, RemoteError, type WorkerContext } from '../lib/index.ts'
 import { alive, allGone, contextFor, failure, stressFor } from './process-support.ts'
+import { tempDir } from './support.ts'
 
 type Shared = Record<string, unknown>
 
@@ -97,6 +98,98 @@ void test('process: map pulls an async iterable lazily: an endless one can be ab
   assert.equal(error, reason)
   assert.ok(finished, 'the iterator was closed')
   assert.ok(Number.isFinite(pulled))
+})
+
+// A producer that makes each item only once the result of the one before has come back: a batch
+// waiting to be filled with items the producer has not made would never be sent (outside audit: with
+// a slow producer, items waited for the batch of 8, then of 64, to fill; results came ever more rarely).
+void test('process: map sends the items a slow producer has made without waiting for more, in map and mapUnordered', async (t) => {
+  const ctx = await contextFor(t)
+  const count = 30
+  let results = 0
+  let resultCame: () => void = () => {}
+  async function* stepByStep(): AsyncGenerator<number> {
+    for (let i = 0; i < count; i++) {
+      while (results < i) await new Promise<void>((resolve) => (resultCame = resolve))
+      yield i
+    }
+  }
+  const counted = (): void => {
+    results++
+    resultCame()
+  }
+  const signal = AbortSignal.timeout(60_000)
+  const ordered = await ctx.map((_c: WorkerContext, x: number) => x * 2, stepByStep(), {
+    concurrency: 2,
+    signal,
+    onProgress: (done) => {
+      results = done
+      resultCame()
+    },
+  })
+  assert.deepEqual(
+    ordered,
+    Array.from({ length: count }, (_, i) => i * 2),
+  )
+  results = 0
+  const unordered: number[] = []
+  for await (const { value } of ctx.mapUnordered((_c: WorkerContext, x: number) => x * 3, stepByStep(), {
+    signal,
+  })) {
+    unordered.push(value)
+    counted()
+  }
+  assert.deepEqual(
+    unordered.sort((a, b) => a - b),
+    Array.from({ length: count }, (_, i) => i * 3),
+  )
+})
+
+// While a producer waits for a result, the map is never waiting on it: an item that failed goes round
+// again, though the producer makes nothing until it is back. What the producer throws, at once or after
+// a pause, fails the map with it, and the map ends its workers.
+void test('process: map retries while the producer waits for the result; what a producer throws fails the map', async (t) => {
+  const ctx = await contextFor(t)
+  const dir = tempDir(t)
+  let done = 0
+  let progressed: () => void = () => {}
+  async function* waitsForEach(): AsyncGenerator<number> {
+    for (let i = 0; i < 6; i++) {
+      while (done < i) await new Promise<void>((resolve) => (progressed = resolve))
+      yield i
+    }
+  }
+  const failsOnce = (_c: unknown, x: number, _index: number, where: string) => {
+    const fs = process.getBuiltinModule('node:fs')
+    if (x === 3 && !fs.existsSync(`${where}/failed`)) {
+      fs.writeFileSync(`${where}/failed`, '')
+      throw new Error('first attempt')
+    }
+    return x + 1
+  }
+  const results = await ctx.map(failsOnce, waitsForEach(), {
+    args: [dir],
+    retries: 1,
+    signal: AbortSignal.timeout(60_000),
+    onProgress: (now) => {
+      done = now
+      progressed()
+    },
+  })
+  assert.deepEqual(results, [1, 2, 3, 4, 5, 6])
+
+  const broken = new Error('the producer broke')
+  async function* breaksAfterAPause(): AsyncGenerator<number> {
+    yield 1
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    throw broken
+  }
+  function* breaksAtOnce(): Generator<number> {
+    yield 1
+    throw broken
+  }
+  for (const items of [breaksAfterAPause(), breaksAtOnce()])
+    assert.equal(await failure(ctx.map((_c: unknown, x: number) => x, items, { concurrency: 2 })), broken)
 })
 
 void test('process: what onProgress throws partway fails the map with it; the parent runs on', async (t) => {

@@ -36,7 +36,6 @@ export class BatchSizer {
       size = Math.max(1, Math.min(ideal, fits, MAX_BATCH, this.#largest * GROWTH))
     }
     if (remaining !== undefined) size = Math.min(size, Math.max(1, Math.ceil(remaining / (workers * CREDIT))))
-    this.#largest = Math.max(this.#largest, size)
     return size
   }
 
@@ -57,8 +56,10 @@ export class BatchSizer {
     this.#items = this.#items * DECAY + items
   }
 
-  // Samples the size of a batch's items on the wire (first, middle, last; the largest counts).
+  // A batch is sent: its length counts toward the next one's growth, and its items are sampled for
+  // their size on the wire (first, middle, last; the largest counts).
   weigh(values: readonly unknown[]): void {
+    this.#largest = Math.max(this.#largest, values.length)
     this.#bytesPerItem = sampledBytes(values) ?? this.#bytesPerItem
   }
 

@@ -1,5 +1,17 @@
-// map()'s input: pulled lazily from any iterable or async iterable, numbered as it arrives.
+// map()'s input: pulled lazily from any iterable or async iterable, numbered as it arrives. A sync
+// source hands items over when asked; an async one is read in the background, and what it made is
+// handed over as soon as it stops making more within a turn of the event loop: a slow or endless
+// producer's items go to the workers without waiting to fill a batch (and a producer that waits for
+// their results is not stuck).
 import { invalidArgument } from '../errors.ts'
+
+// Where the items go, in runs of consecutive indices from `first`.
+export interface InputSink {
+  add(first: number, values: readonly unknown[]): void
+  // An async source handed a run over, or stalled, or ended: there may be something to do.
+  changed(): void
+  failed(error: unknown): void
+}
 
 export class Input {
   readonly #iterator: Iterator<unknown> | AsyncIterator<unknown>
@@ -8,9 +20,17 @@ export class Input {
   readonly #known: number | undefined
   // A plain array is sliced rather than iterated item by item.
   readonly #array: readonly unknown[] | undefined
+  #sink: InputSink | undefined
   #next = 0
   #exhausted = false
   #closed = false
+  // Items an async source was asked for and has not handed over yet.
+  #wanted = 0
+  #reading = false
+  #stalled = false
+  // The items of the current read made within a turn, numbered from #runFirst.
+  #run: unknown[] = []
+  #runFirst = 0
 
   constructor(items: unknown) {
     const source = items as Partial<Iterable<unknown> & AsyncIterable<unknown>> | null | undefined
@@ -36,6 +56,11 @@ export class Input {
     this.#array = Array.isArray(items) && iterator === Array.prototype[Symbol.iterator] ? items : undefined
   }
 
+  // Where pulled items go; set once, before the first pull.
+  set sink(sink: InputSink) {
+    this.#sink = sink
+  }
+
   get exhausted(): boolean {
     return this.#exhausted
   }
@@ -45,28 +70,88 @@ export class Input {
     return this.#exhausted ? this.#next : this.#known
   }
 
-  // Up to n more items, numbered from `first`; fewer only at the end. One call at a time.
-  async pull(n: number): Promise<{ first: number; values: unknown[] }> {
+  // Items asked for are on their way: an async source is making them, and has not stalled.
+  get coming(): boolean {
+    return this.#reading && !this.#stalled
+  }
+
+  // Up to n more items: a sync source's are added before this returns (fewer only at its end), an
+  // async source's as it makes them. Asking again while they come asks for no more than the larger.
+  pull(n: number): void {
+    if (this.#exhausted || this.#closed || n <= 0) return
+    if (this.#async) {
+      this.#wanted = Math.max(this.#wanted, n)
+      if (!this.#reading) void this.#read()
+      return
+    }
     const first = this.#next
-    if (this.#array !== undefined && !this.#closed) {
-      const values = this.#array.slice(first, first + n)
+    let values: unknown[]
+    if (this.#array !== undefined) {
+      values = this.#array.slice(first, first + n)
       this.#next += values.length
-      if (values.length < n || this.#next >= this.#array.length) this.#exhausted = true
-      return { first, values }
-    }
-    const values: unknown[] = []
-    while (values.length < n && !this.#exhausted && !this.#closed) {
-      const step = this.#async
-        ? await this.#iterator.next()
-        : (this.#iterator.next() as IteratorResult<unknown>)
-      if (step.done === true) {
-        this.#exhausted = true
-        break
+      if (this.#next >= this.#array.length) this.#exhausted = true
+    } else {
+      values = []
+      while (values.length < n) {
+        const step = this.#iterator.next() as IteratorResult<unknown>
+        if (step.done === true) {
+          this.#exhausted = true
+          break
+        }
+        values.push(step.value)
+        this.#next++
       }
-      values.push(step.value)
-      this.#next++
     }
-    return { first, values }
+    this.#sink!.add(first, values)
+  }
+
+  // Reads until the items wanted are in. What the producer makes within a turn of the event loop is
+  // a run, handed over at the end of the read, or when the turn passes with the producer still at
+  // work (a stall: the next run starts with its next item). The flags are cleared before the last
+  // hand-over, which may ask for more (and so start the next read).
+  async #read(): Promise<void> {
+    this.#reading = true
+    this.#startRun()
+    try {
+      while (this.#wanted > 0 && !this.#closed) {
+        const step = await this.#iterator.next()
+        if (this.#stalled) {
+          this.#stalled = false
+          this.#startRun()
+        }
+        if (step.done === true) {
+          this.#exhausted = true
+          break
+        }
+        this.#run.push(step.value)
+        this.#next++
+        this.#wanted--
+      }
+    } catch (error) {
+      this.#reading = this.#stalled = false
+      return this.#sink!.failed(error)
+    }
+    this.#reading = false
+    this.#handOver()
+  }
+
+  #startRun(): void {
+    const run: unknown[] = []
+    this.#run = run
+    this.#runFirst = this.#next
+    setImmediate(() => {
+      if (this.#run !== run || !this.#reading) return
+      this.#stalled = true
+      this.#handOver()
+    })
+  }
+
+  #handOver(): void {
+    const run = this.#run
+    this.#run = []
+    if (this.#closed) return
+    this.#sink!.add(this.#runFirst, run)
+    this.#sink!.changed()
   }
 
   // Stops early: lets the source clean up (its finally blocks run).

@@ -109,6 +109,11 @@ class MapRun {
     this.#input = input
     this.#options = options
     this.#results = results
+    input.sink = {
+      add: (first, values) => this.#queue.addRun(first, values),
+      changed: () => this.#pump(),
+      failed: (error) => this.#fail(error),
+    }
   }
 
   async run(): Promise<void> {
@@ -140,41 +145,40 @@ class MapRun {
     )
   }
 
-  // Dispatches until every ready worker has its batches or there is nothing left; re-entrant calls
-  // just ask for another round.
+  // Dispatches until every ready worker has its batches or there is nothing left to send now;
+  // re-entrant calls (an item pulled, a worker started) just ask for another round.
   #pump(): void {
     if (this.#pumping) {
       this.#again = true
       return
     }
     this.#pumping = true
-    void this.#rounds()
-      .catch((error: unknown) => this.#fail(error))
-      .finally(() => (this.#pumping = false))
+    try {
+      do {
+        this.#again = false
+        if (this.#failure !== undefined || this.#ending) return
+        // Look ahead far enough to know how many workers are worth starting.
+        this.#fill(this.#options.concurrency)
+        this.#startWorkers()
+        // Every idle worker gets a batch; then, with small items only, one more each, so no worker
+        // waits for a round trip. A heavy item never holds up a batch queued behind it (#reclaim).
+        this.#dispatch(1)
+        if (this.#sizer.small && [...this.#workers].every((worker) => worker.ready)) this.#dispatch(CREDIT)
+        this.#reclaim()
+        this.#finishIfDone()
+      } while (this.#again)
+    } catch (error) {
+      this.#fail(error)
+    } finally {
+      this.#pumping = false
+    }
   }
 
-  async #rounds(): Promise<void> {
-    do {
-      this.#again = false
-      if (this.#failure !== undefined || this.#ending) return
-      // Look ahead far enough to know how many workers are worth starting.
-      await this.#fill(this.#options.concurrency)
-      this.#startWorkers()
-      // Every idle worker gets a batch; then, with small items only, one more each, so no worker
-      // waits for a round trip. A heavy item never holds up a batch queued behind it (#reclaim).
-      await this.#dispatch(1)
-      if (this.#sizer.small && [...this.#workers].every((worker) => worker.ready))
-        await this.#dispatch(CREDIT)
-      this.#reclaim()
-      this.#finishIfDone()
-    } while (this.#again)
-  }
-
-  async #dispatch(credit: number): Promise<void> {
+  #dispatch(credit: number): void {
     for (const worker of this.#workers) {
       while (worker.ready && worker.batches.length < credit && worker.attempt.running) {
         if (this.#results.room === 0) return
-        const batch = await this.#take()
+        const batch = this.#take()
         if (batch === undefined || this.#failure !== undefined) return
         this.#send(worker, batch)
       }
@@ -197,10 +201,8 @@ class MapRun {
       }
   }
 
-  async #fill(n: number): Promise<void> {
-    if (this.#queue.size >= n || this.#input.exhausted) return
-    const { first, values } = await this.#input.pull(n - this.#queue.size)
-    this.#queue.addRun(first, values)
+  #fill(n: number): void {
+    if (this.#queue.size < n) this.#input.pull(n - this.#queue.size)
   }
 
   #inFlight(): number {
@@ -245,11 +247,14 @@ class MapRun {
     void worker.attempt.outcome.then((outcome) => this.#lost(worker, outcome.ok ? undefined : outcome.error))
   }
 
-  async #take(): Promise<Batch | undefined> {
+  // The next batch, or none while more of it is on its way from an async producer (which pumps when
+  // it hands them over, or stalls).
+  #take(): Batch | undefined {
     const total = this.#input.total
     const remaining = total === undefined ? undefined : total - this.#results.done
     const size = Math.min(this.#sizer.size(remaining, Math.max(1, this.#workers.size)), this.#results.room)
-    if (this.#queue.size < size) await this.#fill(size)
+    this.#fill(size)
+    if (this.#queue.size < size && this.#input.coming) return undefined
     const batch = this.#queue.take(size)
     if (batch !== undefined) this.#sizer.weigh(batch.values)
     return batch
