@@ -205,8 +205,8 @@ void test('process: a slow mapUnordered consumer holds the workers back instead 
 })
 
 void test('process: a slow mapUnordered consumer of large results holds back at 16 MiB of them, not 1,000', async (t) => {
-  // Results of 64 KiB: 256 of them make the mark, and a batch holds at most 1 MiB of them (16), so
-  // about 300 items are pulled; by the count alone it would be over 1,000.
+  // Results of 64 KiB: 256 of them make the mark, and a batch holds at most 96 KiB of them (one), so
+  // about 260 items are pulled; by the count alone it would be over 1,000.
   const pulled = await heldBack(
     await contextFor(t),
     2_000,
