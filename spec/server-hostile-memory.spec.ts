@@ -10,7 +10,7 @@ import { connect } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { fromParts } from '../lib/protocol/parts.ts'
 import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
-import { MAX_QUEUED_CALL_BYTES } from '../lib/server/broker.ts'
+import { MAX_HELD_CALL_BYTES } from '../lib/server/broker.ts'
 import { QUEUED_CALL_OVERHEAD } from '../lib/server/service.ts'
 import { MAX_SESSION_WAITS } from '../lib/server/service-waits.ts'
 import { IDLE_MS, MIN_HELD_ENTRIES, STORES_HELD } from '../lib/server/snapshot-holds.ts'
@@ -199,6 +199,25 @@ async function rawCaller(t: TestContext, address: string) {
   return { flood, tally }
 }
 
+// 110,000 calls of `method` with empty arguments (ids from 100), none answered: the first `admitted`
+// are taken, and every one after them is refused with ERR_OVERFLOW, as the calls held reach 128 MiB.
+async function callsPast128MiB(
+  caller: Awaited<ReturnType<typeof rawCaller>>,
+  method: string,
+  admitted: number,
+): Promise<void> {
+  const calls = 110_000
+  const refused = await caller.flood(
+    Array.from({ length: calls }, (_, i) => [100 + i, Op.CALL, 'S', method, [], 600_000]),
+  )
+  assert.equal(refused.length, calls - admitted)
+  assert.ok(
+    refused.every((reply) => reply[2] === 'ERR_OVERFLOW'),
+    JSON.stringify(refused[0]),
+  )
+  assert.equal(refused[0]![0], 100 + admitted, 'the first call refused is the one past 128 MiB')
+}
+
 test('hostile: queued calls count their method and their own record, and a request id used again replaces its call', async (t) => {
   // A long heartbeat: the raw provider never PINGs, and must not be dropped for silence meanwhile.
   const server = await serverFor(t, 'ipc', { maxQueuedCalls: 1_000_000, heartbeatMs: 10_000 })
@@ -216,21 +235,45 @@ test('hostile: queued calls count their method and their own record, and a reque
   assert.equal(await queued(), 0, 'its queued call went with it')
 
   // Calls of empty arguments (1 byte encoded) that the provider never answers wait, each counting
-  // 1 + 1,000 + 320 bytes against the 128 MiB.
+  // 1 + 1,000 + 320 bytes against the 128 MiB, of which the provider holds 1,000 + 320 already (the
+  // reuser's first call, handed to it: its arguments went with it).
   const caller = await rawCaller(t, server.address)
-  const calls = 110_000
-  const requests = Array.from({ length: calls }, (_, i) => [100 + i, Op.CALL, 'S', method, [], 600_000])
-  const waiting = Math.floor(MAX_QUEUED_CALL_BYTES / (1 + method.length + QUEUED_CALL_OVERHEAD))
-  const refused = await caller.flood(requests)
-  assert.equal(refused.length, calls - waiting)
-  assert.ok(
-    refused.every((reply) => reply[2] === 'ERR_OVERFLOW'),
-    JSON.stringify(refused[0]),
-  )
-  assert.equal(refused[0]![0], 100 + waiting, 'the first call refused is the one past 128 MiB')
+  const handed = method.length + QUEUED_CALL_OVERHEAD
+  const waiting = Math.floor((MAX_HELD_CALL_BYTES - handed) / (1 + handed))
+  await callsPast128MiB(caller, method, waiting)
   assert.equal(await queued(), waiting)
   await caller.flood([[3, Op.BYE]])
   assert.equal(await queued(), 0, 'nothing of the caller that left is queued')
+})
+
+// A provider may take a million calls at once and answer none, and its session stays: the calls
+// handed to it count against the same 128 MiB as queued ones (their method and record; their
+// arguments went with the push), so it cannot make the server hold calls without bound. They free
+// their bytes when it goes.
+test('hostile: calls handed to a provider that never answers count against the 128 MiB that calls may hold', async (t) => {
+  const server = await serverFor(t, 'ipc', { heartbeatMs: 10_000 })
+  const method = 'm'.repeat(1000)
+  const provide = async (name: string) => {
+    const provider = await session(t, server.address, name)
+    assert.equal((await provider.request(Op.PROVIDE, 'S', [method], 1_000_000, 1))[1], Status.OK)
+    return provider
+  }
+  const hoarder = await provide('hoarder')
+  const inFlight = async (): Promise<number | undefined> =>
+    ((await hoarder.request(Op.STATS))[2] as { services: { inFlight: number }[] }).services[0]?.inFlight
+  const caller = await rawCaller(t, server.address)
+  const handed = Math.floor(MAX_HELD_CALL_BYTES / (method.length + QUEUED_CALL_OVERHEAD))
+  await callsPast128MiB(caller, method, handed)
+  assert.equal(await inFlight(), handed)
+  // The hoarder leaves: every call it held fails, and the next provider takes calls again.
+  await hoarder.request(Op.BYE)
+  assert.deepEqual(await caller.tally(handed), new Map([['ERR_PROVIDER_LOST', handed]]))
+  const next = await provide('next')
+  assert.deepEqual(await caller.flood([[1, Op.CALL, 'S', method, [], 600_000]]), [], 'not refused')
+  assert.equal(
+    ((await next.request(Op.STATS))[2] as { services: { inFlight: number }[] }).services[0]?.inFlight,
+    1,
+  )
 })
 
 // 300,000 queued calls answered in one pass held the loop about 0.7 s (1.3 s here): longer than a

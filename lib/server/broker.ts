@@ -8,7 +8,7 @@ import { adoptDecoded, shown } from '../protocol/values.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
 import type { ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, push, pushEncoded } from './replies.ts'
-import { Service, queuedBytes, type Call, type Provider, type QueuedBytes } from './service.ts'
+import { Service, handedBytes, queuedBytes, type Call, type HeldBytes, type Provider } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
 import { Slices } from './slices.ts'
 import { ownString } from './own-string.ts'
@@ -37,8 +37,9 @@ export const MAX_SESSION_PROVIDERS = 1_024
 export const MAX_PROVIDER_METHOD_BYTES = 64 * 1024
 export const MAX_PROVIDERS = 16_384
 export const MAX_METHOD_BYTES = 8 * 1024 * 1024
-// The arguments of every call waiting in a queue, in all.
-export const MAX_QUEUED_CALL_BYTES = 128 * 1024 * 1024
+// What every call held holds, in all: those waiting in a queue (their arguments too), and those handed
+// to a provider until its result (a provider may take a million, and never answer).
+export const MAX_HELD_CALL_BYTES = 128 * 1024 * 1024
 // About 10 ms of the loop per slice.
 const FAILED_CALLS_PER_SLICE = 4096
 
@@ -65,7 +66,7 @@ export class Broker {
   #nextId = 1
   // The method-name bytes of every provider registered.
   #methodBytes = 0
-  readonly #queuedBytes: QueuedBytes = { total: 0 }
+  readonly #heldBytes: HeldBytes = { total: 0 }
 
   constructor(options: BrokerOptions) {
     this.#options = options
@@ -256,7 +257,7 @@ export class Broker {
         `provide: service '${name}' is provided under another client key, which owns it while any of its providers lives`,
       )
     if (service === undefined) {
-      service = new Service(ownString(name), this.#queuedBytes)
+      service = new Service(ownString(name), this.#heldBytes)
       this.#services.set(service.name, service)
     }
     const provider: Provider = {
@@ -331,8 +332,10 @@ export class Broker {
       target,
       local,
     }
-    if (provider !== undefined) this.#assign(call, provider)
-    else {
+    if (provider !== undefined) {
+      this.#checkBytes(service, handedBytes(call))
+      this.#assign(call, provider)
+    } else {
       // What a queued call holds is counted: calls to a provider that never takes them could
       // otherwise hold any amount of the server's memory.
       call.args = encode(callArgs)
@@ -350,6 +353,7 @@ export class Broker {
     call.provider = provider
     provider.inFlight.set(call.id, call)
     this.#calls.set(call.id, call)
+    this.#heldBytes.total += handedBytes(call)
     const { args } = call
     const message =
       args instanceof Buffer
@@ -359,17 +363,21 @@ export class Broker {
     call.args = undefined
   }
 
-  // A call may wait in the service's queue: within maxQueuedCalls, and the bytes of every queued
-  // call within MAX_QUEUED_CALL_BYTES.
+  // A call may wait in the service's queue: within maxQueuedCalls, and within the bytes every call
+  // may hold.
   #checkRoom(service: Service, bytes: number): void {
-    const refuse = (why: string): never => {
-      service.failed++
-      throw new ZStateError(ErrorCode.OVERFLOW, `service '${service.name}': ${why}: call refused`)
-    }
     if (service.queue.length >= this.#options.maxQueuedCalls)
-      refuse(`already ${service.queue.length} calls waiting for a free provider (maxQueuedCalls)`)
-    if (this.#queuedBytes.total + bytes > MAX_QUEUED_CALL_BYTES)
-      refuse(`the calls waiting for free providers hold ${MAX_QUEUED_CALL_BYTES} bytes already`)
+      refuse(service, `already ${service.queue.length} calls waiting for a free provider (maxQueuedCalls)`)
+    this.#checkBytes(service, bytes)
+  }
+
+  // The calls held, queued or handed to a provider, stay within MAX_HELD_CALL_BYTES.
+  #checkBytes(service: Service, bytes: number): void {
+    if (this.#heldBytes.total + bytes > MAX_HELD_CALL_BYTES)
+      refuse(
+        service,
+        `the calls waiting for a provider or for its result hold ${MAX_HELD_CALL_BYTES} bytes already`,
+      )
   }
 
   // Gives a provider queued calls until it is at its concurrency.
@@ -516,7 +524,7 @@ export class Broker {
 
   // Removes a call from the books once its provider answered or was lost.
   #settle(call: Call): void {
-    this.#calls.delete(call.id)
+    if (this.#calls.delete(call.id)) this.#heldBytes.total -= handedBytes(call)
     call.provider?.inFlight.delete(call.id)
     if (call.caller !== undefined) this.#parties.get(call.caller)?.calls.delete(call.requestId)
   }
@@ -542,6 +550,11 @@ export class Broker {
   #tidy(service: Service): void {
     if (service.idle && this.#services.get(service.name) === service) this.#services.delete(service.name)
   }
+}
+
+function refuse(service: Service, why: string): never {
+  service.failed++
+  throw new ZStateError(ErrorCode.OVERFLOW, `service '${service.name}': ${why}: call refused`)
 }
 
 // Method names for an error message: the first few, so the reply stays small however many a service has.

@@ -38,8 +38,9 @@ export interface Call {
   readonly local: boolean
 }
 
-// The bytes of the calls queued in every service of a broker.
-export interface QueuedBytes {
+// The bytes of the calls a broker holds: queued in every service (queuedBytes) and handed to a
+// provider (handedBytes). The broker counts the latter.
+export interface HeldBytes {
   total: number
 }
 
@@ -49,13 +50,13 @@ export class Service {
   // Calls beyond every provider's concurrency, oldest first: changed only here, so that the bytes
   // they hold are counted.
   #queue: Call[] = []
-  readonly #queued: QueuedBytes
+  readonly #queued: HeldBytes
   // For STATS: calls made to it (refused ones included), and those answered with an error.
   calls = 0
   failed = 0
   #next = 0
 
-  constructor(name: string, queued: QueuedBytes) {
+  constructor(name: string, queued: HeldBytes) {
     this.name = name
     this.#queued = queued
   }
@@ -158,5 +159,11 @@ function takes(provider: Provider, method: string, local: boolean): boolean {
 export const QUEUED_CALL_OVERHEAD = 320
 
 export function queuedBytes(call: Pick<Call, 'args' | 'method'>): number {
-  return (call.args instanceof Buffer ? call.args.length : 0) + call.method.length + QUEUED_CALL_OVERHEAD
+  return (call.args instanceof Buffer ? call.args.length : 0) + handedBytes(call)
+}
+
+// What a call handed to a provider holds until its result: its record and its method's name (the
+// arguments went with the push).
+export function handedBytes(call: Pick<Call, 'method'>): number {
+  return call.method.length + QUEUED_CALL_OVERHEAD
 }
