@@ -37,6 +37,24 @@ void test('cli: every command has its own --help', async () => {
   }
 })
 
+// Every description of a help's option list starts in one column, on its flags' line or, for flags
+// too long for the column, on the next one (a long flag pushed only its own description right).
+void test('cli: each help aligns its options’ descriptions in one column', async () => {
+  for (const args of [['--help'], ...COMMANDS.map((name) => [name, '--help'])]) {
+    const { stdout } = await zstate(args)
+    const list = stdout.slice(stdout.indexOf('\nOptions:\n') + '\nOptions:\n'.length).split('\n\n')[0]!
+    const lines = list.split('\n')
+    const columns = new Set<number>()
+    lines.forEach((line, i) => {
+      const flags = /^ {2}(?:-\w, | {4})--[\w-]+(?: \S+)?/.exec(line)?.[0]
+      if (flags === undefined) return
+      const rest = line.slice(flags.length)
+      columns.add(rest === '' ? lines[i + 1]!.search(/\S/) : flags.length + rest.search(/\S/))
+    })
+    assert.ok(lines.length > 1 && columns.size === 1, `${args.join(' ')}:\n${list}`)
+  }
+})
+
 void test('cli: --version prints the package version', async () => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     version: string

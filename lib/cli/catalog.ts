@@ -30,39 +30,51 @@ export const OPTIONS = {
 } as const
 export type OptionName = keyof typeof OPTIONS
 
-// serve's --address is where it listens: it never reads ZSTATE_ADDRESS.
-export const SERVE_ADDRESS_HELP =
-  '-a, --address A     where to listen (default: a private ipc:// path; ZSTATE_ADDRESS is not read)'
+// An option's flags and what it does; help aligns the two columns (help.ts).
+export type OptionHelp = readonly [flags: string, text: string]
 
-export const OPTION_HELP: Record<OptionName, string> = {
-  address: '-a, --address A     server address (default: $ZSTATE_ADDRESS)',
-  timeout: '-t, --timeout MS    give up on an unreachable server after MS ms (default: 5000)',
-  actions: '    --actions FILE  module whose named exports are server actions',
-  insecure: '    --insecure      allow tcp on a non-loopback interface without curve',
-  'data-dir': '    --data-dir DIR  keep the state in DIR (write-ahead log + snapshots) across restarts',
-  fsync: '    --fsync P       with --data-dir: always (default), interval (≤ 1 s) or never',
-  repair: '    --repair        with --data-dir: cut a damaged log at its first bad record',
-  metrics: '    --metrics H:P   serve Prometheus metrics at http://H:P/metrics (port 0: a free one)',
-  etcd: '    --etcd URLS     be a gateway to the state held by etcd at URLS (comma-separated)',
-  'etcd-prefix': '    --etcd-prefix P  with --etcd: the key prefix the state lives under (default: zstate/)',
-  'etcd-advertise':
-    '    --etcd-advertise A  with --etcd: where the other gateways reach this one (default: its address)',
-  'curve-secret-file':
-    '    --curve-secret-file F  encrypt (CurveZMQ) with the key pair in F, from zstate keygen',
-  'authorized-keys': '    --authorized-keys FILE|any  the client public keys let in (one a line), or any',
-  'server-key': "    --server-key KEY  the curve server's public key (default: $ZSTATE_SERVER_KEY)",
-  'key-file': "    --key-file F    this client's key pair, from zstate keygen (default: $ZSTATE_KEY_FILE)",
-  'from-revision': '    --from-revision N  replay changes from revision N (kept in server history)',
-  ttl: '    --ttl MS        set: delete the key unless it is written again within MS ms',
-  once: '    --once          print one frame (top) or message (sub) and exit',
-  json: '    --json          JSON lines: one per frame (top) or service (services, the default)',
-  table: '    --table         services: an aligned table for reading, instead of JSON lines',
-  resume: '    --resume        after the server was replaced, print {"reset":true,…} and go on',
-  port: '    --port N        dashboard: the HTTP port (default: 7070; 0 picks a free one)',
-  host: '    --host H        dashboard: the interface to listen on (default: 127.0.0.1)',
-  token: '    --token T       dashboard: every request must carry T (required off loopback)',
-  help: '-h, --help          show this help',
-  version: '-v, --version       print the zstate version',
+// serve's --address is where it listens: it never reads ZSTATE_ADDRESS.
+export const SERVE_ADDRESS_HELP: OptionHelp = [
+  '-a, --address A',
+  'where to listen (default: a private ipc:// path; ZSTATE_ADDRESS is not read)',
+]
+
+export const OPTION_HELP: Record<OptionName, OptionHelp> = {
+  address: ['-a, --address A', 'server address (default: $ZSTATE_ADDRESS)'],
+  timeout: ['-t, --timeout MS', 'give up on an unreachable server after MS ms (default: 5000)'],
+  actions: ['    --actions FILE', 'module whose named exports are server actions'],
+  insecure: ['    --insecure', 'allow tcp on a non-loopback interface without curve'],
+  'data-dir': ['    --data-dir DIR', 'keep the state in DIR (write-ahead log + snapshots) across restarts'],
+  fsync: ['    --fsync P', 'with --data-dir: always (default), interval (≤ 1 s) or never'],
+  repair: ['    --repair', 'with --data-dir: cut a damaged log at its first bad record'],
+  metrics: ['    --metrics H:P', 'serve Prometheus metrics at http://H:P/metrics (port 0: a free one)'],
+  etcd: ['    --etcd URLS', 'be a gateway to the state held by etcd at URLS (comma-separated)'],
+  'etcd-prefix': [
+    '    --etcd-prefix P',
+    'with --etcd: the key prefix the state lives under (default: zstate/)',
+  ],
+  'etcd-advertise': [
+    '    --etcd-advertise A',
+    'with --etcd: where the other gateways reach this one (default: its address)',
+  ],
+  'curve-secret-file': [
+    '    --curve-secret-file F',
+    'encrypt (CurveZMQ) with the key pair in F, from zstate keygen',
+  ],
+  'authorized-keys': ['    --authorized-keys FILE|any', 'the client public keys let in (one a line), or any'],
+  'server-key': ['    --server-key KEY', "the curve server's public key (default: $ZSTATE_SERVER_KEY)"],
+  'key-file': ['    --key-file F', "this client's key pair, from zstate keygen (default: $ZSTATE_KEY_FILE)"],
+  'from-revision': ['    --from-revision N', 'replay changes from revision N (kept in server history)'],
+  ttl: ['    --ttl MS', 'set: delete the key unless it is written again within MS ms'],
+  once: ['    --once', 'print one frame (top) or message (sub) and exit'],
+  json: ['    --json', 'JSON lines: one per frame (top) or service (services, the default)'],
+  table: ['    --table', 'services: an aligned table for reading, instead of JSON lines'],
+  resume: ['    --resume', 'after the server was replaced, print {"reset":true,…} and go on'],
+  port: ['    --port N', 'dashboard: the HTTP port (default: 7070; 0 picks a free one)'],
+  host: ['    --host H', 'dashboard: the interface to listen on (default: 127.0.0.1)'],
+  token: ['    --token T', 'dashboard: every request must carry T (required off loopback)'],
+  help: ['-h, --help', 'show this help'],
+  version: ['-v, --version', 'print the zstate version'],
 }
 
 export interface CommandSpec {

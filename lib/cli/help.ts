@@ -1,6 +1,10 @@
 // Help text, rendered from the command table so usage and parsing cannot disagree.
 import { COMMANDS, OPTION_HELP, SERVE_ADDRESS_HELP, synopsis } from './catalog.ts'
-import type { CommandName, OptionName } from './catalog.ts'
+import type { CommandName, OptionHelp, OptionName } from './catalog.ts'
+
+// Flags longer than this put their text on the next line, so one long flag does not push every
+// description of the list to the right.
+const FLAGS_WIDTH = 22
 
 export function mainHelp(): string {
   const names = Object.keys(COMMANDS) as CommandName[]
@@ -14,7 +18,7 @@ export function mainHelp(): string {
     ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n].summary}`),
     '',
     'Options:',
-    ...(['address', 'timeout', 'help', 'version'] as const).map((o) => `  ${OPTION_HELP[o]}`),
+    ...optionLines((['address', 'timeout', 'help', 'version'] as const).map((o) => OPTION_HELP[o])),
     '',
     'Client commands find the server through --address, else $ZSTATE_ADDRESS; a curve server',
     'also wants --server-key and --key-file (else $ZSTATE_SERVER_KEY, $ZSTATE_KEY_FILE).',
@@ -33,8 +37,18 @@ export function commandHelp(name: CommandName): string {
     `${spec.summary[0]?.toUpperCase() ?? ''}${spec.summary.slice(1)}.`,
   ]
   if (spec.details !== '') lines.push('', spec.details)
-  const help = (o: OptionName): string =>
+  const help = (o: OptionName): OptionHelp =>
     o === 'address' && name === 'serve' ? SERVE_ADDRESS_HELP : OPTION_HELP[o]
-  lines.push('', 'Options:', ...options.map((o) => `  ${help(o)}`))
+  lines.push('', 'Options:', ...optionLines(options.map(help)))
   return lines.join('\n') + '\n'
+}
+
+// Two aligned columns: flags, then what they do.
+function optionLines(options: readonly OptionHelp[]): string[] {
+  const width = Math.min(FLAGS_WIDTH, Math.max(...options.map(([flags]) => flags.length)))
+  return options.flatMap(([flags, text]) =>
+    flags.length <= width
+      ? [`  ${flags.padEnd(width)}  ${text}`]
+      : [`  ${flags}`, `  ${''.padEnd(width)}  ${text}`],
+  )
 }
