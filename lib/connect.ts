@@ -48,8 +48,8 @@ export async function connect<S extends object = Record<string, unknown>>(
   if (typeof options !== 'object' || options === null)
     throw invalidArgument('connect: options must be an object')
   checkKnown(options, CONNECT_OPTIONS, 'connect')
-  if (options.name !== undefined && typeof options.name !== 'string')
-    throw invalidArgument('connect: name must be a string')
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === ''))
+    throw invalidArgument('connect: name must be a non-empty string')
   const { signal } = options
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgument('connect: signal must be an AbortSignal')

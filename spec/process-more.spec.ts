@@ -2,7 +2,7 @@
 // retries, and options whose names are checked.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { RemoteError, type Context, type WorkerContext } from '../lib/index.ts'
+import { RemoteError, connect, createContext, type Context, type WorkerContext } from '../lib/index.ts'
 import { allGone, contextFor, fixtureUrl, stressFor } from './process-support.ts'
 
 void test('process: spawn({ count }) starts that many children; ctx.wait() gives their results in spawn order', async (t) => {
@@ -280,6 +280,16 @@ void test('process: misspelt options are refused with ERR_INVALID_ARGUMENT namin
   assert.throws(() => ctx.spawn(() => 1, { count: 0 }), { code: 'ERR_INVALID_ARGUMENT' })
   assert.throws(() => ctx.spawn(() => 1, { retries: -Infinity }), { code: 'ERR_INVALID_ARGUMENT' })
   assert.deepEqual(ctx.children, [])
+  // An empty name is refused wherever a name is given, as spawn refuses it (it shows as nothing).
+  assert.throws(() => ctx.spawn(() => 1, { name: '' }), { message: /spawn: name must be a non-empty string/ })
+  await assert.rejects(createContext({ name: '' }), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /createContext: name must be a non-empty string, got ""/,
+  })
+  await assert.rejects(connect(ctx.address, { name: '' }), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /connect: name must be a non-empty string/,
+  })
 })
 
 void test('process: a child’s result arrives once the parent’s state shows what the child wrote', async (t) => {

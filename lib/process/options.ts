@@ -98,8 +98,9 @@ export function checkContextOptions(options: unknown): ResolvedContextOptions {
     )
   if (o.server !== undefined && (typeof o.server !== 'object' || o.server === null))
     throw invalidArgument('createContext: server must be an object of server options')
-  if (o.name !== undefined && typeof o.name !== 'string')
-    throw invalidArgument(`createContext: name must be a string, got ${typeof o.name}`)
+  // As spawn's: an empty name would show as nothing in `zstate top`.
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === ''))
+    throw invalidArgument(`createContext: name must be a non-empty string, got ${shown(o.name)}`)
   return {
     address: address === undefined ? undefined : [...address],
     server: o.server,
