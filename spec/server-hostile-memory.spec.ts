@@ -10,7 +10,7 @@ import { connect } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { fromParts } from '../lib/protocol/parts.ts'
 import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
-import { MAX_HELD_CALL_BYTES } from '../lib/server/broker.ts'
+import { MAX_HELD_CALL_BYTES, MAX_REGISTRY_BYTES } from '../lib/server/broker.ts'
 import { QUEUED_CALL_OVERHEAD } from '../lib/server/service.ts'
 import { MAX_SESSION_WAITS } from '../lib/server/service-waits.ts'
 import { IDLE_MS, MIN_HELD_ENTRIES, STORES_HELD } from '../lib/server/snapshot-holds.ts'
@@ -89,7 +89,8 @@ test('hostile: waitForService requests nobody answers are bounded per client', a
 test('hostile: a call of a method the service lacks gets a reply of a few KiB, not every method name', async (t) => {
   const server = await serverFor(t, 'ipc')
   const provider = await session(t, server.address, 'provider')
-  for (let p = 0; p < 64; p++) {
+  // As many as the registry takes (1 MiB of names in all).
+  for (let p = 0; p < 16; p++) {
     const methods = Array.from({ length: 64 }, (_, m) => `m${p}_${m}_`.padEnd(1_000, 'x'))
     assert.equal((await provider.request(Op.PROVIDE, 'svc', methods, 1, p + 1))[1], Status.OK)
   }
@@ -97,9 +98,9 @@ test('hostile: a call of a method the service lacks gets a reply of a few KiB, n
   const [, status, code, message] = await caller.request(Op.CALL, 'svc', 'nope', [], 1_000)
   assert.equal(status, Status.ERROR)
   assert.equal(code, 'ERR_INVALID_ARGUMENT')
-  // 4,096 method names of 1,000 bytes: the whole list was 4 MB.
+  // 1,024 method names of 1,000 bytes: the whole list is 1 MB.
   assert.ok((message as string).length < 4_096, `a message of ${(message as string).length} characters`)
-  assert.match(message as string, /has no method 'nope' \(it offers: m0_0_x+…, .* and 4076 more\)/)
+  assert.match(message as string, /has no method 'nope' \(it offers: m0_0_x+…, .* and 1004 more\)/)
 })
 
 test('hostile: a session of many providers leaving with calls queued stalls no other client', async (t) => {
@@ -274,6 +275,70 @@ test('hostile: calls handed to a provider that never answers count against the 1
     ((await next.request(Op.STATS))[2] as { services: { inFlight: number }[] }).services[0]?.inFlight,
     1,
   )
+})
+
+// The registry holds 1 MiB of names in all (each provider's service, methods and client), so SERVICES
+// and STATS replies stay about that size: before, 16 sessions of 1,024 providers named in 1.5 KiB
+// made every SERVICES reply about 25 MB and a second of the loop, and clients asking for it again and
+// again stalled the others past their heartbeat (outside audit). A listing that is costly to build is
+// built at most once per ten times its cost.
+test('hostile: the provider registry holds 1 MiB of names; SERVICES and STATS asked again and again hold no other client', async (t) => {
+  const server = fixture(t, 'server', [
+    JSON.stringify({ address: addressFor(t, 'ipc'), heartbeatMs: 10_000 }),
+  ])
+  const { address } = (await server.event(1)) as { address: string }
+  const codes = new Map<string, number>()
+  for (let s = 0; s < 2; s++) {
+    const filler = await rawCaller(t, address)
+    const provides = Array.from({ length: 1_024 }, (_, p) => [
+      10 + p,
+      Op.PROVIDE,
+      `s${s}.${p}.`.padEnd(1_024, 's'),
+      [`m${p}.`.padEnd(512, 'm')],
+      1,
+      p,
+    ])
+    for (const reply of await filler.flood(provides)) {
+      const code = reply[1] === Status.OK ? 'ok' : String(reply[2])
+      codes.set(code, (codes.get(code) ?? 0) + 1)
+    }
+  }
+  // Each provider: 1,024 + 512 bytes of names, and 3 of its client's ('raw').
+  const admitted = Math.floor(MAX_REGISTRY_BYTES / (1_024 + 512 + 3))
+  assert.deepEqual(
+    codes,
+    new Map([
+      ['ok', admitted],
+      ['ERR_OVERFLOW', 2_048 - admitted],
+    ]),
+  )
+  const asker = await rawCaller(t, address)
+  const [listing] = await asker.flood([[1, Op.SERVICES, true]])
+  assert.equal((listing![2] as unknown[]).length, admitted)
+  assert.ok(encode(listing).length < 1.5 * MiB, `a SERVICES reply of ${encode(listing).length} bytes`)
+
+  const observer = await connect(address)
+  t.after(() => observer.close())
+  const askers = await Promise.all([1, 2, 3].map(() => rawCaller(t, address)))
+  let asking = true
+  const asked = askers.map(async (raw) => {
+    for (let id = 1; asking; id += 3)
+      await raw.flood([
+        [id, Op.SERVICES, true],
+        [id + 1, Op.SERVICES],
+        [id + 2, Op.STATS],
+      ])
+  })
+  let worst = 0
+  for (let i = 0; i < 100; i++) {
+    const started = performance.now()
+    await observer.state.set('k', i)
+    worst = Math.max(worst, performance.now() - started)
+  }
+  asking = false
+  await Promise.all(asked)
+  t.diagnostic(`another client's slowest write meanwhile: ${worst.toFixed(0)} ms`)
+  assert.ok(worst < 1_000, `another client's write took ${worst.toFixed(0)} ms`)
 })
 
 // 300,000 queued calls answered in one pass held the loop about 0.7 s (1.3 s here): longer than a

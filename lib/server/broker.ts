@@ -7,10 +7,11 @@ import { isName } from '../protocol/names.ts'
 import { adoptDecoded, shown } from '../protocol/values.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
 import type { ServiceStats } from '../protocol/server-stats.ts'
-import { errorReplyOf, okReply, push, pushEncoded } from './replies.ts'
+import { errorReplyOf, okReply, okReplyEncoded, push, pushEncoded } from './replies.ts'
 import { Service, handedBytes, queuedBytes, type Call, type HeldBytes, type Provider } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
 import { Slices } from './slices.ts'
+import { ThrottledListing } from './throttled-listing.ts'
 import { ownString } from './own-string.ts'
 import { isGatewayLink, type Session } from './sessions.ts'
 import type { Offer } from './etcd/federation.ts'
@@ -36,7 +37,10 @@ const MAX_CONCURRENCY = 1_000_000
 export const MAX_SESSION_PROVIDERS = 1_024
 export const MAX_PROVIDER_METHOD_BYTES = 64 * 1024
 export const MAX_PROVIDERS = 16_384
-export const MAX_METHOD_BYTES = 8 * 1024 * 1024
+// The names a SERVICES or STATS reply lists, in all: each provider counts its service's, its
+// methods' and its client's. With 8 MiB of method names and 16 MiB of service names a full registry
+// made every SERVICES reply about 25 MB, a second of the loop to build (outside audit).
+export const MAX_REGISTRY_BYTES = 1024 * 1024
 // What every call held holds, in all: those waiting in a queue (their arguments too), and those handed
 // to a provider until its result (a provider may take a million, and never answer).
 export const MAX_HELD_CALL_BYTES = 128 * 1024 * 1024
@@ -64,8 +68,14 @@ export class Broker {
   // Queued calls that left their queue unserved, failed a slice at a time.
   readonly #failing = new Slices<[Call, Failure]>(FAILED_CALLS_PER_SLICE, (failed) => this.#fail(failed))
   #nextId = 1
-  // The method-name bytes of every provider registered.
-  #methodBytes = 0
+  // The registry bytes of every provider registered (MAX_REGISTRY_BYTES).
+  #registryBytes = 0
+  // SERVICES replies: without detail it changes only when a provider comes or goes; with detail,
+  // with every call too (each provider's inFlight).
+  readonly #listing = new ThrottledListing(() => this.#listed().map(describeService))
+  readonly #detailListing = new ThrottledListing(() =>
+    this.#listed().map((service) => [...describeService(service), service.providers.map(describeProvider)]),
+  )
   readonly #heldBytes: HeldBytes = { total: 0 }
 
   constructor(options: BrokerOptions) {
@@ -102,13 +112,9 @@ export class Broker {
         const [detail = false] = args
         if (args.length > 1 || typeof detail !== 'boolean')
           throw new ZStateError(ErrorCode.PROTOCOL, 'services takes [] or [detail]')
-        return okReply(id, [
-          this.#listed().map((service) => {
-            const entry: unknown[] = [service.name, service.providers.length, service.methods()]
-            if (detail) entry.push(service.providers.map(describeProvider))
-            return entry
-          }),
-        ])
+        if (!detail) return okReplyEncoded(id, this.#listing.encoded)
+        this.#detailListing.changed()
+        return okReplyEncoded(id, this.#detailListing.encoded)
       }
       case Op.AWAIT_SERVICE:
         return this.#awaitService(session, id, args)
@@ -239,10 +245,11 @@ export class Broker {
         ErrorCode.OVERFLOW,
         `provide: a client may have ${MAX_SESSION_PROVIDERS} providers at most`,
       )
-    if (this.#providers.size >= MAX_PROVIDERS || this.#methodBytes + methodBytes > MAX_METHOD_BYTES)
+    const registryBytes = methodBytes + Buffer.byteLength(name) + Buffer.byteLength(session.name)
+    if (this.#providers.size >= MAX_PROVIDERS || this.#registryBytes + registryBytes > MAX_REGISTRY_BYTES)
       throw new ZStateError(
         ErrorCode.OVERFLOW,
-        `provide: the server holds as many providers as it takes (${MAX_PROVIDERS}, or ${MAX_METHOD_BYTES} bytes of method names)`,
+        `provide: the server holds as many providers as it takes (${MAX_PROVIDERS}, or ${MAX_REGISTRY_BYTES} bytes of service, method and client names)`,
       )
     let service = this.#services.get(name)
     const owner = service?.providers[0]?.session.clientKey
@@ -266,19 +273,19 @@ export class Broker {
       session,
       service,
       methods: new Set(methods.map(ownString)),
-      methodBytes,
+      registryBytes,
       concurrency: Math.min(concurrency, MAX_CONCURRENCY),
       inFlight: new Map(),
       withdrawn: false,
       proxy: isGatewayLink(session),
     }
     this.#providers.set(provider.id, provider)
-    this.#methodBytes += methodBytes
+    this.#registryBytes += registryBytes
     party.providers.set(key, provider)
     service.add(provider)
     this.#feed(provider)
     this.#notifyWaits(service)
-    this.#options.changed?.()
+    this.#changed()
     return okReply(id, [])
   }
 
@@ -451,7 +458,7 @@ export class Broker {
     if (provider.withdrawn) return
     provider.withdrawn = true
     provider.service.remove(provider)
-    this.#options.changed?.()
+    this.#changed()
     this.#orphanQueue(provider.service)
     if (provider.inFlight.size === 0) this.#retire(provider)
   }
@@ -470,7 +477,7 @@ export class Broker {
   #lose(provider: Provider, reason: string): void {
     provider.withdrawn = true
     provider.service.remove(provider)
-    this.#options.changed?.()
+    this.#changed()
     for (const call of [...provider.inFlight.values()]) {
       this.#settle(call)
       this.#answer(
@@ -541,10 +548,16 @@ export class Broker {
 
   #retire(provider: Provider): void {
     if (provider.inFlight.size > 0 || !this.#providers.delete(provider.id)) return
-    this.#methodBytes -= provider.methodBytes
+    this.#registryBytes -= provider.registryBytes
     const party = this.#parties.get(provider.session)
     if (party?.providers.get(provider.key) === provider) party.providers.delete(provider.key)
     this.#tidy(provider.service)
+  }
+
+  // A provider came or went.
+  #changed(): void {
+    this.#listing.changed()
+    this.#options.changed?.()
   }
 
   #tidy(service: Service): void {
@@ -565,6 +578,11 @@ function listed(methods: readonly string[]): string {
   return methods.length > shown.length
     ? `${shown.join(', ')} and ${methods.length - shown.length} more`
     : shown.join(', ')
+}
+
+// A service as SERVICES lists it: [name, providers, methods].
+function describeService(service: Service): unknown[] {
+  return [service.name, service.providers.length, service.methods()]
 }
 
 // A provider as services({ detail: true }) lists it: [id, client name, pid, concurrency, inFlight].

@@ -8,6 +8,11 @@ export function okReply(id: number, payload: readonly unknown[]): Buffer {
   return encode([id, Status.OK, ...payload])
 }
 
+// An OK reply of one field already encoded (a listing kept between requests).
+export function okReplyEncoded(id: number, field: Buffer): Buffer {
+  return withLast([id, Status.OK], field)
+}
+
 export function errorReplyOf(id: number, code: ErrorCode, message: string): Buffer {
   return encode([id, Status.ERROR, code, message])
 }
@@ -20,7 +25,13 @@ export function push(kind: number, fields: readonly unknown[]): Buffer {
 // A push whose last field is already encoded: encoded with a nil there (its last byte), which the
 // encoded field then takes the place of.
 export function pushEncoded(kind: number, fields: readonly unknown[], last: Buffer): Buffer {
-  const head = encode([NO_REPLY, kind, ...fields, null])
+  return withLast([NO_REPLY, kind, ...fields], last)
+}
+
+// `fields` and then `last`, encoded already: encoded with a nil there (its last byte), which `last`
+// then takes the place of.
+function withLast(fields: readonly unknown[], last: Buffer): Buffer {
+  const head = encode([...fields, null])
   return Buffer.concat([head.subarray(0, head.length - 1), last])
 }
 

@@ -48,7 +48,8 @@ import { registerZapDomain } from './zap.ts'
 import { provesKey } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import { randomBytes } from 'node:crypto'
-import { errorReply, okReply, push } from './replies.ts'
+import { errorReply, okReply, okReplyEncoded, push } from './replies.ts'
+import { ThrottledListing } from './throttled-listing.ts'
 import { SnapshotHolds } from './snapshot-holds.ts'
 import { snapshotPage } from './snapshots.ts'
 import { HeldBound } from './held-bound.ts'
@@ -242,6 +243,8 @@ class StateServer implements Server {
   readonly #actions: Actions
   // Messaging: services (the broker) and topics, on their own PUB.
   readonly #broker: Broker
+  // STATS replies (its services listing grows with the registry).
+  readonly #statsListing = new ThrottledListing(() => this.stats())
   readonly #topics: Topics
   // Processes: each session's contexts and their children, listed for `zstate top` (never signalled).
   readonly #contexts: Contexts
@@ -731,7 +734,9 @@ class StateServer implements Server {
       case Op.STATS:
         arity(args, 0, 'stats')
         this.#room(session, batch, 'stats')
-        return okReply(id, [this.stats()])
+        // Built afresh every time, unless that is costly (lib/server/throttled-listing.ts).
+        this.#statsListing.changed()
+        return okReplyEncoded(id, this.#statsListing.encoded)
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)

@@ -8,8 +8,8 @@ export interface Provider {
   readonly session: Session
   readonly service: Service
   readonly methods: ReadonlySet<string>
-  // The UTF-8 bytes of its method names, counted against the broker's bounds.
-  readonly methodBytes: number
+  // The UTF-8 bytes of its service's, methods' and client's names, counted against the broker's bound.
+  readonly registryBytes: number
   readonly concurrency: number
   // Calls pushed to this provider and not answered yet, by call id.
   readonly inFlight: Map<number, Call>
