@@ -462,3 +462,26 @@ test('hostile: unfinished snapshots hold a bounded number of entries; idle ones 
   const [, kept] = await raw[1]!.peer.request(Op.SNAPSHOT, raw[1]!.next)
   assert.equal(kept, Status.OK)
 })
+
+// A snapshot's cursor is its session's: another session that names it learns nothing of it (outside
+// audit: it was told the cursor was "no longer held", as if it had been its own), and the owner's
+// snapshot goes on.
+test('hostile: another session’s snapshot cursor is unknown to a session; its owner reads on', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const writer = await clientFor(server)
+  // Pages of about 1 MiB: two values on the first, the third on the next.
+  await writer.state.update({ a: 'a'.repeat(700_000), b: 'b'.repeat(700_000), c: 'c'.repeat(700_000) })
+  const owner = await session(t, server.address, 'owner')
+  const other = await session(t, server.address, 'other')
+  const first = await owner.request(Op.SNAPSHOT, null)
+  const cursor = first[4]
+  assert.equal(typeof cursor, 'number', 'the first page names the next')
+  assert.deepEqual((await other.request(Op.SNAPSHOT, cursor)).slice(1, 4), [
+    Status.ERROR,
+    'ERR_PROTOCOL',
+    `unknown snapshot cursor ${String(cursor)}`,
+  ])
+  const second = await owner.request(Op.SNAPSHOT, cursor)
+  assert.equal(second[1], Status.OK)
+  assert.equal((first[6] as unknown[]).length + (second[6] as unknown[]).length, 3)
+})

@@ -25,6 +25,8 @@ export interface Session extends ReplyPeer {
   replies: Buffer[]
   repliesBytes: number
   snapshot: SnapshotCursor | undefined
+  // The cursor of the last snapshot it started, held or dropped since (told apart from others').
+  lastSnapshotId: number
   // A partial session's prefixes (HELLO's fifth argument): it is served by pushes on its own channel,
   // not by PUB (lib/server/pushes.ts). undefined: everything, on PUB.
   replicate: Prefixes | undefined
@@ -100,6 +102,7 @@ export class Sessions {
       replies: [],
       repliesBytes: 0,
       snapshot: undefined,
+      lastSnapshotId: 0,
       replicate: undefined,
       pushed: revision,
       backlog: undefined,

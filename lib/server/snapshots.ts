@@ -56,9 +56,11 @@ export function snapshotPage(
     holds.admit(session, entries, fullAt, store.size, now)
     state = { id: nextCursor++, revision: store.revision, entries, offset: 0 }
     session.snapshot = state
+    session.lastSnapshotId = state.id
   } else if (state === undefined || cursor !== state.id) {
-    // One this server handed out that the session no longer holds: dropped while idle, to make room.
-    if (typeof cursor === 'number' && Number.isSafeInteger(cursor) && cursor >= 1 && cursor < nextCursor)
+    // The session's own, no longer held: dropped while idle, to make room. Another session's cursor
+    // is as unknown to it as one never handed out.
+    if (cursor === session.lastSnapshotId)
       throw new ZStateError(ErrorCode.OVERFLOW, `snapshot ${cursor} is no longer held (idle); start again`)
     throw new ZStateError(ErrorCode.PROTOCOL, `unknown snapshot cursor ${String(cursor)}`)
   } else holds.touch(session, now)
