@@ -139,3 +139,26 @@ void test('durability: leases come back from a snapshot: a ttl key keeps its exp
   await reader.state.whenDeleted('brief', { timeout: TTL_MS + SWEEP_MS + SLACK_MS })
   assert.ok(performance.now() - ttlSent >= TTL_MS - 2, 'deleted once due, not before')
 })
+
+// Each run starts a segment of its own: short runs with a few writes each left one file per run, as
+// a snapshot waited for 1 MiB of log (outside audit: 100 files after 100 runs). A segment past the
+// snapshot counts as 64 KiB at least, so every 16 runs a clean close writes a snapshot and removes
+// what it covers.
+void test('durability: many short runs leave a bounded number of segments, and the last write', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  let most = 0
+  for (let run = 0; run < 40; run++) {
+    const server = await startServer({ dataDir, history: { revisions: 10 } })
+    const client = await connect(server.address)
+    await client.state.set('run', run)
+    await client.close()
+    await server.close()
+    most = Math.max(most, files(dataDir, '.zlog').length)
+  }
+  assert.ok(most <= 17, `${most} segments`)
+  const server = await startServer({ dataDir })
+  t.after(() => server.close())
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  assert.deepEqual([client.state.get('run'), client.state.revision], [39, 40])
+})
