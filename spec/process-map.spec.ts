@@ -192,6 +192,61 @@ void test('process: map retries while the producer waits for the result; what a 
     assert.equal(await failure(ctx.map((_c: unknown, x: number) => x, items, { concurrency: 2 })), broken)
 })
 
+// A producer's next() must return an object, as for…of and for await require: one that returns
+// anything else fails the map with a TypeError (it made an endless map of undefined items).
+void test('process: an input iterator whose next() returns no object fails the map with a TypeError', async (t) => {
+  const ctx = await contextFor(t)
+  const sync = { [Symbol.iterator]: () => ({ next: () => 7 }) }
+  const async = { [Symbol.asyncIterator]: () => ({ next: async () => 42 }) }
+  for (const items of [sync, async])
+    await assert.rejects(
+      ctx.map((_c: unknown, x: unknown) => x, items as never),
+      (error: Error) =>
+        error instanceof TypeError && /iterator result (7|42) is not an object/.test(error.message),
+    )
+})
+
+// mapUnordered yields a result once the parent's state shows the item's awaited writes, as a child's
+// wait() does (outside audit: 42 of 200 were not yet there when yielded); and next() calls made before
+// the last one settled each get their turn, as an async generator's do (all but the last hung).
+void test(
+  'process: mapUnordered yields each result once its writes show in the parent; overlapping next() calls all settle',
+  { timeout: 120_000 },
+  async (t) => {
+    const ctx = await contextFor<Shared>(t)
+    const count = 200
+    let missing = 0
+    for await (const { index, value } of ctx.mapUnordered(
+      async (c: WorkerContext<Shared>, x: number) => {
+        await c.state.set(`k/${x}`, x)
+        return x
+      },
+      Array.from({ length: count }, (_, i) => i),
+      { concurrency: 3 },
+    )) {
+      assert.equal(value, index)
+      if (ctx.state.get(`k/${index}`) !== index) missing++
+    }
+    assert.equal(missing, 0, `${missing} of ${count} results came before their writes`)
+
+    const results = ctx.mapUnordered((_c: WorkerContext, x: number) => x * 2, [1, 2, 3, 4, 5], {
+      concurrency: 1,
+    })
+    const steps = await Promise.all(Array.from({ length: 7 }, () => results.next()))
+    assert.deepEqual(
+      steps
+        .filter((step) => step.done !== true)
+        .map((step) => step.value.value)
+        .sort((a, b) => a - b),
+      [2, 4, 6, 8, 10],
+    )
+    assert.deepEqual(
+      steps.slice(5).map((step) => step.done),
+      [true, true],
+    )
+  },
+)
+
 void test('process: what onProgress throws partway fails the map with it; the parent runs on', async (t) => {
   const ctx = await contextFor(t)
   const thrown = new Error('progress refused')

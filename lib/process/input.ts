@@ -93,7 +93,7 @@ export class Input {
     } else {
       values = []
       while (values.length < n) {
-        const step = this.#iterator.next() as IteratorResult<unknown>
+        const step = checked(this.#iterator.next())
         if (step.done === true) {
           this.#exhausted = true
           break
@@ -114,7 +114,7 @@ export class Input {
     this.#startRun()
     try {
       while (this.#wanted > 0 && !this.#closed) {
-        const step = await this.#iterator.next()
+        const step = checked(await this.#iterator.next())
         if (this.#stalled) {
           this.#stalled = false
           this.#startRun()
@@ -165,4 +165,12 @@ export class Input {
       // the source's own cleanup failed; the map is already ending
     }
   }
+}
+
+// What for…of and for await require of an iterator's next(): a producer that returns anything else
+// fails the map, rather than making an item of undefined of every call, endlessly.
+function checked(step: unknown): IteratorResult<unknown> {
+  if (typeof step !== 'object' || step === null)
+    throw new TypeError(`map: the input's iterator result ${String(step)} is not an object`)
+  return step as IteratorResult<unknown>
 }

@@ -1,10 +1,13 @@
 // mapUnordered()'s results: an async iterator fed by the map as batches come back. The map asks
 // `room` before dispatching more work, and sends no batch larger, so a consumer that reads slowly holds
-// the workers back rather than letting results pile up; reading wakes it again (`onRead`).
+// the workers back rather than letting results pile up; reading wakes it again (`onRead`). A result
+// is yielded once the parent's state shows what its worker had seen when it reported (as a child's
+// result is, by wait()), and next() calls made before the last one settled wait their turn.
+import type { Position } from '../connect.ts'
 import { deferred, type Deferred } from '../deferred.ts'
-import { indexAt, type Batch } from './map-queue.ts'
-import type { Packed } from './numbers.ts'
+import { indexAt } from './map-queue.ts'
 import type { MapResult } from './types.ts'
+import type { ResultSink } from './map.ts'
 
 // Results waiting to be read beyond which the map stops dispatching items, or their bytes on the
 // wire (as map's batch sizing estimates them), whichever comes first.
@@ -21,10 +24,15 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   #ending: { error: unknown } | undefined
   #closed = false
   #wake: Deferred<void> | undefined
-  // Set by the map: more room to dispatch into, and the consumer gave up (settled once its workers
-  // are gone).
+  // Per batch added: where its results end in #items, and the position its worker had seen.
+  #seen: { end: number; seen: Position }[] = []
+  // The next() before this one, which it waits for.
+  #turn: Promise<unknown> = Promise.resolve()
+  // Set by the map: more room to dispatch into, the consumer gave up (settled once its workers are
+  // gone), and the wait for the parent's state to show a position.
   onRead: () => void = () => {}
   onReturn: () => Promise<void> = () => Promise.resolve()
+  reached: (seen: Position) => Promise<void> = () => Promise.resolve()
 
   get done(): number {
     return this.#done
@@ -38,10 +46,11 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
 
   // A batch's results, each about `bytesPerResult` on the wire; the positions in `failed` hold nothing
   // (their items go round again).
-  add(batch: Batch, values: Packed, failed: ReadonlySet<number>, bytesPerResult: number): void {
+  add(...[batch, values, failed, bytesPerResult, seen]: Parameters<ResultSink['add']>): void {
     this.#mark = Math.min(HIGH_WATER, Math.floor(HIGH_WATER_BYTES / bytesPerResult))
     for (let i = 0; i < values.length; i++)
       if (!failed.has(i)) this.#items.push({ index: indexAt(batch, i), value: values[i] as R })
+    if (seen !== undefined) this.#seen.push({ end: this.#items.length, seen })
     this.#done += values.length - failed.size
     this.#wake?.resolve()
   }
@@ -52,9 +61,23 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
     this.#wake?.resolve()
   }
 
-  async next(): Promise<IteratorResult<MapResult<R>>> {
+  next(): Promise<IteratorResult<MapResult<R>>> {
+    const result = this.#turn.then(() => this.#next())
+    this.#turn = result.catch(() => {})
+    return result
+  }
+
+  async #next(): Promise<IteratorResult<MapResult<R>>> {
     for (;;) {
       if (this.#closed) return { done: true, value: undefined }
+      // The next result's batch (or one after it): the parent's state shows what its worker had seen.
+      while (this.#seen.length > 0 && this.#seen[0]!.end <= this.#at) this.#seen.shift()
+      const shown = this.#seen[0]
+      if (shown !== undefined) {
+        await this.reached(shown.seen)
+        if (this.#seen[0] === shown) this.#seen.shift()
+        continue
+      }
       if (this.#at < this.#items.length) {
         const full = this.room === 0
         const value = this.#items[this.#at++]!
@@ -79,6 +102,7 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
     if (!this.#closed) {
       this.#closed = true
       this.#items = []
+      this.#seen = []
       await this.onReturn()
     }
     return { done: true, value: undefined }
@@ -91,5 +115,6 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   #compact(): void {
     this.#items = []
     this.#at = 0
+    this.#seen = []
   }
 }

@@ -64,6 +64,7 @@ export function streamMap(
   const stream = new MapStream<unknown>()
   const run = new MapRun(host, target, new Input(items), options, stream)
   stream.onRead = () => run.resume()
+  stream.reached = (seen) => host.reached(seen)
   stream.onReturn = () =>
     run.cancel(new ZStateError(ErrorCode.ABORTED, 'mapUnordered: the consumer stopped reading'))
   run.run().then(
@@ -75,10 +76,17 @@ export function streamMap(
 
 // Where a run's results go: kept for map(), or streamed for mapUnordered(), which may ask the run to
 // hold back: it takes `room` more results, and a batch never holds more.
-interface ResultSink {
+export interface ResultSink {
   readonly done: number
   readonly room: number
-  add(batch: Batch, values: Packed, failed: ReadonlySet<number>, bytesPerResult: number): void
+  // `seen`: the replica position its worker had reached when it reported.
+  add(
+    batch: Batch,
+    values: Packed,
+    failed: ReadonlySet<number>,
+    bytesPerResult: number,
+    seen: Position | undefined,
+  ): void
 }
 
 class MapRun {
@@ -326,7 +334,7 @@ class MapRun {
       if (failures <= this.#options.retries) this.#queue.again(index, batch.values[position])
       else return this.#fail(withIndex(remoteError(error, worker.attempt.pid), index))
     }
-    this.#results.add(batch, message.values, failed, this.#sizer.bytesPerResult)
+    this.#results.add(batch, message.values, failed, this.#sizer.bytesPerResult, message.seen)
   }
 
   // A worker has exited: unless the map is over, its unfinished items go to other workers.
