@@ -159,6 +159,10 @@ void test('process: map retries while the producer waits for the result; what a 
       yield i
     }
   }
+  const onProgress = (now: number): void => {
+    done = now
+    progressed()
+  }
   const failsOnce = (_c: unknown, x: number, _index: number, where: string) => {
     const fs = process.getBuiltinModule('node:fs')
     if (x === 3 && !fs.existsSync(`${where}/failed`)) {
@@ -171,17 +175,16 @@ void test('process: map retries while the producer waits for the result; what a 
     args: [dir],
     retries: 1,
     signal: AbortSignal.timeout(60_000),
-    onProgress: (now) => {
-      done = now
-      progressed()
-    },
+    onProgress,
   })
   assert.deepEqual(results, [1, 2, 3, 4, 5, 6])
 
   const broken = new Error('the producer broke')
+  // It pauses until its first item's result is in (past a turn of the event loop), then throws.
   async function* breaksAfterAPause(): AsyncGenerator<number> {
+    done = 0
     yield 1
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    while (done < 1) await new Promise<void>((resolve) => (progressed = resolve))
     throw broken
   }
   function* breaksAtOnce(): Generator<number> {
@@ -189,7 +192,10 @@ void test('process: map retries while the producer waits for the result; what a 
     throw broken
   }
   for (const items of [breaksAfterAPause(), breaksAtOnce()])
-    assert.equal(await failure(ctx.map((_c: unknown, x: number) => x, items, { concurrency: 2 })), broken)
+    assert.equal(
+      await failure(ctx.map((_c: unknown, x: number) => x, items, { concurrency: 2, onProgress })),
+      broken,
+    )
 })
 
 // A producer's next() must return an object, as for…of and for await require: one that returns

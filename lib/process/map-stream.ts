@@ -26,8 +26,9 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
   #wake: Deferred<void> | undefined
   // Per batch added: where its results end in #items, and the position its worker had seen.
   #seen: { end: number; seen: Position }[] = []
-  // The next() before this one, which it waits for.
-  #turn: Promise<unknown> = Promise.resolve()
+  // A next() is running; the calls made meanwhile, in order.
+  #reading = false
+  readonly #waiting: (() => void)[] = []
   // Set by the map: more room to dispatch into, the consumer gave up (settled once its workers are
   // gone), and the wait for the parent's state to show a position.
   onRead: () => void = () => {}
@@ -61,38 +62,41 @@ export class MapStream<R> implements AsyncIterableIterator<MapResult<R>> {
     this.#wake?.resolve()
   }
 
-  next(): Promise<IteratorResult<MapResult<R>>> {
-    const result = this.#turn.then(() => this.#next())
-    this.#turn = result.catch(() => {})
-    return result
-  }
-
-  async #next(): Promise<IteratorResult<MapResult<R>>> {
-    for (;;) {
-      if (this.#closed) return { done: true, value: undefined }
-      // The next result's batch (or one after it): the parent's state shows what its worker had seen.
-      while (this.#seen.length > 0 && this.#seen[0]!.end <= this.#at) this.#seen.shift()
-      const shown = this.#seen[0]
-      if (shown !== undefined) {
-        await this.reached(shown.seen)
-        if (this.#seen[0] === shown) this.#seen.shift()
-        continue
+  // One call at a time: a call made while another runs waits for it (only then is anything queued).
+  async next(): Promise<IteratorResult<MapResult<R>>> {
+    if (this.#reading) await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    this.#reading = true
+    try {
+      for (;;) {
+        if (this.#closed) return { done: true, value: undefined }
+        // The next result's batch (or one after it): the parent's state shows what its worker had seen.
+        while (this.#seen.length > 0 && this.#seen[0]!.end <= this.#at) this.#seen.shift()
+        const shown = this.#seen[0]
+        if (shown !== undefined) {
+          await this.reached(shown.seen)
+          if (this.#seen[0] === shown) this.#seen.shift()
+          continue
+        }
+        if (this.#at < this.#items.length) {
+          const full = this.room === 0
+          const value = this.#items[this.#at++]!
+          if (this.#at === this.#items.length) this.#compact()
+          if (full && this.room > 0) this.onRead()
+          return { done: false, value }
+        }
+        if (this.#ending !== undefined) {
+          this.#closed = true
+          if (this.#ending.error !== undefined) throw this.#ending.error
+          return { done: true, value: undefined }
+        }
+        this.#wake = deferred<void>()
+        await this.#wake.promise
+        this.#wake = undefined
       }
-      if (this.#at < this.#items.length) {
-        const full = this.room === 0
-        const value = this.#items[this.#at++]!
-        if (this.#at === this.#items.length) this.#compact()
-        if (full && this.room > 0) this.onRead()
-        return { done: false, value }
-      }
-      if (this.#ending !== undefined) {
-        this.#closed = true
-        if (this.#ending.error !== undefined) throw this.#ending.error
-        return { done: true, value: undefined }
-      }
-      this.#wake = deferred<void>()
-      await this.#wake.promise
-      this.#wake = undefined
+    } finally {
+      const following = this.#waiting.shift()
+      if (following === undefined) this.#reading = false
+      else following()
     }
   }
 

@@ -112,9 +112,7 @@ export class Broker {
         const [detail = false] = args
         if (args.length > 1 || typeof detail !== 'boolean')
           throw new ZStateError(ErrorCode.PROTOCOL, 'services takes [] or [detail]')
-        if (!detail) return okReplyEncoded(id, this.#listing.encoded)
-        this.#detailListing.changed()
-        return okReplyEncoded(id, this.#detailListing.encoded)
+        return okReplyEncoded(id, detail ? this.#detailListing.latest : this.#listing.encoded)
       }
       case Op.AWAIT_SERVICE:
         return this.#awaitService(session, id, args)

@@ -734,9 +734,8 @@ class StateServer implements Server {
       case Op.STATS:
         arity(args, 0, 'stats')
         this.#room(session, batch, 'stats')
-        // Built afresh every time, unless that is costly (lib/server/throttled-listing.ts).
-        this.#statsListing.changed()
-        return okReplyEncoded(id, this.#statsListing.encoded)
+        // Built afresh every time, unless it is large (lib/server/throttled-listing.ts).
+        return okReplyEncoded(id, this.#statsListing.latest)
     }
     const operation = typeof op === 'number' ? operations[op] : undefined
     if (operation === undefined) throw new ZStateError(ErrorCode.PROTOCOL, `unknown op code ${String(op)}`)

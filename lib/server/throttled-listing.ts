@@ -28,6 +28,12 @@ export class ThrottledListing {
     this.#changed = true
   }
 
+  // The listing where it changes with every request (counters): built afresh unless it is large.
+  get latest(): Buffer {
+    this.#changed = true
+    return this.encoded
+  }
+
   get encoded(): Buffer {
     const now = performance.now()
     if (
