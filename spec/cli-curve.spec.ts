@@ -291,7 +291,37 @@ void test('cli: a malformed key file or authorized-keys file stops the command, 
       '--authorized-keys',
       authorized,
     ])
-  assertRuntime(await serveWith(good, badLine), /authorized-bad:4: expected a public key .*got "not-a-key"/)
+  assertRuntime(
+    await serveWith(good, badLine),
+    /authorized-bad:4: expected a public key .*got 9 characters \(not quoted: it may hold a secret key\)/,
+  )
+  // Secrets pasted where a public key goes are never quoted, however they are dressed.
+  for (const [name, line] of [
+    ['authorized-assigned', `secretKey=${pair.secretKey}`],
+    ['authorized-pair', `${pair.secretKey} ${pair.publicKey}`],
+    ['authorized-pair-reversed', `${pair.publicKey} ${pair.secretKey}`],
+    ['authorized-quoted', `"secretKey":"${pair.secretKey}"`],
+    ['authorized-suffixed', `${pair.secretKey}X`],
+  ] as const) {
+    const result = await serveWith(good, file(name, `${line}\n`))
+    assertRuntime(result, new RegExp(`${name}:1: expected a public key .*not quoted`))
+    for (let at = 0; at + 8 <= pair.secretKey.length; at++)
+      assert.ok(
+        !result.stderr.includes(pair.secretKey.slice(at, at + 8)),
+        `${name}: no part of the secret key`,
+      )
+  }
+  // Whoever can change the file can let their own key in.
+  const writable = file('authorized-writable', `${pair.publicKey}\n`)
+  for (const mode of [0o666, 0o620]) {
+    chmodSync(writable, mode)
+    assertRuntime(
+      await serveWith(good, writable),
+      new RegExp(
+        `authorized-writable: other users can change it \\(mode 0${mode.toString(8)}\\).*chmod go-w`,
+      ),
+    )
+  }
   const leak = await serveWith(good, pasted)
   assertRuntime(leak, /authorized-pasted:1: .*keygen JSON line/)
   assert.ok(!leak.stderr.includes(pair.secretKey), 'the secret key is not quoted')

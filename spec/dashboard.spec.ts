@@ -122,6 +122,20 @@ void test('dashboard: a host that is not loopback is refused without --token (ex
   assert.match(result.stderr, /^zstate: --host 0\.0\.0\.0 is not a loopback address: .*--token/)
 })
 
+void test('dashboard: a --token shorter than 16 characters is refused (exit 2), as a guessable one', async () => {
+  const result = await zstate(['dashboard', '--port', '0', '--token', 'a', scene.server.address])
+  assert.equal(result.code, 2, result.stderr)
+  assert.equal(result.stdout, '')
+  assert.match(result.stderr, /^zstate: --token must be at least 16 characters long/)
+})
+
+void test('dashboard: /favicon.ico, which browsers ask for without the token, gets 204 (no 401 in the console)', async () => {
+  const { origin } = new URL(scene.url)
+  const icon = await fetch(`${origin}/favicon.ico`)
+  assert.equal(icon.status, 204)
+  assert.equal(await icon.text(), '', 'nothing of the state')
+})
+
 void test('dashboard: without --token it makes one up: the printed URL carries it, and nothing is served without it', async () => {
   const url = new URL(scene.url)
   const token = url.searchParams.get('token') ?? ''
@@ -136,7 +150,7 @@ void test('dashboard: without --token it makes one up: the printed URL carries i
 })
 
 void test('dashboard: with --token every request must carry it (Bearer or ?token=)', async () => {
-  const token = 's3cret-token'
+  const token = 's3cret-token-of-the-spec'
   const cli = new CliProcess(['dashboard', '--port', '0', '--token', token, scene.server.address], cliEnv())
   try {
     const url = new URL(await cli.firstLine())

@@ -72,7 +72,7 @@ export const OPTION_HELP: Record<OptionName, OptionHelp> = {
   resume: ['    --resume', 'after the server was replaced, print {"reset":true,…} and go on'],
   port: ['    --port N', 'dashboard: the HTTP port (default: 7070; 0 picks a free one)'],
   host: ['    --host H', 'dashboard: the interface to listen on (default: 127.0.0.1)'],
-  token: ['    --token T', 'dashboard: every request must carry T (required off loopback)'],
+  token: ['    --token T', 'dashboard: every request must carry T (16+ chars; required off loopback)'],
   help: ['-h, --help', 'show this help'],
   version: ['-v, --version', 'print the zstate version'],
 }

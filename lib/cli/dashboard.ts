@@ -10,6 +10,7 @@ import { aborted, onTermination, unlessAborted } from './signals.ts'
 
 const DEFAULT_HOST = '127.0.0.1'
 const DEFAULT_PORT = 7070
+const MIN_TOKEN_LENGTH = 16
 
 export async function dashboard(options: RunOptions, io: Io): Promise<number> {
   const host = options.host ?? DEFAULT_HOST
@@ -19,6 +20,14 @@ export async function dashboard(options: RunOptions, io: Io): Promise<number> {
     throw new UsageError(
       `--host ${host} is not a loopback address: anyone who can reach it could read the state, ` +
         'so pass --token T as well (every request must then carry it)',
+      'dashboard',
+    )
+  // The token is all that stands between any user of this machine (or, off loopback, of the network)
+  // and the state: a short one is guessed by trying.
+  if (options.token !== undefined && options.token.length < MIN_TOKEN_LENGTH)
+    throw new UsageError(
+      `--token must be at least ${MIN_TOKEN_LENGTH} characters long (a short one can be guessed): ` +
+        'make one with openssl rand -hex 16, or leave --token out for a random one',
       'dashboard',
     )
   const termination = onTermination()

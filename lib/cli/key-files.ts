@@ -50,16 +50,18 @@ export async function readAuthorizedKeys(path: string): Promise<string[]> {
   const source = 'option --authorized-keys'
   const keys: string[] = []
   const lines = (await read(path, source)).split(/\r?\n/)
+  await refuseIfWritable(path, source)
   for (const [index, raw] of lines.entries()) {
     const line = raw.replace(/(^|\s)#.*/, '').trim()
     if (line === '') continue
     // Not `if (!isCurveKey(line))`: its type guard would narrow a string that fails it to never.
     const valid: boolean = isCurveKey(line)
     if (!valid) {
-      // A keygen line pasted whole would leak its secret key into this file: say so, quote nothing.
+      // Never quoted: a secret key pasted in place of a public one (a keygen line, a "secretKey=…", a
+      // pair on one line) would go to the terminal and the service's log.
       const what = line.startsWith('{')
         ? 'a keygen JSON line (which holds a secret key): put only its publicKey here'
-        : JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line)
+        : `${line.length} characters${/\s/.test(line) ? ' in several words' : ''} (not quoted: it may hold a secret key)`
       throw new Error(`${path}:${index + 1}: expected a public key (${KEY_SHAPE}), got ${what}`)
     }
     keys.push(line)
@@ -85,6 +87,19 @@ async function read(path: string, source: string): Promise<string> {
     }
     throw new Error(`${source} ${path}: cannot read it (${messages[reason] ?? reason})`, { cause: error })
   }
+}
+
+// Whoever may change the file may let their own key in: refused, as ssh's StrictModes refuses an
+// authorized_keys file that its group or others can write.
+async function refuseIfWritable(path: string, source: string): Promise<void> {
+  if (process.platform === 'win32') return
+  const { mode } = await stat(path)
+  if ((mode & 0o022) === 0) return
+  const octal = (mode & 0o777).toString(8).padStart(4, '0')
+  throw new Error(
+    `${source} ${path}: other users can change it (mode ${octal}), so they could authorize their own keys; ` +
+      `chmod go-w ${shellWord(path)}`,
+  )
 }
 
 // As ssh does for a private key, but only a warning: the command goes on.

@@ -80,6 +80,9 @@ function handle(
 ): void {
   for (const [name, value] of Object.entries(HEADERS)) response.setHeader(name, value)
   const url = new URL(request.url ?? '/', 'http://dashboard')
+  // Browsers ask for it unprompted, without the page's token; there is none, and saying so tells
+  // nothing: a 401 would be logged in the page's console at every load.
+  if (url.pathname === '/favicon.ico') return void response.writeHead(204).end()
   if (!authorized(request, url, token)) {
     response.setHeader('WWW-Authenticate', 'Bearer')
     return reply(response, 401, 'a token is required: open the URL that zstate dashboard printed')
@@ -96,8 +99,6 @@ function handle(
       reply(response, 503, 'too many dashboard pages are open')
     return
   }
-  // Browsers ask for it unprompted; there is none.
-  if (url.pathname === '/favicon.ico') return void response.writeHead(204).end()
   const file = files.get(url.pathname)
   if (file === undefined) return reply(response, 404, 'not found')
   response.writeHead(200, { 'Content-Type': file.type, 'Content-Length': file.body.length })

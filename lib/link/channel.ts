@@ -66,6 +66,7 @@ export class Channel {
   #flushQueued = false
   #sweeper: NodeJS.Timeout | undefined
   #failure: ZStateError | undefined
+  #sendFailing = false
   maxMessageBytes = 16 << 20
   // Whether the server answered HELLO, so speaks protocol 5: until then a message is one frame, never
   // parts, so that an older server can still refuse the version in words.
@@ -78,6 +79,9 @@ export class Channel {
   // Called once when a send failed (the connection to the server is gone: a refused handshake on
   // reconnecting tears it down), after every request in flight failed: the link is lost.
   onSendFailed: (error: ZStateError) => void = () => {}
+  // What a failed send says (the link knows the address, and whether the server refused this client).
+  sendFailureReason: (error: unknown) => Promise<string> = (error) =>
+    Promise.resolve(`send failed: ${(error as Error).message}`)
   // Called with every push from the server (a reply with request id 0): [0, kind, ...fields].
   onPush: (push: readonly unknown[]) => void = () => {}
   // A partial replica's link (lib/link/pushes.ts): pushes of commits, and every reply to a request
@@ -246,7 +250,7 @@ export class Channel {
   // (lib/link/link.ts), so libzmq takes each frame, in order, before send() returns.
   #flush(): void {
     try {
-      while (this.#head < this.#queue.length && this.#failure === undefined) {
+      while (this.#head < this.#queue.length && this.#failure === undefined && !this.#sendFailing) {
         const message = this.#take()
         if (message === undefined) continue
         this.#sent(message)
@@ -267,13 +271,16 @@ export class Channel {
     this.#traffic.bytesOut += message.length
   }
 
+  // Nothing more is sent once a send failed; what is in flight, and what comes meanwhile, fails once
+  // the reason is known.
   readonly #sendFailed = (error: unknown): void => {
-    if (this.#failure !== undefined) return
-    const failure = new ZStateError(ErrorCode.DISCONNECTED, `send failed: ${(error as Error).message}`, {
-      cause: error,
+    if (this.#failure !== undefined || this.#sendFailing) return
+    this.#sendFailing = true
+    void this.sendFailureReason(error).then((reason) => {
+      const failure = new ZStateError(ErrorCode.DISCONNECTED, reason, { cause: error })
+      this.fail(failure)
+      this.onSendFailed(failure)
     })
-    this.fail(failure)
-    this.onSendFailed(failure)
   }
 
   // The next requests as one frame, up to BATCH_REQUESTS of them and the server's limit: a request

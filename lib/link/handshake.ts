@@ -101,6 +101,24 @@ export async function unlessRefused<T>(request: Promise<T>, refused: Promise<nev
   }
 }
 
+// Why a send on a joined link failed, in words: libzmq tore the connection down, and on a curve
+// server that restarted without this client's key, the handshake's verdict follows within
+// VERDICT_GRACE_MS and says so.
+export async function sendFailureReason(
+  refused: Promise<never>,
+  address: string,
+  error: unknown,
+): Promise<string> {
+  const lost = await Promise.race([
+    // The refusal names the address.
+    refused.catch((refusal: Error) => `lost the connection: ${refusal.message} (on reconnecting)`),
+    sleep(VERDICT_GRACE_MS).then(
+      () => `lost the connection to ${address}: a send failed (${(error as Error).message})`,
+    ),
+  ])
+  return `${lost}; the outcome of requests in flight is unknown`
+}
+
 function refusal(type: string, address: string, curve: boolean): string {
   if (type === 'handshake:error:auth')
     return `${address} refused this client: its public key is not authorized`

@@ -20,7 +20,13 @@ import {
   type Acknowledgement,
   type Hello,
 } from './replies.ts'
-import { handshakeRefused, socketOptions, unlessRefused, type CurveCredentials } from './handshake.ts'
+import {
+  handshakeRefused,
+  sendFailureReason,
+  socketOptions,
+  unlessRefused,
+  type CurveCredentials,
+} from './handshake.ts'
 import { debug } from '../debug.ts'
 import { sockets } from './sockets.ts'
 import { connectSocket } from '../zmq.ts'
@@ -94,6 +100,7 @@ export class Link {
     refused.catch(() => {})
     connectSocket(dealer, options.address)
     const channel = new Channel(dealer, options.traffic, options.requestTimeout)
+    channel.sendFailureReason = (error) => sendFailureReason(refused, options.address, error)
     // A partial replica subscribes to nothing: its commits come as pushes, from its HELLO on.
     const pushes = options.replicate === undefined ? undefined : new Pushes(channel)
     let feed: Feed | undefined
