@@ -6,9 +6,9 @@ import type { ServerOptions } from '../index.ts'
 import { VERSION } from '../version.ts'
 import type { RunOptions } from './args.ts'
 import { readAuthorizedKeys, readKeyPair } from './key-files.ts'
-import { EXIT_OK } from './report.ts'
+import { EXIT_FAILURE, EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
-import { aborted, onTermination } from './signals.ts'
+import { onTermination, unlessAborted } from './signals.ts'
 import { checkSocketFree } from './socket-file.ts'
 
 export async function serve(options: RunOptions, io: Io): Promise<number> {
@@ -46,7 +46,12 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
           `(pid ${process.pid}, epoch ${server.epoch}${security}); SIGINT or SIGTERM stops it\n`,
       )
       if (server.metricsUrl !== undefined) io.stderr.write(`zstate: metrics at ${server.metricsUrl}\n`)
-      await aborted(signal)
+      // Until a signal, or until the server stops on its own (an etcd gateway whose watch etcd cancelled).
+      const stopped = await unlessAborted(server.closed, signal)
+      if (stopped !== undefined) {
+        io.stderr.write(`zstate: the server stopped: ${stopped.message}\n`)
+        return EXIT_FAILURE
+      }
       io.stderr.write(`zstate: ${describeReason(signal.reason)}, closing at revision ${server.revision}\n`)
     } finally {
       await server.close()

@@ -16,6 +16,7 @@ import {
 import { fromParts } from '../protocol/parts.ts'
 import { Prefixes, checkPrefixes } from '../protocol/prefixes.ts'
 import { decodeStrict } from '../protocol/strict-decode.ts'
+import { deferred } from '../deferred.ts'
 import { SendQueue } from '../send-queue.ts'
 import { VERSION } from '../version.ts'
 import { isIpv6Endpoint } from '../protocol/address.ts'
@@ -225,6 +226,7 @@ class StateServer implements Server {
   // Which session owns each ephemeral key.
   readonly #owners = new KeyOwners<Session>()
   #closing: Promise<void> | undefined
+  readonly #closed = deferred<Error | undefined>()
   // Frames without a usable request id: nobody to answer, so they are only counted.
   #droppedFrames = 0
   // Counters for STATS (lib/protocol/server-stats.ts) that no other part keeps.
@@ -366,8 +368,17 @@ class StateServer implements Server {
         commit: (commit) => this.#applyFed(commit),
         batch: () => this.#turn.end(),
         failed: (error) => {
-          process.emitWarning(`zstate: the etcd watch failed (${error.message}): this gateway stops`)
-          void this.close().catch(() => {})
+          // etcd cancels a watch without a reason when it compacted past what the watch had to send.
+          const reason = /canceled: $/.test(error.message)
+            ? `${error.message.trim()} with no reason: etcd compacted past revisions this gateway had yet to receive`
+            : error.message
+          const cause = new ZStateError(
+            ErrorCode.UNAVAILABLE,
+            `the etcd watch failed (${reason}): this gateway stopped`,
+            { cause: error },
+          )
+          process.emitWarning(`zstate: ${cause.message}`)
+          void this.#stop(cause)
         },
         peer: (id, address) => this.#federation?.peer(id, address),
         reachable: (yes) => this.#reachable(yes, options.etcd!.endpoints),
@@ -1054,8 +1065,23 @@ class StateServer implements Server {
     return this.#contexts.table(this.#scrapes)
   }
 
+  get closed(): Promise<Error | undefined> {
+    return this.#closed.promise
+  }
+
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown()
+    return this.#stop(undefined)
+  }
+
+  // Closes; `cause` is why the server stopped on its own (what `closed` resolves with).
+  #stop(cause: Error | undefined): Promise<void> {
+    if (this.#closing === undefined) {
+      this.#closing = this.#shutdown()
+      this.#closing.then(
+        () => this.#closed.resolve(cause),
+        () => this.#closed.resolve(cause),
+      )
+    }
     return this.#closing
   }
 

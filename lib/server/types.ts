@@ -90,6 +90,11 @@ export interface Server extends AsyncDisposable {
   readonly revision: number
   /** Where the `metrics` option serves Prometheus metrics (with the bound port); undefined without it. */
   readonly metricsUrl: string | undefined
+  /**
+   * Resolves once the server has closed: with undefined after `close()`, or with the cause when it
+   * stopped on its own (an etcd gateway whose watch etcd cancelled, ERR_UNAVAILABLE).
+   */
+  readonly closed: Promise<Error | undefined>
   /** Stops serving; idempotent. Leaves no socket files or handles behind. */
   close(): Promise<void>
   /** Calls `close()`, for `await using`. */

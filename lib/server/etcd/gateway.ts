@@ -132,8 +132,14 @@ export class EtcdGateway {
   #held: FedCommit[] = []
   // The gateways registered, by id: read with the state, then followed.
   readonly #peers: Map<string, string>
-  // This gateway's registration, once it has one.
+  // This gateway's registration, once it has one, and the address it registers.
   #registration: Lease | undefined
+  #address: string | undefined
+  #registering = false
+  // close() has begun: what it deletes (the registration, the fence) is not put back.
+  #closing = false
+  // Keys under the prefix whose values no zstate client could read, by mod revision (see txn.ts).
+  readonly unreadable: Map<string, number>
   #consumer: GatewayConsumer | undefined
   readonly #leases = new Map<object, SessionLease>()
   // Sessions that ended: a write of theirs still being worked out gets no lease (granted after the
@@ -150,8 +156,10 @@ export class EtcdGateway {
     keySpace: number,
     leaseSeconds: number,
     peers: Map<string, string>,
+    unreadable: Map<string, number>,
   ) {
     this.#peers = peers
+    this.unreadable = unreadable
     this.#client = client
     this.#writer = writer
     this.#watchClient = watchClient
@@ -227,7 +235,7 @@ export class EtcdGateway {
     }
     try {
       const layout = new Layout(options.prefix)
-      const { store, keySpace, peers } = await readState(client, layout)
+      const { store, keySpace, peers, unreadable } = await readState(client, layout)
       // The history starts before the state read: etcd still holds the commits before it (unless
       // compacted), and clients that come from another gateway may need them.
       const history = new History(
@@ -242,6 +250,7 @@ export class EtcdGateway {
         keySpace,
         leaseSeconds,
         peers,
+        unreadable,
       )
       started = gateway
       await gateway.#follow()
@@ -271,11 +280,39 @@ export class EtcdGateway {
     if (!this.#health.reachable) consumer.reachable(false)
   }
 
-  // Registers this gateway at `address`, for the others to find, for as long as it lives.
+  // Registers this gateway at `address`, for the others to find, for as long as it lives: should the
+  // registration go (its lease expired in an outage of etcd or of this gateway's members, or someone
+  // deleted its key), the gateway registers again, or the others would never reach it again.
   async register(address: string): Promise<void> {
+    this.#address = address
+    await this.#putRegistration()
+  }
+
+  async #putRegistration(): Promise<void> {
     const lease = this.#client.lease(this.#leaseSeconds)
     this.#registration = lease
-    await lease.put(this.layout.gateway(this.id)).value(address)
+    lease.on('lost', () => this.#registrationLost(lease, 'its lease expired'))
+    await lease.put(this.layout.gateway(this.id)).value(this.#address!)
+  }
+
+  #registrationLost(lease: Lease | undefined, why: string): void {
+    if (this.#closing || this.#registering || lease !== this.#registration) return
+    this.#registering = true
+    process.emitWarning(
+      `zstate: this gateway's registration in etcd ended (${why}): the other gateways reach its services and topics again once it has registered anew`,
+    )
+    void lease?.revoke().catch(() => {})
+    void (async () => {
+      while (!this.#closing) {
+        try {
+          await this.#putRegistration()
+          break
+        } catch {
+          await pause(MEMBER_RETRY_MS, undefined, { ref: false })
+        }
+      }
+      this.#registering = false
+    })()
   }
 
   get keySpaceRevision(): number {
@@ -413,9 +450,16 @@ export class EtcdGateway {
   }
 
   async close(): Promise<void> {
+    this.#closing = true
     const leases = [...this.#leases.values()].map((held) => held.lease)
     if (this.#registration !== undefined) leases.push(this.#registration)
-    await Promise.all(leases.map((lease) => lease.revoke().catch(() => {})))
+    // The fence is this gateway's alone: left behind, every gateway that ever ran would leave a key.
+    const fence = this.#client
+      .delete()
+      .key(this.#fenceKey)
+      .exec()
+      .catch(() => {})
+    await Promise.all([fence, ...leases.map((lease) => lease.revoke().catch(() => {}))])
     this.#leases.clear()
     this.#closed = true
     await this.#unwatch()
@@ -489,14 +533,16 @@ export class EtcdGateway {
       let writer: Writer | undefined
       for (; i < events.length && Number(events[i]!.kv.mod_revision) === revision; i++) {
         const { kv, type } = events[i]!
-        if (kv.key.equals(this.layout.tx)) writer = type === 'Put' ? readWriter(kv.value) : undefined
+        const put = type === 'Put'
+        if (kv.key.equals(this.layout.tx)) writer = put ? readWriter(kv.value) : undefined
         else if (revision > this.store.revision && this.layout.gatewayOf(kv.key) !== undefined)
-          this.#peerChanged(this.layout.gatewayOf(kv.key)!, type === 'Put' ? kv.value.toString() : undefined)
+          this.#peerChanged(this.layout.gatewayOf(kv.key)!, put ? kv.value.toString() : undefined)
+        // Deleted by someone (the prefix cleared by hand): compares of an absent key are against 0.
         else if (kv.key.equals(this.layout.keySpace))
-          this.#keySpaceRevision = Math.max(this.#keySpaceRevision, revision)
-        else if (kv.key.equals(this.#fenceKey)) this.#fence = Math.max(this.#fence, revision)
+          this.#keySpaceRevision = moved(this.#keySpaceRevision, revision, put)
+        else if (kv.key.equals(this.#fenceKey)) this.#fence = moved(this.#fence, revision, put)
         else {
-          const change = this.#change(kv, type === 'Put')
+          const change = this.#change(kv, put, revision > this.store.revision)
           if (change !== undefined) changes.push(change)
         }
       }
@@ -520,21 +566,33 @@ export class EtcdGateway {
   }
 
   #peerChanged(id: string, address: string | undefined): void {
+    if (id === this.id) {
+      if (address === undefined) this.#registrationLost(this.#registration, 'its key was deleted')
+      return
+    }
     if (address === undefined) this.#peers.delete(id)
     else this.#peers.set(id, address)
     this.#consumer?.peer(id, address)
   }
 
-  #change(kv: IKeyValue, put: boolean): WireChange | undefined {
+  // `live`: a revision past the state read at start (not one the history replays), whose unreadable
+  // value replaces what the key held: for zstate the key is then absent (deleted, if it was there).
+  #change(kv: IKeyValue, put: boolean, live: boolean): WireChange | undefined {
+    let key: string | undefined
     try {
-      const key = this.layout.keyOf(kv.key)
+      key = this.layout.keyOf(kv.key)
       if (key === undefined) return undefined
+      if (live) this.unreadable.delete(key)
       if (!put) return [key, ChangeKind.DELETE]
       const { value, lease } = decodeValue(kv.value)
       return lease === undefined ? [key, ChangeKind.SET, value] : [key, ChangeKind.SET, value, lease]
     } catch (error) {
+      // The history before the state read replays what that read already warned of.
+      if (!live) return undefined
       skipped(kv, error)
-      return undefined
+      if (key === undefined) return undefined
+      this.unreadable.set(key, Number(kv.mod_revision))
+      return this.store.has(key) ? [key, ChangeKind.DELETE] : undefined
     }
   }
 }
@@ -544,7 +602,7 @@ export class EtcdGateway {
 async function readState(
   client: Etcd3,
   layout: Layout,
-): Promise<{ store: Store; keySpace: number; peers: Map<string, string> }> {
+): Promise<{ store: Store; keySpace: number; peers: Map<string, string>; unreadable: Map<string, number> }> {
   const first = await client.kv.txn({
     success: [
       { request_range: { key: layout.keySpace } },
@@ -563,16 +621,19 @@ async function readState(
     .slice(0, 16)
   const store = new Store(epoch)
   const keySpaceKv = first.responses[0]!.response_range.kvs[0]
+  const unreadable = new Map<string, number>()
   let page = first.responses[1]!.response_range
   for (;;) {
     for (const kv of page.kvs) {
+      let key: string | undefined
       try {
-        const key = layout.keyOf(kv.key)
+        key = layout.keyOf(kv.key)
         if (key === undefined) continue
         const { value, lease } = decodeValue(kv.value)
         store.restore(key, Number(kv.mod_revision), encode(value), lease)
       } catch (error) {
         skipped(kv, error)
+        if (key !== undefined) unreadable.set(key, Number(kv.mod_revision))
       }
     }
     if (!page.more || page.kvs.length === 0) break
@@ -580,7 +641,12 @@ async function readState(
     page = await client.kv.range({ key: after, range_end: layout.keysEnd, limit: PAGE_KEYS, revision })
   }
   store.restoreRevision(revision)
-  return { store, keySpace: keySpaceKv === undefined ? 0 : Number(keySpaceKv.mod_revision), peers }
+  return {
+    store,
+    keySpace: keySpaceKv === undefined ? 0 : Number(keySpaceKv.mod_revision),
+    peers,
+    unreadable,
+  }
 }
 
 // Where the history of a gateway that read the state at `revision` starts: up to `revisions` back,
@@ -611,9 +677,20 @@ async function historyStart(
 // An etcd key under the prefix that something other than a gateway wrote, and no zstate client could
 // read: left out of the state.
 function skipped(kv: IKeyValue, error: unknown): void {
+  const key = kv.key.toString()
+  const named = key.length > SKIPPED_KEY_CHARS ? `${key.slice(0, SKIPPED_KEY_CHARS)}…` : key
   process.emitWarning(
-    `zstate: etcd key ${JSON.stringify(kv.key.toString())} holds no zstate key and value (${(error as Error).message}): skipped`,
+    `zstate: etcd key ${JSON.stringify(named)} (${kv.key.length} bytes) holds no zstate key and value (${(error as Error).message}): skipped`,
   )
+}
+// How much of a skipped key its warning shows: enough to find it, not kilobytes of it.
+const SKIPPED_KEY_CHARS = 120
+
+// The revision a compare expects of one of the gateway's own keys after an event at `revision`: the
+// newest put's, or 0 (absent) after a deletion newer than it.
+function moved(current: number, revision: number, put: boolean): number {
+  if (put) return Math.max(current, revision)
+  return revision > current ? 0 : current
 }
 
 function readWriter(bytes: Buffer): Writer | undefined {
@@ -652,7 +729,12 @@ export function unavailable(error: unknown, what: string): ZStateError {
       `${what}: etcd refused the gateway's credentials: ${(error as Error).message}`,
       { cause: error },
     )
-  return new ZStateError(ErrorCode.UNAVAILABLE, `${what}: ${(error as Error).message}`, { cause: error })
+  return new ZStateError(ErrorCode.UNAVAILABLE, `${what}: ${grpcMessage(error)}`, { cause: error })
+}
+
+// gRPC's message without the empty "Resolution note: " it may end with.
+function grpcMessage(error: unknown): string {
+  return (error as Error).message.replace(/[\s.;,]*Resolution note:\s*$/, '')
 }
 
 const CREDENTIALS_REFUSED = new Set([

@@ -15,6 +15,9 @@ export interface Staged {
 export interface TxnPlan {
   layout: Layout
   store: Store
+  // Keys etcd holds with values no zstate client could read (absent from the store), by mod revision:
+  // a write of one compares what etcd has, and overwrites it.
+  unreadable: ReadonlyMap<string, number>
   keySpaceRevision: number
   reads: ReadSet
   // undefined: only check the reads (an outcome that commits nothing).
@@ -51,9 +54,9 @@ export function failedAt(response: ITxnResponse): number {
 }
 
 function compares(plan: TxnPlan): ICompare[] {
-  const { layout, store, reads } = plan
+  const { layout, reads } = plan
   const compare: ICompare[] = []
-  for (const key of reads.read) compare.push(unchanged(layout.key(key), store.revisionOf(key)))
+  for (const key of reads.read) compare.push(unchanged(layout.key(key), revisionInEtcd(plan, key)))
   if (reads.keySpace) compare.push(unchanged(layout.keySpace, plan.keySpaceRevision))
   return compare
 }
@@ -73,7 +76,8 @@ function writes(plan: TxnPlan, compare: ICompare[]): IRequestOp[] {
     const exists = store.has(key!)
     // A write the operation did not read still depends on whether the key exists: it decides
     // whether the key space changes.
-    if (!reads.read.has(key!)) compare.push(exists ? present(layout.key(key!)) : absent(layout.key(key!)))
+    if (!reads.read.has(key!))
+      compare.push(exists || plan.unreadable.has(key!) ? present(layout.key(key!)) : absent(layout.key(key!)))
     if (change[1] === ChangeKind.DELETE) {
       writes.set(key!, { request_delete_range: { key: layout.key(key!) } })
       keySpaceChanged ||= exists
@@ -97,6 +101,11 @@ function closing(plan: TxnPlan, success: IRequestOp[], keySpaceChanged: boolean)
   if (keySpaceChanged) success.push({ request_put: { key: layout.keySpace, value: Buffer.alloc(0) } })
   success.push({ request_put: { key: layout.tx, value: encode(plan.writer) } })
   return success
+}
+
+// The mod revision etcd holds for `key` as the replica knows it (0: absent).
+function revisionInEtcd(plan: TxnPlan, key: string): number {
+  return plan.store.revisionOf(key) || (plan.unreadable.get(key) ?? 0)
 }
 
 function unchanged(key: Buffer, revision: number): ICompare {

@@ -249,6 +249,7 @@ export class EtcdWrites {
           transaction({
             layout: gateway.layout,
             store: gateway.store,
+            unreadable: gateway.unreadable,
             keySpaceRevision: gateway.keySpaceRevision,
             reads,
             staged,
