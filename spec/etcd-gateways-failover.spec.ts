@@ -203,6 +203,43 @@ test(
   },
 )
 
+// A gateway that writes nothing while etcd loses its quorum learns of it all the same: its member that
+// answers knows no leader. Before, its first write was sent and waited out the transaction's deadline
+// and the fence's (15 s), where the API promises a refusal once etcd has had no quorum for 5 s.
+test(
+  'two etcd members down: a gateway that has not written meanwhile learns of it (no leader) and refuses its next write unsent',
+  { skip },
+  async (t) => {
+    const own = await startEtcdCluster({ members: 3 })
+    t.after(() => own.close())
+    const warnings: string[] = []
+    const onWarning = (warning: Error): number => warnings.push(warning.message)
+    process.on('warning', onWarning)
+    t.after(() => process.off('warning', onWarning))
+    const [a] = await gateways(t, 1, stateOptions(own))
+    const c = await client(t, a!.address)
+    await c.state.set('k', 1)
+    await own.kill(0)
+    await own.kill(1)
+    await until(
+      () => warnings.some((message) => /has known a leader for 3 s \(no quorum\)/.test(message)),
+      'the gateway notices that etcd has no leader',
+      15_000,
+    )
+    const started = Date.now()
+    await assert.rejects(
+      c.state.set('k', 2),
+      (error: unknown) =>
+        isZStateError(error) && error.code === 'ERR_UNAVAILABLE' && /was not sent/.test(error.message),
+    )
+    t.diagnostic(`refused unsent after ${Date.now() - started} ms`)
+    await own.restart(1)
+    await own.waitHealthy(1)
+    await until(async () => (await c.state.set('k', 3).catch(() => 0)) > 0, 'writes go through again')
+    assert.equal(c.state.get('k'), 3)
+  },
+)
+
 // Members that hang (SIGSTOP: a partition, a stalled disk) answer nothing, where killed ones refuse at
 // once. Each request must still end at its deadline: etcd3 sent a request again up to 3 times, each
 // with 5 s of its own, so the first write outlived the client's 30 s request timeout (ERR_TIMEOUT).

@@ -11,7 +11,7 @@ import { ChangeKind, type WireChange, type WireLease } from '../../protocol/ops.
 import { History, type HistoryLimits } from '../history.ts'
 import { Store } from '../store.ts'
 import { Layout, decodeValue } from './layout.ts'
-import { MemberHealth, probeDeadlineMs, type ClientBreakers } from './member-health.ts'
+import { LEADERLESS_MS, MemberHealth, probeDeadlineMs, type ClientBreakers } from './member-health.ts'
 
 export interface EtcdOptions {
   endpoints: string[]
@@ -196,6 +196,14 @@ export class EtcdGateway {
       onSetAside: (endpoint) => {
         if (started !== undefined) started.#memberSetAside(endpoint)
       },
+      // No quorum: writes are refused unsent until a fence put goes through again (see answers()).
+      onLeaderless: () => {
+        if (started === undefined) return
+        started.#down = true
+        process.emitWarning(
+          `zstate: no etcd member that answers this gateway has known a leader for ${LEADERLESS_MS / 1000} s (no quorum): writes are refused until etcd has one again`,
+        )
+      },
       onReach: (reachable) => {
         if (started === undefined) return
         // Cut off, etcd counts as down: writes ask it whether it answers, and are refused unsent if not.
@@ -328,7 +336,8 @@ export class EtcdGateway {
   // election on etcd3's resends and tries of its own, all within FENCE_MS; if etcd takes it in none
   // of them, etcd counts as down.
   async raiseFence(): Promise<number> {
-    const deadline = Date.now() + FENCE_MS
+    // etcd known to be down (no quorum): as long as a write asks whether it answers again.
+    const deadline = Date.now() + (this.#down ? PROBE_MS : FENCE_MS)
     try {
       const response = await tried(deadline, () =>
         this.#client.kv.txn(

@@ -7,6 +7,8 @@
 // send it nothing (their circuit breakers for it are held open) until it answers again, and
 // `onSetAside` lets the gateway move its streams away from it. With no member answering twice in a
 // row, the gateway is cut off from etcd (`onReach`): its clients may find it through another one.
+// With members answering but none of them knowing a leader for LEADERLESS_MS, etcd has no quorum
+// (`onLeaderless`): the gateway refuses writes rather than let each wait out its deadlines.
 import type * as Cockatiel from 'cockatiel'
 import type { Etcd3 } from 'etcd3'
 
@@ -27,6 +29,8 @@ interface Member {
   readonly breakers: Set<Cockatiel.CircuitBreakerPolicy>
   // Status requests in a row not answered in time.
   misses: number
+  // Whether its last answer named a leader.
+  led: boolean
   // While it is set aside: its breakers, each held open.
   isolation: Map<Cockatiel.CircuitBreakerPolicy, Cockatiel.IDisposable> | undefined
 }
@@ -47,7 +51,13 @@ export interface MemberHealthOptions {
   readonly onSetAside: (endpoint: string) => void
   // Called when no member has answered its last two status requests (false), and when one answers again.
   readonly onReach: (reachable: boolean) => void
+  // Called once when no member that answers has known a leader for LEADERLESS_MS.
+  readonly onLeaderless: () => void
 }
+
+// Longer than an election takes (etcd's default election timeout is 1 s; a loaded machine may double
+// it), short enough that a gateway refuses writes within 5 s of losing its quorum.
+export const LEADERLESS_MS = 3000
 
 // Status requests a member must miss in a row before it counts towards the gateway being cut off.
 const CUT_OFF_MISSES = 2
@@ -57,6 +67,9 @@ export class MemberHealth {
   readonly #options: MemberHealthOptions
   #closed = false
   #reachable = true
+  // Since when no member that answers has known a leader, and whether that was reported.
+  #leaderlessSince: number | undefined
+  #leaderlessReported = false
 
   /** Whether some member answered lately (false: this gateway is cut off from etcd). */
   get reachable(): boolean {
@@ -71,6 +84,7 @@ export class MemberHealth {
         probe: options.probeClient(endpoint),
         breakers: new Set<Cockatiel.CircuitBreakerPolicy>(),
         misses: 0,
+        led: true,
         isolation: undefined,
       }
       this.#members.set(endpoint, member)
@@ -112,18 +126,17 @@ export class MemberHealth {
 
   async #watch(member: Member): Promise<void> {
     while (!this.#closed) {
-      const answered = await member.probe.maintenance
+      const status = await member.probe.maintenance
         .status({ deadline: Date.now() + this.#options.deadlineMs })
-        .then(
-          () => true,
-          () => false,
-        )
+        .catch(() => undefined)
       if (this.#closed) return
-      const misses = answered ? 0 : member.misses + 1
+      const misses = status !== undefined ? 0 : member.misses + 1
+      if (status !== undefined) member.led = status.leader !== '0'
       if (misses !== member.misses) {
         member.misses = misses
         this.#settle()
       }
+      this.#checkLeader()
       await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS).unref())
     }
   }
@@ -144,6 +157,22 @@ export class MemberHealth {
     if (reachable !== this.#reachable) {
       this.#reachable = reachable
       this.#options.onReach(reachable)
+    }
+  }
+
+  #checkLeader(): void {
+    const members = [...this.#members.values()]
+    const answering = members.filter((member) => member.misses === 0)
+    // None answering is the cut-off above, not this.
+    if (answering.length === 0 || answering.some((member) => member.led)) {
+      this.#leaderlessSince = undefined
+      this.#leaderlessReported = false
+      return
+    }
+    this.#leaderlessSince ??= Date.now()
+    if (!this.#leaderlessReported && Date.now() - this.#leaderlessSince >= LEADERLESS_MS) {
+      this.#leaderlessReported = true
+      this.#options.onLeaderless()
     }
   }
 
