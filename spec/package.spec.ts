@@ -143,6 +143,26 @@ await ctx.close()
       realpathSync(join(project, 'node_modules/zstate/dist/lib/process/child-main.cjs')),
     )
     assert.equal(made.toString('utf8', made.indexOf(0) + 1, made.indexOf(0) + 2), '1', 'made after a job')
+    // CommonJS code requires it (Node 20 cannot require an ES module): the same API, from the one file
+    // a child runs.
+    writeFileSync(
+      join(project, 'use.cjs'),
+      `const { startServer, connect, createContext, isZStateError } = require('zstate')
+;(async () => {
+  const server = await startServer()
+  const client = await connect(server.address)
+  await client.state.set('hello', 'cjs')
+  const ctx = await createContext()
+  await ctx.state.set('n', 41)
+  const child = await ctx.spawn((c) => c.state.get('n') + 1).wait()
+  console.log(client.state.get('hello'), child, typeof isZStateError)
+  await ctx.close()
+  await client.close()
+  await server.close()
+})()
+`,
+    )
+    assert.equal((await run(process.execPath, ['use.cjs'], { cwd: project })).stdout, 'cjs 42 function\n')
     const help = await run(join(project, 'node_modules/.bin/zstate'), ['--help'], { cwd: project })
     assert.match(help.stdout, /serve/)
   },
