@@ -11,7 +11,7 @@ import type { State } from './client/state-types.ts'
 import { StatusEvents } from './client/status.ts'
 import type { Client, ConnectOptions, Metrics, ServerInfo, StatusEvent } from './client/types.ts'
 import { deferred } from './deferred.ts'
-import { invalidArgument } from './errors.ts'
+import { invalidArgument, type ZStateError } from './errors.ts'
 import { inspectAs } from './inspect.ts'
 import { checkKnown } from './known-options.ts'
 import { Connection } from './link/connection.ts'
@@ -201,7 +201,13 @@ export class ClientImpl<S extends object> implements Client<S> {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#connection.close().then(() => this.#closed.resolve(undefined))
+    return this.closeFor(undefined)
+  }
+
+  // Closes; with a cause (the client cannot go on), every request fails with it and `closed`
+  // resolves with it.
+  protected closeFor(cause: ZStateError | undefined): Promise<void> {
+    this.#closing ??= this.#connection.close(cause).then(() => this.#closed.resolve(cause))
     return this.#closing
   }
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RemoteError, connect, createContext, type Context, type WorkerContext } from '../lib/index.ts'
-import { allGone, contextFor, fixtureUrl, stressFor } from './process-support.ts'
+import { allGone, contextFor, failure, fixtureUrl, stressFor } from './process-support.ts'
 
 void test('process: spawn({ count }) starts that many children; ctx.wait() gives their results in spawn order', async (t) => {
   const ctx = await contextFor(t)
@@ -376,4 +376,33 @@ void test('process: state snapshots cross to children and back as the plain obje
       `thread: ${thread}`,
     )
   }
+})
+
+// A context whose own server died cannot go on: its state went with the server, and its private ipc
+// dir with it. It used to keep trying to reconnect, every call waiting out its 30 s timeout with a
+// message that did not name the server, and a child waiting on the state ran on for ever.
+void test('process: a context whose server is killed closes at once, saying so, and stops its children', async (t) => {
+  const ctx = await contextFor(t)
+  await ctx.state.set('before', 1)
+  const waiting = ctx.spawn(
+    async (c: WorkerContext) => {
+      await c.state.set('started', true)
+      return c.state.whenEqual('never', true)
+    },
+    { name: 'waiting' },
+  )
+  await ctx.state.whenEqual('started', true)
+  const childPid = waiting.pid!
+  const { pid } = await ctx.server()
+  process.kill(pid, 'SIGKILL')
+  const said = new RegExp(`the context's state server \\(pid ${pid}\\) was killed by SIGKILL`)
+  const closedWith = await ctx.closed
+  assert.match(closedWith?.message ?? '', said)
+  for (const error of [await failure(ctx.state.set('after', 2)), await failure(waiting.wait())]) {
+    assert.equal(error.code, 'ERR_CLOSED')
+    assert.match(error.message, said)
+  }
+  assert.throws(() => ctx.spawn(() => 1), { code: 'ERR_CLOSED', message: said })
+  await allGone([childPid])
+  await ctx.close()
 })

@@ -164,13 +164,13 @@ export class Connection {
     return this.#current.next()
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#shutdown()
+  // `cause`: why the client cannot go on, which every request gets (default: closed by its user).
+  close(cause?: ZStateError): Promise<void> {
+    this.#closing ??= this.#shutdown(cause ?? new ZStateError(ErrorCode.CLOSED, 'the client is closed'))
     return this.#closing
   }
 
-  async #shutdown(): Promise<void> {
-    const error = new ZStateError(ErrorCode.CLOSED, 'the client is closed')
+  async #shutdown(error: ZStateError): Promise<void> {
     this.#life.abort(error)
     this.#linkLife.abort(error)
     for (const user of this.#users) user.close()

@@ -99,6 +99,8 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   readonly #maps = new Set<{ cancel(reason: unknown): Promise<void> }>()
   #nextChild = 1
   #closingContext: Promise<void> | undefined
+  // Why the context closed on its own (its server died); undefined: closed by close(), or open.
+  #cause: ZStateError | undefined
 
   // Its children join the same addresses: ZSTATE_ADDRESS holds them, separated by commas.
   readonly #addresses: readonly string[]
@@ -120,6 +122,16 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     this.#watchdog = settings.watchdog
     this.signal = settings.signal ?? this.#controller.signal
     this.registration = new Registration(this, settings.name)
+    const server = settings.server
+    void server?.ended.then(({ exitCode, signal }) => {
+      if (this.#closingContext !== undefined) return
+      const how = signal === null ? `exited with code ${exitCode}` : `was killed by ${signal}`
+      this.#cause = new ZStateError(
+        ErrorCode.CLOSED,
+        `the context's state server (pid ${server.pid}) ${how}: the state it held is gone, so the context closed`,
+      )
+      this.#closingContext = this.#shutdown(this.#cause)
+    })
   }
 
   spawn<R>(target: unknown, options?: SpawnOptions): ChildHandle<R> & ChildHandle<R>[] {
@@ -272,9 +284,11 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
   }
 
   // Signals every child at once, waits for all of them, then closes the client, the server and the
-  // watchdog. Nothing here waits on the server for long: a lost one cannot hold up a close.
-  async #shutdown(): Promise<void> {
-    const reason = new ZStateError(ErrorCode.CLOSED, 'the context was closed')
+  // watchdog. Nothing here waits on the server for long: a lost one cannot hold up a close. With a
+  // `cause` (the server died), what waits on the server fails with it at once, and `closed` says it.
+  async #shutdown(cause?: ZStateError): Promise<void> {
+    const reason = cause ?? new ZStateError(ErrorCode.CLOSED, 'the context was closed')
+    const client = cause === undefined ? undefined : this.closeFor(cause)
     this.#pool?.close()
     this.#controller.abort(reason)
     await Promise.allSettled([
@@ -284,13 +298,13 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     // Anything still running (a handle released early) goes the same way.
     await Promise.allSettled([...this.#attempts].map((attempt) => attempt.stop(DEFAULT_GRACE)))
     this.registration.close()
-    await super.close()
+    await (client ?? super.close())
     await this.#server?.close()
     await this.#watchdog?.close()
   }
 
   #checkOpen(what: string): void {
     if (this.#closingContext !== undefined)
-      throw new ZStateError(ErrorCode.CLOSED, `${what}: the context is closed`)
+      throw new ZStateError(ErrorCode.CLOSED, `${what}: ${this.#cause?.message ?? 'the context is closed'}`)
   }
 }

@@ -27,6 +27,8 @@ export class ServerProcess {
   readonly curve: CurveCredentials | undefined
   readonly #child: ChildProcess
   readonly #exited: Promise<void>
+  // Resolves with how the process ended, whenever it does.
+  readonly ended: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>
   // The private temp dir a server given no address binds in. It removes the dir as it closes; one
   // that was killed leaves it behind, with its socket files, for the context to remove.
   readonly #privateDir: string | undefined
@@ -40,6 +42,11 @@ export class ServerProcess {
     privateDir: string | undefined,
   ) {
     this.#child = child
+    this.ended = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null)
+        resolve({ exitCode: child.exitCode, signal: child.signalCode })
+      else child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }))
+    })
     this.address = address
     this.curve = curve
     this.#exited = exited
