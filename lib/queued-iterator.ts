@@ -50,6 +50,11 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
       (items) => this.#prepend(items),
       (error: unknown) => {
         this.#prelude = undefined
+        // What was pushed meanwhile would follow a gap: the consumer gets the error first, and only.
+        this.#out = []
+        this.#at = 0
+        this.#in = []
+        this.#latest?.clear()
         this.end(error)
       },
     )

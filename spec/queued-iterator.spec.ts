@@ -172,6 +172,16 @@ test('queued iterator: a prelude comes before every pushed item; its failure end
   const gone = new Error('compacted')
   const failing = new QueuedIterator<number>({ prelude: Promise.reject(gone) })
   await assert.rejects(failing.next(), (e) => e === gone)
+  // What was pushed while the prelude was made would follow a gap: the failure comes first, and only.
+  for (const overflow of [undefined, { policy: 'keep-latest' as const, key: String }]) {
+    const late = deferred<number[]>()
+    const dropped = new QueuedIterator<number>({ prelude: late.promise, overflow })
+    dropped.push(7)
+    dropped.push(8)
+    late.reject(gone)
+    await assert.rejects(dropped.next(), (e) => e === gone)
+    assert.deepEqual(await dropped.next(), { done: true, value: undefined })
+  }
   // A prelude that fails before anyone reads is no unhandled rejection; a closed iterator ignores it.
   const unread = new QueuedIterator<number>({ prelude: Promise.reject(gone) })
   unread.close()

@@ -70,6 +70,37 @@ test('watch: fromRevision replays history first; a compacted start is ERR_COMPAC
   await assert.rejects(gone.next(), (e: unknown) => isZStateError(e) && e.code === 'ERR_COMPACTED')
 })
 
+// The changes committed while the history is being read come after the gap: a consumer that stops at
+// the first change it gets must still learn of the gap (an outside audit saw a live change first in 20
+// of 20 tries while another client wrote).
+test('watch: a compacted fromRevision fails the first next(), whatever is committed meanwhile', async (t) => {
+  const server = await serverFor(t, 'ipc', { history: { revisions: 10 } })
+  const writer = await clientFor(server)
+  const watcher = await clientFor(server)
+  for (let i = 0; i < 50; i++) await writer.state.set('z', i)
+  await watcher.state.sync()
+  let writing = true
+  const writes = (async () => {
+    for (let i = 0; writing; i++) await writer.state.set('live', i)
+  })()
+  try {
+    for (let round = 0; round < 20; round++) {
+      // The writer's commits reach the watcher's replica while its history request is in flight.
+      const before = watcher.state.revision
+      await watcher.state.whenChange('live')
+      const gone = watcher.state.watch({ fromRevision: 1 })
+      await assert.rejects(
+        gone.next(),
+        (e: unknown) => isZStateError(e) && e.code === 'ERR_COMPACTED',
+        `round ${round} (replica at ${before})`,
+      )
+    }
+  } finally {
+    writing = false
+    await writes
+  }
+})
+
 test('watch: latest keeps only the newest unconsumed change per key; overflow is ERR_OVERFLOW', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)
