@@ -43,6 +43,24 @@ test('when: whole-state predicates see every revision and resolve with the snaps
   assert.ok(Object.isFrozen(snapshot))
 })
 
+// A ZProc port writes `lambda s: s["x"] == 1` as `(v) => v.x === 1`: on a Map-like view that read
+// undefined for ever, and the waiter never resolved.
+test('when: a whole-state view read like an object (view.x) throws, naming view.get', async (t) => {
+  const [a] = await pair(t)
+  await a.state.set('x', 1)
+  const asObject = (view: any): boolean => view.x === 1
+  await assert.rejects(a.state.when(asObject, { timeout: 5000 }), {
+    name: 'TypeError',
+    message: /view\.get\("x"\), not view\.x/,
+  })
+  // Its own members, and then (a view may pass through await), still read as they are.
+  const members = await a.state.when((view) => {
+    const shown = view as unknown as Record<string, unknown>
+    return view.size === 1 && view.revision > 0 && shown['then'] === undefined && view.has('x')
+  })
+  assert.deepEqual(members, { x: 1 })
+})
+
 test('when: whenChange resolves with the change of the first later revision writing a key', async (t) => {
   const [a, b] = await pair(t)
   await a.state.set('k', 'old')

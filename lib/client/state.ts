@@ -347,7 +347,7 @@ export class StateView {
   #readonly(): ReadonlyState {
     const size = (): number => this.size
     const revision = (): number => this.revision
-    return {
+    return mapLikeOnly({
       get: (key) => this.get(key),
       has: (key) => this.has(key),
       keys: () => this.keys(),
@@ -359,8 +359,22 @@ export class StateView {
       get revision() {
         return revision()
       },
-    }
+    })
   }
+}
+
+// A whole-state predicate's view reads like a Map: `view.x` would be undefined for ever, and the
+// waiter would never resolve (a ZProc port writes `lambda s: s["x"] == 1` so): such a read throws,
+// naming the call to make instead. `then` stays undefined, so a view can still pass through await.
+function mapLikeOnly(view: ReadonlyState): ReadonlyState {
+  return new Proxy(view, {
+    get(target, p, receiver) {
+      if (typeof p !== 'string' || p in target || p === 'then') return Reflect.get(target, p, receiver)
+      throw new TypeError(
+        `when(predicate): the view is Map-like: read a key with view.get(${JSON.stringify(p)}), not view.${p} or view[${JSON.stringify(p)}]`,
+      )
+    },
+  })
 }
 
 export interface ReadonlyState {
