@@ -368,8 +368,9 @@ export class StateView {
 // naming the call to make instead. `then` stays undefined, so a view can still pass through await.
 function mapLikeOnly(view: ReadonlyState): ReadonlyState {
   return new Proxy(view, {
-    get(target, p, receiver) {
-      if (typeof p !== 'string' || p in target || p === 'then') return Reflect.get(target, p, receiver)
+    get(target, p, receiver): unknown {
+      if (typeof p !== 'string' || p in target || p === 'then')
+        return Reflect.get(target, p, receiver) as unknown
       throw new TypeError(
         `when(predicate): the view is Map-like: read a key with view.get(${JSON.stringify(p)}), not view.${p} or view[${JSON.stringify(p)}]`,
       )
