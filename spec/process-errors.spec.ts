@@ -37,6 +37,32 @@ void test('process: a thrown error arrives as a RemoteError with the remote stac
   assert.equal(child.exitCode, 1)
 })
 
+// ZProc's retry_for=(SyntaxError,) ports as retryOn by remoteName: a grandchild's error that the child
+// lets through must keep the name it had where it was thrown (it arrived as 'RemoteError', ERR_REMOTE).
+void test('process: a grandchild’s error that the child passes on keeps its name, code and pid, with both stacks', async (t) => {
+  const ctx = await contextFor(t)
+  const child = ctx.spawn(
+    async (c: WorkerContext) => {
+      const grandchild = c.spawn(async (g: WorkerContext) => {
+        await g.state.set('grandchild', process.pid)
+        throw Object.assign(new SyntaxError('deep down'), { code: 'E_DEEP' })
+      })
+      await grandchild.wait()
+    },
+    { retries: 2, retryOn: (error) => (error as RemoteError).remoteName === 'SyntaxError' },
+  )
+  const error = await failure(child.wait())
+  assert.ok(error instanceof RemoteError)
+  assert.equal(error.remoteName, 'SyntaxError')
+  assert.equal(error.remoteCode, 'E_DEEP')
+  assert.equal(error.message, 'deep down')
+  assert.equal(error.pid, ctx.state.get('grandchild'), 'where it was thrown')
+  assert.equal(child.attempts, 3, 'retryOn matched it by its name')
+  // The grandchild's frames, the child's, then this process's: two boundaries.
+  assert.match(error.stack!, /^SyntaxError: deep down\n/)
+  assert.equal(error.stack!.split('(remote boundary)').length, 3, error.stack)
+})
+
 void test('process: a thrown non-Error arrives as a RemoteError named NonError holding the value', async (t) => {
   const ctx = await contextFor(t)
   const plain = await failure(

@@ -10,6 +10,8 @@ export interface SerializedError {
   readonly message: string
   readonly stack?: string
   readonly code?: string
+  // Where it was thrown, when that was not the child reporting it (a grandchild's error passed on).
+  readonly pid?: number
   readonly cause?: SerializedError
   // Set when the thrown value was not an Error; `value` is it, or its inspection when not cloneable.
   readonly nonError?: true
@@ -30,20 +32,37 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   }
   const thrown = error as Error & { code?: unknown }
   const stack = safely(() => thrown.stack, undefined)
-  const code = safely(() => thrown.code, undefined)
   const cause = safely(() => thrown.cause, undefined)
-  return {
-    name: safeString(() => thrown.name, 'Error'),
+  const fields = {
     message: safeString(() => thrown.message, ''),
     ...(typeof stack === 'string' ? { stack } : {}),
-    ...(typeof code === 'string' ? { code } : {}),
     ...(cause !== undefined && depth < MAX_CAUSES ? { cause: serializeError(cause, depth + 1) } : {}),
+  }
+  // A grandchild's error (or a service's) that the child let through keeps its origin: its name and
+  // code, so that a retryOn or a catch above matches what was thrown there, not 'RemoteError'.
+  if (safely(() => error instanceof RemoteError, false)) {
+    const remote = error as RemoteError
+    const pid = safely(() => remote.pid, undefined)
+    return {
+      ...fields,
+      name: safeString(() => remote.remoteName, 'Error'),
+      ...(typeof remote.remoteCode === 'string' ? { code: remote.remoteCode } : {}),
+      ...(typeof pid === 'number' ? { pid } : {}),
+      ...(remote.remoteName === 'NonError' ? { nonError: true as const, value: remote.value } : {}),
+    }
+  }
+  const code = safely(() => thrown.code, undefined)
+  return {
+    ...fields,
+    name: safeString(() => thrown.name, 'Error'),
+    ...(typeof code === 'string' ? { code } : {}),
   }
 }
 
 // Rebuilds a child's error in the parent; `pid` is the child's process.
-export function remoteError(error: SerializedError, pid: number | undefined): RemoteError {
-  const cause = error.cause === undefined ? undefined : remoteError(error.cause, pid)
+export function remoteError(error: SerializedError, child: number | undefined): RemoteError {
+  const pid = error.pid ?? child
+  const cause = error.cause === undefined ? undefined : remoteError(error.cause, child)
   return new RemoteError(
     error.message,
     {
