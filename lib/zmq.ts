@@ -52,6 +52,16 @@ export async function sendOrWait<M>(
   }
 }
 
+// ZMQ_SNDHWM of a SUB socket, which zeromq.js offers only on sockets that send messages: a SUB sends
+// its subscriptions through it, and libzmq drops those past it. Set before the socket connects.
+const ZMQ_SNDHWM = 23
+export function unboundedSubscriptions(socket: import('zeromq').Subscriber): void {
+  ;(socket as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(
+    ZMQ_SNDHWM,
+    0,
+  )
+}
+
 export const Dealer = retryingInterrupted(zmq.Dealer)
 export const Publisher = retryingInterrupted(zmq.Publisher)
 export const Router = retryingInterrupted(zmq.Router)

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { connect, type Subscription } from '../lib/index.ts'
+import { connect, startServer, type Subscription } from '../lib/index.ts'
 import { serverFor, stress, transports } from './support.ts'
 import { clients, topicProcess } from './messaging-support.ts'
+import { until } from './process-support.ts'
 
 // Takes messages until one on `last` arrives (a sentinel: the stream is ordered per publisher). It
 // calls next() by hand: a for-await loop's break would end the subscription.
@@ -142,4 +143,40 @@ test('messaging: a topic flood never makes a state watcher drop a change', async
   assert.equal(report.gapsRepaired, 0, 'the state stream lost nothing to the flood')
   assert.equal(report.resyncs, 0)
   assert.ok(report.received > 0, 'the watcher was subscribed to the flood')
+})
+
+// A SUB sends its subscriptions through its send queue, and libzmq drops those past its high-water
+// mark (1,000): 1,000 subscriptions made at once were never ready (their proofs lost, retried without
+// end), and after a reconnection, which sends them all again at once, those past the thousandth got
+// nothing, silently (an outside audit).
+test('messaging: 2,500 subscriptions made at once are all ready, and all still receive after a server restart', async (t) => {
+  const n = 2_500
+  let server = await startServer({ address: 'tcp://127.0.0.1:*' })
+  t.after(() => server.close())
+  const client = await connect(server.address)
+  t.after(() => client.close())
+  const subscriptions = Array.from({ length: n }, (_, i) => client.subscribe<number>(`many/${i}/`))
+  await Promise.all(subscriptions.map((subscription) => subscription.ready))
+  const heard = subscriptions.map(() => new Set<number>())
+  subscriptions.forEach((subscription, i) => {
+    void (async () => {
+      for await (const { message } of subscription) heard[i]!.add(message)
+    })()
+  })
+  const everyoneHears = async (round: number, what: string): Promise<void> => {
+    await until(
+      async () => {
+        for (let i = 0; i < n; i++) if (!heard[i]!.has(round)) await client.publish(`many/${i}/x`, round)
+        await client.server()
+        return heard.every((got) => got.has(round))
+      },
+      `every subscription hears round ${round} ${what} (${heard.filter((got) => got.has(round)).length} of ${n})`,
+      60_000,
+    )
+  }
+  await everyoneHears(1, 'at first')
+  const { address } = server
+  await server.close()
+  server = await startServer({ address })
+  await everyoneHears(2, 'after the restart')
 })
