@@ -52,20 +52,25 @@ export async function sendOrWait<M>(
   }
 }
 
-// ZMQ_SNDHWM of a SUB socket, which zeromq.js offers only on sockets that send messages: a SUB sends
-// its subscriptions through it, and libzmq drops those past it. Set before the socket connects.
+// A SUB sends only its subscriptions, through its send queue, and libzmq drops those past the queue's
+// high-water mark (1,000 by default), at a reconnection too, where it sends them all again at once:
+// subscriptions past the thousandth were lost, silently. Every SUB of zstate's has no such mark.
+// zeromq.js offers ZMQ_SNDHWM only on sockets that send messages, so it is set by its number.
 const ZMQ_SNDHWM = 23
-export function unboundedSubscriptions(socket: import('zeromq').Subscriber): void {
-  ;(socket as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(
-    ZMQ_SNDHWM,
-    0,
-  )
+class UnboundedSubscriber extends zmq.Subscriber {
+  constructor(...args: ConstructorParameters<typeof zmq.Subscriber>) {
+    super(...args)
+    ;(this as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(
+      ZMQ_SNDHWM,
+      0,
+    )
+  }
 }
 
 export const Dealer = retryingInterrupted(zmq.Dealer)
 export const Publisher = retryingInterrupted(zmq.Publisher)
 export const Router = retryingInterrupted(zmq.Router)
-export const Subscriber = retryingInterrupted(zmq.Subscriber)
+export const Subscriber = retryingInterrupted(UnboundedSubscriber)
 export const { curveKeyPair } = zmq
 export type Dealer = import('zeromq').Dealer
 export type Publisher = import('zeromq').Publisher

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { connect, startServer, type Subscription } from '../lib/index.ts'
+import { connect, startServer, type Subscription, type WorkerContext } from '../lib/index.ts'
 import { serverFor, stress, transports } from './support.ts'
 import { clients, topicProcess } from './messaging-support.ts'
-import { until } from './process-support.ts'
+import { contextFor, until } from './process-support.ts'
 
 // Takes messages until one on `last` arrives (a sentinel: the stream is ordered per publisher). It
 // calls next() by hand: a for-await loop's break would end the subscription.
@@ -179,4 +179,22 @@ test('messaging: 2,500 subscriptions made at once are all ready, and all still r
   await server.close()
   server = await startServer({ address })
   await everyoneHears(2, 'after the restart')
+})
+
+// A worker thread owns no socket: its parent serves one for it (lib/process/thread-sockets.ts), so
+// what a subscription needs of its socket must hold there too.
+test('messaging: a worker thread’s subscription is ready and receives', async (t) => {
+  const ctx = await contextFor(t)
+  const child = ctx.spawn(
+    async (c: WorkerContext) => {
+      const subscription = c.subscribe<number>('thread/')
+      await subscription.ready
+      await c.state.set('subscribed', true)
+      for await (const { message } of subscription) return message
+    },
+    { thread: true },
+  )
+  await ctx.state.whenEqual('subscribed', true)
+  await ctx.publish('thread/x', 42)
+  assert.equal(await child.wait(), 42)
 })

@@ -9,7 +9,7 @@ import { awaitEcho } from '../link/echo.ts'
 import type { Link } from '../link/link.ts'
 import { receiveEach } from '../link/received.ts'
 import { sockets } from '../link/sockets.ts'
-import { connectSocket, unboundedSubscriptions } from '../zmq.ts'
+import { connectSocket } from '../zmq.ts'
 import { uniqueToken } from '../unique-token.ts'
 import { decode } from '../protocol/codec.ts'
 import { MAX_NAME_BYTES, checkName } from '../protocol/names.ts'
@@ -134,11 +134,7 @@ class TopicFeed {
   readonly #life = new AbortController()
 
   constructor(link: Link, deliver: (topic: string, message: unknown) => void) {
-    // No send high-water mark: a SUB sends its subscriptions through it, and libzmq drops those past
-    // it (1,000 by default), at a reconnection too, where it sends them all again at once: the
-    // subscriptions and proofs past the thousandth were lost, silently.
     this.#sub = new sockets.Subscriber(link.socketOptions)
-    unboundedSubscriptions(this.#sub)
     // Each proof in progress listens to it: many subscribe() calls at once are no leak.
     setMaxListeners(0, this.#life.signal)
     this.link = link
