@@ -8,6 +8,7 @@ import { createContext, isZStateError, startServer, connect, type WorkerContext 
 import { freePorts, startEtcdCluster } from './fixtures/etcd-cluster.ts'
 import { client, etcdGateways, gatewayProcess, statusOf } from './fixtures/etcd-gateways.ts'
 import { until } from './process-support.ts'
+import { warnings } from './storage-support.ts'
 import { isEtcdEndpoint } from '../lib/protocol/address.ts'
 
 const { skip, cluster, stateOptions, gateways, clientsOfTwo, doomedAndLive } = etcdGateways(
@@ -212,17 +213,14 @@ test(
   async (t) => {
     const own = await startEtcdCluster({ members: 3 })
     t.after(() => own.close())
-    const warnings: string[] = []
-    const onWarning = (warning: Error): number => warnings.push(warning.message)
-    process.on('warning', onWarning)
-    t.after(() => process.off('warning', onWarning))
+    const warned = warnings(t)
     const [a] = await gateways(t, 1, stateOptions(own))
     const c = await client(t, a!.address)
     await c.state.set('k', 1)
     await own.kill(0)
     await own.kill(1)
     await until(
-      () => warnings.some((message) => /has known a leader for 3 s \(no quorum\)/.test(message)),
+      () => warned.list.some(({ message }) => /has known a leader for 3 s \(no quorum\)/.test(message)),
       'the gateway notices that etcd has no leader',
       15_000,
     )

@@ -347,7 +347,7 @@ export class StateView {
   #readonly(): ReadonlyState {
     const size = (): number => this.size
     const revision = (): number => this.revision
-    return mapLikeOnly({
+    const view: ReadonlyState = {
       get: (key) => this.get(key),
       has: (key) => this.has(key),
       keys: () => this.keys(),
@@ -359,24 +359,24 @@ export class StateView {
       get revision() {
         return revision()
       },
-    })
+    }
+    return Object.setPrototypeOf(view, MAP_LIKE_ONLY) as ReadonlyState
   }
 }
 
-// A whole-state predicate's view reads like a Map: `view.x` would be undefined for ever, and the
-// waiter would never resolve (a ZProc port writes `lambda s: s["x"] == 1` so): such a read throws,
-// naming the call to make instead. `then` stays undefined, so a view can still pass through await.
-function mapLikeOnly(view: ReadonlyState): ReadonlyState {
-  return new Proxy(view, {
-    get(target, p, receiver): unknown {
-      if (typeof p !== 'string' || p in target || p === 'then')
-        return Reflect.get(target, p, receiver) as unknown
-      throw new TypeError(
-        `when(predicate): the view is Map-like: read a key with view.get(${JSON.stringify(p)}), not view.${p} or view[${JSON.stringify(p)}]`,
-      )
-    },
-  })
-}
+// The prototype of a whole-state predicate's view. The view reads like a Map: `view.x` would be
+// undefined for ever, and the waiter would never resolve (a ZProc port writes `lambda s: s["x"] == 1`
+// so): such a read throws, naming the call to make instead. Only reads the view itself cannot answer
+// reach it, so its own methods cost no trap. `then` stays undefined: a view may pass through await.
+const MAP_LIKE_ONLY: object = new Proxy(Object.prototype, {
+  get(target, p, receiver): unknown {
+    if (typeof p !== 'string' || p in target || p === 'then')
+      return Reflect.get(target, p, receiver) as unknown
+    throw new TypeError(
+      `when(predicate): the view is Map-like: read a key with view.get(${JSON.stringify(p)}), not view.${p} or view[${JSON.stringify(p)}]`,
+    )
+  },
+})
 
 export interface ReadonlyState {
   get(key: string): unknown

@@ -54,6 +54,8 @@ export class Channel {
   readonly #dealer: Dealer
   readonly #traffic: Traffic
   readonly #timeout: number
+  // What a failed send says (the link knows the address, and whether the server refused this client).
+  readonly #sendFailureReason: (error: unknown) => Promise<string>
   readonly #pending = new Map<number, Pending>()
   // Requests the caller bounds itself (messaging calls carry their own timeout): not swept.
   readonly #open = new Map<number, Pending>()
@@ -79,9 +81,6 @@ export class Channel {
   // Called once when a send failed (the connection to the server is gone: a refused handshake on
   // reconnecting tears it down), after every request in flight failed: the link is lost.
   onSendFailed: (error: ZStateError) => void = () => {}
-  // What a failed send says (the link knows the address, and whether the server refused this client).
-  sendFailureReason: (error: unknown) => Promise<string> = (error) =>
-    Promise.resolve(`send failed: ${(error as Error).message}`)
   // Called with every push from the server (a reply with request id 0): [0, kind, ...fields].
   onPush: (push: readonly unknown[]) => void = () => {}
   // A partial replica's link (lib/link/pushes.ts): pushes of commits, and every reply to a request
@@ -93,10 +92,16 @@ export class Channel {
   onMove: ((reason: string) => void) | undefined
   onReply: ((op: Op, id: number, reply: readonly unknown[]) => boolean) | undefined
 
-  constructor(dealer: Dealer, traffic: Traffic, timeout: number) {
+  constructor(
+    dealer: Dealer,
+    traffic: Traffic,
+    timeout: number,
+    sendFailureReason: (error: unknown) => Promise<string>,
+  ) {
     this.#dealer = dealer
     this.#traffic = traffic
     this.#timeout = timeout
+    this.#sendFailureReason = sendFailureReason
     void this.#receiveLoop()
   }
 
@@ -276,7 +281,7 @@ export class Channel {
   readonly #sendFailed = (error: unknown): void => {
     if (this.#failure !== undefined || this.#sendFailing) return
     this.#sendFailing = true
-    void this.sendFailureReason(error).then((reason) => {
+    void this.#sendFailureReason(error).then((reason) => {
       const failure = new ZStateError(ErrorCode.DISCONNECTED, reason, { cause: error })
       this.fail(failure)
       this.onSendFailed(failure)

@@ -99,8 +99,9 @@ export class Link {
     // A join that fails before it awaits the verdict must not leave the verdict's rejection unhandled.
     refused.catch(() => {})
     connectSocket(dealer, options.address)
-    const channel = new Channel(dealer, options.traffic, options.requestTimeout)
-    channel.sendFailureReason = (error) => sendFailureReason(refused, options.address, error)
+    const channel = new Channel(dealer, options.traffic, options.requestTimeout, (error) =>
+      sendFailureReason(refused, options.address, error),
+    )
     // A partial replica subscribes to nothing: its commits come as pushes, from its HELLO on.
     const pushes = options.replicate === undefined ? undefined : new Pushes(channel)
     let feed: Feed | undefined

@@ -40,22 +40,23 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   }
   // A grandchild's error (or a service's) that the child let through keeps its origin: its name and
   // code, so that a retryOn or a catch above matches what was thrown there, not 'RemoteError'.
-  if (safely(() => error instanceof RemoteError, false)) {
-    const remote = error as RemoteError
-    const pid = safely(() => remote.pid, undefined)
-    return {
-      ...fields,
-      name: safeString(() => remote.remoteName, 'Error'),
-      ...(typeof remote.remoteCode === 'string' ? { code: remote.remoteCode } : {}),
-      ...(typeof pid === 'number' ? { pid } : {}),
-      ...(remote.remoteName === 'NonError' ? { nonError: true as const, value: remote.value } : {}),
-    }
-  }
+  const origin = safely(() => (error instanceof RemoteError ? originOf(error) : undefined), undefined)
+  if (origin !== undefined) return { ...fields, ...origin }
   const code = safely(() => thrown.code, undefined)
   return {
     ...fields,
     name: safeString(() => thrown.name, 'Error'),
     ...(typeof code === 'string' ? { code } : {}),
+  }
+}
+
+// What a RemoteError's report keeps of where it was thrown.
+function originOf({ remoteName, remoteCode, pid, value }: RemoteError): Omit<SerializedError, 'message'> {
+  return {
+    name: remoteName,
+    ...(remoteCode === undefined ? {} : { code: remoteCode }),
+    ...(pid === undefined ? {} : { pid }),
+    ...(remoteName === 'NonError' ? { nonError: true, value } : {}),
   }
 }
 

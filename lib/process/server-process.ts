@@ -21,14 +21,18 @@ const CLOSE_TIMEOUT_MS = 5_000
 // exits; only a server still there after this long is killed by the owner's watchdog.
 const ORPHAN_GRACE_MS = 3_000
 
+interface Ended {
+  readonly exitCode: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
 export class ServerProcess {
   readonly address: string
   // On a curve server: the keys the context and its children join with (authorized there).
   readonly curve: CurveCredentials | undefined
   readonly #child: ChildProcess
-  readonly #exited: Promise<void>
   // Resolves with how the process ended, whenever it does.
-  readonly ended: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>
+  readonly ended: Promise<Ended>
   // The private temp dir a server given no address binds in. It removes the dir as it closes; one
   // that was killed leaves it behind, with its socket files, for the context to remove.
   readonly #privateDir: string | undefined
@@ -38,18 +42,13 @@ export class ServerProcess {
     child: ChildProcess,
     address: string,
     curve: CurveCredentials | undefined,
-    exited: Promise<void>,
+    ended: Promise<Ended>,
     privateDir: string | undefined,
   ) {
     this.#child = child
-    this.ended = new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null)
-        resolve({ exitCode: child.exitCode, signal: child.signalCode })
-      else child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }))
-    })
     this.address = address
     this.curve = curve
-    this.#exited = exited
+    this.ended = ended
     this.#privateDir = privateDir
   }
 
@@ -64,7 +63,9 @@ export class ServerProcess {
       detached: true, // its own process group: a terminal's Ctrl-C goes to the parent, which closes it
     })
     watchdog.watch(child, ORPHAN_GRACE_MS)
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    const ended = new Promise<Ended>((resolve) =>
+      child.once('exit', (exitCode, signal) => resolve({ exitCode, signal })),
+    )
     try {
       const address = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(
@@ -96,10 +97,10 @@ export class ServerProcess {
           ? dirname(address.slice('ipc://'.length))
           : undefined
       if (privateDir !== undefined) watchdog.removesAfter(child, privateDir)
-      return new ServerProcess(child, address, curve, exited, privateDir)
+      return new ServerProcess(child, address, curve, ended, privateDir)
     } catch (error) {
       child.kill('SIGKILL')
-      await exited
+      await ended
       throw error
     }
   }
@@ -114,7 +115,7 @@ export class ServerProcess {
       if (this.#child.exitCode === null && this.#child.signalCode === null) {
         if (this.#child.connected) this.#child.send({ t: 'close' }, (error) => void error)
         const timer = setTimeout(() => this.#child.kill('SIGKILL'), CLOSE_TIMEOUT_MS)
-        await this.#exited
+        await this.ended
         clearTimeout(timer)
       }
       if (this.#privateDir !== undefined) rmSync(this.#privateDir, { recursive: true, force: true })

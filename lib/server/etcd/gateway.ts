@@ -591,7 +591,8 @@ export class EtcdGateway {
     try {
       key = this.layout.keyOf(kv.key)
       if (key === undefined) return undefined
-      if (live) this.unreadable.delete(key)
+      // Nearly always empty: no Map lookup per change for it.
+      if (live && this.unreadable.size > 0) this.unreadable.delete(key)
       if (!put) return [key, ChangeKind.DELETE]
       const { value, lease } = decodeValue(kv.value)
       return lease === undefined ? [key, ChangeKind.SET, value] : [key, ChangeKind.SET, value, lease]
