@@ -26,6 +26,10 @@ export interface QueuedIteratorOptions<T> {
 }
 
 export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposable {
+  // Iterators a consumer awaits: a producer may hold its iterator weakly (watch() and subscribe() do,
+  // so that one dropped unread is collected), and a consumer suspended in next() is reachable only
+  // through it.
+  static readonly #awaited = new Set<object>()
   /** Items discarded by the 'drop' policy. */
   dropped = 0
   readonly #overflow: Overflow<T> | undefined
@@ -132,7 +136,10 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
         if (this.#ending.error !== undefined) throw this.#ending.error
         return { done: true, value: undefined }
       }
-      this.#wake ??= deferred<void>()
+      if (this.#wake === undefined) {
+        this.#wake = deferred<void>()
+        QueuedIterator.#awaited.add(this)
+      }
       await this.#wake.promise
     }
   }
@@ -208,7 +215,9 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
 
   #wakeUp(): void {
     const wake = this.#wake
+    if (wake === undefined) return
     this.#wake = undefined
-    wake?.resolve()
+    QueuedIterator.#awaited.delete(this)
+    wake.resolve()
   }
 }

@@ -15,6 +15,9 @@ export type { WatchOptions } from './state-types.ts'
 
 const MAX_UNCONSUMED = 10_000
 
+// A watch() dropped without return() lets its stream go once collected: the stream holds it weakly.
+const dropped = new FinalizationRegistry<() => void>((unsubscribe) => unsubscribe())
+
 // `scope` is the state's prefix: it is stripped from the keys the caller sees.
 export function watch(
   sync: Synchronizer,
@@ -45,8 +48,12 @@ export function watch(
   const view = (change: Change): Change =>
     scope === '' ? change : { ...change, key: change.key.slice(scope.length) }
   const from = fromRevision ?? 0
+  // The iterator, made once the stream is subscribed; weakly held (see `dropped`).
+  const held: { iterator?: WeakRef<QueuedIterator<Change>> } = {}
   const stream: Stream = {
     pushAll: (all) => {
+      const changes = held.iterator?.deref()
+      if (changes === undefined) return
       // A copy only once a change is left out or shown otherwise (a scope's): a whole-state watch
       // takes the revision's changes as they are.
       let taken: Change[] | undefined
@@ -59,13 +66,15 @@ export function watch(
       changes.pushAll(taken ?? all)
     },
     onReset: () =>
-      changes.end(
-        new ZStateError(
-          ErrorCode.COMPACTED,
-          'watch: the replica was rebuilt from a snapshot; changes may have been skipped',
+      held.iterator
+        ?.deref()
+        ?.end(
+          new ZStateError(
+            ErrorCode.COMPACTED,
+            'watch: the replica was rebuilt from a snapshot; changes may have been skipped',
+          ),
         ),
-      ),
-    end: () => changes.end(),
+    end: () => held.iterator?.deref()?.end(),
   }
   // Subscribed before the replica's revision is read: nothing committed after it is missed.
   const unsubscribe = sync.observers.addStream(stream)
@@ -89,6 +98,8 @@ export function watch(
     onEnd: unsubscribe,
     prelude: fromRevision !== undefined && fromRevision <= upTo ? replay() : undefined,
   })
+  held.iterator = new WeakRef(changes)
+  dropped.register(changes, unsubscribe)
   return changes
 }
 

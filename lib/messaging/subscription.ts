@@ -11,16 +11,12 @@ export class TopicSubscription<T> implements Subscription<T> {
   ready: Promise<void> = Promise.resolve()
   readonly #messages: QueuedIterator<TopicMessage<T>>
 
-  constructor(
-    prefix: string,
-    signal: AbortSignal | undefined,
-    unsubscribe: (subscription: TopicSubscription<T>) => void,
-  ) {
+  constructor(prefix: string, signal: AbortSignal | undefined, unsubscribe: () => void) {
     this.prefix = prefix
     this.#messages = new QueuedIterator({
       overflow: { policy: 'drop', limit: MAX_UNCONSUMED },
       signal,
-      onEnd: () => unsubscribe(this),
+      onEnd: unsubscribe,
     })
   }
 

@@ -26,9 +26,18 @@ import { fromParts } from '../protocol/parts.ts'
 // A flood is read in slices of this many messages, so timers (heartbeats) and the state feed get turns.
 const SLICE_MESSAGES = 256
 
+// A subscription as Topics holds it: weakly, so that one dropped without return() is collected and
+// unsubscribed then (one whose for await loop waits in next() is kept: see QueuedIterator).
+interface Held {
+  readonly prefix: string
+  subscription?: WeakRef<TopicSubscription<unknown>>
+}
+
+const dropped = new FinalizationRegistry<() => void>((remove) => remove())
+
 export class Topics {
   readonly #host: MessagingHost
-  readonly #subscriptions = new Set<TopicSubscription<unknown>>()
+  readonly #subscriptions = new Set<Held>()
   #feed: TopicFeed | undefined
   #closed = false
 
@@ -56,12 +65,16 @@ export class Topics {
     const { signal } = options
     if (signal !== undefined && !(signal instanceof AbortSignal))
       throw invalidArgument('subscribe: signal must be an AbortSignal')
-    const subscription = new TopicSubscription<unknown>(prefix, signal, (s) => this.#remove(s))
+    const held: Held = { prefix }
+    const remove = (): void => this.#remove(held)
+    const subscription = new TopicSubscription<unknown>(prefix, signal, remove)
+    held.subscription = new WeakRef(subscription)
     if (this.#closed) subscription.end()
     else if (signal?.aborted) subscription.end(signal.reason)
     else {
-      this.#subscriptions.add(subscription)
+      this.#subscriptions.add(held)
       this.#feed?.add(prefix)
+      dropped.register(subscription, remove)
     }
     subscription.ready = this.#prove(subscription)
     subscription.ready.catch(() => {})
@@ -83,23 +96,23 @@ export class Topics {
 
   close(): void {
     this.#closed = true
-    for (const subscription of [...this.#subscriptions]) subscription.end()
+    for (const held of [...this.#subscriptions]) held.subscription?.deref()?.end()
     this.#feed?.close()
     this.#feed = undefined
   }
 
   #open(link: Link): TopicFeed {
     const feed = new TopicFeed(link, (topic, message) => {
-      for (const subscription of this.#subscriptions)
-        if (topic.startsWith(subscription.prefix)) subscription.push(topic, message)
+      for (const held of this.#subscriptions)
+        if (topic.startsWith(held.prefix)) held.subscription?.deref()?.push(topic, message)
     })
-    for (const subscription of this.#subscriptions) feed.add(subscription.prefix)
+    for (const held of this.#subscriptions) feed.add(held.prefix)
     return feed
   }
 
-  #remove(subscription: TopicSubscription<unknown>): void {
-    if (!this.#subscriptions.delete(subscription)) return
-    this.#feed?.remove(subscription.prefix)
+  #remove(held: Held): void {
+    if (!this.#subscriptions.delete(held)) return
+    this.#feed?.remove(held.prefix)
   }
 
   // Resolves once the subscription provably reaches the server's topic PUB, on whichever link is current.
