@@ -2,6 +2,7 @@
 // leaves no listener or timer behind; a promise that never settles is not a cancellation mechanism.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TimeoutError } from './errors.ts'
+import { timeoutSignal } from './timer-limit.ts'
 
 // Settles as `promise` does, or rejects with signal.reason as soon as `signal` aborts.
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -40,7 +41,8 @@ const timeouts = new WeakMap<AbortSignal, AbortSignal>()
 // AbortSignal.any() holds its sources weakly, and a timeout signal that nothing else holds is
 // collected before it fires (a join attempt at a dead address then never ended).
 export function anyWithTimeout(signal: AbortSignal, ms: number): AbortSignal {
-  const expiry = AbortSignal.timeout(ms)
+  const expiry = timeoutSignal(ms)
+  if (expiry === undefined) return signal
   const combined = AbortSignal.any([signal, expiry])
   timeouts.set(combined, expiry)
   return combined

@@ -6,3 +6,9 @@ export const MAX_TIMER_MS = 2 ** 31 - 1
 export function hasLimit(ms: number): boolean {
   return ms <= MAX_TIMER_MS
 }
+
+// AbortSignal.timeout() for a caller's timeout: none beyond the limit, and a fraction rounded up
+// (AbortSignal.timeout() throws on one, where setTimeout() takes it).
+export function timeoutSignal(ms: number): AbortSignal | undefined {
+  return hasLimit(ms) ? AbortSignal.timeout(Math.ceil(ms)) : undefined
+}

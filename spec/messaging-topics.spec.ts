@@ -99,6 +99,9 @@ test('messaging: a subscription’s signal ends it with signal.reason', async (t
   await assert.rejects(iterator.next(), (e) => e === reason)
   const early = client.subscribe('s/', { signal: AbortSignal.abort(reason) })
   await assert.rejects(early.ready, (e) => e === reason)
+  // Any reason passes unchanged, null too.
+  const none = client.subscribe('s/', { signal: AbortSignal.abort(null) })
+  await assert.rejects(none.ready, (e) => e === null)
 })
 
 test('messaging: await using a subscription unsubscribes at the end of the block', async (t) => {

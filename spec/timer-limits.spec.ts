@@ -2,10 +2,18 @@
 // throws on Infinity: a timeout that long must wait without a limit, never end at once; a delay that
 // must end is refused beyond it.
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { test } from 'node:test'
-import { connect, isZStateError, type WorkerContext } from '../lib/index.ts'
+import {
+  connect,
+  isZStateError,
+  startServer,
+  type Client,
+  type ConnectOptions,
+  type WorkerContext,
+} from '../lib/index.ts'
 import { contextFor, failure } from './process-support.ts'
-import { clientFor, pair, serverFor } from './support.ts'
+import { clientFor, pair, serverFor, tempDir } from './support.ts'
 
 const LONG = [2 ** 31, 30 * 24 * 3600 * 1000, Infinity]
 
@@ -69,4 +77,39 @@ void test('a state wait with timeout Infinity is armed with no timer at all', as
   const pending = b.state.when('never', () => false, { timeout: Infinity, signal: aborted.signal })
   aborted.abort(new Error('gave up'))
   assert.equal((await failure(pending)).message, 'gave up')
+})
+
+void test('a client whose heartbeatTimeout or requestTimeout is a fraction or beyond 2^31 − 1 ms rejoins a restarted server', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  let server = await startServer({ address })
+  t.after(() => server.close())
+  const joined = (options: ConnectOptions): Promise<Client> => connect(address, options)
+  const silent = await Promise.all([...LONG, 2000.5].map((ms) => joined({ heartbeatTimeout: ms })))
+  const patient = await Promise.all(
+    [...LONG, 2000.5].map((ms) => joined({ requestTimeout: ms, timeout: 1000.5 })),
+  )
+  const clients = [...silent, ...patient]
+  t.after(() => Promise.all(clients.map((client) => client.close())))
+  const events = new Map(clients.map((client) => [client, client.status()[Symbol.asyncIterator]()]))
+  const next = async (client: Client): Promise<unknown> => (await events.get(client)!.next()).value?.type
+  // A closed server says nothing: clients with the default heartbeats notice its silence.
+  await server.close()
+  for (const client of patient) assert.equal(await next(client), 'disconnected')
+  // Made while the server is away: each waits for the next server within its request timeout.
+  const writes = patient.map((client, i) => client.state.set(`k${i}`, i))
+  server = await startServer({ address })
+  assert.deepEqual((await Promise.all(writes)).sort(), [1, 2, 3, 4])
+  for (const client of patient) assert.equal(await next(client), 'reset')
+  // Those that never count silence as a loss learn of the new server from its heartbeats.
+  for (const client of silent) {
+    assert.equal(await next(client), 'disconnected')
+    assert.equal(await next(client), 'reset')
+  }
+  await Promise.all(silent.map((client) => client.state.set('k', 1)))
+})
+
+void test('heartbeatMs beyond 2^31 − 1 ms is refused; a null retryDelay is refused as other delays are', async (t) => {
+  await assert.rejects(startServer({ address: 'tcp://127.0.0.1:*', heartbeatMs: 2 ** 31 }), invalid)
+  const ctx = await contextFor<Record<string, unknown>>(t)
+  assert.throws(() => ctx.spawn(() => 0, { retries: 1, retryDelay: null as unknown as number }), invalid)
 })

@@ -2,7 +2,7 @@
 // one), and a new Link after a lost server. The replica (a Follower) joins each link before it becomes
 // current; the other users (messaging) are told as links come and go.
 import { abortable, timeoutToError } from '../abort.ts'
-import { hasLimit } from '../timer-limit.ts'
+import { timeoutSignal } from '../timer-limit.ts'
 import { boundedRequest, unbounded, type WaitOptions } from '../wait.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
@@ -115,7 +115,7 @@ export class Connection {
   // after a failed join the caller closes the connection. Several addresses are tried in turn.
   async open(signal?: AbortSignal): Promise<void> {
     const { timeout, addresses } = this.#settings
-    const expiry = hasLimit(timeout) ? AbortSignal.timeout(timeout) : undefined
+    const expiry = timeoutSignal(timeout)
     const sources = expiry === undefined ? [this.#life.signal] : [this.#life.signal, expiry]
     const join = AbortSignal.any(signal === undefined ? sources : [...sources, signal])
     try {

@@ -6,6 +6,7 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import type { Op } from '../protocol/ops.ts'
 import { encodeRequest, type ReplyReader } from './channel.ts'
 import type { Link } from './link.ts'
+import { timeoutSignal } from '../timer-limit.ts'
 
 export class CurrentLink {
   readonly #requestTimeout: number
@@ -95,10 +96,10 @@ export class CurrentLink {
     giveUp?: AbortSignal,
   ): Promise<T> {
     if (this.#closed !== undefined) throw this.#closed
-    const expiry = AbortSignal.timeout(this.#requestTimeout)
+    const expiry = timeoutSignal(this.#requestTimeout)
     let link: Link
     try {
-      const next = abortable(this.#next.promise, expiry)
+      const next = expiry === undefined ? this.#next.promise : abortable(this.#next.promise, expiry)
       link = await (giveUp === undefined ? next : abortable(next, giveUp))
     } catch (error) {
       if (giveUp?.aborted === true) throw error

@@ -3,6 +3,7 @@
 // link. Each still fails with ERR_TIMEOUT at its own deadline if the rejoin takes too long.
 import { TimeoutError } from '../errors.ts'
 import type { Pending } from './channel.ts'
+import { MAX_TIMER_MS } from '../timer-limit.ts'
 
 export class RefusedRequests {
   readonly #timeout: number
@@ -38,7 +39,8 @@ export class RefusedRequests {
     if (this.#held.length === 0) return
     let next = Infinity
     for (const request of this.#held) next = Math.min(next, request.deadline)
-    this.#timer = setTimeout(() => this.#expire(), Math.max(0, next - Date.now()))
+    // A deadline beyond the timer's limit is looked at again when the longest timer ends.
+    this.#timer = setTimeout(() => this.#expire(), Math.min(MAX_TIMER_MS, Math.max(0, next - Date.now())))
     this.#timer.unref()
   }
 

@@ -30,7 +30,9 @@ export class TopicSubscription<T> implements Subscription<T> {
 
   // Why the subscription ended before it was ready: the signal's reason, or ERR_CLOSED.
   get endReason(): unknown {
-    return this.#messages.reason ?? new ZStateError(ErrorCode.CLOSED, 'the subscription was closed')
+    // An abort's reason may be anything, null included; a quiet end has none.
+    const reason = this.#messages.reason
+    return reason !== undefined ? reason : new ZStateError(ErrorCode.CLOSED, 'the subscription was closed')
   }
 
   push(topic: string, message: unknown): void {

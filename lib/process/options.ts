@@ -154,7 +154,7 @@ export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
   if (o.thread !== undefined && typeof o.thread !== 'boolean')
     throw invalidArgument('spawn: thread must be a boolean')
   // Endless retries back off unless told otherwise, so a child that always crashes does not spin.
-  const retryDelay = o.retryDelay ?? (o.retries === Infinity ? backOff : 0)
+  const retryDelay = o.retryDelay === undefined ? (o.retries === Infinity ? backOff : 0) : o.retryDelay
   if (typeof retryDelay !== 'function') checkDelay(retryDelay, 'spawn: retryDelay')
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(object<Record<string, string>>(o.env, 'spawn: env'))) {

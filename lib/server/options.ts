@@ -8,6 +8,7 @@ import type { EtcdOptions } from './etcd/gateway.ts'
 import type { HistoryLimits } from './history.ts'
 import type { ServerOptions } from './types.ts'
 import { shown } from '../protocol/values.ts'
+import { MAX_TIMER_MS } from '../timer-limit.ts'
 
 export type { ServerOptions } from './types.ts'
 
@@ -48,6 +49,14 @@ function positiveInteger(value: unknown, name: string, fallback: number, min = 1
     throw invalidArgument(`startServer: ${name} must be an integer ≥ ${min}, got ${shown(value)}`)
   }
   return value
+}
+
+// A period a timer can hold (lib/timer-limit.ts): Node runs a longer one every millisecond.
+function period(value: unknown, name: string, fallback: number, min: number): number {
+  const ms = positiveInteger(value, name, fallback, min)
+  if (ms > MAX_TIMER_MS)
+    throw invalidArgument(`startServer: ${name} must be at most ${MAX_TIMER_MS} (about 24.8 days), got ${ms}`)
+  return ms
 }
 
 const SERVER_OPTIONS = [
@@ -94,7 +103,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
       bytes: positiveInteger(history.bytes, 'history.bytes', 64 << 20),
     },
     maxMessageBytes: positiveInteger(options.maxMessageBytes, 'maxMessageBytes', 16 << 20, 1024),
-    heartbeatMs: positiveInteger(options.heartbeatMs, 'heartbeatMs', 500, 10),
+    heartbeatMs: period(options.heartbeatMs, 'heartbeatMs', 500, 10),
     publishHighWaterMark: positiveInteger(options.publishHighWaterMark, 'publishHighWaterMark', 10_000),
     maxQueuedCalls: positiveInteger(options.maxQueuedCalls, 'maxQueuedCalls', 10_000, 0),
     metrics: resolveMetrics(options.metrics, options.insecure === true),
