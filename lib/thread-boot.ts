@@ -3,6 +3,8 @@
 // and cjs/api) before it imports workerData.entry.
 export const THREAD_BOOT = `
 const { workerData } = require('node:worker_threads');
+// Eval code gets these as globals (as node -e does); a process child's code has none of them.
+for (const name of ['require', 'module', 'exports', '__filename', '__dirname']) delete globalThis[name];
 (async () => {
   for (const api of workerData.tsx ?? []) (await import(api)).register();
   await import(workerData.entry);

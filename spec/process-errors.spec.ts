@@ -116,23 +116,33 @@ void test('process: a child that dies without reporting is a ProcessExitError wi
 
 void test('process: a child that an uncaught error ends names that error, not the version line Node ends with', async (t) => {
   const ctx = await contextFor(t)
-  const uncaught = ctx.spawn(async () => {
-    setTimeout(() => {
-      const error = new TypeError('the real cause') as TypeError & { code: string }
-      error.code = 'E_CAUSE' // Node prints it after the stack
-      throw error
-    }, 1)
-    await new Promise(() => {})
-  })
-  const rejected = ctx.spawn(async () => {
-    void Promise.reject(new RangeError('rejected and unhandled'))
-    await new Promise(() => {})
-  })
-  const [first, second] = await Promise.all([failure(uncaught.wait()), failure(rejected.wait())])
-  assert.ok(first instanceof ProcessExitError && second instanceof ProcessExitError)
-  assert.match(first.message, /before reporting a result: TypeError: the real cause$/)
-  assert.match(second.message, /before reporting a result: RangeError: rejected and unhandled$/)
-  assert.match(first.stderr, /Node\.js v\d+/, 'stderr keeps all of what Node wrote')
+  for (const thread of [false, true]) {
+    const uncaught = ctx.spawn(
+      async () => {
+        setTimeout(() => {
+          const error = new TypeError('the real cause') as TypeError & { code: string }
+          error.code = 'E_CAUSE' // Node prints it after the stack
+          throw error
+        }, 1)
+        await new Promise(() => {})
+      },
+      { thread },
+    )
+    const rejected = ctx.spawn(
+      async () => {
+        void Promise.reject(new RangeError('rejected and unhandled'))
+        await new Promise(() => {})
+      },
+      { thread },
+    )
+    const [first, second] = await Promise.all([failure(uncaught.wait()), failure(rejected.wait())])
+    assert.ok(first instanceof ProcessExitError && second instanceof ProcessExitError)
+    assert.match(first.message, /before reporting a result: TypeError: the real cause$/)
+    assert.match(second.message, /before reporting a result: RangeError: rejected and unhandled$/)
+    assert.match(first.stderr, /Node\.js v\d+/, 'stderr keeps all of what Node wrote')
+    // A thread's stack is printed as a process's is, on the parent's stderr too.
+    assert.match(first.stderr, /TypeError: the real cause\n\s+at /, `thread: ${thread}`)
+  }
 })
 
 void test('process: once built, an error thrown inside zstate’s child code shows one short line of it, not the bundle', async (t) => {
@@ -201,6 +211,27 @@ void test('process: methods, bound, native functions and classes are refused at 
     ctx.map(() => 1, 42 as unknown as number[]),
     /items must be an iterable or an async iterable/,
   )
+})
+
+void test('process: a SharedArrayBuffer is refused at spawn and in map for a process child, shared with a thread', async (t) => {
+  const ctx = await contextFor(t)
+  const unencodable = (error: unknown): boolean => isZStateError(error) && error.code === 'ERR_UNENCODABLE'
+  const shared = new SharedArrayBuffer(4)
+  // A process's IPC channel copies what it sends (v8.serialize), and cannot copy shared memory.
+  assert.throws(() => ctx.spawn(() => 1, { args: [shared] }), unencodable)
+  assert.throws(() => ctx.spawn(() => 1, { args: [shared], retries: 2 }), unencodable)
+  const mapped = await failure(ctx.map(() => 1, [1, shared], { concurrency: 1 }))
+  assert.ok(unencodable(mapped))
+  assert.match(mapped.message, /\(item 1\)/)
+  // A thread gets the same memory.
+  const child = ctx.spawn(
+    (_: unknown, memory: SharedArrayBuffer) => {
+      new Int32Array(memory)[0] = 42
+    },
+    { args: [shared], thread: true },
+  )
+  await child.wait()
+  assert.equal(new Int32Array(shared)[0], 42)
 })
 
 void test('process: a module without a default export, or one that cannot load, fails with a RemoteError', async (t) => {

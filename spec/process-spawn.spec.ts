@@ -98,6 +98,11 @@ void test('process: thread mode runs the same targets in a worker thread with th
   assert.equal(await fn.wait(), 3)
   await ctx.state.sync()
   assert.equal(ctx.state.get('where'), 'thread')
+  // A function sees the same globals in either: none of the ones eval code gets in a thread.
+  const globals = (): string[] =>
+    ['require', 'module', 'exports', '__filename', '__dirname'].filter((name) => name in globalThis)
+  for (const thread of [false, true])
+    assert.deepEqual(await ctx.spawn(globals, { thread }).wait(), [], `thread: ${thread}`)
   // A TypeScript module that tsx loads as CommonJS ("type": "commonjs"): the thread registers both of
   // tsx's loaders, as --import tsx does in a process (outside audit: ERR_REQUIRE_CYCLE_MODULE).
   const commonjs = fixtureUrl('commonjs/worker-plain.ts')

@@ -282,7 +282,7 @@ class MapRun {
       send(batch.values)
     } catch (error) {
       // State snapshots among the items cross as plain copies; anything else refused stays refused.
-      const sent = batch.values.map(sendable)
+      const sent = batch.values.map((value) => sendable(value, this.#options.thread ? 'thread' : 'process'))
       if (sent.every((item) => 'value' in item)) {
         try {
           return send(sent.map((item) => item.value))

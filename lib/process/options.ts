@@ -9,7 +9,7 @@ import type { ContextOptions, ContextServerOptions, MapOptions, SpawnOptions } f
 import type { PoolOptions } from './warm-pool.ts'
 import { MAX_TIMER_MS } from '../timer-limit.ts'
 import { shown } from '../protocol/values.ts'
-import { sendable } from './cloneable.ts'
+import { sendable, type Route } from './cloneable.ts'
 
 export interface ResolvedContextOptions {
   // The server to join, or several gateways to one state (docs/scale-out.md).
@@ -162,7 +162,7 @@ export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
       throw invalidArgument(`spawn: env.${key} must be a string, got ${typeof value}`)
     env[key] = value
   }
-  const args = checkCloneable(o.args ?? [], 'spawn: args')
+  const args = checkCloneable(o.args ?? [], 'spawn: args', o.thread === true ? 'thread' : 'process')
   return {
     args,
     name: o.name,
@@ -196,7 +196,7 @@ export function checkMapOptions(options: unknown): ResolvedMapOptions {
   if (o.thread !== undefined && typeof o.thread !== 'boolean')
     throw invalidArgument('map: thread must be a boolean')
   if (o.args !== undefined && !Array.isArray(o.args)) throw invalidArgument('map: args must be an array')
-  const args = checkCloneable(o.args ?? [], 'map: args')
+  const args = checkCloneable(o.args ?? [], 'map: args', o.thread === true ? 'thread' : 'process')
   return {
     args,
     concurrency: count(o.concurrency, 'map: concurrency', availableParallelism(), 1),
@@ -240,12 +240,12 @@ export function checkDelay(value: unknown, what: string, { endless = false } = {
 
 // Arguments and items travel by structured clone: refuse what cannot, before anything starts. Returns
 // what to send: `value`, its state snapshots made plain copies if it holds any (see sendable()).
-export function checkCloneable<T>(value: T, what: string): T {
-  const sent = sendable(value)
+export function checkCloneable<T>(value: T, what: string, route: Route): T {
+  const sent = sendable(value, route)
   if ('value' in sent) return sent.value as T
   throw new ZStateError(
     ErrorCode.UNENCODABLE,
-    `${what} cannot be sent to a child (structured clone): ${sent.error.message}`,
+    `${what} cannot be sent to a child ${route === 'thread' ? '(structured clone)' : '(over its IPC channel)'}: ${sent.error.message}`,
     { cause: sent.error },
   )
 }

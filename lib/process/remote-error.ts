@@ -2,7 +2,7 @@
 // RemoteError (message, remote stack, name, code, pid, cause chain; `value` for a thrown non-Error).
 import { inspect } from 'node:util'
 import { MAX_CAUSES, RemoteError } from '../errors.ts'
-import { cloneable } from './cloneable.ts'
+import { cloneable, toParent } from './cloneable.ts'
 import { safely, safeString } from '../guarded.ts'
 
 export interface SerializedError {
@@ -27,7 +27,7 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
       name: 'NonError',
       message: `a non-Error value was thrown: ${shown}`,
       nonError: true,
-      value: safely(() => cloneable(error), false) ? error : shown,
+      value: safely(() => cloneable(error, toParent), false) ? error : shown,
     }
   }
   const thrown = error as Error & { code?: unknown }

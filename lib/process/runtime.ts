@@ -9,7 +9,7 @@ import type { FromChild, ItemBatch, Job, ToChild } from './messages.ts'
 import { serializeError, type SerializedError } from './remote-error.ts'
 import type { Target } from './target.ts'
 import type { WorkerContext } from './types.ts'
-import { sendable } from './cloneable.ts'
+import { sendable, toParent } from './cloneable.ts'
 import { packNumbers } from './numbers.ts'
 import { evaluateGlobally, importModule } from '../import-module.ts'
 import type { Position } from '../connect.ts'
@@ -112,7 +112,7 @@ export async function runTarget(
 async function report(port: ParentPort, value: unknown, seen: Position | undefined): Promise<void> {
   try {
     await port.send({ t: 'result', value, seen }).catch((error: unknown) => {
-      const sent = sendable(value)
+      const sent = sendable(value, toParent)
       if (!('value' in sent) || sent.value === value) throw error
       return port.send({ t: 'result', value: sent.value, seen })
     })
@@ -158,7 +158,7 @@ async function runItems(
         // Some value cannot travel: report those items as failed, the rest as usual (state snapshots
         // as plain copies).
         values.forEach((value, i) => {
-          const sent = sendable(value)
+          const sent = sendable(value, toParent)
           if ('value' in sent) return void (values[i] = sent.value)
           values[i] = undefined
           failed.push([

@@ -49,7 +49,15 @@ export class ThreadAttempt extends Attempt {
     })
     worker.once('exit', (code) => {
       sockets.close()
-      void output.then(() => this.exited(code, null, uncaught?.split('\n')[0]))
+      void output.then(() => {
+        // As Node reports it for a process, after the rest of its output: the stack, then its banner.
+        if (uncaught !== undefined)
+          for (const line of [...uncaught.split('\n'), '', `Node.js ${process.version}`]) {
+            this.tail.push(line)
+            process.stderr.write(`${prefix}${line}\n`)
+          }
+        this.exited(code, null)
+      })
     })
     this.register('starting')
   }
