@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { Router } from 'zeromq'
 import { connect, isZStateError, startServer, type Client } from '../lib/index.ts'
@@ -90,6 +90,54 @@ test('join: bad addresses and options are ERR_INVALID_ARGUMENT', async () => {
   const atTheLimit = await startServer({ address: `ipc://${longest}` })
   await atTheLimit.close()
   await assert.rejects(startServer({ heartbeatMs: 0 }), code('ERR_INVALID_ARGUMENT'))
+})
+
+test('join: startServer refuses an ipc path where a server listens, and a TMPDIR that cannot hold its sockets', async (t) => {
+  const dir = tempDir(t)
+  const address = `ipc://${join(dir, 'state')}`
+  const first = await startServer({ address })
+  t.after(() => first.close())
+  await assert.rejects(
+    startServer({ address }),
+    (e: any) => e.code === 'ERR_INVALID_ARGUMENT' && /another server listens there/.test(e.message),
+  )
+  // The first one still has the path: a new client reaches it.
+  const client = await connect(address)
+  assert.equal((await client.server()).pid, process.pid)
+  await client.close()
+  // A socket file its server left behind (killed) is taken over.
+  const abandoned = `ipc://${join(dir, 'abandoned')}`
+  const killed = fixture(t, 'server', [JSON.stringify({ address: abandoned })])
+  await killed.event(1)
+  killed.child.kill('SIGKILL')
+  await new Promise((resolve) => killed.child.once('exit', resolve))
+  await (await startServer({ address: abandoned })).close()
+  // A TMPDIR that is missing, or too long for a socket path, is refused; nothing is left in it.
+  const saved = process.env.TMPDIR
+  try {
+    process.env.TMPDIR = join(dir, 'missing')
+    await assert.rejects(startServer(), code('ERR_INVALID_ARGUMENT'))
+    const long = join(dir, 'x'.repeat(100 - dir.length))
+    mkdirSync(long)
+    process.env.TMPDIR = long
+    await assert.rejects(startServer(), code('ERR_INVALID_ARGUMENT'))
+    assert.deepEqual(readdirSync(long), [])
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR
+    else process.env.TMPDIR = saved
+  }
+})
+
+test('join: a server’s private directory goes when its process exits or crashes without closing it', async (t) => {
+  for (const command of ['exit', 'crash']) {
+    const server = fixture(t, 'server', ['{}'])
+    const { address } = (await server.event(1)) as { address: string }
+    const dir = dirname(address.slice('ipc://'.length))
+    assert.equal(existsSync(dir), true)
+    void server.call(command).catch(() => {})
+    assert.notEqual((await server.exited).code, 0)
+    assert.equal(existsSync(dir), false, `${command}: ${dir} was left`)
+  }
 })
 
 test('join: a request the server does not answer in time is ERR_TIMEOUT', async (t) => {

@@ -7,7 +7,7 @@ import type { Io } from './report.ts'
 import { onTermination, unlessAborted } from './signals.ts'
 import { abortable } from '../abort.ts'
 import { readKeyPair } from './key-files.ts'
-import { checkSocketFile } from './socket-file.ts'
+import { checkSocketFile } from '../socket-file.ts'
 
 export type CliClient = Client
 

@@ -9,14 +9,12 @@ import { readAuthorizedKeys, readKeyPair } from './key-files.ts'
 import { EXIT_FAILURE, EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { onTermination, unlessAborted } from './signals.ts'
-import { checkSocketFree } from './socket-file.ts'
 
 export async function serve(options: RunOptions, io: Io): Promise<number> {
   const termination = onTermination()
   const { signal } = termination
   try {
     const curve = await curveOf(options, io)
-    if (options.address !== undefined) await checkSocketFree(options.address, options.timeout)
     const server = await startServer({
       ...(curve === undefined ? {} : { curve }),
       ...(options.address === undefined ? {} : { address: options.address }),

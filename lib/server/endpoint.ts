@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { invalidArgument } from '../errors.ts'
+import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkIpcPath, isLoopbackHost, parseTcp } from '../protocol/address.ts'
 
 export interface Endpoints {
@@ -19,10 +19,18 @@ export interface Endpoints {
 
 export function planEndpoints(address: string | undefined, insecure: boolean): Endpoints {
   if (address === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'zstate-'), {})
-    const removeDir = (): void => rmSync(dir, { recursive: true, force: true })
+    const dir = privateDir()
+    const removeDir = (): void => {
+      rmSync(dir, { recursive: true, force: true })
+      forget(dir)
+    }
     const router = join(dir, 'state')
-    checkIpcPath(router)
+    try {
+      checkIpcPath(router)
+    } catch (error) {
+      removeDir()
+      throw error
+    }
     return {
       router: `ipc://${router}`,
       pub: `ipc://${router}.pub`,
@@ -62,5 +70,33 @@ export function planEndpoints(address: string | undefined, insecure: boolean): E
     topics: `tcp://${host}:*`,
     cleanup: nothing,
     discard: nothing,
+  }
+}
+
+// The private directories of this process's servers that are still open: removed if the process exits
+// without closing them (process.exit(), an uncaught error). A signal's default action runs no code.
+const openDirs = new Set<string>()
+
+function removeOpenDirs(): void {
+  for (const dir of openDirs) rmSync(dir, { recursive: true, force: true })
+}
+
+function forget(dir: string): void {
+  if (openDirs.delete(dir) && openDirs.size === 0) process.off('exit', removeOpenDirs)
+}
+
+// The private directory of the default address; a TMPDIR that cannot hold one is the caller's to fix.
+function privateDir(): string {
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'zstate-'))
+    if (openDirs.size === 0) process.on('exit', removeOpenDirs)
+    openDirs.add(dir)
+    return dir
+  } catch (error) {
+    throw new ZStateError(
+      ErrorCode.INVALID_ARGUMENT,
+      `cannot make a private directory for the server's sockets: ${(error as Error).message}`,
+      { cause: error },
+    )
   }
 }

@@ -21,6 +21,7 @@ import { SendQueue } from '../send-queue.ts'
 import { VERSION } from '../version.ts'
 import { isIpv6Endpoint } from '../protocol/address.ts'
 import { planEndpoints, type Endpoints } from './endpoint.ts'
+import { checkSocketFree } from '../socket-file.ts'
 import { History } from './history.ts'
 import { KeyOwners } from './key-owners.ts'
 import { SLOT_MS } from './leases.ts'
@@ -71,6 +72,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   // The address first: one refused leaves a data dir untouched (and unlocked). With curve, tcp beyond
   // loopback is as safe as loopback.
   const endpoints = planEndpoints(resolved.address, resolved.insecure || resolved.curve !== undefined)
+  if (resolved.address !== undefined) await checkSocketFree(endpoints.router, SOCKET_PROBE_MS)
   let storage: Storage | undefined
   let gateway: EtcdGateway | undefined
   try {
@@ -1143,6 +1145,8 @@ const SESSION_EXPIRY_BEATS = 10
 const MAX_SESSION_SYNCS = 1024
 const MAX_SYNCS = 65_536
 const LATE_BEATS = 2.5
+// How long a socket file at the server's ipc path may take to answer before it counts as a dead one's.
+const SOCKET_PROBE_MS = 1_000
 
 function isToken(value: unknown): value is string {
   return typeof value === 'string' && /^[0-9a-f]{8,64}$/.test(value)

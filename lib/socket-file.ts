@@ -1,9 +1,10 @@
 // An ipc address names a socket file, which says at once what connect() would wait out --timeout
 // to learn: no file, or a file nothing listens on (a server that was killed leaves it behind),
-// means no server. And `serve` on a path where a server listens would silently take the path over
-// (libzmq replaces the file), leaving that server unreachable.
+// means no server. And a server bound on a path where another listens would silently take the path
+// over (libzmq replaces the file), leaving that server unreachable.
 import { stat } from 'node:fs/promises'
 import { createConnection } from 'node:net'
+import { invalidArgument } from './errors.ts'
 
 type Found = 'listening' | 'missing' | 'stale' | 'not a socket' | 'denied' | 'unknown'
 
@@ -21,11 +22,12 @@ export async function checkSocketFile(address: string, timeout: number): Promise
   if (problem !== undefined) throw new Error(`no server at ${address}: ${problem}`)
 }
 
-// Before `serve` binds: fails when another server listens there.
+// Before a server binds: ERR_INVALID_ARGUMENT when another server listens there (as a bound tcp port
+// is refused). A socket that does not answer within `timeout` is taken over.
 export async function checkSocketFree(address: string, timeout: number): Promise<void> {
   const path = socketPath(address)
   if (path !== undefined && (await inspect(path, timeout)) === 'listening')
-    throw new Error(`${address}: another server listens there; stop it first, or choose another path`)
+    throw invalidArgument(`${address}: another server listens there; stop it first, or choose another path`)
 }
 
 // The file of an ipc address; none for tcp, or for Linux's abstract namespace (ipc://@name).
