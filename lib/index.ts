@@ -98,6 +98,7 @@ export type {
   WorkerFunction,
   MapFunction,
   SpawnOptions,
+  SpawnManyOptions,
   MapOptions,
   MapResult,
   WaitOptions,

@@ -41,7 +41,7 @@ void test('child sessions: a child’s ephemeral keys go as soon as it has exite
   for (const { how, thread, end } of ENDINGS) {
     const key = `eph:${how}`
     const child = ctx.spawn(holdEphemeral, {
-      args: [key, ...(how === 'exit' ? [3] : [])],
+      args: how === 'exit' ? [key, 3] : [key],
       thread,
       name: how,
     })

@@ -204,7 +204,7 @@ void test('process: methods, bound, native functions and classes are refused at 
   assert.throws(() => ctx.spawn(() => 1, { retries: -1 }), /retries must be an integer ≥ 0, got -1/)
   assert.throws(() => ctx.spawn(() => 1, { env: { A: 1 as unknown as string } }), /env\.A must be a string/)
   assert.throws(
-    () => ctx.spawn(() => 1, { args: [() => 1] }),
+    () => ctx.spawn((_ctx, _fn: unknown) => 1, { args: [() => 1] }),
     (error: unknown) => isZStateError(error) && error.code === 'ERR_UNENCODABLE',
   )
   await assert.rejects(
@@ -218,8 +218,9 @@ void test('process: a SharedArrayBuffer is refused at spawn and in map for a pro
   const unencodable = (error: unknown): boolean => isZStateError(error) && error.code === 'ERR_UNENCODABLE'
   const shared = new SharedArrayBuffer(4)
   // A process's IPC channel copies what it sends (v8.serialize), and cannot copy shared memory.
-  assert.throws(() => ctx.spawn(() => 1, { args: [shared] }), unencodable)
-  assert.throws(() => ctx.spawn(() => 1, { args: [shared], retries: 2 }), unencodable)
+  const size = (_: unknown, memory: SharedArrayBuffer): number => memory.byteLength
+  assert.throws(() => ctx.spawn(size, { args: [shared] }), unencodable)
+  assert.throws(() => ctx.spawn(size, { args: [shared], retries: 2 }), unencodable)
   const mapped = await failure(ctx.map(() => 1, [1, shared], { concurrency: 1 }))
   assert.ok(unencodable(mapped))
   assert.match(mapped.message, /\(item 1\)/)

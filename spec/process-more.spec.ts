@@ -88,7 +88,7 @@ void test('process: map({ args }) passes extra arguments to every call', async (
     { code: 'ERR_INVALID_ARGUMENT' },
   )
   await assert.rejects(
-    ctx.map(() => 1, [1], { args: [() => 1] }),
+    ctx.map((_ctx, _item, _index, _fn: unknown) => 1, [1], { args: [() => 1] }),
     { code: 'ERR_UNENCODABLE' },
   )
 })

@@ -1,12 +1,28 @@
 // The typed face of StateView: what docs/state.md promises, generic in the store's shape.
 // Every type a State method takes or returns is declared here, in a module that imports no
 // implementation, so the published declarations never reach one.
-import type { Draft as ImmerDraft } from 'immer'
+import type { Draft as ImmerDraft, WritableNonArrayDraft } from 'immer'
 
 type Key<S> = keyof S & string
 type Value<S> = S[Key<S>]
 // The keys whose values may be a V: what increment() takes (every key, for an untyped state).
 type KeyHolding<S, V> = { [K in Key<S>]: V extends S[K] ? K : never }[Key<S>]
+
+// What atomic() resolves with: fn's result with drafts replaced by the plain values they stand for,
+// as the runtime replaces them (the whole draft `d` by a plain object of the state). Inferring from a
+// draft type recovers the type it was made from; checking back keeps any other object (a class
+// instance, a Map) as it is. Date and Uint8Array are never drafted, and would match structurally.
+type Undrafted<T> = T extends Date | Uint8Array
+  ? T
+  : T extends object
+    ? T extends Draft<infer S>
+      ? Draft<S> extends T
+        ? Partial<S>
+        : UndraftedValue<T>
+      : UndraftedValue<T>
+    : T
+type UndraftedValue<T> =
+  T extends WritableNonArrayDraft<infer U> ? (WritableNonArrayDraft<U> extends T ? U : T) : T
 
 /** One key written by one revision, as watchers, waiters and `subscribe` listeners see it. */
 export interface Change<V = unknown> {
@@ -157,7 +173,7 @@ export interface State<S extends object = Record<string, unknown>> extends State
    */
   scope<T extends object = Record<string, unknown>>(prefix: string): State<T>
   /** A barrier: resolves with the revision once the replica has caught up with the server. */
-  sync(options?: { timeout?: number; signal?: AbortSignal }): Promise<number>
+  sync(options?: { timeout?: number | undefined; signal?: AbortSignal | undefined }): Promise<number>
 
   /**
    * Stores a copy of `value`; resolves with the revision (a commit even when the value is equal).
@@ -198,9 +214,10 @@ export interface State<S extends object = Record<string, unknown>> extends State
    * Runs `fn` on a draft of the state and commits its writes as one serializable revision, all or
    * nothing. `fn` may be re-run on conflict: no side effects outside the draft. After 6 conflicts
    * in a row it waits its turn on the keys (a standalone server's), so it cannot starve. Resolves
-   * with what `fn` returned; ConflictError (ERR_CONFLICT) once `retries` (default 100) are used up.
+   * with what `fn` returned, drafts in it replaced by their current values; ConflictError
+   * (ERR_CONFLICT) once `retries` (default 100) are used up.
    */
-  atomic<R>(fn: (draft: Draft<S>) => R | Promise<R>, options?: AtomicOptions): Promise<R>
+  atomic<R>(fn: (draft: Draft<S>) => R | Promise<R>, options?: AtomicOptions): Promise<Undrafted<R>>
   /**
    * Runs the named export of the server's `actions` module as `(draft, ...args)`, atomically
    * inside the server (no retries). Unknown action: ERR_INVALID_ARGUMENT; a throwing action
@@ -250,7 +267,7 @@ export interface State<S extends object = Record<string, unknown>> extends State
    * iterator: subscribed at once; `break`, `return()`, `signal` or `await using` end it.
    */
   watch<K extends Key<S>>(
-    options?: WatchOptions & { key?: K },
+    options?: WatchOptions & { key?: K | undefined },
   ): AsyncIterableIterator<TypedChange<S, K>> & AsyncDisposable
   /**
    * Calls `listener` synchronously for every revision applied to the replica, in order; returns

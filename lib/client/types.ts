@@ -9,34 +9,34 @@ export interface ConnectOptions {
    * ms to join (snapshot received, change stream subscribed) before TimeoutError (ERR_TIMEOUT);
    * default 10 000.
    */
-  timeout?: number
+  timeout?: number | undefined
   /** ms each request may take before TimeoutError (ERR_TIMEOUT); default 30 000. */
-  requestTimeout?: number
+  requestTimeout?: number | undefined
   /**
    * ms of silence after which the server counts as lost and the client reconnects; default 3 × the
    * server's `heartbeatMs`.
    */
-  heartbeatTimeout?: number
+  heartbeatTimeout?: number | undefined
   /** This client's name, shown by `zstate top`; default the script's file name. */
-  name?: string
+  name?: string | undefined
   /**
    * Replicate only the keys under these prefixes (at most 256, each at most 1 024 UTF-8 bytes): the
    * client receives no commits of other keys. Reads, waiters, watches, scopes and `atomic` reads of
    * other keys are refused with ERR_INVALID_ARGUMENT; writes to any key work, with read-your-writes
    * for replicated keys. `[]` replicates nothing (a pure writer). Default: every key.
    */
-  replicate?: readonly string[]
+  replicate?: readonly string[] | undefined
   /**
    * CurveZMQ (docs/security.md): the server's public key and this client's key pair, from
    * `generateKeyPair()`. A server that does not authorize the key, or a wrong server key, makes
    * `connect()` fail at once with ERR_UNAUTHORIZED.
    */
-  curve?: { serverKey: string; publicKey: string; secretKey: string }
+  curve?: { serverKey: string; publicKey: string; secretKey: string } | undefined
   /**
    * Aborting it while `connect()` is joining rejects it with `signal.reason`, unchanged, and closes
    * everything it opened. It has no effect once `connect()` has resolved.
    */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 /** What `client.server()` reports about the server. */
@@ -106,7 +106,7 @@ export interface Client<S extends object = Record<string, unknown>> extends Asyn
    * Asks the server about itself. `timeout` (ms; default the client's requestTimeout) → ERR_TIMEOUT;
    * `signal` rejects with its reason.
    */
-  server(options?: { timeout?: number; signal?: AbortSignal }): Promise<ServerInfo>
+  server(options?: { timeout?: number | undefined; signal?: AbortSignal | undefined }): Promise<ServerInfo>
   /** Lifecycle events from now on: disconnected, reconnected, reset, closed (which ends the iteration). */
   status(): AsyncIterable<StatusEvent>
   /** A copy of this client's counters. */

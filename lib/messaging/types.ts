@@ -1,10 +1,10 @@
 // The public shape of services and topics (docs/messaging.md); every Client has these methods.
 
 /** One method of a service provider: takes the call's arguments, returns (or resolves with) its result. */
-// any, not unknown: handlers written inline without an Api type get untyped parameters, as in
-// JavaScript (unknown would refuse typed ones, never[] would make every parameter never).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Handler = (...args: any[]) => unknown
+// Declared as a method, whose parameters are compared both ways: a handler that annotates its own
+// (`(a: number, b: number) => a + b`) fits, where a function type (strictFunctionTypes) would refuse
+// it; parameters left unannotated are `unknown`, never `any`.
+export type Handler = { handler(...args: unknown[]): unknown }['handler']
 /** A service provider's methods by name: what `provide()` takes when no `Api` type is given. */
 export type Handlers = Record<string, Handler>
 
@@ -15,12 +15,17 @@ export type Handlers = Record<string, Handler>
  */
 type Explicit<T> = [T][T extends unknown ? 0 : never]
 
-/** What `provide()` takes for an `Api`: the same methods, each free to be sync or async. */
-export type Implementation<Api> = {
-  [K in keyof Api]: Api[K] extends (...args: infer A) => infer R
-    ? (...args: A) => R | Promise<Awaited<R>>
-    : Api[K]
-}
+/**
+ * What `provide()` takes for an `Api`: the same methods, each free to be sync or async. Without an
+ * `Api` (a record of any names, Handlers), any handlers as they are.
+ */
+export type Implementation<Api> = string extends keyof Api
+  ? Api
+  : {
+      [K in keyof Api]: Api[K] extends (...args: infer A) => infer R
+        ? (...args: A) => R | Promise<Awaited<R>>
+        : Api[K]
+    }
 
 /** Names a service proxy keeps for JavaScript itself (awaiting, JSON, conversions): not methods. */
 type NotMethod = 'then' | 'toJSON' | 'valueOf' | 'constructor' | 'toString' | 'toLocaleString'
@@ -169,9 +174,13 @@ export interface Messaging {
   /** A typed proxy over `call()`: `client.service<MathApi>('math').add(1, 2)`. Not thenable. */
   service<Api extends object>(name: string, options?: CallOptions): ServiceProxy<Api>
   /** Every service the server knows, with its live providers. */
-  services(options?: RequestOptions & { detail?: false }): Promise<ServiceInfo[]>
+  services(options?: RequestOptions & { detail?: false | undefined }): Promise<ServiceInfo[]>
   /** Every service with each of its providers (id, client name, pid, concurrency, calls in flight). */
   services(options: RequestOptions & { detail: true }): Promise<ServiceDetail[]>
+  /** Either of the above, as `detail` says. */
+  services(
+    options: RequestOptions & { detail?: boolean | undefined },
+  ): Promise<ServiceInfo[] | ServiceDetail[]>
   /** Resolves once the service `name` has at least `providers` (default 1) live providers. */
   waitForService(name: string, options?: WaitForServiceOptions): Promise<void>
   /** Publishes `message` on `topic`; resolves when the server has accepted it. */

@@ -19,6 +19,7 @@ import type {
   ContextOptions,
   MapOptions,
   MapResult,
+  SpawnManyOptions,
   SpawnOptions,
   WaitOptions,
 } from './types.ts'
@@ -134,7 +135,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     })
   }
 
-  spawn<R>(target: unknown, options?: SpawnOptions): ChildHandle<R> & ChildHandle<R>[] {
+  spawn<R>(target: unknown, options?: SpawnOptions | SpawnManyOptions): ChildHandle<R> & ChildHandle<R>[] {
     const resolved = resolveTarget(target, 'spawn')
     const spawnOptions = checkSpawnOptions(options)
     this.#checkOpen('spawn')

@@ -5,7 +5,7 @@ import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkCurveCredentials, type CurveCredentials } from '../link/handshake.ts'
 import { checkKnown } from '../known-options.ts'
 import { replicateOption } from '../protocol/prefixes.ts'
-import type { ContextOptions, ContextServerOptions, MapOptions, SpawnOptions } from './types.ts'
+import type { ContextOptions, ContextServerOptions, MapOptions, SpawnManyOptions } from './types.ts'
 import type { PoolOptions } from './warm-pool.ts'
 import { MAX_TIMER_MS } from '../timer-limit.ts'
 import { shown } from '../protocol/values.ts'
@@ -135,7 +135,8 @@ function contextCurve(o: Partial<ContextOptions>): CurveCredentials | undefined 
 }
 
 export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
-  const o = object<SpawnOptions>(options, 'spawn', [
+  // Every option, `count` included (Partial makes it optional).
+  const o = object<SpawnManyOptions>(options, 'spawn', [
     'args',
     'name',
     'thread',

@@ -7,77 +7,81 @@ export interface ServerOptions {
    * The endpoint to bind; default `ipc://` in a private (0700) temp dir. `tcp://HOST:*` binds a
    * free port (`server.address` shows it). Non-loopback tcp is refused unless `insecure`.
    */
-  address?: string
+  address?: string | undefined
   /** Allow tcp on a non-loopback interface without encryption; default false. */
-  insecure?: boolean
+  insecure?: boolean | undefined
   /**
    * Commits kept for gap repair and `watch({ fromRevision })`: at most `revisions` (default
    * 10 000) and `bytes` (default 64 MiB), whichever is smaller.
    */
-  history?: { revisions?: number; bytes?: number }
+  history?: { revisions?: number | undefined; bytes?: number | undefined } | undefined
   /** Bytes; larger requests are refused with ERR_TOO_LARGE; default 16 MiB, at least 1 024. */
-  maxMessageBytes?: number
+  maxMessageBytes?: number | undefined
   /** ms between heartbeats when the server is idle; default 500, at least 10. */
-  heartbeatMs?: number
+  heartbeatMs?: number | undefined
   /** Changes queued per subscriber before it misses some (and repairs the gap); default 10 000. */
-  publishHighWaterMark?: number
+  publishHighWaterMark?: number | undefined
   /** Calls waiting for a free provider, per service; beyond it ERR_OVERFLOW; default 10 000. */
-  maxQueuedCalls?: number
+  maxQueuedCalls?: number | undefined
   /**
    * Directory (created 0700) for a write-ahead log and snapshots (docs/durability.md); a restart on
    * it restores the store, the revision counter and the history. Default: nothing touches the disk.
    */
-  dataDir?: string
+  dataDir?: string | undefined
   /**
    * With `dataDir`: `'always'` (default) fsyncs each turn's commits before anyone hears of them;
    * `'interval'` at most 1 s later; `'never'` leaves it to the OS.
    */
-  fsync?: 'always' | 'interval' | 'never'
+  fsync?: 'always' | 'interval' | 'never' | undefined
   /**
    * With `dataDir`: cut the log at the first damaged record instead of refusing to start with
    * ERR_CORRUPT; default false.
    */
-  repair?: boolean
+  repair?: boolean | undefined
   /**
    * CurveZMQ on every socket of the server (docs/security.md): its key pair (`generateKeyPair()`) and
    * the client public keys it accepts, or `'any'` to encrypt without checking who connects. Others
    * never get a session: their `connect()` fails with ERR_UNAUTHORIZED.
    */
-  curve?: {
-    publicKey: string
-    secretKey: string
-    authorizedKeys: readonly string[] | 'any'
-    /**
-     * `'owned'` (default): a service belongs to the client key of its first provider while any of
-     * its providers lives, and providers under other keys are refused with ERR_UNAUTHORIZED;
-     * `'shared'`: any authorized client may provide any service.
-     */
-    services?: 'owned' | 'shared'
-  }
+  curve?:
+    | {
+        publicKey: string
+        secretKey: string
+        authorizedKeys: readonly string[] | 'any'
+        /**
+         * `'owned'` (default): a service belongs to the client key of its first provider while any of
+         * its providers lives, and providers under other keys are refused with ERR_UNAUTHORIZED;
+         * `'shared'`: any authorized client may provide any service.
+         */
+        services?: 'owned' | 'shared' | undefined
+      }
+    | undefined
   /**
    * Path or URL of a module whose named exports `(draft, ...args) => result` are the actions
    * clients run with `state.run(name, ...args)`; default none.
    */
-  actions?: string | URL
+  actions?: string | URL | undefined
   /**
    * `'HOST:PORT'` to serve Prometheus metrics over HTTP at `http://HOST:PORT/metrics`
    * (docs/observability.md); PORT 0 binds a free port (`server.metricsUrl` shows it). A HOST beyond
    * loopback is refused unless `insecure`. Default: no metrics endpoint.
    */
-  metrics?: string
+  metrics?: string | undefined
   /**
    * Make this server a gateway to a state held by etcd (docs/scale-out.md): every server started
    * with the same endpoints and prefix (default `'zstate/'`) serves one state, and clients given
    * several of them fail over between them. Excludes `dataDir`.
    */
-  etcd?: {
-    endpoints: string[]
-    prefix?: string
-    username?: string
-    password?: string
-    /** Where the other gateways reach this one, for services and topics; default: `address` as bound. */
-    advertise?: string
-  }
+  etcd?:
+    | {
+        endpoints: string[]
+        prefix?: string | undefined
+        username?: string | undefined
+        password?: string | undefined
+        /** Where the other gateways reach this one, for services and topics; default: `address` as bound. */
+        advertise?: string | undefined
+      }
+    | undefined
 }
 
 /** A running state server. `await using` closes it. */
