@@ -221,6 +221,25 @@ test('partial: reads, waiters, watches, scopes and transaction reads outside the
   assert.equal(await writer.state.increment('other', 1), 4)
 })
 
+test('partial: a clear that removed nothing a partial replica holds reaches none of its listeners or waiters', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const full = await clientFor(server)
+  const partial = await clientFor(server, { replicate: ['jobs/'] })
+  const events: number[] = []
+  partial.state.subscribe((event) => events.push(event.revision))
+  const looks: number[] = []
+  const whole = partial.state.when((view) => {
+    looks.push(view.revision)
+    return view.has('jobs/1')
+  })
+  await full.state.set('users/a', 1)
+  await full.state.clear() // deletes users/a only
+  const revision = await full.state.set('jobs/1', 1)
+  await whole
+  assert.deepEqual(events, [revision])
+  assert.deepEqual(looks, [0, revision])
+})
+
 test('partial: connect() checks the prefixes', async () => {
   const bad: [unknown, RegExp][] = [
     ['jobs/', /replicate must be an array/],

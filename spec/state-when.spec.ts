@@ -146,13 +146,20 @@ test('when: a timeout names what it waited for and carries the caller’s stack'
 test('when: closing the client rejects pending waiters with ERR_CLOSED', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await connect(server.address)
+  await client.state.set('held', 1)
   const pending = client.state.whenTruthy('never')
   await client.close()
-  await assert.rejects(pending, (e: unknown) => isZStateError(e) && e.code === 'ERR_CLOSED')
+  const closed = (e: unknown): boolean => isZStateError(e) && e.code === 'ERR_CLOSED'
+  await assert.rejects(pending, closed)
+  // Made after close(), even one whose condition the last replica meets.
+  await assert.rejects(client.state.whenTruthy('never'), closed)
+  await assert.rejects(client.state.whenTruthy('held'), closed)
   await assert.rejects(
-    client.state.whenTruthy('never'),
-    (e: unknown) => isZStateError(e) && e.code === 'ERR_CLOSED',
+    client.state.when(() => true),
+    closed,
   )
+  await assert.rejects(client.state.whenEqual('held', 1), closed)
+  assert.equal(client.state.get('held'), 1, 'reads keep the last replica')
   assert.deepEqual(await client.state.watch().next(), { done: true, value: undefined })
 })
 

@@ -34,6 +34,11 @@ export class Observers {
   readonly #addedDuring = new Set<Waiter | Stream>()
   #closed: { error: unknown } | undefined
 
+  // Set by close(): a waiter made later rejects with it, whatever the replica shows.
+  get closed(): { readonly error: unknown } | undefined {
+    return this.#closed
+  }
+
   // Whether applying a commit needs to describe its changes at all.
   get active(): boolean {
     return (

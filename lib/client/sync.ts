@@ -238,7 +238,9 @@ export class Synchronizer {
     }
     const observers = this.observers
     if (!observers.active) return void replica.apply(revision, changes, undefined)
-    observers.revision(revision, replica.apply(revision, changes, observers.needsValue))
+    const applied = replica.apply(revision, changes, observers.needsValue)
+    // A clear of everything reaches every replica: one that held none of its keys saw no change.
+    if (applied.length > 0) observers.revision(revision, applied)
   }
 
   // Applies the segments the replica has reached, in order; each settles the write it acknowledges.

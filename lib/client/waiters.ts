@@ -34,6 +34,8 @@ export function waitFor<T>(
     if (options?.signal?.aborted === true) return Promise.reject(options.signal.reason)
     if (options?.changed !== undefined && typeof options.changed !== 'boolean')
       throw invalidArgument(`${what}: changed must be a boolean`)
+    const closed = sync.observers.closed
+    if (closed !== undefined) return Promise.reject(closed.error)
     if (checkNow && options?.changed !== true) {
       const now = check(undefined)
       if (now !== undefined) return Promise.resolve(now.value)
