@@ -406,3 +406,37 @@ void test('process: a context whose server is killed closes at once, saying so, 
   await allGone([childPid])
   await ctx.close()
 })
+
+void test('process: a thread whose event loop is blocked costs its parent a bounded buffer, then catches up', async (t) => {
+  const ctx = await contextFor<Record<string, unknown>>(t)
+  const gate = new Int32Array(new SharedArrayBuffer(8))
+  const child = ctx.spawn(
+    async (c: WorkerContext<Record<string, unknown>>, shared: SharedArrayBuffer) => {
+      const flags = new Int32Array(shared)
+      await c.state.set('blocked', true)
+      Atomics.wait(flags, 0, 0) // the thread's event loop stops here until the parent lets it go
+      await c.state.sync()
+      return [0, 1, 2, 3].map((i) => (c.state.get(`big${i}`) as { n: number } | undefined)?.n)
+    },
+    { args: [gate.buffer], thread: true },
+  )
+  await ctx.state.whenTruthy('blocked')
+  const before = process.memoryUsage().rss
+  // 600 MiB of commits while the thread takes none of them.
+  const blob = 'x'.repeat(256 << 10)
+  for (let batch = 0; batch < 48; batch++)
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => ctx.state.set(`big${i % 4}`, { n: batch * 50 + i, blob })),
+    )
+  await ctx.state.sync()
+  const grown = process.memoryUsage().rss - before
+  Atomics.store(gate, 0, 1)
+  Atomics.notify(gate, 0)
+  // The last batch's last four writes, as the parent's replica holds them.
+  assert.deepEqual(await child.wait(), [2398, 2399, 2396, 2397])
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => (ctx.state.get(`big${i}`) as { n: number }).n),
+    [2398, 2399, 2396, 2397],
+  )
+  assert.ok(grown < 320 << 20, `the parent grew by ${Math.round(grown / 2 ** 20)} MiB`)
+})

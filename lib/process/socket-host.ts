@@ -7,6 +7,7 @@ import type { socketOptions } from '../link/handshake.ts'
 import { sockets } from '../link/sockets.ts'
 import { connectSocket, sendOrWait } from '../zmq.ts'
 import { SendQueue } from '../send-queue.ts'
+import { byteLength } from './thread-sockets.ts'
 
 // What the thread's client built the socket with (link/handshake.ts): its CURVE keys included.
 export type SocketOptions = ReturnType<typeof socketOptions>
@@ -18,7 +19,7 @@ export type HostRequest =
   | { readonly op: 'connect'; readonly endpoint: string }
   | { readonly op: 'subscribe' | 'unsubscribe'; readonly topics: string[] }
   | { readonly op: 'send'; readonly frames: Uint8Array[] }
-  | { readonly op: 'ack'; readonly count: number }
+  | { readonly op: 'ack'; readonly count: number; readonly bytes: number }
   | { readonly op: 'close' }
 export type ToHost = { readonly id: number } & HostRequest
 export type ToProxy =
@@ -27,12 +28,15 @@ export type ToProxy =
 // Published messages a busy thread has not taken yet, beyond which more are dropped, as a SUB socket
 // at its high-water mark would (the client repairs the gap). Replies are never dropped.
 const MAX_UNTAKEN = 10_000
+// And their bytes: 10,000 commits of large values would otherwise hold gigabytes for a blocked thread.
+const MAX_UNTAKEN_BYTES = 64 << 20
 
 interface Hosted {
   readonly socket: Dealer | Subscriber
   readonly sends: SendQueue
   readonly kind: 'dealer' | 'sub'
   untaken: number
+  untakenBytes: number
 }
 
 export class SocketHost {
@@ -72,6 +76,7 @@ export class SocketHost {
         return void this.#watch(message.id, hosted)
       case 'ack':
         hosted.untaken = Math.max(0, hosted.untaken - message.count)
+        hosted.untakenBytes = Math.max(0, hosted.untakenBytes - message.bytes)
         return
       case 'close':
         this.#hosted.delete(message.id)
@@ -86,7 +91,7 @@ export class SocketHost {
       (frames) => sendOrWait(socket as Dealer, frames),
       () => {},
     )
-    const hosted: Hosted = { socket, sends, kind, untaken: 0 }
+    const hosted: Hosted = { socket, sends, kind, untaken: 0, untakenBytes: 0 }
     this.#hosted.set(id, hosted)
     void this.#forward(id, hosted)
   }
@@ -110,8 +115,13 @@ export class SocketHost {
       } catch {
         return // closed
       }
-      if (hosted.kind === 'sub' && hosted.untaken >= MAX_UNTAKEN) continue
+      if (
+        hosted.kind === 'sub' &&
+        (hosted.untaken >= MAX_UNTAKEN || hosted.untakenBytes >= MAX_UNTAKEN_BYTES)
+      )
+        continue
       hosted.untaken++
+      hosted.untakenBytes += byteLength(frames)
       try {
         this.#port.postMessage({ id, frames } satisfies ToProxy)
       } catch {

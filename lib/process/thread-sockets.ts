@@ -9,8 +9,10 @@ import type { HostRequest, SocketOptions, ToProxy } from './socket-host.ts'
 type Frames = Buffer[]
 type Outgoing = Buffer | string | Uint8Array | (Buffer | string | Uint8Array)[]
 
-// Messages taken before the thread tells the host, so the host can bound what it buffers for us.
+// Messages, or bytes, taken before the thread tells the host, so the host can bound what it buffers
+// for us.
 const ACK_EVERY = 256
+const ACK_BYTES = 1 << 20
 
 export function proxySockets(port: MessagePort): SocketClasses {
   const open = new Map<number, ProxySocket>()
@@ -26,7 +28,9 @@ export function proxySockets(port: MessagePort): SocketClasses {
     readonly #id = nextId++
     readonly #queue: Frames[] = []
     #waiting: { resolve: (frames: Frames) => void; reject: (error: Error) => void } | undefined
+    // Taken since the last ack.
     #taken = 0
+    #takenBytes = 0
     #closed = false
     #events: AsyncGenerator<{ type: string }> | undefined
     readonly #pendingEvents: string[] = []
@@ -110,7 +114,13 @@ export function proxySockets(port: MessagePort): SocketClasses {
     }
 
     #took(frames: Frames): Frames {
-      if (++this.#taken % ACK_EVERY === 0) this.post({ op: 'ack', count: ACK_EVERY })
+      this.#taken++
+      this.#takenBytes += byteLength(frames)
+      if (this.#taken >= ACK_EVERY || this.#takenBytes >= ACK_BYTES) {
+        this.post({ op: 'ack', count: this.#taken, bytes: this.#takenBytes })
+        this.#taken = 0
+        this.#takenBytes = 0
+      }
       return frames
     }
   }
@@ -141,4 +151,11 @@ export function proxySockets(port: MessagePort): SocketClasses {
 
 function closedError(): Error {
   return Object.assign(new Error('Socket is closed'), { code: 'EBADF' })
+}
+
+// The bytes of a message's frames: what the host and the thread count of what it holds for the thread.
+export function byteLength(frames: readonly Uint8Array[]): number {
+  let bytes = 0
+  for (const frame of frames) bytes += frame.byteLength
+  return bytes
 }
