@@ -67,6 +67,26 @@ class UnboundedSubscriber extends zmq.Subscriber {
   }
 }
 
+// A tcp port a socket of this process closed a moment ago may still be bound: libzmq closes a listener
+// in its own I/O thread, after close() returned. Binding it again is retried for about a second; a
+// port another process holds fails after that.
+const REBIND_MS = 1_000
+
+export async function bindFreed(
+  socket: { bind(address: string): Promise<void> },
+  address: string,
+): Promise<void> {
+  const deadline = Date.now() + REBIND_MS
+  for (;;) {
+    try {
+      return await socket.bind(address)
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'EADDRINUSE' || Date.now() >= deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}
+
 export const Dealer = retryingInterrupted(zmq.Dealer)
 export const Publisher = retryingInterrupted(zmq.Publisher)
 export const Router = retryingInterrupted(zmq.Router)

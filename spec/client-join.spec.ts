@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -126,6 +127,24 @@ test('join: startServer refuses an ipc path where a server listens, and a TMPDIR
     if (saved === undefined) delete process.env.TMPDIR
     else process.env.TMPDIR = saved
   }
+})
+
+test('join: a tcp port released a moment after startServer is called is bound; one held is refused', async (t) => {
+  const holder = createServer().listen(0, '127.0.0.1')
+  await once(holder, 'listening')
+  const address = `tcp://127.0.0.1:${(holder.address() as AddressInfo).port}`
+  // Released while startServer tries, as libzmq releases the port of a server just closed.
+  const starting = startServer({ address })
+  setTimeout(() => holder.close(), 200)
+  const server = await starting
+  t.after(() => server.close())
+  assert.equal(server.address, address)
+  const taken = await startServer({ address }).then(
+    () => assert.fail('bound a port in use'),
+    (e: unknown) => e,
+  )
+  assert.ok(code('ERR_INVALID_ARGUMENT')(taken))
+  assert.match((taken as Error).message, /Address already in use/)
 })
 
 test('join: a server’s private directory goes when its process exits or crashes without closing it', async (t) => {

@@ -1,5 +1,5 @@
 // The state server: a ROUTER answering requests and a PUB broadcasting every commit, one loop each.
-import { Publisher, Router } from '../zmq.ts'
+import { Publisher, Router, bindFreed } from '../zmq.ts'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { arrayHeader, encode, encodeWithItems } from '../protocol/codec.ts'
 import { isList, isRequestId, isRevision, peekArrayLength, peekFirstRequestId } from '../protocol/frames.ts'
@@ -127,7 +127,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   })
   let topics: Topics
   try {
-    await router.bind(endpoints.router)
+    await bindFreed(router, endpoints.router)
     await pub.bind(endpoints.pub)
     topics = await Topics.bind(endpoints.topics, resolved.publishHighWaterMark, secure)
   } catch (error) {
