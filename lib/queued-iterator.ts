@@ -25,6 +25,12 @@ export interface QueuedIteratorOptions<T> {
   prelude?: Promise<Iterable<T>> | undefined
 }
 
+// A signal's listener holds its iterator weakly (a long-lived signal must not keep every iterator made
+// with it), and is taken off the signal when an iterator dropped unended is collected.
+const unhooked = new FinalizationRegistry<{ signal: AbortSignal; listener: () => void }>(
+  ({ signal, listener }) => signal.removeEventListener('abort', listener),
+)
+
 export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposable {
   // Iterators a consumer awaits: a producer may hold its iterator weakly (watch() and subscribe() do,
   // so that one dropped unread is collected), and a consumer suspended in next() is reachable only
@@ -33,7 +39,8 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
   /** Items discarded by the 'drop' policy. */
   dropped = 0
   readonly #overflow: Overflow<T> | undefined
-  readonly #signal: AbortSignal | undefined
+  // The signal that ends it, and the listener it added (taken off when it ends).
+  #signal: { readonly signal: AbortSignal; readonly listener: () => void } | undefined
   readonly #onEnd: (() => void) | undefined
   // The consumer reads #out from #at; pushes go to #in, which becomes #out once #out is read.
   #out: T[] = []
@@ -62,9 +69,14 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
         this.end(error)
       },
     )
-    this.#signal = options.signal
-    if (this.#signal?.aborted === true) this.end(this.#signal.reason)
-    else this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
+    const signal = options.signal
+    if (signal?.aborted === true) this.end(signal.reason)
+    else if (signal !== undefined) {
+      const listener = abortListener(new WeakRef(this), signal)
+      this.#signal = { signal, listener }
+      signal.addEventListener('abort', listener, { once: true })
+      unhooked.register(this, this.#signal, this)
+    }
   }
 
   /** Whether it has stopped taking items (end(), close(), overflow or the signal). */
@@ -109,7 +121,10 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
   end(error?: unknown): void {
     if (this.#ending !== undefined) return
     this.#ending = { error }
-    this.#signal?.removeEventListener('abort', this.#onAbort)
+    if (this.#signal !== undefined) {
+      this.#signal.signal.removeEventListener('abort', this.#signal.listener)
+      unhooked.unregister(this)
+    }
     this.#onEnd?.()
     this.#wakeUp()
   }
@@ -157,8 +172,6 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
   [Symbol.asyncIterator](): this {
     return this
   }
-
-  readonly #onAbort = (): void => this.end(this.#signal!.reason)
 
   #take(): IteratorYieldResult<T> | undefined {
     if (this.#at === this.#out.length) {
@@ -220,4 +233,10 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
     QueuedIterator.#awaited.delete(this)
     wake.resolve()
   }
+}
+
+// Made out here: a closure made in the constructor would share its scope with the others made there,
+// which hold the iterator itself.
+function abortListener(iterator: WeakRef<{ end(error: unknown): void }>, signal: AbortSignal): () => void {
+  return () => iterator.deref()?.end(signal.reason)
 }

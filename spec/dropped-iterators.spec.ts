@@ -114,3 +114,49 @@ test('a topic subscription dropped is collected; one a consumer awaits gets its 
     assert.equal(message, round)
   }
 })
+
+// A next() pending on an iterator nothing else holds: only the promise comes back.
+async function pendingNext(client: Client): Promise<{ watched: Promise<unknown>; heard: Promise<unknown> }> {
+  const subscription = client.subscribe('pending/')
+  await subscription.ready
+  const watched = client.state
+    .watch({ key: 'pending' })
+    .next()
+    .then((result) => result.value?.value)
+  return { watched, heard: subscription.next().then((result) => result.value?.message) }
+}
+
+test('a next() pending on a watch() or subscription nothing else holds still settles', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const writer = await clientFor(server)
+  const client = await clientFor(server)
+  for (let round = 0; round < 3; round++) {
+    const { watched, heard } = await pendingNext(client)
+    await collections()
+    await writer.state.set('pending', round)
+    await writer.publish('pending/1', round)
+    assert.equal(await within(watched), round, 'the watch() was collected')
+    assert.equal(await within(heard), round, 'the subscription was collected')
+  }
+})
+
+// Made with a signal that outlives them, read once and dropped; only refs come back.
+async function dropWithSignal(client: Client, signal: AbortSignal): Promise<WeakRef<object>[]> {
+  const watch = client.state.watch({ key: 'a', signal })
+  const subscription = client.subscribe('news/', { signal })
+  await subscription.ready
+  await client.state.set('a', 1)
+  await client.publish('news/1', 1)
+  assert.equal((await watch.next()).value?.value, 1)
+  assert.equal((await subscription.next()).value?.message, 1)
+  return [new WeakRef(watch), new WeakRef(subscription)]
+}
+
+test('a watch() or subscription dropped while its long-lived signal lives on is collected', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  const forever = new AbortController()
+  const refs = await dropWithSignal(client, forever.signal)
+  for (const ref of refs) assert.equal(await collected(ref), true, 'its signal kept it')
+  assert.equal(forever.signal.aborted, false)
+})

@@ -1,23 +1,17 @@
 // subscribe(): the messages of one prefix as an async iterator; break, close() or the signal unsubscribe.
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { QueuedIterator } from '../queued-iterator.ts'
+import type { QueuedIterator } from '../queued-iterator.ts'
 import type { Subscription, TopicMessage } from './types.ts'
-
-// Beyond this many unconsumed messages a subscription drops new ones (topics are at most once anyway).
-export const MAX_UNCONSUMED = 10_000
 
 export class TopicSubscription<T> implements Subscription<T> {
   readonly prefix: string
   ready: Promise<void> = Promise.resolve()
   readonly #messages: QueuedIterator<TopicMessage<T>>
 
-  constructor(prefix: string, signal: AbortSignal | undefined, unsubscribe: () => void) {
+  // `messages`: what Topics pushes into (it holds them weakly: see topics.ts).
+  constructor(prefix: string, messages: QueuedIterator<TopicMessage<T>>) {
     this.prefix = prefix
-    this.#messages = new QueuedIterator({
-      overflow: { policy: 'drop', limit: MAX_UNCONSUMED },
-      signal,
-      onEnd: unsubscribe,
-    })
+    this.#messages = messages
   }
 
   get dropped(): number {
@@ -33,10 +27,6 @@ export class TopicSubscription<T> implements Subscription<T> {
     // An abort's reason may be anything, null included; a quiet end has none.
     const reason = this.#messages.reason
     return reason !== undefined ? reason : new ZStateError(ErrorCode.CLOSED, 'the subscription was closed')
-  }
-
-  push(topic: string, message: unknown): void {
-    this.#messages.push({ topic, message: message as T })
   }
 
   // Ends the stream: with an error (the signal's reason) next() throws it once the queue is empty.

@@ -18,7 +18,8 @@ import { LONE_SURROGATE, adoptDecoded, describe } from '../protocol/values.ts'
 import { encodable } from './calls.ts'
 import type { MessagingHost } from './host.ts'
 import { TopicSubscription } from './subscription.ts'
-import type { RequestOptions, SubscribeOptions, Subscription } from './types.ts'
+import type { RequestOptions, SubscribeOptions, Subscription, TopicMessage } from './types.ts'
+import { QueuedIterator } from '../queued-iterator.ts'
 import { checkWaitOptions } from '../wait.ts'
 import { checkKnown } from '../known-options.ts'
 import { fromParts } from '../protocol/parts.ts'
@@ -26,11 +27,15 @@ import { fromParts } from '../protocol/parts.ts'
 // A flood is read in slices of this many messages, so timers (heartbeats) and the state feed get turns.
 const SLICE_MESSAGES = 256
 
-// A subscription as Topics holds it: weakly, so that one dropped without return() is collected and
-// unsubscribed then (one whose for await loop waits in next() is kept: see QueuedIterator).
+// Beyond this many unconsumed messages a subscription drops new ones (topics are at most once anyway).
+const MAX_UNCONSUMED = 10_000
+
+// A subscription's messages as Topics holds them: weakly, so that a subscription dropped without
+// return() is collected and unsubscribed then. Its messages, not the subscription: a pending next()
+// keeps them reachable (see QueuedIterator), whoever still holds the subscription.
 interface Held {
   readonly prefix: string
-  subscription?: WeakRef<TopicSubscription<unknown>>
+  messages?: WeakRef<QueuedIterator<TopicMessage<unknown>>>
 }
 
 const dropped = new FinalizationRegistry<() => void>((remove) => remove())
@@ -67,14 +72,18 @@ export class Topics {
       throw invalidArgument('subscribe: signal must be an AbortSignal')
     const held: Held = { prefix }
     const remove = (): void => this.#remove(held)
-    const subscription = new TopicSubscription<unknown>(prefix, signal, remove)
-    held.subscription = new WeakRef(subscription)
+    const messages = new QueuedIterator<TopicMessage<unknown>>({
+      overflow: { policy: 'drop', limit: MAX_UNCONSUMED },
+      signal,
+      onEnd: remove,
+    })
+    held.messages = new WeakRef(messages)
+    const subscription = new TopicSubscription<unknown>(prefix, messages)
     if (this.#closed) subscription.end()
-    else if (signal?.aborted) subscription.end(signal.reason)
-    else {
+    else if (!messages.ended) {
       this.#subscriptions.add(held)
       this.#feed?.add(prefix)
-      dropped.register(subscription, remove)
+      dropped.register(messages, remove)
     }
     subscription.ready = this.#prove(subscription)
     subscription.ready.catch(() => {})
@@ -96,7 +105,7 @@ export class Topics {
 
   close(): void {
     this.#closed = true
-    for (const held of [...this.#subscriptions]) held.subscription?.deref()?.end()
+    for (const held of [...this.#subscriptions]) held.messages?.deref()?.end()
     this.#feed?.close()
     this.#feed = undefined
   }
@@ -104,7 +113,7 @@ export class Topics {
   #open(link: Link): TopicFeed {
     const feed = new TopicFeed(link, (topic, message) => {
       for (const held of this.#subscriptions)
-        if (topic.startsWith(held.prefix)) held.subscription?.deref()?.push(topic, message)
+        if (topic.startsWith(held.prefix)) held.messages?.deref()?.push({ topic, message })
     })
     for (const held of this.#subscriptions) feed.add(held.prefix)
     return feed
