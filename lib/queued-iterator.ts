@@ -31,11 +31,14 @@ const unhooked = new FinalizationRegistry<{ signal: AbortSignal; listener: () =>
   ({ signal, listener }) => signal.removeEventListener('abort', listener),
 )
 
+// What heldWeakly() runs for an iterator collected.
+const collected = new FinalizationRegistry<() => void>((onCollected) => onCollected())
+
 export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposable {
-  // Iterators a consumer awaits: a producer may hold its iterator weakly (watch() and subscribe() do,
-  // so that one dropped unread is collected), and a consumer suspended in next() is reachable only
-  // through it.
+  // Weakly held iterators a consumer awaits: a consumer suspended in next() is reachable only through
+  // its iterator, which its producer holds weakly (heldWeakly()).
   static readonly #awaited = new Set<object>()
+  #weak = false
   /** Items discarded by the 'drop' policy. */
   dropped = 0
   readonly #overflow: Overflow<T> | undefined
@@ -77,6 +80,16 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
       signal.addEventListener('abort', listener, { once: true })
       unhooked.register(this, this.#signal, this)
     }
+  }
+
+  /**
+   * A producer's hold that does not keep it alive: once its consumer lets go (no reference left, no
+   * next() pending) it is collected and `onCollected` runs, which must not hold it.
+   */
+  heldWeakly(onCollected: () => void): WeakRef<this> {
+    this.#weak = true
+    collected.register(this, onCollected)
+    return new WeakRef(this)
   }
 
   /** Whether it has stopped taking items (end(), close(), overflow or the signal). */
@@ -153,7 +166,7 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
       }
       if (this.#wake === undefined) {
         this.#wake = deferred<void>()
-        QueuedIterator.#awaited.add(this)
+        if (this.#weak) QueuedIterator.#awaited.add(this)
       }
       await this.#wake.promise
     }
@@ -230,7 +243,7 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T>, AsyncDisposa
     const wake = this.#wake
     if (wake === undefined) return
     this.#wake = undefined
-    QueuedIterator.#awaited.delete(this)
+    if (this.#weak) QueuedIterator.#awaited.delete(this)
     wake.resolve()
   }
 }

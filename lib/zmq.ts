@@ -1,6 +1,7 @@
 // zeromq, loaded with require: it is CommonJS, and importing it as an ES module first has Node scan its
 // source for named exports, about 5 ms of every process's start (a child's, the server's, a thread's).
 import { createRequire } from 'node:module'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 const zmq = createRequire(import.meta.url)('zeromq') as typeof import('zeromq')
 
@@ -82,7 +83,7 @@ export async function bindFreed(
       return await socket.bind(address)
     } catch (error) {
       if ((error as { code?: unknown }).code !== 'EADDRINUSE' || Date.now() >= deadline) throw error
-      await new Promise((resolve) => setTimeout(resolve, 20))
+      await sleep(20)
     }
   }
 }

@@ -15,9 +15,6 @@ export type { WatchOptions } from './state-types.ts'
 
 const MAX_UNCONSUMED = 10_000
 
-// A watch() dropped without return() lets its stream go once collected: the stream holds it weakly.
-const dropped = new FinalizationRegistry<() => void>((unsubscribe) => unsubscribe())
-
 // `scope` is the state's prefix: it is stripped from the keys the caller sees.
 export function watch(
   sync: Synchronizer,
@@ -48,7 +45,8 @@ export function watch(
   const view = (change: Change): Change =>
     scope === '' ? change : { ...change, key: change.key.slice(scope.length) }
   const from = fromRevision ?? 0
-  // The iterator, made once the stream is subscribed; weakly held (see `dropped`).
+  // The iterator, made once the stream is subscribed, held weakly: one dropped unended is collected,
+  // and the stream goes with it.
   const held: { iterator?: WeakRef<QueuedIterator<Change>> } = {}
   const stream: Stream = {
     pushAll: (all) => {
@@ -98,8 +96,7 @@ export function watch(
     onEnd: unsubscribe,
     prelude: fromRevision !== undefined && fromRevision <= upTo ? replay() : undefined,
   })
-  held.iterator = new WeakRef(changes)
-  dropped.register(changes, unsubscribe)
+  held.iterator = changes.heldWeakly(unsubscribe)
   return changes
 }
 

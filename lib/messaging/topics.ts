@@ -38,8 +38,6 @@ interface Held {
   messages?: WeakRef<QueuedIterator<TopicMessage<unknown>>>
 }
 
-const dropped = new FinalizationRegistry<() => void>((remove) => remove())
-
 export class Topics {
   readonly #host: MessagingHost
   readonly #subscriptions = new Set<Held>()
@@ -77,13 +75,12 @@ export class Topics {
       signal,
       onEnd: remove,
     })
-    held.messages = new WeakRef(messages)
     const subscription = new TopicSubscription<unknown>(prefix, messages)
     if (this.#closed) subscription.end()
     else if (!messages.ended) {
+      held.messages = messages.heldWeakly(remove)
       this.#subscriptions.add(held)
       this.#feed?.add(prefix)
-      dropped.register(messages, remove)
     }
     subscription.ready = this.#prove(subscription)
     subscription.ready.catch(() => {})

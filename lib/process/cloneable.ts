@@ -9,6 +9,11 @@ import { withPlainSnapshots } from '../client/snapshot-view.ts'
  */
 export type Route = 'process' | 'thread'
 
+// The route to a child started as a thread or not.
+export function routeTo(thread: boolean): Route {
+  return thread ? 'thread' : 'process'
+}
+
 // A child's route to its parent: a process child's code runs on its main thread, a thread's not.
 export const toParent: Route = isMainThread ? 'process' : 'thread'
 

@@ -13,7 +13,7 @@ import type { BatchResults, FromChild } from './messages.ts'
 import type { ResolvedMapOptions } from './options.ts'
 import { callSite, remoteError, withCallSite } from './remote-error.ts'
 import type { Target } from './target.ts'
-import { sendable } from './cloneable.ts'
+import { routeTo, sendable } from './cloneable.ts'
 import { packNumbers, type Packed } from './numbers.ts'
 import type { Position } from '../connect.ts'
 
@@ -282,7 +282,7 @@ class MapRun {
       send(batch.values)
     } catch (error) {
       // State snapshots among the items cross as plain copies; anything else refused stays refused.
-      const sent = batch.values.map((value) => sendable(value, this.#options.thread ? 'thread' : 'process'))
+      const sent = batch.values.map((value) => sendable(value, routeTo(this.#options.thread)))
       if (sent.every((item) => 'value' in item)) {
         try {
           return send(sent.map((item) => item.value))

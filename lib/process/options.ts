@@ -9,7 +9,7 @@ import type { ContextOptions, ContextServerOptions, MapOptions, SpawnManyOptions
 import type { PoolOptions } from './warm-pool.ts'
 import { MAX_TIMER_MS } from '../timer-limit.ts'
 import { shown } from '../protocol/values.ts'
-import { sendable, type Route } from './cloneable.ts'
+import { routeTo, sendable, type Route } from './cloneable.ts'
 
 export interface ResolvedContextOptions {
   // The server to join, or several gateways to one state (docs/scale-out.md).
@@ -163,7 +163,7 @@ export function checkSpawnOptions(options: unknown): ResolvedSpawnOptions {
       throw invalidArgument(`spawn: env.${key} must be a string, got ${typeof value}`)
     env[key] = value
   }
-  const args = checkCloneable(o.args ?? [], 'spawn: args', o.thread === true ? 'thread' : 'process')
+  const args = checkCloneable(o.args ?? [], 'spawn: args', routeTo(o.thread === true))
   return {
     args,
     name: o.name,
@@ -197,7 +197,7 @@ export function checkMapOptions(options: unknown): ResolvedMapOptions {
   if (o.thread !== undefined && typeof o.thread !== 'boolean')
     throw invalidArgument('map: thread must be a boolean')
   if (o.args !== undefined && !Array.isArray(o.args)) throw invalidArgument('map: args must be an array')
-  const args = checkCloneable(o.args ?? [], 'map: args', o.thread === true ? 'thread' : 'process')
+  const args = checkCloneable(o.args ?? [], 'map: args', routeTo(o.thread === true))
   return {
     args,
     concurrency: count(o.concurrency, 'map: concurrency', availableParallelism(), 1),
