@@ -14,7 +14,7 @@ import { deferred } from './deferred.ts'
 import { invalidArgument, type ZStateError } from './errors.ts'
 import { inspectAs } from './inspect.ts'
 import { checkKnown } from './known-options.ts'
-import { Connection } from './link/connection.ts'
+import { Connection, type LinkUser } from './link/connection.ts'
 import { checkCurveCredentials, type CurveCredentials } from './link/handshake.ts'
 import { ClientMessaging } from './messaging/messaging.ts'
 import { checkConnectAddress } from './protocol/address.ts'
@@ -202,6 +202,12 @@ export class ClientImpl<S extends object> implements Client<S> {
 
   close(): Promise<void> {
     return this.closeFor(undefined)
+  }
+
+  // Told of every link this client joins (its first and each reconnection: a new session), and of
+  // its close.
+  protected useLinks(user: LinkUser): void {
+    this.#connection.use(user)
   }
 
   // Closes; with a cause (the client cannot go on), every request fails with it and `closed`

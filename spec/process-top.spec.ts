@@ -8,7 +8,7 @@ import { processTable } from '../lib/process/table.ts'
 import { unlessAborted } from '../lib/cli/signals.ts'
 import { CliProcess, assertBuilt, cliEnv, killAll, zstate } from './fixtures/cli-run.ts'
 import { alive, contextFor, fixtureUrl, marks, until } from './process-support.ts'
-import { tempDir } from './support.ts'
+import { fixture, tempDir } from './support.ts'
 
 before(assertBuilt)
 after(killAll)
@@ -166,6 +166,38 @@ void test('process: zstate top shows a process that went silent (stopped, or its
   process.kill(nestPid, 'SIGCONT')
   await ctx.state.set('release', true)
   assert.deepEqual(await Promise.all([sleeper.wait(), nest.wait()]), ['sleeper', 'nest'])
+})
+
+// The server forgets a session's contexts when the session ends: a context whose client joins a new
+// session (here, a server restarted on the same address) registers again, with its live children.
+void test('process: after a reconnection, a context and its live children are listed again', async (t) => {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const first = fixture(t, 'server', [JSON.stringify({ address, heartbeatMs: 100 })])
+  await first.event(1)
+  const ctx = await contextFor<Record<string, unknown>>(t, { address, name: 'relisted spec' })
+  const kept = ctx.spawn(fixtureUrl('worker-idle.mjs'), { args: ['kept'], name: 'kept child' })
+  assert.equal(await ctx.spawn(async () => 'done', { name: 'done child' }).wait(), 'done')
+  const keptPid = await ctx.state.whenAvailable('pid:kept')
+  const listed = async (): Promise<string | undefined> => {
+    const row = (await processTable(ctx)).contexts.find((context) => context.name === 'relisted spec')
+    return row && JSON.stringify(row.children.map((child) => [child.name, child.pid, child.status]))
+  }
+  const expected = JSON.stringify([['kept child', keptPid, 'running']])
+  await until(async () => (await listed()) === expected, 'the context is listed with its running child')
+
+  const events = ctx.status()[Symbol.asyncIterator]()
+  first.child.kill('SIGKILL')
+  assert.equal((await events.next()).value?.type, 'disconnected')
+  await fixture(t, 'server', [JSON.stringify({ address, heartbeatMs: 100 })]).event(1)
+  assert.equal((await events.next()).value?.type, 'reset')
+  await until(
+    async () => (await listed()) === expected,
+    'the context is listed again, with its live child only',
+  )
+
+  await ctx.state.set('release', true)
+  assert.equal(await kept.wait(), 'kept')
+  await until(async () => (await listed()) === '[]', 'the child that ended is no longer listed')
 })
 
 // Live top waits on its interruption signal once a frame: a listener left behind each time made

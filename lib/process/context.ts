@@ -123,6 +123,7 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     this.#watchdog = settings.watchdog
     this.signal = settings.signal ?? this.#controller.signal
     this.registration = new Registration(this, settings.name)
+    this.useLinks(this.registration)
     const server = settings.server
     void server?.ended.then(({ exitCode, signal }) => {
       if (this.#closingContext !== undefined) return

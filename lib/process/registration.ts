@@ -1,10 +1,12 @@
 // A context as the server lists it for `zstate top`: opened once, told about every child as it starts
 // and ends. A listing only: the server never acts on it (children die with this process through its
-// watchdog, watchdog.ts), and the server forgets it when this client's session ends.
+// watchdog, watchdog.ts), and the server forgets it when this client's session ends; so after a
+// reconnection (a new session) it is opened again, with its live children as they are now.
 import { hostId } from '../host.ts'
 import { uniqueToken } from '../unique-token.ts'
 import { Op } from '../protocol/ops.ts'
 import type { ChildStatus } from '../protocol/process-table.ts'
+import type { LinkUser } from '../link/connection.ts'
 import type { ChildRegistrar } from './attempt.ts'
 import { currentThreadId } from './launch.ts'
 
@@ -15,13 +17,16 @@ export interface RequestSink {
 // Best effort: a server that refuses (an old one, a bound reached) or was replaced just lists less.
 const ignore = (): void => {}
 
-export class Registration implements ChildRegistrar {
+export class Registration implements ChildRegistrar, LinkUser {
   readonly id = uniqueToken()
   readonly #client: RequestSink
   readonly #name: string
   #opened: Promise<void> | undefined
   #registered = false
   #closed = false
+  // The last CHILD arguments of each live child, by key: what a new session is told.
+  readonly #live = new Map<string, unknown[]>()
+  #links = 0
 
   constructor(client: RequestSink, name: string) {
     this.#client = client
@@ -47,13 +52,32 @@ export class Registration implements ChildRegistrar {
     if (this.#closed) return
     // `joined` only when false, which is news: a server before it takes seven arguments.
     const args = [this.id, key, pid, threadId, name, status, attempts, ...(joined ? [] : [false])]
-    void this.open().then(() => this.#client.request(Op.CHILD, args).then(ignore, ignore))
+    if (status === 'exited' || status === 'failed') this.#live.delete(key)
+    else this.#live.set(key, args)
+    void this.open().then(() => this.#send(args))
   }
+
+  // A new session, after the first: it knows nothing of this context. Requests that were waiting for
+  // it may reach it first and be refused (no such context); what is sent here is newer than they are.
+  attach(): void {
+    if (this.#links++ === 0 || this.#opened === undefined || this.#closed) return
+    this.#opened = undefined
+    this.#registered = false
+    void this.open().then(() => {
+      for (const args of this.#live.values()) this.#send(args)
+    })
+  }
+
+  detach(): void {}
 
   // A child has exited: the server ends the sessions its client opened with this token. Sent at once,
   // whether or not the context is registered, ahead of the context's own close and BYE.
   gone(childToken: string): void {
     void this.#client.request(Op.CHILD_GONE, [childToken]).then(ignore, ignore)
+  }
+
+  #send(args: readonly unknown[]): void {
+    void this.#client.request(Op.CHILD, args).then(ignore, ignore)
   }
 
   // The context ends. Sent at once, ahead of the client's BYE, and never awaited: a lost server cannot
