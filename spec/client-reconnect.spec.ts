@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { connect, isZStateError, type StatusEvent } from '../lib/index.ts'
 import { fixture, tempDir } from './support.ts'
+import { until } from './process-support.ts'
 
 async function serverProcess(t: TestContext, address: string) {
   const server = fixture(t, 'server', [JSON.stringify({ address, heartbeatMs: 50 })])
@@ -51,6 +53,42 @@ test('reconnect: a server restarted on the same address; in-flight requests fail
   assert.equal(b.state.get('before'), undefined)
   assert.equal(b.state.revision, 1)
 })
+
+// A server lost while the replica joins it (takes its snapshot): the join is given up as a joined
+// server would be, once it is silent for the heartbeat timeout or a server that took its address
+// refuses the session, and the client goes on. It waited for the snapshot for requestTimeout before.
+async function frozenAtSnapshot(t: TestContext, address: string) {
+  const server = fixture(t, 'server-frozen-at-snapshot', [JSON.stringify({ address, heartbeatMs: 50 })])
+  await server.event(1)
+  const state = (): string | undefined =>
+    /\) (\w)/.exec(readFileSync(`/proc/${server.child.pid}/stat`, 'utf8'))?.[1]
+  await until(() => state() === 'T', 'the server stopped itself at the snapshot request', 30_000)
+  return server
+}
+
+for (const ending of ['silent, another address', 'replaced on its address'] as const) {
+  test(`reconnect: a server lost while the replica joins it is given up as a lost server (${ending})`, async (t) => {
+    const dir = tempDir(t)
+    const [x, y] = ['x', 'y'].map((name) => `ipc://${join(dir, name)}`) as [string, string]
+    const addresses = ending === 'replaced on its address' ? [x] : [x, y]
+    const first = await serverProcess(t, x)
+    const client = await connect(addresses, { requestTimeout: 60_000 })
+    t.after(() => client.close())
+    const events = client.status()[Symbol.asyncIterator]()
+    first.server.child.kill('SIGKILL')
+    assert.equal(await nextStatus(events), 'disconnected')
+    const write = client.state.set('after', 1)
+
+    const frozen = await frozenAtSnapshot(t, x)
+    const since = Date.now()
+    if (addresses.length === 1) frozen.child.kill('SIGKILL')
+    await serverProcess(t, addresses.at(-1)!)
+    assert.equal(await nextStatus(events), 'reset')
+    const ms = Date.now() - since
+    assert.ok(ms < 15_000, `joined the next server after ${ms} ms`)
+    assert.equal(await write, 1)
+  })
+}
 
 test('reconnect: a resync never satisfies whenChange; the first later commit does', async (t) => {
   const { address, first, a, b } = await twoClients(t)

@@ -189,16 +189,27 @@ export class Connection {
   // Makes a link current once the replica has joined it. After a rejoin the replica then catches up
   // in the background, while requests already flow.
   async #adopt(link: Link, rejoin: boolean, signal: AbortSignal): Promise<void> {
+    // The server is watched from the join on, and pinged: one lost while the replica joins (takes its
+    // snapshot) gives the join up after the usual silence, or at the refusal of a server that took its
+    // address, rather than leaving it to wait for a reply that will never come.
+    const life = new AbortController()
+    let lost = (reason: string): void =>
+      life.abort(new ZStateError(ErrorCode.DISCONNECTED, `lost the server while joining: ${reason}`))
+    link.channel.onSessionLost = () => lost('the server no longer knows this client')
+    const { heartbeatMs } = link.hello
+    const silenceMs = this.#settings.heartbeatTimeout ?? heartbeatMs * 3
+    watchHeartbeats(link, { periodMs: heartbeatMs, silenceMs, signal: life.signal }, (reason) => lost(reason))
     try {
-      await this.#follower.join(link, rejoin, signal)
+      await this.#follower.join(link, rejoin, AbortSignal.any([signal, life.signal]))
       // A join that finished just as it was abandoned (closed, timed out) does not make it current.
       signal.throwIfAborted()
     } catch (error) {
+      life.abort(error)
       link.close(new ZStateError(ErrorCode.DISCONNECTED, 'join abandoned', { cause: error }))
       throw error
     }
-    const life = new AbortController()
     this.#linkLife = life
+    lost = (reason) => this.lose(link, reason)
     link.channel.onSessionLost = (refused) => {
       this.#refused.hold(refused)
       this.lose(link, 'the server no longer knows this client')
@@ -213,11 +224,6 @@ export class Connection {
     for (const user of this.#users) user.attach(link)
     link.channel.onMove = (reason) => this.#move(link, reason)
     if (link.channel.moveAsked !== undefined) this.#move(link, link.channel.moveAsked)
-    const { heartbeatMs } = link.hello
-    const silenceMs = this.#settings.heartbeatTimeout ?? heartbeatMs * 3
-    watchHeartbeats(link, { periodMs: heartbeatMs, silenceMs, signal: life.signal }, (reason) =>
-      this.lose(link, reason),
-    )
     if (rejoin) void this.#resume(link, life.signal)
   }
 
