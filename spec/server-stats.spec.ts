@@ -33,19 +33,41 @@ test('stats: commits, sessions, history and conflicts count what clients did', a
   assert.equal(refused[1], Status.ERROR)
   assert.equal(refused[2], 'ERR_CONFLICT')
   assert.equal((await txn(writes))[1], Status.OK)
-  // A second first snapshot of one session is a resync; every HISTORY request is a gap repair.
+  // A second first snapshot of one session is a resync. A history fetch is a gap repair however
+  // many pages it takes: a request that goes on where the session's last page ended is the same one.
   assert.equal((await peer.request(Op.SNAPSHOT, null))[1], Status.OK)
   assert.equal((await peer.request(Op.SNAPSHOT, null))[1], Status.OK)
-  assert.equal((await peer.request(Op.HISTORY, 1, 3))[1], Status.OK)
+  for (const [from, to] of [
+    [1, 3],
+    [4, 9],
+    [10, 10],
+    [2, 5],
+  ])
+    assert.equal((await peer.request(Op.HISTORY, from, to))[1], Status.OK)
   const after = await serverStats(client)
   assert.equal(after.conflicts, 1)
   assert.equal(after.commits, writes + 1)
   assert.equal(after.resyncs, before.resyncs + 1)
-  assert.equal(after.gapRepairs, before.gapRepairs + 1)
+  assert.equal(after.gapRepairs, before.gapRepairs + 2)
   assert.deepEqual(after.sessions, { full: 2, partial: 0 })
 
   await clientFor(server, { replicate: ['jobs/'] })
   assert.deepEqual((await serverStats(client)).sessions, { full: 2, partial: 1 })
+})
+
+// A client whose session expired rejoins in a new one, finds its gap no longer in the history and
+// takes a snapshot: that is a resync, though it is the new session's first snapshot.
+test('stats: a first snapshot after the history refused the session its gap is a resync', async (t) => {
+  const server = await serverFor(t, 'ipc', { history: { revisions: 10 } })
+  const client = await clientFor(server)
+  for (let i = 0; i < 30; i++) await client.state.set('k', i)
+  const before = await serverStats(client)
+  const peer = await rawPeer(t, server.address)
+  assert.equal((await peer.request(Op.HISTORY, 5, 30))[2], 'ERR_COMPACTED')
+  assert.equal((await peer.request(Op.SNAPSHOT, null))[1], Status.OK)
+  const after = await serverStats(client)
+  assert.equal(after.resyncs, before.resyncs + 1)
+  assert.equal(after.gapRepairs, before.gapRepairs, 'a refused fetch repaired nothing')
 })
 
 test('stats: a service shows its providers, calls in flight, queued and failed', async (t) => {
@@ -82,6 +104,43 @@ test('stats: a service shows its providers, calls in flight, queued and failed',
     methods: ['fail', 'slow'],
     calls: 4,
     failed: 1,
+    queued: 0,
+    inFlight: 0,
+  })
+})
+
+// Counters never go backwards, and every call that ended without a result is a failed one: given up
+// on by its caller (its timeout) or lost with its provider, even the service's last one.
+test('stats: a service counts every call that got no result, and its counters go on when it comes back', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const provider = await clientFor(server)
+  const caller = await clientFor(server)
+  const release = deferred<void>()
+  const slow = async (n: number) => {
+    await release.promise
+    return n
+  }
+  await provider.provide('jobs', { slow }, { concurrency: 1 })
+  const stats = async () => (await serverStats(caller)).services.find((service) => service.name === 'jobs')
+  const lost = caller.call('jobs', 'slow', [1])
+  await until(async () => (await stats())?.inFlight === 1, 'the first call is at the provider')
+  await assert.rejects(caller.call('jobs', 'slow', [2], { timeout: 100 }), { code: 'ERR_TIMEOUT' })
+  await until(async () => (await stats())?.queued === 0, 'the call its caller gave up on left the queue')
+  assert.equal((await stats())?.failed, 1)
+
+  const lostWithProvider = assert.rejects(lost, { code: 'ERR_PROVIDER_LOST' })
+  await provider.close()
+  await lostWithProvider
+  assert.equal(await stats(), undefined, 'no provider, no service')
+  const again = await clientFor(server)
+  await again.provide('jobs', { slow: (n: number) => n })
+  assert.equal(await caller.call('jobs', 'slow', [3]), 3)
+  assert.deepEqual(await stats(), {
+    name: 'jobs',
+    providers: 1,
+    methods: ['slow'],
+    calls: 3,
+    failed: 2,
     queued: 0,
     inFlight: 0,
   })

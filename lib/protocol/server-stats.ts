@@ -10,7 +10,7 @@ export interface ServiceStats {
   readonly methods: readonly string[]
   /** Calls made to it, refused ones included. */
   readonly calls: number
-  /** Calls answered with an error (thrown by the handler, timed out, provider lost, queue full). */
+  /** Calls that got no result: an error (thrown, timed out, provider lost, queue full), given up on, caller gone. */
   readonly failed: number
   /** Calls waiting for a free provider now. */
   readonly queued: number
@@ -57,7 +57,7 @@ export interface ServerStats {
   readonly commitBytes: number
   /** Request frames refused unread (over budget or malformed). */
   readonly droppedFrames: number
-  /** Gap repairs served (HISTORY requests) and snapshots served after a session's first (resyncs). */
+  /** History fetches served, each once however many pages; clients that fell behind it and took a snapshot. */
   readonly gapRepairs: number
   readonly resyncs: number
   /** Transactions refused with ERR_CONFLICT, or granted their turn after a conflict. */

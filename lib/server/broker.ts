@@ -6,7 +6,7 @@ import { encode } from '../protocol/codec.ts'
 import { isName } from '../protocol/names.ts'
 import { adoptDecoded, shown } from '../protocol/values.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
-import type { ServiceStats } from '../protocol/server-stats.ts'
+import { MAX_TRACKED_TOPICS, type ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, okReplyEncoded, push, pushEncoded } from './replies.ts'
 import { Service, handedBytes, queuedBytes, type Call, type HeldBytes, type Provider } from './service.ts'
 import { ServiceWaits } from './service-waits.ts'
@@ -44,6 +44,8 @@ export const MAX_REGISTRY_BYTES = 1024 * 1024
 // What every call held holds, in all: those waiting in a queue (their arguments too), and those handed
 // to a provider until its result (a provider may take a million, and never answer).
 export const MAX_HELD_CALL_BYTES = 128 * 1024 * 1024
+// Services gone whose counters are kept: as many as the topics tracked.
+const MAX_GONE_SERVICES = MAX_TRACKED_TOPICS
 // About 10 ms of the loop per slice.
 const FAILED_CALLS_PER_SLICE = 4096
 
@@ -61,6 +63,8 @@ interface Party {
 export class Broker {
   readonly #options: BrokerOptions
   readonly #services = new Map<string, Service>()
+  // The counters of services whose last provider went, oldest first, restored if they come back.
+  readonly #gone = new Map<string, { calls: number; failed: number }>()
   readonly #providers = new Map<number, Provider>()
   readonly #calls = new Map<number, Call>()
   readonly #parties = new Map<Session, Party>()
@@ -197,6 +201,7 @@ export class Broker {
     const queued = new Map<Service, Set<Call>>()
     for (const call of party.calls.values()) {
       call.caller = undefined
+      call.service.failed++ // no caller is left to get a result
       if (call.provider !== undefined) continue
       let calls = queued.get(call.service)
       if (calls === undefined) queued.set(call.service, (calls = new Set()))
@@ -263,6 +268,12 @@ export class Broker {
       )
     if (service === undefined) {
       service = new Service(ownString(name), this.#heldBytes)
+      const counted = this.#gone.get(service.name)
+      if (counted !== undefined) {
+        this.#gone.delete(service.name)
+        service.calls = counted.calls
+        service.failed = counted.failed
+      }
       this.#services.set(service.name, service)
     }
     const provider: Provider = {
@@ -409,7 +420,8 @@ export class Broker {
           typeof args[2] === 'string' &&
           typeof args[3] === 'string' &&
           args[2] !== ErrorCode.DISCONNECTED) && inValueModel(args)
-    if (status !== Status.OK || !valid) call.service.failed++
+    // A call its caller gave up on was counted as failed then.
+    if ((status !== Status.OK || !valid) && call.caller !== undefined) call.service.failed++
     this.#settle(call)
     if (call.caller !== undefined) {
       const reply = valid
@@ -428,6 +440,8 @@ export class Broker {
     if (call === undefined) return
     party!.calls.delete(requestId)
     call.caller = undefined
+    // Given up on by its caller (its timeout, its signal): it ends without a result.
+    call.service.failed++
     if (call.provider === undefined && call.service.unqueue(call)) this.#tidy(call.service)
   }
 
@@ -536,9 +550,9 @@ export class Broker {
 
   // Answers a call's caller with an error (and forgets the call).
   #answer(call: Call, code: ErrorCode, message: string): void {
-    call.service.failed++
     const caller = call.caller
     if (caller === undefined) return
+    call.service.failed++
     call.caller = undefined
     this.#parties.get(caller)?.calls.delete(call.requestId)
     this.#options.send(caller, errorReplyOf(call.requestId, code, message))
@@ -559,7 +573,13 @@ export class Broker {
   }
 
   #tidy(service: Service): void {
-    if (service.idle && this.#services.get(service.name) === service) this.#services.delete(service.name)
+    if (!service.idle || this.#services.get(service.name) !== service) return
+    this.#services.delete(service.name)
+    // Its counters go on if it comes back (counters never go backwards), for the services gone most
+    // recently: a client that provides endless new names moves the oldest out.
+    if (service.calls === 0) return
+    if (this.#gone.size >= MAX_GONE_SERVICES) this.#gone.delete(this.#gone.keys().next().value!)
+    this.#gone.set(service.name, { calls: service.calls, failed: service.failed })
   }
 }
 

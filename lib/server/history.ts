@@ -60,7 +60,8 @@ export class History {
   }
 
   // Commits from..to inclusive, stopping early once maxBytes is reached (at least one is returned).
-  page(from: number, to: number, maxBytes: number): { items: Buffer[]; bytes: number } {
+  // `last`: the revision of the last item, from - 1 when there is none.
+  page(from: number, to: number, maxBytes: number): { items: Buffer[]; bytes: number; last: number } {
     if (from <= this.#floor) {
       throw new ZStateError(
         ErrorCode.COMPACTED,
@@ -69,14 +70,16 @@ export class History {
     }
     const items: Buffer[] = []
     let bytes = 0
+    let last = from - 1
     const revisions = this.#revisions
     for (let i = this.#firstAtOrAfter(from); i < revisions.length && revisions[i]! <= to; i++) {
       const item = this.#items[i]!.bytes
       if (items.length > 0 && bytes + item.length > maxBytes) break
       items.push(item)
       bytes += item.length
+      last = revisions[i]!
     }
-    return { items, bytes }
+    return { items, bytes, last }
   }
 
   // The index of the first kept item whose revision is `revision` or later.

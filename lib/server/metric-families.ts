@@ -105,8 +105,8 @@ export function defineMetrics(register: Registry, read: Read, durable: boolean):
     'Request frames refused unread (over budget or malformed).',
     (s) => s.stats.droppedFrames,
   )
-  counter('zstate_gap_repairs_total', 'Gap repairs served (history requests).', (s) => s.stats.gapRepairs)
-  counter('zstate_resyncs_total', "Snapshots served after a session's first.", (s) => s.stats.resyncs)
+  counter('zstate_gap_repairs_total', 'History fetches served.', (s) => s.stats.gapRepairs)
+  counter('zstate_resyncs_total', 'Clients that fell behind and took a snapshot.', (s) => s.stats.resyncs)
   counter(
     'zstate_conflicts_total',
     'Transactions refused with ERR_CONFLICT, or granted their turn after a conflict.',
@@ -142,7 +142,7 @@ export function defineMetrics(register: Registry, read: Read, durable: boolean):
   perService(
     'counter',
     'zstate_service_failed_calls_total',
-    'Calls of the service answered with an error.',
+    'Calls of the service that got no result (an error, given up on, caller gone).',
     (s) => s.failed,
   )
   perService('gauge', 'zstate_service_queued_calls', 'Calls waiting for a free provider.', (s) => s.queued)

@@ -241,8 +241,12 @@ class StateServer implements Server {
     resyncs: 0,
     conflicts: 0,
   }
-  // Sessions that have taken a first snapshot: another one is a resync.
+  // Sessions that have taken a first snapshot: another one is a resync. So is a first one after the
+  // history refused the session a gap (a client that rejoined after its session expired).
   readonly #joined = new WeakSet<Session>()
+  readonly #fellBehind = new WeakSet<Session>()
+  // Where each session's last history page ended: a request from there on is the same fetch, paged.
+  readonly #historyNext = new WeakMap<Session, number>()
 
   readonly #actions: Actions
   // Messaging: services (the broker) and topics, on their own PUB.
@@ -646,8 +650,8 @@ class StateServer implements Server {
       case Op.SNAPSHOT:
         arity(args, 1, 'snapshot')
         if (args[0] === null) {
-          if (this.#joined.has(session)) this.#counts.resyncs++
-          else this.#joined.add(session)
+          if (this.#joined.has(session) || this.#fellBehind.has(session)) this.#counts.resyncs++
+          this.#joined.add(session)
         }
         return snapshotPage(
           this.#store,
@@ -663,9 +667,18 @@ class StateServer implements Server {
         if (!isRevision(from) || !isRevision(to))
           throw new ZStateError(ErrorCode.PROTOCOL, 'history takes [from, to] revisions')
         const room = this.#room(session, batch, 'history')
-        this.#counts.gapRepairs++
-        const { items, bytes } = this.#history.page(from, Math.min(to, this.revision), room)
-        return encodeWithItems([id, Status.OK, this.epoch], items, bytes)
+        let page
+        try {
+          page = this.#history.page(from, Math.min(to, this.revision), room)
+        } catch (error) {
+          if (error instanceof ZStateError && error.code === ErrorCode.COMPACTED)
+            this.#fellBehind.add(session)
+          throw error
+        }
+        // Each fetch counts once, however many pages it takes.
+        if (this.#historyNext.get(session) !== from) this.#counts.gapRepairs++
+        this.#historyNext.set(session, page.last + 1)
+        return encodeWithItems([id, Status.OK, this.epoch], page.items, page.bytes)
       }
       case Op.SYNC:
         arity(args, 0, 'sync')

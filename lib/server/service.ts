@@ -51,7 +51,7 @@ export class Service {
   // they hold are counted.
   #queue: Call[] = []
   readonly #queued: HeldBytes
-  // For STATS: calls made to it (refused ones included), and those answered with an error.
+  // For STATS: calls made to it (refused ones included), and those that got no result.
   calls = 0
   failed = 0
   #next = 0
