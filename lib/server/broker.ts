@@ -63,8 +63,9 @@ interface Party {
 export class Broker {
   readonly #options: BrokerOptions
   readonly #services = new Map<string, Service>()
-  // The counters of services whose last provider went, oldest first, restored if they come back.
-  readonly #gone = new Map<string, { calls: number; failed: number }>()
+  // Services whose last provider went, oldest first, for their counters if they come back (and
+  // calls still to be failed count on them meanwhile).
+  readonly #gone = new Map<string, Service>()
   readonly #providers = new Map<number, Provider>()
   readonly #calls = new Map<number, Call>()
   readonly #parties = new Map<Session, Party>()
@@ -268,11 +269,11 @@ export class Broker {
       )
     if (service === undefined) {
       service = new Service(ownString(name), this.#heldBytes)
-      const counted = this.#gone.get(service.name)
-      if (counted !== undefined) {
+      const gone = this.#gone.get(service.name)
+      if (gone !== undefined) {
         this.#gone.delete(service.name)
-        service.calls = counted.calls
-        service.failed = counted.failed
+        service.calls = gone.calls
+        service.failed = gone.failed
       }
       this.#services.set(service.name, service)
     }
@@ -579,7 +580,7 @@ export class Broker {
     // recently: a client that provides endless new names moves the oldest out.
     if (service.calls === 0) return
     if (this.#gone.size >= MAX_GONE_SERVICES) this.#gone.delete(this.#gone.keys().next().value!)
-    this.#gone.set(service.name, { calls: service.calls, failed: service.failed })
+    this.#gone.set(service.name, service)
   }
 }
 
