@@ -199,14 +199,20 @@ export class Connection {
     const { heartbeatMs } = link.hello
     const silenceMs = this.#settings.heartbeatTimeout ?? heartbeatMs * 3
     watchHeartbeats(link, { periodMs: heartbeatMs, silenceMs, signal: life.signal }, (reason) => lost(reason))
+    // A listener, not AbortSignal.any(): Node 20 keeps a dead entry in a long-lived source for each.
+    const abandon = (): void => life.abort(signal.reason)
+    signal.addEventListener('abort', abandon, { once: true })
+    if (signal.aborted) abandon()
     try {
-      await this.#follower.join(link, rejoin, AbortSignal.any([signal, life.signal]))
+      await this.#follower.join(link, rejoin, life.signal)
       // A join that finished just as it was abandoned (closed, timed out) does not make it current.
       signal.throwIfAborted()
     } catch (error) {
       life.abort(error)
       link.close(new ZStateError(ErrorCode.DISCONNECTED, 'join abandoned', { cause: error }))
       throw error
+    } finally {
+      signal.removeEventListener('abort', abandon)
     }
     this.#linkLife = life
     lost = (reason) => this.lose(link, reason)

@@ -29,14 +29,23 @@ export interface HeldChild extends ChildHandle<unknown> {
   readonly outcome: Promise<unknown>
 }
 
+// What a child's attempts are made of, for as long as it is supervised.
+interface Run {
+  readonly host: ChildHost
+  readonly target: Target
+  readonly options: ResolvedSpawnOptions
+  // Where spawn() was called, added to the stack of a failure.
+  readonly site: string
+}
+
 export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
   readonly name: string
-  readonly #host: ChildHost
-  readonly #target: Target
-  readonly #options: ResolvedSpawnOptions
   readonly #result = deferred<R>()
   readonly #finished = deferred<void>()
+  // The attempt running, or the last one until the child has finished: then only its pid and thread
+  // are kept, as a handle may stay in ctx.children for long.
   #attempt: Attempt | undefined
+  #ended: { pid: number | undefined; threadId: number | undefined } | undefined
   #attempts = 0
   #status: ChildStatus = 'starting'
   #exitCode: number | null = null
@@ -44,29 +53,28 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
   #halted = false
   #haltReason: unknown
   #pause: { timer: NodeJS.Timeout; resolve: () => void } | undefined
-  readonly #site = callSite()
 
   constructor(host: ChildHost, target: Target, options: ResolvedSpawnOptions, name: string) {
     this.name = name
-    this.#host = host
-    this.#target = target
-    this.#options = options
     void this.#result.promise.catch(() => {})
     const signal = options.signal
     const onAbort = (): void => void this.#stopFor(signal?.reason)
     if (signal?.aborted === true) this.#halt(signal.reason)
     else signal?.addEventListener('abort', onAbort, { once: true })
-    void this.#supervise().finally(() => {
+    // What the attempts need is the supervision's own: a finished handle keeps none of it.
+    void this.#supervise({ host, target, options, site: callSite() }).finally(() => {
       signal?.removeEventListener('abort', onAbort)
+      this.#ended = { pid: this.#attempt?.pid, threadId: this.#attempt?.threadId }
+      this.#attempt = undefined
       this.#finished.resolve()
     })
   }
 
   get pid(): number | undefined {
-    return this.#attempt?.pid
+    return this.#attempt?.pid ?? this.#ended?.pid
   }
   get threadId(): number | undefined {
-    return this.#attempt?.threadId
+    return this.#attempt?.threadId ?? this.#ended?.threadId
   }
   get attempts(): number {
     return this.#attempts
@@ -107,7 +115,7 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
 
   stats(): Promise<ChildStats> {
     const attempt = this.#attempt
-    if (attempt === undefined) return Promise.reject(notRunning(undefined))
+    if (attempt === undefined) return Promise.reject(notRunning(this.#ended?.pid))
     return attempt.stats()
   }
 
@@ -135,51 +143,51 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
   }
 
   // Runs attempts until one succeeds, retries are used up, retryOn declines, or the child is stopped.
-  async #supervise(): Promise<void> {
+  async #supervise(run: Run): Promise<void> {
     let failure: Error | undefined
     try {
       for (;;) {
         if (this.#halted) throw this.#haltError(failure)
-        const attempt = await this.#launch()
+        const attempt = await this.#launch(run)
         const outcome = await attempt.outcome
         this.#exitCode = attempt.exitCode
         if (outcome.ok) {
           // Whoever gets the result then reads the child's writes in the parent's state.
-          if (outcome.seen !== undefined) await this.#host.reached(outcome.seen)
+          if (outcome.seen !== undefined) await run.host.reached(outcome.seen)
           this.#status = 'exited'
           this.#result.resolve(outcome.value as R)
           return
         }
         failure = outcome.error
         if (this.#halted) throw this.#haltError(failure)
-        if (!this.#retries(failure)) throw failure
+        if (!this.#retries(run.options, failure)) throw failure
         // The next attempt is coming: not running meanwhile.
         this.#status = 'starting'
-        await this.#delay(failure)
+        await this.#delay(run.options, failure)
       }
     } catch (error) {
       this.#status = 'failed'
-      this.#result.reject(withCallSite(error, this.#site))
+      this.#result.reject(withCallSite(error, run.site))
     }
   }
 
-  async #launch(): Promise<Attempt> {
+  async #launch({ host, target, options }: Run): Promise<Attempt> {
     this.#attempts++
     this.#status = 'starting'
     this.#exitCode = null
-    await this.#host.prepare(this.#options.thread)
-    const attempt = this.#host.launch(this.#options.thread, {
+    await host.prepare(options.thread)
+    const attempt = host.launch(options.thread, {
       job: {
         t: 'job',
         mode: 'single',
-        target: this.#target,
-        args: this.#options.args,
+        target,
+        args: options.args,
         name: this.name,
-        replicate: this.#options.replicate,
+        replicate: options.replicate,
       },
       name: this.name,
-      env: this.#host.childEnv(this.#options.env),
-      execArgv: this.#options.execArgv,
+      env: host.childEnv(options.env),
+      execArgv: options.execArgv,
       attempt: this.#attempts,
       onReady: () => {
         if (this.#attempt === attempt && attempt.running) this.#status = 'running'
@@ -191,13 +199,13 @@ export class ChildHandleImpl<R> implements ChildHandle<R>, HeldChild {
     return attempt
   }
 
-  #retries(error: Error): boolean {
-    if (this.#attempts > this.#options.retries) return false
-    return this.#options.retryOn === undefined || this.#options.retryOn(error) === true
+  #retries(options: ResolvedSpawnOptions, error: Error): boolean {
+    if (this.#attempts > options.retries) return false
+    return options.retryOn === undefined || options.retryOn(error) === true
   }
 
-  async #delay(error: Error): Promise<void> {
-    const { retryDelay } = this.#options
+  async #delay(options: ResolvedSpawnOptions, error: Error): Promise<void> {
+    const { retryDelay } = options
     const ms = checkDelay(
       typeof retryDelay === 'function' ? retryDelay(this.#attempts, error) : retryDelay,
       'spawn: retryDelay',
