@@ -193,12 +193,14 @@ export class Connection {
     // snapshot) gives the join up after the usual silence, or at the refusal of a server that took its
     // address, rather than leaving it to wait for a reply that will never come.
     const life = new AbortController()
-    let lost = (reason: string): void =>
-      life.abort(new ZStateError(ErrorCode.DISCONNECTED, `lost the server while joining: ${reason}`))
+    const lost = (reason: string): void => {
+      if (this.#current.link === link) this.lose(link, reason)
+      else life.abort(new ZStateError(ErrorCode.DISCONNECTED, `lost the server while joining: ${reason}`))
+    }
     link.channel.onSessionLost = () => lost('the server no longer knows this client')
     const { heartbeatMs } = link.hello
     const silenceMs = this.#settings.heartbeatTimeout ?? heartbeatMs * 3
-    watchHeartbeats(link, { periodMs: heartbeatMs, silenceMs, signal: life.signal }, (reason) => lost(reason))
+    watchHeartbeats(link, { periodMs: heartbeatMs, silenceMs, signal: life.signal }, lost)
     // A listener, not AbortSignal.any(): Node 20 keeps a dead entry in a long-lived source for each.
     const abandon = (): void => life.abort(signal.reason)
     signal.addEventListener('abort', abandon, { once: true })
@@ -215,7 +217,6 @@ export class Connection {
       signal.removeEventListener('abort', abandon)
     }
     this.#linkLife = life
-    lost = (reason) => this.lose(link, reason)
     link.channel.onSessionLost = (refused) => {
       this.#refused.hold(refused)
       this.lose(link, 'the server no longer knows this client')

@@ -26,7 +26,6 @@ export class Registration implements ChildRegistrar, LinkUser {
   #closed = false
   // The last CHILD arguments of each live child, by key: what a new session is told.
   readonly #live = new Map<string, unknown[]>()
-  #links = 0
 
   constructor(client: RequestSink, name: string) {
     this.#client = client
@@ -57,10 +56,11 @@ export class Registration implements ChildRegistrar, LinkUser {
     void this.open().then(() => this.#send(args))
   }
 
-  // A new session, after the first: it knows nothing of this context. Requests that were waiting for
-  // it may reach it first and be refused (no such context); what is sent here is newer than they are.
+  // A new session of a context opened before (the first finds it unopened: it opens on first use):
+  // it knows nothing of this context. Requests that were waiting for it may reach it first and be
+  // refused (no such context); what is sent here is newer than they are.
   attach(): void {
-    if (this.#links++ === 0 || this.#opened === undefined || this.#closed) return
+    if (this.#opened === undefined || this.#closed) return
     this.#opened = undefined
     this.#registered = false
     void this.open().then(() => {

@@ -63,8 +63,8 @@ interface Party {
 export class Broker {
   readonly #options: BrokerOptions
   readonly #services = new Map<string, Service>()
-  // Services whose last provider went, oldest first, for their counters if they come back (and
-  // calls still to be failed count on them meanwhile).
+  // Services whose last provider went, oldest first, taken up again if they come back: their counters
+  // go on (calls still to be failed count on them meanwhile).
   readonly #gone = new Map<string, Service>()
   readonly #providers = new Map<number, Provider>()
   readonly #calls = new Map<number, Call>()
@@ -268,13 +268,9 @@ export class Broker {
         `provide: service '${name}' is provided under another client key, which owns it while any of its providers lives`,
       )
     if (service === undefined) {
-      service = new Service(ownString(name), this.#heldBytes)
-      const gone = this.#gone.get(service.name)
-      if (gone !== undefined) {
-        this.#gone.delete(service.name)
-        service.calls = gone.calls
-        service.failed = gone.failed
-      }
+      // One that comes back is the one that went (idle, its counters kept).
+      service = this.#gone.get(name) ?? new Service(ownString(name), this.#heldBytes)
+      this.#gone.delete(service.name)
       this.#services.set(service.name, service)
     }
     const provider: Provider = {

@@ -241,10 +241,9 @@ class StateServer implements Server {
     resyncs: 0,
     conflicts: 0,
   }
-  // Sessions that have taken a first snapshot: another one is a resync. So is a first one after the
-  // history refused the session a gap (a client that rejoined after its session expired).
-  readonly #joined = new WeakSet<Session>()
-  readonly #fellBehind = new WeakSet<Session>()
+  // Sessions whose next first snapshot page is a resync: they took one already, or the history
+  // refused them a gap (a client that rejoined after its session expired).
+  readonly #startingOver = new WeakSet<Session>()
   // Where each session's last history page ended: a request from there on is the same fetch, paged.
   readonly #historyNext = new WeakMap<Session, number>()
 
@@ -650,8 +649,8 @@ class StateServer implements Server {
       case Op.SNAPSHOT:
         arity(args, 1, 'snapshot')
         if (args[0] === null) {
-          if (this.#joined.has(session) || this.#fellBehind.has(session)) this.#counts.resyncs++
-          this.#joined.add(session)
+          if (this.#startingOver.has(session)) this.#counts.resyncs++
+          else this.#startingOver.add(session)
         }
         return snapshotPage(
           this.#store,
@@ -672,7 +671,7 @@ class StateServer implements Server {
           page = this.#history.page(from, Math.min(to, this.revision), room)
         } catch (error) {
           if (error instanceof ZStateError && error.code === ErrorCode.COMPACTED)
-            this.#fellBehind.add(session)
+            this.#startingOver.add(session)
           throw error
         }
         // Each fetch counts once, however many pages it takes.
