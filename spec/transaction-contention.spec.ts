@@ -170,14 +170,22 @@ test('contention: one claim of every key at most is in line; other sessions that
   const client = await clientFor(server)
   await client.state.update({ k: 0, mine: 0 })
   // Stale whole-state transactions that ask to queue, from sessions of their own (partial: every
-  // outcome is a reply). Left unused, each such claim would hold every writer back for 50 ms.
-  const outcomes: string[] = []
-  for (let s = 0; s < 5; s++) {
-    const raw = await rawSession(t, server.address, ['elsewhere/'], 'k')
-    await raw.send([2, Op.TXN, raw.epoch, 0, [], true, [['k', ChangeKind.SET, s]], true, 0])
+  // outcome is a reply). Left unused, each such claim would hold every writer back for 50 ms. The
+  // sessions are opened first, and the others ask right after the first: a granted claim unused for
+  // 50 ms lapses, and the next one asking would then be granted in its turn.
+  type Session = Awaited<ReturnType<typeof rawSession>>
+  const sessions: Session[] = []
+  for (let s = 0; s < 5; s++) sessions.push(await rawSession(t, server.address, ['elsewhere/'], 'k'))
+  const ask = (raw: Session, s: number) =>
+    raw.send([2, Op.TXN, raw.epoch, 0, [], true, [['k', ChangeKind.SET, s]], true, 0])
+  const outcome = async (raw: Session) => {
     const [, status, code] = await raw.reply(2)
-    outcomes.push(status === Status.OK ? 'granted' : String(code))
+    return status === Status.OK ? 'granted' : String(code)
   }
+  await ask(sessions[0]!, 0)
+  const outcomes = [await outcome(sessions[0]!)]
+  for (let s = 1; s < sessions.length; s++) await ask(sessions[s]!, s)
+  for (const raw of sessions.slice(1)) outcomes.push(await outcome(raw))
   assert.deepEqual(outcomes, ['granted', ...Array(4).fill(ErrorCode.CONFLICT)])
   // A writer of another key waits for that one claim at most.
   await client.state.atomic((d: any) => void (d.mine += 1))
