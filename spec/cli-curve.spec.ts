@@ -299,6 +299,8 @@ void test('cli: a malformed key file or authorized-keys file stops the command, 
   for (const [name, line] of [
     ['authorized-assigned', `secretKey=${pair.secretKey}`],
     ['authorized-pair', `${pair.secretKey} ${pair.publicKey}`],
+    // Z85 has `{`: a secret key may start with it, and the line is still not a keygen JSON line.
+    ['authorized-pair-brace', `{${pair.secretKey.slice(1)} ${pair.publicKey}`],
     ['authorized-pair-reversed', `${pair.publicKey} ${pair.secretKey}`],
     ['authorized-quoted', `"secretKey":"${pair.secretKey}"`],
     ['authorized-suffixed', `${pair.secretKey}X`],

@@ -59,7 +59,7 @@ export async function readAuthorizedKeys(path: string): Promise<string[]> {
     if (!valid) {
       // Never quoted: a secret key pasted in place of a public one (a keygen line, a "secretKey=…", a
       // pair on one line) would go to the terminal and the service's log.
-      const what = line.startsWith('{')
+      const what = isJsonObject(line)
         ? 'a keygen JSON line (which holds a secret key): put only its publicKey here'
         : `${line.length} characters${/\s/.test(line) ? ' in several words' : ''} (not quoted: it may hold a secret key)`
       throw new Error(`${path}:${index + 1}: expected a public key (${KEY_SHAPE}), got ${what}`)
@@ -112,4 +112,14 @@ async function warnIfExposed(path: string, io: Io): Promise<void> {
     `zstate: warning: ${path} holds a secret key but other users can read it (mode ${octal}); ` +
       `chmod 600 ${shellWord(path)}\n`,
   )
+}
+
+// A keygen line is a JSON object; a Z85 key may start with `{` too, so the brace alone tells nothing.
+function isJsonObject(line: string): boolean {
+  try {
+    const value: unknown = JSON.parse(line)
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+  } catch {
+    return false
+  }
 }
