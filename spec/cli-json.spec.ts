@@ -105,3 +105,46 @@ void test('cli: malformed JSON and malformed forms are usage errors', () => {
     )
   }
 })
+
+void test('cli: an integer written with an exponent whose digits a number does not keep is refused, naming its bigint', () => {
+  for (const [literal, digits] of [
+    ['12345678901234567891e0', '12345678901234567891'],
+    ['-12345678901234567891E+0', '-12345678901234567891'],
+    ['123456789012345678910e-1', '12345678901234567891'],
+    ['9007199254740993e0', '9007199254740993'],
+  ] as const) {
+    assert.throws(
+      () => parse(`{"n": ${literal}}`),
+      (error: unknown) =>
+        error instanceof UsageError && error.message.includes(`write {"$bigint":"${digits}"}`),
+      literal,
+    )
+  }
+  // Read back as written, or a decimal: these round as in any JSON parser.
+  assert.deepEqual(parse('[1e23, 9007199254740992e0, 12345678901234567891.5e0, 2.5e300]'), [
+    1e23,
+    9007199254740992,
+    Number('12345678901234567891.5'),
+    2.5e300,
+  ])
+})
+
+void test('cli: text that is no word is not echoed back: too long, or holding control characters', () => {
+  for (const text of ['1 '.repeat(500), 'a\u001b[2Jb', 'line\nbreak']) {
+    assert.throws(
+      () => parse(text),
+      (error: unknown) =>
+        error instanceof UsageError &&
+        error.message ===
+          `the value must be JSON: got ${text.length} characters that are not JSON (not echoed here)`,
+    )
+  }
+  assert.throws(
+    () => parse('{"a":"\u001b[2J'),
+    (error: unknown) => {
+      assert.ok(error instanceof UsageError)
+      assert.equal(error.message.includes('\u001b'), false)
+      return true
+    },
+  )
+})

@@ -116,7 +116,7 @@ export const COMMANDS = {
       'help',
     ],
     details: `Prints exactly one line on stdout: the address clients pass to connect() (with the bound
-port when A ends in :*). Logs go to stderr. SIGINT or SIGTERM closes the server, exit 0.
+port when A ends in :*). Logs go to stderr. SIGINT, SIGTERM or SIGHUP closes the server, exit 0.
 With --data-dir the state survives restarts, crashes included (docs/durability.md).
 With --etcd the state lives in etcd, and every server started on the same etcd and prefix is a
 gateway to it; clients given several gateways fail over between them (docs/scale-out.md).

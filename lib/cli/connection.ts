@@ -11,11 +11,16 @@ import { checkSocketFile } from '../socket-file.ts'
 
 export type CliClient = Client
 
+// The keys a command reads (connect()'s `replicate`): a command that reads one key, or none, does not
+// download the whole store first, which on a large store would take longer than its --timeout.
+// Undefined: every key (top and the dashboard show the whole state).
+export type Reads = readonly string[] | undefined
+
 export async function openClient(
   options: RunOptions,
   command: string,
   io: Io,
-  signal?: AbortSignal,
+  { reads, signal }: { reads?: Reads; signal?: AbortSignal } = {},
 ): Promise<CliClient> {
   const curve = await credentials(options, io)
   // Several gateways to one state: comma-separated, as in ZSTATE_ADDRESS.
@@ -26,12 +31,27 @@ export async function openClient(
       timeout: options.timeout,
       requestTimeout: options.timeout,
       name: `zstate ${command}`,
+      ...(reads === undefined ? {} : { replicate: [...reads] }),
       ...(curve === undefined ? {} : { curve }),
       ...(signal === undefined ? {} : { signal }),
     })
   } catch (error) {
     if (error instanceof ZStateError && error.code === ErrorCode.UNAUTHORIZED)
       throw new ZStateError(error.code, refusal(error.message, options, curve), { cause: error })
+    // A key connect() finds unusable, named as the command line names it.
+    if (error instanceof ZStateError && error.code === ErrorCode.INVALID_ARGUMENT)
+      throw new ZStateError(error.code, error.message.replace('curve.serverKey', '--server-key'), {
+        cause: error,
+      })
+    // The command already replicates no more than it reads: what is left to the user is the timeout.
+    if (error instanceof ZStateError && error.code === ErrorCode.TIMEOUT)
+      throw new ZStateError(
+        error.code,
+        error.message.replace(/: a replica of fewer keys .*/, ': raise --timeout'),
+        {
+          cause: error,
+        },
+      )
     throw error
   }
 }
@@ -43,12 +63,13 @@ export async function withClient<T>(
   options: RunOptions,
   command: string,
   io: Io,
+  reads: Reads,
   fn: (client: CliClient) => Promise<T>,
 ): Promise<T> {
   const termination = onTermination()
   const { signal } = termination
   try {
-    const client = await openClient(options, command, io, signal)
+    const client = await openClient(options, command, io, { reads, signal })
     try {
       return await abortable(fn(client), signal)
     } finally {
@@ -66,12 +87,13 @@ export async function untilTerminated(
   options: RunOptions,
   command: string,
   io: Io,
+  reads: Reads,
   stream: (client: CliClient, signal: AbortSignal) => Promise<void>,
 ): Promise<number> {
   const termination = onTermination(true)
   const { signal } = termination
   try {
-    const client = await unlessAborted(openClient(options, command, io), signal)
+    const client = await unlessAborted(openClient(options, command, io, { reads }), signal)
     if (client === undefined) return EXIT_OK
     try {
       await stream(client, signal)

@@ -3,10 +3,15 @@
 //   NaN / ±Infinity ↔ {"$number":"NaN"}
 import { MAX_DEPTH, tooDeep } from '../protocol/values.ts'
 import { UsageError } from './args.ts'
+import { printable } from './printable.ts'
 
 const BIGINT = /^-?\d+$/
 const ISO_DATE = /^[+-]?\d{4,6}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+// A bare word longer than this is shown by its length only, as is any with a control character.
+const MAX_WORD = 200
+// JSON.parse's message quotes the text: as much of it as one line of an error holds.
+const MAX_REASON = 300
 const SPECIAL_NUMBERS: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity }
 
 // Formats a stored value as one line of JSON.
@@ -24,13 +29,18 @@ export function parse(text: string, quoted = (json: string): string => json): un
   } catch (error) {
     // Objects, arrays and strings start so; anything else (hello, 01, True) reads as a word.
     if (!/^\s*[[{"]/.test(text)) {
+      // Text that is no word (a file piped by mistake) is not echoed back, twice, to the terminal.
+      if (text.length > MAX_WORD || printable(text) !== text)
+        throw new UsageError(
+          `the value must be JSON: got ${text.length} characters that are not JSON (not echoed here)`,
+        )
       const what = text === '' ? 'the empty string' : `the string ${text}`
       throw new UsageError(
         `the value must be JSON: to store ${what}, quote it: ${quoted(JSON.stringify(text))}`,
       )
     }
     const reason = error instanceof Error ? error.message : String(error)
-    throw new UsageError(`the value is not valid JSON: ${reason}`)
+    throw new UsageError(`the value is not valid JSON: ${printable(reason, MAX_REASON)}`)
   }
   checkIntegers(text)
   return fromJson(json, '')
@@ -41,11 +51,33 @@ export function parse(text: string, quoted = (json: string): string => json): un
 const STRING_OR_NUMBER = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g
 function checkIntegers(text: string): void {
   for (const [literal] of text.matchAll(STRING_OR_NUMBER)) {
-    if (literal.startsWith('"') || /[.eE]/.test(literal) || Number.isSafeInteger(Number(literal))) continue
+    if (literal.startsWith('"')) continue
+    const integer = /[.eE]/.test(literal) ? roundedExponentInteger(literal) : literal
+    if (integer === undefined || Number.isSafeInteger(Number(integer))) continue
     throw new UsageError(
-      `the integer ${literal} is beyond what a number holds exactly (2^53): write {"$bigint":"${literal}"}`,
+      `the integer ${literal} is beyond what a number holds exactly (2^53): write {"$bigint":"${integer}"}`,
     )
   }
+}
+
+// An integer written with an exponent (12345678901234567891e0) whose digits the number does not keep
+// (it reads back as 12345678901234567000), in plain digits; undefined for any other literal, such as
+// 1e23, which reads back as written, or a decimal (12345678901234567891.5e0), which rounds.
+function roundedExponentInteger(literal: string): string | undefined {
+  const match = /^(-?)(\d+)(?:\.(\d+))?[eE]([+-]?\d+)$/.exec(literal)
+  const n = Number(literal)
+  if (match === null || !Number.isFinite(n) || Math.abs(n) < 2 ** 53) return undefined
+  const [, sign, whole, fraction = '', exponent] = match
+  const shift = Number(exponent) - fraction.length
+  const digits = `${whole}${fraction}`
+  if (significant(digits) === significant(String(n).split('e')[0]!)) return undefined
+  if (shift >= 0) return `${sign}${BigInt(digits + '0'.repeat(shift))}`
+  return /^0+$/.test(digits.slice(shift)) ? `${sign}${BigInt(digits.slice(0, shift))}` : undefined
+}
+
+// A literal's significant digits: no sign, point, or leading and trailing zeros.
+function significant(digits: string): string {
+  return digits.replace(/[-.]/g, '').replace(/^0+|0+$/g, '')
 }
 
 export function toJson(value: unknown): unknown {

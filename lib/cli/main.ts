@@ -5,20 +5,21 @@ import { outputClosed } from './signals.ts'
 
 // A reader that went away (`zstate watch | head -1`) is not an error worth a message: a streaming
 // command then ends as on SIGINT (its session closed), anything else at once. Output that could not be
-// written (a full disk: `zstate keygen > key` would leave an empty key file) is one.
+// written (a full disk: `zstate keygen > key` would leave an empty key file) is one. A reader of
+// stderr that went away (a logger that died) ends nothing: its messages are lost, not the command's
+// work, its cleanup or its exit code.
 let readerGone = false
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (readerGone) return // what the ending command still writes goes nowhere
-    if (error.code === 'EPIPE') {
-      readerGone = stream === process.stdout && outputClosed()
-      if (!readerGone) process.exit(0)
-      return
-    }
-    if (stream === process.stdout) process.stderr.write(`zstate: cannot write the output: ${error.message}\n`)
-    process.exit(1)
-  })
-}
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (readerGone) return // what the ending command still writes goes nowhere
+  if (error.code === 'EPIPE') {
+    readerGone = outputClosed()
+    if (!readerGone) process.exit(0)
+    return
+  }
+  process.stderr.write(`zstate: cannot write the output: ${error.message}\n`)
+  process.exit(1)
+})
+process.stderr.on('error', () => {})
 
 // Warnings (a torn log tail cut, a repair) as one line in the command's own voice, instead of Node's
 // "(node:PID) [CODE] Warning: …" and its hint about --trace-warnings. Node's own printer is one of

@@ -11,7 +11,7 @@ import { commandLine } from './shell.ts'
 type Command = (args: readonly string[], options: RunOptions, io: Io) => Promise<number>
 
 const services: Command = (_args, options, io) =>
-  withClient(options, 'services', io, async (client) => {
+  withClient(options, 'services', io, [], async (client) => {
     const found = (await client.services()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     // JSON lines by default, as programs read them (the public contract); the table is for people.
     if (options.table !== true) {
@@ -34,7 +34,7 @@ const call: Command = async (args, options, io) => {
       commandLine(['call', service, method, ...jsons.map((other, j) => (j === i ? quoted : other))]),
     ),
   )
-  return withClient(options, 'call', io, async (client) => {
+  return withClient(options, 'call', io, [], async (client) => {
     const result = await client.call(service, method, values, { timeout: options.timeout })
     io.stdout.write(`${stringify(result ?? null)}\n`)
     return EXIT_OK

@@ -1,4 +1,5 @@
-// SIGINT/SIGTERM as an AbortSignal, for commands that run until interrupted.
+// SIGINT/SIGTERM/SIGHUP as an AbortSignal, for commands that run until interrupted. SIGHUP is the
+// terminal going away (an ssh session dropped): a server in it closes as on SIGTERM, not as if killed.
 import { ErrorCode, ZStateError } from '../errors.ts'
 
 export interface Termination {
@@ -8,6 +9,8 @@ export interface Termination {
 
 // The terminations of commands that stream their output, which a reader going away also ends.
 const streaming = new Set<AbortController>()
+
+const TERMINATING: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 // The first signal aborts (the command then cleans up); a second one exits at once. With `streaming`,
 // a closed stdout (outputClosed()) aborts it too.
@@ -21,14 +24,12 @@ export function onTermination(streams = false): Termination {
     }
     controller.abort(new ZStateError(ErrorCode.ABORTED, `interrupted by ${name}`))
   }
-  process.on('SIGINT', handler)
-  process.on('SIGTERM', handler)
+  for (const name of TERMINATING) process.on(name, handler)
   return {
     signal: controller.signal,
     dispose() {
       streaming.delete(controller)
-      process.off('SIGINT', handler)
-      process.off('SIGTERM', handler)
+      for (const name of TERMINATING) process.off(name, handler)
     },
   }
 }

@@ -3,7 +3,7 @@
 import { processTable } from '../process/table.ts'
 import type { RunOptions } from './args.ts'
 import { colorsFor } from './colors.ts'
-import { openClient, type CliClient } from './connection.ts'
+import { openClient, withClient, type CliClient } from './connection.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
 import { onTermination, unlessAborted } from './signals.ts'
@@ -17,13 +17,10 @@ const HOME = '\u001b[H\u001b[2J'
 
 export async function top(options: RunOptions, io: Io): Promise<number> {
   if (options.once === true) {
-    const client = await openClient(options, 'top', io)
-    try {
+    return withClient(options, 'top', io, undefined, async (client) => {
       print(await frameOf(client), options, io, false)
-    } finally {
-      await client.close()
-    }
-    return EXIT_OK
+      return EXIT_OK
+    })
   }
   const termination = onTermination(true)
   const quit = new AbortController()

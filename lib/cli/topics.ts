@@ -12,7 +12,7 @@ export async function pub(args: readonly string[], options: RunOptions, io: Io):
   const topic = arg(args, 0)
   // Parsed before connecting: a malformed message is a usage error, whatever the server.
   const message = parse(arg(args, 1), (json) => commandLine(['pub', topic, json]))
-  return withClient(options, 'pub', io, async (client) => {
+  return withClient(options, 'pub', io, [], async (client) => {
     await client.publish(topic, message)
     return EXIT_OK
   })
@@ -20,7 +20,7 @@ export async function pub(args: readonly string[], options: RunOptions, io: Io):
 
 // One JSON line per message until SIGINT/SIGTERM, or the first one with --once.
 export function sub(args: readonly string[], options: RunOptions, io: Io): Promise<number> {
-  return untilTerminated(options, 'sub', io, async (client, signal) => {
+  return untilTerminated(options, 'sub', io, [], async (client, signal) => {
     const prefix = args[0] ?? ''
     const messages = client.subscribe(prefix, { signal })
     if (

@@ -8,56 +8,62 @@ import { prefixHint } from './prefix-hint.ts'
 import type { Io } from './report.ts'
 
 export function watch(args: readonly string[], options: RunOptions, io: Io): Promise<number> {
-  return untilTerminated(options, 'watch', io, async (client, signal) => {
-    void reportStatus(client, io).catch(() => {})
-    // The revisions of the snapshots the replica was rebuilt from, as they happen: with --resume,
-    // watching goes on right after the one that ended the stream, whatever arrived since.
-    const resets: number[] = []
-    const unsubscribe = client.state.subscribe((event) => {
-      if (event.reset === true) resets.push(event.revision)
-    })
-    try {
-      const prefix = args[0]
-      const what = prefix === undefined ? 'all keys' : `keys under ${JSON.stringify(prefix)}`
-      const from = options.fromRevision ?? client.state.revision + 1
-      let fromRevision = options.fromRevision
-      let announced = false
-      for (;;) {
-        resets.length = 0
-        const changes = client.state.watch({
-          ...(prefix === undefined ? {} : { prefix }),
-          ...(fromRevision === undefined ? {} : { fromRevision }),
-          signal,
-        })
-        // Once the watch took its options: never a watch that never was.
-        if (!announced) {
-          announced = true
-          io.stderr.write(`zstate: watching ${what} at ${client.address} from revision ${from}\n`)
-          const hint = prefix === undefined ? undefined : prefixHint('watch', prefix)
-          if (hint !== undefined) io.stderr.write(`zstate: ${hint}\n`)
-        }
-        try {
-          for await (const change of changes) {
-            const line = {
-              revision: change.revision,
-              key: change.key,
-              value: change.deleted ? null : toJson(change.value),
-              deleted: change.deleted,
-            }
-            io.stdout.write(`${JSON.stringify(line)}\n`)
+  return untilTerminated(
+    options,
+    'watch',
+    io,
+    args[0] === undefined ? undefined : [args[0]],
+    async (client, signal) => {
+      void reportStatus(client, io).catch(() => {})
+      // The revisions of the snapshots the replica was rebuilt from, as they happen: with --resume,
+      // watching goes on right after the one that ended the stream, whatever arrived since.
+      const resets: number[] = []
+      const unsubscribe = client.state.subscribe((event) => {
+        if (event.reset === true) resets.push(event.revision)
+      })
+      try {
+        const prefix = args[0]
+        const what = prefix === undefined ? 'all keys' : `keys under ${JSON.stringify(prefix)}`
+        const from = options.fromRevision ?? client.state.revision + 1
+        let fromRevision = options.fromRevision
+        let announced = false
+        for (;;) {
+          resets.length = 0
+          const changes = client.state.watch({
+            ...(prefix === undefined ? {} : { prefix }),
+            ...(fromRevision === undefined ? {} : { fromRevision }),
+            signal,
+          })
+          // Once the watch took its options: never a watch that never was.
+          if (!announced) {
+            announced = true
+            io.stderr.write(`zstate: watching ${what} at ${client.address} from revision ${from}\n`)
+            const hint = prefix === undefined ? undefined : prefixHint('watch', prefix)
+            if (hint !== undefined) io.stderr.write(`zstate: ${hint}\n`)
           }
-          return
-        } catch (error) {
-          const reset = resets[resets.length - 1]
-          if (!(options.resume === true && reset !== undefined && isCompacted(error))) throw error
-          io.stdout.write(`${JSON.stringify({ reset: true, revision: reset })}\n`)
-          fromRevision = reset + 1
+          try {
+            for await (const change of changes) {
+              const line = {
+                revision: change.revision,
+                key: change.key,
+                value: change.deleted ? null : toJson(change.value),
+                deleted: change.deleted,
+              }
+              io.stdout.write(`${JSON.stringify(line)}\n`)
+            }
+            return
+          } catch (error) {
+            const reset = resets[resets.length - 1]
+            if (!(options.resume === true && reset !== undefined && isCompacted(error))) throw error
+            io.stdout.write(`${JSON.stringify({ reset: true, revision: reset })}\n`)
+            fromRevision = reset + 1
+          }
         }
+      } finally {
+        unsubscribe()
       }
-    } finally {
-      unsubscribe()
-    }
-  })
+    },
+  )
 }
 
 function isCompacted(error: unknown): boolean {

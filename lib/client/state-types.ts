@@ -185,8 +185,11 @@ export interface State<S extends object = Record<string, unknown>> extends State
   delete(key: Key<S>, options?: WriteOptions): Promise<boolean>
   /** Writes several keys in one revision; resolves with it. */
   update(values: Partial<S>, options?: WriteOptions): Promise<number>
-  /** Deletes every key (of this scope) in one revision; commits nothing when already empty. */
-  clear(options?: WriteOptions): Promise<void>
+  /**
+   * Deletes every key (of this scope) in one revision and resolves with it; commits nothing, and
+   * resolves with 0, when there was nothing to delete.
+   */
+  clear(options?: WriteOptions): Promise<number>
   /**
    * Adds `by` (default 1) to a number, atomically on the server; an absent key counts as 0.
    * Resolves with the new value. A non-numeric value is refused with ERR_INVALID_ARGUMENT.

@@ -175,14 +175,14 @@ export class StateView {
     return readRevision(await this.#write(options, 'update()', Op.UPDATE, [pairs]), 'update')
   }
 
-  async clear(options?: WriteOptions): Promise<void> {
+  async clear(options?: WriteOptions): Promise<number> {
     // clear('jobs/') would clear everything: a scope clears the keys under a prefix.
     if (typeof options === 'string' || arguments.length > 1)
       throw invalidArgument(
         'clear(options) takes no prefix: to clear the keys under a prefix, use state.scope(prefix).clear()',
       )
     checkWaitOptions(options, 'clear')
-    readRevision(await this.#write(options, 'clear()', Op.CLEAR, [this.#prefix]), 'clear')
+    return readRevision(await this.#write(options, 'clear()', Op.CLEAR, [this.#prefix]), 'clear')
   }
 
   increment(key: string, by: number | bigint = 1, options?: WriteOptions): Promise<number | bigint> {

@@ -118,19 +118,24 @@ export class Connection {
     const expiry = timeoutSignal(timeout)
     const sources = expiry === undefined ? [this.#life.signal] : [this.#life.signal, expiry]
     const join = AbortSignal.any(signal === undefined ? sources : [...sources, signal])
+    // A server that answered but whose snapshot took longer (a large state) is no silent server.
+    let answered: string | undefined
+    const openAndAdopt = async (attempt: AbortSignal): Promise<void> => {
+      const link = await Link.open(this.#linkOptions(), attempt)
+      answered = this.address
+      await this.#adopt(link, false, join)
+    }
     try {
-      if (addresses.length === 1) await this.#adopt(await Link.open(this.#linkOptions(), join), false, join)
-      else
-        await reconnect(
-          async (attempt) => this.#adopt(await Link.open(this.#linkOptions(), attempt), false, join),
-          this.#attemptMs(),
-          join,
-        )
+      if (addresses.length === 1) await openAndAdopt(join)
+      else await reconnect(openAndAdopt, this.#attemptMs(), join)
     } catch (error) {
       throw timeoutToError(
         error,
         expiry,
-        `connect: no answer from ${addresses.join(', ')} within ${timeout} ms`,
+        answered === undefined
+          ? `connect: no answer from ${addresses.join(', ')} within ${timeout} ms`
+          : `connect: ${answered} answered, but joining it (its snapshot of the state) took longer than ` +
+              `${timeout} ms: a replica of fewer keys (the replicate option) joins sooner`,
       )
     }
   }
