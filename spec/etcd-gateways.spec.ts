@@ -197,13 +197,13 @@ test(
         if (deleted.size === n) return
       }
     })()
-    await jobs.clear()
+    const cleared = await jobs.clear()
     assert.equal(jobs.size, 0)
     await watching
-    assert.equal(revisions.size, 1, 'one revision')
+    assert.deepEqual([...revisions], [cleared], 'one revision, the one clear() resolved with')
     await reader.state.sync()
     assert.deepEqual([...reader.state.keys()].sort(), ['job', 'jobs-done'], 'keys outside the scope stay')
-    await jobs.clear() // nothing left: no commit
+    assert.equal(await jobs.clear(), 0, 'nothing left: no commit')
     await writer.state.clear()
     await reader.state.sync()
     assert.equal(reader.state.size, 0)

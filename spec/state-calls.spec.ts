@@ -30,8 +30,11 @@ void test('state: writes refuse arguments they do not take, and nothing of them 
   )
   assert.equal(await a.state.sync(), before, 'no commit')
   assert.deepEqual([...a.state.keys()].sort(), ['jobs/1', 'users/ann'])
-  await a.state.scope('jobs/').clear()
+  const cleared = await a.state.scope('jobs/').clear()
   assert.deepEqual([...a.state.keys()], ['users/ann'])
+  assert.equal(cleared, a.state.revision, 'clear() resolves with its revision')
+  assert.equal(await a.state.scope('jobs/').clear(), 0, 'and with 0 when it deleted nothing')
+  assert.equal(await a.state.sync(), cleared, 'which committed nothing')
 })
 
 void test('state: sync() takes timeout and signal, and refuses what it does not know', async (t) => {
