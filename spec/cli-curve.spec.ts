@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test'
 import { parseCommandLine } from '../lib/cli/args.ts'
 import { generateKeyPair } from '../lib/index.ts'
 import { isCurveKey } from '../lib/protocol/z85.ts'
-import { CLI, assertBuilt, cliEnv, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
+import { CLI, CliProcess, assertBuilt, cliEnv, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
 import type { Result } from './fixtures/cli-run.ts'
 
 interface KeyPair {
@@ -351,4 +351,44 @@ void test('cli: a malformed key file or authorized-keys file stops the command, 
     ]),
     /option --key-file .*not-json\.key: expected the JSON line/,
   )
+})
+
+void test('cli: a watch that a restarted server no longer lets in says so once, and goes on when it does again', async () => {
+  const [server, alice, bob] = [await keygen(), await keygen(), await keygen()]
+  const secret = keyFile('restarted-server.key', server)
+  const aliceKey = keyFile('restarted-alice.key', alice)
+  const serveFor = (address: string, client: KeyPair): ReturnType<typeof serve> =>
+    serve([
+      '--address',
+      address,
+      '--curve-secret-file',
+      secret,
+      '--authorized-keys',
+      file(`restarted-authorized-${++files}`, `${client.publicKey}\n`),
+    ])
+  const first = await serveFor('tcp://127.0.0.1:*', alice)
+  const { address } = first
+  const watch = new CliProcess([
+    'watch',
+    '--address',
+    address,
+    '--server-key',
+    server.publicKey,
+    '--key-file',
+    aliceKey,
+    '--timeout',
+    '1000',
+    '--resume',
+  ])
+  await watch.waitFor('stderr', (text) => text.includes('zstate: watching'))
+  assert.equal((await first.server.signal('SIGTERM')).code, 0)
+  const second = await serveFor(address, bob)
+  const refusal = /\(ERR_UNAUTHORIZED\); trying again\n/
+  await watch.waitFor('stderr', (text) => refusal.test(text))
+  assert.equal((await second.server.signal('SIGTERM')).code, 0)
+  await serveFor(address, alice)
+  // A new server (a new epoch): the watch goes on from its snapshot.
+  await watch.waitFor('stdout', (text) => text.includes('{"reset":true'))
+  assert.equal(watch.stderr.split('\n').filter((line) => refusal.test(`${line}\n`)).length, 1, 'said once')
+  assert.equal((await watch.signal('SIGINT')).code, 0)
 })

@@ -81,5 +81,26 @@ async function reportStatus(client: CliClient, io: Io): Promise<void> {
   for await (const { type } of client.status()) {
     const message = messages[type]
     if (message !== undefined) io.stderr.write(`zstate: ${message}\n`)
+    if (type === 'disconnected') void reportRefusals(client, io)
+  }
+}
+
+// Until reconnected: a server that refuses this client (restarted with other authorized keys) is
+// said once, rather than waited on in silence. A request waits for the next link (up to the
+// command's --timeout) and, if it is refused meanwhile, fails with the refusal as its cause.
+async function reportRefusals(client: CliClient, io: Io): Promise<void> {
+  let told: string | undefined
+  for (;;) {
+    try {
+      await client.state.sync()
+      return
+    } catch (error) {
+      if (!(error instanceof ZStateError) || error.code !== ErrorCode.TIMEOUT) return // closed
+      const { cause } = error
+      if (cause instanceof ZStateError && cause.message !== told) {
+        told = cause.message
+        io.stderr.write(`zstate: ${cause.message} (${cause.code}); trying again\n`)
+      }
+    }
   }
 }

@@ -2,7 +2,7 @@
 // second within its timeout; once closed, both are ERR_CLOSED.
 import { abortable, timeoutToError } from '../abort.ts'
 import { deferred, type Deferred } from '../deferred.ts'
-import { ErrorCode, ZStateError } from '../errors.ts'
+import { ErrorCode, TimeoutError, ZStateError } from '../errors.ts'
 import type { Op } from '../protocol/ops.ts'
 import { encodeRequest, type ReplyReader } from './channel.ts'
 import type { Link } from './link.ts'
@@ -103,11 +103,11 @@ export class CurrentLink {
       link = await (giveUp === undefined ? next : abortable(next, giveUp))
     } catch (error) {
       if (giveUp?.aborted === true) throw error
-      throw timeoutToError(
-        error,
-        expiry,
-        `request timed out after ${this.#requestTimeout} ms while reconnecting${this.#refused === undefined ? '' : ` (${this.#refused.message})`}`,
-      )
+      const message = `request timed out after ${this.#requestTimeout} ms while reconnecting`
+      // Refused by the server it tries (its key no longer authorized): the refusal is the cause.
+      if (this.#refused !== undefined && expiry?.aborted === true && error === expiry.reason)
+        throw new TimeoutError(`${message} (${this.#refused.message})`, { cause: this.#refused })
+      throw timeoutToError(error, expiry, message)
     }
     return link.channel.requestEncoded(op, message, true, read)
   }
