@@ -36,23 +36,7 @@ export async function openClient(
       ...(signal === undefined ? {} : { signal }),
     })
   } catch (error) {
-    if (error instanceof ZStateError && error.code === ErrorCode.UNAUTHORIZED)
-      throw new ZStateError(error.code, refusal(error.message, options, curve), { cause: error })
-    // A key connect() finds unusable, named as the command line names it.
-    if (error instanceof ZStateError && error.code === ErrorCode.INVALID_ARGUMENT)
-      throw new ZStateError(error.code, error.message.replace('curve.serverKey', '--server-key'), {
-        cause: error,
-      })
-    // The command already replicates no more than it reads: what is left to the user is the timeout.
-    if (error instanceof ZStateError && error.code === ErrorCode.TIMEOUT)
-      throw new ZStateError(
-        error.code,
-        error.message.replace(/: a replica of fewer keys .*/, ': raise --timeout'),
-        {
-          cause: error,
-        },
-      )
-    throw error
+    throw error instanceof ZStateError ? inCommandLineTerms(error, options, curve) : error
   }
 }
 
@@ -116,7 +100,32 @@ async function credentials(options: RunOptions, io: Io): Promise<ConnectOptions[
   return { serverKey, publicKey, secretKey }
 }
 
-// connect()'s message, in the words of the command line: its flags instead of connect()'s options.
+// connect()'s error in the words of the command line: its flags instead of connect()'s options.
+function inCommandLineTerms(
+  error: ZStateError,
+  options: RunOptions,
+  curve: ConnectOptions['curve'],
+): ZStateError {
+  const message = reworded(error, options, curve)
+  return message === error.message ? error : new ZStateError(error.code, message, { cause: error })
+}
+
+function reworded(error: ZStateError, options: RunOptions, curve: ConnectOptions['curve']): string {
+  switch (error.code) {
+    case ErrorCode.UNAUTHORIZED:
+      return refusal(error.message, options, curve)
+    // A key connect() finds unusable (a weak one, such as 40 zeros).
+    case ErrorCode.INVALID_ARGUMENT:
+      return error.message.replace('curve.serverKey', '--server-key')
+    // The command replicates no more than it reads already: what is left to the user is the timeout.
+    case ErrorCode.TIMEOUT:
+      return error.message.replace(/: a replica of fewer keys .*/, ': raise --timeout')
+    default:
+      return error.message
+  }
+}
+
+// A refusal of the handshake, told with the flags that fix it.
 function refusal(message: string, options: RunOptions, curve: ConnectOptions['curve']): string {
   if (curve === undefined) {
     return (
