@@ -2,6 +2,7 @@
 // history come back; the epoch stays after a clean close; one server per dir; damage is refused
 // unless repaired; a torn last record is cut with a warning.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import {
   cpSync,
@@ -17,6 +18,7 @@ import {
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { connect, createContext, startServer, ErrorCode, type Server } from '../lib/index.ts'
+import { processStart } from '../lib/host.ts'
 import { failure } from './process-support.ts'
 import { addressFor, clientFor, fixture, serverFor, tempDir } from './support.ts'
 
@@ -198,6 +200,47 @@ void test('durability: a second server on a data dir in use fails with ERR_LOCKE
   const next = await serverFor(t, 'ipc', { dataDir })
   const reader = await clientFor(next)
   assert.equal(reader.state.get('kept'), true)
+})
+
+// The pid of a process that has exited: what a crash leaves in LOCK.
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+  await once(child, 'exit')
+  return child.pid!
+}
+
+void test('durability: a dead owner’s lock is taken over by one server only, however many start at that moment', async (t) => {
+  const dir = tempDir(t)
+  for (let round = 0; round < 8; round++) {
+    const dataDir = join(dir, `data-${round}`)
+    mkdirSync(dataDir)
+    writeFileSync(join(dataDir, 'LOCK'), `${await deadPid()} 1\n`)
+    const racers = [0, 1, 2].map(() => fixture(t, 'lock-racer', [dataDir]))
+    await Promise.all(racers.map((racer) => racer.event(1)))
+    const outcomes = await Promise.all(racers.map((racer) => racer.call<string>('start')))
+    assert.deepEqual(outcomes.sort(), [ErrorCode.LOCKED, ErrorCode.LOCKED, 'started'], `round ${round}`)
+    await Promise.all(racers.map((racer) => racer.stop()))
+  }
+})
+
+void test('durability: a takeover in progress is respected; one its taker died in is taken over', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  mkdirSync(dataDir)
+  const dead = `${await deadPid()} 1\n`
+  writeFileSync(join(dataDir, 'LOCK'), dead)
+  // A live process (this one) is taking the dead owner's lock over: it is not taken from it.
+  writeFileSync(join(dataDir, 'LOCK.takeover'), `${process.pid} ${processStart(process.pid)}\n`)
+  // (Closed if it starts after all, so that a failing spec does not leave the process running.)
+  const error = await failure(startServer({ dataDir }).then((server) => server.close()))
+  assert.equal(error.code, ErrorCode.LOCKED)
+  assert.match(error.message, new RegExp(`is being taken over by the server of pid ${process.pid}`))
+  assert.equal(readFileSync(join(dataDir, 'LOCK'), 'utf8'), dead, 'the lock untouched')
+  // The taker died in the middle of it: its guard is stale, and the lock is taken over.
+  writeFileSync(join(dataDir, 'LOCK.takeover'), dead)
+  const server = await startServer({ dataDir })
+  t.after(() => server.close())
+  assert.equal(existsSync(join(dataDir, 'LOCK.takeover')), false, 'no guard left behind')
+  assert.match(readFileSync(join(dataDir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} `))
 })
 
 void test('durability: a torn last record is cut with a warning; damage before it is ERR_CORRUPT unless repaired', async (t) => {

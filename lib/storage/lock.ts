@@ -9,6 +9,9 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import { isSameProcess, processStart } from '../host.ts'
 import { LOCK_FILE, makeDir, readDirFile } from './layout.ts'
 
+// Held by a server while it replaces a dead owner's lock: LOCK.takeover.
+const TAKEOVER_SUFFIX = '.takeover'
+
 export interface DirLock {
   readonly path: string
   // Removes the lock file, if it still names this process. Idempotent.
@@ -27,28 +30,13 @@ export async function acquireLock(dir: string): Promise<DirLock> {
     // Inside the try: a disk with no space left makes the file and fails to fill it, and the finally
     // removes it as it does once the lock is taken.
     writeFileSync(temporary, mine, { mode: 0o600, flag: 'wx' })
-    // A lock that disappears while it is looked at was released: try again, a few times.
+    // A lock that disappears, or changes hands, while it is looked at: try again, a few times.
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        linkSync(temporary, path)
-        return held(path, mine)
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      }
+      if (linked(temporary, path)) return held(path, mine)
       const owner = readOwner(path)
       if (owner === undefined) continue
-      if (owner.pid !== undefined && isSameProcess(owner.pid, owner.start))
-        throw new ZStateError(
-          ErrorCode.LOCKED,
-          `${dir} is in use by the server of pid ${owner.pid} (${path})`,
-        )
-      // A dead owner's lock, replaced whole. Two servers starting at that very moment could both
-      // replace it: reading it back catches the one whose copy was replaced in turn, unless both
-      // read before either renames (a window of microseconds).
-      renameSync(temporary, path)
-      if (readOwner(path)?.text !== mine)
-        throw new ZStateError(ErrorCode.LOCKED, `${dir} was taken over by another server at the same time`)
-      return held(path, mine)
+      refuseIfAlive(owner, dir, path, 'is in use by the server of')
+      if (takeOver(dir, path, temporary, owner.text)) return held(path, mine)
     }
     throw new ZStateError(ErrorCode.LOCKED, `${dir}: its lock keeps changing hands (${path})`)
   } finally {
@@ -56,8 +44,55 @@ export async function acquireLock(dir: string): Promise<DirLock> {
   }
 }
 
-// The lock's owner; pid undefined when the file is garbage (no owner); undefined when it is gone.
-function readOwner(path: string): { text: string; pid: number | undefined; start: number } | undefined {
+// Replaces a dead owner's lock, holding the takeover guard meanwhile: two servers starting at the
+// same moment both find the lock dead, and without the guard each could replace it after the other
+// had checked it, both then writing to the dir. The guard is taken as the lock is (link()); the
+// lock is replaced only if it still is the dead owner's. false: it was not (taken over meanwhile).
+function takeOver(dir: string, path: string, temporary: string, deadOwner: string): boolean {
+  const guard = `${path}${TAKEOVER_SUFFIX}`
+  for (let attempt = 0; !linked(temporary, guard); attempt++) {
+    if (attempt === 3)
+      throw new ZStateError(ErrorCode.LOCKED, `${dir}: its lock keeps changing hands (${guard})`)
+    const taker = readOwner(guard)
+    if (taker === undefined) continue // released meanwhile
+    refuseIfAlive(taker, dir, guard, 'is being taken over by the server of')
+    // Left by a server that died in the microseconds of its own takeover.
+    rmSync(guard, { force: true })
+  }
+  try {
+    if (readOwner(path)?.text !== deadOwner) return false
+    renameSync(temporary, path)
+    return true
+  } finally {
+    rmSync(guard, { force: true })
+  }
+}
+
+// link() as an exclusive create: false when `to` exists.
+function linked(from: string, to: string): boolean {
+  try {
+    linkSync(from, to)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw error
+  }
+}
+
+function refuseIfAlive(owner: Owner, dir: string, path: string, what: string): void {
+  if (owner.pid !== undefined && isSameProcess(owner.pid, owner.start))
+    throw new ZStateError(ErrorCode.LOCKED, `${dir} ${what} pid ${owner.pid} (${path})`)
+}
+
+interface Owner {
+  readonly text: string
+  // Undefined when the file is garbage: no owner.
+  readonly pid: number | undefined
+  readonly start: number
+}
+
+// The owner a lock file names; undefined when the file is gone.
+function readOwner(path: string): Owner | undefined {
   let text: string
   try {
     text = readDirFile(path).toString('utf8')
