@@ -379,7 +379,7 @@ test('hostile: calls queued by the hundred thousand fail a slice at a time when 
     ]),
   )
   t.diagnostic(`another client's slowest write while they failed: ${worst.toFixed(0)} ms`)
-  assert.ok(worst < 500, `another client's write took ${worst.toFixed(0)} ms`)
+  assert.ok(worst < 1_000, `another client's write took ${worst.toFixed(0)} ms`)
 })
 
 test('hostile: increments and compareAndSets of a large stored value cost their own size, not the value’s', async (t) => {

@@ -5,7 +5,7 @@
 // writes commit in order. Their commit comes back through the watch, which acknowledges them.
 import { ConflictError, ErrorCode, ZStateError } from '../../errors.ts'
 import { encode } from '../../protocol/codec.ts'
-import { ChangeKind, NO_REPLY, type WireChange } from '../../protocol/ops.ts'
+import { ChangeKind, NO_REPLY, type WireChange, type WireLease } from '../../protocol/ops.ts'
 import type { Commit } from '../operations.ts'
 import { errorReply, okReply } from '../replies.ts'
 import type { Session } from '../sessions.ts'
@@ -75,6 +75,8 @@ export interface WriteFrame {
 
 export class EtcdWrites {
   readonly #gateway: EtcdGateway
+  // The last sweep of expired keys failed: its warning was given.
+  #sweepFailing = false
   readonly #answer: (session: Session, id: number, reply: Buffer) => void
   readonly #queues = new Map<Session, Job[]>()
   // The frames of the writes waiting for etcd, per session and in all: a session that sends writes
@@ -151,14 +153,31 @@ export class EtcdWrites {
   async deleteKeys(keys: readonly string[]): Promise<void> {
     for (let from = 0; from < keys.length; from += MAX_BATCH_KEYS) {
       const some = keys.slice(from, from + MAX_BATCH_KEYS)
+      // Worked out again after a conflict, on a replica that has caught up: a key written again
+      // meanwhile (a fresh ttl, or none: permanent) is no longer due, and stays.
       const evaluate: Evaluate = (view, commit) => {
-        const present = some.filter((key) => view.has(key))
-        return present.length === 0 ? [] : [commit(present.map((key) => [key, ChangeKind.DELETE]))]
+        const now = Date.now()
+        const due = some.filter((key) => view.has(key) && expiredAt(this.#gateway.store.leases.get(key), now))
+        return due.length === 0 ? [] : [commit(due.map((key) => [key, ChangeKind.DELETE]))]
       }
       await this.#send(undefined, [{ id: NO_REPLY, evaluate, base: 0, clear: undefined }], {
         count: 1,
-      }).catch((error: unknown) =>
-        process.emitWarning(`zstate: deleting expired keys through etcd failed: ${(error as Error).message}`),
+      }).then(
+        () => (this.#sweepFailing = false),
+        (error: unknown) => {
+          // Due again at the next sweep (etcd without quorum, say): the sweep took them off its schedule.
+          const { leases } = this.#gateway.store
+          for (const key of some) {
+            const lease = leases.get(key)
+            if (lease !== undefined) leases.set(key, lease)
+          }
+          // Once per outage, not once per sweep.
+          if (!this.#sweepFailing)
+            process.emitWarning(
+              `zstate: deleting expired keys through etcd failed: ${(error as Error).message}; trying again`,
+            )
+          this.#sweepFailing = true
+        },
       )
     }
   }
@@ -415,4 +434,9 @@ function refusal(error: unknown): ZStateError | undefined {
 
 function isEphemeral(change: WireChange): boolean {
   return change[1] === ChangeKind.SET && change.length === 4 && change[3][0] === true
+}
+
+// Whether a key's lease is a ttl that has run out by `now`.
+function expiredAt(lease: WireLease | undefined, now: number): boolean {
+  return lease !== undefined && lease[1] !== 0 && lease[1] <= now
 }
