@@ -15,13 +15,15 @@ import { onTermination } from './signals.ts'
 
 type Command = (args: readonly string[], options: RunOptions, io: Io) => Promise<number>
 
-const get: Command = (args, options, io) =>
-  withClient(options, 'get', io, [arg(args, 0)], async ({ state }) => {
-    const value = state.get(arg(args, 0))
+const get: Command = (args, options, io) => {
+  const key = arg(args, 0)
+  return withClient(options, 'get', io, [key], async ({ state }) => {
+    const value = state.get(key)
     if (value === undefined) return EXIT_FAILURE
     io.stdout.write(`${stringify(value)}\n`)
     return EXIT_OK
   })
+}
 
 const set: Command = async (args, options, io) => {
   const key = arg(args, 0)

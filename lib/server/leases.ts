@@ -64,6 +64,20 @@ export class Leases {
     return due
   }
 
+  // Whether the key's ttl has run out by `now` (it may have been written again since a sweep found it).
+  isExpired(key: string, now: number): boolean {
+    const expiresAt = this.#byKey.get(key)?.[1]
+    return expiresAt !== undefined && expiresAt !== 0 && expiresAt <= now
+  }
+
+  // Keys a sweep found whose deletion did not go through: found again by the next sweep.
+  reschedule(keys: Iterable<string>): void {
+    for (const key of keys) {
+      const lease = this.#byKey.get(key)
+      if (lease !== undefined) this.set(key, lease)
+    }
+  }
+
   // Every ephemeral key: none survives a restart, as no session does.
   ephemeral(): string[] {
     const keys: string[] = []

@@ -38,7 +38,7 @@ export async function acquireLock(dir: string): Promise<DirLock> {
       refuseIfAlive(owner, dir, path, 'is in use by the server of')
       if (takeOver(dir, path, temporary, owner.text)) return held(path, mine)
     }
-    throw new ZStateError(ErrorCode.LOCKED, `${dir}: its lock keeps changing hands (${path})`)
+    throw changingHands(dir, path)
   } finally {
     rmSync(temporary, { force: true })
   }
@@ -51,8 +51,7 @@ export async function acquireLock(dir: string): Promise<DirLock> {
 function takeOver(dir: string, path: string, temporary: string, deadOwner: string): boolean {
   const guard = `${path}${TAKEOVER_SUFFIX}`
   for (let attempt = 0; !linked(temporary, guard); attempt++) {
-    if (attempt === 3)
-      throw new ZStateError(ErrorCode.LOCKED, `${dir}: its lock keeps changing hands (${guard})`)
+    if (attempt === 3) throw changingHands(dir, guard)
     const taker = readOwner(guard)
     if (taker === undefined) continue // released meanwhile
     refuseIfAlive(taker, dir, guard, 'is being taken over by the server of')
@@ -77,6 +76,10 @@ function linked(from: string, to: string): boolean {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw error
   }
+}
+
+function changingHands(dir: string, path: string): ZStateError {
+  return new ZStateError(ErrorCode.LOCKED, `${dir}: its lock keeps changing hands (${path})`)
 }
 
 function refuseIfAlive(owner: Owner, dir: string, path: string, what: string): void {

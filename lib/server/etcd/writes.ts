@@ -5,7 +5,7 @@
 // writes commit in order. Their commit comes back through the watch, which acknowledges them.
 import { ConflictError, ErrorCode, ZStateError } from '../../errors.ts'
 import { encode } from '../../protocol/codec.ts'
-import { ChangeKind, NO_REPLY, type WireChange, type WireLease } from '../../protocol/ops.ts'
+import { ChangeKind, NO_REPLY, type WireChange } from '../../protocol/ops.ts'
 import type { Commit } from '../operations.ts'
 import { errorReply, okReply } from '../replies.ts'
 import type { Session } from '../sessions.ts'
@@ -157,7 +157,8 @@ export class EtcdWrites {
       // meanwhile (a fresh ttl, or none: permanent) is no longer due, and stays.
       const evaluate: Evaluate = (view, commit) => {
         const now = Date.now()
-        const due = some.filter((key) => view.has(key) && expiredAt(this.#gateway.store.leases.get(key), now))
+        const { leases } = this.#gateway.store
+        const due = some.filter((key) => view.has(key) && leases.isExpired(key, now))
         return due.length === 0 ? [] : [commit(due.map((key) => [key, ChangeKind.DELETE]))]
       }
       await this.#send(undefined, [{ id: NO_REPLY, evaluate, base: 0, clear: undefined }], {
@@ -166,11 +167,7 @@ export class EtcdWrites {
         () => (this.#sweepFailing = false),
         (error: unknown) => {
           // Due again at the next sweep (etcd without quorum, say): the sweep took them off its schedule.
-          const { leases } = this.#gateway.store
-          for (const key of some) {
-            const lease = leases.get(key)
-            if (lease !== undefined) leases.set(key, lease)
-          }
+          this.#gateway.store.leases.reschedule(some)
           // Once per outage, not once per sweep.
           if (!this.#sweepFailing)
             process.emitWarning(
@@ -434,9 +431,4 @@ function refusal(error: unknown): ZStateError | undefined {
 
 function isEphemeral(change: WireChange): boolean {
   return change[1] === ChangeKind.SET && change.length === 4 && change[3][0] === true
-}
-
-// Whether a key's lease is a ttl that has run out by `now`.
-function expiredAt(lease: WireLease | undefined, now: number): boolean {
-  return lease !== undefined && lease[1] !== 0 && lease[1] <= now
 }
