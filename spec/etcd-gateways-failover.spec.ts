@@ -1,6 +1,6 @@
 // Several zstate servers as gateways to one state held by a real etcd cluster (docs/scale-out.md):
-// failover between gateways, ephemeral and ttl keys, etcd's limits and outages, services and topics
-// across gateways, contexts over several gateways.
+// failover between gateways, ephemeral keys, etcd's limits and outages, services and topics across
+// gateways, contexts over several gateways. ttl keys: etcd-gateways-leases.spec.ts.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Etcd3, Range } from 'etcd3'
@@ -11,7 +11,7 @@ import { until } from './process-support.ts'
 import { warnings } from './storage-support.ts'
 import { isEtcdEndpoint } from '../lib/protocol/address.ts'
 
-const { skip, cluster, stateOptions, gateways, clientsOfTwo, doomedAndLive } = etcdGateways(
+const { skip, cluster, stateOptions, gateways, clientsOfTwo, doomedAndLive, onOwnCluster } = etcdGateways(
   'etcd-gateways-failover.spec',
 )
 
@@ -70,52 +70,6 @@ test(
     t.diagnostic(`lease ended ${Date.now() - started} ms after the gateway died`)
   },
 )
-
-test('ttl keys expire through etcd once, whichever gateway sweeps', { skip }, async (t) => {
-  const { onA: writer, onB: watcher } = await clientsOfTwo(t)
-  await writer.state.set('lease/ttl', 1, { ttl: 200 })
-  const deletions: number[] = []
-  const watching = (async () => {
-    for await (const change of watcher.state.watch({ key: 'lease/ttl' }))
-      if (change.deleted) {
-        deletions.push(change.revision)
-        return
-      }
-  })()
-  await watcher.state.whenDeleted('lease/ttl', { timeout: 5000 })
-  await watching
-  await writer.state.set('after', 1)
-  await watcher.state.whenEqual('after', 1, { timeout: 5000 })
-  assert.equal(deletions.length, 1)
-})
-
-// etcd takes at most 128 operations per transaction: far more keys than that come due together.
-test('ttl keys written together expire together through etcd, however many', { skip }, async (t) => {
-  const { onA: writer, onB: watcher } = await clientsOfTwo(t)
-  const n = 300
-  // Every key's write and deletion, as the other gateway's client sees them: under load the first
-  // keys may expire before the last are written, so no moment need hold all of them.
-  const written = new Set<string>()
-  const deleted = new Set<string>()
-  const changes = watcher.state.watch({
-    prefix: 'cache/',
-    fromRevision: watcher.state.revision + 1,
-    signal: AbortSignal.timeout(30_000),
-  })
-  const watching = (async () => {
-    for await (const change of changes) {
-      const seen = change.deleted ? deleted : written
-      seen.add(change.key)
-      if (deleted.size === n) return
-    }
-  })()
-  await Promise.all(Array.from({ length: n }, (_, i) => writer.state.set(`cache/${i}`, i, { ttl: 300 })))
-  await writer.state.set('kept', true)
-  await watching
-  assert.equal(written.size, n)
-  await watcher.state.sync()
-  assert.deepEqual(Object.keys(watcher.state.snapshot()), ['kept'])
-})
 
 test(
   "a client moves to a gateway that started after its last commit: it resumes from etcd's history, no reset",
@@ -182,11 +136,7 @@ test(
   'one etcd member down: writes go on; two down: ERR_UNAVAILABLE while reads go on; one back: writes resume',
   { skip },
   async (t) => {
-    const own = await startEtcdCluster({ members: 3 })
-    t.after(() => own.close())
-    const options = stateOptions(own)
-    const [a] = await gateways(t, 1, options)
-    const c = await client(t, a!.address)
+    const { own, options, c } = await onOwnCluster(t)
     await c.state.set('k', 1)
     await own.kill(0)
     assert.ok((await c.state.set('k', 2)) > 0)
@@ -226,11 +176,8 @@ test(
   'two etcd members down: a gateway that has not written meanwhile learns of it (no leader) and refuses its next write unsent',
   { skip },
   async (t) => {
-    const own = await startEtcdCluster({ members: 3 })
-    t.after(() => own.close())
     const warned = warnings(t)
-    const [a] = await gateways(t, 1, stateOptions(own))
-    const c = await client(t, a!.address)
+    const { own, c } = await onOwnCluster(t)
     await c.state.set('k', 1)
     await own.kill(0)
     await own.kill(1)

@@ -274,10 +274,44 @@ test('ttl: a key goes between ttl and ttl + 1 s after its last write; a write wi
   assert.deepEqual({ ...b.state.snapshot() }, permanent)
 })
 
-test('options: set() refuses unknown options, a non-boolean ephemeral and a ttl that is not 1 ms to 365 days', async (t) => {
+// Leader election in one call: the key is taken only if absent, and goes with its taker's session.
+test('compareAndSet with a lease: a leader elected with { ephemeral: true } holds the key until its session ends, { ttl } expires, a miss leaves the lease alone', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const a = await clientFor(server)
+  const b = await clientFor(server)
+  const c = await clientFor(server)
+  const watcher = await clientFor(server)
+  assert.equal(await a.state.compareAndSet('leader', undefined, 'a', { ephemeral: true }), true)
+  assert.equal(await b.state.compareAndSet('leader', undefined, 'b', { ephemeral: true }), false)
+  // Would make the key b's, or permanent, had it matched: it did not, so the key stays a's.
+  assert.equal(await b.state.compareAndSet('leader', 'x', 'b', { ephemeral: true }), false)
+  assert.equal(await c.state.compareAndSet('leader', 'x', 'c'), false)
+  assert.equal(await b.state.compareAndSet('lock', undefined, 'b', { ttl: TTL_MS }), true)
+  await watcher.state.whenDeleted('lock', { timeout: WAIT_MS })
+  assert.equal(watcher.state.get('leader'), 'a')
+
+  const last = await watcher.state.sync()
+  await a.close()
+  await watcher.state.whenDeleted('leader', { timeout: WAIT_MS })
+  assert.equal(watcher.state.revision, last + 1)
+  assert.equal(await b.state.compareAndSet('leader', undefined, 'b', { ephemeral: true }), true)
+  await b.state.set('b-present', true, { ephemeral: true })
+  // Taken over by a matching compareAndSet without a lease: permanent, as after any plain write.
+  assert.equal(await c.state.compareAndSet('leader', 'b', 'c'), true)
+  await b.close()
+  // b's other ephemeral key goes in the revision that would have deleted the leader.
+  await watcher.state.whenDeleted('b-present', { timeout: WAIT_MS })
+  assert.equal(watcher.state.get('leader'), 'c')
+})
+
+test('options: set() and compareAndSet() refuse unknown options, a non-boolean ephemeral and a ttl that is not 1 ms to 365 days', async (t) => {
   const server = await serverFor(t, 'ipc')
   const { state } = await clientFor(server)
   const before = await state.sync()
+  const writes = {
+    set: (options: unknown) => state.set('k', 1, options as never),
+    compareAndSet: (options: unknown) => state.compareAndSet('k', undefined, 1, options as never),
+  }
   const refused: [options: unknown, names: string][] = [
     [{ ephemral: true }, 'ephemral'],
     [{ ephemeral: true, ttl: 1_000, lease: 1 }, 'lease'],
@@ -296,16 +330,20 @@ test('options: set() refuses unknown options, a non-boolean ephemeral and a ttl 
     [{ ttl: Number.MAX_SAFE_INTEGER + 1 }, 'ttl'],
     [{ ephemeral: true, ttl: -5 }, 'ttl'],
   ]
-  for (const [options, name] of refused) {
-    const label = `${name} in ${JSON.stringify(options, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`
-    // The promise rejects (set does not throw), with the option named.
-    await assert.rejects(
-      state.set('k', 1, options as never),
-      (error: unknown) =>
-        isZStateError(error) && error.code === 'ERR_INVALID_ARGUMENT' && error.message.includes(name),
-      label,
-    )
-  }
+  for (const [call, write] of Object.entries(writes))
+    for (const [options, name] of refused) {
+      const label = `${call}: ${name} in ${JSON.stringify(options, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`
+      // The promise rejects (the call does not throw), with the call and the option named.
+      await assert.rejects(
+        write(options),
+        (error: unknown) =>
+          isZStateError(error) &&
+          error.code === 'ERR_INVALID_ARGUMENT' &&
+          error.message.startsWith(`${call}: `) &&
+          error.message.includes(name),
+        label,
+      )
+    }
   assert.equal(await state.sync(), before, 'nothing was committed')
   assert.equal(state.has('k'), false)
 
@@ -315,40 +353,50 @@ test('options: set() refuses unknown options, a non-boolean ephemeral and a ttl 
   assert.equal(await state.set('none', 1, {}), before + 3)
   assert.equal(await state.set('not-ephemeral', 1, { ephemeral: false }), before + 4)
   assert.equal(await state.set('both', 1, { ephemeral: true, ttl: 60_000 }), before + 5)
+  assert.equal(await state.compareAndSet('cas-max', undefined, 1, { ttl: MAX_TTL_MS }), true)
+  assert.equal(await state.compareAndSet('cas-none', undefined, 1, {}), true)
+  assert.equal(await state.compareAndSet('cas-both', undefined, 1, { ephemeral: true, ttl: 1 }), true)
 })
 
-test('bad input: SET frames with a bad lease get a coded reply and the server serves on', async (t) => {
+test('bad input: SET and CAS frames with a bad lease get a coded reply and the server serves on', async (t) => {
   const server = await serverFor(t, 'ipc')
   const peer = await rawPeer(t, server.address)
-  const cases: [label: string, args: unknown[], code: string][] = [
-    ['ephemeral a string', ['k', 1, 'yes', 0], 'ERR_PROTOCOL'],
-    ['ephemeral a number', ['k', 1, 1, 0], 'ERR_PROTOCOL'],
-    ['ephemeral nil', ['k', 1, null, 0], 'ERR_PROTOCOL'],
-    ['ttl a string', ['k', 1, false, '1000'], 'ERR_PROTOCOL'],
-    ['ttl a boolean', ['k', 1, true, true], 'ERR_PROTOCOL'],
-    ['ttl nil', ['k', 1, true, null], 'ERR_PROTOCOL'],
-    ['ttl negative', ['k', 1, false, -1], 'ERR_INVALID_ARGUMENT'],
-    ['ttl fractional', ['k', 1, false, 1.5], 'ERR_INVALID_ARGUMENT'],
-    ['ttl over 365 days', ['k', 1, false, MAX_TTL_MS + 1], 'ERR_INVALID_ARGUMENT'],
-    ['ttl far over 365 days', ['k', 1, true, Number.MAX_SAFE_INTEGER], 'ERR_INVALID_ARGUMENT'],
-    ['3 arguments', ['k', 1, true], 'ERR_PROTOCOL'],
-    ['5 arguments', ['k', 1, true, 0, 0], 'ERR_PROTOCOL'],
-    ['6 arguments', ['k', 1, false, 1_000, 'x', 'y'], 'ERR_PROTOCOL'],
+  // What follows the key and value (SET) or the key, expectAbsent, expected and next (CAS).
+  const cases: [label: string, lease: unknown[], code: string][] = [
+    ['ephemeral a string', ['yes', 0], 'ERR_PROTOCOL'],
+    ['ephemeral a number', [1, 0], 'ERR_PROTOCOL'],
+    ['ephemeral nil', [null, 0], 'ERR_PROTOCOL'],
+    ['ttl a string', [false, '1000'], 'ERR_PROTOCOL'],
+    ['ttl a boolean', [true, true], 'ERR_PROTOCOL'],
+    ['ttl nil', [true, null], 'ERR_PROTOCOL'],
+    ['ttl negative', [false, -1], 'ERR_INVALID_ARGUMENT'],
+    ['ttl fractional', [false, 1.5], 'ERR_INVALID_ARGUMENT'],
+    ['ttl over 365 days', [false, MAX_TTL_MS + 1], 'ERR_INVALID_ARGUMENT'],
+    ['ttl far over 365 days', [true, Number.MAX_SAFE_INTEGER], 'ERR_INVALID_ARGUMENT'],
+    ['one lease argument', [true], 'ERR_PROTOCOL'],
+    ['three lease arguments', [true, 0, 0], 'ERR_PROTOCOL'],
+    ['four lease arguments', [false, 1_000, 'x', 'y'], 'ERR_PROTOCOL'],
   ]
-  for (const [label, args, code] of cases) {
-    const reply = await peer.request(Op.SET, ...args)
-    assert.deepEqual(reply.slice(0, 3), [1, Status.ERROR, code], label)
-    assert.equal(typeof reply[3], 'string', `${label}: a message`)
-  }
+  const ops: [name: string, op: Op, before: unknown[]][] = [
+    ['SET', Op.SET, ['k', 1]],
+    ['CAS', Op.CAS, ['k', true, null, 1]],
+  ]
+  for (const [name, op, before] of ops)
+    for (const [label, lease, code] of cases) {
+      const reply = await peer.request(op, ...before, ...lease)
+      assert.deepEqual(reply.slice(0, 3), [1, Status.ERROR, code], `${name}: ${label}`)
+      assert.equal(typeof reply[3], 'string', `${name}: ${label}: a message`)
+    }
   // Well-formed leases commit, answered by their commits.
   assert.deepEqual(await peer.request(Op.SET, 'leased', 1, true, 60_000), [1, Status.OK, 1])
   assert.deepEqual(await peer.request(Op.SET, 'plain', 2, false, 0), [1, Status.OK, 2])
   assert.deepEqual(await peer.request(Op.SET, 'max', 3, false, MAX_TTL_MS), [1, Status.OK, 3])
+  assert.deepEqual(await peer.request(Op.CAS, 'cas', true, null, 4, true, 60_000), [1, Status.OK, 4])
 
   const { state } = await clientFor(server)
-  assert.equal(await state.sync(), 3, 'only the well-formed sets committed')
-  assert.deepEqual({ ...state.snapshot() }, { leased: 1, plain: 2, max: 3 })
-  assert.equal(await state.set('still', 'works', { ttl: 60_000 }), 4)
+  assert.equal(await state.sync(), 4, 'only the well-formed writes committed')
+  assert.deepEqual({ ...state.snapshot() }, { leased: 1, plain: 2, max: 3, cas: 4 })
+  assert.equal(await state.set('still', 'works', { ttl: 60_000 }), 5)
   assert.equal(state.get('still'), 'works')
 })
 

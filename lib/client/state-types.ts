@@ -100,7 +100,6 @@ export interface AtomicOptions {
   timeout?: number | undefined
 }
 
-/** Options of `state.set()`: a key that lives only while its lease holds. */
 /**
  * What every write takes, as every request-making call does: a bound on its own wait, under the
  * client's `requestTimeout`. It ends the waiting only: a write issued is sent, and once sent its
@@ -113,6 +112,7 @@ export interface WriteOptions {
   signal?: AbortSignal | undefined
 }
 
+/** Options of `state.set()` and `state.compareAndSet()`: a key that lives only while its lease holds. */
 export interface SetOptions extends WriteOptions {
   /**
    * Delete the key, in one revision with this client's other ephemeral keys, when this client's
@@ -205,13 +205,14 @@ export interface State<S extends object = Record<string, unknown>> extends State
   ): Promise<number | bigint>
   /**
    * Writes `next` only if the key's value deep-equals `expected` (`undefined`: only if absent);
-   * resolves with whether it did.
+   * resolves with whether it did. `ephemeral` and `ttl` as for set(), for the value it writes:
+   * `compareAndSet('leader', undefined, me, { ephemeral: true })` elects a leader until it leaves.
    */
   compareAndSet<K extends Key<S>>(
     key: K,
     expected: S[K] | undefined,
     next: S[K],
-    options?: WriteOptions,
+    options?: SetOptions,
   ): Promise<boolean>
   /**
    * Runs `fn` on a draft of the state and commits its writes as one serializable revision, all or

@@ -130,7 +130,7 @@ export class StateView {
       noMore(given, 3, 'set(key, value, options)')
       const args = [this.#key(key), checkStorable(value)]
       if (options === undefined) return this.#host.writes.request(Op.SET, args, readSetReply)
-      args.push(...leaseArgs(options))
+      args.push(...leaseArgs(options, 'set'))
       return this.#write(options, 'set()', Op.SET, args, readSetReply)
     })
   }
@@ -200,15 +200,15 @@ export class StateView {
     })
   }
 
-  compareAndSet(key: string, expected: unknown, next: unknown, options?: WriteOptions): Promise<boolean> {
+  compareAndSet(key: string, expected: unknown, next: unknown, options?: SetOptions): Promise<boolean> {
     const given = arguments.length
     return rejecting(() => {
       noMore(given, 4, 'compareAndSet(key, expected, next, options)')
-      checkWaitOptions(options, 'compareAndSet')
       const k = this.#key(key)
       const absent = expected === undefined
       const stored = checkStorable(next)
       const args = [k, absent, absent ? null : checkStorable(expected), stored]
+      if (options !== undefined) args.push(...leaseArgs(options, 'compareAndSet'))
       return this.#write(options, 'compareAndSet()', Op.CAS, args, readCompareAndSetReply)
     })
   }
@@ -390,16 +390,16 @@ export interface ReadonlyState {
 
 const SET_OPTIONS = ['ephemeral', 'ttl', 'timeout', 'signal']
 
-// SET's [ephemeral, ttl] from the caller's options (lib/protocol/leases.ts).
-function leaseArgs(options: SetOptions): [boolean, number] {
+// SET's or CAS's [ephemeral, ttl] from the caller's options (lib/protocol/leases.ts).
+function leaseArgs(options: SetOptions, call: 'set' | 'compareAndSet'): [boolean, number] {
   if (typeof options !== 'object' || options === null)
-    throw invalidArgument(`set: options must be an object, got ${describe(options)}`)
-  checkWaitOptions(options, 'set', SET_OPTIONS)
+    throw invalidArgument(`${call}: options must be an object, got ${describe(options)}`)
+  checkWaitOptions(options, call, SET_OPTIONS)
   const { ephemeral = false, ttl } = options
   if (typeof ephemeral !== 'boolean')
-    throw invalidArgument(`set: ephemeral must be a boolean, got ${describe(ephemeral)}`)
+    throw invalidArgument(`${call}: ephemeral must be a boolean, got ${describe(ephemeral)}`)
   if (ttl !== undefined && !isTtl(ttl))
-    throw invalidArgument(`set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms, got ${shown(ttl)}`)
+    throw invalidArgument(`${call}: ttl must be an integer from 1 to ${MAX_TTL_MS} ms, got ${shown(ttl)}`)
   return [ephemeral, ttl ?? 0]
 }
 

@@ -1,7 +1,7 @@
 // Wire vocabulary shared by server and client. docs/protocol.md is the normative description.
 import type { WirePatch } from './patches.ts'
 
-export const PROTOCOL_VERSION = 7
+export const PROTOCOL_VERSION = 8
 
 // Request op codes: a request is [requestId, op, ...args].
 export const Op = {

@@ -101,8 +101,8 @@ export const operations: Partial<Record<number, Operation>> = {
       )
     const k = key(args[0])
     const v = setValue(args[1])
-    const lease = args.length === 4 ? readSetLease(args[2], args[3]) : undefined
-    return [commit([lease === undefined ? [k, ChangeKind.SET, v] : [k, ChangeKind.SET, v, lease]])]
+    const lease = args.length === 4 ? readLease('set', args[2], args[3]) : undefined
+    return [commit([setChange(k, v, lease)])]
   },
   [Op.DELETE](args, store, commit) {
     arity(args, 1, 'delete')
@@ -146,16 +146,21 @@ export const operations: Partial<Record<number, Operation>> = {
     return [commit([[k, ChangeKind.SET, next]], undefined, next), next]
   },
   [Op.CAS](args, store, commit) {
-    arity(args, 4, 'compareAndSet')
+    if (args.length !== 4 && args.length !== 6)
+      throw new ZStateError(
+        ErrorCode.PROTOCOL,
+        `compareAndSet takes [key, expectAbsent, expected, next] or [key, expectAbsent, expected, next, ephemeral, ttl], got ${args.length} arguments`,
+      )
     const k = key(args[0])
     if (typeof args[1] !== 'boolean')
       throw new ZStateError(ErrorCode.PROTOCOL, 'compareAndSet: expectAbsent must be a boolean')
     const expected = args[1] ? undefined : value(args[2])
     const next = value(args[3])
+    const lease = args.length === 6 ? readLease('compareAndSet', args[4], args[5]) : undefined
     const matches = args[1]
       ? !store.has(k)
       : store.has(k) && mayEqual(store.shape(k), expected) && deepEqual(store.get(k), expected)
-    return [matches ? commit([[k, ChangeKind.SET, next]]) : 0]
+    return [matches ? commit([setChange(k, next, lease)]) : 0]
   },
   [Op.TXN](args, store, commit) {
     return runTransaction(readTransaction(args, store), store, commit)
@@ -248,15 +253,20 @@ export function runTransaction(txn: Transaction, store: StoreView, commit: Commi
   return [commit(changes, patched)]
 }
 
-// A SET's [ephemeral, ttl] as the lease its change carries; undefined: the key becomes permanent.
-function readSetLease(ephemeral: unknown, ttl: unknown): WireLease | undefined {
+// A SET's or CAS's [ephemeral, ttl] as the lease its change carries; undefined: the key becomes permanent.
+function readLease(op: string, ephemeral: unknown, ttl: unknown): WireLease | undefined {
   if (typeof ephemeral !== 'boolean' || typeof ttl !== 'number')
-    throw new ZStateError(ErrorCode.PROTOCOL, 'set: ephemeral must be a boolean and ttl a number of ms')
+    throw new ZStateError(ErrorCode.PROTOCOL, `${op}: ephemeral must be a boolean and ttl a number of ms`)
   if (ttl !== 0 && !isTtl(ttl))
     throw invalidArgument(
-      `set: ttl must be an integer from 1 to ${MAX_TTL_MS} ms (or 0 for none), got ${shown(ttl)}`,
+      `${op}: ttl must be an integer from 1 to ${MAX_TTL_MS} ms (or 0 for none), got ${shown(ttl)}`,
     )
   return leaseFor(ephemeral, ttl, Date.now())
+}
+
+// A set change, with its lease if it has one.
+function setChange(k: string, v: unknown, lease: WireLease | undefined): WireChange {
+  return lease === undefined ? [k, ChangeKind.SET, v] : [k, ChangeKind.SET, v, lease]
 }
 
 // One write of a transaction: a set, a patch or a delete of one key (each key at most once).
