@@ -29,3 +29,18 @@ test('burst: the server applies a burst of writes while its caller is still maki
   await watcher.state.when('n', (value) => value === WRITES, { timeout: 60_000 })
   assert.equal(watcher.state.get('n'), WRITES)
 })
+
+// The server lets at most 2 × maxMessageBytes of a client's frames wait for their turn (32 MiB by
+// default), and refuses the rest (ERR_OVERFLOW, nothing applied): the client sends at most
+// maxMessageBytes ahead of what the server has confirmed. Before, 74 of these 200 were refused.
+test('burst: large writes made at once, more bytes than the server lets wait, all commit in the order made', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const { state } = await clientFor(server)
+  const value = (i: number): string => `${i}:`.padEnd(256 * 1024, 'x')
+  // 50 MiB at once.
+  const revisions = await Promise.all(Array.from({ length: 200 }, (_, i) => state.set(`big/${i}`, value(i))))
+  revisions.forEach((revision, i) => {
+    if (i > 0) assert.ok(revision > revisions[i - 1]!, `write ${i} committed after write ${i - 1}`)
+  })
+  for (let i = 0; i < 200; i++) assert.equal(state.get(`big/${i}`), value(i))
+})

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { test } from 'node:test'
-import { connect, isZStateError } from '../lib/index.ts'
+import { test, type TestContext } from 'node:test'
+import { Dealer } from 'zeromq'
+import { connect, isZStateError, type Client } from '../lib/index.ts'
+import { decode, encode } from '../lib/protocol/codec.ts'
+import { Op, PROTOCOL_VERSION, Push, Status } from '../lib/protocol/ops.ts'
+import { fromParts } from '../lib/protocol/parts.ts'
 import { fixture, serverFor, stress, tempDir, type Fixture } from './support.ts'
 import { serverStats } from '../lib/client/server-stats.ts'
 import { codeOf, HEARTBEAT_MS, providerProcess } from './messaging-support.ts'
@@ -132,4 +136,82 @@ test('messaging: providers register again after a server restart', async (t) => 
   // waitForService is sent again after a reconnection; the provider comes back by itself.
   await client.waitForService('svc', { timeout: 60_000 })
   assert.equal(await client.call('svc', 'whoami'), 'p1')
+})
+
+// A provider speaking the protocol by hand, so that the test chooses when it registers: HELLO, then
+// PROVIDE when `register()` is called, answering every call with `value`.
+function rawProvider(t: TestContext, address: string, service: string, method: string, value: unknown) {
+  const dealer = new Dealer({ linger: 0 })
+  t.after(() => dealer.close())
+  dealer.connect(address)
+  const send = (request: unknown[]): Promise<void> => dealer.send(encode([request]))
+  void (async () => {
+    for await (const frames of dealer)
+      for (const entry of decode(fromParts(frames, 0)!) as unknown[][])
+        if (entry[0] === 0 && entry[1] === Push.CALL) await send([0, Op.RESULT, entry[2], Status.OK, value])
+  })().catch(() => {})
+  return {
+    register: async (): Promise<void> => {
+      await send([1, Op.HELLO, PROTOCOL_VERSION, 'cccccccccccccccc', process.pid, 'raw provider'])
+      await send([2, Op.PROVIDE, service, [method], 1, 1])
+    },
+  }
+}
+
+// A server in a process of its own, and a way to SIGKILL it and start another on its address, which
+// resolves once `client` has reconnected to the new one.
+async function restartable(
+  t: TestContext,
+): Promise<{ address: string; restart: (client: Client) => Promise<void> }> {
+  const address = `ipc://${join(tempDir(t), 'state')}`
+  const options = JSON.stringify({ address })
+  let server = fixture(t, 'server', [options])
+  await server.event(1)
+  return {
+    address,
+    restart: async (client) => {
+      const events = client.status()[Symbol.asyncIterator]()
+      server.child.kill('SIGKILL')
+      await server.exited
+      server = fixture(t, 'server', [options])
+      await server.event(1)
+      // A new epoch: reset rather than reconnected (docs/consistency.md).
+      for (let type; type !== 'reconnected' && type !== 'reset';) type = (await events.next()).value?.type
+    },
+  }
+}
+
+// Providers register again with a restarted server by themselves once they have reconnected too: a
+// call that reaches it before they have waits for one, within its timeout. Before, it failed at once
+// with ERR_NO_PROVIDER (which says nothing ran), though the provider was back a moment later.
+test('messaging: a call that reaches a restarted server before its providers have registered again waits for them', async (t) => {
+  const { address, restart } = await restartable(t)
+  await using client = await connect(address)
+  await restart(client)
+  const call = client.call('svc', 'who', [], { timeout: 30_000 })
+  // The server has worked through the call once it answers a later request of the same client.
+  await client.server()
+  await rawProvider(t, address, 'svc', 'who', 'back').register()
+  assert.equal(await call, 'back')
+  // A service that never comes fails once its providers have had their time, not at the call's timeout.
+  const started = Date.now()
+  assert.equal(await codeOf(client.call('never', 'm', [], { timeout: 60_000 })), 'ERR_NO_PROVIDER')
+  assert.ok(Date.now() - started < 30_000, `failed after ${Date.now() - started} ms`)
+})
+
+// Provider ids start at a random base per run of the server. Before, the restarted server gave the
+// same numbers again, in whatever order providers came back: a pinned call reached another provider.
+test('messaging: a call pinned to a provider id from before a server restart fails with ERR_NO_PROVIDER', async (t) => {
+  const { address, restart } = await restartable(t)
+  await providerProcess(t, address, 'svc', 'p1')
+  await using client = await connect(address)
+  const [before] = await client.services({ detail: true })
+  const id = before!.providers[0]!.id
+  assert.equal(await client.call('svc', 'whoami', [], { provider: id }), 'p1')
+  await restart(client)
+  await client.waitForService('svc', { timeout: 60_000 })
+  const [after] = await client.services({ detail: true })
+  assert.notEqual(after!.providers[0]!.id, id)
+  assert.equal(await codeOf(client.call('svc', 'whoami', [], { provider: id })), 'ERR_NO_PROVIDER')
+  assert.equal(await client.call('svc', 'whoami', [], { provider: after!.providers[0]!.id }), 'p1')
 })

@@ -162,6 +162,50 @@ test('messaging: whatever a handler throws, however hostile, reaches its caller 
   await emitting.close()
 })
 
+// An error that would not fit in a message (a 20 MB message): before, its caller got ERR_TOO_LARGE
+// and never learned that the handler threw.
+test('messaging: a handler error too large to send reaches its caller as a RemoteError, cut, with its code', async (t) => {
+  const server = await serverFor(t, 'ipc', { maxMessageBytes: 1 << 20 })
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  await a.provide('t', {
+    huge: () => {
+      throw Object.assign(new Error('😀'.repeat(10_000_000)), { code: 'E_HUGE' })
+    },
+  })
+  const error = await b.call('t', 'huge').catch((e: unknown) => e)
+  assert.ok(error instanceof RemoteError, String(error))
+  assert.deepEqual([error.remoteName, error.remoteCode], ['Error', 'E_HUGE'])
+  assert.match(error.message, /^(😀)+… \(\d+ more characters cut: too large to send\)$/u)
+  assert.ok(error.message.length < 20_000, `${error.message.length} characters`)
+})
+
+// A class's constructor is none of its methods, but an own function of that name is one.
+test('messaging: a handler named constructor is offered and called like any other', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  const handle = await a.provide('t', { constructor: () => 'built', other: () => 'other' })
+  assert.deepEqual([...handle.methods].sort(), ['constructor', 'other'])
+  assert.equal(await b.call('t', 'constructor'), 'built')
+})
+
+// 256 KiB of arguments each, 50 MiB at once, where the server lets 32 MiB of a client's frames wait:
+// before, 74 of these 200 were refused with ERR_OVERFLOW.
+test('messaging: calls made at once with large arguments, more bytes than the server lets wait, all run', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  await a.provide('t', { size: (text: string) => text.length }, { concurrency: 8 })
+  const sizes = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => b.call('t', 'size', ['x'.repeat(256 * 1024 + i)])),
+  )
+  assert.deepEqual(
+    sizes,
+    Array.from({ length: 200 }, (_, i) => 256 * 1024 + i),
+  )
+})
+
 // A handler whose own call failed has failed: its caller gets a RemoteError, not the broker's error
 // as if its own call had never run (ERR_NO_PROVIDER says nothing ran; here the handler had).
 test('messaging: a handler whose own call fails gives its caller a RemoteError carrying that call’s code', async (t) => {

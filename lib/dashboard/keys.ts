@@ -2,6 +2,7 @@
 // revisions come from the change stream: a key not written since the dashboard joined (or since a
 // resync) is known only to be at most the revision of that moment, shown as "≤ R".
 import type { Change, StateReader } from '../client/state-types.ts'
+import { textPrefix } from '../text-prefix.ts'
 
 /** Keys sent to the page, at most, whatever matches the filter. */
 export const MAX_KEYS = 1000
@@ -91,12 +92,6 @@ export class KeyIndex {
   json(value: unknown): string {
     const text = JSON.stringify(this.#encode(value)) ?? 'null'
     if (text.length <= MAX_VALUE_CHARS) return text
-    // Not between the two halves of a character beyond the BMP (an emoji): the page would show "�".
-    const end = isHighSurrogate(text.charCodeAt(MAX_VALUE_CHARS - 1)) ? MAX_VALUE_CHARS - 1 : MAX_VALUE_CHARS
-    return `${text.slice(0, end)}…`
+    return `${textPrefix(text, MAX_VALUE_CHARS)}…`
   }
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff
 }

@@ -3,10 +3,11 @@ import type { Dealer } from 'zeromq'
 import { ErrorCode, TimeoutError, ZStateError, errorFromWire } from '../errors.ts'
 import { arrayHeader, decode, encode, skipArrayHeader, skipItem } from '../protocol/codec.ts'
 import { isList, isRequestId } from '../protocol/frames.ts'
-import { NO_REPLY, Push, Status, type Op } from '../protocol/ops.ts'
+import { NO_REPLY, Op, Push, Status } from '../protocol/ops.ts'
 import { fromParts, toParts } from '../protocol/parts.ts'
 import { brief, debug, debugging } from '../debug.ts'
 import { receiveEach } from './received.ts'
+import { SendWindow } from './send-window.ts'
 import type { Traffic } from './traffic.ts'
 
 // Turns a reply's payload into what the caller gets; throws ERR_PROTOCOL on a malformed one.
@@ -23,6 +24,13 @@ interface Queued {
   // found when needed: only a request sent again needs it). Renumbered into a frame of its own then.
   message: Buffer
   start: number
+}
+
+// A frame taken from the queue: its bytes and the first and last request id in it (0: posts only).
+interface Frame {
+  readonly bytes: Buffer
+  readonly first: number
+  readonly last: number
 }
 
 // A request awaiting its reply. One the server refused without applying it can be sent again,
@@ -64,6 +72,11 @@ export class Channel {
   #nextId = 1
   #queue: Queued[] = []
   #head = 0
+  // What was sent and not yet confirmed, the frame taken that did not fit in it, and the PING
+  // asking for a confirmation (its id; 0: none).
+  readonly #window = new SendWindow()
+  #held: Frame | undefined
+  #confirming = 0
   // Whether a flush of what is queued is due in a microtask.
   #flushQueued = false
   #sweeper: NodeJS.Timeout | undefined
@@ -244,6 +257,8 @@ export class Channel {
     this.#sweeper = undefined
     this.#queue = []
     this.#head = 0
+    this.#held = undefined
+    this.#window.clear()
     const pending = [...this.#pending.values(), ...this.#open.values()]
     this.#pending.clear()
     this.#open.clear()
@@ -253,27 +268,67 @@ export class Channel {
   // Sends what is queued, as few frames as the server's limit allows; a request over the limit on its
   // own is refused. Nothing waits: the DEALER queues without limit and sends with sendTimeout 0
   // (lib/link/link.ts), so libzmq takes each frame, in order, before send() returns.
+  // A frame goes only within the send window (lib/link/send-window.ts): one that does not fit is held,
+  // and a PING asks the server to confirm what it has, its reply sending the rest.
   #flush(): void {
     try {
-      while (this.#head < this.#queue.length && this.#failure === undefined && !this.#sendFailing) {
-        const message = this.#take()
-        if (message === undefined) continue
-        this.#sent(message)
-        this.#dealer.send(this.inParts ? toParts(message) : message).catch(this.#sendFailed)
+      while (this.#failure === undefined && !this.#sendFailing) {
+        const frame = this.#held ?? this.#take()
+        if (frame === undefined) {
+          if (this.#head < this.#queue.length) continue
+          return
+        }
+        if (!this.#window.admits(frame.bytes.length, this.maxMessageBytes)) {
+          this.#held = frame
+          return this.#askConfirmation()
+        }
+        this.#held = undefined
+        this.#transmit(frame)
       }
     } catch (error) {
       this.#sendFailed(error)
     }
   }
 
-  // A message taken from the queue goes: the queue lets go of what it held, the traffic counts it.
-  #sent(message: Buffer): void {
+  #transmit(frame: Frame, ahead = false): void {
+    const message = frame.bytes
     if (this.#head === this.#queue.length) {
       this.#queue = []
       this.#head = 0
     }
+    this.#window.sent(frame.first, frame.last, message.length, ahead)
     this.#traffic.messagesOut++
     this.#traffic.bytesOut += message.length
+    this.#dealer.send(this.inParts ? toParts(message) : message).catch(this.#sendFailed)
+  }
+
+  // A PING sent ahead of what is held: its reply confirms every frame sent before it.
+  #askConfirmation(): void {
+    if (this.#confirming !== 0) return
+    const id = (this.#confirming = this.#nextId++)
+    const message = encodeRequest(id, Op.PING, [])
+    const settled = (): void => {
+      if (this.#confirming === id) this.#confirming = 0
+    }
+    this.#pending.set(id, {
+      id,
+      op: Op.PING,
+      message,
+      start: 1,
+      deadline: Date.now() + this.#timeout,
+      resendable: false,
+      read: asItIs,
+      resolve: settled,
+      reject: settled,
+    })
+    this.#armSweeper()
+    this.#transmit({ bytes: message, first: id, last: id }, true)
+  }
+
+  // A reply or acknowledgement of request `id`: what it confirms may let held frames go.
+  #confirm(id: number): void {
+    if (this.#window.confirm(id) && (this.#held !== undefined || this.#head < this.#queue.length))
+      this.#flush()
   }
 
   // Nothing more is sent once a send failed; what is in flight, and what comes meanwhile, fails once
@@ -292,8 +347,9 @@ export class Channel {
   // alone as it was encoded, several joined under one header (each copied once, and then kept there).
   // Undefined when the first one alone is over the limit (refused). Queued requests are frames of
   // their own: `start` is 1, past the header of the one-request batch.
-  #take(): Buffer | undefined {
+  #take(): Frame | undefined {
     const queue = this.#queue
+    if (this.#head === queue.length) return undefined
     const first = queue[this.#head]!
     if (first.message.length > this.maxMessageBytes) {
       this.#head++
@@ -308,7 +364,8 @@ export class Channel {
       bytes += queue[end++]!.message.length - 1
     const start = this.#head
     this.#head = end
-    if (end === start + 1) return first.message
+    const ids = idsOf(queue, start, end)
+    if (end === start + 1) return { bytes: first.message, ...ids }
     const header = arrayHeader(end - start)
     const frame = Buffer.allocUnsafe(header.length + bytes)
     let at = header.copy(frame, 0)
@@ -319,7 +376,7 @@ export class Channel {
       item.start = at
       at += length
     }
-    return frame
+    return { bytes: frame, ...ids }
   }
 
   #refuseTooLarge(item: Queued, bytes: number): void {
@@ -359,6 +416,7 @@ export class Channel {
 
   // A write acknowledged by its commit (applied to the replica by now): settles like an OK reply.
   acknowledge(id: number, payload: unknown[]): void {
+    this.#confirm(id)
     const request = this.#pending.get(id) ?? this.#open.get(id)
     if (request === undefined) return
     if (debugging) debug('acknowledged #%d by its commit %s', id, brief(payload))
@@ -375,6 +433,7 @@ export class Channel {
       if (reply[1] === Push.MOVE) return this.#moveAsked(reply[2])
       return this.onPush(reply)
     }
+    this.#confirm(reply[0])
     const request = this.#pending.get(reply[0]) ?? this.#open.get(reply[0])
     if (request === undefined) return
     if (this.onReply?.(request.op, reply[0], reply) === true) return
@@ -399,6 +458,7 @@ export class Channel {
     refusals.add(error)
     this.#queue = []
     this.#head = 0
+    this.#held = undefined
     const refused: Pending[] = []
     for (const requests of [this.#pending, this.#open]) {
       for (const [id, request] of requests) {
@@ -449,6 +509,19 @@ export function encodeRequest(id: number, op: Op, args: readonly unknown[]): Buf
       cause: error,
     })
   }
+}
+
+// The first and last request ids of queue[start..end) (0 for posts, which have none).
+function idsOf(queue: readonly Queued[], start: number, end: number): { first: number; last: number } {
+  let first = 0
+  let last = 0
+  for (let i = start; i < end; i++) {
+    const { id } = queue[i]!
+    if (id === NO_REPLY) continue
+    if (first === 0) first = id
+    last = id
+  }
+  return { first, last }
 }
 
 // The header of a batch of one request.

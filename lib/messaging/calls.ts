@@ -1,5 +1,5 @@
 // The calling side of services: call(), the typed proxy, discovery and waitForService.
-import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
+import { ErrorCode, ZStateError, invalidArgument, isZStateError } from '../errors.ts'
 import { checkName } from '../protocol/names.ts'
 import { Op } from '../protocol/ops.ts'
 import { adoptDecoded, checkStorable, describe, shown, toStoredValue } from '../protocol/values.ts'
@@ -22,12 +22,17 @@ const SERVICES_OPTIONS = [...WAIT_OPTIONS, 'detail']
 
 const DEFAULT_CALL_TIMEOUT = 30_000
 
+// How long after a reconnection the providers of the server before may still be registering again
+// with this one (as they do by themselves once they have reconnected too), in ms; 0 or less: not now.
+export type ReregistrationLeft = () => number
+
 export async function call(
   host: MessagingHost,
   name: string,
   method: string,
   args: readonly unknown[] = [],
   options: CallOptions = {},
+  reregistrationLeft: ReregistrationLeft = () => 0,
 ): Promise<unknown> {
   checkName(name, 'call: service name')
   checkName(method, 'call: method')
@@ -35,16 +40,41 @@ export async function call(
   const provider = checkCallOptions(options, 'call')
   const payload = encodable(args, `call ${name}.${method}: args`)
   const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT
-  const reply = await lateRequest(host, {
-    op: Op.CALL,
-    args: (remaining) =>
-      provider === undefined
-        ? [name, method, payload, remaining ?? timeout]
-        : [name, method, payload, remaining ?? timeout, provider],
-    wait: { timeout, signal: options.signal },
-    what: `call ${name}.${method}`,
-    resend: false,
-  })
+  const started = Date.now()
+  const send = (within: number): Promise<unknown[]> =>
+    lateRequest(host, {
+      op: Op.CALL,
+      args: (remaining) =>
+        provider === undefined
+          ? [name, method, payload, remaining ?? within]
+          : [name, method, payload, remaining ?? within, provider],
+      wait: { timeout: within, signal: options.signal },
+      what: `call ${name}.${method}`,
+      resend: false,
+    })
+  let reply: unknown[]
+  try {
+    reply = await send(timeout)
+  } catch (error) {
+    // Just after a reconnection, a service with no provider yet may be one whose providers have not
+    // registered again: the call waits for one (nothing ran, so it can be sent again), within its timeout.
+    const wait = Math.min(reregistrationLeft(), timeout - (Date.now() - started))
+    if (
+      provider !== undefined ||
+      wait <= 0 ||
+      !(isZStateError(error) && error.code === ErrorCode.NO_PROVIDER)
+    )
+      throw error
+    const back = await waitForService(host, name, { timeout: wait, signal: options.signal }).then(
+      () => true,
+      (waiting: unknown) => {
+        if (options.signal?.aborted === true) throw waiting
+        return false
+      },
+    )
+    if (!back) throw error
+    reply = await send(Math.max(0, timeout - (Date.now() - started)))
+  }
   return reply.length === 0 ? undefined : adoptDecoded(reply[0])
 }
 
@@ -71,6 +101,7 @@ export function serviceProxy<Api extends object>(
   host: MessagingHost,
   name: string,
   options: CallOptions = {},
+  reregistrationLeft?: ReregistrationLeft,
 ): ServiceProxy<Api> {
   checkName(name, 'service: name')
   checkCallOptions(options, 'service')
@@ -81,7 +112,7 @@ export function serviceProxy<Api extends object>(
       if (property === 'toString' || property === 'toLocaleString') return () => `[zstate service ${name}]`
       let method = methods.get(property)
       if (method === undefined) {
-        method = (...args: unknown[]) => call(host, name, property, args, options)
+        method = (...args: unknown[]) => call(host, name, property, args, options, reregistrationLeft)
         methods.set(property, method)
       }
       return method

@@ -10,10 +10,19 @@ import type { Messaging, RequestOptions } from './types.ts'
 
 export type { MessagingHost } from './host.ts'
 
+// Providers register again with the server of a new link once they have reconnected too: calls wait
+// for them this many of its heartbeat periods after the reconnection (as long as the server gives a
+// silent provider).
+const REREGISTRATION_BEATS = 4
+
 export class ClientMessaging implements Messaging, LinkUser {
   readonly #host: MessagingHost
   readonly #providers: Providers
   readonly #topics: Topics
+  #links = 0
+  // Until when (Date.now()) the providers of the last server may still be registering again.
+  #reregistration = 0
+  readonly #reregistrationLeft = (): number => this.#reregistration - Date.now()
 
   constructor(host: MessagingHost) {
     this.#host = host
@@ -24,8 +33,9 @@ export class ClientMessaging implements Messaging, LinkUser {
   readonly provide: Messaging['provide'] = (name, handlers, options) =>
     this.#providers.provide(name, handlers, options)
   readonly call: Messaging['call'] = (name, method, args, options) =>
-    call(this.#host, name, method, args, options) as Promise<never>
-  readonly service: Messaging['service'] = (name, options) => serviceProxy(this.#host, name, options)
+    call(this.#host, name, method, args, options, this.#reregistrationLeft) as Promise<never>
+  readonly service: Messaging['service'] = (name, options) =>
+    serviceProxy(this.#host, name, options, this.#reregistrationLeft)
   // The overloads tell the two shapes apart by `detail`.
   readonly services = ((options?: RequestOptions & { detail?: boolean }) =>
     services(this.#host, options)) as Messaging['services']
@@ -37,6 +47,7 @@ export class ClientMessaging implements Messaging, LinkUser {
 
   // A new current link (first join or reconnection): pushes, providers and topics move to it.
   attach(link: Link): void {
+    if (this.#links++ > 0) this.#reregistration = Date.now() + REREGISTRATION_BEATS * link.hello.heartbeatMs
     link.channel.onPush = (push) => {
       try {
         this.#providers.onPush(link, push)

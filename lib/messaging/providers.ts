@@ -10,7 +10,7 @@ import { adoptDecoded, describe, shown } from '../protocol/values.ts'
 import type { Link } from '../link/link.ts'
 import { encodable } from './calls.ts'
 import type { MessagingHost } from './host.ts'
-import { remoteFailure } from './remote.ts'
+import { cutFailure, remoteFailure } from './remote.ts'
 import { readPush } from './replies.ts'
 import type { Handler, ProvideOptions, ProviderHandle } from './types.ts'
 import { WAIT_OPTIONS, bounded, checkWaitOptions } from '../wait.ts'
@@ -206,15 +206,22 @@ class LocalProvider implements ProviderHandle {
     }
   }
 
+  // An outcome too large to send: a handler's error goes again with its message and stack cut and
+  // without the value or cause it carried, so that its caller still learns that it threw, and what;
+  // a result (or an error still too large) goes as ERR_TOO_LARGE.
   #finish(link: Link, callId: number, method: string, outcome: unknown[]): void {
     this.#active--
-    link.channel.post(Op.RESULT, [callId, ...outcome], (error) =>
+    const tooLarge = (error: ZStateError): void =>
       link.channel.post(Op.RESULT, [
         callId,
         Status.ERROR,
         ErrorCode.TOO_LARGE,
         `result of ${this.name}.${method}: ${error.message}`,
-      ]),
+      ])
+    link.channel.post(Op.RESULT, [callId, ...outcome], (error) =>
+      outcome[0] === Status.ERROR
+        ? link.channel.post(Op.RESULT, [callId, ...cutFailure(outcome)], tooLarge)
+        : tooLarge(error),
     )
     if (this.#active === 0) this.#idle?.resolve()
   }
@@ -271,9 +278,11 @@ function methodsOf(handlers: unknown): Map<string, Handler> {
   const methods = new Map<string, Handler>()
   for (let o: object | null = handlers; !BUILT_IN_PROTOTYPES.has(o); o = Reflect.getPrototypeOf(o!)) {
     for (const key of Object.getOwnPropertyNames(o)) {
-      // The descriptor, not o[key]: a getter is not a method, and is not run.
+      // The descriptor, not o[key]: a getter is not a method, and is not run. A class's constructor
+      // is none of its methods; an own function named so is one.
       const value: unknown = Object.getOwnPropertyDescriptor(o, key)?.value
-      if (key === 'constructor' || methods.has(key) || typeof value !== 'function') continue
+      if ((key === 'constructor' && o !== handlers) || methods.has(key) || typeof value !== 'function')
+        continue
       checkName(key, 'provide: method name')
       methods.set(key, value as Handler)
     }

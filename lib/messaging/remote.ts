@@ -3,6 +3,7 @@ import { ErrorCode, ZStateError } from '../errors.ts'
 import { Status } from '../protocol/ops.ts'
 import { remoteWire } from '../protocol/remote-detail.ts'
 import { safely } from '../guarded.ts'
+import { textPrefix } from '../text-prefix.ts'
 
 // The broker's errors a forwarded call may meet, which its caller should see as they are.
 const PASSED_ON = new Set<string>([
@@ -31,4 +32,27 @@ export function remoteFailure(thrown: unknown): unknown[] {
     return [Status.ERROR, (thrown as ZStateError).code, (thrown as ZStateError).message]
   const { message, detail } = remoteWire(thrown)
   return [Status.ERROR, ErrorCode.REMOTE, message, detail]
+}
+
+// The longest message, stack, name or code a cut failure keeps, in characters.
+const CUT_LENGTH = 16_384
+
+// A failure as remoteFailure() made it, too large to send: its message, name, stack and code cut
+// to CUT_LENGTH, its thrown value and cause left out.
+export function cutFailure([status, code, message, detail]: unknown[]): unknown[] {
+  if (!Array.isArray(detail)) return [status, code, cut(message)]
+  const [name, stack, remoteCode, pid] = detail as unknown[]
+  return [
+    status,
+    code,
+    cut(message),
+    [cut(name), cut(stack), typeof remoteCode === 'string' ? cut(remoteCode) : null, pid],
+  ]
+}
+
+function cut(text: unknown): string {
+  const whole = typeof text === 'string' ? text : String(text)
+  if (whole.length <= CUT_LENGTH) return whole
+  const kept = textPrefix(whole, CUT_LENGTH)
+  return `${kept}… (${whole.length - kept.length} more characters cut: too large to send)`
 }

@@ -13,6 +13,7 @@ import { ServiceWaits } from './service-waits.ts'
 import { Slices } from './slices.ts'
 import { ThrottledListing } from './throttled-listing.ts'
 import { ownString } from './own-string.ts'
+import { runSerialBase } from './run-serial.ts'
 import { isGatewayLink, type Session } from './sessions.ts'
 import type { Offer } from './etcd/federation.ts'
 
@@ -72,7 +73,9 @@ export class Broker {
   readonly #waits = new ServiceWaits()
   // Queued calls that left their queue unserved, failed a slice at a time.
   readonly #failing = new Slices<[Call, Failure]>(FAILED_CALLS_PER_SLICE, (failed) => this.#fail(failed))
-  #nextId = 1
+  // A provider id from before a restart names no provider after it: a call pinned to one fails,
+  // rather than reach whichever provider got that number.
+  #nextId = runSerialBase()
   // The registry bytes of every provider registered (MAX_REGISTRY_BYTES).
   #registryBytes = 0
   // SERVICES replies: without detail it changes only when a provider comes or goes; with detail,

@@ -1,5 +1,5 @@
 // Who is connected: one session per DEALER routing id, created by HELLO, expired by silence.
-import { randomInt } from 'node:crypto'
+import { runSerialBase } from './run-serial.ts'
 import type { Prefixes } from '../protocol/prefixes.ts'
 import { AckLog } from './acks.ts'
 import type { ReplyPeer } from './reply-sender.ts'
@@ -54,7 +54,7 @@ export class Sessions {
   // Session numbers start at a random base per run of the server: a restart on a data dir keeps the
   // epoch, and a client that has not noticed it yet still applies the new run's commits, so a number
   // from an earlier run must not come back (docs/protocol.md, HELLO).
-  #serial = randomInt(1, 2 ** 31) * 2 ** 21
+  #serial = runSerialBase()
 
   get size(): number {
     return this.#byKey.size
