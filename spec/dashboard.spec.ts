@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { createServer, request } from 'node:http'
+import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { assertBuilt, CliProcess, cliEnv, killAll, tempDir, zstate } from './fixtures/cli-run.ts'
+import { until } from './process-support.ts'
 import {
   CONTEXT_NAME,
   SCENE_KEYS,
@@ -128,6 +130,65 @@ void test('dashboard: a --token shorter than 16 characters is refused (exit 2), 
   assert.equal(result.stdout, '')
   assert.match(result.stderr, /^zstate: --token must be at least 16 characters long/)
 })
+
+// A header's value loses spaces at its ends: such a token could be sent only in the URL.
+void test('dashboard: a --token with spaces or other than visible ASCII is refused (exit 2)', async () => {
+  for (const token of [' 0123456789abcdef', '0123456789abcdef ', ' '.repeat(16), '0123456789abcdéf']) {
+    const result = await zstate(['dashboard', '--port', '0', '--token', token, scene.server.address])
+    assert.equal(result.code, 2, `${JSON.stringify(token)}: ${result.stderr}`)
+    assert.match(result.stderr, /^zstate: --token must be visible ASCII characters only, without spaces/)
+  }
+})
+
+// Connections that never send a request cost nothing to hold, and nothing checks a token before a
+// request: before, 20,000 of them took every file descriptor of the dashboard (its user locked out
+// for 90 s), and a POST refused 401 had its endless body read on (13 GB in 8 s).
+void test('dashboard: silent connections are bounded and closed after 10 s, and a refused request is not read on', async () => {
+  const token = 's3cret-token-of-the-spec'
+  const cli = new CliProcess(['dashboard', '--port', '0', '--token', token, scene.server.address], cliEnv())
+  const sockets: Socket[] = []
+  try {
+    const url = new URL(await cli.firstLine())
+    const port = Number(url.port)
+    // An endless body after a request the dashboard refuses: it answers, then ends the connection.
+    const post = connectTo(port)
+    sockets.push(post)
+    post.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${2 ** 40}\r\n\r\n`)
+    let answer = ''
+    post.on('data', (data: Buffer) => (answer += data.toString()))
+    const chunk = Buffer.alloc(64 * 1024)
+    const feeding = setInterval(() => post.writable && post.write(chunk), 1)
+    let ended = false
+    post.once('close', () => (ended = true))
+    try {
+      await until(() => ended, 'the refused request ends its connection', 10_000)
+    } finally {
+      clearInterval(feeding)
+    }
+    assert.match(answer, /^HTTP\/1\.1 401 /)
+    // 100 silent connections: those beyond the bound are closed at once, the rest after 10 s.
+    const closed: number[] = []
+    const opened = Date.now()
+    for (let i = 0; i < 100; i++) {
+      const socket = connectTo(port)
+      socket.on('close', () => closed.push(Date.now() - opened))
+      sockets.push(socket)
+    }
+    await until(() => closed.length >= 100 - 64, 'connections beyond the bound (64) closed at once', 5_000)
+    await until(() => closed.length === 100, 'silent connections closed after 10 s', 25_000)
+    assert.equal((await fetch(url)).status, 200, 'the page is served again')
+  } finally {
+    for (const socket of sockets) socket.destroy()
+    assert.deepEqual(await cli.signal('SIGTERM'), { code: 0, signal: null })
+  }
+})
+
+// A raw TCP connection to the dashboard whose errors (a reset) end it quietly.
+function connectTo(port: number): Socket {
+  const socket = connect({ host: '127.0.0.1', port })
+  socket.on('error', () => {})
+  return socket
+}
 
 void test('dashboard: /favicon.ico, which browsers ask for without the token, gets 204 (no 401 in the console)', async () => {
   const { origin } = new URL(scene.url)

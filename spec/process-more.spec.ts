@@ -265,6 +265,16 @@ void test('process: misspelt options are refused with ERR_INVALID_ARGUMENT namin
   await assert.rejects(ctx.waitForService('svc', { provider: 2 } as never), {
     code: 'ERR_INVALID_ARGUMENT',
   })
+  // An array is no options object: an empty one passed for none.
+  await assert.rejects(
+    ctx.map(() => 1, [1], [] as never),
+    {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /map: options must be an object, got an array/,
+    },
+  )
+  assert.throws(() => ctx.spawn(() => 1, [] as never), { code: 'ERR_INVALID_ARGUMENT' })
+  await assert.rejects(ctx.state.set('k', 1, [] as never), { code: 'ERR_INVALID_ARGUMENT' })
   // Node flags are a process child's: a thread would ignore them.
   assert.throws(() => ctx.spawn(() => 1, { thread: true, execArgv: ['--no-warnings'] }), {
     code: 'ERR_INVALID_ARGUMENT',

@@ -30,6 +30,14 @@ export async function dashboard(options: RunOptions, io: Io): Promise<number> {
         'make one with openssl rand -hex 16, or leave --token out for a random one',
       'dashboard',
     )
+  // It travels in a header (Authorization: Bearer T) as well as in the URL: a header's value loses
+  // spaces at its ends, and takes visible ASCII only.
+  if (options.token !== undefined && !/^[\x21-\x7e]+$/.test(options.token))
+    throw new UsageError(
+      '--token must be visible ASCII characters only, without spaces (it is sent in a header): ' +
+        'make one with openssl rand -hex 16, or leave --token out for a random one',
+      'dashboard',
+    )
   const termination = onTermination()
   const { signal } = termination
   try {

@@ -1,7 +1,7 @@
 // The dashboard's HTTP server (node:http): the page and its assets, and /events, the live feed.
 // Every request passes authorized() first.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { listenHttp } from '../http-listen.ts'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { boundedHttpServer, listenHttp } from '../http-listen.ts'
 import type { Client } from '../client/types.ts'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { authorized } from './auth.ts'
@@ -36,6 +36,10 @@ const HEADERS = {
   'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'",
 }
 
+// Connections at once: every page open (MAX_PAGES), its assets, and room to spare; silent ones
+// beyond them are closed at once, and each is closed after 10 s without a whole request.
+const MAX_CONNECTIONS = 64
+
 // Serves the dashboard once it listens.
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { client, host = '127.0.0.1', port = 7070, token, encode } = options
@@ -43,7 +47,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const query = `?token=${encodeURIComponent(token)}`
   const files = new StaticFiles(query)
   const feed = new Feed(client, encode)
-  const server = createServer((request, response) => handle(request, response, { files, feed, token }))
+  const server = boundedHttpServer(MAX_CONNECTIONS, (request, response) =>
+    handle(request, response, { files, feed, token }),
+  )
   let origin: string
   try {
     origin = await listenHttp(server, host, port)
@@ -105,7 +111,9 @@ function handle(
   response.end(request.method === 'HEAD' ? undefined : file.body)
 }
 
+// Every refusal (401, 404, 405, 503) also ends the connection: a body the request still sends (an
+// endless POST) is not read on.
 function reply(response: ServerResponse, status: number, text: string): void {
-  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' })
+  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' })
   response.end(`${text}\n`)
 }

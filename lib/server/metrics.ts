@@ -1,10 +1,10 @@
 // The /metrics endpoint (`ServerOptions.metrics`): the server's STATS and process table in the
 // Prometheus text format, read at scrape time. Each endpoint has its own prom-client registry, so
 // several servers in one process never mix their figures.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { listenHttp } from '../http-listen.ts'
+import { boundedHttpServer, listenHttp } from '../http-listen.ts'
 import type { ProcessTable } from '../protocol/process-table.ts'
 import type { ServerStats } from '../protocol/server-stats.ts'
 import { defineMetrics, type Scrape } from './metric-families.ts'
@@ -24,15 +24,9 @@ export interface MetricsEndpoint {
 }
 
 const PATH = '/metrics'
-// What the endpoint may cost the server it lives in: connections at once (beyond them Node closes
-// new ones at once), and how long one may take to send its request (then it is closed). Prometheus
-// keeps one connection per target; these keep idle or slow connections from eating the process's
-// file descriptors, while scrapes that come together share one rendering.
+// What the endpoint may cost the server it lives in: connections at once (lib/http-listen.ts).
+// Prometheus keeps one connection per target; scrapes that come together share one rendering.
 export const MAX_CONNECTIONS = 32
-const REQUEST_TIMEOUT_MS = 10_000
-// How often Node looks for connections past that timeout (its default, 30 s, closed a connection
-// that sent half a request after 30 s, not 10).
-const TIMEOUT_CHECK_MS = 1000
 
 // prom-client's process_ and nodejs_ metrics describe the process, whichever server serves them:
 // collected once per process (its GC observer and event loop monitor are never stopped), into a
@@ -55,15 +49,12 @@ export async function startMetrics(
   let current: Scrape | undefined
   defineMetrics(own, () => current, sources.stats().storage !== null)
   const register = Registry.merge([processMetrics(), own])
-  const server = createServer(
-    { requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
-    (request, response) => {
-      void answer(request, response).catch((error: unknown) => {
-        if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
-        response.end(`${error instanceof Error ? error.message : String(error)}\n`)
-      })
-    },
-  )
+  const server = boundedHttpServer(MAX_CONNECTIONS, (request, response) => {
+    void answer(request, response).catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+      response.end(`${error instanceof Error ? error.message : String(error)}\n`)
+    })
+  })
   async function answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? '').split('?')[0]
     if (path !== PATH) return plain(response, 404, `not found: only ${PATH} is served\n`)
@@ -86,8 +77,6 @@ export async function startMetrics(
     current = { stats: sources.stats(), table }
     return register.metrics()
   }
-  server.maxConnections = MAX_CONNECTIONS
-  server.headersTimeout = REQUEST_TIMEOUT_MS
   const origin = await listenHttp(server, listen.host, listen.port).catch((error: Error) => {
     throw new ZStateError(
       ErrorCode.INVALID_ARGUMENT,
