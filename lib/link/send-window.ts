@@ -60,10 +60,11 @@ export class SendWindow {
     this.#head = 0
   }
 
+  // Emptied in place: an awaited write empties the window at every reply, and should leave no garbage.
   clear(): void {
-    this.#firsts = []
-    this.#lasts = []
-    this.#sizes = []
+    this.#firsts.length = 0
+    this.#lasts.length = 0
+    this.#sizes.length = 0
     this.#head = 0
     this.#bytes = 0
     this.#unordered = false
