@@ -266,10 +266,10 @@ export class Channel {
   }
 
   // Sends what is queued, as few frames as the server's limit allows; a request over the limit on its
-  // own is refused. Nothing waits: the DEALER queues without limit and sends with sendTimeout 0
-  // (lib/link/link.ts), so libzmq takes each frame, in order, before send() returns.
-  // A frame goes only within the send window (lib/link/send-window.ts): one that does not fit is held,
-  // and a PING asks the server to confirm what it has, its reply sending the rest.
+  // own is refused. The DEALER queues without limit and sends with sendTimeout 0 (lib/link/link.ts),
+  // so libzmq takes each frame, in order, before send() returns; but a frame goes only within the
+  // send window (lib/link/send-window.ts): one that does not fit is held, and a PING asks the server
+  // to confirm what it has, its reply sending the rest.
   #flush(): void {
     try {
       while (this.#failure === undefined && !this.#sendFailing) {
@@ -364,8 +364,7 @@ export class Channel {
       bytes += queue[end++]!.message.length - 1
     const start = this.#head
     this.#head = end
-    const ids = idsOf(queue, start, end)
-    if (end === start + 1) return { bytes: first.message, ...ids }
+    if (end === start + 1) return frameOf(first.message, queue, start, end)
     const header = arrayHeader(end - start)
     const frame = Buffer.allocUnsafe(header.length + bytes)
     let at = header.copy(frame, 0)
@@ -376,7 +375,7 @@ export class Channel {
       item.start = at
       at += length
     }
-    return { bytes: frame, ...ids }
+    return frameOf(frame, queue, start, end)
   }
 
   #refuseTooLarge(item: Queued, bytes: number): void {
@@ -511,8 +510,9 @@ export function encodeRequest(id: number, op: Op, args: readonly unknown[]): Buf
   }
 }
 
-// The first and last request ids of queue[start..end) (0 for posts, which have none).
-function idsOf(queue: readonly Queued[], start: number, end: number): { first: number; last: number } {
+// The frame of queue[start..end): its bytes, and the first and last request ids in it (0 for
+// posts, which have none).
+function frameOf(bytes: Buffer, queue: readonly Queued[], start: number, end: number): Frame {
   let first = 0
   let last = 0
   for (let i = start; i < end; i++) {
@@ -521,7 +521,7 @@ function idsOf(queue: readonly Queued[], start: number, end: number): { first: n
     if (first === 0) first = id
     last = id
   }
-  return { first, last }
+  return { bytes, first, last }
 }
 
 // The header of a batch of one request.
