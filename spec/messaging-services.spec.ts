@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { fixture, serverFor, tempDir, transports } from './support.ts'
 import { clients, codeOf, providerProcess } from './messaging-support.ts'
+import { until } from './process-support.ts'
 
 for (const transport of transports) {
   test(`messaging: a call reaches a provider in another process and returns its result (${transport})`, async (t) => {
@@ -204,6 +205,36 @@ test('messaging: calls made at once with large arguments, more bytes than the se
     sizes,
     Array.from({ length: 200 }, (_, i) => 256 * 1024 + i),
   )
+})
+
+// Frames held back by the send window go as soon as the server confirms what it has, calls and a
+// provider's results alike: before, after the first, one went per heartbeat (here 5 s), as the
+// PING asking for a confirmation was still counted as out when its own reply came.
+test('messaging: large calls and results held back by the send window go at once, not one per heartbeat', async (t) => {
+  const server = await serverFor(t, 'ipc', { maxMessageBytes: 1 << 20, heartbeatMs: 5_000 })
+  await using group = await clients(server.address, 2)
+  const [a, b] = group.clients
+  let arrived = 0
+  const release = deferred<void>()
+  await a.provide(
+    't',
+    {
+      echo: async (text: string) => {
+        arrived++
+        await release.promise
+        return text
+      },
+    },
+    { concurrency: 64 },
+  )
+  // 600 kB each, where 1 MiB may be unconfirmed: one frame each, held until the one before is confirmed.
+  const texts = Array.from({ length: 10 }, (_, i) => `${i}`.padEnd(600_000, 'x'))
+  let settled = 0
+  const calls = texts.map((text) => b.call('t', 'echo', [text]).finally(() => settled++))
+  await until(() => arrived === 10, 'every call reached the provider', 4_000)
+  release.resolve()
+  await until(() => settled === 10, 'every result reached its caller', 4_000)
+  assert.deepEqual(await Promise.all(calls), texts)
 })
 
 // A handler whose own call failed has failed: its caller gets a RemoteError, not the broker's error

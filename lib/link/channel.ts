@@ -72,11 +72,9 @@ export class Channel {
   #nextId = 1
   #queue: Queued[] = []
   #head = 0
-  // What was sent and not yet confirmed, the frame taken that did not fit in it, and the PING
-  // asking for a confirmation (its id; 0: none).
+  // What was sent and not yet confirmed, and the frame taken that did not fit in it.
   readonly #window = new SendWindow()
   #held: Frame | undefined
-  #confirming = 0
   // Whether a flush of what is queued is due in a microtask.
   #flushQueued = false
   #sweeper: NodeJS.Timeout | undefined
@@ -302,14 +300,12 @@ export class Channel {
     this.#dealer.send(this.inParts ? toParts(message) : message).catch(this.#sendFailed)
   }
 
-  // A PING sent ahead of what is held: its reply confirms every frame sent before it.
+  // A PING sent ahead of what is held: its reply confirms every frame sent before it, and the next
+  // frame held then asks again (one PING out at a time).
   #askConfirmation(): void {
-    if (this.#confirming !== 0) return
-    const id = (this.#confirming = this.#nextId++)
+    if (this.#window.asking) return
+    const id = this.#nextId++
     const message = encodeRequest(id, Op.PING, [])
-    const settled = (): void => {
-      if (this.#confirming === id) this.#confirming = 0
-    }
     this.#pending.set(id, {
       id,
       op: Op.PING,
@@ -318,8 +314,8 @@ export class Channel {
       deadline: Date.now() + this.#timeout,
       resendable: false,
       read: asItIs,
-      resolve: settled,
-      reject: settled,
+      resolve: () => {},
+      reject: () => this.#window.askingFailed(),
     })
     this.#armSweeper()
     this.#transmit({ bytes: message, first: id, last: id }, true)

@@ -17,6 +17,8 @@ export class SendWindow {
   #bytes = 0
   // A frame sent out of id order (see sent()) is in the window: replies are matched by a scan.
   #unordered = false
+  // The index of the request sent ahead to ask for a confirmation while it is unconfirmed; -1: none.
+  #asking = -1
 
   // Whether a frame of `bytes` may go now, within `limit`: always when nothing is unconfirmed, as
   // one frame is within the server's bound on its own.
@@ -24,10 +26,19 @@ export class SendWindow {
     return this.#bytes === 0 || this.#bytes + bytes <= limit
   }
 
-  // `first` and `last`: the request ids in the frame (0: none). A frame whose ids are above those of
-  // frames still to come (a request sent ahead of the queue) makes the order of ids unreliable.
-  sent(first: number, last: number, bytes: number, ahead = false): void {
-    if (ahead) this.#unordered = true
+  // Whether a request asking for a confirmation is out and not yet confirmed itself.
+  get asking(): boolean {
+    return this.#asking !== -1
+  }
+
+  // `first` and `last`: the request ids in the frame (0: none). `asking`: a request sent ahead of the
+  // queue to ask for a confirmation, whose id is above those of frames still to come, which makes
+  // the order of ids unreliable.
+  sent(first: number, last: number, bytes: number, asking = false): void {
+    if (asking) {
+      this.#unordered = true
+      this.#asking = this.#firsts.length
+    }
     this.#firsts.push(first)
     this.#lasts.push(last)
     this.#sizes.push(bytes)
@@ -47,6 +58,7 @@ export class SendWindow {
     while (at < end && !(firsts[at] !== 0 && firsts[at]! <= id && id <= lasts[at]!)) at++
     if (at === end) return false
     for (let i = this.#head; i <= at; i++) this.#bytes -= this.#sizes[i]!
+    if (this.#asking !== -1 && this.#asking <= at) this.#asking = -1
     this.#head = at + 1
     if (this.#head === end) this.clear()
     else if (this.#head >= COMPACT_AT && this.#head * 2 >= end) this.#compact()
@@ -57,7 +69,13 @@ export class SendWindow {
     this.#firsts = this.#firsts.slice(this.#head)
     this.#lasts = this.#lasts.slice(this.#head)
     this.#sizes = this.#sizes.slice(this.#head)
+    if (this.#asking !== -1) this.#asking -= this.#head
     this.#head = 0
+  }
+
+  // The request that asked got no answer (its timeout): another may ask.
+  askingFailed(): void {
+    this.#asking = -1
   }
 
   // Emptied in place: an awaited write empties the window at every reply, and should leave no garbage.
@@ -68,5 +86,6 @@ export class SendWindow {
     this.#head = 0
     this.#bytes = 0
     this.#unordered = false
+    this.#asking = -1
   }
 }
