@@ -26,8 +26,9 @@ interface Queued {
   start: number
 }
 
-// A frame taken from the queue: its bytes and the first and last request id in it (0: posts only).
-interface Frame {
+// A frame taken from the queue that the send window held back: its bytes and the first and last
+// request id in it (0: posts only).
+interface HeldFrame {
   readonly bytes: Buffer
   readonly first: number
   readonly last: number
@@ -74,7 +75,11 @@ export class Channel {
   #head = 0
   // What was sent and not yet confirmed, and the frame taken that did not fit in it.
   readonly #window = new SendWindow()
-  #held: Frame | undefined
+  #held: HeldFrame | undefined
+  // The first and last request id of the frame #take() made last (0: posts only): fields, not an
+  // object per frame, as an awaited write is a frame of its own.
+  #takenFirst = 0
+  #takenLast = 0
   // Whether a flush of what is queued is due in a microtask.
   #flushQueued = false
   #sweeper: NodeJS.Timeout | undefined
@@ -271,30 +276,32 @@ export class Channel {
   #flush(): void {
     try {
       while (this.#failure === undefined && !this.#sendFailing) {
-        const frame = this.#held ?? this.#take()
-        if (frame === undefined) {
+        const held = this.#held
+        const bytes = held?.bytes ?? this.#take()
+        if (bytes === undefined) {
           if (this.#head < this.#queue.length) continue
           return
         }
-        if (!this.#window.admits(frame.bytes.length, this.maxMessageBytes)) {
-          this.#held = frame
+        const first = held?.first ?? this.#takenFirst
+        const last = held?.last ?? this.#takenLast
+        if (!this.#window.admits(bytes.length, this.maxMessageBytes)) {
+          this.#held = held ?? { bytes, first, last }
           return this.#askConfirmation()
         }
         this.#held = undefined
-        this.#transmit(frame)
+        this.#transmit(bytes, first, last)
       }
     } catch (error) {
       this.#sendFailed(error)
     }
   }
 
-  #transmit(frame: Frame, ahead = false): void {
-    const message = frame.bytes
+  #transmit(message: Buffer, first: number, last: number, asking = false): void {
     if (this.#head === this.#queue.length) {
       this.#queue = []
       this.#head = 0
     }
-    this.#window.sent(frame.first, frame.last, message.length, ahead)
+    this.#window.sent(first, last, message.length, asking)
     this.#traffic.messagesOut++
     this.#traffic.bytesOut += message.length
     this.#dealer.send(this.inParts ? toParts(message) : message).catch(this.#sendFailed)
@@ -314,11 +321,12 @@ export class Channel {
       deadline: Date.now() + this.#timeout,
       resendable: false,
       read: asItIs,
+      // Its reply matters only as a confirmation (#settle); a channel that fails clears the window.
       resolve: () => {},
-      reject: () => this.#window.askingFailed(),
+      reject: () => {},
     })
     this.#armSweeper()
-    this.#transmit({ bytes: message, first: id, last: id }, true)
+    this.#transmit(message, id, id, true)
   }
 
   // A reply or acknowledgement of request `id`: what it confirms may let held frames go.
@@ -342,8 +350,9 @@ export class Channel {
   // The next requests as one frame, up to BATCH_REQUESTS of them and the server's limit: a request
   // alone as it was encoded, several joined under one header (each copied once, and then kept there).
   // Undefined when the first one alone is over the limit (refused). Queued requests are frames of
-  // their own: `start` is 1, past the header of the one-request batch.
-  #take(): Frame | undefined {
+  // their own: `start` is 1, past the header of the one-request batch. Its request ids: #takenFirst,
+  // #takenLast.
+  #take(): Buffer | undefined {
     const queue = this.#queue
     if (this.#head === queue.length) return undefined
     const first = queue[this.#head]!
@@ -360,7 +369,8 @@ export class Channel {
       bytes += queue[end++]!.message.length - 1
     const start = this.#head
     this.#head = end
-    if (end === start + 1) return frameOf(first.message, queue, start, end)
+    this.#takenFirst = this.#takenLast = first.id
+    if (end === start + 1) return first.message
     const header = arrayHeader(end - start)
     const frame = Buffer.allocUnsafe(header.length + bytes)
     let at = header.copy(frame, 0)
@@ -370,8 +380,13 @@ export class Channel {
       item.message = frame
       item.start = at
       at += length
+      // Ids grow along the queue; posts have none (NO_REPLY, 0).
+      if (item.id !== NO_REPLY) {
+        if (this.#takenFirst === NO_REPLY) this.#takenFirst = item.id
+        this.#takenLast = item.id
+      }
     }
-    return frameOf(frame, queue, start, end)
+    return frame
   }
 
   #refuseTooLarge(item: Queued, bytes: number): void {
@@ -504,20 +519,6 @@ export function encodeRequest(id: number, op: Op, args: readonly unknown[]): Buf
       cause: error,
     })
   }
-}
-
-// The frame of queue[start..end): its bytes, and the first and last request ids in it (0 for
-// posts, which have none).
-function frameOf(bytes: Buffer, queue: readonly Queued[], start: number, end: number): Frame {
-  let first = 0
-  let last = 0
-  for (let i = start; i < end; i++) {
-    const { id } = queue[i]!
-    if (id === NO_REPLY) continue
-    if (first === 0) first = id
-    last = id
-  }
-  return { bytes, first, last }
 }
 
 // The header of a batch of one request.

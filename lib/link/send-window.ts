@@ -15,9 +15,9 @@ export class SendWindow {
   #sizes: number[] = []
   #head = 0
   #bytes = 0
-  // A frame sent out of id order (see sent()) is in the window: replies are matched by a scan.
-  #unordered = false
   // The index of the request sent ahead to ask for a confirmation while it is unconfirmed; -1: none.
+  // Its id is above those of the frames sent after it; every other frame's ids are above those of
+  // the frames before it.
   #asking = -1
 
   // Whether a frame of `bytes` may go now, within `limit`: always when nothing is unconfirmed, as
@@ -32,13 +32,9 @@ export class SendWindow {
   }
 
   // `first` and `last`: the request ids in the frame (0: none). `asking`: a request sent ahead of the
-  // queue to ask for a confirmation, whose id is above those of frames still to come, which makes
-  // the order of ids unreliable.
+  // queue to ask for a confirmation.
   sent(first: number, last: number, bytes: number, asking = false): void {
-    if (asking) {
-      this.#unordered = true
-      this.#asking = this.#firsts.length
-    }
+    if (asking) this.#asking = this.#firsts.length
     this.#firsts.push(first)
     this.#lasts.push(last)
     this.#sizes.push(bytes)
@@ -52,9 +48,10 @@ export class SendWindow {
     const lasts = this.#lasts
     const end = firsts.length
     let at = this.#head
-    // Most replies name the oldest frame, or one already confirmed (the rest of a batch of writes).
+    // Most replies name the oldest frame, or one already confirmed (the rest of a batch of writes):
+    // below the oldest frame's first id, unless that frame is the request that asked.
     if (at === end) return false
-    if (!this.#unordered && firsts[at] !== 0 && id < firsts[at]!) return false
+    if (at !== this.#asking && firsts[at] !== 0 && id < firsts[at]!) return false
     while (at < end && !(firsts[at] !== 0 && firsts[at]! <= id && id <= lasts[at]!)) at++
     if (at === end) return false
     for (let i = this.#head; i <= at; i++) this.#bytes -= this.#sizes[i]!
@@ -73,11 +70,6 @@ export class SendWindow {
     this.#head = 0
   }
 
-  // The request that asked got no answer (its timeout): another may ask.
-  askingFailed(): void {
-    this.#asking = -1
-  }
-
   // Emptied in place: an awaited write empties the window at every reply, and should leave no garbage.
   clear(): void {
     this.#firsts.length = 0
@@ -85,7 +77,6 @@ export class SendWindow {
     this.#sizes.length = 0
     this.#head = 0
     this.#bytes = 0
-    this.#unordered = false
     this.#asking = -1
   }
 }

@@ -32,7 +32,7 @@ export async function call(
   method: string,
   args: readonly unknown[] = [],
   options: CallOptions = {},
-  reregistrationLeft: ReregistrationLeft = () => 0,
+  reregistrationLeft: ReregistrationLeft,
 ): Promise<unknown> {
   checkName(name, 'call: service name')
   checkName(method, 'call: method')
@@ -101,7 +101,7 @@ export function serviceProxy<Api extends object>(
   host: MessagingHost,
   name: string,
   options: CallOptions = {},
-  reregistrationLeft?: ReregistrationLeft,
+  reregistrationLeft: ReregistrationLeft,
 ): ServiceProxy<Api> {
   checkName(name, 'service: name')
   checkCallOptions(options, 'service')
