@@ -338,19 +338,21 @@ void test('cli: a malformed key file or authorized-keys file stops the command, 
     await serveWith(join(scratch.dir, 'missing.key'), 'any'),
     /missing\.key: cannot read it \(no such file\)/,
   )
+  const getWith = (keyFile: string): Promise<Result> =>
+    zstate(['get', 'k', '-a', 'tcp://127.0.0.1:9', '--server-key', pair.publicKey, '--key-file', keyFile])
+  assertRuntime(await getWith(notJson), /option --key-file .*not-json\.key: expected the JSON line/)
+  // Halves of two pairs: the message names the file, not options the user never typed.
+  const mixed = keyFile('mixed.key', { publicKey: pair.publicKey, secretKey: (await keygen()).secretKey })
   assertRuntime(
-    await zstate([
-      'get',
-      'k',
-      '-a',
-      'tcp://127.0.0.1:9',
-      '--server-key',
-      pair.publicKey,
-      '--key-file',
-      notJson,
-    ]),
-    /option --key-file .*not-json\.key: expected the JSON line/,
+    await serveWith(mixed, 'any'),
+    /option --curve-secret-file .*mixed\.key: its publicKey is not the public key of its secretKey/,
   )
+  const client = await getWith(mixed)
+  assertRuntime(
+    client,
+    /option --key-file .*mixed\.key: its publicKey is not the public key of its secretKey/,
+  )
+  assert.doesNotMatch(client.stderr, /curve\./)
 })
 
 void test('cli: a watch that a restarted server no longer lets in says so once, and goes on when it does again', async () => {

@@ -146,11 +146,21 @@ void test("curve: authorizedKeys 'any' encrypts without checking keys; bad keys 
     { ...serverKeys, authorizedKeys: ['not a key'] },
     { publicKey: 'x', secretKey: serverKeys.secretKey, authorizedKeys: 'any' },
     { publicKey: alice.publicKey, secretKey: serverKeys.secretKey, authorizedKeys: 'any' },
+    { ...serverKeys, authorizedKeys: [] }, // no client could connect
+    { ...serverKeys } as NonNullable<ServerOptions['curve']>, // required: keys, or 'any' said out loud
   ]
   for (const curve of bad) {
     const error = await failure(startServer({ address: 'tcp://127.0.0.1:*', curve }))
     assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)
   }
+  assert.match(
+    (await failure(startServer({ address: 'tcp://127.0.0.1:*', curve: bad[3]! }))).message,
+    /empty/,
+  )
+  assert.match(
+    (await failure(startServer({ address: 'tcp://127.0.0.1:*', curve: bad[4]! }))).message,
+    /missing/,
+  )
   for (const curve of [
     { ...aliceCurve, serverKey: 'short' },
     { ...aliceCurve, serverKey: '0'.repeat(40) }, // a weak key: no secret can be shared with it

@@ -2,6 +2,7 @@
 // --curve-secret-file read back; an authorized-keys file lists public keys, one a line.
 import { readFile, stat } from 'node:fs/promises'
 import { generateKeyPair } from '../index.ts'
+import { isKeyPair } from '../protocol/key-proof.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
@@ -40,6 +41,11 @@ export async function readKeyPair(path: string, source: string, io: Io): Promise
     return value
   }
   const keys = { publicKey: key('publicKey'), secretKey: key('secretKey') }
+  // Checked here too, so that the message names the file rather than options the user never typed.
+  if (!isKeyPair(keys.publicKey, keys.secretKey))
+    throw new Error(
+      `${source} ${path}: its publicKey is not the public key of its secretKey (two different pairs?)`,
+    )
   await warnIfExposed(path, io)
   return keys
 }

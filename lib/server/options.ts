@@ -190,8 +190,17 @@ function resolveCurve(curve: ServerOptions['curve']): CurveServerOptions | undef
     )
   checkKeyPair(publicKey, secretKey, 'startServer')
   if (authorizedKeys === 'any') return { publicKey, secretKey, authorizedKeys, services }
+  if (authorizedKeys === undefined)
+    throw invalidArgument(
+      "startServer: curve.authorizedKeys is missing: the client public keys the server lets in, or 'any' to encrypt without checking keys",
+    )
   if (!Array.isArray(authorizedKeys))
     throw invalidArgument("startServer: curve.authorizedKeys must be an array of public keys or 'any'")
+  // As the command line refuses an authorized-keys file that lists none: such a server is no use.
+  if (authorizedKeys.length === 0)
+    throw invalidArgument(
+      "startServer: curve.authorizedKeys is empty, so no client could connect ('any' encrypts without checking keys)",
+    )
   const bad = authorizedKeys.findIndex((key) => !isCurveKey(key))
   if (bad >= 0)
     throw invalidArgument(
