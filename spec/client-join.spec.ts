@@ -7,7 +7,7 @@ import { Router } from 'zeromq'
 import { connect, isZStateError, startServer, type Client } from '../lib/index.ts'
 import { isLoopbackHost } from '../lib/protocol/address.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
-import { PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
+import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { clientFor, clientProcess, fixture, serverFor, tempDir } from './support.ts'
 
 const code = (expected: string) => (e: unknown) => isZStateError(e) && e.code === expected
@@ -240,19 +240,7 @@ test('join: a server of another protocol version is refused with ERR_PROTOCOL na
   const old = PROTOCOL_VERSION - 1
   void (async () => {
     for await (const [peer, frame] of router) {
-      const replies = (decode(frame!) as [number, number][]).map(([id]) => [
-        id,
-        Status.OK,
-        old,
-        '0',
-        '0123456789abcdef',
-        0,
-        'tcp://127.0.0.1:1',
-        1 << 20,
-        1000,
-        'tcp://127.0.0.1:1',
-        1,
-      ])
+      const replies = (decode(frame!) as [number, number][]).map(([id]) => helloReply(id, old))
       await router.send([peer!, encode(replies)])
     }
   })().catch(() => {})
@@ -261,6 +249,57 @@ test('join: a server of another protocol version is refused with ERR_PROTOCOL na
     assert.equal(error.message, `server speaks protocol ${old}, this client ${PROTOCOL_VERSION}`)
     return true
   })
+})
+
+// What a server of `protocol` answers to HELLO: its version, epoch, revision 0, endpoints nobody
+// listens on, its limits and session 1.
+function helloReply(id: number, protocol: number): unknown[] {
+  const nowhere = 'tcp://127.0.0.1:1'
+  return [id, Status.OK, protocol, '0', '0123456789abcdef', 0, nowhere, 1 << 20, 1000, nowhere, 1]
+}
+
+// A server that dies while a client joins it: the client's HELLO went with it, or the server
+// answered it and then, restarted, no longer knew the session (the old code gave up on the first
+// at the join's timeout, and failed the second at once with the wire's "send HELLO first").
+test('join: a server that restarts while the client joins is joined after its restart, within the timeout', async (t) => {
+  for (const dies of ['holding the HELLO', 'after answering the HELLO'] as const) {
+    // A stand-in for the server that dies, on the tcp port the restarted one binds again.
+    const standIn = new Router({ linger: 0 })
+    t.after(() => standIn.close())
+    await standIn.bind('tcp://127.0.0.1:*')
+    const address = standIn.lastEndpoint!
+    const joining = connect(address, { timeout: 8_000 })
+    for await (const [peer, frame] of standIn) {
+      const requests = decode(frame!) as [number, number][]
+      if (requests[0]![1] === Op.HELLO && dies === 'holding the HELLO') break
+      if (requests[0]![1] === Op.HELLO) {
+        await standIn.send([peer!, encode(requests.map(([id]) => helloReply(id, PROTOCOL_VERSION)))])
+        continue
+      }
+      // What the restarted server answers to the rest of the join.
+      const forgotten = requests.map(([id]) => [
+        id,
+        Status.ERROR,
+        'ERR_DISCONNECTED',
+        'no session with this server: send HELLO first',
+      ])
+      await standIn.send([peer!, encode(forgotten)])
+      break
+    }
+    standIn.close()
+    const server = await startServer({ address })
+    const clients: Client[] = []
+    t.after(async () => {
+      await Promise.all(clients.map((client) => client.close()))
+      await server.close()
+    })
+    const client = await joining
+    clients.push(client)
+    await client.state.set('joined', dies)
+    const other = await connect(address)
+    clients.push(other)
+    assert.equal(other.state.get('joined'), dies, dies)
+  }
 })
 
 test('join: a tcp port beyond 65535 is refused by connect and startServer, never wrapped around', async () => {

@@ -4,7 +4,7 @@
 import { abortable, timeoutToError } from '../abort.ts'
 import { timeoutSignal } from '../timer-limit.ts'
 import { boundedRequest, unbounded, type WaitOptions } from '../wait.ts'
-import { ErrorCode, ZStateError } from '../errors.ts'
+import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
 import type { ReplyReader } from './channel.ts'
 import { CurrentLink } from './current.ts'
@@ -121,13 +121,23 @@ export class Connection {
     // A server that answered but whose snapshot took longer (a large state) is no silent server.
     let answered: string | undefined
     const openAndAdopt = async (attempt: AbortSignal): Promise<void> => {
+      answered = undefined
       const link = await Link.open(this.#linkOptions(), attempt)
       answered = this.address
       await this.#adopt(link, false, join)
     }
+    // Attempts go on until the join's end, as a reconnection's do: a server that restarts while the
+    // client joins loses its HELLO, or forgets the session half joined. With one address, anything
+    // else (a refusal, another protocol) is its answer; with several, another gateway may do better.
+    const unlessFinal = (error: unknown): void => {
+      if (join.aborted) throw join.reason
+      const lost = isZStateError(error)
+        ? error.code === ErrorCode.DISCONNECTED
+        : error instanceof DOMException && error.name === 'TimeoutError' // the attempt's own bound
+      if (addresses.length === 1 && !lost) throw error
+    }
     try {
-      if (addresses.length === 1) await openAndAdopt(join)
-      else await reconnect(openAndAdopt, this.#attemptMs(), join)
+      await reconnect(openAndAdopt, this.#attemptMs(), join, unlessFinal)
     } catch (error) {
       throw timeoutToError(
         error,
@@ -169,13 +179,17 @@ export class Connection {
     return this.#current.next()
   }
 
-  // `cause`: why the client cannot go on, which every request gets (default: closed by its user).
+  // `cause`: why the client cannot go on, which every request gets (default: closed by its user): its
+  // server is gone, so no goodbye is said (it would wait for a reply that cannot come).
   close(cause?: ZStateError): Promise<void> {
-    this.#closing ??= this.#shutdown(cause ?? new ZStateError(ErrorCode.CLOSED, 'the client is closed'))
+    this.#closing ??= this.#shutdown(
+      cause ?? new ZStateError(ErrorCode.CLOSED, 'the client is closed'),
+      cause === undefined,
+    )
     return this.#closing
   }
 
-  async #shutdown(error: ZStateError): Promise<void> {
+  async #shutdown(error: ZStateError, farewell: boolean): Promise<void> {
     this.#life.abort(error)
     this.#linkLife.abort(error)
     for (const user of this.#users) user.close()
@@ -183,7 +197,7 @@ export class Connection {
     this.#current.close(error)
     if (link !== undefined) {
       // Say goodbye so the server forgets us now rather than after its session expiry.
-      await abortable(link.channel.request(Op.BYE, []), AbortSignal.timeout(1000)).catch(() => {})
+      if (farewell) await abortable(link.channel.request(Op.BYE, []), AbortSignal.timeout(1000)).catch(() => {})
       link.close(error)
     }
     this.#refused.fail(error)

@@ -1,5 +1,5 @@
-// Rejoining after a lost server (docs/consistency.md "Lost server and reconnection"): in the background,
-// forever, until it works or the client closes.
+// Joining and rejoining after a lost server (docs/consistency.md "Lost server and reconnection"):
+// attempt after attempt, until one works, the join's time is up or the client closes.
 import { anyWithTimeout, pause } from '../abort.ts'
 
 // The pauses between attempts.
@@ -7,7 +7,7 @@ const PAUSE_MS = [50, 100, 250, 500, 1000]
 
 // Runs `attempt` until it succeeds. Each attempt gets a signal that aborts after `attemptMs` or when
 // `signal` (the client's lifetime) does; rejects with signal.reason once that aborts. `failed` hears
-// why each attempt failed.
+// why each attempt failed, and ends the attempts by throwing.
 export async function reconnect(
   attempt: (signal: AbortSignal) => Promise<void>,
   attemptMs: number,

@@ -128,9 +128,13 @@ export class ContextImpl<S extends object> extends ClientImpl<S> implements Cont
     void server?.ended.then(({ exitCode, signal }) => {
       if (this.#closingContext !== undefined) return
       const how = signal === null ? `exited with code ${exitCode}` : `was killed by ${signal}`
+      const state =
+        server.dataDir === undefined
+          ? 'the state it held is gone'
+          : `its data dir (${server.dataDir}) keeps what it had made durable, for the next server there`
       this.#cause = new ZStateError(
         ErrorCode.CLOSED,
-        `the context's state server (pid ${server.pid}) ${how}: the state it held is gone, so the context closed`,
+        `the context's state server (pid ${server.pid}) ${how}: ${state}, so the context closed`,
       )
       this.#closingContext = this.#shutdown(this.#cause)
     })

@@ -30,6 +30,8 @@ export class ServerProcess {
   readonly address: string
   // On a curve server: the keys the context and its children join with (authorized there).
   readonly curve: CurveCredentials | undefined
+  // Where it keeps what it commits (ServerOptions.dataDir); undefined: memory only.
+  readonly dataDir: string | undefined
   readonly #child: ChildProcess
   // Resolves with how the process ended, whenever it does.
   readonly ended: Promise<Ended>
@@ -44,10 +46,12 @@ export class ServerProcess {
     curve: CurveCredentials | undefined,
     ended: Promise<Ended>,
     privateDir: string | undefined,
+    dataDir: string | undefined,
   ) {
     this.#child = child
     this.address = address
     this.curve = curve
+    this.dataDir = dataDir
     this.ended = ended
     this.#privateDir = privateDir
   }
@@ -97,7 +101,7 @@ export class ServerProcess {
           ? dirname(address.slice('ipc://'.length))
           : undefined
       if (privateDir !== undefined) watchdog.removesAfter(child, privateDir)
-      return new ServerProcess(child, address, curve, ended, privateDir)
+      return new ServerProcess(child, address, curve, ended, privateDir, options.dataDir)
     } catch (error) {
       child.kill('SIGKILL')
       await ended
