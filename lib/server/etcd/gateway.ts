@@ -715,16 +715,33 @@ function readWriter(bytes: Buffer): Writer | undefined {
 }
 
 // `request` tried until it succeeds, a pause between tries, until `deadline`: a member that went down
-// is not etcd down, and the client's next try goes to another one. Rejects with the last error.
+// is not etcd down, and the client's next try goes to another one. Rejects with the last error. A try
+// is given up at the deadline, whatever its own: one that meets a member's circuit breaker half open
+// waits for that breaker's test request, whose deadline may be later (a write's 5 s).
 async function tried<T>(deadline: number, request: () => Promise<T>): Promise<T> {
   for (;;) {
     try {
-      return await request()
+      return await byDeadline(request(), deadline)
     } catch (error) {
       // Refused credentials stay refused, however often they are tried.
       if (credentialsRefused(error) || Date.now() + RETRY_PAUSE_MS >= deadline) throw error
       await pause(RETRY_PAUSE_MS)
     }
+  }
+}
+
+// `promise`, or an error at `deadline` (epoch ms) if it is still pending then; it is left to settle
+// unheard (a fence put that etcd takes later only moves the fence, which the watch then reports).
+async function byDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer by its deadline')), deadline - Date.now())
+  })
+  promise.catch(() => {})
+  try {
+    return await Promise.race([promise, expired])
+  } finally {
+    clearTimeout(timer)
   }
 }
 
