@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { assertBuilt, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
+import { CliProcess, assertBuilt, killAll, serve, tempDir, zstate } from './fixtures/cli-run.ts'
+import { until } from './process-support.ts'
 
 before(assertBuilt)
 after(killAll)
@@ -116,4 +118,29 @@ void test('cli: serve prints a storage warning as one zstate line, not Node’s 
   } finally {
     cleanup()
   }
+})
+
+// From an outside audit: a gateway whose etcd does not answer waits for it at start (its deadlines,
+// up to some 20 s); a Ctrl-C then went unheard until etcd was given up, and the command exited 1.
+void test('cli: serve interrupted while it starts (a gateway waiting for etcd) exits 0 at once', async (t) => {
+  // An "etcd" that accepts connections and never answers.
+  const sockets = new Set<Socket>()
+  const mute = createServer((socket) => sockets.add(socket))
+  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    for (const socket of sockets) socket.destroy()
+    mute.close()
+  })
+  const { port } = mute.address() as AddressInfo
+  const server = new CliProcess([
+    'serve',
+    '--address',
+    'tcp://127.0.0.1:*',
+    '--etcd',
+    `http://127.0.0.1:${port}`,
+  ])
+  await until(() => sockets.size > 0, 'the gateway is waiting for etcd')
+  assert.deepEqual(await server.signal('SIGINT', 5000), { code: 0, signal: null })
+  assert.match(server.stderr, /zstate: interrupted by SIGINT while starting, before serving anything\n/)
+  assert.equal(server.stdout, '')
 })

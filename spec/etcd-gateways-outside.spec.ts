@@ -176,8 +176,9 @@ test(
     await using etcd = await startEtcdCluster({ members: 1 })
     const raw = etcdClient(t, etcd.endpoints)
     const prefix = `cancelled${process.pid}/`
+    // An endpoint URL may end with a slash (it failed as if etcd were down).
     const cli = new CliProcess(
-      ['serve', '-a', 'tcp://127.0.0.1:*', '--etcd', etcd.endpoints[0]!, '--etcd-prefix', prefix],
+      ['serve', '-a', 'tcp://127.0.0.1:*', '--etcd', `${etcd.endpoints[0]!}/`, '--etcd-prefix', prefix],
       cliEnv(),
     )
     t.after(() => cli.kill())

@@ -15,7 +15,9 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
   const { signal } = termination
   try {
     const curve = await curveOf(options, io)
-    const server = await startServer({
+    // Until started, or a signal: a gateway may wait for etcd for a while (its deadlines), and a
+    // server that was never told to start has nothing to close; the command's exit ends its start.
+    const starting = startServer({
       ...(curve === undefined ? {} : { curve }),
       ...(options.address === undefined ? {} : { address: options.address }),
       // A path on the command line is relative to the working directory, not to zstate.
@@ -35,6 +37,11 @@ export async function serve(options: RunOptions, io: Io): Promise<number> {
             },
           }),
     })
+    const server = await unlessAborted(starting, signal)
+    if (server === undefined) {
+      io.stderr.write(`zstate: ${describeReason(signal.reason)} while starting, before serving anything\n`)
+      return EXIT_OK
+    }
     try {
       io.stdout.write(`${server.address}\n`)
       // The public key is what clients pass to --server-key: the log says which one it is.

@@ -142,7 +142,9 @@ function resolveEtcd(options: ServerOptions): EtcdOptions | undefined {
     throw invalidArgument(
       `startServer: etcd.advertise must be the address other gateways connect to (tcp://HOST:PORT or ipc://PATH), got ${JSON.stringify(advertise)}`,
     )
-  return { endpoints: [...endpoints], prefix, username, password, advertise }
+  // Without the slash a URL may end with: etcd3 takes what follows the scheme for HOST:PORT.
+  const hosts = endpoints.map((url: string) => url.replace(/\/$/, ''))
+  return { endpoints: hosts, prefix, username, password, advertise }
 }
 
 // HOST:PORT of the /metrics endpoint; plain HTTP, so loopback unless insecure, like tcp addresses.
