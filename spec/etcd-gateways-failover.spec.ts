@@ -4,7 +4,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Etcd3, Range } from 'etcd3'
-import { createContext, isZStateError, startServer, connect, type WorkerContext } from '../lib/index.ts'
+import {
+  createContext,
+  isZStateError,
+  startServer,
+  connect,
+  type Server,
+  type WorkerContext,
+} from '../lib/index.ts'
 import { freePorts, startEtcdCluster } from './fixtures/etcd-cluster.ts'
 import { client, etcdGateways, gatewayProcess, statusOf } from './fixtures/etcd-gateways.ts'
 import { until } from './process-support.ts'
@@ -344,6 +351,69 @@ test(
       caller.call('math', 'add', [1, 2]),
       (error: unknown) => isZStateError(error) && error.code === 'ERR_NO_PROVIDER',
     )
+  },
+)
+
+// From an outside audit: a gateway restarted at once on its address registers anew while its
+// earlier run's registration lives on until its lease ends; every gateway then linked to that
+// address twice (the restarted one to itself too), and what was published reached subscribers twice.
+test(
+  'a gateway restarted on its address while its old registration lives on: what is published reaches every subscriber once',
+  { skip },
+  async (t) => {
+    // Beats of 1 s: a registration outlives its killed gateway by 10 s, the whole test.
+    const options = { ...stateOptions(), heartbeatMs: 1000 }
+    const doomed = await gatewayProcess(t, options)
+    const [b] = (await gateways(t, 1, options)) as [Server]
+    doomed.process.child.kill('SIGKILL')
+    await doomed.process.exited
+    const a = await gatewayProcess(t, { ...options, address: doomed.address })
+    const [onA, onB] = [await client(t, a.address), await client(t, b.address)]
+    const subscriptions = [onA.subscribe<number>('dup/'), onB.subscribe<number>('dup/')]
+    t.after(() => subscriptions.forEach((subscription) => subscription.close()))
+    await Promise.all(subscriptions.map((subscription) => subscription.ready))
+    const received = subscriptions.map(() => [] as string[])
+    subscriptions.forEach(
+      (subscription, i) =>
+        void (async () => {
+          for await (const { topic, message } of subscription) received[i]!.push(`${topic}:${message}`)
+        })(),
+    )
+    const has = (i: number, line: string): boolean => received[i]!.includes(line)
+    // Until each gateway passes the other's messages on.
+    for (const [from, to] of [
+      [onA, 1],
+      [onB, 0],
+    ] as const)
+      await until(async () => (await from.publish('dup/probe', to), has(to, `dup/probe:${to}`)), 'linked')
+    const count = 20
+    for (let n = 1; n <= count; n++) await Promise.all([onA.publish('dup/a', n), onB.publish('dup/b', n)])
+    // An end mark from each, then another sent once the first has arrived everywhere: a second copy
+    // of anything, by a second path, would have come by then.
+    for (const mark of ['dup/end:1', 'dup/end:2']) {
+      await Promise.all([
+        onA.publish('dup/end', Number(mark.at(-1))),
+        onB.publish('dup/end', Number(mark.at(-1))),
+      ])
+      await until(() => received.every((lines) => lines.filter((line) => line === mark).length >= 2), mark)
+    }
+    const numbered = Array.from({ length: count }, (_, n) => n + 1)
+    for (const lines of received) {
+      assert.deepEqual(
+        lines.filter((line) => line.startsWith('dup/a:')),
+        numbered.map((n) => `dup/a:${n}`),
+      )
+      assert.deepEqual(
+        lines.filter((line) => line.startsWith('dup/b:')),
+        numbered.map((n) => `dup/b:${n}`),
+      )
+      assert.equal(lines.filter((line) => line.startsWith('dup/end:')).length, 4)
+    }
+    // The earlier run's registration was there all along: two registrations name the address.
+    const raw = new Etcd3({ hosts: cluster().endpoints })
+    t.after(() => raw.close())
+    const registered = await raw.getAll().prefix(`${options.etcd!.prefix}_gw/`).strings()
+    assert.equal(Object.values(registered).filter((address) => address === a.address).length, 2)
   },
 )
 

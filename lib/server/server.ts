@@ -353,7 +353,7 @@ class StateServer implements Server {
     this.#federation =
       gateway === undefined || options.curve !== undefined
         ? undefined
-        : new Federation(gateway.id, this.address)
+        : new Federation(gateway.id, this.address, options.etcd!.advertise ?? this.address)
     if (gateway === undefined) {
       this.#writes = undefined
       // No session outlives a restart: ephemeral keys read back from the data dir go at once, with

@@ -21,6 +21,9 @@ interface Peer {
   readonly client: Promise<Client>
   // The proxies registered there, by service, with the offer each was made from.
   readonly proxies: Map<string, { offer: string; handle: Promise<ProviderHandle> }>
+  // The registrations that name its address: a gateway restarted there registers anew while the
+  // registration of its earlier run lives on until its lease ends, in whatever order they are seen.
+  readonly ids: Set<string>
 }
 
 // A forwarded call may take as long as its caller allows; the caller's own timeout ends it.
@@ -28,32 +31,53 @@ const FORWARDED_CALL_MS = 2 ** 31 - 1
 
 export class Federation {
   readonly #id: string
+  // The address this gateway registers: a registration of it is an earlier run's, here, not a peer.
+  readonly #advertised: string
   readonly #home: Promise<Client>
+  // One link per address, however many registrations name it (each a copy of every message).
   readonly #peers = new Map<string, Peer>()
+  readonly #addresses = new Map<string, string>()
   #offers = new Map<string, Offer>()
   #closed = false
 
-  // `home`: this gateway's own address, where forwarded calls go.
-  constructor(id: string, home: string) {
+  // `home`: this gateway's own address, where forwarded calls go; `advertised`: the one it registers.
+  constructor(id: string, home: string, advertised: string) {
     this.#id = id
+    this.#advertised = advertised
     this.#home = this.#link(home)
   }
 
   // A gateway registered (address) or went away (undefined).
   peer(id: string, address: string | undefined): void {
     if (id === this.#id || this.#closed) return
-    const known = this.#peers.get(id)
+    if (address === undefined) return this.#gone(id)
+    if (address === this.#advertised || this.#addresses.has(id)) return
+    this.#addresses.set(id, address)
+    const known = this.#peers.get(address)
     if (known !== undefined) {
-      if (address !== undefined) return
-      this.#peers.delete(id)
-      void known.client.then((client) => client.close()).catch(() => {})
+      known.ids.add(id)
       return
     }
-    if (address === undefined) return
-    const peer: Peer = { client: this.#link(address), proxies: new Map() }
-    void peer.client.catch(() => this.#peers.delete(id))
-    this.#peers.set(id, peer)
+    const peer: Peer = { client: this.#link(address), proxies: new Map(), ids: new Set([id]) }
+    void peer.client.catch(() => {
+      if (this.#peers.get(address) !== peer) return
+      this.#peers.delete(address)
+      for (const gone of peer.ids) this.#addresses.delete(gone)
+    })
+    this.#peers.set(address, peer)
     this.#sync(peer)
+  }
+
+  // The link to its address goes with the last registration that names it.
+  #gone(id: string): void {
+    const address = this.#addresses.get(id)
+    if (address === undefined) return
+    this.#addresses.delete(id)
+    const peer = this.#peers.get(address)!
+    peer.ids.delete(id)
+    if (peer.ids.size > 0) return
+    this.#peers.delete(address)
+    void peer.client.then((client) => client.close()).catch(() => {})
   }
 
   // What this gateway's own clients provide now.
@@ -72,6 +96,7 @@ export class Federation {
     this.#closed = true
     const links = [this.#home, ...[...this.#peers.values()].map((peer) => peer.client)]
     this.#peers.clear()
+    this.#addresses.clear()
     await Promise.all(links.map((link) => link.then((client) => client.close()).catch(() => {})))
   }
 
