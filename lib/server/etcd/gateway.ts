@@ -468,7 +468,11 @@ export class EtcdGateway {
       .key(this.#fenceKey)
       .exec()
       .catch(() => {})
-    await Promise.all([fence, ...leases.map((lease) => lease.revoke().catch(() => {}))])
+    // Within a bound, shorter while etcd is down: what is not done by then, etcd does (the leases
+    // expire) or leaves (the fence key), as when a gateway is killed; a stop must not wait out
+    // every deadline (10 s of an outage, all a service manager gives a process by default).
+    const cleanup = Promise.all([fence, ...leases.map((lease) => lease.revoke().catch(() => {}))])
+    await byDeadline(cleanup, Date.now() + (this.#down ? PROBE_MS : ETCD_REQUEST_MS)).catch(() => {})
     this.#leases.clear()
     this.#closed = true
     await this.#unwatch()
