@@ -144,3 +144,31 @@ void test('cli: serve interrupted while it starts (a gateway waiting for etcd) e
   assert.match(server.stderr, /zstate: interrupted by SIGINT while starting, before serving anything\n/)
   assert.equal(server.stdout, '')
 })
+
+// A server restarted on its data dir keeps its epoch: a watch says where it is back, and goes on.
+void test('cli: a watch through a restart of its server on the data dir says it reconnected, and goes on', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const dataDir = join(dir, 'data')
+    const first = await serve(['--data-dir', dataDir, '--address', `ipc://${join(dir, 'state')}`])
+    const watch = new CliProcess(['watch', '--address', first.address])
+    await watch.waitFor('stderr', (text) => text.includes('zstate: watching'))
+    assert.equal((await zstate(['set', 'k', '1', '--address', first.address])).code, 0)
+    assert.deepEqual(await first.server.signal('SIGTERM'), { code: 0, signal: null })
+    const second = await serve(['--data-dir', dataDir, '--address', first.address])
+    await watch.waitFor('stderr', (text) => text.includes(`zstate: reconnected to ${first.address}\n`))
+    assert.equal((await zstate(['set', 'k', '2', '--address', second.address])).code, 0)
+    const changes = await watch.waitFor('stdout', (text) => text.includes('"value":2'))
+    assert.deepEqual(
+      changes
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { value: number }).value),
+      [1, 2],
+    )
+    assert.equal((await watch.signal('SIGINT')).code, 0)
+    assert.deepEqual(await second.server.signal('SIGTERM'), { code: 0, signal: null })
+  } finally {
+    cleanup()
+  }
+})

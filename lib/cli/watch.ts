@@ -72,14 +72,15 @@ function isCompacted(error: unknown): boolean {
 
 // The client reconnects by itself; say so on stderr, so a quiet stream is not mistaken for a quiet store.
 async function reportStatus(client: CliClient, io: Io): Promise<void> {
+  // Said as each happens: with several gateways, the address is the one the client is at now.
   const messages = {
-    disconnected: `lost the server at ${client.address}, reconnecting`,
-    reconnected: 'reconnected',
-    reset: 'the state was rebuilt from a fresh snapshot',
-    closed: undefined,
+    disconnected: () => `lost the server at ${client.address}, reconnecting`,
+    reconnected: () => `reconnected to ${client.address}`,
+    reset: () => 'the state was rebuilt from a fresh snapshot',
+    closed: () => undefined,
   } as const
   for await (const { type } of client.status()) {
-    const message = messages[type]
+    const message = messages[type]()
     if (message !== undefined) io.stderr.write(`zstate: ${message}\n`)
     if (type === 'disconnected') void reportRefusals(client, io)
   }
