@@ -734,12 +734,16 @@ async function tried<T>(deadline: number, request: () => Promise<T>): Promise<T>
   }
 }
 
-// `promise`, or an error at `deadline` (epoch ms) if it is still pending then; it is left to settle
+// `promise`, or `late()` at `deadline` (epoch ms) if it is still pending then; it is left to settle
 // unheard (a fence put that etcd takes later only moves the fence, which the watch then reports).
-async function byDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+async function byDeadline<T>(
+  promise: Promise<T>,
+  deadline: number,
+  late = (): Error => new Error('no answer by its deadline'),
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('no answer by its deadline')), deadline - Date.now())
+    timer = setTimeout(() => reject(late()), deadline - Date.now())
   })
   promise.catch(() => {})
   try {
@@ -788,20 +792,8 @@ export function credentialsRefused(error: unknown): boolean {
 export type { WireLease }
 
 // Waits for `promise`, at most `ms`: ERR_UNAVAILABLE after that.
-export async function within(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new ZStateError(ErrorCode.UNAVAILABLE, `etcd's changes did not reach this gateway within ${ms} ms`),
-        ),
-      ms,
-    )
-  })
-  try {
-    await Promise.race([promise, expired])
-  } finally {
-    clearTimeout(timer)
-  }
+export function within(promise: Promise<void>, ms: number): Promise<void> {
+  const late = (): Error =>
+    new ZStateError(ErrorCode.UNAVAILABLE, `etcd's changes did not reach this gateway within ${ms} ms`)
+  return byDeadline(promise, Date.now() + ms, late)
 }
