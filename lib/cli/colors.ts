@@ -1,4 +1,6 @@
-// ANSI colours when the stream is a terminal (NO_COLOR and FORCE_COLOR respected).
+// ANSI colours (picocolors) when the stream is a terminal that shows them: NO_COLOR and FORCE_COLOR
+// respected, none on a dumb terminal (TERM=dumb: an editor's shell, a plain serial console).
+import picocolors from 'picocolors'
 
 export interface Colors {
   readonly enabled: boolean
@@ -12,22 +14,14 @@ export interface Colors {
   cyan(text: string): string
 }
 
+// Whether `stream` is a terminal that can redraw and colour (not a dumb one).
+export function isRichTerminal(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return stream.isTTY === true && env['TERM'] !== 'dumb'
+}
+
 export function colorsFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Colors {
   const forced = env['FORCE_COLOR'] !== undefined && env['FORCE_COLOR'] !== '0'
-  const enabled = (env['NO_COLOR'] ?? '') === '' && (forced || stream.isTTY === true)
-  const paint =
-    (open: number, close: number) =>
-    (text: string): string =>
-      enabled ? `\u001b[${open}m${text}\u001b[${close}m` : text
-  return {
-    enabled,
-    bold: paint(1, 22),
-    dim: paint(2, 22),
-    red: paint(31, 39),
-    green: paint(32, 39),
-    yellow: paint(33, 39),
-    blue: paint(34, 39),
-    magenta: paint(35, 39),
-    cyan: paint(36, 39),
-  }
+  const enabled = (env['NO_COLOR'] ?? '') === '' && (forced || isRichTerminal(stream, env))
+  const { bold, dim, red, green, yellow, blue, magenta, cyan } = picocolors.createColors(enabled)
+  return { enabled, bold, dim, red, green, yellow, blue, magenta, cyan }
 }

@@ -1,23 +1,34 @@
 // How the demo narrates: aligned, coloured when stdout is a terminal.
-import type { Colors } from './colors.ts'
+import { isRichTerminal, type Colors } from './colors.ts'
 import type { Io } from './report.ts'
 
 const BAR_WIDTH = 20
 
 export class DemoLog {
-  readonly #io: Io
+  readonly #io: Io & { stdout: { columns?: number } }
   readonly #c: Colors
   readonly #tasks: number
+  readonly #inPlace: boolean
   #quarter = 0
+  // A progress line redrawn in place is on screen, not yet ended.
+  #open = false
 
   constructor(io: Io, colors: Colors, tasks: number) {
     this.#io = io
     this.#c = colors
     this.#tasks = tasks
+    this.#inPlace = isRichTerminal(io.stdout)
   }
 
   line(text = ''): void {
     this.#io.stdout.write(`${text}\n`)
+  }
+
+  // Ends a progress line left open (the demo interrupted as the bar is drawn), so that what is said
+  // next, on stderr, starts a line of its own.
+  end(): void {
+    if (this.#open) this.#io.stdout.write('\n')
+    this.#open = false
   }
 
   title(text: string): void {
@@ -45,18 +56,22 @@ export class DemoLog {
   // A progress bar: redrawn in place on a terminal, a line per quarter otherwise.
   progress(done: number, total: number, unit: string): void {
     const quarter = total === 0 ? 4 : Math.floor((done / total) * 4)
-    const line = `  ${this.#bar(done, total)} ${done}/${total} ${unit}`
-    if (this.#io.stdout.isTTY === true) {
-      this.#io.stdout.write(`\r${line}${done === total ? '\n' : ''}`)
+    const count = ` ${done}/${total} ${unit}`
+    if (this.#inPlace) {
+      // Narrower than the terminal: a line that wraps is not redrawn in place, but piles up.
+      const room = (this.#io.stdout.columns ?? Infinity) - 1 - 2 - count.length
+      this.#open = done !== total
+      this.#io.stdout.write(`\r  ${this.#bar(done, total, room)}${count}${this.#open ? '' : '\n'}`)
     } else if (quarter > this.#quarter) {
       this.#quarter = quarter
-      this.line(line)
+      this.line(`  ${this.#bar(done, total)}${count}`)
     }
   }
 
-  #bar(done: number, total: number): string {
-    const filled = total === 0 ? BAR_WIDTH : Math.round((done / total) * BAR_WIDTH)
-    return this.#c.green('█'.repeat(filled)) + this.#c.dim('░'.repeat(BAR_WIDTH - filled))
+  #bar(done: number, total: number, room = BAR_WIDTH): string {
+    const width = Math.max(0, Math.min(BAR_WIDTH, room))
+    const filled = total === 0 ? width : Math.round((done / total) * width)
+    return this.#c.green('█'.repeat(filled)) + this.#c.dim('░'.repeat(width - filled))
   }
 
   watcher(text: string): void {

@@ -72,7 +72,7 @@ export async function demo(io: Io): Promise<number> {
     const chunks = Array.from({ length: CHUNKS }, (_, i): [number, number] => [i * size, (i + 1) * size])
     log.line()
     log.note(
-      `map(): the primes below ${LIMIT.toLocaleString('en')} in ${CHUNKS} chunks, on ${workers} worker processes`,
+      `map(): the primes below ${LIMIT.toLocaleString('en')} in ${CHUNKS} chunks, on ${workers} worker process${workers === 1 ? '' : 'es'}`,
     )
     const mapStarted = performance.now()
     const counts = await guard(
@@ -124,6 +124,7 @@ export async function demo(io: Io): Promise<number> {
     io.stderr.write('zstate: demo: a consistency check failed\n')
     return EXIT_FAILURE
   } finally {
+    log.end()
     clearTimeout(deadline)
     termination.signal.removeEventListener('abort', onInterrupt)
     await ctx?.close()

@@ -2,7 +2,7 @@
 // q or Ctrl-C; `--once` prints one frame, `--json` frames as JSON lines.
 import { processTable } from '../process/table.ts'
 import type { RunOptions } from './args.ts'
-import { colorsFor } from './colors.ts'
+import { colorsFor, isRichTerminal } from './colors.ts'
 import { openClient, withClient, type CliClient } from './connection.ts'
 import { EXIT_OK } from './report.ts'
 import type { Io } from './report.ts'
@@ -26,7 +26,7 @@ export async function top(options: RunOptions, io: Io): Promise<number> {
   const quit = new AbortController()
   const signal = AbortSignal.any([termination.signal, quit.signal])
   const keys = quitKeys(() => quit.abort())
-  const live = options.json !== true && io.stdout.isTTY === true
+  const live = options.json !== true && isRichTerminal(io.stdout)
   try {
     const client = await unlessAborted(openClient(options, 'top', io), signal)
     if (client === undefined) return EXIT_OK
