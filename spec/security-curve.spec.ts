@@ -3,7 +3,7 @@
 // and never gets a session; nothing of a value crosses the wire in clear.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { createServer, connect as tcpConnect, type Socket } from 'node:net'
+import { createServer, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import {
   connect,
@@ -70,6 +70,60 @@ void test('curve: another key, no curve and a wrong server key are refused at on
     assert.ok(Date.now() - started < 30_000, `${what} failed after ${Date.now() - started} ms`)
   }
   assert.equal((await a.server()).clients, 1)
+})
+
+// From an outside audit: a curve server that dies mid-handshake breaks it off just as one given a
+// wrong server key does, and the join ended at once with ERR_UNAUTHORIZED, right keys and all. A
+// handshake broken off once is now tried again; again and again, it is the refusal it looks like.
+void test('curve: a server that broke off the handshake (it died) and came back is joined; one that keeps breaking it off is a refusal', async (t) => {
+  // A peer on the port that drops the first connection, as a server dying mid-handshake does.
+  const dying = createServer((socket) => {
+    socket.destroy()
+    dying.close()
+  })
+  await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve))
+  const closed = new Promise((resolve) => dying.once('close', resolve))
+  const address = `tcp://127.0.0.1:${(dying.address() as AddressInfo).port}`
+  const joining = connect(address, { curve: aliceCurve, timeout: 10_000 })
+  // A join that fails meanwhile fails the test at once.
+  await Promise.race([closed, joining.then(() => assert.fail('joined a peer that is no server'))])
+  const restarted = await startServer({
+    address,
+    curve: { ...serverKeys, authorizedKeys: [alice.publicKey] },
+  })
+  // Its client first: a client closed after its server waits for its goodbye's reply.
+  t.after(async () => {
+    await joining.then(
+      (client) => client.close(),
+      () => {},
+    )
+    await restarted.close()
+  })
+  const client = await joining
+  await client.state.set('k', 'joined after the handshake was broken off')
+  // A server given another server key breaks off every handshake: refused, after a few tries.
+  const server = await curveServer(t)
+  const error = await failure(
+    connect(server.address, { curve: { ...aliceCurve, serverKey: mallory.publicKey }, timeout: 60_000 }),
+  )
+  assert.equal(error.code, ErrorCode.UNAUTHORIZED)
+})
+
+// Several addresses: a join that every one of them refuses ends with the refusal, not at its timeout
+// as "no answer"; one that also has an address that does not answer names the refusal as it times out.
+void test('curve: a join that every address refuses is refused at once; with a silent address too, its timeout names the refusal', async (t) => {
+  const [a, b] = [await curveServer(t), await curveServer(t)]
+  const mallorysCurve = { serverKey: serverKeys.publicKey, ...mallory }
+  const started = Date.now()
+  const refused = await failure(connect([a.address, b.address], { curve: mallorysCurve, timeout: 60_000 }))
+  assert.equal(refused.code, ErrorCode.UNAUTHORIZED, String(refused))
+  assert.ok(Date.now() - started < 30_000, `refused after ${Date.now() - started} ms`)
+  // Nobody listens at the first: it never answers.
+  const silent = await failure(
+    connect(['tcp://127.0.0.1:9', a.address], { curve: mallorysCurve, timeout: 2_500 }),
+  )
+  assert.equal(silent.code, ErrorCode.TIMEOUT)
+  assert.match(silent.message, /let this client join within 2500 ms; the last refused it: .*not authorized/)
 })
 
 // libzmq tears a refused connection down before the monitor event that says why is read: a join

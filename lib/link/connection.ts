@@ -4,11 +4,12 @@
 import { abortable, timeoutToError } from '../abort.ts'
 import { timeoutSignal } from '../timer-limit.ts'
 import { boundedRequest, unbounded, type WaitOptions } from '../wait.ts'
-import { ErrorCode, ZStateError, isZStateError } from '../errors.ts'
+import { ErrorCode, ZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
 import type { ReplyReader } from './channel.ts'
 import { CurrentLink } from './current.ts'
 import { watchHeartbeats } from './heartbeat.ts'
+import { JoinVerdicts } from './join-verdicts.ts'
 import { Link, type LinkOptions } from './link.ts'
 import { debug } from '../debug.ts'
 import { reconnect } from './reconnect.ts'
@@ -126,26 +127,25 @@ export class Connection {
       answered = this.address
       await this.#adopt(link, false, join)
     }
-    // Attempts go on until the join's end, as a reconnection's do: a server that restarts while the
-    // client joins loses its HELLO, or forgets the session half joined. With one address, anything
-    // else (a refusal, another protocol) is its answer; with several, another gateway may do better.
+    const verdicts = new JoinVerdicts(addresses)
     const unlessFinal = (error: unknown): void => {
       if (join.aborted) throw join.reason
-      const lost = isZStateError(error)
-        ? error.code === ErrorCode.DISCONNECTED
-        : error instanceof DOMException && error.name === 'TimeoutError' // the attempt's own bound
-      if (addresses.length === 1 && !lost) throw error
+      verdicts.failed(this.address, error)
     }
     try {
       await reconnect(openAndAdopt, this.#attemptMs(), join, unlessFinal)
     } catch (error) {
+      const { last } = verdicts
       throw timeoutToError(
         error,
         expiry,
-        answered === undefined
-          ? `connect: no answer from ${addresses.join(', ')} within ${timeout} ms`
-          : `connect: ${answered} answered, but joining it (its snapshot of the state) took longer than ` +
-              `${timeout} ms: a replica of fewer keys (the replicate option) joins sooner`,
+        answered !== undefined
+          ? `connect: ${answered} answered, but joining it (its snapshot of the state) took longer than ` +
+              `${timeout} ms: a replica of fewer keys (the replicate option) joins sooner`
+          : last === undefined
+            ? `connect: no answer from ${addresses.join(', ')} within ${timeout} ms`
+            : `connect: no server of ${addresses.join(', ')} let this client join within ${timeout} ms; ` +
+              `the last refused it: ${last.message}`,
       )
     }
   }
@@ -197,7 +197,8 @@ export class Connection {
     this.#current.close(error)
     if (link !== undefined) {
       // Say goodbye so the server forgets us now rather than after its session expiry.
-      if (farewell) await abortable(link.channel.request(Op.BYE, []), AbortSignal.timeout(1000)).catch(() => {})
+      if (farewell)
+        await abortable(link.channel.request(Op.BYE, []), AbortSignal.timeout(1000)).catch(() => {})
       link.close(error)
     }
     this.#refused.fail(error)

@@ -75,7 +75,9 @@ export function handshakeRefused(
           // closes the connection too, which only a curve client can be told about.
           if (!event.type.startsWith('handshake:error')) continue
           if (event.type === 'handshake:error:other' && !curve) continue
-          reject(new ZStateError(ErrorCode.UNAUTHORIZED, refusal(event.type, address, curve)))
+          const refused = new ZStateError(ErrorCode.UNAUTHORIZED, refusal(event.type, address, curve))
+          if (event.type === 'handshake:error:other') brokenOff.add(refused)
+          reject(refused)
           return
         }
       } catch {
@@ -83,6 +85,14 @@ export function handshakeRefused(
       }
     })()
   })
+}
+
+// Refusals that were a handshake the server broke off: a wrong serverKey, or a server that died
+// mid-handshake (a crash looks the same from here).
+const brokenOff = new WeakSet<object>()
+
+export function mayBeBrokenOff(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && brokenOff.has(error)
 }
 
 // How long a failed send waits for the handshake's verdict: libzmq tears a refused connection down

@@ -1,0 +1,46 @@
+// Which failures end a client's first join (lib/link/connection.ts). A server that was lost or did
+// not answer is tried again until the join's timeout, as a reconnection does: one that restarts
+// while the client joins loses its HELLO, or forgets the session half joined. A refusal (a key the
+// server does not authorize, another protocol, a bad `replicate`) ends the join once every address
+// has refused, so at once with one address. A CURVE handshake that the server broke off counts only
+// when it happens again: a server that dies mid-handshake breaks it off just the same.
+import { ErrorCode, isZStateError } from '../errors.ts'
+import { mayBeBrokenOff } from './handshake.ts'
+
+// Handshakes broken off in a row by one address that make a refusal.
+const BROKEN_OFF = 3
+
+export class JoinVerdicts {
+  readonly #addresses: readonly string[]
+  // Refusals in a row by address, and whether the last was a handshake broken off.
+  readonly #refused = new Map<string, { times: number; brokenOff: boolean }>()
+  // The last refusal, which a join that runs out of time names.
+  last: Error | undefined
+
+  constructor(addresses: readonly string[]) {
+    this.#addresses = addresses
+  }
+
+  // An attempt at `address` failed with `error`: throws it when the join ends with it.
+  failed(address: string, error: unknown): void {
+    if (isLost(error)) {
+      this.#refused.delete(address)
+      return
+    }
+    const times = (this.#refused.get(address)?.times ?? 0) + 1
+    this.#refused.set(address, { times, brokenOff: mayBeBrokenOff(error) })
+    this.last = error as Error
+    if (this.#addresses.every((each) => this.#refusedBy(each))) throw error
+  }
+
+  #refusedBy(address: string): boolean {
+    const refused = this.#refused.get(address)
+    return refused !== undefined && refused.times >= (refused.brokenOff ? BROKEN_OFF : 1)
+  }
+}
+
+// No answer in time (the attempt's own bound, or a request's), or a server lost on the way.
+function isLost(error: unknown): boolean {
+  if (isZStateError(error)) return error.code === ErrorCode.DISCONNECTED || error.code === ErrorCode.TIMEOUT
+  return error instanceof DOMException && error.name === 'TimeoutError'
+}
