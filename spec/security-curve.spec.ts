@@ -118,6 +118,16 @@ void test('curve: a join that every address refuses is refused at once; with a s
   const refused = await failure(connect([a.address, b.address], { curve: mallorysCurve, timeout: 60_000 }))
   assert.equal(refused.code, ErrorCode.UNAUTHORIZED, String(refused))
   assert.ok(Date.now() - started < 30_000, `refused after ${Date.now() - started} ms`)
+  // A wrong serverKey everywhere: three broken-off handshakes each, at the shortest pause (backing
+  // off, as from a silent server, 5 addresses took over 10 s, and the join timed out instead).
+  const servers = [a, b, ...(await Promise.all([0, 1, 2].map(() => curveServer(t))))]
+  const wrongKey = await failure(
+    connect(
+      servers.map((server) => server.address),
+      { curve: { ...aliceCurve, serverKey: mallory.publicKey }, timeout: 8_000 },
+    ),
+  )
+  assert.equal(wrongKey.code, ErrorCode.UNAUTHORIZED, String(wrongKey))
   // Nobody listens at the first: it never answers.
   const silent = await failure(
     connect(['tcp://127.0.0.1:9', a.address], { curve: mallorysCurve, timeout: 2_500 }),

@@ -128,9 +128,9 @@ export class Connection {
       await this.#adopt(link, false, join)
     }
     const verdicts = new JoinVerdicts(addresses)
-    const unlessFinal = (error: unknown): void => {
+    const unlessFinal = (error: unknown): boolean => {
       if (join.aborted) throw join.reason
-      verdicts.failed(this.address, error)
+      return verdicts.failed(this.address, error)
     }
     try {
       await reconnect(openAndAdopt, this.#attemptMs(), join, unlessFinal)

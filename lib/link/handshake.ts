@@ -136,5 +136,5 @@ function refusal(type: string, address: string, curve: boolean): string {
     return `${address} requires CurveZMQ: connect with { curve: { serverKey, publicKey, secretKey } }`
   if (type === 'handshake:error:protocol')
     return `${address} does not speak CurveZMQ (or not the same handshake): connect without curve`
-  return `the CurveZMQ handshake with ${address} failed: is curve.serverKey the server's public key?`
+  return `the CurveZMQ handshake with ${address} failed: is curve.serverKey the server's public key (and is a zstate server there)?`
 }

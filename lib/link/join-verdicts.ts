@@ -21,16 +21,18 @@ export class JoinVerdicts {
     this.#addresses = addresses
   }
 
-  // An attempt at `address` failed with `error`: throws it when the join ends with it.
-  failed(address: string, error: unknown): void {
+  // An attempt at `address` failed with `error`: throws it when the join ends with it; true when
+  // it was a refusal (a server answered).
+  failed(address: string, error: unknown): boolean {
     if (isLost(error)) {
       this.#refused.delete(address)
-      return
+      return false
     }
     const times = (this.#refused.get(address)?.times ?? 0) + 1
     this.#refused.set(address, { times, brokenOff: mayBeBrokenOff(error) })
     this.last = error as Error
     if (this.#addresses.every((each) => this.#refusedBy(each))) throw error
+    return true
   }
 
   #refusedBy(address: string): boolean {
