@@ -5,7 +5,7 @@ import type { Io } from './report.ts'
 const BAR_WIDTH = 20
 
 export class DemoLog {
-  readonly #io: Io & { stdout: { columns?: number } }
+  readonly #io: Io
   readonly #c: Colors
   readonly #tasks: number
   readonly #inPlace: boolean

@@ -29,7 +29,7 @@ function oneLine(text: string): string {
 
 // Where a command reads and writes: the process streams, or anything alike.
 export interface Io {
-  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean }
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }
   readonly stderr: NodeJS.WritableStream
   /** What `set KEY -` reads; process.stdin when absent. */
   readonly stdin?: NodeJS.ReadableStream

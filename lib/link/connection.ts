@@ -119,15 +119,13 @@ export class Connection {
     const expiry = timeoutSignal(timeout)
     const sources = expiry === undefined ? [this.#life.signal] : [this.#life.signal, expiry]
     const join = AbortSignal.any(signal === undefined ? sources : [...sources, signal])
-    // A server that answered but whose snapshot took longer (a large state) is no silent server.
-    let answered: string | undefined
+    const verdicts = new JoinVerdicts(addresses)
     const openAndAdopt = async (attempt: AbortSignal): Promise<void> => {
-      answered = undefined
+      verdicts.attempting()
       const link = await Link.open(this.#linkOptions(), attempt)
-      answered = this.address
+      verdicts.answered(this.address)
       await this.#adopt(link, false, join)
     }
-    const verdicts = new JoinVerdicts(addresses)
     const unlessFinal = (error: unknown): boolean => {
       if (join.aborted) throw join.reason
       return verdicts.failed(this.address, error)
@@ -135,18 +133,7 @@ export class Connection {
     try {
       await reconnect(openAndAdopt, this.#attemptMs(), join, unlessFinal)
     } catch (error) {
-      const { last } = verdicts
-      throw timeoutToError(
-        error,
-        expiry,
-        answered !== undefined
-          ? `connect: ${answered} answered, but joining it (its snapshot of the state) took longer than ` +
-              `${timeout} ms: a replica of fewer keys (the replicate option) joins sooner`
-          : last === undefined
-            ? `connect: no answer from ${addresses.join(', ')} within ${timeout} ms`
-            : `connect: no server of ${addresses.join(', ')} let this client join within ${timeout} ms; ` +
-              `the last refused it: ${last.message}`,
-      )
+      throw timeoutToError(error, expiry, verdicts.timedOut(timeout))
     }
   }
 
@@ -182,14 +169,12 @@ export class Connection {
   // `cause`: why the client cannot go on, which every request gets (default: closed by its user): its
   // server is gone, so no goodbye is said (it would wait for a reply that cannot come).
   close(cause?: ZStateError): Promise<void> {
-    this.#closing ??= this.#shutdown(
-      cause ?? new ZStateError(ErrorCode.CLOSED, 'the client is closed'),
-      cause === undefined,
-    )
+    this.#closing ??= this.#shutdown(cause)
     return this.#closing
   }
 
-  async #shutdown(error: ZStateError, farewell: boolean): Promise<void> {
+  async #shutdown(cause: ZStateError | undefined): Promise<void> {
+    const error = cause ?? new ZStateError(ErrorCode.CLOSED, 'the client is closed')
     this.#life.abort(error)
     this.#linkLife.abort(error)
     for (const user of this.#users) user.close()
@@ -197,7 +182,7 @@ export class Connection {
     this.#current.close(error)
     if (link !== undefined) {
       // Say goodbye so the server forgets us now rather than after its session expiry.
-      if (farewell)
+      if (cause === undefined)
         await abortable(link.channel.request(Op.BYE, []), AbortSignal.timeout(1000)).catch(() => {})
       link.close(error)
     }

@@ -15,10 +15,33 @@ export class JoinVerdicts {
   // Refusals in a row by address, and whether the last was a handshake broken off.
   readonly #refused = new Map<string, { times: number; brokenOff: boolean }>()
   // The last refusal, which a join that runs out of time names.
-  last: Error | undefined
+  #last: Error | undefined
+  // The server of the attempt under way, once it answered HELLO: its join (a snapshot of the state)
+  // may take long, but it is no silent server.
+  #answered: string | undefined
 
   constructor(addresses: readonly string[]) {
     this.#addresses = addresses
+  }
+
+  attempting(): void {
+    this.#answered = undefined
+  }
+
+  answered(address: string): void {
+    this.#answered = address
+  }
+
+  // Why a join that ran out of `timeout` ms did not work.
+  timedOut(timeout: number): string {
+    const addresses = this.#addresses.join(', ')
+    if (this.#answered !== undefined)
+      return (
+        `connect: ${this.#answered} answered, but joining it (its snapshot of the state) took longer than ` +
+        `${timeout} ms: a replica of fewer keys (the replicate option) joins sooner`
+      )
+    if (this.#last === undefined) return `connect: no answer from ${addresses} within ${timeout} ms`
+    return `connect: no server of ${addresses} let this client join within ${timeout} ms; the last refused it: ${this.#last.message}`
   }
 
   // An attempt at `address` failed with `error`: throws it when the join ends with it; true when
@@ -30,7 +53,7 @@ export class JoinVerdicts {
     }
     const times = (this.#refused.get(address)?.times ?? 0) + 1
     this.#refused.set(address, { times, brokenOff: mayBeBrokenOff(error) })
-    this.last = error as Error
+    this.#last = error as Error
     if (this.#addresses.every((each) => this.#refusedBy(each))) throw error
     return true
   }

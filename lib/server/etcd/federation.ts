@@ -21,9 +21,6 @@ interface Peer {
   readonly client: Promise<Client>
   // The proxies registered there, by service, with the offer each was made from.
   readonly proxies: Map<string, { offer: string; handle: Promise<ProviderHandle> }>
-  // The registrations that name its address: a gateway restarted there registers anew while the
-  // registration of its earlier run lives on until its lease ends, in whatever order they are seen.
-  readonly ids: Set<string>
 }
 
 // A forwarded call may take as long as its caller allows; the caller's own timeout ends it.
@@ -34,8 +31,11 @@ export class Federation {
   // The address this gateway registers: a registration of it is an earlier run's, here, not a peer.
   readonly #advertised: string
   readonly #home: Promise<Client>
-  // One link per address, however many registrations name it (each a copy of every message).
+  // One link per address, however many registrations name it (each would be a copy of every
+  // message): a gateway restarted there registers anew while the registration of its earlier run
+  // lives on until its lease ends, in whatever order they are seen.
   readonly #peers = new Map<string, Peer>()
+  // The address of each registration.
   readonly #addresses = new Map<string, string>()
   #offers = new Map<string, Offer>()
   #closed = false
@@ -53,16 +53,12 @@ export class Federation {
     if (address === undefined) return this.#gone(id)
     if (address === this.#advertised || this.#addresses.has(id)) return
     this.#addresses.set(id, address)
-    const known = this.#peers.get(address)
-    if (known !== undefined) {
-      known.ids.add(id)
-      return
-    }
-    const peer: Peer = { client: this.#link(address), proxies: new Map(), ids: new Set([id]) }
+    if (this.#peers.has(address)) return
+    const peer: Peer = { client: this.#link(address), proxies: new Map() }
     void peer.client.catch(() => {
       if (this.#peers.get(address) !== peer) return
       this.#peers.delete(address)
-      for (const gone of peer.ids) this.#addresses.delete(gone)
+      for (const [each, at] of this.#addresses) if (at === address) this.#addresses.delete(each)
     })
     this.#peers.set(address, peer)
     this.#sync(peer)
@@ -73,9 +69,8 @@ export class Federation {
     const address = this.#addresses.get(id)
     if (address === undefined) return
     this.#addresses.delete(id)
+    for (const at of this.#addresses.values()) if (at === address) return
     const peer = this.#peers.get(address)!
-    peer.ids.delete(id)
-    if (peer.ids.size > 0) return
     this.#peers.delete(address)
     void peer.client.then((client) => client.close()).catch(() => {})
   }
