@@ -251,6 +251,34 @@ test('contention: turns are granted in order of arrival, 20 transactions waiting
   })
 })
 
+test('contention: a session that queues again after its turn waits behind one that had no turn yet', async (t) => {
+  // Sessions cost nothing to open: were turns given in order of arrival only, sessions that queue
+  // again after each turn would keep a line on a key that a newcomer waits through, a turn of each.
+  const server = await serverFor(t, 'ipc')
+  const client = await clientFor(server)
+  await withFreshTurn(t, server, client, async (a, key) => {
+    const b = await rawSession(t, server.address, ['elsewhere/'], key)
+    await b.txn(2, 0, 'b', true)
+    await b.send([3, Op.PING])
+    await b.reply(3) // in line behind a's turn
+    // a's stale transaction under its claim queues again: its turn ends, b's comes.
+    await a.txn(4, 0, 'a', true, 2)
+    const [, status, zero, from, claim] = await b.reply(2)
+    assert.deepEqual([status, zero, claim], [Status.OK, 0, 2], 'b is granted its turn')
+    // c asks after a queued again, and had no turn yet: c goes first.
+    const c = await rawSession(t, server.address, ['elsewhere/'], key)
+    await c.txn(2, 0, 'c', true)
+    await c.send([3, Op.PING])
+    await c.reply(3)
+    await b.txn(5, from as number, 'b', false, 2)
+    assert.equal((await b.reply(5))[1], Status.OK, 'b commits under its turn')
+    assert.deepEqual((await c.reply(2)).slice(1, 3), [Status.OK, 0], 'c is granted its turn')
+    await a.send([6, Op.PING])
+    await a.reply(6)
+    assert.equal(a.replies.get(4), undefined, 'a still waits')
+  })
+})
+
 test('contention: a malformed queue flag or claim is ERR_PROTOCOL, and commits nothing', async (t) => {
   const server = await serverFor(t, 'ipc')
   const client = await clientFor(server)

@@ -1,6 +1,10 @@
-// The line of claims lib/server/claims.ts keeps: in order of arrival, with the grants apart and a
-// count of claims per key, so that what a transaction asks of the line costs in its own keys, not in
-// the length of the line (a hot key can have a claim of every session waiting for it).
+// The line of claims lib/server/claims.ts keeps, with the grants apart and a count of claims per key,
+// so that what a transaction asks of the line costs in its own keys, not in the length of the line (a
+// hot key can have a claim of every session waiting for it). Served sessions that had a turn least
+// recently first (one that never had one first of all), then in order of arrival: a session that
+// queues again right after its turn goes behind those that had none since. Sessions cost nothing to
+// open, so many of them taking turns on a key without end would otherwise make a newcomer wait for a
+// turn of each, however little they do with their turns; now it waits for about one.
 import type { Transaction } from './operations.ts'
 import type { Session } from './sessions.ts'
 
@@ -17,11 +21,19 @@ export interface Claim {
   triedAt: number
   // Granted: from when it lapses if another transaction wants its keys.
   until: number
+  // Its place in line, set when it is added: its session's last turn (0: none yet), then its arrival.
+  turn: number
+  arrival: number
 }
 
 export class ClaimLine {
-  // Every claim, in order of arrival (a Set iterates in insertion order).
   readonly #all = new Set<Claim>()
+  // Every claim, in the order they are served.
+  #order: Claim[] = []
+  // The number of each session's last turn: turns are counted from 1.
+  readonly #lastTurn = new WeakMap<Session, number>()
+  #turns = 0
+  #arrivals = 0
   readonly #granted = new Set<Claim>()
   readonly #bySession = new Map<Session, Claim>()
   // How many claims hold or await each key; claims of every key are counted apart.
@@ -42,9 +54,9 @@ export class ClaimLine {
     return this.#all.size - this.#granted.size
   }
 
-  // In order of arrival.
-  [Symbol.iterator](): IterableIterator<Claim> {
-    return this.#all.values()
+  // In the order they are served; one removed meanwhile is skipped.
+  *[Symbol.iterator](): IterableIterator<Claim> {
+    for (const claim of this.#order) if (this.#all.has(claim)) yield claim
   }
 
   grants(): IterableIterator<Claim> {
@@ -56,6 +68,18 @@ export class ClaimLine {
   }
 
   add(claim: Claim): void {
+    const turn = (claim.turn = this.#lastTurn.get(claim.session) ?? 0)
+    claim.arrival = ++this.#arrivals
+    // Behind every claim of a session whose last turn came no later (arrivals only grow).
+    let low = 0
+    let high = this.#order.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (this.#order[middle]!.turn <= turn) low = middle + 1
+      else high = middle
+    }
+    // A copy: an iteration under way goes on over the line as it was.
+    this.#order = this.#order.toSpliced(low, 0, claim)
     this.#all.add(claim)
     this.#bySession.set(claim.session, claim)
     if (claim.waiting === undefined) this.#granted.add(claim)
@@ -64,6 +88,7 @@ export class ClaimLine {
 
   remove(claim: Claim): void {
     if (!this.#all.delete(claim)) return
+    this.#order = this.#order.filter((other) => other !== claim)
     if (this.#bySession.get(claim.session) === claim) this.#bySession.delete(claim.session)
     this.#granted.delete(claim)
     this.#count(claim, -1)
@@ -73,6 +98,7 @@ export class ClaimLine {
   grant(claim: Claim): void {
     claim.waiting = undefined
     this.#granted.add(claim)
+    this.#lastTurn.set(claim.session, ++this.#turns)
   }
 
   // Whether a claim other than `except` holds or awaits `key`.
@@ -89,10 +115,11 @@ export class ClaimLine {
     return false
   }
 
-  // Empties the line; what it held, in order of arrival.
+  // Empties the line; what it held, in the order they were served.
   clear(): Claim[] {
-    const claims = [...this.#all]
+    const claims = [...this]
     this.#all.clear()
+    this.#order = []
     this.#granted.clear()
     this.#bySession.clear()
     this.#perKey.clear()

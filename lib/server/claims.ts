@@ -1,7 +1,8 @@
 // Turns on contended keys (docs/transactions.md, "Contention"). A transaction that conflicts is
 // re-run by its client; on a hot key those re-runs race, and a client can lose again and again while
 // the others win. A transaction that asks to queue gets a claim instead: the keys it touched, held
-// by one claim at a time, granted in order of arrival. A waiting claim's transaction is tried again
+// by one claim at a time, granted in turn (lib/server/claim-line.ts: those that had a turn least
+// recently first, then in order of arrival). A waiting claim's transaction is tried again
 // when its turn comes; if it still conflicts, the claim is granted and its client re-runs fn from the
 // granted revision, and its next transaction, naming the claim, releases it. While keys are claimed,
 // other transactions that write them wait in line too (or conflict, if they may not queue).
@@ -15,8 +16,13 @@ import { ClaimLine, type Claim } from './claim-line.ts'
 import type { Transaction } from './operations.ts'
 import type { Session } from './sessions.ts'
 
-// How long a granted claim holds its keys at least, if other transactions want them.
+// How long a granted claim holds its keys at least, if other transactions want them, while at most
+// HOLD_LINE claims wait; beyond, the turns of a line are shorter, so that a line of any length takes
+// about HOLD_LINE turns' time to go round however its sessions use their turns (sessions cost nothing
+// to open), yet never under MIN_HOLD_MS: a client needs a round trip to use its turn.
 export const HOLD_MS = 50
+const HOLD_LINE = 8
+const MIN_HOLD_MS = 2
 
 export interface ClaimsHost {
   // Runs a transaction now: its reply, or undefined when its commit acknowledges it; throws
@@ -150,6 +156,8 @@ export class Claims {
       waiting: txn,
       triedAt,
       until: 0,
+      turn: 0,
+      arrival: 0,
     }
     this.#line.add(claim)
     this.#arm()
@@ -159,7 +167,9 @@ export class Claims {
   #grant(claim: Claim): void {
     this.granted++
     this.#line.grant(claim)
-    claim.until = Date.now() + HOLD_MS
+    const waiting = this.#line.waiting
+    claim.until =
+      Date.now() + (waiting <= HOLD_LINE ? HOLD_MS : Math.max(MIN_HOLD_MS, (HOLD_MS * HOLD_LINE) / waiting))
     this.#arm()
   }
 
