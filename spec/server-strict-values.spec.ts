@@ -171,6 +171,45 @@ test('strict values: strings that are not UTF-8 are refused, in keys with ERR_IN
   })
 })
 
+// A value of `levels` arrays, each holding the next, the innermost 1, as MessagePack.
+const nested = (levels: number): Buffer => Buffer.concat([Buffer.alloc(levels, 0x91), Buffer.from([1])])
+
+test('strict values: values nest 512 levels, on the server as in the client; deeper is ERR_PROTOCOL, however deep, and the rest of the frame is served', async (t) => {
+  const { server, client, peer } = await setup(t, {})
+  const levels = [512, 513, 5_000, 200_000]
+  // [[1, PING], [2, SET, 'd512', …], …, [6, PING]], the values written by hand: no encoder nests so deep.
+  const frame = Buffer.concat([
+    Buffer.from([0x90 + levels.length + 2]),
+    encode([1, Op.PING]),
+    ...levels.map((n, i) =>
+      Buffer.concat([Buffer.from([0x94]), encode(i + 2), encode(Op.SET), encode(`d${n}`), nested(n)]),
+    ),
+    encode([levels.length + 2, Op.PING]),
+  ])
+  const replies = await peer.send(frame)
+  assert.deepEqual(
+    replies.map((reply) => [reply[0], codeOf(reply), reply[1] === Status.ERROR ? reply[3] : undefined]),
+    [
+      [1, 'ok', undefined],
+      [2, 'ok', undefined],
+      ...levels.slice(1).map((_, i) => [i + 3, 'ERR_PROTOCOL', 'value nested too deeply']),
+      [levels.length + 2, 'ok', undefined],
+    ],
+  )
+  await client.state.sync()
+  const stored = client.state.get('d512')
+  assert.deepEqual(stored, decode(nested(512)))
+  assert.equal(client.state.has('d513'), false)
+  // The client writes what it read back, and refuses one level more, as the server does.
+  await client.state.set('copy', stored)
+  await assert.rejects(
+    client.state.set('deeper', [stored]),
+    (e: unknown) =>
+      isZStateError(e) && e.code === 'ERR_UNENCODABLE' && /deeper than 512 levels/.test(e.message),
+  )
+  await assertUnchanged(server.address, client, client.state.revision, { d512: stored, copy: stored })
+})
+
 test('strict values: a map key "__proto__" is refused, never stored as "__proto_"', async (t) => {
   const { server, client, peer } = await setup(t, { o: { a: 1 } })
   const revision = client.state.revision

@@ -6,7 +6,7 @@ import { deferred, type Deferred } from '../deferred.ts'
 import { checkName } from '../protocol/names.ts'
 import { isList } from '../protocol/frames.ts'
 import { Op, Status } from '../protocol/ops.ts'
-import { adoptDecoded, describe, shown } from '../protocol/values.ts'
+import { adoptDecodedList, describe, shown } from '../protocol/values.ts'
 import type { Link } from '../link/link.ts'
 import { encodable } from './calls.ts'
 import type { MessagingHost } from './host.ts'
@@ -175,7 +175,7 @@ class LocalProvider implements ProviderHandle {
     }
     let input: readonly unknown[]
     try {
-      const decoded = adoptDecoded(args)
+      const decoded = adoptDecodedList(args)
       if (!isList(decoded)) throw new ZStateError(ErrorCode.PROTOCOL, 'call arguments must be an array')
       input = decoded
     } catch (error) {

@@ -211,6 +211,25 @@ export function writeUint(target: Buffer, to: number, n: number): number {
   return to + 9
 }
 
+// A number as msgpackr writes it: an integer of up to 32 bits (-0 as 0) in the shortest int format,
+// anything else as a float 64.
+export function writeNumber(target: Buffer, to: number, n: number): number {
+  if (n >>> 0 === n) return writeUint(target, to, n)
+  if (n >> 0 !== n) {
+    target[to] = FLOAT_64
+    target.writeDoubleBE(n, to + 1)
+    return to + 9
+  }
+  if (n >= -0x20) {
+    target[to] = 0x100 + n
+    return to + 1
+  }
+  const bytes = n >= -0x80 ? 1 : n >= -0x8000 ? 2 : 4
+  target[to] = INT_8 + (bytes >> 1)
+  target.writeIntBE(n, to + 1, bytes)
+  return to + 1 + bytes
+}
+
 // The header of a str of n bytes of UTF-8.
 export function strHeaderSize(n: number): number {
   return n < 0x20 ? 1 : sizedSize(n)
@@ -231,6 +250,7 @@ export function writeBinHeader(target: Buffer, to: number, n: number): number {
 
 // Tokens whose 16 and 32-bit forms are the next two tokens.
 const UINT_8 = 0xcc
+const INT_8 = 0xd0
 const STR_8 = 0xd9
 const BIN_8 = 0xc4
 const FIXSTR = 0xa0

@@ -7,6 +7,7 @@ import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { ErrorCode, ZStateError } from '../errors.ts'
 import { FIXED_BYTES, decode, decodeAsMaps, encode, uint as readUint } from './codec.ts'
+import { MAX_DEPTH } from './values.ts'
 
 // What a string that is not UTF-8 decodes to: a lone surrogate, so it is never well-formed.
 const ILL_FORMED = '\uDC00'
@@ -16,15 +17,24 @@ const nonce = randomBytes(16).toString('base64')
 const TEXT_MARK = `${nonce}:text`
 const PROTO_MARK = `${nonce}:proto`
 const EXTENSION_MARK = `${nonce}:extension`
+const DEEP_MARK = `${nonce}:deep`
 const TEXT_TOKEN = encode(TEXT_MARK)
 const PROTO_TOKEN = encode(PROTO_MARK)
 const EXTENSION_TOKEN = encode(EXTENSION_MARK)
+const DEEP_TOKEN = encode(DEEP_MARK)
+
+// A container this deep in a frame is deeper than any value may nest (values start within the first
+// levels of a frame: a TXN's patch values at the sixth). msgpackr reads nesting by recursion, so a
+// frame of thousands of levels would overflow its stack and be lost whole: such a container is read
+// as undefined instead, and only the request that holds it is refused.
+const DEEPEST = MAX_DEPTH + 8
 
 const TIMESTAMP = 0xff
 const PROTO_BYTES = Buffer.from('__proto__')
 
 // Like decode(), but a string that is not UTF-8 comes back ill-formed, a map key "__proto__" as an
-// own property "__proto__", and an extension other than the timestamp as undefined.
+// own property "__proto__", and an extension other than the timestamp, or a container DEEPEST levels
+// down, as undefined.
 export function decodeStrict(frame: Uint8Array): unknown {
   const found = scan(frame)
   if (found === undefined) return decodeKeyed(frame)
@@ -80,15 +90,31 @@ function malformed(what: string): ZStateError {
   return new ZStateError(ErrorCode.PROTOCOL, `malformed message: ${what}`)
 }
 
-// Walks the tokens without building anything (nesting only adds to the count of items to read).
+// Walks the tokens without building anything, counting the items still to read at each level.
 // Returns the tokens to replace as a flat list of start, end, replacement; undefined when there are
 // none, the common case. Throws ERR_PROTOCOL for truncated data and trailing bytes, as decode() does.
 function scan(frame: Uint8Array): (number | Buffer)[] | undefined {
   const end = frame.length
   let found: (number | Buffer)[] | undefined
   let items = 1
+  // Items still to read at each level outside this one.
+  const outer: number[] = []
+  // Where the container DEEPEST levels down starts, while the scan is inside it, and how many
+  // replacements were found before it (those inside it go with it); -1 outside.
+  let deepFrom = -1
+  let foundBefore = 0
   let at = 0
-  while (items > 0) {
+  for (;;) {
+    if (items === 0) {
+      if (outer.length === 0) break
+      if (deepFrom >= 0 && outer.length === DEEPEST + 1) {
+        found!.length = foundBefore
+        found!.push(deepFrom, at, DEEP_TOKEN)
+        deepFrom = -1
+      }
+      items = outer.pop()!
+      continue
+    }
     items--
     if (at >= end) throw malformed('truncated')
     const begin = at
@@ -97,9 +123,10 @@ function scan(frame: Uint8Array): (number | Buffer)[] | undefined {
     let extension = -1 // type of an extension
     // Positive and negative fixint, nil, 0xC1 (msgpackr's C1 object, refused as a value), bool.
     if (token < 0x80 || token >= 0xe0 || (token >= 0xc0 && token <= 0xc3)) continue
+    let contained = -1 // items of an array or map
     if (token >= 0xa0 && token < 0xc0) length = token - 0xa0
-    else if (token < 0x90) items += 2 * (token - 0x80)
-    else if (token < 0xa0) items += token - 0x90
+    else if (token < 0x90) contained = 2 * (token - 0x80)
+    else if (token < 0xa0) contained = token - 0x90
     else if (token <= 0xc6) {
       const n = 1 << (token - 0xc4) // bin 8/16/32
       at += n + uint(frame, at, n)
@@ -119,8 +146,17 @@ function scan(frame: Uint8Array): (number | Buffer)[] | undefined {
       at += n
     } else {
       const n = token <= 0xdd ? 2 * (token - 0xdb) : 2 * (token - 0xdd) // array or map 16/32
-      items += uint(frame, at, n) * (token <= 0xdd ? 1 : 2)
+      contained = uint(frame, at, n) * (token <= 0xdd ? 1 : 2)
       at += n
+    }
+    if (contained >= 0) {
+      if (outer.length === DEEPEST) {
+        deepFrom = begin
+        foundBefore = (found ??= []).length
+      }
+      outer.push(items)
+      items = contained
+      continue
     }
     if (length > 0) at += length
     if (at > end) throw malformed('truncated')
@@ -162,7 +198,7 @@ export function isProto(frame: Uint8Array, start: number): boolean {
 function unmark(value: unknown): unknown {
   if (value === TEXT_MARK) return ILL_FORMED
   if (value === PROTO_MARK) return '__proto__'
-  if (value === EXTENSION_MARK) return undefined
+  if (value === EXTENSION_MARK || value === DEEP_MARK) return undefined
   if (typeof value !== 'object' || value === null) return value
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = unmark(value[i])
@@ -176,6 +212,8 @@ function unmark(value: unknown): unknown {
   for (const key in object) {
     // msgpackr fails on a map key of any other extension (the timestamp's Date) too.
     if (key === EXTENSION_MARK) throw malformed('a map key of an extension type')
+    // A map whose key is too deep is as deep itself: it goes with its key.
+    if (key === DEEP_MARK) return undefined
     if (key === TEXT_MARK || key === PROTO_MARK) markedKey = true
     const item = object[key]
     const unmarked = unmark(item)

@@ -224,7 +224,8 @@ export function adoptDecoded(value: unknown, depth = 0): unknown {
     }
     return value
   }
-  if (depth > MAX_DEPTH) throw new ZStateError(ErrorCode.PROTOCOL, 'value nested too deeply')
+  // A container at level MAX_DEPTH would be the 513th, as copy() counts them.
+  if (depth >= MAX_DEPTH) throw new ZStateError(ErrorCode.PROTOCOL, 'value nested too deeply')
   if (value instanceof Uint8Array) {
     return Buffer.isBuffer(value) ? new Uint8Array(value) : value
   }
@@ -252,6 +253,11 @@ export function adoptDecoded(value: unknown, depth = 0): unknown {
     if (item !== record[key]) record[key] = item
   }
   return Object.freeze(value)
+}
+
+// adoptDecoded() for a list of values (a call's arguments), each nesting as deep as one value may.
+export function adoptDecodedList(list: unknown): unknown {
+  return adoptDecoded(list, -1)
 }
 
 // Deep equality as docs/state.md defines it (compareAndSet, whenEqual).

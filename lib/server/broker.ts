@@ -4,7 +4,7 @@
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { encode } from '../protocol/codec.ts'
 import { isName } from '../protocol/names.ts'
-import { adoptDecoded, shown } from '../protocol/values.ts'
+import { adoptDecodedList, shown } from '../protocol/values.ts'
 import { Op, Push, Status } from '../protocol/ops.ts'
 import { MAX_TRACKED_TOPICS, type ServiceStats } from '../protocol/server-stats.ts'
 import { errorReplyOf, okReply, okReplyEncoded, push, pushEncoded } from './replies.ts'
@@ -311,7 +311,7 @@ export class Broker {
     )
       throw new ZStateError(ErrorCode.PROTOCOL, 'call takes [service, method, args, timeoutMs, provider?]')
     // Arguments are values as a SET's are: the provider gets what the caller sent, or nothing.
-    adoptDecoded(callArgs)
+    adoptDecodedList(callArgs)
     const service = this.#services.get(name)
     const local = isGatewayLink(session)
     if (service === undefined || !service.providers.some((p) => !(local && p.proxy)))
@@ -619,7 +619,7 @@ function describeCall(call: Call): string {
 function inValueModel(args: unknown[]): boolean {
   try {
     // The id and status (a number each) pass: one walk, and no copy of the rest.
-    adoptDecoded(args)
+    adoptDecodedList(args)
     return true
   } catch {
     return false

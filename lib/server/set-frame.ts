@@ -2,11 +2,12 @@
 // and published as MessagePack: decoding it from the frame only to encode it again into the commit
 // cost about a sixth of the server's CPU per set. Here a scan checks the value's bytes in place and
 // they go into the commit as they came. The scan takes only what needs no decision: values whose
-// bytes every replica decodes as the full path would store them. Anything else (an extension, float
-// 32, -0, a map key that is not a string, is "__proto__" or comes twice, text that is not UTF-8,
-// deep nesting, a uint 64 past int64, an op other than a set without a lease) sends the whole frame
-// through decodeStrict instead, where it is stored, normalised, or refused with its error, as before.
-import { strHeaderBytes, strLength, uint } from '../protocol/codec.ts'
+// bytes every replica decodes as the full path would store them, and numbers it would store otherwise
+// (float 32, -0), written again as it writes them. Anything else (an extension, a map key that is not
+// a string, is "__proto__" or comes twice, text that is not UTF-8, deep nesting, a uint 64 past
+// int64, an op other than a set without a lease) sends the whole frame through decodeStrict instead,
+// where it is stored, normalised, or refused with its error, as before.
+import { strHeaderBytes, strLength, uint, writeNumber } from '../protocol/codec.ts'
 import { Op } from '../protocol/ops.ts'
 import { isProto, isUtf8Text } from '../protocol/strict-decode.ts'
 
@@ -57,10 +58,13 @@ export function readSetFrame(frame: Buffer): unknown[] | undefined {
     const keyEnd = stringEnd(frame, at, end)
     if (keyEnd < 0) return undefined
     const key = frame.toString('utf8', at + strHeaderBytes(frame[at]), keyEnd)
+    renumbered.length = 0
     const valueEnd = plainValueEnd(frame, keyEnd, end, 0)
     if (valueEnd < 0) return undefined
     requests ??= new Array<unknown>(count)
-    requests[i] = [id, Op.SET, key, new EncodedValue(frame.subarray(keyEnd, valueEnd))]
+    const bytes =
+      renumbered.length === 0 ? frame.subarray(keyEnd, valueEnd) : renumber(frame, keyEnd, valueEnd)
+    requests[i] = [id, Op.SET, key, new EncodedValue(bytes)]
     at = valueEnd
   }
   return at === end && requests !== undefined ? requests : undefined
@@ -87,8 +91,10 @@ function plainValueEnd(bytes: Buffer, at: number, end: number, depth: number): n
   if (token >= 0xc4 && token <= 0xc6) {
     const n = 1 << (token - 0xc4) // bin 8/16/32
     if (at + n <= end) stop = at + n + uint(bytes, at, n)
-  } else if (token === 0xcb) {
-    if (!isNegativeZero(bytes, at)) stop = at + 8 // float 64, but not -0 (the full path stores 0)
+  } else if (token === 0xca || token === 0xcb) {
+    // float 32, and float 64 -0: written again as the number the full path stores.
+    if (token === 0xca || isNegativeZero(bytes, at)) renumbered.push(at - 1)
+    stop = at + (token === 0xca ? 4 : 8)
   } else if (token >= 0xcc && token <= 0xcf) {
     // uint 8…64; a uint 64 only within int64 (one past it is refused by the full path)
     if (token !== 0xcf || (bytes[at] ?? 0x80) < 0x80) stop = at + (1 << (token - 0xcc))
@@ -99,7 +105,7 @@ function plainValueEnd(bytes: Buffer, at: number, end: number, depth: number): n
 }
 
 // The end of the array or map whose header token is `token`, its size bytes from `at`; -1 if the scan
-// does not take it (anything else that is no container: 0xC1, float 32, extensions).
+// does not take it (anything else that is no container: 0xC1, extensions).
 function containerEnd(bytes: Buffer, token: number, at: number, end: number, depth: number): number {
   let count: number
   let map: boolean
@@ -213,6 +219,25 @@ function sameBytes(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: 
   if (aEnd - a !== bEnd - b) return false
   for (let i = 0; i < aEnd - a; i++) if (bytes[a + i] !== bytes[b + i]) return false
   return true
+}
+
+// Where the value being scanned holds a float 32 or a -0, in order: renumber() writes them again.
+const renumbered: number[] = []
+
+// The value in bytes[start, stop) with each number in `renumbered` written as msgpackr writes what
+// the full path reads from it (a float 64, an int, or 0 for -0; at most 9 bytes for 5 or 9).
+function renumber(bytes: Buffer, start: number, stop: number): Buffer {
+  const result = Buffer.allocUnsafe(stop - start + 4 * renumbered.length)
+  let from = start
+  let to = 0
+  for (const at of renumbered) {
+    to += bytes.copy(result, to, from, at)
+    const float32 = bytes[at] === 0xca
+    to = writeNumber(result, to, float32 ? bytes.readFloatBE(at + 1) : 0)
+    from = at + (float32 ? 5 : 9)
+  }
+  to += bytes.copy(result, to, from, stop)
+  return result.subarray(0, to)
 }
 
 // Whether the float 64 at `at` is -0: its sign bit alone.
