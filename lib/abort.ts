@@ -27,11 +27,9 @@ export async function pause(ms: number, signal: AbortSignal, ref = false): Promi
 }
 
 // AbortSignal.timeout() aborts with a DOMException: where that timeout caused `error`, callers get our
-// TimeoutError instead; any other error passes through.
+// TimeoutError instead, without the DOMException as its cause; any other error passes through.
 export function timeoutToError(error: unknown, timeout: AbortSignal | undefined, message: string): unknown {
-  return timeout?.aborted === true && error === timeout.reason
-    ? new TimeoutError(message, { cause: error })
-    : error
+  return timeout?.aborted === true && error === timeout.reason ? new TimeoutError(message) : error
 }
 
 // Each composite of anyWithTimeout() → its timeout signal, held as long as the composite is.

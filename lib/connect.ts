@@ -149,6 +149,7 @@ export class ClientImpl<S extends object> implements Client<S> {
       request: this.#connection.request.bind(this.#connection),
       writes: new WriteOrder(this.#connection),
       closing: this.#connection.closing,
+      refusal: this.#connection.refusal,
     }
     this.state = new StateView(host, '') as unknown as State<S>
   }
@@ -189,7 +190,8 @@ export class ClientImpl<S extends object> implements Client<S> {
 
   async server(options?: WaitOptions): Promise<ServerInfo> {
     checkWaitOptions(options, 'server')
-    return readServerInfo(await bounded(this.request(Op.INFO, []), options, 'server()'))
+    const info = bounded(this.request(Op.INFO, []), options, 'server()', undefined, this.#connection.refusal)
+    return readServerInfo(await info)
   }
 
   status(): AsyncIterable<StatusEvent> {

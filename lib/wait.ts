@@ -32,16 +32,22 @@ export function checkWaitOptions(
   }
 }
 
+// Why the server the client tries to rejoin refuses it (lib/link/current.ts), read as a wait times out;
+// undefined: it is connected, or not refused.
+export type Refusal = () => Error | undefined
+
 // The public function a caller called. A timed wait that names it captures the caller's frames when
 // it starts, for its TimeoutError: the timer that fires later has none of them on its stack.
 export type Caller = (...args: never[]) => unknown
 
-// Arms timeout and signal for one wait; `cancel` rejects it. Returns the disarm function.
+// Arms timeout and signal for one wait; `cancel` rejects it. Returns the disarm function. A wait for
+// a request names `refusal` when it times out.
 export function armWait(
   options: WaitOptions | undefined,
   what: string,
   cancel: (error: unknown) => void,
   caller?: Caller,
+  refusal?: Refusal,
 ): () => void {
   const signal = options?.signal
   const timeout = options?.timeout
@@ -56,7 +62,11 @@ export function armWait(
     // Only timed waits pay for a stack (microseconds), and only those that ask.
     const site: { stack?: string } = {}
     if (caller !== undefined) Error.captureStackTrace(site, caller)
-    timer = setTimeout(() => cancel(timedOut(`${what} timed out after ${timeout} ms`, site.stack)), timeout)
+    timer = setTimeout(() => {
+      const refused = refusal?.()
+      const message = `${what} timed out after ${timeout} ms${refused === undefined ? '' : ' while reconnecting'}`
+      cancel(timedOut(timeoutError(message, refused), site.stack))
+    }, timeout)
   }
   return () => {
     if (timer !== undefined) clearTimeout(timer)
@@ -77,8 +87,9 @@ export function bounded<T>(
   options: WaitOptions | undefined,
   what: string,
   caller?: Caller,
+  refusal?: Refusal,
 ): Promise<T> {
-  return unbounded(options) ? promise : settleWithin(options, what, caller, undefined, () => promise)
+  return unbounded(options) ? promise : settleWithin(options, what, caller, refusal, undefined, () => promise)
 }
 
 // bounded() of a request that can still be withdrawn: `send` gets a signal that aborts, with the
@@ -87,6 +98,7 @@ export function boundedRequest<T>(
   send: (giveUp?: AbortSignal) => Promise<T>,
   options: WaitOptions | undefined,
   what: string,
+  refusal?: Refusal,
 ): Promise<T> {
   if (unbounded(options)) return send()
   const giveUp = new AbortController()
@@ -94,6 +106,7 @@ export function boundedRequest<T>(
     options,
     what,
     undefined,
+    refusal,
     (error) => giveUp.abort(error),
     () => (giveUp.signal.aborted ? Promise.reject(giveUp.signal.reason) : send(giveUp.signal)),
   )
@@ -105,6 +118,7 @@ function settleWithin<T>(
   options: WaitOptions | undefined,
   what: string,
   caller: Caller | undefined,
+  refusal: Refusal | undefined,
   givenUp: ((error: unknown) => void) | undefined,
   start: () => Promise<T>,
 ): Promise<T> {
@@ -117,6 +131,7 @@ function settleWithin<T>(
         reject(error)
       },
       caller,
+      refusal,
     )
     start().then(
       (value) => {
@@ -131,10 +146,17 @@ function settleWithin<T>(
   })
 }
 
-// A TimeoutError showing the frames of `stack` (captured when the wait started), when it has any.
-function timedOut(message: string, stack: string | undefined): TimeoutError {
-  const error = new TimeoutError(message)
+// A request's TimeoutError, the one place for all of them: while the client is refused (`refused`:
+// its key, its protocol version) the message names the refusal, which is also the cause, for a
+// program to tell a refused client from a server that is only slow to come back (docs/errors.md).
+export function timeoutError(message: string, refused: Error | undefined): TimeoutError {
+  if (refused === undefined) return new TimeoutError(message)
+  return new TimeoutError(`${message} (${refused.message})`, { cause: refused })
+}
+
+// `error` showing the frames of `stack` (captured when the wait started), when it has any.
+function timedOut(error: TimeoutError, stack: string | undefined): TimeoutError {
   const frames = stack?.indexOf('\n') ?? -1
-  if (frames !== -1) error.stack = `${error.name}: ${message}${stack!.slice(frames)}`
+  if (frames !== -1) error.stack = `${error.name}: ${error.message}${stack!.slice(frames)}`
   return error
 }

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { connect, isZStateError, type StatusEvent } from '../lib/index.ts'
+import { Router } from 'zeromq'
+import { connect, isZStateError, startServer, ErrorCode, type StatusEvent } from '../lib/index.ts'
+import { decode, encode } from '../lib/protocol/codec.ts'
+import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
 import { fixture, tempDir } from './support.ts'
-import { until } from './process-support.ts'
+import { failure, until } from './process-support.ts'
 
 async function serverProcess(t: TestContext, address: string) {
   const server = fixture(t, 'server', [JSON.stringify({ address, heartbeatMs: 50 })])
@@ -123,4 +126,57 @@ test('reconnect: requests made while the server is away wait for it within their
   assert.equal(await waiting, 1)
   assert.equal(await nextStatus(events), 'reset')
   assert.deepEqual(client.state.get('x'), { n: 1, list: ['a'] })
+})
+
+// After a restart, a server of another protocol version holds the address (a stand-in that answers
+// HELLO as that server does, and the rest as a server without this client's session): every rejoin
+// is refused, and every timeout says so, with the refusal (ERR_PROTOCOL) as its cause, never a
+// DOMException; a request the stand-in refused unapplied too. The client keeps trying, and joins a
+// server of its own protocol once one is back. The old code kept only ERR_UNAUTHORIZED refusals.
+test('reconnect: a server of another protocol version at the address is named by every timeout; the client keeps trying', async (t) => {
+  const first = await startServer({ address: 'tcp://127.0.0.1:*' })
+  const { address } = first
+  // Silence alone does not tell it the server is gone: its next request goes on the old link.
+  const client = await connect(address, { requestTimeout: 2_000, heartbeatTimeout: 60_000 })
+  t.after(() => client.close())
+  const events = client.status()[Symbol.asyncIterator]()
+  await first.close()
+  const refusal = `unsupported protocol version ${PROTOCOL_VERSION}; this server speaks ${PROTOCOL_VERSION + 1}`
+  const standIn = new Router({ linger: 0 })
+  t.after(() => standIn.close())
+  await standIn.bind(address)
+  void (async () => {
+    for await (const [peer, frame] of standIn) {
+      const replies = (decode(frame!) as [number, number][]).map(([id, op]) =>
+        op === Op.HELLO
+          ? [id, Status.ERROR, 'ERR_PROTOCOL', refusal]
+          : [id, Status.ERROR, 'ERR_DISCONNECTED', 'no session with this server: send HELLO first'],
+      )
+      await standIn.send([peer!, encode(replies)])
+    }
+  })().catch(() => {})
+  const forgotten = failure(client.state.set('k', 1))
+  assert.equal(await nextStatus(events), 'disconnected')
+  const [held, waited, bounded] = await Promise.all([
+    forgotten,
+    failure(client.state.sync()),
+    failure(client.state.set('k', 2, { timeout: 300 })),
+  ])
+  for (const [error, message] of [
+    [
+      held,
+      'request timed out after 2000 ms: the server had forgotten this client (it did not apply the request), and rejoining took longer',
+    ],
+    [waited, 'request timed out after 2000 ms while reconnecting'],
+    [bounded, 'set() timed out after 300 ms while reconnecting'],
+  ] as const) {
+    assert.equal(error.code, ErrorCode.TIMEOUT, String(error))
+    assert.equal(error.message, `${message} (${refusal})`)
+    assert.ok(isZStateError(error.cause) && error.cause.code === ErrorCode.PROTOCOL, String(error.cause))
+  }
+  standIn.close()
+  const second = await startServer({ address })
+  t.after(() => second.close())
+  assert.equal(await nextStatus(events), 'reset')
+  assert.equal(await client.state.set('k', 3), 1)
 })

@@ -19,7 +19,7 @@ import {
 import { Dealer } from 'zeromq'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
-import { failure } from './process-support.ts'
+import { failure, until } from './process-support.ts'
 import { clientFor, serverFor } from './support.ts'
 import { fromParts } from '../lib/protocol/parts.ts'
 import { unlessRefused } from '../lib/link/handshake.ts'
@@ -199,6 +199,58 @@ void test('curve: a connected client whose key was taken off the list waits, and
   assert.match(
     error.message,
     /while reconnecting \(.*refused this client: its public key is not authorized\)/,
+  )
+})
+
+// Whatever bounds a request (the client's requestTimeout, its own timeout, a call's), its timeout while
+// the client is refused names the refusal and has it as its cause (the old code named it only for
+// requests bounded by requestTimeout).
+void test('curve: while the client is refused, every request that times out names the refusal, whatever bounds it', async (t) => {
+  const first = await startServer({
+    address: 'tcp://127.0.0.1:*',
+    heartbeatMs: 50,
+    curve: { ...serverKeys, authorizedKeys: [alice.publicKey] },
+  })
+  const a = await connect(first.address, { curve: aliceCurve, requestTimeout: 1500 })
+  t.after(() => a.close())
+  const events = a.status()[Symbol.asyncIterator]()
+  await first.close()
+  assert.equal((await events.next()).value?.type, 'disconnected')
+  const second = await startServer({
+    address: first.address,
+    curve: { ...serverKeys, authorizedKeys: [mallory.publicKey] },
+  })
+  t.after(() => second.close())
+  const refusal = /^tcp:\/\/127\.0\.0\.1:\d+ refused this client: its public key is not authorized$/
+  // Bounded by requestTimeout: named once the client has been refused (as on the old code).
+  await until(
+    async () => (await failure(a.state.set('k', 1))).cause?.code === ErrorCode.UNAUTHORIZED,
+    'a request times out naming the refusal',
+    10_000,
+  )
+  const timeout = 300
+  const requests: [string, () => Promise<unknown>][] = [
+    ['set()', () => a.state.set('k', 2, { timeout })],
+    ['delete()', () => a.state.delete('k', { timeout })],
+    ['sync()', () => a.state.sync({ timeout })],
+    ['server()', () => a.server({ timeout })],
+    ['services()', () => a.services({ timeout })],
+    ['call svc.m', () => a.call('svc', 'm', [], { timeout })],
+    ["waitForService('svc')", () => a.waitForService('svc', { timeout })],
+    ["provide('svc')", () => a.provide('svc', { m: () => 1 }, { timeout })],
+    ["publish 'topic'", () => a.publish('topic', 1, { timeout })],
+  ]
+  await Promise.all(
+    requests.map(async ([what, request]) => {
+      const error = await failure(request())
+      assert.equal(error.code, ErrorCode.TIMEOUT, `${what}: ${String(error)}`)
+      assert.equal(error.cause?.code, ErrorCode.UNAUTHORIZED, `${what}: ${error.message}`)
+      assert.match(error.cause.message, refusal)
+      assert.equal(
+        error.message,
+        `${what} timed out after ${timeout} ms while reconnecting (${error.cause.message})`,
+      )
+    }),
   )
 })
 

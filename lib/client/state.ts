@@ -35,10 +35,13 @@ import type { SetOptions, WriteOptions } from './state-types.ts'
 import type { ReplyReader } from '../link/channel.ts'
 import { MAX_TTL_MS, isTtl } from '../protocol/leases.ts'
 import { rejecting } from '../rejecting.ts'
-import { bounded, checkWaitOptions, type WaitOptions } from '../wait.ts'
+import { bounded, checkWaitOptions, type Refusal, type WaitOptions } from '../wait.ts'
 
 // What a State needs from its client.
-export type StateHost = TransactionHost
+export interface StateHost extends TransactionHost {
+  // Why the server the client tries to rejoin refuses it: a request's timeout names it.
+  readonly refusal: Refusal
+}
 
 export class StateView {
   readonly #host: StateHost
@@ -111,7 +114,7 @@ export class StateView {
 
   async sync(options?: WaitOptions): Promise<number> {
     checkWaitOptions(options, 'sync')
-    return bounded(this.#caughtUp(), options, 'sync()')
+    return bounded(this.#caughtUp(), options, 'sync()', undefined, this.#host.refusal)
   }
 
   async #caughtUp(): Promise<number> {
@@ -154,7 +157,7 @@ export class StateView {
     read?: ReplyReader<T>,
   ): Promise<T> {
     options?.signal?.throwIfAborted()
-    return bounded(this.#host.writes.request(op, args, read), options, what)
+    return bounded(this.#host.writes.request(op, args, read), options, what, undefined, this.#host.refusal)
   }
 
   async update(values: Record<string, unknown>, options?: WriteOptions): Promise<number> {

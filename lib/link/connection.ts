@@ -87,9 +87,13 @@ export class Connection {
     this.#settings = settings
     this.#follower = follower
     this.#onEvent = onEvent
-    this.#refused = new RefusedRequests(settings.requestTimeout)
     this.#current = new CurrentLink(settings.requestTimeout)
+    this.#refused = new RefusedRequests(settings.requestTimeout, this.refusal)
   }
+
+  // Why the server the client tries to rejoin refuses it, for the timeouts of requests that wait
+  // for it (lib/wait.ts); undefined while connected or not refused.
+  readonly refusal = (): ZStateError | undefined => this.#current.refusal
 
   // Aborted, with ERR_CLOSED, as close() starts.
   get closing(): AbortSignal {
@@ -153,7 +157,12 @@ export class Connection {
   ): Promise<unknown[]> {
     // Unbounded (the usual publish), no closure: the request as any other.
     if (unbounded(options)) return this.#current.request(op, args)
-    return boundedRequest((giveUp) => this.#current.request(op, args, undefined, giveUp), options, what)
+    return boundedRequest(
+      (giveUp) => this.#current.request(op, args, undefined, giveUp),
+      options,
+      what,
+      this.refusal,
+    )
   }
 
   // request() of a message encodeRequest() made beforehand.

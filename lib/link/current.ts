@@ -1,12 +1,16 @@
 // The current link, or the promise of the next one: a request goes to the first, or waits for the
 // second within its timeout; once closed, both are ERR_CLOSED.
-import { abortable, timeoutToError } from '../abort.ts'
+import { abortable } from '../abort.ts'
 import { deferred, type Deferred } from '../deferred.ts'
-import { ErrorCode, TimeoutError, ZStateError } from '../errors.ts'
+import { ErrorCode, ZStateError } from '../errors.ts'
 import type { Op } from '../protocol/ops.ts'
 import { encodeRequest, type ReplyReader } from './channel.ts'
 import type { Link } from './link.ts'
 import { timeoutSignal } from '../timer-limit.ts'
+import { timeoutError } from '../wait.ts'
+
+// What a server that answered HELLO refuses this client with: its key, or its protocol version.
+const REFUSALS: ReadonlySet<ErrorCode> = new Set([ErrorCode.UNAUTHORIZED, ErrorCode.PROTOCOL])
 
 export class CurrentLink {
   readonly #requestTimeout: number
@@ -14,7 +18,7 @@ export class CurrentLink {
   #next: Deferred<Link> = deferred<Link>()
   #closed: ZStateError | undefined
   // Why the last attempt to reconnect failed, when the server refused this client (a curve key taken
-  // off its list): what a request that waited in vain is told.
+  // off its list, another protocol version): what a request that waited in vain is told.
   #refused: ZStateError | undefined
 
   constructor(requestTimeout: number) {
@@ -32,8 +36,14 @@ export class CurrentLink {
     this.#next.resolve(link)
   }
 
+  // Refusals are kept; a server that did not answer or was lost is no refusal (it may only be slow).
   failedAttempt(error: unknown): void {
-    this.#refused = error instanceof ZStateError && error.code === ErrorCode.UNAUTHORIZED ? error : undefined
+    this.#refused = error instanceof ZStateError && REFUSALS.has(error.code) ? error : undefined
+  }
+
+  // Why the server the client tries to rejoin refuses it; undefined while a link is current.
+  get refusal(): ZStateError | undefined {
+    return this.#link === undefined ? this.#refused : undefined
   }
 
   // The link was lost: what comes now waits for the next one.
@@ -102,12 +112,11 @@ export class CurrentLink {
       const next = expiry === undefined ? this.#next.promise : abortable(this.#next.promise, expiry)
       link = await (giveUp === undefined ? next : abortable(next, giveUp))
     } catch (error) {
-      if (giveUp?.aborted === true) throw error
-      const message = `request timed out after ${this.#requestTimeout} ms while reconnecting`
-      // Refused by the server it tries (its key no longer authorized): the refusal is the cause.
-      if (this.#refused !== undefined && expiry?.aborted === true && error === expiry.reason)
-        throw new TimeoutError(`${message} (${this.#refused.message})`, { cause: this.#refused })
-      throw timeoutToError(error, expiry, message)
+      if (giveUp?.aborted === true || expiry?.aborted !== true || error !== expiry.reason) throw error
+      throw timeoutError(
+        `request timed out after ${this.#requestTimeout} ms while reconnecting`,
+        this.refusal,
+      )
     }
     return link.channel.requestEncoded(op, message, true, read)
   }

@@ -1,17 +1,20 @@
 // Requests the server refused without applying them (it no longer knew this client's session):
 // held in the order they were issued until the client has joined again, then sent first on the new
 // link. Each still fails with ERR_TIMEOUT at its own deadline if the rejoin takes too long.
-import { TimeoutError } from '../errors.ts'
 import type { Pending } from './channel.ts'
 import { MAX_TIMER_MS } from '../timer-limit.ts'
+import { timeoutError, type Refusal } from '../wait.ts'
 
 export class RefusedRequests {
   readonly #timeout: number
+  // A rejoin that the server refuses (its key, its protocol version) is named by the timeout.
+  readonly #refusal: Refusal
   #held: Pending[] = []
   #timer: NodeJS.Timeout | undefined
 
-  constructor(timeout: number) {
+  constructor(timeout: number, refusal: Refusal) {
     this.#timeout = timeout
+    this.#refusal = refusal
   }
 
   hold(refused: readonly Pending[]): void {
@@ -49,11 +52,13 @@ export class RefusedRequests {
     const expired = this.#held.filter((request) => request.deadline <= now)
     this.#held = this.#held.filter((request) => request.deadline > now)
     this.#arm()
+    const refused = this.#refusal()
     for (const request of expired) {
       request.reject(
-        new TimeoutError(
+        timeoutError(
           `request timed out after ${this.#timeout} ms: the server had forgotten this client ` +
             '(it did not apply the request), and rejoining took longer',
+          refused,
         ),
       )
     }

@@ -130,7 +130,8 @@ export async function services(
   checkWaitOptions(options, 'services', SERVICES_OPTIONS)
   const { detail = false } = options
   if (typeof detail !== 'boolean') throw invalidArgument('services: detail must be a boolean')
-  const reply = await bounded(host.request(Op.SERVICES, detail ? [true] : []), options, 'services()')
+  const request = host.request(Op.SERVICES, detail ? [true] : [])
+  const reply = await bounded(request, options, 'services()', undefined, host.refusal)
   return detail ? readServiceDetails(reply) : readServiceList(reply)
 }
 

@@ -4,11 +4,13 @@ import { ErrorCode, isZStateError } from '../errors.ts'
 import { Op } from '../protocol/ops.ts'
 import { notApplied } from '../link/channel.ts'
 import type { Link } from '../link/link.ts'
-import { armWait, type Caller, type WaitOptions } from '../wait.ts'
+import { armWait, type Caller, type Refusal, type WaitOptions } from '../wait.ts'
 
 export interface MessagingHost {
   // The current link, or the next one after a reconnection; rejects with ERR_CLOSED once closed.
   nextLink(): Promise<Link>
+  // Why the server the client tries to rejoin refuses it: a request's timeout names it.
+  readonly refusal: Refusal
   // One ordinary request, waiting for a reconnection within the client's requestTimeout.
   request(op: Op, args: readonly unknown[]): Promise<unknown[]>
   // The same, bounded by the caller's timeout and signal; given up on before it was sent, never sent.
@@ -59,6 +61,7 @@ export function lateRequest(host: MessagingHost, request: LateRequest): Promise<
         finish(error)
       },
       request.caller,
+      host.refusal,
     )
     const send = async (): Promise<void> => {
       while (!done) {

@@ -49,7 +49,8 @@ export class Providers {
     this.#open.add(provider)
     this.#byKey.set(provider.key, provider)
     try {
-      await bounded(this.#registerSomewhere(provider), options, `provide('${name}')`)
+      const what = `provide('${name}')`
+      await bounded(this.#registerSomewhere(provider), options, what, undefined, this.#host.refusal)
       return provider
     } catch (error) {
       // Withdrawn, also from a server that registers it after the timeout or the abort.
