@@ -69,7 +69,7 @@ void test('cli: serve exits 1 with ERR_STORAGE naming the reason where the data 
     const file = join(dir, 'a-file')
     writeFileSync(file, '')
     const cases: [string, RegExp][] = [
-      [file, /EEXIST on .*a-file/],
+      [file, /ENOTDIR on .*a-file \(it is a file, not a directory\)/],
       [join(file, 'data'), /ENOTDIR on .*a-file\/data/],
     ]
     // Under /proc, Node's recursive mkdir loops for ever, deaf to signals (Linux).
@@ -99,7 +99,8 @@ void test('cli: serve prints a storage warning as one zstate line, not Node’s 
     const first = await serve(['--data-dir', dataDir])
     assert.equal((await zstate(['set', 'k', '1', '--address', first.address])).code, 0)
     assert.deepEqual(await first.server.signal('SIGTERM'), { code: 0, signal: null })
-    // A crash in the middle of the last record (the clean-close marker, then the commit before it).
+    // A crash in the middle of the last record (the clean-close marker, then the commit before it),
+    // which leaves the segment at the length it was made with (1 MiB).
     const log = join(
       dataDir,
       readdirSync(dataDir)
@@ -107,6 +108,7 @@ void test('cli: serve prints a storage warning as one zstate line, not Node’s 
         .at(-1)!,
     )
     truncateSync(log, statSync(log).size - 12)
+    truncateSync(log, 1 << 20)
     const second = await serve(['--data-dir', dataDir])
     await second.server.waitFor('stderr', (text) => text.includes('listening'))
     assert.deepEqual(await second.server.signal('SIGTERM'), { code: 0, signal: null })

@@ -19,7 +19,8 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { connect, createContext, startServer, ErrorCode, type Server } from '../lib/index.ts'
 import { processStart } from '../lib/host.ts'
-import { failure } from './process-support.ts'
+import { scanRecords } from '../lib/storage/records.ts'
+import { failure, until } from './process-support.ts'
 import { addressFor, clientFor, fixture, serverFor, tempDir } from './support.ts'
 
 // Writes `count` sets of key `k` (0..count-1) through a client; returns the last revision.
@@ -250,8 +251,10 @@ void test('durability: a torn last record is cut with a warning; damage before i
   await first.close()
   // A crash in the middle of the last record: its last 3 bytes never reached the disk. (The log
   // ends with the clean-close marker; cutting into the commit before it makes the commit the tail.)
+  // A crash leaves the segment at the length it was made with (1 MiB): zeros after the torn record.
   const log = join(dataDir, logFiles(dataDir).at(-1)!)
   truncateSync(log, statSync(log).size - 12)
+  truncateSync(log, 1 << 20)
   const warnings: string[] = []
   const onWarning = (warning: Error & { code?: string }): void => {
     if (warning.code === 'ZSTATE_TORN_TAIL') warnings.push(warning.message)
@@ -283,6 +286,48 @@ void test('durability: a torn last record is cut with a warning; damage before i
   assert.notEqual(repaired.epoch, first.epoch)
   const client = await clientFor(repaired)
   assert.equal(client.state.get('k'), repaired.revision - 1, 'the value of the last kept revision')
+})
+
+// A crash leaves the last segment at the length it was made with; cut shorter inside a record, or
+// emptied, it was damaged after acknowledged commits reached it (an outside audit: `truncate -s`).
+void test('durability: a last segment cut short after a crash is ERR_CORRUPT; repair keeps the prefix in a new epoch', async (t) => {
+  const dataDir = join(tempDir(t), 'data')
+  const address = addressFor(t, 'ipc')
+  const crashed = fixture(t, 'server', [JSON.stringify({ address, dataDir })])
+  const { epoch } = (await crashed.event(1)) as { epoch: string }
+  const client = await connect(address)
+  for (let i = 1; i <= 300; i++) await client.state.set(`k${i}`, i) // each acknowledged after its fsync
+  await client.close()
+  void crashed.call('exit').catch(() => {}) // ends without closing the server
+  await crashed.exited
+  const log = join(dataDir, logFiles(dataDir).at(-1)!)
+  const records = scanRecords(readFileSync(log)).records
+  const saved = join(tempDir(t), 'saved')
+  cpSync(dataDir, saved, { recursive: true })
+  for (const [size, offset] of [
+    [records[200]!.offset + 5, records[200]!.offset],
+    [0, 0],
+  ] as const) {
+    rmSync(dataDir, { recursive: true })
+    cpSync(saved, dataDir, { recursive: true })
+    truncateSync(log, size)
+    // (Closed when it starts after all, so that the failed assertion ends the test.)
+    const error = await failure(startServer({ dataDir }).then((server) => server.close()))
+    assert.equal(error.code, ErrorCode.CORRUPT, error.message)
+    assert.ok(error.message.startsWith(`${log}: at offset ${offset}, `), error.message)
+    const repairs: string[] = []
+    const onWarning = (warning: Error & { code?: string }): void => {
+      if (warning.code === 'ZSTATE_REPAIRED') repairs.push(warning.message)
+    }
+    process.on('warning', onWarning)
+    t.after(() => process.off('warning', onWarning))
+    const repaired = await startServer({ dataDir, repair: true })
+    await until(() => repairs.length === 1, 'repair warns')
+    assert.equal(repaired.revision, offset === 0 ? 0 : 199)
+    assert.notEqual(repaired.epoch, epoch, 'clients that saw the cut commits must not resume past them')
+    await repaired.close()
+    process.off('warning', onWarning)
+  }
 })
 
 void test('durability: a context’s own server keeps its state in createContext({ server: { dataDir } })', async (t) => {
@@ -352,7 +397,7 @@ void test('durability: a data dir the file system refuses is ERR_STORAGE naming 
   const segmentDir = join(dir, 'segment-is-a-dir')
   mkdirSync(join(segmentDir, 'log-00000000000000000001.zlog'), { recursive: true })
   for (const [dataDir, path] of [
-    [file, file],
+    [file, `ENOTDIR on ${file} (it is a file, not a directory)`],
     [join(file, 'sub'), join(file, 'sub')],
     [lockDir, join(lockDir, 'LOCK')],
     [segmentDir, join(segmentDir, 'log-00000000000000000001.zlog')],

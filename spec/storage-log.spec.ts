@@ -62,9 +62,13 @@ test('storage: append and recover round trip across segment rolls and runs', asy
   for (const path of paths) {
     const [header, ...rest] = recordsOf(path)
     assert.equal(header!.kind, RecordKind.HEADER)
-    // [first revision, synced, previous checksum]: this writer's fsync is 'always'.
+    // [first revision, synced, length made with, previous checksum]: this writer's fsync is 'always'.
     const previous = expected === 1 ? [] : [commitChecksum(appended[expected - 2]!)]
-    assert.deepEqual(readHeader(header!.payload, 1, 2), { epoch: 'e1', numbers: [expected, 1, ...previous] })
+    assert.deepEqual(readHeader(header!.payload, 1, 3), {
+      format: 5,
+      epoch: 'e1',
+      numbers: [expected, 1, 300, ...previous],
+    })
     assert.equal(basename(path), segmentName(expected))
     expected += rest.filter((r) => r.kind === RecordKind.COMMIT).length
   }
@@ -175,10 +179,10 @@ test('storage: newEpoch starts a segment whose header names it; an empty segment
   writer.newEpoch('e3')
   writer.append(setCommits(store, 1))
   await writer.close(true)
-  const epochs = segmentPaths(dir).map((path) => readHeader(recordsOf(path)[0]!.payload, 1, 2))
+  const epochs = segmentPaths(dir).map((path) => readHeader(recordsOf(path)[0]!.payload, 1, 3))
   assert.deepEqual(epochs, [
-    { epoch: 'e2', numbers: [1, 1] },
-    { epoch: 'e3', numbers: [3, 1, commitChecksum(underE2[1]!)] },
+    { format: 5, epoch: 'e2', numbers: [1, 1, 1 << 20] },
+    { format: 5, epoch: 'e3', numbers: [3, 1, 1 << 20, commitChecksum(underE2[1]!)] },
   ])
   const recovered = await recover(dir, { repair: false })
   assert.equal(recovered.epoch, 'e3')

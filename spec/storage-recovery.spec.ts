@@ -10,7 +10,7 @@ import { Store } from '../lib/server/store.ts'
 import { buildSnapshot } from '../lib/storage/compactor.ts'
 import { commitHead, segmentName, snapshotName } from '../lib/storage/layout.ts'
 import { LogWriter } from '../lib/storage/log-writer.ts'
-import { RecordKind, frameRecords } from '../lib/storage/records.ts'
+import { RecordKind, frameRecords, scanRecords } from '../lib/storage/records.ts'
 import { recover } from '../lib/storage/recovery.ts'
 import { replayCommit, restoreStore } from '../lib/storage/replay.ts'
 import { storeEntries, writeSnapshot } from '../lib/storage/snapshot-writer.ts'
@@ -23,6 +23,14 @@ import {
   tempDir,
   warnings,
 } from './storage-support.ts'
+
+// A segment made at its full length (the writer's default 1 MiB): what a crash leaves of it.
+const MADE = 1 << 20
+
+// `bytes` as the start of a segment a crash left: zeros after them up to the length it was made with.
+function asCrashLeftIt(path: string, bytes: Buffer): void {
+  writeFileSync(path, Buffer.concat([bytes, Buffer.alloc(Math.max(0, MADE - bytes.length))]))
+}
 
 // A dir whose log holds `count` commits (one per turn), closed without CLEAN: the last record is a commit.
 async function logOf(dir: string, count: number, segmentBytes?: number): Promise<Buffer[]> {
@@ -57,7 +65,7 @@ test('storage: a torn tail cut at every byte of the last record is cut off with 
   assert.equal(last.offset + 9 + last.payload.length, whole.length)
   const seen = warnings(t)
   for (let cut = last.offset + 1; cut < whole.length; cut++) {
-    writeFileSync(path, whole.subarray(0, cut))
+    asCrashLeftIt(path, whole.subarray(0, cut))
     seen.list.length = 0
     const recovered = await recover(dir, { repair: false })
     assert.deepEqual(revisionsOf(recovered.commits), [1, 2, 3], `cut at ${cut}`)
@@ -93,7 +101,7 @@ test('storage: a bad last record is a torn tail too; zeros after the last record
   const last = recordsOf(path).at(-1)!
   const flipped = Buffer.from(whole)
   flipped[last.offset + 12]! ^= 0x40
-  writeFileSync(path, flipped)
+  asCrashLeftIt(path, flipped)
   const seen = warnings(t)
   assert.deepEqual(revisionsOf((await recover(dir, { repair: false })).commits), [1, 2])
   await seen.settled()
@@ -118,6 +126,87 @@ test('storage: a bad last record is a torn tail too; zeros after the last record
   // (The deepEqual above narrowed the list's type to never[].)
   const [warning] = seen.list as Error[]
   assert.match(warning?.message ?? '', new RegExp(` ${cut - last.offset} bytes at offset ${last.offset}$`))
+})
+
+// A crash leaves a segment at the length it was made with (or longer, where appends went past it), and
+// a finished one is cut only to a record boundary: shorter than that and ending inside a record, or
+// without a header, the last segment was cut after it was written (an outside audit: `truncate -s`).
+test('storage: a last segment cut short inside a record, or empty, is ERR_CORRUPT; repair keeps the prefix', async (t) => {
+  const dir = tempDir(t)
+  const { writer } = await openLog(dir)
+  writer.append(setCommits(new Store(), 200))
+  await writer.durable()
+  const [path] = segmentPaths(dir) as [string]
+  const crashed = readFileSync(path) // as a crash leaves it: at its full length
+  await writer.close(false)
+  assert.equal(crashed.length, MADE)
+  const records = scanRecords(crashed).records
+  const cuts = [
+    { at: records[100]!.offset + 5, offset: records[100]!.offset, reason: /cut short after it was written/ },
+    { at: 0, offset: 0, reason: /an empty file: no header/ },
+    { at: 10, offset: 0, reason: /no header/ },
+  ]
+  for (const { at, offset, reason } of cuts) {
+    writeFileSync(path, crashed.subarray(0, at))
+    await assert.rejects(recover(dir, { repair: false }), (error: ZStateError) => {
+      assert.equal(error.code, ErrorCode.CORRUPT)
+      assert.ok(error.message.startsWith(`${path}: at offset ${offset}, `), error.message)
+      assert.match(error.message, reason)
+      return true
+    })
+    assert.equal(statSync(path).size, at, 'nothing changed without repair')
+    const seen = warnings(t)
+    const repaired = await recover(dir, { repair: true })
+    assert.deepEqual(
+      revisionsOf(repaired.commits),
+      offset === 0 ? [] : Array.from({ length: 99 }, (_, i) => i + 1),
+    )
+    assert.equal(repaired.cutCommits, true, 'a new epoch: clients must not resume past what was cut')
+    await seen.settled()
+    assert.deepEqual(
+      seen.list.map((warning) => warning.code),
+      ['ZSTATE_REPAIRED'],
+    )
+    assert.equal(existsSync(path), offset > 0, 'a segment without a header is removed')
+  }
+  // Cut at a record boundary, it reads as a segment finished there: nothing says otherwise.
+  writeFileSync(path, crashed.subarray(0, records[50]!.offset))
+  const seen = warnings(t)
+  assert.equal((await recover(dir, { repair: false })).tail.revision, 49)
+  await seen.settled()
+  assert.deepEqual(seen.list, [])
+})
+
+test('storage: a torn last record past the length a segment was made with, or in a segment of format 4, is still a torn tail', async (t) => {
+  const dir = tempDir(t)
+  // One append past the segment's 4 KiB: the file grows, and a crash can tear it anywhere past them.
+  const { writer } = await openLog(dir, { segmentBytes: 4096 })
+  writer.append(setCommits(new Store(), 2, (i) => 'x'.repeat(i * 4000)))
+  await writer.durable()
+  const [path] = segmentPaths(dir) as [string]
+  const crashed = readFileSync(path)
+  await writer.close(false)
+  const last = scanRecords(crashed).records.at(-1)!
+  assert.ok(crashed.length > 4096 && last.offset < 4096)
+  const seen = warnings(t)
+  writeFileSync(path, crashed.subarray(0, 6000))
+  assert.equal((await recover(dir, { repair: false })).tail.revision, 1)
+  writeFileSync(path, crashed.subarray(0, 3000))
+  await assert.rejects(recover(dir, { repair: false }), /at offset \d+, .*cut short/)
+  // A segment of format 4 names no length: its torn last record is cut off, whatever the file's length.
+  const old = tempDir(t)
+  const commits = setCommits(new Store(), 3)
+  const format4 = Buffer.concat([
+    ...frameRecords(RecordKind.HEADER, [encode([4, 'e0', 1, 1])]).buffers,
+    ...frameRecords(RecordKind.COMMIT, commits).buffers,
+  ])
+  writeFileSync(join(old, segmentName(1)), format4.subarray(0, format4.length - 3))
+  assert.deepEqual(revisionsOf((await recover(old, { repair: false })).commits), [1, 2])
+  await seen.settled()
+  assert.deepEqual(
+    seen.list.map((warning) => warning.code),
+    ['ZSTATE_TORN_TAIL', 'ZSTATE_TORN_TAIL'],
+  )
 })
 
 test('storage: a flipped byte in a middle record is ERR_CORRUPT naming file and offset; repair keeps the prefix', async (t) => {
@@ -293,11 +382,11 @@ test('storage: commits whose values are kept as bytes (SET_ENCODED) replay to th
   const future = tempDir(t)
   writeFileSync(
     join(future, segmentName(1)),
-    Buffer.concat(frameRecords(RecordKind.HEADER, [encode([5, 'e0', 1, 1])]).buffers),
+    Buffer.concat(frameRecords(RecordKind.HEADER, [encode([6, 'e0', 1, 1, 100])]).buffers),
   )
   await assert.rejects(recover(future, { repair: false }), {
     code: ErrorCode.CORRUPT,
-    message: /reads 1, 2, 3, 4\)/,
+    message: /reads 1, 2, 3, 4, 5\)/,
   })
 })
 

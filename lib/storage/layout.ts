@@ -19,10 +19,13 @@ import { isList, isRevision } from '../protocol/frames.ts'
 
 // Format 2 adds SET_ENCODED changes to logged commits; format 3, to a segment's header, whether the
 // run that wrote it fsynced every commit before publishing it; format 4, to each header, the checksum
-// of the commit it follows (a segment: the one before its first; a snapshot: its last). This version
-// reads formats 1 to 3 too.
-export const FORMAT = 4
-const READS_FORMATS: readonly unknown[] = [1, 2, 3, 4]
+// of the commit it follows (a segment: the one before its first; a snapshot: its last); format 5, to
+// a segment's header, the length it was made with, so that a segment cut shorter than that inside a
+// record reads as damage, not as a crash's torn tail (lib/storage/segment-reader.ts). This version
+// reads formats 1 to 4 too; their segments name no length, and a torn last record in them is cut
+// off whatever the file's length (a snapshot is the same in formats 4 and 5).
+export const FORMAT = 5
+const READS_FORMATS: readonly number[] = [1, 2, 3, 4, 5]
 export const LOCK_FILE = 'LOCK'
 
 const SEGMENT = /^log-(\d{20})\.zlog$/
@@ -57,17 +60,19 @@ export function listDir(dir: string): { segments: DirFile[]; snapshots: DirFile[
   return { segments: segments.sort(order), snapshots: snapshots.sort(order) }
 }
 
-// HEADER of a segment: [format, epoch, firstRevision, synced, previous?], synced 1 when the run that
-// writes it has fsync 'always' (nothing it published is missing from the disk), else 0; previous: the
-// checksum of commit firstRevision − 1 (commitChecksum), left out when there is none or it is unknown
-// (the log went on from a snapshot older than format 4).
+// HEADER of a segment: [format, epoch, firstRevision, synced, length, previous?], synced 1 when the
+// run that writes it has fsync 'always' (nothing it published is missing from the disk), else 0;
+// length: the bytes the file was made with (zeros after the header); previous: the checksum of commit
+// firstRevision − 1 (commitChecksum), left out when there is none or it is unknown (the log went on
+// from a snapshot older than format 4).
 export function segmentHeader(
   epoch: string,
   firstRevision: number,
   synced: boolean,
+  length: number,
   previous: number | undefined,
 ): Buffer {
-  return encode([FORMAT, epoch, firstRevision, synced ? 1 : 0, ...optional(previous)])
+  return encode([FORMAT, epoch, firstRevision, synced ? 1 : 0, length, ...optional(previous)])
 }
 // HEADER of a snapshot: [format, epoch, revision, entryCount, last?], last: the checksum of the commit
 // of `revision`, left out when unknown.
@@ -95,7 +100,7 @@ export function readHeader(
   payload: Buffer,
   numbers: number,
   optional = 0,
-): { epoch: string; numbers: number[] } | string {
+): { format: number; epoch: string; numbers: number[] } | string {
   let header: unknown
   try {
     header = decode(payload)
@@ -105,10 +110,10 @@ export function readHeader(
   if (!isList(header) || header.length < 2 + numbers || header.length > 2 + numbers + optional)
     return 'header has the wrong shape'
   const [format, epoch, ...rest] = header
-  if (!READS_FORMATS.includes(format))
+  if (typeof format !== 'number' || !READS_FORMATS.includes(format))
     return `unknown format ${String(format)} (this version reads ${READS_FORMATS.join(', ')})`
   if (typeof epoch !== 'string' || !rest.every(isRevision)) return 'header has the wrong shape'
-  return { epoch, numbers: rest }
+  return { format, epoch, numbers: rest }
 }
 
 // [revision, previous] of an encoded commit [revision, previous, changes, ...origin], read without
@@ -152,9 +157,14 @@ export function makeDir(dir: string): void {
     missing.unshift(at)
     if (dirname(at) === at) break
   }
-  // There already: a dir, or the file system's EEXIST for anything else.
+  // There already: a dir, or ENOTDIR saying what stands there instead (mkdir's EEXIST would not).
   if (missing.length === 0) {
-    if (!statSync(dir).isDirectory()) mkdirSync(dir)
+    const stat = statSync(dir)
+    if (!stat.isDirectory())
+      throw Object.assign(new Error(`it is ${stat.isFile() ? 'a file, ' : ''}not a directory`), {
+        code: 'ENOTDIR',
+        path: dir,
+      })
     return
   }
   for (const level of missing) {

@@ -214,8 +214,7 @@ export class LogWriter {
       try {
         const record = frameRecord(RecordKind.CLEAN)
         if (clean) this.#write([record], record.length)
-        ftruncateSync(fd, this.#size)
-        await fsyncAsync(fd)
+        await finish(fd, this.#size)
         this.#synced = this.#position()
       } catch (error) {
         failure =
@@ -253,8 +252,7 @@ export class LogWriter {
     const old = this.#fd
     if (old !== undefined) {
       try {
-        ftruncateSync(old, this.#size)
-        fsyncSync(old)
+        finishSync(old, this.#size)
       } catch (error) {
         throw (this.#fault = storageError(`cannot finish the log segment ${this.#path}`, error))
       }
@@ -319,6 +317,20 @@ interface Position {
   readonly revision: number
   readonly checksum: number | undefined
   readonly commits: number
+}
+
+// A finished segment cut to its records, which are on disk first: a cut that reached the disk before
+// them would leave a segment shorter than it was made and ending inside a record, which a crash must
+// not (lib/storage/segment-reader.ts). The second sync writes the new size.
+async function finish(fd: number, size: number): Promise<void> {
+  await fdatasyncAsync(fd)
+  ftruncateSync(fd, size)
+  await fsyncAsync(fd)
+}
+function finishSync(fd: number, size: number): void {
+  fdatasyncSync(fd)
+  ftruncateSync(fd, size)
+  fsyncSync(fd)
 }
 
 function closed(): ZStateError {

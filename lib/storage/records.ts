@@ -83,10 +83,10 @@ export interface Scan {
 // blocks, so any length, any checksum. The only evidence of damage is a valid record *after* the
 // bad one: a crash does not leave complete, checksummed records behind a gap. So a bad record is
 // damage when some later offset frames a valid record, and a torn tail otherwise; no length on its
-// own proves damage. Two consequences, accepted: a flipped bit in the very last record reads as a
-// torn tail (that record is lost, with a warning); and a crash whose disk wrote a later page of the
-// unsynced tail but not an earlier one reads as damage (refused until `repair`, which loses only
-// what was never synced).
+// own proves damage here (a segment's header says what length does: lib/storage/segment-reader.ts).
+// Two consequences, accepted: a flipped bit in the very last record reads as a torn tail (that
+// record is lost, with a warning); and a crash whose disk wrote a later page of the unsynced tail but
+// not an earlier one reads as damage (refused until `repair`, which loses only what was never synced).
 export function scanRecords(bytes: Buffer, from = 0): Scan {
   const records: ScannedRecord[] = []
   let at = from

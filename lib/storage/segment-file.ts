@@ -21,9 +21,11 @@ export function storageError(message: string, cause: unknown): ZStateError {
   return new ZStateError(ErrorCode.STORAGE, `${message}: ${(cause as Error).message}`, { cause })
 }
 
-// `log-<first>.zlog` holding its HEADER, `length` bytes long (zeros after the header): written under a
-// temporary name, fsynced, renamed into place (over a segment of the same name, which holds no
-// commit then), the dir fsynced. A crash leaves the segment whole or not there at all. Made at its
+// `log-<first>.zlog` holding its HEADER (which names `length`), `length` bytes long (zeros after the
+// header): written under a temporary name, fsynced, renamed into place (over a segment of the same
+// name, which holds no commit then), the dir fsynced. A crash leaves the segment whole or not there at
+// all, so a segment without its header, or shorter than its length and ending inside a record, is
+// damage, never a torn tail (lib/storage/segment-reader.ts). Made at its
 // full length, the file's size never changes while commits fill it, so an fdatasync of an append has
 // no inode to write (on ext4 here, 1/3 less time than an fsync that grows the file: docs/durability.md).
 // Throws ERR_STORAGE.
@@ -36,7 +38,7 @@ export function createSegment(
   previousChecksum: number | undefined,
 ): { fd: number; path: string; size: number } {
   const path = join(dir, segmentName(first))
-  const header = frameRecord(RecordKind.HEADER, segmentHeader(epoch, first, synced, previousChecksum))
+  const header = frameRecord(RecordKind.HEADER, segmentHeader(epoch, first, synced, length, previousChecksum))
   const temporary = `${path}.tmp`
   let fd: number | undefined
   try {

@@ -21,6 +21,9 @@ export interface SegmentRead {
   // Whether the run that wrote it fsynced every commit before publishing it; undefined when its
   // header does not say (formats 1 and 2) or it has none.
   readonly synced: boolean | undefined
+  // The length the file was made with; undefined when its header does not say (formats 1 to 4) or
+  // it has none.
+  readonly length: number | undefined
   // The checksum of the commit before its first (the previous segment's last, or the snapshot's);
   // undefined when its header does not name one (formats 1 to 3, a log that went on from an older
   // snapshot) or it has none.
@@ -41,6 +44,7 @@ export function readSegment(file: DirFile, bytes: Buffer = readDirFile(file.path
   const commits: Buffer[] = []
   let epoch: string | undefined
   let synced: boolean | undefined
+  let length: number | undefined
   let previousChecksum: number | undefined
   let lastRevision = file.revision - 1
   let clean = false
@@ -57,14 +61,14 @@ export function readSegment(file: DirFile, bytes: Buffer = readDirFile(file.path
             resume: scan.fault.resume!,
           }
   if (scan.records.length === 0 && fault === undefined)
-    fault = { kind: 'torn', offset: 0, reason: 'an empty file, its header never written' }
+    fault = { kind: 'torn', offset: 0, reason: bytes.length === 0 ? 'an empty file' : 'only zeros' }
   for (let i = 0; i < scan.records.length; i++) {
     const record = scan.records[i]!
     let problem: string | undefined
     if (i === 0) {
       const read = header(record.kind, record.payload, file)
       if (typeof read === 'string') problem = read
-      else ({ epoch, synced, previousChecksum } = read)
+      else ({ epoch, synced, length, previousChecksum } = read)
     } else if (record.kind === RecordKind.COMMIT) {
       const head = commitHead(record.payload)
       if (head === undefined) problem = 'a commit that does not start with [revision, previous]'
@@ -83,25 +87,48 @@ export function readSegment(file: DirFile, bytes: Buffer = readDirFile(file.path
     }
     clean = record.kind === RecordKind.CLEAN
   }
-  return { file, bytes, epoch, synced, previousChecksum, commits, lastRevision, clean, end, fault }
+  if (fault?.kind === 'torn') fault = notTorn(fault, bytes.length, length)
+  return { file, bytes, epoch, synced, length, previousChecksum, commits, lastRevision, clean, end, fault }
 }
 
-// What a segment's HEADER names (its epoch, whether its run synced, the checksum of the commit before
-// it), or what is wrong with it.
-function header(
-  kind: RecordKind,
-  payload: Buffer,
-  file: DirFile,
-): { epoch: string; synced: boolean | undefined; previousChecksum: number | undefined } | string {
+// A torn tail that no crash leaves is damage. Every version's writer renamed a segment into place only
+// once its header was on disk; from format 5 it is made `length` bytes long, and cut shorter only to
+// a record boundary whose records are on disk (lib/storage/log-writer.ts). So a segment without a
+// header, or one shorter than it was made that ends inside a record, was cut or damaged after it was
+// written. (A file cut at a record boundary cannot be told from a segment finished there.)
+function notTorn(fault: SegmentFault, fileLength: number, length: number | undefined): SegmentFault {
+  const { offset } = fault
+  if (offset === 0)
+    return {
+      kind: 'damage',
+      offset,
+      reason: `${fault.reason}: no header, which every segment has before it is named`,
+    }
+  if (length === undefined || fileLength >= length) return fault
+  const reason = `${fault.reason}, in a file of ${fileLength} bytes made ${length} long: cut short after it was written (not torn by a crash), and what it held past its end is gone`
+  return { kind: 'damage', offset, reason }
+}
+
+type SegmentHeader = Pick<SegmentRead, 'synced' | 'length' | 'previousChecksum'> & { readonly epoch: string }
+
+// What a segment's HEADER names (its epoch, whether its run synced, the length it was made with, the
+// checksum of the commit before it), or what is wrong with it.
+function header(kind: RecordKind, payload: Buffer, file: DirFile): SegmentHeader | string {
   if (kind !== RecordKind.HEADER) return 'the segment does not start with its header'
-  const read = readHeader(payload, 1, 2)
+  const read = readHeader(payload, 1, 3)
   if (typeof read === 'string') return `its header: ${read}`
-  const [first, flag, previousChecksum] = read.numbers
+  // From format 5 the length comes after the flag, and is always there.
+  const sized = read.format >= 5
+  if (read.numbers.length < (sized ? 3 : 1) || read.numbers.length > (sized ? 4 : 3))
+    return 'its header: header has the wrong shape'
+  const [first, flag, ...rest] = read.numbers
+  const length = sized ? rest.shift() : undefined
+  const [previousChecksum] = rest
   if (first !== file.revision)
     return `the header names first revision ${first}, the file name ${file.revision}`
   if (flag !== undefined && flag > 1) return `the header has a synced flag of ${flag}`
   if (!isChecksum(previousChecksum)) return `the header names a checksum of ${previousChecksum}`
-  return { epoch: read.epoch, synced: flag === undefined ? undefined : flag === 1, previousChecksum }
+  return { epoch: read.epoch, synced: flag === undefined ? undefined : flag === 1, length, previousChecksum }
 }
 
 // The highest revision of the valid commits from `offset` on, however they chain: what a cut there
