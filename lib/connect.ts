@@ -17,7 +17,7 @@ import { checkKnown } from './known-options.ts'
 import { Connection, type LinkUser } from './link/connection.ts'
 import { checkCurveCredentials, type CurveCredentials } from './link/handshake.ts'
 import { ClientMessaging } from './messaging/messaging.ts'
-import { checkConnectAddress } from './protocol/address.ts'
+import { addressList, checkConnectAddress } from './protocol/address.ts'
 import { Op } from './protocol/ops.ts'
 import { bounded, checkWaitOptions, type WaitOptions } from './wait.ts'
 import { replicateOption } from './protocol/prefixes.ts'
@@ -71,7 +71,9 @@ export async function connect<S extends object = Record<string, unknown>>(
 
 // One address, or several gateways to one state (a list, or ZSTATE_ADDRESS separated by commas).
 function connectAddresses(address: string | readonly string[] | undefined): string[] {
-  const given = address ?? process.env.ZSTATE_ADDRESS?.split(',')
+  const given =
+    address ??
+    (process.env.ZSTATE_ADDRESS === undefined ? undefined : addressList(process.env.ZSTATE_ADDRESS))
   if (given === undefined || given === '' || (Array.isArray(given) && given.length === 0) || given[0] === '')
     throw invalidArgument('connect: no address given and ZSTATE_ADDRESS is not set')
   const addresses: unknown[] = typeof given === 'string' ? [given] : Array.isArray(given) ? given : [given]

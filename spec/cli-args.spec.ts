@@ -92,6 +92,10 @@ void test('cli: an address of the wrong form is a usage error, wherever it came 
   for (const address of ['ipc:///tmp/s', 'ipc://rel/s', 'tcp://127.0.0.1:5', 'tcp://[::1]:5', 'tcp://h:5'])
     assert.equal(parseCommandLine(['get', 'k', '-a', address], {}).kind, 'run', address)
   assert.equal(parseCommandLine(['serve', '-a', 'tcp://127.0.0.1:*'], {}).kind, 'run')
+  // A list, as a person writes it: spaces after the commas.
+  const list = 'tcp://127.0.0.1:5, tcp://127.0.0.1:6'
+  assert.equal(parseCommandLine(['get', 'k', '-a', list], {}).kind, 'run')
+  assert.equal(parseCommandLine(['get', 'k'], { ZSTATE_ADDRESS: list }).kind, 'run')
 })
 
 void test('cli: malformed command lines are usage errors that say what is wrong', () => {

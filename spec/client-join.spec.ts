@@ -96,6 +96,21 @@ test('join: bad addresses and options are ERR_INVALID_ARGUMENT', async () => {
   await assert.rejects(startServer({ heartbeatMs: 0 }), code('ERR_INVALID_ARGUMENT'))
 })
 
+test('join: ZSTATE_ADDRESS may list addresses with spaces after the commas', async (t) => {
+  const server = await serverFor(t, 'ipc')
+  const saved = process.env.ZSTATE_ADDRESS
+  // Nobody listens at the first: the client goes on to the second, as written by a person.
+  process.env.ZSTATE_ADDRESS = `ipc://${join(tempDir(t), 'nobody')}, ${server.address}`
+  try {
+    const client = await connect(undefined, { timeout: 10_000 })
+    t.after(() => client.close())
+    assert.equal(client.address, server.address)
+  } finally {
+    if (saved === undefined) delete process.env.ZSTATE_ADDRESS
+    else process.env.ZSTATE_ADDRESS = saved
+  }
+})
+
 test('join: startServer refuses an ipc path where a server listens, and a TMPDIR that cannot hold its sockets', async (t) => {
   const dir = tempDir(t)
   const address = `ipc://${join(dir, 'state')}`

@@ -1,7 +1,13 @@
 // Turns argv into one validated invocation; anything malformed is a UsageError (exit code 2).
 import { parseArgs } from 'node:util'
 import { ErrorCode, ZStateError } from '../errors.ts'
-import { addressSyntax, isEtcdEndpoint, isLoopbackHost, parseHostPort } from '../protocol/address.ts'
+import {
+  addressList,
+  addressSyntax,
+  isEtcdEndpoint,
+  isLoopbackHost,
+  parseHostPort,
+} from '../protocol/address.ts'
 import { MAX_TTL_MS } from '../protocol/leases.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 import { MAX_TIMER_MS } from '../timer-limit.ts'
@@ -161,7 +167,7 @@ function runOptions(
   }
   // A client may name several gateways to one state, comma-separated (as in ZSTATE_ADDRESS).
   if (typeof address === 'string')
-    for (const one of client ? address.split(',') : [address]) checkAddress(one, source, name)
+    for (const one of client ? addressList(address) : [address]) checkAddress(one, source, name)
   return {
     timeout,
     insecure: values.has('insecure'),

@@ -8,6 +8,7 @@ import { onTermination, unlessAborted } from './signals.ts'
 import { abortable } from '../abort.ts'
 import { readKeyPair } from './key-files.ts'
 import { checkSocketFile } from '../socket-file.ts'
+import { addressList } from '../protocol/address.ts'
 
 export type CliClient = Client
 
@@ -24,7 +25,7 @@ export async function openClient(
 ): Promise<CliClient> {
   const curve = await credentials(options, io)
   // Several gateways to one state: comma-separated, as in ZSTATE_ADDRESS.
-  const addresses = options.address?.split(',')
+  const addresses = options.address === undefined ? undefined : addressList(options.address)
   if (addresses?.length === 1) await checkSocketFile(addresses[0]!, options.timeout)
   try {
     return await connect(addresses, {

@@ -13,6 +13,7 @@ import { sendable, toParent } from './cloneable.ts'
 import { packNumbers } from './numbers.ts'
 import { evaluateGlobally, importModule } from '../import-module.ts'
 import type { Position } from '../connect.ts'
+import { addressList } from '../protocol/address.ts'
 
 export interface ParentPort {
   // Rejects when the message cannot be serialised (or the parent is gone).
@@ -74,7 +75,7 @@ export async function runTarget(
     if (Context !== undefined) {
       const address = process.env['ZSTATE_ADDRESS']
       if (address === undefined || address === '') throw invalidArgument('ZSTATE_ADDRESS is not set')
-      context = new Context<object>(address.split(','), {
+      context = new Context<object>(addressList(address), {
         name: job.name,
         signal: controller.signal,
         curve: job.curve,

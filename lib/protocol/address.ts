@@ -58,6 +58,12 @@ export function addressSyntax(address: string, use: 'bind' | 'connect'): 'ok' | 
   return port === '*' && use === 'connect' ? 'port' : 'ok'
 }
 
+// The addresses of a list as people write them (ZSTATE_ADDRESS, --address): separated by commas,
+// with or without spaces after them (no address holds a space or a comma at either end).
+export function addressList(text: string): string[] {
+  return text.split(',').map((address) => address.trim())
+}
+
 // What connect() accepts: an ipc path or a tcp host and concrete port.
 export function checkConnectAddress(address: string): void {
   if (addressSyntax(address, 'connect') !== 'ok')
