@@ -50,6 +50,8 @@ export interface Sample {
   readonly services: readonly ServiceSample[] | null
   readonly topics: readonly TopicSample[] | null
   readonly statsError: string | null
+  /** What keeps the server from working though it answers (etcd down on a gateway); the page's status line. */
+  readonly problem: string | null
 }
 
 // The topics the page lists, most recently published first.
@@ -118,6 +120,10 @@ export async function takeSample(client: unknown, previous: Reading | undefined)
         lastPublished: topic.lastPublished,
       })) ?? null,
     statsError: stats.error,
+    problem:
+      stats.value?.etcd?.up === false
+        ? 'etcd does not answer this gateway: writes are refused (ERR_UNAVAILABLE)'
+        : null,
   }
   return { sample, stats: stats.value }
 }

@@ -38,6 +38,20 @@ export interface StorageStats {
   readonly fsyncSeconds: number
 }
 
+/** An etcd gateway's link to etcd (docs/scale-out.md); null on a server that holds its own state. */
+export interface EtcdStats {
+  /**
+   * Whether etcd answers this gateway: false from the moment it counts etcd as down (no quorum, no
+   * member reachable, or a write's fence not taken) until a request that needs a quorum succeeds
+   * again; meanwhile writes are refused ERR_UNAVAILABLE.
+   */
+  readonly up: boolean
+  /** Writes of this gateway's clients answered ERR_UNAVAILABLE. */
+  readonly unavailableWrites: number
+  /** Requests of this gateway to an etcd member that got no answer (unreachable, or past their deadline). */
+  readonly failedRequests: number
+}
+
 export interface ServerStats {
   readonly pid: number
   /** ms since the server started. */
@@ -74,6 +88,8 @@ export interface ServerStats {
   /** Topics, most recently published first; the server tracks at most MAX_TRACKED_TOPICS. */
   readonly topics: readonly TopicStats[]
   readonly storage: StorageStats | null
+  /** Absent from servers older than this field. */
+  readonly etcd?: EtcdStats | null
 }
 
 /** Topics the server keeps counters for: the least recently published one is forgotten beyond. */

@@ -14,8 +14,13 @@ export interface Scrape {
 type Read = () => Scrape | undefined
 
 // Every zstate_ metric, each setting its values from the current scrape when collected. Labelled
-// ones start empty each time: a service, topic or process that is gone leaves the output.
-export function defineMetrics(register: Registry, read: Read, durable: boolean): void {
+// ones start empty each time: a service, topic or process that is gone leaves the output. `durable`
+// (a data dir) and `gateway` (an etcd gateway) add the families only such a server has.
+export function defineMetrics(
+  register: Registry,
+  read: Read,
+  { durable, gateway }: { durable: boolean; gateway: boolean },
+): void {
   const registers = [register]
   const gauge = (name: string, help: string, value: (scrape: Scrape) => number): void => {
     new Gauge({
@@ -183,12 +188,30 @@ export function defineMetrics(register: Registry, read: Read, durable: boolean):
     (row) => (row.usage.memory === null ? undefined : [row.labels, row.usage.memory]),
   )
 
-  if (!durable) return
-  counter('zstate_fsync_total', 'fsyncs of the write-ahead log.', (s) => s.stats.storage?.fsyncs ?? 0)
+  if (durable) {
+    counter('zstate_fsync_total', 'fsyncs of the write-ahead log.', (s) => s.stats.storage?.fsyncs ?? 0)
+    counter(
+      'zstate_fsync_seconds_total',
+      'Time spent in fsyncs of the write-ahead log.',
+      (s) => s.stats.storage?.fsyncSeconds ?? 0,
+    )
+  }
+  if (!gateway) return
+  // An outage of etcd must not look like an idle state: writes are refused while nothing else moves.
+  gauge(
+    'zstate_etcd_up',
+    'Whether etcd answers this gateway (1), or counts as down and writes are refused (0).',
+    (s) => (s.stats.etcd?.up === true ? 1 : 0),
+  )
   counter(
-    'zstate_fsync_seconds_total',
-    'Time spent in fsyncs of the write-ahead log.',
-    (s) => s.stats.storage?.fsyncSeconds ?? 0,
+    'zstate_etcd_unavailable_writes_total',
+    "Writes of this gateway's clients refused with ERR_UNAVAILABLE.",
+    (s) => s.stats.etcd?.unavailableWrites ?? 0,
+  )
+  counter(
+    'zstate_etcd_failed_requests_total',
+    'Requests of this gateway to an etcd member that got no answer.',
+    (s) => s.stats.etcd?.failedRequests ?? 0,
   )
 }
 

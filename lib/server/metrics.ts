@@ -47,7 +47,11 @@ export async function startMetrics(
 ): Promise<MetricsEndpoint> {
   const own = new Registry()
   let current: Scrape | undefined
-  defineMetrics(own, () => current, sources.stats().storage !== null)
+  const { storage, etcd } = sources.stats()
+  defineMetrics(own, () => current, {
+    durable: storage !== null,
+    gateway: etcd !== undefined && etcd !== null,
+  })
   const register = Registry.merge([processMetrics(), own])
   const server = boundedHttpServer(MAX_CONNECTIONS, (request, response) => {
     void answer(request, response).catch((error: unknown) => {

@@ -1057,6 +1057,14 @@ class StateServer implements Server {
         this.#storage === undefined
           ? null
           : { fsync: this.#options.storage!.fsync, ...this.#storage.log.fsyncTally },
+      etcd:
+        this.#gateway === undefined
+          ? null
+          : {
+              up: this.#gateway.up,
+              unavailableWrites: this.#writes!.unavailable,
+              failedRequests: this.#gateway.failedRequests,
+            },
     }
   }
 

@@ -74,7 +74,8 @@ function hello(data) {
 }
 
 function sample(data) {
-  status('live', 'live')
+  if (data.problem === null) status('live', 'live')
+  else status(data.problem, 'down')
   view.samples.push(data)
   if (view.samples.length > MAX_SAMPLES) view.samples.splice(0, view.samples.length - MAX_SAMPLES)
   renderSamples()

@@ -124,6 +124,8 @@ export class EtcdGateway {
   // Whether etcd did not take the fence (no quorum), until it answers again, and the question asked.
   #down = false
   #probe: Promise<boolean> | undefined
+  // Whether a loop asks etcd, known to be down, whether it answers again (see #markDown()).
+  #recovering = false
   // The read of the last commit in flight, and the one that follows it (see lastCommit()).
   #commitRead: Promise<number> | undefined
   #nextCommitRead: Promise<number> | undefined
@@ -199,7 +201,7 @@ export class EtcdGateway {
       // No quorum: writes are refused unsent until a fence put goes through again (see answers()).
       onLeaderless: () => {
         if (started === undefined) return
-        started.#down = true
+        started.#markDown()
         process.emitWarning(
           `zstate: no etcd member that answers this gateway has known a leader for ${LEADERLESS_MS / 1000} s (no quorum): writes are refused until etcd has one again`,
         )
@@ -207,7 +209,7 @@ export class EtcdGateway {
       onReach: (reachable) => {
         if (started === undefined) return
         // Cut off, etcd counts as down: writes ask it whether it answers, and are refused unsent if not.
-        if (!reachable) started.#down = true
+        if (!reachable) started.#markDown()
         started.#consumer?.reachable(reachable)
       },
     })
@@ -349,9 +351,31 @@ export class EtcdGateway {
       this.#down = false
       return this.#fence
     } catch (error) {
-      this.#down = true
+      this.#markDown()
       throw error
     }
+  }
+
+  // etcd counts as down until it answers again. It is asked every PROBE_MS meanwhile, not only when a
+  // write comes: an idle gateway reports it back up (STATS, /metrics) once it has a quorum again.
+  #markDown(): void {
+    this.#down = true
+    if (this.#recovering) return
+    this.#recovering = true
+    void (async () => {
+      while (!this.#closing && !(await this.answers())) await pause(PROBE_MS, undefined, { ref: false })
+      this.#recovering = false
+    })()
+  }
+
+  // Whether etcd answers this gateway, as far as it knows (see answers()).
+  get up(): boolean {
+    return !this.#down
+  }
+
+  // Requests to etcd members that got no answer (MemberHealth).
+  get failedRequests(): number {
+    return this.#health.failedRequests
   }
 
   // Whether etcd answers: yes while it is not known to be down (it did not take the fence); else

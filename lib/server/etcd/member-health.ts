@@ -70,10 +70,17 @@ export class MemberHealth {
   // Since when no member that answers has known a leader, and whether that was reported.
   #leaderlessSince: number | undefined
   #leaderlessReported = false
+  // Requests of the gateway's clients that got no answer from a member (STATS).
+  #failedRequests = 0
 
   /** Whether some member answered lately (false: this gateway is cut off from etcd). */
   get reachable(): boolean {
     return this.#reachable
+  }
+
+  /** Requests to a member that got no answer (unreachable, refused connection, past their deadline). */
+  get failedRequests(): number {
+    return this.#failedRequests
   }
 
   constructor(endpoints: readonly string[], options: MemberHealthOptions) {
@@ -98,6 +105,10 @@ export class MemberHealth {
     return {
       host: (endpoint) => {
         const policy = this.#options.breaker()
+        // The breaker sees every request its client sends the member; `handled`: one that got no answer.
+        policy.onFailure(({ handled }) => {
+          if (handled) this.#failedRequests++
+        })
         const member = this.#members.get(endpoint)
         if (member !== undefined) {
           member.breakers.add(policy)

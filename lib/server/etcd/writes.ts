@@ -88,8 +88,9 @@ export class EtcdWrites {
   // The writes of each transaction sent and not yet seen committed, by the number its commit names.
   readonly #sent = new Map<number, SentWrite[]>()
   #serial = 0
-  // Conflicting attempts so far (STATS).
+  // Conflicting attempts so far, and writes refused ERR_UNAVAILABLE (STATS).
   conflicts = 0
+  unavailable = 0
 
   // `maxMessageBytes`: the server's; a session's waiting writes may come in frames of twice that, all
   // sessions' in frames of 16 times.
@@ -208,7 +209,10 @@ export class EtcdWrites {
     try {
       return await this.#send(session, jobs, taken)
     } catch (error) {
-      return jobs.slice(0, taken.count).map((job) => errorReply(job.id, error))
+      const failed = jobs.slice(0, taken.count)
+      if (error instanceof ZStateError && error.code === ErrorCode.UNAVAILABLE)
+        this.unavailable += failed.length
+      return failed.map((job) => errorReply(job.id, error))
     }
   }
 
