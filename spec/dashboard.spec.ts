@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
+import { connect as connectClient } from '../lib/index.ts'
 import { assertBuilt, CliProcess, cliEnv, killAll, tempDir, zstate } from './fixtures/cli-run.ts'
 import { until } from './process-support.ts'
 import {
@@ -255,18 +256,8 @@ function statusWithHost(port: number, host: string): Promise<number> {
 void test('dashboard: a page that opens gets at most the last 200 changes, however many the feed holds', async () => {
   const batch = Array.from({ length: 450 }, (_, i) => scene.writer.state.set(`bulk/${i}`, i))
   await Promise.all(batch)
-  const url = new URL(scene.url)
   // The feed has seen them once a fresh page's key list holds the last one.
-  const hello = async (): Promise<{ changes: { key: string }[] }> => {
-    const events = new AbortController()
-    const response = await fetch(`${url.origin}/events${url.search}`, { signal: events.signal })
-    const reader = response.body!.getReader()
-    let text = ''
-    while (!/event: hello\ndata: .*\n\n/.test(text))
-      text += new TextDecoder().decode((await reader.read()).value)
-    events.abort()
-    return JSON.parse(/event: hello\ndata: (.*)\n\n/.exec(text)![1]!) as { changes: { key: string }[] }
-  }
+  const hello = async () => JSON.parse(await helloText()) as { changes: { key: string }[] }
   let first = await hello()
   for (let tries = 0; first.changes.at(-1)?.key !== 'bulk/449' && tries < 50; tries++) first = await hello()
   assert.equal(first.changes.at(-1)?.key, 'bulk/449', 'the feed has seen every change')
@@ -288,6 +279,19 @@ void test('dashboard: a port in use fails with exit 1 and a message that ends in
     ),
   )
 })
+
+// The first message a newly opened page gets, as JSON text.
+async function helloText(): Promise<string> {
+  const url = new URL(scene.url)
+  const events = new AbortController()
+  const response = await fetch(`${url.origin}/events${url.search}`, { signal: events.signal })
+  const reader = response.body!.getReader()
+  let text = ''
+  while (!/event: hello\ndata: .*\n\n/.test(text))
+    text += new TextDecoder().decode((await reader.read()).value)
+  events.abort()
+  return /event: hello\ndata: (.*)\n\n/.exec(text)![1]!
+}
 
 // The feed of a page: its events in order, as the page's EventSource gets them.
 async function openFeed(
@@ -373,4 +377,42 @@ void test('dashboard: a long value is cut between characters, never inside one',
   } finally {
     feed.close()
   }
+})
+
+void test('dashboard: a reading lists the 50 busiest services and sums the rest; a page opens with a bounded history', async (t) => {
+  // 121 services (the scene's and these), each naming 60 methods of 100 characters: ~720 KB a reading
+  // listed whole.
+  const provider = await connectClient(scene.server.address)
+  t.after(() => provider.close())
+  const methods = Object.fromEntries(
+    Array.from({ length: 60 }, (_, i) => [`${'m'.repeat(96)}${String(i).padStart(4, '0')}`, () => i]),
+  )
+  for (let i = 0; i < 120; i++) await provider.provide(`load/${i}`, methods)
+  for (let i = 0; i < 3; i++) await provider.call('load/77', `${'m'.repeat(96)}0001`, [])
+  const feed = await openFeed()
+  t.after(() => feed.close())
+  // Two readings of them all: what a page opening now would have got every one of in full.
+  let readings = 0
+  let last: any
+  while (readings < 2) {
+    const { event, data } = await feed.next()
+    if (event !== 'sample' || data.services === null) continue
+    if (data.services.length + (data.otherServices?.count ?? 0) === 121) readings++
+    last = data
+  }
+  assert.equal(last.services.length, 50)
+  assert.equal(last.otherServices.count, 71)
+  assert.equal(last.services[0].name, 'load/77', 'the busiest first')
+  for (const service of last.services.filter((s: any) => s.name.startsWith('load/')))
+    assert.deepEqual([service.methods.length, service.methodCount], [16, 60], 'the first 16 methods named')
+
+  const json = await helloText()
+  // The history within 1 MiB, the changes within 200 rows: well below the two readings above.
+  assert.ok(Buffer.byteLength(json) < 1.1 * 2 ** 20, `a hello of ${Buffer.byteLength(json)} bytes`)
+  const { samples } = JSON.parse(json) as { samples: { services?: unknown[] }[] }
+  assert.equal(samples.at(-1)!.services!.length, 50, 'the last reading in full')
+  assert.ok(
+    samples.slice(0, -1).every((sample) => sample.services === undefined),
+    'earlier readings carry what the charts need',
+  )
 })

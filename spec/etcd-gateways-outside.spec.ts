@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import { Etcd3 } from 'etcd3'
+import { serverStats } from '../lib/client/server-stats.ts'
+import { processTable } from '../lib/process/table.ts'
 import { assertBuilt, CliProcess, cliEnv } from './fixtures/cli-run.ts'
 import { startEtcdCluster } from './fixtures/etcd-cluster.ts'
 import { client, etcdGateways } from './fixtures/etcd-gateways.ts'
@@ -18,6 +20,9 @@ function etcdClient(t: TestContext, endpoints = cluster().endpoints): Etcd3 {
   t.after(() => etcd.close())
   return etcd
 }
+
+// etcd writes outside every state's prefix, in one test.
+const OUTSIDE_PUTS = 2_000
 
 // The etcd prefix of a state, from its gateways' options.
 const prefixOf = (options: ReturnType<typeof stateOptions>): string => options.etcd!.prefix!
@@ -200,6 +205,37 @@ test(
     assert.match(
       cli.stderr,
       /zstate: the server stopped: the etcd watch failed \(.*compacted.*\): this gateway stopped/,
+    )
+  },
+)
+
+test(
+  "a gateway's commits/s counts its state's commits, not the etcd revisions written outside its prefix",
+  { skip },
+  async (t) => {
+    // A fresh gateway: its first readings are no burst either.
+    const [gateway] = await gateways(t, 1)
+    const c = await client(t, gateway!.address)
+    const etcd = etcdClient(t)
+    const started = performance.now()
+    for (let i = 0; i < OUTSIDE_PUTS; i += 100)
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          etcd
+            .put(`outside-zstate/${i + j}`)
+            .value('x')
+            .exec(),
+        ),
+      )
+    await c.state.set('one', 1)
+    const { commitsPerSecond } = await processTable(c)
+    const seconds = (performance.now() - started) / 1000
+    const { commits } = await serverStats(c)
+    // Over a span of at least a second, the rate is at most the commits made; etcd's revisions
+    // grew at OUTSIDE_PUTS / seconds.
+    assert.ok(
+      commitsPerSecond <= commits && commits < 10,
+      `${commitsPerSecond} commits/s after ${commits} commits (the outside puts: ${Math.round(OUTSIDE_PUTS / seconds)}/s)`,
     )
   },
 )

@@ -1,14 +1,19 @@
 // The live feed behind the page, over Server-Sent Events: a reading of the server once a second
 // (charts, contexts, services, topics), the change stream as it arrives, and the key list. Every
-// buffer is bounded: readings, changes, pages, and what a slow page may leave unread.
+// buffer is bounded: readings (in number and bytes), changes, pages, and what a slow page may leave unread.
 import type { ServerResponse } from 'node:http'
 import type { Client } from '../client/types.ts'
 import type { Change } from '../client/state-types.ts'
 import { KeyIndex, MAX_KEYS, type Encode } from './keys.ts'
-import { takeSample, type Reading, type Sample } from './sample.ts'
+import { takeSample, type Reading } from './sample.ts'
 
 /** Readings kept for the charts a newly opened page starts with: 5 minutes. */
 export const MAX_SAMPLES = 300
+/**
+ * Bytes (JSON) of the readings a newly opened page starts with, at most: the newest that fit,
+ * each but the last without its services and topics (the page charts only the rest).
+ */
+export const MAX_HISTORY_BYTES = 1024 * 1024
 /** Changes kept for a newly opened page, and sent at most in one batch. */
 export const MAX_CHANGES = 200
 /** Pages connected at once; one more gets 503. */
@@ -30,6 +35,12 @@ export interface ChangeRow {
   readonly time: number
 }
 
+// A reading as a chart needs it, kept as the JSON a page gets.
+interface ChartPoint {
+  readonly json: string
+  readonly bytes: number
+}
+
 interface Page {
   readonly response: ServerResponse
   readonly prefix: string
@@ -43,7 +54,8 @@ export class Feed {
   readonly #keys: KeyIndex
   readonly #pages = new Set<Page>()
   readonly #closing = new AbortController()
-  #samples: Sample[] = []
+  #history: ChartPoint[] = []
+  #historyBytes = 0
   #changes: ChangeRow[] = []
   // Every change recorded so far, counted: the batch holds the last of them.
   #recorded = 0
@@ -78,14 +90,13 @@ export class Feed {
       'X-Accel-Buffering': 'no',
     })
     const limits = { samples: MAX_SAMPLES, changes: MAX_CHANGES, keys: MAX_KEYS }
-    this.#send(page, 'hello', {
+    const rest = JSON.stringify({
       joined: this.#keys.joined,
       limits,
-      // Trimmed only once they reach twice the bound (a copy per push would cost more): a page gets
-      // the bound.
-      samples: this.#samples.slice(-MAX_SAMPLES),
       changes: this.#changes.filter((change) => change.key.startsWith(prefix)).slice(-MAX_CHANGES),
     })
+    // The readings are JSON already: spliced in rather than parsed and written again.
+    this.#write(page, 'hello', `{"samples":[${this.#helloSamples().join(',')}],${rest.slice(1)}`)
     this.#sendKeys(page)
     // A fresh reading rather than one up to a second old.
     this.#sampleNow()
@@ -121,9 +132,25 @@ export class Feed {
       return
     }
     if (this.#closing.signal.aborted) return
-    this.#samples.push(this.#last.sample)
-    if (this.#samples.length > 2 * MAX_SAMPLES) this.#samples = this.#samples.slice(-MAX_SAMPLES)
+    const { services: _services, otherServices: _others, topics: _topics, ...point } = this.#last.sample
+    const json = JSON.stringify(point)
+    this.#history.push({ json, bytes: Buffer.byteLength(json) })
+    this.#historyBytes += this.#history.at(-1)!.bytes
+    // Trimmed only once past twice a bound (a copy per push would cost more): a page gets the bounds.
+    if (this.#history.length > 2 * MAX_SAMPLES || this.#historyBytes > 2 * MAX_HISTORY_BYTES) {
+      this.#history = newest(this.#history, MAX_SAMPLES, MAX_HISTORY_BYTES)
+      this.#historyBytes = this.#history.reduce((total, { bytes }) => total + bytes, 0)
+    }
     this.#broadcast('sample', this.#last.sample)
+  }
+
+  // What a page opens with: the last reading in full after the chart points before it, within the bounds.
+  #helloSamples(): string[] {
+    if (this.#last === undefined) return []
+    const json = JSON.stringify(this.#last.sample)
+    const earlier = this.#history.slice(0, -1)
+    const left = MAX_HISTORY_BYTES - Buffer.byteLength(json)
+    return [...newest(earlier, MAX_SAMPLES - 1, left).map((point) => point.json), json]
   }
 
   // Follows every change; after a resync (ERR_COMPACTED) or an overflow, starts over from the replica.
@@ -179,17 +206,31 @@ export class Feed {
     this.#send(page, 'keys', { ...list, joined: this.#keys.joined })
   }
 
+  // Written once for every page.
   #broadcast(event: string, data: unknown): void {
-    for (const page of this.#pages) this.#send(page, event, data)
+    const json = JSON.stringify(data)
+    for (const page of this.#pages) this.#write(page, event, json)
   }
 
   #send(page: Page, event: string, data: unknown): void {
+    this.#write(page, event, JSON.stringify(data))
+  }
+
+  #write(page: Page, event: string, json: string): void {
     const { response } = page
     if (response.writableLength > MAX_UNREAD) {
       this.#pages.delete(page)
       response.destroy()
       return
     }
-    response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    response.write(`event: ${event}\ndata: ${json}\n\n`)
   }
+}
+
+// The newest of `points` that fit `count` and `bytes`.
+function newest(points: readonly ChartPoint[], count: number, bytes: number): ChartPoint[] {
+  let from = points.length
+  while (from > 0 && points.length - from < count && bytes >= points[from - 1]!.bytes)
+    bytes -= points[--from]!.bytes
+  return points.slice(from)
 }

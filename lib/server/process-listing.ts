@@ -47,11 +47,16 @@ export interface ListingHost {
   // ms without a message after which a process counts as silent.
   silence(): number
   revision(): number
+  // Commits since the server started (STATS' commits): on etcd, revisions also count writes outside
+  // the prefix, so commits/s is taken from this count.
+  commits(): number
   // Bytes the table may take in its reply.
   budget(): number
 }
 
 const RATE_SAMPLES = 6
+// The shortest span commits/s is taken over: a server's first commits are no burst.
+const MIN_RATE_MS = 1000
 const MAX_SAMPLED_PIDS = 512
 // Upper bounds of the encoded size of the table's fixed part and of each row, strings aside
 // (msgpack numbers take at most 9 bytes, a string its UTF-8 bytes plus at most 5).
@@ -67,14 +72,14 @@ type ListedContext = Unmeasured<ContextRow> & { readonly children: Unmeasured<Ch
 export class ProcessListing {
   readonly #host: ListingHost
   readonly #started = Date.now()
-  readonly #samples: [time: number, revision: number][] = []
+  readonly #samples: [time: number, commits: number][] = []
   readonly #usage = new UsageSampler()
   readonly #sampler: NodeJS.Timeout
   #gathering: Promise<Gathered> | undefined
 
   constructor(host: ListingHost) {
     this.#host = host
-    this.#samples.push([Date.now(), host.revision()])
+    this.#samples.push([Date.now(), host.commits()])
     this.#sampler = setInterval(() => this.#sample(), 1000)
     this.#sampler.unref()
   }
@@ -149,11 +154,10 @@ export class ProcessListing {
     }
     const [since, from] = this.#samples[0]!
     const now = Date.now()
-    const revision = this.#host.revision()
     const table = {
       server: { pid: process.pid, ...measured(true, process.pid) },
-      revision,
-      commitsPerSecond: now > since ? Math.max(0, ((revision - from) * 1000) / (now - since)) : 0,
+      revision: this.#host.revision(),
+      commitsPerSecond: ((this.#host.commits() - from) * 1000) / Math.max(now - since, MIN_RATE_MS),
       uptime: now - this.#started,
       clients,
       contexts: contexts.map((context) => ({
@@ -167,7 +171,7 @@ export class ProcessListing {
   }
 
   #sample(): void {
-    this.#samples.push([Date.now(), this.#host.revision()])
+    this.#samples.push([Date.now(), this.#host.commits()])
     if (this.#samples.length > RATE_SAMPLES) this.#samples.shift()
   }
 }

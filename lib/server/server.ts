@@ -286,6 +286,7 @@ class StateServer implements Server {
       // A process counts as silent after the silence that drops a service provider.
       silence: () => this.#options.heartbeatMs * PROVIDER_SILENCE_BEATS,
       revision: () => this.revision,
+      commits: () => this.#counts.commits,
       budget: () => this.#replyBudget,
     })
     this.#actions = actions

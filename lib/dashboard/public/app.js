@@ -76,6 +76,9 @@ function hello(data) {
 function sample(data) {
   if (data.problem === null) status('live', 'live')
   else status(data.problem, 'down')
+  // Only the last reading's services and topics are shown: the charts need the rest.
+  const previous = view.samples.at(-1)
+  if (previous !== undefined) previous.services = previous.topics = previous.otherServices = null
   view.samples.push(data)
   if (view.samples.length > MAX_SAMPLES) view.samples.splice(0, view.samples.length - MAX_SAMPLES)
   renderSamples()
@@ -171,7 +174,7 @@ function renderServices(last) {
   fillStatsTable('#services tbody', 6, last.services, 'No services.', last.statsError, (s) =>
     el(
       'tr',
-      { title: s.methods.join(', ') },
+      { title: s.methods.join(', ') + (s.methodCount > s.methods.length ? ', …' : '') },
       el('td', { className: 'key' }, s.name),
       el('td', { className: 'num' }, s.providers),
       el('td', { className: 'num' }, round(s.callsPerSecond)),
@@ -180,6 +183,20 @@ function renderServices(last) {
       el('td', { className: 'num' }, s.failed),
     ),
   )
+  const other = last.otherServices
+  if (other !== null && other.count > 0)
+    $('#services tbody').append(
+      el(
+        'tr',
+        { className: 'muted' },
+        el('td', {}, `… ${other.count} more (less busy)`),
+        el('td', { className: 'num' }, other.providers),
+        el('td', { className: 'num' }, round(other.callsPerSecond)),
+        el('td', { className: 'num' }, other.queued),
+        el('td', { className: 'num' }, other.inFlight),
+        el('td', { className: 'num' }, other.failed),
+      ),
+    )
 }
 
 function renderTopics(last) {

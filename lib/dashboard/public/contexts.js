@@ -6,6 +6,8 @@
 // every module with the page's token.
 export function contextsView(container, { uPlot, lineChart, el, round, bytes, percent }) {
   const contextViews = new Map() // context id → { root, title, table, pids, cpu, memory }
+  // What the reading left out (it lists at most 200 processes), below the contexts.
+  const more = el('div', { className: 'muted' })
 
   function render(last, samples, times) {
     const seen = new Set(last.contexts.map((c) => c.id))
@@ -75,6 +77,9 @@ export function contextsView(container, { uPlot, lineChart, el, round, bytes, pe
         history((p) => p.memory),
       )
     }
+    const { contexts: c, children: k } = last.omitted
+    more.textContent = c + k > 0 ? `… ${c} more contexts, ${k} more children not listed` : ''
+    container.append(more)
   }
 
   function processTable(processes) {
