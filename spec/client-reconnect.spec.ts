@@ -6,6 +6,7 @@ import { Router } from 'zeromq'
 import { connect, isZStateError, startServer, ErrorCode, type StatusEvent } from '../lib/index.ts'
 import { decode, encode } from '../lib/protocol/codec.ts'
 import { Op, PROTOCOL_VERSION, Status } from '../lib/protocol/ops.ts'
+import { bindFreed } from '../lib/zmq.ts'
 import { fixture, tempDir } from './support.ts'
 import { failure, until } from './process-support.ts'
 
@@ -144,7 +145,8 @@ test('reconnect: a server of another protocol version at the address is named by
   const refusal = `unsupported protocol version ${PROTOCOL_VERSION}; this server speaks ${PROTOCOL_VERSION + 1}`
   const standIn = new Router({ linger: 0 })
   t.after(() => standIn.close())
-  await standIn.bind(address)
+  // The server's port may still be bound for a moment after close() (libzmq's I/O thread).
+  await bindFreed(standIn, address)
   void (async () => {
     for await (const [peer, frame] of standIn) {
       const replies = (decode(frame!) as [number, number][]).map(([id, op]) =>
