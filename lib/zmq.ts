@@ -1,9 +1,47 @@
 // zeromq, loaded with require: it is CommonJS, and importing it as an ES module first has Node scan its
-// source for named exports, about 5 ms of every process's start (a child's, the server's, a thread's).
+// source for named exports, about 5 ms of every process's start (a child's, the server's).
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-const zmq = createRequire(import.meta.url)('zeromq') as typeof import('zeromq')
+type Zmq = typeof import('zeromq')
+type SocketClass = abstract new (...args: never[]) => object
+
+// Loaded when the first socket or key pair is made, not with this module: a thread child's client
+// imports it too but makes only proxies (process/thread-sockets.ts), and a thread that has loaded
+// zeromq's addon can abort the whole process when it is terminated (zeromq.js#411).
+let loaded: Zmq | undefined
+function zeromq(): Zmq {
+  if (loaded !== undefined) return loaded
+  loaded = createRequire(import.meta.url)('zeromq') as Zmq
+  raiseMaxSockets(loaded.context)
+  return loaded
+}
+
+// libzmq refuses a context's socket past ZMQ_MAX_SOCKETS (1,023 by default) with EMFILE, long before
+// the fd limit: a parent serving 200 thread children reached it (each child's DEALER, SUB and the
+// DEALER's monitor, two PAIRs, are its sockets). A socket holds an fd and its connections more, so the
+// context may have a quarter of the process's fd limit. It counts only before the first socket.
+function raiseMaxSockets(context: Zmq['context']): void {
+  const fds = openFileLimit()
+  if (fds === undefined) return
+  context.maxSockets = Math.max(context.maxSockets, Math.min(context.maxSocketsLimit, Math.floor(fds / 4)))
+}
+
+// The soft RLIMIT_NOFILE (Node raises it to the hard one at start); undefined where /proc has no say.
+function openFileLimit(): number | undefined {
+  try {
+    const match = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return match === null ? undefined : Number(match[1])
+  } catch {
+    return undefined
+  }
+}
+
+// How many sockets this process's ZeroMQ context may hold: what a failure to open one names.
+export function maxSockets(): number {
+  return zeromq().context.maxSockets
+}
 
 // Two calls fail with EINTR when a signal lands meanwhile (a profiler's SIGPROF, a SIGCHLD): making a
 // socket (zmq_socket and the options set with it) and connecting one (zmq_connect first processes
@@ -21,10 +59,19 @@ function retryInterrupted<T>(call: () => T): T {
   }
 }
 
-export function retryingInterrupted<C extends abstract new (...args: never[]) => object>(Class: C): C {
+export function retryingInterrupted<C extends SocketClass>(Class: C): C {
   return new Proxy(Class, {
     construct: (target, args, newTarget): object =>
       retryInterrupted((): object => Reflect.construct(target, args, newTarget) as object),
+  })
+}
+
+// A socket class that loads zeromq (see zeromq() above) when the first of its sockets is made.
+function lazySocketClass<C extends SocketClass>(load: (zmq: Zmq) => C): C {
+  let Class: C | undefined
+  return new Proxy(function unloaded() {} as unknown as C, {
+    construct: (_target, args): object =>
+      Reflect.construct((Class ??= retryingInterrupted(load(zeromq()))), args) as object,
   })
 }
 
@@ -58,13 +105,15 @@ export async function sendOrWait<M>(
 // subscriptions past the thousandth were lost, silently. Every SUB of zstate's has no such mark.
 // zeromq.js offers ZMQ_SNDHWM only on sockets that send messages, so it is set by its number.
 const ZMQ_SNDHWM = 23
-class UnboundedSubscriber extends zmq.Subscriber {
-  constructor(...args: ConstructorParameters<typeof zmq.Subscriber>) {
-    super(...args)
-    ;(this as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(
-      ZMQ_SNDHWM,
-      0,
-    )
+function unboundedSubscriber(zmq: Zmq): Zmq['Subscriber'] {
+  return class UnboundedSubscriber extends zmq.Subscriber {
+    constructor(...args: ConstructorParameters<Zmq['Subscriber']>) {
+      super(...args)
+      ;(this as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(
+        ZMQ_SNDHWM,
+        0,
+      )
+    }
   }
 }
 
@@ -88,11 +137,13 @@ export async function bindFreed(
   }
 }
 
-export const Dealer = retryingInterrupted(zmq.Dealer)
-export const Publisher = retryingInterrupted(zmq.Publisher)
-export const Router = retryingInterrupted(zmq.Router)
-export const Subscriber = retryingInterrupted(UnboundedSubscriber)
-export const { curveKeyPair } = zmq
+export const Dealer = lazySocketClass((zmq) => zmq.Dealer)
+export const Publisher = lazySocketClass((zmq) => zmq.Publisher)
+export const Router = lazySocketClass((zmq) => zmq.Router)
+export const Subscriber = lazySocketClass(unboundedSubscriber)
+export function curveKeyPair(): { publicKey: string; secretKey: string } {
+  return zeromq().curveKeyPair()
+}
 export type Dealer = import('zeromq').Dealer
 export type Publisher = import('zeromq').Publisher
 export type Router = import('zeromq').Router

@@ -5,7 +5,7 @@ import type { MessagePort } from 'node:worker_threads'
 import type { Dealer, Subscriber } from 'zeromq'
 import type { socketOptions } from '../link/handshake.ts'
 import { sockets } from '../link/sockets.ts'
-import { connectSocket, sendOrWait } from '../zmq.ts'
+import { connectSocket, maxSockets, sendOrWait } from '../zmq.ts'
 import { SendQueue } from '../send-queue.ts'
 import { byteLength } from './thread-sockets.ts'
 
@@ -42,11 +42,21 @@ interface Hosted {
 export class SocketHost {
   readonly #port: MessagePort
   readonly #hosted = new Map<number, Hosted>()
+  readonly #failed: (reason: string) => void
   #closed = false
 
-  constructor(port: MessagePort) {
+  // `failed` ends the thread: a socket that cannot be opened (or connected) fails its child, never
+  // this process (this runs in a MessagePort listener, where a throw is uncaught).
+  constructor(port: MessagePort, failed: (reason: string) => void) {
     this.#port = port
-    port.on('message', (message: ToHost) => this.#handle(message))
+    this.#failed = failed
+    port.on('message', (message: ToHost) => {
+      try {
+        this.#handle(message)
+      } catch (error) {
+        this.#failed(hostError(message, error))
+      }
+    })
   }
 
   close(): void {
@@ -73,7 +83,8 @@ export class SocketHost {
           message.frames.map((frame) => Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)),
         )
       case 'watch':
-        return void this.#watch(message.id, hosted)
+        // Read here: opening the monitor's sockets can fail as opening a socket can.
+        return void this.#watch(message.id, hosted.socket.events)
       case 'ack':
         hosted.untaken = Math.max(0, hosted.untaken - message.count)
         hosted.untakenBytes = Math.max(0, hosted.untakenBytes - message.bytes)
@@ -96,9 +107,9 @@ export class SocketHost {
     void this.#forward(id, hosted)
   }
 
-  async #watch(id: number, hosted: Hosted): Promise<void> {
+  async #watch(id: number, events: Hosted['socket']['events']): Promise<void> {
     try {
-      for await (const event of hosted.socket.events) {
+      for await (const event of events) {
         if (!event.type.startsWith('handshake:error')) continue
         this.#port.postMessage({ id, event: event.type } satisfies ToProxy)
       }
@@ -129,4 +140,16 @@ export class SocketHost {
       }
     }
   }
+}
+
+// Why the thread's request failed; EMFILE is the socket limit (or the fd limit) reached.
+function hostError(request: ToHost, error: unknown): string {
+  const { code, message } = error as { code?: unknown; message?: unknown }
+  const what = request.op === 'open' ? `open a ${request.kind} socket` : request.op
+  const why = `${typeof message === 'string' ? message : String(error)}${
+    code === 'EMFILE'
+      ? ` (this process's ZeroMQ context takes at most ${maxSockets()} sockets, ZMQ_MAX_SOCKETS: a quarter of its fd limit, ulimit -n)`
+      : ''
+  }`
+  return `zstate could not ${what} for it in its parent: ${why}`
 }

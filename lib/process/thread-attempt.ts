@@ -15,12 +15,17 @@ export class ThreadAttempt extends Attempt {
   readonly #worker: Worker
   readonly #threadId: number
   #utilization: EventLoopUtilization | undefined
+  // Why zstate ended the thread, if it did: the socket host could not serve it.
+  #failure: string | undefined
 
   constructor(options: LaunchOptions) {
     super(options)
     // The thread's sockets live here (see thread-sockets.ts), on a port of their own.
     const { port1, port2 } = new MessageChannel()
-    const sockets = new SocketHost(port1)
+    const sockets = new SocketHost(port1, (reason) => {
+      this.#failure ??= reason
+      this.terminate()
+    })
     const worker = new Worker(THREAD_BOOT, {
       eval: true,
       workerData: {
@@ -56,7 +61,7 @@ export class ThreadAttempt extends Attempt {
             this.tail.push(line)
             process.stderr.write(`${prefix}${line}\n`)
           }
-        this.exited(code, null)
+        this.exited(code, null, this.#failure)
       })
     })
     this.register('starting')
