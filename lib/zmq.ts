@@ -38,6 +38,12 @@ function openFileLimit(): number | undefined {
   }
 }
 
+// Loads zeromq now: for a process whose next step makes sockets (a child process's client), so that
+// the load is part of its start-up, as a warm child's is, rather than of its first job.
+export function loadZeromq(): void {
+  zeromq()
+}
+
 // How many sockets this process's ZeroMQ context may hold: what a failure to open one names.
 export function maxSockets(): number {
   return zeromq().context.maxSockets

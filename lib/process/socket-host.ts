@@ -145,7 +145,12 @@ export class SocketHost {
 // Why the thread's request failed; EMFILE is the socket limit (or the fd limit) reached.
 function hostError(request: ToHost, error: unknown): string {
   const { code, message } = error as { code?: unknown; message?: unknown }
-  const what = request.op === 'open' ? `open a ${request.kind} socket` : request.op
+  const what =
+    request.op === 'open'
+      ? `open a ${request.kind} socket`
+      : request.op === 'watch'
+        ? "watch a socket's handshakes"
+        : `${request.op} a socket`
   const why = `${typeof message === 'string' ? message : String(error)}${
     code === 'EMFILE'
       ? ` (this process's ZeroMQ context takes at most ${maxSockets()} sockets, ZMQ_MAX_SOCKETS: a quarter of its fd limit, ulimit -n)`
