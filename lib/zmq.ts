@@ -3,13 +3,15 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { isMainThread } from 'node:worker_threads'
 
 type Zmq = typeof import('zeromq')
 type SocketClass = abstract new (...args: never[]) => object
 
-// Loaded when the first socket or key pair is made, not with this module: a thread child's client
-// imports it too but makes only proxies (process/thread-sockets.ts), and a thread that has loaded
-// zeromq's addon can abort the whole process when it is terminated (zeromq.js#411).
+// Loaded with this module in a process's main thread, as part of its start-up (a warm child's too);
+// in a worker thread only when it makes a socket or key pair of its own: a thread child's client
+// makes only proxies (process/thread-sockets.ts), and a thread that has loaded zeromq's addon can
+// abort the whole process when it is terminated (zeromq.js#411).
 let loaded: Zmq | undefined
 function zeromq(): Zmq {
   if (loaded !== undefined) return loaded
@@ -36,12 +38,6 @@ function openFileLimit(): number | undefined {
   } catch {
     return undefined
   }
-}
-
-// Loads zeromq now: for a process whose next step makes sockets (a child process's client), so that
-// the load is part of its start-up, as a warm child's is, rather than of its first job.
-export function loadZeromq(): void {
-  zeromq()
 }
 
 // How many sockets this process's ZeroMQ context may hold: what a failure to open one names.
@@ -72,12 +68,13 @@ export function retryingInterrupted<C extends SocketClass>(Class: C): C {
   })
 }
 
-// A socket class that loads zeromq (see zeromq() above) when the first of its sockets is made.
+// A socket class that loads zeromq (see zeromq() above) when the first of its sockets is made, and
+// makes each as retryingInterrupted's classes do.
 function lazySocketClass<C extends SocketClass>(load: (zmq: Zmq) => C): C {
   let Class: C | undefined
   return new Proxy(function unloaded() {} as unknown as C, {
     construct: (_target, args): object =>
-      Reflect.construct((Class ??= retryingInterrupted(load(zeromq()))), args) as object,
+      retryInterrupted((): object => Reflect.construct((Class ??= load(zeromq())), args) as object),
   })
 }
 
@@ -142,6 +139,8 @@ export async function bindFreed(
     }
   }
 }
+
+if (isMainThread) zeromq()
 
 export const Dealer = lazySocketClass((zmq) => zmq.Dealer)
 export const Publisher = lazySocketClass((zmq) => zmq.Publisher)

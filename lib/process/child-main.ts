@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url'
 import { isMainThread } from 'node:worker_threads'
 import { runAsChild } from './child-process.ts'
 import { runWithContext } from './context-runtime.ts'
-import { loadZeromq } from '../zmq.ts'
 
 // zstate's export, as a target importing it gets it here (its startServer loads the server then).
 export * from '../index.ts'
@@ -21,10 +20,6 @@ export { startServer } from './child-server.ts'
 
 // For the bootstrap only: a job run with a context of this copy.
 export { runWithContext }
-
-// A child process loads this copy for a job that joins the server (or, warm, for the next one): its
-// zeromq is loaded with it. Never in a thread, whose sockets are its parent's (lib/zmq.ts).
-if (isMainThread) loadZeromq()
 
 if (
   isMainThread &&

@@ -21,9 +21,9 @@ export interface Claim {
   triedAt: number
   // Granted: from when it lapses if another transaction wants its keys.
   until: number
-  // Its place in line, set when it is added: its session's last turn (0: none yet), then its arrival.
+  // Its place in line, set when it is added: its session's last turn (0: none yet); among equals,
+  // it goes behind those already there.
   turn: number
-  arrival: number
 }
 
 export class ClaimLine {
@@ -33,7 +33,6 @@ export class ClaimLine {
   // The number of each session's last turn: turns are counted from 1.
   readonly #lastTurn = new WeakMap<Session, number>()
   #turns = 0
-  #arrivals = 0
   readonly #granted = new Set<Claim>()
   readonly #bySession = new Map<Session, Claim>()
   // How many claims hold or await each key; claims of every key are counted apart.
@@ -69,8 +68,7 @@ export class ClaimLine {
 
   add(claim: Claim): void {
     const turn = (claim.turn = this.#lastTurn.get(claim.session) ?? 0)
-    claim.arrival = ++this.#arrivals
-    // Behind every claim of a session whose last turn came no later (arrivals only grow).
+    // Behind every claim of a session whose last turn came no later.
     let low = 0
     let high = this.#order.length
     while (low < high) {

@@ -157,7 +157,6 @@ export class Claims {
       triedAt,
       until: 0,
       turn: 0,
-      arrival: 0,
     }
     this.#line.add(claim)
     this.#arm()
