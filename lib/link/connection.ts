@@ -315,6 +315,7 @@ export class Connection {
   #linkOptions(): LinkOptions {
     const { addresses, name, requestTimeout, traffic, replicate, curve, childToken } = this.#settings
     const address = addresses[this.#next++ % addresses.length]!
-    return { address, name, requestTimeout, traffic, replicate, curve, childToken }
+    const moveOn = addresses.length > 1
+    return { address, name, requestTimeout, traffic, replicate, curve, childToken, moveOn }
   }
 }

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Dealer, Subscriber } from 'zeromq'
 import { ErrorCode, ZStateError, invalidArgument } from '../errors.ts'
 import { checkKeyPair, sharesSecret } from '../protocol/key-proof.ts'
+import { deferred } from '../deferred.ts'
 import { isCurveKey } from '../protocol/z85.ts'
 
 /** A client's CURVE credentials: the server's public key and its own key pair (Z85). */
@@ -58,33 +59,43 @@ export function socketOptions(curve: CurveCredentials | undefined): {
   }
 }
 
-// Rejects with ERR_UNAUTHORIZED when the socket's handshake with the server fails; never resolves
-// otherwise (it stops watching when the socket closes).
-export function handshakeRefused(
+// What the socket's connection attempts tell: `refused` rejects with ERR_UNAUTHORIZED when the
+// handshake with the server fails; `unreachable` rejects with ERR_DISCONNECTED when a connection
+// attempt failed (nothing listens at the address: libzmq will try again). Neither resolves (they
+// stop watching when the socket closes).
+export function watchConnection(
   socket: Dealer | Subscriber,
   address: string,
   curve: boolean,
-): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    void (async () => {
-      try {
-        for await (const event of socket.events) {
-          // A plain client hears a refusal only from a ZeroMQ peer (a mechanism it does not take); a
-          // port that is not ZeroMQ's closes the connection (handshake:error:other) and is no answer:
-          // the join goes on and ends at its timeout. A curve server given the wrong server key
-          // closes the connection too, which only a curve client can be told about.
-          if (!event.type.startsWith('handshake:error')) continue
-          if (event.type === 'handshake:error:other' && !curve) continue
-          const refused = new ZStateError(ErrorCode.UNAUTHORIZED, refusal(event.type, address, curve))
-          if (event.type === 'handshake:error:other') brokenOff.add(refused)
-          reject(refused)
-          return
+): { refused: Promise<never>; unreachable: Promise<never> } {
+  const refused = deferred<never>()
+  const unreachable = deferred<never>()
+  // Both are raced or awaited only at times; unawaited, neither is an unhandled rejection.
+  refused.promise.catch(() => {})
+  unreachable.promise.catch(() => {})
+  void (async () => {
+    try {
+      for await (const event of socket.events) {
+        if (event.type === 'connect:retry') {
+          unreachable.reject(new ZStateError(ErrorCode.DISCONNECTED, `nothing answers at ${address}`))
+          continue
         }
-      } catch {
-        // the socket closed
+        // A plain client hears a refusal only from a ZeroMQ peer (a mechanism it does not take); a
+        // port that is not ZeroMQ's closes the connection (handshake:error:other) and is no answer:
+        // the join goes on and ends at its timeout. A curve server given the wrong server key
+        // closes the connection too, which only a curve client can be told about.
+        if (!event.type.startsWith('handshake:error')) continue
+        if (event.type === 'handshake:error:other' && !curve) continue
+        const error = new ZStateError(ErrorCode.UNAUTHORIZED, refusal(event.type, address, curve))
+        if (event.type === 'handshake:error:other') brokenOff.add(error)
+        refused.reject(error)
+        return
       }
-    })()
-  })
+    } catch {
+      // the socket closed
+    }
+  })()
+  return { refused: refused.promise, unreachable: unreachable.promise }
 }
 
 // Refusals that were a handshake the server broke off: a wrong serverKey, or a server that died

@@ -21,7 +21,7 @@ import {
   type Hello,
 } from './replies.ts'
 import {
-  handshakeRefused,
+  watchConnection,
   sendFailureReason,
   socketOptions,
   unlessRefused,
@@ -43,6 +43,8 @@ export interface LinkOptions {
   // The token of the context child this client runs in (HELLO's seventh argument): its parent sends
   // it in CHILD_GONE once the child has exited, and the server ends the session then; undefined: none.
   childToken: string | undefined
+  // Other addresses to try: an attempt whose connection fails (nothing listens) ends at once.
+  moveOn: boolean
 }
 
 // The longest pause before a snapshot the server had no room for is asked for again.
@@ -94,10 +96,9 @@ export class Link {
     // send high-water mark: what the channel sends is queued in libzmq, so a send never waits or fails
     // for room, and the channel sends without awaiting anything (lib/link/channel.ts).
     const dealer = new sockets.Dealer({ ...secure, sendTimeout: 0, sendHighWaterMark: 0 })
-    // A refused handshake fails the join at once (ERR_UNAUTHORIZED), not after its timeout.
-    const refused = handshakeRefused(dealer, options.address, options.curve !== undefined)
-    // A join that fails before it awaits the verdict must not leave the verdict's rejection unhandled.
-    refused.catch(() => {})
+    // A refused handshake fails the join at once (ERR_UNAUTHORIZED), not after its timeout; so does a
+    // failed connection (ERR_DISCONNECTED) when there are other addresses to try.
+    const { refused, unreachable } = watchConnection(dealer, options.address, options.curve !== undefined)
     connectSocket(dealer, options.address)
     const channel = new Channel(dealer, options.traffic, options.requestTimeout, (error) =>
       sendFailureReason(refused, options.address, error),
@@ -116,7 +117,8 @@ export class Link {
       if (curve !== undefined) args.push([curve.publicKey, keyProof(curve, curve.serverKey, token)])
       else if (childToken !== undefined) args.push(null)
       if (childToken !== undefined) args.push(childToken)
-      const reply = await abortable(unlessRefused(channel.request(Op.HELLO, args), refused), signal)
+      const answer = unlessRefused(channel.request(Op.HELLO, args), refused)
+      const reply = await abortable(options.moveOn ? Promise.race([answer, unreachable]) : answer, signal)
       const hello = readHello(reply, options.address)
       debug(
         'joined %s: epoch %s, revision %d, session %d',
