@@ -1,6 +1,9 @@
+/// <reference types="node" preserve="true" />
 // The public surface of zstate: everything users import comes from here. The factories are declared
 // here in public types only, and every type comes from a module that imports no implementation, so
 // the published declarations (dist/lib/index.d.ts and what it imports) never reach an internal class.
+// They use Node's types (AsyncDisposable, NodeJS.*): the reference above loads @types/node for a
+// consumer that lists no @types package (TypeScript 7 loads none by default).
 import { curveKeyPair } from './zmq.ts'
 import { connect as connectClient } from './connect.ts'
 import type { Client, ConnectOptions } from './client/types.ts'

@@ -35,6 +35,15 @@ const strictest = {
   verbatimModuleSyntax: true,
 }
 
+// A consumer that names no @types package (TypeScript 7 loads none unless listed): the package's
+// declarations load Node's types themselves, from the @types/node installed beside them.
+const bare = { ...typical, types: [] }
+const PLAIN = `import { connect } from 'zstate'
+const c = await connect<{ n: number }>('ipc:///tmp/x')
+await c.state.set('n', 1)
+await c.close()
+`
+
 // Must fail: 'x' is not a number.
 const BAD = `import { connect } from 'zstate'
 const c = await connect<{ n: number }>()
@@ -58,6 +67,7 @@ after(() => rmSync(dir, { recursive: true, force: true }))
 const project = join(dir, 'project')
 let typicalRun: Checked
 let strictestRun: Checked
+let bareRun: Checked
 
 before(
   async () => {
@@ -83,6 +93,8 @@ before(
     )
     cpSync(join(root, 'spec/fixtures/consumer-types.ts'), join(project, 'use.ts'))
     writeFileSync(join(project, 'bad.ts'), BAD)
+    writeFileSync(join(project, 'plain.ts'), PLAIN)
+    writeConfig('tsconfig.bare.json', bare, ['plain.ts'])
     writeConfig('tsconfig.json', typical, ['use.ts', 'bad.ts'])
     // Every declaration file the package ships is checked too, the internal ones included.
     writeConfig('tsconfig.strictest.json', strictest, [
@@ -90,9 +102,10 @@ before(
       'bad.ts',
       'node_modules/zstate/dist/**/*.d.ts',
     ])
-    ;[typicalRun, strictestRun] = await Promise.all([
+    ;[typicalRun, strictestRun, bareRun] = await Promise.all([
       typeCheck('tsconfig.json'),
       typeCheck('tsconfig.strictest.json'),
+      typeCheck('tsconfig.bare.json'),
     ])
   },
   { timeout: 300_000 },
@@ -207,6 +220,14 @@ test('package types: a strict consumer using every export type-checks against th
     )
     assert.equal(unexpected.length, 0, `${name} tsconfig:\n${show(unexpected)}`)
   }
+})
+
+test('package types: a consumer that lists no @types package (types: []) type-checks', () => {
+  assert.equal(bareRun.diagnostics.length, 0, show(bareRun.diagnostics))
+  assert.ok(
+    bareRun.files.some((f) => f.includes('/node_modules/@types/node/')),
+    'Node types loaded',
+  )
 })
 
 test('package types: a wrong value type for a typed state key is a type error', () => {

@@ -66,6 +66,23 @@ void test('pool: a target’s globals never reach the next target, and a child a
   assert.equal(new Set([...seen, crashed, ...after]).size, seen.length + 1 + after.size, 'every pid once')
 })
 
+// Killed from outside just as it is taken (the OOM killer, an operator's kill), a warm child has not
+// run the job: the pool hears of the death only later, and the spawn runs on a fresh process instead.
+void test('pool: a warm child killed just as a spawn takes it is replaced by a fresh process, and the spawn succeeds', async (t) => {
+  const ctx = await contextFor(t, { pool: { size: 2 } })
+  for (let round = 0; round < 3; round++) {
+    const warm = await warmPids(ctx)
+    for (const pid of warm) process.kill(pid, 'SIGKILL')
+    const children = [0, 1].map(() => ctx.spawn(() => process.pid))
+    const pids = await Promise.all(children.map((child) => child.wait()))
+    for (const pid of pids) assert.ok(!warm.has(pid), 'the job ran on a fresh process')
+    assert.deepEqual(
+      children.map((child) => child.pid),
+      pids,
+    )
+  }
+})
+
 void test('pool: a spawn with its own env, Node flags or a thread starts a fresh child; map takes warm ones', async (t) => {
   const ctx = await contextFor(t, { pool: { size: 2 } })
   const warm = await warmPids(ctx)

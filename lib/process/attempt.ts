@@ -135,6 +135,7 @@ export abstract class Attempt {
     if (!isFromChild(message)) return
     switch (message.t) {
       case 'warm':
+      case 'took':
         return
       case 'ready':
         this.#joined = message.joined

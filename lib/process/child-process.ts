@@ -12,6 +12,8 @@ import { runChild, type ParentPort, type RunJob } from './runtime.ts'
 
 const inbox = new Inbox<ToChild>()
 let started = false
+// A warm pool's child: its parent hears that it took the job (lib/process/process-attempt.ts).
+let warm = false
 
 // Makes this process a child. Only a child's entry calls it.
 export function runAsChild(withContext: () => Promise<RunJob>): void {
@@ -23,9 +25,10 @@ export function runAsChild(withContext: () => Promise<RunJob>): void {
   const usedStreams = trackStreams()
   process.on('message', (message: ToChild) => {
     if (message.t === 'job') void start(message, usedStreams, withContext)
-    else if (message.t === 'warm-up')
+    else if (message.t === 'warm-up') {
+      warm = true
       void withContext().then(() => process.send!({ t: 'warm' } satisfies FromChild))
-    else inbox.deliver(message)
+    } else inbox.deliver(message)
   })
 }
 
@@ -36,6 +39,7 @@ async function start(
 ): Promise<void> {
   if (started) return
   started = true
+  if (warm) process.send!({ t: 'took' } satisfies FromChild)
   const port: ParentPort = {
     send: (message: FromChild) =>
       new Promise<void>((resolve, reject) => {

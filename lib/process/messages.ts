@@ -58,6 +58,8 @@ export type FromChild =
   // A warm child (lib/process/warm-pool.ts) has loaded zstate's client, as 'warm-up' asked, and waits
   // for its job.
   | { readonly t: 'warm' }
+  // A warm child has the job (its first message on it): from now on it runs the job or reports why not.
+  | { readonly t: 'took' }
   // `joined`: whether the child joined the server (a map worker whose target never reads its ctx
   // does not).
   | { readonly t: 'ready'; readonly joined: boolean }

@@ -28,28 +28,49 @@ export function forkBootstrap(launch: Launch): ChildProcess {
 
 export class ProcessAttempt extends Attempt {
   readonly kind = 'process'
-  readonly #child: ChildProcess
+  #child!: ChildProcess
   readonly #cpu = new CpuMeter()
+  // A warm child that has not said it took the job: one that dies meanwhile (killed from outside just
+  // as it was taken, before the pool heard of it) never ran the job, and a fresh process runs it.
+  #untaken: boolean
+  // stop() or kill() reached for the child: a warm one that dies then is not replaced.
+  #stopping = false
 
   constructor(options: LaunchOptions) {
     super(options)
-    const child =
-      options.warm ?? forkBootstrap({ env: options.env, execArgv: childExecArgv(options.execArgv) })
+    this.#untaken = options.warm !== undefined
+    this.#run(options.warm ?? this.#fork())
+  }
+
+  #fork(): ChildProcess {
+    const child = forkBootstrap({ env: this.options.env, execArgv: childExecArgv(this.options.execArgv) })
+    this.options.watchdog?.watch(child)
+    return child
+  }
+
+  // Gives `child` the job and settles the attempt when it exits.
+  #run(child: ChildProcess): void {
     this.#child = child
-    if (options.warm === undefined) options.watchdog?.watch(child)
-    const prefix = `[${options.name}] `
+    const prefix = `[${this.options.name}] `
     // Settled when the output has ended and the IPC channel is drained: no line or message is lost.
     const output = Promise.all([
       forwardLines(child.stdout, process.stdout, prefix),
       forwardLines(child.stderr, process.stderr, prefix, this.tail),
       new Promise((resolve) => child.once('disconnect', resolve)),
     ])
-    child.on('message', (message) => this.receive(message))
+    child.on('message', (message: { t?: unknown } | null) => {
+      if (message?.t === 'took') this.#untaken = false
+      this.receive(message)
+    })
     // Only a failure to start is news: a failed kill or send shows in how the child ends.
     child.on('error', (error) => {
       if (child.pid === undefined) this.exited(null, null, `could not start: ${error.message}`)
     })
     child.once('exit', (code, signal) => {
+      if (this.#untaken && !this.#stopping) {
+        this.#untaken = false
+        return this.#run(this.#fork())
+      }
       const late = setTimeout(() => {
         child.stdout?.destroy()
         child.stderr?.destroy()
@@ -72,10 +93,12 @@ export class ProcessAttempt extends Attempt {
   }
 
   send(message: ToChild): void {
+    if (message.t === 'abort') this.#stopping = true
     if (this.#child.connected) this.#child.send(message, (error) => void error)
   }
 
   protected terminate(signal: NodeJS.Signals): void {
+    this.#stopping = true
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
     try {
       this.#child.kill(signal)
