@@ -165,12 +165,27 @@ test(
       const took = Date.now() - started
       assert.ok(took < 4000, `refused unsent after ${took} ms, not after about 2 s`)
     }
+    // Writes one session queued meanwhile are refused together, not each after a question of its own
+    // in turn: ten increments of one key in flight went one every 2 s, so with a request timeout of
+    // 8 s the later ones timed out (their outcome unknown), and committed once etcd was back.
+    const queued = await client(t, c.address, { requestTimeout: 8_000 })
+    const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => queued.state.increment('hot')))
+    for (const outcome of outcomes)
+      assert.ok(
+        outcome.status === 'rejected' &&
+          isZStateError(outcome.reason) &&
+          outcome.reason.code === 'ERR_UNAVAILABLE' &&
+          /was not sent/.test(outcome.reason.message),
+        `refused unsent: ${String(outcome.status === 'rejected' ? outcome.reason : outcome.value)}`,
+      )
     assert.equal(c.state.get('k'), 2, 'reads go on from the replica')
     await own.restart(1)
     await own.waitHealthy(1)
     assert.ok((await c.state.set('k', 4)) > 0)
     assert.equal(c.state.get('k'), 4)
     assert.equal(c.state.get('unsent'), undefined)
+    await queued.state.sync()
+    assert.equal(queued.state.get('hot'), undefined, 'no refused increment committed later')
     // Read through etcd itself: the write refused unsent left nothing there either ('lost', sent
     // without an answer, may or may not have committed).
     const raw = new Etcd3({ hosts: own.endpoints })

@@ -812,7 +812,7 @@ class StateServer implements Server {
     try {
       // etcd known to be down (or cut off from this gateway) and still silent: refused at once, as
       // writes are, not after a read's deadlines.
-      const answers = gateway.answers()
+      const answers = gateway.answers(Date.now())
       if (answers !== true && !(await answers))
         throw new ZStateError(
           ErrorCode.UNAVAILABLE,

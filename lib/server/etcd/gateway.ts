@@ -124,6 +124,9 @@ export class EtcdGateway {
   // Whether etcd did not take the fence (no quorum), until it answers again, and the question asked.
   #down = false
   #probe: Promise<boolean> | undefined
+  // When the last question found etcd still down: a write that was waiting by then is refused at
+  // once (it waited for that question), one that came later asks again.
+  #stillDownAt = Number.NEGATIVE_INFINITY
   // Whether a loop asks etcd, known to be down, whether it answers again (see #markDown()).
   #recovering = false
   // The read of the last commit in flight, and the one that follows it (see lastCommit()).
@@ -363,7 +366,8 @@ export class EtcdGateway {
     if (this.#recovering) return
     this.#recovering = true
     void (async () => {
-      while (!this.#closing && !(await this.answers())) await pause(PROBE_MS, undefined, { ref: false })
+      while (!this.#closing && !(await this.answers(Date.now())))
+        await pause(PROBE_MS, undefined, { ref: false })
       this.#recovering = false
     })()
   }
@@ -378,11 +382,14 @@ export class EtcdGateway {
     return this.#health.failedRequests
   }
 
-  // Whether etcd answers: yes while it is not known to be down (it did not take the fence); else
-  // reads that need a quorum, tried for PROBE_MS, one probe shared by the writes that ask meanwhile.
-  // So during an outage a write is refused in about two seconds, unsent, instead of after its deadlines.
-  answers(): true | Promise<boolean> {
+  // Whether etcd answers a write that has waited since `since` (a time of Date.now()): yes while it
+  // is not known to be down (it did not take the fence); no if a question found it still down after
+  // the write came (the writes a session queued behind one that was refused); else reads that need a
+  // quorum, tried for PROBE_MS, one probe shared by the writes that ask meanwhile. So during an outage
+  // a write is refused unsent within about two seconds of its coming, not after its deadlines.
+  answers(since: number): boolean | Promise<boolean> {
     if (!this.#down) return true
+    if (this.#probe === undefined && since < this.#stillDownAt) return false
     const deadline = Date.now() + PROBE_MS
     this.#probe ??= tried(deadline, () =>
       this.#client.kv.range({ key: this.layout.tx, keys_only: true }, { deadline }),
@@ -392,7 +399,10 @@ export class EtcdGateway {
           this.#down = false
           return true
         },
-        () => false,
+        () => {
+          this.#stillDownAt = Date.now()
+          return false
+        },
       )
       .finally(() => (this.#probe = undefined))
     return this.#probe

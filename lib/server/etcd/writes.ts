@@ -37,6 +37,8 @@ interface FrameHeld {
 
 interface Job {
   readonly id: number
+  // When it was queued (Date.now()).
+  readonly arrived: number
   // The frame it came in (none for the server's own writes).
   readonly frame?: FrameHeld
   readonly evaluate: Evaluate
@@ -126,7 +128,7 @@ export class EtcdWrites {
     }
     held.jobs++
     const queue = this.#queues.get(session)
-    const job = { id, evaluate, base, clear, frame: held }
+    const job = { id, arrived: Date.now(), evaluate, base, clear, frame: held }
     if (queue !== undefined) {
       queue.push(job)
       return
@@ -162,9 +164,13 @@ export class EtcdWrites {
         const due = some.filter((key) => view.has(key) && leases.isExpired(key, now))
         return due.length === 0 ? [] : [commit(due.map((key) => [key, ChangeKind.DELETE]))]
       }
-      await this.#send(undefined, [{ id: NO_REPLY, evaluate, base: 0, clear: undefined }], {
-        count: 1,
-      }).then(
+      await this.#send(
+        undefined,
+        [{ id: NO_REPLY, arrived: Date.now(), evaluate, base: 0, clear: undefined }],
+        {
+          count: 1,
+        },
+      ).then(
         () => (this.#sweepFailing = false),
         (error: unknown) => {
           // Due again at the next sweep (etcd without quorum, say): the sweep took them off its schedule.
@@ -247,8 +253,9 @@ export class EtcdWrites {
         }
         lease = held
       }
-      // etcd known to be down and still not answering: refused unsent, so nothing of it applies.
-      const answers = gateway.answers()
+      // etcd known to be down and still not answering: refused unsent, so nothing of it applies. The
+      // batch waited since its first write came.
+      const answers = gateway.answers(jobs[0]!.arrived)
       if (answers !== true && !(await answers)) {
         throw new ZStateError(
           ErrorCode.UNAVAILABLE,
