@@ -7,6 +7,7 @@ import { connect, isZStateError, startServer } from '../lib/index.ts'
 import { serverStats } from '../lib/client/server-stats.ts'
 import { takeSample } from '../lib/dashboard/sample.ts'
 import { etcdSkipReason, startEtcdCluster } from './fixtures/etcd-cluster.ts'
+import { assertBuilt, zstate } from './fixtures/cli-run.ts'
 import { until } from './process-support.ts'
 import { warnings } from './storage-support.ts'
 
@@ -22,12 +23,22 @@ async function etcdMetrics(url: string): Promise<Map<string, number>> {
   )
 }
 
+// `zstate top --once`: its text and its JSON frame's etcd field.
+async function top(address: string): Promise<{ text: string; etcd: unknown }> {
+  const text = await zstate(['top', '--once', '--address', address])
+  assert.equal(text.code, 0, text.stderr)
+  const json = await zstate(['top', '--once', '--json', '--address', address])
+  assert.equal(json.code, 0, json.stderr)
+  return { text: text.stdout, etcd: (JSON.parse(json.stdout) as { etcd: unknown }).etcd }
+}
+
 // From an outside audit: with 2 of 3 members killed, /metrics and the dashboard looked like an idle
 // system (revision frozen, no error) while every write failed.
 test(
-  'etcd health: two of three members down is zstate_etcd_up 0, STATS and the dashboard say so, refused writes count; one back is up again without a write',
+  'etcd health: two of three members down is zstate_etcd_up 0, STATS, the dashboard and zstate top say so, refused writes count; one back is up again without a write',
   { skip },
   async (t) => {
+    assertBuilt()
     warnings(t) // the gateway's no-quorum warning
     const own = await startEtcdCluster({ members: 3 })
     t.after(() => own.close())
@@ -50,6 +61,9 @@ test(
       ]),
     )
     assert.equal((await takeSample(c, undefined)).sample.problem, null)
+    const before = await top(gateway.address)
+    assert.match(before.text, /^etcd up {2}0 writes refused, 0 requests unanswered$/m)
+    assert.deepEqual(before.etcd, { up: true, unavailableWrites: 0, failedRequests: 0 })
 
     await own.kill(0)
     await own.kill(1)
@@ -71,6 +85,9 @@ test(
       { up: false, unavailableWrites: 1 },
     )
     assert.match((await takeSample(c, undefined)).sample.problem ?? '', /etcd does not answer/)
+    const during = await top(gateway.address)
+    assert.match(during.text, /^etcd DOWN: writes are refused \(ERR_UNAVAILABLE\) {2}1 writes refused, /m)
+    assert.equal((during.etcd as { up: boolean }).up, false)
 
     // Nothing writes: the gateway finds etcd back by itself.
     await own.restart(1)
@@ -87,4 +104,8 @@ test('etcd health: a server that holds its own state has no etcd stats or metric
   t.after(() => c.close())
   assert.equal((await serverStats(c)).etcd, null)
   assert.equal((await etcdMetrics(server.metricsUrl!)).size, 0)
+  assertBuilt()
+  const shown = await top(server.address)
+  assert.equal(shown.etcd, null)
+  assert.doesNotMatch(shown.text, /^etcd /m)
 })

@@ -1,5 +1,6 @@
 // One frame of `zstate top` as text: the server, its clients, every context with its children.
 import type { ProcessTable } from '../protocol/process-table.ts'
+import type { EtcdStats } from '../protocol/server-stats.ts'
 import type { Colors } from './colors.ts'
 import { printable } from './printable.ts'
 
@@ -7,6 +8,8 @@ export interface TopFrame extends Omit<ProcessTable, 'server'> {
   readonly time: string
   readonly address: string
   readonly server: ProcessTable['server'] & { readonly version: string; readonly epoch: string }
+  // An etcd gateway's link to etcd; null on a server that holds its own state.
+  readonly etcd: EtcdStats | null
 }
 
 const NAME_WIDTH = 30
@@ -26,6 +29,7 @@ export function renderFrame(frame: TopFrame, c: Colors, footer: string): string 
       `cpu ${percent(server.cpu)}`,
       `mem ${bytes(server.memory)}`,
     ].join('  '),
+    ...etcdLine(frame.etcd, c),
     '',
     c.bold(`CLIENTS ${frame.clients.length + frame.omitted.clients}`),
     ...frame.clients.map(
@@ -59,6 +63,14 @@ export function renderFrame(frame: TopFrame, c: Colors, footer: string): string 
   )
   if (footer !== '') lines.push('', c.dim(footer))
   return lines.join('\n') + '\n'
+}
+
+// A gateway's view of etcd: whether it answers, and what its outages cost so far.
+function etcdLine(etcd: EtcdStats | null, c: Colors): string[] {
+  if (etcd === null) return []
+  const state = etcd.up ? c.green('up') : c.red('DOWN: writes are refused (ERR_UNAVAILABLE)')
+  const counts = `${etcd.unavailableWrites.toLocaleString('en')} writes refused, ${etcd.failedRequests.toLocaleString('en')} requests unanswered`
+  return [`etcd ${state}  ${c.dim(counts)}`]
 }
 
 function row(

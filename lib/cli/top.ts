@@ -1,5 +1,6 @@
 // `zstate top`: the server, its clients and every context's processes, refreshed every second until
 // q or Ctrl-C; `--once` prints one frame, `--json` frames as JSON lines.
+import { serverStats } from '../client/server-stats.ts'
 import { processTable } from '../process/table.ts'
 import type { RunOptions } from './args.ts'
 import { colorsFor, isRichTerminal } from './colors.ts'
@@ -52,12 +53,13 @@ export async function top(options: RunOptions, io: Io): Promise<number> {
 }
 
 async function frameOf(client: CliClient): Promise<TopFrame> {
-  const [info, table] = await Promise.all([client.server(), processTable(client)])
+  const [info, table, stats] = await Promise.all([client.server(), processTable(client), serverStats(client)])
   return {
     ...table,
     time: new Date().toISOString(),
     address: client.address,
     server: { ...table.server, version: info.version, epoch: info.epoch },
+    etcd: stats.etcd ?? null,
   }
 }
 
