@@ -148,8 +148,14 @@ test('set frames: what the scan leaves to the full path', () => {
   assert.ok(readSetFrame(setFrame(hex(mapOf(12)))) !== undefined, 'a map of many distinct keys is taken')
   assert.ok(readSetFrame(setFrame(hex(mapOf(5_000)))) !== undefined, 'and of thousands')
   for (const [name, bytes] of [
-    ['a timestamp', 'd6 ff 00000001'],
-    ['another extension', 'd4 01 00'],
+    ['an extension other than the timestamp', 'd4 01 00'],
+    ['a timestamp of an invalid Date', 'd4 ff ff'],
+    ['a timestamp of whole seconds as fixext 8', 'd7 ff 00000000 00000001'],
+    ['a timestamp of 500 ns', 'd7 ff ' + (500 * 4).toString(16).padStart(8, '0') + ' 00000001'],
+    ['a timestamp of a billion ns', 'd7 ff ' + (1e9 * 4).toString(16).padStart(8, '0') + ' 00000001'],
+    ['a timestamp of 1 s as ext 8', 'c7 0c ff 00000000 0000000000000001'],
+    ['a timestamp past a Date’s range', 'c7 0c ff 00000000 00ffffffffffffff'],
+    ['a timestamp of another length', 'c7 08 ff 0000000000000001'],
     ['0xC1', 'c1'],
     ['a uint 64 past int64', 'cf 8000000000000000'],
     ['a map key "__proto__" (fixstr)', '81 a9 5f5f70726f746f5f5f 01'],
@@ -189,6 +195,24 @@ test('set frames: what the scan leaves to the full path', () => {
   assert.deepEqual(
     many?.map((request) => (request as unknown[]).slice(0, 3)),
     Array.from({ length: 512 }, (_, i) => [i + 70_000, Op.SET, `key-${i}`]),
+  )
+})
+
+test('set frames: a Date is taken in the bytes msgpackr writes for it, as the full path stores it', () => {
+  const dates = fc.oneof(
+    fc.date({ noInvalidDate: true }),
+    fc
+      .constantFrom(0, 1000, 1500, -1, -1000, 2 ** 32 * 1000, 2 ** 34 * 1000, 8.64e15, -8.64e15)
+      .map((ms) => new Date(ms)),
+  )
+  fc.assert(
+    fc.property(dates, (date) => {
+      const frame = encode([[1, Op.SET, 'k', { at: date }]])
+      assert.ok(assertSameAsFullPath(frame), `taken: ${date.toISOString()}`)
+      const [request] = readSetFrame(frame)!
+      assert.deepEqual((request as [number, number, string, EncodedValue])[3].bytes, encode({ at: date }))
+    }),
+    { numRuns: 3_000 },
   )
 })
 

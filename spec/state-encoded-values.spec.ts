@@ -65,11 +65,20 @@ test('encoded values: maps and arrays of 24 bytes or more, binary data past 64 b
     if (kept) assert.deepEqual(changes[i], [key, ChangeKind.SET_ENCODED, encode(value)], key)
     else assert.deepEqual(encode(changes[i]), encode([key, ChangeKind.SET, value]), key)
   })
-  // Decoded by the server (an extension): published as the value.
+  // A Date in the bytes msgpackr writes for it is kept as written too.
   const dated = { ...item(1), when: new Date(5) }
   assert.equal((await peer.request(Op.SET, 'with a date', dated))[1], Status.OK)
+  assert.deepEqual((peer.commits.at(-1)![2] as unknown[][])[0], [
+    'with a date',
+    ChangeKind.SET_ENCODED,
+    encode(dated),
+  ])
+  // Decoded by the server (nested deeper than the scan follows): published as the value.
+  let deep: unknown = item(1)
+  for (let level = 0; level < 70; level++) deep = [deep]
+  assert.equal((await peer.request(Op.SET, 'deep', deep))[1], Status.OK)
   const last = (peer.commits.at(-1)![2] as unknown[][])[0]!
-  assert.deepEqual(encode(last), encode(['with a date', ChangeKind.SET, dated]))
+  assert.deepEqual(encode(last), encode(['deep', ChangeKind.SET, deep]))
   // Only the server makes them: a transaction's write of one is refused, and nothing changes.
   const [, , epoch, revision] = await peer.request(Op.SYNC)
   const refused = await peer.request(Op.TXN, epoch, revision, [], false, [

@@ -3,10 +3,11 @@
 // cost about a sixth of the server's CPU per set. Here a scan checks the value's bytes in place and
 // they go into the commit as they came. The scan takes only what needs no decision: values whose
 // bytes every replica decodes as the full path would store them, and numbers it would store otherwise
-// (float 32, -0), written again as it writes them. Anything else (an extension, a map key that is not
-// a string, is "__proto__" or comes twice, text that is not UTF-8, deep nesting, a uint 64 past
-// int64, an op other than a set without a lease) sends the whole frame through decodeStrict instead,
-// where it is stored, normalised, or refused with its error, as before.
+// (float 32, -0), written again as it writes them; a timestamp only in the bytes msgpackr writes
+// for a valid Date (what every client sends). Anything else (another extension, a timestamp written
+// otherwise, a map key that is not a string, is "__proto__" or comes twice, text that is not UTF-8,
+// deep nesting, a uint 64 past int64, an op other than a set without a lease) sends the whole frame
+// through decodeStrict instead, where it is stored, normalised, or refused with its error, as before.
 import { strHeaderBytes, strLength, uint, writeNumber } from '../protocol/codec.ts'
 import { Op } from '../protocol/ops.ts'
 import { isProto, isUtf8Text } from '../protocol/strict-decode.ts'
@@ -100,9 +101,41 @@ function plainValueEnd(bytes: Buffer, at: number, end: number, depth: number): n
     if (token !== 0xcf || (bytes[at] ?? 0x80) < 0x80) stop = at + (1 << (token - 0xcc))
   } else if (token >= 0xd0 && token <= 0xd3)
     stop = at + (1 << (token - 0xd0)) // int 8…64
+  else if (token === 0xd6 || token === 0xd7 || token === 0xc7) return timestampEnd(bytes, token, at, end)
   else return containerEnd(bytes, token, at, end, depth)
   return stop <= end ? stop : -1
 }
+
+// The end of the timestamp whose header token is `token` (fixext 4, fixext 8 or ext 8), its type byte
+// at `at`, if its bytes are those msgpackr writes for a valid Date: whole seconds from 1970 within 32
+// bits as fixext 4; within them, with milliseconds, as fixext 8 (nanoseconds and 32 bits of seconds);
+// any other time as ext 8 of 12 bytes (nanoseconds and 64 bits of seconds); nanoseconds of whole
+// milliseconds, the time within a Date's range. Else -1: such a timestamp decodes to a Date that the
+// full path stores written otherwise, or refuses.
+function timestampEnd(bytes: Buffer, token: number, at: number, end: number): number {
+  if (token === 0xd6) return bytes[at] === TIMESTAMP && at + 5 <= end ? at + 5 : -1
+  let nanoseconds: number
+  if (token === 0xd7) {
+    if (bytes[at] !== TIMESTAMP || at + 9 > end) return -1
+    const high = bytes.readUInt32BE(at + 1)
+    // No seconds past 32 bits, and not whole seconds (fixext 4).
+    if ((high & 3) !== 0) return -1
+    nanoseconds = high >>> 2
+    if (nanoseconds === 0) return -1
+  } else {
+    if (bytes[at] !== 12 || bytes[at + 1] !== TIMESTAMP || at + 14 > end) return -1
+    nanoseconds = bytes.readUInt32BE(at + 2)
+    const ms = Number(bytes.readBigInt64BE(at + 6)) * 1000 + nanoseconds / 1e6
+    // Not a time the fixexts hold, and a Date's.
+    if ((ms >= 0 && ms < 2 ** 32 * 1000) || Math.abs(ms) > MAX_DATE_MS) return -1
+  }
+  if (nanoseconds >= 1e9 || nanoseconds % 1e6 !== 0) return -1
+  return at + (token === 0xd7 ? 9 : 14)
+}
+
+// The timestamp extension's type (-1), and the farthest a Date reaches from 1970, in ms.
+const TIMESTAMP = 0xff
+const MAX_DATE_MS = 8.64e15
 
 // The end of the array or map whose header token is `token`, its size bytes from `at`; -1 if the scan
 // does not take it (anything else that is no container: 0xC1, extensions).
