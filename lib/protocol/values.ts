@@ -9,7 +9,7 @@ const INT64_MAX = 2n ** 63n - 1n
 export function isInt64(value: bigint): boolean {
   return value >= INT64_MIN && value <= INT64_MAX
 }
-const MAX_KEY_BYTES = 1024
+export const MAX_KEY_BYTES = 1024
 // Deeper values are refused: decoding them would risk the stack of every process that reads them.
 export const MAX_DEPTH = 512
 // A lone surrogate has no UTF-8 form: it would travel as U+FFFD, another string than the one written.

@@ -37,6 +37,7 @@ import { Pushes } from './pushes.ts'
 import { ReplySender, type ReplyPeer } from './reply-sender.ts'
 import { Sessions, isGatewayLink, type Session } from './sessions.ts'
 import { readSetFrame } from './set-frame.ts'
+import { boundedValues, maxValueBytes } from './value-size.ts'
 import { Store } from './store.ts'
 import { Turn, type TurnOutput } from './turn.ts'
 import { DurableGate } from './durable.ts'
@@ -215,6 +216,8 @@ class StateServer implements Server {
   readonly #inbox: Inbox
   // Reply bytes one frame, and one session per turn, may produce (lib/server/budget.ts).
   readonly #replyBudget: number
+  // The most bytes a value the server makes (patched, or an action's) may encode to.
+  readonly #maxValueBytes: number
   #turnMessages = 0
   // Whether the loop waits in router.receive() (see the durable gate's idle hook).
   #receiving = false
@@ -305,6 +308,7 @@ class StateServer implements Server {
     this.address = router.lastEndpoint ?? endpoints.router
     this.#pubEndpoint = pub.lastEndpoint ?? endpoints.pub
     this.#replyBudget = replyBudget(options.maxMessageBytes)
+    this.#maxValueBytes = maxValueBytes(options.maxMessageBytes)
     this.#replies = new ReplySender(router, options.maxMessageBytes * 2, (peer, why) =>
       this.#forget(peer, why),
     )
@@ -858,9 +862,11 @@ class StateServer implements Server {
     id: number,
     result?: unknown,
   ): number {
+    // A write with a result (an action, an increment) made its SET values here; a patch always does.
+    const bounded = boundedValues(changes, patched, this.#maxValueBytes, result !== undefined)
     const origin = originOf(session, id, result)
     // Encoded once, by the store: the history, the change stream and the store's values share it.
-    this.#committed(this.#store.commit(changes, patched, origin), changes, session)
+    this.#committed(this.#store.commit(changes, bounded, origin), changes, session)
     const revision = this.#store.revision
     if (origin.length > 0) session!.acks.add(ackOf(id, revision, result))
     return revision

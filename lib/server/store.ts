@@ -7,6 +7,7 @@ import { encode, shapeAt, skipArrayHeader, skipItem, type Shape } from '../proto
 import { ChangeKind, type WireChange, type WireLease } from '../protocol/ops.ts'
 import { applyWirePatches, type WirePatch } from '../protocol/patches.ts'
 import { encodeCommit, valueStart } from './change-encoding.ts'
+import { EncodedValue } from './set-frame.ts'
 import { Leases } from './leases.ts'
 import type { SnapshotEntries } from '../storage/snapshot-reader.ts'
 import { Slots, type Chunk } from './slots.ts'
@@ -198,7 +199,9 @@ export class Store implements StoreView {
           break
         }
         case ChangeKind.PATCH: {
-          const value = encode(patched!.get(change[0]))
+          // Encoded already where the server bounded its size (lib/server/value-size.ts).
+          const held = patched!.get(change[0])
+          const value = held instanceof EncodedValue ? held.bytes : encode(held)
           this.#slots.write(this.#slotFor(change[0], revision), value, revision)
           this.leases.clear(change[0])
           break
