@@ -122,6 +122,14 @@ test('snapshot: a scope gives the same kind of object, unprefixed, only its keys
   assert.deepEqual(scope.snapshot(), { b: { x: 2 }, c: 5 })
   assert.deepEqual(b.state.scope('p:').scope('z:').snapshot(), {})
   assert.equal(inspect(scope.snapshot()), inspect({ b: { x: 2 }, c: 5 }))
+  // A key whose scoped name is "__proto__" is an entry like any other, never the prototype.
+  await a.state.set('p:__proto__', { evil: true })
+  await b.state.sync()
+  const proto = scope.snapshot()
+  assert.deepEqual(Object.keys(proto).sort(), ['__proto__', 'b', 'c'])
+  assert.equal(Object.getPrototypeOf(proto), Object.prototype)
+  assert.deepEqual(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value, { evil: true })
+  assert.equal((proto as { evil?: unknown }).evil, undefined)
 })
 
 test('snapshot: a whole-state when resolves with the snapshot of the matching revision', async (t) => {
