@@ -5,6 +5,7 @@ import { getEventListeners } from 'node:events'
 import { after, before, test } from 'node:test'
 import { connect, type ProcessTable } from '../lib/index.ts'
 import { processTable } from '../lib/process/table.ts'
+import { serverStats } from '../lib/client/server-stats.ts'
 import { unlessAborted } from '../lib/cli/signals.ts'
 import { CliProcess, assertBuilt, cliEnv, killAll, zstate } from './fixtures/cli-run.ts'
 import { alive, contextFor, fixtureUrl, marks, until } from './process-support.ts'
@@ -88,6 +89,8 @@ void test('process: zstate top --once prints a readable table; live, it refreshe
 
   const live = new CliProcess(['top', '--address', ctx.address], cliEnv())
   await live.waitFor('stdout', (text) => text.split('zstate top').length > 2)
+  // It reads no key: it joined without a replica (a full one of a store of a million keys took 5 s).
+  assert.equal((await serverStats(hostile)).sessions.partial, 1)
   const exit = await live.signal('SIGINT')
   assert.equal(exit.code, 0)
   await ctx.state.set('release', true)

@@ -18,7 +18,7 @@ const HOME = '\u001b[H\u001b[2J'
 
 export async function top(options: RunOptions, io: Io): Promise<number> {
   if (options.once === true) {
-    return withClient(options, 'top', io, undefined, async (client) => {
+    return withClient(options, 'top', io, [], async (client) => {
       print(await frameOf(client), options, io, false)
       return EXIT_OK
     })
@@ -29,7 +29,8 @@ export async function top(options: RunOptions, io: Io): Promise<number> {
   const keys = quitKeys(() => quit.abort())
   const live = options.json !== true && isRichTerminal(io.stdout)
   try {
-    const client = await unlessAborted(openClient(options, 'top', io), signal)
+    // It reads no key: no replica, so it joins a store of millions of keys at once.
+    const client = await unlessAborted(openClient(options, 'top', io, { reads: [] }), signal)
     if (client === undefined) return EXIT_OK
     if (live) io.stdout.write(ENTER)
     try {
