@@ -32,7 +32,7 @@ void test('cli: a command replicates only the keys it reads: one key, a prefix, 
     [['info'], []],
     [['services'], []],
     [['pub', 'news', '1'], []],
-    [['top', '--once'], null],
+    [['top', '--once'], []],
   ]
   for (const [args, replicate] of cases) {
     const result = await zstate(args, { env })

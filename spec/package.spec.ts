@@ -64,6 +64,13 @@ test(
       cwd: root,
     })
     const tarball = join(dir, stdout.trim().split('\n').pop()!)
+    // What users get: the build and the docs, not the tools that make the docs (they import specs).
+    const shipped = (await run('tar', ['tzf', tarball])).stdout.split('\n')
+    assert.ok(shipped.includes('package/dist/lib/index.js') && shipped.includes('package/docs/state.md'))
+    assert.deepEqual(
+      shipped.filter((file) => /^package\/(spec|lib|benchmarks|docs\/tools)\//.test(file)),
+      [],
+    )
     const project = join(dir, 'project')
     await run('mkdir', ['-p', project])
     writeFileSync(
@@ -163,6 +170,23 @@ await ctx.close()
 `,
     )
     assert.equal((await run(process.execPath, ['use.cjs'], { cwd: project })).stdout, 'cjs 42 function\n')
+    // The same app bundled with zstate inlined (zstate and zeromq stay installed beside it): it took
+    // itself for a child (its file is the one the inlined copy was built as) and exited 2.
+    const esbuild = join(root, 'node_modules/.bin/esbuild')
+    await run(
+      esbuild,
+      [
+        'use.cjs',
+        '--bundle',
+        '--platform=node',
+        '--format=cjs',
+        '--external:zeromq',
+        '--outfile=bundle.cjs',
+        '--log-level=warning',
+      ],
+      { cwd: project },
+    )
+    assert.equal((await run(process.execPath, ['bundle.cjs'], { cwd: project })).stdout, 'cjs 42 function\n')
     const help = await run(join(project, 'node_modules/.bin/zstate'), ['--help'], { cwd: project })
     assert.match(help.stdout, /serve/)
   },

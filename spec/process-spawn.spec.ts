@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
 import type { WorkerContext } from '../lib/index.ts'
-import { contextFor, fixtureUrl } from './process-support.ts'
+import { assertDistBuilt, contextFor, fixtureUrl } from './process-support.ts'
 
 const run = promisify(execFile)
 
@@ -108,6 +108,15 @@ void test('process: thread mode runs the same targets in a worker thread with th
   const commonjs = fixtureUrl('commonjs/worker-plain.ts')
   for (const thread of [false, true])
     assert.equal(await ctx.spawn<number>(commonjs, { args: [41], thread }).wait(), 42, `thread: ${thread}`)
+})
+
+// The app requires zstate, so it runs zstate's CommonJS copy (dist/): there tsx's loaders were
+// resolved for require(), and a thread failed to import tsx's CommonJS esm/api (outside audit).
+void test('process: a TypeScript app of a CommonJS package, under tsx, spawns TypeScript modules as processes and threads', async () => {
+  assertDistBuilt()
+  const parent = fileURLToPath(fixtureUrl('commonjs/parent.ts'))
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', parent], { timeout: 120_000 })
+  assert.equal(stdout, '42 42\n')
 })
 
 // `--input-type` goes with -e and stdin code, where Node allows it only: the server and children of such

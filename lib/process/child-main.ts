@@ -11,6 +11,7 @@
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { isMainThread } from 'node:worker_threads'
+import { fromSource } from '../package-files.ts'
 import { runAsChild } from './child-process.ts'
 import { runWithContext } from './context-runtime.ts'
 
@@ -21,7 +22,10 @@ export { startServer } from './child-server.ts'
 // For the bootstrap only: a job run with a context of this copy.
 export { runWithContext }
 
+// Only from source: built, a child's entry is the bootstrap, and this file may be inlined into an
+// app's own bundle, whose file is then the one the app runs (it would take itself for a child).
 if (
+  fromSource &&
   isMainThread &&
   process.argv[1] !== undefined &&
   samePath(process.argv[1], fileURLToPath(import.meta.url))

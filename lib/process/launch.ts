@@ -1,5 +1,6 @@
 // Where the child entry points are and which Node flags children inherit: the built `.js` files
 // when zstate runs from dist/, the `.ts` sources (through tsx) when it runs from source.
+import { readFileSync } from 'node:fs'
 import { isMainThread, threadId } from 'node:worker_threads'
 import { fromSource, libEntry, libFile } from '../package-files.ts'
 import type { Target } from './target.ts'
@@ -86,10 +87,26 @@ export function tsxRegisterUrls(target: Target): string[] | undefined {
   const typescript = target.kind === 'module' && /\.[mc]?tsx?$/.test(new URL(target.url).pathname)
   if (!fromSource && !(typescript && tsxActive())) return undefined
   try {
-    return [import.meta.resolve('tsx/esm/api'), import.meta.resolve('tsx/cjs/api')]
+    return [esmEntry('tsx', './esm/api'), esmEntry('tsx', './cjs/api')]
   } catch {
     return undefined
   }
+}
+
+// The file a package's export `subpath` gives an ES module's import, which the thread imports. Read
+// from its package.json: in zstate's CommonJS copy (child-main.cjs, what require('zstate') loads)
+// import.meta.resolve is require.resolve, which picks the file for require() (tsx's CommonJS
+// esm/api fails to load by import()).
+function esmEntry(name: string, subpath: string): string {
+  const manifest = import.meta.resolve(`${name}/package.json`)
+  const { exports } = JSON.parse(readFileSync(new URL(manifest), 'utf8')) as {
+    exports?: Record<string, { import?: string | { default?: string } } | undefined>
+  }
+  const target = exports?.[subpath]?.import
+  const file = typeof target === 'string' ? target : target?.default
+  return file === undefined
+    ? import.meta.resolve(`${name}/${subpath.slice(2)}`)
+    : new URL(file, manifest).href
 }
 
 // The thread that owns a context: null for a process's main thread.
