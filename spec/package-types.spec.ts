@@ -44,6 +44,21 @@ await c.state.set('n', 1)
 await c.close()
 `
 
+// A CommonJS consumer (a .cts file: its imports are require()s), which gets lib/index.d.cts.
+const COMMONJS = `import zstate = require('zstate')
+async function use(): Promise<zstate.Client<{ n: number }>> {
+  const client = await zstate.connect<{ n: number }>('ipc:///tmp/x')
+  await client.state.set('n', 1)
+  const ctx: zstate.Context = await zstate.createContext()
+  await ctx.close()
+  const error: unknown = new zstate.ZStateError(zstate.ErrorCode.TIMEOUT, 'x')
+  if (zstate.isZStateError(error) && error instanceof zstate.ZStateError)
+    void (error.code satisfies zstate.ErrorCode)
+  return client
+}
+export = use
+`
+
 // Must fail: 'x' is not a number.
 const BAD = `import { connect } from 'zstate'
 const c = await connect<{ n: number }>()
@@ -94,12 +109,14 @@ before(
     cpSync(join(root, 'spec/fixtures/consumer-types.ts'), join(project, 'use.ts'))
     writeFileSync(join(project, 'bad.ts'), BAD)
     writeFileSync(join(project, 'plain.ts'), PLAIN)
+    writeFileSync(join(project, 'commonjs.cts'), COMMONJS)
     writeConfig('tsconfig.bare.json', bare, ['plain.ts'])
-    writeConfig('tsconfig.json', typical, ['use.ts', 'bad.ts'])
+    writeConfig('tsconfig.json', typical, ['use.ts', 'bad.ts', 'commonjs.cts'])
     // Every declaration file the package ships is checked too, the internal ones included.
     writeConfig('tsconfig.strictest.json', strictest, [
       'use.ts',
       'bad.ts',
+      'commonjs.cts',
       'node_modules/zstate/dist/**/*.d.ts',
     ])
     ;[typicalRun, strictestRun, bareRun] = await Promise.all([
@@ -127,6 +144,8 @@ async function pack(dir: string): Promise<string> {
     const { stdout } = error as { stdout: string }
     assert.fail(`lib/ does not build:\n${stdout}`)
   }
+  // As the build copies it (tsc emits nothing for a declaration file).
+  cpSync(join(root, 'lib/index.d.cts'), join(stage, 'dist/lib/index.d.cts'))
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] }
   // What the package ships besides dist/ (an entry starting with ! leaves something out).
   const others = manifest.files.filter((f) => !f.startsWith('dist') && !f.startsWith('!'))
@@ -227,6 +246,24 @@ test('package types: a consumer that lists no @types package (types: []) type-ch
   assert.ok(
     bareRun.files.some((f) => f.includes('/node_modules/@types/node/')),
     'Node types loaded',
+  )
+})
+
+test('package types: the CommonJS declarations name every export of lib/index.ts', () => {
+  const exported = namesIn(join(root, 'lib/index.ts'), exportedNames)
+  const declared = new Set(
+    namesIn(join(root, 'lib/index.d.cts'), (statement) => {
+      if (ts.isTypeAliasDeclaration(statement)) return [statement.name.text]
+      if (ts.isVariableStatement(statement))
+        return statement.declarationList.declarations.map((d) => (d.name as ts.Identifier).text)
+      return exportedNames(statement)
+    }),
+  )
+  assert.deepEqual([...declared].sort(), exported)
+  const loaded = typicalRun.files.filter((f) => f.includes('/node_modules/zstate/'))
+  assert.ok(
+    loaded.some((f) => f.endsWith('/dist/lib/index.d.cts')),
+    'the .cts consumer got them',
   )
 })
 
