@@ -60,20 +60,22 @@ export type {
   ListedStatus,
 } from './index.js' with { 'resolution-mode': 'import' }
 
-export declare const startServer: typeof zstate.startServer
-export declare const connect: typeof zstate.connect
-export declare const createContext: typeof zstate.createContext
-export declare const generateKeyPair: typeof zstate.generateKeyPair
-export declare const isZStateError: typeof zstate.isZStateError
-export declare const ZStateError: typeof zstate.ZStateError
+export declare const startServer: typeof zstate.startServer,
+  connect: typeof zstate.connect,
+  createContext: typeof zstate.createContext,
+  generateKeyPair: typeof zstate.generateKeyPair,
+  isZStateError: typeof zstate.isZStateError,
+  ZStateError: typeof zstate.ZStateError,
+  TimeoutError: typeof zstate.TimeoutError,
+  ConflictError: typeof zstate.ConflictError,
+  RemoteError: typeof zstate.RemoteError,
+  ProcessExitError: typeof zstate.ProcessExitError,
+  ErrorCode: typeof zstate.ErrorCode
+
+// The classes and ErrorCode are types too.
 export type ZStateError = zstate.ZStateError
-export declare const TimeoutError: typeof zstate.TimeoutError
 export type TimeoutError = zstate.TimeoutError
-export declare const ConflictError: typeof zstate.ConflictError
 export type ConflictError = zstate.ConflictError
-export declare const RemoteError: typeof zstate.RemoteError
 export type RemoteError = zstate.RemoteError
-export declare const ProcessExitError: typeof zstate.ProcessExitError
 export type ProcessExitError = zstate.ProcessExitError
-export declare const ErrorCode: typeof zstate.ErrorCode
 export type ErrorCode = zstate.ErrorCode
