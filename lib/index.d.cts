@@ -1,64 +1,13 @@
 // The declarations a CommonJS consumer's require('zstate') gets (TypeScript's module node16 and
 // nodenext in a .cts file or a "type": "commonjs" package): zstate's ES module declarations cannot
-// be required, so this file names each export of lib/index.ts again, the types re-exported, the
-// values declared as what they are there. spec/package-types.spec.ts checks that it names them all.
+// be required, so this file re-exports their types and declares each value of lib/index.ts again, as
+// what it is there. spec/package-types.spec.ts checks that it covers every export.
 /// <reference types="node" preserve="true" />
 import type * as zstate from './index.js' with { 'resolution-mode': 'import' }
 
-export type {
-  Server,
-  ServerOptions,
-  Client,
-  ConnectOptions,
-  ServerInfo,
-  StatusEvent,
-  Metrics,
-  State,
-  StateReader,
-  TypedChange,
-  Draft,
-  AtomicOptions,
-  SetOptions,
-  WriteOptions,
-  Change,
-  RevisionEvent,
-  WhenOptions,
-  WatchOptions,
-  Messaging,
-  Handler,
-  Handlers,
-  Implementation,
-  ProvideOptions,
-  ProviderHandle,
-  RequestOptions,
-  CallOptions,
-  ServiceInfo,
-  ServiceProxy,
-  WaitForServiceOptions,
-  ProviderInfo,
-  ServiceDetail,
-  Subscription,
-  SubscribeOptions,
-  TopicMessage,
-  Context,
-  ContextOptions,
-  WorkerContext,
-  WorkerFunction,
-  MapFunction,
-  SpawnOptions,
-  SpawnManyOptions,
-  MapOptions,
-  MapResult,
-  WaitOptions,
-  ChildHandle,
-  ChildStats,
-  ChildStatus,
-  ProcessTable,
-  ContextRow,
-  ChildRow,
-  ProcessUsage,
-  ListedStatus,
-} from './index.js' with { 'resolution-mode': 'import' }
+// Every type-only export, as it is (generics included); the values, which this re-export would leave
+// types only, are declared below.
+export type * from './index.js' with { 'resolution-mode': 'import' }
 
 export declare const startServer: typeof zstate.startServer,
   connect: typeof zstate.connect,

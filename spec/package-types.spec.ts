@@ -251,11 +251,17 @@ test('package types: a consumer that lists no @types package (types: []) type-ch
 
 test('package types: the CommonJS declarations name every export of lib/index.ts', () => {
   const exported = namesIn(join(root, 'lib/index.ts'), exportedNames)
+  // `export type *` covers the type-only exports (export type { … }); anything else must be declared.
+  const typeOnly = namesIn(join(root, 'lib/index.ts'), (statement) =>
+    ts.isExportDeclaration(statement) && statement.isTypeOnly ? exportedNames(statement) : [],
+  )
   const declared = new Set(
     namesIn(join(root, 'lib/index.d.cts'), (statement) => {
       if (ts.isTypeAliasDeclaration(statement)) return [statement.name.text]
       if (ts.isVariableStatement(statement))
         return statement.declarationList.declarations.map((d) => (d.name as ts.Identifier).text)
+      if (ts.isExportDeclaration(statement) && statement.isTypeOnly && statement.exportClause === undefined)
+        return typeOnly
       return exportedNames(statement)
     }),
   )

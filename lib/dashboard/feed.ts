@@ -134,8 +134,9 @@ export class Feed {
     if (this.#closing.signal.aborted) return
     const { services: _services, otherServices: _others, topics: _topics, ...point } = this.#last.sample
     const json = JSON.stringify(point)
-    this.#history.push({ json, bytes: Buffer.byteLength(json) })
-    this.#historyBytes += this.#history.at(-1)!.bytes
+    const bytes = Buffer.byteLength(json)
+    this.#history.push({ json, bytes })
+    this.#historyBytes += bytes
     // Trimmed only once past twice a bound (a copy per push would cost more): a page gets the bounds.
     if (this.#history.length > 2 * MAX_SAMPLES || this.#historyBytes > 2 * MAX_HISTORY_BYTES) {
       this.#history = newest(this.#history, MAX_SAMPLES, MAX_HISTORY_BYTES)

@@ -73,11 +73,15 @@ export function watchConnection(
   // Both are raced or awaited only at times; unawaited, neither is an unhandled rejection.
   refused.promise.catch(() => {})
   unreachable.promise.catch(() => {})
+  let unreachableTold = false
   void (async () => {
     try {
       for await (const event of socket.events) {
+        // Once: libzmq retries every 100 ms for as long as nothing listens (an error each is waste).
         if (event.type === 'connect:retry') {
-          unreachable.reject(new ZStateError(ErrorCode.DISCONNECTED, `nothing answers at ${address}`))
+          if (!unreachableTold)
+            unreachable.reject(new ZStateError(ErrorCode.DISCONNECTED, `nothing answers at ${address}`))
+          unreachableTold = true
           continue
         }
         // A plain client hears a refusal only from a ZeroMQ peer (a mechanism it does not take); a

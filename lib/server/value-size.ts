@@ -27,6 +27,8 @@ export function boundedValues(
   limit: number,
   madeSets: boolean,
 ): ReadonlyMap<string, unknown> | undefined {
+  // A set, update, delete or clear: nothing made here (no pass over its changes on the write path).
+  if (patched === undefined && !madeSets) return undefined
   let encoded: Map<string, unknown> | undefined
   for (const change of changes) {
     if (change[1] === ChangeKind.PATCH) {

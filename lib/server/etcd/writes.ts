@@ -167,9 +167,7 @@ export class EtcdWrites {
       await this.#send(
         undefined,
         [{ id: NO_REPLY, arrived: Date.now(), evaluate, base: 0, clear: undefined }],
-        {
-          count: 1,
-        },
+        { count: 1 },
       ).then(
         () => (this.#sweepFailing = false),
         (error: unknown) => {
